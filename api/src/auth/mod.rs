@@ -1,0 +1,123 @@
+//! Who is calling: turns credentials into a [`Principal`] that every service function takes.
+
+pub mod api_keys;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A team role, from most to least privileged.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, async_graphql::Enum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Agent,
+    Analyst,
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Owner,
+        Role::Admin,
+        Role::Agent,
+        Role::Analyst,
+        Role::Viewer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Agent => "agent",
+            Role::Analyst => "analyst",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|role| role.as_str() == s)
+            .ok_or_else(|| format!("unknown role {s:?}; expected one of owner, admin, agent, analyst, viewer"))
+    }
+}
+
+/// A plan tier of DESIGN.md's plan table.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, async_graphql::Enum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    Basic,
+    Standard,
+    Premium,
+}
+
+impl Plan {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Basic => "basic",
+            Plan::Standard => "standard",
+            Plan::Premium => "premium",
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Plan {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "basic" => Ok(Plan::Basic),
+            "standard" => Ok(Plan::Standard),
+            "premium" => Ok(Plan::Premium),
+            other => Err(format!(
+                "unknown plan {other:?}; expected one of basic, standard, premium"
+            )),
+        }
+    }
+}
+
+/// What authenticated the caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    ApiKey { id: String },
+    User { id: String },
+}
+
+/// The authenticated caller: its organization, plan, role and identity.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub organization_id: String,
+    pub plan: Plan,
+    pub role: Role,
+    pub actor: Actor,
+}
+
+impl Principal {
+    /// The id recorded as the actor of a change.
+    pub fn actor_id(&self) -> &str {
+        match &self.actor {
+            Actor::ApiKey { id } | Actor::User { id } => id,
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Authorization: the one place that says allow or deny. Every service function calls [`authorize`] first.
+
+use crate::auth::{Principal, Role};
+use crate::error::{ApiError, ApiResult};
+
+/// What is being acted on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    Organization,
+    Assistant,
+    Visitor,
+    Conversation,
+    Message,
+    KnowledgeBase,
+    Analytics,
+    ApiKey,
+}
+
+/// What is being done to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Read,
+    Write,
+    Delete,
+}
+
+/// The role table of the authorization issue, in its simplest form; roles × plans and Casbin replace it there.
+fn role_allows(role: Role, resource: Resource, action: Action) -> bool {
+    use Action::*;
+    use Resource::*;
+    match role {
+        Role::Owner | Role::Admin => true,
+        Role::Agent => match resource {
+            Conversation | Message | Visitor => matches!(action, Read | Write),
+            Organization | Assistant | KnowledgeBase => action == Read,
+            Analytics | ApiKey => false,
+        },
+        Role::Analyst => match resource {
+            Conversation | Message | Visitor | Analytics | Organization | Assistant => {
+                action == Read
+            }
+            KnowledgeBase | ApiKey => false,
+        },
+        Role::Viewer => match resource {
+            Conversation | Message | Visitor | KnowledgeBase | Organization | Assistant => {
+                action == Read
+            }
+            Analytics | ApiKey => false,
+        },
+    }
+}
+
+/// Allows or denies `action` on `resource` for `principal`.
+pub fn authorize(principal: &Principal, resource: Resource, action: Action) -> ApiResult<()> {
+    if role_allows(principal.role, resource, action) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "the {} role may not {} {}",
+            principal.role,
+            match action {
+                Action::Read => "read",
+                Action::Write => "change",
+                Action::Delete => "delete",
+            },
+            match resource {
+                Resource::Organization => "the organization",
+                Resource::Assistant => "assistants",
+                Resource::Visitor => "visitors",
+                Resource::Conversation => "conversations",
+                Resource::Message => "messages",
+                Resource::KnowledgeBase => "the knowledge base",
+                Resource::Analytics => "analytics",
+                Resource::ApiKey => "API keys",
+            }
+        )))
+    }
+}

@@ -1,0 +1,114 @@
+//! The `concierge` command line: serve (default), migrate, bootstrap and schema.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::auth::Plan;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::startup::Application;
+use crate::{graphql, service, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(name = "concierge", version, about = "The Concierge customer-service assistant platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create an organization with its owner, a default assistant and an owner API key (printed once).
+    Bootstrap {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+        /// basic, standard or premium.
+        #[arg(long, default_value = "basic")]
+        plan: Plan,
+        /// The owner's email address.
+        #[arg(long)]
+        email: String,
+    },
+    /// Print the federation SDL (what `_service { sdl }` serves).
+    Schema {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+impl clap::ValueEnum for Plan {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Plan::Basic, Plan::Standard, Plan::Premium]
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+/// Parses the command line and runs the command; errors print to stderr and exit non-zero.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("error: invalid configuration: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command.unwrap_or(Command::Serve), settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => Application::build(settings).await?.run_until_stopped().await?,
+        Command::Migrate => {
+            let db = Db::connect(&settings).await?;
+            db.migrate().await?;
+            println!("migrations applied");
+        }
+        Command::Bootstrap { org, plan, email } => {
+            let db = Db::connect(&settings).await?;
+            db.migrate().await?;
+            let created = service::organizations::bootstrap(&db, &org, plan, &email)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            println!("organization  {} ({}, {})", created.organization.id, created.organization.name, created.organization.plan);
+            println!("owner         {} <{}>", created.owner.id, created.owner.email);
+            println!("assistant-id  {}", created.assistant.id);
+            println!("api key       {} ({})", created.api_key.id, created.api_key.prefix);
+            println!();
+            println!("Owner API key (shown once; store it now):");
+            println!("{}", created.secret);
+        }
+        Command::Schema { output } => {
+            let sdl = graphql::federation_sdl(&graphql::build_schema(&settings)).await?;
+            match output {
+                Some(path) => std::fs::write(path, sdl)?,
+                None => print!("{sdl}"),
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! Typed settings, read once at start-up from the environment and an optional TOML file (`CONCIERGE_CONFIG`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Everything the server reads from its environment.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Listen address; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// SQLite file, generated master key and search index live here.
+    pub data_dir: PathBuf,
+    /// `postgres://…` switches to PostgreSQL; unset means SQLite in `data_dir`.
+    pub database_url: Option<SecretString>,
+    /// Shared fan-out and rate limits across instances.
+    pub redis_url: Option<SecretString>,
+    /// Base64 of 32 bytes; encrypts secrets at rest.
+    pub master_key: Option<SecretString>,
+    /// Base URL used in SSO metadata, redirects and the embed snippet.
+    pub public_url: Option<String>,
+    /// Outbound allow-list that overrides the SSRF guard.
+    pub egress_allow: Option<String>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// Largest pool of database connections.
+    pub db_max_connections: u32,
+    /// `pretty` or `json`.
+    pub log_format: String,
+    /// Deepest GraphQL query accepted.
+    pub graphql_max_depth: usize,
+    /// Most complex GraphQL query accepted.
+    pub graphql_max_complexity: usize,
+}
+
+/// The defaults of DESIGN.md's configuration table.
+#[derive(Serialize)]
+struct Defaults {
+    bind: &'static str,
+    data_dir: &'static str,
+    body_limit_bytes: usize,
+    db_max_connections: u32,
+    log_format: &'static str,
+    graphql_max_depth: usize,
+    graphql_max_complexity: usize,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080",
+            data_dir: "./data",
+            body_limit_bytes: 1024 * 1024,
+            db_max_connections: 16,
+            log_format: "pretty",
+            graphql_max_depth: 15,
+            graphql_max_complexity: 5_000,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the defaults, then the TOML file named by `CONCIERGE_CONFIG`, then the environment.
+    pub fn load() -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Defaults::default()));
+        if let Ok(path) = std::env::var("CONCIERGE_CONFIG") {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment
+            .merge(Env::prefixed("CONCIERGE_").ignore(&["CONFIG"]))
+            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    /// Settings for tests and tools: the defaults with the given data dir and an unset database URL.
+    pub fn for_data_dir(data_dir: PathBuf) -> Self {
+        let defaults = Defaults::default();
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir,
+            database_url: None,
+            redis_url: None,
+            master_key: None,
+            public_url: None,
+            egress_allow: None,
+            body_limit_bytes: defaults.body_limit_bytes,
+            db_max_connections: defaults.db_max_connections,
+            log_format: defaults.log_format.to_owned(),
+            graphql_max_depth: defaults.graphql_max_depth,
+            graphql_max_complexity: defaults.graphql_max_complexity,
+        }
+    }
+
+    /// The database to connect to: `DATABASE_URL`, or SQLite in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.expose_secret().is_empty() => url.expose_secret().to_owned(),
+            _ => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("concierge.db").display()
+            ),
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url().starts_with("sqlite:")
+    }
+}

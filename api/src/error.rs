@@ -1,0 +1,169 @@
+//! One error type for the whole API: the REST JSON body and the GraphQL `extensions.code` come from the same enum.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sea_orm::{DbErr, SqlErr, TransactionError};
+use serde_json::json;
+
+/// Every way a request can fail, with the status and code it answers.
+///
+/// It deliberately does not implement `Display`: async-graphql converts any `Display` type into an error
+/// without extensions, and this way `?` in a resolver always goes through our conversion and keeps the code.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 401: no, bad, expired or revoked credentials.
+    Unauthenticated(String),
+    /// 403: the role does not allow it.
+    Forbidden(String),
+    /// 403: the plan does not include it.
+    PlanUpgradeRequired(String),
+    /// 404: no such object in the caller's organization.
+    NotFound(String),
+    /// 400: the request itself is malformed (syntax, parameters).
+    BadRequest(String),
+    /// 422: well-formed, but a field fails validation; the message names the field.
+    Validation(String),
+    /// 409: unique constraint or a state that forbids the change.
+    Conflict(String),
+    /// 413: the body is over the configured limit.
+    PayloadTooLarge(String),
+    /// 415: the body is not of a media type the endpoint takes.
+    UnsupportedMediaType(String),
+    /// 405: the route exists, the method does not.
+    MethodNotAllowed(String),
+    /// 429: over the rate limit; retry after the given seconds.
+    RateLimited { retry_after_secs: u64 },
+    /// 500: logged with the request id, never sent.
+    Internal(anyhow::Error),
+}
+
+/// The result of every service function.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn not_found(what: &str, id: &str) -> Self {
+        Self::NotFound(format!("no {what} with id {id}"))
+    }
+
+    pub fn validation(field: &str, message: impl std::fmt::Display) -> Self {
+        Self::Validation(format!("{field}: {message}"))
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    /// An internal error from a message (for example a corrupt stored value).
+    pub fn internal_msg(message: impl std::fmt::Display) -> Self {
+        Self::Internal(anyhow::anyhow!("{message}"))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) | Self::PlanUpgradeRequired(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The machine-readable code of DESIGN.md's error table.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::PlanUpgradeRequired(_) => "PLAN_UPGRADE_REQUIRED",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::BadRequest(_)
+            | Self::Validation(_)
+            | Self::PayloadTooLarge(_)
+            | Self::UnsupportedMediaType(_)
+            | Self::MethodNotAllowed(_) => "BAD_USER_INPUT",
+            Self::Conflict(_) => "CONFLICT",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The message sent to the client: internal causes are logged, never sent.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Internal(err) => {
+                tracing::error!(error = ?err, "internal error");
+                "internal error".to_owned()
+            }
+            Self::RateLimited { retry_after_secs } => {
+                format!("rate limit exceeded; retry after {retry_after_secs} s")
+            }
+            Self::Unauthenticated(m)
+            | Self::Forbidden(m)
+            | Self::PlanUpgradeRequired(m)
+            | Self::NotFound(m)
+            | Self::BadRequest(m)
+            | Self::Validation(m)
+            | Self::Conflict(m)
+            | Self::PayloadTooLarge(m)
+            | Self::UnsupportedMediaType(m)
+            | Self::MethodNotAllowed(m) => m.clone(),
+        }
+    }
+}
+
+impl From<DbErr> for ApiError {
+    fn from(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => {
+                Self::Conflict("a record with these values already exists".to_owned())
+            }
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                Self::Validation("a referenced record does not exist".to_owned())
+            }
+            _ => Self::Internal(err.into()),
+        }
+    }
+}
+
+impl From<TransactionError<ApiError>> for ApiError {
+    fn from(err: TransactionError<ApiError>) -> Self {
+        match err {
+            TransactionError::Connection(db) => db.into(),
+            TransactionError::Transaction(api) => api,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = json!({"error": {"code": self.code(), "message": self.public_message()}});
+        let mut response = (status, Json(body)).into_response();
+        if let Self::RateLimited { retry_after_secs } = self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs.max(1)),
+            );
+        }
+        response
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(err: ApiError) -> Self {
+        let code = err.code();
+        use async_graphql::ErrorExtensions;
+        async_graphql::Error::new(err.public_message()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if let ApiError::RateLimited { retry_after_secs } = err {
+                ext.set("retryAfter", retry_after_secs);
+            }
+        })
+    }
+}

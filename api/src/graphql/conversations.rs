@@ -1,0 +1,186 @@
+//! Conversation and message queries and mutations.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+
+use crate::graphql::caller;
+use crate::graphql::types::{Conn, Conversation, Message, connection, wants_total};
+use crate::ids::Kind;
+use crate::service::PageRequest;
+use crate::service::conversations::{
+    self, ConversationFilter, CreateConversation, Status, UpdateConversation,
+};
+use crate::service::messages::{self, Author, CreateMessage};
+use crate::service::visitors::NewVisitor;
+
+#[derive(Default)]
+pub struct ConversationQuery;
+
+#[Object]
+impl ConversationQuery {
+    /// The organization's conversations, newest first.
+    async fn conversations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<Status>,
+        assistant_id: Option<ID>,
+        visitor_id: Option<ID>,
+    ) -> async_graphql::Result<Conn<Conversation>> {
+        let (db, principal) = caller(ctx)?;
+        let page = PageRequest::new(first.map(i64::from), after.as_deref(), Kind::Conversation)?;
+        let filter = ConversationFilter {
+            status,
+            assistant_id: assistant_id.map(|id| id.0),
+            visitor_id: visitor_id.map(|id| id.0),
+        };
+        let total = if wants_total(ctx) {
+            conversations::count(db, principal, &filter).await?
+        } else {
+            0
+        };
+        let rows = conversations::list(db, principal, &filter, &page).await?;
+        Ok(connection(rows, page.after.is_some(), total, |c| &c.id, Conversation))
+    }
+
+    /// One conversation by id.
+    async fn conversation(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Conversation> {
+        let (db, principal) = caller(ctx)?;
+        Ok(Conversation(conversations::get(db, principal, &id).await?))
+    }
+}
+
+/// A new visitor's contact details.
+#[derive(InputObject, Default)]
+pub struct VisitorInput {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(InputObject, Default)]
+pub struct CreateConversationInput {
+    /// Optional where the organization has exactly one assistant.
+    pub assistant_id: Option<ID>,
+    /// An existing visitor, or…
+    pub visitor_id: Option<ID>,
+    /// …a new one.
+    pub visitor: Option<VisitorInput>,
+    pub initial_message: Option<String>,
+    pub subject: Option<String>,
+    pub source_url: Option<String>,
+    pub page_context: Option<String>,
+    pub page_title: Option<String>,
+    pub browser: Option<String>,
+    pub device: Option<String>,
+}
+
+#[derive(InputObject, Default)]
+pub struct UpdateConversationInput {
+    pub status: Option<Status>,
+    /// `null` clears it.
+    pub subject: MaybeUndefined<String>,
+    /// -1 to 1; `null` clears it.
+    pub sentiment: MaybeUndefined<f64>,
+}
+
+#[derive(InputObject)]
+pub struct SendMessageInput {
+    pub conversation_id: ID,
+    pub author: Author,
+    pub body: String,
+    pub source_entry_id: Option<ID>,
+    /// 0 to 1.
+    pub confidence: Option<f64>,
+}
+
+/// A new conversation and the message that opened it.
+#[derive(SimpleObject)]
+pub struct CreateConversationPayload {
+    pub conversation: Conversation,
+    pub initial_message: Option<Message>,
+}
+
+#[derive(Default)]
+pub struct ConversationMutation;
+
+#[Object]
+impl ConversationMutation {
+    /// Starts a conversation.
+    async fn create_conversation(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateConversationInput,
+    ) -> async_graphql::Result<CreateConversationPayload> {
+        let (db, principal) = caller(ctx)?;
+        let created = conversations::create(
+            db,
+            principal,
+            CreateConversation {
+                assistant_id: input.assistant_id.map(|id| id.0),
+                visitor_id: input.visitor_id.map(|id| id.0),
+                visitor: input.visitor.map(|v| NewVisitor {
+                    name: v.name,
+                    email: v.email,
+                    phone: v.phone,
+                }),
+                initial_message: input.initial_message,
+                subject: input.subject,
+                source_url: input.source_url,
+                page_context: input.page_context,
+                page_title: input.page_title,
+                browser: input.browser,
+                device: input.device,
+            },
+        )
+        .await?;
+        Ok(CreateConversationPayload {
+            conversation: Conversation(created.conversation),
+            initial_message: created.initial_message.map(Message),
+        })
+    }
+
+    /// Changes a conversation's status, subject or sentiment.
+    async fn update_conversation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateConversationInput,
+    ) -> async_graphql::Result<Conversation> {
+        let (db, principal) = caller(ctx)?;
+        let updated = conversations::update(
+            db,
+            principal,
+            &id,
+            UpdateConversation {
+                status: input.status,
+                subject: input.subject.into(),
+                sentiment: input.sentiment.into(),
+            },
+        )
+        .await?;
+        Ok(Conversation(updated))
+    }
+
+    /// Adds a message to a conversation.
+    async fn send_message(
+        &self,
+        ctx: &Context<'_>,
+        input: SendMessageInput,
+    ) -> async_graphql::Result<Message> {
+        let (db, principal) = caller(ctx)?;
+        let message = messages::create(
+            db,
+            principal,
+            &input.conversation_id,
+            CreateMessage {
+                author: input.author,
+                body: input.body,
+                source_entry_id: input.source_entry_id.map(|id| id.0),
+                confidence: input.confidence,
+            },
+        )
+        .await?;
+        Ok(Message(message))
+    }
+}

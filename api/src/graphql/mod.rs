@@ -1,0 +1,74 @@
+//! The GraphQL API: an Apollo Federation v2 subgraph merged from one query and mutation object per domain.
+
+mod api_keys;
+mod conversations;
+mod federation;
+pub mod http;
+mod knowledge_base;
+pub mod loaders;
+mod organization;
+pub mod types;
+
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+
+use crate::auth::Principal;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::ApiError;
+
+/// Every root query field, one object per domain.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(
+    organization::OrganizationQuery,
+    conversations::ConversationQuery,
+    knowledge_base::KnowledgeBaseQuery,
+    api_keys::ApiKeyQuery,
+    federation::FederationQuery,
+);
+
+/// Every root mutation field, one object per domain.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(
+    conversations::ConversationMutation,
+    knowledge_base::KnowledgeBaseMutation,
+    organization::OrganizationMutation,
+    api_keys::ApiKeyMutation,
+);
+
+/// The schema type served at `/graphql`.
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Builds the schema; it holds no connection, so `concierge schema` needs no database.
+pub fn build_schema(settings: &Settings) -> AppSchema {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .enable_federation()
+    .limit_depth(settings.graphql_max_depth)
+    .limit_complexity(settings.graphql_max_complexity)
+    .finish()
+}
+
+/// The federation SDL, exactly as `_service { sdl }` serves it.
+pub async fn federation_sdl(schema: &AppSchema) -> anyhow::Result<String> {
+    let response = schema.execute("{ _service { sdl } }").await;
+    if let Some(error) = response.errors.first() {
+        anyhow::bail!("exporting the SDL failed: {}", error.message);
+    }
+    let json = response.data.into_json()?;
+    json.pointer("/_service/sdl")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no SDL in the _service answer"))
+}
+
+/// The database and the caller of the current request.
+pub(crate) fn caller<'a>(ctx: &Context<'a>) -> async_graphql::Result<(&'a Db, &'a Principal)> {
+    let db = ctx.data::<Db>().map_err(|_| ApiError::internal_msg("no database in context"))?;
+    let principal = ctx
+        .data::<Principal>()
+        .map_err(|_| ApiError::Unauthenticated("missing credentials".to_owned()))?;
+    Ok((db, principal))
+}

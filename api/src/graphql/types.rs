@@ -1,0 +1,419 @@
+//! GraphQL object types, built from service results (entities are never exposed directly).
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entities::{api_key, assistant, conversation, knowledge_base_entry, message, organization, visitor};
+
+use crate::auth::{Actor, Plan, Principal, Role};
+use crate::graphql::caller;
+use crate::graphql::loaders::{AssistantKey, Loaders, LatestMessagesKey, VisitorKey};
+use crate::ids::Kind;
+use crate::service::assistants::{WidgetPosition, WidgetSettings, WidgetTheme};
+use crate::service::conversations::{self, Status};
+use crate::service::messages::{self, Author, Direction};
+use crate::service::{Page, PageRequest, encode_cursor, knowledge_base};
+
+/// Fields every connection carries beside its edges.
+#[derive(SimpleObject, Debug, Default)]
+pub struct ConnectionFields {
+    /// How many nodes match, across all pages (computed only when asked for).
+    pub total_count: u64,
+}
+
+/// A Relay connection with `totalCount`.
+pub type Conn<T> = Connection<String, T, ConnectionFields>;
+
+/// Builds a connection from a service page; `total` is asked for only when the query selects `totalCount`.
+pub fn connection<M, T>(
+    page: Page<M>,
+    has_previous: bool,
+    total_count: u64,
+    id: impl Fn(&M) -> &str,
+    node: impl Fn(M) -> T,
+) -> Conn<T>
+where
+    T: async_graphql::OutputType,
+{
+    let mut conn = Connection::with_additional_fields(
+        has_previous,
+        page.has_more,
+        ConnectionFields { total_count },
+    );
+    conn.edges = page
+        .items
+        .into_iter()
+        .map(|m| Edge::new(encode_cursor(id(&m)), node(m)))
+        .collect();
+    conn
+}
+
+/// Whether the current field's selection asks for `totalCount`.
+pub fn wants_total(ctx: &Context<'_>) -> bool {
+    ctx.look_ahead().field("totalCount").exists()
+}
+
+/// The caller's organization.
+pub struct Organization(pub organization::Model);
+
+#[Object]
+impl Organization {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn plan(&self) -> &str {
+        &self.0.plan
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// Who is calling.
+pub struct Me(pub Principal);
+
+#[Object]
+impl Me {
+    async fn organization_id(&self) -> ID {
+        ID(self.0.organization_id.clone())
+    }
+    async fn role(&self) -> Role {
+        self.0.role
+    }
+    async fn plan(&self) -> Plan {
+        self.0.plan
+    }
+    /// `api_key` or `user`.
+    async fn actor_type(&self) -> &str {
+        match self.0.actor {
+            Actor::ApiKey { .. } => "api_key",
+            Actor::User { .. } => "user",
+        }
+    }
+    async fn actor_id(&self) -> ID {
+        ID(self.0.actor_id().to_owned())
+    }
+}
+
+/// The embed widget's settings.
+pub struct Widget(pub WidgetSettings);
+
+#[Object]
+impl Widget {
+    async fn position(&self) -> WidgetPosition {
+        self.0.position
+    }
+    async fn primary_color(&self) -> &str {
+        &self.0.primary_color
+    }
+    async fn theme(&self) -> WidgetTheme {
+        self.0.theme
+    }
+    async fn welcome_message(&self) -> &str {
+        &self.0.welcome_message
+    }
+    async fn auto_open(&self) -> bool {
+        self.0.auto_open
+    }
+    async fn auto_open_delay_ms(&self) -> u32 {
+        self.0.auto_open_delay_ms
+    }
+    async fn show_avatar(&self) -> bool {
+        self.0.show_avatar
+    }
+    async fn avatar_url(&self) -> Option<&str> {
+        self.0.avatar_url.as_deref()
+    }
+    async fn hide_on_mobile(&self) -> bool {
+        self.0.hide_on_mobile
+    }
+    async fn z_index(&self) -> i32 {
+        self.0.z_index
+    }
+    async fn width(&self) -> u32 {
+        self.0.width
+    }
+    async fn height(&self) -> u32 {
+        self.0.height
+    }
+    async fn hide_on_paths(&self) -> &[String] {
+        &self.0.hide_on_paths
+    }
+    async fn show_on_paths(&self) -> &[String] {
+        &self.0.show_on_paths
+    }
+}
+
+/// An assistant: the public id a website embeds, with its widget settings.
+pub struct Assistant(pub assistant::Model);
+
+#[Object]
+impl Assistant {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn widget(&self) -> Widget {
+        Widget(crate::service::assistants::widget(&self.0))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// A website visitor.
+pub struct Visitor(pub visitor::Model);
+
+#[Object]
+impl Visitor {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// A conversation between a visitor and an assistant.
+pub struct Conversation(pub conversation::Model);
+
+#[Object]
+impl Conversation {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn assistant_id(&self) -> ID {
+        ID(self.0.assistant_id.clone())
+    }
+    async fn visitor_id(&self) -> ID {
+        ID(self.0.visitor_id.clone())
+    }
+    async fn assistant(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Assistant>> {
+        let loader = ctx.data::<DataLoader<Loaders>>()?;
+        Ok(loader
+            .load_one(AssistantKey(self.0.assistant_id.clone()))
+            .await?
+            .map(Assistant))
+    }
+    async fn visitor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Visitor>> {
+        let loader = ctx.data::<DataLoader<Loaders>>()?;
+        Ok(loader
+            .load_one(VisitorKey(self.0.visitor_id.clone()))
+            .await?
+            .map(Visitor))
+    }
+    async fn status(&self) -> async_graphql::Result<Status> {
+        Ok(conversations::status(&self.0)?)
+    }
+    async fn subject(&self) -> Option<&str> {
+        self.0.subject.as_deref()
+    }
+    async fn source_url(&self) -> Option<&str> {
+        self.0.source_url.as_deref()
+    }
+    async fn page_context(&self) -> Option<&str> {
+        self.0.page_context.as_deref()
+    }
+    async fn page_title(&self) -> Option<&str> {
+        self.0.page_title.as_deref()
+    }
+    async fn browser(&self) -> Option<&str> {
+        self.0.browser.as_deref()
+    }
+    async fn device(&self) -> Option<&str> {
+        self.0.device.as_deref()
+    }
+    /// -1 (negative) to 1 (positive), when known.
+    async fn sentiment(&self) -> Option<f64> {
+        self.0.sentiment
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// The conversation's messages, oldest first. `last: n` alone is batched across conversations.
+    async fn messages(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<Message>> {
+        let (db, principal) = caller(ctx)?;
+        let total = if wants_total(ctx) {
+            messages::count_in(db, principal, &self.0.id).await?
+        } else {
+            0
+        };
+        match (first, after, last, before) {
+            (None, None, Some(n), None) => {
+                let request = PageRequest::new(Some(n.into()), None, Kind::Message)?;
+                let loader = ctx.data::<DataLoader<Loaders>>()?;
+                let rows = loader
+                    .load_one(LatestMessagesKey {
+                        conversation_id: self.0.id.clone(),
+                        n: request.limit,
+                    })
+                    .await?
+                    .unwrap_or_default();
+                let has_previous = rows.len() as u64 == request.limit
+                    && (total == 0 || total > request.limit);
+                let page = Page {
+                    items: rows,
+                    has_more: false,
+                };
+                Ok(connection(page, has_previous, total, |m| &m.id, Message))
+            }
+            (first, after, None, None) => {
+                let request =
+                    PageRequest::new(first.map(i64::from), after.as_deref(), Kind::Message)?;
+                let has_previous = request.after.is_some();
+                let page = messages::list(db, principal, &self.0.id, &request, Direction::Forward)
+                    .await?;
+                Ok(connection(page, has_previous, total, |m| &m.id, Message))
+            }
+            (None, None, last, before) => {
+                let request =
+                    PageRequest::new(last.map(i64::from), before.as_deref(), Kind::Message)?;
+                let page = messages::list(db, principal, &self.0.id, &request, Direction::Backward)
+                    .await?;
+                let has_previous = page.has_more;
+                let has_next = request.after.is_some();
+                let mut conn = connection(page, has_previous, total, |m| &m.id, Message);
+                conn.has_next_page = has_next;
+                Ok(conn)
+            }
+            _ => Err(crate::error::ApiError::BadRequest(
+                "messages: use first/after or last/before, not both".to_owned(),
+            )
+            .into()),
+        }
+    }
+}
+
+/// One message of a conversation.
+pub struct Message(pub message::Model);
+
+#[Object]
+impl Message {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn conversation_id(&self) -> ID {
+        ID(self.0.conversation_id.clone())
+    }
+    async fn author(&self) -> async_graphql::Result<Author> {
+        Ok(messages::author(&self.0)?)
+    }
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+    /// The knowledge-base entry an assistant reply came from.
+    async fn source_entry_id(&self) -> Option<ID> {
+        self.0.source_entry_id.clone().map(ID)
+    }
+    /// The assistant's confidence in its reply, 0 to 1.
+    async fn confidence(&self) -> Option<f64> {
+        self.0.confidence
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A knowledge-base entry.
+pub struct KnowledgeBaseEntry(pub knowledge_base_entry::Model);
+
+#[Object]
+impl KnowledgeBaseEntry {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+    async fn category(&self) -> Option<&str> {
+        self.0.category.as_deref()
+    }
+    async fn tags(&self) -> Vec<String> {
+        knowledge_base::tags(&self.0)
+    }
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// An API key (never its secret).
+pub struct ApiKey(pub api_key::Model);
+
+#[Object]
+impl ApiKey {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The first characters of the secret, to recognise it.
+    async fn prefix(&self) -> &str {
+        &self.0.prefix
+    }
+    async fn role(&self) -> async_graphql::Result<Role> {
+        Ok(self
+            .0
+            .role
+            .parse::<Role>()
+            .map_err(crate::error::ApiError::internal_msg)?)
+    }
+    async fn created_by(&self) -> Option<ID> {
+        self.0.created_by.clone().map(ID)
+    }
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
+    }
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}

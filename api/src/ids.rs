@@ -1,0 +1,100 @@
+//! Public ids: a type prefix and a ULID (time-sortable, 80 random bits), e.g. `conv_01JD…`.
+
+use crate::error::ApiError;
+
+/// The kinds of object that carry a public id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Organization,
+    User,
+    ApiKey,
+    Assistant,
+    Visitor,
+    Conversation,
+    Message,
+    KnowledgeBaseEntry,
+    Event,
+}
+
+impl Kind {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Kind::Organization => "org_",
+            Kind::User => "usr_",
+            Kind::ApiKey => "key_",
+            Kind::Assistant => "asst_",
+            Kind::Visitor => "vis_",
+            Kind::Conversation => "conv_",
+            Kind::Message => "msg_",
+            Kind::KnowledgeBaseEntry => "kb_",
+            Kind::Event => "evt_",
+        }
+    }
+
+    /// The noun used in error messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Organization => "organization",
+            Kind::User => "user",
+            Kind::ApiKey => "API key",
+            Kind::Assistant => "assistant",
+            Kind::Visitor => "visitor",
+            Kind::Conversation => "conversation",
+            Kind::Message => "message",
+            Kind::KnowledgeBaseEntry => "knowledge-base entry",
+            Kind::Event => "event",
+        }
+    }
+}
+
+/// A new id of this kind.
+pub fn new_id(kind: Kind) -> String {
+    format!("{}{}", kind.prefix(), ulid::Ulid::new())
+}
+
+/// Checks that `id` is a well-formed id of `kind`; `field` names it in the error.
+pub fn parse(kind: Kind, field: &str, id: &str) -> Result<String, ApiError> {
+    let body = id.strip_prefix(kind.prefix()).ok_or_else(|| {
+        ApiError::validation(
+            field,
+            format!("expected {} id starting with {}", kind.noun(), kind.prefix()),
+        )
+    })?;
+    ulid::Ulid::from_string(body)
+        .map_err(|_| ApiError::validation(field, format!("malformed {} id", kind.noun())))?;
+    Ok(id.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_ids_parse_back_and_sort_by_time() {
+        let a = new_id(Kind::Conversation);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_id(Kind::Conversation);
+        assert!(a.starts_with("conv_") && a < b);
+        assert!(parse(Kind::Conversation, "id", &a).is_ok());
+    }
+
+    #[test]
+    fn wrong_prefix_and_garbage_are_rejected() {
+        let kb = new_id(Kind::KnowledgeBaseEntry);
+        assert!(parse(Kind::Conversation, "id", &kb).is_err());
+        assert!(parse(Kind::Conversation, "id", "conv_not-a-ulid").is_err());
+        assert!(parse(Kind::Conversation, "id", "").is_err());
+    }
+}
+
+/// Checks an id given to look an object up: a malformed one cannot exist, so it answers NOT_FOUND.
+pub fn lookup(kind: Kind, id: &str) -> Result<&str, ApiError> {
+    match parse(kind, "id", id) {
+        Ok(_) => Ok(id),
+        Err(_) => Err(ApiError::NotFound(format!(
+            "no {} with id {id:?} (ids of this kind start with {})",
+            kind.noun(),
+            kind.prefix()
+        ))),
+    }
+}

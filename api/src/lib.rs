@@ -1,0 +1,15 @@
+//! The Concierge server library: config, auth, authorization, domain services, GraphQL and REST v1.
+
+pub mod auth;
+pub mod authz;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod ids;
+pub mod rest;
+pub mod service;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,94 @@
+//! `/api-keys`: create, list and revoke API keys; the secret shows only in the create response.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use entities::api_key;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::ids::Kind;
+use crate::rest::extract::{ApiJson, ApiQuery, Caller};
+use crate::rest::{ListResponse, PageParams};
+use crate::service::PageRequest;
+use crate::service::api_keys::{self as svc, CreateApiKey};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api-keys", get(list).post(create))
+        .route("/api-keys/{id}", delete(revoke))
+}
+
+/// An API key as REST v1 shows it (never its secret).
+#[derive(Debug, Serialize)]
+pub struct ApiKeyJson {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub role: String,
+    pub created_by: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<api_key::Model> for ApiKeyJson {
+    fn from(m: api_key::Model) -> Self {
+        Self {
+            id: m.id,
+            name: m.name,
+            prefix: m.prefix,
+            role: m.role,
+            created_by: m.created_by,
+            expires_at: m.expires_at,
+            revoked_at: m.revoked_at,
+            last_used_at: m.last_used_at,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// The create response: the key and, this once, its secret.
+#[derive(Debug, Serialize)]
+pub struct CreatedKeyJson {
+    #[serde(flatten)]
+    pub key: ApiKeyJson,
+    pub secret: String,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<ListResponse<ApiKeyJson>>, ApiError> {
+    let page = PageRequest::new(params.limit, params.cursor.as_deref(), Kind::ApiKey)?;
+    let rows = svc::list(&state.db, &principal, &page).await?;
+    Ok(Json(ListResponse::from_page(rows, |k| &k.id, ApiKeyJson::from)))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiJson(input): ApiJson<CreateApiKey>,
+) -> Result<(StatusCode, Json<CreatedKeyJson>), ApiError> {
+    let (key, secret) = svc::create(&state.db, &principal, input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKeyJson {
+            key: key.into(),
+            secret,
+        }),
+    ))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ApiKeyJson>, ApiError> {
+    Ok(Json(svc::revoke(&state.db, &principal, &id).await?.into()))
+}

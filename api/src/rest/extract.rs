@@ -1,0 +1,100 @@
+//! Extractors that answer bad requests with the API's JSON errors: the caller, JSON bodies and query strings.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::service::api_keys;
+use crate::state::AppState;
+
+/// The authenticated caller of a REST route.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+/// The bearer token of an `Authorization` header.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| {
+            ApiError::Unauthenticated(
+                "missing credentials: send Authorization: Bearer <API key>".to_owned(),
+            )
+        })?
+        .to_str()
+        .map_err(|_| ApiError::Unauthenticated("malformed Authorization header".to_owned()))?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(|| {
+        ApiError::Unauthenticated("malformed Authorization header: expected Bearer <API key>".to_owned())
+    })?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::Unauthenticated(
+            "unsupported authorization scheme: expected Bearer".to_owned(),
+        ));
+    }
+    Ok(token.trim())
+}
+
+/// Authenticates the request's credentials.
+pub async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Principal, ApiError> {
+    let token = bearer(headers)?;
+    api_keys::authenticate(&state.db, token).await
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(state, &parts.headers).await.map(Caller)
+    }
+}
+
+/// A JSON body; syntax errors answer 400, shape errors 422, a wrong media type 415 and an oversized body 413.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    let text = rejection.body_text();
+    match rejection {
+        JsonRejection::JsonDataError(_) => ApiError::Validation(text),
+        JsonRejection::JsonSyntaxError(_) => ApiError::BadRequest(text),
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::UnsupportedMediaType("expected Content-Type: application/json".to_owned())
+        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge("request body is over the size limit".to_owned())
+        }
+        _ => ApiError::BadRequest(text),
+    }
+}
+
+/// A query string; anything that does not parse answers 400.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(QueryRejection::FailedToDeserializeQueryString(err)) => {
+                Err(ApiError::BadRequest(err.body_text()))
+            }
+            Err(other) => Err(ApiError::BadRequest(other.body_text())),
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! `/knowledge-base` and `/knowledge-base/{id}`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use entities::knowledge_base_entry as kb;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::ids::Kind;
+use crate::rest::ListResponse;
+use crate::rest::extract::{ApiJson, ApiQuery, Caller};
+use crate::service::PageRequest;
+use crate::service::knowledge_base::{self as svc, CreateEntry, EntryFilter, UpdateEntry};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/knowledge-base", get(list).post(create))
+        .route("/knowledge-base/{id}", put(update).delete(delete).get(show))
+}
+
+/// A knowledge-base entry as REST v1 shows it.
+#[derive(Debug, Serialize)]
+pub struct EntryJson {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<kb::Model> for EntryJson {
+    fn from(m: kb::Model) -> Self {
+        Self {
+            tags: svc::tags(&m),
+            id: m.id,
+            title: m.title,
+            body: m.body,
+            category: m.category,
+            active: m.active,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    limit: Option<i64>,
+    cursor: Option<String>,
+    search: Option<String>,
+    category: Option<String>,
+    active: Option<bool>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<ListResponse<EntryJson>>, ApiError> {
+    let page = PageRequest::new(params.limit, params.cursor.as_deref(), Kind::KnowledgeBaseEntry)?;
+    let filter = EntryFilter {
+        search: params.search,
+        category: params.category,
+        active: params.active,
+    };
+    let rows = svc::list(&state.db, &principal, &filter, &page).await?;
+    Ok(Json(ListResponse::from_page(rows, |e| &e.id, EntryJson::from)))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiJson(input): ApiJson<CreateEntry>,
+) -> Result<(StatusCode, Json<EntryJson>), ApiError> {
+    let entry = svc::create(&state.db, &principal, input).await?;
+    Ok((StatusCode::CREATED, Json(entry.into())))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<EntryJson>, ApiError> {
+    Ok(Json(svc::get(&state.db, &principal, &id).await?.into()))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<UpdateEntry>,
+) -> Result<Json<EntryJson>, ApiError> {
+    Ok(Json(svc::update(&state.db, &principal, &id, input).await?.into()))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    svc::delete(&state.db, &principal, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,414 @@
+//! Conversations: start one (with its visitor and first message), update its status, list and read.
+
+use std::fmt;
+use std::str::FromStr;
+
+use entities::conversation;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select, Set,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::auth::Principal;
+use crate::authz::{Action, Resource, authorize};
+use crate::db::Db;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{self, Kind, new_id};
+use crate::service::events::{self, names};
+use crate::service::messages::{self, Author};
+use crate::service::visitors::{self, NewVisitor};
+use crate::service::{
+    Page, PageRequest, Patch, assistants, now, optional_field, text_patch,
+};
+
+/// Longest subject.
+const SUBJECT_MAX: usize = 300;
+/// Longest page context.
+const CONTEXT_MAX: usize = 10_000;
+
+/// Where a conversation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Open,
+    HandedOff,
+    Resolved,
+    Closed,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Open,
+        Status::HandedOff,
+        Status::Resolved,
+        Status::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::HandedOff => "handed_off",
+            Status::Resolved => "resolved",
+            Status::Closed => "closed",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = ApiError;
+    fn from_str(s: &str) -> Result<Self, ApiError> {
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| {
+                ApiError::validation(
+                    "status",
+                    format!("unknown status {s:?}; expected open, handed_off, resolved or closed"),
+                )
+            })
+    }
+}
+
+/// The stored status of a row.
+pub fn status(model: &conversation::Model) -> ApiResult<Status> {
+    model
+        .status
+        .parse()
+        .map_err(|_| ApiError::internal_msg(format!("stored status {:?}", model.status)))
+}
+
+/// Input of `createConversation` / `POST /conversations`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConversation {
+    /// Optional where the organization has exactly one assistant.
+    pub assistant_id: Option<String>,
+    /// An existing visitor…
+    pub visitor_id: Option<String>,
+    /// …or a new one.
+    pub visitor: Option<NewVisitor>,
+    pub initial_message: Option<String>,
+    pub subject: Option<String>,
+    pub source_url: Option<String>,
+    pub page_context: Option<String>,
+    pub page_title: Option<String>,
+    pub browser: Option<String>,
+    pub device: Option<String>,
+}
+
+/// Input of `updateConversation` / `PUT /conversations/{id}`: absent fields keep their value, `null` clears.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConversation {
+    #[serde(default)]
+    pub status: Option<Status>,
+    #[serde(default)]
+    pub subject: Patch<String>,
+    #[serde(default)]
+    pub sentiment: Patch<f64>,
+}
+
+/// Filters of the conversation list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ConversationFilter {
+    pub status: Option<Status>,
+    pub assistant_id: Option<String>,
+    pub visitor_id: Option<String>,
+}
+
+/// A conversation with the message that opened it, if any.
+#[derive(Clone, Debug)]
+pub struct Created {
+    pub conversation: conversation::Model,
+    pub initial_message: Option<entities::message::Model>,
+}
+
+/// Starts a conversation: resolves the assistant, creates or finds the visitor, stores the first message.
+#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+pub async fn create(db: &Db, principal: &Principal, input: CreateConversation) -> ApiResult<Created> {
+    authorize(principal, Resource::Conversation, Action::Write)?;
+    let org = principal.organization_id.as_str();
+    let initial_message = input
+        .initial_message
+        .as_deref()
+        .map(|body| messages::validate_body("initial_message", body))
+        .transpose()?;
+    let source_url = input
+        .source_url
+        .as_deref()
+        .map(|url| assistants::validate_url("source_url", url))
+        .transpose()?;
+    let subject = optional_field("subject", input.subject.as_deref(), SUBJECT_MAX)?;
+    let page_context = optional_field("page_context", input.page_context.as_deref(), CONTEXT_MAX)?;
+    let page_title = optional_field("page_title", input.page_title.as_deref(), 500)?;
+    let browser = optional_field("browser", input.browser.as_deref(), 200)?;
+    let device = optional_field("device", input.device.as_deref(), 200)?;
+    let new_visitor = match (&input.visitor_id, &input.visitor) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation(
+                "visitor",
+                "give either visitor_id or visitor, not both",
+            ));
+        }
+        (Some(id), None) => {
+            ids::parse(Kind::Visitor, "visitor_id", id)?;
+            None
+        }
+        (None, visitor) => Some(visitor.clone().unwrap_or_default().validated()?),
+    };
+
+    let txn = db.begin_write().await?;
+    let assistant_id = match &input.assistant_id {
+        Some(id) => {
+            ids::parse(Kind::Assistant, "assistant_id", id)?;
+            assistants::find(&*txn, org, id)
+                .await
+                .map_err(|_| ApiError::validation("assistant_id", format!("no assistant {id}")))?
+                .id
+        }
+        None => single_assistant(&*txn, org).await?,
+    };
+    let visitor = match (&input.visitor_id, new_visitor) {
+        (Some(id), _) => visitors::find(&*txn, org, id)
+            .await
+            .map_err(|_| ApiError::validation("visitor_id", format!("no visitor {id}")))?,
+        (None, Some(new)) => visitors::insert(&*txn, org, new).await?,
+        (None, None) => return Err(ApiError::internal_msg("visitor neither given nor found")),
+    };
+    let at = now();
+    let conversation = conversation::ActiveModel {
+        id: Set(new_id(Kind::Conversation)),
+        organization_id: Set(org.to_owned()),
+        assistant_id: Set(assistant_id),
+        visitor_id: Set(visitor.id.clone()),
+        status: Set(Status::Open.as_str().to_owned()),
+        subject: Set(subject),
+        source_url: Set(source_url),
+        page_context: Set(page_context),
+        page_title: Set(page_title),
+        browser: Set(browser),
+        device: Set(device),
+        sentiment: Set(None),
+        event_seq: Set(1),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(&*txn)
+    .await?;
+    events::record(
+        &*txn,
+        org,
+        names::CONVERSATION_CREATED,
+        Some(&conversation),
+        json!({
+            "conversation_id": conversation.id,
+            "visitor_id": conversation.visitor_id,
+            "assistant_id": conversation.assistant_id,
+            "source_url": conversation.source_url,
+            "browser": conversation.browser,
+            "device": conversation.device,
+            "initial_message": initial_message,
+        }),
+    )
+    .await?;
+    let (conversation, initial_message) = match initial_message {
+        Some(body) => {
+            let (message, conversation) =
+                messages::insert(&*txn, &conversation, Author::Visitor, body, None, None).await?;
+            (conversation, Some(message))
+        }
+        None => (conversation, None),
+    };
+    txn.commit().await?;
+    Ok(Created {
+        conversation,
+        initial_message,
+    })
+}
+
+/// The organization's only assistant, or a validation error asking for `assistant_id`.
+async fn single_assistant(
+    conn: &impl sea_orm::ConnectionTrait,
+    organization_id: &str,
+) -> ApiResult<String> {
+    let ids: Vec<String> = entities::assistant::Entity::find()
+        .select_only()
+        .column(entities::assistant::Column::Id)
+        .filter(entities::assistant::Column::OrganizationId.eq(organization_id))
+        .limit(2)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    match ids.as_slice() {
+        [only] => Ok(only.clone()),
+        [] => Err(ApiError::validation(
+            "assistant_id",
+            "the organization has no assistant; create one first",
+        )),
+        _ => Err(ApiError::validation(
+            "assistant_id",
+            "required: the organization has several assistants",
+        )),
+    }
+}
+
+/// Changes a conversation's status, subject or sentiment.
+#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+pub async fn update(
+    db: &Db,
+    principal: &Principal,
+    id: &str,
+    input: UpdateConversation,
+) -> ApiResult<conversation::Model> {
+    authorize(principal, Resource::Conversation, Action::Write)?;
+    let id = ids::lookup(Kind::Conversation, id)?;
+    let subject = text_patch("subject", &input.subject, SUBJECT_MAX)?;
+    if let Patch::Set(s) = input.sentiment
+        && !(-1.0..=1.0).contains(&s)
+    {
+        return Err(ApiError::validation("sentiment", "must be between -1 and 1"));
+    }
+    if input.status.is_none() && subject.is_keep() && input.sentiment.is_keep() {
+        return Err(ApiError::validation(
+            "input",
+            "nothing to update: give status, subject or sentiment",
+        ));
+    }
+    let org = principal.organization_id.as_str();
+    let txn = db.begin_write().await?;
+    let before = events::bump_conversation(&*txn, org, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation", id))?;
+    let previous_status = status(&before)?;
+    let mut active = before.clone().into_active_model();
+    let mut changes = serde_json::Map::new();
+    if let Some(next) = input.status
+        && next != previous_status
+    {
+        active.status = Set(next.as_str().to_owned());
+        changes.insert("status".into(), json!({"from": previous_status, "to": next}));
+    }
+    match subject {
+        Patch::Keep => {}
+        Patch::Clear => active.subject = Set(None),
+        Patch::Set(s) => active.subject = Set(Some(s)),
+    }
+    match input.sentiment {
+        Patch::Keep => {}
+        Patch::Clear => active.sentiment = Set(None),
+        Patch::Set(s) => active.sentiment = Set(Some(s)),
+    }
+    let after = active.update(&*txn).await?;
+    if after.subject != before.subject {
+        changes.insert("subject".into(), json!({"from": before.subject, "to": after.subject}));
+    }
+    if after.sentiment != before.sentiment {
+        changes.insert(
+            "sentiment".into(),
+            json!({"from": before.sentiment, "to": after.sentiment}),
+        );
+    }
+    events::record(
+        &*txn,
+        org,
+        names::CONVERSATION_UPDATED,
+        Some(&after),
+        json!({
+            "conversation_id": after.id,
+            "visitor_id": after.visitor_id,
+            "status": after.status,
+            "changes": changes,
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// One conversation of the caller's organization.
+pub async fn get(db: &Db, principal: &Principal, id: &str) -> ApiResult<conversation::Model> {
+    authorize(principal, Resource::Conversation, Action::Read)?;
+    find(db.conn(), &principal.organization_id, id).await
+}
+
+pub(crate) async fn find(
+    conn: &impl sea_orm::ConnectionTrait,
+    organization_id: &str,
+    id: &str,
+) -> ApiResult<conversation::Model> {
+    let id = ids::lookup(Kind::Conversation, id)?;
+    conversation::Entity::find_by_id(id.to_owned())
+        .filter(conversation::Column::OrganizationId.eq(organization_id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation", id))
+}
+
+/// Conversations by id, for the federation entity resolver.
+pub async fn get_many(
+    db: &Db,
+    principal: &Principal,
+    ids: &[String],
+) -> ApiResult<std::collections::HashMap<String, conversation::Model>> {
+    authorize(principal, Resource::Conversation, Action::Read)?;
+    Ok(conversation::Entity::find()
+        .filter(conversation::Column::OrganizationId.eq(&principal.organization_id))
+        .filter(conversation::Column::Id.is_in(ids.iter().cloned()))
+        .all(db.conn())
+        .await?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect())
+}
+
+fn filtered(principal: &Principal, filter: &ConversationFilter) -> ApiResult<Select<conversation::Entity>> {
+    let mut query = conversation::Entity::find()
+        .filter(conversation::Column::OrganizationId.eq(&principal.organization_id));
+    if let Some(status) = filter.status {
+        query = query.filter(conversation::Column::Status.eq(status.as_str()));
+    }
+    if let Some(id) = &filter.assistant_id {
+        ids::parse(Kind::Assistant, "assistant_id", id)?;
+        query = query.filter(conversation::Column::AssistantId.eq(id));
+    }
+    if let Some(id) = &filter.visitor_id {
+        ids::parse(Kind::Visitor, "visitor_id", id)?;
+        query = query.filter(conversation::Column::VisitorId.eq(id));
+    }
+    Ok(query)
+}
+
+/// The organization's conversations, newest first.
+pub async fn list(
+    db: &Db,
+    principal: &Principal,
+    filter: &ConversationFilter,
+    page: &PageRequest,
+) -> ApiResult<Page<conversation::Model>> {
+    authorize(principal, Resource::Conversation, Action::Read)?;
+    let mut query = filtered(principal, filter)?;
+    if let Some(after) = &page.after {
+        query = query.filter(conversation::Column::Id.lt(after));
+    }
+    let rows = query
+        .order_by_desc(conversation::Column::Id)
+        .limit(page.fetch())
+        .all(db.conn())
+        .await?;
+    Ok(page.page(rows))
+}
+
+/// How many conversations match the filter.
+pub async fn count(db: &Db, principal: &Principal, filter: &ConversationFilter) -> ApiResult<u64> {
+    authorize(principal, Resource::Conversation, Action::Read)?;
+    Ok(filtered(principal, filter)?.count(db.conn()).await?)
+}
+

@@ -1,0 +1,315 @@
+//! The knowledge base: entries the assistant answers from.
+
+use std::collections::HashMap;
+
+use entities::knowledge_base_entry as kb;
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, ModelTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::Principal;
+use crate::authz::{Action, Resource, authorize};
+use crate::db::Db;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{self, Kind, new_id};
+use crate::service::events::{self, names};
+use crate::service::{Page, PageRequest, Patch, now, required_text, text_patch};
+
+const TITLE_MAX: usize = 300;
+const BODY_MAX: usize = 100_000;
+const CATEGORY_MAX: usize = 100;
+const TAGS_MAX: usize = 30;
+const TAG_MAX: usize = 50;
+
+/// Input of `createKnowledgeBaseEntry` / `POST /knowledge-base`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEntry {
+    pub title: String,
+    pub body: String,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+/// Input of `updateKnowledgeBaseEntry` / `PUT /knowledge-base/{id}`: absent fields keep their value.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEntry {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub category: Patch<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+/// Filters of the entry list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct EntryFilter {
+    /// Case-insensitive substring of the title or body.
+    pub search: Option<String>,
+    pub category: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// The stored tags of an entry.
+pub fn tags(model: &kb::Model) -> Vec<String> {
+    serde_json::from_value(model.tags.clone()).unwrap_or_default()
+}
+
+fn validate_tags(tags: &[String]) -> ApiResult<Vec<String>> {
+    if tags.len() > TAGS_MAX {
+        return Err(ApiError::validation("tags", format!("at most {TAGS_MAX} tags")));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let tag = required_text("tags", tag.trim(), TAG_MAX)?;
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    Ok(out)
+}
+
+/// Creates an entry.
+#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+pub async fn create(db: &Db, principal: &Principal, input: CreateEntry) -> ApiResult<kb::Model> {
+    authorize(principal, Resource::KnowledgeBase, Action::Write)?;
+    let title = required_text("title", &input.title, TITLE_MAX)?;
+    let body = required_text("body", &input.body, BODY_MAX)?;
+    let category = match text_patch("category", &input.category.map_or(Patch::Keep, Patch::Set), CATEGORY_MAX)? {
+        Patch::Set(c) => Some(c),
+        _ => None,
+    };
+    let tags = validate_tags(&input.tags)?;
+    let at = now();
+    let txn = db.begin_write().await?;
+    let entry = kb::ActiveModel {
+        id: Set(new_id(Kind::KnowledgeBaseEntry)),
+        organization_id: Set(principal.organization_id.clone()),
+        title: Set(title),
+        body: Set(body),
+        category: Set(category),
+        tags: Set(json!(tags)),
+        active: Set(input.active.unwrap_or(true)),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(&*txn)
+    .await?;
+    events::record(
+        &*txn,
+        &principal.organization_id,
+        names::KNOWLEDGE_BASE_ENTRY_CREATED,
+        None,
+        json!({"entry_id": entry.id, "title": entry.title}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(entry)
+}
+
+/// Updates an entry's fields.
+#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+pub async fn update(
+    db: &Db,
+    principal: &Principal,
+    id: &str,
+    input: UpdateEntry,
+) -> ApiResult<kb::Model> {
+    authorize(principal, Resource::KnowledgeBase, Action::Write)?;
+    let id = ids::lookup(Kind::KnowledgeBaseEntry, id)?;
+    let title = input
+        .title
+        .as_deref()
+        .map(|t| required_text("title", t, TITLE_MAX))
+        .transpose()?;
+    let body = input
+        .body
+        .as_deref()
+        .map(|b| required_text("body", b, BODY_MAX))
+        .transpose()?;
+    let category = text_patch("category", &input.category, CATEGORY_MAX)?;
+    let tags = input.tags.as_deref().map(validate_tags).transpose()?;
+    if title.is_none() && body.is_none() && category.is_keep() && tags.is_none() && input.active.is_none() {
+        return Err(ApiError::validation(
+            "input",
+            "nothing to update: give title, body, category, tags or active",
+        ));
+    }
+    let txn = db.begin_write().await?;
+    let mut active = find(&*txn, &principal.organization_id, id)
+        .await?
+        .into_active_model();
+    if let Some(title) = title {
+        active.title = Set(title);
+    }
+    if let Some(body) = body {
+        active.body = Set(body);
+    }
+    match category {
+        Patch::Keep => {}
+        Patch::Clear => active.category = Set(None),
+        Patch::Set(c) => active.category = Set(Some(c)),
+    }
+    if let Some(tags) = tags {
+        active.tags = Set(json!(tags));
+    }
+    if let Some(flag) = input.active {
+        active.active = Set(flag);
+    }
+    active.updated_at = Set(now());
+    let entry = active.update(&*txn).await?;
+    events::record(
+        &*txn,
+        &principal.organization_id,
+        names::KNOWLEDGE_BASE_ENTRY_UPDATED,
+        None,
+        json!({"entry_id": entry.id, "title": entry.title}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(entry)
+}
+
+/// Deletes an entry and returns what it was.
+#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+pub async fn delete(db: &Db, principal: &Principal, id: &str) -> ApiResult<kb::Model> {
+    authorize(principal, Resource::KnowledgeBase, Action::Delete)?;
+    let id = ids::lookup(Kind::KnowledgeBaseEntry, id)?;
+    let txn = db.begin_write().await?;
+    let entry = find(&*txn, &principal.organization_id, id).await?;
+    entry.clone().delete(&*txn).await?;
+    events::record(
+        &*txn,
+        &principal.organization_id,
+        names::KNOWLEDGE_BASE_ENTRY_DELETED,
+        None,
+        json!({"entry_id": entry.id, "title": entry.title}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(entry)
+}
+
+async fn find(
+    conn: &impl sea_orm::ConnectionTrait,
+    organization_id: &str,
+    id: &str,
+) -> ApiResult<kb::Model> {
+    kb::Entity::find_by_id(id.to_owned())
+        .filter(kb::Column::OrganizationId.eq(organization_id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("knowledge-base entry", id))
+}
+
+/// One entry of the caller's organization.
+pub async fn get(db: &Db, principal: &Principal, id: &str) -> ApiResult<kb::Model> {
+    authorize(principal, Resource::KnowledgeBase, Action::Read)?;
+    let id = ids::lookup(Kind::KnowledgeBaseEntry, id)?;
+    find(db.conn(), &principal.organization_id, id).await
+}
+
+/// Entries by id, for the federation entity resolver.
+pub async fn get_many(
+    db: &Db,
+    principal: &Principal,
+    ids: &[String],
+) -> ApiResult<HashMap<String, kb::Model>> {
+    authorize(principal, Resource::KnowledgeBase, Action::Read)?;
+    Ok(kb::Entity::find()
+        .filter(kb::Column::OrganizationId.eq(&principal.organization_id))
+        .filter(kb::Column::Id.is_in(ids.iter().cloned()))
+        .all(db.conn())
+        .await?
+        .into_iter()
+        .map(|e| (e.id.clone(), e))
+        .collect())
+}
+
+fn filtered(principal: &Principal, filter: &EntryFilter) -> ApiResult<Select<kb::Entity>> {
+    let mut query =
+        kb::Entity::find().filter(kb::Column::OrganizationId.eq(&principal.organization_id));
+    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let search = crate::service::optional_text("search", search, 200)?;
+        let escaped = search
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        let like = |column: kb::Column| {
+            Expr::expr(Func::lower(Expr::col(column)))
+                .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        query = query.filter(
+            Condition::any()
+                .add(like(kb::Column::Title))
+                .add(like(kb::Column::Body)),
+        );
+    }
+    if let Some(category) = &filter.category {
+        query = query.filter(kb::Column::Category.eq(category));
+    }
+    if let Some(active) = filter.active {
+        query = query.filter(kb::Column::Active.eq(active));
+    }
+    Ok(query)
+}
+
+/// The organization's entries, newest first.
+pub async fn list(
+    db: &Db,
+    principal: &Principal,
+    filter: &EntryFilter,
+    page: &PageRequest,
+) -> ApiResult<Page<kb::Model>> {
+    authorize(principal, Resource::KnowledgeBase, Action::Read)?;
+    let mut query = filtered(principal, filter)?;
+    if let Some(after) = &page.after {
+        query = query.filter(kb::Column::Id.lt(after));
+    }
+    let rows = query
+        .order_by_desc(kb::Column::Id)
+        .limit(page.fetch())
+        .all(db.conn())
+        .await?;
+    Ok(page.page(rows))
+}
+
+/// How many entries match the filter.
+pub async fn count(db: &Db, principal: &Principal, filter: &EntryFilter) -> ApiResult<u64> {
+    authorize(principal, Resource::KnowledgeBase, Action::Read)?;
+    Ok(filtered(principal, filter)?.count(db.conn()).await?)
+}
+
+/// Entry counts per category (`None` for uncategorized), for analytics.
+pub(crate) async fn counts_by_category(
+    db: &Db,
+    organization_id: &str,
+) -> ApiResult<Vec<(Option<String>, bool, i64)>> {
+    Ok(kb::Entity::find()
+        .select_only()
+        .column(kb::Column::Category)
+        .column(kb::Column::Active)
+        .column_as(kb::Column::Id.count(), "n")
+        .filter(kb::Column::OrganizationId.eq(organization_id))
+        .group_by(kb::Column::Category)
+        .group_by(kb::Column::Active)
+        .into_tuple()
+        .all(db.conn())
+        .await?)
+}

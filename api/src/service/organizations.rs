@@ -1,0 +1,96 @@
+//! Organizations: bootstrap of a new tenant and reading the caller's own.
+
+use entities::{api_key, assistant, organization, user};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+
+use crate::auth::{Plan, Principal, Role};
+use crate::authz::{Action, Resource, authorize};
+use crate::db::Db;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{Kind, new_id};
+use crate::service::{api_keys, assistants, now, required_text};
+
+/// What `concierge bootstrap` creates.
+#[derive(Debug)]
+pub struct Bootstrapped {
+    pub organization: organization::Model,
+    pub owner: user::Model,
+    pub assistant: assistant::Model,
+    pub api_key: api_key::Model,
+    /// The owner key's secret, shown once.
+    pub secret: String,
+}
+
+/// Creates an organization, its owner, a default assistant and an owner API key, in one transaction.
+#[tracing::instrument(skip(db))]
+pub async fn bootstrap(db: &Db, name: &str, plan: Plan, email: &str) -> ApiResult<Bootstrapped> {
+    let name = required_text("org", name, 200)?;
+    let email = validate_email("email", email)?;
+    let at = now();
+    let txn = db.begin_write().await?;
+    let organization = organization::ActiveModel {
+        id: Set(new_id(Kind::Organization)),
+        name: Set(name.clone()),
+        plan: Set(plan.as_str().to_owned()),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(&*txn)
+    .await?;
+    let owner = user::ActiveModel {
+        id: Set(new_id(Kind::User)),
+        organization_id: Set(organization.id.clone()),
+        email: Set(email),
+        name: Set(None),
+        role: Set(Role::Owner.as_str().to_owned()),
+        active: Set(true),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(&*txn)
+    .await?;
+    let assistant = assistants::insert_default(&*txn, &organization.id, &name).await?;
+    let (api_key, secret) = api_keys::insert(
+        &*txn,
+        &organization.id,
+        "Owner key (bootstrap)",
+        Role::Owner,
+        Some(owner.id.clone()),
+        None,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Bootstrapped {
+        organization,
+        owner,
+        assistant,
+        api_key,
+        secret,
+    })
+}
+
+/// The caller's own organization.
+pub async fn get_own(db: &Db, principal: &Principal) -> ApiResult<organization::Model> {
+    authorize(principal, Resource::Organization, Action::Read)?;
+    find(db, &principal.organization_id).await
+}
+
+/// Looks an organization up by id (no authorization: used to build a principal).
+pub(crate) async fn find(db: &Db, id: &str) -> ApiResult<organization::Model> {
+    organization::Entity::find_by_id(id.to_owned())
+        .one(db.conn())
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization", id))
+}
+
+/// A light check that `value` looks like an email address.
+pub fn validate_email(field: &str, value: &str) -> ApiResult<String> {
+    let value = required_text(field, value.trim(), 254)?;
+    let (local, domain) = value
+        .split_once('@')
+        .ok_or_else(|| ApiError::validation(field, "must be an email address"))?;
+    if local.is_empty() || !domain.contains('.') || domain.starts_with('.') || value.contains(' ') {
+        return Err(ApiError::validation(field, "must be an email address"));
+    }
+    Ok(value.to_lowercase())
+}

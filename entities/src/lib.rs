@@ -1,0 +1,24 @@
+//! SeaORM entities of Concierge: table shapes only, no GraphQL or HTTP derives.
+
+pub mod api_key;
+pub mod assistant;
+pub mod conversation;
+pub mod event;
+pub mod knowledge_base_entry;
+pub mod message;
+pub mod organization;
+pub mod user;
+pub mod visitor;
+
+pub mod prelude {
+    //! The entities under short names.
+    pub use super::api_key::Entity as ApiKey;
+    pub use super::assistant::Entity as Assistant;
+    pub use super::conversation::Entity as Conversation;
+    pub use super::event::Entity as Event;
+    pub use super::knowledge_base_entry::Entity as KnowledgeBaseEntry;
+    pub use super::message::Entity as Message;
+    pub use super::organization::Entity as Organization;
+    pub use super::user::Entity as User;
+    pub use super::visitor::Entity as Visitor;
+}
