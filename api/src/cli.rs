@@ -12,7 +12,11 @@ use crate::startup::Application;
 use crate::{graphql, service, telemetry};
 
 #[derive(Debug, Parser)]
-#[command(name = "concierge", version, about = "The Concierge customer-service assistant platform")]
+#[command(
+    name = "concierge",
+    version,
+    about = "The Concierge customer-service assistant platform"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -64,7 +68,10 @@ pub fn run() -> ExitCode {
         }
     };
     telemetry::init(&settings.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the runtime: {err}");
@@ -82,7 +89,12 @@ pub fn run() -> ExitCode {
 
 async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
-        Command::Serve => Application::build(settings).await?.run_until_stopped().await?,
+        Command::Serve => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await?
+        }
         Command::Migrate => {
             let db = Db::connect(&settings).await?;
             db.migrate().await?;
@@ -94,10 +106,19 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             let created = service::organizations::bootstrap(&db, &org, plan, &email)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.public_message()))?;
-            println!("organization  {} ({}, {})", created.organization.id, created.organization.name, created.organization.plan);
-            println!("owner         {} <{}>", created.owner.id, created.owner.email);
+            println!(
+                "organization  {} ({}, {})",
+                created.organization.id, created.organization.name, created.organization.plan
+            );
+            println!(
+                "owner         {} <{}>",
+                created.owner.id, created.owner.email
+            );
             println!("assistant-id  {}", created.assistant.id);
-            println!("api key       {} ({})", created.api_key.id, created.api_key.prefix);
+            println!(
+                "api key       {} ({})",
+                created.api_key.id, created.api_key.prefix
+            );
             println!();
             println!("Owner API key (shown once; store it now):");
             println!("{}", created.secret);

@@ -57,7 +57,11 @@ pub fn parse(kind: Kind, field: &str, id: &str) -> Result<String, ApiError> {
     let body = id.strip_prefix(kind.prefix()).ok_or_else(|| {
         ApiError::validation(
             field,
-            format!("expected {} id starting with {}", kind.noun(), kind.prefix()),
+            format!(
+                "expected {} id starting with {}",
+                kind.noun(),
+                kind.prefix()
+            ),
         )
     })?;
     ulid::Ulid::from_string(body)

@@ -385,7 +385,10 @@ impl MigrationTrait for Migration {
             .create_index(index(
                 "ix_kb_org",
                 KnowledgeBaseEntries::Table,
-                vec![KnowledgeBaseEntries::OrganizationId, KnowledgeBaseEntries::Id],
+                vec![
+                    KnowledgeBaseEntries::OrganizationId,
+                    KnowledgeBaseEntries::Id,
+                ],
             ))
             .await?;
 

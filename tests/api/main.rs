@@ -1,1 +1,12 @@
-//! End-to-end tests.
+//! End-to-end tests of the `concierge` server: one binary, a real server and a fresh database per test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod auth;
+mod bad_input;
+mod conversations;
+mod graphql;
+mod health;
+mod knowledge_base;
+mod schema;

@@ -9,7 +9,17 @@ use serde::{Deserialize, Serialize};
 
 /// A team role, from most to least privileged.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, async_graphql::Enum,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    async_graphql::Enum,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -52,13 +62,25 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|role| role.as_str() == s)
-            .ok_or_else(|| format!("unknown role {s:?}; expected one of owner, admin, agent, analyst, viewer"))
+            .ok_or_else(|| {
+                format!("unknown role {s:?}; expected one of owner, admin, agent, analyst, viewer")
+            })
     }
 }
 
 /// A plan tier of DESIGN.md's plan table.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, async_graphql::Enum,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    async_graphql::Enum,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Plan {

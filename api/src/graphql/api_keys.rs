@@ -1,11 +1,10 @@
 //! API key queries and mutations: the secret is returned by `createApiKey` only.
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use crate::auth::Role;
 use crate::graphql::caller;
-use crate::graphql::types::{ApiKey, Conn, connection};
+use crate::graphql::types::{ApiKey, Conn, Timestamp, connection};
 use crate::ids::Kind;
 use crate::service::PageRequest;
 use crate::service::api_keys::{self, CreateApiKey};
@@ -34,7 +33,7 @@ pub struct CreateApiKeyInput {
     pub name: String,
     /// Defaults to the caller's role; may not exceed it.
     pub role: Option<Role>,
-    pub expires_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<Timestamp>,
 }
 
 /// A new key and its secret, shown this once.
@@ -61,7 +60,7 @@ impl ApiKeyMutation {
             CreateApiKey {
                 name: input.name,
                 role: input.role,
-                expires_at: input.expires_at,
+                expires_at: input.expires_at.map(|t| t.0),
             },
         )
         .await?;

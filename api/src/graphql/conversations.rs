@@ -40,7 +40,13 @@ impl ConversationQuery {
             0
         };
         let rows = conversations::list(db, principal, &filter, &page).await?;
-        Ok(connection(rows, page.after.is_some(), total, |c| &c.id, Conversation))
+        Ok(connection(
+            rows,
+            page.after.is_some(),
+            total,
+            |c| &c.id,
+            Conversation,
+        ))
     }
 
     /// One conversation by id.

@@ -82,7 +82,8 @@ fn respond(media: Media, status: StatusCode, body: Value) -> Response {
 /// A request that failed before execution: `{"errors": [...]}` without `data`.
 fn request_error(media: Media, err: ApiError) -> Response {
     let status = err.status();
-    let body = json!({"errors": [{"message": err.public_message(), "extensions": {"code": err.code()}}]});
+    let body =
+        json!({"errors": [{"message": err.public_message(), "extensions": {"code": err.code()}}]});
     let mut response = respond(media, status, body);
     if status == StatusCode::METHOD_NOT_ALLOWED {
         response
@@ -93,10 +94,15 @@ fn request_error(media: Media, err: ApiError) -> Response {
 }
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query from the URL (never a mutation).
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -163,7 +169,9 @@ fn object_param(name: &str, value: Value) -> Result<Option<Map<String, Value>>, 
     match value {
         Value::Null => Ok(None),
         Value::Object(map) => Ok(Some(map)),
-        _ => Err(ApiError::BadRequest(format!("{name}: must be an object or null"))),
+        _ => Err(ApiError::BadRequest(format!(
+            "{name}: must be an object or null"
+        ))),
     }
 }
 
@@ -174,7 +182,12 @@ fn post_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, ApiError> {
         .ok_or_else(|| {
             ApiError::UnsupportedMediaType("missing Content-Type: application/json".to_owned())
         })?;
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if essence != "application/json" && essence != "application/graphql-response+json" {
         return Err(ApiError::UnsupportedMediaType(format!(
             "unsupported Content-Type {essence:?}: send application/json"
@@ -186,7 +199,9 @@ fn post_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))?;
     let Value::Object(mut map) = value else {
-        return Err(ApiError::BadRequest("the body must be a JSON object".to_owned()));
+        return Err(ApiError::BadRequest(
+            "the body must be a JSON object".to_owned(),
+        ));
     };
     let query = match map.remove("query") {
         Some(Value::String(query)) => query,
@@ -197,14 +212,19 @@ fn post_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, ApiError> {
         None | Some(Value::Null) => None,
         Some(Value::String(name)) => Some(name),
         Some(_) => {
-            return Err(ApiError::BadRequest("operationName: must be a string or null".to_owned()));
+            return Err(ApiError::BadRequest(
+                "operationName: must be a string or null".to_owned(),
+            ));
         }
     };
     Ok(Params {
         query,
         operation_name,
         variables: object_param("variables", map.remove("variables").unwrap_or(Value::Null))?,
-        extensions: object_param("extensions", map.remove("extensions").unwrap_or(Value::Null))?,
+        extensions: object_param(
+            "extensions",
+            map.remove("extensions").unwrap_or(Value::Null),
+        )?,
     })
 }
 
@@ -234,7 +254,9 @@ async fn execute(state: &AppState, headers: &HeaderMap, media: Media, params: Pa
         request = request.operation_name(name);
     }
     if let Some(variables) = params.variables {
-        request = request.variables(async_graphql::Variables::from_json(Value::Object(variables)));
+        request = request.variables(async_graphql::Variables::from_json(Value::Object(
+            variables,
+        )));
     }
     if let Some(extensions) = params.extensions {
         for (key, value) in extensions {
@@ -270,7 +292,8 @@ fn render(media: Media, response: async_graphql::Response) -> Response {
             .errors
             .iter()
             .map(|error| {
-                let mut value = serde_json::to_value(error).unwrap_or_else(|_| json!({"message": error.message}));
+                let mut value = serde_json::to_value(error)
+                    .unwrap_or_else(|_| json!({"message": error.message}));
                 ensure_code(&mut value);
                 value
             })

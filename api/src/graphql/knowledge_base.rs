@@ -40,7 +40,13 @@ impl KnowledgeBaseQuery {
             0
         };
         let rows = knowledge_base::list(db, principal, &filter, &page).await?;
-        Ok(connection(rows, page.after.is_some(), total, |e| &e.id, KnowledgeBaseEntry))
+        Ok(connection(
+            rows,
+            page.after.is_some(),
+            total,
+            |e| &e.id,
+            KnowledgeBaseEntry,
+        ))
     }
 
     /// One entry by id.
@@ -50,7 +56,9 @@ impl KnowledgeBaseQuery {
         id: ID,
     ) -> async_graphql::Result<KnowledgeBaseEntry> {
         let (db, principal) = caller(ctx)?;
-        Ok(KnowledgeBaseEntry(knowledge_base::get(db, principal, &id).await?))
+        Ok(KnowledgeBaseEntry(
+            knowledge_base::get(db, principal, &id).await?,
+        ))
     }
 }
 

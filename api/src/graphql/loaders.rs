@@ -34,10 +34,16 @@ impl Loader<VisitorKey> for Loaders {
     type Value = visitor::Model;
     type Error = async_graphql::Error;
 
-    async fn load(&self, keys: &[VisitorKey]) -> Result<HashMap<VisitorKey, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[VisitorKey],
+    ) -> Result<HashMap<VisitorKey, Self::Value>, Self::Error> {
         let ids: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
         let found = visitors::get_many(&self.db, &self.principal, &ids).await?;
-        Ok(found.into_iter().map(|(id, v)| (VisitorKey(id), v)).collect())
+        Ok(found
+            .into_iter()
+            .map(|(id, v)| (VisitorKey(id), v))
+            .collect())
     }
 }
 
@@ -51,7 +57,10 @@ impl Loader<AssistantKey> for Loaders {
     ) -> Result<HashMap<AssistantKey, Self::Value>, Self::Error> {
         let ids: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
         let found = assistants::get_many(&self.db, &self.principal, &ids).await?;
-        Ok(found.into_iter().map(|(id, a)| (AssistantKey(id), a)).collect())
+        Ok(found
+            .into_iter()
+            .map(|(id, a)| (AssistantKey(id), a))
+            .collect())
     }
 }
 
@@ -65,7 +74,9 @@ impl Loader<LatestMessagesKey> for Loaders {
     ) -> Result<HashMap<LatestMessagesKey, Self::Value>, Self::Error> {
         let mut by_n: HashMap<u64, Vec<String>> = HashMap::new();
         for key in keys {
-            by_n.entry(key.n).or_default().push(key.conversation_id.clone());
+            by_n.entry(key.n)
+                .or_default()
+                .push(key.conversation_id.clone());
         }
         let mut out = HashMap::new();
         for (n, ids) in by_n {

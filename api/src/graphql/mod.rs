@@ -66,7 +66,9 @@ pub async fn federation_sdl(schema: &AppSchema) -> anyhow::Result<String> {
 
 /// The database and the caller of the current request.
 pub(crate) fn caller<'a>(ctx: &Context<'a>) -> async_graphql::Result<(&'a Db, &'a Principal)> {
-    let db = ctx.data::<Db>().map_err(|_| ApiError::internal_msg("no database in context"))?;
+    let db = ctx
+        .data::<Db>()
+        .map_err(|_| ApiError::internal_msg("no database in context"))?;
     let principal = ctx
         .data::<Principal>()
         .map_err(|_| ApiError::Unauthenticated("missing credentials".to_owned()))?;

@@ -58,7 +58,13 @@ impl OrganizationQuery {
             0
         };
         let rows = visitors::list(db, principal, &page).await?;
-        Ok(connection(rows, page.after.is_some(), total, |v| &v.id, Visitor))
+        Ok(connection(
+            rows,
+            page.after.is_some(),
+            total,
+            |v| &v.id,
+            Visitor,
+        ))
     }
 
     /// One visitor by id.
@@ -110,7 +116,10 @@ fn labelled(map: std::collections::BTreeMap<String, u64>) -> Vec<LabelledCount> 
 
 #[Object]
 impl Analytics {
-    async fn conversations(&self, ctx: &Context<'_>) -> async_graphql::Result<ConversationAnalytics> {
+    async fn conversations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<ConversationAnalytics> {
         let (db, principal) = caller(ctx)?;
         let stats = analytics::conversations(db, principal).await?;
         Ok(ConversationAnalytics {
@@ -121,7 +130,10 @@ impl Analytics {
         })
     }
 
-    async fn knowledge_base(&self, ctx: &Context<'_>) -> async_graphql::Result<KnowledgeBaseAnalytics> {
+    async fn knowledge_base(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<KnowledgeBaseAnalytics> {
         let (db, principal) = caller(ctx)?;
         let stats = analytics::knowledge_base(db, principal).await?;
         Ok(KnowledgeBaseAnalytics {

@@ -2,18 +2,42 @@
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
-use entities::{api_key, assistant, conversation, knowledge_base_entry, message, organization, visitor};
+use async_graphql::{
+    Context, ID, InputValueError, InputValueResult, Object, Scalar, ScalarType, SimpleObject, Value,
+};
+use chrono::{DateTime, SecondsFormat, Utc};
+use entities::{
+    api_key, assistant, conversation, knowledge_base_entry, message, organization, visitor,
+};
 
 use crate::auth::{Actor, Plan, Principal, Role};
 use crate::graphql::caller;
-use crate::graphql::loaders::{AssistantKey, Loaders, LatestMessagesKey, VisitorKey};
+use crate::graphql::loaders::{AssistantKey, LatestMessagesKey, Loaders, VisitorKey};
 use crate::ids::Kind;
 use crate::service::assistants::{WidgetPosition, WidgetSettings, WidgetTheme};
 use crate::service::conversations::{self, Status};
 use crate::service::messages::{self, Author, Direction};
 use crate::service::{Page, PageRequest, encode_cursor, knowledge_base};
+
+/// An instant in UTC as RFC 3339 with a `Z`, exactly as REST v1 writes it: `2026-11-25T13:55:09.470772Z`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+#[Scalar(name = "DateTime")]
+impl ScalarType for Timestamp {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => DateTime::parse_from_rfc3339(s)
+                .map(|at| Timestamp(at.with_timezone(&Utc)))
+                .map_err(|_| InputValueError::custom("expected an RFC 3339 date-time")),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    }
+}
 
 /// Fields every connection carries beside its edges.
 #[derive(SimpleObject, Debug, Default)]
@@ -68,11 +92,11 @@ impl Organization {
     async fn plan(&self) -> &str {
         &self.0.plan
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
 }
 
@@ -165,11 +189,11 @@ impl Assistant {
     async fn widget(&self) -> Widget {
         Widget(crate::service::assistants::widget(&self.0))
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
 }
 
@@ -190,11 +214,11 @@ impl Visitor {
     async fn phone(&self) -> Option<&str> {
         self.0.phone.as_deref()
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
 }
 
@@ -251,11 +275,11 @@ impl Conversation {
     async fn sentiment(&self) -> Option<f64> {
         self.0.sentiment
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
     /// The conversation's messages, oldest first. `last: n` alone is batched across conversations.
     async fn messages(
@@ -283,8 +307,8 @@ impl Conversation {
                     })
                     .await?
                     .unwrap_or_default();
-                let has_previous = rows.len() as u64 == request.limit
-                    && (total == 0 || total > request.limit);
+                let has_previous =
+                    rows.len() as u64 == request.limit && (total == 0 || total > request.limit);
                 let page = Page {
                     items: rows,
                     has_more: false,
@@ -295,8 +319,8 @@ impl Conversation {
                 let request =
                     PageRequest::new(first.map(i64::from), after.as_deref(), Kind::Message)?;
                 let has_previous = request.after.is_some();
-                let page = messages::list(db, principal, &self.0.id, &request, Direction::Forward)
-                    .await?;
+                let page =
+                    messages::list(db, principal, &self.0.id, &request, Direction::Forward).await?;
                 Ok(connection(page, has_previous, total, |m| &m.id, Message))
             }
             (None, None, last, before) => {
@@ -343,8 +367,8 @@ impl Message {
     async fn confidence(&self) -> Option<f64> {
         self.0.confidence
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
 }
 
@@ -371,11 +395,11 @@ impl KnowledgeBaseEntry {
     async fn active(&self) -> bool {
         self.0.active
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
 }
 
@@ -404,16 +428,16 @@ impl ApiKey {
     async fn created_by(&self) -> Option<ID> {
         self.0.created_by.clone().map(ID)
     }
-    async fn expires_at(&self) -> Option<DateTime<Utc>> {
-        self.0.expires_at
+    async fn expires_at(&self) -> Option<Timestamp> {
+        self.0.expires_at.map(Timestamp)
     }
-    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
-        self.0.revoked_at
+    async fn revoked_at(&self) -> Option<Timestamp> {
+        self.0.revoked_at.map(Timestamp)
     }
-    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_used_at
+    async fn last_used_at(&self) -> Option<Timestamp> {
+        self.0.last_used_at.map(Timestamp)
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
 }

@@ -26,5 +26,7 @@ async fn knowledge_base(
     State(state): State<AppState>,
     Caller(principal): Caller,
 ) -> Result<Json<KnowledgeBaseStats>, ApiError> {
-    Ok(Json(analytics::knowledge_base(&state.db, &principal).await?))
+    Ok(Json(
+        analytics::knowledge_base(&state.db, &principal).await?,
+    ))
 }

@@ -67,7 +67,11 @@ async fn list(
 ) -> Result<Json<ListResponse<ApiKeyJson>>, ApiError> {
     let page = PageRequest::new(params.limit, params.cursor.as_deref(), Kind::ApiKey)?;
     let rows = svc::list(&state.db, &principal, &page).await?;
-    Ok(Json(ListResponse::from_page(rows, |k| &k.id, ApiKeyJson::from)))
+    Ok(Json(ListResponse::from_page(
+        rows,
+        |k| &k.id,
+        ApiKeyJson::from,
+    )))
 }
 
 async fn create(

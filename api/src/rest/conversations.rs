@@ -12,11 +12,11 @@ use crate::error::ApiError;
 use crate::ids::Kind;
 use crate::rest::extract::{ApiJson, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
+use crate::service::PageRequest;
 use crate::service::conversations::{
     self as svc, ConversationFilter, CreateConversation, Status, UpdateConversation,
 };
 use crate::service::messages::{self, CreateMessage, Direction};
-use crate::service::PageRequest;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -136,7 +136,11 @@ async fn list(
             ApiError::Validation(m) => ApiError::BadRequest(m),
             other => other,
         })?;
-    Ok(Json(ListResponse::from_page(rows, |c| &c.id, ConversationJson::from)))
+    Ok(Json(ListResponse::from_page(
+        rows,
+        |c| &c.id,
+        ConversationJson::from,
+    )))
 }
 
 async fn create(
@@ -168,7 +172,9 @@ async fn update(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<UpdateConversation>,
 ) -> Result<Json<ConversationJson>, ApiError> {
-    Ok(Json(svc::update(&state.db, &principal, &id, input).await?.into()))
+    Ok(Json(
+        svc::update(&state.db, &principal, &id, input).await?.into(),
+    ))
 }
 
 async fn list_messages(
@@ -179,7 +185,11 @@ async fn list_messages(
 ) -> Result<Json<ListResponse<MessageJson>>, ApiError> {
     let page = PageRequest::new(params.limit, params.cursor.as_deref(), Kind::Message)?;
     let rows = messages::list(&state.db, &principal, &id, &page, Direction::Forward).await?;
-    Ok(Json(ListResponse::from_page(rows, |m| &m.id, MessageJson::from)))
+    Ok(Json(ListResponse::from_page(
+        rows,
+        |m| &m.id,
+        MessageJson::from,
+    )))
 }
 
 async fn create_message(

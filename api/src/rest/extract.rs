@@ -27,7 +27,9 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
         .to_str()
         .map_err(|_| ApiError::Unauthenticated("malformed Authorization header".to_owned()))?;
     let (scheme, token) = value.split_once(' ').ok_or_else(|| {
-        ApiError::Unauthenticated("malformed Authorization header: expected Bearer <API key>".to_owned())
+        ApiError::Unauthenticated(
+            "malformed Authorization header: expected Bearer <API key>".to_owned(),
+        )
     })?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(ApiError::Unauthenticated(
@@ -38,7 +40,10 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
 }
 
 /// Authenticates the request's credentials.
-pub async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Principal, ApiError> {
+pub async fn authenticate(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<Principal, ApiError> {
     let token = bearer(headers)?;
     api_keys::authenticate(&state.db, token).await
 }

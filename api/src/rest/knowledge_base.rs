@@ -65,14 +65,22 @@ async fn list(
     Caller(principal): Caller,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<ListResponse<EntryJson>>, ApiError> {
-    let page = PageRequest::new(params.limit, params.cursor.as_deref(), Kind::KnowledgeBaseEntry)?;
+    let page = PageRequest::new(
+        params.limit,
+        params.cursor.as_deref(),
+        Kind::KnowledgeBaseEntry,
+    )?;
     let filter = EntryFilter {
         search: params.search,
         category: params.category,
         active: params.active,
     };
     let rows = svc::list(&state.db, &principal, &filter, &page).await?;
-    Ok(Json(ListResponse::from_page(rows, |e| &e.id, EntryJson::from)))
+    Ok(Json(ListResponse::from_page(
+        rows,
+        |e| &e.id,
+        EntryJson::from,
+    )))
 }
 
 async fn create(
@@ -98,7 +106,9 @@ async fn update(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<UpdateEntry>,
 ) -> Result<Json<EntryJson>, ApiError> {
-    Ok(Json(svc::update(&state.db, &principal, &id, input).await?.into()))
+    Ok(Json(
+        svc::update(&state.db, &principal, &id, input).await?.into(),
+    ))
 }
 
 async fn delete(

@@ -1,7 +1,7 @@
 //! REST v1 at `/api/v1`: thin handlers over the same services as GraphQL.
 
-pub mod api_keys;
 pub mod analytics;
+pub mod api_keys;
 pub mod conversations;
 pub mod extract;
 pub mod knowledge_base;

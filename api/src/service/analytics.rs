@@ -84,7 +84,10 @@ pub async fn knowledge_base(db: &Db, principal: &Principal) -> ApiResult<Knowled
         } else {
             stats.inactive += n;
         }
-        *stats.by_category.entry(category.unwrap_or_default()).or_default() += n;
+        *stats
+            .by_category
+            .entry(category.unwrap_or_default())
+            .or_default() += n;
     }
     Ok(stats)
 }

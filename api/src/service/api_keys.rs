@@ -47,7 +47,10 @@ pub async fn authenticate(db: &Db, secret: &str) -> ApiResult<Principal> {
     let organization = organizations::find(db, &key.organization_id).await?;
     Ok(Principal {
         organization_id: organization.id,
-        plan: organization.plan.parse::<Plan>().map_err(ApiError::internal_msg)?,
+        plan: organization
+            .plan
+            .parse::<Plan>()
+            .map_err(ApiError::internal_msg)?,
         role: key.role.parse::<Role>().map_err(ApiError::internal_msg)?,
         actor: Actor::ApiKey { id: key.id },
     })

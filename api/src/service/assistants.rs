@@ -103,10 +103,16 @@ impl WidgetSettings {
             ));
         }
         if !(200..=1200).contains(&self.width) {
-            return Err(ApiError::validation("widget.width", "must be 200-1200 pixels"));
+            return Err(ApiError::validation(
+                "widget.width",
+                "must be 200-1200 pixels",
+            ));
         }
         if !(300..=1600).contains(&self.height) {
-            return Err(ApiError::validation("widget.height", "must be 300-1600 pixels"));
+            return Err(ApiError::validation(
+                "widget.height",
+                "must be 300-1600 pixels",
+            ));
         }
         for (field, paths) in [
             ("widget.hide_on_paths", &self.hide_on_paths),
@@ -131,7 +137,10 @@ pub fn validate_url(field: &str, value: &str) -> ApiResult<String> {
     let value = required_text(field, value, 2048)?;
     match url::Url::parse(&value) {
         Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(value),
-        _ => Err(ApiError::validation(field, "must be an absolute http(s) URL")),
+        _ => Err(ApiError::validation(
+            field,
+            "must be an absolute http(s) URL",
+        )),
     }
 }
 

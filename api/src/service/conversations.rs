@@ -19,9 +19,7 @@ use crate::ids::{self, Kind, new_id};
 use crate::service::events::{self, names};
 use crate::service::messages::{self, Author};
 use crate::service::visitors::{self, NewVisitor};
-use crate::service::{
-    Page, PageRequest, Patch, assistants, now, optional_field, text_patch,
-};
+use crate::service::{Page, PageRequest, Patch, assistants, now, optional_field, text_patch};
 
 /// Longest subject.
 const SUBJECT_MAX: usize = 300;
@@ -133,7 +131,11 @@ pub struct Created {
 
 /// Starts a conversation: resolves the assistant, creates or finds the visitor, stores the first message.
 #[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
-pub async fn create(db: &Db, principal: &Principal, input: CreateConversation) -> ApiResult<Created> {
+pub async fn create(
+    db: &Db,
+    principal: &Principal,
+    input: CreateConversation,
+) -> ApiResult<Created> {
     authorize(principal, Resource::Conversation, Action::Write)?;
     let org = principal.organization_id.as_str();
     let initial_message = input
@@ -274,7 +276,10 @@ pub async fn update(
     if let Patch::Set(s) = input.sentiment
         && !(-1.0..=1.0).contains(&s)
     {
-        return Err(ApiError::validation("sentiment", "must be between -1 and 1"));
+        return Err(ApiError::validation(
+            "sentiment",
+            "must be between -1 and 1",
+        ));
     }
     if input.status.is_none() && subject.is_keep() && input.sentiment.is_keep() {
         return Err(ApiError::validation(
@@ -294,7 +299,10 @@ pub async fn update(
         && next != previous_status
     {
         active.status = Set(next.as_str().to_owned());
-        changes.insert("status".into(), json!({"from": previous_status, "to": next}));
+        changes.insert(
+            "status".into(),
+            json!({"from": previous_status, "to": next}),
+        );
     }
     match subject {
         Patch::Keep => {}
@@ -308,7 +316,10 @@ pub async fn update(
     }
     let after = active.update(&*txn).await?;
     if after.subject != before.subject {
-        changes.insert("subject".into(), json!({"from": before.subject, "to": after.subject}));
+        changes.insert(
+            "subject".into(),
+            json!({"from": before.subject, "to": after.subject}),
+        );
     }
     if after.sentiment != before.sentiment {
         changes.insert(
@@ -369,7 +380,10 @@ pub async fn get_many(
         .collect())
 }
 
-fn filtered(principal: &Principal, filter: &ConversationFilter) -> ApiResult<Select<conversation::Entity>> {
+fn filtered(
+    principal: &Principal,
+    filter: &ConversationFilter,
+) -> ApiResult<Select<conversation::Entity>> {
     let mut query = conversation::Entity::find()
         .filter(conversation::Column::OrganizationId.eq(&principal.organization_id));
     if let Some(status) = filter.status {
@@ -411,4 +425,3 @@ pub async fn count(db: &Db, principal: &Principal, filter: &ConversationFilter) 
     authorize(principal, Resource::Conversation, Action::Read)?;
     Ok(filtered(principal, filter)?.count(db.conn()).await?)
 }
-

@@ -71,7 +71,10 @@ pub fn tags(model: &kb::Model) -> Vec<String> {
 
 fn validate_tags(tags: &[String]) -> ApiResult<Vec<String>> {
     if tags.len() > TAGS_MAX {
-        return Err(ApiError::validation("tags", format!("at most {TAGS_MAX} tags")));
+        return Err(ApiError::validation(
+            "tags",
+            format!("at most {TAGS_MAX} tags"),
+        ));
     }
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for tag in tags {
@@ -89,7 +92,11 @@ pub async fn create(db: &Db, principal: &Principal, input: CreateEntry) -> ApiRe
     authorize(principal, Resource::KnowledgeBase, Action::Write)?;
     let title = required_text("title", &input.title, TITLE_MAX)?;
     let body = required_text("body", &input.body, BODY_MAX)?;
-    let category = match text_patch("category", &input.category.map_or(Patch::Keep, Patch::Set), CATEGORY_MAX)? {
+    let category = match text_patch(
+        "category",
+        &input.category.map_or(Patch::Keep, Patch::Set),
+        CATEGORY_MAX,
+    )? {
         Patch::Set(c) => Some(c),
         _ => None,
     };
@@ -143,7 +150,12 @@ pub async fn update(
         .transpose()?;
     let category = text_patch("category", &input.category, CATEGORY_MAX)?;
     let tags = input.tags.as_deref().map(validate_tags).transpose()?;
-    if title.is_none() && body.is_none() && category.is_keep() && tags.is_none() && input.active.is_none() {
+    if title.is_none()
+        && body.is_none()
+        && category.is_keep()
+        && tags.is_none()
+        && input.active.is_none()
+    {
         return Err(ApiError::validation(
             "input",
             "nothing to update: give title, body, category, tags or active",
@@ -243,7 +255,12 @@ pub async fn get_many(
 fn filtered(principal: &Principal, filter: &EntryFilter) -> ApiResult<Select<kb::Entity>> {
     let mut query =
         kb::Entity::find().filter(kb::Column::OrganizationId.eq(&principal.organization_id));
-    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         let search = crate::service::optional_text("search", search, 200)?;
         let escaped = search
             .to_lowercase()

@@ -34,7 +34,12 @@ pub enum Author {
 }
 
 impl Author {
-    pub const ALL: [Author; 4] = [Author::Visitor, Author::Assistant, Author::Agent, Author::System];
+    pub const ALL: [Author; 4] = [
+        Author::Visitor,
+        Author::Assistant,
+        Author::Agent,
+        Author::System,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -140,7 +145,10 @@ pub async fn create(
     if let Some(c) = input.confidence
         && !(0.0..=1.0).contains(&c)
     {
-        return Err(ApiError::validation("confidence", "must be between 0 and 1"));
+        return Err(ApiError::validation(
+            "confidence",
+            "must be between 0 and 1",
+        ));
     }
     let txn = db.begin_write().await?;
     let conversation =
@@ -183,7 +191,14 @@ pub async fn list(
     authorize(principal, Resource::Message, Action::Read)?;
     let conversation =
         conversations::find(db.conn(), &principal.organization_id, conversation_id).await?;
-    list_unchecked(db, &conversation.organization_id, &conversation.id, page, direction).await
+    list_unchecked(
+        db,
+        &conversation.organization_id,
+        &conversation.id,
+        page,
+        direction,
+    )
+    .await
 }
 
 /// A page of messages of a conversation already known to belong to the organization.
@@ -257,7 +272,10 @@ pub async fn latest_for_conversations(
         .all(db.conn())
         .await?;
     for row in rows {
-        grouped.entry(row.conversation_id.clone()).or_default().push(row);
+        grouped
+            .entry(row.conversation_id.clone())
+            .or_default()
+            .push(row);
     }
     Ok(grouped)
 }
@@ -270,7 +288,6 @@ pub(crate) async fn count_all_unchecked(db: &Db, organization_id: &str) -> ApiRe
         .count(db.conn())
         .await?)
 }
-
 
 /// How many messages one conversation of the caller's organization holds.
 pub async fn count_in(db: &Db, principal: &Principal, conversation_id: &str) -> ApiResult<u64> {

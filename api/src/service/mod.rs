@@ -109,7 +109,10 @@ pub fn optional_text(field: &str, value: &str, max: usize) -> ApiResult<String> 
         ));
     }
     if value.contains('\0') {
-        return Err(ApiError::validation(field, "must not contain NUL characters"));
+        return Err(ApiError::validation(
+            field,
+            "must not contain NUL characters",
+        ));
     }
     Ok(value.to_owned())
 }

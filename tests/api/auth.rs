@@ -1,0 +1,197 @@
+//! API keys: bearer authentication, creation, listing and revocation on both surfaces.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn missing_malformed_and_unknown_keys_get_401_json_on_rest_and_graphql() {
+    let app = spawn_app().await;
+    let unknown = format!("ck_{}", "A".repeat(43));
+    for key in [
+        None,
+        Some("not-a-key"),
+        Some("ck_short"),
+        Some(unknown.as_str()),
+    ] {
+        let reply = app
+            .send(Method::GET, "/api/v1/conversations", key, None)
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "{key:?}: {}",
+            reply.text
+        );
+        assert_eq!(reply.error_code(), "UNAUTHENTICATED");
+        let reply = app
+            .send(
+                Method::POST,
+                "/graphql",
+                key,
+                Some(json!({"query": "{ me { role } }"})),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "{key:?}: {}",
+            reply.text
+        );
+        assert_eq!(
+            reply.body["errors"][0]["extensions"]["code"],
+            "UNAUTHENTICATED"
+        );
+        assert!(reply.body.get("data").is_none());
+    }
+    let reply = app
+        .client
+        .get(app.url("/api/v1/conversations"))
+        .header("authorization", "Basic dXNlcjpwYXNz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_created_key_shows_its_secret_once_and_works() {
+    let app = spawn_app().await;
+    let reply = app
+        .post(
+            "/api/v1/api-keys",
+            json!({"name": "CI export", "role": "analyst"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let secret = reply.body["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with(reply.body["prefix"].as_str().unwrap()));
+    assert!(reply.body["id"].as_str().unwrap().starts_with("key_"));
+
+    let listed = app.get("/api/v1/api-keys").await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert!(!listed.text.contains(&secret), "the secret is never listed");
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 2);
+
+    let me = app
+        .graphql_as(&secret, "{ me { role plan actorType } }", json!({}))
+        .await;
+    assert_eq!(me.body["data"]["me"]["role"], "ANALYST", "{}", me.text);
+    assert_eq!(me.body["data"]["me"]["actorType"], "api_key");
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_refused_at_once() {
+    let app = spawn_app().await;
+    let created = app
+        .graphql_ok(
+            "mutation { createApiKey(input: {name: \"temp\", role: AGENT}) { secret apiKey { id role } } }",
+            json!({}),
+        )
+        .await;
+    let secret = created["createApiKey"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = created["createApiKey"]["apiKey"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.send(Method::GET, "/api/v1/conversations", Some(&secret), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let revoked = app.delete(&format!("/api/v1/api-keys/{id}")).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
+    assert!(revoked.body["revoked_at"].is_string());
+
+    let reply = app
+        .send(Method::GET, "/api/v1/conversations", Some(&secret), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(reply.text.contains("revoked"), "{}", reply.text);
+}
+
+#[tokio::test]
+async fn an_expired_key_is_refused() {
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+    let app = spawn_app().await;
+    let secret = app.key_with_role("viewer").await;
+    // Age the key past its expiry directly in the database.
+    let keys = entities::api_key::Entity::find()
+        .all(app.db.conn())
+        .await
+        .unwrap();
+    let key = keys
+        .into_iter()
+        .find(|k| secret.starts_with(&k.prefix))
+        .unwrap();
+    let mut active = key.into_active_model();
+    active.expires_at = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1)));
+    active.update(app.db.conn()).await.unwrap();
+
+    let reply = app
+        .send(Method::GET, "/api/v1/knowledge-base", Some(&secret), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(reply.text.contains("expired"), "{}", reply.text);
+}
+
+#[tokio::test]
+async fn keys_cannot_be_created_above_the_callers_role_or_by_viewers() {
+    let app = spawn_app().await;
+    let admin = app.key_with_role("admin").await;
+    let reply = app
+        .send(
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(&admin),
+            Some(json!({"name": "x", "role": "owner"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    assert_eq!(reply.error_code(), "FORBIDDEN");
+
+    let viewer = app.key_with_role("viewer").await;
+    let reply = app
+        .send(
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(&viewer),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let reply = app
+        .send(
+            Method::POST,
+            "/api/v1/knowledge-base",
+            Some(&viewer),
+            Some(json!({"title": "t", "body": "b"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.count_rows("knowledge_base_entries").await, 0);
+}
+
+#[tokio::test]
+async fn keys_are_stored_only_as_hashes() {
+    let app = spawn_app().await;
+    let secret = app.key_with_role("agent").await;
+    let keys = {
+        use sea_orm::EntityTrait;
+        entities::api_key::Entity::find()
+            .all(app.db.conn())
+            .await
+            .unwrap()
+    };
+    assert!(
+        keys.iter()
+            .all(|k| k.secret_hash.len() == 64 && !k.secret_hash.contains(&secret))
+    );
+    assert!(keys.iter().all(|k| !secret.contains(&k.secret_hash)));
+}

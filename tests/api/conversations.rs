@@ -1,0 +1,389 @@
+//! Conversations and messages on REST and GraphQL: one service behind both, scoped to the caller's organization.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+
+const CONVERSATION_FIELDS: &str = "id assistantId visitorId status subject sourceUrl pageContext pageTitle browser device sentiment createdAt updatedAt";
+
+/// The REST shape of a GraphQL conversation, to compare both surfaces field by field.
+fn graphql_to_rest(node: &Value) -> Value {
+    json!({
+        "id": node["id"],
+        "assistant_id": node["assistantId"],
+        "visitor_id": node["visitorId"],
+        "status": node["status"].as_str().unwrap().to_lowercase(),
+        "subject": node["subject"],
+        "source_url": node["sourceUrl"],
+        "page_context": node["pageContext"],
+        "page_title": node["pageTitle"],
+        "browser": node["browser"],
+        "device": node["device"],
+        "sentiment": node["sentiment"],
+        "created_at": node["createdAt"],
+        "updated_at": node["updatedAt"],
+    })
+}
+
+#[tokio::test]
+async fn a_conversation_created_over_rest_reads_back_identically_over_graphql() {
+    let app = spawn_app().await;
+    let created = app
+        .post(
+            "/api/v1/conversations",
+            json!({
+                "visitor": {"name": "Ann", "email": "Ann@Example.test", "phone": "+1 555 0100"},
+                "initial_message": "Where is my order?",
+                "subject": "Order status",
+                "source_url": "https://shop.example/orders/42",
+                "page_context": "order page",
+                "page_title": "Order #42",
+                "browser": "Firefox 140",
+                "device": "desktop"
+            }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap();
+    assert!(id.starts_with("conv_"));
+    assert!(
+        created.body["visitor_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("vis_")
+    );
+    assert_eq!(created.body["assistant_id"], app.org.assistant.id.as_str());
+    assert_eq!(created.body["initial_message"]["author"], "visitor");
+
+    let rest = app.get(&format!("/api/v1/conversations/{id}")).await;
+    assert_eq!(rest.status, StatusCode::OK);
+    let data = app
+        .graphql_ok(
+            &format!("query($id: ID!) {{ conversation(id: $id) {{ {CONVERSATION_FIELDS} visitor {{ name email phone }} }} }}"),
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(graphql_to_rest(&data["conversation"]), rest.body);
+    let mut created_without_message = created.body.clone();
+    created_without_message
+        .as_object_mut()
+        .unwrap()
+        .remove("initial_message");
+    assert_eq!(created_without_message, rest.body);
+    assert_eq!(data["conversation"]["visitor"]["email"], "ann@example.test");
+}
+
+#[tokio::test]
+async fn a_conversation_created_over_graphql_reads_back_identically_over_rest() {
+    let app = spawn_app().await;
+    let data = app
+        .graphql_ok(
+            &format!(
+                "mutation($input: CreateConversationInput!) {{ createConversation(input: $input) {{ conversation {{ {CONVERSATION_FIELDS} }} initialMessage {{ id author body }} }} }}"
+            ),
+            json!({"input": {"visitor": {"name": "Bo"}, "initialMessage": "Hi", "browser": "Safari", "device": "mobile"}}),
+        )
+        .await;
+    let node = &data["createConversation"]["conversation"];
+    let rest = app
+        .get(&format!(
+            "/api/v1/conversations/{}",
+            node["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(graphql_to_rest(node), rest.body);
+    let messages = app
+        .get(&format!(
+            "/api/v1/conversations/{}/messages",
+            node["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        messages.body["data"][0]["id"],
+        data["createConversation"]["initialMessage"]["id"]
+    );
+    assert_eq!(messages.body["data"][0]["body"], "Hi");
+}
+
+#[tokio::test]
+async fn messages_are_added_and_listed_oldest_first_and_closed_conversations_refuse_them() {
+    let app = spawn_app().await;
+    let conversation = app.create_conversation("first").await;
+    let id = conversation["id"].as_str().unwrap();
+    let path = format!("/api/v1/conversations/{id}/messages");
+    let reply = app
+        .post(
+            &path,
+            json!({"author": "assistant", "body": "second", "confidence": 0.9}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.body["confidence"], 0.9);
+    let reply = app
+        .graphql_ok(
+            "mutation($id: ID!) { sendMessage(input: {conversationId: $id, author: AGENT, body: \"third\"}) { author body } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(reply["sendMessage"]["author"], "AGENT");
+
+    let listed = app.get(&path).await;
+    let bodies: Vec<&str> = listed.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["first", "second", "third"]);
+
+    let closed = app
+        .put(
+            &format!("/api/v1/conversations/{id}"),
+            json!({"status": "closed"}),
+        )
+        .await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.text);
+    assert_eq!(closed.body["status"], "closed");
+    let refused = app
+        .post(&path, json!({"author": "visitor", "body": "hello?"}))
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert_eq!(refused.error_code(), "CONFLICT");
+    assert_eq!(
+        app.get(&path).await.body["data"].as_array().unwrap().len(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn updates_change_status_subject_and_sentiment_and_null_clears() {
+    let app = spawn_app().await;
+    let conversation = app.create_conversation("help").await;
+    let path = format!(
+        "/api/v1/conversations/{}",
+        conversation["id"].as_str().unwrap()
+    );
+    let reply = app
+        .put(
+            &path,
+            json!({"status": "handed_off", "subject": "Refund", "sentiment": -0.5}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.body["status"], "handed_off");
+    assert_eq!(reply.body["subject"], "Refund");
+    assert_eq!(reply.body["sentiment"], -0.5);
+    let reply = app.put(&path, json!({"subject": null})).await;
+    assert_eq!(reply.body["subject"], Value::Null);
+    assert_eq!(reply.body["status"], "handed_off");
+    let data = app
+        .graphql_ok(
+            "mutation($id: ID!) { updateConversation(id: $id, input: {status: RESOLVED}) { status } }",
+            json!({"id": conversation["id"]}),
+        )
+        .await;
+    assert_eq!(data["updateConversation"]["status"], "RESOLVED");
+}
+
+#[tokio::test]
+async fn rest_pagination_walks_every_conversation_once_newest_first() {
+    let app = spawn_app().await;
+    let mut created = Vec::new();
+    for i in 0..5 {
+        created.push(
+            app.create_conversation(&format!("m{i}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/conversations?limit=2&cursor={c}"),
+            None => "/api/v1/conversations?limit=2".to_owned(),
+        };
+        let page = app.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        for c in page.body["data"].as_array().unwrap() {
+            seen.push(c["id"].as_str().unwrap().to_owned());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    created.reverse();
+    assert_eq!(seen, created);
+}
+
+#[tokio::test]
+async fn graphql_connections_page_with_cursors_and_count_in_total() {
+    let app = spawn_app().await;
+    for i in 0..3 {
+        app.create_conversation(&format!("m{i}")).await;
+    }
+    let first = app
+        .graphql_ok(
+            "{ conversations(first: 2) { totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(first["conversations"]["totalCount"], 3);
+    assert_eq!(first["conversations"]["pageInfo"]["hasNextPage"], true);
+    let after = first["conversations"]["pageInfo"]["endCursor"].clone();
+    let second = app
+        .graphql_ok(
+            "query($after: String) { conversations(first: 2, after: $after) { pageInfo { hasNextPage hasPreviousPage } edges { node { id } } } }",
+            json!({"after": after}),
+        )
+        .await;
+    assert_eq!(
+        second["conversations"]["edges"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(second["conversations"]["pageInfo"]["hasNextPage"], false);
+    assert_eq!(second["conversations"]["pageInfo"]["hasPreviousPage"], true);
+
+    let filtered = app
+        .graphql_ok(
+            "{ conversations(status: CLOSED) { totalCount edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(filtered["conversations"]["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn another_organizations_conversation_is_not_found_on_both_surfaces() {
+    let app = spawn_app().await;
+    let mine = app.create_conversation("private").await;
+    let id = mine["id"].as_str().unwrap();
+    let other = app.other_organization("Globex").await;
+    let key = other.secret.as_str();
+
+    for (method, path, body) in [
+        (Method::GET, format!("/api/v1/conversations/{id}"), None),
+        (
+            Method::PUT,
+            format!("/api/v1/conversations/{id}"),
+            Some(json!({"status": "closed"})),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/conversations/{id}/messages"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/conversations/{id}/messages"),
+            Some(json!({"author": "agent", "body": "hi"})),
+        ),
+    ] {
+        let reply = app.send(method.clone(), &path, Some(key), body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NOT_FOUND,
+            "{method} {path}: {}",
+            reply.text
+        );
+        assert_eq!(reply.error_code(), "NOT_FOUND");
+    }
+    let listed = app
+        .send(Method::GET, "/api/v1/conversations", Some(key), None)
+        .await;
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 0);
+
+    let reply = app
+        .graphql_as(
+            key,
+            "query($id: ID!) { conversation(id: $id) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        reply.body["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{}",
+        reply.text
+    );
+    let reply = app
+        .graphql_as(
+            key,
+            "mutation($id: ID!) { sendMessage(input: {conversationId: $id, author: AGENT, body: \"x\"}) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(reply.body["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    // The other organization's reply changed nothing.
+    assert_eq!(
+        app.get(&format!("/api/v1/conversations/{id}")).await.body["status"],
+        "open"
+    );
+    assert_eq!(app.count_rows("messages").await, 1);
+}
+
+#[tokio::test]
+async fn each_change_writes_its_event_in_order_per_conversation() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let app = spawn_app().await;
+    let conversation = app.create_conversation("hello").await;
+    let id = conversation["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/conversations/{id}/messages"),
+        json!({"author": "assistant", "body": "hi"}),
+    )
+    .await;
+    app.put(
+        &format!("/api/v1/conversations/{id}"),
+        json!({"status": "resolved"}),
+    )
+    .await;
+
+    let events = entities::event::Entity::find()
+        .filter(entities::event::Column::ConversationId.eq(id))
+        .order_by_asc(entities::event::Column::Sequence)
+        .all(app.db.conn())
+        .await
+        .unwrap();
+    let names: Vec<(&str, i64)> = events
+        .iter()
+        .map(|e| (e.event.as_str(), e.sequence))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("conversation.created", 1),
+            ("message.created", 2),
+            ("message.created", 3),
+            ("conversation.updated", 4)
+        ]
+    );
+    let created = &events[0].data;
+    assert_eq!(created["conversation_id"], id);
+    assert_eq!(created["visitor_id"], conversation["visitor_id"]);
+    assert_eq!(created["initial_message"], "hello");
+    assert_eq!(events[3].data["changes"]["status"]["to"], "resolved");
+}
+
+#[tokio::test]
+async fn an_existing_visitor_can_start_another_conversation() {
+    let app = spawn_app().await;
+    let first = app.create_conversation("one").await;
+    let reply = app
+        .post(
+            "/api/v1/conversations",
+            json!({"visitor_id": first["visitor_id"], "initial_message": "two"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.body["visitor_id"], first["visitor_id"]);
+    let filtered = app
+        .get(&format!(
+            "/api/v1/conversations?visitor_id={}",
+            first["visitor_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(filtered.body["data"].as_array().unwrap().len(), 2);
+}

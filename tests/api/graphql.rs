@@ -1,0 +1,288 @@
+//! GraphQL transport and validation: codes on every error, content negotiation, and no N+1 on the dashboard query.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+fn code(reply: &crate::helpers::Reply) -> String {
+    reply.body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn bad_input_is_answered_with_design_error_codes_and_changes_nothing() {
+    let app = spawn_app().await;
+    let conversation = app.create_conversation("hi").await;
+    let id = conversation["id"].as_str().unwrap();
+    let send = "mutation($input: SendMessageInput!) { sendMessage(input: $input) { id } }";
+
+    let empty = app
+        .graphql(
+            send,
+            json!({"input": {"conversationId": id, "author": "AGENT", "body": "   "}}),
+        )
+        .await;
+    assert_eq!(code(&empty), "BAD_USER_INPUT", "{}", empty.text);
+    assert!(
+        empty.text.contains("body"),
+        "the message names the field: {}",
+        empty.text
+    );
+
+    let long = app
+        .graphql(
+            send,
+            json!({"input": {"conversationId": id, "author": "AGENT", "body": "x".repeat(10_001)}}),
+        )
+        .await;
+    assert_eq!(code(&long), "BAD_USER_INPUT");
+
+    let unknown = app
+        .graphql(
+            send,
+            json!({"input": {"conversationId": "conv_01JD0000000000000000000000", "author": "AGENT", "body": "x"}}),
+        )
+        .await;
+    assert_eq!(code(&unknown), "NOT_FOUND");
+
+    let bad_enum = app
+        .graphql(
+            send,
+            json!({"input": {"conversationId": id, "author": "ROBOT", "body": "x"}}),
+        )
+        .await;
+    assert_eq!(code(&bad_enum), "BAD_USER_INPUT", "{}", bad_enum.text);
+
+    let literal_enum = app
+        .graphql(
+            "mutation { updateConversation(id: \"x\", input: {status: DONE}) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&literal_enum), "BAD_USER_INPUT");
+
+    let wrong_prefix = app
+        .graphql(
+            "query($id: ID!) { conversation(id: $id) { id } }",
+            json!({"id": app.org.assistant.id}),
+        )
+        .await;
+    assert_eq!(code(&wrong_prefix), "NOT_FOUND");
+
+    let sentiment = app
+        .graphql(
+            "mutation($id: ID!) { updateConversation(id: $id, input: {sentiment: 3}) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(code(&sentiment), "BAD_USER_INPUT");
+
+    let kb = app
+        .graphql(
+            "mutation { createKnowledgeBaseEntry(input: {title: \"\", body: \"b\"}) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&kb), "BAD_USER_INPUT");
+
+    assert_eq!(app.count_rows("messages").await, 1);
+    assert_eq!(app.count_rows("knowledge_base_entries").await, 0);
+    assert_eq!(
+        app.get(&format!("/api/v1/conversations/{id}")).await.body["status"],
+        "open"
+    );
+}
+
+#[tokio::test]
+async fn content_type_follows_the_accept_header() {
+    let app = spawn_app().await;
+    let post = |accept: Option<&'static str>, body: &'static str| {
+        let mut request = app
+            .client
+            .post(app.url("/graphql"))
+            .bearer_auth(&app.key)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        request.send()
+    };
+    let ok = r#"{"query":"{ __typename }"}"#;
+    let bad = r#"{"query":"{ __typename "}"#;
+
+    let r = post(Some("application/json"), ok).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+
+    let r = post(Some("application/graphql-response+json"), ok)
+        .await
+        .unwrap();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/graphql-response+json")
+    );
+
+    let r = post(None, ok).await.unwrap();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+
+    // A parse error: 400 without data for graphql-response+json, 200 for legacy application/json.
+    let r = post(Some("application/graphql-response+json"), bad)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body.get("data").is_none());
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let r = post(Some("application/json"), bad).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Malformed JSON is 400 whatever the client accepts.
+    let r = post(Some("application/json"), "{ not json").await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn get_runs_queries_refuses_mutations_and_serves_graphiql_to_browsers() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .get(app.url("/graphql?query=%7B%20me%20%7B%20role%20%7D%20%7D"))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["data"]["me"]["role"],
+        "OWNER"
+    );
+
+    let r = app
+        .client
+        .get(
+            app.url("/graphql?query=mutation%20%7B%20deleteKnowledgeBaseEntry(id%3A%22x%22)%20%7D"),
+        )
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    let r = app
+        .client
+        .get(app.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().to_lowercase().contains("graphiql"));
+}
+
+#[tokio::test]
+async fn depth_and_complexity_limits_answer_clear_errors() {
+    let app = spawn_app_with_limits().await;
+    let reply = app
+        .graphql("{ conversations { edges { node { visitor { id } messages { edges { node { id } } } } } } }", json!({}))
+        .await;
+    assert_eq!(code(&reply), "BAD_USER_INPUT", "{}", reply.text);
+    assert!(
+        reply.text.to_lowercase().contains("nested") || reply.text.to_lowercase().contains("depth"),
+        "{}",
+        reply.text
+    );
+}
+
+async fn spawn_app_with_limits() -> crate::helpers::TestApp {
+    crate::helpers::spawn_app_with(|settings| settings.graphql_max_depth = 4).await
+}
+
+#[tokio::test]
+async fn the_dashboard_query_costs_the_same_few_statements_for_5_or_50_conversations() {
+    let app = spawn_app().await;
+    // 50 conversations of 22 messages each, written through the real services.
+    let principal = api::service::api_keys::authenticate(&app.db, &app.key)
+        .await
+        .unwrap();
+    for c in 0..50 {
+        let created = api::service::conversations::create(
+            &app.db,
+            &principal,
+            api::service::conversations::CreateConversation {
+                visitor: Some(api::service::visitors::NewVisitor {
+                    name: Some(format!("Visitor {c}")),
+                    ..Default::default()
+                }),
+                initial_message: Some("m0".to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        for m in 1..22 {
+            api::service::messages::create(
+                &app.db,
+                &principal,
+                &created.conversation.id,
+                api::service::messages::CreateMessage {
+                    author: api::service::messages::Author::Assistant,
+                    body: format!("m{m}"),
+                    source_entry_id: None,
+                    confidence: None,
+                },
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let query = "query($n: Int) { conversations(first: $n) { edges { node { id status visitor { id name } messages(last: 20) { edges { node { id author body createdAt } } } } } } }";
+    let mut costs = Vec::new();
+    for n in [5, 50] {
+        let before = app.db.statement_count();
+        let data = app.graphql_ok(query, json!({"n": n})).await;
+        costs.push(app.db.statement_count() - before);
+        let edges = data["conversations"]["edges"].as_array().unwrap();
+        assert_eq!(edges.len(), n);
+        for edge in edges {
+            let messages = edge["node"]["messages"]["edges"].as_array().unwrap();
+            assert_eq!(messages.len(), 20);
+            assert_eq!(
+                messages[19]["node"]["body"], "m21",
+                "the latest message comes last"
+            );
+            assert_eq!(messages[0]["node"]["body"], "m2");
+            assert!(
+                edge["node"]["visitor"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Visitor")
+            );
+        }
+    }
+    println!(
+        "dashboard query SQL statements: first 5 -> {}, first 50 -> {}",
+        costs[0], costs[1]
+    );
+    assert_eq!(costs[0], costs[1], "the cost does not grow with the page");
+    assert!(
+        costs[1] <= 6,
+        "auth (2) + conversations (1) + visitors (1) + messages (1): got {}",
+        costs[1]
+    );
+}

@@ -1,0 +1,311 @@
+//! The test harness: a real server on 127.0.0.1:0 over a fresh database (SQLite, or PostgreSQL when
+//! `CONCIERGE_TEST_DATABASE=postgres`), seeded through the real services, with typed request helpers.
+
+use std::path::PathBuf;
+
+use api::auth::Plan;
+use api::config::Settings;
+use api::db::Db;
+use api::service::organizations::{Bootstrapped, bootstrap};
+use api::startup::Application;
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// Which database engine this test run targets.
+pub fn backend() -> String {
+    std::env::var("CONCIERGE_TEST_DATABASE").unwrap_or_else(|_| "sqlite".to_owned())
+}
+
+/// The administrative PostgreSQL URL used to create and drop per-test databases.
+fn postgres_admin_url() -> String {
+    std::env::var("CONCIERGE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Removes the per-test database (and data dir) when the test ends, pass or fail.
+pub struct Cleanup {
+    data_dir: PathBuf,
+    postgres_db: Option<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some(name) = self.postgres_db.take() {
+            // Drop runs inside the test's runtime: use a thread with its own runtime.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    let admin = admin_db().await;
+                    admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await
+                        .unwrap();
+                });
+            })
+            .join();
+        }
+    }
+}
+
+async fn admin_db() -> Db {
+    let mut settings = Settings::for_data_dir(std::env::temp_dir());
+    settings.database_url = Some(SecretString::from(postgres_admin_url()));
+    settings.db_max_connections = 1;
+    Db::connect(&settings).await.unwrap_or_else(|err| {
+        panic!(
+            "PostgreSQL is required for CONCIERGE_TEST_DATABASE=postgres but {} is not reachable: {err}",
+            postgres_admin_url()
+        )
+    })
+}
+
+/// A running server and the organization it was seeded with.
+pub struct TestApp {
+    pub address: String,
+    pub db: Db,
+    pub client: reqwest::Client,
+    /// The owner key of the seeded organization.
+    pub key: String,
+    pub org: Bootstrapped,
+    shutdown: Option<oneshot::Sender<()>>,
+    _cleanup: Cleanup,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Settings for a fresh database of the selected backend.
+pub async fn fresh_settings() -> (Settings, Cleanup) {
+    let id = ulid::Ulid::new().to_string().to_lowercase();
+    let data_dir = std::env::temp_dir().join(format!("concierge-test-{id}"));
+    let mut settings = Settings::for_data_dir(data_dir.clone());
+    settings.db_max_connections = 5;
+    let mut postgres_db = None;
+    if backend() == "postgres" {
+        let name = format!("concierge_test_{id}");
+        admin_db()
+            .await
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        let base = postgres_admin_url();
+        let (prefix, _) = base.rsplit_once('/').unwrap();
+        settings.database_url = Some(SecretString::from(format!("{prefix}/{name}")));
+        postgres_db = Some(name);
+    }
+    (
+        settings,
+        Cleanup {
+            data_dir,
+            postgres_db,
+        },
+    )
+}
+
+/// Starts the server on a fresh database and bootstraps the "Acme" organization on the premium plan.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with a chance to adjust the settings first.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let (mut settings, cleanup) = fresh_settings().await;
+    adjust(&mut settings);
+    let application = Application::build(settings).await.expect("server builds");
+    let port = application.port();
+    let db = application.state().db.clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(application.run_until(async move {
+        let _ = rx.await;
+    }));
+    let org = bootstrap(&db, "Acme", Plan::Premium, "owner@acme.test")
+        .await
+        .expect("bootstrap");
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        db,
+        client: reqwest::Client::new(),
+        key: org.secret.clone(),
+        org,
+        shutdown: Some(tx),
+        _cleanup: cleanup,
+    }
+}
+
+/// A response read whole: status, headers and JSON body (or `Value::Null`).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    async fn read(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Self {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// The `error.code` of a REST error body.
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Sends a request with the given key (or none) and an optional JSON body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Reply::read(request.send().await.unwrap()).await
+    }
+
+    /// Sends raw bytes with a content type, as the owner.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&self.key)
+            .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        Reply::read(request.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, Some(&self.key), None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(&self.key), Some(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PUT, path, Some(&self.key), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, Some(&self.key), None).await
+    }
+
+    /// Runs a GraphQL operation with the given key.
+    pub async fn graphql_as(&self, key: &str, query: &str, variables: Value) -> Reply {
+        self.send(
+            Method::POST,
+            "/graphql",
+            Some(key),
+            Some(json!({"query": query, "variables": variables})),
+        )
+        .await
+    }
+
+    /// Runs a GraphQL operation as the owner.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Reply {
+        self.graphql_as(&self.key, query, variables).await
+    }
+
+    /// Runs a GraphQL operation that must succeed and returns its `data`.
+    pub async fn graphql_ok(&self, query: &str, variables: Value) -> Value {
+        let reply = self.graphql(query, variables).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        assert!(
+            reply.body.get("errors").is_none(),
+            "unexpected errors: {}",
+            reply.text
+        );
+        reply.body["data"].clone()
+    }
+
+    /// Creates a conversation through REST and returns its JSON.
+    pub async fn create_conversation(&self, message: &str) -> Value {
+        let reply = self
+            .post(
+                "/api/v1/conversations",
+                json!({"visitor": {"name": "Ann", "email": "ann@example.test"}, "initial_message": message}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        reply.body
+    }
+
+    /// Bootstraps another organization and returns its owner key.
+    pub async fn other_organization(&self, name: &str) -> Bootstrapped {
+        bootstrap(&self.db, name, Plan::Premium, "owner@other.test")
+            .await
+            .expect("bootstrap")
+    }
+
+    /// Creates a key of the given role through the API and returns its secret.
+    pub async fn key_with_role(&self, role: &str) -> String {
+        let reply = self
+            .post(
+                "/api/v1/api-keys",
+                json!({"name": format!("{role} key"), "role": role}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        reply.body["secret"].as_str().unwrap().to_owned()
+    }
+
+    /// The number of rows of a table, read straight from the database.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        use sea_orm::{ConnectionTrait, Statement};
+        let row = self
+            .db
+            .conn()
+            .query_one_raw(Statement::from_string(
+                self.db.backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+}
