@@ -9,4 +9,5 @@ mod conversations;
 mod graphql;
 mod health;
 mod knowledge_base;
+mod peers;
 mod schema;

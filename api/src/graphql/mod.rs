@@ -18,6 +18,7 @@ use crate::error::ApiError;
 
 /// Every root query field, one object per domain.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(
     organization::OrganizationQuery,
     conversations::ConversationQuery,
@@ -28,6 +29,7 @@ pub struct QueryRoot(
 
 /// Every root mutation field, one object per domain.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
 pub struct MutationRoot(
     conversations::ConversationMutation,
     knowledge_base::KnowledgeBaseMutation,

@@ -1,0 +1,75 @@
+# Concierge: `make run` starts the server, `make test` runs the whole suite. Both install what is missing.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+PEERS := tests/peers
+POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+# Which databases `make test` runs the suite against.
+TEST_DATABASES ?= sqlite postgres
+
+.PHONY: run run-release test lint fmt schema bench tools node peers postgres-check clean
+
+## Start the server on 127.0.0.1:8080 with the embedded SQLite database in ./data.
+run: tools
+	$(CARGO) run --bin concierge -- serve
+
+run-release: tools
+	$(CARGO) run --release --bin concierge -- serve
+
+## Run every test (unit and end-to-end) against SQLite and PostgreSQL.
+test: tools peers postgres-check
+	$(CARGO) build --tests --workspace
+	@set -e; first=1; for db in $(TEST_DATABASES); do \
+	  echo "==> end-to-end suite on $$db"; \
+	  if [ $$first = 1 ]; then scope="--workspace"; else scope="--test api"; fi; \
+	  CONCIERGE_TEST_DATABASE=$$db CONCIERGE_TEST_POSTGRES_URL=$(POSTGRES_URL) $(TEST_RUNNER) $$scope; \
+	  first=0; \
+	done
+
+## Formatting and clippy with warnings denied.
+lint: tools
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets --workspace -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## Regenerate schema.graphql from the server's schema.
+schema:
+	$(CARGO) run --quiet --bin concierge -- schema --output schema.graphql
+
+## Load benchmark against a running server on loopback (see README).
+bench: tools
+	$(CARGO) run --release --bin concierge-bench -- $(BENCH_ARGS)
+
+# nextest when installed, cargo test otherwise (same tests, same assertions).
+TEST_RUNNER = $(shell if $(CARGO) nextest --version >/dev/null 2>&1; then echo "$(CARGO) nextest run --no-fail-fast --profile ci"; else echo "$(CARGO) test --no-fail-fast"; fi)
+
+tools:
+	@command -v $(CARGO) >/dev/null || { echo "error: cargo is missing: install Rust with rustup (https://rustup.rs)"; exit 1; }
+
+node:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  echo "==> installing Node.js and npm with apt"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm; fi; \
+	fi
+
+peers: node $(PEERS)/node_modules/.package-lock.json
+
+$(PEERS)/node_modules/.package-lock.json: $(PEERS)/package.json $(PEERS)/package-lock.json
+	npm ci --prefix $(PEERS) --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+postgres-check:
+	@if echo "$(TEST_DATABASES)" | grep -qw postgres; then \
+	  if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
+	    echo "error: PostgreSQL is not reachable on 127.0.0.1:5432 (user postgres, trust auth)."; \
+	    echo "       Start it, or run only SQLite with: make test TEST_DATABASES=sqlite"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+clean:
+	$(CARGO) clean
+	rm -rf $(PEERS)/node_modules data
