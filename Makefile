@@ -40,7 +40,7 @@ schema:
 
 ## Load benchmark against a running server on loopback (see README).
 bench: tools
-	$(CARGO) run --release --bin concierge-bench -- $(BENCH_ARGS)
+	$(CARGO) bench --bench load -- $(BENCH_ARGS)
 
 # nextest when installed, cargo test otherwise (same tests, same assertions).
 TEST_RUNNER = $(shell if $(CARGO) nextest --version >/dev/null 2>&1; then echo "$(CARGO) nextest run --no-fail-fast --profile ci"; else echo "$(CARGO) test --no-fail-fast"; fi)

@@ -355,9 +355,13 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(index(
-                "ix_messages_org",
+                "ix_messages_org_conversation",
                 Messages::Table,
-                vec![Messages::OrganizationId, Messages::Id],
+                vec![
+                    Messages::OrganizationId,
+                    Messages::ConversationId,
+                    Messages::Id,
+                ],
             ))
             .await?;
 

@@ -244,6 +244,20 @@ async fn malformed_requests_get_clear_4xx_errors_and_change_nothing() {
             vec![],
             StatusCode::BAD_REQUEST,
         ),
+        (
+            Method::GET,
+            "/api/v1/conversations/%FF%FE".into(),
+            None,
+            vec![],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/knowledge-base/%C3%28".into(),
+            json_ct,
+            br#"{"title": "x"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
     ];
     for (method, path, content_type, body, expected) in cases {
         let reply = app
@@ -387,16 +401,39 @@ async fn random_bodies_to_every_rest_endpoint_never_get_a_5xx() {
             .filter(|c| !"#?/".contains(*c))
             .collect();
         let encoded: String = url_encode(&junk);
-        for path in [
-            format!("/api/v1/conversations/{encoded}"),
-            format!("/api/v1/conversations/{encoded}/messages?limit={encoded}"),
-            format!("/api/v1/knowledge-base?search={encoded}&cursor={encoded}"),
+        for (method, path) in [
+            (Method::GET, format!("/api/v1/conversations/{encoded}")),
+            (
+                Method::GET,
+                format!("/api/v1/conversations/{encoded}/messages?limit={encoded}"),
+            ),
+            (
+                Method::GET,
+                format!("/api/v1/conversations?status={encoded}&cursor={encoded}"),
+            ),
+            (
+                Method::GET,
+                format!("/api/v1/knowledge-base?search={encoded}&cursor={encoded}"),
+            ),
+            (Method::GET, format!("/api/v1/knowledge-base/{encoded}")),
+            (Method::DELETE, format!("/api/v1/knowledge-base/{encoded}")),
+            (Method::DELETE, format!("/api/v1/api-keys/{encoded}")),
+            (Method::GET, format!("/api/v1/api-keys?limit={encoded}")),
+            (
+                Method::GET,
+                format!("/api/v1/analytics/conversations?{encoded}"),
+            ),
         ] {
-            let reply = app.get(&path).await;
+            let reply = app.send(method.clone(), &path, Some(&app.key), None).await;
             assert!(
                 reply.status.as_u16() < 500,
-                "request {i}: GET {path} answered {}: {}",
+                "request {i}: {method} {path} answered {}: {}",
                 reply.status,
+                reply.text
+            );
+            assert!(
+                reply.status.is_success() || !reply.error_code().is_empty(),
+                "{method} {path}: {}",
                 reply.text
             );
         }

@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 
 use crate::graphql::caller;
+use crate::graphql::loaders::prefetch_for_conversations;
 use crate::graphql::types::{Conn, Conversation, Message, connection, wants_total};
 use crate::ids::Kind;
 use crate::service::PageRequest;
@@ -40,6 +41,7 @@ impl ConversationQuery {
             0
         };
         let rows = conversations::list(db, principal, &filter, &page).await?;
+        prefetch_for_conversations(ctx, &rows.items).await?;
         Ok(connection(
             rows,
             page.after.is_some(),

@@ -3,7 +3,6 @@
 //! async-graphql-axum always answers `application/graphql-response+json` with status 200, which fails clients
 //! that accept only `application/json` and the spec's status-code rules; so the transport lives here.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::body::Bytes;
@@ -13,7 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
-use crate::graphql::loaders::Loaders;
+use crate::graphql::loaders::request_loader;
 use crate::rest::extract::authenticate;
 use crate::state::AppState;
 
@@ -265,13 +264,7 @@ async fn execute(state: &AppState, headers: &HeaderMap, media: Media, params: Pa
             }
         }
     }
-    let loaders = DataLoader::new(
-        Loaders {
-            db: state.db.clone(),
-            principal: principal.clone(),
-        },
-        tokio::spawn,
-    );
+    let loaders = request_loader(state.db.clone(), principal.clone());
     let request = request.data(state.db.clone()).data(principal).data(loaders);
     let response = state.schema.execute(request).await;
     render(media, response)

@@ -1,13 +1,16 @@
 //! DataLoaders: one per request, scoped to the caller, so a page of conversations costs a fixed number of statements.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
-use async_graphql::dataloader::Loader;
-use entities::{assistant, message, visitor};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::{Context, Name, Value};
+use entities::{assistant, conversation, message, visitor};
 
 use crate::auth::Principal;
 use crate::db::Db;
-use crate::service::{assistants, messages, visitors};
+use crate::graphql::caller;
+use crate::ids::Kind;
+use crate::service::{PageRequest, assistants, messages, visitors};
 
 /// Loads related rows for the caller of one request.
 pub struct Loaders {
@@ -95,4 +98,82 @@ impl Loader<LatestMessagesKey> for Loaders {
         }
         Ok(out)
     }
+}
+
+/// The per-request loader, with a cache so that [`prefetch_for_conversations`] can feed it.
+pub type RequestLoader = DataLoader<Loaders, HashMapCache>;
+
+/// A new loader for one request of `principal`.
+pub fn request_loader(db: Db, principal: Principal) -> RequestLoader {
+    DataLoader::with_cache(
+        Loaders { db, principal },
+        tokio::spawn,
+        HashMapCache::default(),
+    )
+}
+
+/// Loads what a page of conversations' selection asks for (visitor, assistant, `messages(last: n)`) in one
+/// statement each, before the nodes resolve; the cost of a page then does not depend on DataLoader timing.
+pub async fn prefetch_for_conversations(
+    ctx: &Context<'_>,
+    conversations: &[conversation::Model],
+) -> async_graphql::Result<()> {
+    if conversations.is_empty() {
+        return Ok(());
+    }
+    let (db, principal) = caller(ctx)?;
+    let loader = ctx.data::<RequestLoader>()?;
+    let node = ctx.look_ahead().field("edges").field("node");
+    if node.field("visitor").exists() {
+        let ids = unique(conversations.iter().map(|c| &c.visitor_id));
+        let found = visitors::get_many(db, principal, &ids).await?;
+        loader
+            .feed_many(found.into_iter().map(|(id, v)| (VisitorKey(id), v)))
+            .await;
+    }
+    if node.field("assistant").exists() {
+        let ids = unique(conversations.iter().map(|c| &c.assistant_id));
+        let found = assistants::get_many(db, principal, &ids).await?;
+        loader
+            .feed_many(found.into_iter().map(|(id, a)| (AssistantKey(id), a)))
+            .await;
+    }
+    let mut sizes = BTreeSet::new();
+    for field in node.field("messages").selection_fields() {
+        if let Some(n) = latest_only(&field.arguments()?) {
+            sizes.insert(PageRequest::new(Some(n), None, Kind::Message)?.limit);
+        }
+    }
+    let ids: Vec<String> = conversations.iter().map(|c| c.id.clone()).collect();
+    for n in sizes {
+        let mut found = messages::latest_for_conversations(db, principal, &ids, n).await?;
+        loader
+            .feed_many(ids.iter().map(|id| {
+                let key = LatestMessagesKey {
+                    conversation_id: id.clone(),
+                    n,
+                };
+                (key, found.remove(id).unwrap_or_default())
+            }))
+            .await;
+    }
+    Ok(())
+}
+
+/// `Some(n)` when the arguments are exactly `last: n` (the batched shape).
+fn latest_only(arguments: &[(Name, Value)]) -> Option<i64> {
+    let mut last = None;
+    for (name, value) in arguments {
+        match (name.as_str(), value) {
+            (_, Value::Null) => {}
+            ("last", Value::Number(n)) => last = n.as_i64(),
+            _ => return None,
+        }
+    }
+    last
+}
+
+fn unique<'a>(ids: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let set: BTreeSet<&String> = ids.collect();
+    set.into_iter().cloned().collect()
 }

@@ -1,7 +1,6 @@
 //! GraphQL object types, built from service results (entities are never exposed directly).
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{
     Context, ID, InputValueError, InputValueResult, Object, Scalar, ScalarType, SimpleObject, Value,
 };
@@ -12,7 +11,7 @@ use entities::{
 
 use crate::auth::{Actor, Plan, Principal, Role};
 use crate::graphql::caller;
-use crate::graphql::loaders::{AssistantKey, LatestMessagesKey, Loaders, VisitorKey};
+use crate::graphql::loaders::{AssistantKey, LatestMessagesKey, RequestLoader, VisitorKey};
 use crate::ids::Kind;
 use crate::service::assistants::{WidgetPosition, WidgetSettings, WidgetTheme};
 use crate::service::conversations::{self, Status};
@@ -237,14 +236,14 @@ impl Conversation {
         ID(self.0.visitor_id.clone())
     }
     async fn assistant(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Assistant>> {
-        let loader = ctx.data::<DataLoader<Loaders>>()?;
+        let loader = ctx.data::<RequestLoader>()?;
         Ok(loader
             .load_one(AssistantKey(self.0.assistant_id.clone()))
             .await?
             .map(Assistant))
     }
     async fn visitor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Visitor>> {
-        let loader = ctx.data::<DataLoader<Loaders>>()?;
+        let loader = ctx.data::<RequestLoader>()?;
         Ok(loader
             .load_one(VisitorKey(self.0.visitor_id.clone()))
             .await?
@@ -299,7 +298,7 @@ impl Conversation {
         match (first, after, last, before) {
             (None, None, Some(n), None) => {
                 let request = PageRequest::new(Some(n.into()), None, Kind::Message)?;
-                let loader = ctx.data::<DataLoader<Loaders>>()?;
+                let loader = ctx.data::<RequestLoader>()?;
                 let rows = loader
                     .load_one(LatestMessagesKey {
                         conversation_id: self.0.id.clone(),

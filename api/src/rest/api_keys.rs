@@ -1,6 +1,6 @@
 //! `/api-keys`: create, list and revoke API keys; the secret shows only in the create response.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::ids::Kind;
-use crate::rest::extract::{ApiJson, ApiQuery, Caller};
+use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
 use crate::service::api_keys::{self as svc, CreateApiKey};
@@ -92,7 +92,7 @@ async fn create(
 async fn revoke(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ApiKeyJson>, ApiError> {
     Ok(Json(svc::revoke(&state.db, &principal, &id).await?.into()))
 }

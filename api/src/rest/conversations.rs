@@ -1,6 +1,6 @@
 //! `/conversations` and `/conversations/{id}/messages`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::ids::Kind;
-use crate::rest::extract::{ApiJson, ApiQuery, Caller};
+use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
 use crate::service::conversations::{
@@ -161,7 +161,7 @@ async fn create(
 async fn show(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ConversationJson>, ApiError> {
     Ok(Json(svc::get(&state.db, &principal, &id).await?.into()))
 }
@@ -169,7 +169,7 @@ async fn show(
 async fn update(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<UpdateConversation>,
 ) -> Result<Json<ConversationJson>, ApiError> {
     Ok(Json(
@@ -180,7 +180,7 @@ async fn update(
 async fn list_messages(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<ListResponse<MessageJson>>, ApiError> {
     let page = PageRequest::new(params.limit, params.cursor.as_deref(), Kind::Message)?;
@@ -195,7 +195,7 @@ async fn list_messages(
 async fn create_message(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<CreateMessage>,
 ) -> Result<(StatusCode, Json<MessageJson>), ApiError> {
     let message = messages::create(&state.db, &principal, &id, input).await?;

@@ -1,6 +1,6 @@
 //! `/knowledge-base` and `/knowledge-base/{id}`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 use crate::ids::Kind;
 use crate::rest::ListResponse;
-use crate::rest::extract::{ApiJson, ApiQuery, Caller};
+use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::service::PageRequest;
 use crate::service::knowledge_base::{self as svc, CreateEntry, EntryFilter, UpdateEntry};
 use crate::state::AppState;
@@ -95,7 +95,7 @@ async fn create(
 async fn show(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<EntryJson>, ApiError> {
     Ok(Json(svc::get(&state.db, &principal, &id).await?.into()))
 }
@@ -103,7 +103,7 @@ async fn show(
 async fn update(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<UpdateEntry>,
 ) -> Result<Json<EntryJson>, ApiError> {
     Ok(Json(
@@ -114,7 +114,7 @@ async fn update(
 async fn delete(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     svc::delete(&state.db, &principal, &id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,0 +1,385 @@
+//! Load benchmark: seeds a realistic dataset, serves it on loopback and measures throughput and latency.
+//!
+//! `make bench` (or `cargo bench --bench load -- --help`). Every scenario is reported with its throughput as
+//! a ratio to a `GET /healthz` baseline measured in the same run, because shared machines are noisy.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use api::auth::Plan;
+use api::config::Settings;
+use api::db::Db;
+use api::startup::Application;
+use chrono::Utc;
+use entities::{conversation, knowledge_base_entry, message, visitor};
+use sea_orm::{EntityTrait, Set};
+use secrecy::SecretString;
+use serde_json::json;
+
+struct Options {
+    backends: Vec<String>,
+    conversations: usize,
+    messages: usize,
+    entries: usize,
+    seconds: u64,
+    concurrency: usize,
+    postgres_url: String,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        backends: vec!["sqlite".into(), "postgres".into()],
+        conversations: 10_000,
+        messages: 100_000,
+        entries: 5_000,
+        seconds: 10,
+        concurrency: 16,
+        postgres_url: std::env::var("CONCIERGE_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
+    };
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--backend" => o.backends = value.split(',').map(str::to_owned).collect(),
+            "--conversations" => o.conversations = value.parse().unwrap(),
+            "--messages" => o.messages = value.parse().unwrap(),
+            "--entries" => o.entries = value.parse().unwrap(),
+            "--seconds" => o.seconds = value.parse().unwrap(),
+            "--concurrency" => o.concurrency = value.parse().unwrap(),
+            "--help" | "-h" => {
+                println!(
+                    "cargo bench --bench load -- [--backend sqlite,postgres] [--conversations 10000] [--messages 100000] [--entries 5000] [--seconds 10] [--concurrency 16]"
+                );
+                std::process::exit(0);
+            }
+            other => panic!("unknown argument {other}"),
+        }
+        i += 2;
+    }
+    o
+}
+
+fn id(prefix: &str) -> String {
+    format!("{prefix}{}", ulid::Ulid::new())
+}
+
+/// Inserts the dataset in large batches (seeding is not what is measured).
+async fn seed(db: &Db, org: &str, assistant: &str, o: &Options) -> Vec<String> {
+    let now = Utc::now();
+    let mut conversation_ids = Vec::with_capacity(o.conversations);
+    for chunk in (0..o.conversations).collect::<Vec<_>>().chunks(1000) {
+        let mut visitors = Vec::new();
+        let mut conversations = Vec::new();
+        for i in chunk {
+            let vid = id("vis_");
+            let cid = id("conv_");
+            visitors.push(visitor::ActiveModel {
+                id: Set(vid.clone()),
+                organization_id: Set(org.into()),
+                name: Set(Some(format!("Visitor {i}"))),
+                email: Set(Some(format!("v{i}@example.test"))),
+                phone: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+            conversations.push(conversation::ActiveModel {
+                id: Set(cid.clone()),
+                organization_id: Set(org.into()),
+                assistant_id: Set(assistant.into()),
+                visitor_id: Set(vid),
+                status: Set(["open", "handed_off", "resolved", "closed"][i % 4].into()),
+                subject: Set(Some(format!("Question {i}"))),
+                source_url: Set(Some("https://shop.example/products/1".into())),
+                page_context: Set(None),
+                page_title: Set(Some("Product".into())),
+                browser: Set(Some("Firefox".into())),
+                device: Set(Some("desktop".into())),
+                sentiment: Set(None),
+                event_seq: Set(0),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+            conversation_ids.push(cid);
+        }
+        visitor::Entity::insert_many(visitors)
+            .exec(db.conn())
+            .await
+            .unwrap();
+        conversation::Entity::insert_many(conversations)
+            .exec(db.conn())
+            .await
+            .unwrap();
+    }
+    let per = o.messages / o.conversations.max(1);
+    let mut batch = Vec::new();
+    for cid in &conversation_ids {
+        for m in 0..per {
+            batch.push(message::ActiveModel {
+                id: Set(id("msg_")),
+                organization_id: Set(org.into()),
+                conversation_id: Set(cid.clone()),
+                author: Set(if m % 2 == 0 { "visitor" } else { "assistant" }.into()),
+                body: Set(format!(
+                    "Message {m} of a realistic length, asking about delivery times and returns."
+                )),
+                source_entry_id: Set(None),
+                confidence: Set(None),
+                created_at: Set(now),
+            });
+            if batch.len() == 1000 {
+                message::Entity::insert_many(std::mem::take(&mut batch))
+                    .exec(db.conn())
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    if !batch.is_empty() {
+        message::Entity::insert_many(batch)
+            .exec(db.conn())
+            .await
+            .unwrap();
+    }
+    let mut entries = Vec::new();
+    for i in 0..o.entries {
+        entries.push(knowledge_base_entry::ActiveModel {
+            id: Set(id("kb_")),
+            organization_id: Set(org.into()),
+            title: Set(format!("Article {i}")),
+            body: Set("How long does shipping take? Orders ship within two business days.".into()),
+            category: Set(Some(["shipping", "returns", "billing"][i % 3].into())),
+            tags: Set(json!(["faq"])),
+            active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+        if entries.len() == 1000 {
+            knowledge_base_entry::Entity::insert_many(std::mem::take(&mut entries))
+                .exec(db.conn())
+                .await
+                .unwrap();
+        }
+    }
+    if !entries.is_empty() {
+        knowledge_base_entry::Entity::insert_many(entries)
+            .exec(db.conn())
+            .await
+            .unwrap();
+    }
+    conversation_ids
+}
+
+#[derive(Clone, Copy)]
+enum Scenario {
+    Baseline,
+    Dashboard,
+    RestList,
+    CreateMessage,
+}
+
+impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::Baseline => "GET /healthz (baseline)",
+            Scenario::Dashboard => "GraphQL dashboard (50 conv + visitor + last 20 msgs)",
+            Scenario::RestList => "GET /api/v1/conversations?limit=50",
+            Scenario::CreateMessage => "POST /api/v1/conversations/{id}/messages",
+        }
+    }
+}
+
+struct Outcome {
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+async fn run(
+    scenario: Scenario,
+    base: &str,
+    key: &str,
+    ids: Arc<Vec<String>>,
+    o: &Options,
+) -> Outcome {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(o.concurrency)
+        .build()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..o.concurrency {
+        let (client, stop, base, key, ids) = (
+            client.clone(),
+            stop.clone(),
+            base.to_owned(),
+            key.to_owned(),
+            ids.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            let mut n = w;
+            while !stop.load(Ordering::Relaxed) {
+                n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let t = Instant::now();
+                let request = match scenario {
+                    Scenario::Baseline => client.get(format!("{base}/healthz")),
+                    Scenario::Dashboard => client.post(format!("{base}/graphql")).bearer_auth(&key).json(&json!({
+                        "query": "{ conversations(first: 50) { edges { node { id status subject visitor { id name email } messages(last: 20) { edges { node { id author body createdAt } } } } } } }"
+                    })),
+                    Scenario::RestList => client.get(format!("{base}/api/v1/conversations?limit=50")).bearer_auth(&key),
+                    Scenario::CreateMessage => {
+                        let cid = &ids[(n >> 33) % ids.len()];
+                        client
+                            .post(format!("{base}/api/v1/conversations/{cid}/messages"))
+                            .bearer_auth(&key)
+                            .json(&json!({"author": "agent", "body": "Thanks, a colleague will follow up shortly."}))
+                    }
+                };
+                match request.send().await {
+                    Ok(r) if r.status().is_success() || r.status().as_u16() == 409 => {
+                        let _ = r.bytes().await;
+                        latencies.push(t.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(o.seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await.unwrap();
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    Outcome {
+        requests: latencies.len(),
+        errors,
+        elapsed,
+        latencies,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+async fn bench_backend(backend: &str, o: &Options) {
+    let data_dir = std::env::temp_dir().join(format!("concierge-bench-{}", ulid::Ulid::new()));
+    let mut settings = Settings::for_data_dir(data_dir.clone());
+    let pg_name = format!(
+        "concierge_bench_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    let admin = if backend == "postgres" {
+        let mut admin_settings = Settings::for_data_dir(data_dir.clone());
+        admin_settings.database_url = Some(SecretString::from(o.postgres_url.clone()));
+        let admin = Db::connect(&admin_settings)
+            .await
+            .expect("PostgreSQL reachable");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{pg_name}\""))
+            .await
+            .unwrap();
+        let (prefix, _) = o.postgres_url.rsplit_once('/').unwrap();
+        settings.database_url = Some(SecretString::from(format!("{prefix}/{pg_name}")));
+        Some(admin)
+    } else {
+        None
+    };
+    let application = Application::build(settings).await.unwrap();
+    let db = application.state().db.clone();
+    let base = format!("http://127.0.0.1:{}", application.port());
+    let server = tokio::spawn(application.run_until(std::future::pending()));
+    let org =
+        api::service::organizations::bootstrap(&db, "Bench", Plan::Premium, "bench@example.test")
+            .await
+            .unwrap();
+    let seeding = Instant::now();
+    let ids = Arc::new(seed(&db, &org.organization.id, &org.assistant.id, o).await);
+    println!(
+        "\n## {backend}: seeded {} conversations, {} messages, {} knowledge-base entries in {:.1} s",
+        o.conversations,
+        o.messages,
+        o.entries,
+        seeding.elapsed().as_secs_f64()
+    );
+    println!(
+        "concurrency {}, {} s per scenario\n",
+        o.concurrency, o.seconds
+    );
+    println!("| scenario | requests | errors | req/s | ratio to baseline | p50 ms | p99 ms |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let mut baseline = 0.0;
+    for scenario in [
+        Scenario::Baseline,
+        Scenario::Dashboard,
+        Scenario::RestList,
+        Scenario::CreateMessage,
+    ] {
+        let outcome = run(scenario, &base, &org.secret, ids.clone(), o).await;
+        let rps = outcome.requests as f64 / outcome.elapsed.as_secs_f64();
+        if matches!(scenario, Scenario::Baseline) {
+            baseline = rps;
+        }
+        println!(
+            "| {} | {} | {} | {:.0} | {:.3} | {:.2} | {:.2} |",
+            scenario.name(),
+            outcome.requests,
+            outcome.errors,
+            rps,
+            rps / baseline,
+            percentile(&outcome.latencies, 0.50),
+            percentile(&outcome.latencies, 0.99),
+        );
+    }
+    server.abort();
+    drop(db);
+    if let Some(admin) = admin {
+        let _ = admin
+            .execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS \"{pg_name}\" WITH (FORCE)"
+            ))
+            .await;
+    }
+    let _ = std::fs::remove_dir_all(data_dir);
+}
+
+fn main() {
+    let o = options();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        println!(
+            "# Concierge load benchmark, {} on {} cores",
+            Utc::now().format("%Y-%m-%d"),
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(0)
+        );
+        for backend in &o.backends {
+            bench_backend(backend, &o).await;
+        }
+    });
+}
