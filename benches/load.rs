@@ -173,6 +173,8 @@ async fn seed(db: &Db, org: &str, assistant: &str, o: &Options) -> Vec<String> {
             .await
             .unwrap();
     }
+    // A production database has planner statistics; a freshly bulk-loaded one has none yet.
+    db.execute_unprepared("ANALYZE").await.unwrap();
     conversation_ids
 }
 

@@ -61,6 +61,10 @@ impl Db {
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
+                    // 64 MiB page cache, memory-mapped reads and in-memory temp b-trees (window sorts).
+                    .pragma("cache_size", "-65536")
+                    .pragma("mmap_size", "268435456")
+                    .pragma("temp_store", "memory")
             });
         }
         let mut conn = Database::connect(options).await?;

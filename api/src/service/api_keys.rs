@@ -3,8 +3,7 @@
 use chrono::{DateTime, Utc};
 use entities::api_key;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
 };
 use serde::Deserialize;
 
@@ -14,7 +13,7 @@ use crate::authz::{Action, Resource, authorize};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
-use crate::service::{Page, PageRequest, now, organizations, required_text};
+use crate::service::{Page, PageRequest, newest_first, now, organizations, required_text};
 
 /// Input of `createApiKey` / `POST /api-keys`.
 #[derive(Clone, Debug, Deserialize)]
@@ -124,17 +123,9 @@ pub async fn list(
     page: &PageRequest,
 ) -> ApiResult<Page<api_key::Model>> {
     authorize(principal, Resource::ApiKey, Action::Read)?;
-    let mut query = api_key::Entity::find()
+    let query = api_key::Entity::find()
         .filter(api_key::Column::OrganizationId.eq(&principal.organization_id));
-    if let Some(after) = &page.after {
-        query = query.filter(api_key::Column::Id.lt(after));
-    }
-    let rows = query
-        .order_by_desc(api_key::Column::Id)
-        .limit(page.fetch())
-        .all(db.conn())
-        .await?;
-    Ok(page.page(rows))
+    newest_first(db.conn(), query, api_key::Column::Id, page).await
 }
 
 /// Revokes a key at once; revoking twice is harmless.

@@ -14,7 +14,7 @@ use crate::authz::{Action, Resource, authorize};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
-use crate::service::{now, optional_field, required_text};
+use crate::service::{by_ids, now, optional_field, required_text};
 
 /// Where the widget's launcher sits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
@@ -225,14 +225,15 @@ pub async fn get_many(
     ids: &[String],
 ) -> ApiResult<HashMap<String, assistant::Model>> {
     authorize(principal, Resource::Assistant, Action::Read)?;
-    Ok(assistant::Entity::find()
-        .filter(assistant::Column::OrganizationId.eq(&principal.organization_id))
-        .filter(assistant::Column::Id.is_in(ids.iter().cloned()))
-        .all(db.conn())
-        .await?
-        .into_iter()
-        .map(|a| (a.id.clone(), a))
-        .collect())
+    by_ids::<assistant::Entity>(
+        db.conn(),
+        assistant::Column::OrganizationId,
+        assistant::Column::Id,
+        &principal.organization_id,
+        ids,
+        |row| &row.id,
+    )
+    .await
 }
 
 /// Creates an assistant.

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use entities::conversation;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, Set,
+    QuerySelect, Select, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -19,7 +19,9 @@ use crate::ids::{self, Kind, new_id};
 use crate::service::events::{self, names};
 use crate::service::messages::{self, Author};
 use crate::service::visitors::{self, NewVisitor};
-use crate::service::{Page, PageRequest, Patch, assistants, now, optional_field, text_patch};
+use crate::service::{
+    Page, PageRequest, Patch, assistants, by_ids, newest_first, now, optional_field, text_patch,
+};
 
 /// Longest subject.
 const SUBJECT_MAX: usize = 300;
@@ -370,14 +372,15 @@ pub async fn get_many(
     ids: &[String],
 ) -> ApiResult<std::collections::HashMap<String, conversation::Model>> {
     authorize(principal, Resource::Conversation, Action::Read)?;
-    Ok(conversation::Entity::find()
-        .filter(conversation::Column::OrganizationId.eq(&principal.organization_id))
-        .filter(conversation::Column::Id.is_in(ids.iter().cloned()))
-        .all(db.conn())
-        .await?
-        .into_iter()
-        .map(|c| (c.id.clone(), c))
-        .collect())
+    by_ids::<conversation::Entity>(
+        db.conn(),
+        conversation::Column::OrganizationId,
+        conversation::Column::Id,
+        &principal.organization_id,
+        ids,
+        |row| &row.id,
+    )
+    .await
 }
 
 fn filtered(
@@ -408,16 +411,8 @@ pub async fn list(
     page: &PageRequest,
 ) -> ApiResult<Page<conversation::Model>> {
     authorize(principal, Resource::Conversation, Action::Read)?;
-    let mut query = filtered(principal, filter)?;
-    if let Some(after) = &page.after {
-        query = query.filter(conversation::Column::Id.lt(after));
-    }
-    let rows = query
-        .order_by_desc(conversation::Column::Id)
-        .limit(page.fetch())
-        .all(db.conn())
-        .await?;
-    Ok(page.page(rows))
+    let query = filtered(principal, filter)?;
+    newest_first(db.conn(), query, conversation::Column::Id, page).await
 }
 
 /// How many conversations match the filter.

@@ -6,7 +6,7 @@ use entities::knowledge_base_entry as kb;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, ModelTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
+    PaginatorTrait, QueryFilter, QuerySelect, Select, Set,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -17,7 +17,9 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
 use crate::service::events::{self, names};
-use crate::service::{Page, PageRequest, Patch, now, required_text, text_patch};
+use crate::service::{
+    Page, PageRequest, Patch, by_ids, newest_first, now, required_text, text_patch,
+};
 
 const TITLE_MAX: usize = 300;
 const BODY_MAX: usize = 100_000;
@@ -242,14 +244,15 @@ pub async fn get_many(
     ids: &[String],
 ) -> ApiResult<HashMap<String, kb::Model>> {
     authorize(principal, Resource::KnowledgeBase, Action::Read)?;
-    Ok(kb::Entity::find()
-        .filter(kb::Column::OrganizationId.eq(&principal.organization_id))
-        .filter(kb::Column::Id.is_in(ids.iter().cloned()))
-        .all(db.conn())
-        .await?
-        .into_iter()
-        .map(|e| (e.id.clone(), e))
-        .collect())
+    by_ids::<kb::Entity>(
+        db.conn(),
+        kb::Column::OrganizationId,
+        kb::Column::Id,
+        &principal.organization_id,
+        ids,
+        |row| &row.id,
+    )
+    .await
 }
 
 fn filtered(principal: &Principal, filter: &EntryFilter) -> ApiResult<Select<kb::Entity>> {
@@ -295,16 +298,8 @@ pub async fn list(
     page: &PageRequest,
 ) -> ApiResult<Page<kb::Model>> {
     authorize(principal, Resource::KnowledgeBase, Action::Read)?;
-    let mut query = filtered(principal, filter)?;
-    if let Some(after) = &page.after {
-        query = query.filter(kb::Column::Id.lt(after));
-    }
-    let rows = query
-        .order_by_desc(kb::Column::Id)
-        .limit(page.fetch())
-        .all(db.conn())
-        .await?;
-    Ok(page.page(rows))
+    let query = filtered(principal, filter)?;
+    newest_first(db.conn(), query, kb::Column::Id, page).await
 }
 
 /// How many entries match the filter.

@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
 use crate::service::conversations::{self, Status};
 use crate::service::events::{self, names};
-use crate::service::{Page, PageRequest, now, required_text};
+use crate::service::{Page, PageRequest, by_ids, now, required_text};
 
 /// Longest message body, in characters.
 pub const BODY_MAX: usize = 10_000;
@@ -307,12 +307,13 @@ pub async fn get_many(
     ids: &[String],
 ) -> ApiResult<HashMap<String, message::Model>> {
     authorize(principal, Resource::Message, Action::Read)?;
-    Ok(message::Entity::find()
-        .filter(message::Column::OrganizationId.eq(&principal.organization_id))
-        .filter(message::Column::Id.is_in(ids.iter().cloned()))
-        .all(db.conn())
-        .await?
-        .into_iter()
-        .map(|m| (m.id.clone(), m))
-        .collect())
+    by_ids::<message::Entity>(
+        db.conn(),
+        message::Column::OrganizationId,
+        message::Column::Id,
+        &principal.organization_id,
+        ids,
+        |row| &row.id,
+    )
+    .await
 }

@@ -10,8 +10,13 @@ pub mod messages;
 pub mod organizations;
 pub mod visitors;
 
+use std::collections::HashMap;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 use serde::{Deserialize, Deserializer};
 
 use crate::error::{ApiError, ApiResult};
@@ -77,6 +82,44 @@ impl<T> Page<T> {
             None
         }
     }
+}
+
+/// Runs `query` as one page, newest first by the time-sortable `id` column.
+pub(crate) async fn newest_first<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    query: Select<E>,
+    id: E::Column,
+    page: &PageRequest,
+) -> ApiResult<Page<E::Model>> {
+    let mut query = query;
+    if let Some(after) = &page.after {
+        query = query.filter(id.lt(after.as_str()));
+    }
+    let rows = query
+        .order_by_desc(id)
+        .limit(page.fetch())
+        .all(conn)
+        .await?;
+    Ok(page.page(rows))
+}
+
+/// The rows of `organization_id` among `ids`, by id (ids of other organizations are simply absent).
+pub(crate) async fn by_ids<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    organization_column: E::Column,
+    id_column: E::Column,
+    organization_id: &str,
+    ids: &[String],
+    id_of: impl Fn(&E::Model) -> &str,
+) -> ApiResult<HashMap<String, E::Model>> {
+    Ok(E::find()
+        .filter(organization_column.eq(organization_id))
+        .filter(id_column.is_in(ids.iter().map(String::as_str)))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|row| (id_of(&row).to_owned(), row))
+        .collect())
 }
 
 /// An opaque cursor for the row with this id.

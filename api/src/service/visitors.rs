@@ -3,10 +3,7 @@
 use std::collections::HashMap;
 
 use entities::visitor;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Deserialize;
 
 use crate::auth::Principal;
@@ -14,7 +11,9 @@ use crate::authz::{Action, Resource, authorize};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
-use crate::service::{Page, PageRequest, now, optional_field, organizations::validate_email};
+use crate::service::{
+    Page, PageRequest, by_ids, newest_first, now, optional_field, organizations::validate_email,
+};
 
 /// A visitor's contact details, as given when a conversation starts.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -97,14 +96,15 @@ pub async fn get_many(
     ids: &[String],
 ) -> ApiResult<HashMap<String, visitor::Model>> {
     authorize(principal, Resource::Visitor, Action::Read)?;
-    Ok(visitor::Entity::find()
-        .filter(visitor::Column::OrganizationId.eq(&principal.organization_id))
-        .filter(visitor::Column::Id.is_in(ids.iter().cloned()))
-        .all(db.conn())
-        .await?
-        .into_iter()
-        .map(|v| (v.id.clone(), v))
-        .collect())
+    by_ids::<visitor::Entity>(
+        db.conn(),
+        visitor::Column::OrganizationId,
+        visitor::Column::Id,
+        &principal.organization_id,
+        ids,
+        |row| &row.id,
+    )
+    .await
 }
 
 /// The organization's visitors, newest first.
@@ -114,17 +114,9 @@ pub async fn list(
     page: &PageRequest,
 ) -> ApiResult<Page<visitor::Model>> {
     authorize(principal, Resource::Visitor, Action::Read)?;
-    let mut query = visitor::Entity::find()
+    let query = visitor::Entity::find()
         .filter(visitor::Column::OrganizationId.eq(&principal.organization_id));
-    if let Some(after) = &page.after {
-        query = query.filter(visitor::Column::Id.lt(after));
-    }
-    let rows = query
-        .order_by_desc(visitor::Column::Id)
-        .limit(page.fetch())
-        .all(db.conn())
-        .await?;
-    Ok(page.page(rows))
+    newest_first(db.conn(), query, visitor::Column::Id, page).await
 }
 
 /// How many visitors the organization has.
