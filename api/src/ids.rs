@@ -69,6 +69,18 @@ pub fn parse(kind: Kind, field: &str, id: &str) -> Result<String, ApiError> {
     Ok(id.to_owned())
 }
 
+/// Checks an id given to look an object up: a malformed one cannot exist, so it answers NOT_FOUND.
+pub fn lookup(kind: Kind, id: &str) -> Result<&str, ApiError> {
+    match parse(kind, "id", id) {
+        Ok(_) => Ok(id),
+        Err(_) => Err(ApiError::NotFound(format!(
+            "no {} with id {id:?} (ids of this kind start with {})",
+            kind.noun(),
+            kind.prefix()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,17 +100,5 @@ mod tests {
         assert!(parse(Kind::Conversation, "id", &kb).is_err());
         assert!(parse(Kind::Conversation, "id", "conv_not-a-ulid").is_err());
         assert!(parse(Kind::Conversation, "id", "").is_err());
-    }
-}
-
-/// Checks an id given to look an object up: a malformed one cannot exist, so it answers NOT_FOUND.
-pub fn lookup(kind: Kind, id: &str) -> Result<&str, ApiError> {
-    match parse(kind, "id", id) {
-        Ok(_) => Ok(id),
-        Err(_) => Err(ApiError::NotFound(format!(
-            "no {} with id {id:?} (ids of this kind start with {})",
-            kind.noun(),
-            kind.prefix()
-        ))),
     }
 }
