@@ -286,3 +286,76 @@ async fn the_dashboard_query_costs_the_same_few_statements_for_5_or_50_conversat
         costs[1]
     );
 }
+
+#[tokio::test]
+async fn assistants_expose_and_update_their_widget_settings() {
+    let app = spawn_app().await;
+    let data = app
+        .graphql_ok(
+            "{ assistants { id name widget { position primaryColor theme welcomeMessage autoOpen autoOpenDelayMs showAvatar hideOnMobile zIndex width height hideOnPaths showOnPaths } } }",
+            json!({}),
+        )
+        .await;
+    let assistant = &data["assistants"][0];
+    assert_eq!(assistant["id"], app.org.assistant.id.as_str());
+    assert_eq!(assistant["widget"]["position"], "BOTTOM_RIGHT");
+    assert_eq!(assistant["widget"]["primaryColor"], "#0071e3");
+
+    let updated = app
+        .graphql_ok(
+            "mutation($id: ID!) { updateAssistant(id: $id, input: {widget: {position: BOTTOM_LEFT, theme: DARK, autoOpen: true, autoOpenDelayMs: 3000, showOnPaths: [\"/products/*\"]}}) { widget { position theme autoOpen autoOpenDelayMs primaryColor showOnPaths } } }",
+            json!({"id": assistant["id"]}),
+        )
+        .await;
+    let widget = &updated["updateAssistant"]["widget"];
+    assert_eq!(widget["position"], "BOTTOM_LEFT");
+    assert_eq!(widget["theme"], "DARK");
+    assert_eq!(widget["autoOpenDelayMs"], 3000);
+    assert_eq!(
+        widget["primaryColor"], "#0071e3",
+        "fields not given keep their value"
+    );
+    assert_eq!(widget["showOnPaths"], json!(["/products/*"]));
+
+    let bad = app
+        .graphql(
+            "mutation($id: ID!) { updateAssistant(id: $id, input: {widget: {primaryColor: \"blue\"}}) { id } }",
+            json!({"id": assistant["id"]}),
+        )
+        .await;
+    assert_eq!(code(&bad), "BAD_USER_INPUT");
+    assert!(bad.text.contains("primary_color"), "{}", bad.text);
+    let again = app
+        .graphql_ok(
+            "query($id: ID!) { assistant(id: $id) { widget { primaryColor } } }",
+            json!({"id": assistant["id"]}),
+        )
+        .await;
+    assert_eq!(again["assistant"]["widget"]["primaryColor"], "#0071e3");
+}
+
+#[tokio::test]
+async fn visitors_are_listed_and_read_by_id() {
+    let app = spawn_app().await;
+    let conversation = app.create_conversation("hi").await;
+    let data = app
+        .graphql_ok(
+            "{ visitors(first: 10) { totalCount edges { node { id name email } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["visitors"]["totalCount"], 1);
+    assert_eq!(
+        data["visitors"]["edges"][0]["node"]["id"],
+        conversation["visitor_id"]
+    );
+    let other = app.other_organization("Globex").await;
+    let reply = app
+        .graphql_as(
+            &other.secret,
+            "query($id: ID!) { visitor(id: $id) { id } }",
+            json!({"id": conversation["visitor_id"]}),
+        )
+        .await;
+    assert_eq!(code(&reply), "NOT_FOUND");
+}
