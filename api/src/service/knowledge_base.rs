@@ -88,6 +88,17 @@ fn validate_tags(tags: &[String]) -> ApiResult<Vec<String>> {
     Ok(out)
 }
 
+/// Appends an entry's event to the outbox, inside the caller's transaction.
+async fn record_event(
+    conn: &impl sea_orm::ConnectionTrait,
+    name: &str,
+    entry: &kb::Model,
+) -> ApiResult<()> {
+    let data = json!({"entry_id": entry.id, "title": entry.title});
+    events::record(conn, &entry.organization_id, name, None, data).await?;
+    Ok(())
+}
+
 /// Creates an entry.
 #[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
 pub async fn create(db: &Db, principal: &Principal, input: CreateEntry) -> ApiResult<kb::Model> {
@@ -118,14 +129,7 @@ pub async fn create(db: &Db, principal: &Principal, input: CreateEntry) -> ApiRe
     }
     .insert(&*txn)
     .await?;
-    events::record(
-        &*txn,
-        &principal.organization_id,
-        names::KNOWLEDGE_BASE_ENTRY_CREATED,
-        None,
-        json!({"entry_id": entry.id, "title": entry.title}),
-    )
-    .await?;
+    record_event(&*txn, names::KNOWLEDGE_BASE_ENTRY_CREATED, &entry).await?;
     txn.commit().await?;
     Ok(entry)
 }
@@ -186,14 +190,7 @@ pub async fn update(
     }
     active.updated_at = Set(now());
     let entry = active.update(&*txn).await?;
-    events::record(
-        &*txn,
-        &principal.organization_id,
-        names::KNOWLEDGE_BASE_ENTRY_UPDATED,
-        None,
-        json!({"entry_id": entry.id, "title": entry.title}),
-    )
-    .await?;
+    record_event(&*txn, names::KNOWLEDGE_BASE_ENTRY_UPDATED, &entry).await?;
     txn.commit().await?;
     Ok(entry)
 }
@@ -206,14 +203,7 @@ pub async fn delete(db: &Db, principal: &Principal, id: &str) -> ApiResult<kb::M
     let txn = db.begin_write().await?;
     let entry = find(&*txn, &principal.organization_id, id).await?;
     entry.clone().delete(&*txn).await?;
-    events::record(
-        &*txn,
-        &principal.organization_id,
-        names::KNOWLEDGE_BASE_ENTRY_DELETED,
-        None,
-        json!({"entry_id": entry.id, "title": entry.title}),
-    )
-    .await?;
+    record_event(&*txn, names::KNOWLEDGE_BASE_ENTRY_DELETED, &entry).await?;
     txn.commit().await?;
     Ok(entry)
 }
