@@ -18,6 +18,10 @@ use sea_orm::{EntityTrait, Set};
 use secrecy::SecretString;
 use serde_json::json;
 
+/// The same allocator as the `concierge` binary, so the in-process server is measured as shipped.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Options {
     backends: Vec<String>,
     conversations: usize,
@@ -26,6 +30,7 @@ struct Options {
     seconds: u64,
     concurrency: usize,
     postgres_url: String,
+    scenarios: Vec<Scenario>,
 }
 
 fn options() -> Options {
@@ -38,6 +43,7 @@ fn options() -> Options {
         concurrency: 16,
         postgres_url: std::env::var("CONCIERGE_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
+        scenarios: Scenario::ALL.to_vec(),
     };
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -53,9 +59,20 @@ fn options() -> Options {
             "--entries" => o.entries = value.parse().unwrap(),
             "--seconds" => o.seconds = value.parse().unwrap(),
             "--concurrency" => o.concurrency = value.parse().unwrap(),
+            "--scenarios" => {
+                o.scenarios = value
+                    .split(',')
+                    .map(|name| {
+                        Scenario::ALL
+                            .into_iter()
+                            .find(|s| s.key() == name)
+                            .unwrap_or_else(|| panic!("unknown scenario {name}"))
+                    })
+                    .collect();
+            }
             "--help" | "-h" => {
                 println!(
-                    "cargo bench --bench load -- [--backend sqlite,postgres] [--conversations 10000] [--messages 100000] [--entries 5000] [--seconds 10] [--concurrency 16]"
+                    "cargo bench --bench load -- [--backend sqlite,postgres] [--conversations 10000] [--messages 100000] [--entries 5000] [--seconds 10] [--concurrency 16] [--scenarios baseline,dashboard,rest-list,create-message]"
                 );
                 std::process::exit(0);
             }
@@ -178,7 +195,7 @@ async fn seed(db: &Db, org: &str, assistant: &str, o: &Options) -> Vec<String> {
     conversation_ids
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Scenario {
     Baseline,
     Dashboard,
@@ -187,6 +204,22 @@ enum Scenario {
 }
 
 impl Scenario {
+    const ALL: [Scenario; 4] = [
+        Scenario::Baseline,
+        Scenario::Dashboard,
+        Scenario::RestList,
+        Scenario::CreateMessage,
+    ];
+
+    fn key(self) -> &'static str {
+        match self {
+            Scenario::Baseline => "baseline",
+            Scenario::Dashboard => "dashboard",
+            Scenario::RestList => "rest-list",
+            Scenario::CreateMessage => "create-message",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Scenario::Baseline => "GET /healthz (baseline)",
@@ -332,12 +365,7 @@ async fn bench_backend(backend: &str, o: &Options) {
     println!("| scenario | requests | errors | req/s | ratio to baseline | p50 ms | p99 ms |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut baseline = 0.0;
-    for scenario in [
-        Scenario::Baseline,
-        Scenario::Dashboard,
-        Scenario::RestList,
-        Scenario::CreateMessage,
-    ] {
+    for scenario in o.scenarios.iter().copied() {
         let outcome = run(scenario, &base, &org.secret, ids.clone(), o).await;
         let rps = outcome.requests as f64 / outcome.elapsed.as_secs_f64();
         if matches!(scenario, Scenario::Baseline) {
@@ -349,7 +377,11 @@ async fn bench_backend(backend: &str, o: &Options) {
             outcome.requests,
             outcome.errors,
             rps,
-            rps / baseline,
+            if baseline > 0.0 {
+                rps / baseline
+            } else {
+                f64::NAN
+            },
             percentile(&outcome.latencies, 0.50),
             percentile(&outcome.latencies, 0.99),
         );
