@@ -35,6 +35,8 @@ pub struct Settings {
     pub graphql_max_depth: usize,
     /// Most complex GraphQL query accepted.
     pub graphql_max_complexity: usize,
+    /// Per-key rate limits by plan tier; an operator behind its own gateway may turn them off.
+    pub rate_limits: bool,
 }
 
 /// The defaults of DESIGN.md's configuration table.
@@ -47,6 +49,7 @@ struct Defaults {
     log_format: &'static str,
     graphql_max_depth: usize,
     graphql_max_complexity: usize,
+    rate_limits: bool,
 }
 
 impl Default for Defaults {
@@ -59,6 +62,7 @@ impl Default for Defaults {
             log_format: "pretty",
             graphql_max_depth: 15,
             graphql_max_complexity: 5_000,
+            rate_limits: true,
         }
     }
 }
@@ -93,6 +97,7 @@ impl Settings {
             log_format: defaults.log_format.to_owned(),
             graphql_max_depth: defaults.graphql_max_depth,
             graphql_max_complexity: defaults.graphql_max_complexity,
+            rate_limits: defaults.rate_limits,
         }
     }
 

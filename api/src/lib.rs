@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod ids;
+pub mod ratelimit;
 pub mod rest;
 pub mod service;
 pub mod startup;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, Request, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
@@ -16,10 +17,12 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+use crate::auth;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::graphql::{self, build_schema};
+use crate::ratelimit::RateLimits;
 use crate::rest;
 use crate::state::AppState;
 
@@ -45,6 +48,7 @@ impl Application {
         let state = AppState {
             schema: build_schema(&settings),
             db,
+            rate_limits: Arc::new(RateLimits::new(settings.rate_limits)),
             settings: Arc::new(settings),
         };
         let listener = TcpListener::bind(state.settings.bind).await?;
@@ -115,14 +119,21 @@ pub async fn shutdown_signal() {
 /// The whole HTTP surface with its middleware.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit_bytes;
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+    // Everything behind the API key: authenticated and rate-limited once, before the handlers.
+    let authenticated = Router::new()
         .route(
             "/graphql",
             get(graphql::http::get).post(graphql::http::post),
         )
         .nest("/api/v1", rest::router())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::layer::authenticate,
+        ));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(authenticated)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

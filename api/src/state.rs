@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::graphql::AppSchema;
+use crate::ratelimit::RateLimits;
 
 /// Cloned into every handler; cheap to clone.
 #[derive(Clone)]
@@ -12,4 +13,5 @@ pub struct AppState {
     pub db: Db,
     pub schema: AppSchema,
     pub settings: Arc<Settings>,
+    pub rate_limits: Arc<RateLimits>,
 }

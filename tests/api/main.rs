@@ -11,4 +11,5 @@ mod graphql;
 mod health;
 mod knowledge_base;
 mod peers;
+mod rate_limits;
 mod schema;

@@ -1,6 +1,7 @@
 //! Who is calling: turns credentials into a [`Principal`] that every service function takes.
 
 pub mod api_keys;
+pub mod layer;
 
 use std::fmt;
 use std::str::FromStr;

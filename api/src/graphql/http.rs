@@ -11,9 +11,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use crate::auth::Principal;
+use crate::auth::layer::Authenticated;
 use crate::error::ApiError;
 use crate::graphql::loaders::request_loader;
-use crate::rest::extract::authenticate;
 use crate::state::AppState;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
@@ -92,9 +93,15 @@ fn request_error(media: Media, err: ApiError) -> Response {
     response
 }
 
+/// An error answered before execution, in the media type the client accepts (used by the layers too).
+pub fn error_response(headers: &HeaderMap, err: ApiError) -> Response {
+    request_error(Media::negotiate(headers), err)
+}
+
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query from the URL (never a mutation).
 pub async fn get(
     State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -120,14 +127,19 @@ pub async fn get(
             ApiError::MethodNotAllowed("mutations are not allowed over GET; use POST".to_owned()),
         );
     }
-    execute(&state, &headers, media, params).await
+    execute(&state, caller, media, params).await
 }
 
 /// `POST /graphql` with a JSON body.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let media = Media::negotiate(&headers);
     match post_params(&headers, &body) {
-        Ok(params) => execute(&state, &headers, media, params).await,
+        Ok(params) => execute(&state, caller, media, params).await,
         Err(err) => request_error(media, err),
     }
 }
@@ -243,8 +255,13 @@ fn is_mutation(params: &Params) -> bool {
     ty == Some(OperationType::Mutation)
 }
 
-async fn execute(state: &AppState, headers: &HeaderMap, media: Media, params: Params) -> Response {
-    let principal = match authenticate(state, headers).await {
+async fn execute(
+    state: &AppState,
+    caller: Result<Principal, ApiError>,
+    media: Media,
+    params: Params,
+) -> Response {
+    let principal = match caller {
         Ok(principal) => principal,
         Err(err) => return request_error(media, err),
     };

@@ -7,52 +7,20 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::auth::Principal;
+use crate::auth::layer::Authenticated;
 use crate::error::ApiError;
-use crate::service::api_keys;
 use crate::state::AppState;
 
 /// The authenticated caller of a REST route.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
 
-/// The bearer token of an `Authorization` header.
-pub fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .ok_or_else(|| {
-            ApiError::Unauthenticated(
-                "missing credentials: send Authorization: Bearer <API key>".to_owned(),
-            )
-        })?
-        .to_str()
-        .map_err(|_| ApiError::Unauthenticated("malformed Authorization header".to_owned()))?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(|| {
-        ApiError::Unauthenticated(
-            "malformed Authorization header: expected Bearer <API key>".to_owned(),
-        )
-    })?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(ApiError::Unauthenticated(
-            "unsupported authorization scheme: expected Bearer".to_owned(),
-        ));
-    }
-    Ok(token.trim())
-}
-
-/// Authenticates the request's credentials.
-pub async fn authenticate(
-    state: &AppState,
-    headers: &axum::http::HeaderMap,
-) -> Result<Principal, ApiError> {
-    let token = bearer(headers)?;
-    api_keys::authenticate(&state.db, token).await
-}
-
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authenticate(state, &parts.headers).await.map(Caller)
+        let Ok(Authenticated(outcome)) = Authenticated::from_request_parts(parts, state).await;
+        outcome.map(Caller)
     }
 }
 

@@ -1,0 +1,114 @@
+//! The layer in front of REST v1 and GraphQL: authenticates the bearer key once, applies the per-key rate
+//! limit with its headers, and hands the outcome to the handlers through request extensions.
+
+use std::convert::Infallible;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::service::api_keys;
+use crate::state::AppState;
+
+/// Why a request carries no principal (kept in extensions; `ApiError` itself is not `Clone`).
+#[derive(Clone, Debug)]
+enum AuthFailure {
+    Unauthenticated(String),
+    Internal,
+}
+
+/// The bearer token of an `Authorization` header.
+pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| {
+            ApiError::Unauthenticated(
+                "missing credentials: send Authorization: Bearer <API key>".to_owned(),
+            )
+        })?
+        .to_str()
+        .map_err(|_| ApiError::Unauthenticated("malformed Authorization header".to_owned()))?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(|| {
+        ApiError::Unauthenticated(
+            "malformed Authorization header: expected Bearer <API key>".to_owned(),
+        )
+    })?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::Unauthenticated(
+            "unsupported authorization scheme: expected Bearer".to_owned(),
+        ));
+    }
+    Ok(token.trim())
+}
+
+/// Middleware: authenticate, rate-limit, then run the handler with the outcome in extensions.
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let outcome = match bearer(request.headers()) {
+        Ok(token) => api_keys::authenticate(&state.db, token).await,
+        Err(err) => Err(err),
+    };
+    match outcome {
+        Ok(principal) => {
+            let decision = state.rate_limits.check(&principal);
+            if let Some(decision) = decision
+                && let Some(retry_after_secs) = decision.retry_after_secs
+            {
+                let err = ApiError::RateLimited { retry_after_secs };
+                let mut response = if request.uri().path().starts_with("/graphql") {
+                    crate::graphql::http::error_response(request.headers(), err)
+                } else {
+                    err.into_response()
+                };
+                decision.write_headers(response.headers_mut());
+                return response;
+            }
+            request.extensions_mut().insert(principal);
+            let mut response = next.run(request).await;
+            if let Some(decision) = decision {
+                decision.write_headers(response.headers_mut());
+            }
+            response
+        }
+        Err(err) => {
+            let failure = match err {
+                ApiError::Unauthenticated(message) => AuthFailure::Unauthenticated(message),
+                other => {
+                    // Logged here with the request id; the handler answers a generic 500.
+                    let _ = other.public_message();
+                    AuthFailure::Internal
+                }
+            };
+            request.extensions_mut().insert(failure);
+            next.run(request).await
+        }
+    }
+}
+
+/// The outcome of the authentication layer: the caller, or why there is none.
+#[derive(Debug)]
+pub struct Authenticated(pub Result<Principal, ApiError>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(Self(Ok(principal.clone())));
+        }
+        Ok(Self(Err(match parts.extensions.get::<AuthFailure>() {
+            Some(AuthFailure::Unauthenticated(message)) => {
+                ApiError::Unauthenticated(message.clone())
+            }
+            Some(AuthFailure::Internal) => ApiError::internal_msg("authentication failed"),
+            None => ApiError::internal_msg("the authentication layer is not installed"),
+        })))
+    }
+}
