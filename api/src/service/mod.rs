@@ -215,20 +215,9 @@ pub fn text_patch(field: &str, patch: &Patch<String>, max: usize) -> ApiResult<P
     })
 }
 
-/// The current time, truncated to microseconds so that every backend stores it exactly.
+/// The current time, truncated to microseconds so that every backend stores and returns it exactly.
 pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{DurationRound, TimeDelta};
     let now = chrono::Utc::now();
-    now.with_timestamp_subsec_nanos_or_self()
-}
-
-trait TruncateMicros {
-    fn with_timestamp_subsec_nanos_or_self(self) -> Self;
-}
-
-impl TruncateMicros for chrono::DateTime<chrono::Utc> {
-    fn with_timestamp_subsec_nanos_or_self(self) -> Self {
-        use chrono::{DurationRound, TimeDelta};
-        self.duration_trunc(TimeDelta::microseconds(1))
-            .unwrap_or(self)
-    }
+    now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
 }
