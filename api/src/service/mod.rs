@@ -219,5 +219,6 @@ pub fn text_patch(field: &str, patch: &Patch<String>, max: usize) -> ApiResult<P
 pub fn now() -> chrono::DateTime<chrono::Utc> {
     use chrono::{DurationRound, TimeDelta};
     let now = chrono::Utc::now();
-    now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
+    now.duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or(now)
 }
