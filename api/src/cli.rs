@@ -40,12 +40,23 @@ enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Audit-log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Print the federation SDL (what `_service { sdl }` serves).
     Schema {
         /// Write to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute every organization's hash chain; exits non-zero if any entry was edited or removed.
+    Verify,
 }
 
 impl clap::ValueEnum for Plan {
@@ -122,6 +133,30 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!();
             println!("Owner API key (shown once; store it now):");
             println!("{}", created.secret);
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let db = Db::connect(&settings).await?;
+            db.migrate().await?;
+            let report = service::audit::verify(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            for problem in &report.problems {
+                println!("TAMPERED  {problem}");
+            }
+            if !report.problems.is_empty() {
+                anyhow::bail!(
+                    "audit log verification failed: {} problem(s) in {} entries of {} organization(s)",
+                    report.problems.len(),
+                    report.entries,
+                    report.organizations
+                );
+            }
+            println!(
+                "audit log verified: {} entries in {} organization(s), every hash chain intact",
+                report.entries, report.organizations
+            );
         }
         Command::Schema { output } => {
             let sdl = graphql::federation_sdl(&graphql::build_schema(&settings)).await?;

@@ -126,9 +126,30 @@ impl From<DbErr> for ApiError {
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
                 Self::Validation("a referenced record does not exist".to_owned())
             }
+            _ if is_transient(&err) => {
+                Self::Conflict("the change collided with a concurrent one; retry it".to_owned())
+            }
             _ => Self::Internal(err.into()),
         }
     }
+}
+
+/// Deadlocks and serialization failures (PostgreSQL 40P01 / 40001, SQLite BUSY): the client may retry.
+fn is_transient(err: &DbErr) -> bool {
+    let runtime = match err {
+        DbErr::Exec(runtime) | DbErr::Query(runtime) | DbErr::Conn(runtime) => runtime,
+        _ => return false,
+    };
+    let sea_orm::RuntimeErr::SqlxError(sqlx_err) = runtime else {
+        return false;
+    };
+    let Some(db_err) = sqlx_err.as_database_error() else {
+        return false;
+    };
+    matches!(
+        db_err.code().as_deref(),
+        Some("40001" | "40P01" | "5" | "517")
+    )
 }
 
 impl From<TransactionError<ApiError>> for ApiError {

@@ -14,6 +14,7 @@ pub enum Kind {
     Message,
     KnowledgeBaseEntry,
     Event,
+    AuditEntry,
 }
 
 impl Kind {
@@ -28,6 +29,7 @@ impl Kind {
             Kind::Message => "msg_",
             Kind::KnowledgeBaseEntry => "kb_",
             Kind::Event => "evt_",
+            Kind::AuditEntry => "aud_",
         }
     }
 
@@ -43,6 +45,7 @@ impl Kind {
             Kind::Message => "message",
             Kind::KnowledgeBaseEntry => "knowledge-base entry",
             Kind::Event => "event",
+            Kind::AuditEntry => "audit entry",
         }
     }
 }

@@ -143,6 +143,7 @@ mod tests {
             plan,
             role: crate::auth::Role::Owner,
             actor: Actor::ApiKey { id: id.into() },
+            origin: crate::auth::Origin::default(),
         }
     }
 

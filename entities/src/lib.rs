@@ -2,6 +2,7 @@
 
 pub mod api_key;
 pub mod assistant;
+pub mod audit_entry;
 pub mod conversation;
 pub mod event;
 pub mod knowledge_base_entry;
@@ -14,6 +15,7 @@ pub mod prelude {
     //! The entities under short names.
     pub use super::api_key::Entity as ApiKey;
     pub use super::assistant::Entity as Assistant;
+    pub use super::audit_entry::Entity as AuditEntry;
     pub use super::conversation::Entity as Conversation;
     pub use super::event::Entity as Event;
     pub use super::knowledge_base_entry::Entity as KnowledgeBaseEntry;

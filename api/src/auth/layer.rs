@@ -2,14 +2,15 @@
 //! limit with its headers, and hands the outcome to the handlers through request extensions.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::Principal;
+use crate::auth::{Origin, Principal};
 use crate::error::ApiError;
 use crate::service::api_keys;
 use crate::state::AppState;
@@ -56,7 +57,8 @@ pub async fn authenticate(
         Err(err) => Err(err),
     };
     match outcome {
-        Ok(principal) => {
+        Ok(mut principal) => {
+            principal.origin = origin(&request);
             let decision = state.rate_limits.check(&principal);
             if let Some(decision) = decision
                 && let Some(retry_after_secs) = decision.retry_after_secs
@@ -90,6 +92,20 @@ pub async fn authenticate(
             next.run(request).await
         }
     }
+}
+
+/// The peer address and user agent of a request (the peer, not `X-Forwarded-For`, which anyone can send).
+fn origin(request: &Request) -> Origin {
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    let user_agent = request
+        .headers()
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(500).collect());
+    Origin { ip, user_agent }
 }
 
 /// The outcome of the authentication layer: the caller, or why there is none.

@@ -127,13 +127,22 @@ pub enum Actor {
     User { id: String },
 }
 
-/// The authenticated caller: its organization, plan, role and identity.
+/// Where a request came from, as the audit log records it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The peer address of the connection.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The authenticated caller: its organization, plan, role, identity and origin.
 #[derive(Clone, Debug)]
 pub struct Principal {
     pub organization_id: String,
     pub plan: Plan,
     pub role: Role,
     pub actor: Actor,
+    pub origin: Origin,
 }
 
 impl Principal {

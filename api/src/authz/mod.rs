@@ -14,6 +14,7 @@ pub enum Resource {
     KnowledgeBase,
     Analytics,
     ApiKey,
+    AuditLog,
 }
 
 /// What is being done to it.
@@ -33,19 +34,19 @@ fn role_allows(role: Role, resource: Resource, action: Action) -> bool {
         Role::Agent => match resource {
             Conversation | Message | Visitor => matches!(action, Read | Write),
             Organization | Assistant | KnowledgeBase => action == Read,
-            Analytics | ApiKey => false,
+            Analytics | ApiKey | AuditLog => false,
         },
         Role::Analyst => match resource {
             Conversation | Message | Visitor | Analytics | Organization | Assistant => {
                 action == Read
             }
-            KnowledgeBase | ApiKey => false,
+            KnowledgeBase | ApiKey | AuditLog => false,
         },
         Role::Viewer => match resource {
             Conversation | Message | Visitor | KnowledgeBase | Organization | Assistant => {
                 action == Read
             }
-            Analytics | ApiKey => false,
+            Analytics | ApiKey | AuditLog => false,
         },
     }
 }
@@ -72,6 +73,7 @@ pub fn authorize(principal: &Principal, resource: Resource, action: Action) -> A
                 Resource::KnowledgeBase => "the knowledge base",
                 Resource::Analytics => "analytics",
                 Resource::ApiKey => "API keys",
+                Resource::AuditLog => "the audit log",
             }
         )))
     }

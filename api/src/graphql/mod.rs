@@ -1,6 +1,7 @@
 //! The GraphQL API: an Apollo Federation v2 subgraph merged from one query and mutation object per domain.
 
 mod api_keys;
+mod audit;
 mod conversations;
 mod federation;
 pub mod http;
@@ -24,6 +25,7 @@ pub struct QueryRoot(
     conversations::ConversationQuery,
     knowledge_base::KnowledgeBaseQuery,
     api_keys::ApiKeyQuery,
+    audit::AuditQuery,
     federation::FederationQuery,
 );
 

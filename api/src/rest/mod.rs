@@ -2,6 +2,7 @@
 
 pub mod analytics;
 pub mod api_keys;
+pub mod audit;
 pub mod conversations;
 pub mod extract;
 pub mod knowledge_base;
@@ -19,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .merge(knowledge_base::router())
         .merge(analytics::router())
         .merge(api_keys::router())
+        .merge(audit::router())
 }
 
 /// A list response: `{"data": [...], "next_cursor": "…" | null}`.

@@ -8,11 +8,12 @@ use sea_orm::{
 use serde::Deserialize;
 
 use crate::auth::api_keys::{generate, hash, is_well_formed};
-use crate::auth::{Actor, Plan, Principal, Role};
+use crate::auth::{Actor, Origin, Plan, Principal, Role};
 use crate::authz::{Action, Resource, authorize};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
+use crate::service::audit::{self, AuditActor, Change};
 use crate::service::{Page, PageRequest, newest_first, now, organizations, required_text};
 
 /// Input of `createApiKey` / `POST /api-keys`.
@@ -52,6 +53,7 @@ pub async fn authenticate(db: &Db, secret: &str) -> ApiResult<Principal> {
             .map_err(ApiError::internal_msg)?,
         role: key.role.parse::<Role>().map_err(ApiError::internal_msg)?,
         actor: Actor::ApiKey { id: key.id },
+        origin: Origin::default(),
     })
 }
 
@@ -112,6 +114,19 @@ pub async fn create(
         input.expires_at,
     )
     .await?;
+    audit::append(
+        &*txn,
+        &principal.organization_id,
+        AuditActor::Principal(principal),
+        Change {
+            action: "api_key.created",
+            target_type: "api_key",
+            target_id: Some(&created.0.id),
+            before: None,
+            after: Some(summary(&created.0)),
+        },
+    )
+    .await?;
     txn.commit().await?;
     Ok(created)
 }
@@ -142,9 +157,35 @@ pub async fn revoke(db: &Db, principal: &Principal, id: &str) -> ApiResult<api_k
     if key.revoked_at.is_some() {
         return Ok(key);
     }
+    let before = summary(&key);
     let mut active = key.into_active_model();
     active.revoked_at = Set(Some(now()));
     let key = active.update(&*txn).await?;
+    audit::append(
+        &*txn,
+        &principal.organization_id,
+        AuditActor::Principal(principal),
+        Change {
+            action: "api_key.revoked",
+            target_type: "api_key",
+            target_id: Some(&key.id),
+            before: Some(before),
+            after: Some(summary(&key)),
+        },
+    )
+    .await?;
     txn.commit().await?;
     Ok(key)
+}
+
+/// What the audit log records of a key (never its hash).
+pub(crate) fn summary(key: &api_key::Model) -> serde_json::Value {
+    serde_json::json!({
+        "id": key.id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "role": key.role,
+        "expires_at": key.expires_at,
+        "revoked_at": key.revoked_at,
+    })
 }

@@ -3,6 +3,7 @@
 pub mod analytics;
 pub mod api_keys;
 pub mod assistants;
+pub mod audit;
 pub mod conversations;
 pub mod events;
 pub mod knowledge_base;

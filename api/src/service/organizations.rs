@@ -8,7 +8,9 @@ use crate::authz::{Action, Resource, authorize};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{Kind, new_id};
+use crate::service::audit::{self, AuditActor, Change};
 use crate::service::{api_keys, assistants, now, required_text};
+use serde_json::json;
 
 /// What `concierge bootstrap` creates.
 #[derive(Debug)]
@@ -57,6 +59,34 @@ pub async fn bootstrap(db: &Db, name: &str, plan: Plan, email: &str) -> ApiResul
         Role::Owner,
         Some(owner.id.clone()),
         None,
+    )
+    .await?;
+    audit::append(
+        &*txn,
+        &organization.id,
+        AuditActor::System,
+        Change {
+            action: "organization.created",
+            target_type: "organization",
+            target_id: Some(&organization.id),
+            before: None,
+            after: Some(
+                json!({"name": organization.name, "plan": organization.plan, "owner": owner.email}),
+            ),
+        },
+    )
+    .await?;
+    audit::append(
+        &*txn,
+        &organization.id,
+        AuditActor::System,
+        Change {
+            action: "api_key.created",
+            target_type: "api_key",
+            target_id: Some(&api_key.id),
+            before: None,
+            after: Some(api_keys::summary(&api_key)),
+        },
     )
     .await?;
     txn.commit().await?;

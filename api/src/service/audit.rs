@@ -1,0 +1,258 @@
+//! The tamper-evident audit log: administrative actions appended in the transaction of the change, each
+//! entry hash-chained to the previous one of its organization so that an edit or a deletion is detectable.
+
+use entities::{audit_entry, organization};
+use sea_orm::sea_query::LockType;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select, Set,
+};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::auth::{Actor, Origin, Principal};
+use crate::authz::{Action, Resource, authorize};
+use crate::db::Db;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{Kind, new_id};
+use crate::service::{Page, PageRequest, newest_first, now};
+
+/// The `prev_hash` of an organization's first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Who did it, as recorded.
+#[derive(Clone, Debug)]
+pub enum AuditActor<'a> {
+    /// A caller of the API.
+    Principal(&'a Principal),
+    /// The command line or the server itself.
+    System,
+}
+
+/// What changed.
+#[derive(Clone, Debug)]
+pub struct Change<'a> {
+    /// `resource.verb`, e.g. `api_key.created`.
+    pub action: &'a str,
+    pub target_type: &'a str,
+    pub target_id: Option<&'a str>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// Filters of the audit log.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub actor_id: Option<String>,
+    pub target_id: Option<String>,
+}
+
+/// Appends one entry inside the caller's transaction, chained to the organization's last entry.
+pub(crate) async fn append(
+    conn: &impl ConnectionTrait,
+    organization_id: &str,
+    actor: AuditActor<'_>,
+    change: Change<'_>,
+) -> ApiResult<audit_entry::Model> {
+    // Serialize appends per organization: a row lock on PostgreSQL (FOR NO KEY UPDATE, which does not
+    // conflict with the KEY SHARE locks that inserts referencing the organization take, so no deadlock);
+    // SQLite has a single writer anyway.
+    organization::Entity::find_by_id(organization_id.to_owned())
+        .lock(LockType::NoKeyUpdate)
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization", organization_id))?;
+    let last = audit_entry::Entity::find()
+        .filter(audit_entry::Column::OrganizationId.eq(organization_id))
+        .order_by_desc(audit_entry::Column::Seq)
+        .one(conn)
+        .await?;
+    let (actor_type, actor_id, origin) = match actor {
+        AuditActor::Principal(p) => (
+            match p.actor {
+                Actor::ApiKey { .. } => "api_key",
+                Actor::User { .. } => "user",
+            },
+            Some(p.actor_id().to_owned()),
+            p.origin.clone(),
+        ),
+        AuditActor::System => ("system", None, Origin::default()),
+    };
+    let mut entry = audit_entry::Model {
+        id: new_id(Kind::AuditEntry),
+        organization_id: organization_id.to_owned(),
+        seq: last.as_ref().map_or(1, |l| l.seq + 1),
+        actor_type: actor_type.to_owned(),
+        actor_id,
+        action: change.action.to_owned(),
+        target_type: change.target_type.to_owned(),
+        target_id: change.target_id.map(str::to_owned),
+        ip: origin.ip,
+        user_agent: origin.user_agent,
+        before: change.before.as_ref().map(canonical),
+        after: change.after.as_ref().map(canonical),
+        created_at: now(),
+        prev_hash: last.map_or_else(|| GENESIS.to_owned(), |l| l.hash),
+        hash: String::new(),
+    };
+    entry.hash = hash_of(&entry);
+    Ok(audit_entry::ActiveModel {
+        id: Set(entry.id),
+        organization_id: Set(entry.organization_id),
+        seq: Set(entry.seq),
+        actor_type: Set(entry.actor_type),
+        actor_id: Set(entry.actor_id),
+        action: Set(entry.action),
+        target_type: Set(entry.target_type),
+        target_id: Set(entry.target_id),
+        ip: Set(entry.ip),
+        user_agent: Set(entry.user_agent),
+        before: Set(entry.before),
+        after: Set(entry.after),
+        created_at: Set(entry.created_at),
+        prev_hash: Set(entry.prev_hash),
+        hash: Set(entry.hash),
+    }
+    .insert(conn)
+    .await?)
+}
+
+/// JSON with every object's keys sorted, so the hash does not depend on how a database stores objects.
+fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let mut out = Map::new();
+            for key in keys {
+                out.insert(key.clone(), canonical(&map[key]));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Hex SHA-256 of the previous hash and the entry's content (everything but its own hash).
+pub fn hash_of(entry: &audit_entry::Model) -> String {
+    let content = json!([
+        entry.id,
+        entry.organization_id,
+        entry.seq,
+        entry.actor_type,
+        entry.actor_id,
+        entry.action,
+        entry.target_type,
+        entry.target_id,
+        entry.ip,
+        entry.user_agent,
+        entry.before.as_ref().map(canonical),
+        entry.after.as_ref().map(canonical),
+        entry
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    ]);
+    let mut hasher = Sha256::new();
+    hasher.update(entry.prev_hash.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(content.to_string().as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn filtered(principal: &Principal, filter: &AuditFilter) -> Select<audit_entry::Entity> {
+    let mut query = audit_entry::Entity::find()
+        .filter(audit_entry::Column::OrganizationId.eq(&principal.organization_id));
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_entry::Column::Action.eq(action));
+    }
+    if let Some(actor) = &filter.actor_id {
+        query = query.filter(audit_entry::Column::ActorId.eq(actor));
+    }
+    if let Some(target) = &filter.target_id {
+        query = query.filter(audit_entry::Column::TargetId.eq(target));
+    }
+    query
+}
+
+/// The organization's audit log, newest first.
+pub async fn list(
+    db: &Db,
+    principal: &Principal,
+    filter: &AuditFilter,
+    page: &PageRequest,
+) -> ApiResult<Page<audit_entry::Model>> {
+    authorize(principal, Resource::AuditLog, Action::Read)?;
+    newest_first(
+        db.conn(),
+        filtered(principal, filter),
+        audit_entry::Column::Id,
+        page,
+    )
+    .await
+}
+
+/// What `concierge audit verify` found.
+#[derive(Clone, Debug, Default)]
+pub struct VerifyReport {
+    pub organizations: u64,
+    pub entries: u64,
+    /// Every break in a chain: edited content, a missing entry or a broken link.
+    pub problems: Vec<String>,
+}
+
+/// Walks every organization's chain and recomputes every hash.
+pub async fn verify(db: &Db) -> ApiResult<VerifyReport> {
+    let organizations: Vec<String> = audit_entry::Entity::find()
+        .select_only()
+        .column(audit_entry::Column::OrganizationId)
+        .distinct()
+        .into_tuple()
+        .all(db.conn())
+        .await?;
+    let mut report = VerifyReport::default();
+    for organization_id in organizations {
+        report.organizations += 1;
+        let mut expected_seq = 1;
+        let mut prev_hash = GENESIS.to_owned();
+        let mut after_seq = 0;
+        loop {
+            let batch = audit_entry::Entity::find()
+                .filter(audit_entry::Column::OrganizationId.eq(&organization_id))
+                .filter(audit_entry::Column::Seq.gt(after_seq))
+                .order_by_asc(audit_entry::Column::Seq)
+                .limit(1000)
+                .all(db.conn())
+                .await?;
+            let Some(last) = batch.last() else { break };
+            after_seq = last.seq;
+            for entry in batch {
+                report.entries += 1;
+                let at = format!("{organization_id} entry {} ({})", entry.seq, entry.id);
+                if entry.seq != expected_seq {
+                    report.problems.push(format!(
+                        "{organization_id}: entries {expected_seq}..{} are missing",
+                        entry.seq - 1
+                    ));
+                } else if entry.prev_hash != prev_hash {
+                    report
+                        .problems
+                        .push(format!("{at}: does not link to the entry before it"));
+                }
+                if hash_of(&entry) != entry.hash {
+                    report
+                        .problems
+                        .push(format!("{at}: content does not match its hash"));
+                }
+                expected_seq = entry.seq + 1;
+                prev_hash = entry.hash;
+            }
+        }
+    }
+    Ok(report)
+}
