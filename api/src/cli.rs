@@ -40,6 +40,11 @@ enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Organization tools.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
     /// Audit-log tools.
     Audit {
         #[command(subcommand)]
@@ -50,6 +55,19 @@ enum Command {
         /// Write to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Change an organization's plan (recorded in its audit log as the operator).
+    SetPlan {
+        /// The organization's id (org_…).
+        #[arg(long)]
+        org: String,
+        /// basic, standard or premium.
+        #[arg(long)]
+        plan: Plan,
     },
 }
 
@@ -133,6 +151,19 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!();
             println!("Owner API key (shown once; store it now):");
             println!("{}", created.secret);
+        }
+        Command::Org {
+            command: OrgCommand::SetPlan { org, plan },
+        } => {
+            let db = Db::connect(&settings).await?;
+            db.migrate().await?;
+            let updated = service::organizations::set_plan_as_operator(&db, &org, plan)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            println!(
+                "{} ({}) is now on the {} plan",
+                updated.id, updated.name, updated.plan
+            );
         }
         Command::Audit {
             command: AuditCommand::Verify,

@@ -11,6 +11,7 @@ mod conversations;
 mod graphql;
 mod health;
 mod knowledge_base;
+mod members;
 mod peers;
 mod rate_limits;
 mod schema;

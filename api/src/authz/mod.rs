@@ -15,6 +15,10 @@ pub enum Resource {
     Analytics,
     ApiKey,
     AuditLog,
+    /// Team members.
+    Member,
+    /// The organization's plan: owners only.
+    Plan,
 }
 
 /// What is being done to it.
@@ -30,23 +34,24 @@ fn role_allows(role: Role, resource: Resource, action: Action) -> bool {
     use Action::*;
     use Resource::*;
     match role {
-        Role::Owner | Role::Admin => true,
+        Role::Owner => true,
+        Role::Admin => resource != Plan || action == Read,
         Role::Agent => match resource {
             Conversation | Message | Visitor => matches!(action, Read | Write),
-            Organization | Assistant | KnowledgeBase => action == Read,
+            Organization | Assistant | KnowledgeBase | Member | Plan => action == Read,
             Analytics | ApiKey | AuditLog => false,
         },
         Role::Analyst => match resource {
-            Conversation | Message | Visitor | Analytics | Organization | Assistant => {
+            Conversation | Message | Visitor | Analytics | Organization | Assistant | Plan => {
                 action == Read
             }
-            KnowledgeBase | ApiKey | AuditLog => false,
+            KnowledgeBase | ApiKey | AuditLog | Member => false,
         },
         Role::Viewer => match resource {
-            Conversation | Message | Visitor | KnowledgeBase | Organization | Assistant => {
+            Conversation | Message | Visitor | KnowledgeBase | Organization | Assistant | Plan => {
                 action == Read
             }
-            Analytics | ApiKey | AuditLog => false,
+            Analytics | ApiKey | AuditLog | Member => false,
         },
     }
 }
@@ -74,6 +79,8 @@ pub fn authorize(principal: &Principal, resource: Resource, action: Action) -> A
                 Resource::Analytics => "analytics",
                 Resource::ApiKey => "API keys",
                 Resource::AuditLog => "the audit log",
+                Resource::Member => "team members",
+                Resource::Plan => "the plan",
             }
         )))
     }

@@ -7,6 +7,7 @@ mod federation;
 pub mod http;
 mod knowledge_base;
 pub mod loaders;
+mod members;
 mod organization;
 pub mod types;
 
@@ -26,6 +27,7 @@ pub struct QueryRoot(
     knowledge_base::KnowledgeBaseQuery,
     api_keys::ApiKeyQuery,
     audit::AuditQuery,
+    members::MemberQuery,
     federation::FederationQuery,
 );
 
@@ -37,6 +39,7 @@ pub struct MutationRoot(
     knowledge_base::KnowledgeBaseMutation,
     organization::OrganizationMutation,
     api_keys::ApiKeyMutation,
+    members::MemberMutation,
 );
 
 /// The schema type served at `/graphql`.

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod conversations;
 pub mod events;
 pub mod knowledge_base;
+pub mod members;
 pub mod messages;
 pub mod organizations;
 pub mod visitors;

@@ -124,3 +124,67 @@ pub fn validate_email(field: &str, value: &str) -> ApiResult<String> {
     }
     Ok(value.to_lowercase())
 }
+
+/// Changes the organization's plan (owners only). Nothing is deleted on a downgrade.
+#[tracing::instrument(skip(db, principal), fields(org = %principal.organization_id))]
+pub async fn set_plan(
+    db: &Db,
+    principal: &Principal,
+    plan: Plan,
+) -> ApiResult<organization::Model> {
+    authorize(principal, Resource::Plan, Action::Write)?;
+    change_plan(
+        db,
+        &principal.organization_id,
+        plan,
+        AuditActor::Principal(principal),
+    )
+    .await
+}
+
+/// Changes an organization's plan on behalf of the operator (`concierge org set-plan`).
+pub async fn set_plan_as_operator(
+    db: &Db,
+    organization_id: &str,
+    plan: Plan,
+) -> ApiResult<organization::Model> {
+    let id = crate::ids::lookup(Kind::Organization, organization_id)?;
+    change_plan(db, id, plan, AuditActor::System).await
+}
+
+async fn change_plan(
+    db: &Db,
+    organization_id: &str,
+    plan: Plan,
+    actor: AuditActor<'_>,
+) -> ApiResult<organization::Model> {
+    use sea_orm::IntoActiveModel;
+    let txn = db.begin_write().await?;
+    let current = organization::Entity::find_by_id(organization_id.to_owned())
+        .one(&*txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization", organization_id))?;
+    if current.plan == plan.as_str() {
+        return Ok(current);
+    }
+    let before = json!({"plan": current.plan});
+    let mut active = current.into_active_model();
+    active.plan = Set(plan.as_str().to_owned());
+    active.updated_at = Set(now());
+    let updated = active.update(&*txn).await?;
+    audit::append(
+        &*txn,
+        organization_id,
+        actor,
+        Change {
+            action: "organization.plan_changed",
+            target_type: "organization",
+            target_id: Some(organization_id),
+            before: Some(before),
+            after: Some(json!({"plan": updated.plan})),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}

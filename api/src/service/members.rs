@@ -1,0 +1,228 @@
+//! Team members: invite by email with a role, change roles, deactivate, list. The last owner stays.
+
+use entities::user;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, Set,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::{Actor, Principal, Role};
+use crate::authz::{Action, Resource, authorize};
+use crate::db::Db;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{self, Kind, new_id};
+use crate::service::audit::{self, AuditActor, Change};
+use crate::service::organizations::validate_email;
+use crate::service::{Page, PageRequest, newest_first, now, optional_field};
+
+/// Input of `inviteMember` / `POST /members`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteMember {
+    pub email: String,
+    pub role: Role,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// What the audit log records of a member.
+fn summary(member: &user::Model) -> serde_json::Value {
+    json!({"id": member.id, "email": member.email, "role": member.role, "active": member.active})
+}
+
+/// The team, newest first.
+pub async fn list(
+    db: &Db,
+    principal: &Principal,
+    page: &PageRequest,
+) -> ApiResult<Page<user::Model>> {
+    authorize(principal, Resource::Member, Action::Read)?;
+    let query =
+        user::Entity::find().filter(user::Column::OrganizationId.eq(&principal.organization_id));
+    newest_first(db.conn(), query, user::Column::Id, page).await
+}
+
+/// Only owners may grant or touch the owner role; nobody grants more than they hold.
+fn check_grant(principal: &Principal, role: Role) -> ApiResult<()> {
+    if role < principal.role {
+        return Err(ApiError::Forbidden(format!(
+            "a {} may not grant the {role} role",
+            principal.role
+        )));
+    }
+    Ok(())
+}
+
+/// Invites a member; the email must be new to the organization.
+#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+pub async fn invite(db: &Db, principal: &Principal, input: InviteMember) -> ApiResult<user::Model> {
+    authorize(principal, Resource::Member, Action::Write)?;
+    let email = validate_email("email", &input.email)?;
+    let name = optional_field("name", input.name.as_deref(), 200)?;
+    check_grant(principal, input.role)?;
+    let txn = db.begin_write().await?;
+    let exists = user::Entity::find()
+        .filter(user::Column::OrganizationId.eq(&principal.organization_id))
+        .filter(user::Column::Email.eq(&email))
+        .count(&*txn)
+        .await?;
+    if exists > 0 {
+        return Err(ApiError::Conflict(format!("{email} is already a member")));
+    }
+    let at = now();
+    let member = user::ActiveModel {
+        id: Set(new_id(Kind::User)),
+        organization_id: Set(principal.organization_id.clone()),
+        email: Set(email),
+        name: Set(name),
+        role: Set(input.role.as_str().to_owned()),
+        active: Set(true),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(&*txn)
+    .await?;
+    record(&*txn, principal, "member.invited", None, &member).await?;
+    txn.commit().await?;
+    Ok(member)
+}
+
+async fn record(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    action: &str,
+    before: Option<serde_json::Value>,
+    member: &user::Model,
+) -> ApiResult<()> {
+    audit::append(
+        conn,
+        &principal.organization_id,
+        AuditActor::Principal(principal),
+        Change {
+            action,
+            target_type: "member",
+            target_id: Some(&member.id),
+            before,
+            after: Some(summary(member)),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn find(
+    conn: &impl ConnectionTrait,
+    organization_id: &str,
+    id: &str,
+) -> ApiResult<user::Model> {
+    let id = ids::lookup(Kind::User, id)?;
+    user::Entity::find_by_id(id.to_owned())
+        .filter(user::Column::OrganizationId.eq(organization_id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("member", id))
+}
+
+fn role_of(member: &user::Model) -> ApiResult<Role> {
+    member.role.parse().map_err(ApiError::internal_msg)
+}
+
+/// Refuses changes by a non-owner to an owner, and changes to one's own membership.
+fn check_target(principal: &Principal, member: &user::Model) -> ApiResult<()> {
+    if matches!(&principal.actor, Actor::User { id } if *id == member.id) {
+        return Err(ApiError::Forbidden(
+            "you may not change your own membership".to_owned(),
+        ));
+    }
+    if role_of(member)? < principal.role {
+        return Err(ApiError::Forbidden(format!(
+            "a {} may not change a member with the {} role",
+            principal.role, member.role
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `member` is the organization's last active owner.
+async fn is_last_owner(conn: &impl ConnectionTrait, member: &user::Model) -> ApiResult<bool> {
+    if member.role != Role::Owner.as_str() || !member.active {
+        return Ok(false);
+    }
+    let owners = user::Entity::find()
+        .filter(user::Column::OrganizationId.eq(&member.organization_id))
+        .filter(user::Column::Role.eq(Role::Owner.as_str()))
+        .filter(user::Column::Active.eq(true))
+        .count(conn)
+        .await?;
+    Ok(owners <= 1)
+}
+
+/// Changes a member's role.
+#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+pub async fn change_role(
+    db: &Db,
+    principal: &Principal,
+    id: &str,
+    role: Role,
+) -> ApiResult<user::Model> {
+    authorize(principal, Resource::Member, Action::Write)?;
+    check_grant(principal, role)?;
+    let txn = db.begin_write().await?;
+    let member = find(&*txn, &principal.organization_id, id).await?;
+    check_target(principal, &member)?;
+    if role != Role::Owner && is_last_owner(&*txn, &member).await? {
+        return Err(ApiError::Conflict(
+            "the organization's last owner keeps the owner role; make someone else owner first"
+                .to_owned(),
+        ));
+    }
+    let before = summary(&member);
+    let mut active = member.into_active_model();
+    active.role = Set(role.as_str().to_owned());
+    active.updated_at = Set(now());
+    let member = active.update(&*txn).await?;
+    record(
+        &*txn,
+        principal,
+        "member.role_changed",
+        Some(before),
+        &member,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(member)
+}
+
+/// Deactivates a member (nothing is deleted).
+#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+pub async fn deactivate(db: &Db, principal: &Principal, id: &str) -> ApiResult<user::Model> {
+    authorize(principal, Resource::Member, Action::Delete)?;
+    let txn = db.begin_write().await?;
+    let member = find(&*txn, &principal.organization_id, id).await?;
+    check_target(principal, &member)?;
+    if is_last_owner(&*txn, &member).await? {
+        return Err(ApiError::Conflict(
+            "the organization's last owner cannot be deactivated".to_owned(),
+        ));
+    }
+    if !member.active {
+        return Ok(member);
+    }
+    let before = summary(&member);
+    let mut active = member.into_active_model();
+    active.active = Set(false);
+    active.updated_at = Set(now());
+    let member = active.update(&*txn).await?;
+    record(
+        &*txn,
+        principal,
+        "member.deactivated",
+        Some(before),
+        &member,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(member)
+}
