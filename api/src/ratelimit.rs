@@ -144,6 +144,7 @@ mod tests {
             role: crate::auth::Role::Owner,
             actor: Actor::ApiKey { id: id.into() },
             origin: crate::auth::Origin::default(),
+            scopes: None,
         }
     }
 

@@ -24,7 +24,11 @@ use crate::error::ApiError;
 use crate::graphql::{self, build_schema};
 use crate::ratelimit::RateLimits;
 use crate::rest;
+use crate::service::usage::Usage;
 use crate::state::AppState;
+
+/// How often in-memory API key usage is written to the database.
+const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(10);
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -49,6 +53,7 @@ impl Application {
             schema: build_schema(&settings),
             db,
             rate_limits: Arc::new(RateLimits::new(settings.rate_limits)),
+            usage: Arc::new(Usage::default()),
             settings: Arc::new(settings),
         };
         let listener = TcpListener::bind(state.settings.bind).await?;
@@ -84,9 +89,24 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(self.listener, service)
+        let (usage, db) = (self.state.usage.clone(), self.state.db.clone());
+        let flusher = tokio::spawn(async move {
+            let mut every = tokio::time::interval(USAGE_FLUSH_INTERVAL);
+            loop {
+                every.tick().await;
+                if let Err(err) = usage.flush(&db).await {
+                    tracing::warn!(error = ?err, "flushing API key usage failed");
+                }
+            }
+        });
+        let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(signal)
-            .await
+            .await;
+        flusher.abort();
+        if let Err(err) = self.state.usage.flush(&self.state.db).await {
+            tracing::warn!(error = ?err, "flushing API key usage at shutdown failed");
+        }
+        served
     }
 }
 

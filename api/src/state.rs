@@ -6,6 +6,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::graphql::AppSchema;
 use crate::ratelimit::RateLimits;
+use crate::service::usage::Usage;
 
 /// Cloned into every handler; cheap to clone.
 #[derive(Clone)]
@@ -14,4 +15,5 @@ pub struct AppState {
     pub schema: AppSchema,
     pub settings: Arc<Settings>,
     pub rate_limits: Arc<RateLimits>,
+    pub usage: Arc<Usage>,
 }

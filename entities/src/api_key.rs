@@ -20,6 +20,15 @@ pub struct Model {
     pub revoked_at: Option<DateTimeUtc>,
     pub last_used_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// JSON array of scopes (`conversations:read`, …); null means the role decides.
+    pub scopes: Option<Json>,
+    /// JSON array of CIDRs the key may be used from; null means anywhere.
+    pub allowed_cidrs: Option<Json>,
+    /// Requests made with the key (flushed periodically from memory).
+    pub request_count: i64,
+    /// The secret before the last rotation, valid until `previous_expires_at`.
+    pub previous_secret_hash: Option<String>,
+    pub previous_expires_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,7 @@
 //! SeaORM entities of Concierge: table shapes only, no GraphQL or HTTP derives.
 
 pub mod api_key;
+pub mod api_key_usage;
 pub mod assistant;
 pub mod audit_entry;
 pub mod conversation;

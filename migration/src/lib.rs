@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_core_tables;
 mod m20261125_000002_create_audit_log;
+mod m20261125_000003_service_keys;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_core_tables::Migration),
             Box::new(m20261125_000002_create_audit_log::Migration),
+            Box::new(m20261125_000003_service_keys::Migration),
         ]
     }
 }

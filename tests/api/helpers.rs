@@ -71,6 +71,8 @@ async fn admin_db() -> Db {
 pub struct TestApp {
     pub address: String,
     pub db: Db,
+    /// The server's shared state (usage counters, rate limits).
+    pub state: api::state::AppState,
     pub client: reqwest::Client,
     /// The owner key of the seeded organization.
     pub key: String,
@@ -126,7 +128,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     adjust(&mut settings);
     let application = Application::build(settings).await.expect("server builds");
     let port = application.port();
-    let db = application.state().db.clone();
+    let state = application.state().clone();
+    let db = state.db.clone();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(application.run_until(async move {
         let _ = rx.await;
@@ -137,6 +140,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         db,
+        state,
         client: reqwest::Client::new(),
         key: org.secret.clone(),
         org,

@@ -15,3 +15,4 @@ mod members;
 mod peers;
 mod rate_limits;
 mod schema;
+mod service_keys;

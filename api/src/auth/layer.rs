@@ -19,6 +19,7 @@ use crate::state::AppState;
 #[derive(Clone, Debug)]
 enum AuthFailure {
     Unauthenticated(String),
+    Forbidden(String),
     Internal,
 }
 
@@ -52,13 +53,14 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
+    let origin = origin(&request);
     let outcome = match bearer(request.headers()) {
-        Ok(token) => api_keys::authenticate(&state.db, token).await,
+        Ok(token) => api_keys::authenticate(&state.db, token, origin).await,
         Err(err) => Err(err),
     };
     match outcome {
-        Ok(mut principal) => {
-            principal.origin = origin(&request);
+        Ok(principal) => {
+            state.usage.record(&principal);
             let decision = state.rate_limits.check(&principal);
             if let Some(decision) = decision
                 && let Some(retry_after_secs) = decision.retry_after_secs
@@ -82,6 +84,7 @@ pub async fn authenticate(
         Err(err) => {
             let failure = match err {
                 ApiError::Unauthenticated(message) => AuthFailure::Unauthenticated(message),
+                ApiError::Forbidden(message) => AuthFailure::Forbidden(message),
                 other => {
                     // Logged here with the request id; the handler answers a generic 500.
                     let _ = other.public_message();
@@ -123,6 +126,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
             Some(AuthFailure::Unauthenticated(message)) => {
                 ApiError::Unauthenticated(message.clone())
             }
+            Some(AuthFailure::Forbidden(message)) => ApiError::Forbidden(message.clone()),
             Some(AuthFailure::Internal) => ApiError::internal_msg("authentication failed"),
             None => ApiError::internal_msg("the authentication layer is not installed"),
         })))

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod layer;
+pub mod scopes;
 
 use std::fmt;
 use std::str::FromStr;
@@ -143,6 +144,8 @@ pub struct Principal {
     pub role: Role,
     pub actor: Actor,
     pub origin: Origin,
+    /// An API key's explicit scopes; `None` means its role alone decides.
+    pub scopes: Option<Vec<scopes::Scope>>,
 }
 
 impl Principal {

@@ -58,30 +58,49 @@ fn role_allows(role: Role, resource: Resource, action: Action) -> bool {
 
 /// Allows or denies `action` on `resource` for `principal`.
 pub fn authorize(principal: &Principal, resource: Resource, action: Action) -> ApiResult<()> {
+    let scoped_out = principal
+        .scopes
+        .as_ref()
+        .is_some_and(|scopes| !scopes.iter().any(|s| s.covers(resource, action)));
+    if scoped_out && role_allows(principal.role, resource, action) {
+        return Err(ApiError::Forbidden(format!(
+            "this key's scopes do not allow {} on {}",
+            action_verb(action),
+            resource_noun(resource)
+        )));
+    }
     if role_allows(principal.role, resource, action) {
         Ok(())
     } else {
         Err(ApiError::Forbidden(format!(
             "the {} role may not {} {}",
             principal.role,
-            match action {
-                Action::Read => "read",
-                Action::Write => "change",
-                Action::Delete => "delete",
-            },
-            match resource {
-                Resource::Organization => "the organization",
-                Resource::Assistant => "assistants",
-                Resource::Visitor => "visitors",
-                Resource::Conversation => "conversations",
-                Resource::Message => "messages",
-                Resource::KnowledgeBase => "the knowledge base",
-                Resource::Analytics => "analytics",
-                Resource::ApiKey => "API keys",
-                Resource::AuditLog => "the audit log",
-                Resource::Member => "team members",
-                Resource::Plan => "the plan",
-            }
+            action_verb(action),
+            resource_noun(resource)
         )))
+    }
+}
+
+fn action_verb(action: Action) -> &'static str {
+    match action {
+        Action::Read => "read",
+        Action::Write => "change",
+        Action::Delete => "delete",
+    }
+}
+
+fn resource_noun(resource: Resource) -> &'static str {
+    match resource {
+        Resource::Organization => "the organization",
+        Resource::Assistant => "assistants",
+        Resource::Visitor => "visitors",
+        Resource::Conversation => "conversations",
+        Resource::Message => "messages",
+        Resource::KnowledgeBase => "the knowledge base",
+        Resource::Analytics => "analytics",
+        Resource::ApiKey => "API keys",
+        Resource::AuditLog => "the audit log",
+        Resource::Member => "team members",
+        Resource::Plan => "the plan",
     }
 }

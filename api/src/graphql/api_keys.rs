@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use crate::auth::Role;
+use crate::auth::scopes::Scope;
 use crate::graphql::caller;
 use crate::graphql::types::{ApiKey, Conn, Timestamp, connection};
 use crate::ids::Kind;
@@ -26,6 +27,31 @@ impl ApiKeyQuery {
         let rows = api_keys::list(db, principal, &page).await?;
         Ok(connection(rows, page.after.is_some(), 0, |k| &k.id, ApiKey))
     }
+
+    /// Requests per key per UTC day over the last `days` days, for one key or all.
+    async fn api_key_usage(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 30)] days: u32,
+        api_key_id: Option<ID>,
+    ) -> async_graphql::Result<Vec<ApiKeyUsageDay>> {
+        let (db, principal) = caller(ctx)?;
+        let rows = api_keys::usage(
+            db,
+            principal,
+            api_key_id.as_ref().map(|id| id.as_str()),
+            days,
+        )
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| ApiKeyUsageDay {
+                api_key_id: ID(row.api_key_id),
+                day: row.day,
+                requests: row.requests,
+            })
+            .collect())
+    }
 }
 
 #[derive(InputObject)]
@@ -33,7 +59,20 @@ pub struct CreateApiKeyInput {
     pub name: String,
     /// Defaults to the caller's role; may not exceed it.
     pub role: Option<Role>,
+    /// Narrows the key below its role.
+    pub scopes: Option<Vec<Scope>>,
     pub expires_at: Option<Timestamp>,
+    /// Networks the key may be used from, e.g. `203.0.113.0/24`.
+    pub allowed_cidrs: Option<Vec<String>>,
+}
+
+/// Requests made with one key on one UTC day.
+#[derive(SimpleObject)]
+pub struct ApiKeyUsageDay {
+    pub api_key_id: ID,
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub requests: i64,
 }
 
 /// A new key and its secret, shown this once.
@@ -60,10 +99,27 @@ impl ApiKeyMutation {
             CreateApiKey {
                 name: input.name,
                 role: input.role,
+                scopes: input.scopes,
                 expires_at: input.expires_at.map(|t| t.0),
+                allowed_cidrs: input.allowed_cidrs,
             },
         )
         .await?;
+        Ok(CreateApiKeyPayload {
+            api_key: ApiKey(key),
+            secret,
+        })
+    }
+
+    /// Issues a new secret; the old one keeps working for the grace period (seconds, at most 7 days).
+    async fn rotate_api_key(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(default = 86400)] grace_period_seconds: u32,
+    ) -> async_graphql::Result<CreateApiKeyPayload> {
+        let (db, principal) = caller(ctx)?;
+        let (key, secret) = api_keys::rotate(db, principal, &id, grace_period_seconds).await?;
         Ok(CreateApiKeyPayload {
             api_key: ApiKey(key),
             secret,

@@ -436,6 +436,25 @@ impl ApiKey {
     async fn last_used_at(&self) -> Option<Timestamp> {
         self.0.last_used_at.map(Timestamp)
     }
+    /// The scopes the key is narrowed to; null means its role decides.
+    async fn scopes(&self) -> Option<Vec<crate::auth::scopes::Scope>> {
+        crate::service::api_keys::scopes(&self.0)
+    }
+    /// Networks the key may be used from; null means anywhere.
+    async fn allowed_cidrs(&self) -> Option<Vec<String>> {
+        self.0
+            .allowed_cidrs
+            .as_ref()
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+    /// Requests made with the key (updated every few seconds).
+    async fn request_count(&self) -> i64 {
+        self.0.request_count
+    }
+    /// Until when the secret before the last rotation still works.
+    async fn previous_secret_expires_at(&self) -> Option<Timestamp> {
+        self.0.previous_expires_at.map(Timestamp)
+    }
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }

@@ -2,11 +2,11 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use entities::api_key;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::ids::Kind;
@@ -19,7 +19,9 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api-keys", get(list).post(create))
+        .route("/api-keys/usage", get(usage))
         .route("/api-keys/{id}", delete(revoke))
+        .route("/api-keys/{id}/rotate", post(rotate))
 }
 
 /// An API key as REST v1 shows it (never its secret).
@@ -34,6 +36,10 @@ pub struct ApiKeyJson {
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    pub scopes: Option<serde_json::Value>,
+    pub allowed_cidrs: Option<serde_json::Value>,
+    pub request_count: i64,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
 }
 
 impl From<api_key::Model> for ApiKeyJson {
@@ -48,6 +54,10 @@ impl From<api_key::Model> for ApiKeyJson {
             revoked_at: m.revoked_at,
             last_used_at: m.last_used_at,
             created_at: m.created_at,
+            scopes: m.scopes,
+            allowed_cidrs: m.allowed_cidrs,
+            request_count: m.request_count,
+            previous_secret_expires_at: m.previous_expires_at,
         }
     }
 }
@@ -95,4 +105,64 @@ async fn revoke(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ApiKeyJson>, ApiError> {
     Ok(Json(svc::revoke(&state.db, &principal, &id).await?.into()))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateParams {
+    /// How long the old secret keeps working; default one day, at most 7 days.
+    #[serde(default)]
+    grace_period_seconds: Option<u32>,
+}
+
+async fn rotate(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(params): ApiJson<RotateParams>,
+) -> Result<Json<CreatedKeyJson>, ApiError> {
+    let grace = params.grace_period_seconds.unwrap_or(86_400);
+    let (key, secret) = svc::rotate(&state.db, &principal, &id, grace).await?;
+    Ok(Json(CreatedKeyJson {
+        key: key.into(),
+        secret,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageParams {
+    days: Option<u32>,
+    api_key_id: Option<String>,
+}
+
+/// Requests made with one key on one UTC day.
+#[derive(Debug, Serialize)]
+pub struct UsageJson {
+    pub api_key_id: String,
+    pub day: String,
+    pub requests: i64,
+}
+
+async fn usage(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiQuery(params): ApiQuery<UsageParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let rows = svc::usage(
+        &state.db,
+        &principal,
+        params.api_key_id.as_deref(),
+        params.days.unwrap_or(30),
+    )
+    .await?;
+    let data: Vec<UsageJson> = rows
+        .into_iter()
+        .map(|r| UsageJson {
+            api_key_id: r.api_key_id,
+            day: r.day,
+            requests: r.requests,
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "data": data })))
 }

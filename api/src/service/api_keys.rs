@@ -1,13 +1,18 @@
 //! API keys: authenticate a bearer secret, and create, list and revoke keys.
 
 use chrono::{DateTime, Utc};
-use entities::api_key;
+use std::net::IpAddr;
+
+use entities::{api_key, api_key_usage};
+use ipnet::IpNet;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, Set,
 };
 use serde::Deserialize;
 
 use crate::auth::api_keys::{generate, hash, is_well_formed};
+use crate::auth::scopes::Scope;
 use crate::auth::{Actor, Origin, Plan, Principal, Role};
 use crate::authz::{Action, Resource, authorize};
 use crate::db::Db;
@@ -17,32 +22,108 @@ use crate::service::audit::{self, AuditActor, Change};
 use crate::service::{Page, PageRequest, newest_first, now, organizations, required_text};
 
 /// Input of `createApiKey` / `POST /api-keys`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     pub name: String,
     /// Defaults to the caller's own role; may not exceed it.
     #[serde(default)]
     pub role: Option<Role>,
+    /// Narrows the key below its role; each scope must be within the creator's own rights.
+    #[serde(default)]
+    pub scopes: Option<Vec<Scope>>,
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// Networks the key may be used from (`203.0.113.0/24`, `2001:db8::/32`, or a single address).
+    #[serde(default)]
+    pub allowed_cidrs: Option<Vec<String>>,
 }
 
-/// Turns a bearer secret into a principal, or says why not (always 401).
-pub async fn authenticate(db: &Db, secret: &str) -> ApiResult<Principal> {
+/// Longest grace period of a rotation.
+pub const MAX_GRACE_SECONDS: u32 = 7 * 24 * 3600;
+
+/// The stored scopes of a key.
+pub fn scopes(key: &api_key::Model) -> Option<Vec<Scope>> {
+    key.scopes
+        .as_ref()
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+}
+
+/// The stored networks of a key.
+pub fn allowed_cidrs(key: &api_key::Model) -> Option<Vec<IpNet>> {
+    key.allowed_cidrs.as_ref().map(|v| {
+        serde_json::from_value::<Vec<String>>(v.clone())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|c| parse_cidr(c).ok())
+            .collect()
+    })
+}
+
+/// A CIDR, or a single address as its /32 or /128.
+fn parse_cidr(value: &str) -> Result<IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<IpNet>()
+        .or_else(|_| value.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{value:?} is not a CIDR such as 203.0.113.0/24"))
+}
+
+fn validate_cidrs(cidrs: &[String]) -> ApiResult<Vec<String>> {
+    if cidrs.is_empty() || cidrs.len() > 50 {
+        return Err(ApiError::validation(
+            "allowed_cidrs",
+            "give 1 to 50 networks",
+        ));
+    }
+    cidrs
+        .iter()
+        .map(|c| {
+            parse_cidr(c)
+                .map(|net| net.trunc().to_string())
+                .map_err(|e| ApiError::validation("allowed_cidrs", e))
+        })
+        .collect()
+}
+
+/// Turns a bearer secret into a principal, or says why not (401; 403 from a network the key excludes).
+pub async fn authenticate(db: &Db, secret: &str, origin: Origin) -> ApiResult<Principal> {
     if !is_well_formed(secret) {
         return Err(ApiError::Unauthenticated("malformed API key".to_owned()));
     }
+    let hashed = hash(secret);
     let key = api_key::Entity::find()
-        .filter(api_key::Column::SecretHash.eq(hash(secret)))
+        .filter(
+            Condition::any()
+                .add(api_key::Column::SecretHash.eq(&hashed))
+                .add(api_key::Column::PreviousSecretHash.eq(&hashed)),
+        )
         .one(db.conn())
         .await?
         .ok_or_else(|| ApiError::Unauthenticated("unknown API key".to_owned()))?;
+    let now = Utc::now();
+    if key.secret_hash != hashed && key.previous_expires_at.is_none_or(|at| at <= now) {
+        return Err(ApiError::Unauthenticated(
+            "API key rotated: this secret's grace period is over".to_owned(),
+        ));
+    }
     if key.revoked_at.is_some() {
         return Err(ApiError::Unauthenticated("API key revoked".to_owned()));
     }
-    if key.expires_at.is_some_and(|at| at <= Utc::now()) {
+    if key.expires_at.is_some_and(|at| at <= now) {
         return Err(ApiError::Unauthenticated("API key expired".to_owned()));
+    }
+    if let Some(networks) = allowed_cidrs(&key) {
+        let ip = origin
+            .ip
+            .as_deref()
+            .and_then(|ip| ip.parse::<IpAddr>().ok());
+        if !ip.is_some_and(|ip| networks.iter().any(|net| net.contains(&ip))) {
+            return Err(ApiError::Forbidden(format!(
+                "this API key may not be used from {}",
+                origin.ip.as_deref().unwrap_or("an unknown address")
+            )));
+        }
     }
     let organization = organizations::find(db, &key.organization_id).await?;
     Ok(Principal {
@@ -52,8 +133,9 @@ pub async fn authenticate(db: &Db, secret: &str) -> ApiResult<Principal> {
             .parse::<Plan>()
             .map_err(ApiError::internal_msg)?,
         role: key.role.parse::<Role>().map_err(ApiError::internal_msg)?,
+        scopes: scopes(&key),
         actor: Actor::ApiKey { id: key.id },
-        origin: Origin::default(),
+        origin,
     })
 }
 
@@ -79,6 +161,11 @@ pub(crate) async fn insert(
         revoked_at: Set(None),
         last_used_at: Set(None),
         created_at: Set(now()),
+        scopes: Set(None),
+        allowed_cidrs: Set(None),
+        request_count: Set(0),
+        previous_secret_hash: Set(None),
+        previous_expires_at: Set(None),
     }
     .insert(conn)
     .await?;
@@ -104,8 +191,44 @@ pub async fn create(
     if input.expires_at.is_some_and(|at| at <= Utc::now()) {
         return Err(ApiError::validation("expires_at", "must be in the future"));
     }
+    let scopes = match &input.scopes {
+        Some(scopes) if scopes.is_empty() => {
+            return Err(ApiError::validation(
+                "scopes",
+                "give at least one scope, or none at all",
+            ));
+        }
+        Some(scopes) => {
+            // A key never carries more rights than its creator (or its own role) has.
+            let holder = Principal {
+                role,
+                ..principal.clone()
+            };
+            for scope in scopes {
+                for &(resource, action) in scope.grants() {
+                    if authorize(principal, resource, action).is_err()
+                        || authorize(&holder, resource, action).is_err()
+                    {
+                        return Err(ApiError::Forbidden(format!(
+                            "the scope {} gives rights that this key's creator or role does not have",
+                            scope.as_str()
+                        )));
+                    }
+                }
+            }
+            let mut unique = scopes.clone();
+            unique.dedup();
+            Some(unique)
+        }
+        None => None,
+    };
+    let cidrs = input
+        .allowed_cidrs
+        .as_deref()
+        .map(validate_cidrs)
+        .transpose()?;
     let txn = db.begin_write().await?;
-    let created = insert(
+    let (key, secret) = insert(
         &*txn,
         &principal.organization_id,
         &name,
@@ -114,6 +237,10 @@ pub async fn create(
         input.expires_at,
     )
     .await?;
+    let mut active = key.into_active_model();
+    active.scopes = Set(scopes.map(|s| serde_json::json!(s)));
+    active.allowed_cidrs = Set(cidrs.map(|c| serde_json::json!(c)));
+    let created = (active.update(&*txn).await?, secret);
     audit::append(
         &*txn,
         &principal.organization_id,
@@ -185,7 +312,94 @@ pub(crate) fn summary(key: &api_key::Model) -> serde_json::Value {
         "name": key.name,
         "prefix": key.prefix,
         "role": key.role,
+        "scopes": key.scopes,
+        "allowed_cidrs": key.allowed_cidrs,
         "expires_at": key.expires_at,
         "revoked_at": key.revoked_at,
     })
+}
+
+/// Issues a new secret; the old one keeps working for `grace_seconds` (0 ends it at once).
+#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+pub async fn rotate(
+    db: &Db,
+    principal: &Principal,
+    id: &str,
+    grace_seconds: u32,
+) -> ApiResult<(api_key::Model, String)> {
+    authorize(principal, Resource::ApiKey, Action::Write)?;
+    let id = ids::lookup(Kind::ApiKey, id)?;
+    if grace_seconds > MAX_GRACE_SECONDS {
+        return Err(ApiError::validation(
+            "grace_period_seconds",
+            format!("must be at most {MAX_GRACE_SECONDS} (7 days)"),
+        ));
+    }
+    let txn = db.begin_write().await?;
+    let key = api_key::Entity::find_by_id(id.to_owned())
+        .filter(api_key::Column::OrganizationId.eq(&principal.organization_id))
+        .one(&*txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key", id))?;
+    if key.revoked_at.is_some() {
+        return Err(ApiError::Conflict(
+            "a revoked key cannot be rotated".to_owned(),
+        ));
+    }
+    let before = summary(&key);
+    let secret = generate();
+    let mut active = key.clone().into_active_model();
+    active.previous_secret_hash = Set(Some(key.secret_hash.clone()));
+    active.previous_expires_at = Set(Some(
+        now() + chrono::Duration::seconds(i64::from(grace_seconds)),
+    ));
+    active.secret_hash = Set(secret.hash);
+    active.prefix = Set(secret.prefix);
+    let key = active.update(&*txn).await?;
+    audit::append(
+        &*txn,
+        &principal.organization_id,
+        AuditActor::Principal(principal),
+        Change {
+            action: "api_key.rotated",
+            target_type: "api_key",
+            target_id: Some(&key.id),
+            before: Some(before),
+            after: Some(
+                serde_json::json!({"prefix": key.prefix, "grace_period_seconds": grace_seconds}),
+            ),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((key, secret.secret))
+}
+
+/// Requests per key per UTC day over the last `days` days (1-90), oldest first; one key or all.
+pub async fn usage(
+    db: &Db,
+    principal: &Principal,
+    api_key_id: Option<&str>,
+    days: u32,
+) -> ApiResult<Vec<api_key_usage::Model>> {
+    authorize(principal, Resource::ApiKey, Action::Read)?;
+    if !(1..=90).contains(&days) {
+        return Err(ApiError::BadRequest(
+            "days: must be between 1 and 90".to_owned(),
+        ));
+    }
+    let since = (Utc::now() - chrono::Duration::days(i64::from(days) - 1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let mut query = api_key_usage::Entity::find()
+        .filter(api_key_usage::Column::OrganizationId.eq(&principal.organization_id))
+        .filter(api_key_usage::Column::Day.gte(since));
+    if let Some(id) = api_key_id {
+        query = query.filter(api_key_usage::Column::ApiKeyId.eq(ids::lookup(Kind::ApiKey, id)?));
+    }
+    Ok(query
+        .order_by_asc(api_key_usage::Column::Day)
+        .order_by_asc(api_key_usage::Column::ApiKeyId)
+        .all(db.conn())
+        .await?)
 }
