@@ -31,6 +31,7 @@ struct Options {
     concurrency: usize,
     postgres_url: String,
     scenarios: Vec<Scenario>,
+    rate_limits: bool,
 }
 
 fn options() -> Options {
@@ -44,6 +45,7 @@ fn options() -> Options {
         postgres_url: std::env::var("CONCIERGE_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
         scenarios: Scenario::ALL.to_vec(),
+        rate_limits: false,
     };
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -59,6 +61,7 @@ fn options() -> Options {
             "--entries" => o.entries = value.parse().unwrap(),
             "--seconds" => o.seconds = value.parse().unwrap(),
             "--concurrency" => o.concurrency = value.parse().unwrap(),
+            "--rate-limits" => o.rate_limits = value == "on",
             "--scenarios" => {
                 o.scenarios = value
                     .split(',')
@@ -72,7 +75,7 @@ fn options() -> Options {
             }
             "--help" | "-h" => {
                 println!(
-                    "cargo bench --bench load -- [--backend sqlite,postgres] [--conversations 10000] [--messages 100000] [--entries 5000] [--seconds 10] [--concurrency 16] [--scenarios baseline,dashboard,rest-list,create-message]"
+                    "cargo bench --bench load -- [--backend sqlite,postgres] [--conversations 10000] [--messages 100000] [--entries 5000] [--seconds 10] [--concurrency 16] [--scenarios baseline,dashboard,rest-list,create-message] [--rate-limits off|on]"
                 );
                 std::process::exit(0);
             }
@@ -240,7 +243,7 @@ struct Outcome {
 async fn run(
     scenario: Scenario,
     base: &str,
-    key: &str,
+    keys: &[String],
     ids: Arc<Vec<String>>,
     o: &Options,
 ) -> Outcome {
@@ -256,7 +259,7 @@ async fn run(
             client.clone(),
             stop.clone(),
             base.to_owned(),
-            key.to_owned(),
+            keys[w % keys.len()].clone(),
             ids.clone(),
         );
         workers.push(tokio::spawn(async move {
@@ -321,8 +324,9 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 async fn bench_backend(backend: &str, o: &Options) {
     let data_dir = std::env::temp_dir().join(format!("concierge-bench-{}", ulid::Ulid::new()));
     let mut settings = Settings::for_data_dir(data_dir.clone());
-    // One key drives far more than a plan's budget here: measure the server, not the limiter.
-    settings.rate_limits = false;
+    // Each worker has its own premium key (6,000 requests a minute); with limits on, the run measures the
+    // limiter's overhead, and any refusal shows up in the errors column.
+    settings.rate_limits = o.rate_limits;
     let pg_name = format!(
         "concierge_bench_{}",
         ulid::Ulid::new().to_string().to_lowercase()
@@ -360,15 +364,33 @@ async fn bench_backend(backend: &str, o: &Options) {
         o.entries,
         seeding.elapsed().as_secs_f64()
     );
+    let owner = api::service::api_keys::authenticate(&db, &org.secret, Default::default())
+        .await
+        .unwrap();
+    let mut keys = Vec::new();
+    for w in 0..o.concurrency {
+        let input = api::service::api_keys::CreateApiKey {
+            name: format!("bench worker {w}"),
+            ..Default::default()
+        };
+        keys.push(
+            api::service::api_keys::create(&db, &owner, input)
+                .await
+                .unwrap()
+                .1,
+        );
+    }
     println!(
-        "concurrency {}, {} s per scenario\n",
-        o.concurrency, o.seconds
+        "concurrency {} (one key each), {} s per scenario, rate limits {}\n",
+        o.concurrency,
+        o.seconds,
+        if o.rate_limits { "on" } else { "off" }
     );
     println!("| scenario | requests | errors | req/s | ratio to baseline | p50 ms | p99 ms |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut baseline = 0.0;
     for scenario in o.scenarios.iter().copied() {
-        let outcome = run(scenario, &base, &org.secret, ids.clone(), o).await;
+        let outcome = run(scenario, &base, &keys, ids.clone(), o).await;
         let rps = outcome.requests as f64 / outcome.elapsed.as_secs_f64();
         if matches!(scenario, Scenario::Baseline) {
             baseline = rps;
