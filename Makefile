@@ -7,7 +7,7 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # Which databases `make test` runs the suite against.
 TEST_DATABASES ?= sqlite postgres
 
-.PHONY: run run-release test lint fmt schema bench tools node peers postgres-check clean
+.PHONY: run run-release test lint fmt schema bench tools node peers services-check clean
 
 ## Start the server on 127.0.0.1:8080 with the embedded SQLite database in ./data.
 run: tools
@@ -17,7 +17,7 @@ run-release: tools
 	$(CARGO) run --release --bin concierge -- serve
 
 ## Run every test (unit and end-to-end) against SQLite and PostgreSQL.
-test: tools peers postgres-check
+test: tools peers services-check
 	$(CARGO) build --tests --workspace
 	@set -e; first=1; for db in $(TEST_DATABASES); do \
 	  echo "==> end-to-end suite on $$db"; \
@@ -61,13 +61,17 @@ $(PEERS)/node_modules/.package-lock.json: $(PEERS)/package.json $(PEERS)/package
 	npm ci --prefix $(PEERS) --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
-postgres-check:
+services-check:
 	@if echo "$(TEST_DATABASES)" | grep -qw postgres; then \
 	  if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
 	    echo "error: PostgreSQL is not reachable on 127.0.0.1:5432 (user postgres, trust auth)."; \
 	    echo "       Start it, or run only SQLite with: make test TEST_DATABASES=sqlite"; \
 	    exit 1; \
 	  fi; \
+	fi
+	@if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \
+	  echo "error: Redis is not reachable on 127.0.0.1:6379 (the multi-instance rate-limit test needs it)."; \
+	  exit 1; \
 	fi
 
 clean:

@@ -1,4 +1,5 @@
-//! Per-key rate limits by plan tier (DESIGN.md: limited 60/min, standard 600/min, full 6,000/min), in memory.
+//! Per-key rate limits by plan tier (DESIGN.md: limited 60/min, standard 600/min, full 6,000/min): in
+//! memory by default, in Redis when `REDIS_URL` is set so that several instances share one budget.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,14 +39,41 @@ impl Decision {
     }
 }
 
-/// One in-memory limiter per plan tier, keyed by API key.
+/// The rate limits of every API key.
 pub struct RateLimits {
+    backend: Backend,
+    enabled: bool,
+}
+
+enum Backend {
+    Memory(Memory),
+    Redis(RedisWindow),
+}
+
+/// One in-memory GCRA limiter per plan tier, keyed by API key.
+struct Memory {
     basic: KeyedLimiter,
     standard: KeyedLimiter,
     premium: KeyedLimiter,
     checks: AtomicU64,
-    enabled: bool,
 }
+
+/// A fixed one-minute window per key in Redis, counted atomically by a script.
+struct RedisWindow {
+    connection: redis::aio::ConnectionManager,
+    script: redis::Script,
+}
+
+/// INCR the window's counter, start its minute on the first request, and answer (count, milliseconds left).
+const WINDOW_SCRIPT: &str = r"
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+";
 
 impl std::fmt::Debug for RateLimits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -60,19 +88,34 @@ impl Default for RateLimits {
 }
 
 impl RateLimits {
-    /// Limits per plan tier; `enabled: false` lets every request through without headers.
+    /// In-memory limits per plan tier; `enabled: false` lets every request through without headers.
     pub fn new(enabled: bool) -> Self {
         let limiter = |plan| {
             RateLimiter::keyed(Quota::per_minute(per_minute(plan)))
                 .with_middleware::<StateInformationMiddleware>()
         };
         Self {
-            basic: limiter(Plan::Basic),
-            standard: limiter(Plan::Standard),
-            premium: limiter(Plan::Premium),
-            checks: AtomicU64::new(0),
+            backend: Backend::Memory(Memory {
+                basic: limiter(Plan::Basic),
+                standard: limiter(Plan::Standard),
+                premium: limiter(Plan::Premium),
+                checks: AtomicU64::new(0),
+            }),
             enabled,
         }
+    }
+
+    /// Limits shared through Redis by every instance that uses the same server.
+    pub async fn with_redis(url: &str, enabled: bool) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)?;
+        let connection = redis::aio::ConnectionManager::new(client).await?;
+        Ok(Self {
+            backend: Backend::Redis(RedisWindow {
+                connection,
+                script: redis::Script::new(WINDOW_SCRIPT),
+            }),
+            enabled,
+        })
     }
 }
 
@@ -88,7 +131,7 @@ pub fn per_minute(plan: Plan) -> NonZeroU32 {
 
 impl RateLimits {
     /// Counts one request of `principal` and says whether it may go ahead.
-    pub fn check(&self, principal: &Principal) -> Option<Decision> {
+    pub async fn check(&self, principal: &Principal) -> Option<Decision> {
         // Only API keys are limited by the API tier; signed-in team members are limited by role and plan.
         let Actor::ApiKey { id } = &principal.actor else {
             return None;
@@ -96,7 +139,23 @@ impl RateLimits {
         if !self.enabled {
             return None;
         }
-        let limiter = match principal.plan {
+        match &self.backend {
+            Backend::Memory(memory) => Some(memory.check(principal.plan, id)),
+            Backend::Redis(window) => match window.check(principal.plan, id).await {
+                Ok(decision) => Some(decision),
+                Err(err) => {
+                    // Fail open: an unreachable Redis must not take the API down with it.
+                    tracing::warn!(%err, "rate limit check in Redis failed; letting the request through");
+                    None
+                }
+            },
+        }
+    }
+}
+
+impl Memory {
+    fn check(&self, plan: Plan, id: &str) -> Decision {
+        let limiter = match plan {
             Plan::Basic => &self.basic,
             Plan::Standard => &self.standard,
             Plan::Premium => &self.premium,
@@ -104,9 +163,9 @@ impl RateLimits {
         if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
             limiter.retain_recent();
         }
-        let limit = per_minute(principal.plan).get();
+        let limit = per_minute(plan).get();
         let per_request = Duration::from_secs(60) / limit;
-        Some(match limiter.check_key(id) {
+        match limiter.check_key(&id.to_owned()) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 Decision {
@@ -125,6 +184,26 @@ impl RateLimits {
                     retry_after_secs: Some(ceil_secs(wait).max(1)),
                 }
             }
+        }
+    }
+}
+
+impl RedisWindow {
+    async fn check(&self, plan: Plan, id: &str) -> redis::RedisResult<Decision> {
+        let limit = per_minute(plan).get();
+        let mut connection = self.connection.clone();
+        let (count, ttl_ms): (u64, u64) = self
+            .script
+            .key(format!("concierge:ratelimit:{}:{id}", plan.as_str()))
+            .arg(60_000)
+            .invoke_async(&mut connection)
+            .await?;
+        let reset_secs = ttl_ms.div_ceil(1000).max(1);
+        Ok(Decision {
+            limit,
+            remaining: u32::try_from(u64::from(limit).saturating_sub(count)).unwrap_or(0),
+            reset_secs,
+            retry_after_secs: (count > u64::from(limit)).then_some(reset_secs),
         })
     }
 }
@@ -148,16 +227,16 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_basic_key_gets_sixty_requests_then_a_retry_after() {
+    #[tokio::test]
+    async fn a_basic_key_gets_sixty_requests_then_a_retry_after() {
         let limits = RateLimits::default();
         let principal = key(Plan::Basic, "key_a");
         for i in 0..60 {
-            let decision = limits.check(&principal).unwrap();
+            let decision = limits.check(&principal).await.unwrap();
             assert_eq!(decision.retry_after_secs, None, "request {i}");
             assert_eq!(decision.remaining, 59 - i);
         }
-        let refused = limits.check(&principal).unwrap();
+        let refused = limits.check(&principal).await.unwrap();
         assert!(
             refused
                 .retry_after_secs
@@ -165,20 +244,28 @@ mod tests {
         );
         // Another key has its own budget.
         assert_eq!(
-            limits.check(&key(Plan::Basic, "key_b")).unwrap().remaining,
+            limits
+                .check(&key(Plan::Basic, "key_b"))
+                .await
+                .unwrap()
+                .remaining,
             59
         );
         assert_eq!(
-            limits.check(&key(Plan::Premium, "key_a")).unwrap().limit,
+            limits
+                .check(&key(Plan::Premium, "key_a"))
+                .await
+                .unwrap()
+                .limit,
             6_000
         );
     }
 
-    #[test]
-    fn signed_in_users_are_not_limited_by_the_api_tier() {
+    #[tokio::test]
+    async fn signed_in_users_are_not_limited_by_the_api_tier() {
         let limits = RateLimits::default();
         let mut principal = key(Plan::Basic, "usr_a");
         principal.actor = Actor::User { id: "usr_a".into() };
-        assert_eq!(limits.check(&principal), None);
+        assert_eq!(limits.check(&principal).await, None);
     }
 }

@@ -10,6 +10,7 @@ use axum::http::{HeaderName, Request, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use secrecy::ExposeSecret;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -49,10 +50,16 @@ impl Application {
 
     /// Builds on an already connected and migrated database.
     pub async fn build_with_db(settings: Settings, db: Db) -> anyhow::Result<Self> {
+        let rate_limits = match &settings.redis_url {
+            Some(url) if !url.expose_secret().is_empty() => {
+                RateLimits::with_redis(url.expose_secret(), settings.rate_limits).await?
+            }
+            _ => RateLimits::new(settings.rate_limits),
+        };
         let state = AppState {
             schema: build_schema(&settings),
             db,
-            rate_limits: Arc::new(RateLimits::new(settings.rate_limits)),
+            rate_limits: Arc::new(rate_limits),
             usage: Arc::new(Usage::default()),
             settings: Arc::new(settings),
         };

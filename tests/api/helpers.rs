@@ -73,6 +73,8 @@ pub struct TestApp {
     pub db: Db,
     /// The server's shared state (usage counters, rate limits).
     pub state: api::state::AppState,
+    /// The settings the server was built with (a second instance can share its database).
+    pub settings: Settings,
     pub client: reqwest::Client,
     /// The owner key of the seeded organization.
     pub key: String,
@@ -126,7 +128,9 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let (mut settings, cleanup) = fresh_settings().await;
     adjust(&mut settings);
-    let application = Application::build(settings).await.expect("server builds");
+    let application = Application::build(settings.clone())
+        .await
+        .expect("server builds");
     let port = application.port();
     let state = application.state().clone();
     let db = state.db.clone();
@@ -141,6 +145,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         address: format!("http://127.0.0.1:{port}"),
         db,
         state,
+        settings,
         client: reqwest::Client::new(),
         key: org.secret.clone(),
         org,
@@ -312,4 +317,23 @@ impl TestApp {
             .unwrap();
         row.try_get::<i64>("", "n").unwrap()
     }
+}
+
+/// The Redis used by tests that run several instances.
+pub fn redis_url() -> String {
+    std::env::var("CONCIERGE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Starts another server instance with the given settings; it stops when the returned sender drops.
+pub async fn spawn_instance(settings: Settings) -> (String, oneshot::Sender<()>) {
+    let application = Application::build(settings)
+        .await
+        .expect("second instance builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(application.run_until(async move {
+        let _ = rx.await;
+    }));
+    (address, tx)
 }

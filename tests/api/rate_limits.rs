@@ -84,3 +84,49 @@ async fn operators_can_turn_rate_limits_off() {
         assert!(!reply.headers.contains_key("ratelimit-limit"));
     }
 }
+
+#[tokio::test]
+async fn two_instances_on_redis_share_one_budget() {
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.redis_url = Some(secrecy::SecretString::from(crate::helpers::redis_url()));
+    })
+    .await;
+    let (second, _stop) = crate::helpers::spawn_instance(app.settings.clone()).await;
+    let small = bootstrap(&app.db, "Small", Plan::Basic, "owner@small.test")
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let get = |base: String| {
+        client
+            .get(format!("{base}/api/v1/knowledge-base"))
+            .bearer_auth(&small.secret)
+            .send()
+    };
+    for i in 0..60u32 {
+        let base = if i % 3 == 0 {
+            second.clone()
+        } else {
+            app.address.clone()
+        };
+        let reply = get(base).await.unwrap();
+        assert_eq!(reply.status(), StatusCode::OK, "request {i}");
+        assert_eq!(
+            reply.headers()["ratelimit-remaining"],
+            (59 - i).to_string().as_str()
+        );
+    }
+    for base in [app.address.clone(), second.clone()] {
+        let reply = get(base).await.unwrap();
+        assert_eq!(
+            reply.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "one budget across both instances"
+        );
+        let retry: u64 = reply.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry));
+    }
+}

@@ -61,7 +61,7 @@ pub async fn authenticate(
     match outcome {
         Ok(principal) => {
             state.usage.record(&principal);
-            let decision = state.rate_limits.check(&principal);
+            let decision = state.rate_limits.check(&principal).await;
             if let Some(decision) = decision
                 && let Some(retry_after_secs) = decision.retry_after_secs
             {
