@@ -46,7 +46,7 @@ pub struct RateLimits {
 }
 
 enum Backend {
-    Memory(Memory),
+    Memory(Box<Memory>),
     Redis(RedisWindow),
 }
 
@@ -95,12 +95,12 @@ impl RateLimits {
                 .with_middleware::<StateInformationMiddleware>()
         };
         Self {
-            backend: Backend::Memory(Memory {
+            backend: Backend::Memory(Box::new(Memory {
                 basic: limiter(Plan::Basic),
                 standard: limiter(Plan::Standard),
                 premium: limiter(Plan::Premium),
                 checks: AtomicU64::new(0),
-            }),
+            })),
             enabled,
         }
     }
