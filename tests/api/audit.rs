@@ -155,19 +155,12 @@ async fn editing_or_deleting_an_entry_is_detected() {
 
 #[tokio::test]
 async fn the_verify_command_exits_non_zero_on_tampering() {
-    use secrecy::ExposeSecret;
     let (settings, _cleanup) = crate::helpers::fresh_settings().await;
     let run = |args: &[&str]| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_concierge"));
-        command
+        crate::helpers::concierge_command(&settings)
             .args(args)
-            .env("CONCIERGE_DATA_DIR", &settings.data_dir)
-            .env("RUST_LOG", "warn")
-            .env_remove("DATABASE_URL");
-        if let Some(url) = &settings.database_url {
-            command.env("DATABASE_URL", url.expose_secret());
-        }
-        command.output().unwrap()
+            .output()
+            .unwrap()
     };
     let boot = run(&["bootstrap", "--org", "Acme", "--email", "o@acme.test"]);
     assert!(boot.status.success());

@@ -8,16 +8,7 @@ use serde_json::json;
 use crate::helpers::fresh_settings;
 
 fn concierge(settings: &api::config::Settings) -> Command {
-    use secrecy::ExposeSecret;
-    let mut command = Command::new(env!("CARGO_BIN_EXE_concierge"));
-    command
-        .env("CONCIERGE_DATA_DIR", &settings.data_dir)
-        .env("RUST_LOG", "warn")
-        .env_remove("DATABASE_URL");
-    if let Some(url) = &settings.database_url {
-        command.env("DATABASE_URL", url.expose_secret());
-    }
-    command
+    crate::helpers::concierge_command(settings)
 }
 
 #[tokio::test]

@@ -337,3 +337,17 @@ pub async fn spawn_instance(settings: Settings) -> (String, oneshot::Sender<()>)
     }));
     (address, tx)
 }
+
+/// The `concierge` binary, pointed at the same database as `settings`.
+pub fn concierge_command(settings: &Settings) -> std::process::Command {
+    use secrecy::ExposeSecret;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_concierge"));
+    command
+        .env("CONCIERGE_DATA_DIR", &settings.data_dir)
+        .env("RUST_LOG", "warn")
+        .env_remove("DATABASE_URL");
+    if let Some(url) = &settings.database_url {
+        command.env("DATABASE_URL", url.expose_secret());
+    }
+    command
+}

@@ -156,19 +156,12 @@ async fn only_owners_change_the_plan_and_the_new_tier_applies_at_once() {
 
 #[tokio::test]
 async fn the_operator_changes_a_plan_from_the_command_line() {
-    use secrecy::ExposeSecret;
     let (settings, _cleanup) = crate::helpers::fresh_settings().await;
     let run = |args: &[&str]| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_concierge"));
-        command
+        crate::helpers::concierge_command(&settings)
             .args(args)
-            .env("CONCIERGE_DATA_DIR", &settings.data_dir)
-            .env("RUST_LOG", "warn")
-            .env_remove("DATABASE_URL");
-        if let Some(url) = &settings.database_url {
-            command.env("DATABASE_URL", url.expose_secret());
-        }
-        command.output().unwrap()
+            .output()
+            .unwrap()
     };
     let boot = run(&[
         "bootstrap",

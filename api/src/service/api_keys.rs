@@ -18,7 +18,7 @@ use crate::authz::{Action, Resource, authorize};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
-use crate::service::audit::{self, AuditActor, Change};
+use crate::service::audit;
 use crate::service::{Page, PageRequest, newest_first, now, organizations, required_text};
 
 /// Input of `createApiKey` / `POST /api-keys`.
@@ -241,17 +241,13 @@ pub async fn create(
     active.scopes = Set(scopes.map(|s| serde_json::json!(s)));
     active.allowed_cidrs = Set(cidrs.map(|c| serde_json::json!(c)));
     let created = (active.update(&*txn).await?, secret);
-    audit::append(
+    audit::record(
         &*txn,
-        &principal.organization_id,
-        AuditActor::Principal(principal),
-        Change {
-            action: "api_key.created",
-            target_type: "api_key",
-            target_id: Some(&created.0.id),
-            before: None,
-            after: Some(summary(&created.0)),
-        },
+        principal,
+        "api_key.created",
+        ("api_key", &created.0.id),
+        None,
+        Some(summary(&created.0)),
     )
     .await?;
     txn.commit().await?;
@@ -288,17 +284,13 @@ pub async fn revoke(db: &Db, principal: &Principal, id: &str) -> ApiResult<api_k
     let mut active = key.into_active_model();
     active.revoked_at = Set(Some(now()));
     let key = active.update(&*txn).await?;
-    audit::append(
+    audit::record(
         &*txn,
-        &principal.organization_id,
-        AuditActor::Principal(principal),
-        Change {
-            action: "api_key.revoked",
-            target_type: "api_key",
-            target_id: Some(&key.id),
-            before: Some(before),
-            after: Some(summary(&key)),
-        },
+        principal,
+        "api_key.revoked",
+        ("api_key", &key.id),
+        Some(before),
+        Some(summary(&key)),
     )
     .await?;
     txn.commit().await?;
@@ -356,19 +348,13 @@ pub async fn rotate(
     active.secret_hash = Set(secret.hash);
     active.prefix = Set(secret.prefix);
     let key = active.update(&*txn).await?;
-    audit::append(
+    audit::record(
         &*txn,
-        &principal.organization_id,
-        AuditActor::Principal(principal),
-        Change {
-            action: "api_key.rotated",
-            target_type: "api_key",
-            target_id: Some(&key.id),
-            before: Some(before),
-            after: Some(
-                serde_json::json!({"prefix": key.prefix, "grace_period_seconds": grace_seconds}),
-            ),
-        },
+        principal,
+        "api_key.rotated",
+        ("api_key", &key.id),
+        Some(before),
+        Some(serde_json::json!({"prefix": key.prefix, "grace_period_seconds": grace_seconds})),
     )
     .await?;
     txn.commit().await?;

@@ -118,6 +118,32 @@ pub(crate) async fn append(
     .await?)
 }
 
+/// Appends what a caller changed on one target: the common case of [`append`].
+pub(crate) async fn record(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    action: &str,
+    (target_type, target_id): (&str, &str),
+    before: Option<Value>,
+    after: Option<Value>,
+) -> ApiResult<()> {
+    let change = Change {
+        action,
+        target_type,
+        target_id: Some(target_id),
+        before,
+        after,
+    };
+    append(
+        conn,
+        &principal.organization_id,
+        AuditActor::Principal(principal),
+        change,
+    )
+    .await?;
+    Ok(())
+}
+
 /// JSON with every object's keys sorted, so the hash does not depend on how a database stores objects.
 fn canonical(value: &Value) -> Value {
     match value {

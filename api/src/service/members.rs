@@ -13,7 +13,7 @@ use crate::authz::{Action, Resource, authorize};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
-use crate::service::audit::{self, AuditActor, Change};
+use crate::service::audit;
 use crate::service::organizations::validate_email;
 use crate::service::{Page, PageRequest, newest_first, now, optional_field};
 
@@ -96,20 +96,16 @@ async fn record(
     before: Option<serde_json::Value>,
     member: &user::Model,
 ) -> ApiResult<()> {
-    audit::append(
+    let target = ("member", member.id.as_str());
+    audit::record(
         conn,
-        &principal.organization_id,
-        AuditActor::Principal(principal),
-        Change {
-            action,
-            target_type: "member",
-            target_id: Some(&member.id),
-            before,
-            after: Some(summary(member)),
-        },
+        principal,
+        action,
+        target,
+        before,
+        Some(summary(member)),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 async fn find(
