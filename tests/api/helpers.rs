@@ -55,6 +55,36 @@ impl Drop for Cleanup {
     }
 }
 
+/// Drops test databases over an hour old (their ULID says when), left behind by killed test processes.
+async fn sweep_stale_databases(admin: &Db) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let Ok(rows) = admin
+        .conn()
+        .query_all_raw(Statement::from_string(
+            admin.backend(),
+            "SELECT datname FROM pg_database WHERE datname LIKE 'concierge\\_test\\_%'".to_owned(),
+        ))
+        .await
+    else {
+        return;
+    };
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for row in rows {
+        let Ok(name) = row.try_get::<String>("", "datname") else {
+            continue;
+        };
+        let stale = name
+            .strip_prefix("concierge_test_")
+            .and_then(|id| ulid::Ulid::from_string(&id.to_uppercase()).ok())
+            .is_some_and(|id| id.datetime() < hour_ago);
+        if stale {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+        }
+    }
+}
+
 async fn admin_db() -> Db {
     let mut settings = Settings::for_data_dir(std::env::temp_dir());
     settings.database_url = Some(SecretString::from(postgres_admin_url()));
@@ -100,8 +130,9 @@ pub async fn fresh_settings() -> (Settings, Cleanup) {
     let mut postgres_db = None;
     if backend() == "postgres" {
         let name = format!("concierge_test_{id}");
-        admin_db()
-            .await
+        let admin = admin_db().await;
+        sweep_stale_databases(&admin).await;
+        admin
             .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
             .await
             .unwrap();
