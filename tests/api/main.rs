@@ -13,6 +13,7 @@ mod health;
 mod knowledge_base;
 mod members;
 mod peers;
+mod plans;
 mod rate_limits;
 mod schema;
 mod service_keys;

@@ -1,6 +1,6 @@
 //! Authorization: the one place that says allow or deny. Every service function calls [`authorize`] first.
 
-use crate::auth::{Principal, Role};
+use crate::auth::{Actor, Plan, Principal, Role};
 use crate::error::{ApiError, ApiResult};
 
 /// What is being acted on.
@@ -56,8 +56,32 @@ fn role_allows(role: Role, resource: Resource, action: Action) -> bool {
     }
 }
 
+/// DESIGN.md's API-access tier: API keys of a basic organization get read-only REST; team members signed in
+/// through a session are limited by their role, not by the API tier.
+fn plan_allows_api_writes(principal: &Principal) -> bool {
+    !(principal.plan == Plan::Basic && matches!(principal.actor, Actor::ApiKey { .. }))
+}
+
+/// Whether the caller's plan includes GraphQL (standard and premium API access, or any session).
+pub fn plan_allows_graphql(principal: &Principal) -> ApiResult<()> {
+    if plan_allows_api_writes(principal) {
+        Ok(())
+    } else {
+        Err(ApiError::PlanUpgradeRequired(
+            "GraphQL API access needs the standard plan; the basic plan's API is read-only REST"
+                .to_owned(),
+        ))
+    }
+}
+
 /// Allows or denies `action` on `resource` for `principal`.
 pub fn authorize(principal: &Principal, resource: Resource, action: Action) -> ApiResult<()> {
+    if action != Action::Read && !plan_allows_api_writes(principal) {
+        return Err(ApiError::PlanUpgradeRequired(
+            "the basic plan's API access is read-only: upgrade to standard to change data with an API key"
+                .to_owned(),
+        ));
+    }
     let scoped_out = principal
         .scopes
         .as_ref()

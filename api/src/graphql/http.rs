@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::Principal;
 use crate::auth::layer::Authenticated;
+use crate::authz;
 use crate::error::ApiError;
 use crate::graphql::loaders::request_loader;
 use crate::state::AppState;
@@ -261,7 +262,7 @@ async fn execute(
     media: Media,
     params: Params,
 ) -> Response {
-    let principal = match caller {
+    let principal = match caller.and_then(|p| authz::plan_allows_graphql(&p).map(|()| p)) {
         Ok(principal) => principal,
         Err(err) => return request_error(media, err),
     };
