@@ -52,6 +52,13 @@ impl Role {
     }
 }
 
+impl Role {
+    /// A role read back from the database; an unknown value there is an internal error, not bad input.
+    pub fn stored(value: &str) -> Result<Self, crate::error::ApiError> {
+        value.parse().map_err(crate::error::ApiError::internal_msg)
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -98,6 +105,13 @@ impl Plan {
             Plan::Standard => "standard",
             Plan::Premium => "premium",
         }
+    }
+}
+
+impl Plan {
+    /// A plan read back from the database; an unknown value there is an internal error, not bad input.
+    pub fn stored(value: &str) -> Result<Self, crate::error::ApiError> {
+        value.parse().map_err(crate::error::ApiError::internal_msg)
     }
 }
 

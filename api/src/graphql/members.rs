@@ -26,11 +26,7 @@ impl Member {
         self.0.name.as_deref()
     }
     async fn role(&self) -> async_graphql::Result<Role> {
-        Ok(self
-            .0
-            .role
-            .parse::<Role>()
-            .map_err(crate::error::ApiError::internal_msg)?)
+        Ok(Role::stored(&self.0.role)?)
     }
     async fn active(&self) -> bool {
         self.0.active

@@ -418,11 +418,7 @@ impl ApiKey {
         &self.0.prefix
     }
     async fn role(&self) -> async_graphql::Result<Role> {
-        Ok(self
-            .0
-            .role
-            .parse::<Role>()
-            .map_err(crate::error::ApiError::internal_msg)?)
+        Ok(Role::stored(&self.0.role)?)
     }
     async fn created_by(&self) -> Option<ID> {
         self.0.created_by.clone().map(ID)

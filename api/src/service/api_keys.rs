@@ -128,11 +128,8 @@ pub async fn authenticate(db: &Db, secret: &str, origin: Origin) -> ApiResult<Pr
     let organization = organizations::find(db, &key.organization_id).await?;
     Ok(Principal {
         organization_id: organization.id,
-        plan: organization
-            .plan
-            .parse::<Plan>()
-            .map_err(ApiError::internal_msg)?,
-        role: key.role.parse::<Role>().map_err(ApiError::internal_msg)?,
+        plan: Plan::stored(&organization.plan)?,
+        role: Role::stored(&key.role)?,
         scopes: scopes(&key),
         actor: Actor::ApiKey { id: key.id },
         origin,

@@ -122,7 +122,7 @@ async fn find(
 }
 
 fn role_of(member: &user::Model) -> ApiResult<Role> {
-    member.role.parse().map_err(ApiError::internal_msg)
+    Role::stored(&member.role)
 }
 
 /// Refuses changes by a non-owner to an owner, and changes to one's own membership.
