@@ -111,8 +111,4 @@ impl Settings {
             ),
         }
     }
-
-    pub fn is_sqlite(&self) -> bool {
-        self.database_url().starts_with("sqlite:")
-    }
 }

@@ -119,10 +119,6 @@ impl Db {
         self.conn.ping().await
     }
 
-    pub async fn close(self) -> Result<(), DbErr> {
-        self.conn.close().await
-    }
-
     /// Runs one raw statement (used by tools, not by request paths).
     pub async fn execute_unprepared(&self, sql: &str) -> Result<(), DbErr> {
         self.conn.execute_unprepared(sql).await.map(|_| ())

@@ -191,27 +191,9 @@ pub async fn list(
     authorize(principal, Resource::Message, Action::Read)?;
     let conversation =
         conversations::find(db.conn(), &principal.organization_id, conversation_id).await?;
-    list_unchecked(
-        db,
-        &conversation.organization_id,
-        &conversation.id,
-        page,
-        direction,
-    )
-    .await
-}
-
-/// A page of messages of a conversation already known to belong to the organization.
-pub(crate) async fn list_unchecked(
-    db: &Db,
-    organization_id: &str,
-    conversation_id: &str,
-    page: &PageRequest,
-    direction: Direction,
-) -> ApiResult<Page<message::Model>> {
     let mut query = message::Entity::find()
-        .filter(message::Column::OrganizationId.eq(organization_id))
-        .filter(message::Column::ConversationId.eq(conversation_id));
+        .filter(message::Column::OrganizationId.eq(&conversation.organization_id))
+        .filter(message::Column::ConversationId.eq(&conversation.id));
     query = match (direction, &page.after) {
         (Direction::Forward, Some(after)) => query.filter(message::Column::Id.gt(after)),
         (Direction::Backward, Some(before)) => query.filter(message::Column::Id.lt(before)),
