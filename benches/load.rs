@@ -349,6 +349,7 @@ async fn bench_backend(backend: &str, o: &Options) {
     };
     let application = Application::build(settings).await.unwrap();
     let db = application.state().db.clone();
+    let authz = application.state().authz.clone();
     let base = format!("http://127.0.0.1:{}", application.port());
     let server = tokio::spawn(application.run_until(std::future::pending()));
     let org =
@@ -364,7 +365,7 @@ async fn bench_backend(backend: &str, o: &Options) {
         o.entries,
         seeding.elapsed().as_secs_f64()
     );
-    let owner = api::service::api_keys::authenticate(&db, &org.secret, Default::default())
+    let owner = api::service::api_keys::authenticate(&db, &authz, &org.secret, Default::default())
         .await
         .unwrap();
     let mut keys = Vec::new();

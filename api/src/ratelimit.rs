@@ -216,21 +216,22 @@ fn ceil_secs(duration: Duration) -> u64 {
 mod tests {
     use super::*;
 
-    fn key(plan: Plan, id: &str) -> Principal {
+    async fn key(plan: Plan, id: &str) -> Principal {
         Principal {
-            organization_id: "org_x".into(),
+            organization: crate::authz::Tenant::new("org_x".into()),
             plan,
             role: crate::auth::Role::Owner,
             actor: Actor::ApiKey { id: id.into() },
             origin: crate::auth::Origin::default(),
             scopes: None,
+            authz: crate::authz::Authz::detached().await.unwrap(),
         }
     }
 
     #[tokio::test]
     async fn a_basic_key_gets_sixty_requests_then_a_retry_after() {
         let limits = RateLimits::default();
-        let principal = key(Plan::Basic, "key_a");
+        let principal = key(Plan::Basic, "key_a").await;
         for i in 0..60 {
             let decision = limits.check(&principal).await.unwrap();
             assert_eq!(decision.retry_after_secs, None, "request {i}");
@@ -245,7 +246,7 @@ mod tests {
         // Another key has its own budget.
         assert_eq!(
             limits
-                .check(&key(Plan::Basic, "key_b"))
+                .check(&key(Plan::Basic, "key_b").await)
                 .await
                 .unwrap()
                 .remaining,
@@ -253,7 +254,7 @@ mod tests {
         );
         assert_eq!(
             limits
-                .check(&key(Plan::Premium, "key_a"))
+                .check(&key(Plan::Premium, "key_a").await)
                 .await
                 .unwrap()
                 .limit,
@@ -264,7 +265,7 @@ mod tests {
     #[tokio::test]
     async fn signed_in_users_are_not_limited_by_the_api_tier() {
         let limits = RateLimits::default();
-        let mut principal = key(Plan::Basic, "usr_a");
+        let mut principal = key(Plan::Basic, "usr_a").await;
         principal.actor = Actor::User { id: "usr_a".into() };
         assert_eq!(limits.check(&principal).await, None);
     }

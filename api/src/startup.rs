@@ -56,9 +56,11 @@ impl Application {
             }
             _ => RateLimits::new(settings.rate_limits),
         };
+        let authz = crate::authz::Authz::load(&db).await?;
         let state = AppState {
             schema: build_schema(&settings),
             db,
+            authz,
             rate_limits: Arc::new(rate_limits),
             usage: Arc::new(Usage::default()),
             settings: Arc::new(settings),

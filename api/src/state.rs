@@ -12,6 +12,8 @@ use crate::service::usage::Usage;
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    /// The Casbin enforcer every principal is judged by.
+    pub authz: Arc<crate::authz::Authz>,
     pub schema: AppSchema,
     pub settings: Arc<Settings>,
     pub rate_limits: Arc<RateLimits>,

@@ -4,6 +4,7 @@ pub mod api_key;
 pub mod api_key_usage;
 pub mod assistant;
 pub mod audit_entry;
+pub mod authz_policy;
 pub mod conversation;
 pub mod event;
 pub mod knowledge_base_entry;
@@ -17,6 +18,7 @@ pub mod prelude {
     pub use super::api_key::Entity as ApiKey;
     pub use super::assistant::Entity as Assistant;
     pub use super::audit_entry::Entity as AuditEntry;
+    pub use super::authz_policy::Entity as AuthzPolicy;
     pub use super::conversation::Entity as Conversation;
     pub use super::event::Entity as Event;
     pub use super::knowledge_base_entry::Entity as KnowledgeBaseEntry;

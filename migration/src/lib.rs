@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_core_tables;
 mod m20261125_000002_create_audit_log;
 mod m20261125_000003_service_keys;
+mod m20261125_000004_authz_policies;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_core_tables::Migration),
             Box::new(m20261125_000002_create_audit_log::Migration),
             Box::new(m20261125_000003_service_keys::Migration),
+            Box::new(m20261125_000004_authz_policies::Migration),
         ]
     }
 }

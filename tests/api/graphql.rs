@@ -217,9 +217,14 @@ async fn spawn_app_with_limits() -> crate::helpers::TestApp {
 async fn the_dashboard_query_costs_the_same_few_statements_for_5_or_50_conversations() {
     let app = spawn_app().await;
     // 50 conversations of 22 messages each, written through the real services.
-    let principal = api::service::api_keys::authenticate(&app.db, &app.key, Default::default())
-        .await
-        .unwrap();
+    let principal = api::service::api_keys::authenticate(
+        &app.db,
+        &app.state.authz,
+        &app.key,
+        Default::default(),
+    )
+    .await
+    .unwrap();
     for c in 0..50 {
         let created = api::service::conversations::create(
             &app.db,

@@ -55,7 +55,7 @@ pub async fn authenticate(
 ) -> Response {
     let origin = origin(&request);
     let outcome = match bearer(request.headers()) {
-        Ok(token) => api_keys::authenticate(&state.db, token, origin).await,
+        Ok(token) => api_keys::authenticate(&state.db, &state.authz, token, origin).await,
         Err(err) => Err(err),
     };
     match outcome {

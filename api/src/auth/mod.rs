@@ -153,13 +153,16 @@ pub struct Origin {
 /// The authenticated caller: its organization, plan, role, identity and origin.
 #[derive(Clone, Debug)]
 pub struct Principal {
-    pub organization_id: String,
+    /// Readable only through the [`crate::authz::Grant`] that authorization returns.
+    pub organization: crate::authz::Tenant,
     pub plan: Plan,
     pub role: Role,
     pub actor: Actor,
     pub origin: Origin,
     /// An API key's explicit scopes; `None` means its role alone decides.
     pub scopes: Option<Vec<scopes::Scope>>,
+    /// The policy this caller is judged by.
+    pub authz: std::sync::Arc<crate::authz::Authz>,
 }
 
 impl Principal {

@@ -1,8 +1,6 @@
-//! API key scopes: an explicit list narrows a key below its role, e.g. `conversations:read` for an export job.
+//! API key scopes: an explicit list narrows a key below its role; `authz/policy.csv` says what each allows.
 
 use serde::{Deserialize, Serialize};
-
-use crate::authz::{Action, Resource};
 
 /// One permission a service key may be limited to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
@@ -34,40 +32,6 @@ pub enum Scope {
 }
 
 impl Scope {
-    /// Every (resource, action) pair the scope grants.
-    pub fn grants(self) -> &'static [(Resource, Action)] {
-        use Action::*;
-        use Resource::*;
-        match self {
-            Scope::OrganizationRead => &[(Organization, Read), (Assistant, Read), (Plan, Read)],
-            Scope::ConversationsRead => &[(Conversation, Read), (Message, Read), (Visitor, Read)],
-            Scope::ConversationsWrite => &[
-                (Conversation, Read),
-                (Conversation, Write),
-                (Message, Read),
-                (Message, Write),
-                (Visitor, Read),
-                (Visitor, Write),
-            ],
-            Scope::KnowledgeBaseRead => &[(KnowledgeBase, Read)],
-            Scope::KnowledgeBaseWrite => &[
-                (KnowledgeBase, Read),
-                (KnowledgeBase, Write),
-                (KnowledgeBase, Delete),
-            ],
-            Scope::AnalyticsRead => &[(Analytics, Read)],
-            Scope::ApiKeysManage => &[(ApiKey, Read), (ApiKey, Write), (ApiKey, Delete)],
-            Scope::MembersManage => &[(Member, Read), (Member, Write), (Member, Delete)],
-            Scope::AuditLogRead => &[(AuditLog, Read)],
-            Scope::WebhooksManage => &[],
-        }
-    }
-
-    /// Whether the scope allows `action` on `resource`.
-    pub fn covers(self, resource: Resource, action: Action) -> bool {
-        self.grants().contains(&(resource, action))
-    }
-
     /// The scope's name, as REST writes it.
     pub fn as_str(self) -> &'static str {
         match self {

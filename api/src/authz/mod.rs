@@ -1,7 +1,27 @@
-//! Authorization: the one place that says allow or deny. Every service function calls [`authorize`] first.
+//! Authorization: the one place that says allow or deny, on the Casbin model in `model.conf` and stored policies.
 
+// Every service function calls [`authorize`] first. The [`Grant`] it returns is the only way to read the
+// caller's organization id, which every query is scoped by, so a service that skips the check does not compile.
+
+pub mod adapter;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use casbin::{CoreApi, DefaultModel, Enforcer, MgmtApi, StringAdapter};
+use tokio::sync::RwLock;
+
+use crate::auth::scopes::Scope;
 use crate::auth::{Actor, Plan, Principal, Role};
+use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
+use adapter::{Rule, SeaOrmAdapter, parse_policy, sync_static};
+
+/// The Casbin model: RBAC with domains plus the plan → feature relation.
+pub const MODEL: &str = include_str!("model.conf");
+/// The versioned policies: role permissions, scopes and the plan table.
+pub const POLICY: &str = include_str!("policy.csv");
 
 /// What is being acted on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,8 +37,51 @@ pub enum Resource {
     AuditLog,
     /// Team members.
     Member,
-    /// The organization's plan: owners only.
+    /// The organization's plan: owners change it.
     Plan,
+    /// Giving a member or a key this role (or touching someone who holds it).
+    Role(Role),
+}
+
+impl Resource {
+    /// The object name in `policy.csv`.
+    pub fn object(self) -> &'static str {
+        match self {
+            Resource::Organization => "organization",
+            Resource::Assistant => "assistants",
+            Resource::Visitor => "visitors",
+            Resource::Conversation => "conversations",
+            Resource::Message => "messages",
+            Resource::KnowledgeBase => "knowledge_base",
+            Resource::Analytics => "analytics",
+            Resource::ApiKey => "api_keys",
+            Resource::AuditLog => "audit_log",
+            Resource::Member => "members",
+            Resource::Plan => "plan",
+            Resource::Role(Role::Owner) => "roles.owner",
+            Resource::Role(Role::Admin) => "roles.admin",
+            Resource::Role(Role::Agent) => "roles.agent",
+            Resource::Role(Role::Analyst) => "roles.analyst",
+            Resource::Role(Role::Viewer) => "roles.viewer",
+        }
+    }
+
+    fn noun(self) -> String {
+        match self {
+            Resource::Organization => "the organization".to_owned(),
+            Resource::Assistant => "assistants".to_owned(),
+            Resource::Visitor => "visitors".to_owned(),
+            Resource::Conversation => "conversations".to_owned(),
+            Resource::Message => "messages".to_owned(),
+            Resource::KnowledgeBase => "the knowledge base".to_owned(),
+            Resource::Analytics => "analytics".to_owned(),
+            Resource::ApiKey => "API keys".to_owned(),
+            Resource::AuditLog => "the audit log".to_owned(),
+            Resource::Member => "team members".to_owned(),
+            Resource::Plan => "the plan".to_owned(),
+            Resource::Role(role) => format!("the {role} role"),
+        }
+    }
 }
 
 /// What is being done to it.
@@ -27,104 +90,500 @@ pub enum Action {
     Read,
     Write,
     Delete,
+    /// Assign a role.
+    Grant,
 }
 
-/// The role table of the authorization issue, in its simplest form; roles × plans and Casbin replace it there.
-fn role_allows(role: Role, resource: Resource, action: Action) -> bool {
-    use Action::*;
-    use Resource::*;
-    match role {
-        Role::Owner => true,
-        Role::Admin => resource != Plan || action == Read,
-        Role::Agent => match resource {
-            Conversation | Message | Visitor => matches!(action, Read | Write),
-            Organization | Assistant | KnowledgeBase | Member | Plan => action == Read,
-            Analytics | ApiKey | AuditLog => false,
-        },
-        Role::Analyst => match resource {
-            Conversation | Message | Visitor | Analytics | Organization | Assistant | Plan => {
-                action == Read
-            }
-            KnowledgeBase | ApiKey | AuditLog | Member => false,
-        },
-        Role::Viewer => match resource {
-            Conversation | Message | Visitor | KnowledgeBase | Organization | Assistant | Plan => {
-                action == Read
-            }
-            Analytics | ApiKey | AuditLog | Member => false,
-        },
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Write => "write",
+            Action::Delete => "delete",
+            Action::Grant => "grant",
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Write => "change",
+            Action::Delete => "delete",
+            Action::Grant => "grant",
+        }
     }
 }
 
-/// DESIGN.md's API-access tier: API keys of a basic organization get read-only REST; team members signed in
-/// through a session are limited by their role, not by the API tier.
-fn plan_allows_api_writes(principal: &Principal) -> bool {
-    !(principal.plan == Plan::Basic && matches!(principal.actor, Actor::ApiKey { .. }))
+/// The caller's organization. Its id is private to this module: services read it from a [`Grant`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Tenant(String);
+
+impl Tenant {
+    pub fn new(organization_id: String) -> Self {
+        Self(organization_id)
+    }
 }
 
-/// Whether the caller's plan includes GraphQL (standard and premium API access, or any session).
-pub fn plan_allows_graphql(principal: &Principal) -> ApiResult<()> {
-    if plan_allows_api_writes(principal) {
+impl fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Proof that [`authorize`] allowed an action; it carries the organization every query must be scoped to.
+#[derive(Debug)]
+pub struct Grant<'p> {
+    organization_id: &'p str,
+}
+
+impl<'p> Grant<'p> {
+    /// The organization the caller may act in.
+    pub fn organization_id(&self) -> &'p str {
+        self.organization_id
+    }
+}
+
+impl Principal {
+    /// The organization to record as the place of an action (audit entries, usage counts), never to scope a query.
+    pub fn recorded_organization(&self) -> &str {
+        &self.organization.0
+    }
+
+    /// The Casbin roles this caller holds: its role, or a scoped key's scopes; keys also hold `service_key`.
+    fn casbin_roles(&self) -> Vec<String> {
+        let mut roles = match (&self.actor, &self.scopes) {
+            (Actor::ApiKey { .. }, Some(scopes)) => scopes.iter().map(|s| scope_role(*s)).collect(),
+            _ => vec![role_name(self.role)],
+        };
+        if matches!(self.actor, Actor::ApiKey { .. }) {
+            roles.push(SERVICE_KEY.to_owned());
+        }
+        roles.sort();
+        roles.dedup();
+        roles
+    }
+}
+
+const SERVICE_KEY: &str = "service_key";
+
+/// The Casbin role of a member role.
+pub fn role_name(role: Role) -> String {
+    format!("role:{role}")
+}
+
+/// The Casbin name of a plan.
+pub fn plan_name(plan: Plan) -> String {
+    format!("plan:{plan}")
+}
+
+/// The Casbin role of a key scope.
+pub fn scope_role(scope: Scope) -> String {
+    format!("scope:{}", scope.as_str())
+}
+
+/// The Casbin roles a key with `role` and optional `scopes` holds (stored with the key).
+pub fn key_roles(role: Role, scopes: Option<&[Scope]>) -> Vec<String> {
+    let mut roles = match scopes {
+        Some(scopes) => scopes.iter().map(|s| scope_role(*s)).collect(),
+        None => vec![role_name(role)],
+    };
+    roles.push(SERVICE_KEY.to_owned());
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+/// The enforcer, with the role assignments it currently holds per subject and the plan per organization.
+struct Inner {
+    enforcer: Enforcer,
+    /// `g`/`g2` targets per subject or organization, to tell in one lookup whether a caller's fresh principal matches.
+    links: HashMap<String, Vec<String>>,
+}
+
+/// The Casbin enforcer shared by the requests of one instance.
+///
+/// Role assignments and plans are written to `authz_policies` in the same transaction as the change, and loaded
+/// at start-up. Each request's principal is read from the database, so before enforcing, [`authorize`] brings
+/// the enforcer's links for that caller up to date: a change made on another instance applies at once.
+pub struct Authz {
+    inner: RwLock<Inner>,
+    /// The smallest plan that includes each feature, for the upgrade message.
+    feature_plans: HashMap<String, String>,
+}
+
+impl fmt::Debug for Authz {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authz").finish_non_exhaustive()
+    }
+}
+
+fn casbin_error(err: casbin::Error) -> ApiError {
+    ApiError::internal(anyhow::anyhow!("authorization engine: {err}"))
+}
+
+impl Authz {
+    /// Stores `policy.csv` in the database (when it changed) and loads every policy from there.
+    pub async fn load(db: &Db) -> anyhow::Result<Arc<Self>> {
+        let wanted = parse_policy(POLICY);
+        // Two instances starting together may race on the unique index: the loser finds the work done.
+        if let Err(err) = sync_static(db, &wanted).await {
+            tracing::debug!(error = %err, "retrying the policy sync");
+            sync_static(db, &wanted).await?;
+        }
+        let model = DefaultModel::from_str(MODEL).await?;
+        let enforcer = Enforcer::new(model, SeaOrmAdapter::new(db.clone())).await?;
+        Ok(Arc::new(Self::from_enforcer(enforcer, &wanted)))
+    }
+
+    /// The shipped policies without a database, for commands and unit tests that have none.
+    pub async fn detached() -> anyhow::Result<Arc<Self>> {
+        let model = DefaultModel::from_str(MODEL).await?;
+        let enforcer = Enforcer::new(model, StringAdapter::new(POLICY)).await?;
+        Ok(Arc::new(Self::from_enforcer(
+            enforcer,
+            &parse_policy(POLICY),
+        )))
+    }
+
+    fn from_enforcer(mut enforcer: Enforcer, rules: &[Rule]) -> Self {
+        // Services store assignments in their own transactions; the enforcer only mirrors them.
+        enforcer.enable_auto_save(false);
+        let mut links: HashMap<String, Vec<String>> = HashMap::new();
+        for ptype in ["g", "g2"] {
+            for rule in enforcer.get_named_grouping_policy(ptype) {
+                if let [subject, target, ..] = rule.as_slice()
+                    && !subject.starts_with("plan:")
+                {
+                    links
+                        .entry(subject.clone())
+                        .or_default()
+                        .push(target.clone());
+                }
+            }
+        }
+        links.values_mut().for_each(|targets| targets.sort());
+        let mut feature_plans = HashMap::new();
+        for plan in ["basic", "standard", "premium"] {
+            for rule in rules.iter().filter(|r| r.ptype == "g2") {
+                if let [from, feature] = rule.values.as_slice()
+                    && *from == format!("plan:{plan}")
+                {
+                    feature_plans
+                        .entry(feature.clone())
+                        .or_insert_with(|| plan.to_owned());
+                }
+            }
+        }
+        Self {
+            inner: RwLock::new(Inner { enforcer, links }),
+            feature_plans,
+        }
+    }
+
+    /// Brings the enforcer's links for the caller up to date with its principal.
+    async fn observe(&self, principal: &Principal) -> ApiResult<()> {
+        let subject = principal.actor_id();
+        let organization = principal.recorded_organization();
+        let roles = principal.casbin_roles();
+        let plan = vec![plan_name(principal.plan)];
+        {
+            let inner = self.inner.read().await;
+            if inner.links.get(subject) == Some(&roles)
+                && inner.links.get(organization) == Some(&plan)
+            {
+                return Ok(());
+            }
+        }
+        let mut inner = self.inner.write().await;
+        inner
+            .relink("g", subject, &roles, Some(organization))
+            .await?;
+        inner.relink("g2", organization, &plan, None).await
+    }
+
+    /// Drops what the enforcer holds for a revoked key or a deactivated member.
+    pub async fn forget(&self, subject: &str) {
+        let mut inner = self.inner.write().await;
+        if let Err(err) = inner.relink("g", subject, &[], None).await {
+            tracing::warn!(error = ?err, subject, "could not drop authorization links");
+        }
+    }
+
+    /// The (object, action) pairs a Casbin role's own permissions name.
+    async fn permissions_of(&self, role: &str) -> Vec<(String, String)> {
+        let inner = self.inner.read().await;
+        inner
+            .enforcer
+            .get_filtered_policy(0, vec![role.to_owned()])
+            .into_iter()
+            .filter_map(|rule| match rule.as_slice() {
+                [_, object, action, ..] => Some((object.clone(), action.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    async fn enforce(
+        &self,
+        subject: &str,
+        organization: &str,
+        object: &str,
+        action: &str,
+    ) -> ApiResult<bool> {
+        let inner = self.inner.read().await;
+        inner
+            .enforcer
+            .enforce((subject, organization, object, action))
+            .map_err(casbin_error)
+    }
+
+    /// Why `principal` may not do `action` on `object`: its roles lack it (FORBIDDEN), or the plan does (PLAN_UPGRADE_REQUIRED).
+    async fn denial(
+        &self,
+        principal: &Principal,
+        object: &str,
+        action: &str,
+        what: String,
+    ) -> ApiError {
+        let inner = self.inner.read().await;
+        let feature = principal.casbin_roles().iter().find_map(|role| {
+            inner
+                .enforcer
+                .get_filtered_policy(0, vec![role.clone(), object.to_owned(), action.to_owned()])
+                .into_iter()
+                .find_map(|rule| rule.get(3).cloned())
+        });
+        match feature {
+            Some(feature) => ApiError::PlanUpgradeRequired(format!(
+                "{what} needs the {} plan (feature {feature}); this organization is on the {} plan",
+                self.feature_plans
+                    .get(&feature)
+                    .map_or("a higher", String::as_str),
+                principal.plan
+            )),
+            None if principal.scopes.is_some() => {
+                ApiError::Forbidden(format!("this key's scopes do not allow it: {what}"))
+            }
+            None => ApiError::Forbidden(format!("the {} role may not {what}", principal.role)),
+        }
+    }
+}
+
+impl Inner {
+    /// Makes `subject`'s links of `ptype` exactly `targets` (in `domain` for `g`).
+    async fn relink(
+        &mut self,
+        ptype: &str,
+        subject: &str,
+        targets: &[String],
+        domain: Option<&str>,
+    ) -> ApiResult<()> {
+        if self.links.contains_key(subject) {
+            self.enforcer
+                .remove_filtered_named_grouping_policy(ptype, 0, vec![subject.to_owned()])
+                .await
+                .map_err(casbin_error)?;
+        }
+        if targets.is_empty() {
+            self.links.remove(subject);
+            return Ok(());
+        }
+        let rules = targets
+            .iter()
+            .map(|target| {
+                let mut rule = vec![subject.to_owned(), target.clone()];
+                rule.extend(domain.map(str::to_owned));
+                rule
+            })
+            .collect();
+        self.enforcer
+            .add_named_grouping_policies(ptype, rules)
+            .await
+            .map_err(casbin_error)?;
+        self.links.insert(subject.to_owned(), targets.to_vec());
         Ok(())
-    } else {
-        Err(ApiError::PlanUpgradeRequired(
-            "GraphQL API access needs the standard plan; the basic plan's API is read-only REST"
-                .to_owned(),
-        ))
     }
 }
 
-/// Allows or denies `action` on `resource` for `principal`.
-pub fn authorize(principal: &Principal, resource: Resource, action: Action) -> ApiResult<()> {
-    if action != Action::Read && !plan_allows_api_writes(principal) {
-        return Err(ApiError::PlanUpgradeRequired(
-            "the basic plan's API access is read-only: upgrade to standard to change data with an API key"
-                .to_owned(),
-        ));
-    }
-    let scoped_out = principal
-        .scopes
-        .as_ref()
-        .is_some_and(|scopes| !scopes.iter().any(|s| s.covers(resource, action)));
-    if scoped_out && role_allows(principal.role, resource, action) {
-        return Err(ApiError::Forbidden(format!(
-            "this key's scopes do not allow {} on {}",
-            action_verb(action),
-            resource_noun(resource)
+/// Allows or denies `action` on `resource` for `principal`; the grant scopes what the caller may then query.
+pub async fn authorize<'p>(
+    principal: &'p Principal,
+    resource: Resource,
+    action: Action,
+) -> ApiResult<Grant<'p>> {
+    let authz = &principal.authz;
+    authz.observe(principal).await?;
+    let subject = principal.actor_id();
+    let organization = principal.recorded_organization();
+    let what = format!("{} {}", action.verb(), resource.noun());
+    // DESIGN.md's API-access tier: a basic organization's keys are read-only.
+    if matches!(principal.actor, Actor::ApiKey { .. })
+        && action != Action::Read
+        && !authz.enforce(subject, organization, "api", "write").await?
+    {
+        return Err(ApiError::PlanUpgradeRequired(format!(
+            "the {} plan's API access is read-only: upgrade to standard to {what} with an API key",
+            principal.plan
         )));
     }
-    if role_allows(principal.role, resource, action) {
+    if authz
+        .enforce(subject, organization, resource.object(), action.as_str())
+        .await?
+    {
+        Ok(Grant {
+            organization_id: organization,
+        })
+    } else {
+        Err(authz
+            .denial(principal, resource.object(), action.as_str(), what)
+            .await)
+    }
+}
+
+/// Whether the caller may use GraphQL: every member session, and keys on a plan with standard API access.
+pub async fn authorize_graphql(principal: &Principal) -> ApiResult<()> {
+    let authz = &principal.authz;
+    authz.observe(principal).await?;
+    if matches!(principal.actor, Actor::User { .. })
+        || authz
+            .enforce(
+                principal.actor_id(),
+                principal.recorded_organization(),
+                "api",
+                "graphql",
+            )
+            .await?
+    {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(format!(
-            "the {} role may not {} {}",
-            principal.role,
-            action_verb(action),
-            resource_noun(resource)
+        Err(ApiError::PlanUpgradeRequired(format!(
+            "GraphQL API access needs the standard plan; the {} plan's API is read-only REST",
+            principal.plan
         )))
     }
 }
 
-fn action_verb(action: Action) -> &'static str {
-    match action {
-        Action::Read => "read",
-        Action::Write => "change",
-        Action::Delete => "delete",
+/// Allows creating a key with `role` and `scopes`: the creator may grant the role, and neither the creator nor
+/// the role lacks any right a scope gives, so a key never carries more than its creator has.
+pub async fn authorize_key_rights<'p>(
+    principal: &'p Principal,
+    role: Role,
+    scopes: Option<&[Scope]>,
+) -> ApiResult<Grant<'p>> {
+    let grant = authorize(principal, Resource::ApiKey, Action::Write).await?;
+    authorize(principal, Resource::Role(role), Action::Grant).await?;
+    let authz = &principal.authz;
+    let organization = principal.recorded_organization();
+    for scope in scopes.unwrap_or_default() {
+        for (object, action) in authz.permissions_of(&scope_role(*scope)).await {
+            let creator = authz
+                .enforce(principal.actor_id(), organization, &object, &action)
+                .await?;
+            // A role name is its own subject in Casbin, so this asks what the role alone allows.
+            let holder = authz
+                .enforce(&role_name(role), organization, &object, &action)
+                .await?;
+            if !creator || !holder {
+                return Err(ApiError::Forbidden(format!(
+                    "the scope {} gives rights ({action} {object}) that this key's creator or its {role} role does not have",
+                    scope.as_str()
+                )));
+            }
+        }
     }
+    Ok(grant)
 }
 
-fn resource_noun(resource: Resource) -> &'static str {
-    match resource {
-        Resource::Organization => "the organization",
-        Resource::Assistant => "assistants",
-        Resource::Visitor => "visitors",
-        Resource::Conversation => "conversations",
-        Resource::Message => "messages",
-        Resource::KnowledgeBase => "the knowledge base",
-        Resource::Analytics => "analytics",
-        Resource::ApiKey => "API keys",
-        Resource::AuditLog => "the audit log",
-        Resource::Member => "team members",
-        Resource::Plan => "the plan",
+/// Allows changing or deactivating the member `member_id` who holds `current`: one may not change one's own
+/// membership, and touching a member needs the right to grant their role (and `new`, when given).
+pub async fn authorize_member_change<'p>(
+    principal: &'p Principal,
+    action: Action,
+    member_id: &str,
+    current: Role,
+    new: Option<Role>,
+) -> ApiResult<Grant<'p>> {
+    let grant = authorize(principal, Resource::Member, action).await?;
+    if matches!(&principal.actor, Actor::User { id } if id == member_id) {
+        return Err(ApiError::Forbidden(
+            "you may not change your own membership".to_owned(),
+        ));
+    }
+    authorize(principal, Resource::Role(current), Action::Grant).await?;
+    if let Some(new) = new {
+        authorize(principal, Resource::Role(new), Action::Grant).await?;
+    }
+    Ok(grant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Origin;
+
+    async fn principal(role: Role, plan: Plan, key: bool) -> Principal {
+        Principal {
+            organization: Tenant::new("org_test".to_owned()),
+            plan,
+            role,
+            actor: if key {
+                Actor::ApiKey {
+                    id: "key_test".to_owned(),
+                }
+            } else {
+                Actor::User {
+                    id: "usr_test".to_owned(),
+                }
+            },
+            origin: Origin::default(),
+            scopes: None,
+            authz: Authz::detached().await.unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_role_decides_and_the_plan_gates_features() {
+        let agent = principal(Role::Agent, Plan::Premium, false).await;
+        assert!(
+            authorize(&agent, Resource::Conversation, Action::Write)
+                .await
+                .is_ok()
+        );
+        let err = authorize(&agent, Resource::ApiKey, Action::Write)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ApiError::Forbidden(_)), "{err:?}");
+        let basic_key = principal(Role::Owner, Plan::Basic, true).await;
+        assert!(
+            authorize(&basic_key, Resource::Conversation, Action::Read)
+                .await
+                .is_ok()
+        );
+        let err = authorize(&basic_key, Resource::Conversation, Action::Write)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ApiError::PlanUpgradeRequired(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_changed_role_applies_to_the_next_check() {
+        let mut member = principal(Role::Viewer, Plan::Standard, false).await;
+        assert!(
+            authorize(&member, Resource::KnowledgeBase, Action::Write)
+                .await
+                .is_err()
+        );
+        member.role = Role::Admin;
+        assert!(
+            authorize(&member, Resource::KnowledgeBase, Action::Write)
+                .await
+                .is_ok()
+        );
+        member.role = Role::Analyst;
+        assert!(
+            authorize(&member, Resource::KnowledgeBase, Action::Read)
+                .await
+                .is_err()
+        );
     }
 }

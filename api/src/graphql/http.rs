@@ -262,10 +262,13 @@ async fn execute(
     media: Media,
     params: Params,
 ) -> Response {
-    let principal = match caller.and_then(|p| authz::plan_allows_graphql(&p).map(|()| p)) {
+    let principal = match caller {
         Ok(principal) => principal,
         Err(err) => return request_error(media, err),
     };
+    if let Err(err) = authz::authorize_graphql(&principal).await {
+        return request_error(media, err);
+    }
     let mut request = async_graphql::Request::new(params.query);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);

@@ -105,7 +105,7 @@ pub struct Me(pub Principal);
 #[Object]
 impl Me {
     async fn organization_id(&self) -> ID {
-        ID(self.0.organization_id.clone())
+        ID(self.0.recorded_organization().to_owned())
     }
     async fn role(&self) -> Role {
         self.0.role

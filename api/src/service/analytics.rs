@@ -35,12 +35,12 @@ pub struct KnowledgeBaseStats {
 
 /// Counts of the organization's conversations and messages.
 pub async fn conversations(db: &Db, principal: &Principal) -> ApiResult<ConversationStats> {
-    authorize(principal, Resource::Analytics, Action::Read)?;
+    let grant = authorize(principal, Resource::Analytics, Action::Read).await?;
     let rows: Vec<(String, i64)> = conversation::Entity::find()
         .select_only()
         .column(conversation::Column::Status)
         .column_as(conversation::Column::Id.count(), "n")
-        .filter(conversation::Column::OrganizationId.eq(&principal.organization_id))
+        .filter(conversation::Column::OrganizationId.eq(grant.organization_id()))
         .group_by(conversation::Column::Status)
         .into_tuple()
         .all(db.conn())
@@ -53,7 +53,7 @@ pub async fn conversations(db: &Db, principal: &Principal) -> ApiResult<Conversa
         *by_status.entry(status).or_default() += n.max(0) as u64;
     }
     let total = by_status.values().sum();
-    let messages = messages::count_all_unchecked(db, &principal.organization_id).await?;
+    let messages = messages::count_all_unchecked(db, grant.organization_id()).await?;
     Ok(ConversationStats {
         total,
         by_status,
@@ -68,8 +68,8 @@ pub async fn conversations(db: &Db, principal: &Principal) -> ApiResult<Conversa
 
 /// Counts of the organization's knowledge-base entries.
 pub async fn knowledge_base(db: &Db, principal: &Principal) -> ApiResult<KnowledgeBaseStats> {
-    authorize(principal, Resource::Analytics, Action::Read)?;
-    let rows = knowledge_base::counts_by_category(db, &principal.organization_id).await?;
+    let grant = authorize(principal, Resource::Analytics, Action::Read).await?;
+    let rows = knowledge_base::counts_by_category(db, grant.organization_id()).await?;
     let mut stats = KnowledgeBaseStats {
         total: 0,
         active: 0,

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use entities::{api_key, api_key_usage};
 use ipnet::IpNet;
@@ -14,7 +15,8 @@ use serde::Deserialize;
 use crate::auth::api_keys::{generate, hash, is_well_formed};
 use crate::auth::scopes::Scope;
 use crate::auth::{Actor, Origin, Plan, Principal, Role};
-use crate::authz::{Action, Resource, authorize};
+use crate::authz::adapter::store_roles;
+use crate::authz::{Action, Authz, Resource, Tenant, authorize, authorize_key_rights, key_roles};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
@@ -87,7 +89,12 @@ fn validate_cidrs(cidrs: &[String]) -> ApiResult<Vec<String>> {
 }
 
 /// Turns a bearer secret into a principal, or says why not (401; 403 from a network the key excludes).
-pub async fn authenticate(db: &Db, secret: &str, origin: Origin) -> ApiResult<Principal> {
+pub async fn authenticate(
+    db: &Db,
+    authz: &Arc<Authz>,
+    secret: &str,
+    origin: Origin,
+) -> ApiResult<Principal> {
     if !is_well_formed(secret) {
         return Err(ApiError::Unauthenticated("malformed API key".to_owned()));
     }
@@ -127,12 +134,13 @@ pub async fn authenticate(db: &Db, secret: &str, origin: Origin) -> ApiResult<Pr
     }
     let organization = organizations::find(db, &key.organization_id).await?;
     Ok(Principal {
-        organization_id: organization.id,
+        organization: Tenant::new(organization.id),
         plan: Plan::stored(&organization.plan)?,
         role: Role::stored(&key.role)?,
         scopes: scopes(&key),
         actor: Actor::ApiKey { id: key.id },
         origin,
+        authz: authz.clone(),
     })
 }
 
@@ -166,25 +174,20 @@ pub(crate) async fn insert(
     }
     .insert(conn)
     .await?;
+    store_roles(conn, &model.id, organization_id, &key_roles(role, None)).await?;
     Ok((model, secret.secret))
 }
 
 /// Creates a key; the secret is returned this once only.
-#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+#[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn create(
     db: &Db,
     principal: &Principal,
     input: CreateApiKey,
 ) -> ApiResult<(api_key::Model, String)> {
-    authorize(principal, Resource::ApiKey, Action::Write)?;
-    let name = required_text("name", &input.name, 100)?;
     let role = input.role.unwrap_or(principal.role);
-    if role < principal.role {
-        return Err(ApiError::Forbidden(format!(
-            "a {} may not create a key with the {role} role",
-            principal.role
-        )));
-    }
+    let grant = authorize_key_rights(principal, role, input.scopes.as_deref()).await?;
+    let name = required_text("name", &input.name, 100)?;
     if input.expires_at.is_some_and(|at| at <= Utc::now()) {
         return Err(ApiError::validation("expires_at", "must be in the future"));
     }
@@ -196,25 +199,12 @@ pub async fn create(
             ));
         }
         Some(scopes) => {
-            // A key never carries more rights than its creator (or its own role) has.
-            let holder = Principal {
-                role,
-                ..principal.clone()
-            };
+            let mut unique: Vec<Scope> = Vec::with_capacity(scopes.len());
             for scope in scopes {
-                for &(resource, action) in scope.grants() {
-                    if authorize(principal, resource, action).is_err()
-                        || authorize(&holder, resource, action).is_err()
-                    {
-                        return Err(ApiError::Forbidden(format!(
-                            "the scope {} gives rights that this key's creator or role does not have",
-                            scope.as_str()
-                        )));
-                    }
+                if !unique.contains(scope) {
+                    unique.push(*scope);
                 }
             }
-            let mut unique = scopes.clone();
-            unique.dedup();
             Some(unique)
         }
         None => None,
@@ -227,13 +217,22 @@ pub async fn create(
     let txn = db.begin_write().await?;
     let (key, secret) = insert(
         &*txn,
-        &principal.organization_id,
+        grant.organization_id(),
         &name,
         role,
         Some(principal.actor_id().to_owned()),
         input.expires_at,
     )
     .await?;
+    if let Some(scopes) = &scopes {
+        store_roles(
+            &*txn,
+            &key.id,
+            &key.organization_id,
+            &key_roles(role, Some(scopes)),
+        )
+        .await?;
+    }
     let mut active = key.into_active_model();
     active.scopes = Set(scopes.map(|s| serde_json::json!(s)));
     active.allowed_cidrs = Set(cidrs.map(|c| serde_json::json!(c)));
@@ -257,20 +256,20 @@ pub async fn list(
     principal: &Principal,
     page: &PageRequest,
 ) -> ApiResult<Page<api_key::Model>> {
-    authorize(principal, Resource::ApiKey, Action::Read)?;
-    let query = api_key::Entity::find()
-        .filter(api_key::Column::OrganizationId.eq(&principal.organization_id));
+    let grant = authorize(principal, Resource::ApiKey, Action::Read).await?;
+    let query =
+        api_key::Entity::find().filter(api_key::Column::OrganizationId.eq(grant.organization_id()));
     newest_first(db.conn(), query, api_key::Column::Id, page).await
 }
 
 /// Revokes a key at once; revoking twice is harmless.
-#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+#[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn revoke(db: &Db, principal: &Principal, id: &str) -> ApiResult<api_key::Model> {
-    authorize(principal, Resource::ApiKey, Action::Delete)?;
+    let grant = authorize(principal, Resource::ApiKey, Action::Delete).await?;
     let id = ids::lookup(Kind::ApiKey, id)?;
     let txn = db.begin_write().await?;
     let key = api_key::Entity::find_by_id(id.to_owned())
-        .filter(api_key::Column::OrganizationId.eq(&principal.organization_id))
+        .filter(api_key::Column::OrganizationId.eq(grant.organization_id()))
         .one(&*txn)
         .await?
         .ok_or_else(|| ApiError::not_found("API key", id))?;
@@ -281,6 +280,7 @@ pub async fn revoke(db: &Db, principal: &Principal, id: &str) -> ApiResult<api_k
     let mut active = key.into_active_model();
     active.revoked_at = Set(Some(now()));
     let key = active.update(&*txn).await?;
+    store_roles(&*txn, &key.id, &key.organization_id, &[]).await?;
     audit::record(
         &*txn,
         principal,
@@ -291,6 +291,7 @@ pub async fn revoke(db: &Db, principal: &Principal, id: &str) -> ApiResult<api_k
     )
     .await?;
     txn.commit().await?;
+    principal.authz.forget(&key.id).await;
     Ok(key)
 }
 
@@ -309,14 +310,14 @@ pub(crate) fn summary(key: &api_key::Model) -> serde_json::Value {
 }
 
 /// Issues a new secret; the old one keeps working for `grace_seconds` (0 ends it at once).
-#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+#[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn rotate(
     db: &Db,
     principal: &Principal,
     id: &str,
     grace_seconds: u32,
 ) -> ApiResult<(api_key::Model, String)> {
-    authorize(principal, Resource::ApiKey, Action::Write)?;
+    let grant = authorize(principal, Resource::ApiKey, Action::Write).await?;
     let id = ids::lookup(Kind::ApiKey, id)?;
     if grace_seconds > MAX_GRACE_SECONDS {
         return Err(ApiError::validation(
@@ -326,7 +327,7 @@ pub async fn rotate(
     }
     let txn = db.begin_write().await?;
     let key = api_key::Entity::find_by_id(id.to_owned())
-        .filter(api_key::Column::OrganizationId.eq(&principal.organization_id))
+        .filter(api_key::Column::OrganizationId.eq(grant.organization_id()))
         .one(&*txn)
         .await?
         .ok_or_else(|| ApiError::not_found("API key", id))?;
@@ -365,7 +366,7 @@ pub async fn usage(
     api_key_id: Option<&str>,
     days: u32,
 ) -> ApiResult<Vec<api_key_usage::Model>> {
-    authorize(principal, Resource::ApiKey, Action::Read)?;
+    let grant = authorize(principal, Resource::ApiKey, Action::Read).await?;
     if !(1..=90).contains(&days) {
         return Err(ApiError::BadRequest(
             "days: must be between 1 and 90".to_owned(),
@@ -375,7 +376,7 @@ pub async fn usage(
         .format("%Y-%m-%d")
         .to_string();
     let mut query = api_key_usage::Entity::find()
-        .filter(api_key_usage::Column::OrganizationId.eq(&principal.organization_id))
+        .filter(api_key_usage::Column::OrganizationId.eq(grant.organization_id()))
         .filter(api_key_usage::Column::Day.gte(since));
     if let Some(id) = api_key_id {
         query = query.filter(api_key_usage::Column::ApiKeyId.eq(ids::lookup(Kind::ApiKey, id)?));

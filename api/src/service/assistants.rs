@@ -191,9 +191,9 @@ pub(crate) async fn insert_default(
 
 /// The organization's assistants, oldest first.
 pub async fn list(db: &Db, principal: &Principal) -> ApiResult<Vec<assistant::Model>> {
-    authorize(principal, Resource::Assistant, Action::Read)?;
+    let grant = authorize(principal, Resource::Assistant, Action::Read).await?;
     Ok(assistant::Entity::find()
-        .filter(assistant::Column::OrganizationId.eq(&principal.organization_id))
+        .filter(assistant::Column::OrganizationId.eq(grant.organization_id()))
         .order_by_asc(assistant::Column::Id)
         .all(db.conn())
         .await?)
@@ -201,8 +201,8 @@ pub async fn list(db: &Db, principal: &Principal) -> ApiResult<Vec<assistant::Mo
 
 /// One assistant of the caller's organization.
 pub async fn get(db: &Db, principal: &Principal, id: &str) -> ApiResult<assistant::Model> {
-    authorize(principal, Resource::Assistant, Action::Read)?;
-    find(db.conn(), &principal.organization_id, id).await
+    let grant = authorize(principal, Resource::Assistant, Action::Read).await?;
+    find(db.conn(), grant.organization_id(), id).await
 }
 
 pub(crate) async fn find(
@@ -224,12 +224,12 @@ pub async fn get_many(
     principal: &Principal,
     ids: &[String],
 ) -> ApiResult<HashMap<String, assistant::Model>> {
-    authorize(principal, Resource::Assistant, Action::Read)?;
+    let grant = authorize(principal, Resource::Assistant, Action::Read).await?;
     by_ids::<assistant::Entity>(
         db.conn(),
         assistant::Column::OrganizationId,
         assistant::Column::Id,
-        &principal.organization_id,
+        grant.organization_id(),
         ids,
         |row| &row.id,
     )
@@ -237,13 +237,13 @@ pub async fn get_many(
 }
 
 /// Creates an assistant.
-#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+#[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn create(
     db: &Db,
     principal: &Principal,
     input: CreateAssistant,
 ) -> ApiResult<assistant::Model> {
-    authorize(principal, Resource::Assistant, Action::Write)?;
+    let grant = authorize(principal, Resource::Assistant, Action::Write).await?;
     let name = required_text("name", &input.name, 200)?;
     let widget = input.widget.unwrap_or_default();
     widget.validate()?;
@@ -251,7 +251,7 @@ pub async fn create(
     let txn = db.begin_write().await?;
     let model = assistant::ActiveModel {
         id: Set(new_id(Kind::Assistant)),
-        organization_id: Set(principal.organization_id.clone()),
+        organization_id: Set(grant.organization_id().to_owned()),
         name: Set(name),
         widget: Set(widget_json(&widget)?),
         created_at: Set(at),
@@ -264,14 +264,14 @@ pub async fn create(
 }
 
 /// Updates an assistant's name or widget settings.
-#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+#[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn update(
     db: &Db,
     principal: &Principal,
     id: &str,
     input: UpdateAssistant,
 ) -> ApiResult<assistant::Model> {
-    authorize(principal, Resource::Assistant, Action::Write)?;
+    let grant = authorize(principal, Resource::Assistant, Action::Write).await?;
     let name = input
         .name
         .as_deref()
@@ -281,7 +281,7 @@ pub async fn update(
         widget.validate()?;
     }
     let txn = db.begin_write().await?;
-    let mut active = find(&*txn, &principal.organization_id, id)
+    let mut active = find(&*txn, grant.organization_id(), id)
         .await?
         .into_active_model();
     if let Some(name) = name {

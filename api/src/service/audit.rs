@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::auth::{Actor, Origin, Principal};
-use crate::authz::{Action, Resource, authorize};
+use crate::authz::{Action, Grant, Resource, authorize};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{Kind, new_id};
@@ -136,7 +136,7 @@ pub(crate) async fn record(
     };
     append(
         conn,
-        &principal.organization_id,
+        principal.recorded_organization(),
         AuditActor::Principal(principal),
         change,
     )
@@ -191,9 +191,9 @@ pub fn hash_of(entry: &audit_entry::Model) -> String {
         .collect()
 }
 
-fn filtered(principal: &Principal, filter: &AuditFilter) -> Select<audit_entry::Entity> {
+fn filtered(grant: &Grant<'_>, filter: &AuditFilter) -> Select<audit_entry::Entity> {
     let mut query = audit_entry::Entity::find()
-        .filter(audit_entry::Column::OrganizationId.eq(&principal.organization_id));
+        .filter(audit_entry::Column::OrganizationId.eq(grant.organization_id()));
     if let Some(action) = &filter.action {
         query = query.filter(audit_entry::Column::Action.eq(action));
     }
@@ -213,10 +213,10 @@ pub async fn list(
     filter: &AuditFilter,
     page: &PageRequest,
 ) -> ApiResult<Page<audit_entry::Model>> {
-    authorize(principal, Resource::AuditLog, Action::Read)?;
+    let grant = authorize(principal, Resource::AuditLog, Action::Read).await?;
     newest_first(
         db.conn(),
-        filtered(principal, filter),
+        filtered(&grant, filter),
         audit_entry::Column::Id,
         page,
     )

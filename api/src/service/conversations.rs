@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::auth::Principal;
-use crate::authz::{Action, Resource, authorize};
+use crate::authz::{Action, Grant, Resource, authorize};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
@@ -132,14 +132,14 @@ pub struct Created {
 }
 
 /// Starts a conversation: resolves the assistant, creates or finds the visitor, stores the first message.
-#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+#[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn create(
     db: &Db,
     principal: &Principal,
     input: CreateConversation,
 ) -> ApiResult<Created> {
-    authorize(principal, Resource::Conversation, Action::Write)?;
-    let org = principal.organization_id.as_str();
+    let grant = authorize(principal, Resource::Conversation, Action::Write).await?;
+    let org = grant.organization_id();
     let initial_message = input
         .initial_message
         .as_deref()
@@ -265,14 +265,14 @@ async fn single_assistant(
 }
 
 /// Changes a conversation's status, subject or sentiment.
-#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+#[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn update(
     db: &Db,
     principal: &Principal,
     id: &str,
     input: UpdateConversation,
 ) -> ApiResult<conversation::Model> {
-    authorize(principal, Resource::Conversation, Action::Write)?;
+    let grant = authorize(principal, Resource::Conversation, Action::Write).await?;
     let id = ids::lookup(Kind::Conversation, id)?;
     let subject = text_patch("subject", &input.subject, SUBJECT_MAX)?;
     if let Patch::Set(s) = input.sentiment
@@ -289,7 +289,7 @@ pub async fn update(
             "nothing to update: give status, subject or sentiment",
         ));
     }
-    let org = principal.organization_id.as_str();
+    let org = grant.organization_id();
     let txn = db.begin_write().await?;
     let before = events::bump_conversation(&*txn, org, id)
         .await?
@@ -348,8 +348,8 @@ pub async fn update(
 
 /// One conversation of the caller's organization.
 pub async fn get(db: &Db, principal: &Principal, id: &str) -> ApiResult<conversation::Model> {
-    authorize(principal, Resource::Conversation, Action::Read)?;
-    find(db.conn(), &principal.organization_id, id).await
+    let grant = authorize(principal, Resource::Conversation, Action::Read).await?;
+    find(db.conn(), grant.organization_id(), id).await
 }
 
 pub(crate) async fn find(
@@ -371,12 +371,12 @@ pub async fn get_many(
     principal: &Principal,
     ids: &[String],
 ) -> ApiResult<std::collections::HashMap<String, conversation::Model>> {
-    authorize(principal, Resource::Conversation, Action::Read)?;
+    let grant = authorize(principal, Resource::Conversation, Action::Read).await?;
     by_ids::<conversation::Entity>(
         db.conn(),
         conversation::Column::OrganizationId,
         conversation::Column::Id,
-        &principal.organization_id,
+        grant.organization_id(),
         ids,
         |row| &row.id,
     )
@@ -384,11 +384,11 @@ pub async fn get_many(
 }
 
 fn filtered(
-    principal: &Principal,
+    grant: &Grant<'_>,
     filter: &ConversationFilter,
 ) -> ApiResult<Select<conversation::Entity>> {
     let mut query = conversation::Entity::find()
-        .filter(conversation::Column::OrganizationId.eq(&principal.organization_id));
+        .filter(conversation::Column::OrganizationId.eq(grant.organization_id()));
     if let Some(status) = filter.status {
         query = query.filter(conversation::Column::Status.eq(status.as_str()));
     }
@@ -410,13 +410,13 @@ pub async fn list(
     filter: &ConversationFilter,
     page: &PageRequest,
 ) -> ApiResult<Page<conversation::Model>> {
-    authorize(principal, Resource::Conversation, Action::Read)?;
-    let query = filtered(principal, filter)?;
+    let grant = authorize(principal, Resource::Conversation, Action::Read).await?;
+    let query = filtered(&grant, filter)?;
     newest_first(db.conn(), query, conversation::Column::Id, page).await
 }
 
 /// How many conversations match the filter.
 pub async fn count(db: &Db, principal: &Principal, filter: &ConversationFilter) -> ApiResult<u64> {
-    authorize(principal, Resource::Conversation, Action::Read)?;
-    Ok(filtered(principal, filter)?.count(db.conn()).await?)
+    let grant = authorize(principal, Resource::Conversation, Action::Read).await?;
+    Ok(filtered(&grant, filter)?.count(db.conn()).await?)
 }

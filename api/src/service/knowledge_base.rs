@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::Principal;
-use crate::authz::{Action, Resource, authorize};
+use crate::authz::{Action, Grant, Resource, authorize};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
@@ -100,9 +100,9 @@ async fn record_event(
 }
 
 /// Creates an entry.
-#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+#[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn create(db: &Db, principal: &Principal, input: CreateEntry) -> ApiResult<kb::Model> {
-    authorize(principal, Resource::KnowledgeBase, Action::Write)?;
+    let grant = authorize(principal, Resource::KnowledgeBase, Action::Write).await?;
     let title = required_text("title", &input.title, TITLE_MAX)?;
     let body = required_text("body", &input.body, BODY_MAX)?;
     let category = match text_patch(
@@ -118,7 +118,7 @@ pub async fn create(db: &Db, principal: &Principal, input: CreateEntry) -> ApiRe
     let txn = db.begin_write().await?;
     let entry = kb::ActiveModel {
         id: Set(new_id(Kind::KnowledgeBaseEntry)),
-        organization_id: Set(principal.organization_id.clone()),
+        organization_id: Set(grant.organization_id().to_owned()),
         title: Set(title),
         body: Set(body),
         category: Set(category),
@@ -135,14 +135,14 @@ pub async fn create(db: &Db, principal: &Principal, input: CreateEntry) -> ApiRe
 }
 
 /// Updates an entry's fields.
-#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+#[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn update(
     db: &Db,
     principal: &Principal,
     id: &str,
     input: UpdateEntry,
 ) -> ApiResult<kb::Model> {
-    authorize(principal, Resource::KnowledgeBase, Action::Write)?;
+    let grant = authorize(principal, Resource::KnowledgeBase, Action::Write).await?;
     let id = ids::lookup(Kind::KnowledgeBaseEntry, id)?;
     let title = input
         .title
@@ -168,7 +168,7 @@ pub async fn update(
         ));
     }
     let txn = db.begin_write().await?;
-    let mut active = find(&*txn, &principal.organization_id, id)
+    let mut active = find(&*txn, grant.organization_id(), id)
         .await?
         .into_active_model();
     if let Some(title) = title {
@@ -196,12 +196,12 @@ pub async fn update(
 }
 
 /// Deletes an entry and returns what it was.
-#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+#[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn delete(db: &Db, principal: &Principal, id: &str) -> ApiResult<kb::Model> {
-    authorize(principal, Resource::KnowledgeBase, Action::Delete)?;
+    let grant = authorize(principal, Resource::KnowledgeBase, Action::Delete).await?;
     let id = ids::lookup(Kind::KnowledgeBaseEntry, id)?;
     let txn = db.begin_write().await?;
-    let entry = find(&*txn, &principal.organization_id, id).await?;
+    let entry = find(&*txn, grant.organization_id(), id).await?;
     entry.clone().delete(&*txn).await?;
     record_event(&*txn, names::KNOWLEDGE_BASE_ENTRY_DELETED, &entry).await?;
     txn.commit().await?;
@@ -222,9 +222,9 @@ async fn find(
 
 /// One entry of the caller's organization.
 pub async fn get(db: &Db, principal: &Principal, id: &str) -> ApiResult<kb::Model> {
-    authorize(principal, Resource::KnowledgeBase, Action::Read)?;
+    let grant = authorize(principal, Resource::KnowledgeBase, Action::Read).await?;
     let id = ids::lookup(Kind::KnowledgeBaseEntry, id)?;
-    find(db.conn(), &principal.organization_id, id).await
+    find(db.conn(), grant.organization_id(), id).await
 }
 
 /// Entries by id, for the federation entity resolver.
@@ -233,21 +233,21 @@ pub async fn get_many(
     principal: &Principal,
     ids: &[String],
 ) -> ApiResult<HashMap<String, kb::Model>> {
-    authorize(principal, Resource::KnowledgeBase, Action::Read)?;
+    let grant = authorize(principal, Resource::KnowledgeBase, Action::Read).await?;
     by_ids::<kb::Entity>(
         db.conn(),
         kb::Column::OrganizationId,
         kb::Column::Id,
-        &principal.organization_id,
+        grant.organization_id(),
         ids,
         |row| &row.id,
     )
     .await
 }
 
-fn filtered(principal: &Principal, filter: &EntryFilter) -> ApiResult<Select<kb::Entity>> {
+fn filtered(grant: &Grant<'_>, filter: &EntryFilter) -> ApiResult<Select<kb::Entity>> {
     let mut query =
-        kb::Entity::find().filter(kb::Column::OrganizationId.eq(&principal.organization_id));
+        kb::Entity::find().filter(kb::Column::OrganizationId.eq(grant.organization_id()));
     if let Some(search) = filter
         .search
         .as_deref()
@@ -287,15 +287,15 @@ pub async fn list(
     filter: &EntryFilter,
     page: &PageRequest,
 ) -> ApiResult<Page<kb::Model>> {
-    authorize(principal, Resource::KnowledgeBase, Action::Read)?;
-    let query = filtered(principal, filter)?;
+    let grant = authorize(principal, Resource::KnowledgeBase, Action::Read).await?;
+    let query = filtered(&grant, filter)?;
     newest_first(db.conn(), query, kb::Column::Id, page).await
 }
 
 /// How many entries match the filter.
 pub async fn count(db: &Db, principal: &Principal, filter: &EntryFilter) -> ApiResult<u64> {
-    authorize(principal, Resource::KnowledgeBase, Action::Read)?;
-    Ok(filtered(principal, filter)?.count(db.conn()).await?)
+    let grant = authorize(principal, Resource::KnowledgeBase, Action::Read).await?;
+    Ok(filtered(&grant, filter)?.count(db.conn()).await?)
 }
 
 /// Entry counts per category (`None` for uncategorized), for analytics.

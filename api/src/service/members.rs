@@ -8,8 +8,9 @@ use sea_orm::{
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{Actor, Principal, Role};
-use crate::authz::{Action, Resource, authorize};
+use crate::auth::{Principal, Role};
+use crate::authz::adapter::store_roles;
+use crate::authz::{Action, Resource, authorize, authorize_member_change, role_name};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
@@ -38,33 +39,22 @@ pub async fn list(
     principal: &Principal,
     page: &PageRequest,
 ) -> ApiResult<Page<user::Model>> {
-    authorize(principal, Resource::Member, Action::Read)?;
+    let grant = authorize(principal, Resource::Member, Action::Read).await?;
     let query =
-        user::Entity::find().filter(user::Column::OrganizationId.eq(&principal.organization_id));
+        user::Entity::find().filter(user::Column::OrganizationId.eq(grant.organization_id()));
     newest_first(db.conn(), query, user::Column::Id, page).await
 }
 
-/// Only owners may grant or touch the owner role; nobody grants more than they hold.
-fn check_grant(principal: &Principal, role: Role) -> ApiResult<()> {
-    if role < principal.role {
-        return Err(ApiError::Forbidden(format!(
-            "a {} may not grant the {role} role",
-            principal.role
-        )));
-    }
-    Ok(())
-}
-
 /// Invites a member; the email must be new to the organization.
-#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+#[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn invite(db: &Db, principal: &Principal, input: InviteMember) -> ApiResult<user::Model> {
-    authorize(principal, Resource::Member, Action::Write)?;
+    let grant = authorize(principal, Resource::Member, Action::Write).await?;
+    authorize(principal, Resource::Role(input.role), Action::Grant).await?;
     let email = validate_email("email", &input.email)?;
     let name = optional_field("name", input.name.as_deref(), 200)?;
-    check_grant(principal, input.role)?;
     let txn = db.begin_write().await?;
     let exists = user::Entity::find()
-        .filter(user::Column::OrganizationId.eq(&principal.organization_id))
+        .filter(user::Column::OrganizationId.eq(grant.organization_id()))
         .filter(user::Column::Email.eq(&email))
         .count(&*txn)
         .await?;
@@ -74,7 +64,7 @@ pub async fn invite(db: &Db, principal: &Principal, input: InviteMember) -> ApiR
     let at = now();
     let member = user::ActiveModel {
         id: Set(new_id(Kind::User)),
-        organization_id: Set(principal.organization_id.clone()),
+        organization_id: Set(grant.organization_id().to_owned()),
         email: Set(email),
         name: Set(name),
         role: Set(input.role.as_str().to_owned()),
@@ -83,6 +73,13 @@ pub async fn invite(db: &Db, principal: &Principal, input: InviteMember) -> ApiR
         updated_at: Set(at),
     }
     .insert(&*txn)
+    .await?;
+    store_roles(
+        &*txn,
+        &member.id,
+        &member.organization_id,
+        &[role_name(input.role)],
+    )
     .await?;
     record(&*txn, principal, "member.invited", None, &member).await?;
     txn.commit().await?;
@@ -125,22 +122,6 @@ fn role_of(member: &user::Model) -> ApiResult<Role> {
     Role::stored(&member.role)
 }
 
-/// Refuses changes by a non-owner to an owner, and changes to one's own membership.
-fn check_target(principal: &Principal, member: &user::Model) -> ApiResult<()> {
-    if matches!(&principal.actor, Actor::User { id } if *id == member.id) {
-        return Err(ApiError::Forbidden(
-            "you may not change your own membership".to_owned(),
-        ));
-    }
-    if role_of(member)? < principal.role {
-        return Err(ApiError::Forbidden(format!(
-            "a {} may not change a member with the {} role",
-            principal.role, member.role
-        )));
-    }
-    Ok(())
-}
-
 /// Whether `member` is the organization's last active owner.
 async fn is_last_owner(conn: &impl ConnectionTrait, member: &user::Model) -> ApiResult<bool> {
     if member.role != Role::Owner.as_str() || !member.active {
@@ -156,18 +137,24 @@ async fn is_last_owner(conn: &impl ConnectionTrait, member: &user::Model) -> Api
 }
 
 /// Changes a member's role.
-#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+#[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn change_role(
     db: &Db,
     principal: &Principal,
     id: &str,
     role: Role,
 ) -> ApiResult<user::Model> {
-    authorize(principal, Resource::Member, Action::Write)?;
-    check_grant(principal, role)?;
+    let grant = authorize(principal, Resource::Member, Action::Write).await?;
     let txn = db.begin_write().await?;
-    let member = find(&*txn, &principal.organization_id, id).await?;
-    check_target(principal, &member)?;
+    let member = find(&*txn, grant.organization_id(), id).await?;
+    authorize_member_change(
+        principal,
+        Action::Write,
+        &member.id,
+        role_of(&member)?,
+        Some(role),
+    )
+    .await?;
     if role != Role::Owner && is_last_owner(&*txn, &member).await? {
         return Err(ApiError::Conflict(
             "the organization's last owner keeps the owner role; make someone else owner first"
@@ -179,6 +166,15 @@ pub async fn change_role(
     active.role = Set(role.as_str().to_owned());
     active.updated_at = Set(now());
     let member = active.update(&*txn).await?;
+    if member.active {
+        store_roles(
+            &*txn,
+            &member.id,
+            &member.organization_id,
+            &[role_name(role)],
+        )
+        .await?;
+    }
     record(
         &*txn,
         principal,
@@ -188,16 +184,24 @@ pub async fn change_role(
     )
     .await?;
     txn.commit().await?;
+    principal.authz.forget(&member.id).await;
     Ok(member)
 }
 
 /// Deactivates a member (nothing is deleted).
-#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+#[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn deactivate(db: &Db, principal: &Principal, id: &str) -> ApiResult<user::Model> {
-    authorize(principal, Resource::Member, Action::Delete)?;
+    let grant = authorize(principal, Resource::Member, Action::Delete).await?;
     let txn = db.begin_write().await?;
-    let member = find(&*txn, &principal.organization_id, id).await?;
-    check_target(principal, &member)?;
+    let member = find(&*txn, grant.organization_id(), id).await?;
+    authorize_member_change(
+        principal,
+        Action::Delete,
+        &member.id,
+        role_of(&member)?,
+        None,
+    )
+    .await?;
     if is_last_owner(&*txn, &member).await? {
         return Err(ApiError::Conflict(
             "the organization's last owner cannot be deactivated".to_owned(),
@@ -211,6 +215,7 @@ pub async fn deactivate(db: &Db, principal: &Principal, id: &str) -> ApiResult<u
     active.active = Set(false);
     active.updated_at = Set(now());
     let member = active.update(&*txn).await?;
+    store_roles(&*txn, &member.id, &member.organization_id, &[]).await?;
     record(
         &*txn,
         principal,
@@ -220,5 +225,6 @@ pub async fn deactivate(db: &Db, principal: &Principal, id: &str) -> ApiResult<u
     )
     .await?;
     txn.commit().await?;
+    principal.authz.forget(&member.id).await;
     Ok(member)
 }

@@ -127,14 +127,14 @@ pub(crate) async fn insert(
 }
 
 /// Adds a message to a conversation that is not closed.
-#[tracing::instrument(skip_all, fields(org = %principal.organization_id))]
+#[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn create(
     db: &Db,
     principal: &Principal,
     conversation_id: &str,
     input: CreateMessage,
 ) -> ApiResult<message::Model> {
-    authorize(principal, Resource::Message, Action::Write)?;
+    let grant = authorize(principal, Resource::Message, Action::Write).await?;
     let conversation_id = ids::lookup(Kind::Conversation, conversation_id)?;
     let body = validate_body("body", &input.body)?;
     let source_entry_id = input
@@ -151,8 +151,7 @@ pub async fn create(
         ));
     }
     let txn = db.begin_write().await?;
-    let conversation =
-        conversations::find(&*txn, &principal.organization_id, conversation_id).await?;
+    let conversation = conversations::find(&*txn, grant.organization_id(), conversation_id).await?;
     if conversations::status(&conversation)? == Status::Closed {
         return Err(ApiError::Conflict(format!(
             "conversation {conversation_id} is closed; reopen it before adding messages"
@@ -188,9 +187,9 @@ pub async fn list(
     page: &PageRequest,
     direction: Direction,
 ) -> ApiResult<Page<message::Model>> {
-    authorize(principal, Resource::Message, Action::Read)?;
+    let grant = authorize(principal, Resource::Message, Action::Read).await?;
     let conversation =
-        conversations::find(db.conn(), &principal.organization_id, conversation_id).await?;
+        conversations::find(db.conn(), grant.organization_id(), conversation_id).await?;
     let mut query = message::Entity::find()
         .filter(message::Column::OrganizationId.eq(&conversation.organization_id))
         .filter(message::Column::ConversationId.eq(&conversation.id));
@@ -220,7 +219,7 @@ pub async fn latest_for_conversations(
     conversation_ids: &[String],
     n: u64,
 ) -> ApiResult<HashMap<String, Vec<message::Model>>> {
-    authorize(principal, Resource::Message, Action::Read)?;
+    let grant = authorize(principal, Resource::Message, Action::Read).await?;
     let mut grouped: HashMap<String, Vec<message::Model>> = HashMap::new();
     if conversation_ids.is_empty() || n == 0 {
         return Ok(grouped);
@@ -230,7 +229,7 @@ pub async fn latest_for_conversations(
         DbBackend::Postgres => format!("${i}"),
         _ => "?".to_owned(),
     };
-    let mut values: Vec<Value> = vec![principal.organization_id.clone().into()];
+    let mut values: Vec<Value> = vec![grant.organization_id().to_owned().into()];
     let list = conversation_ids
         .iter()
         .enumerate()
@@ -274,9 +273,9 @@ pub(crate) async fn count_all_unchecked(db: &Db, organization_id: &str) -> ApiRe
 /// How many messages one conversation of the caller's organization holds.
 pub async fn count_in(db: &Db, principal: &Principal, conversation_id: &str) -> ApiResult<u64> {
     use sea_orm::PaginatorTrait;
-    authorize(principal, Resource::Message, Action::Read)?;
+    let grant = authorize(principal, Resource::Message, Action::Read).await?;
     Ok(message::Entity::find()
-        .filter(message::Column::OrganizationId.eq(&principal.organization_id))
+        .filter(message::Column::OrganizationId.eq(grant.organization_id()))
         .filter(message::Column::ConversationId.eq(conversation_id))
         .count(db.conn())
         .await?)
@@ -288,12 +287,12 @@ pub async fn get_many(
     principal: &Principal,
     ids: &[String],
 ) -> ApiResult<HashMap<String, message::Model>> {
-    authorize(principal, Resource::Message, Action::Read)?;
+    let grant = authorize(principal, Resource::Message, Action::Read).await?;
     by_ids::<message::Entity>(
         db.conn(),
         message::Column::OrganizationId,
         message::Column::Id,
-        &principal.organization_id,
+        grant.organization_id(),
         ids,
         |row| &row.id,
     )

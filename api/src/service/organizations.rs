@@ -4,7 +4,8 @@ use entities::{api_key, assistant, organization, user};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use crate::auth::{Plan, Principal, Role};
-use crate::authz::{Action, Resource, authorize};
+use crate::authz::adapter::{store_plan, store_roles};
+use crate::authz::{Action, Resource, authorize, plan_name, role_name};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{Kind, new_id};
@@ -39,6 +40,7 @@ pub async fn bootstrap(db: &Db, name: &str, plan: Plan, email: &str) -> ApiResul
     }
     .insert(&*txn)
     .await?;
+    store_plan(&*txn, &organization.id, &plan_name(plan)).await?;
     let owner = user::ActiveModel {
         id: Set(new_id(Kind::User)),
         organization_id: Set(organization.id.clone()),
@@ -50,6 +52,13 @@ pub async fn bootstrap(db: &Db, name: &str, plan: Plan, email: &str) -> ApiResul
         updated_at: Set(at),
     }
     .insert(&*txn)
+    .await?;
+    store_roles(
+        &*txn,
+        &owner.id,
+        &organization.id,
+        &[role_name(Role::Owner)],
+    )
     .await?;
     let assistant = assistants::insert_default(&*txn, &organization.id, &name).await?;
     let (api_key, secret) = api_keys::insert(
@@ -101,8 +110,8 @@ pub async fn bootstrap(db: &Db, name: &str, plan: Plan, email: &str) -> ApiResul
 
 /// The caller's own organization.
 pub async fn get_own(db: &Db, principal: &Principal) -> ApiResult<organization::Model> {
-    authorize(principal, Resource::Organization, Action::Read)?;
-    find(db, &principal.organization_id).await
+    let grant = authorize(principal, Resource::Organization, Action::Read).await?;
+    find(db, grant.organization_id()).await
 }
 
 /// Looks an organization up by id (no authorization: used to build a principal).
@@ -126,16 +135,16 @@ pub fn validate_email(field: &str, value: &str) -> ApiResult<String> {
 }
 
 /// Changes the organization's plan (owners only). Nothing is deleted on a downgrade.
-#[tracing::instrument(skip(db, principal), fields(org = %principal.organization_id))]
+#[tracing::instrument(skip(db, principal), fields(org = ?principal.organization))]
 pub async fn set_plan(
     db: &Db,
     principal: &Principal,
     plan: Plan,
 ) -> ApiResult<organization::Model> {
-    authorize(principal, Resource::Plan, Action::Write)?;
+    let grant = authorize(principal, Resource::Plan, Action::Write).await?;
     change_plan(
         db,
-        &principal.organization_id,
+        grant.organization_id(),
         plan,
         AuditActor::Principal(principal),
     )
@@ -172,6 +181,7 @@ async fn change_plan(
     active.plan = Set(plan.as_str().to_owned());
     active.updated_at = Set(now());
     let updated = active.update(&*txn).await?;
+    store_plan(&*txn, organization_id, &plan_name(plan)).await?;
     audit::append(
         &*txn,
         organization_id,

@@ -85,8 +85,8 @@ pub(crate) async fn find(
 
 /// One visitor of the caller's organization.
 pub async fn get(db: &Db, principal: &Principal, id: &str) -> ApiResult<visitor::Model> {
-    authorize(principal, Resource::Visitor, Action::Read)?;
-    find(db.conn(), &principal.organization_id, id).await
+    let grant = authorize(principal, Resource::Visitor, Action::Read).await?;
+    find(db.conn(), grant.organization_id(), id).await
 }
 
 /// Visitors by id, for the GraphQL loader (ids of other organizations are absent).
@@ -95,12 +95,12 @@ pub async fn get_many(
     principal: &Principal,
     ids: &[String],
 ) -> ApiResult<HashMap<String, visitor::Model>> {
-    authorize(principal, Resource::Visitor, Action::Read)?;
+    let grant = authorize(principal, Resource::Visitor, Action::Read).await?;
     by_ids::<visitor::Entity>(
         db.conn(),
         visitor::Column::OrganizationId,
         visitor::Column::Id,
-        &principal.organization_id,
+        grant.organization_id(),
         ids,
         |row| &row.id,
     )
@@ -113,18 +113,18 @@ pub async fn list(
     principal: &Principal,
     page: &PageRequest,
 ) -> ApiResult<Page<visitor::Model>> {
-    authorize(principal, Resource::Visitor, Action::Read)?;
-    let query = visitor::Entity::find()
-        .filter(visitor::Column::OrganizationId.eq(&principal.organization_id));
+    let grant = authorize(principal, Resource::Visitor, Action::Read).await?;
+    let query =
+        visitor::Entity::find().filter(visitor::Column::OrganizationId.eq(grant.organization_id()));
     newest_first(db.conn(), query, visitor::Column::Id, page).await
 }
 
 /// How many visitors the organization has.
 pub async fn count(db: &Db, principal: &Principal) -> ApiResult<u64> {
     use sea_orm::PaginatorTrait;
-    authorize(principal, Resource::Visitor, Action::Read)?;
+    let grant = authorize(principal, Resource::Visitor, Action::Read).await?;
     Ok(visitor::Entity::find()
-        .filter(visitor::Column::OrganizationId.eq(&principal.organization_id))
+        .filter(visitor::Column::OrganizationId.eq(grant.organization_id()))
         .count(db.conn())
         .await?)
 }
