@@ -28,7 +28,7 @@ const TAGS_MAX: usize = 30;
 const TAG_MAX: usize = 50;
 
 /// Input of `createKnowledgeBaseEntry` / `POST /knowledge-base`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEntry {
     pub title: String,

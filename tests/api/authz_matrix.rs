@@ -1,0 +1,647 @@
+//! The authorization matrix: every GraphQL root field and REST route × every role × every plan, against tests/authz_matrix.csv.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use api::auth::{Actor, Origin, Plan, Principal, Role};
+use api::authz::{Authz, Tenant};
+use api::service::organizations::{Bootstrapped, bootstrap};
+use api::service::{api_keys, conversations, knowledge_base, members};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{Reply, TestApp, spawn_app_with};
+
+const MATRIX: &str = "tests/authz_matrix.csv";
+const PLANS: [Plan; 3] = [Plan::Basic, Plan::Standard, Plan::Premium];
+
+/// One organization on a plan: its owner's session, a key per role, and objects to point requests at.
+struct Org {
+    plan: Plan,
+    boot: Bootstrapped,
+    session: Principal,
+    keys: BTreeMap<Role, String>,
+    conversation: String,
+    visitor: String,
+    entry: String,
+}
+
+fn session(boot: &Bootstrapped, plan: Plan, authz: &Arc<Authz>) -> Principal {
+    Principal {
+        organization: Tenant::new(boot.organization.id.clone()),
+        plan,
+        role: Role::Owner,
+        actor: Actor::User {
+            id: boot.owner.id.clone(),
+        },
+        origin: Origin::default(),
+        scopes: None,
+        authz: authz.clone(),
+    }
+}
+
+impl Org {
+    async fn new(app: &TestApp, plan: Plan) -> Self {
+        let boot = bootstrap(&app.db, &format!("{plan} org"), plan, "owner@matrix.test")
+            .await
+            .unwrap();
+        let session = session(&boot, plan, &app.state.authz);
+        let mut keys = BTreeMap::new();
+        for role in Role::ALL {
+            let input = api_keys::CreateApiKey {
+                name: format!("{role} key"),
+                role: Some(role),
+                ..Default::default()
+            };
+            let (_, secret) = api_keys::create(&app.db, &session, input).await.unwrap();
+            keys.insert(role, secret);
+        }
+        let created = conversations::create(
+            &app.db,
+            &session,
+            conversations::CreateConversation {
+                initial_message: Some("Where is my order?".to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut org = Self {
+            plan,
+            conversation: created.conversation.id,
+            visitor: created.conversation.visitor_id,
+            entry: String::new(),
+            boot,
+            session,
+            keys,
+        };
+        org.entry = org.new_entry(app).await;
+        org
+    }
+
+    async fn new_entry(&self, app: &TestApp) -> String {
+        let input = knowledge_base::CreateEntry {
+            title: "Shipping".to_owned(),
+            body: "Orders ship in two days.".to_owned(),
+            ..Default::default()
+        };
+        knowledge_base::create(&app.db, &self.session, input)
+            .await
+            .unwrap()
+            .id
+    }
+
+    async fn new_key(&self, app: &TestApp) -> String {
+        let input = api_keys::CreateApiKey {
+            name: "target".to_owned(),
+            role: Some(Role::Viewer),
+            ..Default::default()
+        };
+        api_keys::create(&app.db, &self.session, input)
+            .await
+            .unwrap()
+            .0
+            .id
+    }
+
+    async fn new_member(&self, app: &TestApp) -> String {
+        let input = members::InviteMember {
+            email: format!(
+                "{}@matrix.test",
+                ulid::Ulid::new().to_string().to_lowercase()
+            ),
+            role: Role::Viewer,
+            name: None,
+        };
+        members::invite(&app.db, &self.session, input)
+            .await
+            .unwrap()
+            .id
+    }
+}
+
+/// A request that exercises one operation.
+enum Probe {
+    Rest(Method, String, Option<Value>),
+    Graphql(String, Value),
+}
+
+fn gql(query: &str, variables: Value) -> Option<Probe> {
+    Some(Probe::Graphql(query.to_owned(), variables))
+}
+
+fn rest(method: Method, path: String, body: Option<Value>) -> Option<Probe> {
+    Some(Probe::Rest(method, path, body))
+}
+
+/// The request for `operation` against `org`, creating what a destructive call consumes; `None` if there is none.
+async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
+    let conv = json!({"id": org.conversation});
+    let entry = json!({"id": org.entry});
+    let assistant = &org.boot.assistant.id;
+    let email = format!(
+        "{}@invited.test",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    match operation {
+        "Query.me" => gql("{ me { role } }", json!({})),
+        "Query.organization" => gql("{ organization { id } }", json!({})),
+        "Query.assistants" => gql("{ assistants { id } }", json!({})),
+        "Query.assistant" => gql(
+            "query($id: ID!) { assistant(id: $id) { id } }",
+            json!({"id": assistant}),
+        ),
+        "Query.visitors" => gql("{ visitors(first: 1) { totalCount } }", json!({})),
+        "Query.visitor" => gql(
+            "query($id: ID!) { visitor(id: $id) { id } }",
+            json!({"id": org.visitor}),
+        ),
+        "Query.analytics" => gql(
+            "{ analytics { conversations { total } knowledgeBase { total } } }",
+            json!({}),
+        ),
+        "Query.conversations" => gql("{ conversations(first: 1) { totalCount } }", json!({})),
+        "Query.conversation" => gql("query($id: ID!) { conversation(id: $id) { id } }", conv),
+        "Query.knowledgeBaseEntries" => gql(
+            "{ knowledgeBaseEntries(first: 1) { totalCount } }",
+            json!({}),
+        ),
+        "Query.knowledgeBaseEntry" => gql(
+            "query($id: ID!) { knowledgeBaseEntry(id: $id) { id } }",
+            entry,
+        ),
+        "Query.apiKeys" => gql("{ apiKeys(first: 1) { totalCount } }", json!({})),
+        "Query.apiKeyUsage" => gql("{ apiKeyUsage(days: 7) { requests } }", json!({})),
+        "Query.auditLog" => gql("{ auditLog(first: 1) { totalCount } }", json!({})),
+        "Query.members" => gql("{ members(first: 1) { totalCount } }", json!({})),
+        "Query._service" => gql("{ _service { sdl } }", json!({})),
+        "Query._entities" => gql(
+            "query($r: [_Any!]!) { _entities(representations: $r) { ... on Conversation { id } } }",
+            json!({"r": [{"__typename": "Conversation", "id": org.conversation}]}),
+        ),
+        "Mutation.createConversation" => gql(
+            "mutation($a: ID!) { createConversation(input: {assistantId: $a, initialMessage: \"hi\"}) { conversation { id } } }",
+            json!({"a": assistant}),
+        ),
+        "Mutation.updateConversation" => gql(
+            "mutation($id: ID!) { updateConversation(id: $id, input: {subject: \"Order\"}) { id } }",
+            conv,
+        ),
+        "Mutation.sendMessage" => gql(
+            "mutation($id: ID!) { sendMessage(input: {conversationId: $id, author: AGENT, body: \"On its way\"}) { id } }",
+            conv,
+        ),
+        "Mutation.createKnowledgeBaseEntry" => gql(
+            "mutation { createKnowledgeBaseEntry(input: {title: \"Returns\", body: \"30 days.\"}) { id } }",
+            json!({}),
+        ),
+        "Mutation.updateKnowledgeBaseEntry" => gql(
+            "mutation($id: ID!) { updateKnowledgeBaseEntry(id: $id, input: {title: \"Shipping times\"}) { id } }",
+            entry,
+        ),
+        "Mutation.deleteKnowledgeBaseEntry" => gql(
+            "mutation($id: ID!) { deleteKnowledgeBaseEntry(id: $id) }",
+            json!({"id": org.new_entry(app).await}),
+        ),
+        "Mutation.createAssistant" => gql(
+            "mutation { createAssistant(input: {name: \"Second\"}) { id } }",
+            json!({}),
+        ),
+        "Mutation.updateAssistant" => gql(
+            "mutation($id: ID!) { updateAssistant(id: $id, input: {name: \"Helper\"}) { id } }",
+            json!({"id": assistant}),
+        ),
+        "Mutation.createApiKey" => gql(
+            "mutation { createApiKey(input: {name: \"made\", role: VIEWER}) { apiKey { id } } }",
+            json!({}),
+        ),
+        "Mutation.rotateApiKey" => gql(
+            "mutation($id: ID!) { rotateApiKey(id: $id, gracePeriodSeconds: 0) { apiKey { id } } }",
+            json!({"id": org.new_key(app).await}),
+        ),
+        "Mutation.revokeApiKey" => gql(
+            "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
+            json!({"id": org.new_key(app).await}),
+        ),
+        "Mutation.inviteMember" => gql(
+            "mutation($e: String!) { inviteMember(input: {email: $e, role: VIEWER}) { id } }",
+            json!({"e": email}),
+        ),
+        "Mutation.changeMemberRole" => gql(
+            "mutation($id: ID!) { changeMemberRole(id: $id, role: ANALYST) { id } }",
+            json!({"id": org.new_member(app).await}),
+        ),
+        "Mutation.deactivateMember" => gql(
+            "mutation($id: ID!) { deactivateMember(id: $id) { id } }",
+            json!({"id": org.new_member(app).await}),
+        ),
+        "Mutation.setOrganizationPlan" => gql(
+            &format!(
+                "mutation {{ setOrganizationPlan(plan: {}) {{ id }} }}",
+                org.plan.as_str().to_uppercase()
+            ),
+            json!({}),
+        ),
+        "GET /conversations" => rest(Method::GET, "/conversations".into(), None),
+        "POST /conversations" => rest(
+            Method::POST,
+            "/conversations".into(),
+            Some(json!({"assistant_id": assistant, "initial_message": "hi"})),
+        ),
+        "GET /conversations/{id}" => rest(
+            Method::GET,
+            format!("/conversations/{}", org.conversation),
+            None,
+        ),
+        "PUT /conversations/{id}" => rest(
+            Method::PUT,
+            format!("/conversations/{}", org.conversation),
+            Some(json!({"subject": "Order"})),
+        ),
+        "GET /conversations/{id}/messages" => rest(
+            Method::GET,
+            format!("/conversations/{}/messages", org.conversation),
+            None,
+        ),
+        "POST /conversations/{id}/messages" => rest(
+            Method::POST,
+            format!("/conversations/{}/messages", org.conversation),
+            Some(json!({"author": "agent", "body": "On its way"})),
+        ),
+        "GET /knowledge-base" => rest(Method::GET, "/knowledge-base".into(), None),
+        "POST /knowledge-base" => rest(
+            Method::POST,
+            "/knowledge-base".into(),
+            Some(json!({"title": "Returns", "body": "30 days."})),
+        ),
+        "GET /knowledge-base/{id}" => {
+            rest(Method::GET, format!("/knowledge-base/{}", org.entry), None)
+        }
+        "PUT /knowledge-base/{id}" => rest(
+            Method::PUT,
+            format!("/knowledge-base/{}", org.entry),
+            Some(json!({"title": "Shipping times"})),
+        ),
+        "DELETE /knowledge-base/{id}" => rest(
+            Method::DELETE,
+            format!("/knowledge-base/{}", org.new_entry(app).await),
+            None,
+        ),
+        "GET /analytics/conversations" => {
+            rest(Method::GET, "/analytics/conversations".into(), None)
+        }
+        "GET /analytics/knowledge-base" => {
+            rest(Method::GET, "/analytics/knowledge-base".into(), None)
+        }
+        "GET /api-keys" => rest(Method::GET, "/api-keys".into(), None),
+        "POST /api-keys" => rest(
+            Method::POST,
+            "/api-keys".into(),
+            Some(json!({"name": "made", "role": "viewer"})),
+        ),
+        "GET /api-keys/usage" => rest(Method::GET, "/api-keys/usage".into(), None),
+        "DELETE /api-keys/{id}" => rest(
+            Method::DELETE,
+            format!("/api-keys/{}", org.new_key(app).await),
+            None,
+        ),
+        "POST /api-keys/{id}/rotate" => rest(
+            Method::POST,
+            format!("/api-keys/{}/rotate", org.new_key(app).await),
+            Some(json!({"grace_period_seconds": 0})),
+        ),
+        "GET /audit-log" => rest(Method::GET, "/audit-log".into(), None),
+        _ => None,
+    }
+}
+
+/// allow, deny (403 FORBIDDEN), plan (403 PLAN_UPGRADE_REQUIRED), or what else came back.
+fn outcome(reply: &Reply, graphql: bool) -> String {
+    let code = if graphql {
+        reply.body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    } else {
+        reply.error_code().to_owned()
+    };
+    let ok = if graphql {
+        reply.status.is_success() && reply.body.get("errors").is_none()
+    } else {
+        reply.status.is_success()
+    };
+    match (ok, code.as_str()) {
+        (true, _) => "allow".to_owned(),
+        (false, "FORBIDDEN") => "deny".to_owned(),
+        (false, "PLAN_UPGRADE_REQUIRED") => "plan".to_owned(),
+        (false, code) => format!("error {} {code}: {}", reply.status, reply.text),
+    }
+}
+
+async fn call(app: &TestApp, key: &str, probe: Probe) -> String {
+    match probe {
+        Probe::Rest(method, path, body) => {
+            let reply = app
+                .send(method, &format!("/api/v1{path}"), Some(key), body)
+                .await;
+            outcome(&reply, false)
+        }
+        Probe::Graphql(query, variables) => {
+            outcome(&app.graphql_as(key, &query, variables).await, true)
+        }
+    }
+}
+
+/// Every root field the server serves, from introspection.
+async fn graphql_operations(app: &TestApp) -> Vec<String> {
+    let data = app
+        .graphql_ok(
+            "{ __schema { queryType { fields { name } } mutationType { fields { name } } subscriptionType { fields { name } } } }",
+            json!({}),
+        )
+        .await;
+    let mut operations = Vec::new();
+    for (root, key) in [
+        ("Query", "queryType"),
+        ("Mutation", "mutationType"),
+        ("Subscription", "subscriptionType"),
+    ] {
+        for field in data["__schema"][key]["fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            operations.push(format!("{root}.{}", field["name"].as_str().unwrap()));
+        }
+    }
+    operations
+}
+
+/// Every REST route, read from the routers' source: `.route("/path", get(a).post(b))`.
+fn rest_operations() -> Vec<String> {
+    let mut operations = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir("api/src/rest")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for file in files {
+        let source = std::fs::read_to_string(&file).unwrap();
+        for chunk in source.split(".route(").skip(1) {
+            let chunk = chunk.trim_start();
+            let Some(rest) = chunk.strip_prefix('"') else {
+                continue;
+            };
+            let (path, handlers) = rest.split_once('"').unwrap();
+            let handlers = handlers.split(")\n").next().unwrap_or_default();
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let called = handlers
+                    .match_indices(&format!("{method}("))
+                    .any(|(i, _)| i == 0 || !handlers.as_bytes()[i - 1].is_ascii_alphanumeric());
+                if called {
+                    operations.push(format!("{} {path}", method.to_uppercase()));
+                }
+            }
+        }
+    }
+    assert!(
+        operations.len() >= 10,
+        "the REST route scan found only {operations:?}"
+    );
+    operations
+}
+
+fn read_matrix() -> BTreeMap<(String, String), Vec<String>> {
+    let text = std::fs::read_to_string(MATRIX).unwrap();
+    let mut rows = BTreeMap::new();
+    let mut lines = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
+    let header = lines.next().unwrap();
+    let expected_header = format!("operation,plan,{}", Role::ALL.map(|r| r.as_str()).join(","));
+    assert_eq!(header, expected_header, "{MATRIX} header");
+    for line in lines {
+        let cells: Vec<String> = line.split(',').map(|c| c.trim().to_owned()).collect();
+        assert_eq!(
+            cells.len(),
+            2 + Role::ALL.len(),
+            "{MATRIX}: bad row {line:?}"
+        );
+        let previous = rows.insert((cells[0].clone(), cells[1].clone()), cells[2..].to_vec());
+        assert!(previous.is_none(), "{MATRIX}: duplicate row {line:?}");
+    }
+    rows
+}
+
+fn render(observed: &BTreeMap<(String, String), Vec<String>>, order: &[String]) -> String {
+    let mut out = String::from(
+        "# Who may call what: a service key holding each role, in an organization on each plan.\n\
+         # allow = the call succeeds; deny = 403 FORBIDDEN (the role); plan = 403 PLAN_UPGRADE_REQUIRED (the plan).\n\
+         # Checked by tests/api/authz_matrix.rs; CONCIERGE_WRITE_MATRIX=1 rewrites it from what the server does.\n",
+    );
+    out.push_str(&format!(
+        "operation,plan,{}\n",
+        Role::ALL.map(|r| r.as_str()).join(",")
+    ));
+    for operation in order {
+        for plan in PLANS {
+            if let Some(cells) = observed.get(&(operation.clone(), plan.as_str().to_owned())) {
+                out.push_str(&format!("{operation},{plan},{}\n", cells.join(",")));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_operation_answers_every_role_on_every_plan_as_the_checked_in_matrix_says() {
+    let app = spawn_app_with(|settings| settings.rate_limits = false).await;
+    let mut operations = graphql_operations(&app).await;
+    operations.extend(rest_operations());
+    let expected = read_matrix();
+
+    let mut orgs = Vec::new();
+    for plan in PLANS {
+        orgs.push(Org::new(&app, plan).await);
+    }
+    let mut observed = BTreeMap::new();
+    let mut missing_probes = Vec::new();
+    for operation in &operations {
+        for org in &orgs {
+            let mut row = Vec::new();
+            for role in Role::ALL {
+                let Some(probe) = probe(&app, org, operation).await else {
+                    missing_probes.push(operation.clone());
+                    break;
+                };
+                row.push(call(&app, &org.keys[&role], probe).await);
+            }
+            observed.insert((operation.clone(), org.plan.as_str().to_owned()), row);
+        }
+    }
+    missing_probes.dedup();
+    assert!(
+        missing_probes.is_empty(),
+        "operations without a probe in tests/api/authz_matrix.rs: {missing_probes:?}"
+    );
+    if std::env::var_os("CONCIERGE_WRITE_MATRIX").is_some() {
+        std::fs::write(MATRIX, render(&observed, &operations)).unwrap();
+    }
+
+    let served: BTreeSet<&String> = operations.iter().collect();
+    let listed: BTreeSet<&String> = expected.keys().map(|(op, _)| op).collect();
+    let unlisted: Vec<_> = served.difference(&listed).collect();
+    let stale: Vec<_> = listed.difference(&served).collect();
+    assert!(
+        unlisted.is_empty(),
+        "operations without a row in {MATRIX}: {unlisted:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "rows in {MATRIX} for operations that no longer exist: {stale:?}"
+    );
+
+    let mut mismatches = Vec::new();
+    let (mut allow, mut deny, mut plan) = (0, 0, 0);
+    for ((operation, plan_name), cells) in &observed {
+        let want = expected
+            .get(&(operation.clone(), plan_name.clone()))
+            .unwrap_or_else(|| panic!("{MATRIX} has no row for {operation} on {plan_name}"));
+        for ((role, got), want) in Role::ALL.iter().zip(cells).zip(want) {
+            match got.as_str() {
+                "allow" => allow += 1,
+                "deny" => deny += 1,
+                "plan" => plan += 1,
+                _ => {}
+            }
+            if got != want {
+                mismatches.push(format!(
+                    "{operation} / {plan_name} / {role}: expected {want}, got {got}"
+                ));
+            }
+        }
+    }
+    println!(
+        "authorization matrix: {} operations x {} plans x {} roles = {} cells: {allow} allow, {} deny ({deny} by role, {plan} by plan)",
+        operations.len(),
+        PLANS.len(),
+        Role::ALL.len(),
+        operations.len() * PLANS.len() * Role::ALL.len(),
+        deny + plan
+    );
+    assert!(
+        mismatches.is_empty(),
+        "{} cells differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// Operations that name an object by id; pointed at another organization's object, each answers NOT_FOUND.
+const BY_ID: &[&str] = &[
+    "Query.assistant",
+    "Query.visitor",
+    "Query.conversation",
+    "Query.knowledgeBaseEntry",
+    "Mutation.updateConversation",
+    "Mutation.sendMessage",
+    "Mutation.updateKnowledgeBaseEntry",
+    "Mutation.deleteKnowledgeBaseEntry",
+    "Mutation.updateAssistant",
+    "Mutation.rotateApiKey",
+    "Mutation.revokeApiKey",
+    "Mutation.changeMemberRole",
+    "Mutation.deactivateMember",
+    "GET /conversations/{id}",
+    "PUT /conversations/{id}",
+    "GET /conversations/{id}/messages",
+    "POST /conversations/{id}/messages",
+    "GET /knowledge-base/{id}",
+    "PUT /knowledge-base/{id}",
+    "DELETE /knowledge-base/{id}",
+    "DELETE /api-keys/{id}",
+    "POST /api-keys/{id}/rotate",
+];
+
+/// Counts that any of the [`BY_ID`] changes would move.
+const CHANGES: &[&str] = &[
+    "messages",
+    "knowledge_base_entries",
+    "knowledge_base_entries WHERE title = 'Shipping times'",
+    "conversations WHERE subject IS NOT NULL",
+    "assistants WHERE name = 'Helper'",
+    "api_keys WHERE revoked_at IS NOT NULL OR previous_secret_hash IS NOT NULL",
+    "users WHERE role = 'analyst' OR NOT active",
+    "audit_log",
+];
+
+async fn snapshot(app: &TestApp) -> Vec<i64> {
+    let mut counts = Vec::new();
+    for table in CHANGES {
+        counts.push(app.count_rows(table).await);
+    }
+    counts
+}
+
+#[tokio::test]
+async fn another_organizations_objects_answer_not_found_on_both_surfaces_and_stay_unchanged() {
+    let app = spawn_app_with(|settings| settings.rate_limits = false).await;
+    let ours = Org::new(&app, Plan::Premium).await;
+    let theirs = Org::new(&app, Plan::Premium).await;
+    let mut probes = Vec::new();
+    for operation in BY_ID {
+        probes.push((operation, probe(&app, &theirs, operation).await.unwrap()));
+    }
+    let before = snapshot(&app).await;
+    let mut wrong = Vec::new();
+    for (operation, probe) in probes {
+        let got = call(&app, &ours.keys[&Role::Owner], probe).await;
+        let not_found = got.starts_with("error 404 Not Found NOT_FOUND")
+            || got.starts_with("error 200 OK NOT_FOUND");
+        if !not_found {
+            wrong.push(format!("{operation}: {got}"));
+        }
+    }
+    assert!(wrong.is_empty(), "not NOT_FOUND:\n{}", wrong.join("\n"));
+    assert_eq!(
+        snapshot(&app).await,
+        before,
+        "a cross-organization call changed something"
+    );
+
+    // Federation answers an entity it cannot see with null, as the gateway expects, never with its data.
+    let Some(Probe::Graphql(query, variables)) = probe(&app, &theirs, "Query._entities").await
+    else {
+        unreachable!()
+    };
+    let reply = app
+        .graphql_as(&ours.keys[&Role::Owner], &query, variables)
+        .await;
+    assert_eq!(
+        reply.body["data"]["_entities"],
+        json!([null]),
+        "{}",
+        reply.text
+    );
+    // An id inside a body that is not the caller's reads like an unknown one: 422 naming the field.
+    let Some(Probe::Rest(method, path, body)) = probe(&app, &theirs, "POST /conversations").await
+    else {
+        unreachable!()
+    };
+    let reply = app
+        .send(
+            method,
+            &format!("/api/v1{path}"),
+            Some(ours.keys[&Role::Owner].as_str()),
+            body,
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        reqwest::StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
+    assert!(reply.text.contains("assistant_id"), "{}", reply.text);
+    assert_eq!(snapshot(&app).await, before);
+}
