@@ -31,7 +31,16 @@ struct Options {
     concurrency: usize,
     postgres_url: String,
     scenarios: Vec<Scenario>,
-    rate_limits: bool,
+    rate_limits: RateLimitMode,
+}
+
+/// Whether the server under test limits requests; `Both` serves one database from two servers, one with limits
+/// and one without, and alternates between them so the limiter's overhead is a ratio within one run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RateLimitMode {
+    Off,
+    On,
+    Both,
 }
 
 fn options() -> Options {
@@ -45,7 +54,7 @@ fn options() -> Options {
         postgres_url: std::env::var("CONCIERGE_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
         scenarios: Scenario::ALL.to_vec(),
-        rate_limits: false,
+        rate_limits: RateLimitMode::Off,
     };
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -61,7 +70,14 @@ fn options() -> Options {
             "--entries" => o.entries = value.parse().unwrap(),
             "--seconds" => o.seconds = value.parse().unwrap(),
             "--concurrency" => o.concurrency = value.parse().unwrap(),
-            "--rate-limits" => o.rate_limits = value == "on",
+            "--rate-limits" => {
+                o.rate_limits = match value.as_str() {
+                    "on" => RateLimitMode::On,
+                    "off" => RateLimitMode::Off,
+                    "both" => RateLimitMode::Both,
+                    other => panic!("--rate-limits takes on, off or both, not {other}"),
+                }
+            }
             "--scenarios" => {
                 o.scenarios = value
                     .split(',')
@@ -75,7 +91,7 @@ fn options() -> Options {
             }
             "--help" | "-h" => {
                 println!(
-                    "cargo bench --bench load -- [--backend sqlite,postgres] [--conversations 10000] [--messages 100000] [--entries 5000] [--seconds 10] [--concurrency 16] [--scenarios baseline,dashboard,rest-list,create-message] [--rate-limits off|on]"
+                    "cargo bench --bench load -- [--backend sqlite,postgres] [--conversations 10000] [--messages 100000] [--entries 5000] [--seconds 10] [--concurrency 16] [--scenarios baseline,dashboard,rest-list,create-message] [--rate-limits off|on|both]"
                 );
                 std::process::exit(0);
             }
@@ -233,6 +249,7 @@ impl Scenario {
     }
 }
 
+#[derive(Default)]
 struct Outcome {
     requests: usize,
     errors: usize,
@@ -326,7 +343,7 @@ async fn bench_backend(backend: &str, o: &Options) {
     let mut settings = Settings::for_data_dir(data_dir.clone());
     // Each worker has its own premium key (6,000 requests a minute); with limits on, the run measures the
     // limiter's overhead, and any refusal shows up in the errors column.
-    settings.rate_limits = o.rate_limits;
+    settings.rate_limits = o.rate_limits == RateLimitMode::On;
     let pg_name = format!(
         "concierge_bench_{}",
         ulid::Ulid::new().to_string().to_lowercase()
@@ -347,11 +364,27 @@ async fn bench_backend(backend: &str, o: &Options) {
     } else {
         None
     };
+    let limited_settings = Settings {
+        rate_limits: true,
+        ..settings.clone()
+    };
     let application = Application::build(settings).await.unwrap();
     let db = application.state().db.clone();
     let authz = application.state().authz.clone();
     let base = format!("http://127.0.0.1:{}", application.port());
     let server = tokio::spawn(application.run_until(std::future::pending()));
+    let limited = if o.rate_limits == RateLimitMode::Both {
+        let application = Application::build_with_db(limited_settings, db.clone())
+            .await
+            .unwrap();
+        let base = format!("http://127.0.0.1:{}", application.port());
+        Some((
+            base,
+            tokio::spawn(application.run_until(std::future::pending())),
+        ))
+    } else {
+        None
+    };
     let org =
         api::service::organizations::bootstrap(&db, "Bench", Plan::Premium, "bench@example.test")
             .await
@@ -385,31 +418,38 @@ async fn bench_backend(backend: &str, o: &Options) {
         "concurrency {} (one key each), {} s per scenario, rate limits {}\n",
         o.concurrency,
         o.seconds,
-        if o.rate_limits { "on" } else { "off" }
+        match o.rate_limits {
+            RateLimitMode::On => "on",
+            RateLimitMode::Off => "off",
+            RateLimitMode::Both => "off and on (alternating, same database)",
+        }
     );
     println!("| scenario | requests | errors | req/s | ratio to baseline | p50 ms | p99 ms |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut baseline = 0.0;
+    let mut overheads = Vec::new();
     for scenario in o.scenarios.iter().copied() {
-        let outcome = run(scenario, &base, &keys, ids.clone(), o).await;
-        let rps = outcome.requests as f64 / outcome.elapsed.as_secs_f64();
-        if matches!(scenario, Scenario::Baseline) {
-            baseline = rps;
+        if let Some((limited_base, _)) = &limited
+            && !matches!(scenario, Scenario::Baseline)
+        {
+            let [off, on] = alternate(scenario, [&base, limited_base], &keys, &ids, o).await;
+            for (label, outcome) in [("limits off", &off), ("limits on", &on)] {
+                print_row(&format!("{} ({label})", scenario.name()), outcome, baseline);
+            }
+            overheads.push((scenario.name(), rate(&on) / rate(&off)));
+            continue;
         }
-        println!(
-            "| {} | {} | {} | {:.0} | {:.3} | {:.2} | {:.2} |",
-            scenario.name(),
-            outcome.requests,
-            outcome.errors,
-            rps,
-            if baseline > 0.0 {
-                rps / baseline
-            } else {
-                f64::NAN
-            },
-            percentile(&outcome.latencies, 0.50),
-            percentile(&outcome.latencies, 0.99),
-        );
+        let outcome = run(scenario, &base, &keys, ids.clone(), o).await;
+        if matches!(scenario, Scenario::Baseline) {
+            baseline = rate(&outcome);
+        }
+        print_row(scenario.name(), &outcome, baseline);
+    }
+    for (name, ratio) in overheads {
+        println!("\nrate limiter: {name}: throughput with limits / without = {ratio:.3}");
+    }
+    if let Some((_, limited_server)) = limited {
+        limited_server.abort();
     }
     server.abort();
     drop(db);
@@ -421,6 +461,58 @@ async fn bench_backend(backend: &str, o: &Options) {
             .await;
     }
     let _ = std::fs::remove_dir_all(data_dir);
+}
+
+fn rate(outcome: &Outcome) -> f64 {
+    outcome.requests as f64 / outcome.elapsed.as_secs_f64()
+}
+
+/// Runs `scenario` against two servers in four alternating parts (A B B A), so drift hits both alike.
+async fn alternate(
+    scenario: Scenario,
+    bases: [&str; 2],
+    keys: &[String],
+    ids: &Arc<Vec<String>>,
+    o: &Options,
+) -> [Outcome; 2] {
+    let half = Options {
+        seconds: o.seconds.div_ceil(2),
+        backends: Vec::new(),
+        scenarios: Vec::new(),
+        postgres_url: String::new(),
+        ..*o
+    };
+    let mut merged = [Outcome::default(), Outcome::default()];
+    for which in [0, 1, 1, 0] {
+        let outcome = run(scenario, bases[which], keys, ids.clone(), &half).await;
+        let into = &mut merged[which];
+        into.requests += outcome.requests;
+        into.errors += outcome.errors;
+        into.elapsed += outcome.elapsed;
+        into.latencies.extend(outcome.latencies);
+    }
+    for outcome in &mut merged {
+        outcome.latencies.sort();
+    }
+    merged
+}
+
+fn print_row(name: &str, outcome: &Outcome, baseline: f64) {
+    let rps = rate(outcome);
+    println!(
+        "| {} | {} | {} | {:.0} | {:.3} | {:.2} | {:.2} |",
+        name,
+        outcome.requests,
+        outcome.errors,
+        rps,
+        if baseline > 0.0 {
+            rps / baseline
+        } else {
+            f64::NAN
+        },
+        percentile(&outcome.latencies, 0.50),
+        percentile(&outcome.latencies, 0.99),
+    );
 }
 
 fn main() {
