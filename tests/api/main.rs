@@ -5,6 +5,7 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod authorization;
 mod authz_matrix;
 mod bad_input;
 mod cli;

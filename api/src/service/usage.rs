@@ -45,12 +45,17 @@ impl Usage {
         }
     }
 
-    /// Writes the pending counts; counts that fail to write are logged and dropped, never retried twice.
+    /// Writes the pending counts in one write transaction (on SQLite, a write outside the write lock would make a
+    /// concurrent request's transaction fail); counts that fail to write are logged and dropped, never retried.
     pub async fn flush(&self, db: &Db) -> ApiResult<()> {
         let batch: Vec<(Bucket, (i64, DateTime<Utc>))> = match self.pending.lock() {
             Ok(mut pending) => pending.drain().collect(),
             Err(_) => return Ok(()),
         };
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let txn = db.begin_write().await?;
         for (bucket, (requests, last_used)) in batch {
             api_key::Entity::update_many()
                 .col_expr(
@@ -59,7 +64,7 @@ impl Usage {
                 )
                 .col_expr(api_key::Column::LastUsedAt, Expr::value(last_used))
                 .filter(api_key::Column::Id.eq(&bucket.api_key_id))
-                .exec(db.conn())
+                .exec(&*txn)
                 .await?;
             let row = api_key_usage::ActiveModel {
                 api_key_id: Set(bucket.api_key_id.clone()),
@@ -67,7 +72,7 @@ impl Usage {
                 organization_id: Set(bucket.organization_id.clone()),
                 requests: Set(requests),
             };
-            let result = api_key_usage::Entity::insert(row)
+            api_key_usage::Entity::insert(row)
                 .on_conflict(
                     OnConflict::columns([
                         api_key_usage::Column::ApiKeyId,
@@ -80,12 +85,10 @@ impl Usage {
                     )
                     .to_owned(),
                 )
-                .exec(db.conn())
-                .await;
-            if let Err(err) = result {
-                tracing::warn!(%err, key = %bucket.api_key_id, "dropping usage counts that could not be written");
-            }
+                .exec(&*txn)
+                .await?;
         }
+        txn.commit().await?;
         Ok(())
     }
 }

@@ -1,0 +1,211 @@
+//! Casbin policies in the database: stored with each change, applied on every instance at once, never raised by oneself.
+
+use api::auth::{Actor, Origin, Plan, Principal, Role};
+use api::authz::Tenant;
+use api::error::ApiError;
+use api::service::members;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{TestApp, concierge_command, spawn_app, spawn_instance};
+
+async fn policies(app: &TestApp, condition: &str) -> i64 {
+    app.count_rows(&format!("authz_policies WHERE {condition}"))
+        .await
+}
+
+async fn graphql_on(app: &TestApp, address: &str, key: &str) -> (StatusCode, String) {
+    let reply = app
+        .client
+        .post(format!("{address}/graphql"))
+        .bearer_auth(key)
+        .json(&json!({"query": "{ me { role } }"}))
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status();
+    (status, reply.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_plan_change_on_one_instance_applies_on_another_at_the_next_request() {
+    let app = spawn_app().await;
+    let org = &app.org.organization.id;
+    let (other, _stop) = spawn_instance(app.settings.clone()).await;
+    // The second instance has judged this key once, so its enforcer holds the premium plan.
+    let (status, body) = graphql_on(&app, &other, &app.key).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        policies(
+            &app,
+            &format!("ptype = 'g2' AND v0 = '{org}' AND v1 = 'plan:premium'")
+        )
+        .await,
+        1
+    );
+
+    let reply = app
+        .graphql(
+            "mutation { setOrganizationPlan(plan: BASIC) { plan } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        reply.body["data"]["setOrganizationPlan"]["plan"], "basic",
+        "{}",
+        reply.text
+    );
+    assert_eq!(
+        policies(
+            &app,
+            &format!("ptype = 'g2' AND v0 = '{org}' AND v1 = 'plan:basic'")
+        )
+        .await,
+        1,
+        "the plan's policy is stored with the change"
+    );
+    let (status, body) = graphql_on(&app, &other, &app.key).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("PLAN_UPGRADE_REQUIRED"), "{body}");
+    let write = app
+        .client
+        .post(format!("{other}/api/v1/knowledge-base"))
+        .bearer_auth(&app.key)
+        .json(&json!({"title": "t", "body": "b"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(write.status(), StatusCode::FORBIDDEN);
+
+    // The operator upgrades again from the command line: both instances follow at once.
+    let out = concierge_command(&app.settings)
+        .args(["org", "set-plan", "--org", org, "--plan", "standard"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for address in [&app.address, &other] {
+        let (status, body) = graphql_on(&app, address, &app.key).await;
+        assert_eq!(status, StatusCode::OK, "{address}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn keys_and_members_hold_their_roles_in_the_policy_table_until_revoked_or_deactivated() {
+    let app = spawn_app().await;
+    let owner = &app.org.owner.id;
+    assert_eq!(
+        policies(
+            &app,
+            &format!("ptype = 'g' AND v0 = '{owner}' AND v1 = 'role:owner'")
+        )
+        .await,
+        1
+    );
+
+    let scoped = app
+        .post(
+            "/api/v1/api-keys",
+            json!({"name": "export", "role": "analyst", "scopes": ["conversations:read", "analytics:read"]}),
+        )
+        .await;
+    assert_eq!(scoped.status, StatusCode::CREATED, "{}", scoped.text);
+    let key_id = scoped.body["id"].as_str().unwrap().to_owned();
+    let held = |role: &str| format!("ptype = 'g' AND v0 = '{key_id}' AND v1 = '{role}'");
+    assert_eq!(policies(&app, &held("scope:conversations:read")).await, 1);
+    assert_eq!(policies(&app, &held("scope:analytics:read")).await, 1);
+    assert_eq!(policies(&app, &held("service_key")).await, 1);
+    assert_eq!(
+        policies(&app, &held("role:analyst")).await,
+        0,
+        "scopes replace the role"
+    );
+
+    let revoked = app.delete(&format!("/api/v1/api-keys/{key_id}")).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
+    assert_eq!(policies(&app, &format!("v0 = '{key_id}'")).await, 0);
+
+    let invited = app
+        .graphql_ok(
+            "mutation { inviteMember(input: {email: \"ann@acme.test\", role: AGENT}) { id } }",
+            json!({}),
+        )
+        .await;
+    let member = invited["inviteMember"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        policies(&app, &format!("v0 = '{member}' AND v1 = 'role:agent'")).await,
+        1
+    );
+    app.graphql_ok(
+        "mutation($id: ID!) { changeMemberRole(id: $id, role: VIEWER) { id } }",
+        json!({"id": member}),
+    )
+    .await;
+    assert_eq!(policies(&app, &format!("v0 = '{member}'")).await, 1);
+    assert_eq!(
+        policies(&app, &format!("v0 = '{member}' AND v1 = 'role:viewer'")).await,
+        1
+    );
+    app.graphql_ok(
+        "mutation($id: ID!) { deactivateMember(id: $id) { id } }",
+        json!({"id": member}),
+    )
+    .await;
+    assert_eq!(policies(&app, &format!("v0 = '{member}'")).await, 0);
+}
+
+#[tokio::test]
+async fn nobody_raises_their_own_role() {
+    let app = spawn_app().await;
+    // A key cannot mint a key above its own role.
+    let admin_key = app.key_with_role("admin").await;
+    let keys = app.count_rows("api_keys").await;
+    let reply = app
+        .send(
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(&admin_key),
+            Some(json!({"name": "up", "role": "owner"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    assert_eq!(reply.error_code(), "FORBIDDEN");
+    assert_eq!(app.count_rows("api_keys").await, keys);
+
+    // A member signed in as an admin cannot promote themself, nor touch their own membership at all.
+    let invited = app
+        .graphql_ok(
+            "mutation { inviteMember(input: {email: \"adm@acme.test\", role: ADMIN}) { id } }",
+            json!({}),
+        )
+        .await;
+    let id = invited["inviteMember"]["id"].as_str().unwrap().to_owned();
+    let session = Principal {
+        organization: Tenant::new(app.org.organization.id.clone()),
+        plan: Plan::Premium,
+        role: Role::Admin,
+        actor: Actor::User { id: id.clone() },
+        origin: Origin::default(),
+        scopes: None,
+        authz: app.state.authz.clone(),
+    };
+    for role in [Role::Owner, Role::Admin] {
+        let err = members::change_role(&app.db, &session, &id, role)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ApiError::Forbidden(_)), "{role}: {err:?}");
+    }
+    let err = members::deactivate(&app.db, &session, &id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Forbidden(_)), "{err:?}");
+    assert_eq!(
+        policies(&app, &format!("v0 = '{id}' AND v1 = 'role:admin'")).await,
+        1,
+        "the stored role is unchanged"
+    );
+    assert_eq!(app.count_rows("users WHERE role = 'owner'").await, 1);
+}
