@@ -15,6 +15,7 @@ pub enum Kind {
     KnowledgeBaseEntry,
     Event,
     AuditEntry,
+    Webhook,
 }
 
 impl Kind {
@@ -30,6 +31,7 @@ impl Kind {
             Kind::KnowledgeBaseEntry => "kb_",
             Kind::Event => "evt_",
             Kind::AuditEntry => "aud_",
+            Kind::Webhook => "whk_",
         }
     }
 
@@ -46,6 +48,7 @@ impl Kind {
             Kind::KnowledgeBaseEntry => "knowledge-base entry",
             Kind::Event => "event",
             Kind::AuditEntry => "audit entry",
+            Kind::Webhook => "webhook",
         }
     }
 }

@@ -61,6 +61,7 @@ impl Application {
             schema: build_schema(&settings),
             db,
             authz,
+            sealer: Arc::new(crate::secrets::Sealer::from_settings(&settings)?),
             rate_limits: Arc::new(rate_limits),
             usage: Arc::new(Usage::default()),
             settings: Arc::new(settings),

@@ -14,6 +14,8 @@ pub struct AppState {
     pub db: Db,
     /// The Casbin enforcer every principal is judged by.
     pub authz: Arc<crate::authz::Authz>,
+    /// Seals and opens secrets at rest under the master key.
+    pub sealer: Arc<crate::secrets::Sealer>,
     pub schema: AppSchema,
     pub settings: Arc<Settings>,
     pub rate_limits: Arc<RateLimits>,

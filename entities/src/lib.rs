@@ -12,6 +12,7 @@ pub mod message;
 pub mod organization;
 pub mod user;
 pub mod visitor;
+pub mod webhook;
 
 pub mod prelude {
     //! The entities under short names.
@@ -26,4 +27,5 @@ pub mod prelude {
     pub use super::organization::Entity as Organization;
     pub use super::user::Entity as User;
     pub use super::visitor::Entity as Visitor;
+    pub use super::webhook::Entity as Webhook;
 }

@@ -6,6 +6,7 @@ mod m20261125_000001_create_core_tables;
 mod m20261125_000002_create_audit_log;
 mod m20261125_000003_service_keys;
 mod m20261125_000004_authz_policies;
+mod m20261125_000005_webhooks;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_create_audit_log::Migration),
             Box::new(m20261125_000003_service_keys::Migration),
             Box::new(m20261125_000004_authz_policies::Migration),
+            Box::new(m20261125_000005_webhooks::Migration),
         ]
     }
 }

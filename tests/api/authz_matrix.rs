@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use api::auth::{Actor, Origin, Plan, Principal, Role};
 use api::authz::{Authz, Tenant};
-use api::service::organizations::{Bootstrapped, bootstrap};
-use api::service::{api_keys, conversations, knowledge_base, members};
+use api::service::organizations::{Bootstrapped, bootstrap, set_plan_as_operator};
+use api::service::{api_keys, conversations, knowledge_base, members, webhooks};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -24,6 +24,7 @@ struct Org {
     conversation: String,
     visitor: String,
     entry: String,
+    webhook: String,
 }
 
 fn session(boot: &Bootstrapped, plan: Plan, authz: &Arc<Authz>) -> Principal {
@@ -42,10 +43,21 @@ fn session(boot: &Bootstrapped, plan: Plan, authz: &Arc<Authz>) -> Principal {
 
 impl Org {
     async fn new(app: &TestApp, plan: Plan) -> Self {
-        let boot = bootstrap(&app.db, &format!("{plan} org"), plan, "owner@matrix.test")
-            .await
-            .unwrap();
-        let session = session(&boot, plan, &app.state.authz);
+        // A basic organization got its webhook on a higher plan: a downgrade keeps it, read-only.
+        let first_plan = if plan == Plan::Basic {
+            Plan::Standard
+        } else {
+            plan
+        };
+        let boot = bootstrap(
+            &app.db,
+            &format!("{plan} org"),
+            first_plan,
+            "owner@matrix.test",
+        )
+        .await
+        .unwrap();
+        let mut session = session(&boot, first_plan, &app.state.authz);
         let mut keys = BTreeMap::new();
         for role in Role::ALL {
             let input = api_keys::CreateApiKey {
@@ -67,16 +79,44 @@ impl Org {
         .await
         .unwrap();
         let mut org = Self {
-            plan,
+            plan: first_plan,
             conversation: created.conversation.id,
             visitor: created.conversation.visitor_id,
             entry: String::new(),
+            webhook: String::new(),
             boot,
-            session,
+            session: session.clone(),
             keys,
         };
         org.entry = org.new_entry(app).await;
+        org.webhook = org.new_webhook(app).await;
+        if plan != first_plan {
+            set_plan_as_operator(&app.db, &org.boot.organization.id, plan)
+                .await
+                .unwrap();
+            session.plan = plan;
+            org.session = session;
+            org.plan = plan;
+        }
         org
+    }
+
+    /// A fresh endpoint to delete; on a plan without webhooks nothing can be created, nor deleted.
+    async fn new_webhook(&self, app: &TestApp) -> String {
+        if self.plan == Plan::Basic {
+            return self.webhook.clone();
+        }
+        let input = webhooks::CreateWebhook {
+            url: "https://hooks.example.com/matrix".to_owned(),
+            events: vec!["message.created".to_owned()],
+            ..Default::default()
+        };
+        webhooks::create(&app.db, &app.state.sealer, &self.session, None, input)
+            .await
+            .unwrap()
+            .0
+            .model
+            .id
     }
 
     async fn new_entry(&self, app: &TestApp) -> String {
@@ -311,6 +351,51 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             Some(json!({"grace_period_seconds": 0})),
         ),
         "GET /audit-log" => rest(Method::GET, "/audit-log".into(), None),
+        "Query.webhooks" => gql("{ webhooks(first: 1) { totalCount } }", json!({})),
+        "Query.webhook" => gql(
+            "query($id: ID!) { webhook(id: $id) { status } }",
+            json!({"id": org.webhook}),
+        ),
+        "Mutation.createWebhook" => gql(
+            "mutation { createWebhook(input: {url: \"https://hooks.example.com/new\", events: [\"conversation.created\"]}) { secret } }",
+            json!({}),
+        ),
+        "Mutation.updateWebhook" => gql(
+            "mutation($id: ID!) { updateWebhook(id: $id, input: {description: \"CRM\"}) { id } }",
+            json!({"id": org.webhook}),
+        ),
+        "Mutation.deleteWebhook" => gql(
+            "mutation($id: ID!) { deleteWebhook(id: $id) }",
+            json!({"id": org.new_webhook(app).await}),
+        ),
+        "Mutation.rotateWebhookSecret" => gql(
+            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+            json!({"id": org.webhook}),
+        ),
+        "GET /webhooks" => rest(Method::GET, "/webhooks".into(), None),
+        "POST /webhooks" => rest(
+            Method::POST,
+            "/webhooks".into(),
+            Some(
+                json!({"url": "https://hooks.example.com/new", "events": ["conversation.created"]}),
+            ),
+        ),
+        "GET /webhooks/{id}" => rest(Method::GET, format!("/webhooks/{}", org.webhook), None),
+        "PUT /webhooks/{id}" => rest(
+            Method::PUT,
+            format!("/webhooks/{}", org.webhook),
+            Some(json!({"description": "CRM"})),
+        ),
+        "DELETE /webhooks/{id}" => rest(
+            Method::DELETE,
+            format!("/webhooks/{}", org.new_webhook(app).await),
+            None,
+        ),
+        "POST /webhooks/{id}/rotate-secret" => rest(
+            Method::POST,
+            format!("/webhooks/{}/rotate-secret", org.webhook),
+            None,
+        ),
         _ => None,
     }
 }
@@ -561,6 +646,14 @@ const BY_ID: &[&str] = &[
     "DELETE /knowledge-base/{id}",
     "DELETE /api-keys/{id}",
     "POST /api-keys/{id}/rotate",
+    "Query.webhook",
+    "Mutation.updateWebhook",
+    "Mutation.deleteWebhook",
+    "Mutation.rotateWebhookSecret",
+    "GET /webhooks/{id}",
+    "PUT /webhooks/{id}",
+    "DELETE /webhooks/{id}",
+    "POST /webhooks/{id}/rotate-secret",
 ];
 
 /// Counts that any of the [`BY_ID`] changes would move.
@@ -572,6 +665,8 @@ const CHANGES: &[&str] = &[
     "assistants WHERE name = 'Helper'",
     "api_keys WHERE revoked_at IS NOT NULL OR previous_secret_hash IS NOT NULL",
     "users WHERE role = 'analyst' OR NOT active",
+    "webhooks",
+    "webhooks WHERE description IS NOT NULL OR previous_secret_sealed IS NOT NULL",
     "audit_log",
 ];
 

@@ -364,3 +364,37 @@ async fn visitors_are_listed_and_read_by_id() {
         .await;
     assert_eq!(code(&reply), "NOT_FOUND");
 }
+
+#[tokio::test]
+async fn every_connection_counts_all_its_nodes_not_only_the_page() {
+    let app = spawn_app().await;
+    app.key_with_role("agent").await;
+    app.key_with_role("viewer").await;
+    app.graphql_ok(
+        "mutation { inviteMember(input: {email: \"ann@acme.test\", role: AGENT}) { id } }",
+        serde_json::json!({}),
+    )
+    .await;
+    for n in 0..2 {
+        let reply = app
+            .post(
+                "/api/v1/webhooks",
+                serde_json::json!({"url": format!("https://hooks.example.com/{n}"), "events": ["message.created"]}),
+            )
+            .await;
+        assert_eq!(reply.status, reqwest::StatusCode::CREATED, "{}", reply.text);
+    }
+    let data = app
+        .graphql_ok(
+            "{ apiKeys(first: 1) { totalCount edges { cursor } } members(first: 1) { totalCount } auditLog(first: 1) { totalCount } webhooks(first: 1) { totalCount } }",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(data["apiKeys"]["edges"].as_array().unwrap().len(), 1);
+    assert_eq!(data["apiKeys"]["totalCount"], 3);
+    assert_eq!(data["members"]["totalCount"], 2);
+    assert_eq!(data["webhooks"]["totalCount"], 2);
+    let entries = app.count_rows("audit_log").await;
+    assert!(entries >= 6, "{entries}");
+    assert_eq!(data["auditLog"]["totalCount"], entries);
+}

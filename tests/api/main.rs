@@ -19,3 +19,4 @@ mod plans;
 mod rate_limits;
 mod schema;
 mod service_keys;
+mod webhooks;

@@ -39,6 +39,8 @@ pub enum Resource {
     Member,
     /// The organization's plan: owners change it.
     Plan,
+    /// Webhook endpoints.
+    Webhook,
     /// Giving a member or a key this role (or touching someone who holds it).
     Role(Role),
 }
@@ -58,6 +60,7 @@ impl Resource {
             Resource::AuditLog => "audit_log",
             Resource::Member => "members",
             Resource::Plan => "plan",
+            Resource::Webhook => "webhooks",
             Resource::Role(Role::Owner) => "roles.owner",
             Resource::Role(Role::Admin) => "roles.admin",
             Resource::Role(Role::Agent) => "roles.agent",
@@ -79,7 +82,22 @@ impl Resource {
             Resource::AuditLog => "the audit log".to_owned(),
             Resource::Member => "team members".to_owned(),
             Resource::Plan => "the plan".to_owned(),
+            Resource::Webhook => "webhooks".to_owned(),
             Resource::Role(role) => format!("the {role} role"),
+        }
+    }
+}
+
+/// A plan feature (DESIGN.md's plan table) that decides whether objects are active, not only who may act.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feature {
+    Webhooks,
+}
+
+impl Feature {
+    fn name(self) -> &'static str {
+        match self {
+            Feature::Webhooks => "webhooks",
         }
     }
 }
@@ -301,6 +319,18 @@ impl Authz {
         inner.relink("g2", organization, &plan, None).await
     }
 
+    /// Whether the organization's plan includes `feature`, through the `g2` links (organization → plan → feature).
+    pub async fn plan_includes(&self, organization: &str, feature: &str) -> bool {
+        let inner = self.inner.read().await;
+        inner
+            .enforcer
+            .get_model()
+            .get_model()
+            .get("g")
+            .and_then(|assertions| assertions.get("g2"))
+            .is_some_and(|g2| g2.rm.read().has_link(organization, feature, None))
+    }
+
     /// Drops what the enforcer holds for a revoked key or a deactivated member.
     pub async fn forget(&self, subject: &str) {
         let mut inner = self.inner.write().await;
@@ -438,6 +468,15 @@ pub async fn authorize<'p>(
             .denial(principal, resource.object(), action.as_str(), what)
             .await)
     }
+}
+
+/// Whether the caller's plan includes `feature`: objects it excludes stay readable but inactive.
+pub async fn includes_feature(principal: &Principal, feature: Feature) -> ApiResult<bool> {
+    let authz = &principal.authz;
+    authz.observe(principal).await?;
+    Ok(authz
+        .plan_includes(principal.recorded_organization(), feature.name())
+        .await)
 }
 
 /// Whether the caller may use GraphQL: every member session, and keys on a plan with standard API access.

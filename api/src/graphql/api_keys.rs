@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use crate::auth::Role;
 use crate::auth::scopes::Scope;
 use crate::graphql::caller;
-use crate::graphql::types::{ApiKey, Conn, Timestamp, connection};
+use crate::graphql::types::{ApiKey, Conn, Timestamp, connection, wants_total};
 use crate::ids::Kind;
 use crate::service::PageRequest;
 use crate::service::api_keys::{self, CreateApiKey};
@@ -24,8 +24,19 @@ impl ApiKeyQuery {
     ) -> async_graphql::Result<Conn<ApiKey>> {
         let (db, principal) = caller(ctx)?;
         let page = PageRequest::new(first.map(i64::from), after.as_deref(), Kind::ApiKey)?;
+        let total = if wants_total(ctx) {
+            api_keys::count(db, principal).await?
+        } else {
+            0
+        };
         let rows = api_keys::list(db, principal, &page).await?;
-        Ok(connection(rows, page.after.is_some(), 0, |k| &k.id, ApiKey))
+        Ok(connection(
+            rows,
+            page.after.is_some(),
+            total,
+            |k| &k.id,
+            ApiKey,
+        ))
     }
 
     /// Requests per key per UTC day over the last `days` days, for one key or all.

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Json, Object};
 use entities::audit_entry;
 
 use crate::graphql::caller;
-use crate::graphql::types::{Conn, Timestamp, connection};
+use crate::graphql::types::{Conn, Timestamp, connection, wants_total};
 use crate::ids::Kind;
 use crate::service::PageRequest;
 use crate::service::audit::{self, AuditFilter};
@@ -83,11 +83,16 @@ impl AuditQuery {
             actor_id: actor_id.map(|id| id.0),
             target_id: target_id.map(|id| id.0),
         };
+        let total = if wants_total(ctx) {
+            audit::count(db, principal, &filter).await?
+        } else {
+            0
+        };
         let rows = audit::list(db, principal, &filter, &page).await?;
         Ok(connection(
             rows,
             page.after.is_some(),
-            0,
+            total,
             |e| &e.id,
             AuditEntry,
         ))

@@ -286,7 +286,12 @@ async fn execute(
         }
     }
     let loaders = request_loader(state.db.clone(), principal.clone());
-    let request = request.data(state.db.clone()).data(principal).data(loaders);
+    let request = request
+        .data(state.db.clone())
+        .data(principal)
+        .data(loaders)
+        .data(state.sealer.clone())
+        .data(state.settings.clone());
     let response = state.schema.execute(request).await;
     render(media, response)
 }

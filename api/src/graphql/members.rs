@@ -5,7 +5,7 @@ use entities::user;
 
 use crate::auth::{Plan, Role};
 use crate::graphql::caller;
-use crate::graphql::types::{Conn, Organization, Timestamp, connection};
+use crate::graphql::types::{Conn, Organization, Timestamp, connection, wants_total};
 use crate::ids::Kind;
 use crate::service::PageRequest;
 use crate::service::members::{self, InviteMember};
@@ -53,8 +53,19 @@ impl MemberQuery {
     ) -> async_graphql::Result<Conn<Member>> {
         let (db, principal) = caller(ctx)?;
         let page = PageRequest::new(first.map(i64::from), after.as_deref(), Kind::User)?;
+        let total = if wants_total(ctx) {
+            members::count(db, principal).await?
+        } else {
+            0
+        };
         let rows = members::list(db, principal, &page).await?;
-        Ok(connection(rows, page.after.is_some(), 0, |m| &m.id, Member))
+        Ok(connection(
+            rows,
+            page.after.is_some(),
+            total,
+            |m| &m.id,
+            Member,
+        ))
     }
 }
 

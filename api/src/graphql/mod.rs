@@ -10,6 +10,7 @@ pub mod loaders;
 mod members;
 mod organization;
 pub mod types;
+mod webhooks;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
@@ -28,6 +29,7 @@ pub struct QueryRoot(
     api_keys::ApiKeyQuery,
     audit::AuditQuery,
     members::MemberQuery,
+    webhooks::WebhookQuery,
     federation::FederationQuery,
 );
 
@@ -40,6 +42,7 @@ pub struct MutationRoot(
     organization::OrganizationMutation,
     api_keys::ApiKeyMutation,
     members::MemberMutation,
+    webhooks::WebhookMutation,
 );
 
 /// The schema type served at `/graphql`.

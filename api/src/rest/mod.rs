@@ -6,6 +6,7 @@ pub mod audit;
 pub mod conversations;
 pub mod extract;
 pub mod knowledge_base;
+pub mod webhooks;
 
 use axum::Router;
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .merge(analytics::router())
         .merge(api_keys::router())
         .merge(audit::router())
+        .merge(webhooks::router())
 }
 
 /// A list response: `{"data": [...], "next_cursor": "…" | null}`.

@@ -8,7 +8,7 @@ use entities::{api_key, api_key_usage};
 use ipnet::IpNet;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde::Deserialize;
 
@@ -248,6 +248,15 @@ pub async fn create(
     .await?;
     txn.commit().await?;
     Ok(created)
+}
+
+/// How many keys the organization has (revoked ones included, as the list shows them).
+pub async fn count(db: &Db, principal: &Principal) -> ApiResult<u64> {
+    let grant = authorize(principal, Resource::ApiKey, Action::Read).await?;
+    Ok(api_key::Entity::find()
+        .filter(api_key::Column::OrganizationId.eq(grant.organization_id()))
+        .count(db.conn())
+        .await?)
 }
 
 /// The organization's keys, newest first.

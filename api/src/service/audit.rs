@@ -4,8 +4,8 @@
 use entities::{audit_entry, organization};
 use sea_orm::sea_query::LockType;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select, Set,
 };
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -204,6 +204,12 @@ fn filtered(grant: &Grant<'_>, filter: &AuditFilter) -> Select<audit_entry::Enti
         query = query.filter(audit_entry::Column::TargetId.eq(target));
     }
     query
+}
+
+/// How many entries match the filter.
+pub async fn count(db: &Db, principal: &Principal, filter: &AuditFilter) -> ApiResult<u64> {
+    let grant = authorize(principal, Resource::AuditLog, Action::Read).await?;
+    Ok(filtered(&grant, filter).count(db.conn()).await?)
 }
 
 /// The organization's audit log, newest first.

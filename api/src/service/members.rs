@@ -33,6 +33,15 @@ fn summary(member: &user::Model) -> serde_json::Value {
     json!({"id": member.id, "email": member.email, "role": member.role, "active": member.active})
 }
 
+/// How many members the organization has (deactivated ones included, as the list shows them).
+pub async fn count(db: &Db, principal: &Principal) -> ApiResult<u64> {
+    let grant = authorize(principal, Resource::Member, Action::Read).await?;
+    Ok(user::Entity::find()
+        .filter(user::Column::OrganizationId.eq(grant.organization_id()))
+        .count(db.conn())
+        .await?)
+}
+
 /// The team, newest first.
 pub async fn list(
     db: &Db,

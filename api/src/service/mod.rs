@@ -12,6 +12,7 @@ pub mod messages;
 pub mod organizations;
 pub mod usage;
 pub mod visitors;
+pub mod webhooks;
 
 use std::collections::HashMap;
 
@@ -77,6 +78,14 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    /// The same page with each item mapped.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            has_more: self.has_more,
+        }
+    }
+
     /// The cursor of the next page, if there is one, from the id of the last item.
     pub fn next_cursor(&self, id: impl Fn(&T) -> &str) -> Option<String> {
         if self.has_more {

@@ -1,0 +1,193 @@
+//! Webhook endpoint queries and mutations: the signing secret is returned on creation and rotation only.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::graphql::caller;
+use crate::graphql::types::{Conn, Timestamp, connection, wants_total};
+use crate::ids::Kind;
+use crate::secrets::Sealer;
+use crate::service::PageRequest;
+use crate::service::webhooks::{self, CreateWebhook, UpdateWebhook, WebhookStatus};
+
+/// Where and which events are delivered, signed the Standard Webhooks way.
+pub struct Webhook(pub webhooks::Webhook);
+
+#[Object]
+impl Webhook {
+    async fn id(&self) -> ID {
+        ID(self.0.model.id.clone())
+    }
+    async fn url(&self) -> &str {
+        &self.0.model.url
+    }
+    /// Event names, e.g. `conversation.created`.
+    async fn events(&self) -> Vec<String> {
+        self.0.events()
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.model.description.as_deref()
+    }
+    /// Whether the organization wants deliveries.
+    async fn active(&self) -> bool {
+        self.0.model.active
+    }
+    /// Whether deliveries go out now, and if not, why.
+    async fn status(&self) -> WebhookStatus {
+        self.0.status
+    }
+    /// Why delivery switched the endpoint off (410 Gone, repeated failures).
+    async fn disabled_reason(&self) -> Option<&str> {
+        self.0.model.disabled_reason.as_deref()
+    }
+    /// Until when the secret before the last rotation still signs deliveries.
+    async fn previous_secret_expires_at(&self) -> Option<Timestamp> {
+        self.0.model.previous_expires_at.map(Timestamp)
+    }
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.model.created_at)
+    }
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.model.updated_at)
+    }
+}
+
+/// An endpoint and its signing secret (`whsec_…`), shown this once.
+#[derive(SimpleObject)]
+pub struct WebhookSecretPayload {
+    pub webhook: Webhook,
+    pub secret: String,
+}
+
+#[derive(InputObject)]
+pub struct CreateWebhookInput {
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    /// Defaults to true.
+    pub active: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateWebhookInput {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    /// `null` clears it.
+    pub description: MaybeUndefined<String>,
+    /// Turning an endpoint on again clears a delivery-disabled state.
+    pub active: Option<bool>,
+}
+
+fn sealer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<Sealer>> {
+    Ok(ctx
+        .data::<Arc<Sealer>>()
+        .map_err(|_| ApiError::internal_msg("no sealer in context"))?)
+}
+
+fn egress_allow<'a>(ctx: &Context<'a>) -> Option<&'a str> {
+    ctx.data::<Arc<Settings>>()
+        .ok()
+        .and_then(|settings| settings.egress_allow.as_deref())
+}
+
+#[derive(Default)]
+pub struct WebhookQuery;
+
+#[Object]
+impl WebhookQuery {
+    /// The organization's webhook endpoints, newest first.
+    async fn webhooks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Conn<Webhook>> {
+        let (db, principal) = caller(ctx)?;
+        let page = PageRequest::new(first.map(i64::from), after.as_deref(), Kind::Webhook)?;
+        let total = if wants_total(ctx) {
+            webhooks::count(db, principal).await?
+        } else {
+            0
+        };
+        let rows = webhooks::list(db, principal, &page).await?;
+        Ok(connection(
+            rows,
+            page.after.is_some(),
+            total,
+            |w| &w.model.id,
+            Webhook,
+        ))
+    }
+
+    async fn webhook(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Webhook> {
+        let (db, principal) = caller(ctx)?;
+        Ok(Webhook(webhooks::get(db, principal, &id).await?))
+    }
+}
+
+#[derive(Default)]
+pub struct WebhookMutation;
+
+#[Object]
+impl WebhookMutation {
+    async fn create_webhook(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateWebhookInput,
+    ) -> async_graphql::Result<WebhookSecretPayload> {
+        let (db, principal) = caller(ctx)?;
+        let input = CreateWebhook {
+            url: input.url,
+            events: input.events,
+            description: input.description,
+            active: input.active,
+        };
+        let (webhook, secret) =
+            webhooks::create(db, sealer(ctx)?, principal, egress_allow(ctx), input).await?;
+        Ok(WebhookSecretPayload {
+            webhook: Webhook(webhook),
+            secret,
+        })
+    }
+
+    async fn update_webhook(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateWebhookInput,
+    ) -> async_graphql::Result<Webhook> {
+        let (db, principal) = caller(ctx)?;
+        let input = UpdateWebhook {
+            url: input.url,
+            events: input.events,
+            description: input.description.into(),
+            active: input.active,
+        };
+        Ok(Webhook(
+            webhooks::update(db, principal, egress_allow(ctx), &id, input).await?,
+        ))
+    }
+
+    /// Deletes an endpoint and returns its id.
+    async fn delete_webhook(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let (db, principal) = caller(ctx)?;
+        Ok(ID(webhooks::delete(db, principal, &id).await?.model.id))
+    }
+
+    /// Issues a new secret; the previous one keeps signing for 24 hours, both signatures sent meanwhile.
+    async fn rotate_webhook_secret(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<WebhookSecretPayload> {
+        let (db, principal) = caller(ctx)?;
+        let (webhook, secret) = webhooks::rotate_secret(db, sealer(ctx)?, principal, &id).await?;
+        Ok(WebhookSecretPayload {
+            webhook: Webhook(webhook),
+            secret,
+        })
+    }
+}

@@ -1,0 +1,137 @@
+//! `/webhooks`: endpoint CRUD and secret rotation; the secret shows only when it is created.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::ids::Kind;
+use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::rest::{ListResponse, PageParams};
+use crate::service::PageRequest;
+use crate::service::webhooks::{self as svc, CreateWebhook, UpdateWebhook, Webhook, WebhookStatus};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks", get(list).post(create))
+        .route("/webhooks/{id}", get(show).put(update).delete(remove))
+        .route("/webhooks/{id}/rotate-secret", post(rotate_secret))
+}
+
+/// An endpoint as REST v1 shows it (never its secret).
+#[derive(Debug, Serialize)]
+pub struct WebhookJson {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    pub active: bool,
+    pub status: WebhookStatus,
+    pub disabled_reason: Option<String>,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Webhook> for WebhookJson {
+    fn from(w: Webhook) -> Self {
+        let events = w.events();
+        Self {
+            id: w.model.id,
+            url: w.model.url,
+            events,
+            description: w.model.description,
+            active: w.model.active,
+            status: w.status,
+            disabled_reason: w.model.disabled_reason,
+            previous_secret_expires_at: w.model.previous_expires_at,
+            created_at: w.model.created_at,
+            updated_at: w.model.updated_at,
+        }
+    }
+}
+
+/// The endpoint and, this once, its secret.
+#[derive(Debug, Serialize)]
+pub struct WebhookSecretJson {
+    #[serde(flatten)]
+    pub webhook: WebhookJson,
+    pub secret: String,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<ListResponse<WebhookJson>>, ApiError> {
+    let page = PageRequest::new(params.limit, params.cursor.as_deref(), Kind::Webhook)?;
+    let rows = svc::list(&state.db, &principal, &page).await?;
+    Ok(Json(ListResponse::from_page(
+        rows,
+        |w| &w.model.id,
+        WebhookJson::from,
+    )))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<WebhookJson>, ApiError> {
+    Ok(Json(svc::get(&state.db, &principal, &id).await?.into()))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiJson(input): ApiJson<CreateWebhook>,
+) -> Result<(StatusCode, Json<WebhookSecretJson>), ApiError> {
+    let egress = state.settings.egress_allow.as_deref();
+    let (webhook, secret) =
+        svc::create(&state.db, &state.sealer, &principal, egress, input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(WebhookSecretJson {
+            webhook: webhook.into(),
+            secret,
+        }),
+    ))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<UpdateWebhook>,
+) -> Result<Json<WebhookJson>, ApiError> {
+    let egress = state.settings.egress_allow.as_deref();
+    Ok(Json(
+        svc::update(&state.db, &principal, egress, &id, input)
+            .await?
+            .into(),
+    ))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<WebhookJson>, ApiError> {
+    Ok(Json(svc::delete(&state.db, &principal, &id).await?.into()))
+}
+
+async fn rotate_secret(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<WebhookSecretJson>, ApiError> {
+    let (webhook, secret) = svc::rotate_secret(&state.db, &state.sealer, &principal, &id).await?;
+    Ok(Json(WebhookSecretJson {
+        webhook: webhook.into(),
+        secret,
+    }))
+}
