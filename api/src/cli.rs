@@ -151,6 +151,12 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!();
             println!("Owner API key (shown once; store it now):");
             println!("{}", created.secret);
+            println!();
+            println!(
+                "Owner invitation (valid {} days): POST /api/v1/auth/accept-invitation {{\"token\": …, \"password\": …}}",
+                service::sessions::INVITATION_DAYS
+            );
+            println!("{}", created.owner_invitation);
         }
         Command::Org {
             command: OrgCommand::SetPlan { org, plan },

@@ -16,6 +16,7 @@ pub enum Kind {
     Event,
     AuditEntry,
     Webhook,
+    Session,
 }
 
 impl Kind {
@@ -32,6 +33,7 @@ impl Kind {
             Kind::Event => "evt_",
             Kind::AuditEntry => "aud_",
             Kind::Webhook => "whk_",
+            Kind::Session => "ses_",
         }
     }
 
@@ -49,6 +51,7 @@ impl Kind {
             Kind::Event => "event",
             Kind::AuditEntry => "audit entry",
             Kind::Webhook => "webhook",
+            Kind::Session => "session",
         }
     }
 }

@@ -62,6 +62,7 @@ impl Application {
             db,
             authz,
             sealer: Arc::new(crate::secrets::Sealer::from_settings(&settings)?),
+            login_throttle: Arc::default(),
             rate_limits: Arc::new(rate_limits),
             usage: Arc::new(Usage::default()),
             settings: Arc::new(settings),
@@ -166,6 +167,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .nest("/api/v1", rest::public::router())
         .merge(authenticated)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -16,6 +16,8 @@ pub struct AppState {
     pub authz: Arc<crate::authz::Authz>,
     /// Seals and opens secrets at rest under the master key.
     pub sealer: Arc<crate::secrets::Sealer>,
+    /// Failed sign-ins per client address.
+    pub login_throttle: Arc<crate::service::sessions::LoginThrottle>,
     pub schema: AppSchema,
     pub settings: Arc<Settings>,
     pub rate_limits: Arc<RateLimits>,

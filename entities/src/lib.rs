@@ -10,6 +10,7 @@ pub mod event;
 pub mod knowledge_base_entry;
 pub mod message;
 pub mod organization;
+pub mod session;
 pub mod user;
 pub mod visitor;
 pub mod webhook;
@@ -25,6 +26,7 @@ pub mod prelude {
     pub use super::knowledge_base_entry::Entity as KnowledgeBaseEntry;
     pub use super::message::Entity as Message;
     pub use super::organization::Entity as Organization;
+    pub use super::session::Entity as Session;
     pub use super::user::Entity as User;
     pub use super::visitor::Entity as Visitor;
     pub use super::webhook::Entity as Webhook;

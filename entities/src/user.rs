@@ -15,6 +15,16 @@ pub struct Model {
     pub active: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Argon2id PHC string; `None` until the member accepts an invitation.
+    pub password_hash: Option<String>,
+    /// SHA-256 of the pending invitation token.
+    #[sea_orm(unique)]
+    pub invitation_hash: Option<String>,
+    pub invitation_expires_at: Option<DateTimeUtc>,
+    /// Consecutive failed sign-ins since the last success or lockout.
+    pub failed_logins: i32,
+    pub locked_until: Option<DateTimeUtc>,
+    pub last_login_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

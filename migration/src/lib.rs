@@ -7,6 +7,7 @@ mod m20261125_000002_create_audit_log;
 mod m20261125_000003_service_keys;
 mod m20261125_000004_authz_policies;
 mod m20261125_000005_webhooks;
+mod m20261125_000006_local_sign_in;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_service_keys::Migration),
             Box::new(m20261125_000004_authz_policies::Migration),
             Box::new(m20261125_000005_webhooks::Migration),
+            Box::new(m20261125_000006_local_sign_in::Migration),
         ]
     }
 }

@@ -51,7 +51,7 @@ async fn a_plan_change_on_one_instance_applies_on_another_at_the_next_request() 
         )
         .await;
     assert_eq!(
-        reply.body["data"]["setOrganizationPlan"]["plan"], "basic",
+        reply.body["data"]["setOrganizationPlan"]["plan"], "BASIC",
         "{}",
         reply.text
     );

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use api::auth::{Actor, Origin, Plan, Principal, Role};
 use api::authz::{Authz, Tenant};
 use api::service::organizations::{Bootstrapped, bootstrap, set_plan_as_operator};
-use api::service::{api_keys, conversations, knowledge_base, members, webhooks};
+use api::service::{api_keys, conversations, knowledge_base, members, sessions, webhooks};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -21,6 +21,8 @@ struct Org {
     boot: Bootstrapped,
     session: Principal,
     keys: BTreeMap<Role, String>,
+    /// A signed-in member of each role.
+    sessions: BTreeMap<Role, String>,
     conversation: String,
     visitor: String,
     entry: String,
@@ -68,6 +70,10 @@ impl Org {
             let (_, secret) = api_keys::create(&app.db, &session, input).await.unwrap();
             keys.insert(role, secret);
         }
+        let mut sessions = BTreeMap::new();
+        for role in Role::ALL {
+            sessions.insert(role, signed_in_member(app, &boot, &session, role).await);
+        }
         let created = conversations::create(
             &app.db,
             &session,
@@ -87,6 +93,7 @@ impl Org {
             boot,
             session: session.clone(),
             keys,
+            sessions,
         };
         org.entry = org.new_entry(app).await;
         org.webhook = org.new_webhook(app).await;
@@ -159,6 +166,68 @@ impl Org {
             .id
     }
 }
+
+/// Signs in a member with `role` (the bootstrap owner for owners) and returns the session token.
+async fn signed_in_member(
+    app: &TestApp,
+    boot: &Bootstrapped,
+    owner: &Principal,
+    role: Role,
+) -> String {
+    let invitation = if role == Role::Owner {
+        boot.owner_invitation.clone()
+    } else {
+        let input = members::InviteMember {
+            email: format!("{role}@matrix.test"),
+            role,
+            name: None,
+        };
+        let member = members::invite(&app.db, owner, input).await.unwrap();
+        sessions::issue_invitation(&app.db, owner, &member.id)
+            .await
+            .unwrap()
+            .token
+    };
+    let origin = Origin::default();
+    let accepted = sessions::AcceptInvitation {
+        token: invitation,
+        password: PASSWORD.to_owned(),
+    };
+    let member = sessions::accept_invitation(&app.db, accepted, &origin)
+        .await
+        .unwrap();
+    let credentials = sessions::Credentials {
+        email: member.email,
+        password: PASSWORD.to_owned(),
+        organization_id: Some(member.organization_id),
+    };
+    sessions::login(&app.db, &app.state.login_throttle, credentials, &origin)
+        .await
+        .unwrap()
+        .token
+}
+
+const PASSWORD: &str = "matrix member password";
+
+/// Who calls: a service key or a signed-in member, each holding the role of the column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Key,
+    Session,
+}
+
+impl Kind {
+    const ALL: [Kind; 2] = [Kind::Key, Kind::Session];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Key => "key",
+            Kind::Session => "session",
+        }
+    }
+}
+
+type Row = (String, String, String);
 
 /// A request that exercises one operation.
 enum Probe {
@@ -269,6 +338,10 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
         ),
         "Mutation.changeMemberRole" => gql(
             "mutation($id: ID!) { changeMemberRole(id: $id, role: ANALYST) { id } }",
+            json!({"id": org.new_member(app).await}),
+        ),
+        "Mutation.issueInvitation" => gql(
+            "mutation($id: ID!) { issueInvitation(memberId: $id) { expiresAt } }",
             json!({"id": org.new_member(app).await}),
         ),
         "Mutation.deactivateMember" => gql(
@@ -471,6 +544,10 @@ fn rest_operations() -> Vec<String> {
         .collect();
     files.sort();
     for file in files {
+        // `/auth/*` is reached without credentials: tests/api/sessions.rs covers it.
+        if file.ends_with("public.rs") {
+            continue;
+        }
         let source = std::fs::read_to_string(&file).unwrap();
         for chunk in source.split(".route(").skip(1) {
             let chunk = chunk.trim_start();
@@ -496,42 +573,58 @@ fn rest_operations() -> Vec<String> {
     operations
 }
 
-fn read_matrix() -> BTreeMap<(String, String), Vec<String>> {
+fn read_matrix() -> BTreeMap<Row, Vec<String>> {
     let text = std::fs::read_to_string(MATRIX).unwrap();
     let mut rows = BTreeMap::new();
     let mut lines = text
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
     let header = lines.next().unwrap();
-    let expected_header = format!("operation,plan,{}", Role::ALL.map(|r| r.as_str()).join(","));
+    let expected_header = format!(
+        "operation,plan,caller,{}",
+        Role::ALL.map(|r| r.as_str()).join(",")
+    );
     assert_eq!(header, expected_header, "{MATRIX} header");
     for line in lines {
         let cells: Vec<String> = line.split(',').map(|c| c.trim().to_owned()).collect();
         assert_eq!(
             cells.len(),
-            2 + Role::ALL.len(),
+            3 + Role::ALL.len(),
             "{MATRIX}: bad row {line:?}"
         );
-        let previous = rows.insert((cells[0].clone(), cells[1].clone()), cells[2..].to_vec());
+        let key = (cells[0].clone(), cells[1].clone(), cells[2].clone());
+        let previous = rows.insert(key, cells[3..].to_vec());
         assert!(previous.is_none(), "{MATRIX}: duplicate row {line:?}");
     }
     rows
 }
 
-fn render(observed: &BTreeMap<(String, String), Vec<String>>, order: &[String]) -> String {
+fn render(observed: &BTreeMap<Row, Vec<String>>, order: &[String]) -> String {
     let mut out = String::from(
-        "# Who may call what: a service key holding each role, in an organization on each plan.\n\
+        "# Who may call what: a service key (caller = key) or a signed-in member (caller = session) holding each\n\
+         # role, in an organization on each plan. Keys are also bound by the plan's API tier; sessions are not.\n\
          # allow = the call succeeds; deny = 403 FORBIDDEN (the role); plan = 403 PLAN_UPGRADE_REQUIRED (the plan).\n\
          # Checked by tests/api/authz_matrix.rs; CONCIERGE_WRITE_MATRIX=1 rewrites it from what the server does.\n",
     );
     out.push_str(&format!(
-        "operation,plan,{}\n",
+        "operation,plan,caller,{}\n",
         Role::ALL.map(|r| r.as_str()).join(",")
     ));
     for operation in order {
         for plan in PLANS {
-            if let Some(cells) = observed.get(&(operation.clone(), plan.as_str().to_owned())) {
-                out.push_str(&format!("{operation},{plan},{}\n", cells.join(",")));
+            for kind in Kind::ALL {
+                let key = (
+                    operation.clone(),
+                    plan.as_str().to_owned(),
+                    kind.as_str().to_owned(),
+                );
+                if let Some(cells) = observed.get(&key) {
+                    out.push_str(&format!(
+                        "{operation},{plan},{},{}\n",
+                        kind.as_str(),
+                        cells.join(",")
+                    ));
+                }
             }
         }
     }
@@ -543,7 +636,6 @@ async fn every_operation_answers_every_role_on_every_plan_as_the_checked_in_matr
     let app = spawn_app_with(|settings| settings.rate_limits = false).await;
     let mut operations = graphql_operations(&app).await;
     operations.extend(rest_operations());
-    let expected = read_matrix();
 
     let mut orgs = Vec::new();
     for plan in PLANS {
@@ -553,15 +645,26 @@ async fn every_operation_answers_every_role_on_every_plan_as_the_checked_in_matr
     let mut missing_probes = Vec::new();
     for operation in &operations {
         for org in &orgs {
-            let mut row = Vec::new();
-            for role in Role::ALL {
-                let Some(probe) = probe(&app, org, operation).await else {
-                    missing_probes.push(operation.clone());
-                    break;
-                };
-                row.push(call(&app, &org.keys[&role], probe).await);
+            for kind in Kind::ALL {
+                let mut row = Vec::new();
+                for role in Role::ALL {
+                    let Some(probe) = probe(&app, org, operation).await else {
+                        missing_probes.push(operation.clone());
+                        break;
+                    };
+                    let token = match kind {
+                        Kind::Key => &org.keys[&role],
+                        Kind::Session => &org.sessions[&role],
+                    };
+                    row.push(call(&app, token, probe).await);
+                }
+                let key = (
+                    operation.clone(),
+                    org.plan.as_str().to_owned(),
+                    kind.as_str().to_owned(),
+                );
+                observed.insert(key, row);
             }
-            observed.insert((operation.clone(), org.plan.as_str().to_owned()), row);
         }
     }
     missing_probes.dedup();
@@ -572,9 +675,10 @@ async fn every_operation_answers_every_role_on_every_plan_as_the_checked_in_matr
     if std::env::var_os("CONCIERGE_WRITE_MATRIX").is_some() {
         std::fs::write(MATRIX, render(&observed, &operations)).unwrap();
     }
+    let expected = read_matrix();
 
     let served: BTreeSet<&String> = operations.iter().collect();
-    let listed: BTreeSet<&String> = expected.keys().map(|(op, _)| op).collect();
+    let listed: BTreeSet<&String> = expected.keys().map(|(op, _, _)| op).collect();
     let unlisted: Vec<_> = served.difference(&listed).collect();
     let stale: Vec<_> = listed.difference(&served).collect();
     assert!(
@@ -588,10 +692,11 @@ async fn every_operation_answers_every_role_on_every_plan_as_the_checked_in_matr
 
     let mut mismatches = Vec::new();
     let (mut allow, mut deny, mut plan) = (0, 0, 0);
-    for ((operation, plan_name), cells) in &observed {
-        let want = expected
-            .get(&(operation.clone(), plan_name.clone()))
-            .unwrap_or_else(|| panic!("{MATRIX} has no row for {operation} on {plan_name}"));
+    for (key, cells) in &observed {
+        let (operation, plan_name, kind) = key;
+        let want = expected.get(key).unwrap_or_else(|| {
+            panic!("{MATRIX} has no row for {operation} on {plan_name} ({kind})")
+        });
         for ((role, got), want) in Role::ALL.iter().zip(cells).zip(want) {
             match got.as_str() {
                 "allow" => allow += 1,
@@ -601,17 +706,18 @@ async fn every_operation_answers_every_role_on_every_plan_as_the_checked_in_matr
             }
             if got != want {
                 mismatches.push(format!(
-                    "{operation} / {plan_name} / {role}: expected {want}, got {got}"
+                    "{operation} / {plan_name} / {kind} / {role}: expected {want}, got {got}"
                 ));
             }
         }
     }
     println!(
-        "authorization matrix: {} operations x {} plans x {} roles = {} cells: {allow} allow, {} deny ({deny} by role, {plan} by plan)",
+        "authorization matrix: {} operations x {} plans x {} callers (key, session) x {} roles = {} cells: {allow} allow, {} deny ({deny} by role, {plan} by plan)",
         operations.len(),
         PLANS.len(),
+        Kind::ALL.len(),
         Role::ALL.len(),
-        operations.len() * PLANS.len() * Role::ALL.len(),
+        operations.len() * PLANS.len() * Kind::ALL.len() * Role::ALL.len(),
         deny + plan
     );
     assert!(

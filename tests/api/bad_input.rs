@@ -355,6 +355,13 @@ async fn random_bodies_to_every_rest_endpoint_never_get_a_5xx() {
         .post("/api/v1/knowledge-base", json!({"title": "t", "body": "b"}))
         .await;
     let kid = entry.body["id"].as_str().unwrap().to_owned();
+    let hook = app
+        .post(
+            "/api/v1/webhooks",
+            json!({"url": "https://hooks.example.com/x", "events": ["message.created"]}),
+        )
+        .await;
+    let wid = hook.body["id"].as_str().unwrap().to_owned();
     let endpoints: Vec<(Method, String)> = vec![
         (Method::POST, "/api/v1/conversations".into()),
         (Method::PUT, format!("/api/v1/conversations/{cid}")),
@@ -365,6 +372,10 @@ async fn random_bodies_to_every_rest_endpoint_never_get_a_5xx() {
         (Method::POST, "/api/v1/knowledge-base".into()),
         (Method::PUT, format!("/api/v1/knowledge-base/{kid}")),
         (Method::POST, "/api/v1/api-keys".into()),
+        (Method::POST, "/api/v1/webhooks".into()),
+        (Method::PUT, format!("/api/v1/webhooks/{wid}")),
+        (Method::POST, "/api/v1/auth/login".into()),
+        (Method::POST, "/api/v1/auth/accept-invitation".into()),
         (Method::POST, "/graphql".into()),
     ];
     let seed = std::env::var("FUZZ_SEED")

@@ -39,7 +39,19 @@ async fn bootstrap_prints_an_owner_key_once_that_the_server_accepts() {
         String::from_utf8_lossy(&output.stderr)
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let key = stdout.lines().last().unwrap().trim().to_owned();
+    let key = stdout
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with("ck_"))
+        .unwrap_or_default()
+        .to_owned();
+    let invitation = stdout
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with("ci_"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(invitation.len() == 46, "{stdout}");
     assert!(key.starts_with("ck_") && key.len() == 46, "{stdout}");
     assert!(stdout.contains("assistant-id  asst_"), "{stdout}");
     assert_eq!(
@@ -74,6 +86,23 @@ async fn bootstrap_prints_an_owner_key_once_that_the_server_accepts() {
     );
     assert_eq!(body["data"]["organization"]["name"], "Acme");
     assert_eq!(body["data"]["assistants"].as_array().unwrap().len(), 1);
+    // The printed invitation lets the owner set a password and sign in.
+    let accepted = client
+        .post(format!(
+            "http://127.0.0.1:{port}/api/v1/auth/accept-invitation"
+        ))
+        .json(&json!({"token": invitation, "password": "a long owner password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), StatusCode::OK);
+    let login = client
+        .post(format!("http://127.0.0.1:{port}/api/v1/auth/login"))
+        .json(&json!({"email": "owner@acme.test", "password": "a long owner password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
     let _ = tx.send(());
 
     let bad = concierge(&settings)

@@ -19,4 +19,5 @@ mod plans;
 mod rate_limits;
 mod schema;
 mod service_keys;
+mod sessions;
 mod webhooks;

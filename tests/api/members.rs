@@ -139,7 +139,7 @@ async fn only_owners_change_the_plan_and_the_new_tier_applies_at_once() {
     );
 
     let data = app.graphql_ok(set, json!({"plan": "BASIC"})).await;
-    assert_eq!(data["setOrganizationPlan"]["plan"], "basic");
+    assert_eq!(data["setOrganizationPlan"]["plan"], "BASIC");
     let reply = app.get("/api/v1/knowledge-base").await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(

@@ -1,16 +1,11 @@
 //! API key secrets: generation, hashing and the shape check done before any database access.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
+use crate::auth::tokens;
 
 /// Every key starts with this, so leaked keys are easy to spot by scanners.
 pub const KEY_PREFIX: &str = "ck_";
 /// Characters of the secret shown as its visible prefix.
 const VISIBLE_LEN: usize = KEY_PREFIX.len() + 8;
-/// `ck_` plus base64url of 32 bytes.
-const KEY_LEN: usize = KEY_PREFIX.len() + 43;
 
 /// A freshly generated key: the secret is shown once, only the hash is stored.
 #[derive(Debug)]
@@ -22,9 +17,7 @@ pub struct NewSecret {
 
 /// Generates a key from 32 random bytes.
 pub fn generate() -> NewSecret {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let secret = format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let secret = tokens::random(KEY_PREFIX);
     NewSecret {
         prefix: secret[..VISIBLE_LEN].to_owned(),
         hash: hash(&secret),
@@ -34,17 +27,12 @@ pub fn generate() -> NewSecret {
 
 /// Hex SHA-256 of a secret: keys carry 256 bits of entropy, so a fast hash is enough.
 pub fn hash(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    tokens::hash(secret)
 }
 
 /// Whether `candidate` has the shape of a key, checked before touching the database.
 pub fn is_well_formed(candidate: &str) -> bool {
-    candidate.len() == KEY_LEN
-        && candidate.starts_with(KEY_PREFIX)
-        && URL_SAFE_NO_PAD
-            .decode(&candidate[KEY_PREFIX.len()..])
-            .is_ok_and(|bytes| bytes.len() == 32)
+    tokens::is_well_formed(candidate, KEY_PREFIX)
 }
 
 #[cfg(test)]

@@ -1,5 +1,4 @@
-//! The layer in front of REST v1 and GraphQL: authenticates the bearer key once, applies the per-key rate
-//! limit with its headers, and hands the outcome to the handlers through request extensions.
+//! The layer in front of REST v1 and GraphQL: authenticates the bearer key or session once, rate-limits keys.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -12,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::{Origin, Principal};
 use crate::error::ApiError;
-use crate::service::api_keys;
+use crate::service::{api_keys, sessions};
 use crate::state::AppState;
 
 /// Why a request carries no principal (kept in extensions; `ApiError` itself is not `Clone`).
@@ -29,7 +28,8 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
         .get(axum::http::header::AUTHORIZATION)
         .ok_or_else(|| {
             ApiError::Unauthenticated(
-                "missing credentials: send Authorization: Bearer <API key>".to_owned(),
+                "missing credentials: send Authorization: Bearer <API key or session token>"
+                    .to_owned(),
             )
         })?
         .to_str()
@@ -55,6 +55,9 @@ pub async fn authenticate(
 ) -> Response {
     let origin = origin(&request);
     let outcome = match bearer(request.headers()) {
+        Ok(token) if token.starts_with(sessions::SESSION_PREFIX) => {
+            sessions::authenticate(&state.db, &state.authz, token, origin).await
+        }
         Ok(token) => api_keys::authenticate(&state.db, &state.authz, token, origin).await,
         Err(err) => Err(err),
     };
@@ -99,12 +102,15 @@ pub async fn authenticate(
 
 /// The peer address and user agent of a request (the peer, not `X-Forwarded-For`, which anyone can send).
 fn origin(request: &Request) -> Origin {
-    let ip = request
-        .extensions()
+    origin_of(request.extensions(), request.headers())
+}
+
+/// The peer address and user agent of a request.
+pub fn origin_of(extensions: &axum::http::Extensions, headers: &HeaderMap) -> Origin {
+    let ip = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip().to_string());
-    let user_agent = request
-        .headers()
+    let user_agent = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(500).collect());

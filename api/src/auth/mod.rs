@@ -2,7 +2,9 @@
 
 pub mod api_keys;
 pub mod layer;
+pub mod passwords;
 pub mod scopes;
+pub mod tokens;
 
 use std::fmt;
 use std::str::FromStr;

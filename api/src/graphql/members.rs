@@ -1,15 +1,16 @@
 //! Team members and the organization's plan.
 
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use entities::user;
 
 use crate::auth::{Plan, Role};
+use crate::error::ApiError;
 use crate::graphql::caller;
 use crate::graphql::types::{Conn, Organization, Timestamp, connection, wants_total};
 use crate::ids::Kind;
 use crate::service::PageRequest;
 use crate::service::members::{self, InviteMember};
-use crate::service::organizations;
+use crate::service::{organizations, sessions};
 
 /// A member of the team.
 pub struct Member(pub user::Model);
@@ -30,6 +31,17 @@ impl Member {
     }
     async fn active(&self) -> bool {
         self.0.active
+    }
+    /// Whether the member can sign in with a password (set through an invitation).
+    async fn password_set(&self) -> bool {
+        self.0.password_hash.is_some()
+    }
+    /// Until when the member's account is locked after repeated failed sign-ins.
+    async fn locked_until(&self) -> Option<Timestamp> {
+        self.0.locked_until.map(Timestamp)
+    }
+    async fn last_login_at(&self) -> Option<Timestamp> {
+        self.0.last_login_at.map(Timestamp)
     }
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
@@ -76,6 +88,14 @@ pub struct InviteMemberInput {
     pub name: Option<String>,
 }
 
+/// An invitation token, shown once.
+#[derive(SimpleObject)]
+pub struct InvitationPayload {
+    pub member: Member,
+    pub token: String,
+    pub expires_at: Timestamp,
+}
+
 #[derive(Default)]
 pub struct MemberMutation;
 
@@ -114,7 +134,28 @@ impl MemberMutation {
         ))
     }
 
-    /// Deactivates a member; nothing they did is deleted.
+    /// Issues the link token with which a member sets a password (`POST /api/v1/auth/accept-invitation`);
+    /// it replaces any earlier one and is shown this once.
+    async fn issue_invitation(
+        &self,
+        ctx: &Context<'_>,
+        member_id: ID,
+    ) -> async_graphql::Result<InvitationPayload> {
+        let (db, principal) = caller(ctx)?;
+        let invitation = sessions::issue_invitation(db, principal, &member_id).await?;
+        let expires_at = invitation
+            .member
+            .invitation_expires_at
+            .map(Timestamp)
+            .ok_or_else(|| ApiError::internal_msg("an invitation without an expiry"))?;
+        Ok(InvitationPayload {
+            member: Member(invitation.member),
+            token: invitation.token,
+            expires_at,
+        })
+    }
+
+    /// Deactivates a member and ends their sessions; nothing they did is deleted.
     async fn deactivate_member(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Member> {
         let (db, principal) = caller(ctx)?;
         Ok(Member(members::deactivate(db, principal, &id).await?))

@@ -88,8 +88,8 @@ impl Organization {
     async fn name(&self) -> &str {
         &self.0.name
     }
-    async fn plan(&self) -> &str {
-        &self.0.plan
+    async fn plan(&self) -> async_graphql::Result<Plan> {
+        Ok(Plan::stored(&self.0.plan)?)
     }
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod conversations;
 pub mod extract;
 pub mod knowledge_base;
+pub mod public;
 pub mod webhooks;
 
 use axum::Router;

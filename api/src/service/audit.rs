@@ -25,6 +25,11 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub enum AuditActor<'a> {
     /// A caller of the API.
     Principal(&'a Principal),
+    /// Someone signing in as this member, before there is a principal.
+    SigningIn {
+        user_id: &'a str,
+        origin: &'a Origin,
+    },
     /// The command line or the server itself.
     System,
 }
@@ -77,6 +82,9 @@ pub(crate) async fn append(
             Some(p.actor_id().to_owned()),
             p.origin.clone(),
         ),
+        AuditActor::SigningIn { user_id, origin } => {
+            ("user", Some(user_id.to_owned()), origin.clone())
+        }
         AuditActor::System => ("system", None, Origin::default()),
     };
     let mut entry = audit_entry::Model {

@@ -80,6 +80,7 @@ pub async fn invite(db: &Db, principal: &Principal, input: InviteMember) -> ApiR
         active: Set(true),
         created_at: Set(at),
         updated_at: Set(at),
+        ..Default::default()
     }
     .insert(&*txn)
     .await?;
@@ -224,6 +225,7 @@ pub async fn deactivate(db: &Db, principal: &Principal, id: &str) -> ApiResult<u
     active.active = Set(false);
     active.updated_at = Set(now());
     let member = active.update(&*txn).await?;
+    crate::service::sessions::revoke_all(&*txn, &member.id).await?;
     store_roles(&*txn, &member.id, &member.organization_id, &[]).await?;
     record(
         &*txn,

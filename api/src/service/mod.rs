@@ -10,6 +10,7 @@ pub mod knowledge_base;
 pub mod members;
 pub mod messages;
 pub mod organizations;
+pub mod sessions;
 pub mod usage;
 pub mod visitors;
 pub mod webhooks;

@@ -22,6 +22,8 @@ pub struct Bootstrapped {
     pub api_key: api_key::Model,
     /// The owner key's secret, shown once.
     pub secret: String,
+    /// The token with which the owner sets a password (`POST /api/v1/auth/accept-invitation`), shown once.
+    pub owner_invitation: String,
 }
 
 /// Creates an organization, its owner, a default assistant and an owner API key, in one transaction.
@@ -50,6 +52,7 @@ pub async fn bootstrap(db: &Db, name: &str, plan: Plan, email: &str) -> ApiResul
         active: Set(true),
         created_at: Set(at),
         updated_at: Set(at),
+        ..Default::default()
     }
     .insert(&*txn)
     .await?;
@@ -98,6 +101,8 @@ pub async fn bootstrap(db: &Db, name: &str, plan: Plan, email: &str) -> ApiResul
         },
     )
     .await?;
+    let (owner_invitation, owner) =
+        crate::service::sessions::store_invitation(&*txn, owner).await?;
     txn.commit().await?;
     Ok(Bootstrapped {
         organization,
@@ -105,6 +110,7 @@ pub async fn bootstrap(db: &Db, name: &str, plan: Plan, email: &str) -> ApiResul
         assistant,
         api_key,
         secret,
+        owner_invitation,
     })
 }
 
