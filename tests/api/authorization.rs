@@ -209,3 +209,88 @@ async fn nobody_raises_their_own_role() {
     );
     assert_eq!(app.count_rows("users WHERE role = 'owner'").await, 1);
 }
+
+#[tokio::test]
+async fn the_seaorm_adapter_reads_and_writes_policies_for_casbin_itself() {
+    use api::authz::adapter::SeaOrmAdapter;
+    use casbin::{CoreApi, DefaultModel, Enforcer, Filter, MgmtApi};
+
+    let app = spawn_app().await;
+    let org = app.org.organization.id.clone();
+    let model = DefaultModel::from_str(api::authz::MODEL).await.unwrap();
+    let mut enforcer = Enforcer::new(model, SeaOrmAdapter::new(app.db.clone()))
+        .await
+        .unwrap();
+    // Loaded from the table: the shipped rules and this organization's assignments.
+    let owner = app.org.owner.id.clone();
+    assert!(
+        enforcer
+            .enforce((owner.as_str(), org.as_str(), "plan", "write"))
+            .unwrap()
+    );
+    assert!(
+        !enforcer
+            .enforce(("usr_nobody", org.as_str(), "plan", "read"))
+            .unwrap()
+    );
+
+    // With auto-save on, Casbin's own management calls go through the adapter into the table.
+    let rule = vec![
+        "usr_casbin".to_owned(),
+        "role:viewer".to_owned(),
+        org.clone(),
+    ];
+    assert!(
+        enforcer
+            .add_named_grouping_policy("g", rule.clone())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        policies(&app, "v0 = 'usr_casbin' AND v1 = 'role:viewer'").await,
+        1
+    );
+    assert!(
+        enforcer
+            .enforce(("usr_casbin", org.as_str(), "conversations", "read"))
+            .unwrap()
+    );
+    assert!(
+        enforcer
+            .remove_named_grouping_policy("g", rule)
+            .await
+            .unwrap()
+    );
+    assert_eq!(policies(&app, "v0 = 'usr_casbin'").await, 0);
+    let rules = vec![
+        vec!["usr_a".to_owned(), "role:agent".to_owned(), org.clone()],
+        vec!["usr_b".to_owned(), "role:agent".to_owned(), org.clone()],
+    ];
+    enforcer
+        .add_named_grouping_policies("g", rules)
+        .await
+        .unwrap();
+    assert_eq!(policies(&app, "v1 = 'role:agent'").await, 2);
+    enforcer
+        .remove_filtered_named_grouping_policy("g", 1, vec!["role:agent".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(policies(&app, "v1 = 'role:agent'").await, 0);
+
+    // A filtered load keeps only the matching rules.
+    enforcer
+        .load_filtered_policy(Filter {
+            p: vec!["role:viewer"],
+            g: vec![owner.as_str()],
+        })
+        .await
+        .unwrap();
+    assert!(
+        enforcer
+            .get_policy()
+            .iter()
+            .all(|rule| rule[0] == "role:viewer")
+    );
+    assert_eq!(enforcer.get_grouping_policy().len(), 1);
+    assert!(enforcer.is_filtered());
+}

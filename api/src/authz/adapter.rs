@@ -11,6 +11,16 @@ use sea_orm::{
 
 use crate::db::Db;
 
+/// The value columns, in order.
+const VALUE_COLUMNS: [authz_policy::Column; 6] = [
+    authz_policy::Column::V0,
+    authz_policy::Column::V1,
+    authz_policy::Column::V2,
+    authz_policy::Column::V3,
+    authz_policy::Column::V4,
+    authz_policy::Column::V5,
+];
+
 /// One policy line: its type (`p`, `g`, `g2`) and up to six values.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Rule {
@@ -117,15 +127,7 @@ pub async fn sync_static(db: &Db, wanted: &[Rule]) -> Result<bool, DbErr> {
 async fn delete_rule(conn: &impl ConnectionTrait, rule: &Rule) -> Result<u64, DbErr> {
     let mut query =
         authz_policy::Entity::delete_many().filter(authz_policy::Column::Ptype.eq(&rule.ptype));
-    let columns = [
-        authz_policy::Column::V0,
-        authz_policy::Column::V1,
-        authz_policy::Column::V2,
-        authz_policy::Column::V3,
-        authz_policy::Column::V4,
-        authz_policy::Column::V5,
-    ];
-    for (i, column) in columns.into_iter().enumerate() {
+    for (i, column) in VALUE_COLUMNS.into_iter().enumerate() {
         query = query.filter(column.eq(rule.values.get(i).cloned().unwrap_or_default()));
     }
     Ok(query.exec(conn).await?.rows_affected)
@@ -331,18 +333,10 @@ impl Adapter for SeaOrmAdapter {
         field_index: usize,
         field_values: Vec<String>,
     ) -> casbin::Result<bool> {
-        let columns = [
-            authz_policy::Column::V0,
-            authz_policy::Column::V1,
-            authz_policy::Column::V2,
-            authz_policy::Column::V3,
-            authz_policy::Column::V4,
-            authz_policy::Column::V5,
-        ];
         let mut query =
             authz_policy::Entity::delete_many().filter(authz_policy::Column::Ptype.eq(ptype));
         for (offset, value) in field_values.iter().enumerate() {
-            let Some(column) = columns.get(field_index + offset) else {
+            let Some(column) = VALUE_COLUMNS.get(field_index + offset) else {
                 break;
             };
             if !value.is_empty() {
