@@ -37,6 +37,12 @@ pub struct Settings {
     pub graphql_max_complexity: usize,
     /// Per-key rate limits by plan tier; an operator behind its own gateway may turn them off.
     pub rate_limits: bool,
+    /// Seconds between webhook delivery attempts after the first, comma-separated; its length is the retry count.
+    pub webhook_retry_schedule: String,
+    /// Failed attempts in a row after which an endpoint is disabled.
+    pub webhook_disable_after: u32,
+    /// Seconds one delivery attempt may take.
+    pub webhook_timeout_secs: u64,
 }
 
 /// The defaults of DESIGN.md's configuration table.
@@ -50,6 +56,9 @@ struct Defaults {
     graphql_max_depth: usize,
     graphql_max_complexity: usize,
     rate_limits: bool,
+    webhook_retry_schedule: &'static str,
+    webhook_disable_after: u32,
+    webhook_timeout_secs: u64,
 }
 
 impl Default for Defaults {
@@ -63,6 +72,10 @@ impl Default for Defaults {
             graphql_max_depth: 15,
             graphql_max_complexity: 5_000,
             rate_limits: true,
+            // About three and a half days: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 14 h, 20 h, 24 h.
+            webhook_retry_schedule: "5,300,1800,7200,18000,36000,36000,50400,72000,86400",
+            webhook_disable_after: 50,
+            webhook_timeout_secs: 10,
         }
     }
 }
@@ -98,6 +111,9 @@ impl Settings {
             graphql_max_depth: defaults.graphql_max_depth,
             graphql_max_complexity: defaults.graphql_max_complexity,
             rate_limits: defaults.rate_limits,
+            webhook_retry_schedule: defaults.webhook_retry_schedule.to_owned(),
+            webhook_disable_after: defaults.webhook_disable_after,
+            webhook_timeout_secs: defaults.webhook_timeout_secs,
         }
     }
 

@@ -17,6 +17,8 @@ pub enum Kind {
     AuditEntry,
     Webhook,
     Session,
+    Delivery,
+    Attempt,
 }
 
 impl Kind {
@@ -34,6 +36,8 @@ impl Kind {
             Kind::AuditEntry => "aud_",
             Kind::Webhook => "whk_",
             Kind::Session => "ses_",
+            Kind::Delivery => "dlv_",
+            Kind::Attempt => "att_",
         }
     }
 
@@ -52,6 +56,8 @@ impl Kind {
             Kind::AuditEntry => "audit entry",
             Kind::Webhook => "webhook",
             Kind::Session => "session",
+            Kind::Delivery => "webhook delivery",
+            Kind::Attempt => "delivery attempt",
         }
     }
 }

@@ -38,6 +38,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    deliverer: crate::workers::webhooks::Deliverer,
 }
 
 impl Application {
@@ -67,12 +68,19 @@ impl Application {
             usage: Arc::new(Usage::default()),
             settings: Arc::new(settings),
         };
+        let deliverer = crate::workers::webhooks::Deliverer::new(
+            state.db.clone(),
+            state.sealer.clone(),
+            state.authz.clone(),
+            &state.settings,
+        )?;
         let listener = TcpListener::bind(state.settings.bind).await?;
         let router = router(state.clone());
         Ok(Self {
             listener,
             router,
             state,
+            deliverer,
         })
     }
 
@@ -101,7 +109,8 @@ impl Application {
             .router
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
         let (usage, db) = (self.state.usage.clone(), self.state.db.clone());
-        let flusher = tokio::spawn(async move {
+        let deliverer = tokio::spawn(crate::db::background(self.deliverer.run()));
+        let flusher = tokio::spawn(crate::db::background(async move {
             let mut every = tokio::time::interval(USAGE_FLUSH_INTERVAL);
             loop {
                 every.tick().await;
@@ -109,11 +118,13 @@ impl Application {
                     tracing::warn!(error = ?err, "flushing API key usage failed");
                 }
             }
-        });
+        }));
         let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(signal)
             .await;
         flusher.abort();
+        // A delivery cut off here keeps its lease until it runs out; then any instance sends it again.
+        deliverer.abort();
         if let Err(err) = self.state.usage.flush(&self.state.db).await {
             tracing::warn!(error = ?err, "flushing API key usage at shutdown failed");
         }

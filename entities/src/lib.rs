@@ -14,6 +14,8 @@ pub mod session;
 pub mod user;
 pub mod visitor;
 pub mod webhook;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
 
 pub mod prelude {
     //! The entities under short names.
@@ -30,4 +32,6 @@ pub mod prelude {
     pub use super::user::Entity as User;
     pub use super::visitor::Entity as Visitor;
     pub use super::webhook::Entity as Webhook;
+    pub use super::webhook_attempt::Entity as WebhookAttempt;
+    pub use super::webhook_delivery::Entity as WebhookDelivery;
 }

@@ -8,6 +8,7 @@ mod m20261125_000003_service_keys;
 mod m20261125_000004_authz_policies;
 mod m20261125_000005_webhooks;
 mod m20261125_000006_local_sign_in;
+mod m20261125_000007_webhook_deliveries;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_authz_policies::Migration),
             Box::new(m20261125_000005_webhooks::Migration),
             Box::new(m20261125_000006_local_sign_in::Migration),
+            Box::new(m20261125_000007_webhook_deliveries::Migration),
         ]
     }
 }

@@ -114,7 +114,7 @@ impl Org {
             return self.webhook.clone();
         }
         let input = webhooks::CreateWebhook {
-            url: "https://hooks.example.com/matrix".to_owned(),
+            url: format!("https://hooks.example.com/{}", ulid::Ulid::new()),
             events: vec!["message.created".to_owned()],
             ..Default::default()
         };
@@ -430,8 +430,8 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             json!({"id": org.webhook}),
         ),
         "Mutation.createWebhook" => gql(
-            "mutation { createWebhook(input: {url: \"https://hooks.example.com/new\", events: [\"conversation.created\"]}) { secret } }",
-            json!({}),
+            "mutation($url: String!) { createWebhook(input: {url: $url, events: [\"conversation.created\"]}) { secret } }",
+            json!({"url": format!("https://hooks.example.com/{}", ulid::Ulid::new())}),
         ),
         "Mutation.updateWebhook" => gql(
             "mutation($id: ID!) { updateWebhook(id: $id, input: {description: \"CRM\"}) { id } }",
@@ -445,12 +445,21 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
             json!({"id": org.webhook}),
         ),
+        "Query.webhookDeliveries" => gql(
+            "query($id: ID!) { webhookDeliveries(webhookId: $id, first: 5) { edges { node { status } } } }",
+            json!({"id": org.webhook}),
+        ),
+        "GET /webhooks/{id}/deliveries" => rest(
+            Method::GET,
+            format!("/webhooks/{}/deliveries", org.webhook),
+            None,
+        ),
         "GET /webhooks" => rest(Method::GET, "/webhooks".into(), None),
         "POST /webhooks" => rest(
             Method::POST,
             "/webhooks".into(),
             Some(
-                json!({"url": "https://hooks.example.com/new", "events": ["conversation.created"]}),
+                json!({"url": format!("https://hooks.example.com/{}", ulid::Ulid::new()), "events": ["conversation.created"]}),
             ),
         ),
         "GET /webhooks/{id}" => rest(Method::GET, format!("/webhooks/{}", org.webhook), None),
@@ -760,6 +769,8 @@ const BY_ID: &[&str] = &[
     "PUT /webhooks/{id}",
     "DELETE /webhooks/{id}",
     "POST /webhooks/{id}/rotate-secret",
+    "Query.webhookDeliveries",
+    "GET /webhooks/{id}/deliveries",
 ];
 
 /// Counts that any of the [`BY_ID`] changes would move.

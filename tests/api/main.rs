@@ -20,4 +20,5 @@ mod rate_limits;
 mod schema;
 mod service_keys;
 mod sessions;
+mod webhook_delivery;
 mod webhooks;

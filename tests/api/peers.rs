@@ -17,7 +17,7 @@ fn peers_dir() -> PathBuf {
 }
 
 /// Runs a peer script with node and returns the JSON of its last stdout line.
-async fn run_peer(script: &str, args: Vec<String>) -> Value {
+pub(crate) async fn run_peer(script: &str, args: Vec<String>) -> Value {
     let dir = peers_dir();
     let script = dir.join(script);
     let output = tokio::task::spawn_blocking(move || {

@@ -179,9 +179,28 @@ async fn bad_endpoints_are_refused_and_change_nothing() {
     assert_eq!(app.count_rows("webhooks").await, 0);
     assert_eq!(app.count_rows("audit_log").await, audit);
 
-    // An update with a bad field changes nothing either.
+    // A second endpoint for the same URL would deliver everything twice.
     let created = app.post("/api/v1/webhooks", hook()).await;
     let id = created.body["id"].as_str().unwrap();
+    let twice = app.post("/api/v1/webhooks", hook()).await;
+    assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.text);
+    assert!(twice.text.contains(id), "{}", twice.text);
+    let other = app
+        .post(
+            "/api/v1/webhooks",
+            json!({"url": "https://hooks.example.com/other", "events": ["message.created"]}),
+        )
+        .await;
+    let other_id = other.body["id"].as_str().unwrap();
+    let moved = app
+        .put(
+            &format!("/api/v1/webhooks/{other_id}"),
+            json!({"url": "https://hooks.example.com/concierge"}),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::CONFLICT, "{}", moved.text);
+    assert_eq!(app.count_rows("webhooks").await, 2);
+    // An update with a bad field changes nothing either.
     let before = stored(&app, id).await.unwrap();
     for body in [
         json!({}),

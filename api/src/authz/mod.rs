@@ -331,6 +331,11 @@ impl Authz {
             .is_some_and(|g2| g2.rm.read().has_link(organization, feature, None))
     }
 
+    /// Whether `plan` includes `feature` (for background work, which has no principal to relink).
+    pub async fn plan_has(&self, plan: Plan, feature: Feature) -> bool {
+        self.plan_includes(&plan_name(plan), feature.name()).await
+    }
+
     /// Drops what the enforcer holds for a revoked key or a deactivated member.
     pub async fn forget(&self, subject: &str) {
         let mut inner = self.inner.write().await;

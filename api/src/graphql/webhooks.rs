@@ -11,6 +11,7 @@ use crate::graphql::types::{Conn, Timestamp, connection, wants_total};
 use crate::ids::Kind;
 use crate::secrets::Sealer;
 use crate::service::PageRequest;
+use crate::service::deliveries;
 use crate::service::webhooks::{self, CreateWebhook, UpdateWebhook, WebhookStatus};
 
 /// Where and which events are delivered, signed the Standard Webhooks way.
@@ -53,6 +54,70 @@ impl Webhook {
     async fn updated_at(&self) -> Timestamp {
         Timestamp(self.0.model.updated_at)
     }
+}
+
+/// One event owed to an endpoint, with every attempt to deliver it.
+pub struct WebhookDelivery(pub deliveries::Logged);
+
+#[Object]
+impl WebhookDelivery {
+    async fn id(&self) -> ID {
+        ID(self.0.delivery.id.clone())
+    }
+    /// Also the `webhook-id` header, for receivers that deduplicate.
+    async fn event_id(&self) -> &str {
+        &self.0.delivery.event_id
+    }
+    async fn event_type(&self) -> &str {
+        &self.0.delivery.event_type
+    }
+    /// `pending`, `succeeded`, `failed` (retries exhausted) or `cancelled`.
+    async fn status(&self) -> &str {
+        &self.0.delivery.status
+    }
+    async fn attempt_count(&self) -> i32 {
+        self.0.delivery.attempts
+    }
+    async fn next_attempt_at(&self) -> Option<Timestamp> {
+        (self.0.delivery.status == deliveries::PENDING)
+            .then_some(Timestamp(self.0.delivery.next_attempt_at))
+    }
+    async fn last_status_code(&self) -> Option<i32> {
+        self.0.delivery.last_status_code
+    }
+    async fn last_error(&self) -> Option<&str> {
+        self.0.delivery.last_error.as_deref()
+    }
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.delivery.created_at)
+    }
+    /// Every attempt, oldest first.
+    async fn attempts(&self) -> Vec<WebhookAttempt> {
+        self.0
+            .attempts
+            .iter()
+            .map(|a| WebhookAttempt {
+                attempt: a.attempt,
+                status_code: a.status_code,
+                latency_ms: a.latency_ms,
+                error: a.error.clone(),
+                response_excerpt: a.response_excerpt.clone(),
+                created_at: Timestamp(a.created_at),
+            })
+            .collect()
+    }
+}
+
+/// One try at a delivery.
+#[derive(SimpleObject)]
+pub struct WebhookAttempt {
+    pub attempt: i32,
+    pub status_code: Option<i32>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    /// At most the first 4 KiB of the response body.
+    pub response_excerpt: Option<String>,
+    pub created_at: Timestamp,
 }
 
 /// An endpoint and its signing secret (`whsec_…`), shown this once.
@@ -125,6 +190,26 @@ impl WebhookQuery {
     async fn webhook(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Webhook> {
         let (db, principal) = caller(ctx)?;
         Ok(Webhook(webhooks::get(db, principal, &id).await?))
+    }
+
+    /// The delivery log of one endpoint, newest first.
+    async fn webhook_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        webhook_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Conn<WebhookDelivery>> {
+        let (db, principal) = caller(ctx)?;
+        let page = PageRequest::new(first.map(i64::from), after.as_deref(), Kind::Delivery)?;
+        let rows = deliveries::list(db, principal, &webhook_id, &page).await?;
+        Ok(connection(
+            rows,
+            page.after.is_some(),
+            0,
+            |d| &d.delivery.id,
+            WebhookDelivery,
+        ))
     }
 }
 

@@ -11,8 +11,8 @@ use crate::error::ApiError;
 use crate::ids::Kind;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
-use crate::service::PageRequest;
 use crate::service::webhooks::{self as svc, CreateWebhook, UpdateWebhook, Webhook, WebhookStatus};
+use crate::service::{PageRequest, deliveries};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks", get(list).post(create))
         .route("/webhooks/{id}", get(show).put(update).delete(remove))
         .route("/webhooks/{id}/rotate-secret", post(rotate_secret))
+        .route("/webhooks/{id}/deliveries", get(list_deliveries))
 }
 
 /// An endpoint as REST v1 shows it (never its secret).
@@ -53,6 +54,76 @@ impl From<Webhook> for WebhookJson {
             updated_at: w.model.updated_at,
         }
     }
+}
+
+/// A delivery and its attempts, as REST v1 shows them.
+#[derive(Debug, Serialize)]
+pub struct DeliveryJson {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub status: String,
+    pub attempt_count: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub attempts: Vec<AttemptJson>,
+}
+
+/// One try at a delivery.
+#[derive(Debug, Serialize)]
+pub struct AttemptJson {
+    pub attempt: i32,
+    pub status_code: Option<i32>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    pub response_excerpt: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<deliveries::Logged> for DeliveryJson {
+    fn from(logged: deliveries::Logged) -> Self {
+        let d = logged.delivery;
+        Self {
+            next_attempt_at: (d.status == deliveries::PENDING).then_some(d.next_attempt_at),
+            id: d.id,
+            event_id: d.event_id,
+            event_type: d.event_type,
+            status: d.status,
+            attempt_count: d.attempts,
+            last_status_code: d.last_status_code,
+            last_error: d.last_error,
+            created_at: d.created_at,
+            attempts: logged
+                .attempts
+                .into_iter()
+                .map(|a| AttemptJson {
+                    attempt: a.attempt,
+                    status_code: a.status_code,
+                    latency_ms: a.latency_ms,
+                    error: a.error,
+                    response_excerpt: a.response_excerpt,
+                    created_at: a.created_at,
+                })
+                .collect(),
+        }
+    }
+}
+
+async fn list_deliveries(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<ListResponse<DeliveryJson>>, ApiError> {
+    let page = PageRequest::new(params.limit, params.cursor.as_deref(), Kind::Delivery)?;
+    let rows = deliveries::list(&state.db, &principal, &id, &page).await?;
+    Ok(Json(ListResponse::from_page(
+        rows,
+        |d| &d.delivery.id,
+        DeliveryJson::from,
+    )))
 }
 
 /// The endpoint and, this once, its secret.

@@ -17,6 +17,7 @@ pub mod names {
     pub const KNOWLEDGE_BASE_ENTRY_CREATED: &str = "knowledge_base.entry_created";
     pub const KNOWLEDGE_BASE_ENTRY_UPDATED: &str = "knowledge_base.entry_updated";
     pub const KNOWLEDGE_BASE_ENTRY_DELETED: &str = "knowledge_base.entry_deleted";
+    pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
 }
 
 /// Bumps a conversation's event counter and stamps its `updated_at`, returning the row after the change.
@@ -40,7 +41,7 @@ pub(crate) async fn bump_conversation(
     Ok(rows.into_iter().next())
 }
 
-/// Appends one event to the outbox.
+/// Appends one event to the outbox, and owes it to the webhook endpoints that subscribe to it.
 pub(crate) async fn record(
     conn: &impl ConnectionTrait,
     organization_id: &str,
@@ -48,7 +49,7 @@ pub(crate) async fn record(
     conversation: Option<&conversation::Model>,
     data: Value,
 ) -> ApiResult<event::Model> {
-    event::ActiveModel {
+    let event = event::ActiveModel {
         id: Set(new_id(Kind::Event)),
         organization_id: Set(organization_id.to_owned()),
         event: Set(name.to_owned()),
@@ -59,5 +60,7 @@ pub(crate) async fn record(
     }
     .insert(conn)
     .await
-    .map_err(ApiError::from)
+    .map_err(ApiError::from)?;
+    crate::service::deliveries::enqueue(conn, &event).await?;
+    Ok(event)
 }

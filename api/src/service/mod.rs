@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod assistants;
 pub mod audit;
 pub mod conversations;
+pub mod deliveries;
 pub mod events;
 pub mod knowledge_base;
 pub mod members;

@@ -179,6 +179,28 @@ fn summary(model: &webhook::Model) -> serde_json::Value {
     })
 }
 
+/// One endpoint per URL: a second one would deliver every event twice.
+async fn refuse_duplicate(
+    conn: &impl ConnectionTrait,
+    organization_id: &str,
+    url: &str,
+    except: Option<&str>,
+) -> ApiResult<()> {
+    let mut query = webhook::Entity::find()
+        .filter(webhook::Column::OrganizationId.eq(organization_id))
+        .filter(webhook::Column::Url.eq(url));
+    if let Some(id) = except {
+        query = query.filter(webhook::Column::Id.ne(id));
+    }
+    match query.one(conn).await? {
+        Some(existing) => Err(ApiError::Conflict(format!(
+            "url: webhook {} already delivers to {url}; change its events instead",
+            existing.id
+        ))),
+        None => Ok(()),
+    }
+}
+
 async fn find(
     conn: &impl ConnectionTrait,
     organization_id: &str,
@@ -257,6 +279,7 @@ pub async fn create(
             "an organization has at most {ENDPOINTS_MAX} webhook endpoints"
         )));
     }
+    refuse_duplicate(&*txn, grant.organization_id(), &url, None).await?;
     let model = webhook::ActiveModel {
         id: Set(id),
         organization_id: Set(grant.organization_id().to_owned()),
@@ -270,6 +293,7 @@ pub async fn create(
         disabled_reason: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
+        consecutive_failures: Set(0),
     }
     .insert(&*txn)
     .await?;
@@ -312,6 +336,9 @@ pub async fn update(
     }
     let txn = db.begin_write().await?;
     let current = find(&*txn, grant.organization_id(), id).await?;
+    if let Some(url) = &url {
+        refuse_duplicate(&*txn, grant.organization_id(), url, Some(&current.id)).await?;
+    }
     let before = summary(&current);
     let mut active = current.into_active_model();
     if let Some(url) = url {
@@ -329,6 +356,7 @@ pub async fn update(
         active.active = Set(flag);
         if flag {
             active.disabled_reason = Set(None);
+            active.consecutive_failures = Set(0);
         }
     }
     active.updated_at = Set(now());

@@ -1,0 +1,351 @@
+//! Webhook deliveries: owed with each event in its transaction, claimed by one instance at a time, logged per attempt.
+
+use std::collections::HashMap;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use entities::{event, organization, webhook, webhook_attempt, webhook_delivery};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+};
+use serde_json::json;
+
+use crate::auth::{Plan, Principal};
+use crate::authz::{Action, Resource, authorize};
+use crate::db::Db;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{self, Kind, new_id};
+use crate::service::events::{self, names};
+use crate::service::webhooks::EVENTS;
+use crate::service::{Page, PageRequest, newest_first, now};
+
+pub const PENDING: &str = "pending";
+pub const SUCCEEDED: &str = "succeeded";
+pub const FAILED: &str = "failed";
+pub const CANCELLED: &str = "cancelled";
+/// The most of a response body kept in the log.
+pub const EXCERPT_BYTES: usize = 4096;
+
+/// The JSON body of an event, as every endpoint receives it.
+pub fn envelope(event: &event::Model) -> String {
+    json!({
+        "id": event.id,
+        "event": event.event,
+        "timestamp": event.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "organization_id": event.organization_id,
+        "sequence": event.sequence,
+        "data": event.data,
+    })
+    .to_string()
+}
+
+/// Owes `event` to every active endpoint of its organization that subscribes to it, in the caller's transaction.
+pub(crate) async fn enqueue(conn: &impl ConnectionTrait, event: &event::Model) -> ApiResult<()> {
+    if !EVENTS.contains(&event.event.as_str()) {
+        return Ok(());
+    }
+    let endpoints = webhook::Entity::find()
+        .filter(webhook::Column::OrganizationId.eq(&event.organization_id))
+        .filter(webhook::Column::Active.eq(true))
+        .filter(webhook::Column::DisabledReason.is_null())
+        .all(conn)
+        .await?;
+    let payload = envelope(event);
+    for endpoint in endpoints {
+        let subscribed = endpoint.events.as_array().is_some_and(|list| {
+            list.iter()
+                .any(|e| e.as_str() == Some(event.event.as_str()))
+        });
+        if subscribed {
+            insert(conn, &endpoint, &event.id, &event.event, payload.clone()).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn insert(
+    conn: &impl ConnectionTrait,
+    endpoint: &webhook::Model,
+    event_id: &str,
+    event_type: &str,
+    payload: String,
+) -> ApiResult<webhook_delivery::Model> {
+    let at = now();
+    Ok(webhook_delivery::ActiveModel {
+        id: Set(new_id(Kind::Delivery)),
+        organization_id: Set(endpoint.organization_id.clone()),
+        webhook_id: Set(endpoint.id.clone()),
+        event_id: Set(event_id.to_owned()),
+        event_type: Set(event_type.to_owned()),
+        payload: Set(payload),
+        status: Set(PENDING.to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(at),
+        lease_until: Set(None),
+        last_status_code: Set(None),
+        last_error: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(conn)
+    .await?)
+}
+
+/// Takes up to `limit` due deliveries for `lease`: on PostgreSQL `FOR UPDATE SKIP LOCKED` lets several
+/// instances claim side by side without taking the same one; SQLite has a single writer anyway.
+pub async fn claim(
+    db: &Db,
+    lease: StdDuration,
+    limit: u64,
+) -> ApiResult<Vec<webhook_delivery::Model>> {
+    let at = now();
+    let until = at + Duration::from_std(lease).map_err(ApiError::internal)?;
+    let mut due = webhook_delivery::Entity::find()
+        .select_only()
+        .column(webhook_delivery::Column::Id)
+        .filter(webhook_delivery::Column::Status.eq(PENDING))
+        .filter(webhook_delivery::Column::NextAttemptAt.lte(at))
+        .filter(
+            Condition::any()
+                .add(webhook_delivery::Column::LeaseUntil.is_null())
+                .add(webhook_delivery::Column::LeaseUntil.lt(at)),
+        )
+        .order_by_asc(webhook_delivery::Column::NextAttemptAt)
+        .limit(limit)
+        .into_query();
+    if db.backend() == DbBackend::Postgres {
+        due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let txn = db.begin_write().await?;
+    let claimed = webhook_delivery::Entity::update_many()
+        .col_expr(webhook_delivery::Column::LeaseUntil, Expr::value(until))
+        .col_expr(webhook_delivery::Column::UpdatedAt, Expr::value(at))
+        .filter(webhook_delivery::Column::Id.in_subquery(due))
+        .exec_with_returning(&*txn)
+        .await?;
+    txn.commit().await?;
+    Ok(claimed)
+}
+
+/// What a delivery is sent to, with the plan of its organization.
+pub async fn target(db: &Db, webhook_id: &str) -> ApiResult<Option<(webhook::Model, Plan)>> {
+    let Some(endpoint) = webhook::Entity::find_by_id(webhook_id.to_owned())
+        .one(db.conn())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let plan = organization::Entity::find_by_id(endpoint.organization_id.clone())
+        .one(db.conn())
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization", &endpoint.organization_id))?
+        .plan;
+    Ok(Some((endpoint, Plan::stored(&plan)?)))
+}
+
+/// What one attempt came to.
+#[derive(Clone, Debug)]
+pub struct Attempted {
+    pub status_code: Option<u16>,
+    pub latency: StdDuration,
+    pub error: Option<String>,
+    pub excerpt: Option<String>,
+    /// The receiver's `Retry-After`, when it gave one.
+    pub retry_after: Option<StdDuration>,
+}
+
+impl Attempted {
+    fn succeeded(&self) -> bool {
+        self.status_code
+            .is_some_and(|code| (200..300).contains(&code))
+    }
+}
+
+/// How deliveries are retried and when endpoints give up.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// The wait before each retry; after the last one the delivery has failed.
+    pub schedule: Vec<StdDuration>,
+    pub disable_after: u32,
+}
+
+impl RetryPolicy {
+    /// Parses `5,300,1800` (seconds).
+    pub fn parse(schedule: &str, disable_after: u32) -> anyhow::Result<Self> {
+        let schedule = schedule
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<u64>().map(StdDuration::from_secs).map_err(|_| {
+                    anyhow::anyhow!("webhook retry schedule: {s:?} is not a number of seconds")
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        anyhow::ensure!(
+            disable_after > 0,
+            "webhook_disable_after must be at least 1"
+        );
+        Ok(Self {
+            schedule,
+            disable_after,
+        })
+    }
+
+    /// When to try again after `attempts` attempts, with ±10 % jitter, never sooner than `retry_after`.
+    fn next(&self, attempts: i32, retry_after: Option<StdDuration>) -> Option<DateTime<Utc>> {
+        let index = usize::try_from(attempts).ok()?.checked_sub(1)?;
+        let base = *self.schedule.get(index)?;
+        let jitter = 0.9 + rand::random::<f64>() * 0.2;
+        let wait = base
+            .mul_f64(jitter)
+            .max(retry_after.unwrap_or_default())
+            .min(StdDuration::from_secs(86_400));
+        Some(now() + Duration::from_std(wait).ok()?)
+    }
+}
+
+/// Records an attempt and moves the delivery and its endpoint on: done, retry later, failed, or endpoint disabled.
+pub async fn finish(
+    db: &Db,
+    delivery: &webhook_delivery::Model,
+    endpoint: &webhook::Model,
+    outcome: &Attempted,
+    policy: &RetryPolicy,
+) -> ApiResult<()> {
+    let txn = db.begin_write().await?;
+    let attempt = delivery.attempts + 1;
+    webhook_attempt::ActiveModel {
+        id: Set(new_id(Kind::Attempt)),
+        delivery_id: Set(delivery.id.clone()),
+        webhook_id: Set(endpoint.id.clone()),
+        organization_id: Set(endpoint.organization_id.clone()),
+        attempt: Set(attempt),
+        status_code: Set(outcome.status_code.map(i32::from)),
+        latency_ms: Set(i64::try_from(outcome.latency.as_millis()).unwrap_or(i64::MAX)),
+        error: Set(outcome.error.clone()),
+        response_excerpt: Set(outcome.excerpt.clone()),
+        created_at: Set(now()),
+    }
+    .insert(&*txn)
+    .await?;
+    let gone = outcome.status_code == Some(410);
+    let next = if outcome.succeeded() || gone {
+        None
+    } else {
+        policy.next(attempt, outcome.retry_after)
+    };
+    let status = match (outcome.succeeded(), next) {
+        (true, _) => SUCCEEDED,
+        (false, Some(_)) => PENDING,
+        (false, None) => FAILED,
+    };
+    let mut row = delivery.clone().into_active_model();
+    row.attempts = Set(attempt);
+    row.status = Set(status.to_owned());
+    row.next_attempt_at = Set(next.unwrap_or_else(now));
+    row.lease_until = Set(None);
+    row.last_status_code = Set(outcome.status_code.map(i32::from));
+    row.last_error = Set(outcome.error.clone());
+    row.updated_at = Set(now());
+    row.update(&*txn).await?;
+
+    // The endpoint's run of failures decides whether it stays on.
+    let current = webhook::Entity::find_by_id(endpoint.id.clone())
+        .one(&*txn)
+        .await?;
+    if let Some(current) = current {
+        let failures = if outcome.succeeded() {
+            0
+        } else {
+            current.consecutive_failures + 1
+        };
+        let reason = if gone {
+            Some("the endpoint answered 410 Gone".to_owned())
+        } else if u32::try_from(failures).unwrap_or(0) >= policy.disable_after {
+            Some(format!("{failures} delivery attempts in a row failed"))
+        } else {
+            None
+        };
+        let newly_disabled = reason.is_some() && current.disabled_reason.is_none();
+        let mut hook = current.clone().into_active_model();
+        hook.consecutive_failures = Set(failures);
+        if newly_disabled {
+            hook.disabled_reason = Set(reason.clone());
+            hook.updated_at = Set(now());
+        }
+        hook.update(&*txn).await?;
+        if newly_disabled {
+            events::record(
+                &*txn,
+                &current.organization_id,
+                names::WEBHOOK_DISABLED,
+                None,
+                json!({"webhook_id": current.id, "url": current.url, "reason": reason}),
+            )
+            .await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Gives up a delivery without sending it (endpoint deleted, paused, disabled or outside the plan).
+pub async fn cancel(db: &Db, delivery: &webhook_delivery::Model, reason: &str) -> ApiResult<()> {
+    let mut row = delivery.clone().into_active_model();
+    row.status = Set(CANCELLED.to_owned());
+    row.lease_until = Set(None);
+    row.last_error = Set(Some(reason.to_owned()));
+    row.updated_at = Set(now());
+    let txn = db.begin_write().await?;
+    row.update(&*txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A delivery with its attempts, oldest attempt first.
+#[derive(Clone, Debug)]
+pub struct Logged {
+    pub delivery: webhook_delivery::Model,
+    pub attempts: Vec<webhook_attempt::Model>,
+}
+
+/// An endpoint's deliveries, newest first, each with its attempts (one query for all of them).
+pub async fn list(
+    db: &Db,
+    principal: &Principal,
+    webhook_id: &str,
+    page: &PageRequest,
+) -> ApiResult<Page<Logged>> {
+    let grant = authorize(principal, Resource::Webhook, Action::Read).await?;
+    let webhook_id = ids::lookup(Kind::Webhook, webhook_id)?;
+    let endpoint = webhook::Entity::find_by_id(webhook_id.to_owned())
+        .filter(webhook::Column::OrganizationId.eq(grant.organization_id()))
+        .one(db.conn())
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook", webhook_id))?;
+    let query = webhook_delivery::Entity::find()
+        .filter(webhook_delivery::Column::WebhookId.eq(&endpoint.id));
+    let page = newest_first(db.conn(), query, webhook_delivery::Column::Id, page).await?;
+    let ids: Vec<&str> = page.items.iter().map(|d| d.id.as_str()).collect();
+    let mut attempts: HashMap<String, Vec<webhook_attempt::Model>> = HashMap::new();
+    if !ids.is_empty() {
+        for attempt in webhook_attempt::Entity::find()
+            .filter(webhook_attempt::Column::DeliveryId.is_in(ids))
+            .order_by_asc(webhook_attempt::Column::Id)
+            .all(db.conn())
+            .await?
+        {
+            attempts
+                .entry(attempt.delivery_id.clone())
+                .or_default()
+                .push(attempt);
+        }
+    }
+    Ok(page.map(|delivery| Logged {
+        attempts: attempts.remove(&delivery.id).unwrap_or_default(),
+        delivery,
+    }))
+}

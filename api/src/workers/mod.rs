@@ -1,0 +1,3 @@
+//! Background work that reads durable state and acts on it: webhook delivery.
+
+pub mod webhooks;

@@ -1,0 +1,359 @@
+//! Webhook delivery end to end: a loopback receiver, Standard Webhooks signatures checked by the official library,
+//! retries with the same id, the attempt log, disabling on 410 or a run of failures, and the SSRF guard at send time.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app_with};
+
+/// One request the receiver got.
+#[derive(Clone, Debug)]
+struct Received {
+    headers: HeaderMap,
+    body: String,
+}
+
+/// What the receiver answers next: status, `Retry-After` seconds, body.
+type Answer = (u16, Option<u64>, &'static str);
+
+/// A loopback HTTP endpoint that records requests and answers from a script of (status, Retry-After, body).
+#[derive(Clone, Default)]
+struct Receiver {
+    received: Arc<Mutex<Vec<Received>>>,
+    script: Arc<Mutex<VecDeque<Answer>>>,
+}
+
+async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> Response {
+    receiver.received.lock().unwrap().push(Received {
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    });
+    let (status, retry_after, text) = receiver
+        .script
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or((200, None, "ok"));
+    let mut response = (StatusCode::from_u16(status).unwrap(), text).into_response();
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert("retry-after", seconds.to_string().parse().unwrap());
+    }
+    response
+}
+
+impl Receiver {
+    /// Starts on 127.0.0.1:0 and returns the receiver and its URL.
+    async fn start(script: Vec<Answer>) -> (Self, String) {
+        let receiver = Receiver {
+            script: Arc::new(Mutex::new(script.into())),
+            ..Default::default()
+        };
+        let router = Router::new()
+            .route("/hook", post(receive))
+            .with_state(receiver.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (receiver, url)
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests arrived (at most 20 s).
+    async fn wait_for(&self, n: usize) -> Vec<Received> {
+        for _ in 0..200 {
+            let got = self.received();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the receiver got {} requests, expected {n}",
+            self.received().len()
+        );
+    }
+}
+
+async fn app() -> TestApp {
+    spawn_app_with(|s| {
+        s.egress_allow = Some("127.0.0.1/32".into());
+        s.webhook_retry_schedule = "1,1,1,1".into();
+        s.webhook_disable_after = 3;
+    })
+    .await
+}
+
+async fn endpoint(app: &TestApp, url: &str, events: &[&str]) -> (String, String) {
+    let reply = app
+        .post("/api/v1/webhooks", json!({"url": url, "events": events}))
+        .await;
+    assert_eq!(reply.status, reqwest::StatusCode::CREATED, "{}", reply.text);
+    (
+        reply.body["id"].as_str().unwrap().to_owned(),
+        reply.body["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn deliveries(app: &TestApp, webhook: &str) -> Vec<Value> {
+    let log = app
+        .get(&format!("/api/v1/webhooks/{webhook}/deliveries"))
+        .await;
+    assert_eq!(log.status, reqwest::StatusCode::OK, "{}", log.text);
+    log.body["data"].as_array().unwrap().clone()
+}
+
+/// Polls the delivery log until `done` holds for it (at most 20 s).
+async fn log_until(app: &TestApp, webhook: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    for _ in 0..200 {
+        let log = deliveries(app, webhook).await;
+        if done(&log) {
+            return log;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "delivery log never got there: {:#?}",
+        deliveries(app, webhook).await
+    );
+}
+
+#[tokio::test]
+async fn events_arrive_signed_and_the_standard_webhooks_library_verifies_them() {
+    let app = app().await;
+    let (receiver, url) = Receiver::start(vec![]).await;
+    let (id, secret) = endpoint(&app, &url, &["conversation.created", "message.created"]).await;
+    let conversation = app.create_conversation("Where is my parcel?").await;
+    let got = receiver.wait_for(2).await;
+
+    let bodies: Vec<Value> = got
+        .iter()
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    let created = bodies
+        .iter()
+        .find(|b| b["event"] == "conversation.created")
+        .unwrap();
+    assert!(created["id"].as_str().unwrap().starts_with("evt_"));
+    assert_eq!(created["organization_id"], app.org.organization.id.as_str());
+    assert_eq!(created["data"]["conversation_id"], conversation["id"]);
+    assert!(created["timestamp"].is_string());
+    assert!(created["sequence"].is_number());
+    for request in &got {
+        let body: Value = serde_json::from_str(&request.body).unwrap();
+        assert_eq!(request.headers["webhook-id"], body["id"].as_str().unwrap());
+        assert_eq!(
+            request.headers["x-ai-assistant-signature"],
+            request.headers["webhook-signature"]
+        );
+        assert_eq!(request.headers["content-type"], "application/json");
+        assert!(
+            request.headers["webhook-signature"]
+                .to_str()
+                .unwrap()
+                .starts_with("v1,")
+        );
+    }
+
+    // The official library agrees, and refuses a tampered body.
+    let file = std::env::temp_dir().join(format!("concierge-webhooks-{}.json", ulid::Ulid::new()));
+    let payload = json!({
+        "secret": secret,
+        "deliveries": got.iter().map(|r| json!({
+            "headers": {
+                "webhook-id": r.headers["webhook-id"].to_str().unwrap(),
+                "webhook-timestamp": r.headers["webhook-timestamp"].to_str().unwrap(),
+                "webhook-signature": r.headers["webhook-signature"].to_str().unwrap(),
+            },
+            "body": r.body,
+        })).collect::<Vec<_>>(),
+    });
+    std::fs::write(&file, payload.to_string()).unwrap();
+    let verdict =
+        crate::peers::run_peer("verify-webhook.mjs", vec![file.display().to_string()]).await;
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(verdict["verified"], 2, "{verdict}");
+    assert_eq!(verdict["tampered_rejected"], true, "{verdict}");
+
+    let log = log_until(&app, &id, |log| {
+        log.len() == 2 && log.iter().all(|d| d["status"] == "succeeded")
+    })
+    .await;
+    for delivery in log {
+        assert_eq!(delivery["attempt_count"], 1);
+        assert_eq!(delivery["attempts"][0]["status_code"], 200);
+        assert_eq!(delivery["attempts"][0]["response_excerpt"], "ok");
+    }
+}
+
+#[tokio::test]
+async fn failures_are_retried_with_the_same_id_honouring_retry_after_and_logged() {
+    let app = app().await;
+    let (receiver, url) = Receiver::start(vec![(500, None, "boom"), (503, Some(2), "busy")]).await;
+    let (id, _) = endpoint(&app, &url, &["conversation.created"]).await;
+    app.create_conversation("hello").await;
+    let got = receiver.wait_for(3).await;
+    let ids: Vec<&str> = got
+        .iter()
+        .map(|r| r.headers["webhook-id"].to_str().unwrap())
+        .collect();
+    assert!(
+        ids.iter().all(|i| *i == ids[0]),
+        "one webhook-id across retries: {ids:?}"
+    );
+    assert!(
+        got.iter().all(|r| r.body == got[0].body),
+        "the same bytes every time"
+    );
+    let t2: i64 = got[1].headers["webhook-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let t3: i64 = got[2].headers["webhook-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(t3 - t2 >= 2, "Retry-After: 2 was honoured ({t2} -> {t3})");
+
+    let log = log_until(&app, &id, |log| {
+        log.first().is_some_and(|d| d["status"] == "succeeded")
+    })
+    .await;
+    let attempts = log[0]["attempts"].as_array().unwrap();
+    let codes: Vec<i64> = attempts
+        .iter()
+        .map(|a| a["status_code"].as_i64().unwrap())
+        .collect();
+    assert_eq!(codes, [500, 503, 200]);
+    assert_eq!(attempts[0]["response_excerpt"], "boom");
+    assert_eq!(attempts[0]["error"], "the endpoint answered 500");
+    let hook = app.get(&format!("/api/v1/webhooks/{id}")).await;
+    assert_eq!(
+        hook.body["status"], "active",
+        "a success resets the run of failures"
+    );
+}
+
+#[tokio::test]
+async fn a_gone_endpoint_is_disabled_at_once_and_a_failing_one_after_its_run() {
+    let app = app().await;
+    // A watcher endpoint hears about endpoints being switched off.
+    let (watcher, watcher_url) = Receiver::start(vec![]).await;
+    endpoint(&app, &watcher_url, &["webhook.disabled"]).await;
+    let (_, gone_url) = Receiver::start(vec![(410, None, "gone")]).await;
+    let (gone, _) = endpoint(&app, &gone_url, &["conversation.created"]).await;
+    let (failing_receiver, failing_url) = Receiver::start(vec![
+        (500, None, ""),
+        (500, None, ""),
+        (500, None, ""),
+        (500, None, ""),
+    ])
+    .await;
+    let (failing, _) = endpoint(&app, &failing_url, &["conversation.created"]).await;
+
+    app.create_conversation("one").await;
+    let notices = watcher.wait_for(2).await;
+    let reasons: Vec<String> = notices
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(&r.body).unwrap())
+        .map(|b| {
+            assert_eq!(b["event"], "webhook.disabled");
+            format!(
+                "{} {}",
+                b["data"]["webhook_id"].as_str().unwrap(),
+                b["data"]["reason"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with(&gone) && r.contains("410")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with(&failing) && r.contains("3 delivery attempts")),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        failing_receiver.received().len(),
+        3,
+        "disabled after the configured run of 3"
+    );
+
+    for id in [&gone, &failing] {
+        let hook = app.get(&format!("/api/v1/webhooks/{id}")).await;
+        assert_eq!(hook.body["status"], "disabled");
+        assert!(hook.body["disabled_reason"].is_string());
+    }
+    // A disabled endpoint gets nothing more; turning it on again resumes deliveries.
+    app.create_conversation("two").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(failing_receiver.received().len(), 3);
+    let on = app
+        .put(
+            &format!("/api/v1/webhooks/{failing}"),
+            json!({"active": true}),
+        )
+        .await;
+    assert_eq!(on.body["status"], "active", "{}", on.text);
+    app.create_conversation("three").await;
+    failing_receiver.wait_for(4).await;
+}
+
+#[tokio::test]
+async fn the_ssrf_guard_refuses_a_private_destination_again_at_send_time() {
+    // The server allows no internal destination; the endpoint was configured when one was allowed.
+    let app = spawn_app_with(|s| s.webhook_retry_schedule = "1".into()).await;
+    let (receiver, url) = Receiver::start(vec![]).await;
+    let owner = api::service::api_keys::authenticate(
+        &app.db,
+        &app.state.authz,
+        &app.key,
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let input = api::service::webhooks::CreateWebhook {
+        url,
+        events: vec!["conversation.created".into()],
+        ..Default::default()
+    };
+    let (hook, _) = api::service::webhooks::create(
+        &app.db,
+        &app.state.sealer,
+        &owner,
+        Some("127.0.0.1/32"),
+        input,
+    )
+    .await
+    .unwrap();
+    app.create_conversation("hi").await;
+    let log = log_until(&app, &hook.model.id, |log| {
+        log.first().is_some_and(|d| d["status"] == "failed")
+    })
+    .await;
+    let error = log[0]["attempts"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("SSRF") && error.contains("127.0.0.1"),
+        "{error}"
+    );
+    assert!(receiver.received().is_empty(), "nothing was sent");
+}
