@@ -108,6 +108,19 @@ impl Org {
         org
     }
 
+    /// A delivery of the fixture endpoint to send again; on a plan without webhooks none can be made, and the
+    /// call is refused before the id is looked at.
+    async fn new_delivery(&self, app: &TestApp) -> String {
+        if self.plan == Plan::Basic {
+            return "dlv_01JD0000000000000000000000".to_owned();
+        }
+        api::service::deliveries::send_test(&app.db, &self.session, &self.webhook)
+            .await
+            .unwrap()
+            .delivery
+            .id
+    }
+
     /// A fresh endpoint to delete; on a plan without webhooks nothing can be created, nor deleted.
     async fn new_webhook(&self, app: &TestApp) -> String {
         if self.plan == Plan::Basic {
@@ -454,6 +467,37 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             format!("/webhooks/{}/deliveries", org.webhook),
             None,
         ),
+        "Mutation.redeliverWebhook" => gql(
+            "mutation($w: ID!, $d: ID!) { redeliverWebhook(webhookId: $w, deliveryId: $d) { status } }",
+            json!({"w": org.webhook, "d": org.new_delivery(app).await}),
+        ),
+        "Mutation.replayWebhook" => gql(
+            "mutation($w: ID!) { replayWebhook(webhookId: $w, since: \"2026-01-01T00:00:00Z\", until: \"2026-01-02T00:00:00Z\") }",
+            json!({"w": org.webhook}),
+        ),
+        "Mutation.testWebhook" => gql(
+            "mutation($w: ID!) { testWebhook(webhookId: $w) { status } }",
+            json!({"w": org.webhook}),
+        ),
+        "POST /webhooks/{id}/deliveries/{delivery_id}/redeliver" => rest(
+            Method::POST,
+            format!(
+                "/webhooks/{}/deliveries/{}/redeliver",
+                org.webhook,
+                org.new_delivery(app).await
+            ),
+            None,
+        ),
+        "POST /webhooks/{id}/replay" => rest(
+            Method::POST,
+            format!("/webhooks/{}/replay", org.webhook),
+            Some(json!({"since": "2026-01-01T00:00:00Z", "until": "2026-01-02T00:00:00Z"})),
+        ),
+        "POST /webhooks/{id}/test" => rest(
+            Method::POST,
+            format!("/webhooks/{}/test", org.webhook),
+            None,
+        ),
         "GET /webhooks" => rest(Method::GET, "/webhooks".into(), None),
         "POST /webhooks" => rest(
             Method::POST,
@@ -771,6 +815,12 @@ const BY_ID: &[&str] = &[
     "POST /webhooks/{id}/rotate-secret",
     "Query.webhookDeliveries",
     "GET /webhooks/{id}/deliveries",
+    "Mutation.redeliverWebhook",
+    "Mutation.replayWebhook",
+    "Mutation.testWebhook",
+    "POST /webhooks/{id}/deliveries/{delivery_id}/redeliver",
+    "POST /webhooks/{id}/replay",
+    "POST /webhooks/{id}/test",
 ];
 
 /// Counts that any of the [`BY_ID`] changes would move.
@@ -784,6 +834,7 @@ const CHANGES: &[&str] = &[
     "users WHERE role = 'analyst' OR NOT active",
     "webhooks",
     "webhooks WHERE description IS NOT NULL OR previous_secret_sealed IS NOT NULL",
+    "webhook_deliveries",
     "audit_log",
 ];
 

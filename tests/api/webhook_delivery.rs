@@ -357,3 +357,127 @@ async fn the_ssrf_guard_refuses_a_private_destination_again_at_send_time() {
     );
     assert!(receiver.received().is_empty(), "nothing was sent");
 }
+
+#[tokio::test]
+async fn a_delivery_is_sent_again_byte_for_byte_a_range_is_replayed_and_a_test_event_is_signed() {
+    let app = app().await;
+    let (receiver, url) = Receiver::start(vec![]).await;
+    let (id, _) = endpoint(&app, &url, &["conversation.created"]).await;
+    let since = chrono::Utc::now() - chrono::Duration::minutes(1);
+    app.create_conversation("first").await;
+    app.create_conversation("second").await;
+    let original = receiver.wait_for(2).await;
+    let log = log_until(&app, &id, |log| {
+        log.len() == 2 && log.iter().all(|d| d["status"] == "succeeded")
+    })
+    .await;
+
+    // One delivery again: the same id and bytes.
+    let target = &log[1];
+    let again = app
+        .post(
+            &format!(
+                "/api/v1/webhooks/{id}/deliveries/{}/redeliver",
+                target["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        again.status,
+        reqwest::StatusCode::ACCEPTED,
+        "{}",
+        again.text
+    );
+    let got = receiver.wait_for(3).await;
+    assert_eq!(
+        got[2].headers["webhook-id"].to_str().unwrap(),
+        target["event_id"].as_str().unwrap()
+    );
+    let first = original
+        .iter()
+        .find(|r| r.headers["webhook-id"] == got[2].headers["webhook-id"])
+        .unwrap();
+    assert_eq!(got[2].body, first.body, "byte for byte");
+
+    // A time range: both events again, in order.
+    let until = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let replay = app
+        .post(
+            &format!("/api/v1/webhooks/{id}/replay"),
+            json!({"since": since.to_rfc3339(), "until": until.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(
+        replay.status,
+        reqwest::StatusCode::ACCEPTED,
+        "{}",
+        replay.text
+    );
+    assert_eq!(replay.body["queued"], 2);
+    let got = receiver.wait_for(5).await;
+    let mut replayed: Vec<&str> = got[3..]
+        .iter()
+        .map(|r| r.headers["webhook-id"].to_str().unwrap())
+        .collect();
+    let mut originals: Vec<&str> = original
+        .iter()
+        .map(|r| r.headers["webhook-id"].to_str().unwrap())
+        .collect();
+    replayed.sort_unstable();
+    originals.sort_unstable();
+    assert_eq!(replayed, originals);
+
+    // A signed test event, from GraphQL.
+    let test = app
+        .graphql_ok(
+            "mutation($id: ID!) { testWebhook(webhookId: $id) { eventType status } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(test["testWebhook"]["eventType"], "webhook.test");
+    let got = receiver.wait_for(6).await;
+    let body: Value = serde_json::from_str(&got[5].body).unwrap();
+    assert_eq!(body["event"], "webhook.test");
+    assert_eq!(body["data"]["webhook_id"], id.as_str());
+    assert!(
+        got[5].headers["webhook-signature"]
+            .to_str()
+            .unwrap()
+            .starts_with("v1,")
+    );
+
+    // Bad ranges and unknown deliveries change nothing.
+    let before = app.count_rows("webhook_deliveries").await;
+    for body in [
+        json!({"since": until.to_rfc3339(), "until": since.to_rfc3339()}),
+        json!({"since": "yesterday", "until": until.to_rfc3339()}),
+        json!({"since": since.to_rfc3339()}),
+    ] {
+        let reply = app
+            .post(&format!("/api/v1/webhooks/{id}/replay"), body.clone())
+            .await;
+        assert!(reply.status.is_client_error(), "{body}: {}", reply.text);
+        assert_eq!(reply.error_code(), "BAD_USER_INPUT", "{body}");
+    }
+    let unknown = app
+        .post(
+            &format!("/api/v1/webhooks/{id}/deliveries/dlv_01JD0000000000000000000000/redeliver"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(unknown.status, reqwest::StatusCode::NOT_FOUND);
+    // A paused endpoint is not sent to: say so instead of queueing.
+    app.put(&format!("/api/v1/webhooks/{id}"), json!({"active": false}))
+        .await;
+    let paused = app
+        .post(&format!("/api/v1/webhooks/{id}/test"), json!({}))
+        .await;
+    assert_eq!(
+        paused.status,
+        reqwest::StatusCode::CONFLICT,
+        "{}",
+        paused.text
+    );
+    assert_eq!(app.count_rows("webhook_deliveries").await, before);
+}

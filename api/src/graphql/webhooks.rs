@@ -262,6 +262,43 @@ impl WebhookMutation {
         Ok(ID(webhooks::delete(db, principal, &id).await?.model.id))
     }
 
+    /// Sends one delivery again with the same `webhook-id` and body, and a fresh timestamp and signature.
+    async fn redeliver_webhook(
+        &self,
+        ctx: &Context<'_>,
+        webhook_id: ID,
+        delivery_id: ID,
+    ) -> async_graphql::Result<WebhookDelivery> {
+        let (db, principal) = caller(ctx)?;
+        Ok(WebhookDelivery(
+            deliveries::redeliver(db, principal, &webhook_id, &delivery_id).await?,
+        ))
+    }
+
+    /// Queues every subscribed event of `[since, until)` (at most 10,000) and answers how many.
+    async fn replay_webhook(
+        &self,
+        ctx: &Context<'_>,
+        webhook_id: ID,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> async_graphql::Result<u64> {
+        let (db, principal) = caller(ctx)?;
+        Ok(deliveries::replay(db, principal, &webhook_id, since.0, until.0).await?)
+    }
+
+    /// Sends a signed `webhook.test` event to the endpoint.
+    async fn test_webhook(
+        &self,
+        ctx: &Context<'_>,
+        webhook_id: ID,
+    ) -> async_graphql::Result<WebhookDelivery> {
+        let (db, principal) = caller(ctx)?;
+        Ok(WebhookDelivery(
+            deliveries::send_test(db, principal, &webhook_id).await?,
+        ))
+    }
+
     /// Issues a new secret; the previous one keeps signing for 24 hours, both signatures sent meanwhile.
     async fn rotate_webhook_secret(
         &self,

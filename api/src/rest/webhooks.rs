@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::ids::Kind;
@@ -21,6 +21,12 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{id}", get(show).put(update).delete(remove))
         .route("/webhooks/{id}/rotate-secret", post(rotate_secret))
         .route("/webhooks/{id}/deliveries", get(list_deliveries))
+        .route(
+            "/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+            post(redeliver),
+        )
+        .route("/webhooks/{id}/replay", post(replay))
+        .route("/webhooks/{id}/test", post(send_test))
 }
 
 /// An endpoint as REST v1 shows it (never its secret).
@@ -124,6 +130,48 @@ async fn list_deliveries(
         |d| &d.delivery.id,
         DeliveryJson::from,
     )))
+}
+
+async fn redeliver(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiPath((id, delivery_id)): ApiPath<(String, String)>,
+) -> Result<(StatusCode, Json<DeliveryJson>), ApiError> {
+    let logged = deliveries::redeliver(&state.db, &principal, &id, &delivery_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(logged.into())))
+}
+
+/// `POST /webhooks/{id}/replay`: the time range to send again.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRange {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+/// How many deliveries a replay queued.
+#[derive(Debug, Serialize)]
+pub struct ReplayJson {
+    pub queued: u64,
+}
+
+async fn replay(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(range): ApiJson<ReplayRange>,
+) -> Result<(StatusCode, Json<ReplayJson>), ApiError> {
+    let queued = deliveries::replay(&state.db, &principal, &id, range.since, range.until).await?;
+    Ok((StatusCode::ACCEPTED, Json(ReplayJson { queued })))
+}
+
+async fn send_test(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<(StatusCode, Json<DeliveryJson>), ApiError> {
+    let logged = deliveries::send_test(&state.db, &principal, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(logged.into())))
 }
 
 /// The endpoint and, this once, its secret.

@@ -349,3 +349,119 @@ pub async fn list(
         delivery,
     }))
 }
+
+/// The most events one replay may queue; a wider range must be split.
+pub const REPLAY_MAX: u64 = 10_000;
+
+/// The caller's endpoint, ready to receive: NOT_FOUND outside the organization, CONFLICT when it is off.
+async fn receiving_endpoint(
+    conn: &impl ConnectionTrait,
+    organization_id: &str,
+    webhook_id: &str,
+) -> ApiResult<webhook::Model> {
+    let webhook_id = ids::lookup(Kind::Webhook, webhook_id)?;
+    let endpoint = webhook::Entity::find_by_id(webhook_id.to_owned())
+        .filter(webhook::Column::OrganizationId.eq(organization_id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook", webhook_id))?;
+    if let Some(reason) = &endpoint.disabled_reason {
+        return Err(ApiError::Conflict(format!(
+            "the endpoint is disabled ({reason}): turn it on again first"
+        )));
+    }
+    if !endpoint.active {
+        return Err(ApiError::Conflict(
+            "the endpoint is paused: turn it on again first".to_owned(),
+        ));
+    }
+    Ok(endpoint)
+}
+
+/// Sends one delivery again, byte for byte: the same `webhook-id` and body, a fresh timestamp and signature.
+pub async fn redeliver(
+    db: &Db,
+    principal: &Principal,
+    webhook_id: &str,
+    delivery_id: &str,
+) -> ApiResult<Logged> {
+    let grant = authorize(principal, Resource::Webhook, Action::Write).await?;
+    let delivery_id = ids::lookup(Kind::Delivery, delivery_id)?;
+    let txn = db.begin_write().await?;
+    let endpoint = receiving_endpoint(&*txn, grant.organization_id(), webhook_id).await?;
+    let original = webhook_delivery::Entity::find_by_id(delivery_id.to_owned())
+        .filter(webhook_delivery::Column::WebhookId.eq(&endpoint.id))
+        .one(&*txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook delivery", delivery_id))?;
+    let delivery = insert(
+        &*txn,
+        &endpoint,
+        &original.event_id,
+        &original.event_type,
+        original.payload,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Logged {
+        delivery,
+        attempts: Vec::new(),
+    })
+}
+
+/// Queues every event of `[since, until)` that the endpoint subscribes to; returns how many.
+pub async fn replay(
+    db: &Db,
+    principal: &Principal,
+    webhook_id: &str,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> ApiResult<u64> {
+    let grant = authorize(principal, Resource::Webhook, Action::Write).await?;
+    if since >= until {
+        return Err(ApiError::validation("until", "must be later than since"));
+    }
+    let txn = db.begin_write().await?;
+    let endpoint = receiving_endpoint(&*txn, grant.organization_id(), webhook_id).await?;
+    let types: Vec<String> = serde_json::from_value(endpoint.events.clone()).unwrap_or_default();
+    let in_range = event::Entity::find()
+        .filter(event::Column::OrganizationId.eq(grant.organization_id()))
+        .filter(event::Column::Event.is_in(types))
+        .filter(event::Column::CreatedAt.gte(since))
+        .filter(event::Column::CreatedAt.lt(until));
+    let count = sea_orm::PaginatorTrait::count(in_range.clone(), &*txn).await?;
+    if count > REPLAY_MAX {
+        return Err(ApiError::validation(
+            "since",
+            format!("the range holds {count} events; replay at most {REPLAY_MAX} at a time"),
+        ));
+    }
+    let events = in_range.order_by_asc(event::Column::Id).all(&*txn).await?;
+    for event in &events {
+        insert(&*txn, &endpoint, &event.id, &event.event, envelope(event)).await?;
+    }
+    txn.commit().await?;
+    Ok(count)
+}
+
+/// Sends a signed `webhook.test` event to the endpoint (it is not part of the event stream).
+pub async fn send_test(db: &Db, principal: &Principal, webhook_id: &str) -> ApiResult<Logged> {
+    let grant = authorize(principal, Resource::Webhook, Action::Write).await?;
+    let txn = db.begin_write().await?;
+    let endpoint = receiving_endpoint(&*txn, grant.organization_id(), webhook_id).await?;
+    let test = event::Model {
+        id: new_id(Kind::Event),
+        organization_id: endpoint.organization_id.clone(),
+        event: names::WEBHOOK_TEST.to_owned(),
+        conversation_id: None,
+        sequence: 0,
+        data: json!({"webhook_id": endpoint.id, "message": "A test event from Concierge."}),
+        created_at: now(),
+    };
+    let delivery = insert(&*txn, &endpoint, &test.id, &test.event, envelope(&test)).await?;
+    txn.commit().await?;
+    Ok(Logged {
+        delivery,
+        attempts: Vec::new(),
+    })
+}

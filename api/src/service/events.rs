@@ -18,6 +18,8 @@ pub mod names {
     pub const KNOWLEDGE_BASE_ENTRY_UPDATED: &str = "knowledge_base.entry_updated";
     pub const KNOWLEDGE_BASE_ENTRY_DELETED: &str = "knowledge_base.entry_deleted";
     pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
+    /// Sent by the test endpoint only; never in the stream.
+    pub const WEBHOOK_TEST: &str = "webhook.test";
 }
 
 /// Bumps a conversation's event counter and stamps its `updated_at`, returning the row after the change.
