@@ -43,6 +43,8 @@ pub struct Settings {
     pub webhook_disable_after: u32,
     /// Seconds one delivery attempt may take.
     pub webhook_timeout_secs: u64,
+    /// Seconds a claimed delivery stays with one instance; if it dies, another sends it after this.
+    pub webhook_lease_secs: u64,
 }
 
 /// The defaults of DESIGN.md's configuration table.
@@ -59,6 +61,7 @@ struct Defaults {
     webhook_retry_schedule: &'static str,
     webhook_disable_after: u32,
     webhook_timeout_secs: u64,
+    webhook_lease_secs: u64,
 }
 
 impl Default for Defaults {
@@ -76,6 +79,7 @@ impl Default for Defaults {
             webhook_retry_schedule: "5,300,1800,7200,18000,36000,36000,50400,72000,86400",
             webhook_disable_after: 50,
             webhook_timeout_secs: 10,
+            webhook_lease_secs: 30,
         }
     }
 }
@@ -114,6 +118,7 @@ impl Settings {
             webhook_retry_schedule: defaults.webhook_retry_schedule.to_owned(),
             webhook_disable_after: defaults.webhook_disable_after,
             webhook_timeout_secs: defaults.webhook_timeout_secs,
+            webhook_lease_secs: defaults.webhook_lease_secs,
         }
     }
 

@@ -30,13 +30,17 @@ type Answer = (u16, Option<u64>, &'static str);
 struct Receiver {
     received: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<VecDeque<Answer>>>,
+    /// How long each answer takes.
+    delay: Duration,
 }
 
 async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> Response {
+    // Recorded on arrival, like a receiver that has acted on it before it answers.
     receiver.received.lock().unwrap().push(Received {
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     });
+    tokio::time::sleep(receiver.delay).await;
     let (status, retry_after, text) = receiver
         .script
         .lock()
@@ -55,8 +59,14 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Byt
 impl Receiver {
     /// Starts on 127.0.0.1:0 and returns the receiver and its URL.
     async fn start(script: Vec<Answer>) -> (Self, String) {
+        Self::start_slow(script, Duration::ZERO).await
+    }
+
+    /// Like [`Receiver::start`], taking `delay` over each answer.
+    async fn start_slow(script: Vec<Answer>, delay: Duration) -> (Self, String) {
         let receiver = Receiver {
             script: Arc::new(Mutex::new(script.into())),
+            delay,
             ..Default::default()
         };
         let router = Router::new()
@@ -480,4 +490,163 @@ async fn a_delivery_is_sent_again_byte_for_byte_a_range_is_replayed_and_a_test_e
         paused.text
     );
     assert_eq!(app.count_rows("webhook_deliveries").await, before);
+}
+
+/// A `concierge serve` child process on a fixed port.
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(settings: &api::config::Settings, port: u16) -> Self {
+        let child = crate::helpers::concierge_command(settings)
+            .arg("serve")
+            .env("CONCIERGE_BIND", format!("127.0.0.1:{port}"))
+            .env("CONCIERGE_EGRESS_ALLOW", "127.0.0.1/32")
+            .env("CONCIERGE_WEBHOOK_RETRY_SCHEDULE", "1,1,1,1,1")
+            .env("CONCIERGE_WEBHOOK_TIMEOUT_SECS", "1")
+            .env("CONCIERGE_WEBHOOK_LEASE_SECS", "2")
+            .env("CONCIERGE_RATE_LIMITS", "false")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Owned at once, so that Drop kills and waits for it whatever happens below.
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            let ready = client.get(format!("{}/readyz", server.base)).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("concierge serve did not become ready on {}", server.base);
+    }
+
+    /// SIGKILL: no graceful shutdown, no flush, leases left behind.
+    fn kill_9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_delivery_loses_no_event_after_restart() {
+    let (settings, _cleanup) = crate::helpers::fresh_settings().await;
+    let boot = crate::helpers::concierge_command(&settings)
+        .args([
+            "bootstrap",
+            "--org",
+            "Crash",
+            "--plan",
+            "premium",
+            "--email",
+            "o@crash.test",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        boot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&boot.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&boot.stdout).to_string();
+    let key = stdout
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("ck_"))
+        .unwrap()
+        .to_owned();
+    let port = free_port();
+    let server = Server::start(&settings, port).await;
+    let client = reqwest::Client::new();
+    let (receiver, url) = Receiver::start_slow(vec![], Duration::from_millis(150)).await;
+    let hook = client
+        .post(format!("{}/api/v1/webhooks", server.base))
+        .bearer_auth(&key)
+        .json(&json!({"url": url, "events": ["message.created"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hook.status(), reqwest::StatusCode::CREATED);
+    let conversation: Value = client
+        .post(format!("{}/api/v1/conversations", server.base))
+        .bearer_auth(&key)
+        .json(&json!({"visitor": {"name": "Ann"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cid = conversation["id"].as_str().unwrap().to_owned();
+    for n in 0..1000 {
+        let sent = client
+            .post(format!(
+                "{}/api/v1/conversations/{cid}/messages",
+                server.base
+            ))
+            .bearer_auth(&key)
+            .json(&json!({"author": "visitor", "body": format!("message {n}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), reqwest::StatusCode::CREATED);
+    }
+    let before_kill = receiver.received().len();
+    assert!(
+        before_kill < 1000,
+        "the deliveries were still under way ({before_kill} of 1000 received)"
+    );
+    server.kill_9();
+
+    let server = Server::start(&settings, port).await;
+    let mut distinct = std::collections::HashSet::new();
+    for _ in 0..600 {
+        distinct = receiver
+            .received()
+            .iter()
+            .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
+            .collect();
+        if distinct.len() >= 1000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let all = receiver.received();
+    let total = all.len();
+    // Deduplicating by webhook-id is safe: every copy of an id carries the same body.
+    let mut bodies: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for request in &all {
+        let id = request.headers["webhook-id"].to_str().unwrap().to_owned();
+        let first = *bodies.entry(id.clone()).or_insert(request.body.as_str());
+        assert_eq!(first, request.body, "two bodies for {id}");
+    }
+    println!(
+        "kill -9 during delivery: {before_kill} of 1000 received before the kill; after restart {} distinct, {} duplicate deliveries",
+        distinct.len(),
+        total - distinct.len()
+    );
+    assert_eq!(distinct.len(), 1000, "every event arrived at least once");
+    drop(server);
 }

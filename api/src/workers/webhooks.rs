@@ -21,8 +21,6 @@ use crate::secrets::Sealer;
 use crate::service::deliveries::{self, Attempted, EXCERPT_BYTES, RetryPolicy};
 use crate::service::webhooks::signing_secrets;
 
-/// How long a claimed delivery stays with this instance before another may take it over.
-const LEASE: Duration = Duration::from_secs(60);
 /// Deliveries claimed per round.
 const BATCH: u64 = 32;
 /// Deliveries in flight at once.
@@ -86,6 +84,8 @@ pub struct Deliverer {
     client: reqwest::Client,
     policy: RetryPolicy,
     egress_allow: Option<String>,
+    /// How long a claimed delivery stays with this instance before another may take it over.
+    lease: Duration,
 }
 
 impl Deliverer {
@@ -115,6 +115,12 @@ impl Deliverer {
                 settings.webhook_disable_after,
             )?,
             egress_allow: settings.egress_allow.clone(),
+            // Longer than an attempt may take, so a live instance never loses a delivery it is sending.
+            lease: Duration::from_secs(
+                settings
+                    .webhook_lease_secs
+                    .max(settings.webhook_timeout_secs + 1),
+            ),
         })
     }
 
@@ -122,7 +128,7 @@ impl Deliverer {
     pub async fn run(self) {
         let this = Arc::new(self);
         loop {
-            match deliveries::claim(&this.db, LEASE, BATCH).await {
+            match deliveries::claim(&this.db, this.lease, BATCH).await {
                 Ok(batch) if !batch.is_empty() => {
                     futures_util::stream::iter(batch)
                         .for_each_concurrent(CONCURRENCY, |delivery| {
