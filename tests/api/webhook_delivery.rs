@@ -650,3 +650,42 @@ async fn a_server_killed_mid_delivery_loses_no_event_after_restart() {
     assert_eq!(distinct.len(), 1000, "every event arrived at least once");
     drop(server);
 }
+
+#[tokio::test]
+async fn two_instances_on_one_database_deliver_each_attempt_once() {
+    // Several instances behind a load balancer is a PostgreSQL deployment (DESIGN.md); the PostgreSQL pass of
+    // `make test` runs this, the SQLite pass has nothing to check.
+    if crate::helpers::backend() != "postgres" {
+        return;
+    }
+    let app = app().await;
+    let mut settings = app.settings.clone();
+    settings.egress_allow = Some("127.0.0.1/32".into());
+    let (_other, _stop) = crate::helpers::spawn_instance(settings).await;
+    let (receiver, url) = Receiver::start_slow(vec![], Duration::from_millis(20)).await;
+    endpoint(&app, &url, &["message.created"]).await;
+    let conversation = app.create_conversation("first").await;
+    let path = format!(
+        "/api/v1/conversations/{}/messages",
+        conversation["id"].as_str().unwrap()
+    );
+    for n in 0..199 {
+        let sent = app
+            .post(
+                &path,
+                json!({"author": "agent", "body": format!("reply {n}")}),
+            )
+            .await;
+        assert_eq!(sent.status, reqwest::StatusCode::CREATED);
+    }
+    receiver.wait_for(200).await;
+    // Give a double claim the time to show itself.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let got = receiver.received();
+    let distinct: std::collections::HashSet<String> = got
+        .iter()
+        .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(distinct.len(), 200);
+    assert_eq!(got.len(), 200, "no delivery was claimed by both instances");
+}
