@@ -45,6 +45,8 @@ pub struct Settings {
     pub webhook_timeout_secs: u64,
     /// Seconds a claimed delivery stays with one instance; if it dies, another sends it after this.
     pub webhook_lease_secs: u64,
+    /// Days events stay readable (and replayable) before they are pruned.
+    pub event_retention_days: u32,
 }
 
 /// The defaults of DESIGN.md's configuration table.
@@ -62,6 +64,7 @@ struct Defaults {
     webhook_disable_after: u32,
     webhook_timeout_secs: u64,
     webhook_lease_secs: u64,
+    event_retention_days: u32,
 }
 
 impl Default for Defaults {
@@ -80,6 +83,7 @@ impl Default for Defaults {
             webhook_disable_after: 50,
             webhook_timeout_secs: 10,
             webhook_lease_secs: 30,
+            event_retention_days: 30,
         }
     }
 }
@@ -119,6 +123,7 @@ impl Settings {
             webhook_disable_after: defaults.webhook_disable_after,
             webhook_timeout_secs: defaults.webhook_timeout_secs,
             webhook_lease_secs: defaults.webhook_lease_secs,
+            event_retention_days: defaults.event_retention_days,
         }
     }
 

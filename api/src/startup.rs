@@ -31,6 +31,9 @@ use crate::state::AppState;
 /// How often in-memory API key usage is written to the database.
 const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(10);
 
+/// How often events past the retention window are deleted.
+const EVENT_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A built server, bound to its port, not yet serving.
@@ -110,6 +113,21 @@ impl Application {
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
         let (usage, db) = (self.state.usage.clone(), self.state.db.clone());
         let deliverer = tokio::spawn(crate::db::background(self.deliverer.run()));
+        let (prune_db, retention) = (
+            self.state.db.clone(),
+            self.state.settings.event_retention_days,
+        );
+        let pruner = tokio::spawn(crate::db::background(async move {
+            let mut every = tokio::time::interval(EVENT_PRUNE_INTERVAL);
+            loop {
+                every.tick().await;
+                match crate::service::events::prune(&prune_db, retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "pruned events past the retention window"),
+                    Err(err) => tracing::warn!(error = ?err, "pruning old events failed"),
+                }
+            }
+        }));
         let flusher = tokio::spawn(crate::db::background(async move {
             let mut every = tokio::time::interval(USAGE_FLUSH_INTERVAL);
             loop {
@@ -125,6 +143,7 @@ impl Application {
         flusher.abort();
         // A delivery cut off here keeps its lease until it runs out; then any instance sends it again.
         deliverer.abort();
+        pruner.abort();
         if let Err(err) = self.state.usage.flush(&self.state.db).await {
             tracing::warn!(error = ?err, "flushing API key usage at shutdown failed");
         }

@@ -498,6 +498,9 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             format!("/webhooks/{}/test", org.webhook),
             None,
         ),
+        "Query.events" => gql("{ events(first: 5) { edges { cursor } } }", json!({})),
+        "Query.eventRetentionDays" => gql("{ eventRetentionDays }", json!({})),
+        "GET /events" => rest(Method::GET, "/events?limit=5".into(), None),
         "GET /webhooks" => rest(Method::GET, "/webhooks".into(), None),
         "POST /webhooks" => rest(
             Method::POST,

@@ -10,6 +10,7 @@ mod authz_matrix;
 mod bad_input;
 mod cli;
 mod conversations;
+mod events;
 mod graphql;
 mod health;
 mod knowledge_base;

@@ -3,6 +3,7 @@
 mod api_keys;
 mod audit;
 mod conversations;
+mod events;
 mod federation;
 pub mod http;
 mod knowledge_base;
@@ -30,6 +31,7 @@ pub struct QueryRoot(
     audit::AuditQuery,
     members::MemberQuery,
     webhooks::WebhookQuery,
+    events::EventQuery,
     federation::FederationQuery,
 );
 

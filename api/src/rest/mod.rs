@@ -4,6 +4,7 @@ pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod conversations;
+pub mod events;
 pub mod extract;
 pub mod knowledge_base;
 pub mod public;
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .merge(api_keys::router())
         .merge(audit::router())
         .merge(webhooks::router())
+        .merge(events::router())
 }
 
 /// A list response: `{"data": [...], "next_cursor": "…" | null}`.
