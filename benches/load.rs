@@ -220,14 +220,16 @@ enum Scenario {
     Dashboard,
     RestList,
     CreateMessage,
+    Webhooks,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 4] = [
+    const ALL: [Scenario; 5] = [
         Scenario::Baseline,
         Scenario::Dashboard,
         Scenario::RestList,
         Scenario::CreateMessage,
+        Scenario::Webhooks,
     ];
 
     fn key(self) -> &'static str {
@@ -236,6 +238,7 @@ impl Scenario {
             Scenario::Dashboard => "dashboard",
             Scenario::RestList => "rest-list",
             Scenario::CreateMessage => "create-message",
+            Scenario::Webhooks => "webhooks",
         }
     }
 
@@ -245,6 +248,7 @@ impl Scenario {
             Scenario::Dashboard => "GraphQL dashboard (50 conv + visitor + last 20 msgs)",
             Scenario::RestList => "GET /api/v1/conversations?limit=50",
             Scenario::CreateMessage => "POST /api/v1/conversations/{id}/messages",
+            Scenario::Webhooks => "webhook deliveries to a loopback receiver (per second)",
         }
     }
 }
@@ -287,7 +291,8 @@ async fn run(
                 n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 let t = Instant::now();
                 let request = match scenario {
-                    Scenario::Baseline => client.get(format!("{base}/healthz")),
+                    // Measured by `webhook_throughput`, not by request workers.
+                    Scenario::Baseline | Scenario::Webhooks => client.get(format!("{base}/healthz")),
                     Scenario::Dashboard => client.post(format!("{base}/graphql")).bearer_auth(&key).json(&json!({
                         "query": "{ conversations(first: 50) { edges { node { id status subject visitor { id name email } messages(last: 20) { edges { node { id author body createdAt } } } } } } }"
                     })),
@@ -330,6 +335,80 @@ async fn run(
     }
 }
 
+/// Events the webhook scenario delivers.
+const WEBHOOK_EVENTS: usize = 5_000;
+
+/// Queues `n` message events to a new endpoint at once (a replay) and times until a loopback receiver has
+/// answered all of them; latencies are those of the receiver's view, from the replay.
+async fn webhook_throughput(
+    state: &api::state::AppState,
+    owner: &api::auth::Principal,
+    conversations: &[String],
+    n: usize,
+) -> Outcome {
+    use api::service::{deliveries, messages, webhooks};
+    use std::sync::atomic::AtomicUsize;
+    // Enough message.created events to replay.
+    let since = Utc::now() - chrono::Duration::seconds(1);
+    for i in 0..n {
+        let input = messages::CreateMessage {
+            author: messages::Author::Agent,
+            body: format!("webhook bench {i}"),
+            source_entry_id: None,
+            confidence: None,
+        };
+        messages::create(
+            &state.db,
+            owner,
+            &conversations[i % conversations.len()],
+            input,
+        )
+        .await
+        .unwrap();
+    }
+    let until = Utc::now() + chrono::Duration::seconds(1);
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::Relaxed);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let receiver = tokio::spawn(async move { axum::serve(listener, router).await });
+    let input = webhooks::CreateWebhook {
+        url,
+        events: vec!["message.created".to_owned()],
+        ..Default::default()
+    };
+    let egress = state.settings.egress_allow.as_deref();
+    let (hook, _) = webhooks::create(&state.db, &state.sealer, owner, egress, input)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let queued = deliveries::replay(&state.db, owner, &hook.model.id, since, until)
+        .await
+        .unwrap() as usize;
+    while received.load(Ordering::Relaxed) < queued && started.elapsed() < Duration::from_secs(600)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    receiver.abort();
+    let delivered = received.load(Ordering::Relaxed);
+    Outcome {
+        requests: delivered,
+        errors: queued - delivered.min(queued),
+        elapsed: started.elapsed(),
+        latencies: Vec::new(),
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -368,7 +447,10 @@ async fn bench_backend(backend: &str, o: &Options) {
         rate_limits: true,
         ..settings.clone()
     };
+    // The webhook scenario delivers to a receiver on loopback.
+    settings.egress_allow = Some("127.0.0.1/32".to_owned());
     let application = Application::build(settings).await.unwrap();
+    let state = application.state().clone();
     let db = application.state().db.clone();
     let authz = application.state().authz.clone();
     let base = format!("http://127.0.0.1:{}", application.port());
@@ -430,7 +512,7 @@ async fn bench_backend(backend: &str, o: &Options) {
     let mut overheads = Vec::new();
     for scenario in o.scenarios.iter().copied() {
         if let Some((limited_base, _)) = &limited
-            && !matches!(scenario, Scenario::Baseline)
+            && !matches!(scenario, Scenario::Baseline | Scenario::Webhooks)
         {
             let [off, on] = alternate(scenario, [&base, limited_base], &keys, &ids, o).await;
             for (label, outcome) in [("limits off", &off), ("limits on", &on)] {
@@ -439,7 +521,11 @@ async fn bench_backend(backend: &str, o: &Options) {
             overheads.push((scenario.name(), rate(&on) / rate(&off)));
             continue;
         }
-        let outcome = run(scenario, &base, &keys, ids.clone(), o).await;
+        let outcome = if matches!(scenario, Scenario::Webhooks) {
+            webhook_throughput(&state, &owner, &ids, WEBHOOK_EVENTS).await
+        } else {
+            run(scenario, &base, &keys, ids.clone(), o).await
+        };
         if matches!(scenario, Scenario::Baseline) {
             baseline = rate(&outcome);
         }

@@ -689,3 +689,42 @@ async fn two_instances_on_one_database_deliver_each_attempt_once() {
     assert_eq!(distinct.len(), 200);
     assert_eq!(got.len(), 200, "no delivery was claimed by both instances");
 }
+
+#[tokio::test]
+async fn during_a_rotation_both_secrets_sign_and_each_verifies_with_the_library() {
+    let app = app().await;
+    let (receiver, url) = Receiver::start(vec![]).await;
+    let (id, old_secret) = endpoint(&app, &url, &["conversation.created"]).await;
+    let rotated = app
+        .post(&format!("/api/v1/webhooks/{id}/rotate-secret"), json!({}))
+        .await;
+    assert_eq!(rotated.status, reqwest::StatusCode::OK, "{}", rotated.text);
+    let new_secret = rotated.body["secret"].as_str().unwrap().to_owned();
+    app.create_conversation("after the rotation").await;
+    let got = receiver.wait_for(1).await;
+    let signature = got[0].headers["webhook-signature"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(signature.split(' ').count(), 2, "{signature}");
+    for secret in [old_secret, new_secret] {
+        let file =
+            std::env::temp_dir().join(format!("concierge-rotation-{}.json", ulid::Ulid::new()));
+        let payload = json!({
+            "secret": secret,
+            "deliveries": [{
+                "headers": {
+                    "webhook-id": got[0].headers["webhook-id"].to_str().unwrap(),
+                    "webhook-timestamp": got[0].headers["webhook-timestamp"].to_str().unwrap(),
+                    "webhook-signature": signature,
+                },
+                "body": got[0].body,
+            }],
+        });
+        std::fs::write(&file, payload.to_string()).unwrap();
+        let verdict =
+            crate::peers::run_peer("verify-webhook.mjs", vec![file.display().to_string()]).await;
+        let _ = std::fs::remove_file(&file);
+        assert_eq!(verdict["verified"], 1, "{verdict}");
+    }
+}
