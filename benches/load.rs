@@ -343,13 +343,25 @@ const WEBHOOK_EVENTS: usize = 5_000;
 async fn webhook_throughput(
     state: &api::state::AppState,
     owner: &api::auth::Principal,
-    conversations: &[String],
+    assistant: &str,
     n: usize,
 ) -> Outcome {
     use api::service::{deliveries, messages, webhooks};
     use std::sync::atomic::AtomicUsize;
-    // Enough message.created events to replay.
+    // Enough message.created events to replay, in an open conversation of their own.
     let since = Utc::now() - chrono::Duration::seconds(1);
+    let open = api::service::conversations::create(
+        &state.db,
+        owner,
+        api::service::conversations::CreateConversation {
+            assistant_id: Some(assistant.to_owned()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .conversation
+    .id;
     for i in 0..n {
         let input = messages::CreateMessage {
             author: messages::Author::Agent,
@@ -357,14 +369,9 @@ async fn webhook_throughput(
             source_entry_id: None,
             confidence: None,
         };
-        messages::create(
-            &state.db,
-            owner,
-            &conversations[i % conversations.len()],
-            input,
-        )
-        .await
-        .unwrap();
+        messages::create(&state.db, owner, &open, input)
+            .await
+            .unwrap();
     }
     let until = Utc::now() + chrono::Duration::seconds(1);
     let received = Arc::new(AtomicUsize::new(0));
@@ -522,7 +529,7 @@ async fn bench_backend(backend: &str, o: &Options) {
             continue;
         }
         let outcome = if matches!(scenario, Scenario::Webhooks) {
-            webhook_throughput(&state, &owner, &ids, WEBHOOK_EVENTS).await
+            webhook_throughput(&state, &owner, &org.assistant.id, WEBHOOK_EVENTS).await
         } else {
             run(scenario, &base, &keys, ids.clone(), o).await
         };
