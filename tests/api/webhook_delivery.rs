@@ -580,15 +580,9 @@ async fn a_server_killed_mid_delivery_loses_no_event_after_restart() {
     let port = free_port();
     let server = Server::start(&settings, port).await;
     let client = reqwest::Client::new();
-    let (receiver, url) = Receiver::start_slow(vec![], Duration::from_millis(150)).await;
-    let hook = client
-        .post(format!("{}/api/v1/webhooks", server.base))
-        .bearer_auth(&key)
-        .json(&json!({"url": url, "events": ["message.created"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(hook.status(), reqwest::StatusCode::CREATED);
+    // 1,000 events first, then one replay queues all of them at once: the kill lands mid-delivery however
+    // fast or slow this machine posts.
+    let since = chrono::Utc::now() - chrono::Duration::seconds(1);
     let conversation: Value = client
         .post(format!("{}/api/v1/conversations", server.base))
         .bearer_auth(&key)
@@ -613,6 +607,34 @@ async fn a_server_killed_mid_delivery_loses_no_event_after_restart() {
             .unwrap();
         assert_eq!(sent.status(), reqwest::StatusCode::CREATED);
     }
+    let until = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let (receiver, url) = Receiver::start_slow(vec![], Duration::from_millis(100)).await;
+    let hook: Value = client
+        .post(format!("{}/api/v1/webhooks", server.base))
+        .bearer_auth(&key)
+        .json(&json!({"url": url, "events": ["message.created"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let replay: Value = client
+        .post(format!(
+            "{}/api/v1/webhooks/{}/replay",
+            server.base,
+            hook["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&key)
+        .json(&json!({"since": since.to_rfc3339(), "until": until.to_rfc3339()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(replay["queued"], 1000, "{replay}");
+    receiver.wait_for(100).await;
     let before_kill = receiver.received().len();
     assert!(
         before_kill < 1000,
