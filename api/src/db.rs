@@ -7,7 +7,7 @@ use std::time::Duration;
 use migration::MigratorTrait;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, TransactionTrait,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -116,8 +116,15 @@ impl Db {
             Some(lock) => Some(lock.lock().await),
             None => None,
         };
+        // On SQLite, BEGIN IMMEDIATE takes the write lock up front: a writer of another process (a second
+        // instance, `concierge org set-plan`) makes it wait out the busy timeout instead of failing the
+        // transaction when it upgrades from read to write. PostgreSQL ignores the option.
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
         Ok(WriteTxn {
-            txn: self.conn.begin().await?,
+            txn: self.conn.begin_with_options(options).await?,
             _guard: guard,
         })
     }

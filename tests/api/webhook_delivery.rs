@@ -675,11 +675,6 @@ async fn a_server_killed_mid_delivery_loses_no_event_after_restart() {
 
 #[tokio::test]
 async fn two_instances_on_one_database_deliver_each_attempt_once() {
-    // Several instances behind a load balancer is a PostgreSQL deployment (DESIGN.md); the PostgreSQL pass of
-    // `make test` runs this, the SQLite pass has nothing to check.
-    if crate::helpers::backend() != "postgres" {
-        return;
-    }
     let app = app().await;
     let mut settings = app.settings.clone();
     settings.egress_allow = Some("127.0.0.1/32".into());
