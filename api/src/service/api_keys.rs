@@ -147,35 +147,43 @@ pub async fn authenticate(
 /// Inserts a key and returns it with its secret (used by bootstrap and [`create`]).
 pub(crate) async fn insert(
     conn: &impl ConnectionTrait,
-    organization_id: &str,
-    name: &str,
-    role: Role,
-    created_by: Option<String>,
-    expires_at: Option<DateTime<Utc>>,
+    key: NewKey<'_>,
 ) -> ApiResult<(api_key::Model, String)> {
     let secret = generate();
     let model = api_key::ActiveModel {
         id: Set(new_id(Kind::ApiKey)),
-        organization_id: Set(organization_id.to_owned()),
-        name: Set(name.to_owned()),
+        organization_id: Set(key.organization_id.to_owned()),
+        name: Set(key.name.to_owned()),
         prefix: Set(secret.prefix),
         secret_hash: Set(secret.hash),
-        role: Set(role.as_str().to_owned()),
-        created_by: Set(created_by),
-        expires_at: Set(expires_at),
+        role: Set(key.role.as_str().to_owned()),
+        created_by: Set(key.created_by),
+        expires_at: Set(key.expires_at),
         revoked_at: Set(None),
         last_used_at: Set(None),
         created_at: Set(now()),
-        scopes: Set(None),
-        allowed_cidrs: Set(None),
+        scopes: Set(key.scopes.as_ref().map(|s| serde_json::json!(s))),
+        allowed_cidrs: Set(key.allowed_cidrs.map(|c| serde_json::json!(c))),
         request_count: Set(0),
         previous_secret_hash: Set(None),
         previous_expires_at: Set(None),
     }
     .insert(conn)
     .await?;
-    store_roles(conn, &model.id, organization_id, &key_roles(role, None)).await?;
+    let roles = key_roles(key.role, key.scopes.as_deref());
+    store_roles(conn, &model.id, key.organization_id, &roles).await?;
     Ok((model, secret.secret))
+}
+
+/// What [`insert`] makes a key from.
+pub(crate) struct NewKey<'a> {
+    pub organization_id: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    pub created_by: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub scopes: Option<Vec<Scope>>,
+    pub allowed_cidrs: Option<Vec<String>>,
 }
 
 /// Creates a key; the secret is returned this once only.
@@ -215,28 +223,16 @@ pub async fn create(
         .map(validate_cidrs)
         .transpose()?;
     let txn = db.begin_write().await?;
-    let (key, secret) = insert(
-        &*txn,
-        grant.organization_id(),
-        &name,
+    let key = NewKey {
+        organization_id: grant.organization_id(),
+        name: &name,
         role,
-        Some(principal.actor_id().to_owned()),
-        input.expires_at,
-    )
-    .await?;
-    if let Some(scopes) = &scopes {
-        store_roles(
-            &*txn,
-            &key.id,
-            &key.organization_id,
-            &key_roles(role, Some(scopes)),
-        )
-        .await?;
-    }
-    let mut active = key.into_active_model();
-    active.scopes = Set(scopes.map(|s| serde_json::json!(s)));
-    active.allowed_cidrs = Set(cidrs.map(|c| serde_json::json!(c)));
-    let created = (active.update(&*txn).await?, secret);
+        created_by: Some(principal.actor_id().to_owned()),
+        expires_at: input.expires_at,
+        scopes,
+        allowed_cidrs: cidrs,
+    };
+    let created = insert(&*txn, key).await?;
     audit::record(
         &*txn,
         principal,

@@ -64,15 +64,16 @@ pub async fn bootstrap(db: &Db, name: &str, plan: Plan, email: &str) -> ApiResul
     )
     .await?;
     let assistant = assistants::insert_default(&*txn, &organization.id, &name).await?;
-    let (api_key, secret) = api_keys::insert(
-        &*txn,
-        &organization.id,
-        "Owner key (bootstrap)",
-        Role::Owner,
-        Some(owner.id.clone()),
-        None,
-    )
-    .await?;
+    let owner_key = api_keys::NewKey {
+        organization_id: &organization.id,
+        name: "Owner key (bootstrap)",
+        role: Role::Owner,
+        created_by: Some(owner.id.clone()),
+        expires_at: None,
+        scopes: None,
+        allowed_cidrs: None,
+    };
+    let (api_key, secret) = api_keys::insert(&*txn, owner_key).await?;
     audit::append(
         &*txn,
         &organization.id,
