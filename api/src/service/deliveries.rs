@@ -18,7 +18,7 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
 use crate::service::events::{self, names};
-use crate::service::webhooks::EVENTS;
+use crate::service::webhooks::{EVENTS, subscribed_events};
 use crate::service::{Page, PageRequest, newest_first, now};
 
 pub const PENDING: &str = "pending";
@@ -54,11 +54,7 @@ pub(crate) async fn enqueue(conn: &impl ConnectionTrait, event: &event::Model) -
         .await?;
     let payload = envelope(event);
     for endpoint in endpoints {
-        let subscribed = endpoint.events.as_array().is_some_and(|list| {
-            list.iter()
-                .any(|e| e.as_str() == Some(event.event.as_str()))
-        });
-        if subscribed {
+        if subscribed_events(&endpoint).contains(&event.event) {
             insert(conn, &endpoint, &event.id, &event.event, payload.clone()).await?;
         }
     }
@@ -423,7 +419,7 @@ pub async fn replay(
     }
     let txn = db.begin_write().await?;
     let endpoint = receiving_endpoint(&*txn, grant.organization_id(), webhook_id).await?;
-    let types: Vec<String> = serde_json::from_value(endpoint.events.clone()).unwrap_or_default();
+    let types = subscribed_events(&endpoint);
     let in_range = event::Entity::find()
         .filter(event::Column::OrganizationId.eq(grant.organization_id()))
         .filter(event::Column::Event.is_in(types))

@@ -76,8 +76,13 @@ impl Webhook {
 
     /// The subscribed events.
     pub fn events(&self) -> Vec<String> {
-        serde_json::from_value(self.model.events.clone()).unwrap_or_default()
+        subscribed_events(&self.model)
     }
+}
+
+/// The events an endpoint subscribes to, as stored.
+pub fn subscribed_events(model: &webhook::Model) -> Vec<String> {
+    serde_json::from_value(model.events.clone()).unwrap_or_default()
 }
 
 /// Input of `createWebhook` / `POST /webhooks`.
