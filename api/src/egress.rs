@@ -63,6 +63,14 @@ pub fn ip_allowed(ip: IpAddr, allow: Option<&str>) -> bool {
             .any(|entry| matches!(entry, Allowed::Network(net) if net.contains(&ip)))
 }
 
+/// Whether the allow-list names this host, which then may be reached whatever it resolves to.
+pub fn host_allowed(name: &str, allow: Option<&str>) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    allow_list(allow)
+        .iter()
+        .any(|entry| matches!(entry, Allowed::Host(host) if *host == name))
+}
+
 /// Why a destination host is refused before any lookup, or `None`; names are checked again once resolved.
 pub fn refusal(host: &Host<&str>, allow: Option<&str>) -> Option<String> {
     match host {
@@ -71,12 +79,9 @@ pub fn refusal(host: &Host<&str>, allow: Option<&str>) -> Option<String> {
         Host::Ipv6(ip) => (!ip_allowed(IpAddr::V6(*ip), allow))
             .then(|| format!("{ip} is a private or local address")),
         Host::Domain(name) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            let local = name == "localhost" || name.ends_with(".localhost");
-            let allowed = allow_list(allow)
-                .iter()
-                .any(|entry| matches!(entry, Allowed::Host(host) if *host == name));
-            (local && !allowed).then(|| format!("{name} is a local host name"))
+            let lower = name.trim_end_matches('.').to_ascii_lowercase();
+            let local = lower == "localhost" || lower.ends_with(".localhost");
+            (local && !host_allowed(name, allow)).then(|| format!("{lower} is a local host name"))
         }
     }
 }

@@ -57,10 +57,7 @@ impl Resolve for GuardedResolver {
         let allow = self.allow.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let allowed_by_name = allow.as_deref().is_some_and(|list| {
-                list.split(',')
-                    .any(|entry| entry.trim().eq_ignore_ascii_case(&host))
-            });
+            let allowed_by_name = egress::host_allowed(&host, allow.as_deref());
             let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
                 .await?
                 .filter(|addr| allowed_by_name || egress::ip_allowed(addr.ip(), allow.as_deref()))
