@@ -538,16 +538,16 @@ pub async fn authorize_key_rights<'p>(
     Ok(grant)
 }
 
-/// Allows changing or deactivating the member `member_id` who holds `current`: one may not change one's own
-/// membership, and touching a member needs the right to grant their role (and `new`, when given).
-pub async fn authorize_member_change<'p>(
-    principal: &'p Principal,
-    action: Action,
+/// Allows changing or deactivating the member `member_id` who holds `current`, on top of the `members` grant
+/// the caller already holds (its proof is the first argument): one may not change one's own membership, and
+/// touching a member needs the right to grant their role (and `new`, when given).
+pub async fn authorize_member_change(
+    _members: &Grant<'_>,
+    principal: &Principal,
     member_id: &str,
     current: Role,
     new: Option<Role>,
-) -> ApiResult<Grant<'p>> {
-    let grant = authorize(principal, Resource::Member, action).await?;
+) -> ApiResult<()> {
     if matches!(&principal.actor, Actor::User { id } if id == member_id) {
         return Err(ApiError::Forbidden(
             "you may not change your own membership".to_owned(),
@@ -557,7 +557,7 @@ pub async fn authorize_member_change<'p>(
     if let Some(new) = new {
         authorize(principal, Resource::Role(new), Action::Grant).await?;
     }
-    Ok(grant)
+    Ok(())
 }
 
 #[cfg(test)]

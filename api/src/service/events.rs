@@ -167,9 +167,10 @@ pub async fn list(
     retention_days: u32,
     page: &PageRequest,
 ) -> ApiResult<Page<event::Model>> {
-    let grant = authorize(principal, Resource::Conversation, Action::Read)
-        .await
-        .or(authorize(principal, Resource::KnowledgeBase, Action::Read).await)?;
+    let grant = match authorize(principal, Resource::Conversation, Action::Read).await {
+        Ok(grant) => grant,
+        Err(_) => authorize(principal, Resource::KnowledgeBase, Action::Read).await?,
+    };
     let readable = readable_types(principal, types).await?;
     let oldest = now() - chrono::Duration::days(i64::from(retention_days));
     let mut query = event::Entity::find()

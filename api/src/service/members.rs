@@ -157,14 +157,7 @@ pub async fn change_role(
     let grant = authorize(principal, Resource::Member, Action::Write).await?;
     let txn = db.begin_write().await?;
     let member = find(&*txn, grant.organization_id(), id).await?;
-    authorize_member_change(
-        principal,
-        Action::Write,
-        &member.id,
-        role_of(&member)?,
-        Some(role),
-    )
-    .await?;
+    authorize_member_change(&grant, principal, &member.id, role_of(&member)?, Some(role)).await?;
     if role != Role::Owner && is_last_owner(&*txn, &member).await? {
         return Err(ApiError::Conflict(
             "the organization's last owner keeps the owner role; make someone else owner first"
@@ -204,14 +197,7 @@ pub async fn deactivate(db: &Db, principal: &Principal, id: &str) -> ApiResult<u
     let grant = authorize(principal, Resource::Member, Action::Delete).await?;
     let txn = db.begin_write().await?;
     let member = find(&*txn, grant.organization_id(), id).await?;
-    authorize_member_change(
-        principal,
-        Action::Delete,
-        &member.id,
-        role_of(&member)?,
-        None,
-    )
-    .await?;
+    authorize_member_change(&grant, principal, &member.id, role_of(&member)?, None).await?;
     if is_last_owner(&*txn, &member).await? {
         return Err(ApiError::Conflict(
             "the organization's last owner cannot be deactivated".to_owned(),

@@ -160,8 +160,8 @@ pub async fn issue_invitation(
         .await?
         .ok_or_else(|| ApiError::not_found("member", id))?;
     authorize_member_change(
+        &grant,
         principal,
-        Action::Write,
         &member.id,
         Role::stored(&member.role)?,
         None,
