@@ -47,6 +47,9 @@ pub struct Settings {
     pub webhook_lease_secs: u64,
     /// Days events stay readable (and replayable) before they are pruned.
     pub event_retention_days: u32,
+    /// Seconds after which an open subscription authenticates its credential again (changes to keys, roles and
+    /// plans made through the API reach open subscriptions at once; this bounds expiry and out-of-band changes).
+    pub subscription_recheck_secs: u64,
 }
 
 /// The defaults of DESIGN.md's configuration table.
@@ -65,6 +68,7 @@ struct Defaults {
     webhook_timeout_secs: u64,
     webhook_lease_secs: u64,
     event_retention_days: u32,
+    subscription_recheck_secs: u64,
 }
 
 impl Default for Defaults {
@@ -84,6 +88,7 @@ impl Default for Defaults {
             webhook_timeout_secs: 10,
             webhook_lease_secs: 30,
             event_retention_days: 30,
+            subscription_recheck_secs: 60,
         }
     }
 }
@@ -124,7 +129,13 @@ impl Settings {
             webhook_timeout_secs: defaults.webhook_timeout_secs,
             webhook_lease_secs: defaults.webhook_lease_secs,
             event_retention_days: defaults.event_retention_days,
+            subscription_recheck_secs: defaults.subscription_recheck_secs,
         }
+    }
+
+    /// How often an open subscription authenticates again (at least once a second).
+    pub fn subscription_recheck(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.subscription_recheck_secs.max(1))
     }
 
     /// The database to connect to: `DATABASE_URL`, or SQLite in the data dir.

@@ -11,6 +11,7 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, MutexGuard};
 
+use crate::bus::{Bus, Notice, Signal};
 use crate::config::Settings;
 
 tokio::task_local! {
@@ -30,12 +31,19 @@ pub struct Db {
     statements: Arc<AtomicU64>,
     /// SQLite allows one writer: taking this before `BEGIN` avoids `SQLITE_BUSY` on lock upgrade.
     write_lock: Option<Arc<Mutex<()>>>,
+    /// Where committed events are announced.
+    bus: Bus,
 }
 
 /// A write transaction; it rolls back when dropped without [`WriteTxn::commit`].
 pub struct WriteTxn<'a> {
     txn: DatabaseTransaction,
     _guard: Option<MutexGuard<'a, ()>>,
+    bus: &'a Bus,
+    /// Events (and access changes) written in this transaction, announced once it commits.
+    signals: std::sync::Mutex<Vec<Signal>>,
+    /// The organizations whose event stream this transaction has locked.
+    streams: std::sync::Mutex<Vec<String>>,
 }
 
 impl std::ops::Deref for WriteTxn<'_> {
@@ -46,8 +54,39 @@ impl std::ops::Deref for WriteTxn<'_> {
 }
 
 impl WriteTxn<'_> {
+    /// Commits, then announces the transaction's events to live subscribers.
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+        self.txn.commit().await?;
+        let signals = std::mem::take(&mut *self.signals.lock().unwrap_or_else(|e| e.into_inner()));
+        self.bus.publish(signals);
+        Ok(())
+    }
+
+    /// Remembers an event written in this transaction, to announce after the commit.
+    pub(crate) fn announce(&self, notice: Notice) {
+        self.signal(Signal::Event(Arc::new(notice)));
+    }
+
+    /// Tells the organization's live subscribers, after the commit, that someone's access changed.
+    pub fn announce_access_change(&self, organization_id: &str) {
+        self.signal(Signal::Access(organization_id.into()));
+    }
+
+    fn signal(&self, signal: Signal) {
+        self.signals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(signal);
+    }
+
+    /// Marks the organization's stream as locked by this transaction; false if it already was.
+    pub(crate) fn mark_stream_locked(&self, organization_id: &str) -> bool {
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        if streams.iter().any(|s| s == organization_id) {
+            return false;
+        }
+        streams.push(organization_id.to_owned());
+        true
     }
 }
 
@@ -93,12 +132,23 @@ impl Db {
             conn,
             statements,
             write_lock: sqlite.then(|| Arc::new(Mutex::new(()))),
+            bus: Bus::new(),
         })
     }
 
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<(), DbErr> {
         migration::Migrator::up(&self.conn, None).await
+    }
+
+    /// Announces committed events through Redis instead of in process only.
+    pub fn share_events(&mut self, bus: Bus) {
+        self.bus = bus;
+    }
+
+    /// The live-event bus.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
     }
 
     /// The connection, for reads.
@@ -126,6 +176,9 @@ impl Db {
         Ok(WriteTxn {
             txn: self.conn.begin_with_options(options).await?,
             _guard: guard,
+            bus: &self.bus,
+            signals: std::sync::Mutex::default(),
+            streams: std::sync::Mutex::default(),
         })
     }
 

@@ -78,6 +78,19 @@ pub fn new_id(kind: Kind) -> String {
     format!("{}{}", kind.prefix(), ulid)
 }
 
+/// A new id of this kind that sorts after `previous` even when another process's clock or generator is behind.
+pub fn new_id_after(kind: Kind, previous: &str) -> String {
+    let id = new_id(kind);
+    if id.as_str() > previous {
+        return id;
+    }
+    previous
+        .strip_prefix(kind.prefix())
+        .and_then(|body| ulid::Ulid::from_string(body).ok())
+        .and_then(|ulid| ulid.increment())
+        .map_or(id, |next| format!("{}{}", kind.prefix(), next))
+}
+
 /// Checks that `id` is a well-formed id of `kind`; `field` names it in the error.
 pub fn parse(kind: Kind, field: &str, id: &str) -> Result<String, ApiError> {
     let body = id.strip_prefix(kind.prefix()).ok_or_else(|| {
@@ -128,6 +141,21 @@ mod tests {
         let b = new_id(Kind::Conversation);
         assert!(a.starts_with("conv_") && a < b);
         assert!(parse(Kind::Conversation, "id", &a).is_ok());
+    }
+
+    #[test]
+    fn an_id_made_after_a_later_one_still_sorts_after_it() {
+        let future = format!(
+            "{}{}",
+            Kind::Event.prefix(),
+            ulid::Ulid::from_datetime(
+                std::time::SystemTime::now() + std::time::Duration::from_secs(60)
+            )
+        );
+        let next = new_id_after(Kind::Event, &future);
+        assert!(next > future, "{next} should sort after {future}");
+        let current = new_id(Kind::Event);
+        assert!(new_id_after(Kind::Event, &current) > current);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod authz;
+pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -53,9 +53,11 @@ impl Application {
     }
 
     /// Builds on an already connected and migrated database.
-    pub async fn build_with_db(settings: Settings, db: Db) -> anyhow::Result<Self> {
+    pub async fn build_with_db(settings: Settings, mut db: Db) -> anyhow::Result<Self> {
         let rate_limits = match &settings.redis_url {
             Some(url) if !url.expose_secret().is_empty() => {
+                // Live events fan out to every instance's subscribers through Redis pub/sub.
+                db.share_events(crate::bus::Bus::with_redis(url.expose_secret()).await?);
                 RateLimits::with_redis(url.expose_secret(), settings.rate_limits).await?
             }
             _ => RateLimits::new(settings.rate_limits),
@@ -197,6 +199,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/graphql/ws", get(graphql::ws::handler))
         .nest("/api/v1", rest::public::router())
         .merge(authenticated)
         .fallback(not_found)

@@ -24,6 +24,8 @@ struct Org {
     /// A signed-in member of each role.
     sessions: BTreeMap<Role, String>,
     conversation: String,
+    /// The organization's first event (`conversation.created`), for subscriptions to replay from.
+    first_event: String,
     visitor: String,
     entry: String,
     webhook: String,
@@ -84,8 +86,20 @@ impl Org {
         )
         .await
         .unwrap();
+        let first_event = {
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+            entities::event::Entity::find()
+                .filter(entities::event::Column::OrganizationId.eq(&boot.organization.id))
+                .order_by_asc(entities::event::Column::Id)
+                .one(app.db.conn())
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        };
         let mut org = Self {
             plan: first_plan,
+            first_event,
             conversation: created.conversation.id,
             visitor: created.conversation.visitor_id,
             entry: String::new(),
@@ -246,6 +260,12 @@ type Row = (String, String, String);
 enum Probe {
     Rest(Method, String, Option<Value>),
     Graphql(String, Value),
+    /// A subscription over `/graphql/ws`; `after` the organization's first event, so an allowed one answers at once.
+    Subscription(String, Value),
+}
+
+fn sub(query: &str, variables: Value) -> Option<Probe> {
+    Some(Probe::Subscription(query.to_owned(), variables))
 }
 
 fn gql(query: &str, variables: Value) -> Option<Probe> {
@@ -525,6 +545,18 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             format!("/webhooks/{}/rotate-secret", org.webhook),
             None,
         ),
+        "Subscription.conversationEvents" => sub(
+            "subscription($id: ID!, $after: ID) { conversationEvents(conversationId: $id, after: $after) { id } }",
+            json!({"id": org.conversation, "after": org.first_event}),
+        ),
+        "Subscription.organizationEvents" => sub(
+            "subscription($after: ID) { organizationEvents(after: $after) { id } }",
+            json!({"after": org.first_event}),
+        ),
+        "Subscription.messageAdded" => sub(
+            "subscription($id: ID!, $after: ID) { messageAdded(conversationId: $id, after: $after) { id } }",
+            json!({"id": org.conversation, "after": org.first_event}),
+        ),
         _ => None,
     }
 }
@@ -563,7 +595,75 @@ async fn call(app: &TestApp, key: &str, probe: Probe) -> String {
         Probe::Graphql(query, variables) => {
             outcome(&app.graphql_as(key, &query, variables).await, true)
         }
+        Probe::Subscription(query, variables) => {
+            subscription_outcome(app, key, &query, variables).await
+        }
     }
+}
+
+/// Opens a `graphql-transport-ws` connection and reads how the subscription is answered: its first event
+/// (allow), an error naming the refusal, or a close in `connection_init` (4403: the plan has no subscriptions).
+async fn subscription_outcome(app: &TestApp, token: &str, query: &str, variables: Value) -> String {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let mut request = app
+        .url("/graphql/ws")
+        .replacen("http://", "ws://", 1)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init =
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    let read = async {
+        while let Some(message) = socket.next().await {
+            match message.unwrap() {
+                Message::Text(text) => {
+                    let frame: Value = serde_json::from_str(&text).unwrap();
+                    match frame["type"].as_str().unwrap_or_default() {
+                        "connection_ack" => {
+                            let subscribe = json!({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}});
+                            socket
+                                .send(Message::text(subscribe.to_string()))
+                                .await
+                                .unwrap();
+                        }
+                        "next" | "error" => {
+                            let code = frame["payload"]["errors"][0]["extensions"]["code"]
+                                .as_str()
+                                .unwrap_or_default();
+                            return match code {
+                                "" => "allow".to_owned(),
+                                "FORBIDDEN" => "deny".to_owned(),
+                                "PLAN_UPGRADE_REQUIRED" => "plan".to_owned(),
+                                other => format!("error {other}: {text}"),
+                            };
+                        }
+                        other => return format!("error unexpected {other}: {text}"),
+                    }
+                }
+                Message::Close(Some(frame)) if u16::from(frame.code) == 4403 => {
+                    return if frame.reason.contains("premium") {
+                        "plan".to_owned()
+                    } else {
+                        "deny".to_owned()
+                    };
+                }
+                Message::Close(frame) => return format!("error closed {frame:?}"),
+                _ => {}
+            }
+        }
+        "error the socket ended".to_owned()
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .unwrap_or_else(|_| "error no answer within 10 s".to_owned())
 }
 
 /// Every root field the server serves, from introspection.

@@ -380,5 +380,67 @@ pub fn concierge_command(settings: &Settings) -> std::process::Command {
     if let Some(url) = &settings.database_url {
         command.env("DATABASE_URL", url.expose_secret());
     }
+    command.env_remove("REDIS_URL");
+    if let Some(url) = &settings.redis_url {
+        command.env("REDIS_URL", url.expose_secret());
+    }
     command
+}
+
+/// A `concierge serve` child process on a fixed port.
+pub struct Server {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl Server {
+    pub async fn start(settings: &api::config::Settings, port: u16) -> Self {
+        let child = concierge_command(settings)
+            .arg("serve")
+            .env("CONCIERGE_BIND", format!("127.0.0.1:{port}"))
+            .env("CONCIERGE_EGRESS_ALLOW", "127.0.0.1/32")
+            .env("CONCIERGE_WEBHOOK_RETRY_SCHEDULE", "1,1,1,1,1")
+            .env("CONCIERGE_WEBHOOK_TIMEOUT_SECS", "1")
+            .env("CONCIERGE_WEBHOOK_LEASE_SECS", "2")
+            .env("CONCIERGE_RATE_LIMITS", "false")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Owned at once, so that Drop kills and waits for it whatever happens below.
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            let ready = client.get(format!("{}/readyz", server.base)).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("concierge serve did not become ready on {}", server.base);
+    }
+
+    /// SIGKILL: no graceful shutdown, no flush, leases left behind.
+    pub fn kill_9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -21,5 +21,6 @@ mod rate_limits;
 mod schema;
 mod service_keys;
 mod sessions;
+mod subscriptions;
 mod webhook_delivery;
 mod webhooks;

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{Server, TestApp, free_port, spawn_app_with};
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
@@ -490,64 +490,6 @@ async fn a_delivery_is_sent_again_byte_for_byte_a_range_is_replayed_and_a_test_e
         paused.text
     );
     assert_eq!(app.count_rows("webhook_deliveries").await, before);
-}
-
-/// A `concierge serve` child process on a fixed port.
-struct Server {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Server {
-    async fn start(settings: &api::config::Settings, port: u16) -> Self {
-        let child = crate::helpers::concierge_command(settings)
-            .arg("serve")
-            .env("CONCIERGE_BIND", format!("127.0.0.1:{port}"))
-            .env("CONCIERGE_EGRESS_ALLOW", "127.0.0.1/32")
-            .env("CONCIERGE_WEBHOOK_RETRY_SCHEDULE", "1,1,1,1,1")
-            .env("CONCIERGE_WEBHOOK_TIMEOUT_SECS", "1")
-            .env("CONCIERGE_WEBHOOK_LEASE_SECS", "2")
-            .env("CONCIERGE_RATE_LIMITS", "false")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // Owned at once, so that Drop kills and waits for it whatever happens below.
-        let server = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let client = reqwest::Client::new();
-        for _ in 0..300 {
-            let ready = client.get(format!("{}/readyz", server.base)).send().await;
-            if ready.is_ok_and(|r| r.status().is_success()) {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("concierge serve did not become ready on {}", server.base);
-    }
-
-    /// SIGKILL: no graceful shutdown, no flush, leases left behind.
-    fn kill_9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

@@ -9,7 +9,13 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::auth::{Origin, Principal};
+use crate::authz::Authz;
+use crate::db::Db;
 use crate::error::ApiError;
 use crate::service::{api_keys, sessions};
 use crate::state::AppState;
@@ -47,6 +53,50 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     Ok(token.trim())
 }
 
+/// The caller a bearer token stands for: a member's session (`cs_…`) or an API key.
+pub async fn authenticate_token(
+    db: &Db,
+    authz: &Arc<Authz>,
+    token: &str,
+    origin: Origin,
+) -> Result<Principal, ApiError> {
+    if token.starts_with(sessions::SESSION_PREFIX) {
+        sessions::authenticate(db, authz, token, origin).await
+    } else {
+        api_keys::authenticate(db, authz, token, origin).await
+    }
+}
+
+/// A credential kept by a long-lived connection (a subscription), to authenticate again later: a key revoked, a
+/// session ended or a role changed then takes effect on the open connection too.
+#[derive(Clone)]
+pub struct Credential {
+    pub token: SecretString,
+    pub origin: Origin,
+    pub authz: Arc<Authz>,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Credential {
+    /// The caller as the database says now.
+    pub async fn authenticate(&self, db: &Db) -> Result<Principal, ApiError> {
+        authenticate_token(
+            db,
+            &self.authz,
+            self.token.expose_secret(),
+            self.origin.clone(),
+        )
+        .await
+    }
+}
+
 /// Middleware: authenticate, rate-limit, then run the handler with the outcome in extensions.
 pub async fn authenticate(
     State(state): State<AppState>,
@@ -55,10 +105,7 @@ pub async fn authenticate(
 ) -> Response {
     let origin = origin(&request);
     let outcome = match bearer(request.headers()) {
-        Ok(token) if token.starts_with(sessions::SESSION_PREFIX) => {
-            sessions::authenticate(&state.db, &state.authz, token, origin).await
-        }
-        Ok(token) => api_keys::authenticate(&state.db, &state.authz, token, origin).await,
+        Ok(token) => authenticate_token(&state.db, &state.authz, token, origin).await,
         Err(err) => Err(err),
     };
     match outcome {

@@ -507,6 +507,30 @@ pub async fn authorize_graphql(principal: &Principal) -> ApiResult<()> {
     }
 }
 
+/// Whether the caller may hold live subscriptions: every member session (the dashboard's live view), and keys on
+/// a plan with full API access (premium).
+pub async fn authorize_subscriptions(principal: &Principal) -> ApiResult<()> {
+    let authz = &principal.authz;
+    authz.observe(principal).await?;
+    if matches!(principal.actor, Actor::User { .. })
+        || authz
+            .enforce(
+                principal.actor_id(),
+                principal.recorded_organization(),
+                "api",
+                "subscribe",
+            )
+            .await?
+    {
+        Ok(())
+    } else {
+        Err(ApiError::PlanUpgradeRequired(format!(
+            "GraphQL subscriptions with an API key need the premium plan's full API access; this organization is on {}",
+            principal.plan
+        )))
+    }
+}
+
 /// Allows creating a key with `role` and `scopes`: the creator may grant the role, and neither the creator nor
 /// the role lacks any right a scope gives, so a key never carries more than its creator has.
 pub async fn authorize_key_rights<'p>(

@@ -6,7 +6,7 @@
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -99,13 +99,16 @@ pub fn error_response(headers: &HeaderMap, err: ApiError) -> Response {
     request_error(Media::negotiate(headers), err)
 }
 
-/// `GET /graphql`: GraphiQL for a browser, otherwise a query from the URL (never a mutation).
-pub async fn get(
-    State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
+/// `GET /graphql`: a WebSocket upgrade for subscriptions, GraphiQL for a browser, otherwise a query from the URL
+/// (never a mutation).
+pub async fn get(State(state): State<AppState>, request: Request) -> Response {
+    if super::ws::is_upgrade(request.headers()) {
+        return super::ws::upgrade(state, request).await;
+    }
+    let (mut parts, _body) = request.into_parts();
+    let Ok(Authenticated(caller)) = Authenticated::from_request_parts(&mut parts, &state).await;
+    let headers = parts.headers;
+    let raw = parts.uri.query().map(str::to_owned);
     let pairs: Vec<(String, String)> =
         url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
             .into_owned()

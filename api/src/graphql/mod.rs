@@ -3,17 +3,19 @@
 mod api_keys;
 mod audit;
 mod conversations;
-mod events;
+pub(crate) mod events;
 mod federation;
 pub mod http;
 mod knowledge_base;
 pub mod loaders;
 mod members;
 mod organization;
+mod subscriptions;
 pub mod types;
 mod webhooks;
+pub mod ws;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, Schema};
 
 use crate::auth::Principal;
 use crate::config::Settings;
@@ -48,16 +50,17 @@ pub struct MutationRoot(
 );
 
 /// The schema type served at `/graphql`.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, subscriptions::SubscriptionRoot>;
 
 /// Builds the schema; it holds no connection, so `concierge schema` needs no database.
 pub fn build_schema(settings: &Settings) -> AppSchema {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        subscriptions::SubscriptionRoot,
     )
     .enable_federation()
+    .enable_subscription_in_federation()
     .limit_depth(settings.graphql_max_depth)
     .limit_complexity(settings.graphql_max_complexity)
     .finish()

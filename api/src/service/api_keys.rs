@@ -295,6 +295,7 @@ pub async fn revoke(db: &Db, principal: &Principal, id: &str) -> ApiResult<api_k
         Some(summary(&key)),
     )
     .await?;
+    txn.announce_access_change(grant.organization_id());
     txn.commit().await?;
     principal.authz.forget(&key.id).await;
     Ok(key)
@@ -360,6 +361,7 @@ pub async fn rotate(
         Some(serde_json::json!({"prefix": key.prefix, "grace_period_seconds": grace_seconds})),
     )
     .await?;
+    txn.announce_access_change(grant.organization_id());
     txn.commit().await?;
     Ok((key, secret.secret))
 }

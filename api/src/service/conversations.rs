@@ -208,7 +208,7 @@ pub async fn create(
     .insert(&*txn)
     .await?;
     events::record(
-        &*txn,
+        &txn,
         org,
         names::CONVERSATION_CREATED,
         Some(&conversation),
@@ -226,7 +226,7 @@ pub async fn create(
     let (conversation, initial_message) = match initial_message {
         Some(body) => {
             let (message, conversation) =
-                messages::insert(&*txn, &conversation, Author::Visitor, body, None, None).await?;
+                messages::insert(&txn, &conversation, Author::Visitor, body, None, None).await?;
             (conversation, Some(message))
         }
         None => (conversation, None),
@@ -291,7 +291,7 @@ pub async fn update(
     }
     let org = grant.organization_id();
     let txn = db.begin_write().await?;
-    let before = events::bump_conversation(&*txn, org, id)
+    let before = events::bump_conversation(&txn, org, id)
         .await?
         .ok_or_else(|| ApiError::not_found("conversation", id))?;
     let previous_status = status(&before)?;
@@ -330,7 +330,7 @@ pub async fn update(
         );
     }
     events::record(
-        &*txn,
+        &txn,
         org,
         names::CONVERSATION_UPDATED,
         Some(&after),

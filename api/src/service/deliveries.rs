@@ -275,7 +275,7 @@ pub async fn finish(
         hook.update(&*txn).await?;
         if newly_disabled {
             events::record(
-                &*txn,
+                &txn,
                 &current.organization_id,
                 names::WEBHOOK_DISABLED,
                 None,

@@ -4,16 +4,18 @@ use chrono::{DateTime, Utc};
 use entities::{conversation, event};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
 use crate::authz::{Action, Resource, authorize};
-use crate::db::Db;
+use crate::bus::Notice;
+use crate::db::{Db, WriteTxn};
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{Kind, new_id};
+use crate::ids::{Kind, new_id, new_id_after};
 use crate::service::{Page, PageRequest, now};
 
 /// The event names of the brief, and the ones added in the same `resource.verb` form.
@@ -29,14 +31,40 @@ pub mod names {
     pub const WEBHOOK_TEST: &str = "webhook.test";
 }
 
+/// Takes the organization's event-stream lock for the rest of the transaction (once per transaction).
+///
+/// Event-writing transactions of one organization then commit in the order of their event ids, so a reader
+/// that has seen an event has seen every earlier one: live subscribers and `after` cursors never skip an event
+/// that committed late. SQLite already runs one writer at a time; PostgreSQL takes a transaction-scoped
+/// advisory lock. It is taken before any row a concurrent writer may also lock, so the two cannot deadlock.
+pub(crate) async fn lock_stream(txn: &WriteTxn<'_>, organization_id: &str) -> ApiResult<()> {
+    if !txn.mark_stream_locked(organization_id) || txn.get_database_backend() != DbBackend::Postgres
+    {
+        return Ok(());
+    }
+    let digest = Sha256::digest(organization_id.as_bytes());
+    let key = i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        [STREAM_LOCK_CLASS.into(), key.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The first key of the stream locks, so they cannot collide with other advisory locks.
+const STREAM_LOCK_CLASS: i32 = 0x6576_7473; // "evts"
+
 /// Bumps a conversation's event counter and stamps its `updated_at`, returning the row after the change.
 ///
 /// This is a single `UPDATE … RETURNING`, so concurrent writers get distinct sequence numbers.
 pub(crate) async fn bump_conversation(
-    conn: &impl ConnectionTrait,
+    txn: &WriteTxn<'_>,
     organization_id: &str,
     conversation_id: &str,
 ) -> ApiResult<Option<conversation::Model>> {
+    lock_stream(txn, organization_id).await?;
     let rows = conversation::Entity::update_many()
         .col_expr(
             conversation::Column::EventSeq,
@@ -45,21 +73,44 @@ pub(crate) async fn bump_conversation(
         .col_expr(conversation::Column::UpdatedAt, Expr::value(now()))
         .filter(conversation::Column::Id.eq(conversation_id))
         .filter(conversation::Column::OrganizationId.eq(organization_id))
-        .exec_with_returning(conn)
+        .exec_with_returning(&**txn)
         .await?;
     Ok(rows.into_iter().next())
 }
 
-/// Appends one event to the outbox, and owes it to the webhook endpoints that subscribe to it.
-pub(crate) async fn record(
+/// The id of the organization's newest event.
+pub(crate) async fn latest_id(
     conn: &impl ConnectionTrait,
+    organization_id: &str,
+) -> ApiResult<Option<String>> {
+    Ok(event::Entity::find()
+        .select_only()
+        .column(event::Column::Id)
+        .filter(event::Column::OrganizationId.eq(organization_id))
+        .order_by_desc(event::Column::Id)
+        .limit(1)
+        .into_tuple::<String>()
+        .one(conn)
+        .await?)
+}
+
+/// Appends one event to the outbox, owes it to the webhook endpoints that subscribe to it, and has it announced
+/// to live subscribers once the transaction commits.
+pub(crate) async fn record(
+    txn: &WriteTxn<'_>,
     organization_id: &str,
     name: &str,
     conversation: Option<&conversation::Model>,
     data: Value,
 ) -> ApiResult<event::Model> {
+    lock_stream(txn, organization_id).await?;
+    let prev_id = latest_id(&**txn, organization_id).await?;
+    let id = match &prev_id {
+        Some(prev) => new_id_after(Kind::Event, prev),
+        None => new_id(Kind::Event),
+    };
     let event = event::ActiveModel {
-        id: Set(new_id(Kind::Event)),
+        id: Set(id),
         organization_id: Set(organization_id.to_owned()),
         event: Set(name.to_owned()),
         conversation_id: Set(conversation.map(|c| c.id.clone())),
@@ -67,10 +118,14 @@ pub(crate) async fn record(
         data: Set(data),
         created_at: Set(now()),
     }
-    .insert(conn)
+    .insert(&**txn)
     .await
     .map_err(ApiError::from)?;
-    crate::service::deliveries::enqueue(conn, &event).await?;
+    crate::service::deliveries::enqueue(&**txn, &event).await?;
+    txn.announce(Notice {
+        event: event.clone(),
+        prev_id,
+    });
     Ok(event)
 }
 

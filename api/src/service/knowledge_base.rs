@@ -90,12 +90,12 @@ fn validate_tags(tags: &[String]) -> ApiResult<Vec<String>> {
 
 /// Appends an entry's event to the outbox, inside the caller's transaction.
 async fn record_event(
-    conn: &impl sea_orm::ConnectionTrait,
+    txn: &crate::db::WriteTxn<'_>,
     name: &str,
     entry: &kb::Model,
 ) -> ApiResult<()> {
     let data = json!({"entry_id": entry.id, "title": entry.title});
-    events::record(conn, &entry.organization_id, name, None, data).await?;
+    events::record(txn, &entry.organization_id, name, None, data).await?;
     Ok(())
 }
 
@@ -129,7 +129,7 @@ pub async fn create(db: &Db, principal: &Principal, input: CreateEntry) -> ApiRe
     }
     .insert(&*txn)
     .await?;
-    record_event(&*txn, names::KNOWLEDGE_BASE_ENTRY_CREATED, &entry).await?;
+    record_event(&txn, names::KNOWLEDGE_BASE_ENTRY_CREATED, &entry).await?;
     txn.commit().await?;
     Ok(entry)
 }
@@ -190,7 +190,7 @@ pub async fn update(
     }
     active.updated_at = Set(now());
     let entry = active.update(&*txn).await?;
-    record_event(&*txn, names::KNOWLEDGE_BASE_ENTRY_UPDATED, &entry).await?;
+    record_event(&txn, names::KNOWLEDGE_BASE_ENTRY_UPDATED, &entry).await?;
     txn.commit().await?;
     Ok(entry)
 }
@@ -203,7 +203,7 @@ pub async fn delete(db: &Db, principal: &Principal, id: &str) -> ApiResult<kb::M
     let txn = db.begin_write().await?;
     let entry = find(&*txn, grant.organization_id(), id).await?;
     entry.clone().delete(&*txn).await?;
-    record_event(&*txn, names::KNOWLEDGE_BASE_ENTRY_DELETED, &entry).await?;
+    record_event(&txn, names::KNOWLEDGE_BASE_ENTRY_DELETED, &entry).await?;
     txn.commit().await?;
     Ok(entry)
 }

@@ -186,6 +186,7 @@ pub async fn change_role(
         &member,
     )
     .await?;
+    txn.announce_access_change(&member.organization_id);
     txn.commit().await?;
     principal.authz.forget(&member.id).await;
     Ok(member)
@@ -221,6 +222,7 @@ pub async fn deactivate(db: &Db, principal: &Principal, id: &str) -> ApiResult<u
         &member,
     )
     .await?;
+    txn.announce_access_change(&member.organization_id);
     txn.commit().await?;
     principal.authz.forget(&member.id).await;
     Ok(member)

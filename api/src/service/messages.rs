@@ -5,15 +5,15 @@ use std::fmt;
 
 use entities::{conversation, message};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement, Value,
+    ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, Statement, Value,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::auth::Principal;
 use crate::authz::{Action, Resource, authorize};
-use crate::db::Db;
+use crate::db::{Db, WriteTxn};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
 use crate::service::conversations::{self, Status};
@@ -86,7 +86,7 @@ pub fn validate_body(field: &str, body: &str) -> ApiResult<String> {
 ///
 /// Returns the message and the conversation after its event counter moved on.
 pub(crate) async fn insert(
-    conn: &impl ConnectionTrait,
+    txn: &WriteTxn<'_>,
     conversation: &conversation::Model,
     author: Author,
     body: String,
@@ -94,7 +94,7 @@ pub(crate) async fn insert(
     confidence: Option<f64>,
 ) -> ApiResult<(message::Model, conversation::Model)> {
     let conversation =
-        events::bump_conversation(conn, &conversation.organization_id, &conversation.id)
+        events::bump_conversation(txn, &conversation.organization_id, &conversation.id)
             .await?
             .ok_or_else(|| ApiError::not_found("conversation", &conversation.id))?;
     let message = message::ActiveModel {
@@ -107,10 +107,10 @@ pub(crate) async fn insert(
         confidence: Set(confidence),
         created_at: Set(now()),
     }
-    .insert(conn)
+    .insert(&**txn)
     .await?;
     events::record(
-        conn,
+        txn,
         &conversation.organization_id,
         names::MESSAGE_CREATED,
         Some(&conversation),
@@ -120,6 +120,9 @@ pub(crate) async fn insert(
             "message_id": message.id,
             "author": message.author,
             "body": message.body,
+            "source_entry_id": message.source_entry_id,
+            "confidence": message.confidence,
+            "created_at": message.created_at,
         }),
     )
     .await?;
@@ -158,7 +161,7 @@ pub async fn create(
         )));
     }
     let (message, _) = insert(
-        &*txn,
+        &txn,
         &conversation,
         input.author,
         body,
@@ -168,6 +171,32 @@ pub async fn create(
     .await?;
     txn.commit().await?;
     Ok(message)
+}
+
+/// The message a `message.created` event carries (its data holds every column).
+pub fn from_event(event: &entities::event::Model) -> ApiResult<message::Model> {
+    #[derive(Deserialize)]
+    struct Data {
+        message_id: String,
+        conversation_id: String,
+        author: String,
+        body: String,
+        source_entry_id: Option<String>,
+        confidence: Option<f64>,
+        created_at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+    let data: Data = serde_json::from_value(event.data.clone())
+        .map_err(|e| ApiError::internal_msg(format!("malformed message.created event: {e}")))?;
+    Ok(message::Model {
+        id: data.message_id,
+        organization_id: event.organization_id.clone(),
+        conversation_id: data.conversation_id,
+        author: data.author,
+        body: data.body,
+        source_entry_id: data.source_entry_id,
+        confidence: data.confidence,
+        created_at: data.created_at.unwrap_or(event.created_at),
+    })
 }
 
 /// Which end of a conversation's history a page starts from.

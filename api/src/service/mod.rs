@@ -8,6 +8,7 @@ pub mod conversations;
 pub mod deliveries;
 pub mod events;
 pub mod knowledge_base;
+pub mod live;
 pub mod members;
 pub mod messages;
 pub mod organizations;

@@ -202,6 +202,7 @@ async fn change_plan(
         },
     )
     .await?;
+    txn.announce_access_change(organization_id);
     txn.commit().await?;
     Ok(updated)
 }

@@ -449,6 +449,7 @@ pub async fn logout(db: &Db, token: &str, origin: &Origin) -> ApiResult<()> {
         json!({"session_id": id}),
     )
     .await?;
+    txn.announce_access_change(&member.organization_id);
     txn.commit().await?;
     Ok(())
 }

@@ -1,0 +1,241 @@
+//! Live-event fan-out: committed events reach every subscriber, in process or through Redis pub/sub across instances.
+//!
+//! The bus only carries notices; the `events` table stays the source of truth. Each notice names the event the
+//! organization's stream held just before it (`prev_id`), so a subscriber that sees a notice out of turn (a lagging
+//! channel, a Redis reconnect, two instances publishing at once) reads the gap back from the table instead of
+//! losing or reordering events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use entities::event;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc};
+
+/// The Redis channel every instance publishes to and listens on.
+pub const CHANNEL: &str = "concierge:events";
+
+/// How many notices a slow subscriber may fall behind before it resynchronises from the table.
+const LOCAL_CAPACITY: usize = 4096;
+
+/// One committed event, and the organization's event before it.
+#[derive(Clone, Debug)]
+pub struct Notice {
+    pub event: event::Model,
+    pub prev_id: Option<String>,
+}
+
+/// What subscribers receive.
+#[derive(Clone, Debug)]
+pub enum Signal {
+    Event(Arc<Notice>),
+    /// Someone's access in this organization changed (a key revoked, a role changed, the plan changed): its
+    /// subscribers authenticate again before the next event.
+    Access(Arc<str>),
+    /// Notices may have been lost (Redis reconnected): every subscriber rereads the table.
+    Resync,
+}
+
+/// A signal as it travels through Redis.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Message {
+    Event(Wire),
+    Access { organization_id: String },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    id: String,
+    organization_id: String,
+    event: String,
+    conversation_id: Option<String>,
+    sequence: i64,
+    data: serde_json::Value,
+    created_at: DateTime<Utc>,
+    prev_id: Option<String>,
+}
+
+impl From<&Notice> for Wire {
+    fn from(n: &Notice) -> Self {
+        let e = &n.event;
+        Wire {
+            id: e.id.clone(),
+            organization_id: e.organization_id.clone(),
+            event: e.event.clone(),
+            conversation_id: e.conversation_id.clone(),
+            sequence: e.sequence,
+            data: e.data.clone(),
+            created_at: e.created_at,
+            prev_id: n.prev_id.clone(),
+        }
+    }
+}
+
+impl From<Wire> for Notice {
+    fn from(w: Wire) -> Self {
+        Notice {
+            event: event::Model {
+                id: w.id,
+                organization_id: w.organization_id,
+                event: w.event,
+                conversation_id: w.conversation_id,
+                sequence: w.sequence,
+                data: w.data,
+                created_at: w.created_at,
+            },
+            prev_id: w.prev_id,
+        }
+    }
+}
+
+/// The fan-out of one process: a broadcast channel, fed directly or by the Redis listener.
+#[derive(Clone, Debug)]
+pub struct Bus {
+    local: broadcast::Sender<Signal>,
+    redis: Option<mpsc::UnboundedSender<Vec<Signal>>>,
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Bus {
+    /// An in-process bus.
+    pub fn new() -> Self {
+        Bus {
+            local: broadcast::channel(LOCAL_CAPACITY).0,
+            redis: None,
+        }
+    }
+
+    /// A bus shared by every instance through Redis: notices are published to [`CHANNEL`] and reach local
+    /// subscribers through the listener, like everyone else's.
+    pub async fn with_redis(url: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)?;
+        let local = broadcast::channel(LOCAL_CAPACITY).0;
+        // Subscribe before the first publish, so this instance hears its own first notice.
+        let pubsub = client.get_async_pubsub().await?;
+        let publisher = redis::aio::ConnectionManager::new(client.clone()).await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(listen(client, Some(pubsub), local.clone()));
+        tokio::spawn(publish_loop(publisher, rx, local.clone()));
+        Ok(Bus {
+            local,
+            redis: Some(tx),
+        })
+    }
+
+    /// Announces what a transaction committed (events in commit order).
+    pub fn publish(&self, signals: Vec<Signal>) {
+        if signals.is_empty() {
+            return;
+        }
+        match &self.redis {
+            Some(redis) => {
+                if let Err(mpsc::error::SendError(signals)) = redis.send(signals) {
+                    send_local(&self.local, signals);
+                }
+            }
+            None => send_local(&self.local, signals),
+        }
+    }
+
+    /// A receiver of every notice from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Signal> {
+        self.local.subscribe()
+    }
+
+    /// How many subscribers this process holds.
+    pub fn receivers(&self) -> usize {
+        self.local.receiver_count()
+    }
+}
+
+fn send_local(local: &broadcast::Sender<Signal>, signals: Vec<Signal>) {
+    for signal in signals {
+        // No receiver is not an error: nobody is subscribed.
+        let _ = local.send(signal);
+    }
+}
+
+/// Publishes notices to Redis in order; when Redis fails, local subscribers still get them and remote ones
+/// catch up from the table at their next notice.
+async fn publish_loop(
+    mut connection: redis::aio::ConnectionManager,
+    mut rx: mpsc::UnboundedReceiver<Vec<Signal>>,
+    local: broadcast::Sender<Signal>,
+) {
+    while let Some(batch) = rx.recv().await {
+        let mut pipe = redis::pipe();
+        for signal in &batch {
+            let message = match signal {
+                Signal::Event(notice) => Message::Event(Wire::from(notice.as_ref())),
+                Signal::Access(organization) => Message::Access {
+                    organization_id: organization.to_string(),
+                },
+                Signal::Resync => continue,
+            };
+            match serde_json::to_string(&message) {
+                Ok(json) => {
+                    pipe.publish(CHANNEL, json).ignore();
+                }
+                Err(err) => tracing::error!(%err, "could not encode an event notice"),
+            }
+        }
+        if let Err(err) = pipe.query_async::<()>(&mut connection).await {
+            tracing::warn!(%err, "publishing events to Redis failed; delivering them locally");
+            send_local(&local, batch);
+        }
+    }
+}
+
+/// Forwards Redis notices to local subscribers, reconnecting forever; after a reconnect every subscriber
+/// resynchronises, since notices published meanwhile are lost.
+async fn listen(
+    client: redis::Client,
+    mut first: Option<redis::aio::PubSub>,
+    local: broadcast::Sender<Signal>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let pubsub = match first.take() {
+            Some(pubsub) => Ok(pubsub),
+            None => client.get_async_pubsub().await,
+        };
+        let mut pubsub = match pubsub {
+            Ok(pubsub) => pubsub,
+            Err(err) => {
+                tracing::warn!(%err, "connecting to Redis for events failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        if let Err(err) = pubsub.subscribe(CHANNEL).await {
+            tracing::warn!(%err, "subscribing to Redis events failed; retrying");
+            tokio::time::sleep(backoff).await;
+            continue;
+        }
+        backoff = Duration::from_millis(100);
+        let _ = local.send(Signal::Resync);
+        let mut messages = pubsub.on_message();
+        while let Some(message) = messages.next().await {
+            let payload: Vec<u8> = message.get_payload_bytes().to_vec();
+            match serde_json::from_slice::<Message>(&payload) {
+                Ok(Message::Event(wire)) => {
+                    let _ = local.send(Signal::Event(Arc::new(Notice::from(wire))));
+                }
+                Ok(Message::Access { organization_id }) => {
+                    let _ = local.send(Signal::Access(organization_id.into()));
+                }
+                Err(err) => tracing::warn!(%err, "ignoring a malformed event notice from Redis"),
+            }
+        }
+        tracing::warn!("the Redis event subscription ended; reconnecting");
+    }
+}

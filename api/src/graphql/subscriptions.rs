@@ -1,0 +1,87 @@
+//! Live subscriptions: a conversation's events, the organization's events and a conversation's new messages.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Subscription};
+use futures_util::{Stream, StreamExt};
+
+use crate::auth::layer::Credential;
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::graphql::caller;
+use crate::graphql::events::Event;
+use crate::graphql::types::Message;
+use crate::service::live::{self, Recheck, Scope};
+use crate::service::messages;
+
+#[derive(Default)]
+pub struct SubscriptionRoot;
+
+/// Opens the caller's stream for `scope`.
+async fn open(
+    ctx: &Context<'_>,
+    scope: Scope,
+    after: Option<ID>,
+) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Event>> + use<>> {
+    let (db, principal) = caller(ctx)?;
+    let credential = ctx
+        .data::<Credential>()
+        .map_err(|_| {
+            ApiError::Unauthenticated(
+                "subscriptions are served over WebSocket at /graphql/ws".to_owned(),
+            )
+        })?
+        .clone();
+    let recheck = ctx
+        .data::<Arc<Settings>>()
+        .map(|s| Recheck(s.subscription_recheck()))
+        .map_err(|_| ApiError::internal_msg("no settings in context"))?;
+    let stream = live::follow(
+        db,
+        credential,
+        principal.clone(),
+        scope,
+        after.as_ref().map(|id| id.as_str()),
+        recheck,
+    )
+    .await?;
+    Ok(stream.map(|item| item.map(Event).map_err(async_graphql::Error::from)))
+}
+
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// Every event of one conversation, in order. With `after` (an event id), first replays what came since.
+    async fn conversation_events(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        after: Option<ID>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Event>> + use<>> {
+        open(ctx, Scope::conversation(&conversation_id), after).await
+    }
+
+    /// The organization's events of the given types (all the caller may read when omitted), for dashboards.
+    /// With `after` (an event id), first replays what came since.
+    async fn organization_events(
+        &self,
+        ctx: &Context<'_>,
+        types: Option<Vec<String>>,
+        after: Option<ID>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Event>> + use<>> {
+        open(ctx, Scope::organization(types.unwrap_or_default()), after).await
+    }
+
+    /// Each new message of one conversation. With `after` (an event id), first replays what came since.
+    async fn message_added(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        after: Option<ID>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Message>> + use<>> {
+        let events = open(ctx, Scope::messages(&conversation_id), after).await?;
+        Ok(events.map(|item| {
+            let Event(event) = item?;
+            Ok(Message(messages::from_event(&event)?))
+        }))
+    }
+}

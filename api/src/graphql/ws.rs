@@ -1,0 +1,249 @@
+//! GraphQL over WebSocket: `graphql-transport-ws` and the legacy `graphql-ws`, authenticated in `connection_init`.
+//!
+//! async-graphql's protocol engine runs the connection; this transport adds what the protocols ask of a server
+//! and the engine leaves out: a credential that fails closes the socket with 4401 (missing or invalid) or 4403
+//! (valid but not allowed), a subscribe before the acknowledgement closes with 4401, a malformed message with
+//! 4400, and no `connection_init` within the timeout with 4408.
+
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_graphql::Data;
+use async_graphql::http::{
+    ALL_WEBSOCKET_PROTOCOLS, WebSocket as Engine, WebSocketProtocols, WsMessage,
+};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt, future};
+use secrecy::SecretString;
+use serde_json::Value;
+
+use crate::auth::layer::{Credential, authenticate_token, bearer, origin_of};
+use crate::auth::{Origin, Principal};
+use crate::authz;
+use crate::error::ApiError;
+use crate::graphql::loaders::request_loader;
+use crate::state::AppState;
+
+/// How long a client has to send `connection_init`.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest message a client may send.
+const MAX_MESSAGE: usize = 256 * 1024;
+
+/// Whether a request asks to upgrade to WebSocket.
+pub fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// `GET /graphql/ws` (and `GET /graphql` with an upgrade): accepts the socket and serves the protocol.
+pub async fn handler(State(state): State<AppState>, request: Request) -> Response {
+    upgrade(state, request).await
+}
+
+/// Upgrades the request and serves GraphQL over the socket.
+pub async fn upgrade(state: AppState, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let protocol = parts
+        .headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|offered| {
+            offered
+                .split(',')
+                .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
+        });
+    let Some(protocol) = protocol else {
+        return ApiError::BadRequest(
+            "subscriptions need the Sec-WebSocket-Protocol graphql-transport-ws (or the legacy graphql-ws)"
+                .to_owned(),
+        )
+        .into_response();
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => {
+            let status = rejection.status();
+            let message = rejection.body_text();
+            return if status == StatusCode::METHOD_NOT_ALLOWED {
+                ApiError::MethodNotAllowed(message).into_response()
+            } else {
+                ApiError::BadRequest(format!("not a WebSocket upgrade: {message}")).into_response()
+            };
+        }
+    };
+    let origin = origin_of(&parts.extensions, &parts.headers);
+    // A client that can set headers may authenticate the upgrade itself; browsers use connection_init.
+    let header_token = bearer(&parts.headers).ok().map(str::to_owned);
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| serve(socket, state, protocol, header_token, origin))
+}
+
+/// Why the connection is being refused, set by `connection_init` for the close frame.
+type Refusal = Arc<Mutex<Option<(u16, String)>>>;
+
+async fn serve(
+    socket: WebSocket,
+    state: AppState,
+    protocol: WebSocketProtocols,
+    header_token: Option<String>,
+    origin: Origin,
+) {
+    let (mut sink, stream) = socket.split();
+    let refusal: Refusal = Arc::default();
+    let input = stream
+        .take_while(|message| future::ready(message.is_ok()))
+        .filter_map(|message| {
+            future::ready(match message {
+                Ok(Message::Text(text)) => Some(text.as_bytes().to_vec()),
+                Ok(Message::Binary(bytes)) => Some(bytes.to_vec()),
+                _ => None,
+            })
+        });
+    let init = {
+        let state = state.clone();
+        let refusal = refusal.clone();
+        move |payload: Value| async move {
+            match connect(&state, payload, header_token, origin).await {
+                Ok(data) => Ok(data),
+                Err(err) => {
+                    let code = match err {
+                        ApiError::Unauthenticated(_) => 4401,
+                        ApiError::RateLimited { .. } => 4429,
+                        _ => 4403,
+                    };
+                    let message = err.public_message();
+                    if let Ok(mut slot) = refusal.lock() {
+                        *slot = Some((code, message.clone()));
+                    }
+                    Err(async_graphql::Error::new(message))
+                }
+            }
+        }
+    };
+    let mut engine = Engine::new(state.schema.clone(), input, protocol).on_connection_init(init);
+    let deadline = tokio::time::sleep(INIT_TIMEOUT);
+    tokio::pin!(deadline);
+    let mut acknowledged = false;
+    loop {
+        let message = tokio::select! {
+            message = engine.next() => message,
+            () = &mut deadline, if !acknowledged => {
+                let _ = sink.send(close(4408, "Connection initialisation timeout")).await;
+                break;
+            }
+        };
+        let Some(message) = message else {
+            // The engine ended: the client left, or the legacy protocol refused the credential.
+            if let Some((code, reason)) = take(&refusal) {
+                let _ = sink.send(close(code, &reason)).await;
+            }
+            break;
+        };
+        let outgoing = match message {
+            WsMessage::Text(text) => {
+                if !acknowledged && text.contains("\"connection_ack\"") {
+                    acknowledged = true;
+                }
+                Message::Text(text.into())
+            }
+            WsMessage::Close(code, reason) => {
+                let (code, reason) = match (code, take(&refusal)) {
+                    (_, Some(refused)) => refused,
+                    (1011, None) => (4401, "Unauthorized".to_owned()),
+                    (1002, None) => (4400, reason),
+                    other => (other.0, reason),
+                };
+                let _ = sink.send(close(code, &reason)).await;
+                break;
+            }
+        };
+        if sink.send(outgoing).await.is_err() {
+            break;
+        }
+    }
+}
+
+fn take(refusal: &Refusal) -> Option<(u16, String)> {
+    refusal.lock().ok().and_then(|mut slot| slot.take())
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    // A close reason may hold at most 123 bytes.
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason[..end].into(),
+    }))
+}
+
+/// Authenticates `connection_init` and builds the connection's context.
+async fn connect(
+    state: &AppState,
+    payload: Value,
+    header_token: Option<String>,
+    origin: Origin,
+) -> Result<Data, ApiError> {
+    let token = token_of(&payload).or(header_token).ok_or_else(|| {
+        ApiError::Unauthenticated(
+            "missing credentials: send {\"Authorization\": \"Bearer <API key or session token>\"} in connection_init"
+                .to_owned(),
+        )
+    })?;
+    let principal: Principal =
+        authenticate_token(&state.db, &state.authz, &token, origin.clone()).await?;
+    authz::authorize_subscriptions(&principal).await?;
+    if let Some(decision) = state.rate_limits.check(&principal).await
+        && let Some(retry_after_secs) = decision.retry_after_secs
+    {
+        return Err(ApiError::RateLimited { retry_after_secs });
+    }
+    state.usage.record(&principal);
+    let credential = Credential {
+        token: SecretString::from(token),
+        origin,
+        authz: state.authz.clone(),
+    };
+    let mut data = Data::default();
+    data.insert(request_loader(state.db.clone(), principal.clone()));
+    data.insert(state.db.clone());
+    data.insert(principal);
+    data.insert(credential);
+    data.insert(state.sealer.clone());
+    data.insert(state.settings.clone());
+    Ok(data)
+}
+
+/// The token of a `connection_init` payload: `Authorization` (with or without `Bearer`), `token` or `apiKey`,
+/// at the top level or under `headers`, in any letter case.
+fn token_of(payload: &Value) -> Option<String> {
+    let object = payload.as_object()?;
+    let direct = object.iter().find_map(|(key, value)| {
+        let key = key.to_ascii_lowercase();
+        let value = value.as_str()?.trim();
+        match key.as_str() {
+            "authorization" => Some(
+                value
+                    .split_once(' ')
+                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                    .map_or(value, |(_, token)| token.trim())
+                    .to_owned(),
+            ),
+            "token" | "apikey" | "api_key" | "authtoken" => Some(value.to_owned()),
+            _ => None,
+        }
+    });
+    direct
+        .filter(|token| !token.is_empty())
+        .or_else(|| object.get("headers").and_then(token_of))
+}

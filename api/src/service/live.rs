@@ -1,0 +1,313 @@
+//! Live event streams for subscriptions: what the subscriber missed, read from the table, then the bus, in order.
+//!
+//! A stream keeps a cursor: the newest event of the organization's stream it has accounted for (delivered or
+//! filtered out). A notice whose predecessor is the cursor is simply next; any other notice means something was
+//! missed (a lagging channel, a Redis reconnect, two instances publishing at once), and the gap up to that notice
+//! is read back from the `events` table, which holds every committed event in commit order (see
+//! [`events::lock_stream`]). So a subscriber gets each event once, in stream order, with no gap.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use entities::event;
+use futures_util::Stream;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::time::Instant;
+
+use crate::auth::Principal;
+use crate::auth::layer::Credential;
+use crate::authz::{Action, Resource, authorize, authorize_subscriptions};
+use crate::bus::Signal;
+use crate::db::Db;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{self, Kind};
+use crate::service::conversations;
+use crate::service::events::{TYPES, latest_id, names, resource_of};
+
+/// How many missed events one read of the table brings back.
+const GAP_PAGE: u64 = 500;
+
+/// Which events a subscription wants.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    /// Only this conversation's events.
+    pub conversation_id: Option<String>,
+    /// Only these types (all the caller may read when empty).
+    pub types: Vec<String>,
+}
+
+impl Scope {
+    /// A conversation's events.
+    pub fn conversation(id: &str) -> Self {
+        Scope {
+            conversation_id: Some(id.to_owned()),
+            types: Vec::new(),
+        }
+    }
+
+    /// A conversation's new messages.
+    pub fn messages(conversation_id: &str) -> Self {
+        Scope {
+            conversation_id: Some(conversation_id.to_owned()),
+            types: vec![names::MESSAGE_CREATED.to_owned()],
+        }
+    }
+
+    /// The organization's events of these types.
+    pub fn organization(types: Vec<String>) -> Self {
+        Scope {
+            conversation_id: None,
+            types,
+        }
+    }
+}
+
+/// How often a subscription authenticates its credential again when nothing told it to.
+#[derive(Clone, Copy, Debug)]
+pub struct Recheck(pub Duration);
+
+/// One live subscription's state.
+struct Follower {
+    db: Db,
+    credential: Credential,
+    organization_id: String,
+    scope: Scope,
+    /// The event types of the scope the caller may read now.
+    readable: Vec<&'static str>,
+    cursor: Option<String>,
+    rx: broadcast::Receiver<Signal>,
+    backlog: VecDeque<event::Model>,
+    /// A gap to read from the table: up to this event, or to the newest one when `Some(None)`.
+    gap: Option<Option<String>>,
+    recheck_every: Duration,
+    recheck_at: Instant,
+    done: bool,
+}
+
+/// Starts following the caller's events in `scope`, after the event `after` when given (replaying what came
+/// since from the table), else from now on.
+pub async fn follow(
+    db: &Db,
+    credential: Credential,
+    principal: Principal,
+    scope: Scope,
+    after: Option<&str>,
+    recheck: Recheck,
+) -> ApiResult<impl Stream<Item = ApiResult<event::Model>> + Send + use<>> {
+    authorize_subscriptions(&principal).await?;
+    let (organization_id, readable) = access(db, &principal, &scope).await?;
+    // Subscribe before reading the cursor: whatever commits after the read is on the bus.
+    let rx = db.bus().subscribe();
+    let (cursor, gap) = match after {
+        Some(after) => {
+            let after = ids::parse(Kind::Event, "after", after)?;
+            let known = event::Entity::find_by_id(after.clone())
+                .filter(event::Column::OrganizationId.eq(&organization_id))
+                .select_only()
+                .column(event::Column::Id)
+                .into_tuple::<String>()
+                .one(db.conn())
+                .await?;
+            if known.is_none() {
+                return Err(ApiError::validation(
+                    "after",
+                    format!(
+                        "no event {after} in this organization's stream (events older than the retention window are gone)"
+                    ),
+                ));
+            }
+            (Some(after), Some(None))
+        }
+        None => (latest_id(db.conn(), &organization_id).await?, None),
+    };
+    // Spread rechecks so that many subscriptions opened together do not authenticate together.
+    let jitter = rand::random_range(0.5..1.0);
+    let follower = Follower {
+        db: db.clone(),
+        credential,
+        organization_id,
+        scope,
+        readable,
+        cursor,
+        rx,
+        backlog: VecDeque::new(),
+        gap,
+        recheck_every: recheck.0,
+        recheck_at: Instant::now() + recheck.0.mul_f64(jitter),
+        done: false,
+    };
+    Ok(futures_util::stream::unfold(follower, |mut f| async move {
+        if f.done {
+            return None;
+        }
+        let item = f.next().await?;
+        if item.is_err() {
+            f.done = true;
+        }
+        Some((item, f))
+    }))
+}
+
+/// The caller's organization and the event types of `scope` it may read; refuses a scope it may not read at all.
+async fn access(
+    db: &Db,
+    principal: &Principal,
+    scope: &Scope,
+) -> ApiResult<(String, Vec<&'static str>)> {
+    for name in &scope.types {
+        if !TYPES.contains(&name.as_str()) {
+            return Err(ApiError::validation(
+                "types",
+                format!(
+                    "unknown event type {name:?}; expected some of {}",
+                    TYPES.join(", ")
+                ),
+            ));
+        }
+    }
+    let organization_id = match &scope.conversation_id {
+        Some(id) => {
+            let grant = authorize(principal, Resource::Conversation, Action::Read).await?;
+            let id = ids::lookup(Kind::Conversation, id)?;
+            conversations::find(db.conn(), grant.organization_id(), id).await?;
+            grant.organization_id().to_owned()
+        }
+        None => String::new(),
+    };
+    let mut readable = Vec::new();
+    let mut refusal = None;
+    let mut organization = (!organization_id.is_empty()).then_some(organization_id);
+    for name in TYPES.iter().copied() {
+        if !scope.types.is_empty() && !scope.types.iter().any(|t| t == name) {
+            continue;
+        }
+        match authorize(principal, resource_of(name), Action::Read).await {
+            Ok(grant) => {
+                organization.get_or_insert_with(|| grant.organization_id().to_owned());
+                readable.push(name);
+            }
+            Err(err) => refusal = Some(err),
+        }
+    }
+    match (organization, refusal) {
+        (Some(organization), _) if !readable.is_empty() => Ok((organization, readable)),
+        (_, Some(err)) => Err(err),
+        _ => Err(ApiError::validation("types", "no event type to follow")),
+    }
+}
+
+impl Follower {
+    async fn next(&mut self) -> Option<ApiResult<event::Model>> {
+        loop {
+            if let Some(event) = self.backlog.pop_front() {
+                if self.readable.contains(&event.event.as_str()) && self.in_scope(&event) {
+                    return Some(Ok(event));
+                }
+                continue;
+            }
+            if let Some(until) = self.gap.take() {
+                if let Err(err) = self.read_gap(until).await {
+                    return Some(Err(err));
+                }
+                continue;
+            }
+            let signal = tokio::select! {
+                signal = self.rx.recv() => signal,
+                () = tokio::time::sleep_until(self.recheck_at) => {
+                    if let Err(err) = self.recheck().await {
+                        return Some(Err(err));
+                    }
+                    continue;
+                }
+            };
+            match signal {
+                Ok(Signal::Event(notice)) => {
+                    let event = &notice.event;
+                    if event.organization_id != self.organization_id
+                        || self.cursor.as_ref().is_some_and(|c| event.id <= *c)
+                    {
+                        continue;
+                    }
+                    if notice.prev_id == self.cursor {
+                        self.cursor = Some(event.id.clone());
+                        self.backlog.push_back(event.clone());
+                    } else {
+                        self.gap = Some(Some(event.id.clone()));
+                    }
+                }
+                Ok(Signal::Access(organization)) => {
+                    if *organization == *self.organization_id
+                        && let Err(err) = self.recheck().await
+                    {
+                        return Some(Err(err));
+                    }
+                }
+                Ok(Signal::Resync) | Err(RecvError::Lagged(_)) => self.gap = Some(None),
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    fn in_scope(&self, event: &event::Model) -> bool {
+        match &self.scope.conversation_id {
+            Some(id) => event.conversation_id.as_deref() == Some(id.as_str()),
+            None => true,
+        }
+    }
+
+    /// Reads the events after the cursor up to `until` (the newest when `None`) from the table.
+    async fn read_gap(&mut self, until: Option<String>) -> ApiResult<()> {
+        let until = match until {
+            Some(until) => until,
+            None => match latest_id(self.db.conn(), &self.organization_id).await? {
+                Some(latest) => latest,
+                None => return Ok(()),
+            },
+        };
+        if self.cursor.as_ref().is_some_and(|c| *c >= until) {
+            return Ok(());
+        }
+        let mut query = event::Entity::find()
+            .filter(event::Column::OrganizationId.eq(&self.organization_id))
+            .filter(event::Column::Id.lte(&until))
+            .filter(event::Column::Event.is_in(self.readable.iter().copied()));
+        if let Some(cursor) = &self.cursor {
+            query = query.filter(event::Column::Id.gt(cursor));
+        }
+        if let Some(id) = &self.scope.conversation_id {
+            query = query.filter(event::Column::ConversationId.eq(id));
+        }
+        let rows = crate::db::background(
+            query
+                .order_by_asc(event::Column::Id)
+                .limit(GAP_PAGE)
+                .all(self.db.conn()),
+        )
+        .await?;
+        if rows.len() as u64 == GAP_PAGE {
+            // More to read: continue after the last row of this page.
+            self.cursor = rows.last().map(|e| e.id.clone());
+            self.gap = Some(Some(until));
+        } else {
+            self.cursor = Some(until);
+        }
+        self.backlog.extend(rows);
+        Ok(())
+    }
+
+    /// Authenticates the credential again and recomputes what the caller may read; fails when it no longer may.
+    async fn recheck(&mut self) -> ApiResult<()> {
+        self.recheck_at = Instant::now() + self.recheck_every;
+        let principal = self.credential.authenticate(&self.db).await?;
+        authorize_subscriptions(&principal).await?;
+        let (organization_id, readable) = access(&self.db, &principal, &self.scope).await?;
+        if organization_id != self.organization_id {
+            return Err(ApiError::Forbidden(
+                "the credential now belongs to another organization".to_owned(),
+            ));
+        }
+        self.readable = readable;
+        Ok(())
+    }
+}

@@ -1,0 +1,591 @@
+//! GraphQL subscriptions over WebSocket, driven by the real npm `graphql-ws` and `subscriptions-transport-ws` clients.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+use crate::helpers::{Server, TestApp, free_port, spawn_app, spawn_app_with};
+use crate::peers::run_peer;
+
+const CONVERSATION_EVENTS: &str = "subscription($id: ID!, $after: ID) { conversationEvents(conversationId: $id, after: $after) { id event sequence conversationId organizationId data } }";
+const ORGANIZATION_EVENTS: &str = "subscription($types: [String!], $after: ID) { organizationEvents(types: $types, after: $after) { id event organizationId data } }";
+const MESSAGE_ADDED: &str = "subscription($id: ID!, $after: ID) { messageAdded(conversationId: $id, after: $after) { id body author conversationId } }";
+
+fn ws_url(app_or_base: &str, path: &str) -> String {
+    format!("{}{path}", app_or_base.replacen("http://", "ws://", 1))
+}
+
+/// Runs the subscribe peer in the background.
+fn subscribe(config: Value) -> JoinHandle<Value> {
+    tokio::spawn(async move { run_peer("subscribe.mjs", vec![config.to_string()]).await })
+}
+
+/// Posts a message to the conversation every `every` until stopped; returns how many it posted.
+fn keep_writing(
+    base: String,
+    key: String,
+    conversation: String,
+    every: Duration,
+) -> (Arc<AtomicBool>, JoinHandle<usize>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let handle = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let mut n = 0;
+        while !flag.load(Ordering::Relaxed) {
+            let sent = client
+                .post(format!(
+                    "{base}/api/v1/conversations/{conversation}/messages"
+                ))
+                .bearer_auth(&key)
+                .json(&json!({"author": "agent", "body": format!("reply {n}")}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(sent.status(), StatusCode::CREATED);
+            n += 1;
+            tokio::time::sleep(every).await;
+        }
+        n
+    });
+    (stop, handle)
+}
+
+/// The payloads of the subscription field of each result.
+fn payloads<'a>(out: &'a Value, field: &str) -> Vec<&'a Value> {
+    out["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["data"][field])
+        .collect()
+}
+
+/// The ids of the conversation's events, in stream order, read back through REST.
+async fn stream_ids(app: &TestApp, conversation: &str) -> Vec<String> {
+    stream_ids_where(app, |e| e["data"]["conversation_id"] == conversation).await
+}
+
+/// The ids of the organization's events that `keep` keeps, in stream order, read back through REST.
+async fn stream_ids_where(app: &TestApp, keep: impl Fn(&Value) -> bool) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = app.get(&format!("/api/v1/events?limit=100{after}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        let data = page.body["data"].as_array().unwrap();
+        ids.extend(
+            data.iter()
+                .filter(|e| keep(e))
+                .map(|e| e["id"].as_str().unwrap().to_owned()),
+        );
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) if !data.is_empty() => after = format!("&after={cursor}"),
+            _ => break,
+        }
+    }
+    ids
+}
+
+/// Asserts `got` is a contiguous run of `stream`: no gap, no duplicate, stream order.
+fn assert_contiguous(got: &[String], stream: &[String]) {
+    let start = stream
+        .iter()
+        .position(|id| *id == got[0])
+        .unwrap_or_else(|| panic!("{} is not in the stream", got[0]));
+    assert_eq!(
+        got,
+        &stream[start..start + got.len()],
+        "the subscriber's events are a gapless, duplicate-free run of the stream"
+    );
+}
+
+async fn conversation_id(app: &TestApp) -> String {
+    app.create_conversation("hello").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_graphql_ws_client_follows_a_conversation_in_order() {
+    let app = spawn_app().await;
+    let conversation = conversation_id(&app).await;
+    let peer = subscribe(json!({
+        "url": ws_url(&app.address, "/graphql/ws"),
+        "token": app.key,
+        "query": CONVERSATION_EVENTS,
+        "variables": {"id": conversation},
+        "count": 10,
+    }));
+    let (stop, writer) = keep_writing(
+        app.address.clone(),
+        app.key.clone(),
+        conversation.clone(),
+        Duration::from_millis(20),
+    );
+    let out = peer.await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+    assert_eq!(out["errors"], json!([]), "{out}");
+    let events = payloads(&out, "conversationEvents");
+    assert_eq!(events.len(), 10);
+    for event in &events {
+        assert_eq!(event["event"], "message.created");
+        assert_eq!(event["conversationId"], conversation.as_str());
+        assert_eq!(event["organizationId"], app.org.organization.id.as_str());
+        assert!(
+            event["data"]["body"]
+                .as_str()
+                .unwrap()
+                .starts_with("reply ")
+        );
+    }
+    let sequences: Vec<i64> = events
+        .iter()
+        .map(|e| e["sequence"].as_i64().unwrap())
+        .collect();
+    assert!(
+        sequences.windows(2).all(|w| w[1] == w[0] + 1),
+        "sequence numbers increase by one: {sequences:?}"
+    );
+    let got: Vec<String> = events
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_contiguous(&got, &stream_ids(&app, &conversation).await);
+}
+
+#[tokio::test]
+async fn a_killed_socket_resumes_after_its_last_event_without_gap_or_duplicate() {
+    let app = spawn_app().await;
+    let conversation = conversation_id(&app).await;
+    let peer = subscribe(json!({
+        "url": ws_url(&app.address, "/graphql/ws"),
+        "token": app.key,
+        "query": CONVERSATION_EVENTS,
+        "variables": {"id": conversation},
+        "killAfter": 5,
+        "resumeDelayMs": 800,
+        "count": 30,
+    }));
+    let (stop, writer) = keep_writing(
+        app.address.clone(),
+        app.key.clone(),
+        conversation.clone(),
+        Duration::from_millis(20),
+    );
+    let out = peer.await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    assert_eq!(out["errors"], json!([]), "{out}");
+    let got: Vec<String> = payloads(&out, "conversationEvents")
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(got.len() >= 30, "{}", got.len());
+    let killed_at = got
+        .iter()
+        .position(|id| out["resumedAfter"] == id.as_str())
+        .unwrap();
+    assert!(
+        killed_at >= 4,
+        "resumed after the killed socket's last event"
+    );
+    let stream = stream_ids(&app, &conversation).await;
+    assert_contiguous(&got, &stream);
+    // The writer kept going while the socket was down, so the resumed part began with a replay.
+    assert!(written >= 30, "{written} messages written");
+    println!(
+        "subscription resume: killed after {} events, {} more arrived once resumed, none lost or repeated",
+        killed_at + 1,
+        got.len() - killed_at - 1
+    );
+}
+
+#[tokio::test]
+async fn message_added_yields_messages_and_the_legacy_protocol_client_works_too() {
+    let app = spawn_app().await;
+    let conversation = conversation_id(&app).await;
+    let modern = subscribe(json!({
+        "url": ws_url(&app.address, "/graphql"),
+        "token": app.key,
+        "query": MESSAGE_ADDED,
+        "variables": {"id": conversation},
+        "count": 3,
+    }));
+    let legacy = subscribe(json!({
+        "client": "subscriptions-transport-ws",
+        "url": ws_url(&app.address, "/graphql/ws"),
+        "token": app.key,
+        "query": MESSAGE_ADDED,
+        "variables": {"id": conversation},
+        "count": 3,
+    }));
+    let (stop, writer) = keep_writing(
+        app.address.clone(),
+        app.key.clone(),
+        conversation.clone(),
+        Duration::from_millis(50),
+    );
+    let (modern, legacy) = (modern.await.unwrap(), legacy.await.unwrap());
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+    for out in [&modern, &legacy] {
+        assert_eq!(out["errors"], json!([]), "{out}");
+        let messages = payloads(out, "messageAdded");
+        assert_eq!(messages.len(), 3, "{out}");
+        for message in messages {
+            assert!(message["id"].as_str().unwrap().starts_with("msg_"));
+            assert_eq!(message["author"], "AGENT");
+            assert_eq!(message["conversationId"], conversation.as_str());
+        }
+    }
+}
+
+#[tokio::test]
+async fn each_subscriber_gets_only_its_organizations_events_that_its_role_may_read() {
+    let app = spawn_app().await;
+    let other = app.other_organization("Globex").await;
+    let analyst = app.key_with_role("analyst").await;
+    let owner = subscribe(json!({
+        "url": ws_url(&app.address, "/graphql/ws"),
+        "token": app.key,
+        "query": ORGANIZATION_EVENTS,
+        "variables": {},
+        "count": 2,
+    }));
+    let limited = subscribe(json!({
+        "url": ws_url(&app.address, "/graphql/ws"),
+        "token": analyst,
+        "query": ORGANIZATION_EVENTS,
+        "variables": {},
+        "count": 1,
+    }));
+    let forbidden = subscribe(json!({
+        "url": ws_url(&app.address, "/graphql/ws"),
+        "token": analyst,
+        "query": ORGANIZATION_EVENTS,
+        "variables": {"types": ["knowledge_base.entry_created"]},
+        "count": 1,
+    }));
+    // Give the subscriptions time to be live before anything happens.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Another organization's activity, then a knowledge-base entry the analyst may not read, then a conversation.
+    let foreign = app
+        .client
+        .post(app.url("/api/v1/conversations"))
+        .bearer_auth(&other.secret)
+        .json(&json!({"visitor": {"name": "Bo"}, "initial_message": "not yours"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::CREATED);
+    let entry = app
+        .post(
+            "/api/v1/knowledge-base",
+            json!({"title": "Refunds", "body": "30 days"}),
+        )
+        .await;
+    assert_eq!(entry.status, StatusCode::CREATED, "{}", entry.text);
+    let conversation = conversation_id(&app).await;
+
+    let owner = owner.await.unwrap();
+    assert_eq!(owner["errors"], json!([]), "{owner}");
+    let seen: Vec<&str> = payloads(&owner, "organizationEvents")
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        seen[..2],
+        ["knowledge_base.entry_created", "conversation.created"]
+    );
+    for event in payloads(&owner, "organizationEvents") {
+        assert_eq!(event["organizationId"], app.org.organization.id.as_str());
+    }
+
+    let limited = limited.await.unwrap();
+    assert_eq!(limited["errors"], json!([]), "{limited}");
+    let first = payloads(&limited, "organizationEvents")[0];
+    assert_eq!(
+        first["event"], "conversation.created",
+        "the analyst skips the entry"
+    );
+    assert_eq!(first["data"]["conversation_id"], conversation.as_str());
+
+    let forbidden = forbidden.await.unwrap();
+    let errors = forbidden["errors"].to_string();
+    assert!(errors.contains("knowledge"), "{forbidden}");
+    assert_eq!(
+        forbidden["results"][0]["errors"][0]["extensions"]["code"],
+        "FORBIDDEN"
+    );
+}
+
+#[tokio::test]
+async fn credentials_are_checked_in_connection_init_and_bad_ones_close_the_socket() {
+    let app = spawn_app().await;
+    let url = ws_url(&app.address, "/graphql/ws");
+    let attempt = |token: Value, messages: Value| {
+        subscribe(json!({
+            "client": "raw",
+            "url": url,
+            "messages": messages,
+            "connectionParams": token,
+            "timeoutMs": 15000,
+        }))
+    };
+    let subscribe_message =
+        json!({"id": "1", "type": "subscribe", "payload": {"query": ORGANIZATION_EVENTS}});
+    let init = |params: Value| json!({"type": "connection_init", "payload": params});
+
+    let missing = attempt(json!({}), json!([init(json!({}))])).await.unwrap();
+    assert_eq!(missing["closes"][0]["code"], 4401, "{missing}");
+    assert!(
+        missing["closes"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("missing credentials")
+    );
+
+    let unknown = attempt(
+        json!({}),
+        json!([init(
+            json!({"Authorization": "Bearer ck_live_nottherightkeyatall0000000000"})
+        )]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(unknown["closes"][0]["code"], 4401, "{unknown}");
+
+    let early = attempt(json!({}), json!([subscribe_message]))
+        .await
+        .unwrap();
+    assert_eq!(
+        early["closes"][0]["code"], 4401,
+        "subscribe before ack: {early}"
+    );
+
+    let garbage = attempt(json!({}), json!(["{not json"])).await.unwrap();
+    assert_eq!(garbage["closes"][0]["code"], 4400, "{garbage}");
+
+    // A standard-plan organization's key may use GraphQL but not subscriptions (premium's full API access).
+    app.graphql_ok(
+        "mutation { setOrganizationPlan(plan: STANDARD) { plan } }",
+        json!({}),
+    )
+    .await;
+    let standard = attempt(
+        json!({}),
+        json!([init(
+            json!({"Authorization": format!("Bearer {}", app.key)})
+        )]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(standard["closes"][0]["code"], 4403, "{standard}");
+    assert!(
+        standard["closes"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("premium")
+    );
+
+    // The legacy protocol refuses with connection_error, then the same close code.
+    let legacy = subscribe(json!({
+        "client": "raw",
+        "protocol": "graphql-ws",
+        "url": url,
+        "messages": [init(json!({"token": "cs_nosuchsession"}))],
+    }))
+    .await
+    .unwrap();
+    assert_eq!(legacy["frames"][0]["type"], "connection_error", "{legacy}");
+    assert_eq!(legacy["closes"][0]["code"], 4401, "{legacy}");
+
+    // Without a GraphQL WebSocket subprotocol the upgrade is refused with a readable error.
+    let plain = app.client.get(app.url("/graphql/ws")).send().await.unwrap();
+    assert_eq!(plain.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_revoked_key_loses_its_open_subscription() {
+    let app = spawn_app().await;
+    let created = app
+        .post(
+            "/api/v1/api-keys",
+            json!({"name": "partner", "role": "agent"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let partner = created.body["secret"].as_str().unwrap().to_owned();
+    let key_id = created.body["id"].as_str().unwrap().to_owned();
+    let conversation = conversation_id(&app).await;
+    let peer = subscribe(json!({
+        "url": ws_url(&app.address, "/graphql/ws"),
+        "token": partner,
+        "query": CONVERSATION_EVENTS,
+        "variables": {"id": conversation},
+        "count": 3,
+    }));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let path = format!("/api/v1/conversations/{conversation}/messages");
+    app.post(&path, json!({"author": "agent", "body": "before"}))
+        .await;
+    let revoked = app.delete(&format!("/api/v1/api-keys/{key_id}")).await;
+    assert!(revoked.status.is_success(), "{}", revoked.text);
+    app.post(&path, json!({"author": "agent", "body": "after"}))
+        .await;
+    let out = peer.await.unwrap();
+    let events = payloads(&out, "conversationEvents");
+    assert_eq!(events[0]["data"]["body"], "before", "{out}");
+    assert!(
+        out["errors"].to_string().contains("revoked"),
+        "the stream ends with the reason: {out}"
+    );
+    assert!(
+        !out["results"].to_string().contains("\"after\""),
+        "nothing after the revocation arrived: {out}"
+    );
+}
+
+#[tokio::test]
+async fn bad_subscription_arguments_get_clear_errors() {
+    let app = spawn_app().await;
+    conversation_id(&app).await;
+    // Another organization's conversation is as unknown as one that does not exist.
+    let other = app.other_organization("Globex").await;
+    let theirs = app
+        .client
+        .post(app.url("/api/v1/conversations"))
+        .bearer_auth(&other.secret)
+        .json(&json!({"visitor": {"name": "Bo"}, "initial_message": "hi"}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = app.count_rows("events").await;
+    let url = ws_url(&app.address, "/graphql/ws");
+    let cases = [
+        (
+            ORGANIZATION_EVENTS,
+            json!({"types": ["conversation.exploded"]}),
+            "unknown event type",
+        ),
+        (ORGANIZATION_EVENTS, json!({"after": "yesterday"}), "after"),
+        (
+            ORGANIZATION_EVENTS,
+            json!({"after": "evt_01JZZZZZZZZZZZZZZZZZZZZZZZ"}),
+            "no event",
+        ),
+        (
+            CONVERSATION_EVENTS,
+            json!({"id": "conv_nope"}),
+            "no conversation",
+        ),
+        (
+            CONVERSATION_EVENTS,
+            json!({"id": theirs}),
+            "no conversation",
+        ),
+        (MESSAGE_ADDED, json!({"id": theirs}), "no conversation"),
+    ];
+    for (query, variables, expected) in cases {
+        let out = subscribe(json!({
+            "url": url,
+            "token": app.key,
+            "query": query,
+            "variables": variables,
+            "count": 1,
+        }))
+        .await
+        .unwrap();
+        assert!(
+            out["errors"].to_string().contains(expected),
+            "{variables}: {out}"
+        );
+    }
+    assert_eq!(
+        app.count_rows("events").await,
+        before,
+        "refusals change nothing"
+    );
+}
+
+#[tokio::test]
+async fn an_event_written_on_one_instance_reaches_a_subscriber_on_another_through_redis() {
+    let redis = crate::helpers::redis_url();
+    let app = spawn_app_with(|s| s.redis_url = Some(redis.clone().into())).await;
+    // Instance B is a separate `concierge serve` process on the same database and Redis.
+    let other = Server::start(&app.settings, free_port()).await;
+    let first = conversation_id(&app).await;
+    let second = conversation_id(&app).await;
+    let on_b = subscribe(json!({
+        "url": ws_url(&other.base, "/graphql/ws"),
+        "token": app.key,
+        "query": CONVERSATION_EVENTS,
+        "variables": {"id": first},
+        "count": 5,
+    }));
+    let everything_on_b = subscribe(json!({
+        "url": ws_url(&other.base, "/graphql/ws"),
+        "token": app.key,
+        "query": ORGANIZATION_EVENTS,
+        "variables": {"types": ["message.created"]},
+        "count": 40,
+    }));
+    // Both instances write to the organization at once, so their notices reach Redis interleaved.
+    let (stop_a, writer_a) = keep_writing(
+        app.address.clone(),
+        app.key.clone(),
+        first.clone(),
+        Duration::from_millis(10),
+    );
+    let (stop_b, writer_b) = keep_writing(
+        other.base.clone(),
+        app.key.clone(),
+        second.clone(),
+        Duration::from_millis(10),
+    );
+    let (out, all) = (on_b.await.unwrap(), everything_on_b.await.unwrap());
+    stop_a.store(true, Ordering::Relaxed);
+    stop_b.store(true, Ordering::Relaxed);
+    writer_a.await.unwrap();
+    writer_b.await.unwrap();
+
+    assert_eq!(out["errors"], json!([]), "{out}");
+    let got: Vec<String> = payloads(&out, "conversationEvents")
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(got.len() >= 5);
+    assert_contiguous(&got, &stream_ids(&app, &first).await);
+
+    assert_eq!(all["errors"], json!([]), "{all}");
+    let events = payloads(&all, "organizationEvents");
+    let got: Vec<String> = events
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(got.len() >= 40);
+    let from_a = events
+        .iter()
+        .filter(|e| e["data"]["conversation_id"] == first.as_str())
+        .count();
+    assert!(
+        from_a > 0 && from_a < got.len(),
+        "both instances' writes were followed ({from_a} of {})",
+        got.len()
+    );
+    let stream = stream_ids_where(&app, |e| e["event"] == "message.created").await;
+    assert_contiguous(&got, &stream);
+}
