@@ -357,7 +357,8 @@ async fn each_change_writes_its_event_in_order_per_conversation() {
             ("conversation.created", 1),
             ("message.created", 2),
             ("message.created", 3),
-            ("conversation.updated", 4)
+            ("conversation.updated", 4),
+            ("conversation.resolved", 5)
         ]
     );
     let created = &events[0].data;

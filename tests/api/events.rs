@@ -190,3 +190,97 @@ async fn events_past_the_retention_window_are_neither_served_nor_kept() {
         "recent events stay"
     );
 }
+
+#[tokio::test]
+async fn resolving_a_conversation_and_editing_a_visitor_emit_their_events() {
+    let app = spawn_app().await;
+    let conversation = app.create_conversation("my parcel is late").await;
+    let id = conversation["id"].as_str().unwrap();
+    let visitor = conversation["visitor_id"].as_str().unwrap();
+
+    let resolved = app
+        .put(
+            &format!("/api/v1/conversations/{id}"),
+            json!({"status": "resolved"}),
+        )
+        .await;
+    assert_eq!(resolved.status, StatusCode::OK, "{}", resolved.text);
+    let all = events(&app, "").await;
+    assert_eq!(
+        names(&all),
+        [
+            "conversation.created",
+            "message.created",
+            "conversation.updated",
+            "conversation.resolved"
+        ]
+    );
+    let done = &all[3];
+    assert_eq!(done["data"]["conversation_id"], id);
+    assert_eq!(done["data"]["previous_status"], "open");
+    assert!(
+        done["data"]["resolved_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("key_")
+    );
+    assert_eq!(
+        done["sequence"].as_i64().unwrap(),
+        all[2]["sequence"].as_i64().unwrap() + 1,
+        "the resolution is next in the conversation's sequence"
+    );
+    // Resolving a resolved conversation again is not a second resolution.
+    app.put(
+        &format!("/api/v1/conversations/{id}"),
+        json!({"status": "resolved"}),
+    )
+    .await;
+    let again = events(&app, "?types=conversation.resolved").await;
+    assert_eq!(again.len(), 1);
+
+    let path = format!("/api/v1/visitors/{visitor}");
+    let updated = app
+        .put(&path, json!({"email": "ann@new.example", "phone": null}))
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.text);
+    assert_eq!(updated.body["email"], "ann@new.example");
+    let changed = events(&app, "?types=visitor.updated").await;
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0]["data"]["visitor_id"], visitor);
+    assert_eq!(
+        changed[0]["data"]["changes"]["email"],
+        json!({"from": "ann@example.test", "to": "ann@new.example"})
+    );
+    assert!(
+        changed[0]["data"]["changes"].get("phone").is_none(),
+        "an absent phone stays absent: no change"
+    );
+
+    // The same details again change nothing and emit nothing; bad details are refused and change nothing.
+    let same = app.put(&path, json!({"email": "ann@new.example"})).await;
+    assert_eq!(same.status, StatusCode::OK);
+    for (body, field) in [
+        (json!({"email": "not an email"}), "email"),
+        (json!({"phone": "call me maybe"}), "phone"),
+        (json!({}), "nothing to update"),
+    ] {
+        let refused = app.put(&path, body.clone()).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(refused.text.contains(field), "{}", refused.text);
+    }
+    let unknown = app.put(&path, json!({"nickname": "A"})).await;
+    assert!(unknown.status.is_client_error());
+    assert_eq!(events(&app, "?types=visitor.updated").await.len(), 1);
+    let shown = app.get(&path).await;
+    assert_eq!(shown.body["email"], "ann@new.example");
+    assert_eq!(shown.body["name"], "Ann");
+
+    let through_graphql = app
+        .graphql_ok(
+            "mutation($id: ID!) { updateVisitor(id: $id, input: {name: \"Ann B.\"}) { name email } }",
+            json!({"id": visitor}),
+        )
+        .await;
+    assert_eq!(through_graphql["updateVisitor"]["name"], "Ann B.");
+    assert_eq!(events(&app, "?types=visitor.updated").await.len(), 2);
+}

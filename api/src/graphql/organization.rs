@@ -1,6 +1,6 @@
 //! Queries and mutations of the caller, their organization, assistants, visitors and analytics.
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 
 use crate::graphql::caller;
 use crate::graphql::types::{Assistant, Conn, Me, Organization, Visitor, connection, wants_total};
@@ -199,11 +199,35 @@ pub struct UpdateAssistantInput {
     pub widget: Option<WidgetInput>,
 }
 
+/// Input of `updateVisitor`: absent fields keep their value, `null` clears.
+#[derive(InputObject, Default)]
+pub struct UpdateVisitorInput {
+    pub name: MaybeUndefined<String>,
+    pub email: MaybeUndefined<String>,
+    pub phone: MaybeUndefined<String>,
+}
+
 #[derive(Default)]
 pub struct OrganizationMutation;
 
 #[Object]
 impl OrganizationMutation {
+    /// Changes a visitor's contact details (emits `visitor.updated`).
+    async fn update_visitor(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateVisitorInput,
+    ) -> async_graphql::Result<Visitor> {
+        let (db, principal) = caller(ctx)?;
+        let input = visitors::UpdateVisitor {
+            name: input.name.into(),
+            email: input.email.into(),
+            phone: input.phone.into(),
+        };
+        Ok(Visitor(visitors::update(db, principal, &id, input).await?))
+    }
+
     /// Creates an assistant with its widget settings.
     async fn create_assistant(
         &self,

@@ -8,7 +8,8 @@ pub mod events;
 pub mod extract;
 pub mod knowledge_base;
 pub mod public;
-pub mod webhooks;
+pub mod visitors;
+mod webhooks;
 
 use axum::Router;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(webhooks::router())
         .merge(events::router())
+        .merge(visitors::router())
 }
 
 /// A list response: `{"data": [...], "next_cursor": "…" | null}`.

@@ -342,6 +342,30 @@ pub async fn update(
         }),
     )
     .await?;
+    let after = if input.status == Some(Status::Resolved) && previous_status != Status::Resolved {
+        // Its own event, next in the conversation's sequence, so receivers need not diff statuses.
+        let resolved = events::bump_conversation(&txn, org, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("conversation", id))?;
+        events::record(
+            &txn,
+            org,
+            names::CONVERSATION_RESOLVED,
+            Some(&resolved),
+            json!({
+                "conversation_id": resolved.id,
+                "visitor_id": resolved.visitor_id,
+                "assistant_id": resolved.assistant_id,
+                "previous_status": previous_status,
+                "resolved_by": principal.actor_id(),
+                "duration_seconds": (resolved.updated_at - resolved.created_at).num_seconds(),
+            }),
+        )
+        .await?;
+        resolved
+    } else {
+        after
+    };
     txn.commit().await?;
     Ok(after)
 }

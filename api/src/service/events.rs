@@ -22,7 +22,9 @@ use crate::service::{Page, PageRequest, now};
 pub mod names {
     pub const CONVERSATION_CREATED: &str = "conversation.created";
     pub const CONVERSATION_UPDATED: &str = "conversation.updated";
+    pub const CONVERSATION_RESOLVED: &str = "conversation.resolved";
     pub const MESSAGE_CREATED: &str = "message.created";
+    pub const VISITOR_UPDATED: &str = "visitor.updated";
     pub const KNOWLEDGE_BASE_ENTRY_CREATED: &str = "knowledge_base.entry_created";
     pub const KNOWLEDGE_BASE_ENTRY_UPDATED: &str = "knowledge_base.entry_updated";
     pub const KNOWLEDGE_BASE_ENTRY_DELETED: &str = "knowledge_base.entry_deleted";
@@ -133,12 +135,12 @@ pub(crate) async fn record(
 pub const TYPES: &[&str] = &[
     names::CONVERSATION_CREATED,
     names::CONVERSATION_UPDATED,
-    "conversation.resolved",
+    names::CONVERSATION_RESOLVED,
     names::MESSAGE_CREATED,
     "handoff.requested",
     "feedback.received",
     "knowledge_base.query_failed",
-    "visitor.updated",
+    names::VISITOR_UPDATED,
     names::KNOWLEDGE_BASE_ENTRY_CREATED,
     names::KNOWLEDGE_BASE_ENTRY_UPDATED,
     names::KNOWLEDGE_BASE_ENTRY_DELETED,

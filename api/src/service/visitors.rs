@@ -3,16 +3,21 @@
 use std::collections::HashMap;
 
 use entities::visitor;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+};
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::auth::Principal;
 use crate::authz::{Action, Resource, authorize};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
+use crate::service::events::{self, names};
 use crate::service::{
-    Page, PageRequest, by_ids, newest_first, now, optional_field, organizations::validate_email,
+    Page, PageRequest, Patch, by_ids, newest_first, now, optional_field,
+    organizations::validate_email,
 };
 
 /// A visitor's contact details, as given when a conversation starts.
@@ -48,6 +53,96 @@ impl NewVisitor {
             phone,
         })
     }
+}
+
+/// Input of `updateVisitor` / `PUT /visitors/{id}`: absent fields keep their value, `null` clears.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVisitor {
+    #[serde(default)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    pub email: Patch<String>,
+    #[serde(default)]
+    pub phone: Patch<String>,
+}
+
+/// Changes a visitor's contact details and emits `visitor.updated` with what changed.
+#[tracing::instrument(skip_all, fields(org = ?principal.organization))]
+pub async fn update(
+    db: &Db,
+    principal: &Principal,
+    id: &str,
+    input: UpdateVisitor,
+) -> ApiResult<visitor::Model> {
+    let grant = authorize(principal, Resource::Visitor, Action::Write).await?;
+    let id = ids::lookup(Kind::Visitor, id)?;
+    if input.name.is_keep() && input.email.is_keep() && input.phone.is_keep() {
+        return Err(ApiError::validation(
+            "input",
+            "nothing to update: give name, email or phone",
+        ));
+    }
+    // The same rules as a new visitor's details, field by field.
+    let set = |patch: &Patch<String>| match patch {
+        Patch::Set(value) => Some(value.clone()),
+        _ => None,
+    };
+    let checked = NewVisitor {
+        name: set(&input.name),
+        email: set(&input.email),
+        phone: set(&input.phone),
+    }
+    .validated()?;
+    let merge = |patch: &Patch<String>, valid: Option<String>, current: &Option<String>| match patch
+    {
+        Patch::Keep => current.clone(),
+        Patch::Clear => None,
+        Patch::Set(_) => valid,
+    };
+    let org = grant.organization_id();
+    let txn = db.begin_write().await?;
+    events::lock_stream(&txn, org).await?;
+    let before = find(&*txn, org, id).await?;
+    let name = merge(&input.name, checked.name, &before.name);
+    let email = merge(&input.email, checked.email, &before.email);
+    let phone = merge(&input.phone, checked.phone, &before.phone);
+    let mut changes = serde_json::Map::new();
+    for (field, from, to) in [
+        ("name", &before.name, &name),
+        ("email", &before.email, &email),
+        ("phone", &before.phone, &phone),
+    ] {
+        if from != to {
+            changes.insert(field.to_owned(), json!({"from": from, "to": to}));
+        }
+    }
+    if changes.is_empty() {
+        // Nothing changed: no write, no event.
+        return Ok(before);
+    }
+    let mut active = before.clone().into_active_model();
+    active.name = Set(name);
+    active.email = Set(email);
+    active.phone = Set(phone);
+    active.updated_at = Set(now());
+    let after = active.update(&*txn).await?;
+    events::record(
+        &txn,
+        org,
+        names::VISITOR_UPDATED,
+        None,
+        json!({
+            "visitor_id": after.id,
+            "name": after.name,
+            "email": after.email,
+            "phone": after.phone,
+            "changes": changes,
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
 }
 
 /// Inserts a visitor inside the caller's transaction.
