@@ -4,6 +4,9 @@
 //! a ratio to a `GET /healthz` baseline measured in the same run, because shared machines are noisy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/fanout.rs"]
+mod fanout;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -32,6 +35,8 @@ struct Options {
     postgres_url: String,
     scenarios: Vec<Scenario>,
     rate_limits: RateLimitMode,
+    /// Subscriber counts of the fan-out scenario.
+    subscribers: Vec<usize>,
 }
 
 /// Whether the server under test limits requests; `Both` serves one database from two servers, one with limits
@@ -55,6 +60,7 @@ fn options() -> Options {
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
         scenarios: Scenario::ALL.to_vec(),
         rate_limits: RateLimitMode::Off,
+        subscribers: vec![1_000, 10_000],
     };
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -70,6 +76,9 @@ fn options() -> Options {
             "--entries" => o.entries = value.parse().unwrap(),
             "--seconds" => o.seconds = value.parse().unwrap(),
             "--concurrency" => o.concurrency = value.parse().unwrap(),
+            "--subscribers" => {
+                o.subscribers = value.split(',').map(|n| n.parse().unwrap()).collect()
+            }
             "--rate-limits" => {
                 o.rate_limits = match value.as_str() {
                     "on" => RateLimitMode::On,
@@ -91,7 +100,7 @@ fn options() -> Options {
             }
             "--help" | "-h" => {
                 println!(
-                    "cargo bench --bench load -- [--backend sqlite,postgres] [--conversations 10000] [--messages 100000] [--entries 5000] [--seconds 10] [--concurrency 16] [--scenarios baseline,dashboard,rest-list,create-message] [--rate-limits off|on|both]"
+                    "cargo bench --bench load -- [--backend sqlite,postgres] [--conversations 10000] [--messages 100000] [--entries 5000] [--seconds 10] [--concurrency 16] [--scenarios baseline,dashboard,rest-list,create-message,webhooks,fanout] [--rate-limits off|on|both] [--subscribers 1000,10000]"
                 );
                 std::process::exit(0);
             }
@@ -221,15 +230,17 @@ enum Scenario {
     RestList,
     CreateMessage,
     Webhooks,
+    Fanout,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 5] = [
+    const ALL: [Scenario; 6] = [
         Scenario::Baseline,
         Scenario::Dashboard,
         Scenario::RestList,
         Scenario::CreateMessage,
         Scenario::Webhooks,
+        Scenario::Fanout,
     ];
 
     fn key(self) -> &'static str {
@@ -239,6 +250,7 @@ impl Scenario {
             Scenario::RestList => "rest-list",
             Scenario::CreateMessage => "create-message",
             Scenario::Webhooks => "webhooks",
+            Scenario::Fanout => "fanout",
         }
     }
 
@@ -249,6 +261,7 @@ impl Scenario {
             Scenario::RestList => "GET /api/v1/conversations?limit=50",
             Scenario::CreateMessage => "POST /api/v1/conversations/{id}/messages",
             Scenario::Webhooks => "webhook deliveries to a loopback receiver (per second)",
+            Scenario::Fanout => "subscription fan-out",
         }
     }
 }
@@ -292,7 +305,7 @@ async fn run(
                 let t = Instant::now();
                 let request = match scenario {
                     // Measured by `webhook_throughput`, not by request workers.
-                    Scenario::Baseline | Scenario::Webhooks => client.get(format!("{base}/healthz")),
+                    Scenario::Baseline | Scenario::Webhooks | Scenario::Fanout => client.get(format!("{base}/healthz")),
                     Scenario::Dashboard => client.post(format!("{base}/graphql")).bearer_auth(&key).json(&json!({
                         "query": "{ conversations(first: 50) { edges { node { id status subject visitor { id name email } messages(last: 20) { edges { node { id author body createdAt } } } } } } }"
                     })),
@@ -456,6 +469,7 @@ async fn bench_backend(backend: &str, o: &Options) {
     };
     // The webhook scenario delivers to a receiver on loopback.
     settings.egress_allow = Some("127.0.0.1/32".to_owned());
+    let fanout_settings = settings.clone();
     let application = Application::build(settings).await.unwrap();
     let state = application.state().clone();
     let db = application.state().db.clone();
@@ -518,6 +532,22 @@ async fn bench_backend(backend: &str, o: &Options) {
     let mut baseline = 0.0;
     let mut overheads = Vec::new();
     for scenario in o.scenarios.iter().copied() {
+        if scenario == Scenario::Fanout {
+            let conversation = api::service::conversations::create(
+                &db,
+                &owner,
+                api::service::conversations::CreateConversation {
+                    assistant_id: Some(org.assistant.id.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .conversation
+            .id;
+            fanout::run(&fanout_settings, &org.secret, &conversation, &o.subscribers).await;
+            continue;
+        }
         if let Some((limited_base, _)) = &limited
             && !matches!(scenario, Scenario::Baseline | Scenario::Webhooks)
         {
@@ -573,6 +603,7 @@ async fn alternate(
         backends: Vec::new(),
         scenarios: Vec::new(),
         postgres_url: String::new(),
+        subscribers: Vec::new(),
         ..*o
     };
     let mut merged = [Outcome::default(), Outcome::default()];

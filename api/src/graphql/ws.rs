@@ -32,6 +32,8 @@ use crate::state::AppState;
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest message a client may send.
 const MAX_MESSAGE: usize = 256 * 1024;
+/// The read buffer a connection starts with.
+const READ_BUFFER: usize = 4 * 1024;
 
 /// Whether a request asks to upgrade to WebSocket.
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
@@ -83,6 +85,10 @@ pub async fn upgrade(state: AppState, request: Request) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_MESSAGE)
+        // Subscribers mostly listen: small buffers keep an idle connection cheap (the defaults are 128 KiB each
+        // way); larger messages still grow them as needed.
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| serve(socket, state, protocol, header_token, origin))
 }
 

@@ -1,0 +1,296 @@
+//! Subscription fan-out: N WebSocket subscribers on one `concierge serve` process, latency from commit to receipt.
+//!
+//! The server runs as its own process so that its resident memory per subscriber can be read from `/proc`. Each
+//! event is a message posted through REST; every subscriber notes when it arrives and subtracts the message's
+//! `created_at` (stamped inside the writing transaction, just before the commit), so the latency is an upper
+//! bound of commit → receipt. One subscriber is measured in the same run as the baseline.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::{SinkExt, StreamExt};
+use secrecy::ExposeSecret;
+use serde_json::json;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use api::config::Settings;
+
+/// Events sent per subscriber count.
+const EVENTS: usize = 20;
+/// Pause between events, so each measures one fan-out rather than a queue.
+const SPACING: Duration = Duration::from_millis(250);
+
+/// A `concierge serve` child on the benchmark's database.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(settings: &Settings) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_concierge"));
+        command
+            .arg("serve")
+            .env("CONCIERGE_DATA_DIR", &settings.data_dir)
+            .env("CONCIERGE_BIND", format!("127.0.0.1:{port}"))
+            .env("CONCIERGE_RATE_LIMITS", "false")
+            .env("RUST_LOG", "warn")
+            .env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if let Some(url) = &settings.database_url {
+            command.env("DATABASE_URL", url.expose_secret());
+        }
+        let server = Server {
+            child: command.spawn().unwrap(),
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if client
+                .get(format!("{}/readyz", server.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("concierge serve did not start");
+    }
+
+    /// The child's resident memory in KiB.
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One subscriber: connects, subscribes, then reports each event's latency until told to stop.
+async fn subscriber(
+    url: String,
+    key: String,
+    live: mpsc::UnboundedSender<()>,
+    latencies: mpsc::UnboundedSender<f64>,
+    measuring: Arc<AtomicBool>,
+    gate: Arc<Semaphore>,
+) {
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let mut socket = {
+        // Bounded handshakes, so that 10,000 connects do not overrun the listen backlog.
+        let _permit = gate.acquire().await.unwrap();
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let init = json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {key}")}});
+        socket.send(Message::text(init.to_string())).await.unwrap();
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(text))) if text.contains("connection_ack") => break,
+                Some(Ok(Message::Text(_))) | Some(Ok(Message::Ping(_))) => {}
+                other => panic!("no connection_ack: {other:?}"),
+            }
+        }
+        let subscribe = json!({"id": "1", "type": "subscribe", "payload": {
+            "query": "subscription { organizationEvents(types: [\"message.created\"]) { id event data } }"
+        }});
+        socket
+            .send(Message::text(subscribe.to_string()))
+            .await
+            .unwrap();
+        socket
+    };
+    let mut first = true;
+    while let Some(Ok(message)) = socket.next().await {
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let received = Utc::now();
+        // Only the timestamp is read; a full parse per subscriber would measure the client.
+        let Some(at) = text
+            .split("\"created_at\":\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|ts| ts.parse::<DateTime<Utc>>().ok())
+        else {
+            continue;
+        };
+        if first {
+            first = false;
+            let _ = live.send(());
+        }
+        if measuring.load(Ordering::Relaxed) {
+            let _ = latencies.send((received - at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+        }
+    }
+}
+
+struct Row {
+    subscribers: usize,
+    deliveries: usize,
+    expected: usize,
+    p50: f64,
+    p99: f64,
+    rss_before_kib: u64,
+    rss_after_kib: u64,
+    connect_secs: f64,
+}
+
+async fn measure(server: &Server, key: &str, conversation: &str, n: usize) -> Row {
+    let url = format!("{}/graphql/ws", server.base.replacen("http://", "ws://", 1));
+    let client = reqwest::Client::new();
+    let post = |body: String| {
+        client
+            .post(format!(
+                "{}/api/v1/conversations/{conversation}/messages",
+                server.base
+            ))
+            .bearer_auth(key)
+            .json(&json!({"author": "agent", "body": body}))
+            .send()
+    };
+    // Warm the server (connections, statements) before reading its memory.
+    for _ in 0..5 {
+        post("warm-up".to_owned()).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before_kib = server.rss_kib();
+    let (live_tx, mut live_rx) = mpsc::unbounded_channel();
+    let (lat_tx, mut lat_rx) = mpsc::unbounded_channel();
+    let measuring = Arc::new(AtomicBool::new(false));
+    let gate = Arc::new(Semaphore::new(256));
+    let mut tasks = Vec::with_capacity(n);
+    for _ in 0..n {
+        tasks.push(tokio::spawn(subscriber(
+            url.clone(),
+            key.to_owned(),
+            live_tx.clone(),
+            lat_tx.clone(),
+            measuring.clone(),
+            gate.clone(),
+        )));
+    }
+    drop(live_tx);
+    // A subscribe has no acknowledgement: post events until every subscriber has received one.
+    let mut live = 0;
+    let started = tokio::time::Instant::now();
+    while live < n {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "only {live} of {n} subscriptions became live"
+        );
+        post("ready?".to_owned()).await.unwrap();
+        let until = tokio::time::Instant::now() + Duration::from_millis(1000);
+        while let Ok(Some(())) = tokio::time::timeout_at(until, live_rx.recv()).await {
+            live += 1;
+        }
+    }
+    let connect_secs = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_after_kib = server.rss_kib();
+    measuring.store(true, Ordering::Relaxed);
+    let mut samples = Vec::with_capacity(n * EVENTS);
+    for i in 0..EVENTS {
+        let sent = post(format!("fan-out {i}")).await.unwrap();
+        assert!(sent.status().is_success());
+        tokio::time::sleep(SPACING).await;
+        while let Ok(latency) = lat_rx.try_recv() {
+            samples.push(latency);
+        }
+    }
+    // Stragglers.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while samples.len() < n * EVENTS {
+        match tokio::time::timeout_at(deadline, lat_rx.recv()).await {
+            Ok(Some(latency)) => samples.push(latency),
+            _ => break,
+        }
+    }
+    for task in tasks {
+        task.abort();
+    }
+    samples.sort_by(f64::total_cmp);
+    let pick = |p: f64| {
+        samples
+            .get(((samples.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    // Let the server drop the closed connections before the next size.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    Row {
+        subscribers: n,
+        deliveries: samples.len(),
+        expected: n * EVENTS,
+        p50: pick(0.50),
+        p99: pick(0.99),
+        rss_before_kib,
+        rss_after_kib,
+        connect_secs,
+    }
+}
+
+/// Measures fan-out to each number of subscribers, after one subscriber as the baseline.
+pub async fn run(settings: &Settings, key: &str, conversation: &str, counts: &[usize]) {
+    let server = Server::start(settings).await;
+    println!(
+        "\n### subscription fan-out: one `concierge serve` process, {EVENTS} events {} ms apart, organizationEvents over graphql-transport-ws\n",
+        SPACING.as_millis()
+    );
+    println!(
+        "| subscribers | all live after s | deliveries | p50 ms | p99 ms | p50 / 1 subscriber | server RSS MiB (idle → subscribed) | KiB per subscriber |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut baseline = None;
+    for &n in std::iter::once(&1).chain(counts.iter().filter(|&&n| n > 1)) {
+        let row = measure(&server, key, conversation, n).await;
+        let base = *baseline.get_or_insert(row.p50);
+        println!(
+            "| {} | {:.1} | {}/{} | {:.2} | {:.2} | {:.2} | {:.1} → {:.1} | {} |",
+            row.subscribers,
+            row.connect_secs,
+            row.deliveries,
+            row.expected,
+            row.p50,
+            row.p99,
+            row.p50 / base,
+            row.rss_before_kib as f64 / 1024.0,
+            row.rss_after_kib as f64 / 1024.0,
+            // One subscriber's share is lost in the allocator's noise.
+            if row.subscribers >= 100 {
+                format!(
+                    "{:.1}",
+                    row.rss_after_kib.saturating_sub(row.rss_before_kib) as f64
+                        / row.subscribers as f64
+                )
+            } else {
+                "–".to_owned()
+            },
+        );
+    }
+}
