@@ -369,6 +369,33 @@ pub async fn spawn_instance(settings: Settings) -> (String, oneshot::Sender<()>)
     (address, tx)
 }
 
+/// Bootstraps a premium organization with `concierge bootstrap` and returns its owner key.
+pub fn bootstrap_with_cli(settings: &Settings, name: &str) -> String {
+    let boot = concierge_command(settings)
+        .args([
+            "bootstrap",
+            "--org",
+            name,
+            "--plan",
+            "premium",
+            "--email",
+            "owner@cli.test",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        boot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&boot.stderr)
+    );
+    String::from_utf8_lossy(&boot.stdout)
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("ck_"))
+        .unwrap()
+        .to_owned()
+}
+
 /// The `concierge` binary, pointed at the same database as `settings`.
 pub fn concierge_command(settings: &Settings) -> std::process::Command {
     use secrecy::ExposeSecret;

@@ -8,8 +8,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use crate::helpers::{Server, TestApp, free_port, spawn_app, spawn_app_with};
+use crate::helpers::{Server, TestApp, free_port, spawn_app};
 use crate::peers::run_peer;
+use crate::webhook_delivery::Receiver;
 
 const CONVERSATION_EVENTS: &str = "subscription($id: ID!, $after: ID) { conversationEvents(conversationId: $id, after: $after) { id event sequence conversationId organizationId data } }";
 const ORGANIZATION_EVENTS: &str = "subscription($types: [String!], $after: ID) { organizationEvents(types: $types, after: $after) { id event organizationId data } }";
@@ -67,24 +68,34 @@ fn payloads<'a>(out: &'a Value, field: &str) -> Vec<&'a Value> {
 
 /// The ids of the conversation's events, in stream order, read back through REST.
 async fn stream_ids(app: &TestApp, conversation: &str) -> Vec<String> {
-    stream_ids_where(app, |e| e["data"]["conversation_id"] == conversation).await
+    stream_ids_where(&app.address, &app.key, |e| {
+        e["data"]["conversation_id"] == conversation
+    })
+    .await
 }
 
 /// The ids of the organization's events that `keep` keeps, in stream order, read back through REST.
-async fn stream_ids_where(app: &TestApp, keep: impl Fn(&Value) -> bool) -> Vec<String> {
+async fn stream_ids_where(base: &str, key: &str, keep: impl Fn(&Value) -> bool) -> Vec<String> {
+    let client = reqwest::Client::new();
     let mut ids = Vec::new();
-    let mut after = String::new();
+    let mut cursor = String::new();
     loop {
-        let page = app.get(&format!("/api/v1/events?limit=100{after}")).await;
-        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-        let data = page.body["data"].as_array().unwrap();
+        let page = client
+            .get(format!("{base}/api/v1/events?limit=100{cursor}"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let page: Value = page.json().await.unwrap();
+        let data = page["data"].as_array().unwrap();
         ids.extend(
             data.iter()
                 .filter(|e| keep(e))
                 .map(|e| e["id"].as_str().unwrap().to_owned()),
         );
-        match page.body["next_cursor"].as_str() {
-            Some(cursor) if !data.is_empty() => after = format!("&after={cursor}"),
+        match page["next_cursor"].as_str() {
+            Some(next) if !data.is_empty() => cursor = format!("&cursor={next}"),
             _ => break,
         }
     }
@@ -522,53 +533,87 @@ async fn bad_subscription_arguments_get_clear_errors() {
 }
 
 #[tokio::test]
-async fn an_event_written_on_one_instance_reaches_a_subscriber_on_another_through_redis() {
-    let redis = crate::helpers::redis_url();
-    let app = spawn_app_with(|s| s.redis_url = Some(redis.clone().into())).await;
-    // Instance B is a separate `concierge serve` process on the same database and Redis.
-    let other = Server::start(&app.settings, free_port()).await;
-    let first = conversation_id(&app).await;
-    let second = conversation_id(&app).await;
-    let on_b = subscribe(json!({
-        "url": ws_url(&other.base, "/graphql/ws"),
-        "token": app.key,
+async fn two_processes_on_one_database_and_redis_share_live_events_and_send_each_webhook_once() {
+    let (mut settings, _cleanup) = crate::helpers::fresh_settings().await;
+    settings.redis_url = Some(crate::helpers::redis_url().into());
+    let key = crate::helpers::bootstrap_with_cli(&settings, "Two");
+    // Instances A and B: two `concierge serve` processes on the same database and the same Redis.
+    let a = Server::start(&settings, free_port()).await;
+    let b = Server::start(&settings, free_port()).await;
+    let client = reqwest::Client::new();
+    let (receiver, hook_url) = Receiver::start_slow(vec![], Duration::from_millis(5)).await;
+    let hook = client
+        .post(format!("{}/api/v1/webhooks", a.base))
+        .bearer_auth(&key)
+        .json(&json!({"url": hook_url, "events": ["message.created"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hook.status(), StatusCode::CREATED);
+    let conversation = |base: String| {
+        let (client, key) = (client.clone(), key.clone());
+        async move {
+            let created: Value = client
+                .post(format!("{base}/api/v1/conversations"))
+                .bearer_auth(&key)
+                .json(&json!({"visitor": {"name": "Ann"}}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            created["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let (first, second) = (
+        conversation(a.base.clone()).await,
+        conversation(b.base.clone()).await,
+    );
+    // On B: one conversation's events, and every message of the organization.
+    let one_on_b = subscribe(json!({
+        "url": ws_url(&b.base, "/graphql/ws"),
+        "token": key,
         "query": CONVERSATION_EVENTS,
         "variables": {"id": first},
         "count": 5,
     }));
-    let everything_on_b = subscribe(json!({
-        "url": ws_url(&other.base, "/graphql/ws"),
-        "token": app.key,
+    let all_on_b = subscribe(json!({
+        "url": ws_url(&b.base, "/graphql/ws"),
+        "token": key,
         "query": ORGANIZATION_EVENTS,
         "variables": {"types": ["message.created"]},
         "count": 40,
     }));
-    // Both instances write to the organization at once, so their notices reach Redis interleaved.
+    // Both instances write at once, so their notices reach Redis interleaved.
     let (stop_a, writer_a) = keep_writing(
-        app.address.clone(),
-        app.key.clone(),
+        a.base.clone(),
+        key.clone(),
         first.clone(),
         Duration::from_millis(10),
     );
     let (stop_b, writer_b) = keep_writing(
-        other.base.clone(),
-        app.key.clone(),
+        b.base.clone(),
+        key.clone(),
         second.clone(),
         Duration::from_millis(10),
     );
-    let (out, all) = (on_b.await.unwrap(), everything_on_b.await.unwrap());
+    let (one, all) = (one_on_b.await.unwrap(), all_on_b.await.unwrap());
     stop_a.store(true, Ordering::Relaxed);
     stop_b.store(true, Ordering::Relaxed);
-    writer_a.await.unwrap();
-    writer_b.await.unwrap();
+    let written = writer_a.await.unwrap() + writer_b.await.unwrap();
 
-    assert_eq!(out["errors"], json!([]), "{out}");
-    let got: Vec<String> = payloads(&out, "conversationEvents")
+    assert_eq!(one["errors"], json!([]), "{one}");
+    let got: Vec<String> = payloads(&one, "conversationEvents")
         .iter()
         .map(|e| e["id"].as_str().unwrap().to_owned())
         .collect();
     assert!(got.len() >= 5);
-    assert_contiguous(&got, &stream_ids(&app, &first).await);
+    let stream = stream_ids_where(&a.base, &key, |e| {
+        e["data"]["conversation_id"] == first.as_str()
+    })
+    .await;
+    assert_contiguous(&got, &stream);
 
     assert_eq!(all["errors"], json!([]), "{all}");
     let events = payloads(&all, "organizationEvents");
@@ -583,9 +628,86 @@ async fn an_event_written_on_one_instance_reaches_a_subscriber_on_another_throug
         .count();
     assert!(
         from_a > 0 && from_a < got.len(),
-        "both instances' writes were followed ({from_a} of {})",
+        "writes on both instances were followed on B ({from_a} of {} from A)",
         got.len()
     );
-    let stream = stream_ids_where(&app, |e| e["event"] == "message.created").await;
-    assert_contiguous(&got, &stream);
+    let messages = stream_ids_where(&a.base, &key, |e| e["event"] == "message.created").await;
+    assert_eq!(messages.len(), written);
+    assert_contiguous(&got, &messages);
+
+    // Both instances deliver webhooks from the one outbox: every message once, none twice.
+    receiver.wait_for(written).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let received = receiver.received();
+    let ids: std::collections::HashSet<String> = received
+        .iter()
+        .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), written, "every event delivered");
+    assert_eq!(
+        received.len(),
+        written,
+        "no attempt was made by both instances"
+    );
+    println!(
+        "two instances: {} events followed live on B, {written} messages written on A and B, {} webhook deliveries, no duplicate",
+        got.len(),
+        received.len()
+    );
+}
+
+#[tokio::test]
+async fn events_whose_notice_was_lost_are_read_back_from_the_table_in_order() {
+    use api::service::{api_keys, messages};
+    let app = spawn_app().await;
+    let conversation = conversation_id(&app).await;
+    let peer = subscribe(json!({
+        "url": ws_url(&app.address, "/graphql/ws"),
+        "token": app.key,
+        "query": MESSAGE_ADDED,
+        "variables": {"id": conversation},
+        "count": 4,
+    }));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Another handle on the same database has its own bus, like an instance whose Redis notices were lost:
+    // these three commits reach the server's subscribers only through the table.
+    let elsewhere = api::db::Db::connect(&app.settings).await.unwrap();
+    let owner = api_keys::authenticate(&elsewhere, &app.state.authz, &app.key, Default::default())
+        .await
+        .unwrap();
+    for n in 0..3 {
+        let input = messages::CreateMessage {
+            author: messages::Author::Agent,
+            body: format!("unannounced {n}"),
+            source_entry_id: None,
+            confidence: None,
+        };
+        messages::create(&elsewhere, &owner, &conversation, input)
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The next announced event names its predecessor, which the subscriber has not seen: it reads the gap.
+    let announced = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({"author": "agent", "body": "announced"}),
+        )
+        .await;
+    assert_eq!(announced.status, StatusCode::CREATED);
+    let out = peer.await.unwrap();
+    assert_eq!(out["errors"], json!([]), "{out}");
+    let bodies: Vec<&str> = payloads(&out, "messageAdded")
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "unannounced 0",
+            "unannounced 1",
+            "unannounced 2",
+            "announced"
+        ]
+    );
 }

@@ -17,9 +17,9 @@ use crate::helpers::{Server, TestApp, free_port, spawn_app_with};
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
-struct Received {
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Received {
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 /// What the receiver answers next: status, `Retry-After` seconds, body.
@@ -27,7 +27,7 @@ type Answer = (u16, Option<u64>, &'static str);
 
 /// A loopback HTTP endpoint that records requests and answers from a script of (status, Retry-After, body).
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     received: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<VecDeque<Answer>>>,
     /// How long each answer takes.
@@ -63,7 +63,7 @@ impl Receiver {
     }
 
     /// Like [`Receiver::start`], taking `delay` over each answer.
-    async fn start_slow(script: Vec<Answer>, delay: Duration) -> (Self, String) {
+    pub(crate) async fn start_slow(script: Vec<Answer>, delay: Duration) -> (Self, String) {
         let receiver = Receiver {
             script: Arc::new(Mutex::new(script.into())),
             delay,
@@ -78,12 +78,12 @@ impl Receiver {
         (receiver, url)
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 
     /// Waits until at least `n` requests arrived (at most 20 s).
-    async fn wait_for(&self, n: usize) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Received> {
         for _ in 0..200 {
             let got = self.received();
             if got.len() >= n {
@@ -495,30 +495,7 @@ async fn a_delivery_is_sent_again_byte_for_byte_a_range_is_replayed_and_a_test_e
 #[tokio::test]
 async fn a_server_killed_mid_delivery_loses_no_event_after_restart() {
     let (settings, _cleanup) = crate::helpers::fresh_settings().await;
-    let boot = crate::helpers::concierge_command(&settings)
-        .args([
-            "bootstrap",
-            "--org",
-            "Crash",
-            "--plan",
-            "premium",
-            "--email",
-            "o@crash.test",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        boot.status.success(),
-        "{}",
-        String::from_utf8_lossy(&boot.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&boot.stdout).to_string();
-    let key = stdout
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("ck_"))
-        .unwrap()
-        .to_owned();
+    let key = crate::helpers::bootstrap_with_cli(&settings, "Crash");
     let port = free_port();
     let server = Server::start(&settings, port).await;
     let client = reqwest::Client::new();

@@ -38,7 +38,9 @@ pub mod names {
 /// Event-writing transactions of one organization then commit in the order of their event ids, so a reader
 /// that has seen an event has seen every earlier one: live subscribers and `after` cursors never skip an event
 /// that committed late. SQLite already runs one writer at a time; PostgreSQL takes a transaction-scoped
-/// advisory lock. It is taken before any row a concurrent writer may also lock, so the two cannot deadlock.
+/// advisory lock, as late as possible (at the first event) so that it is held only for the event's own
+/// statements and the commit. A transaction holding it locks no row another writer may hold first (after its
+/// first event it touches only rows it created or already locked), so it cannot deadlock.
 pub(crate) async fn lock_stream(txn: &WriteTxn<'_>, organization_id: &str) -> ApiResult<()> {
     if !txn.mark_stream_locked(organization_id) || txn.get_database_backend() != DbBackend::Postgres
     {
@@ -66,7 +68,6 @@ pub(crate) async fn bump_conversation(
     organization_id: &str,
     conversation_id: &str,
 ) -> ApiResult<Option<conversation::Model>> {
-    lock_stream(txn, organization_id).await?;
     let rows = conversation::Entity::update_many()
         .col_expr(
             conversation::Column::EventSeq,

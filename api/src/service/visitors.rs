@@ -102,7 +102,6 @@ pub async fn update(
     };
     let org = grant.organization_id();
     let txn = db.begin_write().await?;
-    events::lock_stream(&txn, org).await?;
     let before = find(&*txn, org, id).await?;
     let name = merge(&input.name, checked.name, &before.name);
     let email = merge(&input.email, checked.email, &before.email);
