@@ -284,3 +284,31 @@ async fn resolving_a_conversation_and_editing_a_visitor_emit_their_events() {
     assert_eq!(through_graphql["updateVisitor"]["name"], "Ann B.");
     assert_eq!(events(&app, "?types=visitor.updated").await.len(), 2);
 }
+
+#[tokio::test]
+async fn handing_a_conversation_off_emits_handoff_requested() {
+    let app = spawn_app().await;
+    let conversation = app.create_conversation("I want a person").await;
+    let id = conversation["id"].as_str().unwrap();
+    let handed = app
+        .graphql_ok(
+            "mutation($id: ID!) { updateConversation(id: $id, input: {status: HANDED_OFF}) { status } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(handed["updateConversation"]["status"], "HANDED_OFF");
+    let requested = events(&app, "?types=handoff.requested").await;
+    assert_eq!(requested.len(), 1);
+    let data = &requested[0]["data"];
+    assert_eq!(data["conversation_id"], id);
+    assert_eq!(data["reason"], "requested");
+    assert_eq!(data["previous_status"], "open");
+    assert!(data["requested_by"].as_str().unwrap().starts_with("key_"));
+    // Already handed off: no second request.
+    app.put(
+        &format!("/api/v1/conversations/{id}"),
+        json!({"status": "handed_off", "subject": "Person wanted"}),
+    )
+    .await;
+    assert_eq!(events(&app, "?types=handoff.requested").await.len(), 1);
+}

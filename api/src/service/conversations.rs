@@ -342,29 +342,45 @@ pub async fn update(
         }),
     )
     .await?;
-    let after = if input.status == Some(Status::Resolved) && previous_status != Status::Resolved {
-        // Its own event, next in the conversation's sequence, so receivers need not diff statuses.
-        let resolved = events::bump_conversation(&txn, org, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("conversation", id))?;
-        events::record(
-            &txn,
-            org,
+    // A resolution and a handoff get their own event, next in the conversation's sequence, so receivers need
+    // not diff statuses.
+    let follow_up = match input.status {
+        Some(next) if next == previous_status => None,
+        Some(Status::Resolved) => Some((
             names::CONVERSATION_RESOLVED,
-            Some(&resolved),
             json!({
-                "conversation_id": resolved.id,
-                "visitor_id": resolved.visitor_id,
-                "assistant_id": resolved.assistant_id,
                 "previous_status": previous_status,
                 "resolved_by": principal.actor_id(),
-                "duration_seconds": (resolved.updated_at - resolved.created_at).num_seconds(),
             }),
-        )
-        .await?;
-        resolved
-    } else {
-        after
+        )),
+        Some(Status::HandedOff) => Some((
+            names::HANDOFF_REQUESTED,
+            json!({
+                "previous_status": previous_status,
+                "reason": "requested",
+                "requested_by": principal.actor_id(),
+            }),
+        )),
+        _ => None,
+    };
+    let after = match follow_up {
+        Some((name, mut data)) => {
+            let bumped = events::bump_conversation(&txn, org, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("conversation", id))?;
+            if let Some(fields) = data.as_object_mut() {
+                fields.insert("conversation_id".into(), json!(bumped.id));
+                fields.insert("visitor_id".into(), json!(bumped.visitor_id));
+                fields.insert("assistant_id".into(), json!(bumped.assistant_id));
+                fields.insert(
+                    "duration_seconds".into(),
+                    json!((bumped.updated_at - bumped.created_at).num_seconds()),
+                );
+            }
+            events::record(&txn, org, name, Some(&bumped), data).await?;
+            bumped
+        }
+        None => after,
     };
     txn.commit().await?;
     Ok(after)

@@ -24,6 +24,7 @@ pub mod names {
     pub const CONVERSATION_UPDATED: &str = "conversation.updated";
     pub const CONVERSATION_RESOLVED: &str = "conversation.resolved";
     pub const MESSAGE_CREATED: &str = "message.created";
+    pub const HANDOFF_REQUESTED: &str = "handoff.requested";
     pub const VISITOR_UPDATED: &str = "visitor.updated";
     pub const KNOWLEDGE_BASE_ENTRY_CREATED: &str = "knowledge_base.entry_created";
     pub const KNOWLEDGE_BASE_ENTRY_UPDATED: &str = "knowledge_base.entry_updated";
@@ -138,7 +139,7 @@ pub const TYPES: &[&str] = &[
     names::CONVERSATION_UPDATED,
     names::CONVERSATION_RESOLVED,
     names::MESSAGE_CREATED,
-    "handoff.requested",
+    names::HANDOFF_REQUESTED,
     "feedback.received",
     "knowledge_base.query_failed",
     names::VISITOR_UPDATED,
