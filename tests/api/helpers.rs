@@ -369,6 +369,20 @@ pub async fn spawn_instance(settings: Settings) -> (String, oneshot::Sender<()>)
     (address, tx)
 }
 
+/// Starts a conversation through REST on the server at `base` with `key` and returns its id.
+pub async fn new_conversation(base: &str, key: &str, initial_message: Option<&str>) -> String {
+    let created = reqwest::Client::new()
+        .post(format!("{base}/api/v1/conversations"))
+        .bearer_auth(key)
+        .json(&json!({"visitor": {"name": "Ann"}, "initial_message": initial_message}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let body: Value = created.json().await.unwrap();
+    body["id"].as_str().unwrap().to_owned()
+}
+
 /// Bootstraps a premium organization with `concierge bootstrap` and returns its owner key.
 pub fn bootstrap_with_cli(settings: &Settings, name: &str) -> String {
     let boot = concierge_command(settings)

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use crate::helpers::{Server, TestApp, free_port, spawn_app};
+use crate::helpers::{Server, TestApp, free_port, new_conversation, spawn_app};
 use crate::peers::run_peer;
 use crate::webhook_delivery::Receiver;
 
@@ -25,35 +25,49 @@ fn subscribe(config: Value) -> JoinHandle<Value> {
     tokio::spawn(async move { run_peer("subscribe.mjs", vec![config.to_string()]).await })
 }
 
-/// Posts a message to the conversation every `every` until stopped; returns how many it posted.
-fn keep_writing(
-    base: String,
-    key: String,
-    conversation: String,
+/// Posts a message every `every` to each `(base URL, conversation)` at once until every peer has finished;
+/// returns what the peers printed and how many messages were posted.
+async fn while_writing(
+    peers: Vec<JoinHandle<Value>>,
+    key: &str,
+    targets: &[(&str, &str)],
     every: Duration,
-) -> (Arc<AtomicBool>, JoinHandle<usize>) {
+) -> (Vec<Value>, usize) {
     let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let handle = tokio::spawn(async move {
-        let client = reqwest::Client::new();
-        let mut n = 0;
-        while !flag.load(Ordering::Relaxed) {
-            let sent = client
-                .post(format!(
-                    "{base}/api/v1/conversations/{conversation}/messages"
-                ))
-                .bearer_auth(&key)
-                .json(&json!({"author": "agent", "body": format!("reply {n}")}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(sent.status(), StatusCode::CREATED);
-            n += 1;
-            tokio::time::sleep(every).await;
-        }
-        n
-    });
-    (stop, handle)
+    let writers: Vec<JoinHandle<usize>> = targets
+        .iter()
+        .map(|(base, conversation)| {
+            let (flag, key) = (stop.clone(), key.to_owned());
+            let url = format!("{base}/api/v1/conversations/{conversation}/messages");
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut n = 0;
+                while !flag.load(Ordering::Relaxed) {
+                    let sent = client
+                        .post(&url)
+                        .bearer_auth(&key)
+                        .json(&json!({"author": "agent", "body": format!("reply {n}")}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(sent.status(), StatusCode::CREATED);
+                    n += 1;
+                    tokio::time::sleep(every).await;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut outputs = Vec::new();
+    for peer in peers {
+        outputs.push(peer.await.unwrap());
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut written = 0;
+    for writer in writers {
+        written += writer.await.unwrap();
+    }
+    (outputs, written)
 }
 
 /// The payloads of the subscription field of each result.
@@ -133,17 +147,16 @@ async fn a_graphql_ws_client_follows_a_conversation_in_order() {
         "variables": {"id": conversation},
         "count": 10,
     }));
-    let (stop, writer) = keep_writing(
-        app.address.clone(),
-        app.key.clone(),
-        conversation.clone(),
+    let (outputs, _) = while_writing(
+        vec![peer],
+        &app.key,
+        &[(&app.address, &conversation)],
         Duration::from_millis(20),
-    );
-    let out = peer.await.unwrap();
-    stop.store(true, Ordering::Relaxed);
-    writer.await.unwrap();
+    )
+    .await;
+    let out = &outputs[0];
     assert_eq!(out["errors"], json!([]), "{out}");
-    let events = payloads(&out, "conversationEvents");
+    let events = payloads(out, "conversationEvents");
     assert_eq!(events.len(), 10);
     for event in &events {
         assert_eq!(event["event"], "message.created");
@@ -184,17 +197,16 @@ async fn a_killed_socket_resumes_after_its_last_event_without_gap_or_duplicate()
         "resumeDelayMs": 800,
         "count": 30,
     }));
-    let (stop, writer) = keep_writing(
-        app.address.clone(),
-        app.key.clone(),
-        conversation.clone(),
+    let (outputs, written) = while_writing(
+        vec![peer],
+        &app.key,
+        &[(&app.address, &conversation)],
         Duration::from_millis(20),
-    );
-    let out = peer.await.unwrap();
-    stop.store(true, Ordering::Relaxed);
-    let written = writer.await.unwrap();
+    )
+    .await;
+    let out = &outputs[0];
     assert_eq!(out["errors"], json!([]), "{out}");
-    let got: Vec<String> = payloads(&out, "conversationEvents")
+    let got: Vec<String> = payloads(out, "conversationEvents")
         .iter()
         .map(|e| e["id"].as_str().unwrap().to_owned())
         .collect();
@@ -237,16 +249,14 @@ async fn message_added_yields_messages_and_the_legacy_protocol_client_works_too(
         "variables": {"id": conversation},
         "count": 3,
     }));
-    let (stop, writer) = keep_writing(
-        app.address.clone(),
-        app.key.clone(),
-        conversation.clone(),
+    let (outputs, _) = while_writing(
+        vec![modern, legacy],
+        &app.key,
+        &[(&app.address, &conversation)],
         Duration::from_millis(50),
-    );
-    let (modern, legacy) = (modern.await.unwrap(), legacy.await.unwrap());
-    stop.store(true, Ordering::Relaxed);
-    writer.await.unwrap();
-    for out in [&modern, &legacy] {
+    )
+    .await;
+    for out in &outputs {
         assert_eq!(out["errors"], json!([]), "{out}");
         let messages = payloads(out, "messageAdded");
         assert_eq!(messages.len(), 3, "{out}");
@@ -287,15 +297,7 @@ async fn each_subscriber_gets_only_its_organizations_events_that_its_role_may_re
     // Give the subscriptions time to be live before anything happens.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // Another organization's activity, then a knowledge-base entry the analyst may not read, then a conversation.
-    let foreign = app
-        .client
-        .post(app.url("/api/v1/conversations"))
-        .bearer_auth(&other.secret)
-        .json(&json!({"visitor": {"name": "Bo"}, "initial_message": "not yours"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(foreign.status(), StatusCode::CREATED);
+    new_conversation(&app.address, &other.secret, Some("not yours")).await;
     let entry = app
         .post(
             "/api/v1/knowledge-base",
@@ -470,20 +472,7 @@ async fn bad_subscription_arguments_get_clear_errors() {
     conversation_id(&app).await;
     // Another organization's conversation is as unknown as one that does not exist.
     let other = app.other_organization("Globex").await;
-    let theirs = app
-        .client
-        .post(app.url("/api/v1/conversations"))
-        .bearer_auth(&other.secret)
-        .json(&json!({"visitor": {"name": "Bo"}, "initial_message": "hi"}))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let theirs = new_conversation(&app.address, &other.secret, Some("hi")).await;
     let before = app.count_rows("events").await;
     let url = ws_url(&app.address, "/graphql/ws");
     let cases = [
@@ -550,26 +539,8 @@ async fn two_processes_on_one_database_and_redis_share_live_events_and_send_each
         .await
         .unwrap();
     assert_eq!(hook.status(), StatusCode::CREATED);
-    let conversation = |base: String| {
-        let (client, key) = (client.clone(), key.clone());
-        async move {
-            let created: Value = client
-                .post(format!("{base}/api/v1/conversations"))
-                .bearer_auth(&key)
-                .json(&json!({"visitor": {"name": "Ann"}}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            created["id"].as_str().unwrap().to_owned()
-        }
-    };
-    let (first, second) = (
-        conversation(a.base.clone()).await,
-        conversation(b.base.clone()).await,
-    );
+    let first = new_conversation(&a.base, &key, None).await;
+    let second = new_conversation(&b.base, &key, None).await;
     // On B: one conversation's events, and every message of the organization.
     let one_on_b = subscribe(json!({
         "url": ws_url(&b.base, "/graphql/ws"),
@@ -586,25 +557,17 @@ async fn two_processes_on_one_database_and_redis_share_live_events_and_send_each
         "count": 40,
     }));
     // Both instances write at once, so their notices reach Redis interleaved.
-    let (stop_a, writer_a) = keep_writing(
-        a.base.clone(),
-        key.clone(),
-        first.clone(),
+    let (outputs, written) = while_writing(
+        vec![one_on_b, all_on_b],
+        &key,
+        &[(&a.base, &first), (&b.base, &second)],
         Duration::from_millis(10),
-    );
-    let (stop_b, writer_b) = keep_writing(
-        b.base.clone(),
-        key.clone(),
-        second.clone(),
-        Duration::from_millis(10),
-    );
-    let (one, all) = (one_on_b.await.unwrap(), all_on_b.await.unwrap());
-    stop_a.store(true, Ordering::Relaxed);
-    stop_b.store(true, Ordering::Relaxed);
-    let written = writer_a.await.unwrap() + writer_b.await.unwrap();
+    )
+    .await;
+    let (one, all) = (&outputs[0], &outputs[1]);
 
     assert_eq!(one["errors"], json!([]), "{one}");
-    let got: Vec<String> = payloads(&one, "conversationEvents")
+    let got: Vec<String> = payloads(one, "conversationEvents")
         .iter()
         .map(|e| e["id"].as_str().unwrap().to_owned())
         .collect();
@@ -616,7 +579,7 @@ async fn two_processes_on_one_database_and_redis_share_live_events_and_send_each
     assert_contiguous(&got, &stream);
 
     assert_eq!(all["errors"], json!([]), "{all}");
-    let events = payloads(&all, "organizationEvents");
+    let events = payloads(all, "organizationEvents");
     let got: Vec<String> = events
         .iter()
         .map(|e| e["id"].as_str().unwrap().to_owned())

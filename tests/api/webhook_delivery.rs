@@ -502,17 +502,7 @@ async fn a_server_killed_mid_delivery_loses_no_event_after_restart() {
     // 1,000 events first, then one replay queues all of them at once: the kill lands mid-delivery however
     // fast or slow this machine posts.
     let since = chrono::Utc::now() - chrono::Duration::seconds(1);
-    let conversation: Value = client
-        .post(format!("{}/api/v1/conversations", server.base))
-        .bearer_auth(&key)
-        .json(&json!({"visitor": {"name": "Ann"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let cid = conversation["id"].as_str().unwrap().to_owned();
+    let cid = crate::helpers::new_conversation(&server.base, &key, None).await;
     for n in 0..1000 {
         let sent = client
             .post(format!(

@@ -484,8 +484,13 @@ pub async fn includes_feature(principal: &Principal, feature: Feature) -> ApiRes
         .await)
 }
 
-/// Whether the caller may use GraphQL: every member session, and keys on a plan with standard API access.
-pub async fn authorize_graphql(principal: &Principal) -> ApiResult<()> {
+/// Whether the caller may use an API surface (`api` object, action `surface`): every member session does, keys
+/// need the plan feature that policy.csv names for it; `refusal` explains a refused key.
+async fn authorize_api_surface(
+    principal: &Principal,
+    surface: &str,
+    refusal: impl FnOnce(Plan) -> String,
+) -> ApiResult<()> {
     let authz = &principal.authz;
     authz.observe(principal).await?;
     if matches!(principal.actor, Actor::User { .. })
@@ -494,41 +499,35 @@ pub async fn authorize_graphql(principal: &Principal) -> ApiResult<()> {
                 principal.actor_id(),
                 principal.recorded_organization(),
                 "api",
-                "graphql",
+                surface,
             )
             .await?
     {
         Ok(())
     } else {
-        Err(ApiError::PlanUpgradeRequired(format!(
-            "GraphQL API access needs the standard plan; the {} plan's API is read-only REST",
-            principal.plan
-        )))
+        Err(ApiError::PlanUpgradeRequired(refusal(principal.plan)))
     }
+}
+
+/// Whether the caller may use GraphQL: every member session, and keys on a plan with standard API access.
+pub async fn authorize_graphql(principal: &Principal) -> ApiResult<()> {
+    authorize_api_surface(principal, "graphql", |plan| {
+        format!(
+            "GraphQL API access needs the standard plan; the {plan} plan's API is read-only REST"
+        )
+    })
+    .await
 }
 
 /// Whether the caller may hold live subscriptions: every member session (the dashboard's live view), and keys on
 /// a plan with full API access (premium).
 pub async fn authorize_subscriptions(principal: &Principal) -> ApiResult<()> {
-    let authz = &principal.authz;
-    authz.observe(principal).await?;
-    if matches!(principal.actor, Actor::User { .. })
-        || authz
-            .enforce(
-                principal.actor_id(),
-                principal.recorded_organization(),
-                "api",
-                "subscribe",
-            )
-            .await?
-    {
-        Ok(())
-    } else {
-        Err(ApiError::PlanUpgradeRequired(format!(
-            "GraphQL subscriptions with an API key need the premium plan's full API access; this organization is on {}",
-            principal.plan
-        )))
-    }
+    authorize_api_surface(principal, "subscribe", |plan| {
+        format!(
+            "GraphQL subscriptions with an API key need the premium plan's full API access; this organization is on {plan}"
+        )
+    })
+    .await
 }
 
 /// Allows creating a key with `role` and `scopes`: the creator may grant the role, and neither the creator nor

@@ -188,7 +188,10 @@ impl Since {
 
 /// The event types of `wanted` (all when empty) that the caller may read; asking for an unknown type is
 /// invalid, and asking only for types the role may not read is refused.
-async fn readable_types(principal: &Principal, wanted: &[String]) -> ApiResult<Vec<&'static str>> {
+pub(crate) async fn readable_types(
+    principal: &Principal,
+    wanted: &[String],
+) -> ApiResult<Vec<&'static str>> {
     for name in wanted {
         if !TYPES.contains(&name.as_str()) {
             return Err(ApiError::validation(

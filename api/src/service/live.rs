@@ -23,7 +23,7 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind};
 use crate::service::conversations;
-use crate::service::events::{TYPES, latest_id, names, resource_of};
+use crate::service::events::{latest_id, names, readable_types, resource_of};
 
 /// How many missed events one read of the table brings back.
 const GAP_PAGE: u64 = 500;
@@ -155,46 +155,16 @@ async fn access(
     principal: &Principal,
     scope: &Scope,
 ) -> ApiResult<(String, Vec<&'static str>)> {
-    for name in &scope.types {
-        if !TYPES.contains(&name.as_str()) {
-            return Err(ApiError::validation(
-                "types",
-                format!(
-                    "unknown event type {name:?}; expected some of {}",
-                    TYPES.join(", ")
-                ),
-            ));
-        }
+    let readable = readable_types(principal, &scope.types).await?;
+    let first = readable
+        .first()
+        .ok_or_else(|| ApiError::validation("types", "no event type to follow"))?;
+    let grant = authorize(principal, resource_of(first), Action::Read).await?;
+    if let Some(id) = &scope.conversation_id {
+        let grant = authorize(principal, Resource::Conversation, Action::Read).await?;
+        conversations::find(db.conn(), grant.organization_id(), id).await?;
     }
-    let organization_id = match &scope.conversation_id {
-        Some(id) => {
-            let grant = authorize(principal, Resource::Conversation, Action::Read).await?;
-            let id = ids::lookup(Kind::Conversation, id)?;
-            conversations::find(db.conn(), grant.organization_id(), id).await?;
-            grant.organization_id().to_owned()
-        }
-        None => String::new(),
-    };
-    let mut readable = Vec::new();
-    let mut refusal = None;
-    let mut organization = (!organization_id.is_empty()).then_some(organization_id);
-    for name in TYPES.iter().copied() {
-        if !scope.types.is_empty() && !scope.types.iter().any(|t| t == name) {
-            continue;
-        }
-        match authorize(principal, resource_of(name), Action::Read).await {
-            Ok(grant) => {
-                organization.get_or_insert_with(|| grant.organization_id().to_owned());
-                readable.push(name);
-            }
-            Err(err) => refusal = Some(err),
-        }
-    }
-    match (organization, refusal) {
-        (Some(organization), _) if !readable.is_empty() => Ok((organization, readable)),
-        (_, Some(err)) => Err(err),
-        _ => Err(ApiError::validation("types", "no event type to follow")),
-    }
+    Ok((grant.organization_id().to_owned(), readable))
 }
 
 impl Follower {
