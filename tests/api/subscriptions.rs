@@ -25,6 +25,23 @@ fn subscribe(config: Value) -> JoinHandle<Value> {
     tokio::spawn(async move { run_peer("subscribe.mjs", vec![config.to_string()]).await })
 }
 
+/// Subscribes with the npm `graphql-ws` client until `count` results arrived.
+fn follow(
+    url: String,
+    token: &str,
+    query: &str,
+    variables: Value,
+    count: usize,
+) -> JoinHandle<Value> {
+    subscribe(json!({
+        "url": url,
+        "token": token,
+        "query": query,
+        "variables": variables,
+        "count": count,
+    }))
+}
+
 /// Posts a message every `every` to each `(base URL, conversation)` at once until every peer has finished;
 /// returns what the peers printed and how many messages were posted.
 async fn while_writing(
@@ -140,13 +157,13 @@ async fn conversation_id(app: &TestApp) -> String {
 async fn a_graphql_ws_client_follows_a_conversation_in_order() {
     let app = spawn_app().await;
     let conversation = conversation_id(&app).await;
-    let peer = subscribe(json!({
-        "url": ws_url(&app.address, "/graphql/ws"),
-        "token": app.key,
-        "query": CONVERSATION_EVENTS,
-        "variables": {"id": conversation},
-        "count": 10,
-    }));
+    let peer = follow(
+        ws_url(&app.address, "/graphql/ws"),
+        &app.key,
+        CONVERSATION_EVENTS,
+        json!({"id": conversation}),
+        10,
+    );
     let (outputs, _) = while_writing(
         vec![peer],
         &app.key,
@@ -234,13 +251,13 @@ async fn a_killed_socket_resumes_after_its_last_event_without_gap_or_duplicate()
 async fn message_added_yields_messages_and_the_legacy_protocol_client_works_too() {
     let app = spawn_app().await;
     let conversation = conversation_id(&app).await;
-    let modern = subscribe(json!({
-        "url": ws_url(&app.address, "/graphql"),
-        "token": app.key,
-        "query": MESSAGE_ADDED,
-        "variables": {"id": conversation},
-        "count": 3,
-    }));
+    let modern = follow(
+        ws_url(&app.address, "/graphql"),
+        &app.key,
+        MESSAGE_ADDED,
+        json!({"id": conversation}),
+        3,
+    );
     let legacy = subscribe(json!({
         "client": "subscriptions-transport-ws",
         "url": ws_url(&app.address, "/graphql/ws"),
@@ -273,27 +290,27 @@ async fn each_subscriber_gets_only_its_organizations_events_that_its_role_may_re
     let app = spawn_app().await;
     let other = app.other_organization("Globex").await;
     let analyst = app.key_with_role("analyst").await;
-    let owner = subscribe(json!({
-        "url": ws_url(&app.address, "/graphql/ws"),
-        "token": app.key,
-        "query": ORGANIZATION_EVENTS,
-        "variables": {},
-        "count": 2,
-    }));
-    let limited = subscribe(json!({
-        "url": ws_url(&app.address, "/graphql/ws"),
-        "token": analyst,
-        "query": ORGANIZATION_EVENTS,
-        "variables": {},
-        "count": 1,
-    }));
-    let forbidden = subscribe(json!({
-        "url": ws_url(&app.address, "/graphql/ws"),
-        "token": analyst,
-        "query": ORGANIZATION_EVENTS,
-        "variables": {"types": ["knowledge_base.entry_created"]},
-        "count": 1,
-    }));
+    let owner = follow(
+        ws_url(&app.address, "/graphql/ws"),
+        &app.key,
+        ORGANIZATION_EVENTS,
+        json!({}),
+        2,
+    );
+    let limited = follow(
+        ws_url(&app.address, "/graphql/ws"),
+        &analyst,
+        ORGANIZATION_EVENTS,
+        json!({}),
+        1,
+    );
+    let forbidden = follow(
+        ws_url(&app.address, "/graphql/ws"),
+        &analyst,
+        ORGANIZATION_EVENTS,
+        json!({"types": ["knowledge_base.entry_created"]}),
+        1,
+    );
     // Give the subscriptions time to be live before anything happens.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // Another organization's activity, then a knowledge-base entry the analyst may not read, then a conversation.
@@ -438,13 +455,13 @@ async fn a_revoked_key_loses_its_open_subscription() {
     let partner = created.body["secret"].as_str().unwrap().to_owned();
     let key_id = created.body["id"].as_str().unwrap().to_owned();
     let conversation = conversation_id(&app).await;
-    let peer = subscribe(json!({
-        "url": ws_url(&app.address, "/graphql/ws"),
-        "token": partner,
-        "query": CONVERSATION_EVENTS,
-        "variables": {"id": conversation},
-        "count": 3,
-    }));
+    let peer = follow(
+        ws_url(&app.address, "/graphql/ws"),
+        &partner,
+        CONVERSATION_EVENTS,
+        json!({"id": conversation}),
+        3,
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let path = format!("/api/v1/conversations/{conversation}/messages");
     app.post(&path, json!({"author": "agent", "body": "before"}))
@@ -542,20 +559,20 @@ async fn two_processes_on_one_database_and_redis_share_live_events_and_send_each
     let first = new_conversation(&a.base, &key, None).await;
     let second = new_conversation(&b.base, &key, None).await;
     // On B: one conversation's events, and every message of the organization.
-    let one_on_b = subscribe(json!({
-        "url": ws_url(&b.base, "/graphql/ws"),
-        "token": key,
-        "query": CONVERSATION_EVENTS,
-        "variables": {"id": first},
-        "count": 5,
-    }));
-    let all_on_b = subscribe(json!({
-        "url": ws_url(&b.base, "/graphql/ws"),
-        "token": key,
-        "query": ORGANIZATION_EVENTS,
-        "variables": {"types": ["message.created"]},
-        "count": 40,
-    }));
+    let one_on_b = follow(
+        ws_url(&b.base, "/graphql/ws"),
+        &key,
+        CONVERSATION_EVENTS,
+        json!({"id": first}),
+        5,
+    );
+    let all_on_b = follow(
+        ws_url(&b.base, "/graphql/ws"),
+        &key,
+        ORGANIZATION_EVENTS,
+        json!({"types": ["message.created"]}),
+        40,
+    );
     // Both instances write at once, so their notices reach Redis interleaved.
     let (outputs, written) = while_writing(
         vec![one_on_b, all_on_b],
@@ -624,13 +641,13 @@ async fn events_whose_notice_was_lost_are_read_back_from_the_table_in_order() {
     use api::service::{api_keys, messages};
     let app = spawn_app().await;
     let conversation = conversation_id(&app).await;
-    let peer = subscribe(json!({
-        "url": ws_url(&app.address, "/graphql/ws"),
-        "token": app.key,
-        "query": MESSAGE_ADDED,
-        "variables": {"id": conversation},
-        "count": 4,
-    }));
+    let peer = follow(
+        ws_url(&app.address, "/graphql/ws"),
+        &app.key,
+        MESSAGE_ADDED,
+        json!({"id": conversation}),
+        4,
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // Another handle on the same database has its own bus, like an instance whose Redis notices were lost:
     // these three commits reach the server's subscribers only through the table.
