@@ -1,5 +1,6 @@
 //! The Concierge server library: config, auth, authorization, domain services, GraphQL and REST v1.
 
+pub mod assistant;
 pub mod auth;
 pub mod authz;
 pub mod bus;

@@ -63,6 +63,7 @@ impl Application {
             _ => RateLimits::new(settings.rate_limits),
         };
         let authz = crate::authz::Authz::load(&db).await?;
+        let retriever = crate::assistant::retrieval::Retriever::new(db.clone());
         let state = AppState {
             schema: build_schema(&settings),
             db,
@@ -71,6 +72,7 @@ impl Application {
             login_throttle: Arc::default(),
             rate_limits: Arc::new(rate_limits),
             usage: Arc::new(Usage::default()),
+            retriever,
             settings: Arc::new(settings),
         };
         let deliverer = crate::workers::webhooks::Deliverer::new(
@@ -115,6 +117,8 @@ impl Application {
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
         let (usage, db) = (self.state.usage.clone(), self.state.db.clone());
         let deliverer = tokio::spawn(crate::db::background(self.deliverer.run()));
+        // Knowledge-base edits (from any instance) reach this instance's search indexes.
+        let retriever = tokio::spawn(crate::db::background(self.state.retriever.clone().follow()));
         let (prune_db, retention) = (
             self.state.db.clone(),
             self.state.settings.event_retention_days,
@@ -145,6 +149,7 @@ impl Application {
         flusher.abort();
         // A delivery cut off here keeps its lease until it runs out; then any instance sends it again.
         deliverer.abort();
+        retriever.abort();
         pruner.abort();
         if let Err(err) = self.state.usage.flush(&self.state.db).await {
             tracing::warn!(error = ?err, "flushing API key usage at shutdown failed");

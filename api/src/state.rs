@@ -22,4 +22,6 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub rate_limits: Arc<RateLimits>,
     pub usage: Arc<Usage>,
+    /// The knowledge-base indexes of this instance.
+    pub retriever: crate::assistant::retrieval::Retriever,
 }

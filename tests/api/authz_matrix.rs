@@ -325,6 +325,10 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             "mutation($a: ID!) { createConversation(input: {assistantId: $a, initialMessage: \"hi\"}) { conversation { id } } }",
             json!({"a": assistant}),
         ),
+        "Query.knowledgeBaseSearch" => gql(
+            "{ knowledgeBaseSearch(query: \"shipping times\") { confidence } }",
+            json!({}),
+        ),
         "Mutation.updateVisitor" => gql(
             "mutation($id: ID!, $name: String) { updateVisitor(id: $id, input: {name: $name}) { id } }",
             json!({"id": org.visitor, "name": format!("Changed {}", ulid::Ulid::new())}),
@@ -404,6 +408,11 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             None,
         ),
         "GET /visitors" => rest(Method::GET, "/visitors".to_owned(), None),
+        "GET /knowledge-base/search" => rest(
+            Method::GET,
+            "/knowledge-base/search?q=shipping".to_owned(),
+            None,
+        ),
         "GET /visitors/{id}" => rest(Method::GET, format!("/visitors/{}", org.visitor), None),
         "PUT /visitors/{id}" => rest(
             Method::PUT,

@@ -18,6 +18,7 @@ mod members;
 mod peers;
 mod plans;
 mod rate_limits;
+mod retrieval;
 mod schema;
 mod service_keys;
 mod sessions;

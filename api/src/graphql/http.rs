@@ -294,6 +294,7 @@ async fn execute(
         .data(principal)
         .data(loaders)
         .data(state.sealer.clone())
+        .data(state.retriever.clone())
         .data(state.settings.clone());
     let response = state.schema.execute(request).await;
     render(media, response)

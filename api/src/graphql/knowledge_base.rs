@@ -1,6 +1,9 @@
 //! Knowledge-base queries and mutations.
 
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+
+use crate::assistant::retrieval::{Question, Retriever};
+use crate::error::ApiError;
 
 use crate::graphql::caller;
 use crate::graphql::types::{Conn, KnowledgeBaseEntry, connection, wants_total};
@@ -11,8 +14,66 @@ use crate::service::knowledge_base::{self, CreateEntry, EntryFilter, UpdateEntry
 #[derive(Default)]
 pub struct KnowledgeBaseQuery;
 
+/// This instance's knowledge-base indexes.
+fn retriever<'a>(ctx: &Context<'a>) -> Result<&'a Retriever, ApiError> {
+    ctx.data::<Retriever>()
+        .map_err(|_| ApiError::internal_msg("no retriever in context"))
+}
+
+/// A ranked search over the active entries, as the assistant ranks them.
+#[derive(SimpleObject)]
+pub struct KnowledgeBaseSearch {
+    /// 0 to 1: how well the best match answers the question (the assistant answers from it at or above its
+    /// threshold, 0.35 by default).
+    pub confidence: f64,
+    pub matches: Vec<KnowledgeBaseMatch>,
+}
+
+/// One ranked entry.
+#[derive(SimpleObject)]
+pub struct KnowledgeBaseMatch {
+    pub entry: KnowledgeBaseEntry,
+    /// The BM25 relevance score (comparable within one search only).
+    pub score: f64,
+}
+
 #[Object]
 impl KnowledgeBaseQuery {
+    /// Ranks the active entries for a visitor's question (stemming, stop words, typo tolerance), optionally
+    /// nudged by the page it was asked on.
+    async fn knowledge_base_search(
+        &self,
+        ctx: &Context<'_>,
+        query: String,
+        page_url: Option<String>,
+        page_title: Option<String>,
+        page_context: Option<String>,
+        #[graphql(desc = "1 to 50; 5 when omitted")] first: Option<i32>,
+    ) -> async_graphql::Result<KnowledgeBaseSearch> {
+        let (db, principal) = caller(ctx)?;
+        let retriever = retriever(ctx)?;
+        let question = Question {
+            text: query,
+            page_title,
+            page_url,
+            page_context,
+        };
+        let found =
+            knowledge_base::search(db, retriever, principal, question, first.map(i64::from))
+                .await?;
+        Ok(KnowledgeBaseSearch {
+            confidence: found.confidence,
+            matches: found
+                .matches
+                .into_iter()
+                .map(|m| KnowledgeBaseMatch {
+                    entry: KnowledgeBaseEntry(m.entry),
+                    score: f64::from(m.score),
+                })
+                .collect(),
+        })
+    }
+
     /// The organization's entries, newest first.
     async fn knowledge_base_entries(
         &self,
@@ -105,6 +166,7 @@ impl KnowledgeBaseMutation {
             },
         )
         .await?;
+        retriever(ctx)?.entry_changed(&entry, false).await?;
         Ok(KnowledgeBaseEntry(entry))
     }
 
@@ -128,6 +190,7 @@ impl KnowledgeBaseMutation {
             },
         )
         .await?;
+        retriever(ctx)?.entry_changed(&entry, false).await?;
         Ok(KnowledgeBaseEntry(entry))
     }
 
@@ -139,6 +202,7 @@ impl KnowledgeBaseMutation {
     ) -> async_graphql::Result<ID> {
         let (db, principal) = caller(ctx)?;
         let entry = knowledge_base::delete(db, principal, &id).await?;
+        retriever(ctx)?.entry_changed(&entry, true).await?;
         Ok(ID(entry.id))
     }
 }

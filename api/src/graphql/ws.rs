@@ -226,6 +226,7 @@ async fn connect(
     data.insert(principal);
     data.insert(credential);
     data.insert(state.sealer.clone());
+    data.insert(state.retriever.clone());
     data.insert(state.settings.clone());
     Ok(data)
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use entities::knowledge_base_entry as kb;
 use serde::{Deserialize, Serialize};
 
+use crate::assistant::retrieval::Question;
 use crate::error::ApiError;
 use crate::ids::Kind;
 use crate::rest::ListResponse;
@@ -19,6 +20,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/knowledge-base", get(list).post(create))
+        .route("/knowledge-base/search", get(search))
         .route("/knowledge-base/{id}", put(update).delete(delete).get(show))
 }
 
@@ -89,7 +91,67 @@ async fn create(
     ApiJson(input): ApiJson<CreateEntry>,
 ) -> Result<(StatusCode, Json<EntryJson>), ApiError> {
     let entry = svc::create(&state.db, &principal, input).await?;
+    state.retriever.entry_changed(&entry, false).await?;
     Ok((StatusCode::CREATED, Json(entry.into())))
+}
+
+/// `GET /knowledge-base/search`: `q`, optional `page_url`, `page_title`, `page_context`, `limit` (1-50).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchParams {
+    q: Option<String>,
+    page_url: Option<String>,
+    page_title: Option<String>,
+    page_context: Option<String>,
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+struct MatchJson {
+    entry: EntryJson,
+    score: f32,
+}
+
+#[derive(Debug, Serialize)]
+struct SearchJson {
+    confidence: f64,
+    matches: Vec<MatchJson>,
+}
+
+async fn search(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiQuery(params): ApiQuery<SearchParams>,
+) -> Result<Json<SearchJson>, ApiError> {
+    let question = Question {
+        text: params.q.unwrap_or_default(),
+        page_title: params.page_title,
+        page_url: params.page_url,
+        page_context: params.page_context,
+    };
+    let found = svc::search(
+        &state.db,
+        &state.retriever,
+        &principal,
+        question,
+        params.limit,
+    )
+    .await
+    .map_err(|e| match e {
+        ApiError::Validation(m) => ApiError::BadRequest(m),
+        other => other,
+    })?;
+    Ok(Json(SearchJson {
+        confidence: found.confidence,
+        matches: found
+            .matches
+            .into_iter()
+            .map(|m| MatchJson {
+                entry: m.entry.into(),
+                score: m.score,
+            })
+            .collect(),
+    }))
 }
 
 async fn show(
@@ -106,9 +168,9 @@ async fn update(
     ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<UpdateEntry>,
 ) -> Result<Json<EntryJson>, ApiError> {
-    Ok(Json(
-        svc::update(&state.db, &principal, &id, input).await?.into(),
-    ))
+    let entry = svc::update(&state.db, &principal, &id, input).await?;
+    state.retriever.entry_changed(&entry, false).await?;
+    Ok(Json(entry.into()))
 }
 
 async fn delete(
@@ -116,6 +178,7 @@ async fn delete(
     Caller(principal): Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    svc::delete(&state.db, &principal, &id).await?;
+    let entry = svc::delete(&state.db, &principal, &id).await?;
+    state.retriever.entry_changed(&entry, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,6 +11,7 @@ use sea_orm::{
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::assistant::retrieval::{Question, Retriever};
 use crate::auth::Principal;
 use crate::authz::{Action, Grant, Resource, authorize};
 use crate::db::Db;
@@ -314,4 +315,77 @@ pub(crate) async fn counts_by_category(
         .into_tuple()
         .all(db.conn())
         .await?)
+}
+
+/// The longest question searched.
+const QUESTION_MAX: usize = 2_000;
+/// The most matches one search returns.
+pub const SEARCH_LIMIT_MAX: usize = 50;
+
+/// One ranked entry of a search.
+#[derive(Clone, Debug)]
+pub struct SearchMatch {
+    pub entry: kb::Model,
+    pub score: f32,
+}
+
+/// A ranked search and the confidence that its best match answers the question.
+#[derive(Clone, Debug)]
+pub struct SearchResult {
+    pub confidence: f64,
+    pub matches: Vec<SearchMatch>,
+}
+
+/// Ranks the organization's active entries for a visitor's question, as the assistant does.
+pub async fn search(
+    db: &Db,
+    retriever: &Retriever,
+    principal: &Principal,
+    question: Question,
+    limit: Option<i64>,
+) -> ApiResult<SearchResult> {
+    let grant = authorize(principal, Resource::KnowledgeBase, Action::Read).await?;
+    let text = required_text("query", question.text.trim(), QUESTION_MAX)?;
+    let limit = match limit {
+        None => 5,
+        Some(n) if (1..=SEARCH_LIMIT_MAX as i64).contains(&n) => n as usize,
+        Some(_) => {
+            return Err(ApiError::validation(
+                "limit",
+                format!("must be between 1 and {SEARCH_LIMIT_MAX}"),
+            ));
+        }
+    };
+    let context = |field: &str, value: Option<String>| {
+        crate::service::optional_field(field, value.as_deref(), QUESTION_MAX)
+    };
+    let question = Question {
+        text,
+        page_title: context("page_title", question.page_title)?,
+        page_url: context("page_url", question.page_url)?,
+        page_context: context("page_context", question.page_context)?,
+    };
+    let retrieval = retriever
+        .search(grant.organization_id(), question, limit)
+        .await?;
+    let ids: Vec<String> = retrieval
+        .candidates
+        .iter()
+        .map(|c| c.entry_id.clone())
+        .collect();
+    let mut entries = get_many(db, principal, &ids).await?;
+    let matches = retrieval
+        .candidates
+        .into_iter()
+        .filter_map(|c| {
+            entries.remove(&c.entry_id).map(|entry| SearchMatch {
+                entry,
+                score: c.score,
+            })
+        })
+        .collect();
+    Ok(SearchResult {
+        confidence: retrieval.confidence,
+        matches,
+    })
 }

@@ -1,0 +1,277 @@
+//! Knowledge-base search as the assistant ranks it: BM25 with stemming, stop words, typos and page context.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+
+const ENTRIES: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "How long does standard shipping take?",
+        "Standard shipping takes 3 to 5 business days within Germany. Orders placed before 2 pm ship the same day.",
+        "shipping",
+        &["delivery", "shipping"],
+    ),
+    (
+        "How do I reset my password?",
+        "Use the Forgot password link on the sign-in page; we email you a link that is valid for one hour.",
+        "accounts",
+        &["password", "login"],
+    ),
+    (
+        "Which payment methods do you accept?",
+        "We accept Visa, Mastercard, American Express, PayPal and bank transfer.",
+        "payments",
+        &["payment", "cards"],
+    ),
+    (
+        "How do I return headphones or other electronics?",
+        "Electronics can be returned within 14 days in their original packaging with all accessories.",
+        "returns",
+        &["electronics", "headphones"],
+    ),
+    (
+        "How do I return a dress or other clothing?",
+        "Clothing can be returned within 30 days, unworn and with its labels attached.",
+        "returns",
+        &["clothing", "dress"],
+    ),
+];
+
+async fn seed(app: &TestApp) -> Vec<String> {
+    let mut ids = Vec::new();
+    for (title, body, category, tags) in ENTRIES {
+        let created = app
+            .post(
+                "/api/v1/knowledge-base",
+                json!({"title": title, "body": body, "category": category, "tags": tags}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        ids.push(created.body["id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
+async fn search_at(app: &TestApp, base: &str, query: &[(&str, &str)]) -> Value {
+    let reply = app
+        .client
+        .get(format!("{base}/api/v1/knowledge-base/search"))
+        .query(query)
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
+    reply.json().await.unwrap()
+}
+
+async fn search(app: &TestApp, query: &[(&str, &str)]) -> Value {
+    search_at(app, &app.address, query).await
+}
+
+fn top(found: &Value) -> &str {
+    found["matches"][0]["entry"]["id"]
+        .as_str()
+        .unwrap_or("none")
+}
+
+#[tokio::test]
+async fn questions_find_their_entry_through_stemming_stop_words_and_typos() {
+    let app = spawn_app().await;
+    let ids = seed(&app).await;
+    for (question, expected) in [
+        ("How long does shipping take?", 0),
+        ("when will my order ship", 0),
+        ("I forgot my password", 1),
+        ("pasword resett", 1),
+        ("do you take paypal", 2),
+        ("which cards are accepted", 2),
+        ("paymnet methods", 2),
+    ] {
+        let found = search(&app, &[("q", question)]).await;
+        assert_eq!(top(&found), ids[expected], "{question}: {found}");
+        let confidence = found["confidence"].as_f64().unwrap();
+        assert!(
+            (0.35..=1.0).contains(&confidence),
+            "{question}: confidence {confidence}"
+        );
+    }
+    // Only stop words: nothing to look for. Unrelated words: nothing sure enough to answer from.
+    let empty = search(&app, &[("q", "the and of it")]).await;
+    assert_eq!(empty["matches"], json!([]));
+    assert_eq!(empty["confidence"], 0.0);
+    let unrelated = search(&app, &[("q", "quantum chromodynamics lecture")]).await;
+    assert!(
+        unrelated["confidence"].as_f64().unwrap() < 0.35,
+        "{unrelated}"
+    );
+}
+
+#[tokio::test]
+async fn the_page_a_question_is_asked_on_breaks_a_tie() {
+    let app = spawn_app().await;
+    let ids = seed(&app).await;
+    let on_headphones = search(
+        &app,
+        &[
+            ("q", "how do I send it back"),
+            ("page_title", "Wireless headphones | Electronics"),
+            ("page_url", "https://shop.example/electronics/headphones-x1"),
+        ],
+    )
+    .await;
+    assert_eq!(top(&on_headphones), ids[3], "{on_headphones}");
+    let on_a_dress = search(
+        &app,
+        &[
+            ("q", "how do I send it back"),
+            ("page_title", "Summer dress"),
+            ("page_context", "clothing"),
+        ],
+    )
+    .await;
+    assert_eq!(top(&on_a_dress), ids[4], "{on_a_dress}");
+}
+
+#[tokio::test]
+async fn search_sees_only_its_organizations_active_entries_as_they_are_now() {
+    let app = spawn_app().await;
+    let ids = seed(&app).await;
+    let other = app.other_organization("Globex").await;
+    let theirs = app
+        .client
+        .post(app.url("/api/v1/knowledge-base"))
+        .bearer_auth(&other.secret)
+        .json(&json!({"title": "Secret warehouse address", "body": "Our warehouse is in Leipzig."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status(), StatusCode::CREATED);
+    let found = search(&app, &[("q", "warehouse address leipzig")]).await;
+    assert_eq!(
+        found["matches"],
+        json!([]),
+        "another organization's entry: {found}"
+    );
+
+    // Deactivated, edited and deleted entries change the answers at once.
+    let path = format!("/api/v1/knowledge-base/{}", ids[2]);
+    app.put(&path, json!({"active": false})).await;
+    let found = search(&app, &[("q", "paypal")]).await;
+    assert_eq!(found["matches"], json!([]), "{found}");
+    app.put(
+        &path,
+        json!({"active": true, "body": "We accept Visa, Mastercard and Klarna invoices."}),
+    )
+    .await;
+    assert_eq!(top(&search(&app, &[("q", "klarna")]).await), ids[2]);
+    assert_eq!(search(&app, &[("q", "paypal")]).await["matches"], json!([]));
+    app.delete(&path).await;
+    assert_eq!(search(&app, &[("q", "klarna")]).await["matches"], json!([]));
+
+    let graphql = app
+        .graphql_ok(
+            "{ knowledgeBaseSearch(query: \"password forgotten\", first: 1) { confidence matches { score entry { id title } } } }",
+            json!({}),
+        )
+        .await;
+    let matches = graphql["knowledgeBaseSearch"]["matches"]
+        .as_array()
+        .unwrap();
+    assert_eq!(matches.len(), 1);
+    assert_eq!(matches[0]["entry"]["id"], ids[1].as_str());
+}
+
+#[tokio::test]
+async fn bad_searches_get_clear_errors() {
+    let app = spawn_app().await;
+    for (query, field) in [
+        ("", "query"),
+        ("?q=%20%20", "query"),
+        ("?q=shipping&limit=0", "limit"),
+        ("?q=shipping&limit=51", "limit"),
+        ("?q=shipping&sort=name", "sort"),
+    ] {
+        let reply = app
+            .get(&format!("/api/v1/knowledge-base/search{query}"))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{query}: {}",
+            reply.text
+        );
+        assert!(reply.text.contains(field), "{query}: {}", reply.text);
+    }
+    let graphql = app
+        .graphql(
+            "{ knowledgeBaseSearch(query: \"\") { confidence } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        graphql.body["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+}
+
+#[tokio::test]
+async fn an_entry_changed_on_one_instance_is_answerable_on_another_within_a_second() {
+    let redis = crate::helpers::redis_url();
+    let app = spawn_app_with(|s| s.redis_url = Some(redis.clone().into())).await;
+    let (other, _stop) = crate::helpers::spawn_instance(app.settings.clone()).await;
+    seed(&app).await;
+    // Instance B builds its index now, before the change.
+    assert_eq!(
+        search_at(&app, &other, &[("q", "gift wrapping")]).await["matches"],
+        json!([])
+    );
+    let created = app
+        .post(
+            "/api/v1/knowledge-base",
+            json!({"title": "Do you offer gift wrapping?", "body": "Yes, for 3 euros per order."}),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let waited = wait_until(&app, &other, "gift wrapping", |found| top(found) == id).await;
+    println!("knowledge-base edit visible on the other instance after {waited:?}");
+    assert!(waited < Duration::from_secs(1), "took {waited:?}");
+
+    app.put(
+        &format!("/api/v1/knowledge-base/{id}"),
+        json!({"title": "Do you offer gift boxes?", "body": "Yes, a gift box costs 3 euros."}),
+    )
+    .await;
+    let waited = wait_until(&app, &other, "gift box", |found| top(found) == id).await;
+    assert!(waited < Duration::from_secs(1), "took {waited:?}");
+    app.delete(&format!("/api/v1/knowledge-base/{id}")).await;
+    let waited = wait_until(&app, &other, "gift box", |found| {
+        found["matches"] == json!([])
+    })
+    .await;
+    assert!(waited < Duration::from_secs(1), "took {waited:?}");
+}
+
+/// Searches on `base` until `done` holds (at most 5 s) and returns how long that took.
+async fn wait_until(
+    app: &TestApp,
+    base: &str,
+    query: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let found = search_at(app, base, &[("q", query)]).await;
+        if done(&found) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "never happened: {found}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
