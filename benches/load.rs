@@ -4,6 +4,8 @@
 //! a ratio to a `GET /healthz` baseline measured in the same run, because shared machines are noisy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/args.rs"]
+mod args;
 #[path = "support/fanout.rs"]
 mod fanout;
 
@@ -62,14 +64,9 @@ fn options() -> Options {
         rate_limits: RateLimitMode::Off,
         subscribers: vec![1_000, 10_000],
     };
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    let mut i = 0;
-    while i < args.len() {
-        let value = args.get(i + 1).cloned().unwrap_or_default();
-        match args[i].as_str() {
+    let usage = "cargo bench --bench load -- [--backend sqlite,postgres] [--conversations 10000] [--messages 100000] [--entries 5000] [--seconds 10] [--concurrency 16] [--scenarios baseline,dashboard,rest-list,create-message,webhooks,fanout] [--rate-limits off|on|both] [--subscribers 1000,10000]";
+    for (flag, value) in args::pairs(usage) {
+        match flag.as_str() {
             "--backend" => o.backends = value.split(',').map(str::to_owned).collect(),
             "--conversations" => o.conversations = value.parse().unwrap(),
             "--messages" => o.messages = value.parse().unwrap(),
@@ -98,15 +95,8 @@ fn options() -> Options {
                     })
                     .collect();
             }
-            "--help" | "-h" => {
-                println!(
-                    "cargo bench --bench load -- [--backend sqlite,postgres] [--conversations 10000] [--messages 100000] [--entries 5000] [--seconds 10] [--concurrency 16] [--scenarios baseline,dashboard,rest-list,create-message,webhooks,fanout] [--rate-limits off|on|both] [--subscribers 1000,10000]"
-                );
-                std::process::exit(0);
-            }
-            other => panic!("unknown argument {other}"),
+            other => panic!("unknown argument {other}\n{usage}"),
         }
-        i += 2;
     }
     o
 }

@@ -6,6 +6,9 @@
 //! the p50/p99 retrieval latency on a single core for knowledge bases of the given sizes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/args.rs"]
+mod args;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -57,26 +60,14 @@ fn options() -> Options {
         sizes: vec![5_000, 100_000],
         queries: 500,
     };
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    let mut i = 0;
-    while i < args.len() {
-        let value = args.get(i + 1).cloned().unwrap_or_default();
-        match args[i].as_str() {
+    let usage = "cargo bench --bench relevance -- [--faq benches/fixtures/faq.json] [--sizes 5000,100000] [--queries 500]";
+    for (flag, value) in args::pairs(usage) {
+        match flag.as_str() {
             "--faq" => o.faq = value,
             "--sizes" => o.sizes = value.split(',').map(|n| n.parse().unwrap()).collect(),
             "--queries" => o.queries = value.parse().unwrap(),
-            "--help" | "-h" => {
-                println!(
-                    "cargo bench --bench relevance -- [--faq benches/fixtures/faq.json] [--sizes 5000,100000] [--queries 500]"
-                );
-                std::process::exit(0);
-            }
-            other => panic!("unknown argument {other}"),
+            other => panic!("unknown argument {other}\n{usage}"),
         }
-        i += 2;
     }
     o
 }
