@@ -46,6 +46,14 @@ impl ApiError {
         Self::NotFound(format!("no {what} with id {id}"))
     }
 
+    /// A validation failure of query-string parameters answers 400, like any malformed query string.
+    pub fn in_query(self) -> Self {
+        match self {
+            Self::Validation(message) => Self::BadRequest(message),
+            other => other,
+        }
+    }
+
     pub fn validation(field: &str, message: impl std::fmt::Display) -> Self {
         Self::Validation(format!("{field}: {message}"))
     }

@@ -257,6 +257,18 @@ fn analyzer() -> TextAnalyzer {
         .build()
 }
 
+/// A BM25 match of `term` in `field` that counts `boost` times.
+fn should(field: Field, term: &str, boost: f32) -> (Occur, Box<dyn Query>) {
+    let query = TermQuery::new(
+        Term::from_field_text(field, term),
+        IndexRecordOption::WithFreqs,
+    );
+    (
+        Occur::Should,
+        Box::new(BoostQuery::new(Box::new(query), boost)),
+    )
+}
+
 /// The analyzed terms of `text`, in order, without repeats.
 fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -386,16 +398,7 @@ impl OrgIndex {
         for (variants, _) in &weighted {
             for (term, boost) in variants {
                 for (field, field_boost) in f.searchable() {
-                    clauses.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(
-                            Box::new(TermQuery::new(
-                                Term::from_field_text(field, term),
-                                IndexRecordOption::WithFreqs,
-                            )),
-                            boost * field_boost,
-                        )),
-                    ));
+                    clauses.push(should(field, term, boost * field_boost));
                 }
             }
         }
@@ -421,16 +424,7 @@ impl OrgIndex {
                 continue;
             }
             for (field, field_boost) in f.searchable() {
-                clauses.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(
-                        Box::new(TermQuery::new(
-                            Term::from_field_text(field, &term),
-                            IndexRecordOption::WithFreqs,
-                        )),
-                        CONTEXT_BOOST * field_boost,
-                    )),
-                ));
+                clauses.push(should(field, &term, CONTEXT_BOOST * field_boost));
             }
         }
         let query = BooleanQuery::new(clauses);
@@ -530,6 +524,18 @@ impl std::fmt::Debug for Retriever {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Retriever").finish_non_exhaustive()
     }
+}
+
+/// Puts one entry's current state (`None`: gone) into `index`, off the async threads.
+async fn apply_one(index: Arc<OrgIndex>, current: Option<kb::Model>, id: &str) -> ApiResult<()> {
+    let id = id.to_owned();
+    tokio::task::spawn_blocking(move || match current {
+        Some(entry) => index.apply(&[entry], &[]),
+        None => index.apply(&[], &[id]),
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(search_error)
 }
 
 fn search_error(err: tantivy::TantivyError) -> ApiError {
@@ -633,19 +639,10 @@ impl Retriever {
         let Some(index) = self.loaded(&entry.organization_id) else {
             return Ok(());
         };
-        let (entry, id) = (entry.clone(), entry.id.clone());
-        let applied = tokio::task::spawn_blocking(move || {
-            if deleted {
-                index.apply(&[], &[id])
-            } else {
-                index.apply(&[entry], &[])
-            }
-        })
-        .await
-        .map_err(ApiError::internal)?;
-        if let Err(err) = applied {
-            tracing::warn!(%err, "could not apply a knowledge-base change; rebuilding");
-            self.forget_all();
+        let current = (!deleted).then(|| entry.clone());
+        if let Err(err) = apply_one(index, current, &entry.id).await {
+            tracing::warn!(?err, "could not apply a knowledge-base change; rebuilding");
+            self.forget(&entry.organization_id);
         }
         Ok(())
     }
@@ -663,14 +660,7 @@ impl Retriever {
                 .one(self.db.conn()),
         )
         .await?;
-        let id = id.to_owned();
-        tokio::task::spawn_blocking(move || match current {
-            Some(entry) => index.apply(&[entry], &[]),
-            None => index.apply(&[], &[id]),
-        })
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(search_error)
+        apply_one(index, current, id).await
     }
 
     fn forget(&self, organization_id: &str) {

@@ -15,7 +15,6 @@ use crate::auth::Principal;
 use crate::auth::layer::Authenticated;
 use crate::authz;
 use crate::error::ApiError;
-use crate::graphql::loaders::request_loader;
 use crate::state::AppState;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
@@ -288,14 +287,7 @@ async fn execute(
             }
         }
     }
-    let loaders = request_loader(state.db.clone(), principal.clone());
-    let request = request
-        .data(state.db.clone())
-        .data(principal)
-        .data(loaders)
-        .data(state.sealer.clone())
-        .data(state.retriever.clone())
-        .data(state.settings.clone());
+    request.data = super::context_data(state, principal);
     let response = state.schema.execute(request).await;
     render(media, response)
 }

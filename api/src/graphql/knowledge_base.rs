@@ -156,6 +156,7 @@ impl KnowledgeBaseMutation {
         let (db, principal) = caller(ctx)?;
         let entry = knowledge_base::create(
             db,
+            retriever(ctx)?,
             principal,
             CreateEntry {
                 title: input.title,
@@ -166,7 +167,6 @@ impl KnowledgeBaseMutation {
             },
         )
         .await?;
-        retriever(ctx)?.entry_changed(&entry, false).await?;
         Ok(KnowledgeBaseEntry(entry))
     }
 
@@ -179,6 +179,7 @@ impl KnowledgeBaseMutation {
         let (db, principal) = caller(ctx)?;
         let entry = knowledge_base::update(
             db,
+            retriever(ctx)?,
             principal,
             &id,
             UpdateEntry {
@@ -190,7 +191,6 @@ impl KnowledgeBaseMutation {
             },
         )
         .await?;
-        retriever(ctx)?.entry_changed(&entry, false).await?;
         Ok(KnowledgeBaseEntry(entry))
     }
 
@@ -201,8 +201,7 @@ impl KnowledgeBaseMutation {
         id: ID,
     ) -> async_graphql::Result<ID> {
         let (db, principal) = caller(ctx)?;
-        let entry = knowledge_base::delete(db, principal, &id).await?;
-        retriever(ctx)?.entry_changed(&entry, true).await?;
+        let entry = knowledge_base::delete(db, retriever(ctx)?, principal, &id).await?;
         Ok(ID(entry.id))
     }
 }

@@ -79,6 +79,22 @@ pub async fn federation_sdl(schema: &AppSchema) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow::anyhow!("no SDL in the _service answer"))
 }
 
+/// What every resolver may read for `principal`: the database, the caller, its DataLoaders, the sealer, the
+/// knowledge-base retriever and the settings (for a request over HTTP and a connection over WebSocket alike).
+pub(crate) fn context_data(
+    state: &crate::state::AppState,
+    principal: Principal,
+) -> async_graphql::Data {
+    let mut data = async_graphql::Data::default();
+    data.insert(loaders::request_loader(state.db.clone(), principal.clone()));
+    data.insert(state.db.clone());
+    data.insert(principal);
+    data.insert(state.sealer.clone());
+    data.insert(state.retriever.clone());
+    data.insert(state.settings.clone());
+    data
+}
+
 /// The database and the caller of the current request.
 pub(crate) fn caller<'a>(ctx: &Context<'a>) -> async_graphql::Result<(&'a Db, &'a Principal)> {
     let db = ctx

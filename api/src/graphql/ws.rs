@@ -25,7 +25,6 @@ use crate::auth::layer::{Credential, authenticate_token, bearer, origin_of};
 use crate::auth::{Origin, Principal};
 use crate::authz;
 use crate::error::ApiError;
-use crate::graphql::loaders::request_loader;
 use crate::state::AppState;
 
 /// How long a client has to send `connection_init`.
@@ -220,14 +219,8 @@ async fn connect(
         origin,
         authz: state.authz.clone(),
     };
-    let mut data = Data::default();
-    data.insert(request_loader(state.db.clone(), principal.clone()));
-    data.insert(state.db.clone());
-    data.insert(principal);
+    let mut data = super::context_data(state, principal);
     data.insert(credential);
-    data.insert(state.sealer.clone());
-    data.insert(state.retriever.clone());
-    data.insert(state.settings.clone());
     Ok(data)
 }
 

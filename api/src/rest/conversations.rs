@@ -132,10 +132,7 @@ async fn list(
     };
     let rows = svc::list(&state.db, &principal, &filter, &page)
         .await
-        .map_err(|e| match e {
-            ApiError::Validation(m) => ApiError::BadRequest(m),
-            other => other,
-        })?;
+        .map_err(ApiError::in_query)?;
     Ok(Json(ListResponse::from_page(
         rows,
         |c| &c.id,

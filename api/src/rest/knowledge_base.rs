@@ -90,8 +90,7 @@ async fn create(
     Caller(principal): Caller,
     ApiJson(input): ApiJson<CreateEntry>,
 ) -> Result<(StatusCode, Json<EntryJson>), ApiError> {
-    let entry = svc::create(&state.db, &principal, input).await?;
-    state.retriever.entry_changed(&entry, false).await?;
+    let entry = svc::create(&state.db, &state.retriever, &principal, input).await?;
     Ok((StatusCode::CREATED, Json(entry.into())))
 }
 
@@ -137,10 +136,7 @@ async fn search(
         params.limit,
     )
     .await
-    .map_err(|e| match e {
-        ApiError::Validation(m) => ApiError::BadRequest(m),
-        other => other,
-    })?;
+    .map_err(ApiError::in_query)?;
     Ok(Json(SearchJson {
         confidence: found.confidence,
         matches: found
@@ -168,8 +164,7 @@ async fn update(
     ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<UpdateEntry>,
 ) -> Result<Json<EntryJson>, ApiError> {
-    let entry = svc::update(&state.db, &principal, &id, input).await?;
-    state.retriever.entry_changed(&entry, false).await?;
+    let entry = svc::update(&state.db, &state.retriever, &principal, &id, input).await?;
     Ok(Json(entry.into()))
 }
 
@@ -178,7 +173,6 @@ async fn delete(
     Caller(principal): Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    let entry = svc::delete(&state.db, &principal, &id).await?;
-    state.retriever.entry_changed(&entry, true).await?;
+    svc::delete(&state.db, &state.retriever, &principal, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -102,7 +102,12 @@ async fn record_event(
 
 /// Creates an entry.
 #[tracing::instrument(skip_all, fields(org = ?principal.organization))]
-pub async fn create(db: &Db, principal: &Principal, input: CreateEntry) -> ApiResult<kb::Model> {
+pub async fn create(
+    db: &Db,
+    retriever: &Retriever,
+    principal: &Principal,
+    input: CreateEntry,
+) -> ApiResult<kb::Model> {
     let grant = authorize(principal, Resource::KnowledgeBase, Action::Write).await?;
     let title = required_text("title", &input.title, TITLE_MAX)?;
     let body = required_text("body", &input.body, BODY_MAX)?;
@@ -132,6 +137,7 @@ pub async fn create(db: &Db, principal: &Principal, input: CreateEntry) -> ApiRe
     .await?;
     record_event(&txn, names::KNOWLEDGE_BASE_ENTRY_CREATED, &entry).await?;
     txn.commit().await?;
+    retriever.entry_changed(&entry, false).await?;
     Ok(entry)
 }
 
@@ -139,6 +145,7 @@ pub async fn create(db: &Db, principal: &Principal, input: CreateEntry) -> ApiRe
 #[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn update(
     db: &Db,
+    retriever: &Retriever,
     principal: &Principal,
     id: &str,
     input: UpdateEntry,
@@ -193,12 +200,18 @@ pub async fn update(
     let entry = active.update(&*txn).await?;
     record_event(&txn, names::KNOWLEDGE_BASE_ENTRY_UPDATED, &entry).await?;
     txn.commit().await?;
+    retriever.entry_changed(&entry, false).await?;
     Ok(entry)
 }
 
 /// Deletes an entry and returns what it was.
 #[tracing::instrument(skip_all, fields(org = ?principal.organization))]
-pub async fn delete(db: &Db, principal: &Principal, id: &str) -> ApiResult<kb::Model> {
+pub async fn delete(
+    db: &Db,
+    retriever: &Retriever,
+    principal: &Principal,
+    id: &str,
+) -> ApiResult<kb::Model> {
     let grant = authorize(principal, Resource::KnowledgeBase, Action::Delete).await?;
     let id = ids::lookup(Kind::KnowledgeBaseEntry, id)?;
     let txn = db.begin_write().await?;
@@ -206,6 +219,7 @@ pub async fn delete(db: &Db, principal: &Principal, id: &str) -> ApiResult<kb::M
     entry.clone().delete(&*txn).await?;
     record_event(&txn, names::KNOWLEDGE_BASE_ENTRY_DELETED, &entry).await?;
     txn.commit().await?;
+    retriever.entry_changed(&entry, true).await?;
     Ok(entry)
 }
 
