@@ -140,6 +140,7 @@ async fn seed(db: &Db, org: &str, assistant: &str, o: &Options) -> Vec<String> {
                 event_seq: Set(0),
                 created_at: Set(now),
                 updated_at: Set(now),
+                ..Default::default()
             });
             conversation_ids.push(cid);
         }
@@ -167,6 +168,7 @@ async fn seed(db: &Db, org: &str, assistant: &str, o: &Options) -> Vec<String> {
                 source_entry_id: Set(None),
                 confidence: Set(None),
                 created_at: Set(now),
+                ..Default::default()
             });
             if batch.len() == 1000 {
                 message::Entity::insert_many(std::mem::take(&mut batch))
@@ -355,6 +357,7 @@ async fn webhook_throughput(
     let since = Utc::now() - chrono::Duration::seconds(1);
     let open = api::service::conversations::create(
         &state.db,
+        &state.engine,
         owner,
         api::service::conversations::CreateConversation {
             assistant_id: Some(assistant.to_owned()),
@@ -372,7 +375,7 @@ async fn webhook_throughput(
             source_entry_id: None,
             confidence: None,
         };
-        messages::create(&state.db, owner, &open, input)
+        messages::create(&state.db, &state.engine, owner, &open, input, None)
             .await
             .unwrap();
     }
@@ -525,6 +528,7 @@ async fn bench_backend(backend: &str, o: &Options) {
         if scenario == Scenario::Fanout {
             let conversation = api::service::conversations::create(
                 &db,
+                &state.engine,
                 &owner,
                 api::service::conversations::CreateConversation {
                     assistant_id: Some(org.assistant.id.clone()),

@@ -50,6 +50,8 @@ pub struct Settings {
     /// Seconds after which an open subscription authenticates its credential again (changes to keys, roles and
     /// plans made through the API reach open subscriptions at once; this bounds expiry and out-of-band changes).
     pub subscription_recheck_secs: u64,
+    /// Largest message body, in bytes of UTF-8.
+    pub message_max_bytes: usize,
 }
 
 /// The defaults of DESIGN.md's configuration table.
@@ -69,6 +71,7 @@ struct Defaults {
     webhook_lease_secs: u64,
     event_retention_days: u32,
     subscription_recheck_secs: u64,
+    message_max_bytes: usize,
 }
 
 impl Default for Defaults {
@@ -89,6 +92,7 @@ impl Default for Defaults {
             webhook_lease_secs: 30,
             event_retention_days: 30,
             subscription_recheck_secs: 60,
+            message_max_bytes: 8 * 1024,
         }
     }
 }
@@ -130,6 +134,7 @@ impl Settings {
             webhook_lease_secs: defaults.webhook_lease_secs,
             event_retention_days: defaults.event_retention_days,
             subscription_recheck_secs: defaults.subscription_recheck_secs,
+            message_max_bytes: defaults.message_max_bytes,
         }
     }
 

@@ -1,6 +1,9 @@
 //! The SSRF guard for outbound calls: private, loopback and link-local destinations are refused unless allowed.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use ipnet::IpNet;
 use url::Host;
@@ -84,6 +87,38 @@ pub fn refusal(host: &Host<&str>, allow: Option<&str>) -> Option<String> {
             (local && !host_allowed(name, allow)).then(|| format!("{lower} is a local host name"))
         }
     }
+}
+
+/// Resolves host names and drops private and local addresses unless allowed, so a name cannot be pointed at
+/// an internal service after it was configured (the check runs on the addresses actually connected to).
+pub struct GuardedResolver {
+    allow: Option<String>,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow = self.allow.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let allowed_by_name = host_allowed(&host, allow.as_deref());
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|addr| allowed_by_name || ip_allowed(addr.ip(), allow.as_deref()))
+                .collect();
+            if found.is_empty() {
+                let refused: Box<dyn std::error::Error + Send + Sync> =
+                    format!("{host} resolves only to private or local addresses").into();
+                return Err(refused);
+            }
+            let addrs: Addrs = Box::new(found.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// A resolver for `reqwest::ClientBuilder::dns_resolver` that applies the guard with this allow-list.
+pub fn guarded_resolver(allow: Option<String>) -> Arc<GuardedResolver> {
+    Arc::new(GuardedResolver { allow })
 }
 
 #[cfg(test)]

@@ -19,6 +19,8 @@ pub enum Kind {
     Session,
     Delivery,
     Attempt,
+    Feedback,
+    KnowledgeBaseQuery,
 }
 
 impl Kind {
@@ -38,6 +40,8 @@ impl Kind {
             Kind::Session => "ses_",
             Kind::Delivery => "dlv_",
             Kind::Attempt => "att_",
+            Kind::Feedback => "fb_",
+            Kind::KnowledgeBaseQuery => "kbq_",
         }
     }
 
@@ -58,6 +62,8 @@ impl Kind {
             Kind::Session => "session",
             Kind::Delivery => "webhook delivery",
             Kind::Attempt => "delivery attempt",
+            Kind::Feedback => "feedback",
+            Kind::KnowledgeBaseQuery => "knowledge-base query",
         }
     }
 }

@@ -64,11 +64,14 @@ impl Application {
         };
         let authz = crate::authz::Authz::load(&db).await?;
         let retriever = crate::assistant::retrieval::Retriever::new(db.clone());
+        let sealer = Arc::new(crate::secrets::Sealer::from_settings(&settings)?);
+        let engine = crate::assistant::Engine::new(retriever.clone(), sealer.clone(), &settings)?;
         let state = AppState {
             schema: build_schema(&settings),
             db,
             authz,
-            sealer: Arc::new(crate::secrets::Sealer::from_settings(&settings)?),
+            sealer,
+            engine,
             login_throttle: Arc::default(),
             rate_limits: Arc::new(rate_limits),
             usage: Arc::new(Usage::default()),

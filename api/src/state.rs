@@ -24,4 +24,6 @@ pub struct AppState {
     pub usage: Arc<Usage>,
     /// The knowledge-base indexes of this instance.
     pub retriever: crate::assistant::retrieval::Retriever,
+    /// The assistant engine: retrieval, analysis and the AI provider client.
+    pub engine: crate::assistant::Engine,
 }

@@ -11,6 +11,11 @@ pub struct Model {
     pub name: String,
     /// The widget settings, as the service's typed struct serialized.
     pub widget: Json,
+    /// The assistant engine's settings (thresholds, handoff, intents, AI provider), as the service's typed struct
+    /// serialized; `NULL` means the defaults.
+    pub engine: Option<Json>,
+    /// The AI provider's API key, sealed under the master key.
+    pub provider_key: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,5 +1,6 @@
 //! SeaORM entities of Concierge: table shapes only, no GraphQL or HTTP derives.
 
+pub mod ai_usage;
 pub mod api_key;
 pub mod api_key_usage;
 pub mod assistant;
@@ -7,7 +8,9 @@ pub mod audit_entry;
 pub mod authz_policy;
 pub mod conversation;
 pub mod event;
+pub mod feedback;
 pub mod knowledge_base_entry;
+pub mod knowledge_base_query;
 pub mod message;
 pub mod organization;
 pub mod session;
@@ -19,13 +22,16 @@ pub mod webhook_delivery;
 
 pub mod prelude {
     //! The entities under short names.
+    pub use super::ai_usage::Entity as AiUsage;
     pub use super::api_key::Entity as ApiKey;
     pub use super::assistant::Entity as Assistant;
     pub use super::audit_entry::Entity as AuditEntry;
     pub use super::authz_policy::Entity as AuthzPolicy;
     pub use super::conversation::Entity as Conversation;
     pub use super::event::Entity as Event;
+    pub use super::feedback::Entity as Feedback;
     pub use super::knowledge_base_entry::Entity as KnowledgeBaseEntry;
+    pub use super::knowledge_base_query::Entity as KnowledgeBaseQuery;
     pub use super::message::Entity as Message;
     pub use super::organization::Entity as Organization;
     pub use super::session::Entity as Session;

@@ -9,6 +9,7 @@ mod m20261125_000004_authz_policies;
 mod m20261125_000005_webhooks;
 mod m20261125_000006_local_sign_in;
 mod m20261125_000007_webhook_deliveries;
+mod m20261125_000008_assistant_engine;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_webhooks::Migration),
             Box::new(m20261125_000006_local_sign_in::Migration),
             Box::new(m20261125_000007_webhook_deliveries::Migration),
+            Box::new(m20261125_000008_assistant_engine::Migration),
         ]
     }
 }

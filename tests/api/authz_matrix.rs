@@ -78,6 +78,7 @@ impl Org {
         }
         let created = conversations::create(
             &app.db,
+            &app.state.engine,
             &session,
             conversations::CreateConversation {
                 initial_message: Some("Where is my order?".to_owned()),
@@ -809,7 +810,12 @@ fn render(observed: &BTreeMap<Row, Vec<String>>, order: &[String]) -> String {
 
 #[tokio::test]
 async fn every_operation_answers_every_role_on_every_plan_as_the_checked_in_matrix_says() {
-    let app = spawn_app_with(|settings| settings.rate_limits = false).await;
+    let app = spawn_app_with(|settings| {
+        settings.rate_limits = false;
+        // The fixture endpoints point nowhere; their failures must not disable them mid-matrix.
+        settings.webhook_disable_after = 1_000_000;
+    })
+    .await;
     let mut operations = graphql_operations(&app).await;
     operations.extend(rest_operations());
 
@@ -975,7 +981,12 @@ async fn snapshot(app: &TestApp) -> Vec<i64> {
 
 #[tokio::test]
 async fn another_organizations_objects_answer_not_found_on_both_surfaces_and_stay_unchanged() {
-    let app = spawn_app_with(|settings| settings.rate_limits = false).await;
+    let app = spawn_app_with(|settings| {
+        settings.rate_limits = false;
+        // The fixture endpoints point nowhere; their failures must not disable them mid-matrix.
+        settings.webhook_disable_after = 1_000_000;
+    })
+    .await;
     let ours = Org::new(&app, Plan::Premium).await;
     let theirs = Org::new(&app, Plan::Premium).await;
     let mut probes = Vec::new();

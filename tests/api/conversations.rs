@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::spawn_app;
 
-const CONVERSATION_FIELDS: &str = "id assistantId visitorId status subject sourceUrl pageContext pageTitle browser device sentiment createdAt updatedAt";
+const CONVERSATION_FIELDS: &str = "id assistantId visitorId status subject sourceUrl pageContext pageTitle browser device sentiment failedResponses failedResponsesTotal handoffReason handedOffAt resolvedAt firstResponseAt humanInvolved createdAt updatedAt";
 
 /// The REST shape of a GraphQL conversation, to compare both surfaces field by field.
 fn graphql_to_rest(node: &Value) -> Value {
@@ -21,6 +21,13 @@ fn graphql_to_rest(node: &Value) -> Value {
         "browser": node["browser"],
         "device": node["device"],
         "sentiment": node["sentiment"],
+        "failed_responses": node["failedResponses"],
+        "failed_responses_total": node["failedResponsesTotal"],
+        "handoff_reason": node["handoffReason"],
+        "handed_off_at": node["handedOffAt"],
+        "resolved_at": node["resolvedAt"],
+        "first_response_at": node["firstResponseAt"],
+        "human_involved": node["humanInvolved"],
         "created_at": node["createdAt"],
         "updated_at": node["updatedAt"],
     })
@@ -70,6 +77,10 @@ async fn a_conversation_created_over_rest_reads_back_identically_over_graphql() 
         .as_object_mut()
         .unwrap()
         .remove("initial_message");
+    created_without_message
+        .as_object_mut()
+        .unwrap()
+        .remove("replies");
     assert_eq!(created_without_message, rest.body);
     assert_eq!(data["conversation"]["visitor"]["email"], "ann@example.test");
 }
@@ -135,7 +146,8 @@ async fn messages_are_added_and_listed_oldest_first_and_closed_conversations_ref
         .iter()
         .map(|m| m["body"].as_str().unwrap())
         .collect();
-    assert_eq!(bodies, ["first", "second", "third"]);
+    let fallback = assistants_default_fallback();
+    assert_eq!(bodies, ["first", fallback.as_str(), "second", "third"]);
 
     let closed = app
         .put(
@@ -152,7 +164,7 @@ async fn messages_are_added_and_listed_oldest_first_and_closed_conversations_ref
     assert_eq!(refused.error_code(), "CONFLICT");
     assert_eq!(
         app.get(&path).await.body["data"].as_array().unwrap().len(),
-        3
+        4
     );
 }
 
@@ -316,12 +328,12 @@ async fn another_organizations_conversation_is_not_found_on_both_surfaces() {
         )
         .await;
     assert_eq!(reply.body["errors"][0]["extensions"]["code"], "NOT_FOUND");
-    // The other organization's reply changed nothing.
+    // The other organization's reply changed nothing: the visitor's message and the assistant's answer remain.
     assert_eq!(
         app.get(&format!("/api/v1/conversations/{id}")).await.body["status"],
         "open"
     );
-    assert_eq!(app.count_rows("messages").await, 1);
+    assert_eq!(app.count_rows("messages").await, 2);
 }
 
 #[tokio::test]
@@ -357,15 +369,19 @@ async fn each_change_writes_its_event_in_order_per_conversation() {
             ("conversation.created", 1),
             ("message.created", 2),
             ("message.created", 3),
-            ("conversation.updated", 4),
-            ("conversation.resolved", 5)
+            ("knowledge_base.query_failed", 4),
+            ("message.created", 5),
+            ("conversation.updated", 6),
+            ("conversation.resolved", 7)
         ]
     );
     let created = &events[0].data;
     assert_eq!(created["conversation_id"], id);
     assert_eq!(created["visitor_id"], conversation["visitor_id"]);
     assert_eq!(created["initial_message"], "hello");
-    assert_eq!(events[3].data["changes"]["status"]["to"], "resolved");
+    assert_eq!(events[2].data["author"], "assistant");
+    assert_eq!(events[2].data["reply_source"], "fallback");
+    assert_eq!(events[5].data["changes"]["status"]["to"], "resolved");
 }
 
 #[tokio::test]
@@ -387,4 +403,9 @@ async fn an_existing_visitor_can_start_another_conversation() {
         ))
         .await;
     assert_eq!(filtered.body["data"].as_array().unwrap().len(), 2);
+}
+
+/// The default assistant's fallback message (its knowledge base is empty in these tests).
+fn assistants_default_fallback() -> String {
+    api::service::assistants::EngineSettings::default().fallback_message
 }

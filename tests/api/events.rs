@@ -43,11 +43,13 @@ async fn events_read_back_in_stream_order_from_an_id_or_a_time_by_type_and_page(
             "conversation.created",
             "message.created",
             "message.created",
+            "knowledge_base.query_failed",
+            "message.created",
             "message.created",
             "knowledge_base.entry_created"
         ]
     );
-    let sequences: Vec<i64> = all[..4]
+    let sequences: Vec<i64> = all[..6]
         .iter()
         .map(|e| e["sequence"].as_i64().unwrap())
         .collect();
@@ -59,16 +61,16 @@ async fn events_read_back_in_stream_order_from_an_id_or_a_time_by_type_and_page(
     assert_eq!(all[0]["organization_id"], app.org.organization.id.as_str());
 
     let after_second = events(&app, &format!("?since={}", all[1]["id"].as_str().unwrap())).await;
-    assert_eq!(after_second.len(), 3);
+    assert_eq!(after_second.len(), 5);
     assert_eq!(after_second[0]["id"], all[2]["id"]);
     let since_time = events(
         &app,
         &format!("?since={}", started.to_rfc3339().replace('+', "%2B")),
     )
     .await;
-    assert_eq!(since_time.len(), 5);
+    assert_eq!(since_time.len(), 7);
     let messages = events(&app, "?types=message.created").await;
-    assert_eq!(messages.len(), 3);
+    assert_eq!(messages.len(), 4);
 
     // Paging: the cursor continues where the page ended.
     let first = app.get("/api/v1/events?limit=2").await;
@@ -211,11 +213,13 @@ async fn resolving_a_conversation_and_editing_a_visitor_emit_their_events() {
         [
             "conversation.created",
             "message.created",
+            "message.created",
+            "knowledge_base.query_failed",
             "conversation.updated",
             "conversation.resolved"
         ]
     );
-    let done = &all[3];
+    let done = &all[5];
     assert_eq!(done["data"]["conversation_id"], id);
     assert_eq!(done["data"]["previous_status"], "open");
     assert!(
@@ -226,7 +230,7 @@ async fn resolving_a_conversation_and_editing_a_visitor_emit_their_events() {
     );
     assert_eq!(
         done["sequence"].as_i64().unwrap(),
-        all[2]["sequence"].as_i64().unwrap() + 1,
+        all[4]["sequence"].as_i64().unwrap() + 1,
         "the resolution is next in the conversation's sequence"
     );
     // Resolving a resolved conversation again is not a second resolution.

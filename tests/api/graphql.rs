@@ -88,7 +88,8 @@ async fn bad_input_is_answered_with_design_error_codes_and_changes_nothing() {
         .await;
     assert_eq!(code(&kb), "BAD_USER_INPUT");
 
-    assert_eq!(app.count_rows("messages").await, 1);
+    // The opening message and the assistant's answer.
+    assert_eq!(app.count_rows("messages").await, 2);
     assert_eq!(app.count_rows("knowledge_base_entries").await, 0);
     assert_eq!(
         app.get(&format!("/api/v1/conversations/{id}")).await.body["status"],
@@ -228,6 +229,7 @@ async fn the_dashboard_query_costs_the_same_few_statements_for_5_or_50_conversat
     for c in 0..50 {
         let created = api::service::conversations::create(
             &app.db,
+            &app.state.engine,
             &principal,
             api::service::conversations::CreateConversation {
                 visitor: Some(api::service::visitors::NewVisitor {
@@ -243,6 +245,7 @@ async fn the_dashboard_query_costs_the_same_few_statements_for_5_or_50_conversat
         for m in 1..22 {
             api::service::messages::create(
                 &app.db,
+                &app.state.engine,
                 &principal,
                 &created.conversation.id,
                 api::service::messages::CreateMessage {
@@ -251,6 +254,7 @@ async fn the_dashboard_query_costs_the_same_few_statements_for_5_or_50_conversat
                     source_entry_id: None,
                     confidence: None,
                 },
+                None,
             )
             .await
             .unwrap();

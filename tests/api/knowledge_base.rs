@@ -137,7 +137,8 @@ async fn analytics_count_conversations_messages_and_entries() {
     assert_eq!(stats.body["by_status"]["open"], 1);
     assert_eq!(stats.body["by_status"]["resolved"], 1);
     assert_eq!(stats.body["by_status"]["closed"], 0);
-    assert_eq!(stats.body["messages"], 2);
+    // Each opening message and the assistant's answer to it.
+    assert_eq!(stats.body["messages"], 4);
 
     let kb = app.get("/api/v1/analytics/knowledge-base").await;
     assert_eq!(kb.body["total"], 2);

@@ -3,6 +3,9 @@
 
 mod helpers;
 
+mod fake_openai;
+
+mod assistant;
 mod audit;
 mod auth;
 mod authorization;

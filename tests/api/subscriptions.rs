@@ -662,9 +662,16 @@ async fn events_whose_notice_was_lost_are_read_back_from_the_table_in_order() {
             source_entry_id: None,
             confidence: None,
         };
-        messages::create(&elsewhere, &owner, &conversation, input)
-            .await
-            .unwrap();
+        messages::create(
+            &elsewhere,
+            &app.state.engine,
+            &owner,
+            &conversation,
+            input,
+            None,
+        )
+        .await
+        .unwrap();
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     // The next announced event names its predecessor, which the subscriber has not seen: it reads the gap.

@@ -147,7 +147,8 @@ async fn events_arrive_signed_and_the_standard_webhooks_library_verifies_them() 
     let (receiver, url) = Receiver::start(vec![]).await;
     let (id, secret) = endpoint(&app, &url, &["conversation.created", "message.created"]).await;
     let conversation = app.create_conversation("Where is my parcel?").await;
-    let got = receiver.wait_for(2).await;
+    // conversation.created, the visitor's message and the assistant's answer.
+    let got = receiver.wait_for(3).await;
 
     let bodies: Vec<Value> = got
         .iter()
@@ -195,11 +196,11 @@ async fn events_arrive_signed_and_the_standard_webhooks_library_verifies_them() 
     let verdict =
         crate::peers::run_peer("verify-webhook.mjs", vec![file.display().to_string()]).await;
     let _ = std::fs::remove_file(&file);
-    assert_eq!(verdict["verified"], 2, "{verdict}");
+    assert_eq!(verdict["verified"], 3, "{verdict}");
     assert_eq!(verdict["tampered_rejected"], true, "{verdict}");
 
     let log = log_until(&app, &id, |log| {
-        log.len() == 2 && log.iter().all(|d| d["status"] == "succeeded")
+        log.len() == 3 && log.iter().all(|d| d["status"] == "succeeded")
     })
     .await;
     for delivery in log {
@@ -510,7 +511,7 @@ async fn a_server_killed_mid_delivery_loses_no_event_after_restart() {
                 server.base
             ))
             .bearer_auth(&key)
-            .json(&json!({"author": "visitor", "body": format!("message {n}")}))
+            .json(&json!({"author": "agent", "body": format!("message {n}")}))
             .send()
             .await
             .unwrap();
@@ -595,7 +596,8 @@ async fn two_instances_on_one_database_deliver_each_attempt_once() {
         "/api/v1/conversations/{}/messages",
         conversation["id"].as_str().unwrap()
     );
-    for n in 0..199 {
+    // The opening message and the assistant's answer make two; 198 replies make 200.
+    for n in 0..198 {
         let sent = app
             .post(
                 &path,

@@ -1,3 +1,8 @@
-//! The assistant engine: retrieval from the knowledge base (and, with issue 5's later parts, answering).
+//! The assistant engine: retrieval, message analysis, the AI provider and the rules that tie them together.
 
+pub mod analysis;
+pub mod engine;
+pub mod provider;
 pub mod retrieval;
+
+pub use engine::Engine;

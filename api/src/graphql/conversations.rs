@@ -2,6 +2,8 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 
+use crate::assistant::Engine;
+use crate::error::ApiError;
 use crate::graphql::caller;
 use crate::graphql::loaders::prefetch_for_conversations;
 use crate::graphql::types::{Conn, Conversation, Message, connection, wants_total};
@@ -107,6 +109,8 @@ pub struct SendMessageInput {
 pub struct CreateConversationPayload {
     pub conversation: Conversation,
     pub initial_message: Option<Message>,
+    /// The assistant's answer to the initial message.
+    pub replies: Vec<Message>,
 }
 
 #[derive(Default)]
@@ -123,6 +127,7 @@ impl ConversationMutation {
         let (db, principal) = caller(ctx)?;
         let created = conversations::create(
             db,
+            engine(ctx)?,
             principal,
             CreateConversation {
                 assistant_id: input.assistant_id.map(|id| id.0),
@@ -145,6 +150,7 @@ impl ConversationMutation {
         Ok(CreateConversationPayload {
             conversation: Conversation(created.conversation),
             initial_message: created.initial_message.map(Message),
+            replies: created.replies.into_iter().map(Message).collect(),
         })
     }
 
@@ -170,15 +176,17 @@ impl ConversationMutation {
         Ok(Conversation(updated))
     }
 
-    /// Adds a message to a conversation.
+    /// Adds a message to a conversation. A visitor message is answered by the assistant before this returns:
+    /// select `replies` on the result.
     async fn send_message(
         &self,
         ctx: &Context<'_>,
         input: SendMessageInput,
     ) -> async_graphql::Result<Message> {
         let (db, principal) = caller(ctx)?;
-        let message = messages::create(
+        let posted = messages::create(
             db,
+            engine(ctx)?,
             principal,
             &input.conversation_id,
             CreateMessage {
@@ -187,8 +195,14 @@ impl ConversationMutation {
                 source_entry_id: input.source_entry_id.map(|id| id.0),
                 confidence: input.confidence,
             },
+            None,
         )
         .await?;
-        Ok(Message(message))
+        Ok(Message(posted.message))
     }
+}
+
+fn engine<'a>(ctx: &Context<'a>) -> Result<&'a Engine, ApiError> {
+    ctx.data::<Engine>()
+        .map_err(|_| ApiError::internal_msg("no assistant engine in context"))
 }

@@ -91,8 +91,18 @@ pub(crate) fn context_data(
     data.insert(principal);
     data.insert(state.sealer.clone());
     data.insert(state.retriever.clone());
+    data.insert(state.engine.clone());
     data.insert(state.settings.clone());
     data
+}
+
+/// The sealer of secrets at rest.
+pub(crate) fn sealer<'a>(
+    ctx: &Context<'a>,
+) -> async_graphql::Result<&'a std::sync::Arc<crate::secrets::Sealer>> {
+    Ok(ctx
+        .data::<std::sync::Arc<crate::secrets::Sealer>>()
+        .map_err(|_| ApiError::internal_msg("no sealer in context"))?)
 }
 
 /// The database and the caller of the current request.

@@ -2,11 +2,12 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 
-use crate::graphql::caller;
 use crate::graphql::types::{Assistant, Conn, Me, Organization, Visitor, connection, wants_total};
+use crate::graphql::{caller, sealer};
 use crate::ids::Kind;
 use crate::service::assistants::{
-    self, CreateAssistant, UpdateAssistant, WidgetPosition, WidgetSettings, WidgetTheme,
+    self, CreateAssistant, EngineSettings, ProviderSettings, UpdateAssistant, WidgetPosition,
+    WidgetSettings, WidgetTheme,
 };
 use crate::service::{PageRequest, analytics, organizations, visitors};
 
@@ -186,10 +187,84 @@ impl WidgetInput {
     }
 }
 
+/// An OpenAI-compatible chat-completions provider.
+#[derive(InputObject)]
+pub struct AiProviderInput {
+    /// Base URL of the API (http or https), e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    pub standard_model: String,
+    /// Defaults to the standard model.
+    pub complex_model: Option<String>,
+    #[graphql(default = 10)]
+    pub timeout_secs: u32,
+    #[graphql(default = 400)]
+    pub max_tokens: u32,
+    /// Tokens per calendar month for the whole organization; unset means no limit.
+    pub monthly_token_limit: Option<u64>,
+}
+
+/// Assistant engine settings to change; absent fields keep their value.
+#[derive(InputObject, Default)]
+pub struct EngineInput {
+    pub auto_reply: Option<bool>,
+    /// 0 to 1; below it the fallback message is sent (default 0.35).
+    pub confidence_threshold: Option<f64>,
+    pub fallback_message: Option<String>,
+    pub handoff_message: Option<String>,
+    /// Phrases that ask for a person, on top of the built-in ones.
+    pub handoff_phrases: Option<Vec<String>>,
+    /// Failed responses in a row that hand off (default 2; 0 turns the trigger off).
+    pub max_failed_responses: Option<u32>,
+    /// VADER compound score below which a visitor message hands off (default -0.5); `null` turns it off.
+    pub negative_sentiment_threshold: MaybeUndefined<f64>,
+    pub intents: Option<Vec<assistants::Intent>>,
+    /// `null` removes the provider: answers come from the knowledge base alone.
+    pub provider: MaybeUndefined<AiProviderInput>,
+}
+
+impl EngineInput {
+    /// Applies the given fields on top of `base`.
+    fn apply(self, base: EngineSettings) -> EngineSettings {
+        EngineSettings {
+            auto_reply: self.auto_reply.unwrap_or(base.auto_reply),
+            confidence_threshold: self
+                .confidence_threshold
+                .unwrap_or(base.confidence_threshold),
+            fallback_message: self.fallback_message.unwrap_or(base.fallback_message),
+            handoff_message: self.handoff_message.unwrap_or(base.handoff_message),
+            handoff_phrases: self.handoff_phrases.unwrap_or(base.handoff_phrases),
+            max_failed_responses: self
+                .max_failed_responses
+                .unwrap_or(base.max_failed_responses),
+            negative_sentiment_threshold: match self.negative_sentiment_threshold {
+                MaybeUndefined::Undefined => base.negative_sentiment_threshold,
+                MaybeUndefined::Null => None,
+                MaybeUndefined::Value(v) => Some(v),
+            },
+            intents: self.intents.unwrap_or(base.intents),
+            provider: match self.provider {
+                MaybeUndefined::Undefined => base.provider,
+                MaybeUndefined::Null => None,
+                MaybeUndefined::Value(p) => Some(ProviderSettings {
+                    complex_model: p.complex_model.unwrap_or_else(|| p.standard_model.clone()),
+                    base_url: p.base_url,
+                    standard_model: p.standard_model,
+                    timeout_secs: p.timeout_secs,
+                    max_tokens: p.max_tokens,
+                    monthly_token_limit: p.monthly_token_limit,
+                }),
+            },
+        }
+    }
+}
+
 #[derive(InputObject)]
 pub struct CreateAssistantInput {
     pub name: String,
     pub widget: Option<WidgetInput>,
+    pub engine: Option<EngineInput>,
+    /// The AI provider's API key: write-only, stored encrypted.
+    pub provider_api_key: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -197,6 +272,10 @@ pub struct UpdateAssistantInput {
     pub name: Option<String>,
     /// Fields given here change; the others keep their value.
     pub widget: Option<WidgetInput>,
+    /// Fields given here change; the others keep their value.
+    pub engine: Option<EngineInput>,
+    /// Sets the AI provider's API key (write-only, stored encrypted); `null` removes it.
+    pub provider_api_key: MaybeUndefined<String>,
 }
 
 /// Input of `updateVisitor`: absent fields keep their value, `null` clears.
@@ -236,13 +315,17 @@ impl OrganizationMutation {
     ) -> async_graphql::Result<Assistant> {
         let (db, principal) = caller(ctx)?;
         let widget = input.widget.map(|w| w.apply(WidgetSettings::default()));
+        let engine = input.engine.map(|e| e.apply(EngineSettings::default()));
         Ok(Assistant(
             assistants::create(
                 db,
+                sealer(ctx)?,
                 principal,
                 CreateAssistant {
                     name: input.name,
                     widget,
+                    engine,
+                    provider_api_key: input.provider_api_key,
                 },
             )
             .await?,
@@ -257,21 +340,29 @@ impl OrganizationMutation {
         input: UpdateAssistantInput,
     ) -> async_graphql::Result<Assistant> {
         let (db, principal) = caller(ctx)?;
-        let widget = match input.widget {
-            Some(w) => {
-                let current = assistants::get(db, principal, &id).await?;
-                Some(w.apply(assistants::widget(&current)))
-            }
-            None => None,
+        let current = match (&input.widget, &input.engine) {
+            (None, None) => None,
+            _ => Some(assistants::get(db, principal, &id).await?),
         };
+        let widget = input
+            .widget
+            .zip(current.as_ref())
+            .map(|(w, current)| w.apply(assistants::widget(current)));
+        let engine = input
+            .engine
+            .zip(current.as_ref())
+            .map(|(e, current)| e.apply(assistants::engine(current)));
         Ok(Assistant(
             assistants::update(
                 db,
+                sealer(ctx)?,
                 principal,
                 &id,
                 UpdateAssistant {
                     name: input.name,
                     widget,
+                    engine,
+                    provider_api_key: input.provider_api_key.into(),
                 },
             )
             .await?,

@@ -188,6 +188,14 @@ impl Assistant {
     async fn widget(&self) -> Widget {
         Widget(crate::service::assistants::widget(&self.0))
     }
+    /// How the assistant answers and hands off, its intents and its AI provider.
+    async fn engine(&self) -> crate::service::assistants::EngineSettings {
+        crate::service::assistants::engine(&self.0)
+    }
+    /// Whether an AI provider API key is stored (the key itself is never shown).
+    async fn provider_key_set(&self) -> bool {
+        self.0.provider_key.is_some()
+    }
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
@@ -270,9 +278,36 @@ impl Conversation {
     async fn device(&self) -> Option<&str> {
         self.0.device.as_deref()
     }
-    /// -1 (negative) to 1 (positive), when known.
+    /// -1 (negative) to 1 (positive): the mean of the visitor messages' scores, or as last set through the API.
     async fn sentiment(&self) -> Option<f64> {
         self.0.sentiment
+    }
+    /// Failed assistant responses in a row (the handoff trigger counts these).
+    async fn failed_responses(&self) -> i32 {
+        self.0.failed_responses
+    }
+    /// Failed assistant responses in all.
+    async fn failed_responses_total(&self) -> i32 {
+        self.0.failed_total
+    }
+    /// Why the conversation was last handed off: `visitor_request`, `failed_responses`, `negative_sentiment` or
+    /// `requested` (an agent or API call).
+    async fn handoff_reason(&self) -> Option<&str> {
+        self.0.handoff_reason.as_deref()
+    }
+    async fn handed_off_at(&self) -> Option<Timestamp> {
+        self.0.handed_off_at.map(Timestamp)
+    }
+    async fn resolved_at(&self) -> Option<Timestamp> {
+        self.0.resolved_at.map(Timestamp)
+    }
+    /// When the assistant or an agent first answered.
+    async fn first_response_at(&self) -> Option<Timestamp> {
+        self.0.first_response_at.map(Timestamp)
+    }
+    /// Whether a person took part (a handoff or an agent message).
+    async fn human_involved(&self) -> bool {
+        self.0.human_involved
     }
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
@@ -365,6 +400,43 @@ impl Message {
     /// The assistant's confidence in its reply, 0 to 1.
     async fn confidence(&self) -> Option<f64> {
         self.0.confidence
+    }
+    /// Visitor messages: the VADER compound score, -1 to 1.
+    async fn sentiment(&self) -> Option<f64> {
+        self.0.sentiment
+    }
+    /// Visitor messages: the assistant's intent that matched.
+    async fn intent(&self) -> Option<&str> {
+        self.0.intent.as_deref()
+    }
+    /// Assistant replies: the visitor message answered.
+    async fn reply_to_id(&self) -> Option<ID> {
+        self.0.reply_to_id.clone().map(ID)
+    }
+    /// Assistant replies: `knowledge_base`, `ai`, `fallback` or `handoff`.
+    async fn reply_source(&self) -> Option<&str> {
+        self.0.reply_source.as_deref()
+    }
+    /// Assistant replies: why the AI provider's answer was not used (`low_confidence`, `token_limit`,
+    /// `provider_timeout`, `provider_error`…).
+    async fn fallback_reason(&self) -> Option<&str> {
+        self.0.fallback_reason.as_deref()
+    }
+    /// Assistant replies from the AI provider: the knowledge-base entries cited.
+    async fn citations(&self) -> Vec<ID> {
+        messages::citations(&self.0).into_iter().map(ID).collect()
+    }
+    /// The assistant's replies to this visitor message, oldest first.
+    async fn replies(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Message>> {
+        if self.0.author != "visitor" {
+            return Ok(Vec::new());
+        }
+        let (db, principal) = caller(ctx)?;
+        Ok(messages::replies_to(db, principal, &self.0)
+            .await?
+            .into_iter()
+            .map(Message)
+            .collect())
     }
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)

@@ -5,11 +5,9 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 
 use crate::config::Settings;
-use crate::error::ApiError;
-use crate::graphql::caller;
 use crate::graphql::types::{Conn, Timestamp, connection, wants_total};
+use crate::graphql::{caller, sealer};
 use crate::ids::Kind;
-use crate::secrets::Sealer;
 use crate::service::PageRequest;
 use crate::service::deliveries;
 use crate::service::webhooks::{self, CreateWebhook, UpdateWebhook, WebhookStatus};
@@ -144,12 +142,6 @@ pub struct UpdateWebhookInput {
     pub description: MaybeUndefined<String>,
     /// Turning an endpoint on again clears a delivery-disabled state.
     pub active: Option<bool>,
-}
-
-fn sealer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<Sealer>> {
-    Ok(ctx
-        .data::<Arc<Sealer>>()
-        .map_err(|_| ApiError::internal_msg("no sealer in context"))?)
 }
 
 fn egress_allow<'a>(ctx: &Context<'a>) -> Option<&'a str> {

@@ -1,14 +1,18 @@
 //! `/conversations` and `/conversations/{id}/messages`.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use entities::{conversation, message};
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::ids::Kind;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
@@ -43,6 +47,13 @@ pub struct ConversationJson {
     pub browser: Option<String>,
     pub device: Option<String>,
     pub sentiment: Option<f64>,
+    pub failed_responses: i32,
+    pub failed_responses_total: i32,
+    pub handoff_reason: Option<String>,
+    pub handed_off_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub human_involved: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -61,6 +72,13 @@ impl From<conversation::Model> for ConversationJson {
             browser: m.browser,
             device: m.device,
             sentiment: m.sentiment,
+            failed_responses: m.failed_responses,
+            failed_responses_total: m.failed_total,
+            handoff_reason: m.handoff_reason,
+            handed_off_at: m.handed_off_at,
+            resolved_at: m.resolved_at,
+            first_response_at: m.first_response_at,
+            human_involved: m.human_involved,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -78,18 +96,37 @@ pub struct MessageJson {
     pub source_entry_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_reason: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<String>,
     pub created_at: DateTime<Utc>,
 }
 
 impl From<message::Model> for MessageJson {
     fn from(m: message::Model) -> Self {
+        let citations = messages::citations(&m);
         Self {
             id: m.id,
             conversation_id: m.conversation_id,
             author: m.author,
             body: m.body,
+            citations,
             source_entry_id: m.source_entry_id,
             confidence: m.confidence,
+            sentiment: m.sentiment,
+            intent: m.intent,
+            reply_to_id: m.reply_to_id,
+            reply_source: m.reply_source,
+            fallback_reason: m.fallback_reason,
             created_at: m.created_at,
         }
     }
@@ -101,6 +138,25 @@ pub struct CreatedJson {
     #[serde(flatten)]
     pub conversation: ConversationJson,
     pub initial_message: Option<MessageJson>,
+    /// The assistant's answer to the initial message.
+    pub replies: Vec<MessageJson>,
+}
+
+/// A posted message, with the assistant's replies to it.
+#[derive(Debug, Serialize)]
+pub struct PostedJson {
+    #[serde(flatten)]
+    pub message: MessageJson,
+    pub replies: Vec<MessageJson>,
+}
+
+impl From<messages::Posted> for PostedJson {
+    fn from(posted: messages::Posted) -> Self {
+        Self {
+            message: posted.message.into(),
+            replies: posted.replies.into_iter().map(MessageJson::from).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,12 +201,13 @@ async fn create(
     Caller(principal): Caller,
     ApiJson(input): ApiJson<CreateConversation>,
 ) -> Result<(StatusCode, Json<CreatedJson>), ApiError> {
-    let created = svc::create(&state.db, &principal, input).await?;
+    let created = svc::create(&state.db, &state.engine, &principal, input).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedJson {
             conversation: created.conversation.into(),
             initial_message: created.initial_message.map(MessageJson::from),
+            replies: created.replies.into_iter().map(MessageJson::from).collect(),
         }),
     ))
 }
@@ -189,12 +246,90 @@ async fn list_messages(
     )))
 }
 
+/// Posts a message; the assistant's answer to a visitor message comes back in `replies`.
+///
+/// With `Accept: text/event-stream` the answer is streamed as server-sent events: `delta` events
+/// (`{"text": …}`) while it is written (an AI provider's answer piece by piece, a knowledge-base answer in one
+/// piece), then `message` (the posted message with its `replies`, as the JSON response would be), or `error`
+/// (the JSON error body) if the message was refused.
 async fn create_message(
     State(state): State<AppState>,
     Caller(principal): Caller,
     ApiPath(id): ApiPath<String>,
+    headers: HeaderMap,
     ApiJson(input): ApiJson<CreateMessage>,
-) -> Result<(StatusCode, Json<MessageJson>), ApiError> {
-    let message = messages::create(&state.db, &principal, &id, input).await?;
-    Ok((StatusCode::CREATED, Json(message.into())))
+) -> Result<Response, ApiError> {
+    if !wants_event_stream(&headers) {
+        let posted =
+            messages::create(&state.db, &state.engine, &principal, &id, input, None).await?;
+        return Ok((StatusCode::CREATED, Json(PostedJson::from(posted))).into_response());
+    }
+    let (deltas, mut pieces) = tokio::sync::mpsc::channel::<String>(64);
+    let (done_tx, done) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let posted = messages::create(
+            &state.db,
+            &state.engine,
+            &principal,
+            &id,
+            input,
+            Some(&deltas),
+        )
+        .await;
+        drop(deltas);
+        let _ = done_tx.send(posted);
+    });
+    // Refusals (bad input, unknown conversation…) come before any piece of answer: they keep their status.
+    let first = pieces.recv().await;
+    let finished = |done: tokio::sync::oneshot::Receiver<ApiResult<messages::Posted>>| async move {
+        match done.await {
+            Ok(Ok(posted)) => Event::default()
+                .event("message")
+                .json_data(PostedJson::from(posted)),
+            Ok(Err(err)) => Event::default()
+                .event("error")
+                .json_data(json!({"error": {"code": err.code(), "message": err.public_message()}})),
+            Err(_) => Event::default().event("error").json_data(
+                json!({"error": {"code": "INTERNAL", "message": "the answer was interrupted"}}),
+            ),
+        }
+    };
+    let Some(first) = first else {
+        return match done.await {
+            Ok(Ok(posted)) => {
+                let event = Event::default()
+                    .event("message")
+                    .json_data(PostedJson::from(posted));
+                Ok(Sse::new(futures_util::stream::iter([event])).into_response())
+            }
+            Ok(Err(err)) => Err(err),
+            Err(_) => Err(ApiError::internal_msg("the message task ended early")),
+        };
+    };
+    let delta = |text: String| {
+        Event::default()
+            .event("delta")
+            .json_data(json!({"text": text}))
+    };
+    let head = futures_util::stream::iter([delta(first)]);
+    let tail = futures_util::stream::unfold(Some((pieces, done)), move |state| async move {
+        let (mut pieces, done) = state?;
+        match pieces.recv().await {
+            Some(text) => Some((delta(text), Some((pieces, done)))),
+            None => Some((finished(done).await, None)),
+        }
+    });
+    Ok(Sse::new(head.chain(tail)).into_response())
+}
+
+/// Whether the caller asked for server-sent events.
+fn wants_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .any(|t| t.trim().starts_with("text/event-stream"))
+        })
 }

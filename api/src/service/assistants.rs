@@ -14,7 +14,8 @@ use crate::authz::{Action, Resource, authorize};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
-use crate::service::{by_ids, now, optional_field, required_text};
+use crate::secrets::Sealer;
+use crate::service::{Patch, by_ids, now, optional_field, required_text};
 
 /// Where the widget's launcher sits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
@@ -132,6 +133,240 @@ impl WidgetSettings {
     }
 }
 
+/// One intent: a name stored on the visitor messages that match one of its keywords or patterns.
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    async_graphql::SimpleObject,
+    async_graphql::InputObject,
+)]
+#[serde(deny_unknown_fields)]
+#[graphql(input_name = "IntentInput")]
+pub struct Intent {
+    /// `refund`, `shipping`, `cancel`…: lower-case letters, digits, `_` and `-`.
+    pub name: String,
+    /// Whole words or phrases, case-insensitive; plural and verb endings match too.
+    #[serde(default)]
+    #[graphql(default)]
+    pub keywords: Vec<String>,
+    /// Regular expressions (Rust `regex` syntax), case-insensitive.
+    #[serde(default)]
+    #[graphql(default)]
+    pub patterns: Vec<String>,
+}
+
+/// An OpenAI-compatible chat-completions provider (the key is stored apart, sealed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, async_graphql::SimpleObject)]
+#[serde(deny_unknown_fields)]
+#[graphql(name = "AiProvider")]
+pub struct ProviderSettings {
+    /// Base URL of the API, e.g. `https://api.openai.com/v1`; `/chat/completions` is appended.
+    pub base_url: String,
+    /// The model for ordinary questions.
+    pub standard_model: String,
+    /// The model for complex ones (long, several questions, or nothing confident found in the knowledge base).
+    pub complex_model: String,
+    /// Seconds before the provider is given up and the knowledge-base answer is sent.
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u32,
+    /// Most completion tokens per answer.
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens: u32,
+    /// Tokens the organization may use per calendar month (UTC) before answers fall back to the knowledge base;
+    /// unset means no limit.
+    #[serde(default)]
+    pub monthly_token_limit: Option<u64>,
+}
+
+fn default_timeout_secs() -> u32 {
+    10
+}
+
+fn default_max_tokens() -> u32 {
+    400
+}
+
+/// How the assistant answers, when it hands off, which intents it knows and its optional AI provider.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, async_graphql::SimpleObject)]
+#[serde(default, deny_unknown_fields)]
+#[graphql(name = "AssistantEngine")]
+pub struct EngineSettings {
+    /// Whether the assistant answers visitor messages at all.
+    pub auto_reply: bool,
+    /// Below this confidence the fallback message is sent and the query counts as failed.
+    pub confidence_threshold: f64,
+    pub fallback_message: String,
+    /// Sent when the conversation is handed off to a person.
+    pub handoff_message: String,
+    /// Phrases that ask for a person, on top of the built-in ones ("talk to a person", "agent", "human"…).
+    pub handoff_phrases: Vec<String>,
+    /// Failed responses in a row that hand the conversation off; 0 turns this trigger off.
+    pub max_failed_responses: u32,
+    /// A visitor message scoring below this (VADER compound, -1..1) hands off; unset turns this trigger off.
+    pub negative_sentiment_threshold: Option<f64>,
+    pub intents: Vec<Intent>,
+    pub provider: Option<ProviderSettings>,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            auto_reply: true,
+            confidence_threshold: 0.35,
+            fallback_message:
+                "I'm not sure I have the answer to that. Could you rephrase it, or ask to talk to \
+                               a person?"
+                    .to_owned(),
+            handoff_message:
+                "I'm connecting you with a member of our team. They will reply here shortly."
+                    .to_owned(),
+            handoff_phrases: Vec::new(),
+            max_failed_responses: 2,
+            negative_sentiment_threshold: Some(-0.5),
+            intents: Vec::new(),
+            provider: None,
+        }
+    }
+}
+
+/// Intent names: short, lower-case, stable enough to route tickets on.
+fn valid_intent_name(name: &str) -> bool {
+    (1..=50).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+impl EngineSettings {
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> ApiResult<()> {
+        if !(0.0..=1.0).contains(&self.confidence_threshold) {
+            return Err(ApiError::validation(
+                "engine.confidence_threshold",
+                "must be between 0 and 1",
+            ));
+        }
+        required_text("engine.fallback_message", &self.fallback_message, 2000)?;
+        required_text("engine.handoff_message", &self.handoff_message, 2000)?;
+        if self.handoff_phrases.len() > 100
+            || self
+                .handoff_phrases
+                .iter()
+                .any(|p| p.trim().is_empty() || p.len() > 200)
+        {
+            return Err(ApiError::validation(
+                "engine.handoff_phrases",
+                "at most 100 phrases of 1-200 characters",
+            ));
+        }
+        if self.max_failed_responses > 100 {
+            return Err(ApiError::validation(
+                "engine.max_failed_responses",
+                "must be at most 100 (0 turns the trigger off)",
+            ));
+        }
+        if let Some(t) = self.negative_sentiment_threshold
+            && !(-1.0..=1.0).contains(&t)
+        {
+            return Err(ApiError::validation(
+                "engine.negative_sentiment_threshold",
+                "must be between -1 and 1",
+            ));
+        }
+        if self.intents.len() > 50 {
+            return Err(ApiError::validation("engine.intents", "at most 50 intents"));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, intent) in self.intents.iter().enumerate() {
+            let field = format!("engine.intents[{i}]");
+            if !valid_intent_name(&intent.name) {
+                return Err(ApiError::validation(
+                    &format!("{field}.name"),
+                    "1-50 lower-case letters, digits, _ or -",
+                ));
+            }
+            if !names.insert(intent.name.as_str()) {
+                return Err(ApiError::validation(
+                    &format!("{field}.name"),
+                    format!("{:?} is used twice", intent.name),
+                ));
+            }
+            if intent.keywords.is_empty() && intent.patterns.is_empty() {
+                return Err(ApiError::validation(
+                    &field,
+                    "give at least one keyword or pattern",
+                ));
+            }
+            if intent.keywords.len() + intent.patterns.len() > 100
+                || intent
+                    .keywords
+                    .iter()
+                    .any(|k| k.trim().is_empty() || k.len() > 200)
+            {
+                return Err(ApiError::validation(
+                    &format!("{field}.keywords"),
+                    "at most 100 keywords and patterns, each 1-200 characters",
+                ));
+            }
+            for (j, pattern) in intent.patterns.iter().enumerate() {
+                if pattern.len() > 500 {
+                    return Err(ApiError::validation(
+                        &format!("{field}.patterns[{j}]"),
+                        "at most 500 characters",
+                    ));
+                }
+                crate::assistant::analysis::compile_pattern(
+                    &format!("{field}.patterns[{j}]"),
+                    pattern,
+                )?;
+            }
+        }
+        if let Some(provider) = &self.provider {
+            validate_url("engine.provider.base_url", &provider.base_url)?;
+            required_text(
+                "engine.provider.standard_model",
+                &provider.standard_model,
+                200,
+            )?;
+            required_text(
+                "engine.provider.complex_model",
+                &provider.complex_model,
+                200,
+            )?;
+            if !(1..=120).contains(&provider.timeout_secs) {
+                return Err(ApiError::validation(
+                    "engine.provider.timeout_secs",
+                    "must be 1-120 seconds",
+                ));
+            }
+            if !(16..=8192).contains(&provider.max_tokens) {
+                return Err(ApiError::validation(
+                    "engine.provider.max_tokens",
+                    "must be 16-8192",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The stored engine settings, falling back to defaults for what an older row lacks.
+pub fn engine(model: &assistant::Model) -> EngineSettings {
+    model
+        .engine
+        .clone()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
+/// The sealing context of an assistant's provider key.
+pub(crate) fn provider_key_context(assistant_id: &str) -> String {
+    format!("assistant:{assistant_id}:provider_key")
+}
+
 /// Checks that `value` is an absolute http(s) URL of at most 2048 characters.
 pub fn validate_url(field: &str, value: &str) -> ApiResult<String> {
     let value = required_text(field, value, 2048)?;
@@ -151,6 +386,11 @@ pub struct CreateAssistant {
     pub name: String,
     #[serde(default)]
     pub widget: Option<WidgetSettings>,
+    #[serde(default)]
+    pub engine: Option<EngineSettings>,
+    /// The AI provider's API key (write-only; stored sealed).
+    #[serde(default)]
+    pub provider_api_key: Option<String>,
 }
 
 /// Input of `updateAssistant`: absent fields keep their value.
@@ -159,6 +399,10 @@ pub struct CreateAssistant {
 pub struct UpdateAssistant {
     pub name: Option<String>,
     pub widget: Option<WidgetSettings>,
+    pub engine: Option<EngineSettings>,
+    /// Sets (or, with `null`, removes) the AI provider's API key.
+    #[serde(default)]
+    pub provider_api_key: Patch<String>,
 }
 
 /// The stored widget settings, falling back to defaults for what an older row lacks.
@@ -168,6 +412,15 @@ pub fn widget(model: &assistant::Model) -> WidgetSettings {
 
 fn widget_json(widget: &WidgetSettings) -> ApiResult<serde_json::Value> {
     serde_json::to_value(widget).map_err(ApiError::internal)
+}
+
+fn engine_json(engine: &EngineSettings) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(engine).map_err(ApiError::internal)
+}
+
+fn seal_provider_key(sealer: &Sealer, assistant_id: &str, key: &str) -> ApiResult<String> {
+    let key = required_text("provider_api_key", key, 500)?;
+    sealer.seal(&key, &provider_key_context(assistant_id))
 }
 
 /// Inserts the default assistant of a new organization.
@@ -182,6 +435,8 @@ pub(crate) async fn insert_default(
         organization_id: Set(organization_id.to_owned()),
         name: Set(format!("{organization_name} assistant")),
         widget: Set(widget_json(&WidgetSettings::default())?),
+        engine: Set(None),
+        provider_key: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     }
@@ -240,6 +495,7 @@ pub async fn get_many(
 #[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn create(
     db: &Db,
+    sealer: &Sealer,
     principal: &Principal,
     input: CreateAssistant,
 ) -> ApiResult<assistant::Model> {
@@ -247,13 +503,23 @@ pub async fn create(
     let name = required_text("name", &input.name, 200)?;
     let widget = input.widget.unwrap_or_default();
     widget.validate()?;
+    let engine = input.engine.unwrap_or_default();
+    engine.validate()?;
+    let id = new_id(Kind::Assistant);
+    let provider_key = input
+        .provider_api_key
+        .as_deref()
+        .map(|key| seal_provider_key(sealer, &id, key))
+        .transpose()?;
     let at = now();
     let txn = db.begin_write().await?;
     let model = assistant::ActiveModel {
-        id: Set(new_id(Kind::Assistant)),
+        id: Set(id),
         organization_id: Set(grant.organization_id().to_owned()),
         name: Set(name),
         widget: Set(widget_json(&widget)?),
+        engine: Set(Some(engine_json(&engine)?)),
+        provider_key: Set(provider_key),
         created_at: Set(at),
         updated_at: Set(at),
     }
@@ -267,6 +533,7 @@ pub async fn create(
 #[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn update(
     db: &Db,
+    sealer: &Sealer,
     principal: &Principal,
     id: &str,
     input: UpdateAssistant,
@@ -280,10 +547,23 @@ pub async fn update(
     if let Some(widget) = &input.widget {
         widget.validate()?;
     }
+    if let Some(engine) = &input.engine {
+        engine.validate()?;
+    }
     let txn = db.begin_write().await?;
-    let mut active = find(&*txn, grant.organization_id(), id)
-        .await?
-        .into_active_model();
+    let current = find(&*txn, grant.organization_id(), id).await?;
+    let provider_key = match &input.provider_api_key {
+        Patch::Keep => None,
+        Patch::Clear => Some(None),
+        Patch::Set(key) => Some(Some(seal_provider_key(sealer, &current.id, key)?)),
+    };
+    let mut active = current.into_active_model();
+    if let Some(engine) = &input.engine {
+        active.engine = Set(Some(engine_json(engine)?));
+    }
+    if let Some(key) = provider_key {
+        active.provider_key = Set(key);
+    }
     if let Some(name) = name {
         active.name = Set(name);
     }

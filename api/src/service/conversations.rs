@@ -11,13 +11,16 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::assistant::Engine;
 use crate::auth::Principal;
 use crate::authz::{Action, Grant, Resource, authorize};
 use crate::db::Db;
+use crate::db::WriteTxn;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
 use crate::service::events::{self, names};
-use crate::service::messages::{self, Author};
+use crate::service::messages;
+use crate::service::replies;
 use crate::service::visitors::{self, NewVisitor};
 use crate::service::{
     Page, PageRequest, Patch, assistants, by_ids, newest_first, now, optional_field, text_patch,
@@ -129,12 +132,15 @@ pub struct ConversationFilter {
 pub struct Created {
     pub conversation: conversation::Model,
     pub initial_message: Option<entities::message::Model>,
+    /// The assistant's answer to the initial message.
+    pub replies: Vec<entities::message::Model>,
 }
 
 /// Starts a conversation: resolves the assistant, creates or finds the visitor, stores the first message.
 #[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn create(
     db: &Db,
+    engine: &Engine,
     principal: &Principal,
     input: CreateConversation,
 ) -> ApiResult<Created> {
@@ -143,7 +149,7 @@ pub async fn create(
     let initial_message = input
         .initial_message
         .as_deref()
-        .map(|body| messages::validate_body("initial_message", body))
+        .map(|body| messages::validate_body("initial_message", body, engine.message_max_bytes()))
         .transpose()?;
     let source_url = input
         .source_url
@@ -201,6 +207,15 @@ pub async fn create(
         browser: Set(browser),
         device: Set(device),
         sentiment: Set(None),
+        failed_responses: Set(0),
+        failed_total: Set(0),
+        sentiment_sum: Set(0.0),
+        sentiment_count: Set(0),
+        first_response_at: Set(None),
+        handed_off_at: Set(None),
+        handoff_reason: Set(None),
+        resolved_at: Set(None),
+        human_involved: Set(false),
         event_seq: Set(1),
         created_at: Set(at),
         updated_at: Set(at),
@@ -223,18 +238,19 @@ pub async fn create(
         }),
     )
     .await?;
-    let (conversation, initial_message) = match initial_message {
-        Some(body) => {
-            let (message, conversation) =
-                messages::insert(&txn, &conversation, Author::Visitor, body, None, None).await?;
-            (conversation, Some(message))
-        }
-        None => (conversation, None),
+    let Some(body) = initial_message else {
+        txn.commit().await?;
+        return Ok(Created {
+            conversation,
+            initial_message: None,
+            replies: Vec::new(),
+        });
     };
-    txn.commit().await?;
+    let posted = replies::visitor_message(db, engine, txn, conversation, body, None).await?;
     Ok(Created {
-        conversation,
-        initial_message,
+        conversation: find(db.conn(), org, &posted.message.conversation_id).await?,
+        initial_message: Some(posted.message),
+        replies: posted.replies,
     })
 }
 
@@ -300,7 +316,7 @@ pub async fn update(
     if let Some(next) = input.status
         && next != previous_status
     {
-        active.status = Set(next.as_str().to_owned());
+        apply_status(&mut active, next, "requested");
         changes.insert(
             "status".into(),
             json!({"from": previous_status, "to": next}),
@@ -364,26 +380,100 @@ pub async fn update(
         _ => None,
     };
     let after = match follow_up {
-        Some((name, mut data)) => {
-            let bumped = events::bump_conversation(&txn, org, id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("conversation", id))?;
-            if let Some(fields) = data.as_object_mut() {
-                fields.insert("conversation_id".into(), json!(bumped.id));
-                fields.insert("visitor_id".into(), json!(bumped.visitor_id));
-                fields.insert("assistant_id".into(), json!(bumped.assistant_id));
-                fields.insert(
-                    "duration_seconds".into(),
-                    json!((bumped.updated_at - bumped.created_at).num_seconds()),
-                );
-            }
-            events::record(&txn, org, name, Some(&bumped), data).await?;
-            bumped
-        }
+        Some((name, data)) => follow_up_event(&txn, &after, name, data).await?,
         None => after,
     };
     txn.commit().await?;
     Ok(after)
+}
+
+/// Sets the status and the columns that remember the change: a handoff stamps when and why and marks that a
+/// person took part; a resolution stamps when; a hand-back (handed off → open) starts the failed-response count
+/// again, so the assistant answers anew.
+fn apply_status(active: &mut conversation::ActiveModel, next: Status, handoff_reason: &str) {
+    let at = now();
+    active.status = Set(next.as_str().to_owned());
+    match next {
+        Status::HandedOff => {
+            active.handed_off_at = Set(Some(at));
+            active.handoff_reason = Set(Some(handoff_reason.to_owned()));
+            active.human_involved = Set(true);
+        }
+        Status::Resolved => {
+            active.resolved_at = Set(Some(at));
+            active.failed_responses = Set(0);
+        }
+        Status::Open => active.failed_responses = Set(0),
+        Status::Closed => {}
+    }
+}
+
+/// Records `name` as the conversation's next event, with the conversation's ids and age added to `data`.
+async fn follow_up_event(
+    txn: &WriteTxn<'_>,
+    conversation: &conversation::Model,
+    name: &str,
+    mut data: serde_json::Value,
+) -> ApiResult<conversation::Model> {
+    let org = &conversation.organization_id;
+    let bumped = events::bump_conversation(txn, org, &conversation.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation", &conversation.id))?;
+    if let Some(fields) = data.as_object_mut() {
+        fields.insert("conversation_id".into(), json!(bumped.id));
+        fields.insert("visitor_id".into(), json!(bumped.visitor_id));
+        fields.insert("assistant_id".into(), json!(bumped.assistant_id));
+        fields.insert(
+            "duration_seconds".into(),
+            json!((bumped.updated_at - bumped.created_at).num_seconds()),
+        );
+    }
+    events::record(txn, org, name, Some(&bumped), data).await?;
+    Ok(bumped)
+}
+
+/// Hands an open conversation off to a person inside the caller's transaction, for the assistant engine:
+/// `conversation.updated` with the status change, then `handoff.requested` with the reason (`visitor_request`,
+/// `failed_responses` or `negative_sentiment`) and what triggered it.
+pub(crate) async fn hand_off(
+    txn: &WriteTxn<'_>,
+    conversation: &conversation::Model,
+    reason: &str,
+    details: serde_json::Value,
+) -> ApiResult<conversation::Model> {
+    let org = &conversation.organization_id;
+    let before = events::bump_conversation(txn, org, &conversation.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation", &conversation.id))?;
+    let previous_status = status(&before)?;
+    let mut active = before.clone().into_active_model();
+    apply_status(&mut active, Status::HandedOff, reason);
+    let after = active.update(&**txn).await?;
+    events::record(
+        txn,
+        org,
+        names::CONVERSATION_UPDATED,
+        Some(&after),
+        json!({
+            "conversation_id": after.id,
+            "visitor_id": after.visitor_id,
+            "status": after.status,
+            "changes": {"status": {"from": previous_status, "to": Status::HandedOff}},
+        }),
+    )
+    .await?;
+    follow_up_event(
+        txn,
+        &after,
+        names::HANDOFF_REQUESTED,
+        json!({
+            "previous_status": previous_status,
+            "reason": reason,
+            "requested_by": "assistant",
+            "details": details,
+        }),
+    )
+    .await
 }
 
 /// One conversation of the caller's organization.

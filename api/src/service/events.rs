@@ -25,6 +25,8 @@ pub mod names {
     pub const CONVERSATION_RESOLVED: &str = "conversation.resolved";
     pub const MESSAGE_CREATED: &str = "message.created";
     pub const HANDOFF_REQUESTED: &str = "handoff.requested";
+    pub const FEEDBACK_RECEIVED: &str = "feedback.received";
+    pub const KNOWLEDGE_BASE_QUERY_FAILED: &str = "knowledge_base.query_failed";
     pub const VISITOR_UPDATED: &str = "visitor.updated";
     pub const KNOWLEDGE_BASE_ENTRY_CREATED: &str = "knowledge_base.entry_created";
     pub const KNOWLEDGE_BASE_ENTRY_UPDATED: &str = "knowledge_base.entry_updated";

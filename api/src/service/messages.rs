@@ -5,12 +5,13 @@ use std::fmt;
 
 use entities::{conversation, message};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, Statement, Value,
+    ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement, Value,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::assistant::Engine;
 use crate::auth::Principal;
 use crate::authz::{Action, Resource, authorize};
 use crate::db::{Db, WriteTxn};
@@ -18,10 +19,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
 use crate::service::conversations::{self, Status};
 use crate::service::events::{self, names};
+use crate::service::replies;
 use crate::service::{Page, PageRequest, by_ids, now, required_text};
-
-/// Longest message body, in characters.
-pub const BODY_MAX: usize = 10_000;
 
 /// Who wrote a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
@@ -77,69 +76,155 @@ pub struct CreateMessage {
     pub confidence: Option<f64>,
 }
 
-/// Checks a message body: not blank, at most [`BODY_MAX`] characters.
-pub fn validate_body(field: &str, body: &str) -> ApiResult<String> {
-    required_text(field, body, BODY_MAX)
+/// Checks a message body: not blank, at most `max_bytes` bytes of UTF-8 (`CONCIERGE_MESSAGE_MAX_BYTES`).
+pub fn validate_body(field: &str, body: &str, max_bytes: usize) -> ApiResult<String> {
+    if body.len() > max_bytes {
+        return Err(ApiError::validation(
+            field,
+            format!("is {} bytes; the limit is {max_bytes} bytes", body.len()),
+        ));
+    }
+    required_text(field, body, max_bytes)
 }
 
-/// Inserts a message inside the caller's transaction, with its `message.created` event.
+/// A message to insert: what every author gives, and what the assistant engine adds.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NewMessage {
+    pub author: Option<Author>,
+    pub body: String,
+    pub source_entry_id: Option<String>,
+    pub confidence: Option<f64>,
+    pub sentiment: Option<f64>,
+    pub intent: Option<String>,
+    pub reply_to_id: Option<String>,
+    pub reply_source: Option<&'static str>,
+    pub fallback_reason: Option<String>,
+    pub citations: Option<Vec<String>>,
+}
+
+impl NewMessage {
+    pub fn new(author: Author, body: String) -> Self {
+        Self {
+            author: Some(author),
+            body,
+            ..Self::default()
+        }
+    }
+}
+
+/// Inserts a message inside the caller's transaction, with its `message.created` event, and keeps the
+/// conversation's counters: a visitor message adds to the running sentiment, the first assistant or agent
+/// message stamps the first response, an agent message marks that a person took part.
 ///
 /// Returns the message and the conversation after its event counter moved on.
 pub(crate) async fn insert(
     txn: &WriteTxn<'_>,
     conversation: &conversation::Model,
-    author: Author,
-    body: String,
-    source_entry_id: Option<String>,
-    confidence: Option<f64>,
+    new: NewMessage,
 ) -> ApiResult<(message::Model, conversation::Model)> {
+    let author = new.author.unwrap_or(Author::System);
     let conversation =
         events::bump_conversation(txn, &conversation.organization_id, &conversation.id)
             .await?
             .ok_or_else(|| ApiError::not_found("conversation", &conversation.id))?;
+    let at = now();
     let message = message::ActiveModel {
         id: Set(new_id(Kind::Message)),
         organization_id: Set(conversation.organization_id.clone()),
         conversation_id: Set(conversation.id.clone()),
         author: Set(author.as_str().to_owned()),
-        body: Set(body),
-        source_entry_id: Set(source_entry_id),
-        confidence: Set(confidence),
-        created_at: Set(now()),
+        body: Set(new.body),
+        source_entry_id: Set(new.source_entry_id),
+        confidence: Set(new.confidence),
+        created_at: Set(at),
+        sentiment: Set(new.sentiment),
+        intent: Set(new.intent),
+        reply_to_id: Set(new.reply_to_id),
+        reply_source: Set(new.reply_source.map(str::to_owned)),
+        fallback_reason: Set(new.fallback_reason),
+        citations: Set(new.citations.map(|c| json!(c))),
     }
     .insert(&**txn)
     .await?;
+    let mut counters = conversation.clone().into_active_model();
+    let mut changed = false;
+    if let Some(score) = message.sentiment {
+        let sum = conversation.sentiment_sum + score;
+        let count = conversation.sentiment_count + 1;
+        counters.sentiment_sum = Set(sum);
+        counters.sentiment_count = Set(count);
+        counters.sentiment = Set(Some((sum / f64::from(count)).clamp(-1.0, 1.0)));
+        changed = true;
+    }
+    if matches!(author, Author::Assistant | Author::Agent)
+        && conversation.first_response_at.is_none()
+    {
+        counters.first_response_at = Set(Some(at));
+        changed = true;
+    }
+    if author == Author::Agent && !conversation.human_involved {
+        counters.human_involved = Set(true);
+        changed = true;
+    }
+    let conversation = if changed {
+        counters.update(&**txn).await?
+    } else {
+        conversation
+    };
     events::record(
         txn,
         &conversation.organization_id,
         names::MESSAGE_CREATED,
         Some(&conversation),
-        json!({
-            "conversation_id": conversation.id,
-            "visitor_id": conversation.visitor_id,
-            "message_id": message.id,
-            "author": message.author,
-            "body": message.body,
-            "source_entry_id": message.source_entry_id,
-            "confidence": message.confidence,
-            "created_at": message.created_at,
-        }),
+        event_data(&conversation, &message),
     )
     .await?;
     Ok((message, conversation))
 }
 
-/// Adds a message to a conversation that is not closed.
+/// The data of a `message.created` event: every column of the message.
+fn event_data(conversation: &conversation::Model, message: &message::Model) -> serde_json::Value {
+    json!({
+        "conversation_id": conversation.id,
+        "visitor_id": conversation.visitor_id,
+        "message_id": message.id,
+        "author": message.author,
+        "body": message.body,
+        "source_entry_id": message.source_entry_id,
+        "confidence": message.confidence,
+        "sentiment": message.sentiment,
+        "intent": message.intent,
+        "reply_to_id": message.reply_to_id,
+        "reply_source": message.reply_source,
+        "fallback_reason": message.fallback_reason,
+        "citations": message.citations,
+        "created_at": message.created_at,
+    })
+}
+
+/// A posted message and what the assistant answered to it (nothing for agent messages, handed-off
+/// conversations or assistants that do not reply).
+#[derive(Clone, Debug)]
+pub struct Posted {
+    pub message: message::Model,
+    pub replies: Vec<message::Model>,
+}
+
+/// Adds a message to a conversation that is not closed; a visitor message is answered by the assistant.
+///
+/// With `deltas`, an answer from the AI provider is streamed there as it is written.
 #[tracing::instrument(skip_all, fields(org = ?principal.organization))]
 pub async fn create(
     db: &Db,
+    engine: &Engine,
     principal: &Principal,
     conversation_id: &str,
     input: CreateMessage,
-) -> ApiResult<message::Model> {
+    deltas: Option<&tokio::sync::mpsc::Sender<String>>,
+) -> ApiResult<Posted> {
     let grant = authorize(principal, Resource::Message, Action::Write).await?;
     let conversation_id = ids::lookup(Kind::Conversation, conversation_id)?;
-    let body = validate_body("body", &input.body)?;
+    let body = validate_body("body", &input.body, engine.message_max_bytes())?;
     let source_entry_id = input
         .source_entry_id
         .as_deref()
@@ -160,17 +245,24 @@ pub async fn create(
             "conversation {conversation_id} is closed; reopen it before adding messages"
         )));
     }
+    if input.author == Author::Visitor {
+        return replies::visitor_message(db, engine, txn, conversation, body, deltas).await;
+    }
     let (message, _) = insert(
         &txn,
         &conversation,
-        input.author,
-        body,
-        source_entry_id,
-        input.confidence,
+        NewMessage {
+            source_entry_id,
+            confidence: input.confidence,
+            ..NewMessage::new(input.author, body)
+        },
     )
     .await?;
     txn.commit().await?;
-    Ok(message)
+    Ok(Posted {
+        message,
+        replies: Vec::new(),
+    })
 }
 
 /// The message a `message.created` event carries (its data holds every column).
@@ -184,6 +276,18 @@ pub fn from_event(event: &entities::event::Model) -> ApiResult<message::Model> {
         source_entry_id: Option<String>,
         confidence: Option<f64>,
         created_at: Option<chrono::DateTime<chrono::Utc>>,
+        #[serde(default)]
+        sentiment: Option<f64>,
+        #[serde(default)]
+        intent: Option<String>,
+        #[serde(default)]
+        reply_to_id: Option<String>,
+        #[serde(default)]
+        reply_source: Option<String>,
+        #[serde(default)]
+        fallback_reason: Option<String>,
+        #[serde(default)]
+        citations: Option<serde_json::Value>,
     }
     let data: Data = serde_json::from_value(event.data.clone())
         .map_err(|e| ApiError::internal_msg(format!("malformed message.created event: {e}")))?;
@@ -196,7 +300,37 @@ pub fn from_event(event: &entities::event::Model) -> ApiResult<message::Model> {
         source_entry_id: data.source_entry_id,
         confidence: data.confidence,
         created_at: data.created_at.unwrap_or(event.created_at),
+        sentiment: data.sentiment,
+        intent: data.intent,
+        reply_to_id: data.reply_to_id,
+        reply_source: data.reply_source,
+        fallback_reason: data.fallback_reason,
+        citations: data.citations.filter(|c| !c.is_null()),
     })
+}
+
+/// The entry ids an assistant reply cites.
+pub fn citations(model: &message::Model) -> Vec<String> {
+    model
+        .citations
+        .clone()
+        .and_then(|c| serde_json::from_value(c).ok())
+        .unwrap_or_default()
+}
+
+/// The assistant's replies to a visitor message, oldest first.
+pub async fn replies_to(
+    db: &Db,
+    principal: &Principal,
+    visitor_message: &message::Model,
+) -> ApiResult<Vec<message::Model>> {
+    let grant = authorize(principal, Resource::Message, Action::Read).await?;
+    Ok(message::Entity::find()
+        .filter(message::Column::OrganizationId.eq(grant.organization_id()))
+        .filter(message::Column::ReplyToId.eq(&visitor_message.id))
+        .order_by_asc(message::Column::Id)
+        .all(db.conn())
+        .await?)
 }
 
 /// Which end of a conversation's history a page starts from.
@@ -270,7 +404,8 @@ pub async fn latest_for_conversations(
         .join(", ");
     values.push((n as i64).into());
     let sql = format!(
-        "SELECT id, organization_id, conversation_id, author, body, source_entry_id, confidence, created_at \
+        "SELECT id, organization_id, conversation_id, author, body, source_entry_id, confidence, created_at, \
+         sentiment, intent, reply_to_id, reply_source, fallback_reason, citations \
          FROM (SELECT m.*, ROW_NUMBER() OVER (PARTITION BY conversation_id ORDER BY id DESC) AS rn \
                FROM messages m WHERE organization_id = {} AND conversation_id IN ({list})) ranked \
          WHERE rn <= {} ORDER BY conversation_id, id",

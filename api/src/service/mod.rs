@@ -12,6 +12,7 @@ pub mod live;
 pub mod members;
 pub mod messages;
 pub mod organizations;
+pub mod replies;
 pub mod sessions;
 pub mod usage;
 pub mod visitors;

@@ -1,6 +1,5 @@
 //! Webhook delivery: claims due deliveries, signs them the Standard Webhooks way and POSTs them, with the SSRF guard.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -8,7 +7,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use entities::{webhook, webhook_delivery};
 use futures_util::StreamExt;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use ring::hmac;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -46,33 +44,6 @@ pub fn sign(secrets: &[SecretString], id: &str, timestamp: i64, body: &str) -> A
     Ok(signatures.join(" "))
 }
 
-/// Resolves host names and drops private and local addresses unless allowed, so a name cannot be pointed at
-/// an internal service after it was configured (the check runs on the addresses actually connected to).
-struct GuardedResolver {
-    allow: Option<String>,
-}
-
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let allow = self.allow.clone();
-        Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let allowed_by_name = egress::host_allowed(&host, allow.as_deref());
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|addr| allowed_by_name || egress::ip_allowed(addr.ip(), allow.as_deref()))
-                .collect();
-            if found.is_empty() {
-                let refused: Box<dyn std::error::Error + Send + Sync> =
-                    format!("{host} resolves only to private or local addresses").into();
-                return Err(refused);
-            }
-            let addrs: Addrs = Box::new(found.into_iter());
-            Ok(addrs)
-        })
-    }
-}
-
 /// Sends due webhook deliveries until the process stops.
 pub struct Deliverer {
     db: Db,
@@ -98,9 +69,7 @@ impl Deliverer {
             .connect_timeout(Duration::from_secs(settings.webhook_timeout_secs))
             .user_agent(concat!("Concierge-Webhooks/", env!("CARGO_PKG_VERSION")))
             .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver {
-                allow: settings.egress_allow.clone(),
-            }))
+            .dns_resolver(egress::guarded_resolver(settings.egress_allow.clone()))
             .build()?;
         Ok(Self {
             db,

@@ -1,0 +1,485 @@
+//! The assistant's side of a visitor message: sentiment and intent, handoff triggers, the answer from the
+//! knowledge base (or the AI provider, with fallback), failed-query records and monthly AI token usage.
+
+use chrono::{Datelike, Utc};
+use entities::{
+    ai_usage, assistant, conversation, knowledge_base_entry as kb, knowledge_base_query, message,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::assistant::analysis;
+use crate::assistant::engine::{self, Engine};
+use crate::assistant::provider::{Failure, Request};
+use crate::assistant::retrieval::{Candidate, Question};
+use crate::db::{Db, WriteTxn};
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{Kind, new_id};
+use crate::service::assistants::{self, EngineSettings, ProviderSettings};
+use crate::service::conversations::{self, Status};
+use crate::service::events::{self, names};
+use crate::service::messages::{self, Author, NewMessage, Posted};
+use crate::service::{by_ids, now};
+
+/// Candidates kept for the answer, the prompt and the failed-query event.
+const CANDIDATES: usize = 3;
+/// Earlier messages of the conversation given to the AI provider.
+const HISTORY: u64 = 6;
+
+/// Stores a visitor message in `txn` (with its sentiment and intent), applies the handoff triggers, commits,
+/// then answers it unless the conversation is with a person or the assistant does not reply.
+pub(crate) async fn visitor_message(
+    db: &Db,
+    engine: &Engine,
+    txn: WriteTxn<'_>,
+    conversation: conversation::Model,
+    body: String,
+    deltas: Option<&mpsc::Sender<String>>,
+) -> ApiResult<Posted> {
+    let org = conversation.organization_id.clone();
+    let assistant = assistants::find(&*txn, &org, &conversation.assistant_id).await?;
+    let settings = assistants::engine(&assistant);
+    let sentiment = analysis::sentiment(&body);
+    let intent = engine
+        .intents(&assistant, &settings)
+        .matching(&body)
+        .map(str::to_owned);
+    let (message, conversation) = messages::insert(
+        &txn,
+        &conversation,
+        NewMessage {
+            sentiment: Some(sentiment),
+            intent,
+            ..NewMessage::new(Author::Visitor, body)
+        },
+    )
+    .await?;
+    let open = conversations::status(&conversation)? == Status::Open;
+    let trigger = if !open {
+        None
+    } else if analysis::asks_for_person(&message.body, &settings.handoff_phrases) {
+        Some(("visitor_request", json!({"message_id": message.id})))
+    } else {
+        settings
+            .negative_sentiment_threshold
+            .filter(|threshold| sentiment < *threshold)
+            .map(|threshold| {
+                (
+                    "negative_sentiment",
+                    json!({"message_id": message.id, "sentiment": sentiment, "threshold": threshold}),
+                )
+            })
+    };
+    if let Some((reason, details)) = trigger {
+        let reply = hand_off(&txn, &conversation, &settings, &message, reason, details).await?;
+        txn.commit().await?;
+        send_whole(deltas, &reply.body).await;
+        return Ok(Posted {
+            message,
+            replies: vec![reply],
+        });
+    }
+    txn.commit().await?;
+    if !open || !settings.auto_reply {
+        return Ok(Posted {
+            message,
+            replies: Vec::new(),
+        });
+    }
+
+    // Retrieval and the provider run outside any transaction: the visitor message is visible at once, and a
+    // slow provider holds no lock.
+    let answer = answer(
+        db,
+        engine,
+        &assistant,
+        &settings,
+        &conversation,
+        &message,
+        deltas,
+    )
+    .await?;
+    let txn = db.begin_write().await?;
+    let current = conversations::find(&*txn, &org, &conversation.id).await?;
+    let query = knowledge_base_query::ActiveModel {
+        id: Set(new_id(Kind::KnowledgeBaseQuery)),
+        organization_id: Set(org.clone()),
+        assistant_id: Set(assistant.id.clone()),
+        conversation_id: Set(current.id.clone()),
+        message_id: Set(message.id.clone()),
+        query: Set(message.body.clone()),
+        normalized: Set(normalized_query(&message.body)),
+        best_entry_id: Set(answer.candidates.first().map(|c| c.entry_id.clone())),
+        confidence: Set(answer.confidence),
+        failed: Set(answer.failed),
+        created_at: Set(now()),
+    }
+    .insert(&*txn)
+    .await?;
+    if conversations::status(&current)? != Status::Open {
+        // A person took the conversation over while the answer was being written.
+        txn.commit().await?;
+        return Ok(Posted {
+            message,
+            replies: Vec::new(),
+        });
+    }
+    let (reply, conversation) = messages::insert(
+        &txn,
+        &current,
+        NewMessage {
+            source_entry_id: answer.source_entry_id.clone(),
+            confidence: Some(answer.confidence),
+            reply_to_id: Some(message.id.clone()),
+            reply_source: Some(answer.source),
+            fallback_reason: answer.fallback_reason.clone(),
+            citations: answer.citations.clone(),
+            ..NewMessage::new(Author::Assistant, answer.body.clone())
+        },
+    )
+    .await?;
+    let mut replies = vec![reply];
+    if answer.failed {
+        let mut counters = conversation.clone().into_active_model();
+        counters.failed_responses = Set(conversation.failed_responses + 1);
+        counters.failed_total = Set(conversation.failed_total + 1);
+        let counted = counters.update(&*txn).await?;
+        let bumped = events::bump_conversation(&txn, &org, &counted.id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("conversation", &counted.id))?;
+        events::record(
+            &txn,
+            &org,
+            names::KNOWLEDGE_BASE_QUERY_FAILED,
+            Some(&bumped),
+            json!({
+                "query_id": query.id,
+                "conversation_id": bumped.id,
+                "visitor_id": bumped.visitor_id,
+                "assistant_id": bumped.assistant_id,
+                "message_id": message.id,
+                "reply_id": replies[0].id,
+                "query": message.body,
+                "confidence": answer.confidence,
+                "threshold": settings.confidence_threshold,
+                "candidates": answer.candidates.iter().map(|c| json!({
+                    "entry_id": c.entry_id,
+                    "title": c.title,
+                    "score": c.score,
+                })).collect::<Vec<_>>(),
+                "failed_responses": bumped.failed_responses,
+            }),
+        )
+        .await?;
+        if settings.max_failed_responses > 0
+            && bumped.failed_responses >= settings.max_failed_responses as i32
+        {
+            let details = json!({
+                "message_id": message.id,
+                "failed_responses": bumped.failed_responses,
+                "limit": settings.max_failed_responses,
+            });
+            replies.push(
+                hand_off(
+                    &txn,
+                    &bumped,
+                    &settings,
+                    &message,
+                    "failed_responses",
+                    details,
+                )
+                .await?,
+            );
+        }
+    } else if conversation.failed_responses != 0 {
+        let mut counters = conversation.into_active_model();
+        counters.failed_responses = Set(0);
+        counters.update(&*txn).await?;
+    }
+    txn.commit().await?;
+    Ok(Posted { message, replies })
+}
+
+/// Hands the conversation off and tells the visitor so.
+async fn hand_off(
+    txn: &WriteTxn<'_>,
+    conversation: &conversation::Model,
+    settings: &EngineSettings,
+    message: &message::Model,
+    reason: &str,
+    details: serde_json::Value,
+) -> ApiResult<message::Model> {
+    let conversation = conversations::hand_off(txn, conversation, reason, details).await?;
+    let (reply, _) = messages::insert(
+        txn,
+        &conversation,
+        NewMessage {
+            reply_to_id: Some(message.id.clone()),
+            reply_source: Some("handoff"),
+            ..NewMessage::new(Author::Assistant, settings.handoff_message.clone())
+        },
+    )
+    .await?;
+    Ok(reply)
+}
+
+/// What the assistant will say, and what it found.
+struct Answer {
+    body: String,
+    source: &'static str,
+    source_entry_id: Option<String>,
+    confidence: f64,
+    fallback_reason: Option<String>,
+    citations: Option<Vec<String>>,
+    candidates: Vec<Candidate>,
+    failed: bool,
+}
+
+/// Sends a whole answer as one piece to a streaming caller.
+async fn send_whole(deltas: Option<&mpsc::Sender<String>>, text: &str) {
+    if let Some(deltas) = deltas {
+        let _ = deltas.send(text.to_owned()).await;
+    }
+}
+
+/// The knowledge-base answer (the best entry quoted, or the fallback message below the threshold), replaced
+/// by the AI provider's when one is configured and answers in time within the token limit.
+async fn answer(
+    db: &Db,
+    engine: &Engine,
+    assistant: &assistant::Model,
+    settings: &EngineSettings,
+    conversation: &conversation::Model,
+    message: &message::Model,
+    deltas: Option<&mpsc::Sender<String>>,
+) -> ApiResult<Answer> {
+    let org = &conversation.organization_id;
+    let question = Question {
+        text: message.body.clone(),
+        page_title: conversation.page_title.clone(),
+        page_url: conversation.source_url.clone(),
+        page_context: conversation.page_context.clone(),
+    };
+    let retrieval = engine.retriever().search(org, question, CANDIDATES).await?;
+    let ids: Vec<String> = retrieval
+        .candidates
+        .iter()
+        .map(|c| c.entry_id.clone())
+        .collect();
+    let mut found = by_ids::<kb::Entity>(
+        db.conn(),
+        kb::Column::OrganizationId,
+        kb::Column::Id,
+        org,
+        &ids,
+        |row| &row.id,
+    )
+    .await?;
+    let entries: Vec<kb::Model> = ids.iter().filter_map(|id| found.remove(id)).collect();
+    let confidence = retrieval.confidence.clamp(0.0, 1.0);
+    let failed = entries.is_empty() || confidence < settings.confidence_threshold;
+    let mut answer = match entries.first() {
+        Some(best) if !failed => Answer {
+            body: best.body.clone(),
+            source: "knowledge_base",
+            source_entry_id: Some(best.id.clone()),
+            confidence,
+            fallback_reason: None,
+            citations: None,
+            candidates: retrieval.candidates,
+            failed,
+        },
+        _ => Answer {
+            body: settings.fallback_message.clone(),
+            source: "fallback",
+            source_entry_id: None,
+            confidence,
+            fallback_reason: Some("low_confidence".to_owned()),
+            citations: None,
+            candidates: retrieval.candidates,
+            failed,
+        },
+    };
+    if let Some(provider) = &settings.provider {
+        match ask_provider(
+            db,
+            engine,
+            assistant,
+            provider,
+            conversation,
+            message,
+            &entries,
+            failed,
+            deltas,
+        )
+        .await?
+        {
+            Ok((text, cited)) => {
+                answer.source_entry_id = cited
+                    .first()
+                    .cloned()
+                    .or_else(|| (!failed).then(|| answer.source_entry_id.clone()).flatten());
+                answer.body = text;
+                answer.source = "ai";
+                answer.fallback_reason = None;
+                answer.citations = Some(cited);
+                return Ok(answer);
+            }
+            Err(reason) => {
+                tracing::warn!(assistant = %assistant.id, %reason, "AI provider not used; answering from the knowledge base");
+                answer.fallback_reason = Some(reason);
+            }
+        }
+    }
+    send_whole(deltas, &answer.body).await;
+    Ok(answer)
+}
+
+/// The provider's answer with the entry ids it cited, or why there is none (`token_limit`,
+/// `provider_timeout`, `provider_error`, `provider_malformed`, `provider_key_unreadable`).
+#[allow(clippy::too_many_arguments)]
+async fn ask_provider(
+    db: &Db,
+    engine: &Engine,
+    assistant: &assistant::Model,
+    provider: &ProviderSettings,
+    conversation: &conversation::Model,
+    message: &message::Model,
+    entries: &[kb::Model],
+    retrieval_failed: bool,
+    deltas: Option<&mpsc::Sender<String>>,
+) -> ApiResult<Result<(String, Vec<String>), String>> {
+    let org = &conversation.organization_id;
+    if let Some(limit) = provider.monthly_token_limit
+        && tokens_this_month(db, org).await? >= limit
+    {
+        return Ok(Err("token_limit".to_owned()));
+    }
+    let key = match &assistant.provider_key {
+        Some(sealed) => match engine
+            .sealer()
+            .open(sealed, &assistants::provider_key_context(&assistant.id))
+        {
+            Ok(key) => Some(key),
+            Err(_) => return Ok(Err("provider_key_unreadable".to_owned())),
+        },
+        None => None,
+    };
+    let history: Vec<(String, String)> = message::Entity::find()
+        .select_only()
+        .column(message::Column::Author)
+        .column(message::Column::Body)
+        .filter(message::Column::OrganizationId.eq(org))
+        .filter(message::Column::ConversationId.eq(&conversation.id))
+        .filter(message::Column::Id.lt(&message.id))
+        .order_by_desc(message::Column::Id)
+        .limit(HISTORY)
+        .into_tuple()
+        .all(db.conn())
+        .await?
+        .into_iter()
+        .rev()
+        .collect();
+    let model = if engine::is_complex(&message.body, retrieval_failed) {
+        &provider.complex_model
+    } else {
+        &provider.standard_model
+    };
+    let request = Request {
+        base_url: &provider.base_url,
+        api_key: key.as_ref(),
+        model,
+        messages: engine::prompt(
+            &assistant.name,
+            entries,
+            &history,
+            &message.body,
+            conversation
+                .page_title
+                .as_deref()
+                .or(conversation.source_url.as_deref()),
+        ),
+        max_tokens: provider.max_tokens,
+        timeout: std::time::Duration::from_secs(u64::from(provider.timeout_secs)),
+    };
+    match engine.provider().complete(request, deltas).await {
+        Ok(completion) => {
+            add_tokens(
+                db,
+                org,
+                completion.prompt_tokens,
+                completion.completion_tokens,
+            )
+            .await?;
+            let cited = engine::citations(&completion.text, entries);
+            if completion.text.trim().is_empty() {
+                return Ok(Err("provider_malformed".to_owned()));
+            }
+            Ok(Ok((completion.text, cited)))
+        }
+        Err(failure) => {
+            if let Failure::Error(detail) | Failure::Malformed(detail) = &failure {
+                tracing::warn!(assistant = %assistant.id, %detail, "AI provider failed");
+            }
+            Ok(Err(failure.reason().to_owned()))
+        }
+    }
+}
+
+/// `YYYY-MM` of now, UTC: the month token usage is counted in.
+fn this_month() -> String {
+    let today = Utc::now();
+    format!("{:04}-{:02}", today.year(), today.month())
+}
+
+/// Tokens the organization used this month.
+pub(crate) async fn tokens_this_month(db: &Db, organization_id: &str) -> ApiResult<u64> {
+    let row = ai_usage::Entity::find_by_id((organization_id.to_owned(), this_month()))
+        .one(db.conn())
+        .await?;
+    Ok(row.map_or(0, |r| (r.prompt_tokens + r.completion_tokens).max(0) as u64))
+}
+
+/// Adds one call's tokens to the organization's month, atomically.
+async fn add_tokens(db: &Db, organization_id: &str, prompt: u64, completion: u64) -> ApiResult<()> {
+    let backend = db.backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "INSERT INTO ai_usage (organization_id, month, prompt_tokens, completion_tokens, requests) \
+             VALUES ($1, $2, $3, $4, 1) ON CONFLICT (organization_id, month) DO UPDATE SET \
+             prompt_tokens = ai_usage.prompt_tokens + excluded.prompt_tokens, \
+             completion_tokens = ai_usage.completion_tokens + excluded.completion_tokens, \
+             requests = ai_usage.requests + 1"
+        }
+        _ => {
+            "INSERT INTO ai_usage (organization_id, month, prompt_tokens, completion_tokens, requests) \
+             VALUES (?, ?, ?, ?, 1) ON CONFLICT (organization_id, month) DO UPDATE SET \
+             prompt_tokens = ai_usage.prompt_tokens + excluded.prompt_tokens, \
+             completion_tokens = ai_usage.completion_tokens + excluded.completion_tokens, \
+             requests = ai_usage.requests + 1"
+        }
+    };
+    let txn = db.begin_write().await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            organization_id.to_owned().into(),
+            this_month().into(),
+            (prompt.min(i64::MAX as u64) as i64).into(),
+            (completion.min(i64::MAX as u64) as i64).into(),
+        ],
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The clustering key of a failed query: normalized text, at most 200 characters.
+fn normalized_query(text: &str) -> String {
+    analysis::normalize(text).chars().take(200).collect()
+}
