@@ -676,3 +676,155 @@ async fn when_the_provider_times_out_errors_or_the_token_limit_is_reached_the_kn
     assert_eq!(unknown.body["replies"][0]["reply_source"], "fallback");
     assert_eq!(unknown.body["replies"][0]["fallback_reason"], "token_limit");
 }
+
+#[tokio::test]
+async fn visitors_rate_answers_and_conversations_and_each_rating_emits_feedback_received() {
+    let app = spawn_app().await;
+    let (shipping, _) = seed(&app).await;
+    let created = app
+        .create_conversation("How long does shipping take?")
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let answer = created["replies"][0]["id"].as_str().unwrap();
+
+    let rated = app
+        .post(
+            &format!("/api/v1/messages/{answer}/feedback"),
+            json!({"helpful": true}),
+        )
+        .await;
+    assert_eq!(rated.status, StatusCode::OK, "{}", rated.text);
+    assert_eq!(rated.body["kind"], "answer");
+    assert_eq!(rated.body["helpful"], true);
+    assert_eq!(rated.body["entry_id"], shipping.as_str());
+    // A second rating of the same answer replaces the first.
+    let changed = app
+        .post(
+            &format!("/api/v1/messages/{answer}/feedback"),
+            json!({"helpful": false, "comment": "Too vague"}),
+        )
+        .await;
+    assert_eq!(changed.body["id"], rated.body["id"]);
+    assert_eq!(changed.body["helpful"], false);
+    let csat = app
+        .graphql_ok(
+            "mutation($id: ID!) { rateConversation(conversationId: $id, rating: 4, comment: \"Quick answer\") { id rating comment conversationId messageId } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(csat["rateConversation"]["rating"], 4);
+    assert_eq!(csat["rateConversation"]["messageId"], Value::Null);
+    let graphql_answer = app
+        .graphql_ok(
+            "mutation($id: ID!) { rateAnswer(messageId: $id, helpful: true) { helpful entryId } }",
+            json!({"id": answer}),
+        )
+        .await;
+    assert_eq!(graphql_answer["rateAnswer"]["entryId"], shipping.as_str());
+    assert_eq!(app.count_rows("feedback").await, 2);
+
+    let events = conversation_events(&app, id).await;
+    let received = named(&events, "feedback.received");
+    assert_eq!(received.len(), 4);
+    assert_eq!(received[0].data["kind"], "answer");
+    assert_eq!(received[0].data["message_id"], answer);
+    assert_eq!(received[0].data["entry_id"], shipping.as_str());
+    assert_eq!(received[1].data["replaced"], true);
+    assert_eq!(received[1].data["comment"], "Too vague");
+    assert_eq!(received[2].data["kind"], "conversation");
+    assert_eq!(received[2].data["rating"], 4);
+
+    // Bad ratings change nothing.
+    let rows = app.count_rows("feedback").await;
+    let events_before = org_events(&app).await;
+    for rating in [0, 6, -1] {
+        let bad = app
+            .post(
+                &format!("/api/v1/conversations/{id}/feedback"),
+                json!({"rating": rating}),
+            )
+            .await;
+        assert_eq!(
+            bad.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{rating}: {}",
+            bad.text
+        );
+        assert!(bad.text.contains("rating"), "{}", bad.text);
+    }
+    let graphql_bad = app
+        .graphql(
+            "mutation($id: ID!) { rateConversation(conversationId: $id, rating: 9) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        graphql_bad.body["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    let visitor_message = created["initial_message"]["id"].as_str().unwrap();
+    let not_an_answer = app
+        .post(
+            &format!("/api/v1/messages/{visitor_message}/feedback"),
+            json!({"helpful": true}),
+        )
+        .await;
+    assert_eq!(
+        not_an_answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        not_an_answer.text
+    );
+    let missing = app
+        .post(
+            &format!("/api/v1/messages/{answer}/feedback"),
+            json!({"comment": "hm"}),
+        )
+        .await;
+    assert!(missing.status.is_client_error(), "{}", missing.text);
+    let long = app
+        .post(
+            &format!("/api/v1/messages/{answer}/feedback"),
+            json!({"helpful": true, "comment": "x".repeat(2001)}),
+        )
+        .await;
+    assert_eq!(long.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Another organization's answer is not found.
+    let other = app.other_organization("Elsewhere").await;
+    let theirs = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/conversations",
+            Some(&other.secret),
+            Some(json!({"initial_message": "hello"})),
+        )
+        .await;
+    let their_answer = theirs.body["replies"][0]["id"].as_str().unwrap();
+    let foreign = app
+        .post(
+            &format!("/api/v1/messages/{their_answer}/feedback"),
+            json!({"helpful": true}),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    let foreign_conversation = theirs.body["id"].as_str().unwrap();
+    let foreign = app
+        .post(
+            &format!("/api/v1/conversations/{foreign_conversation}/feedback"),
+            json!({"rating": 5}),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.count_rows("feedback").await, rows);
+    assert_eq!(org_events(&app).await, events_before);
+}
+
+/// How many events the seeded organization has.
+async fn org_events(app: &TestApp) -> usize {
+    entities::event::Entity::find()
+        .filter(entities::event::Column::OrganizationId.eq(app.org.organization.id.clone()))
+        .all(app.db.conn())
+        .await
+        .unwrap()
+        .len()
+}

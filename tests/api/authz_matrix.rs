@@ -24,6 +24,8 @@ struct Org {
     /// A signed-in member of each role.
     sessions: BTreeMap<Role, String>,
     conversation: String,
+    /// The assistant's answer to the conversation's opening message.
+    answer: String,
     /// The organization's first event (`conversation.created`), for subscriptions to replay from.
     first_event: String,
     visitor: String,
@@ -101,6 +103,7 @@ impl Org {
         let mut org = Self {
             plan: first_plan,
             first_event,
+            answer: created.replies[0].id.clone(),
             conversation: created.conversation.id,
             visitor: created.conversation.visitor_id,
             entry: String::new(),
@@ -342,6 +345,14 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             "mutation($id: ID!) { sendMessage(input: {conversationId: $id, author: AGENT, body: \"On its way\"}) { id } }",
             conv,
         ),
+        "Mutation.rateAnswer" => gql(
+            "mutation($id: ID!) { rateAnswer(messageId: $id, helpful: true) { id } }",
+            json!({"id": org.answer}),
+        ),
+        "Mutation.rateConversation" => gql(
+            "mutation($id: ID!) { rateConversation(conversationId: $id, rating: 5) { id } }",
+            conv,
+        ),
         "Mutation.createKnowledgeBaseEntry" => gql(
             "mutation { createKnowledgeBaseEntry(input: {title: \"Returns\", body: \"30 days.\"}) { id } }",
             json!({}),
@@ -434,6 +445,16 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             Method::POST,
             format!("/conversations/{}/messages", org.conversation),
             Some(json!({"author": "agent", "body": "On its way"})),
+        ),
+        "POST /conversations/{id}/feedback" => rest(
+            Method::POST,
+            format!("/conversations/{}/feedback", org.conversation),
+            Some(json!({"rating": 4})),
+        ),
+        "POST /messages/{id}/feedback" => rest(
+            Method::POST,
+            format!("/messages/{}/feedback", org.answer),
+            Some(json!({"helpful": false})),
         ),
         "GET /knowledge-base" => rest(Method::GET, "/knowledge-base".into(), None),
         "POST /knowledge-base" => rest(
@@ -919,6 +940,8 @@ const BY_ID: &[&str] = &[
     "Mutation.updateConversation",
     "Mutation.updateVisitor",
     "Mutation.sendMessage",
+    "Mutation.rateAnswer",
+    "Mutation.rateConversation",
     "Mutation.updateKnowledgeBaseEntry",
     "Mutation.deleteKnowledgeBaseEntry",
     "Mutation.updateAssistant",
@@ -932,6 +955,8 @@ const BY_ID: &[&str] = &[
     "PUT /visitors/{id}",
     "GET /conversations/{id}/messages",
     "POST /conversations/{id}/messages",
+    "POST /conversations/{id}/feedback",
+    "POST /messages/{id}/feedback",
     "GET /knowledge-base/{id}",
     "PUT /knowledge-base/{id}",
     "DELETE /knowledge-base/{id}",
@@ -958,6 +983,7 @@ const BY_ID: &[&str] = &[
 /// Counts that any of the [`BY_ID`] changes would move.
 const CHANGES: &[&str] = &[
     "messages",
+    "feedback",
     "knowledge_base_entries",
     "knowledge_base_entries WHERE title = 'Shipping times'",
     "conversations WHERE subject IS NOT NULL",

@@ -6,12 +6,13 @@ use crate::assistant::Engine;
 use crate::error::ApiError;
 use crate::graphql::caller;
 use crate::graphql::loaders::prefetch_for_conversations;
-use crate::graphql::types::{Conn, Conversation, Message, connection, wants_total};
+use crate::graphql::types::{Conn, Conversation, Message, Timestamp, connection, wants_total};
 use crate::ids::Kind;
 use crate::service::PageRequest;
 use crate::service::conversations::{
     self, ConversationFilter, CreateConversation, Status, UpdateConversation,
 };
+use crate::service::feedback;
 use crate::service::messages::{self, Author, CreateMessage};
 use crate::service::visitors::NewVisitor;
 
@@ -199,6 +200,72 @@ impl ConversationMutation {
         )
         .await?;
         Ok(Message(posted.message))
+    }
+
+    /// Rates an assistant answer helpful or not (emits `feedback.received`); a new rating replaces the last.
+    async fn rate_answer(
+        &self,
+        ctx: &Context<'_>,
+        message_id: ID,
+        helpful: bool,
+        comment: Option<String>,
+    ) -> async_graphql::Result<Feedback> {
+        let (db, principal) = caller(ctx)?;
+        let input = feedback::RateAnswer { helpful, comment };
+        Ok(feedback::rate_answer(db, principal, &message_id, input)
+            .await?
+            .into())
+    }
+
+    /// Rates a conversation from 1 to 5 (CSAT, emits `feedback.received`); a new rating replaces the last.
+    async fn rate_conversation(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        rating: i32,
+        comment: Option<String>,
+    ) -> async_graphql::Result<Feedback> {
+        let (db, principal) = caller(ctx)?;
+        let input = feedback::RateConversation {
+            rating: i64::from(rating),
+            comment,
+        };
+        Ok(
+            feedback::rate_conversation(db, principal, &conversation_id, input)
+                .await?
+                .into(),
+        )
+    }
+}
+
+/// A visitor's rating of an answer (`helpful`) or of a whole conversation (`rating`, 1-5).
+#[derive(SimpleObject)]
+pub struct Feedback {
+    pub id: ID,
+    pub conversation_id: ID,
+    pub message_id: Option<ID>,
+    /// The knowledge-base entry the rated answer came from.
+    pub entry_id: Option<ID>,
+    pub helpful: Option<bool>,
+    pub rating: Option<i32>,
+    pub comment: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl From<entities::feedback::Model> for Feedback {
+    fn from(m: entities::feedback::Model) -> Self {
+        Self {
+            id: ID(m.id),
+            conversation_id: ID(m.conversation_id),
+            message_id: m.message_id.map(ID),
+            entry_id: m.entry_id.map(ID),
+            helpful: m.helpful,
+            rating: m.rating,
+            comment: m.comment,
+            created_at: Timestamp(m.created_at),
+            updated_at: Timestamp(m.updated_at),
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use entities::{conversation, message};
@@ -20,6 +20,7 @@ use crate::service::PageRequest;
 use crate::service::conversations::{
     self as svc, ConversationFilter, CreateConversation, Status, UpdateConversation,
 };
+use crate::service::feedback;
 use crate::service::messages::{self, CreateMessage, Direction};
 use crate::state::AppState;
 
@@ -31,6 +32,8 @@ pub fn router() -> Router<AppState> {
             "/conversations/{id}/messages",
             get(list_messages).post(create_message),
         )
+        .route("/conversations/{id}/feedback", post(rate_conversation))
+        .route("/messages/{id}/feedback", post(rate_answer))
 }
 
 /// A conversation as REST v1 shows it.
@@ -128,6 +131,47 @@ impl From<message::Model> for MessageJson {
             reply_source: m.reply_source,
             fallback_reason: m.fallback_reason,
             created_at: m.created_at,
+        }
+    }
+}
+
+/// A visitor's rating of an answer or a conversation.
+#[derive(Debug, Serialize)]
+pub struct FeedbackJson {
+    pub id: String,
+    pub conversation_id: String,
+    /// `answer` or `conversation`.
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub helpful: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<i32>,
+    pub comment: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<entities::feedback::Model> for FeedbackJson {
+    fn from(m: entities::feedback::Model) -> Self {
+        Self {
+            id: m.id,
+            conversation_id: m.conversation_id,
+            kind: if m.message_id.is_some() {
+                "answer"
+            } else {
+                "conversation"
+            },
+            message_id: m.message_id,
+            entry_id: m.entry_id,
+            helpful: m.helpful,
+            rating: m.rating,
+            comment: m.comment,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
         }
     }
 }
@@ -332,4 +376,32 @@ fn wants_event_stream(headers: &HeaderMap) -> bool {
             v.split(',')
                 .any(|t| t.trim().starts_with("text/event-stream"))
         })
+}
+
+/// Rates a whole conversation, 1 to 5 (CSAT); a second rating replaces the first.
+async fn rate_conversation(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<feedback::RateConversation>,
+) -> Result<Json<FeedbackJson>, ApiError> {
+    Ok(Json(
+        feedback::rate_conversation(&state.db, &principal, &id, input)
+            .await?
+            .into(),
+    ))
+}
+
+/// Rates an assistant answer helpful or not; a second rating replaces the first.
+async fn rate_answer(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<feedback::RateAnswer>,
+) -> Result<Json<FeedbackJson>, ApiError> {
+    Ok(Json(
+        feedback::rate_answer(&state.db, &principal, &id, input)
+            .await?
+            .into(),
+    ))
 }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod conversations;
 pub mod deliveries;
 pub mod events;
+pub mod feedback;
 pub mod knowledge_base;
 pub mod live;
 pub mod members;
