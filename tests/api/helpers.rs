@@ -123,12 +123,17 @@ impl Drop for TestApp {
 
 /// Settings for a fresh database of the selected backend.
 pub async fn fresh_settings() -> (Settings, Cleanup) {
+    fresh_settings_on(&backend()).await
+}
+
+/// Settings for a fresh database of `backend` (`sqlite` or `postgres`), whatever this run targets.
+pub async fn fresh_settings_on(backend: &str) -> (Settings, Cleanup) {
     let id = ulid::Ulid::new().to_string().to_lowercase();
     let data_dir = std::env::temp_dir().join(format!("concierge-test-{id}"));
     let mut settings = Settings::for_data_dir(data_dir.clone());
     settings.db_max_connections = 5;
     let mut postgres_db = None;
-    if backend() == "postgres" {
+    if backend == "postgres" {
         let name = format!("concierge_test_{id}");
         let admin = admin_db().await;
         sweep_stale_databases(&admin).await;
@@ -157,7 +162,12 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], with a chance to adjust the settings first.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let (mut settings, cleanup) = fresh_settings().await;
+    spawn_app_on(&backend(), adjust).await
+}
+
+/// Like [`spawn_app_with`], on the given backend whatever this run targets.
+pub async fn spawn_app_on(backend: &str, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let (mut settings, cleanup) = fresh_settings_on(backend).await;
     adjust(&mut settings);
     let application = Application::build(settings.clone())
         .await

@@ -5,6 +5,7 @@ mod helpers;
 
 mod fake_openai;
 
+mod analytics;
 mod assistant;
 mod audit;
 mod auth;

@@ -1,10 +1,13 @@
 //! Queries and mutations of the caller, their organization, assistants, visitors and analytics.
 
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
-use crate::graphql::types::{Assistant, Conn, Me, Organization, Visitor, connection, wants_total};
+use crate::graphql::types::{
+    Assistant, Conn, Me, Organization, Timestamp, Visitor, connection, wants_total,
+};
 use crate::graphql::{caller, sealer};
 use crate::ids::Kind;
+use crate::service::analytics::Granularity;
 use crate::service::assistants::{
     self, CreateAssistant, EngineSettings, ProviderSettings, UpdateAssistant, WidgetPosition,
     WidgetSettings, WidgetTheme,
@@ -83,66 +86,48 @@ impl OrganizationQuery {
 /// Analytics of the caller's organization.
 pub struct Analytics;
 
-/// A count under a label.
-#[derive(SimpleObject)]
-pub struct LabelledCount {
-    pub label: String,
-    pub count: u64,
-}
-
-/// Conversation counts.
-#[derive(SimpleObject)]
-pub struct ConversationAnalytics {
-    pub total: u64,
-    pub by_status: Vec<LabelledCount>,
-    pub messages: u64,
-    pub average_messages_per_conversation: f64,
-}
-
-/// Knowledge-base counts.
-#[derive(SimpleObject)]
-pub struct KnowledgeBaseAnalytics {
-    pub total: u64,
-    pub active: u64,
-    pub inactive: u64,
-    /// Uncategorized entries count under the empty label.
-    pub by_category: Vec<LabelledCount>,
-}
-
-fn labelled(map: std::collections::BTreeMap<String, u64>) -> Vec<LabelledCount> {
-    map.into_iter()
-        .map(|(label, count)| LabelledCount { label, count })
-        .collect()
-}
-
 #[Object]
 impl Analytics {
+    /// Conversation figures of the conversations created in `[from, to)` (default: the last 30 days).
     async fn conversations(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<ConversationAnalytics> {
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        granularity: Option<Granularity>,
+        assistant_id: Option<ID>,
+    ) -> async_graphql::Result<analytics::ConversationStats> {
         let (db, principal) = caller(ctx)?;
-        let stats = analytics::conversations(db, principal).await?;
-        Ok(ConversationAnalytics {
-            total: stats.total,
-            by_status: labelled(stats.by_status),
-            messages: stats.messages,
-            average_messages_per_conversation: stats.average_messages_per_conversation,
-        })
+        let range = range(from, to, granularity, assistant_id);
+        Ok(analytics::conversations(db, principal, &range).await?)
     }
 
+    /// Knowledge-base figures of `[from, to)` (default: the last 30 days).
     async fn knowledge_base(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<KnowledgeBaseAnalytics> {
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        granularity: Option<Granularity>,
+        assistant_id: Option<ID>,
+    ) -> async_graphql::Result<analytics::KnowledgeBaseStats> {
         let (db, principal) = caller(ctx)?;
-        let stats = analytics::knowledge_base(db, principal).await?;
-        Ok(KnowledgeBaseAnalytics {
-            total: stats.total,
-            active: stats.active,
-            inactive: stats.inactive,
-            by_category: labelled(stats.by_category),
-        })
+        let range = range(from, to, granularity, assistant_id);
+        Ok(analytics::knowledge_base(db, principal, &range).await?)
+    }
+}
+
+fn range(
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+    granularity: Option<Granularity>,
+    assistant_id: Option<ID>,
+) -> analytics::Range {
+    analytics::Range {
+        from: from.map(|t| t.0),
+        to: to.map(|t| t.0),
+        granularity: granularity.unwrap_or_default(),
+        assistant_id: assistant_id.map(|id| id.0),
     }
 }
 

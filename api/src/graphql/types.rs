@@ -77,6 +77,23 @@ pub fn wants_total(ctx: &Context<'_>) -> bool {
     ctx.look_ahead().field("totalCount").exists()
 }
 
+/// A count under a label.
+#[derive(async_graphql::SimpleObject)]
+pub struct LabelledCount {
+    pub label: String,
+    pub count: u64,
+}
+
+/// A map's entries as labelled counts, in key order.
+pub fn labelled(map: &std::collections::BTreeMap<String, u64>) -> Vec<LabelledCount> {
+    map.iter()
+        .map(|(label, count)| LabelledCount {
+            label: label.clone(),
+            count: *count,
+        })
+        .collect()
+}
+
 /// The caller's organization.
 pub struct Organization(pub organization::Model);
 

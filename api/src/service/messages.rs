@@ -425,15 +425,6 @@ pub async fn latest_for_conversations(
     Ok(grouped)
 }
 
-/// How many messages the organization's conversations hold (for analytics, which authorizes).
-pub(crate) async fn count_all_unchecked(db: &Db, organization_id: &str) -> ApiResult<u64> {
-    use sea_orm::PaginatorTrait;
-    Ok(message::Entity::find()
-        .filter(message::Column::OrganizationId.eq(organization_id))
-        .count(db.conn())
-        .await?)
-}
-
 /// How many messages one conversation of the caller's organization holds.
 pub async fn count_in(db: &Db, principal: &Principal, conversation_id: &str) -> ApiResult<u64> {
     use sea_orm::PaginatorTrait;
