@@ -517,3 +517,113 @@ async fn analytics_figures_are_as_computed_by_hand_and_identical_on_sqlite_and_p
     assert_eq!(second_kb["queries"], 1);
     assert_eq!(second_kb["failed_rate"], 1.0);
 }
+
+#[tokio::test]
+async fn the_conversations_of_a_range_export_as_streamed_csv_on_the_full_api_plan_only() {
+    use sea_orm::EntityTrait;
+    let app = crate::helpers::spawn_app().await;
+    let org = app.org.organization.id.clone();
+    let assistant = app.org.assistant.id.clone();
+    let visitor = "vis_01JD0000000000000000000001".to_owned();
+    entities::visitor::ActiveModel {
+        id: Set(visitor.clone()),
+        organization_id: Set(org.clone()),
+        name: Set(None),
+        email: Set(None),
+        phone: Set(None),
+        created_at: Set(t0()),
+        updated_at: Set(t0()),
+    }
+    .insert(app.db.conn())
+    .await
+    .unwrap();
+    // More than one page of 500, and one conversation outside the range.
+    let rows: Vec<entities::conversation::ActiveModel> = (0..=620)
+        .map(|i| entities::conversation::ActiveModel {
+            id: Set(format!("conv_01JD00000000000000000{i:05}")),
+            organization_id: Set(org.clone()),
+            assistant_id: Set(assistant.clone()),
+            visitor_id: Set(visitor.clone()),
+            status: Set("open".to_owned()),
+            subject: Set(match i {
+                0 => Some("=HYPERLINK(\"http://evil\"), \"quoted\"".to_owned()),
+                _ => Some(format!("Question {i}")),
+            }),
+            first_response_at: Set((i == 1).then(|| at(0, 0, i, 3))),
+            event_seq: Set(1),
+            created_at: Set(if i == 620 {
+                at(-3, 0, 0, 0)
+            } else {
+                at(0, 0, i, 0)
+            }),
+            updated_at: Set(t0()),
+            ..Default::default()
+        })
+        .collect();
+    for chunk in rows.chunks(100) {
+        entities::conversation::Entity::insert_many(chunk.to_vec())
+            .exec(app.db.conn())
+            .await
+            .unwrap();
+    }
+    let path = format!(
+        "/api/v1/analytics/conversations/export?{}",
+        range("day", None)
+    );
+    let response = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"conversations-")
+    );
+    let text = response.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(header, api::service::analytics::EXPORT_COLUMNS);
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(
+        records.len(),
+        620,
+        "every conversation of the range once, across pages"
+    );
+    let ids: std::collections::HashSet<&str> = records.iter().map(|r| r.get(0).unwrap()).collect();
+    assert_eq!(ids.len(), 620);
+    assert_eq!(&records[0][4], "'=HYPERLINK(\"http://evil\"), \"quoted\"");
+    assert_eq!(&records[1][7], "3.000");
+    assert_eq!(&records[1][8], "0");
+    assert_eq!(&records[2][4], "Question 2");
+
+    // Below the full API plan the export is refused, and bad ranges are too.
+    api::service::organizations::set_plan_as_operator(&app.db, &org, api::auth::Plan::Standard)
+        .await
+        .unwrap();
+    let refused = app.get(&path).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    assert_eq!(refused.error_code(), "PLAN_UPGRADE_REQUIRED");
+    api::service::organizations::set_plan_as_operator(&app.db, &org, api::auth::Plan::Premium)
+        .await
+        .unwrap();
+    let backwards = app
+        .get("/api/v1/analytics/conversations/export?from=2026-11-05T00:00:00Z&to=2026-11-01T00:00:00Z")
+        .await;
+    assert_eq!(backwards.status, StatusCode::BAD_REQUEST);
+}

@@ -456,6 +456,9 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             format!("/messages/{}/feedback", org.answer),
             Some(json!({"helpful": false})),
         ),
+        "GET /analytics/conversations/export" => {
+            rest(Method::GET, "/analytics/conversations/export".into(), None)
+        }
         "GET /knowledge-base" => rest(Method::GET, "/knowledge-base".into(), None),
         "POST /knowledge-base" => rest(
             Method::POST,

@@ -110,6 +110,8 @@ pub enum Action {
     Delete,
     /// Assign a role.
     Grant,
+    /// Download in bulk (the analytics CSV export).
+    Export,
 }
 
 impl Action {
@@ -119,6 +121,7 @@ impl Action {
             Action::Write => "write",
             Action::Delete => "delete",
             Action::Grant => "grant",
+            Action::Export => "export",
         }
     }
 
@@ -128,6 +131,7 @@ impl Action {
             Action::Write => "change",
             Action::Delete => "delete",
             Action::Grant => "grant",
+            Action::Export => "export",
         }
     }
 }

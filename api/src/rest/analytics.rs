@@ -1,9 +1,13 @@
 //! `/analytics/conversations` and `/analytics/knowledge-base`: figures of a range (`from`, `to`, `granularity`,
 //! `assistant_id` in the query string).
 
+use axum::body::Body;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use futures_util::StreamExt;
 
 use crate::error::ApiError;
 use crate::rest::extract::{ApiQuery, Caller};
@@ -14,6 +18,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/analytics/conversations", get(conversations))
         .route("/analytics/knowledge-base", get(knowledge_base))
+        .route("/analytics/conversations/export", get(export))
 }
 
 async fn conversations(
@@ -38,4 +43,50 @@ async fn knowledge_base(
             .await
             .map_err(ApiError::in_query)?,
     ))
+}
+
+/// The range's conversations as CSV (RFC 4180, a header row, one row per conversation, oldest first), streamed
+/// page by page; the full API plan only.
+async fn export(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    ApiQuery(range): ApiQuery<Range>,
+) -> Result<Response, ApiError> {
+    let export = analytics::export_conversations(&state.db, &principal, &range)
+        .await
+        .map_err(ApiError::in_query)?;
+    let header = export.header()?;
+    // States: the next page to read after this id, `Some(None)` for the first page, `None` when done.
+    let pages = futures_util::stream::unfold(
+        (export, Some(None::<String>)),
+        |(export, next)| async move {
+            let after = next?;
+            match export.page(after.as_deref()).await {
+                Ok((bytes, more)) => Some((Ok(bytes), (export, more.map(Some)))),
+                Err(err) => {
+                    tracing::error!(error = %err.public_message(), "CSV export stopped");
+                    Some((
+                        Err(std::io::Error::other("the export stopped")),
+                        (export, None),
+                    ))
+                }
+            }
+        },
+    );
+    let body = futures_util::stream::iter([Ok::<_, std::io::Error>(header)]).chain(pages);
+    let filename = format!(
+        "conversations-{}.csv",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
 }
