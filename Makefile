@@ -7,7 +7,7 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # Which databases `make test` runs the suite against.
 TEST_DATABASES ?= sqlite postgres
 
-.PHONY: run run-release test lint fmt schema bench relevance tools node peers services-check clean
+.PHONY: run run-release test lint fmt schema bench relevance analytics-bench tools node peers services-check clean
 
 ## Start the server on 127.0.0.1:8080 with the embedded SQLite database in ./data.
 run: tools
@@ -45,6 +45,10 @@ bench: tools
 ## Retrieval relevance on the FAQ set and retrieval latency at 5,000 and 100,000 entries (see README).
 relevance: tools
 	$(CARGO) bench --bench relevance -- $(RELEVANCE_ARGS)
+
+## Analytics latency on 100,000 messages, SQLite and PostgreSQL, one core (see README).
+analytics-bench: tools services-check
+	$(CARGO) bench --bench analytics -- $(ANALYTICS_ARGS)
 
 # nextest when installed, cargo test otherwise (same tests, same assertions).
 TEST_RUNNER = $(shell if $(CARGO) nextest --version >/dev/null 2>&1; then echo "$(CARGO) nextest run --no-fail-fast --profile ci"; else echo "$(CARGO) test --no-fail-fast"; fi)

@@ -3,7 +3,8 @@
 //! `make relevance` (or `cargo bench --bench relevance -- [--faq benches/fixtures/faq.json] [--sizes 5000,100000]
 //! [--queries 500]`). Prints precision@1, recall@3, MRR and the failed-query rate (confidence below the
 //! assistant's default threshold, 0.35), how often the best entry is right above and below that threshold, and
-//! the p50/p99 retrieval latency on a single core for knowledge bases of the given sizes.
+//! the p50/p99 retrieval latency and answer latency (a visitor message answered through the service, against an
+//! agent message on the same write path as the baseline) on a single core for knowledge bases of the given sizes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "support/args.rs"]
@@ -72,8 +73,15 @@ fn options() -> Options {
     o
 }
 
-/// A fresh SQLite database with one organization; returns it, the organization id and the data dir.
-async fn fresh() -> (Db, String, std::path::PathBuf) {
+/// A migrated SQLite database in a temporary directory with one premium organization.
+struct Fresh {
+    db: Db,
+    org: api::service::organizations::Bootstrapped,
+    settings: Settings,
+    dir: std::path::PathBuf,
+}
+
+async fn fresh() -> Fresh {
     let dir = std::env::temp_dir().join(format!("concierge-relevance-{}", ulid::Ulid::new()));
     let settings = Settings::for_data_dir(dir.clone());
     let db = Db::connect(&settings).await.unwrap();
@@ -81,7 +89,12 @@ async fn fresh() -> (Db, String, std::path::PathBuf) {
     let org = api::service::organizations::bootstrap(&db, "Shop", Plan::Premium, "o@shop.test")
         .await
         .unwrap();
-    (db, org.organization.id, dir)
+    Fresh {
+        db,
+        org,
+        settings,
+        dir,
+    }
 }
 
 fn row(
@@ -116,7 +129,8 @@ async fn insert(db: &Db, rows: Vec<kb::ActiveModel>) {
 }
 
 async fn relevance(faq: &Faq) {
-    let (db, org, dir) = fresh().await;
+    let Fresh { db, org, dir, .. } = fresh().await;
+    let org = org.organization.id;
     let mut key_of = HashMap::new();
     let mut rows = Vec::new();
     for entry in &faq.entries {
@@ -226,7 +240,9 @@ fn vocabulary(faq: &Faq) -> Vec<String> {
 }
 
 async fn latency(faq: &Faq, size: usize, queries: usize) {
-    let (db, org, dir) = fresh().await;
+    let fresh = fresh().await;
+    let (db, dir) = (fresh.db.clone(), fresh.dir.clone());
+    let org = fresh.org.organization.id.clone();
     let words = vocabulary(faq);
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut next = move |n: usize| {
@@ -285,18 +301,101 @@ async fn latency(faq: &Faq, size: usize, queries: usize) {
             .unwrap();
         latencies.push(started.elapsed());
     }
-    latencies.sort();
-    let pick = |p: f64| {
-        latencies[((latencies.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
-    };
+    let (answers, plain) = answer_latency(&fresh, retriever, faq, queries).await;
+    let (r50, r99) = (
+        percentile(&mut latencies, 0.5),
+        percentile(&mut latencies, 0.99),
+    );
+    let (mut answers, mut plain) = (answers, plain);
+    let (a50, a99) = (
+        percentile(&mut answers, 0.5),
+        percentile(&mut answers, 0.99),
+    );
+    let (p50, p99) = (percentile(&mut plain, 0.5), percentile(&mut plain, 0.99));
     println!(
-        "| {size} | {:.1} s | {:.2} | {:.2} |",
+        "| {size} | {:.1} s | {r50:.2} | {r99:.2} | {a50:.2} | {a99:.2} | {p50:.2} | {p99:.2} | {:.2} |",
         build.as_secs_f64(),
-        pick(0.5),
-        pick(0.99)
+        a50 / p50
     );
     drop(db);
+    drop(fresh);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The value at `p` (0..1) of `samples`, in milliseconds.
+fn percentile(samples: &mut [Duration], p: f64) -> f64 {
+    samples.sort();
+    samples[((samples.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
+}
+
+/// Visitor questions answered through the service (retrieval, the reply and both transactions with their events),
+/// and, as the baseline of the same run, agent messages that take the same write path without an answer.
+async fn answer_latency(
+    fresh: &Fresh,
+    retriever: Retriever,
+    faq: &Faq,
+    queries: usize,
+) -> (Vec<Duration>, Vec<Duration>) {
+    use api::service::{conversations, messages};
+    let authz = api::authz::Authz::load(&fresh.db).await.unwrap();
+    let owner = api::service::api_keys::authenticate(
+        &fresh.db,
+        &authz,
+        &fresh.org.secret,
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let sealer = std::sync::Arc::new(api::secrets::Sealer::from_settings(&fresh.settings).unwrap());
+    let engine = api::assistant::Engine::new(retriever, sealer, &fresh.settings).unwrap();
+    let mut answers = Vec::with_capacity(queries);
+    let mut plain = Vec::with_capacity(queries);
+    for i in 0..queries {
+        // A new conversation each time, so no handoff silences the assistant (its creation is not timed).
+        let conversation = conversations::create(
+            &fresh.db,
+            &engine,
+            &owner,
+            conversations::CreateConversation::default(),
+        )
+        .await
+        .unwrap()
+        .conversation
+        .id;
+        let question = &faq.questions[i % faq.questions.len()].question;
+        let ask = |author, body: String| messages::CreateMessage {
+            author,
+            body,
+            source_entry_id: None,
+            confidence: None,
+        };
+        let started = Instant::now();
+        let posted = messages::create(
+            &fresh.db,
+            &engine,
+            &owner,
+            &conversation,
+            ask(messages::Author::Visitor, question.clone()),
+            None,
+        )
+        .await
+        .unwrap();
+        answers.push(started.elapsed());
+        assert!(!posted.replies.is_empty(), "the assistant answered");
+        let started = Instant::now();
+        messages::create(
+            &fresh.db,
+            &engine,
+            &owner,
+            &conversation,
+            ask(messages::Author::Agent, question.clone()),
+            None,
+        )
+        .await
+        .unwrap();
+        plain.push(started.elapsed());
+    }
+    (answers, plain)
 }
 
 fn main() {
@@ -314,11 +413,17 @@ fn main() {
         );
         relevance(&faq).await;
         println!(
-            "\n## retrieval latency: {} questions one at a time, one core\n",
+            "\n## retrieval and answer latency: {} questions one at a time, one core\n",
             o.queries
         );
-        println!("| entries | index build | p50 ms | p99 ms |");
-        println!("|---:|---:|---:|---:|");
+        println!(
+            "retrieval: the ranked search alone; answer: a visitor message through the service, retrieval and \
+             the stored reply with their events; plain: an agent message on the same write path (the baseline)\n"
+        );
+        println!(
+            "| entries | index build | retrieval p50 ms | retrieval p99 ms | answer p50 ms | answer p99 ms | plain p50 ms | plain p99 ms | answer / plain p50 |"
+        );
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for &size in &o.sizes {
             latency(&faq, size, o.queries).await;
         }

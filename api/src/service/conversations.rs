@@ -345,19 +345,7 @@ pub async fn update(
             json!({"from": before.sentiment, "to": after.sentiment}),
         );
     }
-    events::record(
-        &txn,
-        org,
-        names::CONVERSATION_UPDATED,
-        Some(&after),
-        json!({
-            "conversation_id": after.id,
-            "visitor_id": after.visitor_id,
-            "status": after.status,
-            "changes": changes,
-        }),
-    )
-    .await?;
+    record_updated(&txn, &after, json!(changes)).await?;
     // A resolution and a handoff get their own event, next in the conversation's sequence, so receivers need
     // not diff statuses.
     let follow_up = match input.status {
@@ -385,6 +373,28 @@ pub async fn update(
     };
     txn.commit().await?;
     Ok(after)
+}
+
+/// Records `conversation.updated` with what changed.
+async fn record_updated(
+    txn: &WriteTxn<'_>,
+    after: &conversation::Model,
+    changes: serde_json::Value,
+) -> ApiResult<()> {
+    events::record(
+        txn,
+        &after.organization_id,
+        names::CONVERSATION_UPDATED,
+        Some(after),
+        json!({
+            "conversation_id": after.id,
+            "visitor_id": after.visitor_id,
+            "status": after.status,
+            "changes": changes,
+        }),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Sets the status and the columns that remember the change: a handoff stamps when and why and marks that a
@@ -449,17 +459,10 @@ pub(crate) async fn hand_off(
     let mut active = before.clone().into_active_model();
     apply_status(&mut active, Status::HandedOff, reason);
     let after = active.update(&**txn).await?;
-    events::record(
+    record_updated(
         txn,
-        org,
-        names::CONVERSATION_UPDATED,
-        Some(&after),
-        json!({
-            "conversation_id": after.id,
-            "visitor_id": after.visitor_id,
-            "status": after.status,
-            "changes": {"status": {"from": previous_status, "to": Status::HandedOff}},
-        }),
+        &after,
+        json!({"status": {"from": previous_status, "to": Status::HandedOff}}),
     )
     .await?;
     follow_up_event(

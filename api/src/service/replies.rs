@@ -93,16 +93,15 @@ pub(crate) async fn visitor_message(
 
     // Retrieval and the provider run outside any transaction: the visitor message is visible at once, and a
     // slow provider holds no lock.
-    let answer = answer(
+    let turn = Turn {
         db,
         engine,
-        &assistant,
-        &settings,
-        &conversation,
-        &message,
-        deltas,
-    )
-    .await?;
+        assistant: &assistant,
+        settings: &settings,
+        conversation: &conversation,
+        message: &message,
+    };
+    let answer = answer(&turn, deltas).await?;
     let txn = db.begin_write().await?;
     let current = conversations::find(&*txn, &org, &conversation.id).await?;
     let query = knowledge_base_query::ActiveModel {
@@ -246,17 +245,27 @@ async fn send_whole(deltas: Option<&mpsc::Sender<String>>, text: &str) {
     }
 }
 
+/// One visitor message being answered, and what answering it needs.
+struct Turn<'a> {
+    db: &'a Db,
+    engine: &'a Engine,
+    assistant: &'a assistant::Model,
+    settings: &'a EngineSettings,
+    conversation: &'a conversation::Model,
+    message: &'a message::Model,
+}
+
 /// The knowledge-base answer (the best entry quoted, or the fallback message below the threshold), replaced
 /// by the AI provider's when one is configured and answers in time within the token limit.
-async fn answer(
-    db: &Db,
-    engine: &Engine,
-    assistant: &assistant::Model,
-    settings: &EngineSettings,
-    conversation: &conversation::Model,
-    message: &message::Model,
-    deltas: Option<&mpsc::Sender<String>>,
-) -> ApiResult<Answer> {
+async fn answer(turn: &Turn<'_>, deltas: Option<&mpsc::Sender<String>>) -> ApiResult<Answer> {
+    let Turn {
+        db,
+        engine,
+        assistant,
+        settings,
+        conversation,
+        message,
+    } = *turn;
     let org = &conversation.organization_id;
     let question = Question {
         text: message.body.clone(),
@@ -305,19 +314,7 @@ async fn answer(
         },
     };
     if let Some(provider) = &settings.provider {
-        match ask_provider(
-            db,
-            engine,
-            assistant,
-            provider,
-            conversation,
-            message,
-            &entries,
-            failed,
-            deltas,
-        )
-        .await?
-        {
+        match ask_provider(turn, provider, &entries, failed, deltas).await? {
             Ok((text, cited)) => {
                 answer.source_entry_id = cited
                     .first()
@@ -341,18 +338,21 @@ async fn answer(
 
 /// The provider's answer with the entry ids it cited, or why there is none (`token_limit`,
 /// `provider_timeout`, `provider_error`, `provider_malformed`, `provider_key_unreadable`).
-#[allow(clippy::too_many_arguments)]
 async fn ask_provider(
-    db: &Db,
-    engine: &Engine,
-    assistant: &assistant::Model,
+    turn: &Turn<'_>,
     provider: &ProviderSettings,
-    conversation: &conversation::Model,
-    message: &message::Model,
     entries: &[kb::Model],
     retrieval_failed: bool,
     deltas: Option<&mpsc::Sender<String>>,
 ) -> ApiResult<Result<(String, Vec<String>), String>> {
+    let Turn {
+        db,
+        engine,
+        assistant,
+        conversation,
+        message,
+        ..
+    } = *turn;
     let org = &conversation.organization_id;
     if let Some(limit) = provider.monthly_token_limit
         && tokens_this_month(db, org).await? >= limit
