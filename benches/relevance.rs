@@ -146,7 +146,7 @@ async fn relevance(faq: &Faq) {
         ));
     }
     insert(&db, rows).await;
-    let retriever = Retriever::new(db.clone());
+    let retriever = Retriever::new(db.clone(), 16);
     let (mut hits1, mut hits3, mut reciprocal, mut failed) = (0usize, 0usize, 0.0f64, 0usize);
     let (mut answered, mut answered_right, mut failed_right) = (0usize, 0usize, 0usize);
     let mut misses = Vec::new();
@@ -270,7 +270,7 @@ async fn latency(faq: &Faq, size: usize, queries: usize) {
         ));
     }
     insert(&db, rows).await;
-    let retriever = Retriever::new(db.clone());
+    let retriever = Retriever::new(db.clone(), 16);
     let built = Instant::now();
     retriever
         .search(

@@ -52,6 +52,8 @@ pub struct Settings {
     pub subscription_recheck_secs: u64,
     /// Largest message body, in bytes of UTF-8.
     pub message_max_bytes: usize,
+    /// Organizations whose knowledge-base index one instance keeps in memory (least recently used dropped).
+    pub retrieval_max_indexes: usize,
 }
 
 /// The defaults of DESIGN.md's configuration table.
@@ -72,6 +74,7 @@ struct Defaults {
     event_retention_days: u32,
     subscription_recheck_secs: u64,
     message_max_bytes: usize,
+    retrieval_max_indexes: usize,
 }
 
 impl Default for Defaults {
@@ -93,6 +96,7 @@ impl Default for Defaults {
             event_retention_days: 30,
             subscription_recheck_secs: 60,
             message_max_bytes: 8 * 1024,
+            retrieval_max_indexes: 1_000,
         }
     }
 }
@@ -135,6 +139,7 @@ impl Settings {
             event_retention_days: defaults.event_retention_days,
             subscription_recheck_secs: defaults.subscription_recheck_secs,
             message_max_bytes: defaults.message_max_bytes,
+            retrieval_max_indexes: defaults.retrieval_max_indexes,
         }
     }
 

@@ -63,7 +63,8 @@ impl Application {
             _ => RateLimits::new(settings.rate_limits),
         };
         let authz = crate::authz::Authz::load(&db).await?;
-        let retriever = crate::assistant::retrieval::Retriever::new(db.clone());
+        let retriever =
+            crate::assistant::retrieval::Retriever::new(db.clone(), settings.retrieval_max_indexes);
         let sealer = Arc::new(crate::secrets::Sealer::from_settings(&settings)?);
         let engine = crate::assistant::Engine::new(retriever.clone(), sealer.clone(), &settings)?;
         let state = AppState {

@@ -338,3 +338,62 @@ async fn the_shipped_faq_set_is_well_formed_and_its_questions_are_mostly_found()
     // A floor against regressions, well under `make relevance`'s figure.
     assert!(recall >= 0.5, "recall@3 {recall:.3}");
 }
+
+#[tokio::test]
+async fn an_instance_keeps_the_most_recently_used_indexes_and_rebuilds_evicted_ones_current() {
+    let app = spawn_app_with(|settings| settings.retrieval_max_indexes = 2).await;
+    let mut keys = vec![app.key.clone()];
+    for name in ["Beta", "Gamma"] {
+        keys.push(app.other_organization(name).await.secret);
+    }
+    let ask = |key: String, method: reqwest::Method, path: String, body: Option<Value>| {
+        let app = &app;
+        async move { app.send(method, &path, Some(&key), body).await }
+    };
+    let mut ids = Vec::new();
+    for (n, key) in keys.iter().enumerate() {
+        let created = ask(
+            key.clone(),
+            reqwest::Method::POST,
+            "/api/v1/knowledge-base".into(),
+            Some(json!({"title": format!("Parcel lockers of shop {n}"), "body": format!("Shop {n} delivers to lockers.")})),
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        ids.push(created.body["id"].as_str().unwrap().to_owned());
+    }
+    let found = |key: String| {
+        ask(
+            key,
+            reqwest::Method::GET,
+            "/api/v1/knowledge-base/search?q=parcel%20lockers".into(),
+            None,
+        )
+    };
+    for (key, id) in keys.iter().zip(&ids) {
+        let reply = found(key.clone()).await;
+        assert_eq!(reply.body["matches"][0]["entry"]["id"], id.as_str());
+        assert!(app.state.retriever.loaded_count() <= 2);
+    }
+    assert_eq!(app.state.retriever.loaded_count(), 2);
+    // The first organization's index was dropped; an edit made meanwhile is in the rebuilt one.
+    let edited = ask(
+        keys[0].clone(),
+        reqwest::Method::PUT,
+        format!("/api/v1/knowledge-base/{}", ids[0]),
+        Some(
+            json!({"title": "Collection points", "body": "Pick parcels up at collection points."}),
+        ),
+    )
+    .await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.text);
+    let reply = ask(
+        keys[0].clone(),
+        reqwest::Method::GET,
+        "/api/v1/knowledge-base/search?q=collection%20points".into(),
+        None,
+    )
+    .await;
+    assert_eq!(reply.body["matches"][0]["entry"]["id"], ids[0].as_str());
+    assert_eq!(app.state.retriever.loaded_count(), 2);
+}

@@ -511,11 +511,21 @@ impl OrgIndex {
     }
 }
 
-/// Every organization's index on this instance.
+/// A loaded index and when it last answered (a tick of the retriever's clock), for eviction.
+struct Loaded {
+    index: Arc<OrgIndex>,
+    used: AtomicU64,
+}
+
+/// The indexes of the organizations that asked most recently on this instance, at most `capacity` of them.
 #[derive(Clone)]
 pub struct Retriever {
     db: Db,
-    indexes: Arc<RwLock<HashMap<String, Arc<OrgIndex>>>>,
+    indexes: Arc<RwLock<HashMap<String, Loaded>>>,
+    /// Most indexes kept; the least recently used is dropped to make room (and rebuilt when needed again).
+    capacity: usize,
+    /// Ticks on every use, ordering the indexes by recency.
+    clock: Arc<AtomicU64>,
     /// Knowledge-base changes (and lost notices) seen, so an index built while one arrived is not kept.
     changes: Arc<AtomicU64>,
 }
@@ -543,13 +553,21 @@ fn search_error(err: tantivy::TantivyError) -> ApiError {
 }
 
 impl Retriever {
-    /// A retriever over `db`; call [`Retriever::follow`] to keep it current.
-    pub fn new(db: Db) -> Self {
+    /// A retriever over `db` keeping at most `capacity` organizations' indexes in memory
+    /// (`CONCIERGE_RETRIEVAL_MAX_INDEXES`); call [`Retriever::follow`] to keep them current.
+    pub fn new(db: Db, capacity: usize) -> Self {
         Retriever {
             db,
             indexes: Arc::default(),
+            capacity: capacity.max(1),
+            clock: Arc::default(),
             changes: Arc::default(),
         }
+    }
+
+    /// How many organizations' indexes are in memory.
+    pub fn loaded_count(&self) -> usize {
+        self.indexes.read().map_or(0, |map| map.len())
     }
 
     /// Ranks the organization's active entries for `question`.
@@ -567,10 +585,13 @@ impl Retriever {
     }
 
     fn loaded(&self, organization_id: &str) -> Option<Arc<OrgIndex>> {
-        self.indexes
-            .read()
-            .ok()
-            .and_then(|map| map.get(organization_id).cloned())
+        let map = self.indexes.read().ok()?;
+        let loaded = map.get(organization_id)?;
+        loaded.used.store(
+            self.clock.fetch_add(1, Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        Some(loaded.index.clone())
     }
 
     async fn index(&self, organization_id: &str) -> ApiResult<Arc<OrgIndex>> {
@@ -594,8 +615,25 @@ impl Retriever {
         }
         if let Ok(mut map) = self.indexes.write() {
             // Another request may have built it meanwhile; either copy is current.
-            map.entry(organization_id.to_owned())
-                .or_insert_with(|| index.clone());
+            if !map.contains_key(organization_id) {
+                while map.len() >= self.capacity {
+                    let Some(oldest) = map
+                        .iter()
+                        .min_by_key(|(_, loaded)| loaded.used.load(Ordering::Relaxed))
+                        .map(|(org, _)| org.clone())
+                    else {
+                        break;
+                    };
+                    map.remove(&oldest);
+                }
+                map.insert(
+                    organization_id.to_owned(),
+                    Loaded {
+                        index: index.clone(),
+                        used: AtomicU64::new(self.clock.fetch_add(1, Ordering::Relaxed)),
+                    },
+                );
+            }
         }
         Ok(index)
     }
