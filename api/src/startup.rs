@@ -66,7 +66,7 @@ impl Application {
         let retriever =
             crate::assistant::retrieval::Retriever::new(db.clone(), settings.retrieval_max_indexes);
         let sealer = Arc::new(crate::secrets::Sealer::from_settings(&settings)?);
-        let engine = crate::assistant::Engine::new(retriever.clone(), sealer.clone(), &settings)?;
+        let engine = crate::assistant::Engine::new(retriever, sealer.clone(), &settings)?;
         let state = AppState {
             schema: build_schema(&settings),
             db,
@@ -76,7 +76,6 @@ impl Application {
             login_throttle: Arc::default(),
             rate_limits: Arc::new(rate_limits),
             usage: Arc::new(Usage::default()),
-            retriever,
             settings: Arc::new(settings),
         };
         let deliverer = crate::workers::webhooks::Deliverer::new(
@@ -122,7 +121,9 @@ impl Application {
         let (usage, db) = (self.state.usage.clone(), self.state.db.clone());
         let deliverer = tokio::spawn(crate::db::background(self.deliverer.run()));
         // Knowledge-base edits (from any instance) reach this instance's search indexes.
-        let retriever = tokio::spawn(crate::db::background(self.state.retriever.clone().follow()));
+        let retriever = tokio::spawn(crate::db::background(
+            self.state.engine.retriever().clone().follow(),
+        ));
         let (prune_db, retention) = (
             self.state.db.clone(),
             self.state.settings.event_retention_days,

@@ -22,8 +22,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub rate_limits: Arc<RateLimits>,
     pub usage: Arc<Usage>,
-    /// The knowledge-base indexes of this instance.
-    pub retriever: crate::assistant::retrieval::Retriever,
-    /// The assistant engine: retrieval, analysis and the AI provider client.
+    /// The assistant engine: this instance's knowledge-base indexes, message analysis and the AI provider
+    /// client.
     pub engine: crate::assistant::Engine,
 }

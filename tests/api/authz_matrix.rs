@@ -163,7 +163,7 @@ impl Org {
             body: "Orders ship in two days.".to_owned(),
             ..Default::default()
         };
-        knowledge_base::create(&app.db, &app.state.retriever, &self.session, input)
+        knowledge_base::create(&app.db, app.state.engine.retriever(), &self.session, input)
             .await
             .unwrap()
             .id

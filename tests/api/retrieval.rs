@@ -373,9 +373,9 @@ async fn an_instance_keeps_the_most_recently_used_indexes_and_rebuilds_evicted_o
     for (key, id) in keys.iter().zip(&ids) {
         let reply = found(key.clone()).await;
         assert_eq!(reply.body["matches"][0]["entry"]["id"], id.as_str());
-        assert!(app.state.retriever.loaded_count() <= 2);
+        assert!(app.state.engine.retriever().loaded_count() <= 2);
     }
-    assert_eq!(app.state.retriever.loaded_count(), 2);
+    assert_eq!(app.state.engine.retriever().loaded_count(), 2);
     // The first organization's index was dropped; an edit made meanwhile is in the rebuilt one.
     let edited = ask(
         keys[0].clone(),
@@ -395,5 +395,5 @@ async fn an_instance_keeps_the_most_recently_used_indexes_and_rebuilds_evicted_o
     )
     .await;
     assert_eq!(reply.body["matches"][0]["entry"]["id"], ids[0].as_str());
-    assert_eq!(app.state.retriever.loaded_count(), 2);
+    assert_eq!(app.state.engine.retriever().loaded_count(), 2);
 }

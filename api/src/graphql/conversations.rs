@@ -2,11 +2,9 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 
-use crate::assistant::Engine;
-use crate::error::ApiError;
-use crate::graphql::caller;
 use crate::graphql::loaders::prefetch_for_conversations;
 use crate::graphql::types::{Conn, Conversation, Message, Timestamp, connection, wants_total};
+use crate::graphql::{caller, engine};
 use crate::ids::Kind;
 use crate::service::PageRequest;
 use crate::service::conversations::{
@@ -267,9 +265,4 @@ impl From<entities::feedback::Model> for Feedback {
             updated_at: Timestamp(m.updated_at),
         }
     }
-}
-
-fn engine<'a>(ctx: &Context<'a>) -> Result<&'a Engine, ApiError> {
-    ctx.data::<Engine>()
-        .map_err(|_| ApiError::internal_msg("no assistant engine in context"))
 }

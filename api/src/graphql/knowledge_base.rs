@@ -5,8 +5,8 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObje
 use crate::assistant::retrieval::{Question, Retriever};
 use crate::error::ApiError;
 
-use crate::graphql::caller;
 use crate::graphql::types::{Conn, KnowledgeBaseEntry, connection, wants_total};
+use crate::graphql::{caller, engine};
 use crate::ids::Kind;
 use crate::service::PageRequest;
 use crate::service::knowledge_base::{self, CreateEntry, EntryFilter, UpdateEntry};
@@ -16,8 +16,7 @@ pub struct KnowledgeBaseQuery;
 
 /// This instance's knowledge-base indexes.
 fn retriever<'a>(ctx: &Context<'a>) -> Result<&'a Retriever, ApiError> {
-    ctx.data::<Retriever>()
-        .map_err(|_| ApiError::internal_msg("no retriever in context"))
+    Ok(engine(ctx)?.retriever())
 }
 
 /// A ranked search over the active entries, as the assistant ranks them.

@@ -80,7 +80,7 @@ pub async fn federation_sdl(schema: &AppSchema) -> anyhow::Result<String> {
 }
 
 /// What every resolver may read for `principal`: the database, the caller, its DataLoaders, the sealer, the
-/// knowledge-base retriever and the settings (for a request over HTTP and a connection over WebSocket alike).
+/// assistant engine and the settings (for a request over HTTP and a connection over WebSocket alike).
 pub(crate) fn context_data(
     state: &crate::state::AppState,
     principal: Principal,
@@ -90,19 +90,26 @@ pub(crate) fn context_data(
     data.insert(state.db.clone());
     data.insert(principal);
     data.insert(state.sealer.clone());
-    data.insert(state.retriever.clone());
     data.insert(state.engine.clone());
     data.insert(state.settings.clone());
     data
 }
 
+/// A piece of shared state that [`context_data`] put in every context.
+fn shared<'a, T: std::any::Any + Send + Sync>(ctx: &Context<'a>) -> Result<&'a T, ApiError> {
+    ctx.data::<T>().map_err(|_| {
+        ApiError::internal_msg(format!("no {} in context", std::any::type_name::<T>()))
+    })
+}
+
 /// The sealer of secrets at rest.
-pub(crate) fn sealer<'a>(
-    ctx: &Context<'a>,
-) -> async_graphql::Result<&'a std::sync::Arc<crate::secrets::Sealer>> {
-    Ok(ctx
-        .data::<std::sync::Arc<crate::secrets::Sealer>>()
-        .map_err(|_| ApiError::internal_msg("no sealer in context"))?)
+pub(crate) fn sealer<'a>(ctx: &Context<'a>) -> Result<&'a crate::secrets::Sealer, ApiError> {
+    shared::<std::sync::Arc<crate::secrets::Sealer>>(ctx).map(|sealer| &**sealer)
+}
+
+/// The assistant engine, with this instance's knowledge-base indexes.
+pub(crate) fn engine<'a>(ctx: &Context<'a>) -> Result<&'a crate::assistant::Engine, ApiError> {
+    shared(ctx)
 }
 
 /// The database and the caller of the current request.

@@ -90,7 +90,7 @@ async fn create(
     Caller(principal): Caller,
     ApiJson(input): ApiJson<CreateEntry>,
 ) -> Result<(StatusCode, Json<EntryJson>), ApiError> {
-    let entry = svc::create(&state.db, &state.retriever, &principal, input).await?;
+    let entry = svc::create(&state.db, state.engine.retriever(), &principal, input).await?;
     Ok((StatusCode::CREATED, Json(entry.into())))
 }
 
@@ -130,7 +130,7 @@ async fn search(
     };
     let found = svc::search(
         &state.db,
-        &state.retriever,
+        state.engine.retriever(),
         &principal,
         question,
         params.limit,
@@ -164,7 +164,7 @@ async fn update(
     ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<UpdateEntry>,
 ) -> Result<Json<EntryJson>, ApiError> {
-    let entry = svc::update(&state.db, &state.retriever, &principal, &id, input).await?;
+    let entry = svc::update(&state.db, state.engine.retriever(), &principal, &id, input).await?;
     Ok(Json(entry.into()))
 }
 
@@ -173,6 +173,6 @@ async fn delete(
     Caller(principal): Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    svc::delete(&state.db, &state.retriever, &principal, &id).await?;
+    svc::delete(&state.db, state.engine.retriever(), &principal, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
