@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{DbBackend, FromQueryResult, Statement, Value};
+use sea_orm::{FromQueryResult, Statement};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
@@ -14,6 +14,7 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind};
 use crate::service::conversations::Status;
+use crate::service::sql::Sql;
 use crate::service::{assistants, knowledge_base};
 
 /// Bucket width of the series.
@@ -252,83 +253,6 @@ impl KnowledgeBaseStats {
     /// Entries per category; uncategorized entries count under the empty label.
     async fn by_category(&self) -> Vec<crate::graphql::types::LabelledCount> {
         crate::graphql::types::labelled(&self.by_category)
-    }
-}
-
-/// A statement under construction: text with the backend's placeholders, and its values.
-struct Sql {
-    backend: DbBackend,
-    values: Vec<Value>,
-}
-
-impl Sql {
-    fn new(backend: DbBackend) -> Self {
-        Self {
-            backend,
-            values: Vec::new(),
-        }
-    }
-
-    /// A placeholder for `value`.
-    fn bind(&mut self, value: impl Into<Value>) -> String {
-        self.values.push(value.into());
-        match self.backend {
-            DbBackend::Postgres => format!("${}", self.values.len()),
-            _ => "?".to_owned(),
-        }
-    }
-
-    /// `column` truncated to the bucket start, as RFC 3339 text (identical on both backends).
-    fn bucket(&self, column: &str, granularity: Granularity) -> String {
-        match (self.backend, granularity) {
-            (DbBackend::Postgres, g) => {
-                let unit = match g {
-                    Granularity::Hour => "hour",
-                    Granularity::Day => "day",
-                    Granularity::Week => "week",
-                };
-                format!(
-                    "to_char(date_trunc('{unit}', {column} AT TIME ZONE 'UTC'), 'YYYY-MM-DD\"T\"HH24:00:00\"Z\"')"
-                )
-            }
-            (_, Granularity::Hour) => format!("strftime('%Y-%m-%dT%H:00:00Z', {column})"),
-            (_, Granularity::Day) => format!("strftime('%Y-%m-%dT00:00:00Z', {column})"),
-            (_, Granularity::Week) => {
-                format!("strftime('%Y-%m-%dT00:00:00Z', {column}, '-6 days', 'weekday 1')")
-            }
-        }
-    }
-
-    /// Seconds from `start` to `end`, to the millisecond.
-    fn seconds_between(&self, start: &str, end: &str) -> String {
-        match self.backend {
-            DbBackend::Postgres => {
-                format!("ROUND(CAST(EXTRACT(EPOCH FROM ({end} - {start})) AS NUMERIC), 3)")
-            }
-            _ => format!("ROUND((julianday({end}) - julianday({start})) * 86400.0, 3)"),
-        }
-    }
-
-    /// `expression` as a double-precision float.
-    fn as_double(&self, expression: &str) -> String {
-        match self.backend {
-            DbBackend::Postgres => format!("CAST({expression} AS DOUBLE PRECISION)"),
-            _ => format!("CAST({expression} AS REAL)"),
-        }
-    }
-
-    /// The hour of the day (UTC) of `column`, as an integer.
-    fn hour_of_day(&self, column: &str) -> String {
-        match self.backend {
-            DbBackend::Postgres => {
-                format!("CAST(EXTRACT(HOUR FROM {column} AT TIME ZONE 'UTC') AS INTEGER)")
-            }
-            _ => format!("CAST(strftime('%H', {column}) AS INTEGER)"),
-        }
-    }
-
-    fn statement(self, text: String) -> Statement {
-        Statement::from_sql_and_values(self.backend, text, self.values)
     }
 }
 

@@ -5,8 +5,8 @@ use std::fmt;
 
 use entities::{conversation, message};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement, Value,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -20,6 +20,7 @@ use crate::ids::{self, Kind, new_id};
 use crate::service::conversations::{self, Status};
 use crate::service::events::{self, names};
 use crate::service::replies;
+use crate::service::sql::Sql;
 use crate::service::{Page, PageRequest, by_ids, now, required_text};
 
 /// Who wrote a message.
@@ -387,33 +388,22 @@ pub async fn latest_for_conversations(
     if conversation_ids.is_empty() || n == 0 {
         return Ok(grouped);
     }
-    let backend = db.backend();
-    let placeholder = |i: usize| match backend {
-        DbBackend::Postgres => format!("${i}"),
-        _ => "?".to_owned(),
-    };
-    let mut values: Vec<Value> = vec![grant.organization_id().to_owned().into()];
+    let mut sql = Sql::new(db.backend());
+    let org = sql.bind(grant.organization_id().to_owned());
     let list = conversation_ids
         .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            values.push(id.clone().into());
-            placeholder(i + 2)
-        })
+        .map(|id| sql.bind(id.clone()))
         .collect::<Vec<_>>()
         .join(", ");
-    values.push((n as i64).into());
-    let sql = format!(
-        "SELECT id, organization_id, conversation_id, author, body, source_entry_id, confidence, created_at, \
-         sentiment, intent, reply_to_id, reply_source, fallback_reason, citations \
-         FROM (SELECT m.*, ROW_NUMBER() OVER (PARTITION BY conversation_id ORDER BY id DESC) AS rn \
-               FROM messages m WHERE organization_id = {} AND conversation_id IN ({list})) ranked \
-         WHERE rn <= {} ORDER BY conversation_id, id",
-        placeholder(1),
-        placeholder(conversation_ids.len() + 2),
+    let limit = sql.bind(n as i64);
+    // Every column of the entity: the row number beside them is not read.
+    let text = format!(
+        "SELECT * FROM (SELECT m.*, ROW_NUMBER() OVER (PARTITION BY conversation_id ORDER BY id DESC) AS rn \
+               FROM messages m WHERE organization_id = {org} AND conversation_id IN ({list})) ranked \
+         WHERE rn <= {limit} ORDER BY conversation_id, id"
     );
     let rows = message::Entity::find()
-        .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+        .from_raw_sql(sql.statement(text))
         .all(db.conn())
         .await?;
     for row in rows {

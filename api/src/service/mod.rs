@@ -15,6 +15,7 @@ pub mod messages;
 pub mod organizations;
 pub mod replies;
 pub mod sessions;
+pub(crate) mod sql;
 pub mod usage;
 pub mod visitors;
 pub mod webhooks;
