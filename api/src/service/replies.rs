@@ -6,8 +6,8 @@ use entities::{
     ai_usage, assistant, conversation, knowledge_base_entry as kb, knowledge_base_query, message,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -444,37 +444,37 @@ pub(crate) async fn tokens_this_month(db: &Db, organization_id: &str) -> ApiResu
     Ok(row.map_or(0, |r| (r.prompt_tokens + r.completion_tokens).max(0) as u64))
 }
 
-/// Adds one call's tokens to the organization's month, atomically.
+/// Adds one call's tokens to the organization's month, atomically (an upsert that adds to the stored counts).
 async fn add_tokens(db: &Db, organization_id: &str, prompt: u64, completion: u64) -> ApiResult<()> {
-    let backend = db.backend();
-    let sql = match backend {
-        DbBackend::Postgres => {
-            "INSERT INTO ai_usage (organization_id, month, prompt_tokens, completion_tokens, requests) \
-             VALUES ($1, $2, $3, $4, 1) ON CONFLICT (organization_id, month) DO UPDATE SET \
-             prompt_tokens = ai_usage.prompt_tokens + excluded.prompt_tokens, \
-             completion_tokens = ai_usage.completion_tokens + excluded.completion_tokens, \
-             requests = ai_usage.requests + 1"
-        }
-        _ => {
-            "INSERT INTO ai_usage (organization_id, month, prompt_tokens, completion_tokens, requests) \
-             VALUES (?, ?, ?, ?, 1) ON CONFLICT (organization_id, month) DO UPDATE SET \
-             prompt_tokens = ai_usage.prompt_tokens + excluded.prompt_tokens, \
-             completion_tokens = ai_usage.completion_tokens + excluded.completion_tokens, \
-             requests = ai_usage.requests + 1"
-        }
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
+    let tokens = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let add = |column: ai_usage::Column| {
+        Expr::col((ai_usage::Entity, column)).add(Expr::col((Alias::new("excluded"), column)))
+    };
+    let row = ai_usage::ActiveModel {
+        organization_id: Set(organization_id.to_owned()),
+        month: Set(this_month()),
+        prompt_tokens: Set(tokens(prompt)),
+        completion_tokens: Set(tokens(completion)),
+        requests: Set(1),
     };
     let txn = db.begin_write().await?;
-    txn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql,
-        [
-            organization_id.to_owned().into(),
-            this_month().into(),
-            (prompt.min(i64::MAX as u64) as i64).into(),
-            (completion.min(i64::MAX as u64) as i64).into(),
-        ],
-    ))
-    .await?;
+    ai_usage::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([ai_usage::Column::OrganizationId, ai_usage::Column::Month])
+                .value(
+                    ai_usage::Column::PromptTokens,
+                    add(ai_usage::Column::PromptTokens),
+                )
+                .value(
+                    ai_usage::Column::CompletionTokens,
+                    add(ai_usage::Column::CompletionTokens),
+                )
+                .value(ai_usage::Column::Requests, add(ai_usage::Column::Requests))
+                .to_owned(),
+        )
+        .exec_without_returning(&*txn)
+        .await?;
     txn.commit().await?;
     Ok(())
 }
