@@ -379,15 +379,33 @@ pub async fn search(
         page_url: context("page_url", question.page_url)?,
         page_context: context("page_context", question.page_context)?,
     };
-    let retrieval = retriever
-        .search(grant.organization_id(), question, limit)
-        .await?;
+    rank(db, retriever, grant.organization_id(), question, limit).await
+}
+
+/// The ranked entries of the retriever's candidates, best first, read from the table (an entry deleted since
+/// the index saw it is left out). The caller has authorized the organization.
+pub(crate) async fn rank(
+    db: &Db,
+    retriever: &Retriever,
+    organization_id: &str,
+    question: Question,
+    limit: usize,
+) -> ApiResult<SearchResult> {
+    let retrieval = retriever.search(organization_id, question, limit).await?;
     let ids: Vec<String> = retrieval
         .candidates
         .iter()
         .map(|c| c.entry_id.clone())
         .collect();
-    let mut entries = get_many(db, principal, &ids).await?;
+    let mut entries = by_ids::<kb::Entity>(
+        db.conn(),
+        kb::Column::OrganizationId,
+        kb::Column::Id,
+        organization_id,
+        &ids,
+        |row| &row.id,
+    )
+    .await?;
     let matches = retrieval
         .candidates
         .into_iter()

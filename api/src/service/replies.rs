@@ -23,7 +23,7 @@ use crate::service::assistants::{self, EngineSettings, ProviderSettings};
 use crate::service::conversations::{self, Status};
 use crate::service::events::{self, names};
 use crate::service::messages::{self, Author, NewMessage, Posted};
-use crate::service::{by_ids, now};
+use crate::service::{knowledge_base, now};
 
 /// Candidates kept for the answer, the prompt and the failed-query event.
 const CANDIDATES: usize = 3;
@@ -273,53 +273,37 @@ async fn answer(turn: &Turn<'_>, deltas: Option<&mpsc::Sender<String>>) -> ApiRe
         page_url: conversation.source_url.clone(),
         page_context: conversation.page_context.clone(),
     };
-    let retrieval = engine.retriever().search(org, question, CANDIDATES).await?;
-    let ids: Vec<String> = retrieval
-        .candidates
+    let ranked = knowledge_base::rank(db, engine.retriever(), org, question, CANDIDATES).await?;
+    let confidence = ranked.confidence.clamp(0.0, 1.0);
+    let candidates: Vec<Candidate> = ranked
+        .matches
         .iter()
-        .map(|c| c.entry_id.clone())
+        .map(|m| Candidate {
+            entry_id: m.entry.id.clone(),
+            title: m.entry.title.clone(),
+            score: m.score,
+        })
         .collect();
-    let mut found = by_ids::<kb::Entity>(
-        db.conn(),
-        kb::Column::OrganizationId,
-        kb::Column::Id,
-        org,
-        &ids,
-        |row| &row.id,
-    )
-    .await?;
-    let entries: Vec<kb::Model> = ids.iter().filter_map(|id| found.remove(id)).collect();
-    let confidence = retrieval.confidence.clamp(0.0, 1.0);
-    let failed = entries.is_empty() || confidence < settings.confidence_threshold;
-    let mut answer = match entries.first() {
-        Some(best) if !failed => Answer {
-            body: best.body.clone(),
-            source: "knowledge_base",
-            source_entry_id: Some(best.id.clone()),
-            confidence,
-            fallback_reason: None,
-            citations: None,
-            candidates: retrieval.candidates,
-            failed,
-        },
-        _ => Answer {
-            body: settings.fallback_message.clone(),
-            source: "fallback",
-            source_entry_id: None,
-            confidence,
-            fallback_reason: Some("low_confidence".to_owned()),
-            citations: None,
-            candidates: retrieval.candidates,
-            failed,
-        },
+    let entries: Vec<kb::Model> = ranked.matches.into_iter().map(|m| m.entry).collect();
+    let best = entries
+        .first()
+        .filter(|_| confidence >= settings.confidence_threshold);
+    let failed = best.is_none();
+    let mut answer = Answer {
+        body: best.map_or_else(|| settings.fallback_message.clone(), |e| e.body.clone()),
+        source: if failed { "fallback" } else { "knowledge_base" },
+        source_entry_id: best.map(|e| e.id.clone()),
+        confidence,
+        fallback_reason: failed.then(|| "low_confidence".to_owned()),
+        citations: None,
+        candidates,
+        failed,
     };
     if let Some(provider) = &settings.provider {
         match ask_provider(turn, provider, &entries, failed, deltas).await? {
             Ok((text, cited)) => {
-                answer.source_entry_id = cited
-                    .first()
-                    .cloned()
-                    .or_else(|| (!failed).then(|| answer.source_entry_id.clone()).flatten());
+                // The first entry cited, else the confident best entry (none when retrieval failed).
+                answer.source_entry_id = cited.first().cloned().or(answer.source_entry_id.take());
                 answer.body = text;
                 answer.source = "ai";
                 answer.fallback_reason = None;
