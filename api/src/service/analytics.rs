@@ -256,18 +256,27 @@ impl KnowledgeBaseStats {
     }
 }
 
-/// The conditions every conversation aggregate shares, on the alias `c`.
-fn conversations_in(sql: &mut Sql, org: &str, window: &Window) -> String {
+/// The conditions every aggregate shares, on a table aliased `alias` with `organization_id`, `created_at`
+/// and `assistant_id` columns: the organization, the range, and the assistant when one is asked for.
+fn in_window(sql: &mut Sql, alias: &str, org: &str, window: &Window) -> String {
     let mut clause = format!(
-        "c.organization_id = {} AND c.created_at >= {} AND c.created_at < {}",
+        "{alias}.organization_id = {} AND {alias}.created_at >= {} AND {alias}.created_at < {}",
         sql.bind(org.to_owned()),
         sql.bind(window.from),
         sql.bind(window.to)
     );
     if let Some(id) = &window.assistant_id {
-        clause.push_str(&format!(" AND c.assistant_id = {}", sql.bind(id.clone())));
+        clause.push_str(&format!(
+            " AND {alias}.assistant_id = {}",
+            sql.bind(id.clone())
+        ));
     }
     clause
+}
+
+/// The conversations of the range, on the alias `c`.
+fn conversations_in(sql: &mut Sql, org: &str, window: &Window) -> String {
+    in_window(sql, "c", org, window)
 }
 
 #[derive(FromQueryResult)]
@@ -457,15 +466,10 @@ pub async fn conversations(
     };
 
     let mut sql = Sql::new(backend);
-    let mut clause = format!(
-        "f.organization_id = {} AND f.created_at >= {} AND f.created_at < {} AND f.rating IS NOT NULL",
-        sql.bind(org.to_owned()),
-        sql.bind(window.from),
-        sql.bind(window.to)
+    let clause = format!(
+        "{} AND f.rating IS NOT NULL",
+        in_window(&mut sql, "f", org, &window)
     );
-    if let Some(id) = &window.assistant_id {
-        clause.push_str(&format!(" AND f.assistant_id = {}", sql.bind(id.clone())));
-    }
     #[derive(FromQueryResult)]
     struct CsatRow {
         n: i64,
@@ -533,18 +537,9 @@ pub async fn conversations(
     })
 }
 
-/// The conditions every knowledge-base query aggregate shares, on the alias `q`.
+/// The knowledge-base queries of the range, on the alias `q`.
 fn queries_in(sql: &mut Sql, org: &str, window: &Window) -> String {
-    let mut clause = format!(
-        "q.organization_id = {} AND q.created_at >= {} AND q.created_at < {}",
-        sql.bind(org.to_owned()),
-        sql.bind(window.from),
-        sql.bind(window.to)
-    );
-    if let Some(id) = &window.assistant_id {
-        clause.push_str(&format!(" AND q.assistant_id = {}", sql.bind(id.clone())));
-    }
-    clause
+    in_window(sql, "q", org, window)
 }
 
 /// Knowledge-base figures of the range.
@@ -739,15 +734,10 @@ pub async fn knowledge_base(
         not_helpful: Option<i64>,
     }
     let mut sql = Sql::new(backend);
-    let mut clause = format!(
-        "f.organization_id = {} AND f.created_at >= {} AND f.created_at < {} AND f.helpful IS NOT NULL",
-        sql.bind(org.to_owned()),
-        sql.bind(window.from),
-        sql.bind(window.to)
+    let clause = format!(
+        "{} AND f.helpful IS NOT NULL",
+        in_window(&mut sql, "f", org, &window)
     );
-    if let Some(id) = &window.assistant_id {
-        clause.push_str(&format!(" AND f.assistant_id = {}", sql.bind(id.clone())));
-    }
     stats.feedback_by_entry = all::<FeedbackRow>(
         db,
         sql.statement(format!(
