@@ -101,6 +101,11 @@ impl ApiError {
         }
     }
 
+    /// The REST error body, `{"error": {"code", "message"}}`.
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": {"code": self.code(), "message": self.public_message()}})
+    }
+
     /// The message sent to the client: internal causes are logged, never sent.
     pub fn public_message(&self) -> String {
         match self {
@@ -172,8 +177,7 @@ impl From<TransactionError<ApiError>> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = json!({"error": {"code": self.code(), "message": self.public_message()}});
-        let mut response = (status, Json(body)).into_response();
+        let mut response = (status, Json(self.body())).into_response();
         if let Self::RateLimited { retry_after_secs } = self {
             response.headers_mut().insert(
                 header::RETRY_AFTER,

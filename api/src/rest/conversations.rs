@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiError;
 use crate::ids::Kind;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
@@ -324,31 +324,11 @@ async fn create_message(
         let _ = done_tx.send(posted);
     });
     // Refusals (bad input, unknown conversation…) come before any piece of answer: they keep their status.
-    let first = pieces.recv().await;
-    let finished = |done: tokio::sync::oneshot::Receiver<ApiResult<messages::Posted>>| async move {
-        match done.await {
-            Ok(Ok(posted)) => Event::default()
-                .event("message")
-                .json_data(PostedJson::from(posted)),
-            Ok(Err(err)) => Event::default()
-                .event("error")
-                .json_data(json!({"error": {"code": err.code(), "message": err.public_message()}})),
-            Err(_) => Event::default().event("error").json_data(
-                json!({"error": {"code": "INTERNAL", "message": "the answer was interrupted"}}),
-            ),
-        }
-    };
-    let Some(first) = first else {
-        return match done.await {
-            Ok(Ok(posted)) => {
-                let event = Event::default()
-                    .event("message")
-                    .json_data(PostedJson::from(posted));
-                Ok(Sse::new(futures_util::stream::iter([event])).into_response())
-            }
-            Ok(Err(err)) => Err(err),
-            Err(_) => Err(ApiError::internal_msg("the message task ended early")),
-        };
+    let Some(first) = pieces.recv().await else {
+        let posted = done
+            .await
+            .map_err(|_| ApiError::internal_msg("the message task ended early"))??;
+        return Ok(Sse::new(futures_util::stream::iter([message_event(posted)])).into_response());
     };
     let delta = |text: String| {
         Event::default()
@@ -358,12 +338,26 @@ async fn create_message(
     let head = futures_util::stream::iter([delta(first)]);
     let tail = futures_util::stream::unfold(Some((pieces, done)), move |state| async move {
         let (mut pieces, done) = state?;
-        match pieces.recv().await {
-            Some(text) => Some((delta(text), Some((pieces, done)))),
-            None => Some((finished(done).await, None)),
+        if let Some(text) = pieces.recv().await {
+            return Some((delta(text), Some((pieces, done))));
         }
+        let last = match done.await {
+            Ok(Ok(posted)) => message_event(posted),
+            Ok(Err(err)) => Event::default().event("error").json_data(err.body()),
+            Err(_) => Event::default()
+                .event("error")
+                .json_data(ApiError::internal_msg("the answer was interrupted").body()),
+        };
+        Some((last, None))
     });
     Ok(Sse::new(head.chain(tail)).into_response())
+}
+
+/// The closing `message` event: the posted message with its replies, as the JSON answer would be.
+fn message_event(posted: messages::Posted) -> Result<Event, axum::Error> {
+    Event::default()
+        .event("message")
+        .json_data(PostedJson::from(posted))
 }
 
 /// Whether the caller asked for server-sent events.
