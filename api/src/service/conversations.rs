@@ -307,9 +307,7 @@ pub async fn update(
     }
     let org = grant.organization_id();
     let txn = db.begin_write().await?;
-    let before = events::bump_conversation(&txn, org, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation", id))?;
+    let before = events::bump_conversation(&txn, org, id).await?;
     let previous_status = status(&before)?;
     let mut active = before.clone().into_active_model();
     let mut changes = serde_json::Map::new();
@@ -426,9 +424,7 @@ async fn follow_up_event(
     mut data: serde_json::Value,
 ) -> ApiResult<conversation::Model> {
     let org = &conversation.organization_id;
-    let bumped = events::bump_conversation(txn, org, &conversation.id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation", &conversation.id))?;
+    let bumped = events::bump_conversation(txn, org, &conversation.id).await?;
     if let Some(fields) = data.as_object_mut() {
         fields.insert("conversation_id".into(), json!(bumped.id));
         fields.insert("visitor_id".into(), json!(bumped.visitor_id));
@@ -452,9 +448,7 @@ pub(crate) async fn hand_off(
     details: serde_json::Value,
 ) -> ApiResult<conversation::Model> {
     let org = &conversation.organization_id;
-    let before = events::bump_conversation(txn, org, &conversation.id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation", &conversation.id))?;
+    let before = events::bump_conversation(txn, org, &conversation.id).await?;
     let previous_status = status(&before)?;
     let mut active = before.clone().into_active_model();
     apply_status(&mut active, Status::HandedOff, reason);

@@ -63,14 +63,15 @@ pub(crate) async fn lock_stream(txn: &WriteTxn<'_>, organization_id: &str) -> Ap
 /// The first key of the stream locks, so they cannot collide with other advisory locks.
 const STREAM_LOCK_CLASS: i32 = 0x6576_7473; // "evts"
 
-/// Bumps a conversation's event counter and stamps its `updated_at`, returning the row after the change.
+/// Bumps a conversation's event counter and stamps its `updated_at`, returning the row after the change
+/// (`NOT_FOUND` when the organization has no such conversation).
 ///
 /// This is a single `UPDATE … RETURNING`, so concurrent writers get distinct sequence numbers.
 pub(crate) async fn bump_conversation(
     txn: &WriteTxn<'_>,
     organization_id: &str,
     conversation_id: &str,
-) -> ApiResult<Option<conversation::Model>> {
+) -> ApiResult<conversation::Model> {
     let rows = conversation::Entity::update_many()
         .col_expr(
             conversation::Column::EventSeq,
@@ -81,7 +82,9 @@ pub(crate) async fn bump_conversation(
         .filter(conversation::Column::OrganizationId.eq(organization_id))
         .exec_with_returning(&**txn)
         .await?;
-    Ok(rows.into_iter().next())
+    rows.into_iter()
+        .next()
+        .ok_or_else(|| ApiError::not_found("conversation", conversation_id))
 }
 
 /// The id of the organization's newest event.

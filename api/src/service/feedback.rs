@@ -136,9 +136,7 @@ async fn save(
 ) -> ApiResult<feedback::Model> {
     let org = &conversation.organization_id;
     // The conversation row is locked first, as every conversation event does, so writers cannot deadlock.
-    let bumped = events::bump_conversation(txn, org, &conversation.id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation", &conversation.id))?;
+    let bumped = events::bump_conversation(txn, org, &conversation.id).await?;
     let at = now();
     let existing = feedback::Entity::find()
         .filter(feedback::Column::OrganizationId.eq(org))

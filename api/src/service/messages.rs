@@ -125,9 +125,7 @@ pub(crate) async fn insert(
 ) -> ApiResult<(message::Model, conversation::Model)> {
     let author = new.author.unwrap_or(Author::System);
     let conversation =
-        events::bump_conversation(txn, &conversation.organization_id, &conversation.id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("conversation", &conversation.id))?;
+        events::bump_conversation(txn, &conversation.organization_id, &conversation.id).await?;
     let at = now();
     let message = message::ActiveModel {
         id: Set(new_id(Kind::Message)),

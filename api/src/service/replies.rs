@@ -17,7 +17,7 @@ use crate::assistant::engine::{self, Engine};
 use crate::assistant::provider::{Failure, Request};
 use crate::assistant::retrieval::{Candidate, Question};
 use crate::db::{Db, WriteTxn};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::ids::{Kind, new_id};
 use crate::service::assistants::{self, EngineSettings, ProviderSettings};
 use crate::service::conversations::{self, Status};
@@ -147,9 +147,7 @@ pub(crate) async fn visitor_message(
         counters.failed_responses = Set(conversation.failed_responses + 1);
         counters.failed_total = Set(conversation.failed_total + 1);
         let counted = counters.update(&*txn).await?;
-        let bumped = events::bump_conversation(&txn, &org, &counted.id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("conversation", &counted.id))?;
+        let bumped = events::bump_conversation(&txn, &org, &counted.id).await?;
         events::record(
             &txn,
             &org,
