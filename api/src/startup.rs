@@ -129,7 +129,12 @@ impl Application {
             self.state.settings.event_retention_days,
         );
         let pruner = tokio::spawn(crate::db::background(async move {
-            let mut every = tokio::time::interval(EVENT_PRUNE_INTERVAL);
+            // The first run is an interval after start: reads already hide expired events, so pruning need not
+            // add to start-up (nor race with whoever writes to a fresh instance).
+            let mut every = tokio::time::interval_at(
+                tokio::time::Instant::now() + EVENT_PRUNE_INTERVAL,
+                EVENT_PRUNE_INTERVAL,
+            );
             loop {
                 every.tick().await;
                 match crate::service::events::prune(&prune_db, retention).await {
