@@ -54,6 +54,12 @@ pub struct Settings {
     pub message_max_bytes: usize,
     /// Organizations whose knowledge-base index one instance keeps in memory (least recently used dropped).
     pub retrieval_max_indexes: usize,
+    /// Widget sessions one client address may start per minute (the embed widget's public endpoint).
+    pub widget_sessions_per_minute: u32,
+    /// Widget requests one client address may make per minute, sessions aside.
+    pub widget_requests_per_minute: u32,
+    /// Days a widget session lasts without being used.
+    pub widget_session_idle_days: u32,
 }
 
 /// The defaults of DESIGN.md's configuration table.
@@ -75,6 +81,9 @@ struct Defaults {
     subscription_recheck_secs: u64,
     message_max_bytes: usize,
     retrieval_max_indexes: usize,
+    widget_sessions_per_minute: u32,
+    widget_requests_per_minute: u32,
+    widget_session_idle_days: u32,
 }
 
 impl Default for Defaults {
@@ -97,6 +106,9 @@ impl Default for Defaults {
             subscription_recheck_secs: 60,
             message_max_bytes: 8 * 1024,
             retrieval_max_indexes: 1_000,
+            widget_sessions_per_minute: 10,
+            widget_requests_per_minute: 120,
+            widget_session_idle_days: 30,
         }
     }
 }
@@ -140,6 +152,9 @@ impl Settings {
             subscription_recheck_secs: defaults.subscription_recheck_secs,
             message_max_bytes: defaults.message_max_bytes,
             retrieval_max_indexes: defaults.retrieval_max_indexes,
+            widget_sessions_per_minute: defaults.widget_sessions_per_minute,
+            widget_requests_per_minute: defaults.widget_requests_per_minute,
+            widget_session_idle_days: defaults.widget_session_idle_days,
         }
     }
 

@@ -21,6 +21,7 @@ pub enum Kind {
     Attempt,
     Feedback,
     KnowledgeBaseQuery,
+    WidgetSession,
 }
 
 impl Kind {
@@ -42,6 +43,7 @@ impl Kind {
             Kind::Attempt => "att_",
             Kind::Feedback => "fb_",
             Kind::KnowledgeBaseQuery => "kbq_",
+            Kind::WidgetSession => "wses_",
         }
     }
 
@@ -64,6 +66,7 @@ impl Kind {
             Kind::Attempt => "delivery attempt",
             Kind::Feedback => "feedback",
             Kind::KnowledgeBaseQuery => "knowledge-base query",
+            Kind::WidgetSession => "widget session",
         }
     }
 }

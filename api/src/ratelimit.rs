@@ -1,5 +1,6 @@
-//! Per-key rate limits by plan tier (DESIGN.md: limited 60/min, standard 600/min, full 6,000/min): in
-//! memory by default, in Redis when `REDIS_URL` is set so that several instances share one budget.
+//! Per-key rate limits by plan tier (DESIGN.md: limited 60/min, standard 600/min, full 6,000/min) and per-address
+//! limits of the public widget endpoints: in memory by default, in Redis when `REDIS_URL` is set so that several
+//! instances share one budget.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,10 +40,59 @@ impl Decision {
     }
 }
 
-/// The rate limits of every API key.
+/// The budgets of the embed widget's public endpoints, per client address and minute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WidgetBucket {
+    /// Starting a widget session (it creates a visitor).
+    Sessions,
+    /// Every other widget request.
+    Requests,
+}
+
+impl WidgetBucket {
+    fn name(self) -> &'static str {
+        match self {
+            WidgetBucket::Sessions => "sessions",
+            WidgetBucket::Requests => "requests",
+        }
+    }
+}
+
+/// Widget requests per client address and minute.
+#[derive(Clone, Copy, Debug)]
+pub struct WidgetQuotas {
+    pub sessions: NonZeroU32,
+    pub requests: NonZeroU32,
+}
+
+impl WidgetQuotas {
+    /// The quotas of the settings (a zero is taken as one).
+    pub fn new(sessions: u32, requests: u32) -> Self {
+        Self {
+            sessions: NonZeroU32::new(sessions).unwrap_or(NonZeroU32::MIN),
+            requests: NonZeroU32::new(requests).unwrap_or(NonZeroU32::MIN),
+        }
+    }
+
+    fn of(&self, bucket: WidgetBucket) -> NonZeroU32 {
+        match bucket {
+            WidgetBucket::Sessions => self.sessions,
+            WidgetBucket::Requests => self.requests,
+        }
+    }
+}
+
+impl Default for WidgetQuotas {
+    fn default() -> Self {
+        Self::new(10, 120)
+    }
+}
+
+/// The rate limits of every API key and of the widget's client addresses.
 pub struct RateLimits {
     backend: Backend,
     enabled: bool,
+    widget: WidgetQuotas,
 }
 
 enum Backend {
@@ -55,6 +105,8 @@ struct Memory {
     basic: KeyedLimiter,
     standard: KeyedLimiter,
     premium: KeyedLimiter,
+    widget_sessions: KeyedLimiter,
+    widget_requests: KeyedLimiter,
     checks: AtomicU64,
 }
 
@@ -83,30 +135,37 @@ impl std::fmt::Debug for RateLimits {
 
 impl Default for RateLimits {
     fn default() -> Self {
-        Self::new(true)
+        Self::new(true, WidgetQuotas::default())
     }
 }
 
 impl RateLimits {
-    /// In-memory limits per plan tier; `enabled: false` lets every request through without headers.
-    pub fn new(enabled: bool) -> Self {
-        let limiter = |plan| {
-            RateLimiter::keyed(Quota::per_minute(per_minute(plan)))
-                .with_middleware::<StateInformationMiddleware>()
+    /// In-memory limits per plan tier and widget address; `enabled: false` lets every request through without
+    /// headers.
+    pub fn new(enabled: bool, widget: WidgetQuotas) -> Self {
+        let limiter = |n| {
+            RateLimiter::keyed(Quota::per_minute(n)).with_middleware::<StateInformationMiddleware>()
         };
         Self {
             backend: Backend::Memory(Box::new(Memory {
-                basic: limiter(Plan::Basic),
-                standard: limiter(Plan::Standard),
-                premium: limiter(Plan::Premium),
+                basic: limiter(per_minute(Plan::Basic)),
+                standard: limiter(per_minute(Plan::Standard)),
+                premium: limiter(per_minute(Plan::Premium)),
+                widget_sessions: limiter(widget.sessions),
+                widget_requests: limiter(widget.requests),
                 checks: AtomicU64::new(0),
             })),
             enabled,
+            widget,
         }
     }
 
     /// Limits shared through Redis by every instance that uses the same server.
-    pub async fn with_redis(url: &str, enabled: bool) -> anyhow::Result<Self> {
+    pub async fn with_redis(
+        url: &str,
+        enabled: bool,
+        widget: WidgetQuotas,
+    ) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)?;
         let connection = redis::aio::ConnectionManager::new(client).await?;
         Ok(Self {
@@ -115,6 +174,7 @@ impl RateLimits {
                 script: redis::Script::new(WINDOW_SCRIPT),
             }),
             enabled,
+            widget,
         })
     }
 }
@@ -139,31 +199,62 @@ impl RateLimits {
         if !self.enabled {
             return None;
         }
+        let plan = principal.plan;
         match &self.backend {
-            Backend::Memory(memory) => Some(memory.check(principal.plan, id)),
-            Backend::Redis(window) => match window.check(principal.plan, id).await {
-                Ok(decision) => Some(decision),
-                Err(err) => {
-                    // Fail open: an unreachable Redis must not take the API down with it.
-                    tracing::warn!(%err, "rate limit check in Redis failed; letting the request through");
-                    None
-                }
-            },
+            Backend::Memory(memory) => {
+                let limiter = match plan {
+                    Plan::Basic => &memory.basic,
+                    Plan::Standard => &memory.standard,
+                    Plan::Premium => &memory.premium,
+                };
+                Some(memory.check(limiter, per_minute(plan).get(), id))
+            }
+            Backend::Redis(window) => {
+                let key = format!("concierge:ratelimit:{}:{id}", plan.as_str());
+                fail_open(window.check(per_minute(plan).get(), key).await)
+            }
+        }
+    }
+
+    /// Counts one widget request of the client address `ip` against `bucket`.
+    pub async fn check_widget(&self, bucket: WidgetBucket, ip: &str) -> Option<Decision> {
+        if !self.enabled {
+            return None;
+        }
+        let limit = self.widget.of(bucket).get();
+        match &self.backend {
+            Backend::Memory(memory) => {
+                let limiter = match bucket {
+                    WidgetBucket::Sessions => &memory.widget_sessions,
+                    WidgetBucket::Requests => &memory.widget_requests,
+                };
+                Some(memory.check(limiter, limit, ip))
+            }
+            Backend::Redis(window) => {
+                let key = format!("concierge:ratelimit:widget:{}:{ip}", bucket.name());
+                fail_open(window.check(limit, key).await)
+            }
+        }
+    }
+}
+
+/// A Redis outcome, or none when Redis could not be asked.
+fn fail_open(outcome: redis::RedisResult<Decision>) -> Option<Decision> {
+    match outcome {
+        Ok(decision) => Some(decision),
+        Err(err) => {
+            // Fail open: an unreachable Redis must not take the API down with it.
+            tracing::warn!(%err, "rate limit check in Redis failed; letting the request through");
+            None
         }
     }
 }
 
 impl Memory {
-    fn check(&self, plan: Plan, id: &str) -> Decision {
-        let limiter = match plan {
-            Plan::Basic => &self.basic,
-            Plan::Standard => &self.standard,
-            Plan::Premium => &self.premium,
-        };
+    fn check(&self, limiter: &KeyedLimiter, limit: u32, id: &str) -> Decision {
         if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
             limiter.retain_recent();
         }
-        let limit = per_minute(plan).get();
         let per_request = Duration::from_secs(60) / limit;
         match limiter.check_key(&id.to_owned()) {
             Ok(snapshot) => {
@@ -189,12 +280,11 @@ impl Memory {
 }
 
 impl RedisWindow {
-    async fn check(&self, plan: Plan, id: &str) -> redis::RedisResult<Decision> {
-        let limit = per_minute(plan).get();
+    async fn check(&self, limit: u32, key: String) -> redis::RedisResult<Decision> {
         let mut connection = self.connection.clone();
         let (count, ttl_ms): (u64, u64) = self
             .script
-            .key(format!("concierge:ratelimit:{}:{id}", plan.as_str()))
+            .key(key)
             .arg(60_000)
             .invoke_async(&mut connection)
             .await?;

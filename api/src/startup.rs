@@ -54,13 +54,18 @@ impl Application {
 
     /// Builds on an already connected and migrated database.
     pub async fn build_with_db(settings: Settings, mut db: Db) -> anyhow::Result<Self> {
+        let widget_quotas = crate::ratelimit::WidgetQuotas::new(
+            settings.widget_sessions_per_minute,
+            settings.widget_requests_per_minute,
+        );
         let rate_limits = match &settings.redis_url {
             Some(url) if !url.expose_secret().is_empty() => {
                 // Live events fan out to every instance's subscribers through Redis pub/sub.
                 db.share_events(crate::bus::Bus::with_redis(url.expose_secret()).await?);
-                RateLimits::with_redis(url.expose_secret(), settings.rate_limits).await?
+                RateLimits::with_redis(url.expose_secret(), settings.rate_limits, widget_quotas)
+                    .await?
             }
-            _ => RateLimits::new(settings.rate_limits),
+            _ => RateLimits::new(settings.rate_limits, widget_quotas),
         };
         let authz = crate::authz::Authz::load(&db).await?;
         let retriever =
@@ -142,6 +147,11 @@ impl Application {
                     Ok(n) => tracing::info!(deleted = n, "pruned events past the retention window"),
                     Err(err) => tracing::warn!(error = ?err, "pruning old events failed"),
                 }
+                match crate::service::widget::prune(&prune_db).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "pruned expired widget sessions"),
+                    Err(err) => tracing::warn!(error = ?err, "pruning widget sessions failed"),
+                }
             }
         }));
         let flusher = tokio::spawn(crate::db::background(async move {
@@ -216,6 +226,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/graphql/ws", get(graphql::ws::handler))
         .nest("/api/v1", rest::public::router())
+        .nest("/widget/v1", rest::widget::router(state.clone()))
         .merge(authenticated)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

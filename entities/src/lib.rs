@@ -19,6 +19,7 @@ pub mod visitor;
 pub mod webhook;
 pub mod webhook_attempt;
 pub mod webhook_delivery;
+pub mod widget_session;
 
 pub mod prelude {
     //! The entities under short names.
@@ -40,4 +41,5 @@ pub mod prelude {
     pub use super::webhook::Entity as Webhook;
     pub use super::webhook_attempt::Entity as WebhookAttempt;
     pub use super::webhook_delivery::Entity as WebhookDelivery;
+    pub use super::widget_session::Entity as WidgetSession;
 }

@@ -10,6 +10,7 @@ mod m20261125_000005_webhooks;
 mod m20261125_000006_local_sign_in;
 mod m20261125_000007_webhook_deliveries;
 mod m20261125_000008_assistant_engine;
+mod m20261125_000009_widget_sessions;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_local_sign_in::Migration),
             Box::new(m20261125_000007_webhook_deliveries::Migration),
             Box::new(m20261125_000008_assistant_engine::Migration),
+            Box::new(m20261125_000009_widget_sessions::Migration),
         ]
     }
 }

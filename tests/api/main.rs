@@ -29,3 +29,4 @@ mod sessions;
 mod subscriptions;
 mod webhook_delivery;
 mod webhooks;
+mod widget;

@@ -140,8 +140,29 @@ impl FromStr for Plan {
 /// What authenticated the caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Actor {
-    ApiKey { id: String },
-    User { id: String },
+    ApiKey {
+        id: String,
+    },
+    User {
+        id: String,
+    },
+    /// A website visitor holding a widget session: it may act only on its own conversations with `assistant_id`.
+    Visitor {
+        id: String,
+        session_id: String,
+        assistant_id: String,
+    },
+}
+
+impl Actor {
+    /// `api_key`, `user` or `visitor`, as the audit log and `me` show it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::ApiKey { .. } => "api_key",
+            Actor::User { .. } => "user",
+            Actor::Visitor { .. } => "visitor",
+        }
+    }
 }
 
 /// Where a request came from, as the audit log records it.
@@ -158,6 +179,7 @@ pub struct Principal {
     /// Readable only through the [`crate::authz::Grant`] that authorization returns.
     pub organization: crate::authz::Tenant,
     pub plan: Plan,
+    /// The team role; a visitor holds none, and this is then `viewer`, which authorization does not read for it.
     pub role: Role,
     pub actor: Actor,
     pub origin: Origin,
@@ -171,7 +193,7 @@ impl Principal {
     /// The id recorded as the actor of a change.
     pub fn actor_id(&self) -> &str {
         match &self.actor {
-            Actor::ApiKey { id } | Actor::User { id } => id,
+            Actor::ApiKey { id } | Actor::User { id } | Actor::Visitor { id, .. } => id,
         }
     }
 }

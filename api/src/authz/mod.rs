@@ -41,6 +41,8 @@ pub enum Resource {
     Plan,
     /// Webhook endpoints.
     Webhook,
+    /// The embed widget's visitor endpoints: a visitor's own session, conversations and messages.
+    Widget,
     /// Giving a member or a key this role (or touching someone who holds it).
     Role(Role),
 }
@@ -61,6 +63,7 @@ impl Resource {
             Resource::Member => "members",
             Resource::Plan => "plan",
             Resource::Webhook => "webhooks",
+            Resource::Widget => "widget",
             Resource::Role(Role::Owner) => "roles.owner",
             Resource::Role(Role::Admin) => "roles.admin",
             Resource::Role(Role::Agent) => "roles.agent",
@@ -83,6 +86,7 @@ impl Resource {
             Resource::Member => "team members".to_owned(),
             Resource::Plan => "the plan".to_owned(),
             Resource::Webhook => "webhooks".to_owned(),
+            Resource::Widget => "the website widget".to_owned(),
             Resource::Role(role) => format!("the {role} role"),
         }
     }
@@ -171,8 +175,20 @@ impl Principal {
         &self.organization.0
     }
 
+    /// The Casbin subject of this caller: its own id, or for a visitor the `visitor` role itself (visitors are
+    /// many and short-lived, so the enforcer keeps no link per visitor).
+    fn casbin_subject(&self) -> &str {
+        match self.actor {
+            Actor::Visitor { .. } => VISITOR,
+            _ => self.actor_id(),
+        }
+    }
+
     /// The Casbin roles this caller holds: its role, or a scoped key's scopes; keys also hold `service_key`.
     fn casbin_roles(&self) -> Vec<String> {
+        if matches!(self.actor, Actor::Visitor { .. }) {
+            return vec![VISITOR.to_owned()];
+        }
         let mut roles = match (&self.actor, &self.scopes) {
             (Actor::ApiKey { .. }, Some(scopes)) => scopes.iter().map(|s| scope_role(*s)).collect(),
             _ => vec![role_name(self.role)],
@@ -187,6 +203,8 @@ impl Principal {
 }
 
 const SERVICE_KEY: &str = "service_key";
+/// The Casbin role (and subject) of every website visitor.
+const VISITOR: &str = "visitor";
 
 /// The Casbin role of a member role.
 pub fn role_name(role: Role) -> String {
@@ -304,22 +322,26 @@ impl Authz {
 
     /// Brings the enforcer's links for the caller up to date with its principal.
     async fn observe(&self, principal: &Principal) -> ApiResult<()> {
+        // A visitor is judged as the `visitor` role itself: only its organization's plan needs linking.
+        let visitor = matches!(principal.actor, Actor::Visitor { .. });
         let subject = principal.actor_id();
         let organization = principal.recorded_organization();
         let roles = principal.casbin_roles();
         let plan = vec![plan_name(principal.plan)];
         {
             let inner = self.inner.read().await;
-            if inner.links.get(subject) == Some(&roles)
+            if (visitor || inner.links.get(subject) == Some(&roles))
                 && inner.links.get(organization) == Some(&plan)
             {
                 return Ok(());
             }
         }
         let mut inner = self.inner.write().await;
-        inner
-            .relink("g", subject, &roles, Some(organization))
-            .await?;
+        if !visitor {
+            inner
+                .relink("g", subject, &roles, Some(organization))
+                .await?;
+        }
         inner.relink("g2", organization, &plan, None).await
     }
 
@@ -400,6 +422,9 @@ impl Authz {
                     .map_or("a higher", String::as_str),
                 principal.plan
             )),
+            None if matches!(principal.actor, Actor::Visitor { .. }) => {
+                ApiError::Forbidden(format!("a website visitor may not {what}"))
+            }
             None if principal.scopes.is_some() => {
                 ApiError::Forbidden(format!("this key's scopes do not allow it: {what}"))
             }
@@ -452,7 +477,7 @@ pub async fn authorize<'p>(
 ) -> ApiResult<Grant<'p>> {
     let authz = &principal.authz;
     authz.observe(principal).await?;
-    let subject = principal.actor_id();
+    let subject = principal.casbin_subject();
     let organization = principal.recorded_organization();
     let what = format!("{} {}", action.verb(), resource.noun());
     // DESIGN.md's API-access tier: a basic organization's keys are read-only.
@@ -500,7 +525,7 @@ async fn authorize_api_surface(
     if matches!(principal.actor, Actor::User { .. })
         || authz
             .enforce(
-                principal.actor_id(),
+                principal.casbin_subject(),
                 principal.recorded_organization(),
                 "api",
                 surface,
@@ -548,7 +573,7 @@ pub async fn authorize_key_rights<'p>(
     for scope in scopes.unwrap_or_default() {
         for (object, action) in authz.permissions_of(&scope_role(*scope)).await {
             let creator = authz
-                .enforce(principal.actor_id(), organization, &object, &action)
+                .enforce(principal.casbin_subject(), organization, &object, &action)
                 .await?;
             // A role name is its own subject in Casbin, so this asks what the role alone allows.
             let holder = authz
@@ -634,6 +659,55 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, ApiError::PlanUpgradeRequired(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_visitor_may_use_the_widget_on_every_plan_and_nothing_else() {
+        let authz = Authz::detached().await.unwrap();
+        for plan in [Plan::Basic, Plan::Standard, Plan::Premium] {
+            let visitor = Principal {
+                organization: Tenant::new(format!("org_{plan}")),
+                plan,
+                role: Role::Owner,
+                actor: Actor::Visitor {
+                    id: "vis_1".to_owned(),
+                    session_id: "wses_1".to_owned(),
+                    assistant_id: "asst_1".to_owned(),
+                },
+                origin: Origin::default(),
+                scopes: None,
+                authz: authz.clone(),
+            };
+            for action in [Action::Read, Action::Write] {
+                assert!(
+                    authorize(&visitor, Resource::Widget, action).await.is_ok(),
+                    "{plan}"
+                );
+            }
+            // Its `role` field is not what it is judged by: even `owner` there gives nothing else.
+            for (resource, action) in [
+                (Resource::Conversation, Action::Read),
+                (Resource::Message, Action::Write),
+                (Resource::Visitor, Action::Read),
+                (Resource::KnowledgeBase, Action::Read),
+                (Resource::Analytics, Action::Read),
+            ] {
+                let err = authorize(&visitor, resource, action).await.unwrap_err();
+                assert!(
+                    matches!(&err, ApiError::Forbidden(m) if m.contains("website visitor")),
+                    "{err:?}"
+                );
+            }
+        }
+        // Visitors leave no per-visitor links in the enforcer.
+        assert!(!authz.inner.read().await.links.contains_key("vis_1"));
+        // And team members do not get the widget's object.
+        let owner = principal(Role::Owner, Plan::Premium, false).await;
+        assert!(
+            authorize(&owner, Resource::Widget, Action::Read)
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]

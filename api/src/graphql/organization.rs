@@ -148,6 +148,9 @@ pub struct WidgetInput {
     pub height: Option<u32>,
     pub hide_on_paths: Option<Vec<String>>,
     pub show_on_paths: Option<Vec<String>>,
+    /// Website origins whose pages may run the widget (`https://shop.example.com`, `https://*.example.com`);
+    /// empty allows every origin.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 impl WidgetInput {
@@ -168,6 +171,7 @@ impl WidgetInput {
             height: self.height.unwrap_or(base.height),
             hide_on_paths: self.hide_on_paths.unwrap_or(base.hide_on_paths),
             show_on_paths: self.show_on_paths.unwrap_or(base.show_on_paths),
+            allowed_origins: self.allowed_origins.unwrap_or(base.allowed_origins),
         }
     }
 }

@@ -9,7 +9,7 @@ use entities::{
     api_key, assistant, conversation, knowledge_base_entry, message, organization, visitor,
 };
 
-use crate::auth::{Actor, Plan, Principal, Role};
+use crate::auth::{Plan, Principal, Role};
 use crate::graphql::caller;
 use crate::graphql::loaders::{AssistantKey, LatestMessagesKey, RequestLoader, VisitorKey};
 use crate::ids::Kind;
@@ -132,10 +132,7 @@ impl Me {
     }
     /// `api_key` or `user`.
     async fn actor_type(&self) -> &str {
-        match self.0.actor {
-            Actor::ApiKey { .. } => "api_key",
-            Actor::User { .. } => "user",
-        }
+        self.0.actor.kind()
     }
     async fn actor_id(&self) -> ID {
         ID(self.0.actor_id().to_owned())
@@ -188,6 +185,10 @@ impl Widget {
     }
     async fn show_on_paths(&self) -> &[String] {
         &self.0.show_on_paths
+    }
+    /// Website origins whose pages may run the widget; empty allows every origin.
+    async fn allowed_origins(&self) -> &[String] {
+        &self.0.allowed_origins
     }
 }
 

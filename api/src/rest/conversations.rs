@@ -2,18 +2,16 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use entities::{conversation, message};
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::error::ApiError;
 use crate::ids::Kind;
+use crate::rest::answer_stream::{stream_answer, wants_event_stream};
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
@@ -308,10 +306,8 @@ async fn create_message(
             messages::create(&state.db, &state.engine, &principal, &id, input, None).await?;
         return Ok((StatusCode::CREATED, Json(PostedJson::from(posted))).into_response());
     }
-    let (deltas, mut pieces) = tokio::sync::mpsc::channel::<String>(64);
-    let (done_tx, done) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let posted = messages::create(
+    stream_answer(PostedJson::from, move |deltas| async move {
+        messages::create(
             &state.db,
             &state.engine,
             &principal,
@@ -319,57 +315,9 @@ async fn create_message(
             input,
             Some(&deltas),
         )
-        .await;
-        drop(deltas);
-        let _ = done_tx.send(posted);
-    });
-    // Refusals (bad input, unknown conversation…) come before any piece of answer: they keep their status.
-    let Some(first) = pieces.recv().await else {
-        let posted = done
-            .await
-            .map_err(|_| ApiError::internal_msg("the message task ended early"))??;
-        return Ok(Sse::new(futures_util::stream::iter([message_event(posted)])).into_response());
-    };
-    let delta = |text: String| {
-        Event::default()
-            .event("delta")
-            .json_data(json!({"text": text}))
-    };
-    let head = futures_util::stream::iter([delta(first)]);
-    let tail = futures_util::stream::unfold(Some((pieces, done)), move |state| async move {
-        let (mut pieces, done) = state?;
-        if let Some(text) = pieces.recv().await {
-            return Some((delta(text), Some((pieces, done))));
-        }
-        let last = match done.await {
-            Ok(Ok(posted)) => message_event(posted),
-            Ok(Err(err)) => Event::default().event("error").json_data(err.body()),
-            Err(_) => Event::default()
-                .event("error")
-                .json_data(ApiError::internal_msg("the answer was interrupted").body()),
-        };
-        Some((last, None))
-    });
-    Ok(Sse::new(head.chain(tail)).into_response())
-}
-
-/// The closing `message` event: the posted message with its replies, as the JSON answer would be.
-fn message_event(posted: messages::Posted) -> Result<Event, axum::Error> {
-    Event::default()
-        .event("message")
-        .json_data(PostedJson::from(posted))
-}
-
-/// Whether the caller asked for server-sent events.
-fn wants_event_stream(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(axum::http::header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| {
-            v.split(',')
-                .any(|t| t.trim().starts_with("text/event-stream"))
-        })
+        .await
+    })
+    .await
 }
 
 /// Rates a whole conversation, 1 to 5 (CSAT); a second rating replaces the first.

@@ -1,6 +1,7 @@
 //! REST v1 at `/api/v1`: thin handlers over the same services as GraphQL.
 
 pub mod analytics;
+pub mod answer_stream;
 pub mod api_keys;
 pub mod audit;
 pub mod conversations;
@@ -10,6 +11,7 @@ pub mod knowledge_base;
 pub mod public;
 pub mod visitors;
 mod webhooks;
+pub mod widget;
 
 use axum::Router;
 use serde::{Deserialize, Serialize};

@@ -60,6 +60,9 @@ pub struct WidgetSettings {
     pub hide_on_paths: Vec<String>,
     /// Path globs where the widget shows (empty: everywhere).
     pub show_on_paths: Vec<String>,
+    /// Website origins (`https://shop.example.com`, `https://*.example.com`) whose pages may run the widget;
+    /// empty allows every origin.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for WidgetSettings {
@@ -79,6 +82,7 @@ impl Default for WidgetSettings {
             height: 600,
             hide_on_paths: Vec::new(),
             show_on_paths: Vec::new(),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -129,8 +133,85 @@ impl WidgetSettings {
                 ));
             }
         }
+        if self.allowed_origins.len() > 50 {
+            return Err(ApiError::validation(
+                "widget.allowed_origins",
+                "at most 50 origins",
+            ));
+        }
+        for origin in &self.allowed_origins {
+            if normalize_origin(origin).as_deref() != Some(origin.as_str()) {
+                return Err(ApiError::validation(
+                    "widget.allowed_origins",
+                    format!(
+                        "{origin:?} is not an origin like https://shop.example.com or https://*.example.com \
+                         (scheme and host in lower case, a port only when not the default, no path)"
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
+
+    /// Whether a page of `origin` (the request's `Origin` header) may run the widget.
+    pub fn allows_origin(&self, origin: Option<&str>) -> bool {
+        if self.allowed_origins.is_empty() {
+            return true;
+        }
+        let Some(origin) = origin.and_then(normalize_origin) else {
+            return false;
+        };
+        self.allowed_origins.iter().any(|allowed| {
+            if *allowed == origin {
+                return true;
+            }
+            // `https://*.example.com` allows every subdomain of example.com (not example.com itself).
+            let Some((scheme, rest)) = allowed.split_once("://*.") else {
+                return false;
+            };
+            origin
+                .strip_prefix(scheme)
+                .and_then(|o| o.strip_prefix("://"))
+                .and_then(|host| host.strip_suffix(rest))
+                .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.'))
+        })
+    }
+}
+
+/// The canonical form of a web origin (`scheme://host[:port]`, the default port left out), allowing a leading
+/// `*.` wildcard label; `None` when it is not an http(s) origin.
+pub fn normalize_origin(value: &str) -> Option<String> {
+    let (wildcard, candidate) = match value.split_once("://*.") {
+        Some((scheme, rest)) => (true, format!("{scheme}://wildcard.{rest}")),
+        None => (false, value.to_owned()),
+    };
+    let url = url::Url::parse(&candidate).ok()?;
+    let host_ok = match url.host()? {
+        url::Host::Domain(domain) => {
+            domain.split('.').all(|label| {
+                !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            })
+            // A wildcard covers the subdomains of one registrable name at least (`*.example.com`, not `*.com`).
+            && (!wildcard || domain.matches('.').count() >= 2)
+        }
+        url::Host::Ipv4(_) | url::Host::Ipv6(_) => !wildcard,
+    };
+    if !host_ok
+        || !matches!(url.scheme(), "http" | "https")
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return None;
+    }
+    let origin = url.origin().ascii_serialization();
+    Some(if wildcard {
+        origin.replacen("://wildcard.", "://*.", 1)
+    } else {
+        origin
+    })
 }
 
 /// One intent: a name stored on the visitor messages that match one of its keywords or patterns.

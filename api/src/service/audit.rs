@@ -10,7 +10,7 @@ use sea_orm::{
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::auth::{Actor, Origin, Principal};
+use crate::auth::{Origin, Principal};
 use crate::authz::{Action, Grant, Resource, authorize};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
@@ -75,10 +75,7 @@ pub(crate) async fn append(
         .await?;
     let (actor_type, actor_id, origin) = match actor {
         AuditActor::Principal(p) => (
-            match p.actor {
-                Actor::ApiKey { .. } => "api_key",
-                Actor::User { .. } => "user",
-            },
+            p.actor.kind(),
             Some(p.actor_id().to_owned()),
             p.origin.clone(),
         ),

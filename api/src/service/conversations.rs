@@ -145,7 +145,16 @@ pub async fn create(
     input: CreateConversation,
 ) -> ApiResult<Created> {
     let grant = authorize(principal, Resource::Conversation, Action::Write).await?;
-    let org = grant.organization_id();
+    start(db, engine, grant.organization_id(), input).await
+}
+
+/// [`create`] in an organization the caller was authorized for (the widget starts its visitor's conversations).
+pub(crate) async fn start(
+    db: &Db,
+    engine: &Engine,
+    org: &str,
+    input: CreateConversation,
+) -> ApiResult<Created> {
     let initial_message = input
         .initial_message
         .as_deref()

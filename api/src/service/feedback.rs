@@ -46,7 +46,18 @@ pub async fn rate_answer(
     input: RateAnswer,
 ) -> ApiResult<feedback::Model> {
     let grant = authorize(principal, Resource::Message, Action::Write).await?;
-    let org = grant.organization_id();
+    rate_answer_in(db, grant.organization_id(), None, message_id, input).await
+}
+
+/// [`rate_answer`] in an organization the caller was authorized for; with `visitor_id`, only that visitor's
+/// conversations hold the message (others answer NOT_FOUND).
+pub(crate) async fn rate_answer_in(
+    db: &Db,
+    org: &str,
+    visitor_id: Option<&str>,
+    message_id: &str,
+    input: RateAnswer,
+) -> ApiResult<feedback::Model> {
     let message_id = ids::lookup(Kind::Message, message_id)?;
     let comment = optional_field("comment", input.comment.as_deref(), COMMENT_MAX)?;
     let txn = db.begin_write().await?;
@@ -55,6 +66,10 @@ pub async fn rate_answer(
         .one(&*txn)
         .await?
         .ok_or_else(|| ApiError::not_found("message", message_id))?;
+    let conversation = conversations::find(&*txn, org, &message.conversation_id).await?;
+    if visitor_id.is_some_and(|v| v != conversation.visitor_id) {
+        return Err(ApiError::not_found("message", message_id));
+    }
     if message.author != "assistant" {
         return Err(ApiError::validation(
             "message_id",
@@ -64,7 +79,6 @@ pub async fn rate_answer(
             ),
         ));
     }
-    let conversation = conversations::find(&*txn, org, &message.conversation_id).await?;
     let saved = save(
         &txn,
         &conversation,
@@ -91,7 +105,18 @@ pub async fn rate_conversation(
     input: RateConversation,
 ) -> ApiResult<feedback::Model> {
     let grant = authorize(principal, Resource::Conversation, Action::Write).await?;
-    let org = grant.organization_id();
+    rate_conversation_in(db, grant.organization_id(), None, conversation_id, input).await
+}
+
+/// [`rate_conversation`] in an organization the caller was authorized for; with `visitor_id`, only that
+/// visitor's conversations (others answer NOT_FOUND).
+pub(crate) async fn rate_conversation_in(
+    db: &Db,
+    org: &str,
+    visitor_id: Option<&str>,
+    conversation_id: &str,
+    input: RateConversation,
+) -> ApiResult<feedback::Model> {
     let conversation_id = ids::lookup(Kind::Conversation, conversation_id)?;
     if !(1..=5).contains(&input.rating) {
         return Err(ApiError::validation(
@@ -102,6 +127,9 @@ pub async fn rate_conversation(
     let comment = optional_field("comment", input.comment.as_deref(), COMMENT_MAX)?;
     let txn = db.begin_write().await?;
     let conversation = conversations::find(&*txn, org, conversation_id).await?;
+    if visitor_id.is_some_and(|v| v != conversation.visitor_id) {
+        return Err(ApiError::not_found("conversation", conversation_id));
+    }
     let saved = save(
         &txn,
         &conversation,

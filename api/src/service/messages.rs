@@ -352,6 +352,16 @@ pub async fn list(
     let grant = authorize(principal, Resource::Message, Action::Read).await?;
     let conversation =
         conversations::find(db.conn(), grant.organization_id(), conversation_id).await?;
+    list_in(db, &conversation, page, direction).await
+}
+
+/// A page of the messages of a conversation the caller was authorized to read.
+pub(crate) async fn list_in(
+    db: &Db,
+    conversation: &conversation::Model,
+    page: &PageRequest,
+    direction: Direction,
+) -> ApiResult<Page<message::Model>> {
     let mut query = message::Entity::find()
         .filter(message::Column::OrganizationId.eq(&conversation.organization_id))
         .filter(message::Column::ConversationId.eq(&conversation.id));

@@ -19,6 +19,7 @@ pub(crate) mod sql;
 pub mod usage;
 pub mod visitors;
 pub mod webhooks;
+pub mod widget;
 
 use std::collections::HashMap;
 

@@ -76,6 +76,16 @@ pub async fn update(
     input: UpdateVisitor,
 ) -> ApiResult<visitor::Model> {
     let grant = authorize(principal, Resource::Visitor, Action::Write).await?;
+    update_in(db, grant.organization_id(), id, input).await
+}
+
+/// [`update`] in an organization the caller was authorized for (the widget's visitor changes its own details).
+pub(crate) async fn update_in(
+    db: &Db,
+    org: &str,
+    id: &str,
+    input: UpdateVisitor,
+) -> ApiResult<visitor::Model> {
     let id = ids::lookup(Kind::Visitor, id)?;
     if input.name.is_keep() && input.email.is_keep() && input.phone.is_keep() {
         return Err(ApiError::validation(
@@ -100,7 +110,6 @@ pub async fn update(
         Patch::Clear => None,
         Patch::Set(_) => valid,
     };
-    let org = grant.organization_id();
     let txn = db.begin_write().await?;
     let before = find(&*txn, org, id).await?;
     let name = merge(&input.name, checked.name, &before.name);

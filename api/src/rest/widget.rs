@@ -1,0 +1,460 @@
+//! `/widget/v1`: the endpoints the embed widget calls from visitors' browsers (CORS, widget tokens, per-address
+//! limits).
+
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use entities::{assistant, conversation, message};
+use serde::{Deserialize, Serialize};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::auth::Principal;
+use crate::auth::layer::{bearer, origin_of};
+use crate::error::ApiError;
+use crate::ids::Kind;
+use crate::ratelimit::WidgetBucket;
+use crate::rest::answer_stream::{stream_answer, wants_event_stream};
+use crate::rest::conversations::FeedbackJson;
+use crate::rest::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::rest::visitors::VisitorJson;
+use crate::rest::{ListResponse, PageParams};
+use crate::service::PageRequest;
+use crate::service::assistants::{self, WidgetSettings};
+use crate::service::conversations::Created;
+use crate::service::feedback::{RateAnswer, RateConversation};
+use crate::service::messages::{self, Posted};
+use crate::service::visitors::UpdateVisitor;
+use crate::service::widget::{self as svc, SendMessage, Site, StartConversation, StartSession};
+use crate::state::AppState;
+
+/// Every widget route, with CORS for any page (the assistant's allowed origins are checked per request) and the
+/// per-address limits.
+pub fn router(state: AppState) -> Router<AppState> {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderName::from_static("ratelimit-reset"),
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(Duration::from_secs(3600));
+    Router::new()
+        .route("/sessions", post(start_session))
+        .route("/session", get(current).delete(end_session))
+        .route("/visitor", axum::routing::patch(update_visitor))
+        .route(
+            "/conversations",
+            get(list_conversations).post(start_conversation),
+        )
+        .route("/conversations/{id}", get(show_conversation))
+        .route(
+            "/conversations/{id}/messages",
+            get(list_messages).post(send_message),
+        )
+        .route("/conversations/{id}/feedback", post(rate_conversation))
+        .route("/messages/{id}/feedback", post(rate_answer))
+        // Set here, before the CORS layer wraps it: a browser's preflight (OPTIONS) reaches this fallback, and
+        // the router's own would be put in place unwrapped.
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(middleware::from_fn_with_state(state, limit))
+        .layer(cors)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed("method not allowed on this route".to_owned())
+}
+
+/// Counts the request against its client address's budget: starting sessions has its own, smaller one.
+async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(ip) = origin_of(request.extensions(), request.headers()).ip else {
+        return next.run(request).await;
+    };
+    let bucket = if request.method() == Method::POST && request.uri().path().ends_with("/sessions")
+    {
+        WidgetBucket::Sessions
+    } else {
+        WidgetBucket::Requests
+    };
+    let decision = state.rate_limits.check_widget(bucket, &ip).await;
+    if let Some(decision) = decision
+        && let Some(retry_after_secs) = decision.retry_after_secs
+    {
+        let mut response = ApiError::RateLimited { retry_after_secs }.into_response();
+        decision.write_headers(response.headers_mut());
+        return response;
+    }
+    let mut response = next.run(request).await;
+    if let Some(decision) = decision {
+        decision.write_headers(response.headers_mut());
+    }
+    response
+}
+
+/// The page and client a widget request comes from.
+fn site(parts: &Parts) -> Site {
+    Site {
+        origin: parts
+            .headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        client: origin_of(&parts.extensions, &parts.headers),
+    }
+}
+
+/// The page and client of a request.
+struct FromSite(Site);
+
+impl<S: Send + Sync> FromRequestParts<S> for FromSite {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Ok(Self(site(parts)))
+    }
+}
+
+/// The visitor holding the widget token of the request.
+struct Visitor(Principal);
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Err(ApiError::Unauthenticated(
+                "missing widget token: send Authorization: Bearer <token from POST /widget/v1/sessions>"
+                    .to_owned(),
+            ));
+        }
+        let token = bearer(&parts.headers)?;
+        let principal = svc::authenticate(
+            &state.db,
+            &state.authz,
+            state.settings.widget_session_idle_days,
+            token,
+            &site(parts),
+        )
+        .await?;
+        Ok(Self(principal))
+    }
+}
+
+/// The assistant as its widget needs it.
+#[derive(Debug, Serialize)]
+pub struct WidgetAssistantJson {
+    pub id: String,
+    pub name: String,
+    pub widget: WidgetSettings,
+}
+
+impl From<assistant::Model> for WidgetAssistantJson {
+    fn from(m: assistant::Model) -> Self {
+        Self {
+            widget: assistants::widget(&m),
+            id: m.id,
+            name: m.name,
+        }
+    }
+}
+
+/// A started session: keep `token` (shown once) and send it as `Authorization: Bearer <token>`.
+#[derive(Debug, Serialize)]
+pub struct StartedJson {
+    pub token: String,
+    pub session_id: String,
+    pub expires_at: DateTime<Utc>,
+    pub visitor: VisitorJson,
+    pub assistant: WidgetAssistantJson,
+}
+
+/// The caller's session, with the conversation to resume on this page.
+#[derive(Debug, Serialize)]
+pub struct CurrentJson {
+    pub session_id: String,
+    pub expires_at: DateTime<Utc>,
+    pub visitor: VisitorJson,
+    pub assistant: WidgetAssistantJson,
+    pub conversation: Option<WidgetConversationJson>,
+}
+
+/// A conversation as its visitor sees it (no sentiment, handoff reasons or counters).
+#[derive(Debug, Serialize)]
+pub struct WidgetConversationJson {
+    pub id: String,
+    pub assistant_id: String,
+    pub status: String,
+    pub subject: Option<String>,
+    pub source_url: Option<String>,
+    pub page_title: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<conversation::Model> for WidgetConversationJson {
+    fn from(m: conversation::Model) -> Self {
+        Self {
+            id: m.id,
+            assistant_id: m.assistant_id,
+            status: m.status,
+            subject: m.subject,
+            source_url: m.source_url,
+            page_title: m.page_title,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// A message as its visitor sees it (no sentiment, intent or confidence).
+#[derive(Debug, Serialize)]
+pub struct WidgetMessageJson {
+    pub id: String,
+    pub conversation_id: String,
+    pub author: String,
+    pub body: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to_id: Option<String>,
+    /// The knowledge-base entry an assistant answer quotes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_entry_id: Option<String>,
+    /// The entries an AI answer cites.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<message::Model> for WidgetMessageJson {
+    fn from(m: message::Model) -> Self {
+        Self {
+            citations: messages::citations(&m),
+            id: m.id,
+            conversation_id: m.conversation_id,
+            author: m.author,
+            body: m.body,
+            reply_to_id: m.reply_to_id,
+            source_entry_id: m.source_entry_id,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// A new conversation with its first message and the assistant's answer.
+#[derive(Debug, Serialize)]
+pub struct WidgetCreatedJson {
+    #[serde(flatten)]
+    pub conversation: WidgetConversationJson,
+    pub initial_message: Option<WidgetMessageJson>,
+    pub replies: Vec<WidgetMessageJson>,
+}
+
+impl From<Created> for WidgetCreatedJson {
+    fn from(created: Created) -> Self {
+        Self {
+            conversation: created.conversation.into(),
+            initial_message: created.initial_message.map(Into::into),
+            replies: created.replies.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// A posted visitor message with the assistant's answer.
+#[derive(Debug, Serialize)]
+pub struct WidgetPostedJson {
+    #[serde(flatten)]
+    pub message: WidgetMessageJson,
+    pub replies: Vec<WidgetMessageJson>,
+}
+
+impl From<Posted> for WidgetPostedJson {
+    fn from(posted: Posted) -> Self {
+        Self {
+            message: posted.message.into(),
+            replies: posted.replies.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// Starts a session for an assistant: creates the visitor and answers its token.
+async fn start_session(
+    State(state): State<AppState>,
+    FromSite(site): FromSite,
+    ApiJson(input): ApiJson<StartSession>,
+) -> Result<(StatusCode, Json<StartedJson>), ApiError> {
+    let started = svc::start_session(
+        &state.db,
+        &state.authz,
+        state.settings.widget_session_idle_days,
+        input,
+        &site,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(StartedJson {
+            token: started.token,
+            session_id: started.session.id,
+            expires_at: started.session.expires_at,
+            visitor: started.visitor.into(),
+            assistant: started.assistant.into(),
+        }),
+    ))
+}
+
+async fn current(
+    State(state): State<AppState>,
+    Visitor(principal): Visitor,
+) -> Result<Json<CurrentJson>, ApiError> {
+    let current = svc::current(&state.db, &principal).await?;
+    Ok(Json(CurrentJson {
+        session_id: current.session.id,
+        expires_at: current.session.expires_at,
+        visitor: current.visitor.into(),
+        assistant: current.assistant.into(),
+        conversation: current.conversation.map(Into::into),
+    }))
+}
+
+async fn end_session(
+    State(state): State<AppState>,
+    Visitor(principal): Visitor,
+) -> Result<StatusCode, ApiError> {
+    svc::end_session(&state.db, &principal).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn update_visitor(
+    State(state): State<AppState>,
+    Visitor(principal): Visitor,
+    ApiJson(input): ApiJson<UpdateVisitor>,
+) -> Result<Json<VisitorJson>, ApiError> {
+    Ok(Json(
+        svc::update_visitor(&state.db, &principal, input)
+            .await?
+            .into(),
+    ))
+}
+
+async fn list_conversations(
+    State(state): State<AppState>,
+    Visitor(principal): Visitor,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<ListResponse<WidgetConversationJson>>, ApiError> {
+    let page = PageRequest::new(params.limit, params.cursor.as_deref(), Kind::Conversation)?;
+    let rows = svc::list_conversations(&state.db, &principal, &page).await?;
+    Ok(Json(ListResponse::from_page(rows, |c| &c.id, Into::into)))
+}
+
+async fn start_conversation(
+    State(state): State<AppState>,
+    Visitor(principal): Visitor,
+    ApiJson(input): ApiJson<StartConversation>,
+) -> Result<(StatusCode, Json<WidgetCreatedJson>), ApiError> {
+    let created = svc::start_conversation(&state.db, &state.engine, &principal, input).await?;
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+async fn show_conversation(
+    State(state): State<AppState>,
+    Visitor(principal): Visitor,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<WidgetConversationJson>, ApiError> {
+    Ok(Json(
+        svc::get_conversation(&state.db, &principal, &id)
+            .await?
+            .into(),
+    ))
+}
+
+/// `limit` and `cursor` of a page of messages, or `after`: the id of the last message the widget shows.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageParams {
+    limit: Option<i64>,
+    cursor: Option<String>,
+    after: Option<String>,
+}
+
+/// Messages oldest first; `cursor` (the `next_cursor` of the last page) continues after a page, and `after`
+/// (a message id) after that message, so polling with the last shown message brings only what is new.
+async fn list_messages(
+    State(state): State<AppState>,
+    Visitor(principal): Visitor,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<MessageParams>,
+) -> Result<Json<ListResponse<WidgetMessageJson>>, ApiError> {
+    let mut page = PageRequest::new(params.limit, params.cursor.as_deref(), Kind::Message)?;
+    if let Some(after) = &params.after {
+        if params.cursor.is_some() {
+            return Err(ApiError::BadRequest(
+                "give cursor or after, not both".to_owned(),
+            ));
+        }
+        page.after = Some(crate::ids::parse(Kind::Message, "after", after)?);
+    }
+    let rows = svc::list_messages(&state.db, &principal, &id, &page).await?;
+    Ok(Json(ListResponse::from_page(rows, |m| &m.id, Into::into)))
+}
+
+/// Posts a visitor message; with `Accept: text/event-stream` the answer streams as server-sent events.
+async fn send_message(
+    State(state): State<AppState>,
+    Visitor(principal): Visitor,
+    ApiPath(id): ApiPath<String>,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<SendMessage>,
+) -> Result<Response, ApiError> {
+    if !wants_event_stream(&headers) {
+        let posted =
+            svc::send_message(&state.db, &state.engine, &principal, &id, input, None).await?;
+        return Ok((StatusCode::CREATED, Json(WidgetPostedJson::from(posted))).into_response());
+    }
+    stream_answer(WidgetPostedJson::from, move |deltas| async move {
+        svc::send_message(
+            &state.db,
+            &state.engine,
+            &principal,
+            &id,
+            input,
+            Some(&deltas),
+        )
+        .await
+    })
+    .await
+}
+
+async fn rate_conversation(
+    State(state): State<AppState>,
+    Visitor(principal): Visitor,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<RateConversation>,
+) -> Result<Json<FeedbackJson>, ApiError> {
+    Ok(Json(
+        svc::rate_conversation(&state.db, &principal, &id, input)
+            .await?
+            .into(),
+    ))
+}
+
+async fn rate_answer(
+    State(state): State<AppState>,
+    Visitor(principal): Visitor,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<RateAnswer>,
+) -> Result<Json<FeedbackJson>, ApiError> {
+    Ok(Json(
+        svc::rate_answer(&state.db, &principal, &id, input)
+            .await?
+            .into(),
+    ))
+}
