@@ -919,3 +919,79 @@ async fn an_ai_answer_streams_to_the_widget_as_server_sent_events() {
     assert_eq!(reply["citations"], json!([shipping]));
     assert_eq!(fake.seen().len(), 1);
 }
+
+#[tokio::test]
+async fn the_answer_follows_the_page_the_visitor_asks_from() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for (title, body) in [
+        (
+            "How do I return headphones or other electronics?",
+            "Electronics can be returned within 14 days in their original packaging with all accessories.",
+        ),
+        (
+            "How do I return a dress or other clothing?",
+            "Clothing can be returned within 30 days, unworn and with its labels attached.",
+        ),
+    ] {
+        let created = app
+            .post(
+                "/api/v1/knowledge-base",
+                json!({"title": title, "body": body, "category": "returns"}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        ids.push(created.body["id"].as_str().unwrap().to_owned());
+    }
+    let browser = Browser::start(&app, json!({})).await;
+    let opened = browser
+        .post(
+            "/widget/v1/conversations",
+            json!({"page_title": "Wireless headphones | Electronics", "source_url": "https://shop.example.com/electronics/headphones-x1"}),
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.text);
+    let messages = format!(
+        "/widget/v1/conversations/{}/messages",
+        opened.body["id"].as_str().unwrap()
+    );
+    let question = "how do I return it?";
+    let on_headphones = browser.post(&messages, json!({"body": question})).await;
+    assert_eq!(
+        on_headphones.status,
+        StatusCode::CREATED,
+        "{}",
+        on_headphones.text
+    );
+    assert_eq!(
+        on_headphones.body["replies"][0]["source_entry_id"], ids[0],
+        "{}",
+        on_headphones.text
+    );
+    // The visitor moved to a dress: the same question is answered for that page.
+    let on_a_dress = browser
+        .post(
+            &messages,
+            json!({"body": question, "page_title": "Summer dress", "page_url": "https://shop.example.com/clothing/summer-dress", "page_context": "clothing"}),
+        )
+        .await;
+    assert_eq!(
+        on_a_dress.status,
+        StatusCode::CREATED,
+        "{}",
+        on_a_dress.text
+    );
+    assert_eq!(
+        on_a_dress.body["replies"][0]["source_entry_id"], ids[1],
+        "{}",
+        on_a_dress.text
+    );
+    let bad_page = browser
+        .post(
+            &messages,
+            json!({"body": question, "page_url": "javascript:alert(1)"}),
+        )
+        .await;
+    assert_eq!(bad_page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad_page.text.contains("page_url"), "{}", bad_page.text);
+}

@@ -29,7 +29,7 @@ use crate::service::{
 /// Longest subject.
 const SUBJECT_MAX: usize = 300;
 /// Longest page context.
-const CONTEXT_MAX: usize = 10_000;
+pub(crate) const CONTEXT_MAX: usize = 10_000;
 
 /// Where a conversation stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
@@ -255,7 +255,7 @@ pub(crate) async fn start(
             replies: Vec::new(),
         });
     };
-    let posted = replies::visitor_message(db, engine, txn, conversation, body, None).await?;
+    let posted = replies::visitor_message(db, engine, txn, conversation, body, None, None).await?;
     Ok(Created {
         conversation: find(db.conn(), org, &posted.message.conversation_id).await?,
         initial_message: Some(posted.message),

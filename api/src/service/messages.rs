@@ -245,7 +245,7 @@ pub async fn create(
         )));
     }
     if input.author == Author::Visitor {
-        return replies::visitor_message(db, engine, txn, conversation, body, deltas).await;
+        return replies::visitor_message(db, engine, txn, conversation, body, None, deltas).await;
     }
     let (message, _) = insert(
         &txn,

@@ -30,14 +30,26 @@ const CANDIDATES: usize = 3;
 /// Earlier messages of the conversation given to the AI provider.
 const HISTORY: u64 = 6;
 
+/// The page a visitor asks from, when it is not the one the conversation started on (the widget follows the
+/// visitor across a site's pages); retrieval ranks with it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Page {
+    pub url: Option<String>,
+    pub title: Option<String>,
+    pub context: Option<String>,
+}
+
 /// Stores a visitor message in `txn` (with its sentiment and intent), applies the handoff triggers, commits,
 /// then answers it unless the conversation is with a person or the assistant does not reply.
+///
+/// `page` is where the visitor asks from; without it, the conversation's page.
 pub(crate) async fn visitor_message(
     db: &Db,
     engine: &Engine,
     txn: WriteTxn<'_>,
     conversation: conversation::Model,
     body: String,
+    page: Option<Page>,
     deltas: Option<&mpsc::Sender<String>>,
 ) -> ApiResult<Posted> {
     let org = conversation.organization_id.clone();
@@ -100,6 +112,7 @@ pub(crate) async fn visitor_message(
         settings: &settings,
         conversation: &conversation,
         message: &message,
+        page: page.as_ref(),
     };
     let answer = answer(&turn, deltas).await?;
     let txn = db.begin_write().await?;
@@ -251,6 +264,7 @@ struct Turn<'a> {
     settings: &'a EngineSettings,
     conversation: &'a conversation::Model,
     message: &'a message::Model,
+    page: Option<&'a Page>,
 }
 
 /// The knowledge-base answer (the best entry quoted, or the fallback message below the threshold), replaced
@@ -263,13 +277,22 @@ async fn answer(turn: &Turn<'_>, deltas: Option<&mpsc::Sender<String>>) -> ApiRe
         settings,
         conversation,
         message,
+        page,
     } = *turn;
     let org = &conversation.organization_id;
-    let question = Question {
-        text: message.body.clone(),
-        page_title: conversation.page_title.clone(),
-        page_url: conversation.source_url.clone(),
-        page_context: conversation.page_context.clone(),
+    let question = match page {
+        Some(page) => Question {
+            text: message.body.clone(),
+            page_title: page.title.clone(),
+            page_url: page.url.clone(),
+            page_context: page.context.clone(),
+        },
+        None => Question {
+            text: message.body.clone(),
+            page_title: conversation.page_title.clone(),
+            page_url: conversation.source_url.clone(),
+            page_context: conversation.page_context.clone(),
+        },
     };
     let ranked = knowledge_base::rank(db, engine.retriever(), org, question, CANDIDATES).await?;
     let confidence = ranked.confidence.clamp(0.0, 1.0);
@@ -380,10 +403,13 @@ async fn ask_provider(
             entries,
             &history,
             &message.body,
-            conversation
-                .page_title
-                .as_deref()
-                .or(conversation.source_url.as_deref()),
+            match turn.page {
+                Some(page) => page.title.as_deref().or(page.url.as_deref()),
+                None => conversation
+                    .page_title
+                    .as_deref()
+                    .or(conversation.source_url.as_deref()),
+            },
         ),
         max_tokens: provider.max_tokens,
         timeout: std::time::Duration::from_secs(u64::from(provider.timeout_secs)),

@@ -26,8 +26,9 @@ use crate::service::assistants::{self, WidgetSettings};
 use crate::service::conversations::{self, CreateConversation, Status};
 use crate::service::feedback::{self as ratings, RateAnswer, RateConversation};
 use crate::service::messages::{self, Direction, Posted};
+use crate::service::replies::{self, Page};
 use crate::service::visitors::{self, NewVisitor, UpdateVisitor};
-use crate::service::{Page, PageRequest, newest_first, now, organizations};
+use crate::service::{PageRequest, newest_first, now, optional_field, organizations};
 
 /// Widget session tokens start with this.
 pub const TOKEN_PREFIX: &str = "cw_";
@@ -90,6 +91,36 @@ pub struct StartConversation {
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
     pub body: String,
+    /// The page the visitor asks from, when it moved on from where the conversation started: the answer is
+    /// ranked for this page.
+    #[serde(default)]
+    pub page_url: Option<String>,
+    #[serde(default)]
+    pub page_title: Option<String>,
+    #[serde(default)]
+    pub page_context: Option<String>,
+}
+
+impl SendMessage {
+    /// The page of the question, checked; `None` when no page field was given.
+    fn page(&self) -> ApiResult<Option<Page>> {
+        if self.page_url.is_none() && self.page_title.is_none() && self.page_context.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Page {
+            url: self
+                .page_url
+                .as_deref()
+                .map(|url| assistants::validate_url("page_url", url))
+                .transpose()?,
+            title: optional_field("page_title", self.page_title.as_deref(), 500)?,
+            context: optional_field(
+                "page_context",
+                self.page_context.as_deref(),
+                conversations::CONTEXT_MAX,
+            )?,
+        }))
+    }
 }
 
 /// Starts a widget session for `input.assistant_id`: creates the visitor and answers its token.
@@ -367,7 +398,7 @@ pub async fn list_conversations(
     db: &Db,
     principal: &Principal,
     page: &PageRequest,
-) -> ApiResult<Page<conversation::Model>> {
+) -> ApiResult<crate::service::Page<conversation::Model>> {
     let me = me(principal, Action::Read).await?;
     newest_first(
         db.conn(),
@@ -395,7 +426,7 @@ pub async fn list_messages(
     principal: &Principal,
     conversation_id: &str,
     page: &PageRequest,
-) -> ApiResult<Page<message::Model>> {
+) -> ApiResult<crate::service::Page<message::Model>> {
     let me = me(principal, Action::Read).await?;
     let conversation = own_conversation(db.conn(), &me, conversation_id).await?;
     messages::list_in(db, &conversation, page, Direction::Forward).await
@@ -413,6 +444,7 @@ pub async fn send_message(
 ) -> ApiResult<Posted> {
     let me = me(principal, Action::Write).await?;
     let body = messages::validate_body("body", &input.body, engine.message_max_bytes())?;
+    let page = input.page()?;
     let txn = db.begin_write().await?;
     let conversation = own_conversation(&*txn, &me, conversation_id).await?;
     if conversations::status(&conversation)? == Status::Closed {
@@ -421,7 +453,7 @@ pub async fn send_message(
             conversation.id
         )));
     }
-    crate::service::replies::visitor_message(db, engine, txn, conversation, body, deltas).await
+    replies::visitor_message(db, engine, txn, conversation, body, page, deltas).await
 }
 
 /// Rates one assistant answer in the visitor's own conversations.
