@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
 use crate::fake_openai::{COMPLETION_TOKENS, FakeOpenAi, Mode, PROMPT_TOKENS};
-use crate::helpers::{Reply, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Reply, TestApp, parse_sse, spawn_app, spawn_app_with};
 
 const SHIPPING: &str =
     "Standard shipping takes 3 to 5 business days. Orders placed before 2 pm ship the same day.";
@@ -505,21 +505,7 @@ async fn stream(app: &TestApp, conversation: &str, body: &str) -> Vec<(String, V
             .starts_with("text/event-stream")
     );
     let text = response.text().await.unwrap();
-    text.split("\n\n")
-        .filter(|block| !block.trim().is_empty())
-        .map(|block| {
-            let mut event = String::new();
-            let mut data = String::new();
-            for line in block.lines() {
-                if let Some(name) = line.strip_prefix("event:") {
-                    event = name.trim().to_owned();
-                } else if let Some(d) = line.strip_prefix("data:") {
-                    data.push_str(d.trim_start());
-                }
-            }
-            (event, serde_json::from_str(&data).unwrap())
-        })
-        .collect()
+    parse_sse(&text)
 }
 
 async fn provider_app() -> (TestApp, FakeOpenAi) {

@@ -6,7 +6,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::fake_openai::FakeOpenAi;
-use crate::helpers::{Reply, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Reply, TestApp, parse_sse, spawn_app, spawn_app_with};
 
 const SHIPPING: &str =
     "Standard shipping takes 3 to 5 business days. Orders placed before 2 pm ship the same day.";
@@ -885,22 +885,7 @@ async fn an_ai_answer_streams_to_the_widget_as_server_sent_events() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["access-control-allow-origin"], SHOP);
     let text = response.text().await.unwrap();
-    let events: Vec<(String, Value)> = text
-        .split("\n\n")
-        .filter(|block| !block.trim().is_empty())
-        .map(|block| {
-            let mut event = String::new();
-            let mut data = String::new();
-            for line in block.lines() {
-                if let Some(name) = line.strip_prefix("event:") {
-                    event = name.trim().to_owned();
-                } else if let Some(d) = line.strip_prefix("data:") {
-                    data.push_str(d.trim_start());
-                }
-            }
-            (event, serde_json::from_str(&data).unwrap())
-        })
-        .collect();
+    let events = parse_sse(&text);
     let deltas: String = events
         .iter()
         .filter(|(e, _)| e == "delta")
