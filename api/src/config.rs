@@ -60,6 +60,10 @@ pub struct Settings {
     pub widget_requests_per_minute: u32,
     /// Days a widget session lasts without being used.
     pub widget_session_idle_days: u32,
+    /// Minutes without a request after which a member's session ends.
+    pub session_idle_minutes: u32,
+    /// Hours after sign-in at which a member's session ends, used or not.
+    pub session_absolute_hours: u32,
 }
 
 /// The defaults of DESIGN.md's configuration table.
@@ -84,6 +88,8 @@ struct Defaults {
     widget_sessions_per_minute: u32,
     widget_requests_per_minute: u32,
     widget_session_idle_days: u32,
+    session_idle_minutes: u32,
+    session_absolute_hours: u32,
 }
 
 impl Default for Defaults {
@@ -109,6 +115,8 @@ impl Default for Defaults {
             widget_sessions_per_minute: 10,
             widget_requests_per_minute: 120,
             widget_session_idle_days: 30,
+            session_idle_minutes: 12 * 60,
+            session_absolute_hours: 7 * 24,
         }
     }
 }
@@ -155,7 +163,16 @@ impl Settings {
             widget_sessions_per_minute: defaults.widget_sessions_per_minute,
             widget_requests_per_minute: defaults.widget_requests_per_minute,
             widget_session_idle_days: defaults.widget_session_idle_days,
+            session_idle_minutes: defaults.session_idle_minutes,
+            session_absolute_hours: defaults.session_absolute_hours,
         }
+    }
+
+    /// Whether the public URL is https, so that session cookies are marked `Secure`.
+    pub fn public_url_is_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|url| url.to_ascii_lowercase().starts_with("https://"))
     }
 
     /// How often an open subscription authenticates again (at least once a second).

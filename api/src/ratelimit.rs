@@ -356,7 +356,11 @@ mod tests {
     async fn signed_in_users_are_not_limited_by_the_api_tier() {
         let limits = RateLimits::default();
         let mut principal = key(Plan::Basic, "usr_a").await;
-        principal.actor = Actor::User { id: "usr_a".into() };
+        principal.actor = Actor::User {
+            id: "usr_a".into(),
+            session_id: "ses_a".into(),
+            method: "password".into(),
+        };
         assert_eq!(limits.check(&principal).await, None);
     }
 }

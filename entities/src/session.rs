@@ -16,6 +16,14 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// How the member signed in: `password`, `saml`, `oidc` or `oauth2`.
+    pub method: String,
+    /// The SSO connection of an SSO sign-in.
+    pub sso_connection_id: Option<String>,
+    /// The last request made with the session, to the minute (idle expiry counts from it).
+    pub last_seen_at: Option<DateTimeUtc>,
+    /// Seconds without a request after which the session ends (set at sign-in; `NULL`: no idle expiry).
+    pub idle_timeout_secs: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

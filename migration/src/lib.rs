@@ -11,6 +11,7 @@ mod m20261125_000006_local_sign_in;
 mod m20261125_000007_webhook_deliveries;
 mod m20261125_000008_assistant_engine;
 mod m20261125_000009_widget_sessions;
+mod m20261125_000010_session_details;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_webhook_deliveries::Migration),
             Box::new(m20261125_000008_assistant_engine::Migration),
             Box::new(m20261125_000009_widget_sessions::Migration),
+            Box::new(m20261125_000010_session_details::Migration),
         ]
     }
 }

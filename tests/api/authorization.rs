@@ -187,7 +187,11 @@ async fn nobody_raises_their_own_role() {
         organization: Tenant::new(app.org.organization.id.clone()),
         plan: Plan::Premium,
         role: Role::Admin,
-        actor: Actor::User { id: id.clone() },
+        actor: Actor::User {
+            id: id.clone(),
+            session_id: "ses_test".to_owned(),
+            method: "password".to_owned(),
+        },
         origin: Origin::default(),
         scopes: None,
         authz: app.state.authz.clone(),

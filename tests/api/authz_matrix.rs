@@ -40,6 +40,8 @@ fn session(boot: &Bootstrapped, plan: Plan, authz: &Arc<Authz>) -> Principal {
         role: Role::Owner,
         actor: Actor::User {
             id: boot.owner.id.clone(),
+            session_id: "ses_matrix".to_owned(),
+            method: "password".to_owned(),
         },
         origin: Origin::default(),
         scopes: None,
@@ -182,6 +184,50 @@ impl Org {
             .id
     }
 
+    /// A signed-in viewer's session id, for the operations that end one.
+    async fn new_session(&self, app: &TestApp) -> String {
+        let email = format!(
+            "{}@matrix.test",
+            ulid::Ulid::new().to_string().to_lowercase()
+        );
+        let input = members::InviteMember {
+            email: email.clone(),
+            role: Role::Viewer,
+            name: None,
+        };
+        let member = members::invite(&app.db, &self.session, input)
+            .await
+            .unwrap();
+        let token = sessions::issue_invitation(&app.db, &self.session, &member.id)
+            .await
+            .unwrap()
+            .token;
+        let origin = Origin::default();
+        let accepted = sessions::AcceptInvitation {
+            token,
+            password: PASSWORD.to_owned(),
+        };
+        sessions::accept_invitation(&app.db, accepted, &origin)
+            .await
+            .unwrap();
+        let credentials = sessions::Credentials {
+            email,
+            password: PASSWORD.to_owned(),
+            organization_id: Some(member.organization_id),
+        };
+        sessions::login(
+            &app.db,
+            &app.state.login_throttle,
+            sessions::SessionPolicy::default(),
+            credentials,
+            &origin,
+        )
+        .await
+        .unwrap()
+        .session
+        .id
+    }
+
     async fn new_member(&self, app: &TestApp) -> String {
         let input = members::InviteMember {
             email: format!(
@@ -232,10 +278,16 @@ async fn signed_in_member(
         password: PASSWORD.to_owned(),
         organization_id: Some(member.organization_id),
     };
-    sessions::login(&app.db, &app.state.login_throttle, credentials, &origin)
-        .await
-        .unwrap()
-        .token
+    sessions::login(
+        &app.db,
+        &app.state.login_throttle,
+        sessions::SessionPolicy::default(),
+        credentials,
+        &origin,
+    )
+    .await
+    .unwrap()
+    .token
 }
 
 const PASSWORD: &str = "matrix member password";
@@ -320,6 +372,24 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
         "Query.apiKeyUsage" => gql("{ apiKeyUsage(days: 7) { requests } }", json!({})),
         "Query.auditLog" => gql("{ auditLog(first: 1) { totalCount } }", json!({})),
         "Query.members" => gql("{ members(first: 1) { totalCount } }", json!({})),
+        "Query.sessions" => gql(
+            "query($m: ID) { sessions(memberId: $m) { id } }",
+            json!({"m": org.boot.owner.id}),
+        ),
+        "Mutation.revokeSession" => gql(
+            "mutation($id: ID!) { revokeSession(id: $id) { id } }",
+            json!({"id": org.new_session(app).await}),
+        ),
+        "GET /sessions" => rest(
+            Method::GET,
+            format!("/sessions?member_id={}", org.boot.owner.id),
+            None,
+        ),
+        "DELETE /sessions/{id}" => rest(
+            Method::DELETE,
+            format!("/sessions/{}", org.new_session(app).await),
+            None,
+        ),
         "Query._service" => gql("{ _service { sdl } }", json!({})),
         "Query._entities" => gql(
             "query($r: [_Any!]!) { _entities(representations: $r) { ... on Conversation { id } } }",
@@ -951,6 +1021,8 @@ const BY_ID: &[&str] = &[
     "Mutation.updateAssistant",
     "Mutation.rotateApiKey",
     "Mutation.revokeApiKey",
+    "Mutation.revokeSession",
+    "DELETE /sessions/{id}",
     "Mutation.changeMemberRole",
     "Mutation.deactivateMember",
     "GET /conversations/{id}",
@@ -995,6 +1067,7 @@ const CHANGES: &[&str] = &[
     "assistants WHERE name = 'Helper'",
     "api_keys WHERE revoked_at IS NOT NULL OR previous_secret_hash IS NOT NULL",
     "users WHERE role = 'analyst' OR NOT active",
+    "sessions WHERE revoked_at IS NOT NULL",
     "webhooks",
     "webhooks WHERE description IS NOT NULL OR previous_secret_sealed IS NOT NULL",
     "webhook_deliveries",

@@ -435,3 +435,457 @@ async fn bad_sign_in_input_gets_clear_errors_and_changes_nothing() {
     .await;
     assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.text);
 }
+
+/// Signs in and returns the whole reply (cookie, CSRF token, session).
+async fn login_reply(app: &TestApp, email: &str) -> Reply {
+    let login = public(app, "login", json!({"email": email, "password": PASSWORD})).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+    login
+}
+
+/// The `concierge_session=…` pair of a `Set-Cookie` header.
+fn cookie_of(reply: &Reply) -> String {
+    let set = reply.headers["set-cookie"].to_str().unwrap();
+    set.split(';').next().unwrap().trim().to_owned()
+}
+
+/// A request carrying the session cookie (no Authorization header) and the given extra headers.
+async fn with_cookie(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    cookie: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> Reply {
+    let mut request = app
+        .client
+        .request(method, app.url(path))
+        .header("cookie", cookie);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    Reply {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    }
+}
+
+#[tokio::test]
+async fn a_browser_session_is_an_http_only_cookie_and_its_writes_need_the_same_origin_or_the_csrf_token()
+ {
+    let app = spawn_app().await;
+    let (member, _) = signed_in(&app, "cookie@acme.test", "AGENT").await;
+    let login = login_reply(&app, "cookie@acme.test").await;
+    let set = login.headers["set-cookie"].to_str().unwrap().to_owned();
+    let token = login.body["token"].as_str().unwrap();
+    assert!(
+        set.starts_with(&format!("concierge_session={token}")),
+        "{set}"
+    );
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=604800"] {
+        assert!(set.contains(attribute), "{attribute} missing: {set}");
+    }
+    // The public URL is plain http here, so the cookie is not Secure.
+    assert!(!set.contains("Secure"), "{set}");
+    let csrf = login.body["csrf_token"].as_str().unwrap().to_owned();
+    assert_eq!(csrf.len(), 64);
+    assert!(!csrf.contains(&token[3..]));
+    let cookie = cookie_of(&login);
+
+    // Reads with the cookie alone work, on REST and GraphQL, and `me` says how the member signed in.
+    let listed = with_cookie(
+        &app,
+        Method::GET,
+        "/api/v1/conversations",
+        &cookie,
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    let me = with_cookie(
+        &app,
+        Method::GET,
+        "/graphql?query=%7B%20me%20%7B%20signInMethod%20sessionId%20actorType%20role%20member%20%7B%20email%20%7D%20organization%20%7B%20id%20%7D%20%7D%20%7D",
+        &cookie,
+        &[("accept", "application/json")],
+        None,
+    )
+    .await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    let me = &me.body["data"]["me"];
+    assert_eq!(me["signInMethod"], "password");
+    assert_eq!(me["sessionId"], login.body["session_id"]);
+    assert_eq!(me["role"], "AGENT");
+    assert_eq!(me["member"]["email"], "cookie@acme.test");
+    assert_eq!(me["organization"]["id"], app.org.organization.id.as_str());
+    let key_me = app
+        .graphql_ok("{ me { signInMethod sessionId member { id } } }", json!({}))
+        .await;
+    assert_eq!(key_me["me"]["signInMethod"], "api_key");
+    assert_eq!(key_me["me"]["sessionId"], Value::Null);
+    assert_eq!(key_me["me"]["member"], Value::Null);
+
+    // A write from another site is refused, and nothing is written.
+    let body = json!({"visitor": {"name": "Ann"}, "initial_message": "hi"});
+    let before = app.count_rows("conversations").await;
+    for headers in [
+        vec![],
+        vec![("origin", "https://evil.test")],
+        vec![("origin", "https://evil.test"), ("x-csrf-token", "0000")],
+        vec![("sec-fetch-site", "cross-site")],
+    ] {
+        let refused = with_cookie(
+            &app,
+            Method::POST,
+            "/api/v1/conversations",
+            &cookie,
+            &headers,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::FORBIDDEN,
+            "{headers:?}: {}",
+            refused.text
+        );
+        assert_eq!(refused.error_code(), "FORBIDDEN");
+        assert!(refused.text.contains("cross-site"), "{}", refused.text);
+    }
+    let mutation =
+        json!({"query": "mutation { createConversation(input: {initialMessage: \"hi\"}) { id } }"});
+    let graphql = with_cookie(
+        &app,
+        Method::POST,
+        "/graphql",
+        &cookie,
+        &[("origin", "https://evil.test")],
+        Some(mutation.clone()),
+    )
+    .await;
+    assert!(graphql.text.contains("cross-site"), "{}", graphql.text);
+    assert_eq!(app.count_rows("conversations").await, before);
+
+    // From the server's own origin, with the CSRF token, or with a bearer token, it goes through.
+    let own_origin = app.address.clone();
+    for headers in [
+        vec![("origin", own_origin.as_str())],
+        vec![("sec-fetch-site", "same-origin")],
+        vec![
+            ("origin", "https://evil.test"),
+            ("x-csrf-token", csrf.as_str()),
+        ],
+    ] {
+        let created = with_cookie(
+            &app,
+            Method::POST,
+            "/api/v1/conversations",
+            &cookie,
+            &headers,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(
+            created.status,
+            StatusCode::CREATED,
+            "{headers:?}: {}",
+            created.text
+        );
+    }
+    let bearer = app
+        .send(
+            Method::POST,
+            "/api/v1/conversations",
+            Some(token),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(bearer.status, StatusCode::CREATED, "{}", bearer.text);
+    assert_eq!(app.count_rows("conversations").await, before + 4);
+
+    // Signing out through the cookie ends the session and removes the cookie.
+    let out = with_cookie(
+        &app,
+        Method::POST,
+        "/api/v1/auth/logout",
+        &cookie,
+        &[("origin", own_origin.as_str())],
+        None,
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.text);
+    let removal = out.headers["set-cookie"].to_str().unwrap();
+    assert!(removal.starts_with("concierge_session=;"), "{removal}");
+    assert!(removal.contains("Max-Age=0"), "{removal}");
+    let after = with_cookie(
+        &app,
+        Method::GET,
+        "/api/v1/conversations",
+        &cookie,
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    let actions = actions_for(&app, &member).await;
+    assert!(
+        actions.iter().any(|a| a["action"] == "member.logout"),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn sessions_behind_an_https_public_url_get_secure_cookies() {
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.public_url = Some("https://concierge.example.com".to_owned());
+    })
+    .await;
+    signed_in(&app, "secure@acme.test", "VIEWER").await;
+    let login = login_reply(&app, "secure@acme.test").await;
+    let set = login.headers["set-cookie"].to_str().unwrap();
+    assert!(set.contains("Secure"), "{set}");
+    // The public URL's origin counts as the server's own.
+    let cookie = cookie_of(&login);
+    let out = with_cookie(
+        &app,
+        Method::POST,
+        "/api/v1/auth/logout",
+        &cookie,
+        &[("origin", "https://concierge.example.com")],
+        None,
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.text);
+}
+
+#[tokio::test]
+async fn sessions_end_after_their_idle_time_and_are_listed_and_revoked_by_their_member_and_admins()
+{
+    let app = crate::helpers::spawn_app_with(|settings| settings.session_idle_minutes = 30).await;
+    let (agent, agent_token) = signed_in(&app, "agent@acme.test", "AGENT").await;
+    let second = login_reply(&app, "agent@acme.test").await;
+    let second_token = second.body["token"].as_str().unwrap().to_owned();
+    let second_id = second.body["session_id"].as_str().unwrap().to_owned();
+    let (_, admin_token) = signed_in(&app, "admin@acme.test", "ADMIN").await;
+    let (owner_member, owner_token) = signed_in(&app, "owner2@acme.test", "OWNER").await;
+
+    // The member lists their own live sessions, the current one marked.
+    let own = app
+        .send(Method::GET, "/api/v1/sessions", Some(&second_token), None)
+        .await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.text);
+    let rows = own.body["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{}", own.text);
+    assert!(
+        rows.iter()
+            .all(|r| r["member_id"] == agent.as_str() && r["method"] == "password")
+    );
+    assert_eq!(
+        rows.iter().filter(|r| r["current"] == true).count(),
+        1,
+        "{}",
+        own.text
+    );
+    assert!(!own.text.contains(&second_token));
+    // Another member's sessions: admins yes, agents no.
+    let by_admin = app
+        .graphql_as(
+            &admin_token,
+            "query($m: ID) { sessions(memberId: $m) { id method current } }",
+            json!({"m": agent}),
+        )
+        .await;
+    assert_eq!(
+        by_admin.body["data"]["sessions"].as_array().unwrap().len(),
+        2,
+        "{}",
+        by_admin.text
+    );
+    let by_agent = app
+        .send(
+            Method::GET,
+            &format!("/api/v1/sessions?member_id={owner_member}"),
+            Some(&agent_token),
+            None,
+        )
+        .await;
+    assert_eq!(by_agent.status, StatusCode::FORBIDDEN, "{}", by_agent.text);
+    let key_own = app.get("/api/v1/sessions").await;
+    assert_eq!(
+        key_own.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        key_own.text
+    );
+
+    // The member ends one of their sessions; it stops working, the other goes on.
+    let revoked = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/sessions/{second_id}"),
+            Some(&agent_token),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
+    assert!(revoked.body["revoked_at"].is_string());
+    let dead = app
+        .send(
+            Method::GET,
+            "/api/v1/conversations",
+            Some(&second_token),
+            None,
+        )
+        .await;
+    assert_eq!(dead.status, StatusCode::UNAUTHORIZED);
+    // An admin ends an agent's session, but not an owner's; an agent ends nobody else's.
+    let sessions_of_owner = app
+        .graphql_as(&owner_token, "{ sessions { id current } }", json!({}))
+        .await;
+    let owner_session = sessions_of_owner.body["data"]["sessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = app
+        .graphql_as(
+            &admin_token,
+            "mutation($id: ID!) { revokeSession(id: $id) { id } }",
+            json!({"id": owner_session}),
+        )
+        .await;
+    assert_eq!(
+        refused.body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{}",
+        refused.text
+    );
+    let by_agent = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/sessions/{owner_session}"),
+            Some(&agent_token),
+            None,
+        )
+        .await;
+    assert_eq!(by_agent.status, StatusCode::FORBIDDEN);
+    let agent_sessions = app
+        .send(
+            Method::GET,
+            &format!("/api/v1/sessions?member_id={agent}"),
+            Some(&admin_token),
+            None,
+        )
+        .await;
+    let remaining = agent_sessions.body["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ended = app
+        .graphql_as(
+            &admin_token,
+            "mutation($id: ID!) { revokeSession(id: $id) { id revokedAt current } }",
+            json!({"id": remaining}),
+        )
+        .await;
+    assert!(
+        ended.body["data"]["revokeSession"]["revokedAt"].is_string(),
+        "{}",
+        ended.text
+    );
+    let gone = app
+        .send(
+            Method::GET,
+            "/api/v1/conversations",
+            Some(&agent_token),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::UNAUTHORIZED);
+    let audited = actions_for(&app, &agent).await;
+    assert_eq!(
+        audited
+            .iter()
+            .filter(|a| a["action"] == "session.revoked")
+            .count(),
+        2,
+        "{audited:?}"
+    );
+    // Other organizations' sessions are not found.
+    let other = app.other_organization("Globex").await;
+    let foreign = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/sessions/{owner_session}"),
+            Some(&other.secret),
+            None,
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.text);
+
+    // Idle expiry: 30 minutes without a request end a session even before its absolute expiry.
+    let admin_alive = app
+        .send(
+            Method::GET,
+            "/api/v1/conversations",
+            Some(&admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(admin_alive.status, StatusCode::OK);
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entities::session::Entity::update_many()
+        .col_expr(
+            entities::session::Column::LastSeenAt,
+            sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::minutes(31)),
+        )
+        .filter(entities::session::Column::TokenHash.eq(api::auth::tokens::hash(&admin_token)))
+        .exec(app.db.conn())
+        .await
+        .unwrap();
+    let idle = app
+        .send(
+            Method::GET,
+            "/api/v1/conversations",
+            Some(&admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(idle.status, StatusCode::UNAUTHORIZED);
+    assert!(idle.text.contains("without use"), "{}", idle.text);
+    // A request within the idle window keeps the session alive (its last use moves on).
+    entities::session::Entity::update_many()
+        .col_expr(
+            entities::session::Column::LastSeenAt,
+            sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::minutes(20)),
+        )
+        .filter(entities::session::Column::TokenHash.eq(api::auth::tokens::hash(&owner_token)))
+        .exec(app.db.conn())
+        .await
+        .unwrap();
+    let used = app
+        .send(
+            Method::GET,
+            "/api/v1/conversations",
+            Some(&owner_token),
+            None,
+        )
+        .await;
+    assert_eq!(used.status, StatusCode::OK);
+    let row = entities::session::Entity::find()
+        .filter(entities::session::Column::TokenHash.eq(api::auth::tokens::hash(&owner_token)))
+        .one(app.db.conn())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(chrono::Utc::now() - row.last_seen_at.unwrap() < chrono::Duration::minutes(1));
+}

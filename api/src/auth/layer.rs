@@ -53,6 +53,90 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     Ok(token.trim())
 }
 
+/// Where a request's credential came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// `Authorization: Bearer …` (API keys, scripts, and sessions used as bearer tokens).
+    Bearer,
+    /// The browser's session cookie: writes then need the same origin or the anti-CSRF token.
+    Cookie,
+}
+
+/// The session token of the request's `concierge_session` cookie, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == sessions::SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+/// The request's credential: the `Authorization` header, else the session cookie.
+pub fn credential(headers: &HeaderMap) -> Result<(String, Source), ApiError> {
+    if headers.contains_key(axum::http::header::AUTHORIZATION) {
+        return Ok((bearer(headers)?.to_owned(), Source::Bearer));
+    }
+    match session_cookie(headers) {
+        Some(token) if token.starts_with(sessions::SESSION_PREFIX) => Ok((token, Source::Cookie)),
+        Some(_) => Err(ApiError::Unauthenticated(
+            "malformed session cookie: sign in again".to_owned(),
+        )),
+        None => Err(ApiError::Unauthenticated(
+            "missing credentials: send Authorization: Bearer <API key or session token>, or sign in for a session cookie"
+                .to_owned(),
+        )),
+    }
+}
+
+/// Refuses a cookie-authenticated write that may come from another site: it must come from the server's own
+/// origin (`Origin` naming the request's host or the public URL, or `Sec-Fetch-Site: same-origin`) or carry the
+/// session's anti-CSRF token in `X-CSRF-Token`. Reads (GET, HEAD, OPTIONS) change nothing and pass.
+pub fn check_cross_site(
+    method: &axum::http::Method,
+    headers: &HeaderMap,
+    token: &str,
+    public_url: Option<&str>,
+) -> Result<(), ApiError> {
+    use axum::http::Method;
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if header("sec-fetch-site") == Some("same-origin") {
+        return Ok(());
+    }
+    if let Some(origin) = header("origin").and_then(|o| url::Url::parse(o).ok()) {
+        let served_at = header("host").map(|host| format!("{}://{host}", origin.scheme()));
+        let own = [served_at.as_deref(), public_url]
+            .into_iter()
+            .flatten()
+            .filter_map(|u| url::Url::parse(u).ok())
+            .any(|u| u.origin() == origin.origin());
+        if own {
+            return Ok(());
+        }
+    }
+    let expected = sessions::csrf_token(token);
+    match header("x-csrf-token") {
+        Some(given) if constant_time_eq(given.as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(_) => Err(ApiError::Forbidden(
+            "cross-site request refused: the X-CSRF-Token header does not match this session".to_owned(),
+        )),
+        None => Err(ApiError::Forbidden(
+            "cross-site request refused: writes with a session cookie need the X-CSRF-Token header given at sign-in, or must come from this server's origin"
+                .to_owned(),
+        )),
+    }
+}
+
+/// Compares without stopping at the first difference.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// The caller a bearer token stands for: a member's session (`cs_…`) or an API key.
 pub async fn authenticate_token(
     db: &Db,
@@ -104,8 +188,22 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let origin = origin(&request);
-    let outcome = match bearer(request.headers()) {
-        Ok(token) => authenticate_token(&state.db, &state.authz, token, origin).await,
+    let outcome = match credential(request.headers()) {
+        Ok((token, source)) => {
+            let checked = match source {
+                Source::Cookie => check_cross_site(
+                    request.method(),
+                    request.headers(),
+                    &token,
+                    state.settings.public_url.as_deref(),
+                ),
+                Source::Bearer => Ok(()),
+            };
+            match checked {
+                Ok(()) => authenticate_token(&state.db, &state.authz, &token, origin).await,
+                Err(err) => Err(err),
+            }
+        }
         Err(err) => Err(err),
     };
     match outcome {

@@ -143,8 +143,12 @@ pub enum Actor {
     ApiKey {
         id: String,
     },
+    /// A member signed in through a session.
     User {
         id: String,
+        session_id: String,
+        /// How the member signed in: `password`, `saml`, `oidc` or `oauth2`.
+        method: String,
     },
     /// A website visitor holding a widget session: it may act only on its own conversations with `assistant_id`.
     Visitor {
@@ -193,7 +197,7 @@ impl Principal {
     /// The id recorded as the actor of a change.
     pub fn actor_id(&self) -> &str {
         match &self.actor {
-            Actor::ApiKey { id } | Actor::User { id } | Actor::Visitor { id, .. } => id,
+            Actor::ApiKey { id } | Actor::User { id, .. } | Actor::Visitor { id, .. } => id,
         }
     }
 }

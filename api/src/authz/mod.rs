@@ -600,7 +600,7 @@ pub async fn authorize_member_change(
     current: Role,
     new: Option<Role>,
 ) -> ApiResult<()> {
-    if matches!(&principal.actor, Actor::User { id } if id == member_id) {
+    if matches!(&principal.actor, Actor::User { id, .. } if id == member_id) {
         return Err(ApiError::Forbidden(
             "you may not change your own membership".to_owned(),
         ));
@@ -629,6 +629,8 @@ mod tests {
             } else {
                 Actor::User {
                     id: "usr_test".to_owned(),
+                    session_id: "ses_test".to_owned(),
+                    method: "password".to_owned(),
                 }
             },
             origin: Origin::default(),

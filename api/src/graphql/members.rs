@@ -51,11 +51,80 @@ impl Member {
     }
 }
 
+/// A member's signed-in session.
+pub struct Session {
+    pub model: entities::session::Model,
+    /// Whether it is the caller's own current session.
+    pub current: bool,
+}
+
+impl Session {
+    fn of(principal: &crate::auth::Principal, model: entities::session::Model) -> Self {
+        let current = matches!(&principal.actor, crate::auth::Actor::User { session_id, .. } if *session_id == model.id);
+        Self { model, current }
+    }
+}
+
+#[Object]
+impl Session {
+    async fn id(&self) -> ID {
+        ID(self.model.id.clone())
+    }
+    async fn member_id(&self) -> ID {
+        ID(self.model.user_id.clone())
+    }
+    /// `password`, `saml`, `oidc` or `oauth2`.
+    async fn method(&self) -> &str {
+        &self.model.method
+    }
+    async fn sso_connection_id(&self) -> Option<ID> {
+        self.model.sso_connection_id.clone().map(ID)
+    }
+    async fn ip(&self) -> Option<&str> {
+        self.model.ip.as_deref()
+    }
+    async fn user_agent(&self) -> Option<&str> {
+        self.model.user_agent.as_deref()
+    }
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.model.created_at)
+    }
+    /// The last request made with it, to the minute.
+    async fn last_seen_at(&self) -> Option<Timestamp> {
+        self.model.last_seen_at.map(Timestamp)
+    }
+    /// When it ends however it is used.
+    async fn expires_at(&self) -> Timestamp {
+        Timestamp(self.model.expires_at)
+    }
+    async fn revoked_at(&self) -> Option<Timestamp> {
+        self.model.revoked_at.map(Timestamp)
+    }
+    /// Whether this is the caller's own session.
+    async fn current(&self) -> bool {
+        self.current
+    }
+}
+
 #[derive(Default)]
 pub struct MemberQuery;
 
 #[Object]
 impl MemberQuery {
+    /// Live sessions, newest first: the caller's own, or (for those who manage members) a member's.
+    async fn sessions(
+        &self,
+        ctx: &Context<'_>,
+        member_id: Option<ID>,
+    ) -> async_graphql::Result<Vec<Session>> {
+        let (db, principal) = caller(ctx)?;
+        let rows = sessions::list(db, principal, member_id.as_ref().map(|m| m.as_str())).await?;
+        Ok(rows
+            .into_iter()
+            .map(|m| Session::of(principal, m))
+            .collect())
+    }
+
     /// The team, newest first.
     async fn members(
         &self,
@@ -101,6 +170,13 @@ pub struct MemberMutation;
 
 #[Object]
 impl MemberMutation {
+    /// Ends a session: one's own, or a member's for those who may change that member.
+    async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Session> {
+        let (db, principal) = caller(ctx)?;
+        let revoked = sessions::revoke(db, principal, &id).await?;
+        Ok(Session::of(principal, revoked))
+    }
+
     /// Invites a member by email with a role (no higher than the caller's).
     async fn invite_member(
         &self,

@@ -9,7 +9,7 @@ use entities::{
     api_key, assistant, conversation, knowledge_base_entry, message, organization, visitor,
 };
 
-use crate::auth::{Plan, Principal, Role};
+use crate::auth::{Actor, Plan, Principal, Role};
 use crate::graphql::caller;
 use crate::graphql::loaders::{AssistantKey, LatestMessagesKey, RequestLoader, VisitorKey};
 use crate::ids::Kind;
@@ -136,6 +136,38 @@ impl Me {
     }
     async fn actor_id(&self) -> ID {
         ID(self.0.actor_id().to_owned())
+    }
+    /// How the caller signed in: `password`, `saml`, `oidc` or `oauth2` for a member's session, `api_key` for a
+    /// key.
+    async fn sign_in_method(&self) -> &str {
+        match &self.0.actor {
+            Actor::User { method, .. } => method,
+            other => other.kind(),
+        }
+    }
+    /// The member's current session.
+    async fn session_id(&self) -> Option<ID> {
+        match &self.0.actor {
+            Actor::User { session_id, .. } => Some(ID(session_id.clone())),
+            _ => None,
+        }
+    }
+    /// The signed-in member (none for an API key).
+    async fn member(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::graphql::members::Member>> {
+        let (db, principal) = crate::graphql::caller(ctx)?;
+        Ok(crate::service::members::own(db, principal)
+            .await?
+            .map(crate::graphql::members::Member))
+    }
+    /// The caller's organization.
+    async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<Organization> {
+        let (db, principal) = crate::graphql::caller(ctx)?;
+        Ok(Organization(
+            crate::service::organizations::get_own(db, principal).await?,
+        ))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod events;
 pub mod extract;
 pub mod knowledge_base;
 pub mod public;
+pub mod sessions;
 pub mod visitors;
 mod webhooks;
 pub mod widget;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .merge(webhooks::router())
         .merge(events::router())
         .merge(visitors::router())
+        .merge(sessions::router())
 }
 
 /// A list response: `{"data": [...], "next_cursor": "…" | null}`.

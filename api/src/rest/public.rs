@@ -2,15 +2,16 @@
 //! covers the authenticated surface; these are tested in tests/api/sessions.rs).
 
 use axum::extract::{FromRequestParts, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::auth::Origin;
-use crate::auth::layer::{bearer, origin_of};
+use crate::auth::layer::{Source, check_cross_site, credential, origin_of};
 use crate::error::ApiError;
 use crate::rest::extract::ApiJson;
 use crate::service::sessions::{self as svc, AcceptInvitation, Credentials};
@@ -54,10 +55,13 @@ impl From<entities::user::Model> for MemberJson {
     }
 }
 
-/// A new session: send `token` as `Authorization: Bearer <token>`.
+/// A new session: browsers keep it in the `concierge_session` cookie (HttpOnly, SameSite=Lax) and send
+/// `csrf_token` as `X-CSRF-Token` with writes from other origins; scripts send `token` as
+/// `Authorization: Bearer <token>`.
 #[derive(Debug, Serialize)]
 pub struct SessionJson {
     pub token: String,
+    pub csrf_token: String,
     pub session_id: String,
     pub expires_at: DateTime<Utc>,
     pub member: MemberJson,
@@ -67,24 +71,60 @@ async fn login(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
     ApiJson(input): ApiJson<Credentials>,
-) -> Result<Json<SessionJson>, ApiError> {
-    let signed_in = svc::login(&state.db, &state.login_throttle, input, &origin).await?;
-    Ok(Json(SessionJson {
+) -> Result<Response, ApiError> {
+    let policy = svc::SessionPolicy::from_settings(&state.settings);
+    let signed_in = svc::login(&state.db, &state.login_throttle, policy, input, &origin).await?;
+    let cookie = session_cookie(
+        &signed_in.token,
+        signed_in.session.expires_at - signed_in.session.created_at,
+        state.settings.public_url_is_https(),
+    );
+    let body = Json(SessionJson {
         token: signed_in.token,
+        csrf_token: signed_in.csrf_token,
         session_id: signed_in.session.id,
         expires_at: signed_in.session.expires_at,
         member: signed_in.member.into(),
-    }))
+    });
+    Ok(([(header::SET_COOKIE, cookie)], body).into_response())
 }
 
+/// The `Set-Cookie` value of a session: HttpOnly, SameSite=Lax, for the whole site, Secure behind https; an
+/// empty token with no lifetime removes it.
+pub fn session_cookie(token: &str, lifetime: chrono::Duration, secure: bool) -> String {
+    cookie::Cookie::build((svc::SESSION_COOKIE, token.to_owned()))
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .path("/")
+        .secure(secure)
+        .max_age(cookie::time::Duration::seconds(lifetime.num_seconds()))
+        .build()
+        .to_string()
+}
+
+/// Ends the session of the bearer token or the session cookie, and removes the cookie.
 async fn logout(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
+    method: Method,
     headers: axum::http::HeaderMap,
-) -> Result<StatusCode, ApiError> {
-    let token = bearer(&headers)?;
-    svc::logout(&state.db, token, &origin).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Response, ApiError> {
+    let (token, source) = credential(&headers)?;
+    if source == Source::Cookie {
+        check_cross_site(
+            &method,
+            &headers,
+            &token,
+            state.settings.public_url.as_deref(),
+        )?;
+    }
+    svc::logout(&state.db, &token, &origin).await?;
+    let removal = session_cookie(
+        "",
+        chrono::Duration::zero(),
+        state.settings.public_url_is_https(),
+    );
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, removal)]).into_response())
 }
 
 async fn accept_invitation(

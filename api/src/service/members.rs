@@ -42,6 +42,18 @@ pub async fn count(db: &Db, principal: &Principal) -> ApiResult<u64> {
         .await?)
 }
 
+/// The signed-in member's own record (`None` for an API key).
+pub async fn own(db: &Db, principal: &Principal) -> ApiResult<Option<user::Model>> {
+    let grant = authorize(principal, Resource::Organization, Action::Read).await?;
+    let crate::auth::Actor::User { id, .. } = &principal.actor else {
+        return Ok(None);
+    };
+    Ok(user::Entity::find_by_id(id.clone())
+        .filter(user::Column::OrganizationId.eq(grant.organization_id()))
+        .one(db.conn())
+        .await?)
+}
+
 /// The team, newest first.
 pub async fn list(
     db: &Db,

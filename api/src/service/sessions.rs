@@ -8,13 +8,14 @@ use std::time::{Duration as StdDuration, Instant};
 use chrono::{Duration, Utc};
 use entities::{session, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::{Actor, Origin, Plan, Principal, Role, passwords, tokens};
-use crate::authz::{Action, Authz, Tenant, authorize_member_change};
+use crate::authz::{Action, Authz, Resource, Tenant, authorize_member_change};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
@@ -26,8 +27,42 @@ use crate::service::organizations::{self, validate_email};
 pub const SESSION_PREFIX: &str = "cs_";
 /// Invitation tokens start with this.
 pub const INVITATION_PREFIX: &str = "ci_";
-/// How long a session lasts.
-pub const SESSION_HOURS: i64 = 7 * 24;
+/// The cookie that carries a member's session token in browsers.
+pub const SESSION_COOKIE: &str = "concierge_session";
+/// How often a session's last use is written (idle expiry counts from it).
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// How long sessions last: without use (idle) and in all (absolute); set on each session at sign-in.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionPolicy {
+    pub idle: Duration,
+    pub absolute: Duration,
+}
+
+impl SessionPolicy {
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        Self {
+            idle: Duration::minutes(i64::from(settings.session_idle_minutes.max(1))),
+            absolute: Duration::hours(i64::from(settings.session_absolute_hours.max(1))),
+        }
+    }
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle: Duration::hours(12),
+            absolute: Duration::days(7),
+        }
+    }
+}
+
+/// The anti-CSRF token of a session: browsers send it as `X-CSRF-Token` with cookie-authenticated writes that
+/// do not come from the public URL's own origin. Derived from the session token, so nothing more is stored,
+/// and a one-way hash, so it does not reveal the session token.
+pub fn csrf_token(session_token: &str) -> String {
+    tokens::hash(&format!("csrf:{session_token}"))
+}
 /// How long an invitation link works.
 pub const INVITATION_DAYS: i64 = 7;
 /// Consecutive failures that lock an account.
@@ -103,6 +138,8 @@ pub struct AcceptInvitation {
 #[derive(Debug)]
 pub struct SignedIn {
     pub token: String,
+    /// The session's anti-CSRF token, for cookie-authenticated writes.
+    pub csrf_token: String,
     pub session: session::Model,
     pub member: user::Model,
 }
@@ -248,6 +285,7 @@ pub async fn accept_invitation(
 pub async fn login(
     db: &Db,
     throttle: &LoginThrottle,
+    policy: SessionPolicy,
     input: Credentials,
     origin: &Origin,
 ) -> ApiResult<SignedIn> {
@@ -337,25 +375,11 @@ pub async fn login(
         throttle.fail(ip);
         return Err(wrong_credentials());
     }
-    let token = tokens::random(SESSION_PREFIX);
-    let at = now();
-    let session = session::ActiveModel {
-        id: Set(new_id(Kind::Session)),
-        organization_id: Set(member.organization_id.clone()),
-        user_id: Set(member.id.clone()),
-        token_hash: Set(tokens::hash(&token)),
-        ip: Set(origin.ip.clone()),
-        user_agent: Set(origin.user_agent.clone()),
-        created_at: Set(at),
-        expires_at: Set(at + Duration::hours(SESSION_HOURS)),
-        revoked_at: Set(None),
-    }
-    .insert(&*txn)
-    .await?;
+    let (token, session) = open_session(&*txn, &member, policy, "password", None, origin).await?;
     let mut active = member.into_active_model();
     active.failed_logins = Set(0);
     active.locked_until = Set(None);
-    active.last_login_at = Set(Some(at));
+    active.last_login_at = Set(Some(session.created_at));
     let member = active.update(&*txn).await?;
     record_sign_in(
         &*txn,
@@ -367,10 +391,43 @@ pub async fn login(
     .await?;
     txn.commit().await?;
     Ok(SignedIn {
+        csrf_token: csrf_token(&token),
         token,
         session,
         member,
     })
+}
+
+/// Stores a new session of `member`, signed in by `method` (through `sso_connection_id` for SSO), and answers
+/// its token.
+pub(crate) async fn open_session(
+    conn: &impl ConnectionTrait,
+    member: &user::Model,
+    policy: SessionPolicy,
+    method: &str,
+    sso_connection_id: Option<&str>,
+    origin: &Origin,
+) -> ApiResult<(String, session::Model)> {
+    let token = tokens::random(SESSION_PREFIX);
+    let at = now();
+    let session = session::ActiveModel {
+        id: Set(new_id(Kind::Session)),
+        organization_id: Set(member.organization_id.clone()),
+        user_id: Set(member.id.clone()),
+        token_hash: Set(tokens::hash(&token)),
+        ip: Set(origin.ip.clone()),
+        user_agent: Set(origin.user_agent.clone()),
+        created_at: Set(at),
+        expires_at: Set(at + policy.absolute),
+        revoked_at: Set(None),
+        method: Set(method.to_owned()),
+        sso_connection_id: Set(sso_connection_id.map(str::to_owned)),
+        last_seen_at: Set(Some(at)),
+        idle_timeout_secs: Set(Some(policy.idle.num_seconds())),
+    }
+    .insert(conn)
+    .await?;
+    Ok((token, session))
 }
 
 /// The member behind a session token, as a principal.
@@ -393,10 +450,30 @@ pub async fn authenticate(
     if session.revoked_at.is_some() {
         return Err(ApiError::Unauthenticated("signed out".to_owned()));
     }
-    if session.expires_at <= Utc::now() {
+    let at = Utc::now();
+    if session.expires_at <= at {
         return Err(ApiError::Unauthenticated(
             "session expired: sign in again".to_owned(),
         ));
+    }
+    let last_seen = session.last_seen_at.unwrap_or(session.created_at);
+    if let Some(idle) = session.idle_timeout_secs
+        && last_seen + Duration::seconds(idle) <= at
+    {
+        return Err(ApiError::Unauthenticated(format!(
+            "session ended after {} minutes without use: sign in again",
+            idle / 60
+        )));
+    }
+    if at - last_seen >= Duration::seconds(TOUCH_EVERY_SECS) {
+        session::Entity::update_many()
+            .col_expr(
+                session::Column::LastSeenAt,
+                sea_orm::sea_query::Expr::value(at),
+            )
+            .filter(session::Column::Id.eq(&session.id))
+            .exec(db.conn())
+            .await?;
     }
     let member = user::Entity::find_by_id(session.user_id.clone())
         .one(db.conn())
@@ -408,7 +485,11 @@ pub async fn authenticate(
         organization: Tenant::new(organization.id),
         plan: Plan::stored(&organization.plan)?,
         role: Role::stored(&member.role)?,
-        actor: Actor::User { id: member.id },
+        actor: Actor::User {
+            id: member.id,
+            session_id: session.id,
+            method: session.method,
+        },
         origin,
         scopes: None,
         authz: authz.clone(),
@@ -466,4 +547,109 @@ pub(crate) async fn revoke_all(conn: &impl ConnectionTrait, user_id: &str) -> Ap
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// Whether a session still works now: not revoked, not past its absolute or idle expiry.
+pub fn is_live(session: &session::Model, at: chrono::DateTime<Utc>) -> bool {
+    let last_seen = session.last_seen_at.unwrap_or(session.created_at);
+    session.revoked_at.is_none()
+        && session.expires_at > at
+        && session
+            .idle_timeout_secs
+            .is_none_or(|idle| last_seen + Duration::seconds(idle) > at)
+}
+
+/// The live sessions of the caller (no `member_id`, or its own id) or, for those who manage members, of any
+/// member of the organization; newest first.
+pub async fn list(
+    db: &Db,
+    principal: &Principal,
+    member_id: Option<&str>,
+) -> ApiResult<Vec<session::Model>> {
+    let own = match (&principal.actor, member_id) {
+        (Actor::User { id, .. }, None) => id.clone(),
+        (Actor::User { id, .. }, Some(member)) if id == member => id.clone(),
+        (_, None) => {
+            return Err(ApiError::validation(
+                "member_id",
+                "an API key has no sessions of its own: name the member",
+            ));
+        }
+        (_, Some(_)) => String::new(),
+    };
+    let (org, member) = if own.is_empty() {
+        let member = member_id.unwrap_or_default();
+        let grant = crate::authz::authorize(principal, Resource::Member, Action::Read).await?;
+        let member = ids::lookup(Kind::User, member)?.to_owned();
+        (grant.organization_id(), member)
+    } else {
+        let grant =
+            crate::authz::authorize(principal, Resource::Organization, Action::Read).await?;
+        (grant.organization_id(), own)
+    };
+    user::Entity::find_by_id(member.clone())
+        .filter(user::Column::OrganizationId.eq(org))
+        .one(db.conn())
+        .await?
+        .ok_or_else(|| ApiError::not_found("member", &member))?;
+    let at = Utc::now();
+    let rows = session::Entity::find()
+        .filter(session::Column::OrganizationId.eq(org))
+        .filter(session::Column::UserId.eq(&member))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(at))
+        .order_by_desc(session::Column::Id)
+        .limit(200)
+        .all(db.conn())
+        .await?;
+    Ok(rows.into_iter().filter(|s| is_live(s, at)).collect())
+}
+
+/// Ends one session: one's own, or (for those who may change that member) another member's. Audit-logged;
+/// open subscriptions of the session end at their next check, which the revocation triggers at once.
+pub async fn revoke(db: &Db, principal: &Principal, session_id: &str) -> ApiResult<session::Model> {
+    let id = ids::lookup(Kind::Session, session_id)?;
+    let grant = crate::authz::authorize(principal, Resource::Organization, Action::Read).await?;
+    let org = grant.organization_id();
+    let txn = db.begin_write().await?;
+    let session = session::Entity::find_by_id(id.to_owned())
+        .filter(session::Column::OrganizationId.eq(org))
+        .one(&*txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("session", id))?;
+    let own = matches!(&principal.actor, Actor::User { id, .. } if *id == session.user_id);
+    if !own {
+        let members = crate::authz::authorize(principal, Resource::Member, Action::Write).await?;
+        let member = user::Entity::find_by_id(session.user_id.clone())
+            .filter(user::Column::OrganizationId.eq(org))
+            .one(&*txn)
+            .await?
+            .ok_or_else(|| ApiError::not_found("session", id))?;
+        authorize_member_change(
+            &members,
+            principal,
+            &member.id,
+            Role::stored(&member.role)?,
+            None,
+        )
+        .await?;
+    }
+    if session.revoked_at.is_some() {
+        return Ok(session);
+    }
+    let mut active = session.into_active_model();
+    active.revoked_at = Set(Some(now()));
+    let session = active.update(&*txn).await?;
+    audit::record(
+        &*txn,
+        principal,
+        "session.revoked",
+        ("member", &session.user_id),
+        None,
+        Some(json!({"session_id": session.id, "own": own})),
+    )
+    .await?;
+    txn.announce_access_change(org);
+    txn.commit().await?;
+    Ok(session)
 }
