@@ -34,6 +34,8 @@ pub enum ApiError {
     MethodNotAllowed(String),
     /// 429: over the rate limit; retry after the given seconds.
     RateLimited { retry_after_secs: u64 },
+    /// 502: a service we depend on (an identity provider) failed or could not be reached.
+    BadGateway(String),
     /// 500: logged with the request id, never sent.
     Internal(anyhow::Error),
 }
@@ -79,6 +81,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -97,6 +100,7 @@ impl ApiError {
             | Self::MethodNotAllowed(_) => "BAD_USER_INPUT",
             Self::Conflict(_) => "CONFLICT",
             Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::BadGateway(_) => "BAD_GATEWAY",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -125,7 +129,8 @@ impl ApiError {
             | Self::Conflict(m)
             | Self::PayloadTooLarge(m)
             | Self::UnsupportedMediaType(m)
-            | Self::MethodNotAllowed(m) => m.clone(),
+            | Self::MethodNotAllowed(m)
+            | Self::BadGateway(m) => m.clone(),
         }
     }
 }

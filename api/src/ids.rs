@@ -22,6 +22,7 @@ pub enum Kind {
     Feedback,
     KnowledgeBaseQuery,
     WidgetSession,
+    SsoConnection,
 }
 
 impl Kind {
@@ -44,6 +45,7 @@ impl Kind {
             Kind::Feedback => "fb_",
             Kind::KnowledgeBaseQuery => "kbq_",
             Kind::WidgetSession => "wses_",
+            Kind::SsoConnection => "sso_",
         }
     }
 
@@ -67,6 +69,7 @@ impl Kind {
             Kind::Feedback => "feedback",
             Kind::KnowledgeBaseQuery => "knowledge-base query",
             Kind::WidgetSession => "widget session",
+            Kind::SsoConnection => "SSO connection",
         }
     }
 }

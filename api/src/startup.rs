@@ -72,7 +72,18 @@ impl Application {
             crate::assistant::retrieval::Retriever::new(db.clone(), settings.retrieval_max_indexes);
         let sealer = Arc::new(crate::secrets::Sealer::from_settings(&settings)?);
         let engine = crate::assistant::Engine::new(retriever, sealer.clone(), &settings)?;
+        let idp = Arc::new(crate::service::sso::IdpClient::new(
+            settings.egress_allow.clone(),
+        )?);
+        let listener = TcpListener::bind(settings.bind).await?;
+        // Where browsers reach us: SSO redirects and callbacks are built on it.
+        let public_url = match &settings.public_url {
+            Some(url) if !url.is_empty() => url.trim_end_matches('/').to_owned(),
+            _ => format!("http://{}", listener.local_addr()?),
+        };
         let state = AppState {
+            idp,
+            public_url: public_url.into(),
             schema: build_schema(&settings),
             db,
             authz,
@@ -89,7 +100,6 @@ impl Application {
             state.authz.clone(),
             &state.settings,
         )?;
-        let listener = TcpListener::bind(state.settings.bind).await?;
         let router = router(state.clone());
         Ok(Self {
             listener,
@@ -227,6 +237,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/ws", get(graphql::ws::handler))
         .nest("/api/v1", rest::public::router())
         .nest("/widget/v1", rest::widget::router(state.clone()))
+        .merge(rest::sso::router())
         .merge(authenticated)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

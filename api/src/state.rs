@@ -25,4 +25,8 @@ pub struct AppState {
     /// The assistant engine: this instance's knowledge-base indexes, message analysis and the AI provider
     /// client.
     pub engine: crate::assistant::Engine,
+    /// The HTTP client for identity providers (SSRF-guarded, no redirects).
+    pub idp: Arc<crate::service::sso::IdpClient>,
+    /// The base URL browsers reach this server at (`CONCIERGE_PUBLIC_URL`, else the bound address).
+    pub public_url: Arc<str>,
 }

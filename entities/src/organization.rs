@@ -10,6 +10,8 @@ pub struct Model {
     pub name: String,
     /// basic | standard | premium
     pub plan: String,
+    /// Members sign in only through SSO (API keys keep working).
+    pub sso_enforced: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

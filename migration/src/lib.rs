@@ -12,6 +12,7 @@ mod m20261125_000007_webhook_deliveries;
 mod m20261125_000008_assistant_engine;
 mod m20261125_000009_widget_sessions;
 mod m20261125_000010_session_details;
+mod m20261125_000011_sso_connections;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000008_assistant_engine::Migration),
             Box::new(m20261125_000009_widget_sessions::Migration),
             Box::new(m20261125_000010_session_details::Migration),
+            Box::new(m20261125_000011_sso_connections::Migration),
         ]
     }
 }

@@ -184,6 +184,45 @@ impl Org {
             .id
     }
 
+    /// An SSO connection to read, change or delete. Only the premium plan makes them: on the others it was made
+    /// before a downgrade, which keeps it readable.
+    async fn new_sso_connection(&self, app: &TestApp) -> String {
+        let mut owner = self.session.clone();
+        if self.plan != Plan::Premium {
+            set_plan_as_operator(&app.db, &self.boot.organization.id, Plan::Premium)
+                .await
+                .unwrap();
+            owner.plan = Plan::Premium;
+        }
+        let input = api::service::sso::ConnectionInput {
+            name: "Corp".to_owned(),
+            protocol: api::service::sso::Protocol::Oidc,
+            domains: vec![random_domain()],
+            enabled: true,
+            oidc: Some(api::service::sso::OidcInput {
+                issuer: "https://idp.example.com".to_owned(),
+                client_id: "concierge".to_owned(),
+                client_secret: Some("secret".to_owned()),
+                scopes: Vec::new(),
+            }),
+            attributes: Default::default(),
+            role_rules: Vec::new(),
+            default_role: Role::Viewer,
+            deny_unmatched: false,
+            jit_provisioning: true,
+        };
+        let id = api::service::sso::create(&app.db, &app.state.sealer, None, &owner, input)
+            .await
+            .unwrap()
+            .id;
+        if self.plan != Plan::Premium {
+            set_plan_as_operator(&app.db, &self.boot.organization.id, self.plan)
+                .await
+                .unwrap();
+        }
+        id
+    }
+
     /// A signed-in viewer's session id, for the operations that end one.
     async fn new_session(&self, app: &TestApp) -> String {
         let email = format!(
@@ -292,6 +331,24 @@ async fn signed_in_member(
 
 const PASSWORD: &str = "matrix member password";
 
+/// An email domain no other connection serves.
+fn random_domain() -> String {
+    format!(
+        "{}.example.com",
+        ulid::Ulid::new().to_string().to_lowercase()
+    )
+}
+
+/// The input of an SSO connection probe.
+fn sso_input() -> Value {
+    json!({
+        "name": "Corp",
+        "protocol": "OIDC",
+        "domains": [random_domain()],
+        "oidc": {"issuer": "https://idp.example.com", "clientId": "concierge", "clientSecret": "secret"},
+    })
+}
+
 /// Who calls: a service key or a signed-in member, each holding the role of the column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
@@ -372,6 +429,27 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
         "Query.apiKeyUsage" => gql("{ apiKeyUsage(days: 7) { requests } }", json!({})),
         "Query.auditLog" => gql("{ auditLog(first: 1) { totalCount } }", json!({})),
         "Query.members" => gql("{ members(first: 1) { totalCount } }", json!({})),
+        "Query.ssoConnections" => gql("{ ssoConnections { id } }", json!({})),
+        "Query.ssoConnection" => gql(
+            "query($id: ID!) { ssoConnection(id: $id) { id } }",
+            json!({"id": org.new_sso_connection(app).await}),
+        ),
+        "Mutation.createSsoConnection" => gql(
+            "mutation($input: SsoConnectionInput!) { createSsoConnection(input: $input) { id } }",
+            json!({"input": sso_input()}),
+        ),
+        "Mutation.updateSsoConnection" => gql(
+            "mutation($id: ID!, $input: SsoConnectionInput!) { updateSsoConnection(id: $id, input: $input) { id } }",
+            json!({"id": org.new_sso_connection(app).await, "input": sso_input()}),
+        ),
+        "Mutation.deleteSsoConnection" => gql(
+            "mutation($id: ID!) { deleteSsoConnection(id: $id) { id } }",
+            json!({"id": org.new_sso_connection(app).await}),
+        ),
+        "Mutation.setSsoEnforced" => gql(
+            "mutation { setSsoEnforced(enforced: false) { id } }",
+            json!({}),
+        ),
         "Query.sessions" => gql(
             "query($m: ID) { sessions(memberId: $m) { id } }",
             json!({"m": org.boot.owner.id}),
@@ -817,7 +895,8 @@ fn rest_operations() -> Vec<String> {
     for file in files {
         // `/auth/*` is reached without credentials: tests/api/sessions.rs covers it. `/widget/v1/*` takes widget
         // tokens, never a member's or a key's: tests/api/widget.rs covers it (and that team credentials fail).
-        if file.ends_with("public.rs") || file.ends_with("widget.rs") {
+        // `/sso/*` is the browser's sign-in flow, reached without credentials: tests/api/sso.rs covers it.
+        if file.ends_with("public.rs") || file.ends_with("widget.rs") || file.ends_with("sso.rs") {
             continue;
         }
         let source = std::fs::read_to_string(&file).unwrap();
@@ -1023,6 +1102,9 @@ const BY_ID: &[&str] = &[
     "Mutation.revokeApiKey",
     "Mutation.revokeSession",
     "DELETE /sessions/{id}",
+    "Query.ssoConnection",
+    "Mutation.updateSsoConnection",
+    "Mutation.deleteSsoConnection",
     "Mutation.changeMemberRole",
     "Mutation.deactivateMember",
     "GET /conversations/{id}",
@@ -1068,6 +1150,8 @@ const CHANGES: &[&str] = &[
     "api_keys WHERE revoked_at IS NOT NULL OR previous_secret_hash IS NOT NULL",
     "users WHERE role = 'analyst' OR NOT active",
     "sessions WHERE revoked_at IS NOT NULL",
+    "sso_connections",
+    "sso_domains",
     "webhooks",
     "webhooks WHERE description IS NOT NULL OR previous_secret_sealed IS NOT NULL",
     "webhook_deliveries",

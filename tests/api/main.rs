@@ -26,6 +26,7 @@ mod retrieval;
 mod schema;
 mod service_keys;
 mod sessions;
+mod sso;
 mod subscriptions;
 mod webhook_delivery;
 mod webhooks;

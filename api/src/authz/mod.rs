@@ -41,6 +41,8 @@ pub enum Resource {
     Plan,
     /// Webhook endpoints.
     Webhook,
+    /// SSO connections and enforcement.
+    Sso,
     /// The embed widget's visitor endpoints: a visitor's own session, conversations and messages.
     Widget,
     /// Giving a member or a key this role (or touching someone who holds it).
@@ -64,6 +66,7 @@ impl Resource {
             Resource::Plan => "plan",
             Resource::Webhook => "webhooks",
             Resource::Widget => "widget",
+            Resource::Sso => "sso",
             Resource::Role(Role::Owner) => "roles.owner",
             Resource::Role(Role::Admin) => "roles.admin",
             Resource::Role(Role::Agent) => "roles.agent",
@@ -87,6 +90,7 @@ impl Resource {
             Resource::Plan => "the plan".to_owned(),
             Resource::Webhook => "webhooks".to_owned(),
             Resource::Widget => "the website widget".to_owned(),
+            Resource::Sso => "single sign-on".to_owned(),
             Resource::Role(role) => format!("the {role} role"),
         }
     }

@@ -10,6 +10,7 @@ mod knowledge_base;
 pub mod loaders;
 mod members;
 mod organization;
+mod sso;
 mod subscriptions;
 pub mod types;
 mod webhooks;
@@ -32,6 +33,7 @@ pub struct QueryRoot(
     api_keys::ApiKeyQuery,
     audit::AuditQuery,
     members::MemberQuery,
+    sso::SsoQuery,
     webhooks::WebhookQuery,
     events::EventQuery,
     federation::FederationQuery,
@@ -46,6 +48,7 @@ pub struct MutationRoot(
     organization::OrganizationMutation,
     api_keys::ApiKeyMutation,
     members::MemberMutation,
+    sso::SsoMutation,
     webhooks::WebhookMutation,
 );
 
@@ -100,6 +103,13 @@ fn shared<'a, T: std::any::Any + Send + Sync>(ctx: &Context<'a>) -> Result<&'a T
     ctx.data::<T>().map_err(|_| {
         ApiError::internal_msg(format!("no {} in context", std::any::type_name::<T>()))
     })
+}
+
+/// The outbound allow-list that overrides the SSRF guard (`CONCIERGE_EGRESS_ALLOW`).
+pub(crate) fn egress_allow<'a>(ctx: &Context<'a>) -> Option<&'a str> {
+    ctx.data::<std::sync::Arc<Settings>>()
+        .ok()
+        .and_then(|settings| settings.egress_allow.as_deref())
 }
 
 /// The sealer of secrets at rest.

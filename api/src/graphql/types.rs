@@ -108,6 +108,10 @@ impl Organization {
     async fn plan(&self) -> async_graphql::Result<Plan> {
         Ok(Plan::stored(&self.0.plan)?)
     }
+    /// Members sign in only through SSO (API keys keep working).
+    async fn sso_enforced(&self) -> bool {
+        self.0.sso_enforced
+    }
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }

@@ -1,12 +1,9 @@
 //! Webhook endpoint queries and mutations: the signing secret is returned on creation and rotation only.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 
-use crate::config::Settings;
 use crate::graphql::types::{Conn, Timestamp, connection, wants_total};
-use crate::graphql::{caller, sealer};
+use crate::graphql::{caller, egress_allow, sealer};
 use crate::ids::Kind;
 use crate::service::PageRequest;
 use crate::service::deliveries;
@@ -142,12 +139,6 @@ pub struct UpdateWebhookInput {
     pub description: MaybeUndefined<String>,
     /// Turning an endpoint on again clears a delivery-disabled state.
     pub active: Option<bool>,
-}
-
-fn egress_allow<'a>(ctx: &Context<'a>) -> Option<&'a str> {
-    ctx.data::<Arc<Settings>>()
-        .ok()
-        .and_then(|settings| settings.egress_allow.as_deref())
 }
 
 #[derive(Default)]

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod knowledge_base;
 pub mod public;
 pub mod sessions;
+pub mod sso;
 pub mod visitors;
 mod webhooks;
 pub mod widget;

@@ -30,6 +30,8 @@ pub enum AuditActor<'a> {
         user_id: &'a str,
         origin: &'a Origin,
     },
+    /// Someone not (yet) known, such as a refused SSO sign-in.
+    Anonymous { origin: &'a Origin },
     /// The command line or the server itself.
     System,
 }
@@ -82,6 +84,7 @@ pub(crate) async fn append(
         AuditActor::SigningIn { user_id, origin } => {
             ("user", Some(user_id.to_owned()), origin.clone())
         }
+        AuditActor::Anonymous { origin } => ("anonymous", None, origin.clone()),
         AuditActor::System => ("system", None, Origin::default()),
     };
     let mut entry = audit_entry::Model {

@@ -144,6 +144,58 @@ fn role_of(member: &user::Model) -> ApiResult<Role> {
     Role::stored(&member.role)
 }
 
+/// A member created at their first SSO sign-in (just-in-time provisioning), with the mapped role.
+pub(crate) async fn provision(
+    conn: &impl ConnectionTrait,
+    organization_id: &str,
+    email: &str,
+    name: Option<String>,
+    role: Role,
+) -> ApiResult<user::Model> {
+    let at = now();
+    let member = user::ActiveModel {
+        id: Set(new_id(Kind::User)),
+        organization_id: Set(organization_id.to_owned()),
+        email: Set(email.to_owned()),
+        name: Set(name),
+        role: Set(role.as_str().to_owned()),
+        active: Set(true),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    store_roles(conn, &member.id, organization_id, &[role_name(role)]).await?;
+    Ok(member)
+}
+
+/// Gives a member the role their identity provider maps them to at sign-in; the last owner stays owner.
+///
+/// Answers the member and, when the role changed, the role before.
+pub(crate) async fn apply_mapped_role(
+    conn: &impl ConnectionTrait,
+    member: user::Model,
+    role: Role,
+) -> ApiResult<(user::Model, Option<Role>)> {
+    let before = role_of(&member)?;
+    if before == role || (role != Role::Owner && is_last_owner(conn, &member).await?) {
+        return Ok((member, None));
+    }
+    let mut active = member.into_active_model();
+    active.role = Set(role.as_str().to_owned());
+    active.updated_at = Set(now());
+    let member = active.update(conn).await?;
+    store_roles(
+        conn,
+        &member.id,
+        &member.organization_id,
+        &[role_name(role)],
+    )
+    .await?;
+    Ok((member, Some(before)))
+}
+
 /// Whether `member` is the organization's last active owner.
 async fn is_last_owner(conn: &impl ConnectionTrait, member: &user::Model) -> ApiResult<bool> {
     if member.role != Role::Owner.as_str() || !member.active {

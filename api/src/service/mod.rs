@@ -16,6 +16,7 @@ pub mod organizations;
 pub mod replies;
 pub mod sessions;
 pub(crate) mod sql;
+pub mod sso;
 pub mod usage;
 pub mod visitors;
 pub mod webhooks;

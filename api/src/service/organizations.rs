@@ -37,6 +37,7 @@ pub async fn bootstrap(db: &Db, name: &str, plan: Plan, email: &str) -> ApiResul
         id: Set(new_id(Kind::Organization)),
         name: Set(name.clone()),
         plan: Set(plan.as_str().to_owned()),
+        sso_enforced: Set(false),
         created_at: Set(at),
         updated_at: Set(at),
     }

@@ -326,6 +326,25 @@ pub async fn login(
         throttle.fail(ip);
         return Err(wrong_credentials());
     };
+    if organizations::find(db, &member.organization_id)
+        .await?
+        .sso_enforced
+    {
+        let txn = db.begin_write().await?;
+        record_sign_in(
+            &*txn,
+            &member,
+            origin,
+            "member.login_failed",
+            json!({"reason": "sso_enforced"}),
+        )
+        .await?;
+        txn.commit().await?;
+        return Err(ApiError::Forbidden(
+            "this organization signs in through SSO only: GET /sso/lookup?email=… gives the sign-in link"
+                .to_owned(),
+        ));
+    }
     if let Some(until) = member.locked_until.filter(|until| *until > Utc::now()) {
         let txn = db.begin_write().await?;
         record_sign_in(
@@ -481,6 +500,11 @@ pub async fn authenticate(
         .filter(|m| m.active)
         .ok_or_else(|| ApiError::Unauthenticated("the member was deactivated".to_owned()))?;
     let organization = organizations::find(db, &member.organization_id).await?;
+    if organization.sso_enforced && session.method == "password" {
+        return Err(ApiError::Unauthenticated(
+            "this organization now signs in through SSO only: sign in again through SSO".to_owned(),
+        ));
+    }
     Ok(Principal {
         organization: Tenant::new(organization.id),
         plan: Plan::stored(&organization.plan)?,

@@ -1,0 +1,282 @@
+//! Single sign-on: connections (owners, premium plan, audit-logged), enforcement and the discovery helper.
+
+use async_graphql::{Context, ID, InputObject, Object};
+use entities::sso_connection;
+
+use crate::auth::Role;
+use crate::graphql::types::{Organization, Timestamp};
+use crate::graphql::{caller, egress_allow, sealer};
+use crate::service::sso::{self, Attributes, ConnectionInput, OidcInput, Protocol, RoleRule};
+
+/// An identity provider the organization's members sign in through.
+pub struct SsoConnection(pub sso_connection::Model);
+
+/// The OpenID Connect settings of a connection (the client secret is write-only).
+pub struct OidcSettings(pub sso::OidcSettings);
+
+#[Object]
+impl OidcSettings {
+    async fn issuer(&self) -> &str {
+        &self.0.issuer
+    }
+    async fn client_id(&self) -> &str {
+        &self.0.client_id
+    }
+    async fn scopes(&self) -> &[String] {
+        &self.0.scopes
+    }
+}
+
+/// Which claim or attribute holds the email, the name and the groups.
+pub struct SsoAttributes(pub Attributes);
+
+#[Object]
+impl SsoAttributes {
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn groups(&self) -> &str {
+        &self.0.groups
+    }
+}
+
+#[Object]
+impl SsoConnection {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn protocol(&self) -> async_graphql::Result<Protocol> {
+        Ok(sso::protocol(&self.0)?)
+    }
+    async fn enabled(&self) -> bool {
+        self.0.enabled
+    }
+    /// The email domains whose members sign in through it.
+    async fn domains(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        let (db, _) = caller(ctx)?;
+        Ok(sso::domains_of(db, &self.0).await?)
+    }
+    async fn oidc(&self) -> async_graphql::Result<Option<OidcSettings>> {
+        Ok(match sso::protocol(&self.0)? {
+            Protocol::Oidc => Some(OidcSettings(sso::oidc_settings(&self.0)?)),
+        })
+    }
+    /// Whether a client secret is stored (it is never shown).
+    async fn client_secret_set(&self) -> bool {
+        self.0.secret_sealed.is_some()
+    }
+    async fn attributes(&self) -> SsoAttributes {
+        SsoAttributes(sso::attributes(&self.0))
+    }
+    /// Applied in order; the first that matches gives the role.
+    async fn role_rules(&self) -> Vec<RoleRule> {
+        sso::role_rules(&self.0)
+    }
+    async fn default_role(&self) -> async_graphql::Result<Role> {
+        Ok(Role::stored(&self.0.default_role)?)
+    }
+    /// Refuse sign-in when no rule matches (instead of the default role).
+    async fn deny_unmatched(&self) -> bool {
+        self.0.deny_unmatched
+    }
+    /// Members are created at their first sign-in.
+    async fn jit_provisioning(&self) -> bool {
+        self.0.jit_provisioning
+    }
+    /// Where members start signing in (SP-initiated).
+    async fn login_path(&self) -> String {
+        format!("/sso/{}/{}/login", self.0.protocol, self.0.id)
+    }
+    /// The redirect URI to register at the identity provider, relative to the public URL.
+    async fn callback_path(&self) -> String {
+        format!("/sso/{}/{}/callback", self.0.protocol, self.0.id)
+    }
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
+    }
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
+    }
+}
+
+/// OpenID Connect settings; without `clientSecret`, an update keeps the stored secret.
+#[derive(InputObject)]
+pub struct OidcSettingsInput {
+    /// The issuer exactly as its discovery document names it (scheme, host, port, path, trailing slash).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    /// Requested besides `openid`; default `email profile groups`.
+    #[graphql(default)]
+    pub scopes: Vec<String>,
+}
+
+/// Claim names; the defaults are `email`, `name` and `groups`.
+#[derive(InputObject)]
+pub struct SsoAttributesInput {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: Option<String>,
+}
+
+/// A role-mapping rule: members whose `attribute` (the groups claim when unset) equals or contains `value` get
+/// `role`.
+#[derive(InputObject)]
+pub struct SsoRoleRuleInput {
+    pub attribute: Option<String>,
+    pub value: String,
+    pub role: Role,
+}
+
+/// A connection's whole configuration.
+#[derive(InputObject)]
+pub struct SsoConnectionInput {
+    pub name: String,
+    pub protocol: Protocol,
+    pub domains: Vec<String>,
+    #[graphql(default = true)]
+    pub enabled: bool,
+    pub oidc: Option<OidcSettingsInput>,
+    pub attributes: Option<SsoAttributesInput>,
+    #[graphql(default)]
+    pub role_rules: Vec<SsoRoleRuleInput>,
+    #[graphql(default_with = "Role::Viewer")]
+    pub default_role: Role,
+    #[graphql(default = false)]
+    pub deny_unmatched: bool,
+    #[graphql(default = true)]
+    pub jit_provisioning: bool,
+}
+
+impl From<SsoConnectionInput> for ConnectionInput {
+    fn from(input: SsoConnectionInput) -> Self {
+        let defaults = Attributes::default();
+        let attributes = match input.attributes {
+            Some(a) => Attributes {
+                email: a.email.unwrap_or(defaults.email),
+                name: a.name.unwrap_or(defaults.name),
+                groups: a.groups.unwrap_or(defaults.groups),
+            },
+            None => defaults,
+        };
+        ConnectionInput {
+            name: input.name,
+            protocol: input.protocol,
+            domains: input.domains,
+            enabled: input.enabled,
+            oidc: input.oidc.map(|o| OidcInput {
+                issuer: o.issuer,
+                client_id: o.client_id,
+                client_secret: o.client_secret,
+                scopes: o.scopes,
+            }),
+            attributes,
+            role_rules: input
+                .role_rules
+                .into_iter()
+                .map(|r| RoleRule {
+                    attribute: r.attribute,
+                    value: r.value,
+                    role: r.role,
+                })
+                .collect(),
+            default_role: input.default_role,
+            deny_unmatched: input.deny_unmatched,
+            jit_provisioning: input.jit_provisioning,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct SsoQuery;
+
+#[Object]
+impl SsoQuery {
+    /// The organization's SSO connections.
+    async fn sso_connections(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<SsoConnection>> {
+        let (db, principal) = caller(ctx)?;
+        Ok(sso::list(db, principal)
+            .await?
+            .into_iter()
+            .map(SsoConnection)
+            .collect())
+    }
+
+    async fn sso_connection(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<SsoConnection> {
+        let (db, principal) = caller(ctx)?;
+        Ok(SsoConnection(sso::get(db, principal, &id).await?))
+    }
+}
+
+#[derive(Default)]
+pub struct SsoMutation;
+
+#[Object]
+impl SsoMutation {
+    /// Adds an identity provider (owners, premium plan).
+    async fn create_sso_connection(
+        &self,
+        ctx: &Context<'_>,
+        input: SsoConnectionInput,
+    ) -> async_graphql::Result<SsoConnection> {
+        let (db, principal) = caller(ctx)?;
+        Ok(SsoConnection(
+            sso::create(db, sealer(ctx)?, egress_allow(ctx), principal, input.into()).await?,
+        ))
+    }
+
+    /// Replaces a connection's configuration.
+    async fn update_sso_connection(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: SsoConnectionInput,
+    ) -> async_graphql::Result<SsoConnection> {
+        let (db, principal) = caller(ctx)?;
+        Ok(SsoConnection(
+            sso::update(
+                db,
+                sealer(ctx)?,
+                egress_allow(ctx),
+                principal,
+                &id,
+                input.into(),
+            )
+            .await?,
+        ))
+    }
+
+    async fn delete_sso_connection(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<SsoConnection> {
+        let (db, principal) = caller(ctx)?;
+        Ok(SsoConnection(sso::delete(db, principal, &id).await?))
+    }
+
+    /// When enforced, members sign in only through SSO; password sessions end and API keys keep working.
+    async fn set_sso_enforced(
+        &self,
+        ctx: &Context<'_>,
+        enforced: bool,
+    ) -> async_graphql::Result<Organization> {
+        let (db, principal) = caller(ctx)?;
+        Ok(Organization(
+            sso::set_enforced(db, principal, enforced).await?,
+        ))
+    }
+}

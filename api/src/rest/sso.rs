@@ -1,0 +1,196 @@
+//! `/sso`: the browser side of single sign-on (login redirects, callbacks, the email-domain lookup).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::rest::extract::{ApiPath, ApiQuery};
+use crate::rest::public::{ClientOrigin, session_cookie};
+use crate::service::sessions::SessionPolicy;
+use crate::service::sso::{self as svc, Callback, Refusal, STATE_COOKIE};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sso/lookup", get(lookup))
+        .route("/sso/oidc/{id}/login", get(oidc_login))
+        .route("/sso/oidc/{id}/callback", get(oidc_callback))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupParams {
+    email: String,
+}
+
+/// Where an email signs in.
+#[derive(Debug, Serialize)]
+struct LookupJson {
+    connection_id: String,
+    protocol: String,
+    login_url: String,
+}
+
+/// The login URL of the connection that serves the email's domain; 404 when none does (sign in locally).
+async fn lookup(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<LookupParams>,
+) -> Result<Json<LookupJson>, ApiError> {
+    let connection = svc::lookup(&state.db, &params.email)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(
+                "no SSO connection serves this email's domain: sign in with a password".to_owned(),
+            )
+        })?;
+    Ok(Json(LookupJson {
+        login_url: format!(
+            "{}/sso/{}/{}/login",
+            state.public_url, connection.protocol, connection.id
+        ),
+        protocol: connection.protocol,
+        connection_id: connection.id,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginParams {
+    return_to: Option<String>,
+}
+
+fn callback_url(state: &AppState, protocol: &str, id: &str) -> String {
+    format!("{}/sso/{protocol}/{id}/callback", state.public_url)
+}
+
+fn secure(state: &AppState) -> bool {
+    state.public_url.starts_with("https://")
+}
+
+/// Sends the browser to the identity provider, with the sign-in's state in a short-lived cookie.
+async fn oidc_login(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<LoginParams>,
+) -> Response {
+    let redirect = svc::begin_oidc(
+        &state.db,
+        &state.sealer,
+        &state.idp,
+        &id,
+        &callback_url(&state, "oidc", &id),
+        params.return_to.as_deref(),
+    )
+    .await;
+    match redirect {
+        Ok(redirect) => {
+            let cookie = cookie::Cookie::build((STATE_COOKIE, redirect.state))
+                .http_only(true)
+                .same_site(cookie::SameSite::Lax)
+                .path("/sso")
+                .secure(secure(&state))
+                .max_age(cookie::time::Duration::minutes(10))
+                .build()
+                .to_string();
+            (
+                StatusCode::SEE_OTHER,
+                [
+                    (header::LOCATION, redirect.url),
+                    (header::SET_COOKIE, cookie),
+                ],
+            )
+                .into_response()
+        }
+        Err(err) => error_page(err.status(), &err.public_message()),
+    }
+}
+
+/// Finishes the sign-in: a session cookie and a redirect to the return path, or an error page.
+async fn oidc_callback(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ClientOrigin(origin): ClientOrigin,
+    headers: HeaderMap,
+    axum::extract::Query(callback): axum::extract::Query<Callback>,
+) -> Response {
+    let cookie_state = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == STATE_COOKIE)
+        .map(|c| c.value().to_owned());
+    let finished = svc::finish_oidc(
+        &state.db,
+        &state.sealer,
+        &state.idp,
+        SessionPolicy::from_settings(&state.settings),
+        &id,
+        &callback_url(&state, "oidc", &id),
+        callback,
+        cookie_state.as_deref(),
+        &origin,
+    )
+    .await;
+    let clear_state = cookie::Cookie::build((STATE_COOKIE, ""))
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .path("/sso")
+        .secure(secure(&state))
+        .max_age(cookie::time::Duration::ZERO)
+        .build()
+        .to_string();
+    match finished {
+        Ok(finished) => {
+            let session = &finished.signed_in.session;
+            let cookie = session_cookie(
+                &finished.signed_in.token,
+                session.expires_at - session.created_at,
+                secure(&state),
+            );
+            let mut response = (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, finished.return_to)],
+            )
+                .into_response();
+            let headers = response.headers_mut();
+            for value in [cookie, clear_state] {
+                if let Ok(value) = value.parse() {
+                    headers.append(header::SET_COOKIE, value);
+                }
+            }
+            response
+        }
+        Err(refusal) => {
+            svc::record_refusal(&state.db, &id, &refusal, &origin).await;
+            let mut response = refusal_page(&refusal);
+            if let Ok(value) = clear_state.parse() {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            response
+        }
+    }
+}
+
+fn refusal_page(refusal: &Refusal) -> Response {
+    error_page(refusal.status, &refusal.reason)
+}
+
+/// A plain page that says why sign-in failed (browsers land here, not an API client).
+fn error_page(status: StatusCode, reason: &str) -> Response {
+    let escaped = reason
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in failed</title></head>\
+         <body><h1>Sign-in failed</h1><p id=\"reason\">{escaped}</p><p><a href=\"/\">Back</a></p></body></html>"
+    );
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+}

@@ -1,0 +1,1158 @@
+//! Single sign-on: connections (OpenID Connect) with attribute and role mapping, just-in-time provisioning,
+//! enforcement, and the sign-in flow from the login redirect to a session.
+//!
+//! The flow is the authorization-code flow with PKCE (S256), `state` and `nonce`. The login step stores the
+//! request (keyed by the hash of its state, with the nonce and the sealed PKCE verifier, for ten minutes) in
+//! the database, so any instance can finish it, and binds it to the browser with a short-lived cookie holding
+//! the state. The callback checks that cookie, uses the stored request once, exchanges the code with the
+//! verifier, and has `openidconnect` verify the id_token: signature against the provider's current JWKS
+//! (discovered afresh at each sign-in, so rotated keys are picked up; `alg: none` is refused), issuer,
+//! audience, expiry and nonce. The verified claims then give the email (which must be verified when the
+//! provider says so, and in one of the connection's domains), the name and the groups, which the ordered
+//! role rules map to a role, re-applied at every sign-in and audit-logged when it changes.
+
+use chrono::{Duration, Utc};
+use entities::{organization, sso_connection, sso_domain, sso_request, user};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::auth::{Origin, Principal, Role, tokens};
+use crate::authz::{Action, Resource, authorize};
+use crate::db::Db;
+use crate::egress;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{self, Kind, new_id};
+use crate::secrets::Sealer;
+use crate::service::audit::{self, AuditActor, Change};
+use crate::service::sessions::{self, SessionPolicy, SignedIn};
+use crate::service::{members, now, required_text};
+
+/// How long a sign-in may take between the redirect to the provider and the callback.
+const REQUEST_MINUTES: i64 = 10;
+/// The cookie that binds a sign-in under way to the browser that started it.
+pub const STATE_COOKIE: &str = "concierge_sso";
+
+/// A connection's protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+#[graphql(name = "SsoProtocol")]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// OpenID Connect: discovery, authorization code with PKCE, id_token verified against the JWKS.
+    Oidc,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Oidc => "oidc",
+        }
+    }
+
+    fn stored(value: &str) -> ApiResult<Self> {
+        match value {
+            "oidc" => Ok(Protocol::Oidc),
+            other => Err(ApiError::internal_msg(format!("stored protocol {other:?}"))),
+        }
+    }
+}
+
+/// An OpenID Connect provider.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcSettings {
+    /// The issuer, exactly as the provider's discovery document names it.
+    pub issuer: String,
+    pub client_id: String,
+    /// Requested besides `openid`.
+    pub scopes: Vec<String>,
+}
+
+/// Which claim holds what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Attributes {
+    pub email: String,
+    pub name: String,
+    pub groups: String,
+}
+
+impl Default for Attributes {
+    fn default() -> Self {
+        Self {
+            email: "email".to_owned(),
+            name: "name".to_owned(),
+            groups: "groups".to_owned(),
+        }
+    }
+}
+
+/// One role-mapping rule: members whose `attribute` (the groups claim when unset) equals or contains `value`
+/// get `role`. Rules apply in order; the first that matches wins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::SimpleObject)]
+#[graphql(name = "SsoRoleRule")]
+pub struct RoleRule {
+    pub attribute: Option<String>,
+    pub value: String,
+    pub role: Role,
+}
+
+/// Input of `createSsoConnection` / `updateSsoConnection`.
+#[derive(Clone, Debug)]
+pub struct ConnectionInput {
+    pub name: String,
+    pub protocol: Protocol,
+    /// Email domains whose members sign in through it.
+    pub domains: Vec<String>,
+    pub enabled: bool,
+    pub oidc: Option<OidcInput>,
+    pub attributes: Attributes,
+    pub role_rules: Vec<RoleRule>,
+    pub default_role: Role,
+    pub deny_unmatched: bool,
+    pub jit_provisioning: bool,
+}
+
+/// The OpenID Connect part of a connection's input; an update without `client_secret` keeps the stored one.
+#[derive(Clone, Debug)]
+pub struct OidcInput {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+/// The stored OpenID Connect settings of a connection.
+pub fn oidc_settings(model: &sso_connection::Model) -> ApiResult<OidcSettings> {
+    serde_json::from_value(model.settings.clone())
+        .map_err(|e| ApiError::internal_msg(format!("stored OIDC settings: {e}")))
+}
+
+/// The stored attribute names of a connection.
+pub fn attributes(model: &sso_connection::Model) -> Attributes {
+    serde_json::from_value(model.attributes.clone()).unwrap_or_default()
+}
+
+/// The stored role rules of a connection.
+pub fn role_rules(model: &sso_connection::Model) -> Vec<RoleRule> {
+    serde_json::from_value(model.role_rules.clone()).unwrap_or_default()
+}
+
+/// The email domains a connection serves, sorted.
+pub async fn domains_of(db: &Db, model: &sso_connection::Model) -> ApiResult<Vec<String>> {
+    Ok(sso_domain::Entity::find()
+        .filter(sso_domain::Column::ConnectionId.eq(&model.id))
+        .order_by_asc(sso_domain::Column::Domain)
+        .all(db.conn())
+        .await?
+        .into_iter()
+        .map(|d| d.domain)
+        .collect())
+}
+
+fn secret_context(connection_id: &str) -> String {
+    format!("sso_connection:{connection_id}:client_secret")
+}
+
+fn verifier_context(request_id: &str) -> String {
+    format!("sso_request:{request_id}:pkce_verifier")
+}
+
+/// Checks an input; answers the normalized domains.
+fn validate(input: &ConnectionInput, egress_allow: Option<&str>) -> ApiResult<Vec<String>> {
+    required_text("name", &input.name, 200)?;
+    if input.domains.is_empty() || input.domains.len() > 50 {
+        return Err(ApiError::validation(
+            "domains",
+            "give 1 to 50 email domains",
+        ));
+    }
+    let mut domains = Vec::new();
+    for domain in &input.domains {
+        let lower = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        let valid = lower.len() <= 253
+            && lower.contains('.')
+            && lower.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            });
+        if !valid {
+            return Err(ApiError::validation(
+                "domains",
+                format!("{domain:?} is not an email domain like example.com"),
+            ));
+        }
+        if !domains.contains(&lower) {
+            domains.push(lower);
+        }
+    }
+    match input.protocol {
+        Protocol::Oidc => {
+            let oidc = input.oidc.as_ref().ok_or_else(|| {
+                ApiError::validation("oidc", "an OIDC connection needs its settings")
+            })?;
+            let issuer = url::Url::parse(&oidc.issuer)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .ok_or_else(|| {
+                    ApiError::validation("oidc.issuer", "must be an absolute http(s) URL")
+                })?;
+            if let Some(host) = issuer.host()
+                && let Some(reason) = egress::refusal(&host, egress_allow)
+            {
+                return Err(ApiError::validation(
+                    "oidc.issuer",
+                    format!("refused by the SSRF guard: {reason}"),
+                ));
+            }
+            required_text("oidc.client_id", &oidc.client_id, 500)?;
+            if let Some(secret) = &oidc.client_secret {
+                required_text("oidc.client_secret", secret, 2000)?;
+            }
+            if oidc.scopes.len() > 20
+                || oidc.scopes.iter().any(|s| {
+                    s.is_empty() || s.len() > 100 || !s.chars().all(|c| c.is_ascii_graphic())
+                })
+            {
+                return Err(ApiError::validation(
+                    "oidc.scopes",
+                    "at most 20 scopes, each a word without spaces",
+                ));
+            }
+        }
+    }
+    for (field, name) in [
+        ("attributes.email", &input.attributes.email),
+        ("attributes.name", &input.attributes.name),
+        ("attributes.groups", &input.attributes.groups),
+    ] {
+        required_text(field, name, 200)?;
+    }
+    if input.role_rules.len() > 100 {
+        return Err(ApiError::validation("role_rules", "at most 100 rules"));
+    }
+    for (i, rule) in input.role_rules.iter().enumerate() {
+        required_text(&format!("role_rules[{i}].value"), &rule.value, 500)?;
+        if let Some(attribute) = &rule.attribute {
+            required_text(&format!("role_rules[{i}].attribute"), attribute, 200)?;
+        }
+    }
+    Ok(domains)
+}
+
+/// The organization's connections, oldest first.
+pub async fn list(db: &Db, principal: &Principal) -> ApiResult<Vec<sso_connection::Model>> {
+    let grant = authorize(principal, Resource::Sso, Action::Read).await?;
+    Ok(sso_connection::Entity::find()
+        .filter(sso_connection::Column::OrganizationId.eq(grant.organization_id()))
+        .order_by_asc(sso_connection::Column::Id)
+        .all(db.conn())
+        .await?)
+}
+
+/// One connection of the organization.
+pub async fn get(db: &Db, principal: &Principal, id: &str) -> ApiResult<sso_connection::Model> {
+    let grant = authorize(principal, Resource::Sso, Action::Read).await?;
+    find(db.conn(), grant.organization_id(), id).await
+}
+
+async fn find(
+    conn: &impl ConnectionTrait,
+    org: &str,
+    id: &str,
+) -> ApiResult<sso_connection::Model> {
+    let id = ids::lookup(Kind::SsoConnection, id)?;
+    sso_connection::Entity::find_by_id(id.to_owned())
+        .filter(sso_connection::Column::OrganizationId.eq(org))
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("SSO connection", id))
+}
+
+/// What the audit log records of a connection (never its secret).
+fn summary(model: &sso_connection::Model, domains: &[String]) -> Value {
+    json!({
+        "id": model.id,
+        "name": model.name,
+        "protocol": model.protocol,
+        "enabled": model.enabled,
+        "domains": domains,
+        "settings": model.settings,
+        "attributes": model.attributes,
+        "role_rules": model.role_rules,
+        "default_role": model.default_role,
+        "deny_unmatched": model.deny_unmatched,
+        "jit_provisioning": model.jit_provisioning,
+        "secret_set": model.secret_sealed.is_some(),
+    })
+}
+
+/// Replaces the domains of a connection; a domain another connection serves is a conflict.
+async fn store_domains(
+    conn: &impl ConnectionTrait,
+    model: &sso_connection::Model,
+    domains: &[String],
+) -> ApiResult<()> {
+    sso_domain::Entity::delete_many()
+        .filter(sso_domain::Column::ConnectionId.eq(&model.id))
+        .exec(conn)
+        .await?;
+    for domain in domains {
+        if let Some(taken) = sso_domain::Entity::find_by_id(domain.clone())
+            .one(conn)
+            .await?
+        {
+            return Err(ApiError::Conflict(format!(
+                "the domain {domain} is already served by {}",
+                if taken.organization_id == model.organization_id {
+                    format!("the connection {}", taken.connection_id)
+                } else {
+                    "another organization's connection".to_owned()
+                }
+            )));
+        }
+        sso_domain::ActiveModel {
+            domain: Set(domain.clone()),
+            connection_id: Set(model.id.clone()),
+            organization_id: Set(model.organization_id.clone()),
+        }
+        .insert(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Creates a connection (owners, premium plan); its client secret is sealed.
+pub async fn create(
+    db: &Db,
+    sealer: &Sealer,
+    egress_allow: Option<&str>,
+    principal: &Principal,
+    input: ConnectionInput,
+) -> ApiResult<sso_connection::Model> {
+    let grant = authorize(principal, Resource::Sso, Action::Write).await?;
+    let domains = validate(&input, egress_allow)?;
+    let id = new_id(Kind::SsoConnection);
+    let (settings, secret) = protocol_parts(&input, sealer, &id, None)?;
+    if input.protocol == Protocol::Oidc && secret.is_none() {
+        return Err(ApiError::validation(
+            "oidc.client_secret",
+            "is required for a new connection",
+        ));
+    }
+    let at = now();
+    let txn = db.begin_write().await?;
+    let model = sso_connection::ActiveModel {
+        id: Set(id),
+        organization_id: Set(grant.organization_id().to_owned()),
+        name: Set(input.name.trim().to_owned()),
+        protocol: Set(input.protocol.as_str().to_owned()),
+        enabled: Set(input.enabled),
+        settings: Set(settings),
+        secret_sealed: Set(secret),
+        attributes: Set(json!(input.attributes)),
+        role_rules: Set(json!(input.role_rules)),
+        default_role: Set(input.default_role.as_str().to_owned()),
+        deny_unmatched: Set(input.deny_unmatched),
+        jit_provisioning: Set(input.jit_provisioning),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(&*txn)
+    .await?;
+    store_domains(&*txn, &model, &domains).await?;
+    audit::record(
+        &*txn,
+        principal,
+        "sso_connection.created",
+        ("sso_connection", &model.id),
+        None,
+        Some(summary(&model, &domains)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// The protocol settings to store and the sealed secret (the stored one when the input gives none).
+fn protocol_parts(
+    input: &ConnectionInput,
+    sealer: &Sealer,
+    id: &str,
+    stored_secret: Option<String>,
+) -> ApiResult<(Value, Option<String>)> {
+    match input.protocol {
+        Protocol::Oidc => {
+            let oidc = input.oidc.as_ref().ok_or_else(|| {
+                ApiError::validation("oidc", "an OIDC connection needs its settings")
+            })?;
+            let settings = OidcSettings {
+                issuer: oidc.issuer.trim().to_owned(),
+                client_id: oidc.client_id.trim().to_owned(),
+                scopes: oidc.scopes.clone(),
+            };
+            let secret = match &oidc.client_secret {
+                Some(secret) => Some(sealer.seal(secret, &secret_context(id))?),
+                None => stored_secret,
+            };
+            Ok((json!(settings), secret))
+        }
+    }
+}
+
+/// Replaces a connection's settings (owners); without a new client secret the stored one stays.
+pub async fn update(
+    db: &Db,
+    sealer: &Sealer,
+    egress_allow: Option<&str>,
+    principal: &Principal,
+    id: &str,
+    input: ConnectionInput,
+) -> ApiResult<sso_connection::Model> {
+    let grant = authorize(principal, Resource::Sso, Action::Write).await?;
+    let domains = validate(&input, egress_allow)?;
+    let txn = db.begin_write().await?;
+    let before = find(&*txn, grant.organization_id(), id).await?;
+    let before_domains = sso_domain::Entity::find()
+        .filter(sso_domain::Column::ConnectionId.eq(&before.id))
+        .all(&*txn)
+        .await?
+        .into_iter()
+        .map(|d| d.domain)
+        .collect::<Vec<_>>();
+    let (settings, secret) =
+        protocol_parts(&input, sealer, &before.id, before.secret_sealed.clone())?;
+    let mut active = before.clone().into_active_model();
+    active.name = Set(input.name.trim().to_owned());
+    active.protocol = Set(input.protocol.as_str().to_owned());
+    active.enabled = Set(input.enabled);
+    active.settings = Set(settings);
+    active.secret_sealed = Set(secret);
+    active.attributes = Set(json!(input.attributes));
+    active.role_rules = Set(json!(input.role_rules));
+    active.default_role = Set(input.default_role.as_str().to_owned());
+    active.deny_unmatched = Set(input.deny_unmatched);
+    active.jit_provisioning = Set(input.jit_provisioning);
+    active.updated_at = Set(now());
+    let model = active.update(&*txn).await?;
+    store_domains(&*txn, &model, &domains).await?;
+    audit::record(
+        &*txn,
+        principal,
+        "sso_connection.updated",
+        ("sso_connection", &model.id),
+        Some(summary(&before, &before_domains)),
+        Some(summary(&model, &domains)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Deletes a connection; the last enabled one cannot go while SSO is enforced.
+pub async fn delete(db: &Db, principal: &Principal, id: &str) -> ApiResult<sso_connection::Model> {
+    let grant = authorize(principal, Resource::Sso, Action::Delete).await?;
+    let org = grant.organization_id();
+    let txn = db.begin_write().await?;
+    let model = find(&*txn, org, id).await?;
+    let organization = organization::Entity::find_by_id(org.to_owned())
+        .one(&*txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization", org))?;
+    if organization.sso_enforced && enabled_count(&*txn, org).await? <= u64::from(model.enabled) {
+        return Err(ApiError::Conflict(
+            "SSO is enforced and this is the last enabled connection: stop enforcing SSO first"
+                .to_owned(),
+        ));
+    }
+    sso_connection::Entity::delete_by_id(model.id.clone())
+        .exec(&*txn)
+        .await?;
+    audit::record(
+        &*txn,
+        principal,
+        "sso_connection.deleted",
+        ("sso_connection", &model.id),
+        Some(summary(&model, &[])),
+        None,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+async fn enabled_count(conn: &impl ConnectionTrait, org: &str) -> ApiResult<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(sso_connection::Entity::find()
+        .filter(sso_connection::Column::OrganizationId.eq(org))
+        .filter(sso_connection::Column::Enabled.eq(true))
+        .count(conn)
+        .await?)
+}
+
+/// Turns SSO enforcement on or off (owners): when on, members sign in only through SSO, password sessions stop
+/// working, and API keys keep working. Turning it on needs an enabled connection.
+pub async fn set_enforced(
+    db: &Db,
+    principal: &Principal,
+    enforced: bool,
+) -> ApiResult<organization::Model> {
+    let grant = authorize(principal, Resource::Sso, Action::Write).await?;
+    let org = grant.organization_id();
+    let txn = db.begin_write().await?;
+    if enforced && enabled_count(&*txn, org).await? == 0 {
+        return Err(ApiError::Conflict(
+            "SSO cannot be enforced without an enabled SSO connection".to_owned(),
+        ));
+    }
+    let before = organization::Entity::find_by_id(org.to_owned())
+        .one(&*txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization", org))?;
+    if before.sso_enforced == enforced {
+        return Ok(before);
+    }
+    let mut active = before.into_active_model();
+    active.sso_enforced = Set(enforced);
+    active.updated_at = Set(now());
+    let after = active.update(&*txn).await?;
+    audit::record(
+        &*txn,
+        principal,
+        "organization.sso_enforced",
+        ("organization", org),
+        Some(json!({"sso_enforced": !enforced})),
+        Some(json!({"sso_enforced": enforced})),
+    )
+    .await?;
+    txn.announce_access_change(org);
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// The enabled connection that serves an email's domain (the discovery helper), if any.
+pub async fn lookup(db: &Db, email: &str) -> ApiResult<Option<sso_connection::Model>> {
+    let email = crate::service::organizations::validate_email("email", email)?;
+    let Some((_, domain)) = email.rsplit_once('@') else {
+        return Ok(None);
+    };
+    let Some(row) = sso_domain::Entity::find_by_id(domain.to_ascii_lowercase())
+        .one(db.conn())
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(sso_connection::Entity::find_by_id(row.connection_id)
+        .filter(sso_connection::Column::Enabled.eq(true))
+        .one(db.conn())
+        .await?)
+}
+
+/// A same-origin path to return to after sign-in; anything else is refused.
+pub fn validate_return_to(value: Option<&str>) -> ApiResult<String> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok("/".to_owned());
+    };
+    let same_origin = value.starts_with('/')
+        && !value.starts_with("//")
+        && !value.starts_with("/\\")
+        && !value.chars().any(|c| c.is_control() || c == '\\')
+        && value.len() <= 2_000;
+    if same_origin {
+        Ok(value.to_owned())
+    } else {
+        Err(ApiError::validation(
+            "return_to",
+            "must be a path on this server, like /conversations",
+        ))
+    }
+}
+
+/// The HTTP client for identity providers: no redirects, the SSRF guard on every connection.
+#[derive(Clone, Debug)]
+pub struct IdpClient {
+    http: openidconnect::reqwest::Client,
+    egress_allow: Option<String>,
+}
+
+impl IdpClient {
+    pub fn new(egress_allow: Option<String>) -> anyhow::Result<Self> {
+        let http = openidconnect::reqwest::Client::builder()
+            .redirect(openidconnect::reqwest::redirect::Policy::none())
+            .user_agent(concat!("Concierge/", env!("CARGO_PKG_VERSION")))
+            .no_proxy()
+            .timeout(std::time::Duration::from_secs(10))
+            .dns_resolver(egress::guarded_resolver(egress_allow.clone()))
+            .build()?;
+        Ok(Self { http, egress_allow })
+    }
+
+    /// The provider's discovery document (with its current JWKS).
+    async fn discover(&self, issuer: &str) -> Result<CoreProviderMetadata, String> {
+        let url = IssuerUrl::new(issuer.to_owned()).map_err(|e| format!("bad issuer URL: {e}"))?;
+        if let Some(host) = url.url().host()
+            && let Some(reason) = egress::refusal(&host, self.egress_allow.as_deref())
+        {
+            return Err(format!("refused by the SSRF guard: {reason}"));
+        }
+        CoreProviderMetadata::discover_async(url, &self.http)
+            .await
+            .map_err(|e| format!("discovery of {issuer} failed: {}", chain(&e)))
+    }
+}
+
+/// An error with its causes, for the readable sign-in errors.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Where to send the browser to sign in, and the state to keep in its cookie.
+#[derive(Debug)]
+pub struct Redirect {
+    pub url: String,
+    pub state: String,
+}
+
+/// Starts an OIDC sign-in through connection `id`: stores the request and answers the provider's URL.
+pub async fn begin_oidc(
+    db: &Db,
+    sealer: &Sealer,
+    idp: &IdpClient,
+    id: &str,
+    redirect_uri: &str,
+    return_to: Option<&str>,
+) -> ApiResult<Redirect> {
+    let return_to = validate_return_to(return_to)?;
+    let id = ids::lookup(Kind::SsoConnection, id)?;
+    let connection = sso_connection::Entity::find_by_id(id.to_owned())
+        .one(db.conn())
+        .await?
+        .filter(|c| c.enabled && c.protocol == Protocol::Oidc.as_str())
+        .ok_or_else(|| ApiError::not_found("SSO connection", id))?;
+    let settings = oidc_settings(&connection)?;
+    let client = oidc_client(sealer, idp, &connection, &settings, redirect_uri).await?;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = client.authorize_url(
+        CoreAuthenticationFlow::AuthorizationCode,
+        CsrfToken::new_random,
+        Nonce::new_random,
+    );
+    for scope in default_scopes(&settings) {
+        request = request.add_scope(Scope::new(scope));
+    }
+    let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
+    let request_id = tokens::hash(state.secret());
+    let at = now();
+    sso_request::ActiveModel {
+        id: Set(request_id.clone()),
+        connection_id: Set(connection.id.clone()),
+        organization_id: Set(connection.organization_id.clone()),
+        nonce: Set(Some(nonce.secret().clone())),
+        verifier: Set(Some(
+            sealer.seal(verifier.secret(), &verifier_context(&request_id))?,
+        )),
+        return_to: Set(return_to),
+        created_at: Set(at),
+        expires_at: Set(at + Duration::minutes(REQUEST_MINUTES)),
+    }
+    .insert(db.conn())
+    .await?;
+    // Old requests that were never finished.
+    sso_request::Entity::delete_many()
+        .filter(sso_request::Column::ExpiresAt.lt(at))
+        .exec(db.conn())
+        .await?;
+    Ok(Redirect {
+        url: url.to_string(),
+        state: state.secret().clone(),
+    })
+}
+
+/// `openid` is implied; then the configured scopes, or `email profile groups`.
+fn default_scopes(settings: &OidcSettings) -> Vec<String> {
+    if settings.scopes.is_empty() {
+        ["email", "profile", "groups"].map(str::to_owned).to_vec()
+    } else {
+        settings
+            .scopes
+            .iter()
+            .filter(|s| *s != "openid")
+            .cloned()
+            .collect()
+    }
+}
+
+type OidcClient = openidconnect::Client<
+    openidconnect::EmptyAdditionalClaims,
+    openidconnect::core::CoreAuthDisplay,
+    openidconnect::core::CoreGenderClaim,
+    openidconnect::core::CoreJweContentEncryptionAlgorithm,
+    openidconnect::core::CoreJsonWebKey,
+    openidconnect::core::CoreAuthPrompt,
+    openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
+    openidconnect::core::CoreTokenResponse,
+    openidconnect::core::CoreTokenIntrospectionResponse,
+    openidconnect::core::CoreRevocableToken,
+    openidconnect::core::CoreRevocationErrorResponse,
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+async fn oidc_client(
+    sealer: &Sealer,
+    idp: &IdpClient,
+    connection: &sso_connection::Model,
+    settings: &OidcSettings,
+    redirect_uri: &str,
+) -> ApiResult<OidcClient> {
+    let metadata = idp
+        .discover(&settings.issuer)
+        .await
+        .map_err(|reason| ApiError::BadGateway(format!("the identity provider: {reason}")))?;
+    let secret = match &connection.secret_sealed {
+        Some(sealed) => {
+            use secrecy::ExposeSecret;
+            Some(ClientSecret::new(
+                sealer
+                    .open(sealed, &secret_context(&connection.id))?
+                    .expose_secret()
+                    .to_owned(),
+            ))
+        }
+        None => None,
+    };
+    let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(ApiError::internal)?;
+    Ok(CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(settings.client_id.clone()),
+        secret,
+    )
+    .set_redirect_uri(redirect))
+}
+
+/// Why an SSO sign-in was refused: shown on the error page and recorded in the audit log.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: axum::http::StatusCode,
+    pub reason: String,
+    /// The organization to audit it in, when known.
+    pub organization_id: Option<String>,
+}
+
+impl Refusal {
+    fn new(status: axum::http::StatusCode, reason: impl Into<String>, org: Option<&str>) -> Self {
+        Self {
+            status,
+            reason: reason.into(),
+            organization_id: org.map(str::to_owned),
+        }
+    }
+}
+
+impl From<ApiError> for Refusal {
+    fn from(err: ApiError) -> Self {
+        Self::new(err.status(), err.public_message(), None)
+    }
+}
+
+/// What a finished sign-in gives: the session, and where to go.
+#[derive(Debug)]
+pub struct Finished {
+    pub signed_in: SignedIn,
+    pub return_to: String,
+}
+
+/// The callback's query.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+    /// The issuer, when the provider names it (RFC 9207).
+    pub iss: Option<String>,
+}
+
+/// Finishes an OIDC sign-in: checks the browser's state cookie, uses the stored request once, exchanges the
+/// code, verifies the id_token, maps the member, and opens a session.
+#[allow(clippy::too_many_arguments)]
+pub async fn finish_oidc(
+    db: &Db,
+    sealer: &Sealer,
+    idp: &IdpClient,
+    policy: SessionPolicy,
+    id: &str,
+    redirect_uri: &str,
+    callback: Callback,
+    cookie_state: Option<&str>,
+    origin: &Origin,
+) -> Result<Finished, Refusal> {
+    use axum::http::StatusCode;
+    let unauthorized =
+        |reason: &str, org: Option<&str>| Refusal::new(StatusCode::UNAUTHORIZED, reason, org);
+    let id = ids::lookup(Kind::SsoConnection, id)?;
+    let connection = sso_connection::Entity::find_by_id(id.to_owned())
+        .one(db.conn())
+        .await
+        .map_err(ApiError::from)?
+        .filter(|c| c.enabled && c.protocol == Protocol::Oidc.as_str())
+        .ok_or_else(|| Refusal::from(ApiError::not_found("SSO connection", id)))?;
+    let org = Some(connection.organization_id.as_str());
+    if let Some(error) = &callback.error {
+        return Err(unauthorized(
+            &format!(
+                "the identity provider refused the sign-in: {error}{}",
+                callback
+                    .error_description
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            ),
+            org,
+        ));
+    }
+    let settings = oidc_settings(&connection)?;
+    // RFC 9207: a provider that names itself must be the one this sign-in went to (mix-up attacks).
+    if let Some(iss) = &callback.iss
+        && iss.trim_end_matches('/') != settings.issuer.trim_end_matches('/')
+    {
+        return Err(unauthorized(
+            &format!("the callback names another issuer ({iss})"),
+            org,
+        ));
+    }
+    let (Some(code), Some(state)) = (&callback.code, &callback.state) else {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "the callback lacks its code or state",
+            org,
+        ));
+    };
+    if cookie_state != Some(state.as_str()) {
+        return Err(unauthorized(
+            "this sign-in was not started in this browser (state mismatch): start again",
+            org,
+        ));
+    }
+    let request_id = tokens::hash(state);
+    // Used once: whoever deletes the row owns the request.
+    let request = sso_request::Entity::find_by_id(request_id.clone())
+        .one(db.conn())
+        .await
+        .map_err(ApiError::from)?
+        .filter(|r| r.connection_id == connection.id);
+    let deleted = sso_request::Entity::delete_by_id(request_id.clone())
+        .exec(db.conn())
+        .await
+        .map_err(ApiError::from)?;
+    let Some(request) = request.filter(|_| deleted.rows_affected == 1) else {
+        return Err(unauthorized(
+            "unknown or already used sign-in request: start again",
+            org,
+        ));
+    };
+    if request.expires_at <= Utc::now() {
+        return Err(unauthorized("the sign-in took too long: start again", org));
+    }
+    let client = oidc_client(sealer, idp, &connection, &settings, redirect_uri).await?;
+    let verifier = {
+        use secrecy::ExposeSecret;
+        let sealed = request.verifier.as_deref().unwrap_or_default();
+        sealer
+            .open(sealed, &verifier_context(&request.id))?
+            .expose_secret()
+            .to_owned()
+    };
+    let exchange = client
+        .exchange_code(AuthorizationCode::new(code.clone()))
+        .map_err(|e| {
+            ApiError::BadGateway(format!("the identity provider has no token endpoint: {e}"))
+        })?
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier));
+    let tokens = exchange
+        .request_async(&idp.http)
+        .await
+        .map_err(|e| unauthorized(&format!("the code exchange failed: {}", chain(&e)), org))?;
+    let id_token = tokens
+        .id_token()
+        .ok_or_else(|| unauthorized("the provider answered no id_token", org))?;
+    let nonce = Nonce::new(request.nonce.clone().unwrap_or_default());
+    id_token
+        .claims(&client.id_token_verifier(), &nonce)
+        .map_err(|e| unauthorized(&format!("the id_token is not valid: {}", chain(&e)), org))?;
+    // Verified: its payload's claims (groups and any other) are the provider's word.
+    let claims = payload(&id_token.to_string())
+        .ok_or_else(|| unauthorized("the id_token payload is unreadable", org))?;
+    let signed_in = sign_in(db, policy, &connection, &claims, origin).await?;
+    Ok(Finished {
+        signed_in,
+        return_to: request.return_to,
+    })
+}
+
+/// The JSON payload of a compact JWT (already verified by the caller).
+fn payload(jwt: &str) -> Option<Value> {
+    use base64::Engine;
+    let part = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The string values of a claim: a string, or the strings of an array.
+fn claim_values(claims: &Value, name: &str) -> Vec<String> {
+    match claims.get(name) {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        Some(Value::Bool(b)) => vec![b.to_string()],
+        Some(Value::Number(n)) => vec![n.to_string()],
+        _ => Vec::new(),
+    }
+}
+
+/// The role the rules give these claims: the first matching rule, else the default, unless unmatched sign-ins
+/// are refused.
+pub fn map_role(
+    rules: &[RoleRule],
+    default_role: Role,
+    deny_unmatched: bool,
+    groups_attribute: &str,
+    claims: &Value,
+) -> Option<Role> {
+    rules
+        .iter()
+        .find(|rule| {
+            claim_values(
+                claims,
+                rule.attribute.as_deref().unwrap_or(groups_attribute),
+            )
+            .contains(&rule.value)
+        })
+        .map(|rule| rule.role)
+        .or((!deny_unmatched).then_some(default_role))
+}
+
+/// Maps verified claims to a member (created just in time, or found with its role re-applied) and opens a
+/// session; every refusal and role change is audit-logged.
+async fn sign_in(
+    db: &Db,
+    policy: SessionPolicy,
+    connection: &sso_connection::Model,
+    claims: &Value,
+    origin: &Origin,
+) -> Result<SignedIn, Refusal> {
+    use axum::http::StatusCode;
+    let org = connection.organization_id.as_str();
+    let names = attributes(connection);
+    let refuse = |status, reason: String| Refusal::new(status, reason, Some(org));
+    let email = claim_values(claims, &names.email)
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            refuse(
+                StatusCode::FORBIDDEN,
+                format!("the identity provider sent no {} claim", names.email),
+            )
+        })?;
+    let email = crate::service::organizations::validate_email("email", &email)
+        .map_err(|e| refuse(StatusCode::FORBIDDEN, e.public_message()))?;
+    if claims.get("email_verified") == Some(&Value::Bool(false)) {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            format!("the identity provider has not verified {email}"),
+        ));
+    }
+    let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+    let served = sso_domain::Entity::find_by_id(domain.to_owned())
+        .one(db.conn())
+        .await
+        .map_err(ApiError::from)?
+        .is_some_and(|d| d.connection_id == connection.id);
+    if !served {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            format!("{email} is not in a domain this connection serves"),
+        ));
+    }
+    let name = claim_values(claims, &names.name).into_iter().next();
+    let default_role = Role::stored(&connection.default_role)?;
+    let Some(role) = map_role(
+        &role_rules(connection),
+        default_role,
+        connection.deny_unmatched,
+        &names.groups,
+        claims,
+    ) else {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            format!(
+                "no role rule of this connection matches {email}, and it refuses unmatched members"
+            ),
+        ));
+    };
+    let txn = db.begin_write().await.map_err(ApiError::from)?;
+    let existing = user::Entity::find()
+        .filter(user::Column::OrganizationId.eq(org))
+        .filter(user::Column::Email.eq(&email))
+        .one(&*txn)
+        .await
+        .map_err(ApiError::from)?;
+    let (member, provisioned, changed) = match existing {
+        Some(member) if !member.active => {
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                format!("{email} was deactivated in this organization"),
+            ));
+        }
+        Some(member) => {
+            let (member, before) = members::apply_mapped_role(&*txn, member, role).await?;
+            (member, false, before)
+        }
+        None if connection.jit_provisioning => {
+            let member = members::provision(&*txn, org, &email, name.clone(), role).await?;
+            (member, true, None)
+        }
+        None => {
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "{email} is not a member of this organization, and this connection does not create members: ask an admin to invite you"
+                ),
+            ));
+        }
+    };
+    let actor = AuditActor::SigningIn {
+        user_id: &member.id,
+        origin,
+    };
+    if provisioned {
+        audit::append(
+            &*txn,
+            org,
+            actor,
+            Change {
+                action: "member.provisioned",
+                target_type: "member",
+                target_id: Some(&member.id),
+                before: None,
+                after: Some(json!({"email": member.email, "role": member.role, "sso_connection_id": connection.id})),
+            },
+        )
+        .await?;
+    }
+    if let Some(before) = changed {
+        audit::append(
+            &*txn,
+            org,
+            AuditActor::SigningIn {
+                user_id: &member.id,
+                origin,
+            },
+            Change {
+                action: "member.role_changed",
+                target_type: "member",
+                target_id: Some(&member.id),
+                before: Some(json!({"role": before})),
+                after: Some(
+                    json!({"role": member.role, "via": "sso", "sso_connection_id": connection.id}),
+                ),
+            },
+        )
+        .await?;
+    }
+    let (token, session) = sessions::open_session(
+        &*txn,
+        &member,
+        policy,
+        connection.protocol.as_str(),
+        Some(&connection.id),
+        origin,
+    )
+    .await?;
+    let mut active = member.into_active_model();
+    active.last_login_at = Set(Some(session.created_at));
+    let member = active.update(&*txn).await.map_err(ApiError::from)?;
+    audit::append(
+        &*txn,
+        org,
+        AuditActor::SigningIn {
+            user_id: &member.id,
+            origin,
+        },
+        Change {
+            action: "member.login",
+            target_type: "member",
+            target_id: Some(&member.id),
+            before: None,
+            after: Some(json!({"outcome": "success", "method": connection.protocol, "sso_connection_id": connection.id, "session_id": session.id})),
+        },
+    )
+    .await?;
+    txn.announce_access_change(org);
+    txn.commit().await.map_err(ApiError::from)?;
+    Ok(SignedIn {
+        csrf_token: sessions::csrf_token(&token),
+        token,
+        session,
+        member,
+    })
+}
+
+/// Records a refused SSO sign-in in the organization's audit log.
+pub async fn record_refusal(db: &Db, connection_id: &str, refusal: &Refusal, origin: &Origin) {
+    let Some(org) = &refusal.organization_id else {
+        return;
+    };
+    let result = async {
+        let txn = db.begin_write().await?;
+        audit::append(
+            &*txn,
+            org,
+            AuditActor::Anonymous { origin },
+            Change {
+                action: "member.sso_failed",
+                target_type: "sso_connection",
+                target_id: Some(connection_id),
+                before: None,
+                after: Some(json!({"reason": refusal.reason})),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok::<(), ApiError>(())
+    }
+    .await;
+    if let Err(err) = result {
+        tracing::warn!(error = ?err, "could not audit a refused SSO sign-in");
+    }
+}
+
+/// The protocol of a stored connection.
+pub fn protocol(model: &sso_connection::Model) -> ApiResult<Protocol> {
+    Protocol::stored(&model.protocol)
+}

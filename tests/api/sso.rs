@@ -1,0 +1,787 @@
+//! Single sign-on against a real OpenID Provider (the certified npm `oidc-provider`, started from tests/peers):
+//! the whole browser flow over HTTP with a cookie jar, role mapping and just-in-time provisioning, roles
+//! re-applied at every sign-in, key rotation, the refusals, SSO enforcement, and the connection settings.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use reqwest::{Method, StatusCode};
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, free_port, spawn_app_with};
+
+const CLIENT_SECRET: &str = "concierge-test-secret-0123456789";
+
+/// The OpenID Provider, killed by PID when dropped.
+struct Idp {
+    child: Child,
+    port: u16,
+    redirect_uri: String,
+    accounts: PathBuf,
+    _dir: TempDir,
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Idp {
+    fn issuer(port: u16) -> String {
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// Starts the provider on `port` for a client whose redirect URI is `redirect_uri`.
+    async fn start(port: u16, redirect_uri: &str, accounts: Value) -> Idp {
+        let dir = std::env::temp_dir().join(format!("concierge-idp-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let accounts_file = dir.join("accounts.json");
+        std::fs::write(&accounts_file, accounts.to_string()).unwrap();
+        let mut idp = Idp {
+            child: spawn(port, redirect_uri, &accounts_file),
+            port,
+            redirect_uri: redirect_uri.to_owned(),
+            accounts: accounts_file,
+            _dir: TempDir(dir),
+        };
+        idp.wait_ready().await;
+        idp
+    }
+
+    async fn wait_ready(&mut self) {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            Idp::issuer(self.port)
+        );
+        for _ in 0..200 {
+            if let Ok(response) = reqwest::get(&url).await
+                && response.status().is_success()
+            {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the OpenID Provider exited: {status}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the OpenID Provider did not start");
+    }
+
+    /// Stops the provider and starts it again on the same port: it signs with a new key from then on.
+    async fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(self.port, &self.redirect_uri, &self.accounts);
+        self.wait_ready().await;
+    }
+
+    fn set_accounts(&self, accounts: Value) {
+        std::fs::write(&self.accounts, accounts.to_string()).unwrap();
+    }
+}
+
+fn spawn(port: u16, redirect_uri: &str, accounts: &std::path::Path) -> Child {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers");
+    assert!(
+        dir.join("node_modules/oidc-provider").is_dir(),
+        "tests/peers/node_modules is missing: `make test` installs it (npm ci --prefix tests/peers)"
+    );
+    Command::new("node")
+        .arg("oidc-provider.mjs")
+        .arg(port.to_string())
+        .arg(redirect_uri)
+        .arg(accounts)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node is installed (make test installs it)")
+}
+
+/// A browser: a cookie jar, no automatic redirects.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// The value of `name="…" value="…"` style attributes in an HTML page.
+fn attribute<'a>(html: &'a str, tag_start: &str, attribute: &str) -> Option<&'a str> {
+    let at = html.find(tag_start)?;
+    let rest = &html[at..];
+    let end = rest.find('>')?;
+    let tag = &rest[..end];
+    let key = format!("{attribute}=\"");
+    let start = tag.find(&key)? + key.len();
+    let value = &tag[start..];
+    Some(&value[..value.find('"')?])
+}
+
+/// Follows the provider's pages from `url` (its login form with `login`, then its consent form) until it sends
+/// the browser back to us; answers the callback URL, not yet visited.
+async fn through_the_idp(
+    browser: &reqwest::Client,
+    url: &str,
+    login: &str,
+    app: &TestApp,
+) -> String {
+    let mut url = url.to_owned();
+    for _ in 0..12 {
+        if url.starts_with(&app.address) {
+            return url;
+        }
+        let response = browser.get(&url).send().await.unwrap();
+        if response.status().is_redirection() {
+            url = absolute(&url, &location(&response));
+            continue;
+        }
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        let page = response.text().await.unwrap();
+        let action = attribute(&page, "<form", "action")
+            .expect("a form")
+            .to_owned();
+        let prompt = attribute(&page, "name=\"prompt\"", "value").unwrap_or("login");
+        let form: Vec<(&str, &str)> = if prompt == "login" {
+            vec![
+                ("prompt", "login"),
+                ("login", login),
+                ("password", "any password"),
+            ]
+        } else {
+            vec![("prompt", prompt)]
+        };
+        let response = browser.post(&action).form(&form).send().await.unwrap();
+        assert!(response.status().is_redirection(), "{}", response.status());
+        url = absolute(&action, &location(&response));
+    }
+    panic!("the provider never sent the browser back");
+}
+
+fn absolute(base: &str, location: &str) -> String {
+    reqwest::Url::parse(base)
+        .unwrap()
+        .join(location)
+        .unwrap()
+        .to_string()
+}
+
+/// Signs `login` in through the connection's login URL; answers the callback's response.
+async fn sign_in(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    connection: &str,
+    login: &str,
+) -> reqwest::Response {
+    let started = browser
+        .get(app.url(&format!("/sso/oidc/{connection}/login?return_to=/inbox")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let callback = through_the_idp(browser, &location(&started), login, app).await;
+    browser.get(&callback).send().await.unwrap()
+}
+
+/// `me` through the browser's session cookie.
+async fn me(app: &TestApp, browser: &reqwest::Client) -> Value {
+    let response = browser
+        .post(app.url("/graphql"))
+        .header("accept", "application/json")
+        .header("origin", &app.address)
+        .json(&json!({"query": "{ me { role signInMethod sessionId member { email name } } }"}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    body["data"]["me"].clone()
+}
+
+/// An app that may reach the loopback provider, with an OIDC connection for corp.test; answers (app, connection
+/// id, provider port).
+async fn app_with_connection(extra: Value) -> (TestApp, String, u16) {
+    let app = spawn_app_with(|settings| settings.egress_allow = Some("127.0.0.1/32".into())).await;
+    let port = free_port();
+    let mut input = json!({
+        "name": "Corp IdP",
+        "protocol": "OIDC",
+        "domains": ["corp.test"],
+        "oidc": {"issuer": Idp::issuer(port), "clientId": "concierge", "clientSecret": CLIENT_SECRET},
+        "roleRules": [
+            {"value": "admins", "role": "ADMIN"},
+            {"value": "support", "role": "AGENT"},
+        ],
+        "defaultRole": "VIEWER",
+    });
+    if let (Some(input), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            input.insert(k.clone(), v.clone());
+        }
+    }
+    let created = app
+        .graphql_ok(
+            "mutation($input: SsoConnectionInput!) { createSsoConnection(input: $input) { id callbackPath loginPath clientSecretSet domains } }",
+            json!({"input": input}),
+        )
+        .await;
+    let connection = created["createSsoConnection"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(created["createSsoConnection"]["clientSecretSet"], true);
+    (app, connection, port)
+}
+
+fn accounts(groups: Value) -> Value {
+    json!({
+        "alice": {"email": "alice@corp.test", "name": "Alice Liddell", "groups": groups},
+        "mallory": {"email": "mallory@elsewhere.test", "name": "Mallory", "groups": ["admins"]},
+    })
+}
+
+async fn audit_actions(app: &TestApp) -> Vec<Value> {
+    app.get("/api/v1/audit-log?limit=100").await.body["data"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn oidc_sign_in_provisions_the_member_maps_the_role_and_reapplies_it_at_every_sign_in() {
+    let (app, connection, port) = app_with_connection(json!({})).await;
+    let callback = app.url(&format!("/sso/oidc/{connection}/callback"));
+    let mut idp = Idp::start(port, &callback, accounts(json!(["admins"]))).await;
+
+    // The discovery helper points the email's domain at its connection.
+    let lookup = app
+        .send(Method::GET, "/sso/lookup?email=alice@corp.test", None, None)
+        .await;
+    assert_eq!(lookup.status, StatusCode::OK, "{}", lookup.text);
+    assert_eq!(
+        lookup.body["login_url"],
+        app.url(&format!("/sso/oidc/{connection}/login"))
+    );
+    let unknown = app
+        .send(
+            Method::GET,
+            "/sso/lookup?email=bob@nowhere.test",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+
+    // The login redirect: authorization code with PKCE S256, state and nonce, bound to the browser.
+    let alice = browser();
+    let started = alice
+        .get(app.url(&format!("/sso/oidc/{connection}/login?return_to=/inbox")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let sso_cookie = started.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(sso_cookie.starts_with("concierge_sso="), "{sso_cookie}");
+    assert!(sso_cookie.contains("HttpOnly"), "{sso_cookie}");
+    let authorize = reqwest::Url::parse(&location(&started)).unwrap();
+    let query: std::collections::HashMap<_, _> = authorize.query_pairs().into_owned().collect();
+    assert_eq!(query["response_type"], "code");
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(query["redirect_uri"], callback);
+    for present in ["state", "nonce", "code_challenge"] {
+        assert!(query[present].len() >= 20, "{present}");
+    }
+    let back = through_the_idp(&alice, authorize.as_str(), "alice", &app).await;
+    let finished = alice.get(&back).send().await.unwrap();
+    assert_eq!(finished.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&finished), "/inbox");
+    let cookies: Vec<String> = finished
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("concierge_session=cs_") && c.contains("HttpOnly")),
+        "{cookies:?}"
+    );
+    let who = me(&app, &alice).await;
+    assert_eq!(who["role"], "ADMIN", "{who}");
+    assert_eq!(who["signInMethod"], "oidc");
+    assert_eq!(who["member"]["email"], "alice@corp.test");
+    assert_eq!(who["member"]["name"], "Alice Liddell");
+
+    // The callback works once: replayed, it is refused with a page, and no session is made.
+    let sessions_before = app.count_rows("sessions").await;
+    let replay = alice.get(&back).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+    let page = replay.text().await.unwrap();
+    assert!(page.contains("Sign-in failed"), "{page}");
+    assert_eq!(app.count_rows("sessions").await, sessions_before);
+
+    // Moved from admins to support at the provider: agent at the next sign-in, and the audit log says so.
+    idp.set_accounts(accounts(json!(["support", "everyone"])));
+    let next = browser();
+    assert_eq!(
+        sign_in(&app, &next, &connection, "alice").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(me(&app, &next).await["role"], "AGENT");
+    // In no mapped group: the default role.
+    idp.set_accounts(accounts(json!(["everyone"])));
+    let third = browser();
+    sign_in(&app, &third, &connection, "alice").await;
+    assert_eq!(me(&app, &third).await["role"], "VIEWER");
+    let entries = audit_actions(&app).await;
+    let action = |name: &str| entries.iter().filter(|e| e["action"] == name).count();
+    assert_eq!(action("member.provisioned"), 1);
+    assert_eq!(action("member.role_changed"), 2);
+    let changed = entries
+        .iter()
+        .find(|e| e["action"] == "member.role_changed" && e["after"]["role"] == "agent")
+        .unwrap();
+    assert_eq!(changed["before"]["role"], "admin");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "member.login" && e["after"]["method"] == "oidc"),
+        "{entries:?}"
+    );
+    // Still one member: later sign-ins found it by email.
+    let members = app
+        .graphql_ok(
+            "{ members(first: 50) { edges { node { email role } } } }",
+            json!({}),
+        )
+        .await;
+    let alices: Vec<&Value> = members["members"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["email"] == "alice@corp.test")
+        .collect();
+    assert_eq!(alices.len(), 1);
+    assert_eq!(alices[0]["node"]["role"], "VIEWER");
+
+    // The provider rotates its signing key: the next sign-in verifies against the new key.
+    idp.restart().await;
+    let after_rotation = browser();
+    assert_eq!(
+        sign_in(&app, &after_rotation, &connection, "alice")
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(me(&app, &after_rotation).await["signInMethod"], "oidc");
+}
+
+#[tokio::test]
+async fn refused_oidc_sign_ins_show_an_error_page_are_audited_and_make_no_session() {
+    let (app, connection, port) = app_with_connection(json!({"denyUnmatched": true})).await;
+    let callback = app.url(&format!("/sso/oidc/{connection}/callback"));
+    let _idp = Idp::start(port, &callback, accounts(json!(["nobody"]))).await;
+    let sessions = app.count_rows("sessions").await;
+    let members = app.count_rows("users").await;
+
+    // A state that this browser did not start: login CSRF.
+    let victim = browser();
+    let started = victim
+        .get(app.url(&format!("/sso/oidc/{connection}/login")))
+        .send()
+        .await
+        .unwrap();
+    let back = through_the_idp(&victim, &location(&started), "alice", &app).await;
+    let attacker = browser();
+    let forged = attacker.get(&back).send().await.unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        forged
+            .text()
+            .await
+            .unwrap()
+            .contains("not started in this browser")
+    );
+
+    // No rule matches and the connection refuses unmatched members.
+    let unmatched = victim.get(&back).send().await.unwrap();
+    assert_eq!(unmatched.status(), StatusCode::FORBIDDEN);
+    let page = unmatched.text().await.unwrap();
+    assert!(page.contains("no role rule"), "{page}");
+
+    // An email outside the connection's domains.
+    let outsider = browser();
+    let response = sign_in(&app, &outsider, &connection, "mallory").await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.text().await.unwrap().contains("not in a domain"));
+
+    // The provider's own refusal comes back as an error.
+    let denied = browser()
+        .get(app.url(&format!(
+            "/sso/oidc/{connection}/callback?error=access_denied&error_description=nope"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
+    assert!(denied.text().await.unwrap().contains("access_denied"));
+
+    // A return path to another site is refused before anything starts.
+    let offsite = browser()
+        .get(app.url(&format!(
+            "/sso/oidc/{connection}/login?return_to=https://evil.test/"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(offsite.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(offsite.text().await.unwrap().contains("return_to"));
+    let protocol_relative = browser()
+        .get(app.url(&format!(
+            "/sso/oidc/{connection}/login?return_to=//evil.test/"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(protocol_relative.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    assert_eq!(app.count_rows("sessions").await, sessions);
+    assert_eq!(app.count_rows("users").await, members);
+    let failures: Vec<Value> = audit_actions(&app)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "member.sso_failed")
+        .collect();
+    assert!(failures.len() >= 4, "{failures:?}");
+    assert!(
+        failures
+            .iter()
+            .all(|e| e["actor_type"] == "anonymous" && e["target_id"] == connection.as_str())
+    );
+}
+
+#[tokio::test]
+async fn without_just_in_time_provisioning_only_existing_members_sign_in() {
+    let (app, connection, port) = app_with_connection(json!({"jitProvisioning": false})).await;
+    let callback = app.url(&format!("/sso/oidc/{connection}/callback"));
+    let _idp = Idp::start(port, &callback, accounts(json!(["admins"]))).await;
+    let refused = sign_in(&app, &browser(), &connection, "alice").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("ask an admin to invite you")
+    );
+    // Invited first, the member signs in, with the role the provider maps.
+    app.graphql_ok(
+        "mutation { inviteMember(input: {email: \"alice@corp.test\", role: VIEWER}) { id } }",
+        json!({}),
+    )
+    .await;
+    let alice = browser();
+    assert_eq!(
+        sign_in(&app, &alice, &connection, "alice").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(me(&app, &alice).await["role"], "ADMIN");
+}
+
+async fn login(app: &TestApp, password: &str) -> crate::helpers::Reply {
+    app.send(
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"email": "pat@acme.test", "password": password})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn when_sso_is_enforced_passwords_stop_working_and_api_keys_keep_working() {
+    let (app, connection, port) = app_with_connection(json!({})).await;
+    let callback = app.url(&format!("/sso/oidc/{connection}/callback"));
+    let _idp = Idp::start(port, &callback, accounts(json!(["admins"]))).await;
+    // A member with a password and a live password session.
+    let invited = app
+        .graphql_ok(
+            "mutation { inviteMember(input: {email: \"pat@acme.test\", role: AGENT}) { id } }",
+            json!({}),
+        )
+        .await;
+    let id = invited["inviteMember"]["id"].as_str().unwrap();
+    let token = app
+        .graphql_ok(
+            "mutation($id: ID!) { issueInvitation(memberId: $id) { token } }",
+            json!({"id": id}),
+        )
+        .await["issueInvitation"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let password = "correct horse battery staple";
+    let accepted = app
+        .send(
+            Method::POST,
+            "/api/v1/auth/accept-invitation",
+            None,
+            Some(json!({"token": token, "password": password})),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.text);
+    let session = login(&app, password).await.body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let enforced = app
+        .graphql_ok(
+            "mutation { setSsoEnforced(enforced: true) { ssoEnforced } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(enforced["setSsoEnforced"]["ssoEnforced"], true);
+    let refused = login(&app, password).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    assert!(refused.text.contains("SSO only"), "{}", refused.text);
+    let ended = app
+        .send(Method::GET, "/api/v1/conversations", Some(&session), None)
+        .await;
+    assert_eq!(ended.status, StatusCode::UNAUTHORIZED);
+    // Service keys keep working, and SSO sign-in works.
+    assert_eq!(
+        app.get("/api/v1/conversations").await.status,
+        StatusCode::OK
+    );
+    let alice = browser();
+    assert_eq!(
+        sign_in(&app, &alice, &connection, "alice").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(me(&app, &alice).await["signInMethod"], "oidc");
+    // The last enabled connection stays while enforced.
+    let kept = app
+        .graphql(
+            "mutation($id: ID!) { deleteSsoConnection(id: $id) { id } }",
+            json!({"id": connection}),
+        )
+        .await;
+    assert_eq!(
+        kept.body["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{}",
+        kept.text
+    );
+    // Off again: passwords work again.
+    app.graphql_ok(
+        "mutation { setSsoEnforced(enforced: false) { ssoEnforced } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(login(&app, password).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sso_connections_are_validated_owner_only_premium_only_audited_and_keep_their_secret_sealed()
+ {
+    let app = spawn_app_with(|_| {}).await;
+    let create = |input: Value, key: String| {
+        let app = &app;
+        async move {
+            app.graphql_as(
+                &key,
+                "mutation($input: SsoConnectionInput!) { createSsoConnection(input: $input) { id domains oidc { issuer scopes } clientSecretSet attributes { email groups } defaultRole jitProvisioning } }",
+                json!({"input": input}),
+            )
+            .await
+        }
+    };
+    let good = json!({
+        "name": "Okta",
+        "protocol": "OIDC",
+        "domains": ["Acme.TEST"],
+        "oidc": {"issuer": "https://acme.okta.example/oauth2/default", "clientId": "0oa1", "clientSecret": "s3cret-value"},
+    });
+    for (bad, field) in [
+        (json!({"domains": []}), "domains"),
+        (json!({"domains": ["not a domain"]}), "domains"),
+        (
+            json!({"oidc": {"issuer": "ftp://x.example", "clientId": "a", "clientSecret": "b"}}),
+            "oidc.issuer",
+        ),
+        (
+            json!({"oidc": {"issuer": "http://127.0.0.1:9", "clientId": "a", "clientSecret": "b"}}),
+            "SSRF",
+        ),
+        (
+            json!({"oidc": {"issuer": "https://x.example", "clientId": "a"}}),
+            "oidc.client_secret",
+        ),
+        (
+            json!({"oidc": {"issuer": "https://x.example", "clientId": "", "clientSecret": "b"}}),
+            "oidc.client_id",
+        ),
+        (json!({"oidc": null}), "oidc"),
+        (json!({"name": " "}), "name"),
+        (
+            json!({"roleRules": [{"value": "", "role": "ADMIN"}]}),
+            "role_rules[0].value",
+        ),
+    ] {
+        let mut input = good.clone();
+        for (k, v) in bad.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        let refused = create(input, app.key.clone()).await;
+        assert_eq!(
+            refused.body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{bad}: {}",
+            refused.text
+        );
+        assert!(refused.text.contains(field), "{field}: {}", refused.text);
+    }
+    assert_eq!(app.count_rows("sso_connections").await, 0);
+
+    let created = create(good.clone(), app.key.clone()).await;
+    assert!(created.body.get("errors").is_none(), "{}", created.text);
+    let connection = &created.body["data"]["createSsoConnection"];
+    assert_eq!(connection["domains"], json!(["acme.test"]));
+    assert_eq!(connection["oidc"]["scopes"], json!([]));
+    assert_eq!(
+        connection["attributes"],
+        json!({"email": "email", "groups": "groups"})
+    );
+    assert_eq!(connection["defaultRole"], "VIEWER");
+    assert_eq!(connection["jitProvisioning"], true);
+    let id = connection["id"].as_str().unwrap().to_owned();
+    // Sealed at rest; the audit log has no secret either.
+    let stored = entities::sso_connection::Entity::find_by_id(id.clone())
+        .one(app.db.conn())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!stored.secret_sealed.unwrap().contains("s3cret-value"));
+    let log = app
+        .get("/api/v1/audit-log?action=sso_connection.created")
+        .await;
+    assert_eq!(
+        log.body["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        log.text
+    );
+    assert!(!log.text.contains("s3cret-value"));
+
+    // One domain, one connection: in this organization or another.
+    let taken = create(good.clone(), app.key.clone()).await;
+    assert_eq!(
+        taken.body["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{}",
+        taken.text
+    );
+    let other = app.other_organization("Globex").await;
+    let theirs = create(good.clone(), other.secret.clone()).await;
+    assert_eq!(theirs.body["errors"][0]["extensions"]["code"], "CONFLICT");
+    assert!(
+        theirs.text.contains("another organization"),
+        "{}",
+        theirs.text
+    );
+    // Another organization's connection is not found.
+    let foreign = app
+        .graphql_as(
+            &other.secret,
+            "query($id: ID!) { ssoConnection(id: $id) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(foreign.body["errors"][0]["extensions"]["code"], "NOT_FOUND");
+
+    // An update without a secret keeps it; the audit log records before and after.
+    let mut changed = good.clone();
+    changed["oidc"] =
+        json!({"issuer": "https://acme.okta.example/oauth2/default", "clientId": "0oa2"});
+    changed["domains"] = json!(["acme.test", "acme-corp.test"]);
+    let updated = app
+        .graphql_ok(
+            "mutation($id: ID!, $input: SsoConnectionInput!) { updateSsoConnection(id: $id, input: $input) { clientSecretSet domains oidc { clientId } } }",
+            json!({"id": id, "input": changed}),
+        )
+        .await;
+    assert_eq!(updated["updateSsoConnection"]["clientSecretSet"], true);
+    assert_eq!(updated["updateSsoConnection"]["oidc"]["clientId"], "0oa2");
+    assert_eq!(
+        updated["updateSsoConnection"]["domains"],
+        json!(["acme-corp.test", "acme.test"])
+    );
+
+    // Owners only; the premium plan only.
+    let admin = app.key_with_role("admin").await;
+    let mut another = good.clone();
+    another["domains"] = json!(["admin-made.test"]);
+    let by_admin = create(another.clone(), admin.clone()).await;
+    assert_eq!(
+        by_admin.body["errors"][0]["extensions"]["code"],
+        "FORBIDDEN"
+    );
+    let listed = app
+        .graphql_as(&admin, "{ ssoConnections { id } }", json!({}))
+        .await;
+    assert_eq!(
+        listed.body["data"]["ssoConnections"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let standard = api::service::organizations::bootstrap(
+        &app.db,
+        "Standard Co",
+        api::auth::Plan::Standard,
+        "owner@standard.test",
+    )
+    .await
+    .unwrap();
+    let on_standard = create(another, standard.secret.clone()).await;
+    assert_eq!(
+        on_standard.body["errors"][0]["extensions"]["code"], "PLAN_UPGRADE_REQUIRED",
+        "{}",
+        on_standard.text
+    );
+    let without_connection = app
+        .graphql_as(
+            &other.secret,
+            "mutation { setSsoEnforced(enforced: true) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        without_connection.body["errors"][0]["extensions"]["code"],
+        "CONFLICT"
+    );
+
+    let deleted = app
+        .graphql_ok(
+            "mutation($id: ID!) { deleteSsoConnection(id: $id) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(deleted["deleteSsoConnection"]["id"], id.as_str());
+    assert_eq!(app.count_rows("sso_domains").await, 0);
+}
