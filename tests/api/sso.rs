@@ -92,21 +92,82 @@ impl Idp {
 }
 
 fn spawn(port: u16, redirect_uri: &str, accounts: &std::path::Path) -> Child {
+    node(&[
+        "oidc-provider.mjs",
+        &port.to_string(),
+        redirect_uri,
+        &accounts.display().to_string(),
+    ])
+}
+
+/// Runs a peer script of tests/peers with node.
+fn node(args: &[&str]) -> Child {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers");
     assert!(
         dir.join("node_modules/oidc-provider").is_dir(),
         "tests/peers/node_modules is missing: `make test` installs it (npm ci --prefix tests/peers)"
     );
     Command::new("node")
-        .arg("oidc-provider.mjs")
-        .arg(port.to_string())
-        .arg(redirect_uri)
-        .arg(accounts)
+        .args(args)
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("node is installed (make test installs it)")
+}
+
+/// Waits until the provider on `port` serves its discovery document.
+async fn wait_for(port: u16, child: &mut Child) {
+    let url = format!("{}/.well-known/openid-configuration", Idp::issuer(port));
+    for _ in 0..200 {
+        if let Ok(response) = reqwest::get(&url).await
+            && response.status().is_success()
+        {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the OpenID Provider exited: {status}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the OpenID Provider did not start");
+}
+
+/// The misbehaving provider of tests/peers/rogue-op.mjs, killed by PID when dropped.
+struct RogueOp {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for RogueOp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl RogueOp {
+    async fn start(port: u16) -> RogueOp {
+        let mut child = node(&[
+            "rogue-op.mjs",
+            &port.to_string(),
+            "concierge",
+            CLIENT_SECRET,
+        ]);
+        wait_for(port, &mut child).await;
+        RogueOp { child, port }
+    }
+
+    /// The defect of the next id_tokens.
+    async fn set_mode(&self, mode: &str) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/mode", Idp::issuer(self.port)))
+            .body(mode.to_owned())
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
 }
 
 /// A browser: a cookie jar, no automatic redirects.
@@ -784,4 +845,57 @@ async fn sso_connections_are_validated_owner_only_premium_only_audited_and_keep_
         .await;
     assert_eq!(deleted["deleteSsoConnection"]["id"], id.as_str());
     assert_eq!(app.count_rows("sso_domains").await, 0);
+}
+
+#[tokio::test]
+async fn id_tokens_that_fail_verification_are_refused_and_a_valid_one_is_accepted() {
+    let (app, connection, port) = app_with_connection(json!({})).await;
+    let rogue = RogueOp::start(port).await;
+    let sessions = app.count_rows("sessions").await;
+    for (mode, reason) in [
+        ("alg_none", "No signature found"),
+        ("other_issuer", "Invalid issuer"),
+        ("wrong_audience", "Invalid audiences"),
+        ("expired", "Expired"),
+        ("bad_nonce", "nonce mismatch"),
+        ("bad_signature", "bad signature"),
+    ] {
+        rogue.set_mode(mode).await;
+        let refused = sign_in_at_once(&app, &browser(), &connection).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{mode}");
+        let page = refused.text().await.unwrap();
+        assert!(page.contains(reason), "{mode}: {page}");
+        assert_eq!(app.count_rows("sessions").await, sessions, "{mode}");
+    }
+    let entries = audit_actions(&app).await;
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e["action"] == "member.sso_failed")
+            .count(),
+        6
+    );
+    // The same provider minting a sound token: the sign-in goes through (so the refusals were the defects).
+    rogue.set_mode("none").await;
+    let alice = browser();
+    let accepted = sign_in_at_once(&app, &alice, &connection).await;
+    assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me(&app, &alice).await["role"], "ADMIN");
+}
+
+/// Signs in through a provider that answers the authorization request at once (no pages).
+async fn sign_in_at_once(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    connection: &str,
+) -> reqwest::Response {
+    let started = browser
+        .get(app.url(&format!("/sso/oidc/{connection}/login")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let at_idp = browser.get(location(&started)).send().await.unwrap();
+    assert_eq!(at_idp.status(), StatusCode::FOUND);
+    browser.get(location(&at_idp)).send().await.unwrap()
 }
