@@ -205,6 +205,7 @@ impl Org {
                 client_secret: Some("secret".to_owned()),
                 scopes: Vec::new(),
             }),
+            oauth2: None,
             attributes: Default::default(),
             role_rules: Vec::new(),
             default_role: Role::Viewer,

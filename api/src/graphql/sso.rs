@@ -6,7 +6,9 @@ use entities::sso_connection;
 use crate::auth::Role;
 use crate::graphql::types::{Organization, Timestamp};
 use crate::graphql::{caller, egress_allow, sealer};
-use crate::service::sso::{self, Attributes, ConnectionInput, OidcInput, Protocol, RoleRule};
+use crate::service::sso::{
+    self, Attributes, ConnectionInput, OAuth2Input, OidcInput, Protocol, RoleRule,
+};
 
 /// An identity provider the organization's members sign in through.
 pub struct SsoConnection(pub sso_connection::Model);
@@ -27,11 +29,37 @@ impl OidcSettings {
     }
 }
 
-/// Which claim or attribute holds the email, the name and the groups.
+/// The OAuth 2.0 settings of a connection (the client secret is write-only).
+pub struct OAuth2Settings(pub sso::OAuth2Settings);
+
+#[Object]
+impl OAuth2Settings {
+    async fn authorization_url(&self) -> &str {
+        &self.0.authorization_url
+    }
+    async fn token_url(&self) -> &str {
+        &self.0.token_url
+    }
+    async fn userinfo_url(&self) -> &str {
+        &self.0.userinfo_url
+    }
+    async fn client_id(&self) -> &str {
+        &self.0.client_id
+    }
+    async fn scopes(&self) -> &[String] {
+        &self.0.scopes
+    }
+}
+
+/// Which claim or attribute holds the subject, the email, the name and the groups (for OAuth 2.0, JSON paths
+/// into the userinfo answer, such as `data.user.email`).
 pub struct SsoAttributes(pub Attributes);
 
 #[Object]
 impl SsoAttributes {
+    async fn subject(&self) -> &str {
+        &self.0.subject
+    }
     async fn email(&self) -> &str {
         &self.0.email
     }
@@ -65,6 +93,13 @@ impl SsoConnection {
     async fn oidc(&self) -> async_graphql::Result<Option<OidcSettings>> {
         Ok(match sso::protocol(&self.0)? {
             Protocol::Oidc => Some(OidcSettings(sso::oidc_settings(&self.0)?)),
+            Protocol::OAuth2 => None,
+        })
+    }
+    async fn oauth2(&self) -> async_graphql::Result<Option<OAuth2Settings>> {
+        Ok(match sso::protocol(&self.0)? {
+            Protocol::OAuth2 => Some(OAuth2Settings(sso::oauth2_settings(&self.0)?)),
+            Protocol::Oidc => None,
         })
     }
     /// Whether a client secret is stored (it is never shown).
@@ -117,12 +152,29 @@ pub struct OidcSettingsInput {
     pub scopes: Vec<String>,
 }
 
-/// Claim names; the defaults are `email`, `name` and `groups`.
+/// Claim names (for OAuth 2.0, JSON paths into the userinfo answer); the defaults are `sub`, `email`, `name`
+/// and `groups`.
 #[derive(InputObject)]
 pub struct SsoAttributesInput {
+    pub subject: Option<String>,
     pub email: Option<String>,
     pub name: Option<String>,
     pub groups: Option<String>,
+}
+
+/// OAuth 2.0 settings (a provider without OpenID Connect); without `clientSecret`, an update keeps the stored
+/// secret.
+#[derive(InputObject)]
+#[graphql(name = "OAuth2SettingsInput")]
+pub struct OAuth2SettingsInput {
+    pub authorization_url: String,
+    pub token_url: String,
+    /// Answers JSON about the user for the access token.
+    pub userinfo_url: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    #[graphql(default)]
+    pub scopes: Vec<String>,
 }
 
 /// A role-mapping rule: members whose `attribute` (the groups claim when unset) equals or contains `value` get
@@ -143,6 +195,8 @@ pub struct SsoConnectionInput {
     #[graphql(default = true)]
     pub enabled: bool,
     pub oidc: Option<OidcSettingsInput>,
+    #[graphql(name = "oauth2")]
+    pub oauth2: Option<OAuth2SettingsInput>,
     pub attributes: Option<SsoAttributesInput>,
     #[graphql(default)]
     pub role_rules: Vec<SsoRoleRuleInput>,
@@ -159,6 +213,7 @@ impl From<SsoConnectionInput> for ConnectionInput {
         let defaults = Attributes::default();
         let attributes = match input.attributes {
             Some(a) => Attributes {
+                subject: a.subject.unwrap_or(defaults.subject),
                 email: a.email.unwrap_or(defaults.email),
                 name: a.name.unwrap_or(defaults.name),
                 groups: a.groups.unwrap_or(defaults.groups),
@@ -172,6 +227,14 @@ impl From<SsoConnectionInput> for ConnectionInput {
             enabled: input.enabled,
             oidc: input.oidc.map(|o| OidcInput {
                 issuer: o.issuer,
+                client_id: o.client_id,
+                client_secret: o.client_secret,
+                scopes: o.scopes,
+            }),
+            oauth2: input.oauth2.map(|o| OAuth2Input {
+                authorization_url: o.authorization_url,
+                token_url: o.token_url,
+                userinfo_url: o.userinfo_url,
                 client_id: o.client_id,
                 client_secret: o.client_secret,
                 scopes: o.scopes,

@@ -17,8 +17,8 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/sso/lookup", get(lookup))
-        .route("/sso/oidc/{id}/login", get(oidc_login))
-        .route("/sso/oidc/{id}/callback", get(oidc_callback))
+        .route("/sso/{protocol}/{id}/login", get(login))
+        .route("/sso/{protocol}/{id}/callback", get(callback))
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,18 +71,20 @@ fn secure(state: &AppState) -> bool {
     state.public_url.starts_with("https://")
 }
 
-/// Sends the browser to the identity provider, with the sign-in's state in a short-lived cookie.
-async fn oidc_login(
+/// Sends the browser to the identity provider (`oidc` or `oauth2`), with the sign-in's state in a
+/// short-lived cookie.
+async fn login(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath((protocol, id)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<LoginParams>,
 ) -> Response {
-    let redirect = svc::begin_oidc(
+    let redirect = svc::begin(
         &state.db,
         &state.sealer,
         &state.idp,
+        &protocol,
         &id,
-        &callback_url(&state, "oidc", &id),
+        &callback_url(&state, &protocol, &id),
         params.return_to.as_deref(),
     )
     .await;
@@ -110,9 +112,9 @@ async fn oidc_login(
 }
 
 /// Finishes the sign-in: a session cookie and a redirect to the return path, or an error page.
-async fn oidc_callback(
+async fn callback(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath((protocol, id)): ApiPath<(String, String)>,
     ClientOrigin(origin): ClientOrigin,
     headers: HeaderMap,
     axum::extract::Query(callback): axum::extract::Query<Callback>,
@@ -125,13 +127,14 @@ async fn oidc_callback(
         .filter_map(Result::ok)
         .find(|c| c.name() == STATE_COOKIE)
         .map(|c| c.value().to_owned());
-    let finished = svc::finish_oidc(
+    let finished = svc::finish(
         &state.db,
         &state.sealer,
         &state.idp,
         SessionPolicy::from_settings(&state.settings),
+        &protocol,
         &id,
-        &callback_url(&state, "oidc", &id),
+        &callback_url(&state, &protocol, &id),
         callback,
         cookie_state.as_deref(),
         &origin,

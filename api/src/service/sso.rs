@@ -48,21 +48,56 @@ pub const STATE_COOKIE: &str = "concierge_sso";
 pub enum Protocol {
     /// OpenID Connect: discovery, authorization code with PKCE, id_token verified against the JWKS.
     Oidc,
+    /// OAuth 2.0 without OpenID Connect: authorization code with PKCE, then the userinfo endpoint, read with
+    /// JSON paths.
+    #[graphql(name = "OAUTH2")]
+    #[serde(rename = "oauth2")]
+    OAuth2,
 }
 
 impl Protocol {
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Oidc => "oidc",
+            Protocol::OAuth2 => "oauth2",
         }
     }
 
     fn stored(value: &str) -> ApiResult<Self> {
         match value {
             "oidc" => Ok(Protocol::Oidc),
+            "oauth2" => Ok(Protocol::OAuth2),
             other => Err(ApiError::internal_msg(format!("stored protocol {other:?}"))),
         }
     }
+}
+
+/// An OAuth 2.0 provider without OpenID Connect.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuth2Settings {
+    pub authorization_url: String,
+    pub token_url: String,
+    /// Answers JSON about the signed-in user for the access token.
+    pub userinfo_url: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+}
+
+/// The OAuth 2.0 part of a connection's input; an update without `client_secret` keeps the stored one.
+#[derive(Clone, Debug)]
+pub struct OAuth2Input {
+    pub authorization_url: String,
+    pub token_url: String,
+    pub userinfo_url: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+/// The stored OAuth 2.0 settings of a connection.
+pub fn oauth2_settings(model: &sso_connection::Model) -> ApiResult<OAuth2Settings> {
+    serde_json::from_value(model.settings.clone())
+        .map_err(|e| ApiError::internal_msg(format!("stored OAuth 2.0 settings: {e}")))
 }
 
 /// An OpenID Connect provider.
@@ -79,6 +114,8 @@ pub struct OidcSettings {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Attributes {
+    /// The subject (the provider's id of the user), recorded with the sign-in.
+    pub subject: String,
     pub email: String,
     pub name: String,
     pub groups: String,
@@ -87,6 +124,7 @@ pub struct Attributes {
 impl Default for Attributes {
     fn default() -> Self {
         Self {
+            subject: "sub".to_owned(),
             email: "email".to_owned(),
             name: "name".to_owned(),
             groups: "groups".to_owned(),
@@ -113,6 +151,7 @@ pub struct ConnectionInput {
     pub domains: Vec<String>,
     pub enabled: bool,
     pub oidc: Option<OidcInput>,
+    pub oauth2: Option<OAuth2Input>,
     pub attributes: Attributes,
     pub role_rules: Vec<RoleRule>,
     pub default_role: Role,
@@ -219,19 +258,40 @@ fn validate(input: &ConnectionInput, egress_allow: Option<&str>) -> ApiResult<Ve
             if let Some(secret) = &oidc.client_secret {
                 required_text("oidc.client_secret", secret, 2000)?;
             }
-            if oidc.scopes.len() > 20
-                || oidc.scopes.iter().any(|s| {
-                    s.is_empty() || s.len() > 100 || !s.chars().all(|c| c.is_ascii_graphic())
-                })
+            validate_scopes("oidc.scopes", &oidc.scopes)?;
+        }
+        Protocol::OAuth2 => {}
+    }
+    if input.protocol == Protocol::OAuth2 {
+        let oauth2 = input.oauth2.as_ref().ok_or_else(|| {
+            ApiError::validation("oauth2", "an OAuth 2.0 connection needs its settings")
+        })?;
+        for (field, value) in [
+            ("oauth2.authorization_url", &oauth2.authorization_url),
+            ("oauth2.token_url", &oauth2.token_url),
+            ("oauth2.userinfo_url", &oauth2.userinfo_url),
+        ] {
+            let url = url::Url::parse(value)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .ok_or_else(|| ApiError::validation(field, "must be an absolute http(s) URL"))?;
+            if let Some(host) = url.host()
+                && let Some(reason) = egress::refusal(&host, egress_allow)
             {
                 return Err(ApiError::validation(
-                    "oidc.scopes",
-                    "at most 20 scopes, each a word without spaces",
+                    field,
+                    format!("refused by the SSRF guard: {reason}"),
                 ));
             }
         }
+        required_text("oauth2.client_id", &oauth2.client_id, 500)?;
+        if let Some(secret) = &oauth2.client_secret {
+            required_text("oauth2.client_secret", secret, 2000)?;
+        }
+        validate_scopes("oauth2.scopes", &oauth2.scopes)?;
     }
     for (field, name) in [
+        ("attributes.subject", &input.attributes.subject),
         ("attributes.email", &input.attributes.email),
         ("attributes.name", &input.attributes.name),
         ("attributes.groups", &input.attributes.groups),
@@ -248,6 +308,20 @@ fn validate(input: &ConnectionInput, egress_allow: Option<&str>) -> ApiResult<Ve
         }
     }
     Ok(domains)
+}
+
+fn validate_scopes(field: &str, scopes: &[String]) -> ApiResult<()> {
+    if scopes.len() > 20
+        || scopes
+            .iter()
+            .any(|s| s.is_empty() || s.len() > 100 || !s.chars().all(|c| c.is_ascii_graphic()))
+    {
+        return Err(ApiError::validation(
+            field,
+            "at most 20 scopes, each a word without spaces",
+        ));
+    }
+    Ok(())
 }
 
 /// The organization's connections, oldest first.
@@ -344,9 +418,9 @@ pub async fn create(
     let domains = validate(&input, egress_allow)?;
     let id = new_id(Kind::SsoConnection);
     let (settings, secret) = protocol_parts(&input, sealer, &id, None)?;
-    if input.protocol == Protocol::Oidc && secret.is_none() {
+    if secret.is_none() {
         return Err(ApiError::validation(
-            "oidc.client_secret",
+            &format!("{}.client_secret", input.protocol.as_str()),
             "is required for a new connection",
         ));
     }
@@ -402,6 +476,23 @@ fn protocol_parts(
                 scopes: oidc.scopes.clone(),
             };
             let secret = match &oidc.client_secret {
+                Some(secret) => Some(sealer.seal(secret, &secret_context(id))?),
+                None => stored_secret,
+            };
+            Ok((json!(settings), secret))
+        }
+        Protocol::OAuth2 => {
+            let oauth2 = input.oauth2.as_ref().ok_or_else(|| {
+                ApiError::validation("oauth2", "an OAuth 2.0 connection needs its settings")
+            })?;
+            let settings = OAuth2Settings {
+                authorization_url: oauth2.authorization_url.trim().to_owned(),
+                token_url: oauth2.token_url.trim().to_owned(),
+                userinfo_url: oauth2.userinfo_url.trim().to_owned(),
+                client_id: oauth2.client_id.trim().to_owned(),
+                scopes: oauth2.scopes.clone(),
+            };
+            let secret = match &oauth2.client_secret {
                 Some(secret) => Some(sealer.seal(secret, &secret_context(id))?),
                 None => stored_secret,
             };
@@ -630,41 +721,63 @@ pub struct Redirect {
     pub state: String,
 }
 
-/// Starts an OIDC sign-in through connection `id`: stores the request and answers the provider's URL.
-pub async fn begin_oidc(
+/// The enabled connection `id` of `protocol` (the path segment of the login and callback URLs).
+async fn connection_for(db: &Db, protocol: &str, id: &str) -> ApiResult<sso_connection::Model> {
+    let id = ids::lookup(Kind::SsoConnection, id)?;
+    sso_connection::Entity::find_by_id(id.to_owned())
+        .one(db.conn())
+        .await?
+        .filter(|c| c.enabled && c.protocol == protocol)
+        .ok_or_else(|| ApiError::not_found("SSO connection", id))
+}
+
+/// Starts a sign-in through connection `id` (OIDC or OAuth 2.0): stores the request and answers the provider's
+/// URL.
+pub async fn begin(
     db: &Db,
     sealer: &Sealer,
     idp: &IdpClient,
+    protocol: &str,
     id: &str,
     redirect_uri: &str,
     return_to: Option<&str>,
 ) -> ApiResult<Redirect> {
     let return_to = validate_return_to(return_to)?;
-    let id = ids::lookup(Kind::SsoConnection, id)?;
-    let connection = sso_connection::Entity::find_by_id(id.to_owned())
-        .one(db.conn())
-        .await?
-        .filter(|c| c.enabled && c.protocol == Protocol::Oidc.as_str())
-        .ok_or_else(|| ApiError::not_found("SSO connection", id))?;
-    let settings = oidc_settings(&connection)?;
-    let client = oidc_client(sealer, idp, &connection, &settings, redirect_uri).await?;
+    let connection = connection_for(db, protocol, id).await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let mut request = client.authorize_url(
-        CoreAuthenticationFlow::AuthorizationCode,
-        CsrfToken::new_random,
-        Nonce::new_random,
-    );
-    for scope in default_scopes(&settings) {
-        request = request.add_scope(Scope::new(scope));
-    }
-    let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
+    let (url, state, nonce) = match Protocol::stored(&connection.protocol)? {
+        Protocol::Oidc => {
+            let settings = oidc_settings(&connection)?;
+            let client = oidc_client(sealer, idp, &connection, &settings, redirect_uri).await?;
+            let mut request = client.authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            );
+            for scope in default_scopes(&settings) {
+                request = request.add_scope(Scope::new(scope));
+            }
+            let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
+            (url, state, Some(nonce.secret().clone()))
+        }
+        Protocol::OAuth2 => {
+            let settings = oauth2_settings(&connection)?;
+            let client = oauth2_client(sealer, &connection, &settings, redirect_uri)?;
+            let mut request = client.authorize_url(CsrfToken::new_random);
+            for scope in &settings.scopes {
+                request = request.add_scope(Scope::new(scope.clone()));
+            }
+            let (url, state) = request.set_pkce_challenge(challenge).url();
+            (url, state, None)
+        }
+    };
     let request_id = tokens::hash(state.secret());
     let at = now();
     sso_request::ActiveModel {
         id: Set(request_id.clone()),
         connection_id: Set(connection.id.clone()),
         organization_id: Set(connection.organization_id.clone()),
-        nonce: Set(Some(nonce.secret().clone())),
+        nonce: Set(nonce),
         verifier: Set(Some(
             sealer.seal(verifier.secret(), &verifier_context(&request_id))?,
         )),
@@ -683,6 +796,45 @@ pub async fn begin_oidc(
         url: url.to_string(),
         state: state.secret().clone(),
     })
+}
+
+type OAuth2Client = oauth2::basic::BasicClient<
+    oauth2::EndpointSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+>;
+
+fn oauth2_client(
+    sealer: &Sealer,
+    connection: &sso_connection::Model,
+    settings: &OAuth2Settings,
+    redirect_uri: &str,
+) -> ApiResult<OAuth2Client> {
+    use secrecy::ExposeSecret;
+    let bad = |field: &str| ApiError::internal_msg(format!("stored OAuth 2.0 {field}"));
+    let mut client =
+        oauth2::basic::BasicClient::new(oauth2::ClientId::new(settings.client_id.clone()))
+            .set_auth_uri(
+                oauth2::AuthUrl::new(settings.authorization_url.clone())
+                    .map_err(|_| bad("authorization URL"))?,
+            )
+            .set_token_uri(
+                oauth2::TokenUrl::new(settings.token_url.clone()).map_err(|_| bad("token URL"))?,
+            )
+            .set_redirect_uri(
+                oauth2::RedirectUrl::new(redirect_uri.to_owned()).map_err(ApiError::internal)?,
+            );
+    if let Some(sealed) = &connection.secret_sealed {
+        client = client.set_client_secret(oauth2::ClientSecret::new(
+            sealer
+                .open(sealed, &secret_context(&connection.id))?
+                .expose_secret()
+                .to_owned(),
+        ));
+    }
+    Ok(client)
 }
 
 /// `openid` is implied; then the configured scopes, or `email profile groups`.
@@ -794,14 +946,16 @@ pub struct Callback {
     pub iss: Option<String>,
 }
 
-/// Finishes an OIDC sign-in: checks the browser's state cookie, uses the stored request once, exchanges the
-/// code, verifies the id_token, maps the member, and opens a session.
+/// Finishes a sign-in (OIDC or OAuth 2.0): checks the browser's state cookie, uses the stored request once,
+/// exchanges the code, verifies the id_token (OIDC) or reads the userinfo endpoint (OAuth 2.0), maps the
+/// member, and opens a session.
 #[allow(clippy::too_many_arguments)]
-pub async fn finish_oidc(
+pub async fn finish(
     db: &Db,
     sealer: &Sealer,
     idp: &IdpClient,
     policy: SessionPolicy,
+    protocol: &str,
     id: &str,
     redirect_uri: &str,
     callback: Callback,
@@ -811,13 +965,7 @@ pub async fn finish_oidc(
     use axum::http::StatusCode;
     let unauthorized =
         |reason: &str, org: Option<&str>| Refusal::new(StatusCode::UNAUTHORIZED, reason, org);
-    let id = ids::lookup(Kind::SsoConnection, id)?;
-    let connection = sso_connection::Entity::find_by_id(id.to_owned())
-        .one(db.conn())
-        .await
-        .map_err(ApiError::from)?
-        .filter(|c| c.enabled && c.protocol == Protocol::Oidc.as_str())
-        .ok_or_else(|| Refusal::from(ApiError::not_found("SSO connection", id)))?;
+    let connection = connection_for(db, protocol, id).await?;
     let org = Some(connection.organization_id.as_str());
     if let Some(error) = &callback.error {
         return Err(unauthorized(
@@ -832,10 +980,14 @@ pub async fn finish_oidc(
             org,
         ));
     }
-    let settings = oidc_settings(&connection)?;
+    let protocol = Protocol::stored(&connection.protocol)?;
+    let issuer = match protocol {
+        Protocol::Oidc => Some(oidc_settings(&connection)?.issuer),
+        Protocol::OAuth2 => None,
+    };
     // RFC 9207: a provider that names itself must be the one this sign-in went to (mix-up attacks).
-    if let Some(iss) = &callback.iss
-        && iss.trim_end_matches('/') != settings.issuer.trim_end_matches('/')
+    if let (Some(iss), Some(issuer)) = (&callback.iss, &issuer)
+        && iss.trim_end_matches('/') != issuer.trim_end_matches('/')
     {
         return Err(unauthorized(
             &format!("the callback names another issuer ({iss})"),
@@ -875,7 +1027,6 @@ pub async fn finish_oidc(
     if request.expires_at <= Utc::now() {
         return Err(unauthorized("the sign-in took too long: start again", org));
     }
-    let client = oidc_client(sealer, idp, &connection, &settings, redirect_uri).await?;
     let verifier = {
         use secrecy::ExposeSecret;
         let sealed = request.verifier.as_deref().unwrap_or_default();
@@ -884,8 +1035,48 @@ pub async fn finish_oidc(
             .expose_secret()
             .to_owned()
     };
+    let claims = match protocol {
+        Protocol::Oidc => {
+            oidc_claims(
+                sealer,
+                idp,
+                &connection,
+                redirect_uri,
+                code,
+                verifier,
+                &request,
+            )
+            .await?
+        }
+        Protocol::OAuth2 => {
+            oauth2_claims(sealer, idp, &connection, redirect_uri, code, verifier).await?
+        }
+    };
+    let signed_in = sign_in(db, policy, &connection, &claims, origin).await?;
+    Ok(Finished {
+        signed_in,
+        return_to: request.return_to,
+    })
+}
+
+/// The verified id_token's claims of an OIDC sign-in.
+async fn oidc_claims(
+    sealer: &Sealer,
+    idp: &IdpClient,
+    connection: &sso_connection::Model,
+    redirect_uri: &str,
+    code: &str,
+    verifier: String,
+    request: &sso_request::Model,
+) -> Result<Value, Refusal> {
+    use axum::http::StatusCode;
+    let org = Some(connection.organization_id.as_str());
+    let unauthorized =
+        |reason: &str, org: Option<&str>| Refusal::new(StatusCode::UNAUTHORIZED, reason, org);
+    let settings = oidc_settings(connection)?;
+    let client = oidc_client(sealer, idp, connection, &settings, redirect_uri).await?;
     let exchange = client
-        .exchange_code(AuthorizationCode::new(code.clone()))
+        .exchange_code(AuthorizationCode::new(code.to_owned()))
         .map_err(|e| {
             ApiError::BadGateway(format!("the identity provider has no token endpoint: {e}"))
         })?
@@ -902,13 +1093,62 @@ pub async fn finish_oidc(
         .claims(&client.id_token_verifier(), &nonce)
         .map_err(|e| unauthorized(&format!("the id_token is not valid: {}", chain(&e)), org))?;
     // Verified: its payload's claims (groups and any other) are the provider's word.
-    let claims = payload(&id_token.to_string())
-        .ok_or_else(|| unauthorized("the id_token payload is unreadable", org))?;
-    let signed_in = sign_in(db, policy, &connection, &claims, origin).await?;
-    Ok(Finished {
-        signed_in,
-        return_to: request.return_to,
-    })
+    payload(&id_token.to_string())
+        .ok_or_else(|| unauthorized("the id_token payload is unreadable", org))
+}
+
+/// The userinfo answer of an OAuth 2.0 sign-in, for the access token the code is exchanged for.
+async fn oauth2_claims(
+    sealer: &Sealer,
+    idp: &IdpClient,
+    connection: &sso_connection::Model,
+    redirect_uri: &str,
+    code: &str,
+    verifier: String,
+) -> Result<Value, Refusal> {
+    use axum::http::StatusCode;
+    use oauth2::TokenResponse as _;
+    let org = Some(connection.organization_id.as_str());
+    let unauthorized = |reason: String| Refusal::new(StatusCode::UNAUTHORIZED, reason, org);
+    let settings = oauth2_settings(connection)?;
+    let client = oauth2_client(sealer, connection, &settings, redirect_uri)?;
+    let tokens = client
+        .exchange_code(oauth2::AuthorizationCode::new(code.to_owned()))
+        .set_pkce_verifier(oauth2::PkceCodeVerifier::new(verifier))
+        .request_async(&idp.http)
+        .await
+        .map_err(|e| unauthorized(format!("the code exchange failed: {}", chain(&e))))?;
+    let userinfo = url::Url::parse(&settings.userinfo_url).map_err(ApiError::internal)?;
+    if let Some(host) = userinfo.host()
+        && let Some(reason) = egress::refusal(&host, idp.egress_allow.as_deref())
+    {
+        return Err(Refusal::from(ApiError::BadGateway(format!(
+            "the userinfo URL is refused by the SSRF guard: {reason}"
+        ))));
+    }
+    let response = idp
+        .http
+        .get(&settings.userinfo_url)
+        .bearer_auth(tokens.access_token().secret())
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| {
+            Refusal::from(ApiError::BadGateway(format!(
+                "the userinfo endpoint could not be reached: {}",
+                chain(&e)
+            )))
+        })?;
+    if !response.status().is_success() {
+        return Err(unauthorized(format!(
+            "the userinfo endpoint answered {}",
+            response.status()
+        )));
+    }
+    response
+        .json::<Value>()
+        .await
+        .map_err(|e| unauthorized(format!("the userinfo answer is not JSON: {e}")))
 }
 
 /// The JSON payload of a compact JWT (already verified by the caller).
@@ -921,9 +1161,24 @@ fn payload(jwt: &str) -> Option<Value> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// The string values of a claim: a string, or the strings of an array.
+/// The value at a JSON path: a claim name, or dotted keys and array indexes (`data.user.email`,
+/// `$.emails.0.value`).
+fn at_path<'v>(claims: &'v Value, path: &str) -> Option<&'v Value> {
+    if let Some(direct) = claims.get(path) {
+        return Some(direct);
+    }
+    let path = path.strip_prefix("$.").unwrap_or(path);
+    path.split('.')
+        .try_fold(claims, |value, segment| match value {
+            Value::Object(map) => map.get(segment),
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        })
+}
+
+/// The string values of a claim (or JSON path): a string, or the strings of an array.
 fn claim_values(claims: &Value, name: &str) -> Vec<String> {
-    match claims.get(name) {
+    match at_path(claims, name) {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(items)) => items
             .iter()
@@ -1155,4 +1410,88 @@ pub async fn record_refusal(db: &Db, connection_id: &str, refusal: &Refusal, ori
 /// The protocol of a stored connection.
 pub fn protocol(model: &sso_connection::Model) -> ApiResult<Protocol> {
     Protocol::stored(&model.protocol)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_paths_reach_nested_claims_and_array_items() {
+        let claims = json!({
+            "sub": "42",
+            "data": {"user": {"email": "ann@corp.test", "teams": ["support", "billing"]}},
+            "emails": [{"value": "first@corp.test"}],
+            "dotted.name": "kept",
+        });
+        assert_eq!(claim_values(&claims, "sub"), ["42"]);
+        assert_eq!(claim_values(&claims, "data.user.email"), ["ann@corp.test"]);
+        assert_eq!(
+            claim_values(&claims, "$.emails.0.value"),
+            ["first@corp.test"]
+        );
+        assert_eq!(
+            claim_values(&claims, "data.user.teams"),
+            ["support", "billing"]
+        );
+        assert_eq!(claim_values(&claims, "dotted.name"), ["kept"]);
+        assert!(claim_values(&claims, "data.missing.email").is_empty());
+    }
+
+    #[test]
+    fn the_first_matching_rule_gives_the_role_then_the_default_or_a_refusal() {
+        let rules = vec![
+            RoleRule {
+                attribute: None,
+                value: "admins".to_owned(),
+                role: Role::Admin,
+            },
+            RoleRule {
+                attribute: Some("department".to_owned()),
+                value: "support".to_owned(),
+                role: Role::Agent,
+            },
+            RoleRule {
+                attribute: None,
+                value: "everyone".to_owned(),
+                role: Role::Analyst,
+            },
+        ];
+        let role = |claims: Value, deny| map_role(&rules, Role::Viewer, deny, "groups", &claims);
+        assert_eq!(
+            role(json!({"groups": ["everyone", "admins"]}), false),
+            Some(Role::Admin)
+        );
+        assert_eq!(
+            role(
+                json!({"groups": ["everyone"], "department": "support"}),
+                false
+            ),
+            Some(Role::Agent)
+        );
+        assert_eq!(
+            role(json!({"groups": "everyone"}), false),
+            Some(Role::Analyst)
+        );
+        assert_eq!(role(json!({"groups": []}), false), Some(Role::Viewer));
+        assert_eq!(role(json!({}), true), None);
+    }
+
+    #[test]
+    fn only_same_origin_paths_are_return_paths() {
+        assert_eq!(validate_return_to(None).unwrap(), "/");
+        assert_eq!(
+            validate_return_to(Some("/inbox?x=1")).unwrap(),
+            "/inbox?x=1"
+        );
+        for bad in [
+            "https://evil.test/",
+            "//evil.test",
+            "/\\evil.test",
+            "inbox",
+            "/a\nb",
+        ] {
+            assert!(validate_return_to(Some(bad)).is_err(), "{bad}");
+        }
+    }
 }
