@@ -447,6 +447,10 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             "mutation($id: ID!) { deleteSsoConnection(id: $id) { id } }",
             json!({"id": org.new_sso_connection(app).await}),
         ),
+        "Mutation.testSsoConnection" => gql(
+            "mutation($id: ID!) { testSsoConnection(id: $id) { ok } }",
+            json!({"id": org.new_sso_connection(app).await}),
+        ),
         "Mutation.setSsoEnforced" => gql(
             "mutation { setSsoEnforced(enforced: false) { id } }",
             json!({}),
@@ -1106,6 +1110,7 @@ const BY_ID: &[&str] = &[
     "Query.ssoConnection",
     "Mutation.updateSsoConnection",
     "Mutation.deleteSsoConnection",
+    "Mutation.testSsoConnection",
     "Mutation.changeMemberRole",
     "Mutation.deactivateMember",
     "GET /conversations/{id}",

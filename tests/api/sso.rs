@@ -329,6 +329,25 @@ async fn oidc_sign_in_provisions_the_member_maps_the_role_and_reapplies_it_at_ev
     let callback = app.url(&format!("/sso/oidc/{connection}/callback"));
     let mut idp = Idp::start(port, &callback, accounts(json!(["admins"]))).await;
 
+    // The configuration checks out against the provider.
+    let tested = app
+        .graphql_ok(
+            "mutation($id: ID!) { testSsoConnection(id: $id) { ok checks { name ok detail } } }",
+            json!({"id": connection}),
+        )
+        .await;
+    assert_eq!(tested["testSsoConnection"]["ok"], true, "{tested}");
+    let names: Vec<&str> = tested["testSsoConnection"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["discovery", "signing_keys", "endpoints", "client_secret"]
+    );
+
     // The discovery helper points the email's domain at its connection.
     let lookup = app
         .send(Method::GET, "/sso/lookup?email=alice@corp.test", None, None)
@@ -749,6 +768,27 @@ async fn sso_connections_are_validated_owner_only_premium_only_audited_and_keep_
     );
     assert!(!log.text.contains("s3cret-value"));
 
+    // Testing it reports, readably, that the provider cannot be reached (no network here).
+    let tested = app
+        .graphql_ok(
+            "mutation($id: ID!) { testSsoConnection(id: $id) { ok checks { name ok detail } } }",
+            json!({"id": id}),
+        )
+        .await;
+    let checks = &tested["testSsoConnection"]["checks"];
+    assert_eq!(tested["testSsoConnection"]["ok"], false);
+    assert_eq!(checks[0]["name"], "discovery");
+    assert_eq!(checks[0]["ok"], false);
+    assert!(
+        checks[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("discovery of https://acme.okta.example/oauth2/default failed"),
+        "{checks}"
+    );
+    assert_eq!(checks[1]["name"], "client_secret");
+    assert_eq!(checks[1]["ok"], true);
+
     // One domain, one connection: in this organization or another.
     let taken = create(good.clone(), app.key.clone()).await;
     assert_eq!(
@@ -935,6 +975,21 @@ async fn an_oauth2_provider_without_oidc_signs_members_in_through_its_userinfo_e
     );
     let callback = app.url(&format!("/sso/oauth2/{connection}/callback"));
     let _idp = Idp::start(port, &callback, accounts(json!(["support"]))).await;
+    let tested = app
+        .graphql_ok(
+            "mutation($id: ID!) { testSsoConnection(id: $id) { ok checks { name ok } } }",
+            json!({"id": connection}),
+        )
+        .await;
+    assert_eq!(
+        tested["testSsoConnection"],
+        json!({"ok": true, "checks": [
+            {"name": "authorization_url", "ok": true},
+            {"name": "token_url", "ok": true},
+            {"name": "userinfo_url", "ok": true},
+            {"name": "client_secret", "ok": true},
+        ]})
+    );
     let lookup = app
         .send(Method::GET, "/sso/lookup?email=alice@corp.test", None, None)
         .await;

@@ -95,11 +95,14 @@ pub(crate) fn context_data(
     data.insert(state.sealer.clone());
     data.insert(state.engine.clone());
     data.insert(state.settings.clone());
+    data.insert(state.idp.clone());
     data
 }
 
 /// A piece of shared state that [`context_data`] put in every context.
-fn shared<'a, T: std::any::Any + Send + Sync>(ctx: &Context<'a>) -> Result<&'a T, ApiError> {
+pub(crate) fn shared<'a, T: std::any::Any + Send + Sync>(
+    ctx: &Context<'a>,
+) -> Result<&'a T, ApiError> {
     ctx.data::<T>().map_err(|_| {
         ApiError::internal_msg(format!("no {} in context", std::any::type_name::<T>()))
     })

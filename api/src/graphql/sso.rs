@@ -256,6 +256,14 @@ impl From<SsoConnectionInput> for ConnectionInput {
     }
 }
 
+/// What `testSsoConnection` found.
+#[derive(async_graphql::SimpleObject)]
+pub struct SsoConnectionTest {
+    /// Every check passed.
+    pub ok: bool,
+    pub checks: Vec<sso::Check>,
+}
+
 #[derive(Default)]
 pub struct SsoQuery;
 
@@ -320,6 +328,22 @@ impl SsoMutation {
             )
             .await?,
         ))
+    }
+
+    /// Checks a connection against its provider (discovery, signing keys, reachable URLs, the stored secret);
+    /// changes nothing.
+    async fn test_sso_connection(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<SsoConnectionTest> {
+        let (db, principal) = caller(ctx)?;
+        let idp = crate::graphql::shared::<std::sync::Arc<sso::IdpClient>>(ctx)?;
+        let checks = sso::test(db, sealer(ctx)?, idp, principal, &id).await?;
+        Ok(SsoConnectionTest {
+            ok: checks.iter().all(|c| c.ok),
+            checks,
+        })
     }
 
     async fn delete_sso_connection(
