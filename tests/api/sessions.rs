@@ -889,3 +889,83 @@ async fn sessions_end_after_their_idle_time_and_are_listed_and_revoked_by_their_
         .unwrap();
     assert!(chrono::Utc::now() - row.last_seen_at.unwrap() < chrono::Duration::minutes(1));
 }
+
+/// Opens `/graphql/ws` with the given handshake headers, sends an empty `connection_init`, and answers the
+/// first frame's type or the close code.
+async fn websocket_init(app: &TestApp, headers: &[(&str, &str)]) -> String {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let mut request = app
+        .url("/graphql/ws")
+        .replacen("http://", "ws://", 1)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init = json!({"type": "connection_init", "payload": {}});
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    while let Some(message) = socket.next().await {
+        match message.unwrap() {
+            Message::Text(text) => {
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                return frame["type"].as_str().unwrap_or_default().to_owned();
+            }
+            Message::Close(Some(frame)) => return format!("close {}", u16::from(frame.code)),
+            _ => {}
+        }
+    }
+    "ended".to_owned()
+}
+
+#[tokio::test]
+async fn a_browser_subscribes_with_its_session_cookie_from_this_server_only() {
+    let app = spawn_app().await;
+    signed_in(&app, "live@acme.test", "AGENT").await;
+    let login = login_reply(&app, "live@acme.test").await;
+    let cookie = cookie_of(&login);
+    let own = app.address.clone();
+    // From a page of this server, the cookie authenticates the socket.
+    assert_eq!(
+        websocket_init(&app, &[("cookie", &cookie), ("origin", &own)]).await,
+        "connection_ack"
+    );
+    // From another site (cross-site WebSocket hijacking) or with no Origin, the cookie is not used.
+    assert_eq!(
+        websocket_init(
+            &app,
+            &[("cookie", &cookie), ("origin", "https://evil.test")]
+        )
+        .await,
+        "close 4401"
+    );
+    assert_eq!(
+        websocket_init(&app, &[("cookie", &cookie)]).await,
+        "close 4401"
+    );
+    // Signed out, the cookie opens nothing.
+    let out = with_cookie(
+        &app,
+        Method::POST,
+        "/api/v1/auth/logout",
+        &cookie,
+        &[("origin", own.as_str())],
+        None,
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        websocket_init(&app, &[("cookie", &cookie), ("origin", &own)]).await,
+        "close 4401"
+    );
+}

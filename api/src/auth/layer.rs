@@ -105,19 +105,8 @@ pub fn check_cross_site(
         return Ok(());
     }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if header("sec-fetch-site") == Some("same-origin") {
+    if is_same_origin(headers, public_url) {
         return Ok(());
-    }
-    if let Some(origin) = header("origin").and_then(|o| url::Url::parse(o).ok()) {
-        let served_at = header("host").map(|host| format!("{}://{host}", origin.scheme()));
-        let own = [served_at.as_deref(), public_url]
-            .into_iter()
-            .flatten()
-            .filter_map(|u| url::Url::parse(u).ok())
-            .any(|u| u.origin() == origin.origin());
-        if own {
-            return Ok(());
-        }
     }
     let expected = sessions::csrf_token(token);
     match header("x-csrf-token") {
@@ -130,6 +119,24 @@ pub fn check_cross_site(
                 .to_owned(),
         )),
     }
+}
+
+/// Whether the request comes from a page of this server: `Sec-Fetch-Site: same-origin`, or an `Origin` that
+/// names the request's host or the public URL.
+pub fn is_same_origin(headers: &HeaderMap, public_url: Option<&str>) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if header("sec-fetch-site") == Some("same-origin") {
+        return true;
+    }
+    let Some(origin) = header("origin").and_then(|o| url::Url::parse(o).ok()) else {
+        return false;
+    };
+    let served_at = header("host").map(|host| format!("{}://{host}", origin.scheme()));
+    [served_at.as_deref(), public_url]
+        .into_iter()
+        .flatten()
+        .filter_map(|u| url::Url::parse(u).ok())
+        .any(|u| u.origin() == origin.origin())
 }
 
 /// Compares without stopping at the first difference.

@@ -21,7 +21,9 @@ use futures_util::{SinkExt, StreamExt, future};
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::auth::layer::{Credential, authenticate_token, bearer, origin_of};
+use crate::auth::layer::{
+    Credential, authenticate_token, bearer, is_same_origin, origin_of, session_cookie,
+};
 use crate::auth::{Origin, Principal};
 use crate::authz;
 use crate::error::ApiError;
@@ -79,8 +81,15 @@ pub async fn upgrade(state: AppState, request: Request) -> Response {
         }
     };
     let origin = origin_of(&parts.extensions, &parts.headers);
-    // A client that can set headers may authenticate the upgrade itself; browsers use connection_init.
-    let header_token = bearer(&parts.headers).ok().map(str::to_owned);
+    // A client that can set headers may authenticate the upgrade itself; browsers use connection_init, or the
+    // session cookie, which counts only from a page of this server (so another site cannot open a socket
+    // with a visitor's cookie).
+    let header_token = bearer(&parts.headers).ok().map(str::to_owned).or_else(|| {
+        (!parts.headers.contains_key(header::AUTHORIZATION)
+            && is_same_origin(&parts.headers, state.settings.public_url.as_deref()))
+        .then(|| session_cookie(&parts.headers))
+        .flatten()
+    });
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_MESSAGE)
