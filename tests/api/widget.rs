@@ -980,3 +980,119 @@ async fn the_answer_follows_the_page_the_visitor_asks_from() {
     assert_eq!(bad_page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad_page.text.contains("page_url"), "{}", bad_page.text);
 }
+
+/// Reads server-sent events from a streaming response until `count` events (keep-alive comments aside) came.
+async fn next_events(
+    response: &mut reqwest::Response,
+    count: usize,
+) -> Vec<(String, Value, String)> {
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while events.len() < count {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .expect("events within 10 s")
+            .unwrap()
+            .expect("the stream stays open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let (mut name, mut data, mut id) = (String::new(), String::new(), String::new());
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    name = v.trim().to_owned();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                } else if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().to_owned();
+                }
+            }
+            if !name.is_empty() {
+                events.push((name, serde_json::from_str(&data).unwrap(), id));
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn the_widget_follows_its_conversation_live_and_resumes_after_the_last_event() {
+    let app = spawn_app().await;
+    seed(&app).await;
+    let browser = Browser::start(&app, json!({})).await;
+    let opened = browser.open("How long does shipping take?").await;
+    let conversation = opened["id"].as_str().unwrap().to_owned();
+    let follow = |last: Option<String>| {
+        let mut request = app
+            .client
+            .get(app.url(&format!("/widget/v1/conversations/{conversation}/events")))
+            .bearer_auth(&browser.token)
+            .header("origin", SHOP)
+            .header("accept", "text/event-stream");
+        if let Some(last) = last {
+            request = request.header("last-event-id", last);
+        }
+        request.send()
+    };
+    let mut live = follow(None).await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    assert_eq!(live.headers()["access-control-allow-origin"], SHOP);
+
+    // An agent takes over: the visitor sees the handoff and the agent's reply as they happen.
+    let handed = app
+        .put(
+            &format!("/api/v1/conversations/{conversation}"),
+            json!({"status": "handed_off"}),
+        )
+        .await;
+    assert_eq!(handed.status, StatusCode::OK, "{}", handed.text);
+    let reply = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({"author": "agent", "body": "Hi, I'm Sam from support."}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    // The handoff is two status events (conversation.updated, handoff.requested), then the message.
+    let events = next_events(&mut live, 3).await;
+    let names: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(
+        names,
+        ["conversation", "conversation", "message"],
+        "{events:?}"
+    );
+    assert!(events[..2].iter().all(|e| e.1["status"] == "handed_off"));
+    let (_, agent_message, first_id) = events.iter().find(|e| e.0 == "message").unwrap().clone();
+    assert_eq!(agent_message["author"], "agent");
+    assert_eq!(agent_message["body"], "Hi, I'm Sam from support.");
+    assert!(agent_message.get("sentiment").is_none());
+    assert!(first_id.starts_with("evt_"));
+    drop(live);
+
+    // Reconnecting after the last event seen brings what came meanwhile, and nothing twice.
+    let resolved = app
+        .put(
+            &format!("/api/v1/conversations/{conversation}"),
+            json!({"status": "resolved"}),
+        )
+        .await;
+    assert_eq!(resolved.status, StatusCode::OK, "{}", resolved.text);
+    let mut resumed = follow(Some(first_id.clone())).await.unwrap();
+    let after = next_events(&mut resumed, 1).await;
+    assert_eq!(after[0].0, "conversation", "{after:?}");
+    assert_eq!(after[0].1["status"], "resolved");
+    assert!(after[0].2 > first_id);
+
+    // Another visitor cannot follow it.
+    let other = Browser::start(&app, json!({})).await;
+    let refused = app
+        .client
+        .get(app.url(&format!("/widget/v1/conversations/{conversation}/events")))
+        .bearer_auth(&other.token)
+        .header("origin", SHOP)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+}

@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/conversations/{id}/messages",
             get(list_messages).post(send_message),
         )
+        .route("/conversations/{id}/events", get(follow_conversation))
         .route("/conversations/{id}/feedback", post(rate_conversation))
         .route("/messages/{id}/feedback", post(rate_answer))
         // Set here, before the CORS layer wraps it: a browser's preflight (OPTIONS) reaches this fallback, and
@@ -431,6 +432,81 @@ async fn send_message(
         .await
     })
     .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FollowParams {
+    /// Resume after this event (the `id` of the last event received); `Last-Event-ID` does the same.
+    after: Option<String>,
+}
+
+/// The conversation live, as server-sent events: `message` (a new message, as the widget shows it) and
+/// `conversation` (its status changed, e.g. handed off to a person or resolved), each with the event id as its
+/// SSE id, so a reconnect with `Last-Event-ID` misses nothing. An ended session ends the stream with `error`.
+async fn follow_conversation(
+    State(state): State<AppState>,
+    Visitor(principal): Visitor,
+    FromSite(site): FromSite,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<FollowParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use futures_util::StreamExt;
+    let token = bearer(&headers)?.to_owned();
+    let after = params.after.or_else(|| {
+        headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    });
+    let credential = crate::service::live::VisitorCredential {
+        token: secrecy::SecretString::from(token),
+        site,
+        idle_days: state.settings.widget_session_idle_days,
+        authz: state.authz.clone(),
+    };
+    let events = crate::service::live::follow_visitor(
+        &state.db,
+        credential,
+        principal.clone(),
+        &id,
+        after.as_deref(),
+        crate::service::live::Recheck(state.settings.subscription_recheck()),
+    )
+    .await?;
+    let db = state.db.clone();
+    let stream = events.then(move |item| {
+        let (db, principal) = (db.clone(), principal.clone());
+        async move {
+            let event = match item {
+                Ok(event) => event,
+                Err(err) => return Event::default().event("error").json_data(err.body()),
+            };
+            let shaped = if event.event == crate::service::events::names::MESSAGE_CREATED {
+                messages::from_event(&event)
+                    .map(|m| ("message", serde_json::json!(WidgetMessageJson::from(m))))
+            } else {
+                let conversation = event.conversation_id.clone().unwrap_or_default();
+                svc::get_conversation(&db, &principal, &conversation)
+                    .await
+                    .map(|c| {
+                        (
+                            "conversation",
+                            serde_json::json!(WidgetConversationJson::from(c)),
+                        )
+                    })
+            };
+            match shaped {
+                Ok((name, data)) => Event::default().event(name).id(event.id).json_data(data),
+                Err(err) => Event::default().event("error").json_data(err.body()),
+            }
+        }
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 async fn rate_conversation(

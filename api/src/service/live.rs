@@ -67,10 +67,34 @@ impl Scope {
 #[derive(Clone, Copy, Debug)]
 pub struct Recheck(pub Duration);
 
+/// Whom a stream follows for, authenticated again at each recheck.
+enum Holder {
+    /// A member or a key (GraphQL subscriptions).
+    Team(Credential),
+    /// A website visitor's widget session, on its own conversation.
+    Visitor(VisitorCredential),
+}
+
+/// A widget session kept by a visitor's event stream.
+pub struct VisitorCredential {
+    pub token: secrecy::SecretString,
+    pub site: crate::service::widget::Site,
+    pub idle_days: u32,
+    pub authz: std::sync::Arc<crate::authz::Authz>,
+}
+
+/// The event types a visitor's stream carries: its conversation's messages and status changes.
+pub const VISITOR_TYPES: [&str; 4] = [
+    names::MESSAGE_CREATED,
+    names::CONVERSATION_UPDATED,
+    names::CONVERSATION_RESOLVED,
+    names::HANDOFF_REQUESTED,
+];
+
 /// One live subscription's state.
 struct Follower {
     db: Db,
-    credential: Credential,
+    holder: Holder,
     organization_id: String,
     scope: Scope,
     /// The event types of the scope the caller may read now.
@@ -97,6 +121,51 @@ pub async fn follow(
 ) -> ApiResult<impl Stream<Item = ApiResult<event::Model>> + Send + use<>> {
     authorize_subscriptions(&principal).await?;
     let (organization_id, readable) = access(db, &principal, &scope).await?;
+    start(
+        db,
+        Holder::Team(credential),
+        organization_id,
+        readable,
+        scope,
+        after,
+        recheck,
+    )
+    .await
+}
+
+/// Starts following a visitor's own conversation for the widget: its messages and status changes, after the
+/// event `after` when given.
+pub async fn follow_visitor(
+    db: &Db,
+    credential: VisitorCredential,
+    principal: Principal,
+    conversation_id: &str,
+    after: Option<&str>,
+    recheck: Recheck,
+) -> ApiResult<impl Stream<Item = ApiResult<event::Model>> + Send + use<>> {
+    let conversation =
+        crate::service::widget::get_conversation(db, &principal, conversation_id).await?;
+    start(
+        db,
+        Holder::Visitor(credential),
+        conversation.organization_id,
+        VISITOR_TYPES.to_vec(),
+        Scope::conversation(&conversation.id),
+        after,
+        recheck,
+    )
+    .await
+}
+
+async fn start(
+    db: &Db,
+    holder: Holder,
+    organization_id: String,
+    readable: Vec<&'static str>,
+    scope: Scope,
+    after: Option<&str>,
+    recheck: Recheck,
+) -> ApiResult<impl Stream<Item = ApiResult<event::Model>> + Send + use<>> {
     // Subscribe before reading the cursor: whatever commits after the read is on the bus.
     let rx = db.bus().subscribe();
     let (cursor, gap) = match after {
@@ -125,7 +194,7 @@ pub async fn follow(
     let jitter = rand::random_range(0.5..1.0);
     let follower = Follower {
         db: db.clone(),
-        credential,
+        holder,
         organization_id,
         scope,
         readable,
@@ -269,7 +338,24 @@ impl Follower {
     /// Authenticates the credential again and recomputes what the caller may read; fails when it no longer may.
     async fn recheck(&mut self) -> ApiResult<()> {
         self.recheck_at = Instant::now() + self.recheck_every;
-        let principal = self.credential.authenticate(&self.db).await?;
+        let credential = match &self.holder {
+            Holder::Team(credential) => credential,
+            Holder::Visitor(visitor) => {
+                use secrecy::ExposeSecret;
+                let principal = crate::service::widget::authenticate(
+                    &self.db,
+                    &visitor.authz,
+                    visitor.idle_days,
+                    visitor.token.expose_secret(),
+                    &visitor.site,
+                )
+                .await?;
+                let id = self.scope.conversation_id.clone().unwrap_or_default();
+                crate::service::widget::get_conversation(&self.db, &principal, &id).await?;
+                return Ok(());
+            }
+        };
+        let principal = credential.authenticate(&self.db).await?;
         authorize_subscriptions(&principal).await?;
         let (organization_id, readable) = access(&self.db, &principal, &self.scope).await?;
         if organization_id != self.organization_id {
