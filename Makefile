@@ -7,17 +7,25 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # Which databases `make test` runs the suite against.
 TEST_DATABASES ?= sqlite postgres
 
-.PHONY: run run-release test lint fmt schema bench relevance analytics-bench tools node peers services-check clean
+.PHONY: run run-release test lint fmt schema bench relevance analytics-bench tools system-deps node peers saml-idp services-check clean
+
+# apt as root, or through sudo.
+APT = if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get $(1); else sudo DEBIAN_FRONTEND=noninteractive apt-get $(1); fi
+# What samael's xmlsec feature builds against (bindgen needs libclang).
+BUILD_PACKAGES := libxmlsec1-dev libxml2-dev libssl-dev pkg-config libclang-dev
+# What the SAML identity provider of the tests runs on (SimpleSAMLphp under `php -S`), and the key maker.
+TEST_PACKAGES := php-cli php-xml php-mbstring openssl
+SIMPLESAMLPHP := $(PEERS)/.cache/simplesamlphp/usr/share/simplesamlphp/www
 
 ## Start the server on 127.0.0.1:8080 with the embedded SQLite database in ./data.
-run: tools
+run: tools system-deps
 	$(CARGO) run --bin concierge -- serve
 
-run-release: tools
+run-release: tools system-deps
 	$(CARGO) run --release --bin concierge -- serve
 
 ## Run every test (unit and end-to-end) against SQLite and PostgreSQL.
-test: tools peers services-check
+test: tools system-deps peers saml-idp services-check
 	$(CARGO) build --tests --workspace
 	@set -e; first=1; for db in $(TEST_DATABASES); do \
 	  echo "==> end-to-end suite on $$db"; \
@@ -27,7 +35,7 @@ test: tools peers services-check
 	done
 
 ## Formatting and clippy with warnings denied.
-lint: tools
+lint: tools system-deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --workspace -- -D warnings
 
@@ -55,6 +63,31 @@ TEST_RUNNER = $(shell if $(CARGO) nextest --version >/dev/null 2>&1; then echo "
 
 tools:
 	@command -v $(CARGO) >/dev/null || { echo "error: cargo is missing: install Rust with rustup (https://rustup.rs)"; exit 1; }
+
+## System packages the build needs, installed with apt when missing.
+system-deps:
+	@missing=$$(for p in $(BUILD_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "==> installing $$missing with apt"; \
+	  $(call APT,update -qq) && $(call APT,install -y -qq $$missing); \
+	fi
+
+## The SAML IdP of the tests: php with apt, and Debian's SimpleSAMLphp unpacked (not installed: the package
+## would pull in Apache) into tests/peers/.cache.
+saml-idp: $(SIMPLESAMLPHP)
+	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "==> installing $$missing with apt"; \
+	  $(call APT,update -qq) && $(call APT,install -y -qq $$missing); \
+	fi
+
+$(SIMPLESAMLPHP):
+	@echo "==> unpacking Debian's simplesamlphp into $(PEERS)/.cache"
+	@mkdir -p $(PEERS)/.cache
+	@cd $(PEERS)/.cache && rm -f simplesamlphp_*.deb && \
+	  { apt-get download simplesamlphp 2>/dev/null || { $(call APT,update -qq) && apt-get download simplesamlphp; }; } && \
+	  rm -rf simplesamlphp && dpkg -x simplesamlphp_*.deb simplesamlphp && rm -f simplesamlphp_*.deb
+	@test -d $@
 
 node:
 	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
@@ -84,4 +117,4 @@ services-check:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(PEERS)/node_modules data
+	rm -rf $(PEERS)/node_modules $(PEERS)/.cache data

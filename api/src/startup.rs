@@ -139,9 +139,10 @@ impl Application {
         let retriever = tokio::spawn(crate::db::background(
             self.state.engine.retriever().clone().follow(),
         ));
-        let (prune_db, retention) = (
+        let (prune_db, retention, idp) = (
             self.state.db.clone(),
             self.state.settings.event_retention_days,
+            self.state.idp.clone(),
         );
         let pruner = tokio::spawn(crate::db::background(async move {
             // The first run is an interval after start: reads already hide expired events, so pruning need not
@@ -156,6 +157,11 @@ impl Application {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(deleted = n, "pruned events past the retention window"),
                     Err(err) => tracing::warn!(error = ?err, "pruning old events failed"),
+                }
+                match crate::service::saml::refresh_metadata(&prune_db, &idp).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(changed = n, "refreshed SAML metadata"),
+                    Err(err) => tracing::warn!(error = ?err, "refreshing SAML metadata failed"),
                 }
                 match crate::service::widget::prune(&prune_db).await {
                     Ok(0) => {}

@@ -14,6 +14,7 @@ pub mod knowledge_base_query;
 pub mod message;
 pub mod organization;
 pub mod session;
+pub mod sso_assertion;
 pub mod sso_connection;
 pub mod sso_domain;
 pub mod sso_request;

@@ -13,6 +13,7 @@ mod m20261125_000008_assistant_engine;
 mod m20261125_000009_widget_sessions;
 mod m20261125_000010_session_details;
 mod m20261125_000011_sso_connections;
+mod m20261125_000012_sso_assertions;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000009_widget_sessions::Migration),
             Box::new(m20261125_000010_session_details::Migration),
             Box::new(m20261125_000011_sso_connections::Migration),
+            Box::new(m20261125_000012_sso_assertions::Migration),
         ]
     }
 }

@@ -206,16 +206,18 @@ impl Org {
                 scopes: Vec::new(),
             }),
             oauth2: None,
+            saml: None,
             attributes: Default::default(),
             role_rules: Vec::new(),
             default_role: Role::Viewer,
             deny_unmatched: false,
             jit_provisioning: true,
         };
-        let id = api::service::sso::create(&app.db, &app.state.sealer, None, &owner, input)
-            .await
-            .unwrap()
-            .id;
+        let id =
+            api::service::sso::create(&app.db, &app.state.sealer, &app.state.idp, &owner, input)
+                .await
+                .unwrap()
+                .id;
         if self.plan != Plan::Premium {
             set_plan_as_operator(&app.db, &self.boot.organization.id, self.plan)
                 .await

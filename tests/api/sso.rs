@@ -1046,3 +1046,439 @@ async fn an_oauth2_provider_without_oidc_signs_members_in_through_its_userinfo_e
         refused.text
     );
 }
+
+/// Debian's SimpleSAMLphp (unpacked by `make test` into tests/peers/.cache), run with `php -S` on loopback as
+/// the SAML IdP; killed by PID when dropped.
+struct SimpleSaml {
+    child: Child,
+    port: u16,
+    dir: TempDir,
+    certificate: String,
+}
+
+impl Drop for SimpleSaml {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SimpleSaml {
+    fn www() -> PathBuf {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/peers/.cache/simplesamlphp/usr/share/simplesamlphp");
+        assert!(
+            root.join("www").is_dir(),
+            "SimpleSAMLphp is missing: `make test` unpacks Debian's package into tests/peers/.cache"
+        );
+        root.join("www")
+    }
+
+    /// Prepares the IdP's key, certificate and users (its port is chosen now, so the SP can be configured
+    /// before it starts).
+    fn prepare(users: Value) -> SimpleSaml {
+        let dir = std::env::temp_dir().join(format!("concierge-ssp-{}", ulid::Ulid::new()));
+        for sub in ["cert", "log", "data", "tmp", "sessions"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        let status = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+            ])
+            .args(["-subj", "/CN=concierge-test-idp"])
+            .arg("-keyout")
+            .arg(dir.join("cert/idp.key"))
+            .arg("-out")
+            .arg(dir.join("cert/idp.crt"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl is installed");
+        assert!(status.success());
+        std::fs::write(dir.join("users.json"), users.to_string()).unwrap();
+        let certificate = std::fs::read_to_string(dir.join("cert/idp.crt")).unwrap();
+        SimpleSaml {
+            // A placeholder until `start`.
+            child: Command::new("true").spawn().unwrap(),
+            port: free_port(),
+            dir: TempDir(dir),
+            certificate,
+        }
+    }
+
+    fn entity_id(&self) -> String {
+        format!("http://127.0.0.1:{}/saml2/idp/metadata.php", self.port)
+    }
+
+    fn sso_url(&self) -> String {
+        format!("http://127.0.0.1:{}/saml2/idp/SSOService.php", self.port)
+    }
+
+    fn set_users(&self, users: Value) {
+        std::fs::write(self.dir.0.join("users.json"), users.to_string()).unwrap();
+    }
+
+    /// Starts it for the SP with this entity id and ACS.
+    async fn start(&mut self, sp_entity_id: &str, acs_url: &str) {
+        let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/simplesamlphp");
+        let _ = self.child.kill();
+        self.child = Command::new("php")
+            .arg("-S")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("-t")
+            .arg(SimpleSaml::www())
+            .env("SIMPLESAMLPHP_CONFIG_DIR", &config)
+            .env("SSP_PORT", self.port.to_string())
+            .env("SSP_DIR", &self.dir.0)
+            .env("SP_ENTITY_ID", sp_entity_id)
+            .env("SP_ACS_URL", acs_url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("php is installed (make test installs php-cli, php-xml and php-mbstring)");
+        for _ in 0..200 {
+            if let Ok(response) = reqwest::get(self.entity_id()).await
+                && response.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("SimpleSAMLphp did not start");
+    }
+}
+
+/// Decodes the character references of an HTML attribute value.
+fn html_unescape(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let Some(end) = rest.find(';') else { break };
+        let entity = &rest[1..end];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .or_else(|| entity.strip_prefix("#X"))
+                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The fields of the first form of a page: its action and its inputs' names and values.
+fn form_of(page: &str, base: &str) -> (String, Vec<(String, String)>) {
+    let action = attribute(page, "<form", "action").expect("a form");
+    let action = absolute(base, &html_unescape(action));
+    let mut fields = Vec::new();
+    let mut rest = page;
+    while let Some(at) = rest.find("<input") {
+        let tag_end = rest[at..].find('>').map_or(rest.len(), |e| at + e + 1);
+        let tag = &rest[at..tag_end];
+        if let Some(name) = attribute(tag, "<input", "name") {
+            let value = attribute(tag, "<input", "value").unwrap_or("");
+            fields.push((
+                name.to_owned(),
+                value.replace("&#x3D;", "=").replace("&amp;", "&"),
+            ));
+        }
+        rest = &rest[tag_end..];
+    }
+    (action, fields)
+}
+
+fn saml_users(groups: Value) -> Value {
+    json!({
+        "alice": {"password": "alice-password", "email": "alice@corp.test", "name": "Alice Liddell", "groups": groups},
+        "mallory": {"password": "mallory-password", "email": "mallory@elsewhere.test", "name": "Mallory", "groups": ["admins"]},
+    })
+}
+
+/// Through SimpleSAMLphp's login form as `login`; answers the form it posts back to the ACS (action, fields).
+async fn saml_login(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    connection: &str,
+    login: &str,
+) -> (String, Vec<(String, String)>) {
+    let started = browser
+        .get(app.url(&format!("/sso/saml/{connection}/login?return_to=/inbox")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let mut url = location(&started);
+    for _ in 0..10 {
+        let response = browser.get(&url).send().await.unwrap();
+        if response.status().is_redirection() {
+            url = absolute(&url, &location(&response));
+            continue;
+        }
+        let page = response.text().await.unwrap();
+        let (action, mut fields) = form_of(&page, &url);
+        if fields.iter().any(|(name, _)| name == "SAMLResponse") {
+            return (action, fields);
+        }
+        // The login form.
+        let password = format!("{login}-password");
+        for (name, value) in fields.iter_mut() {
+            match name.as_str() {
+                "username" => *value = login.to_owned(),
+                "password" => *value = password.clone(),
+                _ => {}
+            }
+        }
+        if !fields.iter().any(|(n, _)| n == "username") {
+            fields.push(("username".to_owned(), login.to_owned()));
+            fields.push(("password".to_owned(), password));
+        }
+        let posted = browser.post(&action).form(&fields).send().await.unwrap();
+        if posted.status().is_redirection() {
+            url = absolute(&action, &location(&posted));
+            continue;
+        }
+        let page = posted.text().await.unwrap();
+        let (action, fields) = form_of(&page, &action);
+        assert!(
+            fields.iter().any(|(name, _)| name == "SAMLResponse"),
+            "no SAMLResponse form: {page}"
+        );
+        return (action, fields);
+    }
+    panic!("SimpleSAMLphp never answered with a SAMLResponse");
+}
+
+#[tokio::test]
+async fn saml_sign_in_through_simplesamlphp_maps_the_role_and_refuses_tampered_unsigned_and_replayed_responses()
+ {
+    let app = spawn_app_with(|settings| settings.egress_allow = Some("127.0.0.1/32".into())).await;
+    let mut idp = SimpleSaml::prepare(saml_users(json!(["admins", "everyone"])));
+    let created = app
+        .graphql_ok(
+            "mutation($input: SsoConnectionInput!) { createSsoConnection(input: $input) { id metadataPath saml { idpEntityId ssoUrl certificates clockSkewSeconds allowIdpInitiated } } }",
+            json!({"input": {
+                "name": "SimpleSAMLphp",
+                "protocol": "SAML",
+                "domains": ["corp.test"],
+                "saml": {"entityId": idp.entity_id(), "ssoUrl": idp.sso_url(), "certificates": [idp.certificate]},
+                "roleRules": [{"value": "admins", "role": "ADMIN"}, {"value": "support", "role": "AGENT"}],
+            }}),
+        )
+        .await;
+    let connection = created["createSsoConnection"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let saml = &created["createSsoConnection"]["saml"];
+    assert_eq!(saml["idpEntityId"], idp.entity_id());
+    assert_eq!(saml["clockSkewSeconds"], 60);
+    assert_eq!(saml["allowIdpInitiated"], false);
+    assert_eq!(saml["certificates"].as_array().unwrap().len(), 1);
+
+    // The SP metadata: entity id and ACS for the IdP's administrator.
+    let metadata = app
+        .client
+        .get(app.url(&format!("/sso/saml/{connection}/metadata")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metadata.status(), StatusCode::OK);
+    let xml = metadata.text().await.unwrap();
+    let entity_id = app.url(&format!("/sso/saml/{connection}/metadata"));
+    let acs = app.url(&format!("/sso/saml/{connection}/acs"));
+    assert!(xml.contains(&format!("entityID=\"{entity_id}\"")), "{xml}");
+    assert!(xml.contains(&acs), "{xml}");
+    idp.start(&entity_id, &acs).await;
+
+    // The whole browser flow: login URL, the IdP's form, the POST to the ACS, a session.
+    let alice = browser();
+    let (action, fields) = saml_login(&app, &alice, &connection, "alice").await;
+    assert_eq!(action, acs);
+    let finished = alice.post(&action).form(&fields).send().await.unwrap();
+    assert_eq!(
+        finished.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        finished.text().await.unwrap()
+    );
+    assert_eq!(location(&finished), "/inbox");
+    let who = me(&app, &alice).await;
+    assert_eq!(who["signInMethod"], "saml", "{who}");
+    assert_eq!(who["role"], "ADMIN");
+    assert_eq!(who["member"]["email"], "alice@corp.test");
+    assert_eq!(who["member"]["name"], "Alice Liddell");
+
+    // The same response again: refused (the request was used, and the assertion id is remembered).
+    let sessions = app.count_rows("sessions").await;
+    let replayed = alice.post(&action).form(&fields).send().await.unwrap();
+    assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.count_rows("sessions").await, sessions);
+
+    // Moved to support at the IdP: agent at the next sign-in.
+    idp.set_users(saml_users(json!(["support"])));
+    let next = browser();
+    let (action, fields) = saml_login(&app, &next, &connection, "alice").await;
+    assert_eq!(
+        next.post(&action)
+            .form(&fields)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(me(&app, &next).await["role"], "AGENT");
+
+    // A tampered attribute breaks the signature; a response stripped of its signatures is unsigned.
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for (case, change) in [
+        (
+            "tampered",
+            Box::new(|xml: String| xml.replace("support", "admins"))
+                as Box<dyn Fn(String) -> String>,
+        ),
+        (
+            "unsigned",
+            Box::new(|xml: String| {
+                let mut out = xml;
+                while let (Some(start), Some(end)) =
+                    (out.find("<ds:Signature"), out.find("</ds:Signature>"))
+                {
+                    out.replace_range(start..end + "</ds:Signature>".len(), "");
+                }
+                out
+            }),
+        ),
+    ] {
+        let browser = browser();
+        let (action, mut fields) = saml_login(&app, &browser, &connection, "alice").await;
+        for (name, value) in fields.iter_mut() {
+            if name == "SAMLResponse" {
+                let xml = String::from_utf8(b64.decode(value.as_bytes()).unwrap()).unwrap();
+                let changed = change(xml.clone());
+                assert_ne!(changed, xml, "{case}");
+                *value = b64.encode(changed);
+            }
+        }
+        let refused = browser.post(&action).form(&fields).send().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{case}");
+        let page = refused.text().await.unwrap();
+        assert!(page.contains("not valid"), "{case}: {page}");
+    }
+    assert_eq!(
+        audit_actions(&app)
+            .await
+            .iter()
+            .filter(|e| e["action"] == "member.sso_failed")
+            .count(),
+        3
+    );
+
+    // IdP-initiated responses (no RelayState) are off by default.
+    let unsolicited = browser()
+        .post(&acs)
+        .form(&[("SAMLResponse", "PHNhbWxwOlJlc3BvbnNlLz4=")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsolicited.status(), StatusCode::UNAUTHORIZED);
+    assert!(unsolicited.text().await.unwrap().contains("IdP-initiated"));
+
+    // Configured by metadata URL instead: fetched now, with the same certificate.
+    let updated = app
+        .graphql_ok(
+            "mutation($id: ID!, $input: SsoConnectionInput!) { updateSsoConnection(id: $id, input: $input) { saml { metadataUrl metadataFetchedAt idpEntityId } } }",
+            json!({"id": connection, "input": {
+                "name": "SimpleSAMLphp",
+                "protocol": "SAML",
+                "domains": ["corp.test"],
+                "saml": {"metadataUrl": idp.entity_id()},
+            }}),
+        )
+        .await;
+    assert_eq!(
+        updated["updateSsoConnection"]["saml"]["idpEntityId"],
+        idp.entity_id()
+    );
+    assert!(updated["updateSsoConnection"]["saml"]["metadataFetchedAt"].is_string());
+    let tested = app
+        .graphql_ok(
+            "mutation($id: ID!) { testSsoConnection(id: $id) { ok checks { name ok detail } } }",
+            json!({"id": connection}),
+        )
+        .await;
+    assert_eq!(tested["testSsoConnection"]["ok"], true, "{tested}");
+    let checks = tested["testSsoConnection"]["checks"].to_string();
+    assert!(
+        checks.contains("concierge-test-idp: valid from"),
+        "{checks}"
+    );
+}
+
+#[tokio::test]
+async fn a_saml_connection_without_a_signing_certificate_is_refused() {
+    let app = spawn_app_with(|_| {}).await;
+    let create = |saml: Value| {
+        let app = &app;
+        async move {
+            app.graphql(
+                "mutation($input: SsoConnectionInput!) { createSsoConnection(input: $input) { id } }",
+                json!({"input": {"name": "IdP", "protocol": "SAML", "domains": ["corp.test"], "saml": saml}}),
+            )
+            .await
+        }
+    };
+    let without_keys = "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"https://idp.example/\"><md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\"><md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"https://idp.example/sso\"/></md:IDPSSODescriptor></md:EntityDescriptor>";
+    for (saml, field) in [
+        (
+            json!({"metadataXml": without_keys}),
+            "no signing certificate",
+        ),
+        (
+            json!({"metadataXml": "<not-metadata/>"}),
+            "saml.metadata_xml",
+        ),
+        (
+            json!({"entityId": "https://idp.example/", "ssoUrl": "https://idp.example/sso"}),
+            "saml.certificates",
+        ),
+        (
+            json!({"entityId": "https://idp.example/", "ssoUrl": "https://idp.example/sso", "certificates": ["not a certificate"]}),
+            "saml.certificates[0]",
+        ),
+        (json!({}), "metadataXml, metadataUrl, or entityId"),
+        (
+            json!({"metadataUrl": "http://127.0.0.1:1/metadata"}),
+            "SSRF",
+        ),
+    ] {
+        let refused = create(saml.clone()).await;
+        assert_eq!(
+            refused.body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{saml}: {}",
+            refused.text
+        );
+        assert!(refused.text.contains(field), "{field}: {}", refused.text);
+    }
+    assert_eq!(app.count_rows("sso_connections").await, 0);
+}

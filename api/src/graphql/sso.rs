@@ -5,9 +5,9 @@ use entities::sso_connection;
 
 use crate::auth::Role;
 use crate::graphql::types::{Organization, Timestamp};
-use crate::graphql::{caller, egress_allow, sealer};
+use crate::graphql::{caller, sealer};
 use crate::service::sso::{
-    self, Attributes, ConnectionInput, OAuth2Input, OidcInput, Protocol, RoleRule,
+    self, Attributes, ConnectionInput, OAuth2Input, OidcInput, Protocol, RoleRule, SamlInput,
 };
 
 /// An identity provider the organization's members sign in through.
@@ -48,6 +48,35 @@ impl OAuth2Settings {
     }
     async fn scopes(&self) -> &[String] {
         &self.0.scopes
+    }
+}
+
+/// The SAML settings of a connection, as read from the IdP's metadata.
+pub struct SamlSettings(pub sso::SamlSettings);
+
+#[Object]
+impl SamlSettings {
+    async fn idp_entity_id(&self) -> &str {
+        &self.0.idp_entity_id
+    }
+    async fn sso_url(&self) -> &str {
+        &self.0.sso_url
+    }
+    /// The IdP's signing certificates, base64 DER.
+    async fn certificates(&self) -> &[String] {
+        &self.0.certificates
+    }
+    async fn metadata_url(&self) -> Option<&str> {
+        self.0.metadata_url.as_deref()
+    }
+    async fn metadata_fetched_at(&self) -> Option<Timestamp> {
+        self.0.metadata_fetched_at.map(Timestamp)
+    }
+    async fn allow_idp_initiated(&self) -> bool {
+        self.0.allow_idp_initiated
+    }
+    async fn clock_skew_seconds(&self) -> u32 {
+        self.0.clock_skew_secs
     }
 }
 
@@ -93,14 +122,24 @@ impl SsoConnection {
     async fn oidc(&self) -> async_graphql::Result<Option<OidcSettings>> {
         Ok(match sso::protocol(&self.0)? {
             Protocol::Oidc => Some(OidcSettings(sso::oidc_settings(&self.0)?)),
-            Protocol::OAuth2 => None,
+            Protocol::OAuth2 | Protocol::Saml => None,
         })
     }
     async fn oauth2(&self) -> async_graphql::Result<Option<OAuth2Settings>> {
         Ok(match sso::protocol(&self.0)? {
             Protocol::OAuth2 => Some(OAuth2Settings(sso::oauth2_settings(&self.0)?)),
-            Protocol::Oidc => None,
+            Protocol::Oidc | Protocol::Saml => None,
         })
+    }
+    async fn saml(&self) -> async_graphql::Result<Option<SamlSettings>> {
+        Ok(match sso::protocol(&self.0)? {
+            Protocol::Saml => Some(SamlSettings(sso::saml_settings(&self.0)?)),
+            Protocol::Oidc | Protocol::OAuth2 => None,
+        })
+    }
+    /// The SP metadata to give the SAML IdP, relative to the public URL.
+    async fn metadata_path(&self) -> Option<String> {
+        (self.0.protocol == "saml").then(|| format!("/sso/saml/{}/metadata", self.0.id))
     }
     /// Whether a client secret is stored (it is never shown).
     async fn client_secret_set(&self) -> bool {
@@ -177,6 +216,24 @@ pub struct OAuth2SettingsInput {
     pub scopes: Vec<String>,
 }
 
+/// SAML settings: the IdP metadata as XML or by URL (fetched now and refreshed hourly), or its entity id,
+/// sign-on URL and signing certificates. A connection without a signing certificate is refused.
+#[derive(InputObject)]
+pub struct SamlSettingsInput {
+    pub metadata_xml: Option<String>,
+    pub metadata_url: Option<String>,
+    pub entity_id: Option<String>,
+    pub sso_url: Option<String>,
+    /// PEM or base64 DER; several allow a key rollover.
+    #[graphql(default)]
+    pub certificates: Vec<String>,
+    /// Accept responses the SP did not ask for (off by default).
+    #[graphql(default = false)]
+    pub allow_idp_initiated: bool,
+    /// Allowed clock difference with the IdP (default 60).
+    pub clock_skew_seconds: Option<u32>,
+}
+
 /// A role-mapping rule: members whose `attribute` (the groups claim when unset) equals or contains `value` get
 /// `role`.
 #[derive(InputObject)]
@@ -197,6 +254,7 @@ pub struct SsoConnectionInput {
     pub oidc: Option<OidcSettingsInput>,
     #[graphql(name = "oauth2")]
     pub oauth2: Option<OAuth2SettingsInput>,
+    pub saml: Option<SamlSettingsInput>,
     pub attributes: Option<SsoAttributesInput>,
     #[graphql(default)]
     pub role_rules: Vec<SsoRoleRuleInput>,
@@ -239,6 +297,15 @@ impl From<SsoConnectionInput> for ConnectionInput {
                 client_secret: o.client_secret,
                 scopes: o.scopes,
             }),
+            saml: input.saml.map(|s| SamlInput {
+                metadata_xml: s.metadata_xml,
+                metadata_url: s.metadata_url,
+                entity_id: s.entity_id,
+                sso_url: s.sso_url,
+                certificates: s.certificates,
+                allow_idp_initiated: s.allow_idp_initiated,
+                clock_skew_secs: s.clock_skew_seconds,
+            }),
             attributes,
             role_rules: input
                 .role_rules
@@ -262,6 +329,10 @@ pub struct SsoConnectionTest {
     /// Every check passed.
     pub ok: bool,
     pub checks: Vec<sso::Check>,
+}
+
+fn idp<'a>(ctx: &Context<'a>) -> Result<&'a sso::IdpClient, crate::error::ApiError> {
+    crate::graphql::shared::<std::sync::Arc<sso::IdpClient>>(ctx).map(|idp| &**idp)
 }
 
 #[derive(Default)]
@@ -305,7 +376,7 @@ impl SsoMutation {
     ) -> async_graphql::Result<SsoConnection> {
         let (db, principal) = caller(ctx)?;
         Ok(SsoConnection(
-            sso::create(db, sealer(ctx)?, egress_allow(ctx), principal, input.into()).await?,
+            sso::create(db, sealer(ctx)?, idp(ctx)?, principal, input.into()).await?,
         ))
     }
 
@@ -318,15 +389,7 @@ impl SsoMutation {
     ) -> async_graphql::Result<SsoConnection> {
         let (db, principal) = caller(ctx)?;
         Ok(SsoConnection(
-            sso::update(
-                db,
-                sealer(ctx)?,
-                egress_allow(ctx),
-                principal,
-                &id,
-                input.into(),
-            )
-            .await?,
+            sso::update(db, sealer(ctx)?, idp(ctx)?, principal, &id, input.into()).await?,
         ))
     }
 
@@ -338,8 +401,7 @@ impl SsoMutation {
         id: ID,
     ) -> async_graphql::Result<SsoConnectionTest> {
         let (db, principal) = caller(ctx)?;
-        let idp = crate::graphql::shared::<std::sync::Arc<sso::IdpClient>>(ctx)?;
-        let checks = sso::test(db, sealer(ctx)?, idp, principal, &id).await?;
+        let checks = sso::test(db, sealer(ctx)?, idp(ctx)?, principal, &id).await?;
         Ok(SsoConnectionTest {
             ok: checks.iter().all(|c| c.ok),
             checks,

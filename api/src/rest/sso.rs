@@ -17,6 +17,8 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/sso/lookup", get(lookup))
+        .route("/sso/saml/{id}/metadata", get(saml_metadata))
+        .route("/sso/saml/{id}/acs", axum::routing::post(saml_acs))
         .route("/sso/{protocol}/{id}/login", get(login))
         .route("/sso/{protocol}/{id}/callback", get(callback))
 }
@@ -63,8 +65,13 @@ struct LoginParams {
     return_to: Option<String>,
 }
 
+/// Where the provider sends the browser back: the callback (OIDC, OAuth 2.0) or the ACS (SAML).
 fn callback_url(state: &AppState, protocol: &str, id: &str) -> String {
-    format!("{}/sso/{protocol}/{id}/callback", state.public_url)
+    if protocol == "saml" {
+        format!("{}/sso/saml/{id}/acs", state.public_url)
+    } else {
+        format!("{}/sso/{protocol}/{id}/callback", state.public_url)
+    }
 }
 
 fn secure(state: &AppState) -> bool {
@@ -90,9 +97,16 @@ async fn login(
     .await;
     match redirect {
         Ok(redirect) => {
+            // A SAML IdP posts back cross-site, which a Lax cookie does not survive: behind https the state
+            // cookie is SameSite=None (and Secure).
+            let same_site = if protocol == "saml" && secure(&state) {
+                cookie::SameSite::None
+            } else {
+                cookie::SameSite::Lax
+            };
             let cookie = cookie::Cookie::build((STATE_COOKIE, redirect.state))
                 .http_only(true)
-                .same_site(cookie::SameSite::Lax)
+                .same_site(same_site)
                 .path("/sso")
                 .secure(secure(&state))
                 .max_age(cookie::time::Duration::minutes(10))
@@ -119,14 +133,7 @@ async fn callback(
     headers: HeaderMap,
     axum::extract::Query(callback): axum::extract::Query<Callback>,
 ) -> Response {
-    let cookie_state = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == STATE_COOKIE)
-        .map(|c| c.value().to_owned());
+    let cookie_state = state_cookie(&headers);
     let finished = svc::finish(
         &state.db,
         &state.sealer,
@@ -140,11 +147,33 @@ async fn callback(
         &origin,
     )
     .await;
+    respond(&state, &id, finished, &origin).await
+}
+
+/// The sign-in's state cookie.
+fn state_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == STATE_COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+/// A session cookie and a redirect to the return path, or the error page (audited); the state cookie goes.
+async fn respond(
+    state: &AppState,
+    id: &str,
+    finished: Result<svc::Finished, Refusal>,
+    origin: &crate::auth::Origin,
+) -> Response {
     let clear_state = cookie::Cookie::build((STATE_COOKIE, ""))
         .http_only(true)
         .same_site(cookie::SameSite::Lax)
         .path("/sso")
-        .secure(secure(&state))
+        .secure(secure(state))
         .max_age(cookie::time::Duration::ZERO)
         .build()
         .to_string();
@@ -154,7 +183,7 @@ async fn callback(
             let cookie = session_cookie(
                 &finished.signed_in.token,
                 session.expires_at - session.created_at,
-                secure(&state),
+                secure(state),
             );
             let mut response = (
                 StatusCode::SEE_OTHER,
@@ -170,7 +199,7 @@ async fn callback(
             response
         }
         Err(refusal) => {
-            svc::record_refusal(&state.db, &id, &refusal, &origin).await;
+            svc::record_refusal(&state.db, id, &refusal, origin).await;
             let mut response = refusal_page(&refusal);
             if let Ok(value) = clear_state.parse() {
                 response.headers_mut().append(header::SET_COOKIE, value);
@@ -178,6 +207,54 @@ async fn callback(
             response
         }
     }
+}
+
+/// The SP metadata of a SAML connection, for the IdP's configuration.
+async fn saml_metadata(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Response {
+    match crate::service::saml::sp_metadata(&state.db, &id, &callback_url(&state, "saml", &id))
+        .await
+    {
+        Ok(xml) => (
+            [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+            xml,
+        )
+            .into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// The HTTP-POST binding's form.
+#[derive(Debug, Default, Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// The assertion consumer service: a verified SAML Response becomes a session.
+async fn saml_acs(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ClientOrigin(origin): ClientOrigin,
+    headers: HeaderMap,
+    form: Result<axum::Form<AcsForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    // A missing or malformed form is refused below like any bad response, with the error page.
+    let form = form.map(|axum::Form(f)| f).unwrap_or_default();
+    let cookie_state = state_cookie(&headers);
+    let finished = crate::service::saml::finish(
+        &state.db,
+        SessionPolicy::from_settings(&state.settings),
+        &id,
+        &callback_url(&state, "saml", &id),
+        form.saml_response.as_deref(),
+        form.relay_state.as_deref(),
+        cookie_state.as_deref(),
+        &origin,
+    )
+    .await;
+    respond(&state, &id, finished, &origin).await
 }
 
 fn refusal_page(refusal: &Refusal) -> Response {

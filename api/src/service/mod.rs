@@ -14,6 +14,7 @@ pub mod members;
 pub mod messages;
 pub mod organizations;
 pub mod replies;
+pub mod saml;
 pub mod sessions;
 pub(crate) mod sql;
 pub mod sso;

@@ -37,7 +37,7 @@ use crate::service::sessions::{self, SessionPolicy, SignedIn};
 use crate::service::{members, now, required_text};
 
 /// How long a sign-in may take between the redirect to the provider and the callback.
-const REQUEST_MINUTES: i64 = 10;
+pub(crate) const REQUEST_MINUTES: i64 = 10;
 /// The cookie that binds a sign-in under way to the browser that started it.
 pub const STATE_COOKIE: &str = "concierge_sso";
 
@@ -53,6 +53,9 @@ pub enum Protocol {
     #[graphql(name = "OAUTH2")]
     #[serde(rename = "oauth2")]
     OAuth2,
+    /// SAML 2.0: AuthnRequest by the HTTP-Redirect binding, Response by HTTP-POST to the ACS, signatures checked
+    /// by samael against the configured certificates.
+    Saml,
 }
 
 impl Protocol {
@@ -60,6 +63,7 @@ impl Protocol {
         match self {
             Protocol::Oidc => "oidc",
             Protocol::OAuth2 => "oauth2",
+            Protocol::Saml => "saml",
         }
     }
 
@@ -67,6 +71,7 @@ impl Protocol {
         match value {
             "oidc" => Ok(Protocol::Oidc),
             "oauth2" => Ok(Protocol::OAuth2),
+            "saml" => Ok(Protocol::Saml),
             other => Err(ApiError::internal_msg(format!("stored protocol {other:?}"))),
         }
     }
@@ -92,6 +97,43 @@ pub struct OAuth2Input {
     pub client_id: String,
     pub client_secret: Option<String>,
     pub scopes: Vec<String>,
+}
+
+/// A SAML identity provider: its metadata (kept whole, as samael reads it) and what was taken from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlSettings {
+    pub idp_entity_id: String,
+    /// The IdP's single sign-on URL (HTTP-Redirect binding).
+    pub sso_url: String,
+    /// Its signing certificates, base64 DER; several allow a key rollover.
+    pub certificates: Vec<String>,
+    /// Where the metadata is fetched from (and refreshed), when it was given by URL.
+    pub metadata_url: Option<String>,
+    pub metadata_xml: String,
+    /// When the metadata was last read.
+    pub metadata_fetched_at: Option<chrono::DateTime<Utc>>,
+    /// Accept responses the SP did not ask for (off by default).
+    pub allow_idp_initiated: bool,
+    /// Allowed clock difference with the IdP, in seconds (default 60).
+    pub clock_skew_secs: u32,
+}
+
+/// The SAML part of a connection's input: the IdP metadata as XML or by URL, or its parts.
+#[derive(Clone, Debug, Default)]
+pub struct SamlInput {
+    pub metadata_xml: Option<String>,
+    pub metadata_url: Option<String>,
+    pub entity_id: Option<String>,
+    pub sso_url: Option<String>,
+    pub certificates: Vec<String>,
+    pub allow_idp_initiated: bool,
+    pub clock_skew_secs: Option<u32>,
+}
+
+/// The stored SAML settings of a connection.
+pub fn saml_settings(model: &sso_connection::Model) -> ApiResult<SamlSettings> {
+    serde_json::from_value(model.settings.clone())
+        .map_err(|e| ApiError::internal_msg(format!("stored SAML settings: {e}")))
 }
 
 /// The stored OAuth 2.0 settings of a connection.
@@ -152,6 +194,7 @@ pub struct ConnectionInput {
     pub enabled: bool,
     pub oidc: Option<OidcInput>,
     pub oauth2: Option<OAuth2Input>,
+    pub saml: Option<SamlInput>,
     pub attributes: Attributes,
     pub role_rules: Vec<RoleRule>,
     pub default_role: Role,
@@ -260,7 +303,7 @@ fn validate(input: &ConnectionInput, egress_allow: Option<&str>) -> ApiResult<Ve
             }
             validate_scopes("oidc.scopes", &oidc.scopes)?;
         }
-        Protocol::OAuth2 => {}
+        Protocol::OAuth2 | Protocol::Saml => {}
     }
     if input.protocol == Protocol::OAuth2 {
         let oauth2 = input.oauth2.as_ref().ok_or_else(|| {
@@ -410,15 +453,20 @@ async fn store_domains(
 pub async fn create(
     db: &Db,
     sealer: &Sealer,
-    egress_allow: Option<&str>,
+    idp: &IdpClient,
     principal: &Principal,
     input: ConnectionInput,
 ) -> ApiResult<sso_connection::Model> {
+    let egress_allow = idp.egress_allow.as_deref();
     let grant = authorize(principal, Resource::Sso, Action::Write).await?;
     let domains = validate(&input, egress_allow)?;
     let id = new_id(Kind::SsoConnection);
-    let (settings, secret) = protocol_parts(&input, sealer, &id, None)?;
-    if secret.is_none() {
+    let saml = match input.protocol {
+        Protocol::Saml => Some(crate::service::saml::resolve(idp, input.saml.as_ref()).await?),
+        _ => None,
+    };
+    let (settings, secret) = protocol_parts(&input, sealer, &id, None, saml)?;
+    if input.protocol != Protocol::Saml && secret.is_none() {
         return Err(ApiError::validation(
             &format!("{}.client_secret", input.protocol.as_str()),
             "is required for a new connection",
@@ -464,8 +512,13 @@ fn protocol_parts(
     sealer: &Sealer,
     id: &str,
     stored_secret: Option<String>,
+    saml: Option<SamlSettings>,
 ) -> ApiResult<(Value, Option<String>)> {
     match input.protocol {
+        Protocol::Saml => {
+            let saml = saml.ok_or_else(|| ApiError::internal_msg("SAML settings not resolved"))?;
+            Ok((json!(saml), None))
+        }
         Protocol::Oidc => {
             let oidc = input.oidc.as_ref().ok_or_else(|| {
                 ApiError::validation("oidc", "an OIDC connection needs its settings")
@@ -505,11 +558,12 @@ fn protocol_parts(
 pub async fn update(
     db: &Db,
     sealer: &Sealer,
-    egress_allow: Option<&str>,
+    idp: &IdpClient,
     principal: &Principal,
     id: &str,
     input: ConnectionInput,
 ) -> ApiResult<sso_connection::Model> {
+    let egress_allow = idp.egress_allow.as_deref();
     let grant = authorize(principal, Resource::Sso, Action::Write).await?;
     let domains = validate(&input, egress_allow)?;
     let txn = db.begin_write().await?;
@@ -521,8 +575,17 @@ pub async fn update(
         .into_iter()
         .map(|d| d.domain)
         .collect::<Vec<_>>();
-    let (settings, secret) =
-        protocol_parts(&input, sealer, &before.id, before.secret_sealed.clone())?;
+    let saml = match input.protocol {
+        Protocol::Saml => Some(crate::service::saml::resolve(idp, input.saml.as_ref()).await?),
+        _ => None,
+    };
+    let (settings, secret) = protocol_parts(
+        &input,
+        sealer,
+        &before.id,
+        before.secret_sealed.clone(),
+        saml,
+    )?;
     let mut active = before.clone().into_active_model();
     active.name = Set(input.name.trim().to_owned());
     active.protocol = Set(input.protocol.as_str().to_owned());
@@ -672,8 +735,8 @@ pub fn validate_return_to(value: Option<&str>) -> ApiResult<String> {
 /// The HTTP client for identity providers: no redirects, the SSRF guard on every connection.
 #[derive(Clone, Debug)]
 pub struct IdpClient {
-    http: openidconnect::reqwest::Client,
-    egress_allow: Option<String>,
+    pub(crate) http: openidconnect::reqwest::Client,
+    pub(crate) egress_allow: Option<String>,
 }
 
 impl IdpClient {
@@ -703,7 +766,7 @@ impl IdpClient {
 }
 
 /// An error with its causes, for the readable sign-in errors.
-fn chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
@@ -794,6 +857,10 @@ pub async fn test(
                 Err(reason) => checks.push(Check::new("discovery", false, reason)),
             }
         }
+        Protocol::Saml => {
+            checks.extend(crate::service::saml::test(idp, &saml_settings(&connection)?).await);
+            return Ok(checks);
+        }
         Protocol::OAuth2 => {
             let settings = oauth2_settings(&connection)?;
             for (name, url, method) in [
@@ -860,7 +927,11 @@ pub struct Redirect {
 }
 
 /// The enabled connection `id` of `protocol` (the path segment of the login and callback URLs).
-async fn connection_for(db: &Db, protocol: &str, id: &str) -> ApiResult<sso_connection::Model> {
+pub(crate) async fn connection_for(
+    db: &Db,
+    protocol: &str,
+    id: &str,
+) -> ApiResult<sso_connection::Model> {
     let id = ids::lookup(Kind::SsoConnection, id)?;
     sso_connection::Entity::find_by_id(id.to_owned())
         .one(db.conn())
@@ -882,8 +953,12 @@ pub async fn begin(
 ) -> ApiResult<Redirect> {
     let return_to = validate_return_to(return_to)?;
     let connection = connection_for(db, protocol, id).await?;
+    if Protocol::stored(&connection.protocol)? == Protocol::Saml {
+        return crate::service::saml::begin(db, &connection, redirect_uri, return_to).await;
+    }
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, state, nonce) = match Protocol::stored(&connection.protocol)? {
+        Protocol::Saml => return Err(ApiError::internal_msg("SAML begins above")),
         Protocol::Oidc => {
             let settings = oidc_settings(&connection)?;
             let client = oidc_client(sealer, idp, &connection, &settings, redirect_uri).await?;
@@ -1051,7 +1126,11 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(status: axum::http::StatusCode, reason: impl Into<String>, org: Option<&str>) -> Self {
+    pub(crate) fn new(
+        status: axum::http::StatusCode,
+        reason: impl Into<String>,
+        org: Option<&str>,
+    ) -> Self {
         Self {
             status,
             reason: reason.into(),
@@ -1122,6 +1201,13 @@ pub async fn finish(
     let issuer = match protocol {
         Protocol::Oidc => Some(oidc_settings(&connection)?.issuer),
         Protocol::OAuth2 => None,
+        Protocol::Saml => {
+            return Err(Refusal::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "SAML responses are posted to the ACS",
+                org,
+            ));
+        }
     };
     // RFC 9207: a provider that names itself must be the one this sign-in went to (mix-up attacks).
     if let (Some(iss), Some(issuer)) = (&callback.iss, &issuer)
@@ -1188,6 +1274,11 @@ pub async fn finish(
         }
         Protocol::OAuth2 => {
             oauth2_claims(sealer, idp, &connection, redirect_uri, code, verifier).await?
+        }
+        Protocol::Saml => {
+            return Err(Refusal::from(ApiError::internal_msg(
+                "SAML finishes at the ACS",
+            )));
         }
     };
     let signed_in = sign_in(db, policy, &connection, &claims, origin).await?;
@@ -1352,7 +1443,7 @@ pub fn map_role(
 
 /// Maps verified claims to a member (created just in time, or found with its role re-applied) and opens a
 /// session; every refusal and role change is audit-logged.
-async fn sign_in(
+pub(crate) async fn sign_in(
     db: &Db,
     policy: SessionPolicy,
     connection: &sso_connection::Model,
