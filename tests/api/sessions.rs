@@ -669,6 +669,20 @@ async fn sessions_behind_an_https_public_url_get_secure_cookies() {
     assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.text);
 }
 
+/// Pretends the session of `token` was last used `minutes` ago.
+async fn last_used(app: &TestApp, token: &str, minutes: i64) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entities::session::Entity::update_many()
+        .col_expr(
+            entities::session::Column::LastSeenAt,
+            sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::minutes(minutes)),
+        )
+        .filter(entities::session::Column::TokenHash.eq(api::auth::tokens::hash(token)))
+        .exec(app.db.conn())
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn sessions_end_after_their_idle_time_and_are_listed_and_revoked_by_their_member_and_admins()
 {
@@ -843,15 +857,7 @@ async fn sessions_end_after_their_idle_time_and_are_listed_and_revoked_by_their_
         .await;
     assert_eq!(admin_alive.status, StatusCode::OK);
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    entities::session::Entity::update_many()
-        .col_expr(
-            entities::session::Column::LastSeenAt,
-            sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::minutes(31)),
-        )
-        .filter(entities::session::Column::TokenHash.eq(api::auth::tokens::hash(&admin_token)))
-        .exec(app.db.conn())
-        .await
-        .unwrap();
+    last_used(&app, &admin_token, 31).await;
     let idle = app
         .send(
             Method::GET,
@@ -863,15 +869,7 @@ async fn sessions_end_after_their_idle_time_and_are_listed_and_revoked_by_their_
     assert_eq!(idle.status, StatusCode::UNAUTHORIZED);
     assert!(idle.text.contains("without use"), "{}", idle.text);
     // A request within the idle window keeps the session alive (its last use moves on).
-    entities::session::Entity::update_many()
-        .col_expr(
-            entities::session::Column::LastSeenAt,
-            sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::minutes(20)),
-        )
-        .filter(entities::session::Column::TokenHash.eq(api::auth::tokens::hash(&owner_token)))
-        .exec(app.db.conn())
-        .await
-        .unwrap();
+    last_used(&app, &owner_token, 20).await;
     let used = app
         .send(
             Method::GET,

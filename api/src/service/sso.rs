@@ -514,6 +514,11 @@ fn protocol_parts(
     stored_secret: Option<String>,
     saml: Option<SamlSettings>,
 ) -> ApiResult<(Value, Option<String>)> {
+    // A new secret is sealed; without one the stored one stays.
+    let seal = |given: &Option<String>| match given {
+        Some(secret) => sealer.seal(secret, &secret_context(id)).map(Some),
+        None => Ok(stored_secret.clone()),
+    };
     match input.protocol {
         Protocol::Saml => {
             let saml = saml.ok_or_else(|| ApiError::internal_msg("SAML settings not resolved"))?;
@@ -528,11 +533,7 @@ fn protocol_parts(
                 client_id: oidc.client_id.trim().to_owned(),
                 scopes: oidc.scopes.clone(),
             };
-            let secret = match &oidc.client_secret {
-                Some(secret) => Some(sealer.seal(secret, &secret_context(id))?),
-                None => stored_secret,
-            };
-            Ok((json!(settings), secret))
+            Ok((json!(settings), seal(&oidc.client_secret)?))
         }
         Protocol::OAuth2 => {
             let oauth2 = input.oauth2.as_ref().ok_or_else(|| {
@@ -545,11 +546,7 @@ fn protocol_parts(
                 client_id: oauth2.client_id.trim().to_owned(),
                 scopes: oauth2.scopes.clone(),
             };
-            let secret = match &oauth2.client_secret {
-                Some(secret) => Some(sealer.seal(secret, &secret_context(id))?),
-                None => stored_secret,
-            };
-            Ok((json!(settings), secret))
+            Ok((json!(settings), seal(&oauth2.client_secret)?))
         }
     }
 }
