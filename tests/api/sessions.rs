@@ -675,7 +675,9 @@ async fn last_used(app: &TestApp, token: &str, minutes: i64) {
     entities::session::Entity::update_many()
         .col_expr(
             entities::session::Column::LastSeenAt,
-            sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::minutes(minutes)),
+            sea_orm::sea_query::Expr::value(
+                chrono::Utc::now() - chrono::Duration::minutes(minutes),
+            ),
         )
         .filter(entities::session::Column::TokenHash.eq(api::auth::tokens::hash(token)))
         .exec(app.db.conn())
