@@ -386,6 +386,8 @@ pub async fn finish(
     let sp = service_provider(&settings, acs_url)?;
     let ids: Vec<&str> = request_ids.iter().map(String::as_str).collect();
     let possible = (!ids.is_empty()).then_some(ids.as_slice());
+    check_envelope(encoded.trim(), acs_url, &ids)
+        .map_err(|reason| unauthorized(format!("the SAML response is not valid: {reason}")))?;
     let assertion = sp
         .parse_base64_response(encoded.trim(), possible)
         .map_err(|e| unauthorized(format!("the SAML response is not valid: {e}")))?;
@@ -419,6 +421,43 @@ pub async fn finish(
         signed_in,
         return_to,
     })
+}
+
+/// Checks the Response around the assertion. When only the assertion is signed, samael validates the assertion
+/// alone, so the envelope's Destination, status and InResponseTo are checked here: a response for another SP,
+/// a failed one, or one answering another request is refused whatever its assertion says.
+fn check_envelope(encoded: &str, acs_url: &str, request_ids: &[&str]) -> Result<(), String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| "SAMLResponse is not base64".to_owned())?;
+    let xml = std::str::from_utf8(&bytes).map_err(|_| "SAMLResponse is not UTF-8".to_owned())?;
+    // Not a Response (a bare assertion, or unreadable): samael decides.
+    let Ok(response) = samael::schema::Response::from_str(xml) else {
+        return Ok(());
+    };
+    if let Some(destination) = &response.destination
+        && destination != acs_url
+    {
+        return Err(format!(
+            "its Destination {destination} is not this service provider's ACS"
+        ));
+    }
+    if let Some(code) = response
+        .status
+        .as_ref()
+        .and_then(|s| s.status_code.value.as_deref())
+        && code != "urn:oasis:names:tc:SAML:2.0:status:Success"
+    {
+        return Err(format!("the identity provider answered {code}"));
+    }
+    if let Some(in_response_to) = &response.in_response_to
+        && !request_ids.is_empty()
+        && !request_ids.contains(&in_response_to.as_str())
+    {
+        return Err("it answers another request (InResponseTo)".to_owned());
+    }
+    Ok(())
 }
 
 /// The assertion's attributes as claims: each attribute under its Name and FriendlyName, with its values; the
