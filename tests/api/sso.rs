@@ -1663,6 +1663,38 @@ async fn crafted_saml_responses_with_a_wrong_audience_destination_recipient_issu
         .0;
     assert_eq!(signed_response.status(), StatusCode::SEE_OTHER);
 
+    // A sound response posted from a browser that did not start the sign-in (no state cookie): login CSRF.
+    {
+        let starter = browser();
+        let (request_id, relay_state) = pending_request(&app, &starter, &connection).await;
+        let acs = app.url(&format!("/sso/saml/{connection}/acs"));
+        let options = json!({
+            "key": std::fs::read_to_string(idp.dir.0.join("cert/idp.key")).unwrap(),
+            "cert": idp.certificate, "issuer": idp.entity_id(), "destination": acs, "recipient": acs,
+            "audience": app.url(&format!("/sso/saml/{connection}/metadata")), "inResponseTo": request_id,
+            "email": "alice@corp.test", "groups": ["admins"], "algorithm": "sha256", "sign": "assertion",
+            "wrap": null,
+        });
+        let crafted = crate::peers::run_peer("craft-saml.mjs", vec![options.to_string()]).await;
+        let forged = browser()
+            .post(&acs)
+            .form(&[
+                ("SAMLResponse", crafted["response"].as_str().unwrap()),
+                ("RelayState", relay_state.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            forged
+                .text()
+                .await
+                .unwrap()
+                .contains("not started in this browser")
+        );
+    }
+
     let sessions = app.count_rows("sessions").await;
     let other_key = {
         let other = SimpleSaml::prepare(saml_users(json!([])));
@@ -1707,7 +1739,7 @@ async fn crafted_saml_responses_with_a_wrong_audience_destination_recipient_issu
             .iter()
             .filter(|e| e["action"] == "member.sso_failed")
             .count(),
-        10
+        11
     );
 }
 
