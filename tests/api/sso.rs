@@ -1604,16 +1604,15 @@ async fn pending_request(
     (request_id, relay_state)
 }
 
-/// Posts a response crafted by tests/peers/craft-saml.mjs (by default a sound one for alice in admins, the
-/// assertion signed with RSA-SHA256) with `changes` applied; answers the ACS's response and the browser.
-async fn post_crafted(
+/// A response crafted by tests/peers/craft-saml.mjs: by default a sound one for alice in admins answering
+/// `request_id`, the assertion signed with RSA-SHA256; `changes` override any option. Answers its base64.
+async fn craft(
     app: &TestApp,
     idp: &SimpleSaml,
     connection: &str,
+    request_id: &str,
     changes: Value,
-) -> (reqwest::Response, reqwest::Client) {
-    let browser = browser();
-    let (request_id, relay_state) = pending_request(app, &browser, connection).await;
+) -> String {
     let acs = app.url(&format!("/sso/saml/{connection}/acs"));
     let mut options = json!({
         "key": std::fs::read_to_string(idp.dir.0.join("cert/idp.key")).unwrap(),
@@ -1633,10 +1632,25 @@ async fn post_crafted(
         options[k] = v.clone();
     }
     let crafted = crate::peers::run_peer("craft-saml.mjs", vec![options.to_string()]).await;
+    crafted["response"].as_str().unwrap().to_owned()
+}
+
+/// Posts a response crafted by tests/peers/craft-saml.mjs (by default a sound one for alice in admins, the
+/// assertion signed with RSA-SHA256) with `changes` applied; answers the ACS's response and the browser.
+async fn post_crafted(
+    app: &TestApp,
+    idp: &SimpleSaml,
+    connection: &str,
+    changes: Value,
+) -> (reqwest::Response, reqwest::Client) {
+    let browser = browser();
+    let (request_id, relay_state) = pending_request(app, &browser, connection).await;
+    let acs = app.url(&format!("/sso/saml/{connection}/acs"));
+    let encoded = craft(app, idp, connection, &request_id, changes).await;
     let response = browser
         .post(&acs)
         .form(&[
-            ("SAMLResponse", crafted["response"].as_str().unwrap()),
+            ("SAMLResponse", encoded.as_str()),
             ("RelayState", relay_state.as_str()),
         ])
         .send()
@@ -1668,18 +1682,11 @@ async fn crafted_saml_responses_with_a_wrong_audience_destination_recipient_issu
         let starter = browser();
         let (request_id, relay_state) = pending_request(&app, &starter, &connection).await;
         let acs = app.url(&format!("/sso/saml/{connection}/acs"));
-        let options = json!({
-            "key": std::fs::read_to_string(idp.dir.0.join("cert/idp.key")).unwrap(),
-            "cert": idp.certificate, "issuer": idp.entity_id(), "destination": acs, "recipient": acs,
-            "audience": app.url(&format!("/sso/saml/{connection}/metadata")), "inResponseTo": request_id,
-            "email": "alice@corp.test", "groups": ["admins"], "algorithm": "sha256", "sign": "assertion",
-            "wrap": null,
-        });
-        let crafted = crate::peers::run_peer("craft-saml.mjs", vec![options.to_string()]).await;
+        let encoded = craft(&app, &idp, &connection, &request_id, json!({})).await;
         let forged = browser()
             .post(&acs)
             .form(&[
-                ("SAMLResponse", crafted["response"].as_str().unwrap()),
+                ("SAMLResponse", encoded.as_str()),
                 ("RelayState", relay_state.as_str()),
             ])
             .send()
@@ -1785,22 +1792,7 @@ async fn post_unsolicited(
     connection: &str,
 ) -> (reqwest::Response, reqwest::Client, String) {
     let acs = app.url(&format!("/sso/saml/{connection}/acs"));
-    let options = json!({
-        "key": std::fs::read_to_string(idp.dir.0.join("cert/idp.key")).unwrap(),
-        "cert": idp.certificate,
-        "issuer": idp.entity_id(),
-        "destination": acs,
-        "recipient": acs,
-        "audience": app.url(&format!("/sso/saml/{connection}/metadata")),
-        "inResponseTo": "",
-        "email": "alice@corp.test",
-        "groups": ["admins"],
-        "algorithm": "sha256",
-        "sign": "assertion",
-        "wrap": null,
-    });
-    let crafted = crate::peers::run_peer("craft-saml.mjs", vec![options.to_string()]).await;
-    let encoded = crafted["response"].as_str().unwrap().to_owned();
+    let encoded = craft(app, idp, connection, "", json!({})).await;
     let (response, browser) = post_saml(&acs, &encoded).await;
     (response, browser, encoded)
 }
