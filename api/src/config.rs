@@ -25,6 +25,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Outbound allow-list that overrides the SSRF guard.
     pub egress_allow: Option<String>,
+    /// Load balancers whose `X-Forwarded-For` gives the client address (comma-separated networks).
+    pub trusted_proxies: Option<String>,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
     /// Largest pool of database connections.
@@ -146,6 +148,7 @@ impl Settings {
             master_key: None,
             public_url: None,
             egress_allow: None,
+            trusted_proxies: None,
             body_limit_bytes: defaults.body_limit_bytes,
             db_max_connections: defaults.db_max_connections,
             log_format: defaults.log_format.to_owned(),

@@ -81,7 +81,10 @@ impl Application {
             Some(url) if !url.is_empty() => url.trim_end_matches('/').to_owned(),
             _ => format!("http://{}", listener.local_addr()?),
         };
+        let trusted_proxies =
+            crate::auth::layer::TrustedProxies::parse(settings.trusted_proxies.as_deref())?;
         let state = AppState {
+            trusted_proxies,
             idp,
             public_url: public_url.into(),
             schema: build_schema(&settings),
@@ -226,6 +229,7 @@ pub async fn shutdown_signal() {
 /// The whole HTTP surface with its middleware.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit_bytes;
+    let trusted_proxies = state.trusted_proxies.clone();
     // Everything behind the API key: authenticated and rate-limited once, before the handlers.
     let authenticated = Router::new()
         .route(
@@ -248,6 +252,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(axum::Extension(trusted_proxies))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

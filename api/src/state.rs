@@ -27,6 +27,8 @@ pub struct AppState {
     pub engine: crate::assistant::Engine,
     /// The HTTP client for identity providers (SSRF-guarded, no redirects).
     pub idp: Arc<crate::service::sso::IdpClient>,
+    /// Load balancers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: crate::auth::layer::TrustedProxies,
     /// The base URL browsers reach this server at (`CONCIERGE_PUBLIC_URL`, else the bound address).
     pub public_url: Arc<str>,
 }

@@ -1096,3 +1096,59 @@ async fn the_widget_follows_its_conversation_live_and_resumes_after_the_last_eve
         .unwrap();
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_address_has_its_own_budget_and_spoofing_does_not_help()
+{
+    let start = |app: &TestApp, forwarded: &'static str| {
+        let request = app
+            .client
+            .post(app.url("/widget/v1/sessions"))
+            .header("origin", SHOP)
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"assistant_id": app.org.assistant.id}));
+        async move { request.send().await.unwrap().status() }
+    };
+    // The server sits behind a load balancer on loopback: X-Forwarded-For names the client.
+    let app = spawn_app_with(|settings| {
+        settings.widget_sessions_per_minute = 2;
+        settings.trusted_proxies = Some("127.0.0.1/32".to_owned());
+    })
+    .await;
+    assert_eq!(start(&app, "203.0.113.7").await, StatusCode::CREATED);
+    assert_eq!(start(&app, "203.0.113.7").await, StatusCode::CREATED);
+    assert_eq!(
+        start(&app, "203.0.113.7").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy is not held back by the first.
+    assert_eq!(start(&app, "198.51.100.9").await, StatusCode::CREATED);
+    // What a client writes on the left of the header is not believed: the proxy appended the real address.
+    assert_eq!(
+        start(&app, "192.0.2.55, 203.0.113.7").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The audit log records the client's address too (here, a failed sign-in).
+    let failed = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", "198.51.100.20")
+        .json(&json!({"email": "owner@acme.test", "password": "not the password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), StatusCode::UNAUTHORIZED);
+    let log = app
+        .get("/api/v1/audit-log?action=member.login_failed")
+        .await;
+    assert_eq!(log.body["data"][0]["ip"], "198.51.100.20", "{}", log.text);
+
+    // Without trusted proxies the header is ignored: everyone on this peer shares one budget.
+    let direct = spawn_app_with(|settings| settings.widget_sessions_per_minute = 2).await;
+    assert_eq!(start(&direct, "203.0.113.7").await, StatusCode::CREATED);
+    assert_eq!(start(&direct, "198.51.100.9").await, StatusCode::CREATED);
+    assert_eq!(
+        start(&direct, "192.0.2.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
