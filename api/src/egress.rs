@@ -89,6 +89,21 @@ pub fn refusal(host: &Host<&str>, allow: Option<&str>) -> Option<String> {
     }
 }
 
+/// An absolute http(s) URL with a host that the guard does not refuse before any lookup (a literal private
+/// address or a local name); what is wrong, in words, otherwise.
+pub fn check_outbound(value: &str, allow: Option<&str>) -> Result<url::Url, String> {
+    let url = url::Url::parse(value)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| "must be an absolute http(s) URL".to_owned())?;
+    if let Some(host) = url.host()
+        && let Some(reason) = refusal(&host, allow)
+    {
+        return Err(format!("refused by the SSRF guard: {reason}"));
+    }
+    Ok(url)
+}
+
 /// Resolves host names and drops private and local addresses unless allowed, so a name cannot be pointed at
 /// an internal service after it was configured (the check runs on the addresses actually connected to).
 pub struct GuardedResolver {

@@ -117,7 +117,7 @@ impl SsoConnection {
     /// The email domains whose members sign in through it.
     async fn domains(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
         let (db, _) = caller(ctx)?;
-        Ok(sso::domains_of(db, &self.0).await?)
+        Ok(sso::domains_of(db.conn(), &self.0).await?)
     }
     async fn oidc(&self) -> async_graphql::Result<Option<OidcSettings>> {
         Ok(match sso::protocol(&self.0)? {

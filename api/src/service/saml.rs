@@ -21,7 +21,6 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::{Origin, tokens};
 use crate::db::Db;
-use crate::egress;
 use crate::error::{ApiError, ApiResult};
 use crate::service::now;
 use crate::service::sessions::SessionPolicy;
@@ -223,15 +222,7 @@ fn xml_escape(value: &str) -> String {
 
 /// Fetches IdP metadata through the SSRF guard.
 async fn fetch_metadata(idp: &IdpClient, url: &str) -> Result<String, String> {
-    let parsed = url::Url::parse(url)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        .ok_or_else(|| "must be an absolute http(s) URL".to_owned())?;
-    if let Some(host) = parsed.host()
-        && let Some(reason) = egress::refusal(&host, idp.egress_allow.as_deref())
-    {
-        return Err(format!("refused by the SSRF guard: {reason}"));
-    }
+    idp.guard(url)?;
     let response = idp
         .http
         .get(url)
@@ -344,32 +335,8 @@ pub async fn finish(
         .ok_or_else(|| Refusal::new(StatusCode::BAD_REQUEST, "no SAMLResponse was posted", org))?;
     let (request_ids, return_to) = match relay_state.filter(|r| !r.is_empty()) {
         Some(state) => {
-            if cookie_state != Some(state) {
-                return Err(unauthorized(
-                    "this sign-in was not started in this browser (RelayState mismatch): start again"
-                        .to_owned(),
-                ));
-            }
-            let request_id = tokens::hash(state);
-            let request = sso_request::Entity::find_by_id(request_id.clone())
-                .one(db.conn())
-                .await
-                .map_err(ApiError::from)?
-                .filter(|r| r.connection_id == connection.id);
-            let deleted = sso_request::Entity::delete_by_id(request_id)
-                .exec(db.conn())
-                .await
-                .map_err(ApiError::from)?;
-            let Some(request) = request.filter(|_| deleted.rows_affected == 1) else {
-                return Err(unauthorized(
-                    "unknown or already used sign-in request: start again".to_owned(),
-                ));
-            };
-            if request.expires_at <= Utc::now() {
-                return Err(unauthorized(
-                    "the sign-in took too long: start again".to_owned(),
-                ));
-            }
+            let request =
+                sso::take_request(db, &connection, state, cookie_state, "RelayState").await?;
             (
                 request.nonce.into_iter().collect::<Vec<_>>(),
                 request.return_to,

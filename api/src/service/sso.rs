@@ -37,7 +37,7 @@ use crate::service::sessions::{self, SessionPolicy, SignedIn};
 use crate::service::{members, now, required_text};
 
 /// How long a sign-in may take between the redirect to the provider and the callback.
-pub(crate) const REQUEST_MINUTES: i64 = 10;
+pub const REQUEST_MINUTES: i64 = 10;
 /// The cookie that binds a sign-in under way to the browser that started it.
 pub const STATE_COOKIE: &str = "concierge_sso";
 
@@ -228,11 +228,14 @@ pub fn role_rules(model: &sso_connection::Model) -> Vec<RoleRule> {
 }
 
 /// The email domains a connection serves, sorted.
-pub async fn domains_of(db: &Db, model: &sso_connection::Model) -> ApiResult<Vec<String>> {
+pub async fn domains_of(
+    conn: &impl ConnectionTrait,
+    model: &sso_connection::Model,
+) -> ApiResult<Vec<String>> {
     Ok(sso_domain::Entity::find()
         .filter(sso_domain::Column::ConnectionId.eq(&model.id))
         .order_by_asc(sso_domain::Column::Domain)
-        .all(db.conn())
+        .all(conn)
         .await?
         .into_iter()
         .map(|d| d.domain)
@@ -278,61 +281,7 @@ fn validate(input: &ConnectionInput, egress_allow: Option<&str>) -> ApiResult<Ve
             domains.push(lower);
         }
     }
-    match input.protocol {
-        Protocol::Oidc => {
-            let oidc = input.oidc.as_ref().ok_or_else(|| {
-                ApiError::validation("oidc", "an OIDC connection needs its settings")
-            })?;
-            let issuer = url::Url::parse(&oidc.issuer)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                .ok_or_else(|| {
-                    ApiError::validation("oidc.issuer", "must be an absolute http(s) URL")
-                })?;
-            if let Some(host) = issuer.host()
-                && let Some(reason) = egress::refusal(&host, egress_allow)
-            {
-                return Err(ApiError::validation(
-                    "oidc.issuer",
-                    format!("refused by the SSRF guard: {reason}"),
-                ));
-            }
-            required_text("oidc.client_id", &oidc.client_id, 500)?;
-            if let Some(secret) = &oidc.client_secret {
-                required_text("oidc.client_secret", secret, 2000)?;
-            }
-            validate_scopes("oidc.scopes", &oidc.scopes)?;
-        }
-        Protocol::OAuth2 | Protocol::Saml => {}
-    }
-    if input.protocol == Protocol::OAuth2 {
-        let oauth2 = input.oauth2.as_ref().ok_or_else(|| {
-            ApiError::validation("oauth2", "an OAuth 2.0 connection needs its settings")
-        })?;
-        for (field, value) in [
-            ("oauth2.authorization_url", &oauth2.authorization_url),
-            ("oauth2.token_url", &oauth2.token_url),
-            ("oauth2.userinfo_url", &oauth2.userinfo_url),
-        ] {
-            let url = url::Url::parse(value)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                .ok_or_else(|| ApiError::validation(field, "must be an absolute http(s) URL"))?;
-            if let Some(host) = url.host()
-                && let Some(reason) = egress::refusal(&host, egress_allow)
-            {
-                return Err(ApiError::validation(
-                    field,
-                    format!("refused by the SSRF guard: {reason}"),
-                ));
-            }
-        }
-        required_text("oauth2.client_id", &oauth2.client_id, 500)?;
-        if let Some(secret) = &oauth2.client_secret {
-            required_text("oauth2.client_secret", secret, 2000)?;
-        }
-        validate_scopes("oauth2.scopes", &oauth2.scopes)?;
-    }
+    validate_client(input, egress_allow)?;
     for (field, name) in [
         ("attributes.subject", &input.attributes.subject),
         ("attributes.email", &input.attributes.email),
@@ -351,6 +300,52 @@ fn validate(input: &ConnectionInput, egress_allow: Option<&str>) -> ApiResult<Ve
         }
     }
     Ok(domains)
+}
+
+/// Checks the OIDC or OAuth 2.0 client settings: the provider's URLs (through the SSRF guard), the client id
+/// and secret, the scopes. SAML settings are checked as they are read, in `saml::resolve`.
+fn validate_client(input: &ConnectionInput, egress_allow: Option<&str>) -> ApiResult<()> {
+    let (prefix, urls, client_id, client_secret, scopes) = match input.protocol {
+        Protocol::Oidc => {
+            let oidc = input.oidc.as_ref().ok_or_else(|| {
+                ApiError::validation("oidc", "an OIDC connection needs its settings")
+            })?;
+            (
+                "oidc",
+                vec![("issuer", &oidc.issuer)],
+                &oidc.client_id,
+                &oidc.client_secret,
+                &oidc.scopes,
+            )
+        }
+        Protocol::OAuth2 => {
+            let oauth2 = input.oauth2.as_ref().ok_or_else(|| {
+                ApiError::validation("oauth2", "an OAuth 2.0 connection needs its settings")
+            })?;
+            (
+                "oauth2",
+                vec![
+                    ("authorization_url", &oauth2.authorization_url),
+                    ("token_url", &oauth2.token_url),
+                    ("userinfo_url", &oauth2.userinfo_url),
+                ],
+                &oauth2.client_id,
+                &oauth2.client_secret,
+                &oauth2.scopes,
+            )
+        }
+        Protocol::Saml => return Ok(()),
+    };
+    for (field, url) in urls {
+        egress::check_outbound(url, egress_allow)
+            .map_err(|reason| ApiError::validation(&format!("{prefix}.{field}"), reason))?;
+    }
+    required_text(&format!("{prefix}.client_id"), client_id, 500)?;
+    if let Some(secret) = client_secret {
+        required_text(&format!("{prefix}.client_secret"), secret, 2000)?;
+    }
+    validate_scopes(&format!("{prefix}.scopes"), scopes)?;
+    Ok(())
 }
 
 fn validate_scopes(field: &str, scopes: &[String]) -> ApiResult<()> {
@@ -461,10 +456,7 @@ pub async fn create(
     let grant = authorize(principal, Resource::Sso, Action::Write).await?;
     let domains = validate(&input, egress_allow)?;
     let id = new_id(Kind::SsoConnection);
-    let saml = match input.protocol {
-        Protocol::Saml => Some(crate::service::saml::resolve(idp, input.saml.as_ref()).await?),
-        _ => None,
-    };
+    let saml = resolve_saml(idp, &input).await?;
     let (settings, secret) = protocol_parts(&input, sealer, &id, None, saml)?;
     if input.protocol != Protocol::Saml && secret.is_none() {
         return Err(ApiError::validation(
@@ -504,6 +496,16 @@ pub async fn create(
     .await?;
     txn.commit().await?;
     Ok(model)
+}
+
+/// The SAML settings of a SAML connection's input, read from its metadata (which may be fetched).
+async fn resolve_saml(idp: &IdpClient, input: &ConnectionInput) -> ApiResult<Option<SamlSettings>> {
+    match input.protocol {
+        Protocol::Saml => Ok(Some(
+            crate::service::saml::resolve(idp, input.saml.as_ref()).await?,
+        )),
+        Protocol::Oidc | Protocol::OAuth2 => Ok(None),
+    }
 }
 
 /// The protocol settings to store and the sealed secret (the stored one when the input gives none).
@@ -563,19 +565,11 @@ pub async fn update(
     let egress_allow = idp.egress_allow.as_deref();
     let grant = authorize(principal, Resource::Sso, Action::Write).await?;
     let domains = validate(&input, egress_allow)?;
+    // Fetched before the write transaction, which a slow IdP would otherwise hold open.
+    let saml = resolve_saml(idp, &input).await?;
     let txn = db.begin_write().await?;
     let before = find(&*txn, grant.organization_id(), id).await?;
-    let before_domains = sso_domain::Entity::find()
-        .filter(sso_domain::Column::ConnectionId.eq(&before.id))
-        .all(&*txn)
-        .await?
-        .into_iter()
-        .map(|d| d.domain)
-        .collect::<Vec<_>>();
-    let saml = match input.protocol {
-        Protocol::Saml => Some(crate::service::saml::resolve(idp, input.saml.as_ref()).await?),
-        _ => None,
-    };
+    let before_domains = domains_of(&*txn, &before).await?;
     let (settings, secret) = protocol_parts(
         &input,
         sealer,
@@ -748,14 +742,15 @@ impl IdpClient {
         Ok(Self { http, egress_allow })
     }
 
+    /// `url`, when the SSRF guard lets it be called (the resolver checks names again once resolved).
+    pub(crate) fn guard(&self, url: &str) -> Result<url::Url, String> {
+        egress::check_outbound(url, self.egress_allow.as_deref())
+    }
+
     /// The provider's discovery document (with its current JWKS).
     async fn discover(&self, issuer: &str) -> Result<CoreProviderMetadata, String> {
+        self.guard(issuer)?;
         let url = IssuerUrl::new(issuer.to_owned()).map_err(|e| format!("bad issuer URL: {e}"))?;
-        if let Some(host) = url.url().host()
-            && let Some(reason) = egress::refusal(&host, self.egress_allow.as_deref())
-        {
-            return Err(format!("refused by the SSRF guard: {reason}"));
-        }
         CoreProviderMetadata::discover_async(url, &self.http)
             .await
             .map_err(|e| format!("discovery of {issuer} failed: {}", chain(&e)))
@@ -889,14 +884,8 @@ pub async fn test(
 
 /// Whether `url` answers at all (any status below 500), through the SSRF guard.
 async fn reachable(idp: &IdpClient, name: &str, url: &str, method: &str) -> Check {
-    let parsed = match url::Url::parse(url) {
-        Ok(parsed) => parsed,
-        Err(e) => return Check::new(name, false, format!("{url} is not a URL: {e}")),
-    };
-    if let Some(host) = parsed.host()
-        && let Some(reason) = egress::refusal(&host, idp.egress_allow.as_deref())
-    {
-        return Check::new(name, false, format!("refused by the SSRF guard: {reason}"));
+    if let Err(reason) = idp.guard(url) {
+        return Check::new(name, false, format!("{url}: {reason}"));
     }
     let request = if method == "POST" {
         idp.http.post(url)
@@ -1022,7 +1011,6 @@ fn oauth2_client(
     settings: &OAuth2Settings,
     redirect_uri: &str,
 ) -> ApiResult<OAuth2Client> {
-    use secrecy::ExposeSecret;
     let bad = |field: &str| ApiError::internal_msg(format!("stored OAuth 2.0 {field}"));
     let mut client =
         oauth2::basic::BasicClient::new(oauth2::ClientId::new(settings.client_id.clone()))
@@ -1036,15 +1024,24 @@ fn oauth2_client(
             .set_redirect_uri(
                 oauth2::RedirectUrl::new(redirect_uri.to_owned()).map_err(ApiError::internal)?,
             );
-    if let Some(sealed) = &connection.secret_sealed {
-        client = client.set_client_secret(oauth2::ClientSecret::new(
-            sealer
-                .open(sealed, &secret_context(&connection.id))?
-                .expose_secret()
-                .to_owned(),
-        ));
+    if let Some(secret) = client_secret(sealer, connection)? {
+        client = client.set_client_secret(oauth2::ClientSecret::new(secret));
     }
     Ok(client)
+}
+
+/// The connection's client secret, opened.
+fn client_secret(sealer: &Sealer, connection: &sso_connection::Model) -> ApiResult<Option<String>> {
+    use secrecy::ExposeSecret;
+    connection
+        .secret_sealed
+        .as_ref()
+        .map(|sealed| {
+            sealer
+                .open(sealed, &secret_context(&connection.id))
+                .map(|secret| secret.expose_secret().to_owned())
+        })
+        .transpose()
 }
 
 /// `openid` is implied; then the configured scopes, or `email profile groups`.
@@ -1092,18 +1089,7 @@ async fn oidc_client(
         .discover(&settings.issuer)
         .await
         .map_err(|reason| ApiError::BadGateway(format!("the identity provider: {reason}")))?;
-    let secret = match &connection.secret_sealed {
-        Some(sealed) => {
-            use secrecy::ExposeSecret;
-            Some(ClientSecret::new(
-                sealer
-                    .open(sealed, &secret_context(&connection.id))?
-                    .expose_secret()
-                    .to_owned(),
-            ))
-        }
-        None => None,
-    };
+    let secret = client_secret(sealer, connection)?.map(ClientSecret::new);
     let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(ApiError::internal)?;
     Ok(CoreClient::from_provider_metadata(
         metadata,
@@ -1222,32 +1208,7 @@ pub async fn finish(
             org,
         ));
     };
-    if cookie_state != Some(state.as_str()) {
-        return Err(unauthorized(
-            "this sign-in was not started in this browser (state mismatch): start again",
-            org,
-        ));
-    }
-    let request_id = tokens::hash(state);
-    // Used once: whoever deletes the row owns the request.
-    let request = sso_request::Entity::find_by_id(request_id.clone())
-        .one(db.conn())
-        .await
-        .map_err(ApiError::from)?
-        .filter(|r| r.connection_id == connection.id);
-    let deleted = sso_request::Entity::delete_by_id(request_id.clone())
-        .exec(db.conn())
-        .await
-        .map_err(ApiError::from)?;
-    let Some(request) = request.filter(|_| deleted.rows_affected == 1) else {
-        return Err(unauthorized(
-            "unknown or already used sign-in request: start again",
-            org,
-        ));
-    };
-    if request.expires_at <= Utc::now() {
-        return Err(unauthorized("the sign-in took too long: start again", org));
-    }
+    let request = take_request(db, &connection, state, cookie_state, "state").await?;
     let verifier = {
         use secrecy::ExposeSecret;
         let sealed = request.verifier.as_deref().unwrap_or_default();
@@ -1283,6 +1244,52 @@ pub async fn finish(
         signed_in,
         return_to: request.return_to,
     })
+}
+
+/// The sign-in request that `state` stands for, used once: it must have been started in this browser (whose
+/// state cookie says `cookie_state`) through `connection`, and not too long ago. `what` names the state in the
+/// refusal (`state`, `RelayState`).
+pub(crate) async fn take_request(
+    db: &Db,
+    connection: &sso_connection::Model,
+    state: &str,
+    cookie_state: Option<&str>,
+    what: &str,
+) -> Result<sso_request::Model, Refusal> {
+    let unauthorized = |reason: String| {
+        Refusal::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            reason,
+            Some(&connection.organization_id),
+        )
+    };
+    if cookie_state != Some(state) {
+        return Err(unauthorized(format!(
+            "this sign-in was not started in this browser ({what} mismatch): start again"
+        )));
+    }
+    let request_id = tokens::hash(state);
+    // Used once: whoever deletes the row owns the request.
+    let request = sso_request::Entity::find_by_id(request_id.clone())
+        .one(db.conn())
+        .await
+        .map_err(ApiError::from)?
+        .filter(|r| r.connection_id == connection.id);
+    let deleted = sso_request::Entity::delete_by_id(request_id)
+        .exec(db.conn())
+        .await
+        .map_err(ApiError::from)?;
+    let Some(request) = request.filter(|_| deleted.rows_affected == 1) else {
+        return Err(unauthorized(
+            "unknown or already used sign-in request: start again".to_owned(),
+        ));
+    };
+    if request.expires_at <= Utc::now() {
+        return Err(unauthorized(
+            "the sign-in took too long: start again".to_owned(),
+        ));
+    }
+    Ok(request)
 }
 
 /// The verified id_token's claims of an OIDC sign-in.
@@ -1344,14 +1351,9 @@ async fn oauth2_claims(
         .request_async(&idp.http)
         .await
         .map_err(|e| unauthorized(format!("the code exchange failed: {}", chain(&e))))?;
-    let userinfo = url::Url::parse(&settings.userinfo_url).map_err(ApiError::internal)?;
-    if let Some(host) = userinfo.host()
-        && let Some(reason) = egress::refusal(&host, idp.egress_allow.as_deref())
-    {
-        return Err(Refusal::from(ApiError::BadGateway(format!(
-            "the userinfo URL is refused by the SSRF guard: {reason}"
-        ))));
-    }
+    idp.guard(&settings.userinfo_url).map_err(|reason| {
+        Refusal::from(ApiError::BadGateway(format!("the userinfo URL: {reason}")))
+    })?;
     let response = idp
         .http
         .get(&settings.userinfo_url)
