@@ -62,16 +62,21 @@ pub enum Source {
     Cookie,
 }
 
-/// The session token of the request's `concierge_session` cookie, if any.
-pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+/// The value of the request's cookie `name`, if any.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(cookie::Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == sessions::SESSION_COOKIE)
+        .find(|c| c.name() == name)
         .map(|c| c.value().to_owned())
+}
+
+/// The session token of the request's `concierge_session` cookie, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, sessions::SESSION_COOKIE)
 }
 
 /// The request's credential: the `Authorization` header, else the session cookie.

@@ -92,10 +92,29 @@ async fn login(
 /// The `Set-Cookie` value of a session: HttpOnly, SameSite=Lax, for the whole site, Secure behind https; an
 /// empty token with no lifetime removes it.
 pub fn session_cookie(token: &str, lifetime: chrono::Duration, secure: bool) -> String {
-    cookie::Cookie::build((svc::SESSION_COOKIE, token.to_owned()))
+    http_only_cookie(
+        svc::SESSION_COOKIE,
+        token,
+        "/",
+        cookie::SameSite::Lax,
+        secure,
+        lifetime,
+    )
+}
+
+/// The `Set-Cookie` value of an HttpOnly cookie (no lifetime removes it).
+pub fn http_only_cookie(
+    name: &'static str,
+    value: &str,
+    path: &'static str,
+    same_site: cookie::SameSite,
+    secure: bool,
+    lifetime: chrono::Duration,
+) -> String {
+    cookie::Cookie::build((name, value.to_owned()))
         .http_only(true)
-        .same_site(cookie::SameSite::Lax)
-        .path("/")
+        .same_site(same_site)
+        .path(path)
         .secure(secure)
         .max_age(cookie::time::Duration::seconds(lifetime.num_seconds()))
         .build()

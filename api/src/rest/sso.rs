@@ -7,9 +7,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::layer::cookie_value;
 use crate::error::ApiError;
 use crate::rest::extract::{ApiPath, ApiQuery};
-use crate::rest::public::{ClientOrigin, session_cookie};
+use crate::rest::public::{ClientOrigin, http_only_cookie, session_cookie};
 use crate::service::sessions::SessionPolicy;
 use crate::service::sso::{self as svc, Callback, Refusal, STATE_COOKIE};
 use crate::state::AppState;
@@ -75,7 +76,24 @@ fn callback_url(state: &AppState, protocol: &str, id: &str) -> String {
 }
 
 fn secure(state: &AppState) -> bool {
-    state.public_url.starts_with("https://")
+    state.settings.public_url_is_https()
+}
+
+/// The `Set-Cookie` value of the sign-in's state cookie (no lifetime removes it).
+fn state_cookie_header(
+    state: &AppState,
+    value: &str,
+    same_site: cookie::SameSite,
+    lifetime: chrono::Duration,
+) -> String {
+    http_only_cookie(
+        STATE_COOKIE,
+        value,
+        "/sso",
+        same_site,
+        secure(state),
+        lifetime,
+    )
 }
 
 /// Sends the browser to the identity provider (`oidc` or `oauth2`), with the sign-in's state in a
@@ -104,14 +122,12 @@ async fn login(
             } else {
                 cookie::SameSite::Lax
             };
-            let cookie = cookie::Cookie::build((STATE_COOKIE, redirect.state))
-                .http_only(true)
-                .same_site(same_site)
-                .path("/sso")
-                .secure(secure(&state))
-                .max_age(cookie::time::Duration::minutes(10))
-                .build()
-                .to_string();
+            let cookie = state_cookie_header(
+                &state,
+                &redirect.state,
+                same_site,
+                chrono::Duration::minutes(svc::REQUEST_MINUTES),
+            );
             (
                 StatusCode::SEE_OTHER,
                 [
@@ -133,7 +149,7 @@ async fn callback(
     headers: HeaderMap,
     axum::extract::Query(callback): axum::extract::Query<Callback>,
 ) -> Response {
-    let cookie_state = state_cookie(&headers);
+    let cookie_state = cookie_value(&headers, STATE_COOKIE);
     let finished = svc::finish(
         &state.db,
         &state.sealer,
@@ -150,18 +166,6 @@ async fn callback(
     respond(&state, &id, finished, &origin).await
 }
 
-/// The sign-in's state cookie.
-fn state_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == STATE_COOKIE)
-        .map(|c| c.value().to_owned())
-}
-
 /// A session cookie and a redirect to the return path, or the error page (audited); the state cookie goes.
 async fn respond(
     state: &AppState,
@@ -169,14 +173,8 @@ async fn respond(
     finished: Result<svc::Finished, Refusal>,
     origin: &crate::auth::Origin,
 ) -> Response {
-    let clear_state = cookie::Cookie::build((STATE_COOKIE, ""))
-        .http_only(true)
-        .same_site(cookie::SameSite::Lax)
-        .path("/sso")
-        .secure(secure(state))
-        .max_age(cookie::time::Duration::ZERO)
-        .build()
-        .to_string();
+    let clear_state =
+        state_cookie_header(state, "", cookie::SameSite::Lax, chrono::Duration::zero());
     match finished {
         Ok(finished) => {
             let session = &finished.signed_in.session;
@@ -242,7 +240,7 @@ async fn saml_acs(
 ) -> Response {
     // A missing or malformed form is refused below like any bad response, with the error page.
     let form = form.map(|axum::Form(f)| f).unwrap_or_default();
-    let cookie_state = state_cookie(&headers);
+    let cookie_state = cookie_value(&headers, STATE_COOKIE);
     let finished = crate::service::saml::finish(
         &state.db,
         SessionPolicy::from_settings(&state.settings),
