@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::messages::Posted;
 
 /// Whether the caller asked for server-sent events.
-pub fn wants_event_stream(headers: &HeaderMap) -> bool {
+fn wants_event_stream(headers: &HeaderMap) -> bool {
     headers
         .get_all(axum::http::header::ACCEPT)
         .iter()
@@ -25,11 +25,31 @@ pub fn wants_event_stream(headers: &HeaderMap) -> bool {
         })
 }
 
+/// Answers a posted message as the caller asked: `201` with the JSON of `shape`, or with
+/// `Accept: text/event-stream` the answer streamed by [`stream_answer`]. `post` gets a channel for the answer's
+/// pieces only when they are streamed.
+pub async fn respond<T, F, Fut>(
+    headers: &HeaderMap,
+    shape: fn(Posted) -> T,
+    post: F,
+) -> ApiResult<Response>
+where
+    T: Serialize + 'static,
+    F: FnOnce(Option<mpsc::Sender<String>>) -> Fut,
+    Fut: Future<Output = ApiResult<Posted>> + Send + 'static,
+{
+    if !wants_event_stream(headers) {
+        let posted = post(None).await?;
+        return Ok((axum::http::StatusCode::CREATED, axum::Json(shape(posted))).into_response());
+    }
+    stream_answer(shape, |deltas| post(Some(deltas))).await
+}
+
 /// Runs `post` with a channel for the answer's pieces and streams them: `delta` events (`{"text": …}`) while
 /// the answer is written (an AI provider's answer piece by piece, a knowledge-base answer in one piece), then
 /// `message` (the posted message with its replies, shaped by `shape` as the JSON response would be), or `error`
 /// (the JSON error body) if it failed after the first piece. A refusal before any piece keeps its status.
-pub async fn stream_answer<T, F, Fut>(shape: fn(Posted) -> T, post: F) -> ApiResult<Response>
+async fn stream_answer<T, F, Fut>(shape: fn(Posted) -> T, post: F) -> ApiResult<Response>
 where
     T: Serialize + 'static,
     F: FnOnce(mpsc::Sender<String>) -> Fut,

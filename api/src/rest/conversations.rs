@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::ids::Kind;
-use crate::rest::answer_stream::{stream_answer, wants_event_stream};
+use crate::rest::answer_stream;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
@@ -301,19 +301,14 @@ async fn create_message(
     headers: HeaderMap,
     ApiJson(input): ApiJson<CreateMessage>,
 ) -> Result<Response, ApiError> {
-    if !wants_event_stream(&headers) {
-        let posted =
-            messages::create(&state.db, &state.engine, &principal, &id, input, None).await?;
-        return Ok((StatusCode::CREATED, Json(PostedJson::from(posted))).into_response());
-    }
-    stream_answer(PostedJson::from, move |deltas| async move {
+    answer_stream::respond(&headers, PostedJson::from, move |deltas| async move {
         messages::create(
             &state.db,
             &state.engine,
             &principal,
             &id,
             input,
-            Some(&deltas),
+            deltas.as_ref(),
         )
         .await
     })

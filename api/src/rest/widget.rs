@@ -20,7 +20,7 @@ use crate::auth::layer::{bearer, origin_of};
 use crate::error::ApiError;
 use crate::ids::Kind;
 use crate::ratelimit::WidgetBucket;
-use crate::rest::answer_stream::{stream_answer, wants_event_stream};
+use crate::rest::answer_stream;
 use crate::rest::conversations::FeedbackJson;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::rest::visitors::VisitorJson;
@@ -415,19 +415,14 @@ async fn send_message(
     headers: HeaderMap,
     ApiJson(input): ApiJson<SendMessage>,
 ) -> Result<Response, ApiError> {
-    if !wants_event_stream(&headers) {
-        let posted =
-            svc::send_message(&state.db, &state.engine, &principal, &id, input, None).await?;
-        return Ok((StatusCode::CREATED, Json(WidgetPostedJson::from(posted))).into_response());
-    }
-    stream_answer(WidgetPostedJson::from, move |deltas| async move {
+    answer_stream::respond(&headers, WidgetPostedJson::from, move |deltas| async move {
         svc::send_message(
             &state.db,
             &state.engine,
             &principal,
             &id,
             input,
-            Some(&deltas),
+            deltas.as_ref(),
         )
         .await
     })
