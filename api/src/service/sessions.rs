@@ -475,16 +475,15 @@ pub async fn authenticate(
             "session expired: sign in again".to_owned(),
         ));
     }
-    let last_seen = session.last_seen_at.unwrap_or(session.created_at);
     if let Some(idle) = session.idle_timeout_secs
-        && last_seen + Duration::seconds(idle) <= at
+        && idle_expired(&session, at)
     {
         return Err(ApiError::Unauthenticated(format!(
             "session ended after {} minutes without use: sign in again",
             idle / 60
         )));
     }
-    if at - last_seen >= Duration::seconds(TOUCH_EVERY_SECS) {
+    if at - last_seen(&session) >= Duration::seconds(TOUCH_EVERY_SECS) {
         session::Entity::update_many()
             .col_expr(
                 session::Column::LastSeenAt,
@@ -573,14 +572,21 @@ pub(crate) async fn revoke_all(conn: &impl ConnectionTrait, user_id: &str) -> Ap
     Ok(())
 }
 
+/// When a session was last used (its sign-in when never since).
+fn last_seen(session: &session::Model) -> chrono::DateTime<Utc> {
+    session.last_seen_at.unwrap_or(session.created_at)
+}
+
+/// Whether a session went unused for its idle timeout by `at`.
+fn idle_expired(session: &session::Model, at: chrono::DateTime<Utc>) -> bool {
+    session
+        .idle_timeout_secs
+        .is_some_and(|idle| last_seen(session) + Duration::seconds(idle) <= at)
+}
+
 /// Whether a session still works now: not revoked, not past its absolute or idle expiry.
 pub fn is_live(session: &session::Model, at: chrono::DateTime<Utc>) -> bool {
-    let last_seen = session.last_seen_at.unwrap_or(session.created_at);
-    session.revoked_at.is_none()
-        && session.expires_at > at
-        && session
-            .idle_timeout_secs
-            .is_none_or(|idle| last_seen + Duration::seconds(idle) > at)
+    session.revoked_at.is_none() && session.expires_at > at && !idle_expired(session, at)
 }
 
 /// The live sessions of the caller (no `member_id`, or its own id) or, for those who manage members, of any
@@ -590,27 +596,23 @@ pub async fn list(
     principal: &Principal,
     member_id: Option<&str>,
 ) -> ApiResult<Vec<session::Model>> {
-    let own = match (&principal.actor, member_id) {
-        (Actor::User { id, .. }, None) => id.clone(),
-        (Actor::User { id, .. }, Some(member)) if id == member => id.clone(),
+    // One's own sessions need only membership; another member's, the right to read members.
+    let (resource, member) = match (&principal.actor, member_id) {
+        (Actor::User { id, .. }, None) => (Resource::Organization, id.as_str()),
+        (Actor::User { id, .. }, Some(member)) if id == member => {
+            (Resource::Organization, id.as_str())
+        }
+        (_, Some(member)) => (Resource::Member, member),
         (_, None) => {
             return Err(ApiError::validation(
                 "member_id",
                 "an API key has no sessions of its own: name the member",
             ));
         }
-        (_, Some(_)) => String::new(),
     };
-    let (org, member) = if own.is_empty() {
-        let member = member_id.unwrap_or_default();
-        let grant = crate::authz::authorize(principal, Resource::Member, Action::Read).await?;
-        let member = ids::lookup(Kind::User, member)?.to_owned();
-        (grant.organization_id(), member)
-    } else {
-        let grant =
-            crate::authz::authorize(principal, Resource::Organization, Action::Read).await?;
-        (grant.organization_id(), own)
-    };
+    let grant = crate::authz::authorize(principal, resource, Action::Read).await?;
+    let org = grant.organization_id();
+    let member = ids::lookup(Kind::User, member)?.to_owned();
     user::Entity::find_by_id(member.clone())
         .filter(user::Column::OrganizationId.eq(org))
         .one(db.conn())
