@@ -106,6 +106,7 @@ pub fn check_cross_site(
     public_url: Option<&str>,
 ) -> Result<(), ApiError> {
     use axum::http::Method;
+    use subtle::ConstantTimeEq;
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
@@ -115,7 +116,7 @@ pub fn check_cross_site(
     }
     let expected = sessions::csrf_token(token);
     match header("x-csrf-token") {
-        Some(given) if constant_time_eq(given.as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(given) if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) => Ok(()),
         Some(_) => Err(ApiError::Forbidden(
             "cross-site request refused: the X-CSRF-Token header does not match this session".to_owned(),
         )),
@@ -142,11 +143,6 @@ pub fn is_same_origin(headers: &HeaderMap, public_url: Option<&str>) -> bool {
         .flatten()
         .filter_map(|u| url::Url::parse(u).ok())
         .any(|u| u.origin() == origin.origin())
-}
-
-/// Compares without stopping at the first difference.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The caller a bearer token stands for: a member's session (`cs_…`) or an API key.
