@@ -1,7 +1,8 @@
-//! Single sign-on: connections (OpenID Connect) with attribute and role mapping, just-in-time provisioning,
-//! enforcement, and the sign-in flow from the login redirect to a session.
+//! Single sign-on: connections (SAML, OpenID Connect, OAuth 2.0) with attribute and role mapping, just-in-time
+//! provisioning, enforcement, and the OIDC and OAuth 2.0 sign-in flows from the login redirect to a session
+//! (SAML's own steps are in `service::saml`, which shares the request store and the sign-in here).
 //!
-//! The flow is the authorization-code flow with PKCE (S256), `state` and `nonce`. The login step stores the
+//! The OIDC flow is the authorization-code flow with PKCE (S256), `state` and `nonce`. The login step stores the
 //! request (keyed by the hash of its state, with the nonce and the sealed PKCE verifier, for ten minutes) in
 //! the database, so any instance can finish it, and binds it to the browser with a short-lived cookie holding
 //! the state. The callback checks that cookie, uses the stored request once, exchanges the code with the
