@@ -82,7 +82,7 @@ async fn database(kind: &str) -> (Settings, Option<String>) {
 
 /// Seeds the fixture: conversations over the last 30 days with every analytics column filled, ten messages
 /// each, a knowledge-base query per visitor message and feedback on a tenth of the answers.
-async fn seed(db: &Db, org: &api::service::organizations::Bootstrapped, messages: usize) {
+async fn seed(db: &Db, org: &api::service::identity::bootstrap::Bootstrapped, messages: usize) {
     use entities::{
         conversation, feedback, knowledge_base_entry as kb, knowledge_base_query, message, visitor,
     };
@@ -278,16 +278,22 @@ async fn run(kind: &str, o: &Options) -> Vec<(String, f64)> {
     let (settings, drop_database) = database(kind).await;
     let db = Db::connect(&settings).await.unwrap();
     db.migrate().await.unwrap();
-    let org = api::service::organizations::bootstrap(&db, "Shop", Plan::Premium, "o@shop.test")
-        .await
-        .unwrap();
+    let org =
+        api::service::identity::bootstrap::bootstrap(&db, "Shop", Plan::Premium, "o@shop.test")
+            .await
+            .unwrap();
     let seeded = Instant::now();
     seed(&db, &org, o.messages).await;
     let seeding = seeded.elapsed();
     let authz = api::authz::Authz::load(&db).await.unwrap();
-    let owner = api::service::api_keys::authenticate(&db, &authz, &org.secret, Default::default())
-        .await
-        .unwrap();
+    let owner = api::service::identity::api_keys::authenticate(
+        &db,
+        &authz,
+        &org.secret,
+        Default::default(),
+    )
+    .await
+    .unwrap();
     let range = |granularity| Range {
         from: Some(Utc::now() - Span::days(30)),
         to: Some(Utc::now()),

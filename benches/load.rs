@@ -351,15 +351,16 @@ async fn webhook_throughput(
     assistant: &str,
     n: usize,
 ) -> Outcome {
-    use api::service::{deliveries, messages, webhooks};
+    use api::events::{deliveries, webhooks};
+    use api::service::conversations::messages;
     use std::sync::atomic::AtomicUsize;
     // Enough message.created events to replay, in an open conversation of their own.
     let since = Utc::now() - chrono::Duration::seconds(1);
-    let open = api::service::conversations::create(
+    let open = api::service::conversations::posting::start_conversation(
         &state.db,
         &state.engine,
         owner,
-        api::service::conversations::CreateConversation {
+        api::service::conversations::posting::CreateConversation {
             assistant_id: Some(assistant.to_owned()),
             ..Default::default()
         },
@@ -369,15 +370,22 @@ async fn webhook_throughput(
     .conversation
     .id;
     for i in 0..n {
-        let input = messages::CreateMessage {
+        let input = api::service::conversations::posting::CreateMessage {
             author: messages::Author::Agent,
             body: format!("webhook bench {i}"),
             source_entry_id: None,
             confidence: None,
         };
-        messages::create(&state.db, &state.engine, owner, &open, input, None)
-            .await
-            .unwrap();
+        api::service::conversations::posting::post_message(
+            &state.db,
+            &state.engine,
+            owner,
+            &open,
+            input,
+            None,
+        )
+        .await
+        .unwrap();
     }
     let until = Utc::now() + chrono::Duration::seconds(1);
     let received = Arc::new(AtomicUsize::new(0));
@@ -481,10 +489,14 @@ async fn bench_backend(backend: &str, o: &Options) {
     } else {
         None
     };
-    let org =
-        api::service::organizations::bootstrap(&db, "Bench", Plan::Premium, "bench@example.test")
-            .await
-            .unwrap();
+    let org = api::service::identity::bootstrap::bootstrap(
+        &db,
+        "Bench",
+        Plan::Premium,
+        "bench@example.test",
+    )
+    .await
+    .unwrap();
     let seeding = Instant::now();
     let ids = Arc::new(seed(&db, &org.organization.id, &org.assistant.id, o).await);
     println!(
@@ -494,17 +506,22 @@ async fn bench_backend(backend: &str, o: &Options) {
         o.entries,
         seeding.elapsed().as_secs_f64()
     );
-    let owner = api::service::api_keys::authenticate(&db, &authz, &org.secret, Default::default())
-        .await
-        .unwrap();
+    let owner = api::service::identity::api_keys::authenticate(
+        &db,
+        &authz,
+        &org.secret,
+        Default::default(),
+    )
+    .await
+    .unwrap();
     let mut keys = Vec::new();
     for w in 0..o.concurrency {
-        let input = api::service::api_keys::CreateApiKey {
+        let input = api::service::identity::api_keys::CreateApiKey {
             name: format!("bench worker {w}"),
             ..Default::default()
         };
         keys.push(
-            api::service::api_keys::create(&db, &owner, input)
+            api::service::identity::api_keys::create(&db, &owner, input)
                 .await
                 .unwrap()
                 .1,
@@ -526,11 +543,11 @@ async fn bench_backend(backend: &str, o: &Options) {
     let mut overheads = Vec::new();
     for scenario in o.scenarios.iter().copied() {
         if scenario == Scenario::Fanout {
-            let conversation = api::service::conversations::create(
+            let conversation = api::service::conversations::posting::start_conversation(
                 &db,
                 &state.engine,
                 &owner,
-                api::service::conversations::CreateConversation {
+                api::service::conversations::posting::CreateConversation {
                     assistant_id: Some(org.assistant.id.clone()),
                     ..Default::default()
                 },

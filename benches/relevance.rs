@@ -76,7 +76,7 @@ fn options() -> Options {
 /// A migrated SQLite database in a temporary directory with one premium organization.
 struct Fresh {
     db: Db,
-    org: api::service::organizations::Bootstrapped,
+    org: api::service::identity::bootstrap::Bootstrapped,
     settings: Settings,
     dir: std::path::PathBuf,
 }
@@ -86,9 +86,10 @@ async fn fresh() -> Fresh {
     let settings = Settings::for_data_dir(dir.clone());
     let db = Db::connect(&settings).await.unwrap();
     db.migrate().await.unwrap();
-    let org = api::service::organizations::bootstrap(&db, "Shop", Plan::Premium, "o@shop.test")
-        .await
-        .unwrap();
+    let org =
+        api::service::identity::bootstrap::bootstrap(&db, "Shop", Plan::Premium, "o@shop.test")
+            .await
+            .unwrap();
     Fresh {
         db,
         org,
@@ -336,9 +337,9 @@ async fn answer_latency(
     faq: &Faq,
     queries: usize,
 ) -> (Vec<Duration>, Vec<Duration>) {
-    use api::service::{conversations, messages};
+    use api::service::conversations::{self, messages};
     let authz = api::authz::Authz::load(&fresh.db).await.unwrap();
-    let owner = api::service::api_keys::authenticate(
+    let owner = api::service::identity::api_keys::authenticate(
         &fresh.db,
         &authz,
         &fresh.org.secret,
@@ -352,25 +353,25 @@ async fn answer_latency(
     let mut plain = Vec::with_capacity(queries);
     for i in 0..queries {
         // A new conversation each time, so no handoff silences the assistant (its creation is not timed).
-        let conversation = conversations::create(
+        let conversation = conversations::posting::start_conversation(
             &fresh.db,
             &engine,
             &owner,
-            conversations::CreateConversation::default(),
+            conversations::posting::CreateConversation::default(),
         )
         .await
         .unwrap()
         .conversation
         .id;
         let question = &faq.questions[i % faq.questions.len()].question;
-        let ask = |author, body: String| messages::CreateMessage {
+        let ask = |author, body: String| conversations::posting::CreateMessage {
             author,
             body,
             source_entry_id: None,
             confidence: None,
         };
         let started = Instant::now();
-        let posted = messages::create(
+        let posted = conversations::posting::post_message(
             &fresh.db,
             &engine,
             &owner,
@@ -383,7 +384,7 @@ async fn answer_latency(
         answers.push(started.elapsed());
         assert!(!posted.replies.is_empty(), "the assistant answered");
         let started = Instant::now();
-        messages::create(
+        conversations::posting::post_message(
             &fresh.db,
             &engine,
             &owner,

@@ -132,7 +132,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Bootstrap { org, plan, email } => {
             let db = Db::connect(&settings).await?;
             db.migrate().await?;
-            let created = service::organizations::bootstrap(&db, &org, plan, &email)
+            let created = service::identity::bootstrap::bootstrap(&db, &org, plan, &email)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.public_message()))?;
             println!(
@@ -154,7 +154,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!();
             println!(
                 "Owner invitation (valid {} days): POST /api/v1/auth/accept-invitation {{\"token\": …, \"password\": …}}",
-                service::sessions::INVITATION_DAYS
+                service::identity::sessions::INVITATION_DAYS
             );
             println!("{}", created.owner_invitation);
         }
@@ -163,7 +163,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         } => {
             let db = Db::connect(&settings).await?;
             db.migrate().await?;
-            let updated = service::organizations::set_plan_as_operator(&db, &org, plan)
+            let updated = service::identity::organizations::set_plan_as_operator(&db, &org, plan)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.public_message()))?;
             println!(

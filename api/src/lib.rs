@@ -3,12 +3,12 @@
 pub mod assistant;
 pub mod auth;
 pub mod authz;
-pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod egress;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod ids;
 pub mod ratelimit;

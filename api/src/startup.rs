@@ -25,14 +25,9 @@ use crate::error::ApiError;
 use crate::graphql::{self, build_schema};
 use crate::ratelimit::RateLimits;
 use crate::rest;
-use crate::service::usage::Usage;
+use crate::service::identity::key_usage::Usage;
 use crate::state::AppState;
-
-/// How often in-memory API key usage is written to the database.
-const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(10);
-
-/// How often events past the retention window are deleted.
-const EVENT_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+use crate::workers::Workers;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -41,7 +36,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
-    deliverer: crate::workers::webhooks::Deliverer,
+    deliverer: crate::workers::deliveries::Deliverer,
 }
 
 impl Application {
@@ -61,7 +56,7 @@ impl Application {
         let rate_limits = match &settings.redis_url {
             Some(url) if !url.expose_secret().is_empty() => {
                 // Live events fan out to every instance's subscribers through Redis pub/sub.
-                db.share_events(crate::bus::Bus::with_redis(url.expose_secret()).await?);
+                db.share_events(crate::events::bus::Bus::with_redis(url.expose_secret()).await?);
                 RateLimits::with_redis(url.expose_secret(), settings.rate_limits, widget_quotas)
                     .await?
             }
@@ -72,7 +67,7 @@ impl Application {
             crate::assistant::retrieval::Retriever::new(db.clone(), settings.retrieval_max_indexes);
         let sealer = Arc::new(crate::secrets::Sealer::from_settings(&settings)?);
         let engine = crate::assistant::Engine::new(retriever, sealer.clone(), &settings)?;
-        let idp = Arc::new(crate::service::sso::IdpClient::new(
+        let idp = Arc::new(crate::service::identity::sso::idp::IdpClient::new(
             settings.egress_allow.clone(),
         )?);
         let listener = TcpListener::bind(settings.bind).await?;
@@ -97,7 +92,7 @@ impl Application {
             usage: Arc::new(Usage::default()),
             settings: Arc::new(settings),
         };
-        let deliverer = crate::workers::webhooks::Deliverer::new(
+        let deliverer = crate::workers::deliveries::Deliverer::new(
             state.db.clone(),
             state.sealer.clone(),
             state.authz.clone(),
@@ -127,7 +122,7 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `signal` completes, finishing in-flight requests first.
+    /// Serves until `signal` completes, finishing in-flight requests first, then stops the background work.
     pub async fn run_until(
         self,
         signal: impl Future<Output = ()> + Send + 'static,
@@ -136,63 +131,11 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let (usage, db) = (self.state.usage.clone(), self.state.db.clone());
-        let deliverer = tokio::spawn(crate::db::background(self.deliverer.run()));
-        // Knowledge-base edits (from any instance) reach this instance's search indexes.
-        let retriever = tokio::spawn(crate::db::background(
-            self.state.engine.retriever().clone().follow(),
-        ));
-        let (prune_db, retention, idp) = (
-            self.state.db.clone(),
-            self.state.settings.event_retention_days,
-            self.state.idp.clone(),
-        );
-        let pruner = tokio::spawn(crate::db::background(async move {
-            // The first run is an interval after start: reads already hide expired events, so pruning need not
-            // add to start-up (nor race with whoever writes to a fresh instance).
-            let mut every = tokio::time::interval_at(
-                tokio::time::Instant::now() + EVENT_PRUNE_INTERVAL,
-                EVENT_PRUNE_INTERVAL,
-            );
-            loop {
-                every.tick().await;
-                match crate::service::events::prune(&prune_db, retention).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(deleted = n, "pruned events past the retention window"),
-                    Err(err) => tracing::warn!(error = ?err, "pruning old events failed"),
-                }
-                match crate::service::saml::refresh_metadata(&prune_db, &idp).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(changed = n, "refreshed SAML metadata"),
-                    Err(err) => tracing::warn!(error = ?err, "refreshing SAML metadata failed"),
-                }
-                match crate::service::widget::prune(&prune_db).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(deleted = n, "pruned expired widget sessions"),
-                    Err(err) => tracing::warn!(error = ?err, "pruning widget sessions failed"),
-                }
-            }
-        }));
-        let flusher = tokio::spawn(crate::db::background(async move {
-            let mut every = tokio::time::interval(USAGE_FLUSH_INTERVAL);
-            loop {
-                every.tick().await;
-                if let Err(err) = usage.flush(&db).await {
-                    tracing::warn!(error = ?err, "flushing API key usage failed");
-                }
-            }
-        }));
+        let workers = Workers::start(&self.state, self.deliverer);
         let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(signal)
             .await;
-        flusher.abort();
-        // A delivery cut off here keeps its lease until it runs out; then any instance sends it again.
-        deliverer.abort();
-        retriever.abort();
-        pruner.abort();
-        if let Err(err) = self.state.usage.flush(&self.state.db).await {
-            tracing::warn!(error = ?err, "flushing API key usage at shutdown failed");
-        }
+        workers.stop().await;
         served
     }
 }

@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::graphql::AppSchema;
 use crate::ratelimit::RateLimits;
-use crate::service::usage::Usage;
+use crate::service::identity::key_usage::Usage;
 
 /// Cloned into every handler; cheap to clone.
 #[derive(Clone)]
@@ -17,7 +17,7 @@ pub struct AppState {
     /// Seals and opens secrets at rest under the master key.
     pub sealer: Arc<crate::secrets::Sealer>,
     /// Failed sign-ins per client address.
-    pub login_throttle: Arc<crate::service::sessions::LoginThrottle>,
+    pub login_throttle: Arc<crate::service::identity::sessions::LoginThrottle>,
     pub schema: AppSchema,
     pub settings: Arc<Settings>,
     pub rate_limits: Arc<RateLimits>,
@@ -26,7 +26,7 @@ pub struct AppState {
     /// client.
     pub engine: crate::assistant::Engine,
     /// The HTTP client for identity providers (SSRF-guarded, no redirects).
-    pub idp: Arc<crate::service::sso::IdpClient>,
+    pub idp: Arc<crate::service::identity::sso::idp::IdpClient>,
     /// Load balancers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: crate::auth::layer::TrustedProxies,
     /// The base URL browsers reach this server at (`CONCIERGE_PUBLIC_URL`, else the bound address).

@@ -613,15 +613,23 @@ async fn the_conversations_of_a_range_export_as_streamed_csv_on_the_full_api_pla
     assert_eq!(&records[2][4], "Question 2");
 
     // Below the full API plan the export is refused, and bad ranges are too.
-    api::service::organizations::set_plan_as_operator(&app.db, &org, api::auth::Plan::Standard)
-        .await
-        .unwrap();
+    api::service::identity::organizations::set_plan_as_operator(
+        &app.db,
+        &org,
+        api::auth::Plan::Standard,
+    )
+    .await
+    .unwrap();
     let refused = app.get(&path).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
     assert_eq!(refused.error_code(), "PLAN_UPGRADE_REQUIRED");
-    api::service::organizations::set_plan_as_operator(&app.db, &org, api::auth::Plan::Premium)
-        .await
-        .unwrap();
+    api::service::identity::organizations::set_plan_as_operator(
+        &app.db,
+        &org,
+        api::auth::Plan::Premium,
+    )
+    .await
+    .unwrap();
     let backwards = app
         .get("/api/v1/analytics/conversations/export?from=2026-11-05T00:00:00Z&to=2026-11-01T00:00:00Z")
         .await;

@@ -3,7 +3,7 @@
 use api::auth::{Actor, Origin, Plan, Principal, Role};
 use api::authz::Tenant;
 use api::error::ApiError;
-use api::service::members;
+use api::service::identity::members;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -5,8 +5,11 @@ use std::sync::Arc;
 
 use api::auth::{Actor, Origin, Plan, Principal, Role};
 use api::authz::{Authz, Tenant};
-use api::service::organizations::{Bootstrapped, bootstrap, set_plan_as_operator};
-use api::service::{api_keys, conversations, knowledge_base, members, sessions, webhooks};
+use api::events::webhooks;
+use api::service::identity::bootstrap::{Bootstrapped, bootstrap};
+use api::service::identity::organizations::set_plan_as_operator;
+use api::service::identity::{api_keys, members, sessions};
+use api::service::{conversations, knowledge_base};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -80,11 +83,11 @@ impl Org {
         for role in Role::ALL {
             sessions.insert(role, signed_in_member(app, &boot, &session, role).await);
         }
-        let created = conversations::create(
+        let created = conversations::posting::start_conversation(
             &app.db,
             &app.state.engine,
             &session,
-            conversations::CreateConversation {
+            conversations::posting::CreateConversation {
                 initial_message: Some("Where is my order?".to_owned()),
                 ..Default::default()
             },
@@ -134,7 +137,7 @@ impl Org {
         if self.plan == Plan::Basic {
             return "dlv_01JD0000000000000000000000".to_owned();
         }
-        api::service::deliveries::send_test(&app.db, &self.session, &self.webhook)
+        api::events::deliveries::send_test(&app.db, &self.session, &self.webhook)
             .await
             .unwrap()
             .delivery
@@ -194,12 +197,12 @@ impl Org {
                 .unwrap();
             owner.plan = Plan::Premium;
         }
-        let input = api::service::sso::ConnectionInput {
+        let input = api::service::identity::sso::settings::ConnectionInput {
             name: "Corp".to_owned(),
-            protocol: api::service::sso::Protocol::Oidc,
+            protocol: api::service::identity::sso::settings::Protocol::Oidc,
             domains: vec![random_domain()],
             enabled: true,
-            oidc: Some(api::service::sso::OidcInput {
+            oidc: Some(api::service::identity::sso::settings::OidcInput {
                 issuer: "https://idp.example.com".to_owned(),
                 client_id: "concierge".to_owned(),
                 client_secret: Some("secret".to_owned()),
@@ -213,11 +216,16 @@ impl Org {
             deny_unmatched: false,
             jit_provisioning: true,
         };
-        let id =
-            api::service::sso::create(&app.db, &app.state.sealer, &app.state.idp, &owner, input)
-                .await
-                .unwrap()
-                .id;
+        let id = api::service::identity::sso::connections::create(
+            &app.db,
+            &app.state.sealer,
+            &app.state.idp,
+            &owner,
+            input,
+        )
+        .await
+        .unwrap()
+        .id;
         if self.plan != Plan::Premium {
             set_plan_as_operator(&app.db, &self.boot.organization.id, self.plan)
                 .await

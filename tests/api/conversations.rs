@@ -407,5 +407,5 @@ async fn an_existing_visitor_can_start_another_conversation() {
 
 /// The default assistant's fallback message (its knowledge base is empty in these tests).
 fn assistants_default_fallback() -> String {
-    api::service::assistants::EngineSettings::default().fallback_message
+    api::assistant::settings::EngineSettings::default().fallback_message
 }

@@ -179,7 +179,7 @@ async fn events_past_the_retention_window_are_neither_served_nor_kept() {
         listed.iter().all(|e| e["id"] != old.id.as_str()),
         "older than 30 days is not served"
     );
-    let pruned = api::service::events::prune(&app.db, 30).await.unwrap();
+    let pruned = api::events::feed::prune(&app.db, 30).await.unwrap();
     assert_eq!(pruned, 1);
     assert_eq!(
         app.count_rows(&format!("events WHERE id = '{}'", old.id))

@@ -218,7 +218,7 @@ async fn spawn_app_with_limits() -> crate::helpers::TestApp {
 async fn the_dashboard_query_costs_the_same_few_statements_for_5_or_50_conversations() {
     let app = spawn_app().await;
     // 50 conversations of 22 messages each, written through the real services.
-    let principal = api::service::api_keys::authenticate(
+    let principal = api::service::identity::api_keys::authenticate(
         &app.db,
         &app.state.authz,
         &app.key,
@@ -227,12 +227,12 @@ async fn the_dashboard_query_costs_the_same_few_statements_for_5_or_50_conversat
     .await
     .unwrap();
     for c in 0..50 {
-        let created = api::service::conversations::create(
+        let created = api::service::conversations::posting::start_conversation(
             &app.db,
             &app.state.engine,
             &principal,
-            api::service::conversations::CreateConversation {
-                visitor: Some(api::service::visitors::NewVisitor {
+            api::service::conversations::posting::CreateConversation {
+                visitor: Some(api::service::conversations::visitors::NewVisitor {
                     name: Some(format!("Visitor {c}")),
                     ..Default::default()
                 }),
@@ -243,13 +243,13 @@ async fn the_dashboard_query_costs_the_same_few_statements_for_5_or_50_conversat
         .await
         .unwrap();
         for m in 1..22 {
-            api::service::messages::create(
+            api::service::conversations::posting::post_message(
                 &app.db,
                 &app.state.engine,
                 &principal,
                 &created.conversation.id,
-                api::service::messages::CreateMessage {
-                    author: api::service::messages::Author::Assistant,
+                api::service::conversations::posting::CreateMessage {
+                    author: api::service::conversations::messages::Author::Assistant,
                     body: format!("m{m}"),
                     source_entry_id: None,
                     confidence: None,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use api::auth::Plan;
 use api::config::Settings;
 use api::db::Db;
-use api::service::organizations::{Bootstrapped, bootstrap};
+use api::service::identity::bootstrap::{Bootstrapped, bootstrap};
 use api::startup::Application;
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;

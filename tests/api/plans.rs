@@ -1,7 +1,7 @@
 //! API access by plan tier: basic keys get read-only REST, standard and premium keys get REST and GraphQL.
 
 use api::auth::Plan;
-use api::service::organizations::bootstrap;
+use api::service::identity::bootstrap::bootstrap;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -1,7 +1,7 @@
 //! Per-key rate limits by plan tier, with `RateLimit-*` headers on every response and 429 + `Retry-After`.
 
 use api::auth::Plan;
-use api::service::organizations::bootstrap;
+use api::service::identity::bootstrap::bootstrap;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

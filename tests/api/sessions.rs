@@ -1,7 +1,7 @@
 //! Local sign-in: invitations set passwords, sessions work on both surfaces, failures are audited and throttled.
 
 use api::auth::Plan;
-use api::service::organizations::bootstrap;
+use api::service::identity::bootstrap::bootstrap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -851,7 +851,7 @@ async fn sso_connections_are_validated_owner_only_premium_only_audited_and_keep_
             .len(),
         1
     );
-    let standard = api::service::organizations::bootstrap(
+    let standard = api::service::identity::bootstrap::bootstrap(
         &app.db,
         "Standard Co",
         api::auth::Plan::Standard,
@@ -1460,13 +1460,13 @@ async fn saml_sign_in_through_simplesamlphp_maps_the_role_and_refuses_tampered_u
     idp.new_key();
     idp.start(&entity_id, &acs).await;
     assert_eq!(
-        api::service::saml::refresh_metadata(&app.db, &app.state.idp)
+        api::service::identity::sso::saml::refresh_metadata(&app.db, &app.state.idp)
             .await
             .unwrap(),
         1
     );
     assert_eq!(
-        api::service::saml::refresh_metadata(&app.db, &app.state.idp)
+        api::service::identity::sso::saml::refresh_metadata(&app.db, &app.state.idp)
             .await
             .unwrap(),
         0,

@@ -638,7 +638,8 @@ async fn two_processes_on_one_database_and_redis_share_live_events_and_send_each
 
 #[tokio::test]
 async fn events_whose_notice_was_lost_are_read_back_from_the_table_in_order() {
-    use api::service::{api_keys, messages};
+    use api::service::conversations::messages;
+    use api::service::identity::api_keys;
     let app = spawn_app().await;
     let conversation = conversation_id(&app).await;
     let peer = follow(
@@ -656,13 +657,13 @@ async fn events_whose_notice_was_lost_are_read_back_from_the_table_in_order() {
         .await
         .unwrap();
     for n in 0..3 {
-        let input = messages::CreateMessage {
+        let input = api::service::conversations::posting::CreateMessage {
             author: messages::Author::Agent,
             body: format!("unannounced {n}"),
             source_entry_id: None,
             confidence: None,
         };
-        messages::create(
+        api::service::conversations::posting::post_message(
             &elsewhere,
             &app.state.engine,
             &owner,

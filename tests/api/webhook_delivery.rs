@@ -334,7 +334,7 @@ async fn the_ssrf_guard_refuses_a_private_destination_again_at_send_time() {
     // The server allows no internal destination; the endpoint was configured when one was allowed.
     let app = spawn_app_with(|s| s.webhook_retry_schedule = "1".into()).await;
     let (receiver, url) = Receiver::start(vec![]).await;
-    let owner = api::service::api_keys::authenticate(
+    let owner = api::service::identity::api_keys::authenticate(
         &app.db,
         &app.state.authz,
         &app.key,
@@ -342,12 +342,12 @@ async fn the_ssrf_guard_refuses_a_private_destination_again_at_send_time() {
     )
     .await
     .unwrap();
-    let input = api::service::webhooks::CreateWebhook {
+    let input = api::events::webhooks::CreateWebhook {
         url,
         events: vec!["conversation.created".into()],
         ..Default::default()
     };
-    let (hook, _) = api::service::webhooks::create(
+    let (hook, _) = api::events::webhooks::create(
         &app.db,
         &app.state.sealer,
         &owner,

@@ -1,8 +1,9 @@
 //! Webhook endpoint configuration: CRUD on both surfaces, sealed secrets, rotation, validation and plan downgrades.
 
 use api::auth::Plan;
-use api::service::organizations::{bootstrap, set_plan_as_operator};
-use api::service::webhooks::signing_secrets;
+use api::events::webhooks::signing_secrets;
+use api::service::identity::bootstrap::bootstrap;
+use api::service::identity::organizations::set_plan_as_operator;
 use base64::Engine;
 use entities::webhook;
 use reqwest::{Method, StatusCode};

@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 use regex::{Regex, RegexBuilder};
 use vader_parity::SentimentIntensityAnalyzer;
 
+use crate::assistant::settings::Intent;
 use crate::error::{ApiError, ApiResult};
-use crate::service::assistants::Intent;
 
 static VADER: LazyLock<SentimentIntensityAnalyzer> = LazyLock::new(SentimentIntensityAnalyzer::new);
 

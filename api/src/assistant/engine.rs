@@ -9,9 +9,9 @@ use entities::{assistant, knowledge_base_entry as kb};
 use crate::assistant::analysis::Intents;
 use crate::assistant::provider::{ChatMessage, Provider};
 use crate::assistant::retrieval::Retriever;
+use crate::assistant::settings::EngineSettings;
 use crate::config::Settings;
 use crate::secrets::Sealer;
-use crate::service::assistants::EngineSettings;
 
 /// Shared by every request; cheap to clone.
 #[derive(Clone)]

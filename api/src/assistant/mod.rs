@@ -4,5 +4,6 @@ pub mod analysis;
 pub mod engine;
 pub mod provider;
 pub mod retrieval;
+pub mod settings;
 
 pub use engine::Engine;

@@ -23,9 +23,9 @@ use tantivy::tokenizer::{
 use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term, doc};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::bus::Signal;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
+use crate::events::bus::Signal;
 
 /// The analyzer's name in each index.
 const ANALYZER: &str = "kb_en";

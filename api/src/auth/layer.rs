@@ -17,7 +17,7 @@ use crate::auth::{Origin, Principal};
 use crate::authz::Authz;
 use crate::db::Db;
 use crate::error::ApiError;
-use crate::service::{api_keys, sessions};
+use crate::service::identity::{api_keys, sessions};
 use crate::state::AppState;
 
 /// Why a request carries no principal (kept in extensions; `ApiError` itself is not `Clone`).

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use casbin::{CoreApi, DefaultModel, Enforcer, MgmtApi, StringAdapter};
 use tokio::sync::RwLock;
 
+use crate::auth::roles::{Actor, Origin, Plan, Role};
 use crate::auth::scopes::Scope;
-use crate::auth::{Actor, Plan, Principal, Role};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use adapter::{Rule, SeaOrmAdapter, parse_policy, sync_static};
@@ -157,6 +157,31 @@ impl Tenant {
 impl fmt::Debug for Tenant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// The authenticated caller: its organization, plan, role, identity and origin.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// Readable only through the [`Grant`] that authorization returns.
+    pub organization: Tenant,
+    pub plan: Plan,
+    /// The team role; a visitor holds none, and this is then `viewer`, which authorization does not read for it.
+    pub role: Role,
+    pub actor: Actor,
+    pub origin: Origin,
+    /// An API key's explicit scopes; `None` means its role alone decides.
+    pub scopes: Option<Vec<Scope>>,
+    /// The policy this caller is judged by.
+    pub authz: Arc<Authz>,
+}
+
+impl Principal {
+    /// The id recorded as the actor of a change.
+    pub fn actor_id(&self) -> &str {
+        match &self.actor {
+            Actor::ApiKey { id } | Actor::User { id, .. } | Actor::Visitor { id, .. } => id,
+        }
     }
 }
 
@@ -619,7 +644,6 @@ pub async fn authorize_member_change(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Origin;
 
     async fn principal(role: Role, plan: Plan, key: bool) -> Principal {
         Principal {

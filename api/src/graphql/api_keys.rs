@@ -8,7 +8,7 @@ use crate::graphql::caller;
 use crate::graphql::types::{ApiKey, Conn, Timestamp, connection, wants_total};
 use crate::ids::Kind;
 use crate::service::PageRequest;
-use crate::service::api_keys::{self, CreateApiKey};
+use crate::service::identity::api_keys::{self, CreateApiKey};
 
 #[derive(Default)]
 pub struct ApiKeyQuery;

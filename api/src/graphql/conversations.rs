@@ -7,12 +7,11 @@ use crate::graphql::types::{Conn, Conversation, Message, Timestamp, connection, 
 use crate::graphql::{caller, engine};
 use crate::ids::Kind;
 use crate::service::PageRequest;
-use crate::service::conversations::{
-    self, ConversationFilter, CreateConversation, Status, UpdateConversation,
-};
-use crate::service::feedback;
-use crate::service::messages::{self, Author, CreateMessage};
-use crate::service::visitors::NewVisitor;
+use crate::service::conversations::feedback;
+use crate::service::conversations::messages::Author;
+use crate::service::conversations::posting::{self, CreateConversation, CreateMessage};
+use crate::service::conversations::visitors::NewVisitor;
+use crate::service::conversations::{self, ConversationFilter, Status, UpdateConversation};
 
 #[derive(Default)]
 pub struct ConversationQuery;
@@ -124,7 +123,7 @@ impl ConversationMutation {
         input: CreateConversationInput,
     ) -> async_graphql::Result<CreateConversationPayload> {
         let (db, principal) = caller(ctx)?;
-        let created = conversations::create(
+        let created = posting::start_conversation(
             db,
             engine(ctx)?,
             principal,
@@ -183,7 +182,7 @@ impl ConversationMutation {
         input: SendMessageInput,
     ) -> async_graphql::Result<Message> {
         let (db, principal) = caller(ctx)?;
-        let posted = messages::create(
+        let posted = posting::post_message(
             db,
             engine(ctx)?,
             principal,

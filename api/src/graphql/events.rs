@@ -6,11 +6,11 @@ use async_graphql::{Context, ID, Json, Object};
 use entities::event;
 
 use crate::config::Settings;
+use crate::events::feed::{self, Since};
 use crate::graphql::caller;
 use crate::graphql::types::{Conn, Timestamp, connection};
 use crate::ids::Kind;
 use crate::service::PageRequest;
-use crate::service::events::{self, Since};
 
 /// One event of the stream, in the envelope webhooks carry.
 pub struct Event(pub event::Model);
@@ -64,7 +64,7 @@ impl EventQuery {
             .data::<Arc<Settings>>()
             .map(|s| s.event_retention_days)
             .unwrap_or(30);
-        let rows = events::list(
+        let rows = feed::list(
             db,
             principal,
             since.as_ref(),

@@ -4,7 +4,8 @@ use async_graphql::{Context, ID, Object};
 
 use crate::graphql::caller;
 use crate::graphql::types::{Assistant, Conversation, KnowledgeBaseEntry, Message, Visitor};
-use crate::service::{assistants, conversations, knowledge_base, messages, visitors};
+use crate::service::conversations::{self, messages, visitors};
+use crate::service::{assistants, knowledge_base};
 
 #[derive(Default)]
 pub struct FederationQuery;

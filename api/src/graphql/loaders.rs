@@ -10,7 +10,8 @@ use crate::auth::Principal;
 use crate::db::Db;
 use crate::graphql::caller;
 use crate::ids::Kind;
-use crate::service::{PageRequest, assistants, messages, visitors};
+use crate::service::conversations::{messages, visitors};
+use crate::service::{PageRequest, assistants};
 
 /// Loads related rows for the caller of one request.
 pub struct Loaders {

@@ -9,8 +9,8 @@ use crate::graphql::caller;
 use crate::graphql::types::{Conn, Organization, Timestamp, connection, wants_total};
 use crate::ids::Kind;
 use crate::service::PageRequest;
-use crate::service::members::{self, InviteMember};
-use crate::service::{organizations, sessions};
+use crate::service::identity::members::{self, InviteMember};
+use crate::service::identity::{organizations, sessions};
 
 /// A member of the team.
 pub struct Member(pub user::Model);

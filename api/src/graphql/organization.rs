@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
+use crate::assistant::settings::{EngineSettings, ProviderSettings};
 use crate::graphql::types::{
     Assistant, Conn, Me, Organization, Timestamp, Visitor, connection, wants_total,
 };
@@ -9,10 +10,11 @@ use crate::graphql::{caller, sealer};
 use crate::ids::Kind;
 use crate::service::analytics::Granularity;
 use crate::service::assistants::{
-    self, CreateAssistant, EngineSettings, ProviderSettings, UpdateAssistant, WidgetPosition,
-    WidgetSettings, WidgetTheme,
+    self, CreateAssistant, UpdateAssistant, WidgetPosition, WidgetSettings, WidgetTheme,
 };
-use crate::service::{PageRequest, analytics, organizations, visitors};
+use crate::service::conversations::visitors;
+use crate::service::identity::organizations;
+use crate::service::{PageRequest, analytics};
 
 #[derive(Default)]
 pub struct OrganizationQuery;
@@ -206,7 +208,7 @@ pub struct EngineInput {
     pub max_failed_responses: Option<u32>,
     /// VADER compound score below which a visitor message hands off (default -0.5); `null` turns it off.
     pub negative_sentiment_threshold: MaybeUndefined<f64>,
-    pub intents: Option<Vec<assistants::Intent>>,
+    pub intents: Option<Vec<crate::assistant::settings::Intent>>,
     /// `null` removes the provider: answers come from the knowledge base alone.
     pub provider: MaybeUndefined<AiProviderInput>,
 }

@@ -6,15 +6,16 @@ use entities::sso_connection;
 use crate::auth::Role;
 use crate::graphql::types::{Organization, Timestamp};
 use crate::graphql::{caller, sealer};
-use crate::service::sso::{
-    self, Attributes, ConnectionInput, OAuth2Input, OidcInput, Protocol, RoleRule, SamlInput,
+use crate::service::identity::sso::settings::{
+    Attributes, ConnectionInput, OAuth2Input, OidcInput, Protocol, RoleRule, SamlInput,
 };
+use crate::service::identity::sso::{self};
 
 /// An identity provider the organization's members sign in through.
 pub struct SsoConnection(pub sso_connection::Model);
 
 /// The OpenID Connect settings of a connection (the client secret is write-only).
-pub struct OidcSettings(pub sso::OidcSettings);
+pub struct OidcSettings(pub sso::settings::OidcSettings);
 
 #[Object]
 impl OidcSettings {
@@ -30,7 +31,7 @@ impl OidcSettings {
 }
 
 /// The OAuth 2.0 settings of a connection (the client secret is write-only).
-pub struct OAuth2Settings(pub sso::OAuth2Settings);
+pub struct OAuth2Settings(pub sso::settings::OAuth2Settings);
 
 #[Object]
 impl OAuth2Settings {
@@ -52,7 +53,7 @@ impl OAuth2Settings {
 }
 
 /// The SAML settings of a connection, as read from the IdP's metadata.
-pub struct SamlSettings(pub sso::SamlSettings);
+pub struct SamlSettings(pub sso::settings::SamlSettings);
 
 #[Object]
 impl SamlSettings {
@@ -109,7 +110,7 @@ impl SsoConnection {
         &self.0.name
     }
     async fn protocol(&self) -> async_graphql::Result<Protocol> {
-        Ok(sso::protocol(&self.0)?)
+        Ok(sso::settings::protocol(&self.0)?)
     }
     async fn enabled(&self) -> bool {
         self.0.enabled
@@ -117,23 +118,23 @@ impl SsoConnection {
     /// The email domains whose members sign in through it.
     async fn domains(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
         let (db, _) = caller(ctx)?;
-        Ok(sso::domains_of(db.conn(), &self.0).await?)
+        Ok(sso::connections::domains_of(db.conn(), &self.0).await?)
     }
     async fn oidc(&self) -> async_graphql::Result<Option<OidcSettings>> {
-        Ok(match sso::protocol(&self.0)? {
-            Protocol::Oidc => Some(OidcSettings(sso::oidc_settings(&self.0)?)),
+        Ok(match sso::settings::protocol(&self.0)? {
+            Protocol::Oidc => Some(OidcSettings(sso::settings::oidc_settings(&self.0)?)),
             Protocol::OAuth2 | Protocol::Saml => None,
         })
     }
     async fn oauth2(&self) -> async_graphql::Result<Option<OAuth2Settings>> {
-        Ok(match sso::protocol(&self.0)? {
-            Protocol::OAuth2 => Some(OAuth2Settings(sso::oauth2_settings(&self.0)?)),
+        Ok(match sso::settings::protocol(&self.0)? {
+            Protocol::OAuth2 => Some(OAuth2Settings(sso::settings::oauth2_settings(&self.0)?)),
             Protocol::Oidc | Protocol::Saml => None,
         })
     }
     async fn saml(&self) -> async_graphql::Result<Option<SamlSettings>> {
-        Ok(match sso::protocol(&self.0)? {
-            Protocol::Saml => Some(SamlSettings(sso::saml_settings(&self.0)?)),
+        Ok(match sso::settings::protocol(&self.0)? {
+            Protocol::Saml => Some(SamlSettings(sso::settings::saml_settings(&self.0)?)),
             Protocol::Oidc | Protocol::OAuth2 => None,
         })
     }
@@ -146,11 +147,11 @@ impl SsoConnection {
         self.0.secret_sealed.is_some()
     }
     async fn attributes(&self) -> SsoAttributes {
-        SsoAttributes(sso::attributes(&self.0))
+        SsoAttributes(sso::settings::attributes(&self.0))
     }
     /// Applied in order; the first that matches gives the role.
     async fn role_rules(&self) -> Vec<RoleRule> {
-        sso::role_rules(&self.0)
+        sso::settings::role_rules(&self.0)
     }
     async fn default_role(&self) -> async_graphql::Result<Role> {
         Ok(Role::stored(&self.0.default_role)?)
@@ -328,11 +329,11 @@ impl From<SsoConnectionInput> for ConnectionInput {
 pub struct SsoConnectionTest {
     /// Every check passed.
     pub ok: bool,
-    pub checks: Vec<sso::Check>,
+    pub checks: Vec<sso::idp::Check>,
 }
 
-fn idp<'a>(ctx: &Context<'a>) -> Result<&'a sso::IdpClient, crate::error::ApiError> {
-    crate::graphql::shared::<std::sync::Arc<sso::IdpClient>>(ctx).map(|idp| &**idp)
+fn idp<'a>(ctx: &Context<'a>) -> Result<&'a sso::idp::IdpClient, crate::error::ApiError> {
+    crate::graphql::shared::<std::sync::Arc<sso::idp::IdpClient>>(ctx).map(|idp| &**idp)
 }
 
 #[derive(Default)]
@@ -346,7 +347,7 @@ impl SsoQuery {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<SsoConnection>> {
         let (db, principal) = caller(ctx)?;
-        Ok(sso::list(db, principal)
+        Ok(sso::connections::list(db, principal)
             .await?
             .into_iter()
             .map(SsoConnection)
@@ -359,7 +360,9 @@ impl SsoQuery {
         id: ID,
     ) -> async_graphql::Result<SsoConnection> {
         let (db, principal) = caller(ctx)?;
-        Ok(SsoConnection(sso::get(db, principal, &id).await?))
+        Ok(SsoConnection(
+            sso::connections::get(db, principal, &id).await?,
+        ))
     }
 }
 
@@ -376,7 +379,7 @@ impl SsoMutation {
     ) -> async_graphql::Result<SsoConnection> {
         let (db, principal) = caller(ctx)?;
         Ok(SsoConnection(
-            sso::create(db, sealer(ctx)?, idp(ctx)?, principal, input.into()).await?,
+            sso::connections::create(db, sealer(ctx)?, idp(ctx)?, principal, input.into()).await?,
         ))
     }
 
@@ -389,7 +392,8 @@ impl SsoMutation {
     ) -> async_graphql::Result<SsoConnection> {
         let (db, principal) = caller(ctx)?;
         Ok(SsoConnection(
-            sso::update(db, sealer(ctx)?, idp(ctx)?, principal, &id, input.into()).await?,
+            sso::connections::update(db, sealer(ctx)?, idp(ctx)?, principal, &id, input.into())
+                .await?,
         ))
     }
 
@@ -401,7 +405,7 @@ impl SsoMutation {
         id: ID,
     ) -> async_graphql::Result<SsoConnectionTest> {
         let (db, principal) = caller(ctx)?;
-        let checks = sso::test(db, sealer(ctx)?, idp(ctx)?, principal, &id).await?;
+        let checks = sso::diagnostics::test(db, sealer(ctx)?, idp(ctx)?, principal, &id).await?;
         Ok(SsoConnectionTest {
             ok: checks.iter().all(|c| c.ok),
             checks,
@@ -414,7 +418,9 @@ impl SsoMutation {
         id: ID,
     ) -> async_graphql::Result<SsoConnection> {
         let (db, principal) = caller(ctx)?;
-        Ok(SsoConnection(sso::delete(db, principal, &id).await?))
+        Ok(SsoConnection(
+            sso::connections::delete(db, principal, &id).await?,
+        ))
     }
 
     /// When enforced, members sign in only through SSO; password sessions end and API keys keep working.
@@ -425,7 +431,7 @@ impl SsoMutation {
     ) -> async_graphql::Result<Organization> {
         let (db, principal) = caller(ctx)?;
         Ok(Organization(
-            sso::set_enforced(db, principal, enforced).await?,
+            sso::connections::set_enforced(db, principal, enforced).await?,
         ))
     }
 }

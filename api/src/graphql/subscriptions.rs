@@ -8,11 +8,11 @@ use futures_util::{Stream, StreamExt};
 use crate::auth::layer::Credential;
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::events::live::{self, Recheck, Scope};
 use crate::graphql::caller;
 use crate::graphql::events::Event;
 use crate::graphql::types::Message;
-use crate::service::live::{self, Recheck, Scope};
-use crate::service::messages;
+use crate::service::conversations::messages;
 
 #[derive(Default)]
 pub struct SubscriptionRoot;

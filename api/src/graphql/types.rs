@@ -14,8 +14,8 @@ use crate::graphql::caller;
 use crate::graphql::loaders::{AssistantKey, LatestMessagesKey, RequestLoader, VisitorKey};
 use crate::ids::Kind;
 use crate::service::assistants::{WidgetPosition, WidgetSettings, WidgetTheme};
+use crate::service::conversations::messages::{self, Author, Direction};
 use crate::service::conversations::{self, Status};
-use crate::service::messages::{self, Author, Direction};
 use crate::service::{Page, PageRequest, encode_cursor, knowledge_base};
 
 /// An instant in UTC as RFC 3339 with a `Z`, exactly as REST v1 writes it: `2026-11-25T13:55:09.470772Z`.
@@ -162,7 +162,7 @@ impl Me {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<crate::graphql::members::Member>> {
         let (db, principal) = crate::graphql::caller(ctx)?;
-        Ok(crate::service::members::own(db, principal)
+        Ok(crate::service::identity::members::own(db, principal)
             .await?
             .map(crate::graphql::members::Member))
     }
@@ -170,7 +170,7 @@ impl Me {
     async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<Organization> {
         let (db, principal) = crate::graphql::caller(ctx)?;
         Ok(Organization(
-            crate::service::organizations::get_own(db, principal).await?,
+            crate::service::identity::organizations::get_own(db, principal).await?,
         ))
     }
 }
@@ -243,7 +243,7 @@ impl Assistant {
         Widget(crate::service::assistants::widget(&self.0))
     }
     /// How the assistant answers and hands off, its intents and its AI provider.
-    async fn engine(&self) -> crate::service::assistants::EngineSettings {
+    async fn engine(&self) -> crate::assistant::settings::EngineSettings {
         crate::service::assistants::engine(&self.0)
     }
     /// Whether an AI provider API key is stored (the key itself is never shown).
@@ -560,7 +560,7 @@ impl ApiKey {
     }
     /// The scopes the key is narrowed to; null means its role decides.
     async fn scopes(&self) -> Option<Vec<crate::auth::scopes::Scope>> {
-        crate::service::api_keys::scopes(&self.0)
+        crate::service::identity::api_keys::scopes(&self.0)
     }
     /// Networks the key may be used from; null means anywhere.
     async fn allowed_cidrs(&self) -> Option<Vec<String>> {

@@ -2,12 +2,12 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 
+use crate::events::deliveries;
+use crate::events::webhooks::{self, CreateWebhook, UpdateWebhook, WebhookStatus};
 use crate::graphql::types::{Conn, Timestamp, connection, wants_total};
 use crate::graphql::{caller, egress_allow, sealer};
 use crate::ids::Kind;
 use crate::service::PageRequest;
-use crate::service::deliveries;
-use crate::service::webhooks::{self, CreateWebhook, UpdateWebhook, WebhookStatus};
 
 /// Where and which events are delivered, signed the Standard Webhooks way.
 pub struct Webhook(pub webhooks::Webhook);
@@ -74,7 +74,7 @@ impl WebhookDelivery {
         self.0.delivery.attempts
     }
     async fn next_attempt_at(&self) -> Option<Timestamp> {
-        (self.0.delivery.status == deliveries::PENDING)
+        (self.0.delivery.status == crate::events::queue::PENDING)
             .then_some(Timestamp(self.0.delivery.next_attempt_at))
     }
     async fn last_status_code(&self) -> Option<i32> {

@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::error::{ApiError, ApiResult};
-use crate::service::messages::Posted;
+use crate::service::conversations::messages::Posted;
 
 /// Whether the caller asked for server-sent events.
 fn wants_event_stream(headers: &HeaderMap) -> bool {

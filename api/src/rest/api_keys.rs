@@ -13,7 +13,7 @@ use crate::ids::Kind;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
-use crate::service::api_keys::{self as svc, CreateApiKey};
+use crate::service::identity::api_keys::{self as svc, CreateApiKey};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -15,11 +15,10 @@ use crate::rest::answer_stream;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
-use crate::service::conversations::{
-    self as svc, ConversationFilter, CreateConversation, Status, UpdateConversation,
-};
-use crate::service::feedback;
-use crate::service::messages::{self, CreateMessage, Direction};
+use crate::service::conversations::feedback;
+use crate::service::conversations::messages::{self, Direction};
+use crate::service::conversations::posting::{self, CreateConversation, CreateMessage};
+use crate::service::conversations::{self as svc, ConversationFilter, Status, UpdateConversation};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -243,7 +242,7 @@ async fn create(
     Caller(principal): Caller,
     ApiJson(input): ApiJson<CreateConversation>,
 ) -> Result<(StatusCode, Json<CreatedJson>), ApiError> {
-    let created = svc::create(&state.db, &state.engine, &principal, input).await?;
+    let created = posting::start_conversation(&state.db, &state.engine, &principal, input).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedJson {
@@ -302,7 +301,7 @@ async fn create_message(
     ApiJson(input): ApiJson<CreateMessage>,
 ) -> Result<Response, ApiError> {
     answer_stream::respond(&headers, PostedJson::from, move |deltas| async move {
-        messages::create(
+        posting::post_message(
             &state.db,
             &state.engine,
             &principal,

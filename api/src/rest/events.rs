@@ -7,11 +7,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::events::feed::{self, Since};
 use crate::ids::Kind;
 use crate::rest::ListResponse;
 use crate::rest::extract::{ApiQuery, Caller};
 use crate::service::PageRequest;
-use crate::service::events::{self, Since};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -55,7 +55,7 @@ async fn list(
         .map(str::to_owned)
         .collect();
     let page = PageRequest::new(params.limit, params.cursor.as_deref(), Kind::Event)?;
-    let rows = events::list(
+    let rows = feed::list(
         &state.db,
         &principal,
         since.as_ref(),

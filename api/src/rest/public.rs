@@ -14,7 +14,7 @@ use crate::auth::Origin;
 use crate::auth::layer::{Source, check_cross_site, credential, origin_of};
 use crate::error::ApiError;
 use crate::rest::extract::ApiJson;
-use crate::service::sessions::{self as svc, AcceptInvitation, Credentials};
+use crate::service::identity::sessions::{self as svc, AcceptInvitation, Credentials};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -11,7 +11,7 @@ use crate::auth::{Actor, Principal};
 use crate::error::ApiError;
 use crate::rest::ListResponse;
 use crate::rest::extract::{ApiPath, ApiQuery, Caller};
-use crate::service::sessions as svc;
+use crate::service::identity::sessions as svc;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -11,8 +11,11 @@ use crate::auth::layer::cookie_value;
 use crate::error::ApiError;
 use crate::rest::extract::{ApiPath, ApiQuery};
 use crate::rest::public::{ClientOrigin, http_only_cookie, session_cookie};
-use crate::service::sessions::SessionPolicy;
-use crate::service::sso::{self as svc, Callback, Refusal, STATE_COOKIE};
+use crate::service::identity::sessions::SessionPolicy;
+use crate::service::identity::sso::flow::Callback;
+use crate::service::identity::sso::refusal::Refusal;
+use crate::service::identity::sso::settings::STATE_COOKIE;
+use crate::service::identity::sso::{self as svc};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -43,7 +46,7 @@ async fn lookup(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<LookupParams>,
 ) -> Result<Json<LookupJson>, ApiError> {
-    let connection = svc::lookup(&state.db, &params.email)
+    let connection = svc::connections::lookup(&state.db, &params.email)
         .await?
         .ok_or_else(|| {
             ApiError::NotFound(
@@ -103,7 +106,7 @@ async fn login(
     ApiPath((protocol, id)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<LoginParams>,
 ) -> Response {
-    let redirect = svc::begin(
+    let redirect = svc::flow::begin(
         &state.db,
         &state.sealer,
         &state.idp,
@@ -126,7 +129,7 @@ async fn login(
                 &state,
                 &redirect.state,
                 same_site,
-                chrono::Duration::minutes(svc::REQUEST_MINUTES),
+                chrono::Duration::minutes(svc::settings::REQUEST_MINUTES),
             );
             (
                 StatusCode::SEE_OTHER,
@@ -150,7 +153,7 @@ async fn callback(
     axum::extract::Query(callback): axum::extract::Query<Callback>,
 ) -> Response {
     let cookie_state = cookie_value(&headers, STATE_COOKIE);
-    let finished = svc::finish(
+    let finished = svc::flow::finish(
         &state.db,
         &state.sealer,
         &state.idp,
@@ -170,7 +173,7 @@ async fn callback(
 async fn respond(
     state: &AppState,
     id: &str,
-    finished: Result<svc::Finished, Refusal>,
+    finished: Result<svc::provisioning::Finished, Refusal>,
     origin: &crate::auth::Origin,
 ) -> Response {
     let clear_state =
@@ -197,7 +200,7 @@ async fn respond(
             response
         }
         Err(refusal) => {
-            svc::record_refusal(&state.db, id, &refusal, origin).await;
+            svc::provisioning::record_refusal(&state.db, id, &refusal, origin).await;
             let mut response = refusal_page(&refusal);
             if let Ok(value) = clear_state.parse() {
                 response.headers_mut().append(header::SET_COOKIE, value);
@@ -209,8 +212,12 @@ async fn respond(
 
 /// The SP metadata of a SAML connection, for the IdP's configuration.
 async fn saml_metadata(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Response {
-    match crate::service::saml::sp_metadata(&state.db, &id, &callback_url(&state, "saml", &id))
-        .await
+    match crate::service::identity::sso::saml::sp_metadata(
+        &state.db,
+        &id,
+        &callback_url(&state, "saml", &id),
+    )
+    .await
     {
         Ok(xml) => (
             [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
@@ -241,7 +248,7 @@ async fn saml_acs(
     // A missing or malformed form is refused below like any bad response, with the error page.
     let form = form.map(|axum::Form(f)| f).unwrap_or_default();
     let cookie_state = cookie_value(&headers, STATE_COOKIE);
-    let finished = crate::service::saml::finish(
+    let finished = crate::service::identity::sso::saml::finish(
         &state.db,
         SessionPolicy::from_settings(&state.settings),
         &id,
@@ -256,7 +263,7 @@ async fn saml_acs(
 }
 
 fn refusal_page(refusal: &Refusal) -> Response {
-    error_page(refusal.status, &refusal.reason)
+    error_page(refusal.error.status(), &refusal.reason())
 }
 
 /// A plain page that says why sign-in failed (browsers land here, not an API client).

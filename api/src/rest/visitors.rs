@@ -12,7 +12,7 @@ use crate::ids::Kind;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
-use crate::service::visitors::{self as svc, UpdateVisitor};
+use crate::service::conversations::visitors::{self as svc, UpdateVisitor};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {

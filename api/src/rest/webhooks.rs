@@ -8,11 +8,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::events::deliveries;
+use crate::events::webhooks::{self as svc, CreateWebhook, UpdateWebhook, Webhook, WebhookStatus};
 use crate::ids::Kind;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
-use crate::service::webhooks::{self as svc, CreateWebhook, UpdateWebhook, Webhook, WebhookStatus};
-use crate::service::{PageRequest, deliveries};
+use crate::service::PageRequest;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -92,7 +93,8 @@ impl From<deliveries::Logged> for DeliveryJson {
     fn from(logged: deliveries::Logged) -> Self {
         let d = logged.delivery;
         Self {
-            next_attempt_at: (d.status == deliveries::PENDING).then_some(d.next_attempt_at),
+            next_attempt_at: (d.status == crate::events::queue::PENDING)
+                .then_some(d.next_attempt_at),
             id: d.id,
             event_id: d.event_id,
             event_type: d.event_type,

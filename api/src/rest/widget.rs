@@ -27,10 +27,10 @@ use crate::rest::visitors::VisitorJson;
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
 use crate::service::assistants::{self, WidgetSettings};
-use crate::service::conversations::Created;
-use crate::service::feedback::{RateAnswer, RateConversation};
-use crate::service::messages::{self, Posted};
-use crate::service::visitors::UpdateVisitor;
+use crate::service::conversations::feedback::{RateAnswer, RateConversation};
+use crate::service::conversations::messages::{self, Posted};
+use crate::service::conversations::posting::Created;
+use crate::service::conversations::visitors::UpdateVisitor;
 use crate::service::widget::{self as svc, SendMessage, Site, StartConversation, StartSession};
 use crate::state::AppState;
 
@@ -456,19 +456,19 @@ async fn follow_conversation(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     });
-    let credential = crate::service::live::VisitorCredential {
+    let credential = crate::events::live::VisitorCredential {
         token: secrecy::SecretString::from(token),
         site,
         idle_days: state.settings.widget_session_idle_days,
         authz: state.authz.clone(),
     };
-    let events = crate::service::live::follow_visitor(
+    let events = crate::events::live::follow_visitor(
         &state.db,
         credential,
         principal.clone(),
         &id,
         after.as_deref(),
-        crate::service::live::Recheck(state.settings.subscription_recheck()),
+        crate::events::live::Recheck(state.settings.subscription_recheck()),
     )
     .await?;
     let db = state.db.clone();
@@ -479,7 +479,7 @@ async fn follow_conversation(
                 Ok(event) => event,
                 Err(err) => return Event::default().event("error").json_data(err.body()),
             };
-            let shaped = if event.event == crate::service::events::names::MESSAGE_CREATED {
+            let shaped = if event.event == crate::events::names::MESSAGE_CREATED {
                 messages::from_event(&event)
                     .map(|m| ("message", serde_json::json!(WidgetMessageJson::from(m))))
             } else {

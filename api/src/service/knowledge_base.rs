@@ -16,8 +16,8 @@ use crate::auth::Principal;
 use crate::authz::{Action, Grant, Resource, authorize};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
+use crate::events::{names, outbox};
 use crate::ids::{self, Kind, new_id};
-use crate::service::events::{self, names};
 use crate::service::{
     Page, PageRequest, Patch, by_ids, newest_first, now, required_text, text_patch,
 };
@@ -96,7 +96,7 @@ async fn record_event(
     entry: &kb::Model,
 ) -> ApiResult<()> {
     let data = json!({"entry_id": entry.id, "title": entry.title});
-    events::record(txn, &entry.organization_id, name, None, data).await?;
+    outbox::record(txn, &entry.organization_id, name, None, data).await?;
     Ok(())
 }
 

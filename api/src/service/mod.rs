@@ -1,26 +1,11 @@
 //! The domain services: the only code that queries the database. REST and GraphQL both call these.
 
 pub mod analytics;
-pub mod api_keys;
 pub mod assistants;
 pub mod audit;
 pub mod conversations;
-pub mod deliveries;
-pub mod events;
-pub mod feedback;
+pub mod identity;
 pub mod knowledge_base;
-pub mod live;
-pub mod members;
-pub mod messages;
-pub mod organizations;
-pub mod replies;
-pub mod saml;
-pub mod sessions;
-pub(crate) mod sql;
-pub mod sso;
-pub mod usage;
-pub mod visitors;
-pub mod webhooks;
 pub mod widget;
 
 use std::collections::HashMap;

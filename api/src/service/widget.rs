@@ -23,12 +23,14 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
 use crate::service::assistants::{self, WidgetSettings};
-use crate::service::conversations::{self, CreateConversation, Status};
-use crate::service::feedback::{self as ratings, RateAnswer, RateConversation};
-use crate::service::messages::{self, Direction, Posted};
-use crate::service::replies::{self, Page};
-use crate::service::visitors::{self, NewVisitor, UpdateVisitor};
-use crate::service::{PageRequest, newest_first, now, optional_field, organizations};
+use crate::service::conversations::answer::{self, Page};
+use crate::service::conversations::feedback::{self as ratings, RateAnswer, RateConversation};
+use crate::service::conversations::messages::{self, Direction, Posted};
+use crate::service::conversations::posting::{self, CreateConversation, Created};
+use crate::service::conversations::visitors::{self, NewVisitor, UpdateVisitor};
+use crate::service::conversations::{self, Status};
+use crate::service::identity::organizations;
+use crate::service::{PageRequest, newest_first, now, optional_field};
 
 /// Widget session tokens start with this.
 pub const TOKEN_PREFIX: &str = "cw_";
@@ -371,9 +373,9 @@ pub async fn start_conversation(
     engine: &Engine,
     principal: &Principal,
     input: StartConversation,
-) -> ApiResult<conversations::Created> {
+) -> ApiResult<Created> {
     let me = me(principal, Action::Write).await?;
-    conversations::start(
+    posting::start_conversation_in(
         db,
         engine,
         me.org,
@@ -453,7 +455,7 @@ pub async fn send_message(
             conversation.id
         )));
     }
-    replies::visitor_message(db, engine, txn, conversation, body, page, deltas).await
+    answer::visitor_message(db, engine, txn, conversation, body, page, deltas).await
 }
 
 /// Rates one assistant answer in the visitor's own conversations.

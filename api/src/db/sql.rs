@@ -3,7 +3,13 @@
 
 use sea_orm::{DbBackend, Statement, Value};
 
-use crate::service::analytics::Granularity;
+/// The width of a time bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimeBucket {
+    Hour,
+    Day,
+    Week,
+}
 
 /// A statement under construction: text with the backend's placeholders, and its values.
 pub(crate) struct Sql {
@@ -29,21 +35,21 @@ impl Sql {
     }
 
     /// `column` truncated to the bucket start, as RFC 3339 text (identical on both backends).
-    pub(crate) fn bucket(&self, column: &str, granularity: Granularity) -> String {
-        match (self.backend, granularity) {
+    pub(crate) fn bucket(&self, column: &str, bucket: TimeBucket) -> String {
+        match (self.backend, bucket) {
             (DbBackend::Postgres, g) => {
                 let unit = match g {
-                    Granularity::Hour => "hour",
-                    Granularity::Day => "day",
-                    Granularity::Week => "week",
+                    TimeBucket::Hour => "hour",
+                    TimeBucket::Day => "day",
+                    TimeBucket::Week => "week",
                 };
                 format!(
                     "to_char(date_trunc('{unit}', {column} AT TIME ZONE 'UTC'), 'YYYY-MM-DD\"T\"HH24:00:00\"Z\"')"
                 )
             }
-            (_, Granularity::Hour) => format!("strftime('%Y-%m-%dT%H:00:00Z', {column})"),
-            (_, Granularity::Day) => format!("strftime('%Y-%m-%dT00:00:00Z', {column})"),
-            (_, Granularity::Week) => {
+            (_, TimeBucket::Hour) => format!("strftime('%Y-%m-%dT%H:00:00Z', {column})"),
+            (_, TimeBucket::Day) => format!("strftime('%Y-%m-%dT00:00:00Z', {column})"),
+            (_, TimeBucket::Week) => {
                 format!("strftime('%Y-%m-%dT00:00:00Z', {column}, '-6 days', 'weekday 1')")
             }
         }

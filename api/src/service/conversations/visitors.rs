@@ -13,12 +13,10 @@ use crate::auth::Principal;
 use crate::authz::{Action, Resource, authorize};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
+use crate::events::{names, outbox};
 use crate::ids::{self, Kind, new_id};
-use crate::service::events::{self, names};
-use crate::service::{
-    Page, PageRequest, Patch, by_ids, newest_first, now, optional_field,
-    organizations::validate_email,
-};
+use crate::service::identity::organizations::validate_email;
+use crate::service::{Page, PageRequest, Patch, by_ids, newest_first, now, optional_field};
 
 /// A visitor's contact details, as given when a conversation starts.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -135,7 +133,7 @@ pub(crate) async fn update_in(
     active.phone = Set(phone);
     active.updated_at = Set(now());
     let after = active.update(&*txn).await?;
-    events::record(
+    outbox::record(
         &txn,
         org,
         names::VISITOR_UPDATED,

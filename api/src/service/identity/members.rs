@@ -15,7 +15,7 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
 use crate::service::audit;
-use crate::service::organizations::validate_email;
+use crate::service::identity::organizations::validate_email;
 use crate::service::{Page, PageRequest, newest_first, now, optional_field};
 
 /// Input of `inviteMember` / `POST /members`.
@@ -276,7 +276,7 @@ pub async fn deactivate(db: &Db, principal: &Principal, id: &str) -> ApiResult<u
     active.active = Set(false);
     active.updated_at = Set(now());
     let member = active.update(&*txn).await?;
-    crate::service::sessions::revoke_all(&*txn, &member.id).await?;
+    crate::service::identity::sessions::revoke_all(&*txn, &member.id).await?;
     store_roles(&*txn, &member.id, &member.organization_id, &[]).await?;
     record(
         &*txn,

@@ -21,7 +21,8 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
 use crate::service::audit;
-use crate::service::{Page, PageRequest, newest_first, now, organizations, required_text};
+use crate::service::identity::organizations;
+use crate::service::{Page, PageRequest, newest_first, now, required_text};
 
 /// Input of `createApiKey` / `POST /api-keys`.
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -4,7 +4,7 @@
 //! filtered out). A notice whose predecessor is the cursor is simply next; any other notice means something was
 //! missed (a lagging channel, a Redis reconnect, two instances publishing at once), and the gap up to that notice
 //! is read back from the `events` table, which holds every committed event in commit order (see
-//! [`events::lock_stream`]). So a subscriber gets each event once, in stream order, with no gap.
+//! [`outbox::lock_stream`](crate::events::outbox::lock_stream)). So a subscriber gets each event once, in stream order, with no gap.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -18,12 +18,14 @@ use tokio::time::Instant;
 use crate::auth::Principal;
 use crate::auth::layer::Credential;
 use crate::authz::{Action, Resource, authorize, authorize_subscriptions};
-use crate::bus::Signal;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
+use crate::events::bus::Signal;
+use crate::events::feed::{readable_types, resource_of};
+use crate::events::names;
+use crate::events::outbox::latest_id;
 use crate::ids::{self, Kind};
 use crate::service::conversations;
-use crate::service::events::{latest_id, names, readable_types, resource_of};
 
 /// How many missed events one read of the table brings back.
 const GAP_PAGE: u64 = 500;

@@ -20,8 +20,8 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
 use crate::service::audit::{self, AuditActor, Change};
+use crate::service::identity::organizations::{self, validate_email};
 use crate::service::now;
-use crate::service::organizations::{self, validate_email};
 
 /// Session tokens start with this.
 pub const SESSION_PREFIX: &str = "cs_";

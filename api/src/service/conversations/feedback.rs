@@ -10,9 +10,9 @@ use crate::auth::Principal;
 use crate::authz::{Action, Resource, authorize};
 use crate::db::{Db, WriteTxn};
 use crate::error::{ApiError, ApiResult};
+use crate::events::{names, outbox};
 use crate::ids::{self, Kind, new_id};
 use crate::service::conversations;
-use crate::service::events::{self, names};
 use crate::service::{now, optional_field};
 
 /// Longest feedback comment, in characters.
@@ -164,7 +164,7 @@ async fn save(
 ) -> ApiResult<feedback::Model> {
     let org = &conversation.organization_id;
     // The conversation row is locked first, as every conversation event does, so writers cannot deadlock.
-    let bumped = events::bump_conversation(txn, org, &conversation.id).await?;
+    let bumped = outbox::bump_conversation(txn, org, &conversation.id).await?;
     let at = now();
     let existing = feedback::Entity::find()
         .filter(feedback::Column::OrganizationId.eq(org))
@@ -201,7 +201,7 @@ async fn save(
             .await?
         }
     };
-    events::record(
+    outbox::record(
         txn,
         org,
         names::FEEDBACK_RECEIVED,

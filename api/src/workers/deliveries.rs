@@ -15,9 +15,10 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::egress;
 use crate::error::{ApiError, ApiResult};
+use crate::events::deliveries::{self, Attempted, EXCERPT_BYTES, RetryPolicy};
+use crate::events::webhooks::signing_secrets;
 use crate::secrets::Sealer;
-use crate::service::deliveries::{self, Attempted, EXCERPT_BYTES, RetryPolicy};
-use crate::service::webhooks::signing_secrets;
+use crate::workers::Shutdown;
 
 /// Deliveries claimed per round.
 const BATCH: u64 = 32;
@@ -44,7 +45,7 @@ pub fn sign(secrets: &[SecretString], id: &str, timestamp: i64, body: &str) -> A
     Ok(signatures.join(" "))
 }
 
-/// Sends due webhook deliveries until the process stops.
+/// Sends due webhook deliveries until shutdown.
 pub struct Deliverer {
     db: Db,
     sealer: Arc<Sealer>,
@@ -90,10 +91,11 @@ impl Deliverer {
         })
     }
 
-    /// Claims and sends deliveries forever; errors are logged and the loop goes on.
-    pub async fn run(self) {
+    /// Claims and sends deliveries until shutdown; errors are logged and the loop goes on. A round under way
+    /// finishes before the loop stops.
+    pub async fn run(self, mut shutdown: Shutdown) {
         let this = Arc::new(self);
-        loop {
+        while !shutdown.is_requested() {
             match deliveries::claim(&this.db, this.lease, BATCH).await {
                 Ok(batch) if !batch.is_empty() => {
                     futures_util::stream::iter(batch)
@@ -107,10 +109,12 @@ impl Deliverer {
                         })
                         .await;
                 }
-                Ok(_) => tokio::time::sleep(IDLE).await,
+                Ok(_) => {
+                    shutdown.sleep(IDLE).await;
+                }
                 Err(err) => {
                     tracing::warn!(error = ?err, "claiming webhook deliveries failed");
-                    tokio::time::sleep(IDLE * 5).await;
+                    shutdown.sleep(IDLE * 5).await;
                 }
             }
         }

@@ -22,11 +22,15 @@ use serde_json::{Map, Value, json};
 use crate::auth::{Origin, tokens};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
-use crate::service::now;
-use crate::service::sessions::SessionPolicy;
-use crate::service::sso::{
-    self, Check, Finished, IdpClient, Redirect, Refusal, SamlInput, SamlSettings, chain,
+use crate::service::identity::sessions::SessionPolicy;
+use crate::service::identity::sso::idp::{Check, IdpClient, chain};
+use crate::service::identity::sso::provisioning::{Finished, sign_in};
+use crate::service::identity::sso::refusal::Refusal;
+use crate::service::identity::sso::requests::{Redirect, connection_for, take_request};
+use crate::service::identity::sso::settings::{
+    REQUEST_MINUTES, SamlInput, SamlSettings, saml_settings,
 };
+use crate::service::now;
 
 /// The signature algorithms accepted on responses and assertions: SHA-256 and stronger, never SHA-1.
 const ALLOWED: [AllowedSignatureAlgorithm; 6] = [
@@ -264,7 +268,7 @@ fn service_provider(settings: &SamlSettings, acs_url: &str) -> ApiResult<Service
 /// The SP metadata XML of a connection, for the IdP's administrators.
 pub async fn sp_metadata(db: &Db, id: &str, acs_url: &str) -> ApiResult<String> {
     // Written here rather than by samael, whose metadata would advertise a logout endpoint we do not serve.
-    sso::connection_for(db, "saml", id).await?;
+    connection_for(db, "saml", id).await?;
     Ok(format!(
         "<?xml version=\"1.0\"?>\n<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"{entity}\">\
          <md:SPSSODescriptor AuthnRequestsSigned=\"false\" WantAssertionsSigned=\"true\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\
@@ -284,7 +288,7 @@ pub(crate) async fn begin(
     acs_url: &str,
     return_to: String,
 ) -> ApiResult<Redirect> {
-    let settings = sso::saml_settings(connection)?;
+    let settings = saml_settings(connection)?;
     let sp = service_provider(&settings, acs_url)?;
     let request = sp
         .make_authentication_request(&settings.sso_url)
@@ -303,7 +307,7 @@ pub(crate) async fn begin(
         verifier: Set(None),
         return_to: Set(return_to),
         created_at: Set(at),
-        expires_at: Set(at + Duration::minutes(sso::REQUEST_MINUTES)),
+        expires_at: Set(at + Duration::minutes(REQUEST_MINUTES)),
     }
     .insert(db.conn())
     .await?;
@@ -325,18 +329,19 @@ pub async fn finish(
     cookie_state: Option<&str>,
     origin: &Origin,
 ) -> Result<Finished, Refusal> {
-    use axum::http::StatusCode;
-    let connection = sso::connection_for(db, "saml", id).await?;
+    let connection = connection_for(db, "saml", id).await?;
     let org = Some(connection.organization_id.as_str());
-    let unauthorized = |reason: String| Refusal::new(StatusCode::UNAUTHORIZED, reason, org);
-    let settings = sso::saml_settings(&connection)?;
-    let encoded = saml_response
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| Refusal::new(StatusCode::BAD_REQUEST, "no SAMLResponse was posted", org))?;
+    let unauthorized = |reason: String| Refusal::unauthenticated(reason, org);
+    let settings = saml_settings(&connection)?;
+    let encoded = saml_response.filter(|r| !r.is_empty()).ok_or_else(|| {
+        Refusal::new(
+            ApiError::BadRequest("no SAMLResponse was posted".to_owned()),
+            org,
+        )
+    })?;
     let (request_ids, return_to) = match relay_state.filter(|r| !r.is_empty()) {
         Some(state) => {
-            let request =
-                sso::take_request(db, &connection, state, cookie_state, "RelayState").await?;
+            let request = take_request(db, &connection, state, cookie_state, "RelayState").await?;
             (
                 request.nonce.into_iter().collect::<Vec<_>>(),
                 request.return_to,
@@ -383,7 +388,7 @@ pub async fn finish(
         ));
     }
     let claims = claims_of(&assertion);
-    let signed_in = sso::sign_in(db, policy, &connection, &claims, origin).await?;
+    let signed_in = sign_in(db, policy, &connection, &claims, origin).await?;
     Ok(Finished {
         signed_in,
         return_to,
@@ -548,7 +553,7 @@ pub async fn refresh_metadata(db: &Db, idp: &IdpClient) -> ApiResult<u64> {
         .await?;
     let mut changed = 0;
     for connection in connections {
-        let settings = sso::saml_settings(&connection)?;
+        let settings = saml_settings(&connection)?;
         let Some(url) = settings.metadata_url.clone() else {
             continue;
         };

@@ -1,33 +1,33 @@
 //! Conversations: start one (with its visitor and first message), update its status, list and read.
 
+pub mod answer;
+pub mod feedback;
+pub mod messages;
+pub mod posting;
+pub mod visitors;
+
 use std::fmt;
 use std::str::FromStr;
 
 use entities::conversation;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QuerySelect, Select, Set,
+    Select, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::assistant::Engine;
 use crate::auth::Principal;
 use crate::authz::{Action, Grant, Resource, authorize};
 use crate::db::Db;
 use crate::db::WriteTxn;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{self, Kind, new_id};
-use crate::service::events::{self, names};
-use crate::service::messages;
-use crate::service::replies;
-use crate::service::visitors::{self, NewVisitor};
-use crate::service::{
-    Page, PageRequest, Patch, assistants, by_ids, newest_first, now, optional_field, text_patch,
-};
+use crate::events::{names, outbox};
+use crate::ids::{self, Kind};
+use crate::service::{Page, PageRequest, Patch, by_ids, newest_first, now, text_patch};
 
 /// Longest subject.
-const SUBJECT_MAX: usize = 300;
+pub(crate) const SUBJECT_MAX: usize = 300;
 /// Longest page context.
 pub(crate) const CONTEXT_MAX: usize = 10_000;
 
@@ -88,25 +88,6 @@ pub fn status(model: &conversation::Model) -> ApiResult<Status> {
         .map_err(|_| ApiError::internal_msg(format!("stored status {:?}", model.status)))
 }
 
-/// Input of `createConversation` / `POST /conversations`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateConversation {
-    /// Optional where the organization has exactly one assistant.
-    pub assistant_id: Option<String>,
-    /// An existing visitor…
-    pub visitor_id: Option<String>,
-    /// …or a new one.
-    pub visitor: Option<NewVisitor>,
-    pub initial_message: Option<String>,
-    pub subject: Option<String>,
-    pub source_url: Option<String>,
-    pub page_context: Option<String>,
-    pub page_title: Option<String>,
-    pub browser: Option<String>,
-    pub device: Option<String>,
-}
-
 /// Input of `updateConversation` / `PUT /conversations/{id}`: absent fields keep their value, `null` clears.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -125,168 +106,6 @@ pub struct ConversationFilter {
     pub status: Option<Status>,
     pub assistant_id: Option<String>,
     pub visitor_id: Option<String>,
-}
-
-/// A conversation with the message that opened it, if any.
-#[derive(Clone, Debug)]
-pub struct Created {
-    pub conversation: conversation::Model,
-    pub initial_message: Option<entities::message::Model>,
-    /// The assistant's answer to the initial message.
-    pub replies: Vec<entities::message::Model>,
-}
-
-/// Starts a conversation: resolves the assistant, creates or finds the visitor, stores the first message.
-#[tracing::instrument(skip_all, fields(org = ?principal.organization))]
-pub async fn create(
-    db: &Db,
-    engine: &Engine,
-    principal: &Principal,
-    input: CreateConversation,
-) -> ApiResult<Created> {
-    let grant = authorize(principal, Resource::Conversation, Action::Write).await?;
-    start(db, engine, grant.organization_id(), input).await
-}
-
-/// [`create`] in an organization the caller was authorized for (the widget starts its visitor's conversations).
-pub(crate) async fn start(
-    db: &Db,
-    engine: &Engine,
-    org: &str,
-    input: CreateConversation,
-) -> ApiResult<Created> {
-    let initial_message = input
-        .initial_message
-        .as_deref()
-        .map(|body| messages::validate_body("initial_message", body, engine.message_max_bytes()))
-        .transpose()?;
-    let source_url = input
-        .source_url
-        .as_deref()
-        .map(|url| assistants::validate_url("source_url", url))
-        .transpose()?;
-    let subject = optional_field("subject", input.subject.as_deref(), SUBJECT_MAX)?;
-    let page_context = optional_field("page_context", input.page_context.as_deref(), CONTEXT_MAX)?;
-    let page_title = optional_field("page_title", input.page_title.as_deref(), 500)?;
-    let browser = optional_field("browser", input.browser.as_deref(), 200)?;
-    let device = optional_field("device", input.device.as_deref(), 200)?;
-    let new_visitor = match (&input.visitor_id, &input.visitor) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::validation(
-                "visitor",
-                "give either visitor_id or visitor, not both",
-            ));
-        }
-        (Some(id), None) => {
-            ids::parse(Kind::Visitor, "visitor_id", id)?;
-            None
-        }
-        (None, visitor) => Some(visitor.clone().unwrap_or_default().validated()?),
-    };
-
-    let txn = db.begin_write().await?;
-    let assistant_id = match &input.assistant_id {
-        Some(id) => {
-            ids::parse(Kind::Assistant, "assistant_id", id)?;
-            assistants::find(&*txn, org, id)
-                .await
-                .map_err(|_| ApiError::validation("assistant_id", format!("no assistant {id}")))?
-                .id
-        }
-        None => single_assistant(&*txn, org).await?,
-    };
-    let visitor = match (&input.visitor_id, new_visitor) {
-        (Some(id), _) => visitors::find(&*txn, org, id)
-            .await
-            .map_err(|_| ApiError::validation("visitor_id", format!("no visitor {id}")))?,
-        (None, Some(new)) => visitors::insert(&*txn, org, new).await?,
-        (None, None) => return Err(ApiError::internal_msg("visitor neither given nor found")),
-    };
-    let at = now();
-    let conversation = conversation::ActiveModel {
-        id: Set(new_id(Kind::Conversation)),
-        organization_id: Set(org.to_owned()),
-        assistant_id: Set(assistant_id),
-        visitor_id: Set(visitor.id.clone()),
-        status: Set(Status::Open.as_str().to_owned()),
-        subject: Set(subject),
-        source_url: Set(source_url),
-        page_context: Set(page_context),
-        page_title: Set(page_title),
-        browser: Set(browser),
-        device: Set(device),
-        sentiment: Set(None),
-        failed_responses: Set(0),
-        failed_total: Set(0),
-        sentiment_sum: Set(0.0),
-        sentiment_count: Set(0),
-        first_response_at: Set(None),
-        handed_off_at: Set(None),
-        handoff_reason: Set(None),
-        resolved_at: Set(None),
-        human_involved: Set(false),
-        event_seq: Set(1),
-        created_at: Set(at),
-        updated_at: Set(at),
-    }
-    .insert(&*txn)
-    .await?;
-    events::record(
-        &txn,
-        org,
-        names::CONVERSATION_CREATED,
-        Some(&conversation),
-        json!({
-            "conversation_id": conversation.id,
-            "visitor_id": conversation.visitor_id,
-            "assistant_id": conversation.assistant_id,
-            "source_url": conversation.source_url,
-            "browser": conversation.browser,
-            "device": conversation.device,
-            "initial_message": initial_message,
-        }),
-    )
-    .await?;
-    let Some(body) = initial_message else {
-        txn.commit().await?;
-        return Ok(Created {
-            conversation,
-            initial_message: None,
-            replies: Vec::new(),
-        });
-    };
-    let posted = replies::visitor_message(db, engine, txn, conversation, body, None, None).await?;
-    Ok(Created {
-        conversation: find(db.conn(), org, &posted.message.conversation_id).await?,
-        initial_message: Some(posted.message),
-        replies: posted.replies,
-    })
-}
-
-/// The organization's only assistant, or a validation error asking for `assistant_id`.
-async fn single_assistant(
-    conn: &impl sea_orm::ConnectionTrait,
-    organization_id: &str,
-) -> ApiResult<String> {
-    let ids: Vec<String> = entities::assistant::Entity::find()
-        .select_only()
-        .column(entities::assistant::Column::Id)
-        .filter(entities::assistant::Column::OrganizationId.eq(organization_id))
-        .limit(2)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    match ids.as_slice() {
-        [only] => Ok(only.clone()),
-        [] => Err(ApiError::validation(
-            "assistant_id",
-            "the organization has no assistant; create one first",
-        )),
-        _ => Err(ApiError::validation(
-            "assistant_id",
-            "required: the organization has several assistants",
-        )),
-    }
 }
 
 /// Changes a conversation's status, subject or sentiment.
@@ -316,7 +135,7 @@ pub async fn update(
     }
     let org = grant.organization_id();
     let txn = db.begin_write().await?;
-    let before = events::bump_conversation(&txn, org, id).await?;
+    let before = outbox::bump_conversation(&txn, org, id).await?;
     let previous_status = status(&before)?;
     let mut active = before.clone().into_active_model();
     let mut changes = serde_json::Map::new();
@@ -388,7 +207,7 @@ async fn record_updated(
     after: &conversation::Model,
     changes: serde_json::Value,
 ) -> ApiResult<()> {
-    events::record(
+    outbox::record(
         txn,
         &after.organization_id,
         names::CONVERSATION_UPDATED,
@@ -433,7 +252,7 @@ async fn follow_up_event(
     mut data: serde_json::Value,
 ) -> ApiResult<conversation::Model> {
     let org = &conversation.organization_id;
-    let bumped = events::bump_conversation(txn, org, &conversation.id).await?;
+    let bumped = outbox::bump_conversation(txn, org, &conversation.id).await?;
     if let Some(fields) = data.as_object_mut() {
         fields.insert("conversation_id".into(), json!(bumped.id));
         fields.insert("visitor_id".into(), json!(bumped.visitor_id));
@@ -443,7 +262,7 @@ async fn follow_up_event(
             json!((bumped.updated_at - bumped.created_at).num_seconds()),
         );
     }
-    events::record(txn, org, name, Some(&bumped), data).await?;
+    outbox::record(txn, org, name, Some(&bumped), data).await?;
     Ok(bumped)
 }
 
@@ -457,7 +276,7 @@ pub(crate) async fn hand_off(
     details: serde_json::Value,
 ) -> ApiResult<conversation::Model> {
     let org = &conversation.organization_id;
-    let before = events::bump_conversation(txn, org, &conversation.id).await?;
+    let before = outbox::bump_conversation(txn, org, &conversation.id).await?;
     let previous_status = status(&before)?;
     let mut active = before.clone().into_active_model();
     apply_status(&mut active, Status::HandedOff, reason);

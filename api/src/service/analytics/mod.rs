@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Principal;
 use crate::authz::{Action, Resource, authorize};
 use crate::db::Db;
+use crate::db::sql::{Sql, TimeBucket};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind};
 use crate::service::conversations::Status;
-use crate::service::sql::Sql;
 use crate::service::{assistants, knowledge_base};
 
 /// Bucket width of the series.
@@ -28,6 +28,16 @@ pub enum Granularity {
     Day,
     /// ISO weeks, starting on Monday.
     Week,
+}
+
+impl From<Granularity> for TimeBucket {
+    fn from(granularity: Granularity) -> Self {
+        match granularity {
+            Granularity::Hour => TimeBucket::Hour,
+            Granularity::Day => TimeBucket::Day,
+            Granularity::Week => TimeBucket::Week,
+        }
+    }
 }
 
 /// What to aggregate: `[from, to)`, the bucket width, and optionally one assistant.
@@ -412,7 +422,7 @@ pub async fn conversations(
     }
 
     let mut sql = Sql::new(backend);
-    let bucket = sql.bucket("c.created_at", window.granularity);
+    let bucket = sql.bucket("c.created_at", window.granularity.into());
     let clause = conversations_in(&mut sql, org, &window);
     let new_conversations = all::<Labelled>(
         db,
@@ -593,7 +603,7 @@ pub async fn knowledge_base(
         failed: Option<i64>,
     }
     let mut sql = Sql::new(backend);
-    let bucket = sql.bucket("q.created_at", window.granularity);
+    let bucket = sql.bucket("q.created_at", window.granularity.into());
     let clause = queries_in(&mut sql, org, &window);
     let buckets = all::<BucketRow>(
         db,

@@ -16,13 +16,14 @@ use crate::assistant::analysis;
 use crate::assistant::engine::{self, Engine};
 use crate::assistant::provider::{Failure, Request};
 use crate::assistant::retrieval::{Candidate, Question};
+use crate::assistant::settings::{EngineSettings, ProviderSettings};
 use crate::db::{Db, WriteTxn};
 use crate::error::ApiResult;
+use crate::events::{names, outbox};
 use crate::ids::{Kind, new_id};
-use crate::service::assistants::{self, EngineSettings, ProviderSettings};
+use crate::service::assistants;
+use crate::service::conversations::messages::{self, Author, NewMessage, Posted};
 use crate::service::conversations::{self, Status};
-use crate::service::events::{self, names};
-use crate::service::messages::{self, Author, NewMessage, Posted};
 use crate::service::{knowledge_base, now};
 
 /// Candidates kept for the answer, the prompt and the failed-query event.
@@ -160,8 +161,8 @@ pub(crate) async fn visitor_message(
         counters.failed_responses = Set(conversation.failed_responses + 1);
         counters.failed_total = Set(conversation.failed_total + 1);
         let counted = counters.update(&*txn).await?;
-        let bumped = events::bump_conversation(&txn, &org, &counted.id).await?;
-        events::record(
+        let bumped = outbox::bump_conversation(&txn, &org, &counted.id).await?;
+        outbox::record(
             &txn,
             &org,
             names::KNOWLEDGE_BASE_QUERY_FAILED,

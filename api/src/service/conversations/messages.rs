@@ -11,16 +11,14 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::assistant::Engine;
 use crate::auth::Principal;
 use crate::authz::{Action, Resource, authorize};
+use crate::db::sql::Sql;
 use crate::db::{Db, WriteTxn};
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{self, Kind, new_id};
-use crate::service::conversations::{self, Status};
-use crate::service::events::{self, names};
-use crate::service::replies;
-use crate::service::sql::Sql;
+use crate::events::{names, outbox};
+use crate::ids::{Kind, new_id};
+use crate::service::conversations::{self};
 use crate::service::{Page, PageRequest, by_ids, now, required_text};
 
 /// Who wrote a message.
@@ -63,18 +61,6 @@ pub fn author(model: &message::Model) -> ApiResult<Author> {
         .into_iter()
         .find(|a| a.as_str() == model.author)
         .ok_or_else(|| ApiError::internal_msg(format!("stored author {:?}", model.author)))
-}
-
-/// Input of `sendMessage` / `POST /conversations/{id}/messages`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateMessage {
-    pub author: Author,
-    pub body: String,
-    #[serde(default)]
-    pub source_entry_id: Option<String>,
-    #[serde(default)]
-    pub confidence: Option<f64>,
 }
 
 /// Checks a message body: not blank, at most `max_bytes` bytes of UTF-8 (`CONCIERGE_MESSAGE_MAX_BYTES`).
@@ -125,7 +111,7 @@ pub(crate) async fn insert(
 ) -> ApiResult<(message::Model, conversation::Model)> {
     let author = new.author.unwrap_or(Author::System);
     let conversation =
-        events::bump_conversation(txn, &conversation.organization_id, &conversation.id).await?;
+        outbox::bump_conversation(txn, &conversation.organization_id, &conversation.id).await?;
     let at = now();
     let message = message::ActiveModel {
         id: Set(new_id(Kind::Message)),
@@ -170,7 +156,7 @@ pub(crate) async fn insert(
     } else {
         conversation
     };
-    events::record(
+    outbox::record(
         txn,
         &conversation.organization_id,
         names::MESSAGE_CREATED,
@@ -207,61 +193,6 @@ fn event_data(conversation: &conversation::Model, message: &message::Model) -> s
 pub struct Posted {
     pub message: message::Model,
     pub replies: Vec<message::Model>,
-}
-
-/// Adds a message to a conversation that is not closed; a visitor message is answered by the assistant.
-///
-/// With `deltas`, an answer from the AI provider is streamed there as it is written.
-#[tracing::instrument(skip_all, fields(org = ?principal.organization))]
-pub async fn create(
-    db: &Db,
-    engine: &Engine,
-    principal: &Principal,
-    conversation_id: &str,
-    input: CreateMessage,
-    deltas: Option<&tokio::sync::mpsc::Sender<String>>,
-) -> ApiResult<Posted> {
-    let grant = authorize(principal, Resource::Message, Action::Write).await?;
-    let conversation_id = ids::lookup(Kind::Conversation, conversation_id)?;
-    let body = validate_body("body", &input.body, engine.message_max_bytes())?;
-    let source_entry_id = input
-        .source_entry_id
-        .as_deref()
-        .map(|id| ids::parse(Kind::KnowledgeBaseEntry, "source_entry_id", id))
-        .transpose()?;
-    if let Some(c) = input.confidence
-        && !(0.0..=1.0).contains(&c)
-    {
-        return Err(ApiError::validation(
-            "confidence",
-            "must be between 0 and 1",
-        ));
-    }
-    let txn = db.begin_write().await?;
-    let conversation = conversations::find(&*txn, grant.organization_id(), conversation_id).await?;
-    if conversations::status(&conversation)? == Status::Closed {
-        return Err(ApiError::Conflict(format!(
-            "conversation {conversation_id} is closed; reopen it before adding messages"
-        )));
-    }
-    if input.author == Author::Visitor {
-        return replies::visitor_message(db, engine, txn, conversation, body, None, deltas).await;
-    }
-    let (message, _) = insert(
-        &txn,
-        &conversation,
-        NewMessage {
-            source_entry_id,
-            confidence: input.confidence,
-            ..NewMessage::new(input.author, body)
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(Posted {
-        message,
-        replies: Vec::new(),
-    })
 }
 
 /// The message a `message.created` event carries (its data holds every column).

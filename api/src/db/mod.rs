@@ -1,5 +1,7 @@
 //! The database handle: one pool, a statement counter, and serialized write transactions on SQLite.
 
+pub(crate) mod sql;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -11,8 +13,8 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::bus::{Bus, Notice, Signal};
 use crate::config::Settings;
+use crate::events::bus::{Bus, Notice, Signal};
 
 tokio::task_local! {
     /// Set while background work (webhook delivery, usage flushing) runs, so its statements are not counted.

@@ -1,0 +1,41 @@
+//! Why an SSO sign-in was refused: a domain error that the routes show on the error page and the audit log records.
+
+use crate::error::ApiError;
+
+/// Why an SSO sign-in was refused: the error (whose kind the routes answer as a status), and the organization
+/// to audit it in, when known.
+#[derive(Debug)]
+pub struct Refusal {
+    pub error: ApiError,
+    pub organization_id: Option<String>,
+}
+
+impl Refusal {
+    pub(crate) fn new(error: ApiError, org: Option<&str>) -> Self {
+        Self {
+            error,
+            organization_id: org.map(str::to_owned),
+        }
+    }
+
+    /// Refused because the provider's answer does not prove who signs in (401).
+    pub(crate) fn unauthenticated(reason: impl Into<String>, org: Option<&str>) -> Self {
+        Self::new(ApiError::Unauthenticated(reason.into()), org)
+    }
+
+    /// Refused because the member may not sign in this way (403).
+    pub(crate) fn forbidden(reason: impl Into<String>, org: Option<&str>) -> Self {
+        Self::new(ApiError::Forbidden(reason.into()), org)
+    }
+
+    /// Why, in words, as the error page and the audit log say it.
+    pub fn reason(&self) -> String {
+        self.error.public_message()
+    }
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Self::new(error, None)
+    }
+}
