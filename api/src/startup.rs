@@ -77,7 +77,7 @@ impl Application {
             _ => format!("http://{}", listener.local_addr()?),
         };
         let trusted_proxies =
-            crate::auth::layer::TrustedProxies::parse(settings.trusted_proxies.as_deref())?;
+            crate::auth::proxies::TrustedProxies::parse(settings.trusted_proxies.as_deref())?;
         let state = AppState {
             trusted_proxies,
             idp,

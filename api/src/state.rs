@@ -28,7 +28,7 @@ pub struct AppState {
     /// The HTTP client for identity providers (SSRF-guarded, no redirects).
     pub idp: Arc<crate::service::identity::sso::idp::IdpClient>,
     /// Load balancers whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: crate::auth::layer::TrustedProxies,
+    pub trusted_proxies: crate::auth::proxies::TrustedProxies,
     /// The base URL browsers reach this server at (`CONCIERGE_PUBLIC_URL`, else the bound address).
     pub public_url: Arc<str>,
 }

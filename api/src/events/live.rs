@@ -16,7 +16,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
 
 use crate::auth::Principal;
-use crate::auth::layer::Credential;
+use crate::auth::credentials::Credential;
 use crate::authz::{Action, Resource, authorize, authorize_subscriptions};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};

@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::auth::Principal;
-use crate::auth::layer::Authenticated;
+use crate::auth::credentials::Authenticated;
 use crate::authz;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -287,7 +287,7 @@ async fn execute(
             }
         }
     }
-    request.data = super::context_data(state, principal);
+    request.data = super::context::data(state, principal);
     let response = state.schema.execute(request).await;
     render(media, response)
 }

@@ -2,6 +2,7 @@
 
 mod api_keys;
 mod audit;
+mod context;
 mod conversations;
 pub(crate) mod events;
 mod federation;
@@ -82,24 +83,7 @@ pub async fn federation_sdl(schema: &AppSchema) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow::anyhow!("no SDL in the _service answer"))
 }
 
-/// What every resolver may read for `principal`: the database, the caller, its DataLoaders, the sealer, the
-/// assistant engine and the settings (for a request over HTTP and a connection over WebSocket alike).
-pub(crate) fn context_data(
-    state: &crate::state::AppState,
-    principal: Principal,
-) -> async_graphql::Data {
-    let mut data = async_graphql::Data::default();
-    data.insert(loaders::request_loader(state.db.clone(), principal.clone()));
-    data.insert(state.db.clone());
-    data.insert(principal);
-    data.insert(state.sealer.clone());
-    data.insert(state.engine.clone());
-    data.insert(state.settings.clone());
-    data.insert(state.idp.clone());
-    data
-}
-
-/// A piece of shared state that [`context_data`] put in every context.
+/// A piece of shared state that [`context::data`](crate::graphql::context::data) put in every context.
 pub(crate) fn shared<'a, T: std::any::Any + Send + Sync>(
     ctx: &Context<'a>,
 ) -> Result<&'a T, ApiError> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Subscription};
 use futures_util::{Stream, StreamExt};
 
-use crate::auth::layer::Credential;
+use crate::auth::credentials::Credential;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::events::live::{self, Recheck, Scope};

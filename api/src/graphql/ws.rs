@@ -21,9 +21,10 @@ use futures_util::{SinkExt, StreamExt, future};
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::auth::layer::{
-    Credential, authenticate_token, bearer, is_same_origin, origin_of, session_cookie,
+use crate::auth::credentials::{
+    Credential, authenticate_token, bearer, is_same_origin, session_cookie,
 };
+use crate::auth::proxies::origin_of;
 use crate::auth::{Origin, Principal};
 use crate::authz;
 use crate::error::ApiError;
@@ -228,7 +229,7 @@ async fn connect(
         origin,
         authz: state.authz.clone(),
     };
-    let mut data = super::context_data(state, principal);
+    let mut data = super::context::data(state, principal);
     data.insert(credential);
     Ok(data)
 }

@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::auth::Principal;
-use crate::auth::layer::Authenticated;
+use crate::auth::credentials::Authenticated;
 use crate::error::ApiError;
 use crate::state::AppState;
 

@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::auth::Origin;
-use crate::auth::layer::{Source, check_cross_site, credential, origin_of};
+use crate::auth::credentials::{Source, check_cross_site, credential};
+use crate::auth::proxies::origin_of;
 use crate::error::ApiError;
 use crate::rest::extract::ApiJson;
 use crate::service::identity::sessions::{self as svc, AcceptInvitation, Credentials};

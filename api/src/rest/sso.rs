@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::layer::cookie_value;
+use crate::auth::credentials::cookie_value;
 use crate::error::ApiError;
 use crate::rest::extract::{ApiPath, ApiQuery};
 use crate::rest::public::{ClientOrigin, http_only_cookie, session_cookie};

@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::Principal;
-use crate::auth::layer::{bearer, origin_of};
+use crate::auth::credentials::bearer;
+use crate::auth::proxies::origin_of;
 use crate::error::ApiError;
 use crate::ids::Kind;
 use crate::ratelimit::WidgetBucket;
