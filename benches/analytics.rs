@@ -311,13 +311,17 @@ async fn run(kind: &str, o: &Options) -> Vec<(String, f64)> {
     for (name, granularity) in [("day", Granularity::Day), ("hour", Granularity::Hour)] {
         let r = range(granularity);
         let figures = timed(o.runs, || async {
-            let stats = analytics::conversations(&db, &owner, &r).await.unwrap();
+            let stats = analytics::conversations::stats(&db, &owner, &r)
+                .await
+                .unwrap();
             assert_eq!(stats.messages as usize, o.messages);
         })
         .await;
         rows.push((format!("conversations analytics, by {name}"), figures));
         let figures = timed(o.runs, || async {
-            analytics::knowledge_base(&db, &owner, &r).await.unwrap();
+            analytics::knowledge_base::stats(&db, &owner, &r)
+                .await
+                .unwrap();
         })
         .await;
         rows.push((format!("knowledge-base analytics, by {name}"), figures));

@@ -147,7 +147,7 @@ async fn relevance(faq: &Faq) {
         ));
     }
     insert(&db, rows).await;
-    let retriever = Retriever::new(db.clone(), 16);
+    let retriever = api::service::knowledge_base::retriever(&db, 16);
     let (mut hits1, mut hits3, mut reciprocal, mut failed) = (0usize, 0usize, 0.0f64, 0usize);
     let (mut answered, mut answered_right, mut failed_right) = (0usize, 0usize, 0usize);
     let mut misses = Vec::new();
@@ -271,7 +271,7 @@ async fn latency(faq: &Faq, size: usize, queries: usize) {
         ));
     }
     insert(&db, rows).await;
-    let retriever = Retriever::new(db.clone(), 16);
+    let retriever = api::service::knowledge_base::retriever(&db, 16);
     let built = Instant::now();
     retriever
         .search(

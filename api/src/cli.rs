@@ -154,7 +154,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!();
             println!(
                 "Owner invitation (valid {} days): POST /api/v1/auth/accept-invitation {{\"token\": …, \"password\": …}}",
-                service::identity::sessions::INVITATION_DAYS
+                service::identity::signin::INVITATION_DAYS
             );
             println!("{}", created.owner_invitation);
         }

@@ -64,7 +64,7 @@ impl Application {
         };
         let authz = crate::authz::Authz::load(&db).await?;
         let retriever =
-            crate::assistant::retrieval::Retriever::new(db.clone(), settings.retrieval_max_indexes);
+            crate::service::knowledge_base::retriever(&db, settings.retrieval_max_indexes);
         let sealer = Arc::new(crate::secrets::Sealer::from_settings(&settings)?);
         let engine = crate::assistant::Engine::new(retriever, sealer.clone(), &settings)?;
         let idp = Arc::new(crate::service::identity::sso::idp::IdpClient::new(

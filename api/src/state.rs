@@ -17,7 +17,7 @@ pub struct AppState {
     /// Seals and opens secrets at rest under the master key.
     pub sealer: Arc<crate::secrets::Sealer>,
     /// Failed sign-ins per client address.
-    pub login_throttle: Arc<crate::service::identity::sessions::LoginThrottle>,
+    pub login_throttle: Arc<crate::service::identity::signin::LoginThrottle>,
     pub schema: AppSchema,
     pub settings: Arc<Settings>,
     pub rate_limits: Arc<RateLimits>,

@@ -598,7 +598,7 @@ async fn the_conversations_of_a_range_export_as_streamed_csv_on_the_full_api_pla
         .iter()
         .map(str::to_owned)
         .collect();
-    assert_eq!(header, api::service::analytics::EXPORT_COLUMNS);
+    assert_eq!(header, api::service::analytics::export::EXPORT_COLUMNS);
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(
         records.len(),

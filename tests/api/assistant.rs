@@ -132,6 +132,45 @@ async fn a_visitor_question_is_answered_from_the_knowledge_base_with_its_source_
 }
 
 #[tokio::test]
+async fn send_message_answers_with_its_replies_in_the_same_round_trip() {
+    let app = spawn_app().await;
+    let (shipping, _) = seed(&app).await;
+    let created = app
+        .post("/api/v1/conversations", json!({"visitor": {"name": "Ann"}}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap();
+    let send = |selection: &'static str| {
+        let app = &app;
+        async move {
+            let before = app.db.statement_count();
+            let data = app
+                .graphql_ok(
+                    &format!("mutation($id: ID!) {{ sendMessage(input: {{conversationId: $id, author: VISITOR, body: \"how long does shipping take\"}}) {selection} }}"),
+                    json!({"id": id}),
+                )
+                .await;
+            (
+                app.db.statement_count() - before,
+                data["sendMessage"].clone(),
+            )
+        }
+    };
+    // The first answer loads the organization's search index; the next two are measured.
+    send("{ id }").await;
+    let (without, _) = send("{ id }").await;
+    let (with, sent) = send("{ id replies { author body sourceEntryId replyToId } }").await;
+    assert_eq!(sent["replies"][0]["author"], "ASSISTANT");
+    assert_eq!(sent["replies"][0]["body"], SHIPPING);
+    assert_eq!(sent["replies"][0]["sourceEntryId"], shipping.as_str());
+    assert_eq!(sent["replies"][0]["replyToId"], sent["id"]);
+    assert_eq!(
+        with, without,
+        "the replies come back with the posted message, without another query"
+    );
+}
+
+#[tokio::test]
 async fn below_the_threshold_the_fallback_is_sent_the_failure_recorded_and_two_in_a_row_hand_off() {
     let app = spawn_app().await;
     let (shipping, _) = seed(&app).await;

@@ -8,7 +8,7 @@ use api::authz::{Authz, Tenant};
 use api::events::webhooks;
 use api::service::identity::bootstrap::{Bootstrapped, bootstrap};
 use api::service::identity::organizations::set_plan_as_operator;
-use api::service::identity::{api_keys, members, sessions};
+use api::service::identity::{api_keys, members, sessions, signin};
 use api::service::{conversations, knowledge_base};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -248,24 +248,24 @@ impl Org {
         let member = members::invite(&app.db, &self.session, input)
             .await
             .unwrap();
-        let token = sessions::issue_invitation(&app.db, &self.session, &member.id)
+        let token = signin::issue_invitation(&app.db, &self.session, &member.id)
             .await
             .unwrap()
             .token;
         let origin = Origin::default();
-        let accepted = sessions::AcceptInvitation {
+        let accepted = signin::AcceptInvitation {
             token,
             password: PASSWORD.to_owned(),
         };
-        sessions::accept_invitation(&app.db, accepted, &origin)
+        signin::accept_invitation(&app.db, accepted, &origin)
             .await
             .unwrap();
-        let credentials = sessions::Credentials {
+        let credentials = signin::Credentials {
             email,
             password: PASSWORD.to_owned(),
             organization_id: Some(member.organization_id),
         };
-        sessions::login(
+        signin::login(
             &app.db,
             &app.state.login_throttle,
             sessions::SessionPolicy::default(),
@@ -310,25 +310,25 @@ async fn signed_in_member(
             name: None,
         };
         let member = members::invite(&app.db, owner, input).await.unwrap();
-        sessions::issue_invitation(&app.db, owner, &member.id)
+        signin::issue_invitation(&app.db, owner, &member.id)
             .await
             .unwrap()
             .token
     };
     let origin = Origin::default();
-    let accepted = sessions::AcceptInvitation {
+    let accepted = signin::AcceptInvitation {
         token: invitation,
         password: PASSWORD.to_owned(),
     };
-    let member = sessions::accept_invitation(&app.db, accepted, &origin)
+    let member = signin::accept_invitation(&app.db, accepted, &origin)
         .await
         .unwrap();
-    let credentials = sessions::Credentials {
+    let credentials = signin::Credentials {
         email: member.email,
         password: PASSWORD.to_owned(),
         organization_id: Some(member.organization_id),
     };
-    sessions::login(
+    signin::login(
         &app.db,
         &app.state.login_throttle,
         sessions::SessionPolicy::default(),

@@ -2,6 +2,7 @@
 
 pub mod analysis;
 pub mod engine;
+pub mod index;
 pub mod provider;
 pub mod retrieval;
 pub mod settings;

@@ -3,34 +3,22 @@
 use serde::{Deserialize, Serialize};
 
 /// One intent: a name stored on the visitor messages that match one of its keywords or patterns.
-#[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Serialize,
-    Deserialize,
-    async_graphql::SimpleObject,
-    async_graphql::InputObject,
-)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[graphql(input_name = "IntentInput")]
 pub struct Intent {
     /// `refund`, `shipping`, `cancel`…: lower-case letters, digits, `_` and `-`.
     pub name: String,
     /// Whole words or phrases, case-insensitive; plural and verb endings match too.
     #[serde(default)]
-    #[graphql(default)]
     pub keywords: Vec<String>,
     /// Regular expressions (Rust `regex` syntax), case-insensitive.
     #[serde(default)]
-    #[graphql(default)]
     pub patterns: Vec<String>,
 }
 
 /// An OpenAI-compatible chat-completions provider (the key is stored apart, sealed).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, async_graphql::SimpleObject)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[graphql(name = "AiProvider")]
 pub struct ProviderSettings {
     /// Base URL of the API, e.g. `https://api.openai.com/v1`; `/chat/completions` is appended.
     pub base_url: String,
@@ -59,9 +47,8 @@ fn default_max_tokens() -> u32 {
 }
 
 /// How the assistant answers, when it hands off, which intents it knows and its optional AI provider.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, async_graphql::SimpleObject)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-#[graphql(name = "AssistantEngine")]
 pub struct EngineSettings {
     /// Whether the assistant answers visitor messages at all.
     pub auto_reply: bool,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One permission a service key may be limited to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Scope {
     /// The organization, its assistants and plan.
     #[serde(rename = "organization:read")]

@@ -40,7 +40,7 @@ const ENDPOINTS_MAX: u64 = 50;
 pub const ROTATION_OVERLAP_HOURS: i64 = 24;
 
 /// Whether deliveries go out, and if not, why.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WebhookStatus {
     /// Deliveries go out.

@@ -2,9 +2,8 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
-use crate::auth::Role;
-use crate::auth::scopes::Scope;
 use crate::graphql::caller;
+use crate::graphql::enums::{Role, Scope};
 use crate::graphql::types::{ApiKey, Conn, Timestamp, connection, wants_total};
 use crate::ids::Kind;
 use crate::service::PageRequest;
@@ -109,8 +108,10 @@ impl ApiKeyMutation {
             principal,
             CreateApiKey {
                 name: input.name,
-                role: input.role,
-                scopes: input.scopes,
+                role: input.role.map(Into::into),
+                scopes: input
+                    .scopes
+                    .map(|scopes| scopes.into_iter().map(Into::into).collect()),
                 expires_at: input.expires_at.map(|t| t.0),
                 allowed_cidrs: input.allowed_cidrs,
             },

@@ -2,16 +2,16 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 
+use crate::graphql::enums::{Author, Status};
 use crate::graphql::loaders::prefetch_for_conversations;
 use crate::graphql::types::{Conn, Conversation, Message, Timestamp, connection, wants_total};
 use crate::graphql::{caller, engine};
 use crate::ids::Kind;
 use crate::service::PageRequest;
 use crate::service::conversations::feedback;
-use crate::service::conversations::messages::Author;
 use crate::service::conversations::posting::{self, CreateConversation, CreateMessage};
 use crate::service::conversations::visitors::NewVisitor;
-use crate::service::conversations::{self, ConversationFilter, Status, UpdateConversation};
+use crate::service::conversations::{self, ConversationFilter, UpdateConversation};
 
 #[derive(Default)]
 pub struct ConversationQuery;
@@ -31,7 +31,7 @@ impl ConversationQuery {
         let (db, principal) = caller(ctx)?;
         let page = PageRequest::new(first.map(i64::from), after.as_deref(), Kind::Conversation)?;
         let filter = ConversationFilter {
-            status,
+            status: status.map(Into::into),
             assistant_id: assistant_id.map(|id| id.0),
             visitor_id: visitor_id.map(|id| id.0),
         };
@@ -147,8 +147,10 @@ impl ConversationMutation {
         .await?;
         Ok(CreateConversationPayload {
             conversation: Conversation(created.conversation),
-            initial_message: created.initial_message.map(Message),
-            replies: created.replies.into_iter().map(Message).collect(),
+            initial_message: created
+                .initial_message
+                .map(|message| Message::answered(message, created.replies.clone())),
+            replies: created.replies.into_iter().map(Message::from).collect(),
         })
     }
 
@@ -165,7 +167,7 @@ impl ConversationMutation {
             principal,
             &id,
             UpdateConversation {
-                status: input.status,
+                status: input.status.map(Into::into),
                 subject: input.subject.into(),
                 sentiment: input.sentiment.into(),
             },
@@ -188,7 +190,7 @@ impl ConversationMutation {
             principal,
             &input.conversation_id,
             CreateMessage {
-                author: input.author,
+                author: input.author.into(),
                 body: input.body,
                 source_entry_id: input.source_entry_id.map(|id| id.0),
                 confidence: input.confidence,
@@ -196,7 +198,7 @@ impl ConversationMutation {
             None,
         )
         .await?;
-        Ok(Message(posted.message))
+        Ok(Message::answered(posted.message, posted.replies))
     }
 
     /// Rates an assistant answer helpful or not (emits `feedback.received`); a new rating replaces the last.

@@ -38,7 +38,7 @@ impl FederationQuery {
             .await?
             .into_values()
             .next()
-            .map(Message))
+            .map(Message::from))
     }
 
     #[graphql(entity)]

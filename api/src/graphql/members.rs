@@ -3,14 +3,14 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use entities::user;
 
-use crate::auth::{Plan, Role};
 use crate::error::ApiError;
 use crate::graphql::caller;
+use crate::graphql::enums::{Plan, Role};
 use crate::graphql::types::{Conn, Organization, Timestamp, connection, wants_total};
 use crate::ids::Kind;
 use crate::service::PageRequest;
 use crate::service::identity::members::{self, InviteMember};
-use crate::service::identity::{organizations, sessions};
+use crate::service::identity::{organizations, sessions, signin};
 
 /// A member of the team.
 pub struct Member(pub user::Model);
@@ -27,7 +27,7 @@ impl Member {
         self.0.name.as_deref()
     }
     async fn role(&self) -> async_graphql::Result<Role> {
-        Ok(Role::stored(&self.0.role)?)
+        Ok(crate::auth::Role::stored(&self.0.role)?.into())
     }
     async fn active(&self) -> bool {
         self.0.active
@@ -189,7 +189,7 @@ impl MemberMutation {
             principal,
             InviteMember {
                 email: input.email,
-                role: input.role,
+                role: input.role.into(),
                 name: input.name,
             },
         )
@@ -206,7 +206,7 @@ impl MemberMutation {
     ) -> async_graphql::Result<Member> {
         let (db, principal) = caller(ctx)?;
         Ok(Member(
-            members::change_role(db, principal, &id, role).await?,
+            members::change_role(db, principal, &id, role.into()).await?,
         ))
     }
 
@@ -218,7 +218,7 @@ impl MemberMutation {
         member_id: ID,
     ) -> async_graphql::Result<InvitationPayload> {
         let (db, principal) = caller(ctx)?;
-        let invitation = sessions::issue_invitation(db, principal, &member_id).await?;
+        let invitation = signin::issue_invitation(db, principal, &member_id).await?;
         let expires_at = invitation
             .member
             .invitation_expires_at
@@ -245,7 +245,7 @@ impl MemberMutation {
     ) -> async_graphql::Result<Organization> {
         let (db, principal) = caller(ctx)?;
         Ok(Organization(
-            organizations::set_plan(db, principal, plan).await?,
+            organizations::set_plan(db, principal, plan.into()).await?,
         ))
     }
 }

@@ -1,9 +1,12 @@
 //! The GraphQL API: an Apollo Federation v2 subgraph merged from one query and mutation object per domain.
 
+mod analytics;
 mod api_keys;
 mod audit;
 mod context;
 mod conversations;
+pub mod engine;
+pub mod enums;
 pub(crate) mod events;
 mod federation;
 pub mod http;
@@ -118,4 +121,15 @@ pub(crate) fn caller<'a>(ctx: &Context<'a>) -> async_graphql::Result<(&'a Db, &'
         .data::<Principal>()
         .map_err(|_| ApiError::Unauthenticated("missing credentials".to_owned()))?;
     Ok((db, principal))
+}
+
+/// An optional GraphQL input field as a patch: absent keeps the value, `null` clears it, a value sets it.
+impl<T> From<async_graphql::MaybeUndefined<T>> for crate::service::Patch<T> {
+    fn from(value: async_graphql::MaybeUndefined<T>) -> Self {
+        match value {
+            async_graphql::MaybeUndefined::Undefined => crate::service::Patch::Keep,
+            async_graphql::MaybeUndefined::Null => crate::service::Patch::Clear,
+            async_graphql::MaybeUndefined::Value(v) => crate::service::Patch::Set(v),
+        }
+    }
 }

@@ -3,15 +3,13 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
 use crate::assistant::settings::{EngineSettings, ProviderSettings};
+use crate::graphql::enums::{Granularity, WidgetPosition, WidgetTheme};
 use crate::graphql::types::{
     Assistant, Conn, Me, Organization, Timestamp, Visitor, connection, wants_total,
 };
 use crate::graphql::{caller, sealer};
 use crate::ids::Kind;
-use crate::service::analytics::Granularity;
-use crate::service::assistants::{
-    self, CreateAssistant, UpdateAssistant, WidgetPosition, WidgetSettings, WidgetTheme,
-};
+use crate::service::assistants::{self, CreateAssistant, UpdateAssistant, WidgetSettings};
 use crate::service::conversations::visitors;
 use crate::service::identity::organizations;
 use crate::service::{PageRequest, analytics};
@@ -98,10 +96,12 @@ impl Analytics {
         to: Option<Timestamp>,
         granularity: Option<Granularity>,
         assistant_id: Option<ID>,
-    ) -> async_graphql::Result<analytics::ConversationStats> {
+    ) -> async_graphql::Result<crate::graphql::analytics::ConversationStats> {
         let (db, principal) = caller(ctx)?;
         let range = range(from, to, granularity, assistant_id);
-        Ok(analytics::conversations(db, principal, &range).await?)
+        Ok(analytics::conversations::stats(db, principal, &range)
+            .await?
+            .into())
     }
 
     /// Knowledge-base figures of `[from, to)` (default: the last 30 days).
@@ -112,10 +112,12 @@ impl Analytics {
         to: Option<Timestamp>,
         granularity: Option<Granularity>,
         assistant_id: Option<ID>,
-    ) -> async_graphql::Result<analytics::KnowledgeBaseStats> {
+    ) -> async_graphql::Result<crate::graphql::analytics::KnowledgeBaseStats> {
         let (db, principal) = caller(ctx)?;
         let range = range(from, to, granularity, assistant_id);
-        Ok(analytics::knowledge_base(db, principal, &range).await?)
+        Ok(analytics::knowledge_base::stats(db, principal, &range)
+            .await?
+            .into())
     }
 }
 
@@ -128,7 +130,7 @@ fn range(
     analytics::Range {
         from: from.map(|t| t.0),
         to: to.map(|t| t.0),
-        granularity: granularity.unwrap_or_default(),
+        granularity: granularity.map(Into::into).unwrap_or_default(),
         assistant_id: assistant_id.map(|id| id.0),
     }
 }
@@ -159,9 +161,9 @@ impl WidgetInput {
     /// Applies the given fields on top of `base`.
     fn apply(self, base: WidgetSettings) -> WidgetSettings {
         WidgetSettings {
-            position: self.position.unwrap_or(base.position),
+            position: self.position.map_or(base.position, Into::into),
             primary_color: self.primary_color.unwrap_or(base.primary_color),
-            theme: self.theme.unwrap_or(base.theme),
+            theme: self.theme.map_or(base.theme, Into::into),
             welcome_message: self.welcome_message.unwrap_or(base.welcome_message),
             auto_open: self.auto_open.unwrap_or(base.auto_open),
             auto_open_delay_ms: self.auto_open_delay_ms.unwrap_or(base.auto_open_delay_ms),
@@ -208,7 +210,7 @@ pub struct EngineInput {
     pub max_failed_responses: Option<u32>,
     /// VADER compound score below which a visitor message hands off (default -0.5); `null` turns it off.
     pub negative_sentiment_threshold: MaybeUndefined<f64>,
-    pub intents: Option<Vec<crate::assistant::settings::Intent>>,
+    pub intents: Option<Vec<crate::graphql::engine::Intent>>,
     /// `null` removes the provider: answers come from the knowledge base alone.
     pub provider: MaybeUndefined<AiProviderInput>,
 }
@@ -232,7 +234,9 @@ impl EngineInput {
                 MaybeUndefined::Null => None,
                 MaybeUndefined::Value(v) => Some(v),
             },
-            intents: self.intents.unwrap_or(base.intents),
+            intents: self.intents.map_or(base.intents, |intents| {
+                intents.into_iter().map(Into::into).collect()
+            }),
             provider: match self.provider {
                 MaybeUndefined::Undefined => base.provider,
                 MaybeUndefined::Null => None,

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object};
 use entities::sso_connection;
 
-use crate::auth::Role;
+use crate::graphql::enums::{Role, SsoProtocol};
 use crate::graphql::types::{Organization, Timestamp};
 use crate::graphql::{caller, sealer};
 use crate::service::identity::sso::settings::{
@@ -109,8 +109,8 @@ impl SsoConnection {
     async fn name(&self) -> &str {
         &self.0.name
     }
-    async fn protocol(&self) -> async_graphql::Result<Protocol> {
-        Ok(sso::settings::protocol(&self.0)?)
+    async fn protocol(&self) -> async_graphql::Result<SsoProtocol> {
+        Ok(sso::settings::protocol(&self.0)?.into())
     }
     async fn enabled(&self) -> bool {
         self.0.enabled
@@ -150,11 +150,14 @@ impl SsoConnection {
         SsoAttributes(sso::settings::attributes(&self.0))
     }
     /// Applied in order; the first that matches gives the role.
-    async fn role_rules(&self) -> Vec<RoleRule> {
+    async fn role_rules(&self) -> Vec<SsoRoleRule> {
         sso::settings::role_rules(&self.0)
+            .into_iter()
+            .map(SsoRoleRule::from)
+            .collect()
     }
     async fn default_role(&self) -> async_graphql::Result<Role> {
-        Ok(Role::stored(&self.0.default_role)?)
+        Ok(crate::auth::Role::stored(&self.0.default_role)?.into())
     }
     /// Refuse sign-in when no rule matches (instead of the default role).
     async fn deny_unmatched(&self) -> bool {
@@ -248,7 +251,7 @@ pub struct SsoRoleRuleInput {
 #[derive(InputObject)]
 pub struct SsoConnectionInput {
     pub name: String,
-    pub protocol: Protocol,
+    pub protocol: SsoProtocol,
     pub domains: Vec<String>,
     #[graphql(default = true)]
     pub enabled: bool,
@@ -281,7 +284,7 @@ impl From<SsoConnectionInput> for ConnectionInput {
         };
         ConnectionInput {
             name: input.name,
-            protocol: input.protocol,
+            protocol: input.protocol.into(),
             domains: input.domains,
             enabled: input.enabled,
             oidc: input.oidc.map(|o| OidcInput {
@@ -314,12 +317,52 @@ impl From<SsoConnectionInput> for ConnectionInput {
                 .map(|r| RoleRule {
                     attribute: r.attribute,
                     value: r.value,
-                    role: r.role,
+                    role: r.role.into(),
                 })
                 .collect(),
-            default_role: input.default_role,
+            default_role: input.default_role.into(),
             deny_unmatched: input.deny_unmatched,
             jit_provisioning: input.jit_provisioning,
+        }
+    }
+}
+
+/// One role-mapping rule: members whose `attribute` (the groups claim when unset) equals or contains `value`
+/// get `role`. Rules apply in order; the first that matches wins.
+#[derive(async_graphql::SimpleObject)]
+pub struct SsoRoleRule {
+    pub attribute: Option<String>,
+    pub value: String,
+    pub role: Role,
+}
+
+impl From<RoleRule> for SsoRoleRule {
+    fn from(rule: RoleRule) -> Self {
+        Self {
+            attribute: rule.attribute,
+            value: rule.value,
+            role: rule.role.into(),
+        }
+    }
+}
+
+/// One finding of `testSsoConnection`.
+#[derive(async_graphql::SimpleObject)]
+pub struct SsoCheck {
+    /// `discovery`, `signing_keys`, `endpoints`, `authorization_url`, `token_url`, `userinfo_url` or
+    /// `client_secret`.
+    pub name: String,
+    pub ok: bool,
+    /// What was found, or what is wrong, in words.
+    pub detail: String,
+}
+
+impl From<sso::idp::Check> for SsoCheck {
+    fn from(check: sso::idp::Check) -> Self {
+        Self {
+            name: check.name,
+            ok: check.ok,
+            detail: check.detail,
         }
     }
 }
@@ -329,7 +372,7 @@ impl From<SsoConnectionInput> for ConnectionInput {
 pub struct SsoConnectionTest {
     /// Every check passed.
     pub ok: bool,
-    pub checks: Vec<sso::idp::Check>,
+    pub checks: Vec<SsoCheck>,
 }
 
 fn idp<'a>(ctx: &Context<'a>) -> Result<&'a sso::idp::IdpClient, crate::error::ApiError> {
@@ -408,7 +451,7 @@ impl SsoMutation {
         let checks = sso::diagnostics::test(db, sealer(ctx)?, idp(ctx)?, principal, &id).await?;
         Ok(SsoConnectionTest {
             ok: checks.iter().all(|c| c.ok),
-            checks,
+            checks: checks.into_iter().map(SsoCheck::from).collect(),
         })
     }
 

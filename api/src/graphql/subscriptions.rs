@@ -81,7 +81,7 @@ impl SubscriptionRoot {
         let events = open(ctx, Scope::messages(&conversation_id), after).await?;
         Ok(events.map(|item| {
             let Event(event) = item?;
-            Ok(Message(messages::from_event(&event)?))
+            Ok(Message::from(messages::from_event(&event)?))
         }))
     }
 }

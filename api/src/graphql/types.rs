@@ -9,13 +9,14 @@ use entities::{
     api_key, assistant, conversation, knowledge_base_entry, message, organization, visitor,
 };
 
-use crate::auth::{Actor, Plan, Principal, Role};
+use crate::auth::{Actor, Principal};
 use crate::graphql::caller;
+use crate::graphql::enums::{Author, Plan, Role, Scope, Status, WidgetPosition, WidgetTheme};
 use crate::graphql::loaders::{AssistantKey, LatestMessagesKey, RequestLoader, VisitorKey};
 use crate::ids::Kind;
-use crate::service::assistants::{WidgetPosition, WidgetSettings, WidgetTheme};
-use crate::service::conversations::messages::{self, Author, Direction};
-use crate::service::conversations::{self, Status};
+use crate::service::assistants::WidgetSettings;
+use crate::service::conversations;
+use crate::service::conversations::messages::{self, Direction};
 use crate::service::{Page, PageRequest, encode_cursor, knowledge_base};
 
 /// An instant in UTC as RFC 3339 with a `Z`, exactly as REST v1 writes it: `2026-11-25T13:55:09.470772Z`.
@@ -106,7 +107,7 @@ impl Organization {
         &self.0.name
     }
     async fn plan(&self) -> async_graphql::Result<Plan> {
-        Ok(Plan::stored(&self.0.plan)?)
+        Ok(crate::auth::Plan::stored(&self.0.plan)?.into())
     }
     /// Members sign in only through SSO (API keys keep working).
     async fn sso_enforced(&self) -> bool {
@@ -129,10 +130,10 @@ impl Me {
         ID(self.0.recorded_organization().to_owned())
     }
     async fn role(&self) -> Role {
-        self.0.role
+        self.0.role.into()
     }
     async fn plan(&self) -> Plan {
-        self.0.plan
+        self.0.plan.into()
     }
     /// `api_key` or `user`.
     async fn actor_type(&self) -> &str {
@@ -181,13 +182,13 @@ pub struct Widget(pub WidgetSettings);
 #[Object]
 impl Widget {
     async fn position(&self) -> WidgetPosition {
-        self.0.position
+        self.0.position.into()
     }
     async fn primary_color(&self) -> &str {
         &self.0.primary_color
     }
     async fn theme(&self) -> WidgetTheme {
-        self.0.theme
+        self.0.theme.into()
     }
     async fn welcome_message(&self) -> &str {
         &self.0.welcome_message
@@ -243,8 +244,8 @@ impl Assistant {
         Widget(crate::service::assistants::widget(&self.0))
     }
     /// How the assistant answers and hands off, its intents and its AI provider.
-    async fn engine(&self) -> crate::assistant::settings::EngineSettings {
-        crate::service::assistants::engine(&self.0)
+    async fn engine(&self) -> crate::graphql::engine::AssistantEngine {
+        crate::service::assistants::engine(&self.0).into()
     }
     /// Whether an AI provider API key is stored (the key itself is never shown).
     async fn provider_key_set(&self) -> bool {
@@ -312,7 +313,7 @@ impl Conversation {
             .map(Visitor))
     }
     async fn status(&self) -> async_graphql::Result<Status> {
-        Ok(conversations::status(&self.0)?)
+        Ok(conversations::status(&self.0)?.into())
     }
     async fn subject(&self) -> Option<&str> {
         self.0.subject.as_deref()
@@ -401,7 +402,13 @@ impl Conversation {
                     items: rows,
                     has_more: false,
                 };
-                Ok(connection(page, has_previous, total, |m| &m.id, Message))
+                Ok(connection(
+                    page,
+                    has_previous,
+                    total,
+                    |m| &m.id,
+                    Message::from,
+                ))
             }
             (first, after, None, None) => {
                 let request =
@@ -409,7 +416,13 @@ impl Conversation {
                 let has_previous = request.after.is_some();
                 let page =
                     messages::list(db, principal, &self.0.id, &request, Direction::Forward).await?;
-                Ok(connection(page, has_previous, total, |m| &m.id, Message))
+                Ok(connection(
+                    page,
+                    has_previous,
+                    total,
+                    |m| &m.id,
+                    Message::from,
+                ))
             }
             (None, None, last, before) => {
                 let request =
@@ -418,7 +431,7 @@ impl Conversation {
                     .await?;
                 let has_previous = page.has_more;
                 let has_next = request.after.is_some();
-                let mut conn = connection(page, has_previous, total, |m| &m.id, Message);
+                let mut conn = connection(page, has_previous, total, |m| &m.id, Message::from);
                 conn.has_next_page = has_next;
                 Ok(conn)
             }
@@ -430,8 +443,21 @@ impl Conversation {
     }
 }
 
-/// One message of a conversation.
-pub struct Message(pub message::Model);
+/// One message of a conversation, with the assistant's replies when the mutation that posted it already has them.
+pub struct Message(pub message::Model, Option<Vec<message::Model>>);
+
+impl From<message::Model> for Message {
+    fn from(row: message::Model) -> Self {
+        Self(row, None)
+    }
+}
+
+impl Message {
+    /// A message just posted, with the replies the assistant gave in the same step (so `replies` costs no query).
+    pub fn answered(row: message::Model, replies: Vec<message::Model>) -> Self {
+        Self(row, Some(replies))
+    }
+}
 
 #[Object]
 impl Message {
@@ -442,7 +468,7 @@ impl Message {
         ID(self.0.conversation_id.clone())
     }
     async fn author(&self) -> async_graphql::Result<Author> {
-        Ok(messages::author(&self.0)?)
+        Ok(messages::author(&self.0)?.into())
     }
     async fn body(&self) -> &str {
         &self.0.body
@@ -482,6 +508,9 @@ impl Message {
     }
     /// The assistant's replies to this visitor message, oldest first.
     async fn replies(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Message>> {
+        if let Some(replies) = &self.1 {
+            return Ok(replies.iter().cloned().map(Message::from).collect());
+        }
         if self.0.author != "visitor" {
             return Ok(Vec::new());
         }
@@ -489,7 +518,7 @@ impl Message {
         Ok(messages::replies_to(db, principal, &self.0)
             .await?
             .into_iter()
-            .map(Message)
+            .map(Message::from)
             .collect())
     }
     async fn created_at(&self) -> Timestamp {
@@ -544,7 +573,7 @@ impl ApiKey {
         &self.0.prefix
     }
     async fn role(&self) -> async_graphql::Result<Role> {
-        Ok(Role::stored(&self.0.role)?)
+        Ok(crate::auth::Role::stored(&self.0.role)?.into())
     }
     async fn created_by(&self) -> Option<ID> {
         self.0.created_by.clone().map(ID)
@@ -559,8 +588,9 @@ impl ApiKey {
         self.0.last_used_at.map(Timestamp)
     }
     /// The scopes the key is narrowed to; null means its role decides.
-    async fn scopes(&self) -> Option<Vec<crate::auth::scopes::Scope>> {
+    async fn scopes(&self) -> Option<Vec<Scope>> {
         crate::service::identity::api_keys::scopes(&self.0)
+            .map(|scopes| scopes.into_iter().map(Into::into).collect())
     }
     /// Networks the key may be used from; null means anywhere.
     async fn allowed_cidrs(&self) -> Option<Vec<String>> {

@@ -3,7 +3,8 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 
 use crate::events::deliveries;
-use crate::events::webhooks::{self, CreateWebhook, UpdateWebhook, WebhookStatus};
+use crate::events::webhooks::{self, CreateWebhook, UpdateWebhook};
+use crate::graphql::enums::WebhookStatus;
 use crate::graphql::types::{Conn, Timestamp, connection, wants_total};
 use crate::graphql::{caller, egress_allow, sealer};
 use crate::ids::Kind;
@@ -33,7 +34,7 @@ impl Webhook {
     }
     /// Whether deliveries go out now, and if not, why.
     async fn status(&self) -> WebhookStatus {
-        self.0.status
+        self.0.status.into()
     }
     /// Why delivery switched the endpoint off (410 Gone, repeated failures).
     async fn disabled_reason(&self) -> Option<&str> {

@@ -11,7 +11,9 @@ use futures_util::StreamExt;
 
 use crate::error::ApiError;
 use crate::rest::extract::{ApiQuery, Caller};
-use crate::service::analytics::{self, ConversationStats, KnowledgeBaseStats, Range};
+use crate::service::analytics::conversations::ConversationStats;
+use crate::service::analytics::knowledge_base::KnowledgeBaseStats;
+use crate::service::analytics::{self, Range};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -27,7 +29,7 @@ async fn conversations(
     ApiQuery(range): ApiQuery<Range>,
 ) -> Result<Json<ConversationStats>, ApiError> {
     Ok(Json(
-        analytics::conversations(&state.db, &principal, &range)
+        analytics::conversations::stats(&state.db, &principal, &range)
             .await
             .map_err(ApiError::in_query)?,
     ))
@@ -39,7 +41,7 @@ async fn knowledge_base(
     ApiQuery(range): ApiQuery<Range>,
 ) -> Result<Json<KnowledgeBaseStats>, ApiError> {
     Ok(Json(
-        analytics::knowledge_base(&state.db, &principal, &range)
+        analytics::knowledge_base::stats(&state.db, &principal, &range)
             .await
             .map_err(ApiError::in_query)?,
     ))
@@ -52,7 +54,7 @@ async fn export(
     Caller(principal): Caller,
     ApiQuery(range): ApiQuery<Range>,
 ) -> Result<Response, ApiError> {
-    let export = analytics::export_conversations(&state.db, &principal, &range)
+    let export = analytics::export::export_conversations(&state.db, &principal, &range)
         .await
         .map_err(ApiError::in_query)?;
     let header = export.header()?;

@@ -15,7 +15,8 @@ use crate::auth::credentials::{Source, check_cross_site, credential};
 use crate::auth::proxies::origin_of;
 use crate::error::ApiError;
 use crate::rest::extract::ApiJson;
-use crate::service::identity::sessions::{self as svc, AcceptInvitation, Credentials};
+use crate::service::identity::sessions::{self as svc};
+use crate::service::identity::signin::{self, AcceptInvitation, Credentials};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -74,7 +75,7 @@ async fn login(
     ApiJson(input): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
     let policy = svc::SessionPolicy::from_settings(&state.settings);
-    let signed_in = svc::login(&state.db, &state.login_throttle, policy, input, &origin).await?;
+    let signed_in = signin::login(&state.db, &state.login_throttle, policy, input, &origin).await?;
     let cookie = session_cookie(
         &signed_in.token,
         signed_in.session.expires_at - signed_in.session.created_at,
@@ -153,7 +154,7 @@ async fn accept_invitation(
     ApiJson(input): ApiJson<AcceptInvitation>,
 ) -> Result<Json<MemberJson>, ApiError> {
     Ok(Json(
-        svc::accept_invitation(&state.db, input, &origin)
+        signin::accept_invitation(&state.db, input, &origin)
             .await?
             .into(),
     ))

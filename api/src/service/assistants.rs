@@ -19,7 +19,7 @@ use crate::secrets::Sealer;
 use crate::service::{Patch, by_ids, now, optional_field, required_text};
 
 /// Where the widget's launcher sits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum WidgetPosition {
     BottomRight,
@@ -29,7 +29,7 @@ pub enum WidgetPosition {
 }
 
 /// The widget's colour scheme.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WidgetTheme {
     Light,

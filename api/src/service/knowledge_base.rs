@@ -11,7 +11,7 @@ use sea_orm::{
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::assistant::retrieval::{Question, Retriever};
+use crate::assistant::retrieval::{EntrySource, Question, Retriever};
 use crate::auth::Principal;
 use crate::authz::{Action, Grant, Resource, authorize};
 use crate::db::Db;
@@ -27,6 +27,47 @@ const BODY_MAX: usize = 100_000;
 const CATEGORY_MAX: usize = 100;
 const TAGS_MAX: usize = 30;
 const TAG_MAX: usize = 50;
+
+/// The assistant's retriever over this knowledge base: it reads entries here and follows `db`'s announcements,
+/// keeping at most `capacity` organizations' indexes in memory.
+pub fn retriever(db: &Db, capacity: usize) -> Retriever {
+    Retriever::new(
+        db.clone(),
+        std::sync::Arc::new(Stored(db.clone())),
+        capacity,
+    )
+}
+
+/// The stored entries, as the retriever reads them: the organization is the one whose index is built.
+struct Stored(Db);
+
+impl EntrySource for Stored {
+    fn active<'a>(
+        &'a self,
+        organization_id: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, ApiResult<Vec<kb::Model>>> {
+        Box::pin(async move {
+            Ok(kb::Entity::find()
+                .filter(kb::Column::OrganizationId.eq(organization_id))
+                .filter(kb::Column::Active.eq(true))
+                .all(self.0.conn())
+                .await?)
+        })
+    }
+
+    fn one<'a>(
+        &'a self,
+        organization_id: &'a str,
+        id: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, ApiResult<Option<kb::Model>>> {
+        Box::pin(async move {
+            Ok(kb::Entity::find_by_id(id.to_owned())
+                .filter(kb::Column::OrganizationId.eq(organization_id))
+                .one(self.0.conn())
+                .await?)
+        })
+    }
+}
 
 /// Input of `createKnowledgeBaseEntry` / `POST /knowledge-base`.
 #[derive(Clone, Debug, Default, Deserialize)]

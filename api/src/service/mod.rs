@@ -199,16 +199,6 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
     }
 }
 
-impl<T> From<async_graphql::MaybeUndefined<T>> for Patch<T> {
-    fn from(value: async_graphql::MaybeUndefined<T>) -> Self {
-        match value {
-            async_graphql::MaybeUndefined::Undefined => Patch::Keep,
-            async_graphql::MaybeUndefined::Null => Patch::Clear,
-            async_graphql::MaybeUndefined::Value(v) => Patch::Set(v),
-        }
-    }
-}
-
 /// Validates an optional text patch.
 pub fn text_patch(field: &str, patch: &Patch<String>, max: usize) -> ApiResult<Patch<String>> {
     Ok(match patch {

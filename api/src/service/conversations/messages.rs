@@ -22,7 +22,7 @@ use crate::service::conversations::{self};
 use crate::service::{Page, PageRequest, by_ids, now, required_text};
 
 /// Who wrote a message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Author {
     Visitor,

@@ -32,7 +32,7 @@ pub(crate) const SUBJECT_MAX: usize = 300;
 pub(crate) const CONTEXT_MAX: usize = 10_000;
 
 /// Where a conversation stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Open,

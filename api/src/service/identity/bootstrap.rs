@@ -12,7 +12,7 @@ use crate::error::ApiResult;
 use crate::ids::{Kind, new_id};
 use crate::service::audit::{self, AuditActor, Change};
 use crate::service::identity::organizations::validate_email;
-use crate::service::identity::{api_keys, sessions};
+use crate::service::identity::{api_keys, signin};
 use crate::service::{assistants, now, required_text};
 
 /// What `concierge bootstrap` creates.
@@ -105,7 +105,7 @@ pub async fn bootstrap(db: &Db, name: &str, plan: Plan, email: &str) -> ApiResul
         },
     )
     .await?;
-    let (owner_invitation, owner) = sessions::store_invitation(&*txn, owner).await?;
+    let (owner_invitation, owner) = signin::store_invitation(&*txn, owner).await?;
     txn.commit().await?;
     Ok(Bootstrapped {
         organization,

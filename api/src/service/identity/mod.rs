@@ -6,4 +6,5 @@ pub mod key_usage;
 pub mod members;
 pub mod organizations;
 pub mod sessions;
+pub mod signin;
 pub mod sso;

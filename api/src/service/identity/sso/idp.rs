@@ -52,8 +52,7 @@ pub(crate) fn chain(err: &dyn std::error::Error) -> String {
 }
 
 /// One finding of `testSsoConnection`.
-#[derive(Clone, Debug, PartialEq, Eq, async_graphql::SimpleObject)]
-#[graphql(name = "SsoCheck")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Check {
     /// `discovery`, `signing_keys`, `endpoints`, `authorization_url`, `token_url`, `userinfo_url` or
     /// `client_secret`.

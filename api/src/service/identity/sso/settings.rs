@@ -14,15 +14,13 @@ pub const REQUEST_MINUTES: i64 = 10;
 pub const STATE_COOKIE: &str = "concierge_sso";
 
 /// A connection's protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
-#[graphql(name = "SsoProtocol")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// OpenID Connect: discovery, authorization code with PKCE, id_token verified against the JWKS.
     Oidc,
     /// OAuth 2.0 without OpenID Connect: authorization code with PKCE, then the userinfo endpoint, read with
     /// JSON paths.
-    #[graphql(name = "OAUTH2")]
     #[serde(rename = "oauth2")]
     OAuth2,
     /// SAML 2.0: AuthnRequest by the HTTP-Redirect binding, Response by HTTP-POST to the ACS, signatures checked
@@ -148,8 +146,7 @@ impl Default for Attributes {
 
 /// One role-mapping rule: members whose `attribute` (the groups claim when unset) equals or contains `value`
 /// get `role`. Rules apply in order; the first that matches wins.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::SimpleObject)]
-#[graphql(name = "SsoRoleRule")]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoleRule {
     pub attribute: Option<String>,
     pub value: String,

@@ -1,0 +1,124 @@
+//! What authorization is asked about: the resources, the plan features and the actions of the policy.
+
+use crate::auth::roles::Role;
+
+/// What is being acted on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    Organization,
+    Assistant,
+    Visitor,
+    Conversation,
+    Message,
+    KnowledgeBase,
+    Analytics,
+    ApiKey,
+    AuditLog,
+    /// Team members.
+    Member,
+    /// The organization's plan: owners change it.
+    Plan,
+    /// Webhook endpoints.
+    Webhook,
+    /// SSO connections and enforcement.
+    Sso,
+    /// The embed widget's visitor endpoints: a visitor's own session, conversations and messages.
+    Widget,
+    /// Giving a member or a key this role (or touching someone who holds it).
+    Role(Role),
+}
+
+impl Resource {
+    /// The object name in `policy.csv`.
+    pub fn object(self) -> &'static str {
+        match self {
+            Resource::Organization => "organization",
+            Resource::Assistant => "assistants",
+            Resource::Visitor => "visitors",
+            Resource::Conversation => "conversations",
+            Resource::Message => "messages",
+            Resource::KnowledgeBase => "knowledge_base",
+            Resource::Analytics => "analytics",
+            Resource::ApiKey => "api_keys",
+            Resource::AuditLog => "audit_log",
+            Resource::Member => "members",
+            Resource::Plan => "plan",
+            Resource::Webhook => "webhooks",
+            Resource::Widget => "widget",
+            Resource::Sso => "sso",
+            Resource::Role(Role::Owner) => "roles.owner",
+            Resource::Role(Role::Admin) => "roles.admin",
+            Resource::Role(Role::Agent) => "roles.agent",
+            Resource::Role(Role::Analyst) => "roles.analyst",
+            Resource::Role(Role::Viewer) => "roles.viewer",
+        }
+    }
+
+    pub(crate) fn noun(self) -> String {
+        match self {
+            Resource::Organization => "the organization".to_owned(),
+            Resource::Assistant => "assistants".to_owned(),
+            Resource::Visitor => "visitors".to_owned(),
+            Resource::Conversation => "conversations".to_owned(),
+            Resource::Message => "messages".to_owned(),
+            Resource::KnowledgeBase => "the knowledge base".to_owned(),
+            Resource::Analytics => "analytics".to_owned(),
+            Resource::ApiKey => "API keys".to_owned(),
+            Resource::AuditLog => "the audit log".to_owned(),
+            Resource::Member => "team members".to_owned(),
+            Resource::Plan => "the plan".to_owned(),
+            Resource::Webhook => "webhooks".to_owned(),
+            Resource::Widget => "the website widget".to_owned(),
+            Resource::Sso => "single sign-on".to_owned(),
+            Resource::Role(role) => format!("the {role} role"),
+        }
+    }
+}
+
+/// A plan feature (DESIGN.md's plan table) that decides whether objects are active, not only who may act.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feature {
+    Webhooks,
+}
+
+impl Feature {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Feature::Webhooks => "webhooks",
+        }
+    }
+}
+
+/// What is being done to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Read,
+    Write,
+    Delete,
+    /// Assign a role.
+    Grant,
+    /// Download in bulk (the analytics CSV export).
+    Export,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Write => "write",
+            Action::Delete => "delete",
+            Action::Grant => "grant",
+            Action::Export => "export",
+        }
+    }
+
+    pub(crate) fn verb(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Write => "change",
+            Action::Delete => "delete",
+            Action::Grant => "grant",
+            Action::Export => "export",
+        }
+    }
+}
