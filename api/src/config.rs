@@ -4,12 +4,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// Everything the server reads from its environment.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct Settings {
     /// Listen address; port 0 picks a free port.
     pub bind: SocketAddr,
@@ -68,45 +69,27 @@ pub struct Settings {
     pub session_absolute_hours: u32,
 }
 
-/// The defaults of DESIGN.md's configuration table.
-#[derive(Serialize)]
-struct Defaults {
-    bind: &'static str,
-    data_dir: &'static str,
-    body_limit_bytes: usize,
-    db_max_connections: u32,
-    log_format: &'static str,
-    graphql_max_depth: usize,
-    graphql_max_complexity: usize,
-    rate_limits: bool,
-    webhook_retry_schedule: &'static str,
-    webhook_disable_after: u32,
-    webhook_timeout_secs: u64,
-    webhook_lease_secs: u64,
-    event_retention_days: u32,
-    subscription_recheck_secs: u64,
-    message_max_bytes: usize,
-    retrieval_max_indexes: usize,
-    widget_sessions_per_minute: u32,
-    widget_requests_per_minute: u32,
-    widget_session_idle_days: u32,
-    session_idle_minutes: u32,
-    session_absolute_hours: u32,
-}
-
-impl Default for Defaults {
+/// The defaults of DESIGN.md's configuration table; what the file and the environment leave out keeps these.
+impl Default for Settings {
     fn default() -> Self {
         Self {
-            bind: "127.0.0.1:8080",
-            data_dir: "./data",
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            redis_url: None,
+            master_key: None,
+            public_url: None,
+            egress_allow: None,
+            trusted_proxies: None,
             body_limit_bytes: 1024 * 1024,
             db_max_connections: 16,
-            log_format: "pretty",
+            log_format: "pretty".to_owned(),
             graphql_max_depth: 15,
             graphql_max_complexity: 5_000,
             rate_limits: true,
             // About three and a half days: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 14 h, 20 h, 24 h.
-            webhook_retry_schedule: "5,300,1800,7200,18000,36000,36000,50400,72000,86400",
+            webhook_retry_schedule: "5,300,1800,7200,18000,36000,36000,50400,72000,86400"
+                .to_owned(),
             webhook_disable_after: 50,
             webhook_timeout_secs: 10,
             webhook_lease_secs: 30,
@@ -126,7 +109,7 @@ impl Default for Defaults {
 impl Settings {
     /// Reads the defaults, then the TOML file named by `CONCIERGE_CONFIG`, then the environment.
     pub fn load() -> Result<Self, Box<figment::Error>> {
-        let mut figment = Figment::from(Serialized::defaults(Defaults::default()));
+        let mut figment = Figment::new();
         if let Ok(path) = std::env::var("CONCIERGE_CONFIG") {
             figment = figment.merge(Toml::file_exact(path));
         }
@@ -139,35 +122,10 @@ impl Settings {
 
     /// Settings for tests and tools: the defaults with the given data dir and an unset database URL.
     pub fn for_data_dir(data_dir: PathBuf) -> Self {
-        let defaults = Defaults::default();
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir,
-            database_url: None,
-            redis_url: None,
-            master_key: None,
-            public_url: None,
-            egress_allow: None,
-            trusted_proxies: None,
-            body_limit_bytes: defaults.body_limit_bytes,
-            db_max_connections: defaults.db_max_connections,
-            log_format: defaults.log_format.to_owned(),
-            graphql_max_depth: defaults.graphql_max_depth,
-            graphql_max_complexity: defaults.graphql_max_complexity,
-            rate_limits: defaults.rate_limits,
-            webhook_retry_schedule: defaults.webhook_retry_schedule.to_owned(),
-            webhook_disable_after: defaults.webhook_disable_after,
-            webhook_timeout_secs: defaults.webhook_timeout_secs,
-            webhook_lease_secs: defaults.webhook_lease_secs,
-            event_retention_days: defaults.event_retention_days,
-            subscription_recheck_secs: defaults.subscription_recheck_secs,
-            message_max_bytes: defaults.message_max_bytes,
-            retrieval_max_indexes: defaults.retrieval_max_indexes,
-            widget_sessions_per_minute: defaults.widget_sessions_per_minute,
-            widget_requests_per_minute: defaults.widget_requests_per_minute,
-            widget_session_idle_days: defaults.widget_session_idle_days,
-            session_idle_minutes: defaults.session_idle_minutes,
-            session_absolute_hours: defaults.session_absolute_hours,
+            ..Self::default()
         }
     }
 
@@ -192,5 +150,31 @@ impl Settings {
                 self.data_dir.join("concierge.db").display()
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_environment_leaves_out_keeps_the_documented_defaults() {
+        // The suite sets only CONCIERGE_TEST_* variables, which are not settings.
+        let settings = Settings::load().unwrap();
+        assert_eq!(settings.bind, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert_eq!(settings.data_dir, PathBuf::from("./data"));
+        assert_eq!(settings.body_limit_bytes, 1_048_576);
+        assert_eq!(settings.log_format, "pretty");
+        assert_eq!(
+            settings.webhook_retry_schedule,
+            "5,300,1800,7200,18000,36000,36000,50400,72000,86400"
+        );
+        assert_eq!(settings.event_retention_days, 30);
+        assert_eq!(settings.session_idle_minutes, 720);
+        assert_eq!(settings.session_absolute_hours, 168);
+        assert!(settings.rate_limits);
+        let test = Settings::for_data_dir(PathBuf::from("/tmp/x"));
+        assert_eq!(test.bind.port(), 0);
+        assert_eq!(test.message_max_bytes, settings.message_max_bytes);
     }
 }

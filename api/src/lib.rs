@@ -18,4 +18,5 @@ pub mod service;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+mod text_enum;
 pub mod workers;

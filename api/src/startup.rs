@@ -188,7 +188,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/graphql/ws", get(graphql::ws::handler))
-        .nest("/api/v1", rest::public::router())
+        .nest("/api/v1", rest::sign_in::router())
         .nest("/widget/v1", rest::widget::router(state.clone()))
         .merge(rest::sso::router())
         .merge(authenticated)

@@ -31,7 +31,8 @@ async fn graphql_on(app: &TestApp, address: &str, key: &str) -> (StatusCode, Str
 async fn a_plan_change_on_one_instance_applies_on_another_at_the_next_request() {
     let app = spawn_app().await;
     let org = &app.org.organization.id;
-    let (other, _stop) = spawn_instance(app.settings.clone()).await;
+    let instance = spawn_instance(app.settings.clone()).await;
+    let other = instance.address.clone();
     // The second instance has judged this key once, so its enforcer holds the premium plan.
     let (status, body) = graphql_on(&app, &other, &app.key).await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -60,14 +60,8 @@ async fn bootstrap_prints_an_owner_key_once_that_the_server_accepts() {
         "the secret is printed once"
     );
 
-    let application = api::startup::Application::build(settings.clone())
-        .await
-        .unwrap();
-    let port = application.port();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(application.run_until(async move {
-        let _ = rx.await;
-    }));
+    let server = crate::helpers::Server::start(settings.clone()).await;
+    let port = server.port;
     let client = reqwest::Client::new();
     let reply = client
         .post(format!("http://127.0.0.1:{port}/graphql"))
@@ -103,7 +97,7 @@ async fn bootstrap_prints_an_owner_key_once_that_the_server_accepts() {
         .await
         .unwrap();
     assert_eq!(login.status(), StatusCode::OK);
-    let _ = tx.send(());
+    drop(server);
 
     let bad = concierge(&settings)
         .args([

@@ -55,16 +55,11 @@ async fn unknown_routes_and_methods_answer_json_errors() {
 
 #[tokio::test]
 async fn graceful_shutdown_finishes_in_flight_requests() {
-    use api::startup::Application;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let (settings, _cleanup) = crate::helpers::fresh_settings().await;
-    let application = Application::build(settings).await.unwrap();
-    let port = application.port();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(application.run_until(async move {
-        let _ = rx.await;
-    }));
+    let mut server = crate::helpers::Server::start(settings).await;
+    let port = server.port;
 
     // Start a request and send only half of its body, so it is surely in flight.
     let body = br#"{"query":"{ __typename }"}"#;
@@ -79,7 +74,7 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     stream.write_all(&body[..10]).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
 
-    tx.send(()).unwrap();
+    server.stop();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert!(
         !server.is_finished(),
@@ -91,10 +86,9 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     stream.read_to_string(&mut response).await.unwrap();
     assert!(response.starts_with("HTTP/1.1 401"), "{response}");
 
-    tokio::time::timeout(std::time::Duration::from_secs(10), server)
+    tokio::time::timeout(std::time::Duration::from_secs(10), server.finished())
         .await
         .expect("server stops once the request is answered")
-        .unwrap()
         .unwrap();
     assert!(
         tokio::net::TcpStream::connect(("127.0.0.1", port))

@@ -8,6 +8,7 @@ use api::config::Settings;
 use api::db::Db;
 use api::service::identity::bootstrap::{Bootstrapped, bootstrap};
 use api::startup::Application;
+use api::state::AppState;
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -109,16 +110,9 @@ pub struct TestApp {
     /// The owner key of the seeded organization.
     pub key: String,
     pub org: Bootstrapped,
-    shutdown: Option<oneshot::Sender<()>>,
+    /// Stops the server when the test ends.
+    _server: Server,
     _cleanup: Cleanup,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
 }
 
 /// Settings for a fresh database of the selected backend.
@@ -155,6 +149,61 @@ pub async fn fresh_settings_on(backend: &str) -> (Settings, Cleanup) {
     )
 }
 
+/// A server of this crate on 127.0.0.1:0, built and run as `concierge serve` does: the one way tests start one.
+/// It stops when dropped.
+pub struct Server {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    pub port: u16,
+    /// The server's shared state.
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Builds the application on `settings` (connecting and migrating its database) and serves it.
+    pub async fn start(settings: Settings) -> Self {
+        let application = Application::build(settings).await.expect("server builds");
+        let port = application.port();
+        let state = application.state().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(application.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Server {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            state,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Asks the server to stop: it finishes the requests in flight and its background work first.
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Whether the server has stopped.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Waits until the server has stopped (after [`Server::stop`]) and answers how serving ended.
+    pub async fn finished(&mut self) -> std::io::Result<()> {
+        (&mut self.task).await.expect("the server task ends")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// Starts the server on a fresh database and bootstraps the "Acme" organization on the premium plan.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
@@ -169,28 +218,21 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 pub async fn spawn_app_on(backend: &str, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let (mut settings, cleanup) = fresh_settings_on(backend).await;
     adjust(&mut settings);
-    let application = Application::build(settings.clone())
-        .await
-        .expect("server builds");
-    let port = application.port();
-    let state = application.state().clone();
+    let server = Server::start(settings.clone()).await;
+    let state = server.state.clone();
     let db = state.db.clone();
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(application.run_until(async move {
-        let _ = rx.await;
-    }));
     let org = bootstrap(&db, "Acme", Plan::Premium, "owner@acme.test")
         .await
         .expect("bootstrap");
     TestApp {
-        address: format!("http://127.0.0.1:{port}"),
+        address: server.address.clone(),
         db,
         state,
         settings,
         client: reqwest::Client::new(),
         key: org.secret.clone(),
         org,
-        shutdown: Some(tx),
+        _server: server,
         _cleanup: cleanup,
     }
 }
@@ -367,17 +409,9 @@ pub fn redis_url() -> String {
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-/// Starts another server instance with the given settings; it stops when the returned sender drops.
-pub async fn spawn_instance(settings: Settings) -> (String, oneshot::Sender<()>) {
-    let application = Application::build(settings)
-        .await
-        .expect("second instance builds");
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(application.run_until(async move {
-        let _ = rx.await;
-    }));
-    (address, tx)
+/// Starts another server instance with the given settings (often another's, to share its database).
+pub async fn spawn_instance(settings: Settings) -> Server {
+    Server::start(settings).await
 }
 
 /// Starts a conversation through REST on the server at `base` with `key` and returns its id.
@@ -439,13 +473,13 @@ pub fn concierge_command(settings: &Settings) -> std::process::Command {
     command
 }
 
-/// A `concierge serve` child process on a fixed port.
-pub struct Server {
+/// `concierge serve` as a child process on a fixed port, for what only a process shows (a crash, a restart).
+pub struct ServeProcess {
     child: std::process::Child,
     pub base: String,
 }
 
-impl Server {
+impl ServeProcess {
     pub async fn start(settings: &api::config::Settings, port: u16) -> Self {
         let child = concierge_command(settings)
             .arg("serve")
@@ -482,7 +516,7 @@ impl Server {
     }
 }
 
-impl Drop for Server {
+impl Drop for ServeProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

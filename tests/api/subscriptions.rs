@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use crate::helpers::{Server, TestApp, free_port, new_conversation, spawn_app};
+use crate::helpers::{ServeProcess, TestApp, free_port, new_conversation, spawn_app};
 use crate::peers::run_peer;
 use crate::webhook_delivery::Receiver;
 
@@ -544,8 +544,8 @@ async fn two_processes_on_one_database_and_redis_share_live_events_and_send_each
     settings.redis_url = Some(crate::helpers::redis_url().into());
     let key = crate::helpers::bootstrap_with_cli(&settings, "Two");
     // Instances A and B: two `concierge serve` processes on the same database and the same Redis.
-    let a = Server::start(&settings, free_port()).await;
-    let b = Server::start(&settings, free_port()).await;
+    let a = ServeProcess::start(&settings, free_port()).await;
+    let b = ServeProcess::start(&settings, free_port()).await;
     let client = reqwest::Client::new();
     let (receiver, hook_url) = Receiver::start_slow(vec![], Duration::from_millis(5)).await;
     let hook = client

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use crate::helpers::{Server, TestApp, free_port, spawn_app_with};
+use crate::helpers::{ServeProcess, TestApp, free_port, spawn_app_with};
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
@@ -498,7 +498,7 @@ async fn a_server_killed_mid_delivery_loses_no_event_after_restart() {
     let (settings, _cleanup) = crate::helpers::fresh_settings().await;
     let key = crate::helpers::bootstrap_with_cli(&settings, "Crash");
     let port = free_port();
-    let server = Server::start(&settings, port).await;
+    let server = ServeProcess::start(&settings, port).await;
     let client = reqwest::Client::new();
     // 1,000 events first, then one replay queues all of them at once: the kill lands mid-delivery however
     // fast or slow this machine posts.
@@ -552,7 +552,7 @@ async fn a_server_killed_mid_delivery_loses_no_event_after_restart() {
     );
     server.kill_9();
 
-    let server = Server::start(&settings, port).await;
+    let server = ServeProcess::start(&settings, port).await;
     let mut distinct = std::collections::HashSet::new();
     for _ in 0..600 {
         distinct = receiver
@@ -588,7 +588,7 @@ async fn two_instances_on_one_database_deliver_each_attempt_once() {
     let app = app().await;
     let mut settings = app.settings.clone();
     settings.egress_allow = Some("127.0.0.1/32".into());
-    let (_other, _stop) = crate::helpers::spawn_instance(settings).await;
+    let _other = crate::helpers::spawn_instance(settings).await;
     let (receiver, url) = Receiver::start_slow(vec![], Duration::from_millis(20)).await;
     endpoint(&app, &url, &["message.created"]).await;
     let conversation = app.create_conversation("first").await;

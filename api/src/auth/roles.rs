@@ -1,39 +1,20 @@
 //! Who a caller is, as authorization reads it: the team role, the plan tier, what authenticated the caller and from
 //! where.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
-/// A team role, from most to least privileged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Owner,
-    Admin,
-    Agent,
-    Analyst,
-    Viewer,
-}
+use crate::text_enum::text_enum;
 
-impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Owner,
-        Role::Admin,
-        Role::Agent,
-        Role::Analyst,
-        Role::Viewer,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Agent => "agent",
-            Role::Analyst => "analyst",
-            Role::Viewer => "viewer",
-        }
+text_enum! {
+    /// A team role, from most to least privileged.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Role: "role" {
+        Owner = "owner",
+        Admin = "admin",
+        Agent = "agent",
+        Analyst = "analyst",
+        Viewer = "viewer",
     }
 }
 
@@ -44,40 +25,14 @@ impl Role {
     }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|role| role.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown role {s:?}; expected one of owner, admin, agent, analyst, viewer")
-            })
-    }
-}
-
-/// A plan tier of DESIGN.md's plan table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Plan {
-    Basic,
-    Standard,
-    Premium,
-}
-
-impl Plan {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Plan::Basic => "basic",
-            Plan::Standard => "standard",
-            Plan::Premium => "premium",
-        }
+text_enum! {
+    /// A plan tier of DESIGN.md's plan table.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Plan: "plan" {
+        Basic = "basic",
+        Standard = "standard",
+        Premium = "premium",
     }
 }
 
@@ -85,26 +40,6 @@ impl Plan {
     /// A plan read back from the database; an unknown value there is an internal error, not bad input.
     pub fn stored(value: &str) -> Result<Self, crate::error::ApiError> {
         value.parse().map_err(crate::error::ApiError::internal_msg)
-    }
-}
-
-impl fmt::Display for Plan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Plan {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "basic" => Ok(Plan::Basic),
-            "standard" => Ok(Plan::Standard),
-            "premium" => Ok(Plan::Premium),
-            other => Err(format!(
-                "unknown plan {other:?}; expected one of basic, standard, premium"
-            )),
-        }
     }
 }
 

@@ -81,7 +81,7 @@ impl<'p> Grant<'p> {
 
 impl Principal {
     /// The organization to record as the place of an action (audit entries, usage counts), never to scope a query.
-    pub fn recorded_organization(&self) -> &str {
+    pub fn organization_of_record(&self) -> &str {
         &self.organization.0
     }
 
@@ -235,7 +235,7 @@ impl Authz {
         // A visitor is judged as the `visitor` role itself: only its organization's plan needs linking.
         let visitor = matches!(principal.actor, Actor::Visitor { .. });
         let subject = principal.actor_id();
-        let organization = principal.recorded_organization();
+        let organization = principal.organization_of_record();
         let roles = principal.casbin_roles();
         let plan = vec![plan_name(principal.plan)];
         {
@@ -388,7 +388,7 @@ pub async fn authorize<'p>(
     let authz = &principal.authz;
     authz.observe(principal).await?;
     let subject = principal.casbin_subject();
-    let organization = principal.recorded_organization();
+    let organization = principal.organization_of_record();
     let what = format!("{} {}", action.verb(), resource.noun());
     // DESIGN.md's API-access tier: a basic organization's keys are read-only.
     if matches!(principal.actor, Actor::ApiKey { .. })
@@ -419,7 +419,7 @@ pub async fn includes_feature(principal: &Principal, feature: Feature) -> ApiRes
     let authz = &principal.authz;
     authz.observe(principal).await?;
     Ok(authz
-        .plan_includes(principal.recorded_organization(), feature.name())
+        .plan_includes(principal.organization_of_record(), feature.name())
         .await)
 }
 
@@ -436,7 +436,7 @@ async fn authorize_api_surface(
         || authz
             .enforce(
                 principal.casbin_subject(),
-                principal.recorded_organization(),
+                principal.organization_of_record(),
                 "api",
                 surface,
             )
@@ -479,7 +479,7 @@ pub async fn authorize_key_rights<'p>(
     let grant = authorize(principal, Resource::ApiKey, Action::Write).await?;
     authorize(principal, Resource::Role(role), Action::Grant).await?;
     let authz = &principal.authz;
-    let organization = principal.recorded_organization();
+    let organization = principal.organization_of_record();
     for scope in scopes.unwrap_or_default() {
         for (object, action) in authz.permissions_of(&scope_role(*scope)).await {
             let creator = authz

@@ -5,7 +5,7 @@
 pub mod bus;
 pub mod deliveries;
 pub mod feed;
-pub mod live;
+pub mod follow;
 pub mod names;
 pub mod outbox;
 pub mod queue;

@@ -9,7 +9,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, ModelTrait,
     QueryFilter, Set,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::auth::Principal;
@@ -86,28 +86,20 @@ pub fn subscribed_events(model: &webhook::Model) -> Vec<String> {
 }
 
 /// Input of `createWebhook` / `POST /webhooks`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct CreateWebhook {
     pub url: String,
     pub events: Vec<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub active: Option<bool>,
 }
 
 /// Input of `updateWebhook` / `PUT /webhooks/{id}`: absent fields keep their value.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct UpdateWebhook {
-    #[serde(default)]
     pub url: Option<String>,
-    #[serde(default)]
     pub events: Option<Vec<String>>,
-    #[serde(default)]
     pub description: Patch<String>,
-    #[serde(default)]
     pub active: Option<bool>,
 }
 

@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use entities::user;
 
+use crate::auth::{Actor, Principal};
 use crate::error::ApiError;
 use crate::graphql::caller;
 use crate::graphql::enums::{Plan, Role};
@@ -11,6 +12,58 @@ use crate::ids::Kind;
 use crate::service::PageRequest;
 use crate::service::identity::members::{self, InviteMember};
 use crate::service::identity::{organizations, sessions, signin};
+
+/// Who is calling.
+pub struct Me(pub Principal);
+
+#[Object]
+impl Me {
+    async fn organization_id(&self) -> ID {
+        ID(self.0.organization_of_record().to_owned())
+    }
+    async fn role(&self) -> Role {
+        self.0.role.into()
+    }
+    async fn plan(&self) -> Plan {
+        self.0.plan.into()
+    }
+    /// `api_key` or `user`.
+    async fn actor_type(&self) -> &str {
+        self.0.actor.kind()
+    }
+    async fn actor_id(&self) -> ID {
+        ID(self.0.actor_id().to_owned())
+    }
+    /// How the caller signed in: `password`, `saml`, `oidc` or `oauth2` for a member's session, `api_key` for a
+    /// key.
+    async fn sign_in_method(&self) -> &str {
+        match &self.0.actor {
+            Actor::User { method, .. } => method,
+            other => other.kind(),
+        }
+    }
+    /// The member's current session.
+    async fn session_id(&self) -> Option<ID> {
+        match &self.0.actor {
+            Actor::User { session_id, .. } => Some(ID(session_id.clone())),
+            _ => None,
+        }
+    }
+    /// The signed-in member (none for an API key).
+    async fn member(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Member>> {
+        let (db, principal) = crate::graphql::caller(ctx)?;
+        Ok(crate::service::identity::members::own(db, principal)
+            .await?
+            .map(Member))
+    }
+    /// The caller's organization.
+    async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<Organization> {
+        let (db, principal) = crate::graphql::caller(ctx)?;
+        Ok(Organization(
+            crate::service::identity::organizations::get_own(db, principal).await?,
+        ))
+    }
+}
 
 /// A member of the team.
 pub struct Member(pub user::Model);

@@ -4,8 +4,9 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
 use crate::assistant::settings::{EngineSettings, ProviderSettings};
 use crate::graphql::enums::{Granularity, WidgetPosition, WidgetTheme};
+use crate::graphql::members::Me;
 use crate::graphql::types::{
-    Assistant, Conn, Me, Organization, Timestamp, Visitor, connection, wants_total,
+    Assistant, Conn, Organization, Timestamp, Visitor, connection, wants_total,
 };
 use crate::graphql::{caller, sealer};
 use crate::ids::Kind;

@@ -8,7 +8,7 @@ use futures_util::{Stream, StreamExt};
 use crate::auth::credentials::Credential;
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::events::live::{self, Recheck, Scope};
+use crate::events::follow::{self, Recheck, Scope};
 use crate::graphql::caller;
 use crate::graphql::events::Event;
 use crate::graphql::types::Message;
@@ -36,7 +36,7 @@ async fn open(
         .data::<Arc<Settings>>()
         .map(|s| Recheck(s.subscription_recheck()))
         .map_err(|_| ApiError::internal_msg("no settings in context"))?;
-    let stream = live::follow(
+    let stream = follow::follow(
         db,
         credential,
         principal.clone(),

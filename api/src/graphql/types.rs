@@ -9,7 +9,6 @@ use entities::{
     api_key, assistant, conversation, knowledge_base_entry, message, organization, visitor,
 };
 
-use crate::auth::{Actor, Principal};
 use crate::graphql::caller;
 use crate::graphql::enums::{Author, Plan, Role, Scope, Status, WidgetPosition, WidgetTheme};
 use crate::graphql::loaders::{AssistantKey, LatestMessagesKey, RequestLoader, VisitorKey};
@@ -118,61 +117,6 @@ impl Organization {
     }
     async fn updated_at(&self) -> Timestamp {
         Timestamp(self.0.updated_at)
-    }
-}
-
-/// Who is calling.
-pub struct Me(pub Principal);
-
-#[Object]
-impl Me {
-    async fn organization_id(&self) -> ID {
-        ID(self.0.recorded_organization().to_owned())
-    }
-    async fn role(&self) -> Role {
-        self.0.role.into()
-    }
-    async fn plan(&self) -> Plan {
-        self.0.plan.into()
-    }
-    /// `api_key` or `user`.
-    async fn actor_type(&self) -> &str {
-        self.0.actor.kind()
-    }
-    async fn actor_id(&self) -> ID {
-        ID(self.0.actor_id().to_owned())
-    }
-    /// How the caller signed in: `password`, `saml`, `oidc` or `oauth2` for a member's session, `api_key` for a
-    /// key.
-    async fn sign_in_method(&self) -> &str {
-        match &self.0.actor {
-            Actor::User { method, .. } => method,
-            other => other.kind(),
-        }
-    }
-    /// The member's current session.
-    async fn session_id(&self) -> Option<ID> {
-        match &self.0.actor {
-            Actor::User { session_id, .. } => Some(ID(session_id.clone())),
-            _ => None,
-        }
-    }
-    /// The signed-in member (none for an API key).
-    async fn member(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<Option<crate::graphql::members::Member>> {
-        let (db, principal) = crate::graphql::caller(ctx)?;
-        Ok(crate::service::identity::members::own(db, principal)
-            .await?
-            .map(crate::graphql::members::Member))
-    }
-    /// The caller's organization.
-    async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<Organization> {
-        let (db, principal) = crate::graphql::caller(ctx)?;
-        Ok(Organization(
-            crate::service::identity::organizations::get_own(db, principal).await?,
-        ))
     }
 }
 

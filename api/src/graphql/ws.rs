@@ -102,7 +102,7 @@ pub async fn upgrade(state: AppState, request: Request) -> Response {
 }
 
 /// Why the connection is being refused, set by `connection_init` for the close frame.
-type Refusal = Arc<Mutex<Option<(u16, String)>>>;
+type SignInRefusal = Arc<Mutex<Option<(u16, String)>>>;
 
 async fn serve(
     socket: WebSocket,
@@ -112,7 +112,7 @@ async fn serve(
     origin: Origin,
 ) {
     let (mut sink, stream) = socket.split();
-    let refusal: Refusal = Arc::default();
+    let refusal: SignInRefusal = Arc::default();
     let input = stream
         .take_while(|message| future::ready(message.is_ok()))
         .filter_map(|message| {
@@ -186,7 +186,7 @@ async fn serve(
     }
 }
 
-fn take(refusal: &Refusal) -> Option<(u16, String)> {
+fn take(refusal: &SignInRefusal) -> Option<(u16, String)> {
     refusal.lock().ok().and_then(|mut slot| slot.take())
 }
 

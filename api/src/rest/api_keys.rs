@@ -1,5 +1,7 @@
 //! `/api-keys`: create, list and revoke API keys; the secret shows only in the create response.
 
+use crate::auth::Role;
+use crate::auth::scopes::Scope;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
@@ -13,7 +15,7 @@ use crate::ids::Kind;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
-use crate::service::identity::api_keys::{self as svc, CreateApiKey};
+use crate::service::identity::api_keys::{self as svc};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -87,9 +89,9 @@ async fn list(
 async fn create(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    ApiJson(input): ApiJson<CreateApiKey>,
+    ApiJson(input): ApiJson<CreateApiKeyBody>,
 ) -> Result<(StatusCode, Json<CreatedKeyJson>), ApiError> {
-    let (key, secret) = svc::create(&state.db, &principal, input).await?;
+    let (key, secret) = svc::create(&state.db, &principal, input.into()).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedKeyJson {
@@ -165,4 +167,34 @@ async fn usage(
         })
         .collect();
     Ok(Json(serde_json::json!({ "data": data })))
+}
+
+/// Input of `createApiKey` / `POST /api-keys`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyBody {
+    pub name: String,
+    /// Defaults to the caller's own role; may not exceed it.
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// Narrows the key below its role; each scope must be within the creator's own rights.
+    #[serde(default)]
+    pub scopes: Option<Vec<Scope>>,
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Networks the key may be used from (`203.0.113.0/24`, `2001:db8::/32`, or a single address).
+    #[serde(default)]
+    pub allowed_cidrs: Option<Vec<String>>,
+}
+
+impl From<CreateApiKeyBody> for crate::service::identity::api_keys::CreateApiKey {
+    fn from(body: CreateApiKeyBody) -> Self {
+        Self {
+            name: body.name,
+            role: body.role,
+            scopes: body.scopes,
+            expires_at: body.expires_at,
+            allowed_cidrs: body.allowed_cidrs,
+        }
+    }
 }

@@ -1,5 +1,7 @@
 //! `/conversations` and `/conversations/{id}/messages`.
 
+use crate::service::Patch;
+use crate::service::conversations::messages::Author;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -11,14 +13,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::ids::Kind;
-use crate::rest::answer_stream;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::rest::streamed_answer;
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
 use crate::service::conversations::feedback;
 use crate::service::conversations::messages::{self, Direction};
-use crate::service::conversations::posting::{self, CreateConversation, CreateMessage};
-use crate::service::conversations::{self as svc, ConversationFilter, Status, UpdateConversation};
+use crate::service::conversations::posting::{self};
+use crate::service::conversations::{self as svc, ConversationFilter, Status};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -191,8 +193,8 @@ pub struct PostedJson {
     pub replies: Vec<MessageJson>,
 }
 
-impl From<messages::Posted> for PostedJson {
-    fn from(posted: messages::Posted) -> Self {
+impl From<messages::PostedMessage> for PostedJson {
+    fn from(posted: messages::PostedMessage) -> Self {
         Self {
             message: posted.message.into(),
             replies: posted.replies.into_iter().map(MessageJson::from).collect(),
@@ -240,9 +242,10 @@ async fn list(
 async fn create(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    ApiJson(input): ApiJson<CreateConversation>,
+    ApiJson(input): ApiJson<CreateConversationBody>,
 ) -> Result<(StatusCode, Json<CreatedJson>), ApiError> {
-    let created = posting::start_conversation(&state.db, &state.engine, &principal, input).await?;
+    let created =
+        posting::start_conversation(&state.db, &state.engine, &principal, input.into()).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedJson {
@@ -265,10 +268,12 @@ async fn update(
     State(state): State<AppState>,
     Caller(principal): Caller,
     ApiPath(id): ApiPath<String>,
-    ApiJson(input): ApiJson<UpdateConversation>,
+    ApiJson(input): ApiJson<UpdateConversationBody>,
 ) -> Result<Json<ConversationJson>, ApiError> {
     Ok(Json(
-        svc::update(&state.db, &principal, &id, input).await?.into(),
+        svc::update(&state.db, &principal, &id, input.into())
+            .await?
+            .into(),
     ))
 }
 
@@ -298,15 +303,15 @@ async fn create_message(
     Caller(principal): Caller,
     ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
-    ApiJson(input): ApiJson<CreateMessage>,
+    ApiJson(input): ApiJson<CreateMessageBody>,
 ) -> Result<Response, ApiError> {
-    answer_stream::respond(&headers, PostedJson::from, move |deltas| async move {
+    streamed_answer::respond(&headers, PostedJson::from, move |deltas| async move {
         posting::post_message(
             &state.db,
             &state.engine,
             &principal,
             &id,
-            input,
+            input.into(),
             deltas.as_ref(),
         )
         .await
@@ -319,10 +324,10 @@ async fn rate_conversation(
     State(state): State<AppState>,
     Caller(principal): Caller,
     ApiPath(id): ApiPath<String>,
-    ApiJson(input): ApiJson<feedback::RateConversation>,
+    ApiJson(input): ApiJson<RateConversationBody>,
 ) -> Result<Json<FeedbackJson>, ApiError> {
     Ok(Json(
-        feedback::rate_conversation(&state.db, &principal, &id, input)
+        feedback::rate_conversation(&state.db, &principal, &id, input.into())
             .await?
             .into(),
     ))
@@ -333,11 +338,148 @@ async fn rate_answer(
     State(state): State<AppState>,
     Caller(principal): Caller,
     ApiPath(id): ApiPath<String>,
-    ApiJson(input): ApiJson<feedback::RateAnswer>,
+    ApiJson(input): ApiJson<RateAnswerBody>,
 ) -> Result<Json<FeedbackJson>, ApiError> {
     Ok(Json(
-        feedback::rate_answer(&state.db, &principal, &id, input)
+        feedback::rate_answer(&state.db, &principal, &id, input.into())
             .await?
             .into(),
     ))
+}
+
+/// A visitor's contact details, as given when a conversation starts.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewVisitorBody {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl From<NewVisitorBody> for crate::service::conversations::visitors::NewVisitor {
+    fn from(body: NewVisitorBody) -> Self {
+        Self {
+            name: body.name,
+            email: body.email,
+            phone: body.phone,
+        }
+    }
+}
+
+/// Input of `createConversation` / `POST /conversations`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConversationBody {
+    /// Optional where the organization has exactly one assistant.
+    pub assistant_id: Option<String>,
+    /// An existing visitor…
+    pub visitor_id: Option<String>,
+    /// …or a new one.
+    pub visitor: Option<NewVisitorBody>,
+    pub initial_message: Option<String>,
+    pub subject: Option<String>,
+    pub source_url: Option<String>,
+    pub page_context: Option<String>,
+    pub page_title: Option<String>,
+    pub browser: Option<String>,
+    pub device: Option<String>,
+}
+
+impl From<CreateConversationBody> for crate::service::conversations::posting::CreateConversation {
+    fn from(body: CreateConversationBody) -> Self {
+        Self {
+            assistant_id: body.assistant_id,
+            visitor_id: body.visitor_id,
+            visitor: body.visitor.map(Into::into),
+            initial_message: body.initial_message,
+            subject: body.subject,
+            source_url: body.source_url,
+            page_context: body.page_context,
+            page_title: body.page_title,
+            browser: body.browser,
+            device: body.device,
+        }
+    }
+}
+
+/// Input of `sendMessage` / `POST /conversations/{id}/messages`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMessageBody {
+    pub author: Author,
+    pub body: String,
+    #[serde(default)]
+    pub source_entry_id: Option<String>,
+    #[serde(default)]
+    pub confidence: Option<f64>,
+}
+
+impl From<CreateMessageBody> for crate::service::conversations::posting::CreateMessage {
+    fn from(body: CreateMessageBody) -> Self {
+        Self {
+            author: body.author,
+            body: body.body,
+            source_entry_id: body.source_entry_id,
+            confidence: body.confidence,
+        }
+    }
+}
+
+/// Input of `updateConversation` / `PUT /conversations/{id}`: absent fields keep their value, `null` clears.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConversationBody {
+    #[serde(default)]
+    pub status: Option<Status>,
+    #[serde(default)]
+    pub subject: Patch<String>,
+    #[serde(default)]
+    pub sentiment: Patch<f64>,
+}
+
+impl From<UpdateConversationBody> for crate::service::conversations::UpdateConversation {
+    fn from(body: UpdateConversationBody) -> Self {
+        Self {
+            status: body.status,
+            subject: body.subject,
+            sentiment: body.sentiment,
+        }
+    }
+}
+
+/// Input of `rateAnswer` / `POST /messages/{id}/feedback`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateAnswerBody {
+    pub helpful: bool,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+impl From<RateAnswerBody> for crate::service::conversations::feedback::RateAnswer {
+    fn from(body: RateAnswerBody) -> Self {
+        Self {
+            helpful: body.helpful,
+            comment: body.comment,
+        }
+    }
+}
+
+/// Input of `rateConversation` / `POST /conversations/{id}/feedback`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateConversationBody {
+    /// 1 (very unsatisfied) to 5 (very satisfied).
+    pub rating: i64,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+impl From<RateConversationBody> for crate::service::conversations::feedback::RateConversation {
+    fn from(body: RateConversationBody) -> Self {
+        Self {
+            rating: body.rating,
+            comment: body.comment,
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! `/knowledge-base` and `/knowledge-base/{id}`.
 
+use crate::service::Patch;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
@@ -14,7 +15,7 @@ use crate::ids::Kind;
 use crate::rest::ListResponse;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::service::PageRequest;
-use crate::service::knowledge_base::{self as svc, CreateEntry, EntryFilter, UpdateEntry};
+use crate::service::knowledge_base::{self as svc, EntryFilter};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -88,9 +89,15 @@ async fn list(
 async fn create(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    ApiJson(input): ApiJson<CreateEntry>,
+    ApiJson(input): ApiJson<CreateEntryBody>,
 ) -> Result<(StatusCode, Json<EntryJson>), ApiError> {
-    let entry = svc::create(&state.db, state.engine.retriever(), &principal, input).await?;
+    let entry = svc::create(
+        &state.db,
+        state.engine.retriever(),
+        &principal,
+        input.into(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(entry.into())))
 }
 
@@ -162,9 +169,16 @@ async fn update(
     State(state): State<AppState>,
     Caller(principal): Caller,
     ApiPath(id): ApiPath<String>,
-    ApiJson(input): ApiJson<UpdateEntry>,
+    ApiJson(input): ApiJson<UpdateEntryBody>,
 ) -> Result<Json<EntryJson>, ApiError> {
-    let entry = svc::update(&state.db, state.engine.retriever(), &principal, &id, input).await?;
+    let entry = svc::update(
+        &state.db,
+        state.engine.retriever(),
+        &principal,
+        &id,
+        input.into(),
+    )
+    .await?;
     Ok(Json(entry.into()))
 }
 
@@ -175,4 +189,58 @@ async fn delete(
 ) -> Result<StatusCode, ApiError> {
     svc::delete(&state.db, state.engine.retriever(), &principal, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Input of `createKnowledgeBaseEntry` / `POST /knowledge-base`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEntryBody {
+    pub title: String,
+    pub body: String,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+impl From<CreateEntryBody> for crate::service::knowledge_base::CreateEntry {
+    fn from(body: CreateEntryBody) -> Self {
+        Self {
+            title: body.title,
+            body: body.body,
+            category: body.category,
+            tags: body.tags,
+            active: body.active,
+        }
+    }
+}
+
+/// Input of `updateKnowledgeBaseEntry` / `PUT /knowledge-base/{id}`: absent fields keep their value.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEntryBody {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub category: Patch<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+impl From<UpdateEntryBody> for crate::service::knowledge_base::UpdateEntry {
+    fn from(body: UpdateEntryBody) -> Self {
+        Self {
+            title: body.title,
+            body: body.body,
+            category: body.category,
+            tags: body.tags,
+            active: body.active,
+        }
+    }
 }

@@ -1,16 +1,16 @@
 //! REST v1 at `/api/v1`: thin handlers over the same services as GraphQL.
 
 pub mod analytics;
-pub mod answer_stream;
 pub mod api_keys;
 pub mod audit;
 pub mod conversations;
 pub mod events;
 pub mod extract;
 pub mod knowledge_base;
-pub mod public;
 pub mod sessions;
+pub mod sign_in;
 pub mod sso;
+pub mod streamed_answer;
 pub mod visitors;
 mod webhooks;
 pub mod widget;

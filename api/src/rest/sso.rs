@@ -10,10 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::auth::credentials::cookie_value;
 use crate::error::ApiError;
 use crate::rest::extract::{ApiPath, ApiQuery};
-use crate::rest::public::{ClientOrigin, http_only_cookie, session_cookie};
+use crate::rest::sign_in::{ClientOrigin, http_only_cookie, session_cookie};
 use crate::service::identity::sessions::SessionPolicy;
-use crate::service::identity::sso::flow::Callback;
-use crate::service::identity::sso::refusal::Refusal;
+use crate::service::identity::sso::refusal::SignInRefusal;
 use crate::service::identity::sso::settings::STATE_COOKIE;
 use crate::service::identity::sso::{self as svc};
 use crate::state::AppState;
@@ -150,7 +149,7 @@ async fn callback(
     ApiPath((protocol, id)): ApiPath<(String, String)>,
     ClientOrigin(origin): ClientOrigin,
     headers: HeaderMap,
-    axum::extract::Query(callback): axum::extract::Query<Callback>,
+    axum::extract::Query(callback): axum::extract::Query<CallbackBody>,
 ) -> Response {
     let cookie_state = cookie_value(&headers, STATE_COOKIE);
     let finished = svc::flow::finish(
@@ -161,7 +160,7 @@ async fn callback(
         &protocol,
         &id,
         &callback_url(&state, &protocol, &id),
-        callback,
+        callback.into(),
         cookie_state.as_deref(),
         &origin,
     )
@@ -173,7 +172,7 @@ async fn callback(
 async fn respond(
     state: &AppState,
     id: &str,
-    finished: Result<svc::provisioning::Finished, Refusal>,
+    finished: Result<svc::provisioning::FinishedSignIn, SignInRefusal>,
     origin: &crate::auth::Origin,
 ) -> Response {
     let clear_state =
@@ -262,7 +261,7 @@ async fn saml_acs(
     respond(&state, &id, finished, &origin).await
 }
 
-fn refusal_page(refusal: &Refusal) -> Response {
+fn refusal_page(refusal: &SignInRefusal) -> Response {
     error_page(refusal.error.status(), &refusal.reason())
 }
 
@@ -278,4 +277,27 @@ fn error_page(status: StatusCode, reason: &str) -> Response {
          <body><h1>Sign-in failed</h1><p id=\"reason\">{escaped}</p><p><a href=\"/\">Back</a></p></body></html>"
     );
     (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+}
+
+/// The callback's query.
+#[derive(Debug, Default, Deserialize)]
+pub struct CallbackBody {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+    /// The issuer, when the provider names it (RFC 9207).
+    pub iss: Option<String>,
+}
+
+impl From<CallbackBody> for crate::service::identity::sso::flow::Callback {
+    fn from(body: CallbackBody) -> Self {
+        Self {
+            code: body.code,
+            state: body.state,
+            error: body.error,
+            error_description: body.error_description,
+            iss: body.iss,
+        }
+    }
 }

@@ -1,10 +1,12 @@
 //! `/visitors`: the people who talk to an assistant, and their contact details.
 
+use crate::service::Patch;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use entities::visitor;
+use serde::Deserialize;
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -12,7 +14,7 @@ use crate::ids::Kind;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
-use crate::service::conversations::visitors::{self as svc, UpdateVisitor};
+use crate::service::conversations::visitors::{self as svc};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -71,9 +73,33 @@ async fn update(
     State(state): State<AppState>,
     Caller(principal): Caller,
     ApiPath(id): ApiPath<String>,
-    ApiJson(input): ApiJson<UpdateVisitor>,
+    ApiJson(input): ApiJson<UpdateVisitorBody>,
 ) -> Result<Json<VisitorJson>, ApiError> {
     Ok(Json(
-        svc::update(&state.db, &principal, &id, input).await?.into(),
+        svc::update(&state.db, &principal, &id, input.into())
+            .await?
+            .into(),
     ))
+}
+
+/// Input of `updateVisitor` / `PUT /visitors/{id}`: absent fields keep their value, `null` clears.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVisitorBody {
+    #[serde(default)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    pub email: Patch<String>,
+    #[serde(default)]
+    pub phone: Patch<String>,
+}
+
+impl From<UpdateVisitorBody> for crate::service::conversations::visitors::UpdateVisitor {
+    fn from(body: UpdateVisitorBody) -> Self {
+        Self {
+            name: body.name,
+            email: body.email,
+            phone: body.phone,
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! `/webhooks`: endpoint CRUD and secret rotation; the secret shows only when it is created.
 
+use crate::service::Patch;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::events::deliveries;
-use crate::events::webhooks::{self as svc, CreateWebhook, UpdateWebhook, Webhook, WebhookStatus};
+use crate::events::webhooks::{self as svc, Webhook, WebhookStatus};
 use crate::ids::Kind;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
@@ -209,11 +210,11 @@ async fn show(
 async fn create(
     State(state): State<AppState>,
     Caller(principal): Caller,
-    ApiJson(input): ApiJson<CreateWebhook>,
+    ApiJson(input): ApiJson<CreateWebhookBody>,
 ) -> Result<(StatusCode, Json<WebhookSecretJson>), ApiError> {
     let egress = state.settings.egress_allow.as_deref();
     let (webhook, secret) =
-        svc::create(&state.db, &state.sealer, &principal, egress, input).await?;
+        svc::create(&state.db, &state.sealer, &principal, egress, input.into()).await?;
     Ok((
         StatusCode::CREATED,
         Json(WebhookSecretJson {
@@ -227,11 +228,11 @@ async fn update(
     State(state): State<AppState>,
     Caller(principal): Caller,
     ApiPath(id): ApiPath<String>,
-    ApiJson(input): ApiJson<UpdateWebhook>,
+    ApiJson(input): ApiJson<UpdateWebhookBody>,
 ) -> Result<Json<WebhookJson>, ApiError> {
     let egress = state.settings.egress_allow.as_deref();
     Ok(Json(
-        svc::update(&state.db, &principal, egress, &id, input)
+        svc::update(&state.db, &principal, egress, &id, input.into())
             .await?
             .into(),
     ))
@@ -255,4 +256,52 @@ async fn rotate_secret(
         webhook: webhook.into(),
         secret,
     }))
+}
+
+/// Input of `createWebhook` / `POST /webhooks`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookBody {
+    pub url: String,
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+impl From<CreateWebhookBody> for crate::events::webhooks::CreateWebhook {
+    fn from(body: CreateWebhookBody) -> Self {
+        Self {
+            url: body.url,
+            events: body.events,
+            description: body.description,
+            active: body.active,
+        }
+    }
+}
+
+/// Input of `updateWebhook` / `PUT /webhooks/{id}`: absent fields keep their value.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebhookBody {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+    #[serde(default)]
+    pub description: Patch<String>,
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+impl From<UpdateWebhookBody> for crate::events::webhooks::UpdateWebhook {
+    fn from(body: UpdateWebhookBody) -> Self {
+        Self {
+            url: body.url,
+            events: body.events,
+            description: body.description,
+            active: body.active,
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! `/widget/v1`: the endpoints the embed widget calls from visitors' browsers (CORS, widget tokens, per-address
 //! limits).
 
+use crate::rest::conversations::{RateAnswerBody, RateConversationBody};
+use crate::rest::visitors::UpdateVisitorBody;
 use std::time::Duration;
 
 use axum::extract::{FromRequestParts, Request, State};
@@ -21,18 +23,16 @@ use crate::auth::proxies::origin_of;
 use crate::error::ApiError;
 use crate::ids::Kind;
 use crate::ratelimit::WidgetBucket;
-use crate::rest::answer_stream;
 use crate::rest::conversations::FeedbackJson;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::rest::streamed_answer;
 use crate::rest::visitors::VisitorJson;
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
 use crate::service::assistants::{self, WidgetSettings};
-use crate::service::conversations::feedback::{RateAnswer, RateConversation};
-use crate::service::conversations::messages::{self, Posted};
+use crate::service::conversations::messages::{self, PostedMessage};
 use crate::service::conversations::posting::Created;
-use crate::service::conversations::visitors::UpdateVisitor;
-use crate::service::widget::{self as svc, SendMessage, Site, StartConversation, StartSession};
+use crate::service::widget::{self as svc, Site};
 use crate::state::AppState;
 
 /// Every widget route, with CORS for any page (the assistant's allowed origins are checked per request) and the
@@ -278,8 +278,8 @@ pub struct WidgetPostedJson {
     pub replies: Vec<WidgetMessageJson>,
 }
 
-impl From<Posted> for WidgetPostedJson {
-    fn from(posted: Posted) -> Self {
+impl From<PostedMessage> for WidgetPostedJson {
+    fn from(posted: PostedMessage) -> Self {
         Self {
             message: posted.message.into(),
             replies: posted.replies.into_iter().map(Into::into).collect(),
@@ -291,13 +291,13 @@ impl From<Posted> for WidgetPostedJson {
 async fn start_session(
     State(state): State<AppState>,
     FromSite(site): FromSite,
-    ApiJson(input): ApiJson<StartSession>,
+    ApiJson(input): ApiJson<StartSessionBody>,
 ) -> Result<(StatusCode, Json<StartedJson>), ApiError> {
     let started = svc::start_session(
         &state.db,
         &state.authz,
         state.settings.widget_session_idle_days,
-        input,
+        input.into(),
         &site,
     )
     .await?;
@@ -338,10 +338,10 @@ async fn end_session(
 async fn update_visitor(
     State(state): State<AppState>,
     Visitor(principal): Visitor,
-    ApiJson(input): ApiJson<UpdateVisitor>,
+    ApiJson(input): ApiJson<UpdateVisitorBody>,
 ) -> Result<Json<VisitorJson>, ApiError> {
     Ok(Json(
-        svc::update_visitor(&state.db, &principal, input)
+        svc::update_visitor(&state.db, &principal, input.into())
             .await?
             .into(),
     ))
@@ -360,9 +360,10 @@ async fn list_conversations(
 async fn start_conversation(
     State(state): State<AppState>,
     Visitor(principal): Visitor,
-    ApiJson(input): ApiJson<StartConversation>,
+    ApiJson(input): ApiJson<StartConversationBody>,
 ) -> Result<(StatusCode, Json<WidgetCreatedJson>), ApiError> {
-    let created = svc::start_conversation(&state.db, &state.engine, &principal, input).await?;
+    let created =
+        svc::start_conversation(&state.db, &state.engine, &principal, input.into()).await?;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -414,15 +415,15 @@ async fn send_message(
     Visitor(principal): Visitor,
     ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
-    ApiJson(input): ApiJson<SendMessage>,
+    ApiJson(input): ApiJson<SendMessageBody>,
 ) -> Result<Response, ApiError> {
-    answer_stream::respond(&headers, WidgetPostedJson::from, move |deltas| async move {
+    streamed_answer::respond(&headers, WidgetPostedJson::from, move |deltas| async move {
         svc::send_message(
             &state.db,
             &state.engine,
             &principal,
             &id,
-            input,
+            input.into(),
             deltas.as_ref(),
         )
         .await
@@ -457,19 +458,19 @@ async fn follow_conversation(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     });
-    let credential = crate::events::live::VisitorCredential {
+    let credential = crate::events::follow::VisitorCredential {
         token: secrecy::SecretString::from(token),
         site,
         idle_days: state.settings.widget_session_idle_days,
         authz: state.authz.clone(),
     };
-    let events = crate::events::live::follow_visitor(
+    let events = crate::events::follow::follow_visitor(
         &state.db,
         credential,
         principal.clone(),
         &id,
         after.as_deref(),
-        crate::events::live::Recheck(state.settings.subscription_recheck()),
+        crate::events::follow::Recheck(state.settings.subscription_recheck()),
     )
     .await?;
     let db = state.db.clone();
@@ -509,10 +510,10 @@ async fn rate_conversation(
     State(state): State<AppState>,
     Visitor(principal): Visitor,
     ApiPath(id): ApiPath<String>,
-    ApiJson(input): ApiJson<RateConversation>,
+    ApiJson(input): ApiJson<RateConversationBody>,
 ) -> Result<Json<FeedbackJson>, ApiError> {
     Ok(Json(
-        svc::rate_conversation(&state.db, &principal, &id, input)
+        svc::rate_conversation(&state.db, &principal, &id, input.into())
             .await?
             .into(),
     ))
@@ -522,11 +523,83 @@ async fn rate_answer(
     State(state): State<AppState>,
     Visitor(principal): Visitor,
     ApiPath(id): ApiPath<String>,
-    ApiJson(input): ApiJson<RateAnswer>,
+    ApiJson(input): ApiJson<RateAnswerBody>,
 ) -> Result<Json<FeedbackJson>, ApiError> {
     Ok(Json(
-        svc::rate_answer(&state.db, &principal, &id, input)
+        svc::rate_answer(&state.db, &principal, &id, input.into())
             .await?
             .into(),
     ))
+}
+
+/// Input of `POST /widget/v1/sessions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartSessionBody {
+    pub assistant_id: String,
+    /// What a pre-chat form asked, if anything.
+    #[serde(default)]
+    pub visitor: Option<crate::rest::conversations::NewVisitorBody>,
+}
+
+impl From<StartSessionBody> for crate::service::widget::StartSession {
+    fn from(body: StartSessionBody) -> Self {
+        Self {
+            assistant_id: body.assistant_id,
+            visitor: body.visitor.map(Into::into),
+        }
+    }
+}
+
+/// Input of `POST /widget/v1/conversations`: the assistant and the visitor come from the session.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartConversationBody {
+    pub initial_message: Option<String>,
+    pub subject: Option<String>,
+    pub source_url: Option<String>,
+    pub page_context: Option<String>,
+    pub page_title: Option<String>,
+    pub browser: Option<String>,
+    pub device: Option<String>,
+}
+
+impl From<StartConversationBody> for crate::service::widget::StartConversation {
+    fn from(body: StartConversationBody) -> Self {
+        Self {
+            initial_message: body.initial_message,
+            subject: body.subject,
+            source_url: body.source_url,
+            page_context: body.page_context,
+            page_title: body.page_title,
+            browser: body.browser,
+            device: body.device,
+        }
+    }
+}
+
+/// Input of `POST /widget/v1/conversations/{id}/messages`: always a visitor message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessageBody {
+    pub body: String,
+    /// The page the visitor asks from, when it moved on from where the conversation started: the answer is
+    /// ranked for this page.
+    #[serde(default)]
+    pub page_url: Option<String>,
+    #[serde(default)]
+    pub page_title: Option<String>,
+    #[serde(default)]
+    pub page_context: Option<String>,
+}
+
+impl From<SendMessageBody> for crate::service::widget::SendMessage {
+    fn from(body: SendMessageBody) -> Self {
+        Self {
+            body: body.body,
+            page_url: body.page_url,
+            page_title: body.page_title,
+            page_context: body.page_context,
+        }
+    }
 }

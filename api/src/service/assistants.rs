@@ -363,28 +363,22 @@ pub fn validate_url(field: &str, value: &str) -> ApiResult<String> {
 }
 
 /// Input of `createAssistant`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct CreateAssistant {
     pub name: String,
-    #[serde(default)]
     pub widget: Option<WidgetSettings>,
-    #[serde(default)]
     pub engine: Option<EngineSettings>,
     /// The AI provider's API key (write-only; stored sealed).
-    #[serde(default)]
     pub provider_api_key: Option<String>,
 }
 
 /// Input of `updateAssistant`: absent fields keep their value.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct UpdateAssistant {
     pub name: Option<String>,
     pub widget: Option<WidgetSettings>,
     pub engine: Option<EngineSettings>,
     /// Sets (or, with `null`, removes) the AI provider's API key.
-    #[serde(default)]
     pub provider_api_key: Patch<String>,
 }
 

@@ -144,7 +144,7 @@ pub(crate) async fn record(
     };
     append(
         conn,
-        principal.recorded_organization(),
+        principal.organization_of_record(),
         AuditActor::Principal(principal),
         change,
     )

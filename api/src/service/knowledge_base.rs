@@ -8,7 +8,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, ModelTrait,
     PaginatorTrait, QueryFilter, QuerySelect, Select, Set,
 };
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::assistant::retrieval::{EntrySource, Question, Retriever};
@@ -70,32 +69,22 @@ impl EntrySource for Stored {
 }
 
 /// Input of `createKnowledgeBaseEntry` / `POST /knowledge-base`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct CreateEntry {
     pub title: String,
     pub body: String,
-    #[serde(default)]
     pub category: Option<String>,
-    #[serde(default)]
     pub tags: Vec<String>,
-    #[serde(default)]
     pub active: Option<bool>,
 }
 
 /// Input of `updateKnowledgeBaseEntry` / `PUT /knowledge-base/{id}`: absent fields keep their value.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct UpdateEntry {
-    #[serde(default)]
     pub title: Option<String>,
-    #[serde(default)]
     pub body: Option<String>,
-    #[serde(default)]
     pub category: Patch<String>,
-    #[serde(default)]
     pub tags: Option<Vec<String>>,
-    #[serde(default)]
     pub active: Option<bool>,
 }
 

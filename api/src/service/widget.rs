@@ -14,7 +14,6 @@ use chrono::{DateTime, Duration, Utc};
 use entities::{assistant, conversation, feedback, message, visitor, widget_session};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
-use serde::Deserialize;
 
 use crate::assistant::Engine;
 use crate::auth::{Actor, Origin, Plan, Principal, Role, tokens};
@@ -25,7 +24,7 @@ use crate::ids::{self, Kind, new_id};
 use crate::service::assistants::{self, WidgetSettings};
 use crate::service::conversations::answer::{self, Page};
 use crate::service::conversations::feedback::{self as ratings, RateAnswer, RateConversation};
-use crate::service::conversations::messages::{self, Direction, Posted};
+use crate::service::conversations::messages::{self, Direction, PostedMessage};
 use crate::service::conversations::posting::{self, CreateConversation, Created};
 use crate::service::conversations::visitors::{self, NewVisitor, UpdateVisitor};
 use crate::service::conversations::{self, Status};
@@ -47,12 +46,10 @@ pub struct Site {
 }
 
 /// Input of `POST /widget/v1/sessions`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct StartSession {
     pub assistant_id: String,
     /// What a pre-chat form asked, if anything.
-    #[serde(default)]
     pub visitor: Option<NewVisitor>,
 }
 
@@ -76,8 +73,7 @@ pub struct Current {
 }
 
 /// Input of `POST /widget/v1/conversations`: the assistant and the visitor come from the session.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct StartConversation {
     pub initial_message: Option<String>,
     pub subject: Option<String>,
@@ -89,17 +85,13 @@ pub struct StartConversation {
 }
 
 /// Input of `POST /widget/v1/conversations/{id}/messages`: always a visitor message.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct SendMessage {
     pub body: String,
     /// The page the visitor asks from, when it moved on from where the conversation started: the answer is
     /// ranked for this page.
-    #[serde(default)]
     pub page_url: Option<String>,
-    #[serde(default)]
     pub page_title: Option<String>,
-    #[serde(default)]
     pub page_context: Option<String>,
 }
 
@@ -443,7 +435,7 @@ pub async fn send_message(
     conversation_id: &str,
     input: SendMessage,
     deltas: Option<&tokio::sync::mpsc::Sender<String>>,
-) -> ApiResult<Posted> {
+) -> ApiResult<PostedMessage> {
     let me = me(principal, Action::Write).await?;
     let body = messages::validate_body("body", &input.body, engine.message_max_bytes())?;
     let page = input.page()?;

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::FromQueryResult;
-use serde::Serialize;
 
 use crate::auth::Principal;
 use crate::authz::{Action, Resource, authorize};
@@ -19,7 +18,7 @@ use crate::service::analytics::{
 };
 
 /// One bucket of a series.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Bucket {
     /// Start of the bucket, UTC, RFC 3339.
     pub start: String,
@@ -27,7 +26,7 @@ pub struct Bucket {
 }
 
 /// Seconds, as a median and a 90th percentile (nearest rank); `None` without data.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Percentiles {
     pub count: u64,
     pub median_seconds: Option<f64>,
@@ -35,7 +34,7 @@ pub struct Percentiles {
 }
 
 /// Conversations by the sign of their running sentiment (VADER's ±0.05 convention).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct SentimentDistribution {
     pub negative: u64,
     pub neutral: u64,
@@ -45,21 +44,21 @@ pub struct SentimentDistribution {
 }
 
 /// CSAT: conversation ratings 1-5.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Csat {
     pub count: u64,
     pub average: Option<f64>,
 }
 
 /// Visitor messages in one hour of the day (UTC).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct HourCount {
     pub hour: u32,
     pub messages: u64,
 }
 
 /// Conversation figures of a range (conversations created in it).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ConversationStats {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,

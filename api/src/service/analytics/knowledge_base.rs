@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::FromQueryResult;
-use serde::Serialize;
 
 use crate::auth::Principal;
 use crate::authz::{Action, Resource, authorize};
@@ -18,7 +17,7 @@ use crate::service::analytics::{
 };
 
 /// Knowledge-base queries in one bucket.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct QueryBucket {
     pub start: String,
     pub queries: u64,
@@ -26,7 +25,7 @@ pub struct QueryBucket {
 }
 
 /// A failed query text and how often it was asked.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct FailedQuery {
     /// Lower-cased, punctuation-free text that clusters the variants.
     pub normalized: String,
@@ -36,7 +35,7 @@ pub struct FailedQuery {
 }
 
 /// An entry and how often it answered.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct EntryHits {
     pub entry_id: String,
     pub title: String,
@@ -44,14 +43,14 @@ pub struct EntryHits {
 }
 
 /// An entry that answered nothing in the range.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct UnusedEntry {
     pub entry_id: String,
     pub title: String,
 }
 
 /// Answer ratings of one entry.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct EntryFeedback {
     pub entry_id: String,
     pub title: String,
@@ -60,7 +59,7 @@ pub struct EntryFeedback {
 }
 
 /// Knowledge-base figures of a range.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct KnowledgeBaseStats {
     pub total: u64,
     pub active: u64,

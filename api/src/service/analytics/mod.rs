@@ -38,14 +38,12 @@ impl From<Granularity> for TimeBucket {
 }
 
 /// What to aggregate: `[from, to)`, the bucket width, and optionally one assistant.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct Range {
     /// Default: 30 days before `to`.
     pub from: Option<DateTime<Utc>>,
     /// Default: now.
     pub to: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub granularity: Granularity,
     pub assistant_id: Option<String>,
 }

@@ -22,7 +22,7 @@ use crate::error::ApiResult;
 use crate::events::{names, outbox};
 use crate::ids::{Kind, new_id};
 use crate::service::assistants;
-use crate::service::conversations::messages::{self, Author, NewMessage, Posted};
+use crate::service::conversations::messages::{self, Author, NewMessage, PostedMessage};
 use crate::service::conversations::{self, Status};
 use crate::service::{knowledge_base, now};
 
@@ -52,7 +52,7 @@ pub(crate) async fn visitor_message(
     body: String,
     page: Option<Page>,
     deltas: Option<&mpsc::Sender<String>>,
-) -> ApiResult<Posted> {
+) -> ApiResult<PostedMessage> {
     let org = conversation.organization_id.clone();
     let assistant = assistants::find(&*txn, &org, &conversation.assistant_id).await?;
     let settings = assistants::engine(&assistant);
@@ -91,14 +91,14 @@ pub(crate) async fn visitor_message(
         let reply = hand_off(&txn, &conversation, &settings, &message, reason, details).await?;
         txn.commit().await?;
         send_whole(deltas, &reply.body).await;
-        return Ok(Posted {
+        return Ok(PostedMessage {
             message,
             replies: vec![reply],
         });
     }
     txn.commit().await?;
     if !open || !settings.auto_reply {
-        return Ok(Posted {
+        return Ok(PostedMessage {
             message,
             replies: Vec::new(),
         });
@@ -106,7 +106,7 @@ pub(crate) async fn visitor_message(
 
     // Retrieval and the provider run outside any transaction: the visitor message is visible at once, and a
     // slow provider holds no lock.
-    let turn = Turn {
+    let turn = PendingAnswer {
         db,
         engine,
         assistant: &assistant,
@@ -136,7 +136,7 @@ pub(crate) async fn visitor_message(
     if conversations::status(&current)? != Status::Open {
         // A person took the conversation over while the answer was being written.
         txn.commit().await?;
-        return Ok(Posted {
+        return Ok(PostedMessage {
             message,
             replies: Vec::new(),
         });
@@ -212,7 +212,7 @@ pub(crate) async fn visitor_message(
         counters.update(&*txn).await?;
     }
     txn.commit().await?;
-    Ok(Posted { message, replies })
+    Ok(PostedMessage { message, replies })
 }
 
 /// Hands the conversation off and tells the visitor so.
@@ -258,7 +258,7 @@ async fn send_whole(deltas: Option<&mpsc::Sender<String>>, text: &str) {
 }
 
 /// One visitor message being answered, and what answering it needs.
-struct Turn<'a> {
+struct PendingAnswer<'a> {
     db: &'a Db,
     engine: &'a Engine,
     assistant: &'a assistant::Model,
@@ -270,8 +270,11 @@ struct Turn<'a> {
 
 /// The knowledge-base answer (the best entry quoted, or the fallback message below the threshold), replaced
 /// by the AI provider's when one is configured and answers in time within the token limit.
-async fn answer(turn: &Turn<'_>, deltas: Option<&mpsc::Sender<String>>) -> ApiResult<Answer> {
-    let Turn {
+async fn answer(
+    turn: &PendingAnswer<'_>,
+    deltas: Option<&mpsc::Sender<String>>,
+) -> ApiResult<Answer> {
+    let PendingAnswer {
         db,
         engine,
         assistant,
@@ -345,13 +348,13 @@ async fn answer(turn: &Turn<'_>, deltas: Option<&mpsc::Sender<String>>) -> ApiRe
 /// The provider's answer with the entry ids it cited, or why there is none (`token_limit`,
 /// `provider_timeout`, `provider_error`, `provider_malformed`, `provider_key_unreadable`).
 async fn ask_provider(
-    turn: &Turn<'_>,
+    turn: &PendingAnswer<'_>,
     provider: &ProviderSettings,
     entries: &[kb::Model],
     retrieval_failed: bool,
     deltas: Option<&mpsc::Sender<String>>,
 ) -> ApiResult<Result<(String, Vec<String>), String>> {
-    let Turn {
+    let PendingAnswer {
         db,
         engine,
         assistant,

@@ -3,7 +3,6 @@
 
 use entities::{conversation, feedback, message};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::Principal;
@@ -19,21 +18,17 @@ use crate::service::{now, optional_field};
 const COMMENT_MAX: usize = 2_000;
 
 /// Input of `rateAnswer` / `POST /messages/{id}/feedback`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct RateAnswer {
     pub helpful: bool,
-    #[serde(default)]
     pub comment: Option<String>,
 }
 
 /// Input of `rateConversation` / `POST /conversations/{id}/feedback`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct RateConversation {
     /// 1 (very unsatisfied) to 5 (very satisfied).
     pub rating: i64,
-    #[serde(default)]
     pub comment: Option<String>,
 }
 

@@ -1,7 +1,7 @@
 //! Messages: add one to a conversation, list a conversation's, and batch the latest per conversation.
 
+use crate::text_enum::text_enum;
 use std::collections::HashMap;
-use std::fmt;
 
 use entities::{conversation, message};
 use sea_orm::{
@@ -21,45 +21,21 @@ use crate::ids::{Kind, new_id};
 use crate::service::conversations::{self};
 use crate::service::{Page, PageRequest, by_ids, now, required_text};
 
-/// Who wrote a message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Author {
-    Visitor,
-    Assistant,
-    Agent,
-    System,
-}
-
-impl Author {
-    pub const ALL: [Author; 4] = [
-        Author::Visitor,
-        Author::Assistant,
-        Author::Agent,
-        Author::System,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Author::Visitor => "visitor",
-            Author::Assistant => "assistant",
-            Author::Agent => "agent",
-            Author::System => "system",
-        }
-    }
-}
-
-impl fmt::Display for Author {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+text_enum! {
+    /// Who wrote a message.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Author {
+        Visitor = "visitor",
+        Assistant = "assistant",
+        Agent = "agent",
+        System = "system",
     }
 }
 
 /// The stored author of a row.
 pub fn author(model: &message::Model) -> ApiResult<Author> {
-    Author::ALL
-        .into_iter()
-        .find(|a| a.as_str() == model.author)
+    Author::named(&model.author)
         .ok_or_else(|| ApiError::internal_msg(format!("stored author {:?}", model.author)))
 }
 
@@ -190,7 +166,7 @@ fn event_data(conversation: &conversation::Model, message: &message::Model) -> s
 /// A posted message and what the assistant answered to it (nothing for agent messages, handed-off
 /// conversations or assistants that do not reply).
 #[derive(Clone, Debug)]
-pub struct Posted {
+pub struct PostedMessage {
     pub message: message::Model,
     pub replies: Vec<message::Model>,
 }

@@ -6,7 +6,7 @@ pub mod messages;
 pub mod posting;
 pub mod visitors;
 
-use std::fmt;
+use crate::text_enum::text_enum;
 use std::str::FromStr;
 
 use entities::conversation;
@@ -31,52 +31,27 @@ pub(crate) const SUBJECT_MAX: usize = 300;
 /// Longest page context.
 pub(crate) const CONTEXT_MAX: usize = 10_000;
 
-/// Where a conversation stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Open,
-    HandedOff,
-    Resolved,
-    Closed,
-}
-
-impl Status {
-    pub const ALL: [Status; 4] = [
-        Status::Open,
-        Status::HandedOff,
-        Status::Resolved,
-        Status::Closed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Open => "open",
-            Status::HandedOff => "handed_off",
-            Status::Resolved => "resolved",
-            Status::Closed => "closed",
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+text_enum! {
+    /// Where a conversation stands.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Status {
+        Open = "open",
+        HandedOff = "handed_off",
+        Resolved = "resolved",
+        Closed = "closed",
     }
 }
 
 impl FromStr for Status {
     type Err = ApiError;
     fn from_str(s: &str) -> Result<Self, ApiError> {
-        Status::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| {
-                ApiError::validation(
-                    "status",
-                    format!("unknown status {s:?}; expected open, handed_off, resolved or closed"),
-                )
-            })
+        Status::named(s).ok_or_else(|| {
+            ApiError::validation(
+                "status",
+                format!("unknown status {s:?}; expected open, handed_off, resolved or closed"),
+            )
+        })
     }
 }
 
@@ -89,14 +64,10 @@ pub fn status(model: &conversation::Model) -> ApiResult<Status> {
 }
 
 /// Input of `updateConversation` / `PUT /conversations/{id}`: absent fields keep their value, `null` clears.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct UpdateConversation {
-    #[serde(default)]
     pub status: Option<Status>,
-    #[serde(default)]
     pub subject: Patch<String>,
-    #[serde(default)]
     pub sentiment: Patch<f64>,
 }
 

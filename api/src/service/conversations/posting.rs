@@ -3,7 +3,6 @@
 
 use entities::conversation;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::assistant::Engine;
@@ -14,14 +13,15 @@ use crate::error::{ApiError, ApiResult};
 use crate::events::{names, outbox};
 use crate::ids::{self, Kind, new_id};
 use crate::service::conversations::answer;
-use crate::service::conversations::messages::{self, Author, NewMessage, Posted, validate_body};
+use crate::service::conversations::messages::{
+    self, Author, NewMessage, PostedMessage, validate_body,
+};
 use crate::service::conversations::visitors::{self, NewVisitor};
 use crate::service::conversations::{CONTEXT_MAX, SUBJECT_MAX, Status, find};
 use crate::service::{assistants, now, optional_field};
 
 /// Input of `createConversation` / `POST /conversations`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct CreateConversation {
     /// Optional where the organization has exactly one assistant.
     pub assistant_id: Option<String>,
@@ -201,14 +201,11 @@ async fn single_assistant(
 }
 
 /// Input of `sendMessage` / `POST /conversations/{id}/messages`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct CreateMessage {
     pub author: Author,
     pub body: String,
-    #[serde(default)]
     pub source_entry_id: Option<String>,
-    #[serde(default)]
     pub confidence: Option<f64>,
 }
 
@@ -223,7 +220,7 @@ pub async fn post_message(
     conversation_id: &str,
     input: CreateMessage,
     deltas: Option<&tokio::sync::mpsc::Sender<String>>,
-) -> ApiResult<Posted> {
+) -> ApiResult<PostedMessage> {
     let grant = authorize(principal, Resource::Message, Action::Write).await?;
     let conversation_id = ids::lookup(Kind::Conversation, conversation_id)?;
     let body = validate_body("body", &input.body, engine.message_max_bytes())?;
@@ -261,7 +258,7 @@ pub async fn post_message(
     )
     .await?;
     txn.commit().await?;
-    Ok(Posted {
+    Ok(PostedMessage {
         message,
         replies: Vec::new(),
     })

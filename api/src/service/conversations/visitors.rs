@@ -6,7 +6,6 @@ use entities::visitor;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
 };
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::Principal;
@@ -19,8 +18,7 @@ use crate::service::identity::organizations::validate_email;
 use crate::service::{Page, PageRequest, Patch, by_ids, newest_first, now, optional_field};
 
 /// A visitor's contact details, as given when a conversation starts.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct NewVisitor {
     pub name: Option<String>,
     pub email: Option<String>,
@@ -54,14 +52,10 @@ impl NewVisitor {
 }
 
 /// Input of `updateVisitor` / `PUT /visitors/{id}`: absent fields keep their value, `null` clears.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct UpdateVisitor {
-    #[serde(default)]
     pub name: Patch<String>,
-    #[serde(default)]
     pub email: Patch<String>,
-    #[serde(default)]
     pub phone: Patch<String>,
 }
 

@@ -10,7 +10,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
-use serde::Deserialize;
 
 use crate::auth::api_keys::{generate, hash, is_well_formed};
 use crate::auth::scopes::Scope;
@@ -25,20 +24,15 @@ use crate::service::identity::organizations;
 use crate::service::{Page, PageRequest, newest_first, now, required_text};
 
 /// Input of `createApiKey` / `POST /api-keys`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct CreateApiKey {
     pub name: String,
     /// Defaults to the caller's own role; may not exceed it.
-    #[serde(default)]
     pub role: Option<Role>,
     /// Narrows the key below its role; each scope must be within the creator's own rights.
-    #[serde(default)]
     pub scopes: Option<Vec<Scope>>,
-    #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
     /// Networks the key may be used from (`203.0.113.0/24`, `2001:db8::/32`, or a single address).
-    #[serde(default)]
     pub allowed_cidrs: Option<Vec<String>>,
 }
 

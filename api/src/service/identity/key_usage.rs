@@ -35,7 +35,7 @@ impl Usage {
         let at = Utc::now();
         let bucket = Bucket {
             api_key_id: id.clone(),
-            organization_id: principal.recorded_organization().to_owned(),
+            organization_id: principal.organization_of_record().to_owned(),
             day: at.date_naive(),
         };
         if let Ok(mut pending) = self.pending.lock() {

@@ -5,7 +5,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, Set,
 };
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::{Principal, Role};
@@ -18,13 +17,11 @@ use crate::service::audit;
 use crate::service::identity::organizations::validate_email;
 use crate::service::{Page, PageRequest, newest_first, now, optional_field};
 
-/// Input of `inviteMember` / `POST /members`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Input of `inviteMember`.
+#[derive(Clone, Debug)]
 pub struct InviteMember {
     pub email: String,
     pub role: Role,
-    #[serde(default)]
     pub name: Option<String>,
 }
 

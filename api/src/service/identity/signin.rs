@@ -11,7 +11,6 @@ use entities::user;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
 };
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::{Origin, Principal, Role, passwords, tokens};
@@ -82,19 +81,16 @@ impl LoginThrottle {
 }
 
 /// Input of `POST /auth/login`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct Credentials {
     pub email: String,
     pub password: String,
     /// Needed only when the email belongs to members of several organizations.
-    #[serde(default)]
     pub organization_id: Option<String>,
 }
 
 /// Input of `POST /auth/accept-invitation`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct AcceptInvitation {
     pub token: String,
     pub password: String,

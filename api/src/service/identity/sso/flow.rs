@@ -5,7 +5,6 @@ use entities::sso_request;
 use openidconnect::core::CoreAuthenticationFlow;
 use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge, Scope};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-use serde::Deserialize;
 
 use crate::auth::{Origin, tokens};
 use crate::db::Db;
@@ -17,8 +16,8 @@ use crate::service::now;
 use crate::service::identity::sso::idp::IdpClient;
 use crate::service::identity::sso::oauth2::{oauth2_claims, oauth2_client};
 use crate::service::identity::sso::oidc::{default_scopes, oidc_claims, oidc_client};
-use crate::service::identity::sso::provisioning::{Finished, sign_in};
-use crate::service::identity::sso::refusal::Refusal;
+use crate::service::identity::sso::provisioning::{FinishedSignIn, sign_in};
+use crate::service::identity::sso::refusal::SignInRefusal;
 use crate::service::identity::sso::requests::{
     Redirect, connection_for, take_request, validate_return_to,
 };
@@ -99,7 +98,7 @@ pub async fn begin(
 }
 
 /// The callback's query.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Callback {
     pub code: Option<String>,
     pub state: Option<String>,
@@ -124,8 +123,9 @@ pub async fn finish(
     callback: Callback,
     cookie_state: Option<&str>,
     origin: &Origin,
-) -> Result<Finished, Refusal> {
-    let unauthorized = |reason: &str, org: Option<&str>| Refusal::unauthenticated(reason, org);
+) -> Result<FinishedSignIn, SignInRefusal> {
+    let unauthorized =
+        |reason: &str, org: Option<&str>| SignInRefusal::unauthenticated(reason, org);
     let connection = connection_for(db, protocol, id).await?;
     let org = Some(connection.organization_id.as_str());
     if let Some(error) = &callback.error {
@@ -146,7 +146,7 @@ pub async fn finish(
         Protocol::Oidc => Some(oidc_settings(&connection)?.issuer),
         Protocol::OAuth2 => None,
         Protocol::Saml => {
-            return Err(Refusal::new(
+            return Err(SignInRefusal::new(
                 ApiError::MethodNotAllowed("SAML responses are posted to the ACS".to_owned()),
                 org,
             ));
@@ -162,7 +162,7 @@ pub async fn finish(
         ));
     }
     let (Some(code), Some(state)) = (&callback.code, &callback.state) else {
-        return Err(Refusal::new(
+        return Err(SignInRefusal::new(
             ApiError::BadRequest("the callback lacks its code or state".to_owned()),
             org,
         ));
@@ -193,13 +193,13 @@ pub async fn finish(
             oauth2_claims(sealer, idp, &connection, redirect_uri, code, verifier).await?
         }
         Protocol::Saml => {
-            return Err(Refusal::from(ApiError::internal_msg(
+            return Err(SignInRefusal::from(ApiError::internal_msg(
                 "SAML finishes at the ACS",
             )));
         }
     };
     let signed_in = sign_in(db, policy, &connection, &claims, origin).await?;
-    Ok(Finished {
+    Ok(FinishedSignIn {
         signed_in,
         return_to: request.return_to,
     })

@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::secrets::Sealer;
 
 use crate::service::identity::sso::idp::{IdpClient, chain};
-use crate::service::identity::sso::refusal::Refusal;
+use crate::service::identity::sso::refusal::SignInRefusal;
 use crate::service::identity::sso::settings::{OAuth2Settings, client_secret, oauth2_settings};
 
 pub(crate) type OAuth2Client = oauth2::basic::BasicClient<
@@ -51,10 +51,10 @@ pub(crate) async fn oauth2_claims(
     redirect_uri: &str,
     code: &str,
     verifier: String,
-) -> Result<Value, Refusal> {
+) -> Result<Value, SignInRefusal> {
     use oauth2::TokenResponse as _;
     let org = Some(connection.organization_id.as_str());
-    let unauthorized = |reason: String| Refusal::unauthenticated(reason, org);
+    let unauthorized = |reason: String| SignInRefusal::unauthenticated(reason, org);
     let settings = oauth2_settings(connection)?;
     let client = oauth2_client(sealer, connection, &settings, redirect_uri)?;
     let tokens = client
@@ -64,7 +64,7 @@ pub(crate) async fn oauth2_claims(
         .await
         .map_err(|e| unauthorized(format!("the code exchange failed: {}", chain(&e))))?;
     idp.guard(&settings.userinfo_url).map_err(|reason| {
-        Refusal::from(ApiError::BadGateway(format!("the userinfo URL: {reason}")))
+        SignInRefusal::from(ApiError::BadGateway(format!("the userinfo URL: {reason}")))
     })?;
     let response = idp
         .http
@@ -74,7 +74,7 @@ pub(crate) async fn oauth2_claims(
         .send()
         .await
         .map_err(|e| {
-            Refusal::from(ApiError::BadGateway(format!(
+            SignInRefusal::from(ApiError::BadGateway(format!(
                 "the userinfo endpoint could not be reached: {}",
                 chain(&e)
             )))

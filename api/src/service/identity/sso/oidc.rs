@@ -12,7 +12,7 @@ use crate::secrets::Sealer;
 
 use crate::service::identity::sso::claims::payload;
 use crate::service::identity::sso::idp::{IdpClient, chain};
-use crate::service::identity::sso::refusal::Refusal;
+use crate::service::identity::sso::refusal::SignInRefusal;
 use crate::service::identity::sso::settings::{OidcSettings, client_secret, oidc_settings};
 
 /// `openid` is implied; then the configured scopes, or `email profile groups`.
@@ -79,9 +79,10 @@ pub(crate) async fn oidc_claims(
     code: &str,
     verifier: String,
     request: &sso_request::Model,
-) -> Result<Value, Refusal> {
+) -> Result<Value, SignInRefusal> {
     let org = Some(connection.organization_id.as_str());
-    let unauthorized = |reason: &str, org: Option<&str>| Refusal::unauthenticated(reason, org);
+    let unauthorized =
+        |reason: &str, org: Option<&str>| SignInRefusal::unauthenticated(reason, org);
     let settings = oidc_settings(connection)?;
     let client = oidc_client(sealer, idp, connection, &settings, redirect_uri).await?;
     let exchange = client

@@ -12,12 +12,12 @@ use crate::service::identity::members;
 use crate::service::identity::sessions::{self, SessionPolicy, SignedIn};
 
 use crate::service::identity::sso::claims::{claim_values, map_role};
-use crate::service::identity::sso::refusal::Refusal;
+use crate::service::identity::sso::refusal::SignInRefusal;
 use crate::service::identity::sso::settings::{attributes, role_rules};
 
 /// What a finished sign-in gives: the session, and where to go.
 #[derive(Debug)]
-pub struct Finished {
+pub struct FinishedSignIn {
     pub signed_in: SignedIn,
     pub return_to: String,
 }
@@ -30,10 +30,10 @@ pub(crate) async fn sign_in(
     connection: &sso_connection::Model,
     claims: &Value,
     origin: &Origin,
-) -> Result<SignedIn, Refusal> {
+) -> Result<SignedIn, SignInRefusal> {
     let org = connection.organization_id.as_str();
     let names = attributes(connection);
-    let refuse = |reason: String| Refusal::forbidden(reason, Some(org));
+    let refuse = |reason: String| SignInRefusal::forbidden(reason, Some(org));
     let email = claim_values(claims, &names.email)
         .into_iter()
         .next()
@@ -179,7 +179,12 @@ pub(crate) async fn sign_in(
 }
 
 /// Records a refused SSO sign-in in the organization's audit log.
-pub async fn record_refusal(db: &Db, connection_id: &str, refusal: &Refusal, origin: &Origin) {
+pub async fn record_refusal(
+    db: &Db,
+    connection_id: &str,
+    refusal: &SignInRefusal,
+    origin: &Origin,
+) {
     let Some(org) = &refusal.organization_id else {
         return;
     };

@@ -5,12 +5,12 @@ use crate::error::ApiError;
 /// Why an SSO sign-in was refused: the error (whose kind the routes answer as a status), and the organization
 /// to audit it in, when known.
 #[derive(Debug)]
-pub struct Refusal {
+pub struct SignInRefusal {
     pub error: ApiError,
     pub organization_id: Option<String>,
 }
 
-impl Refusal {
+impl SignInRefusal {
     pub(crate) fn new(error: ApiError, org: Option<&str>) -> Self {
         Self {
             error,
@@ -34,7 +34,7 @@ impl Refusal {
     }
 }
 
-impl From<ApiError> for Refusal {
+impl From<ApiError> for SignInRefusal {
     fn from(error: ApiError) -> Self {
         Self::new(error, None)
     }

@@ -9,7 +9,7 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind};
 
-use crate::service::identity::sso::refusal::Refusal;
+use crate::service::identity::sso::refusal::SignInRefusal;
 
 /// A same-origin path to return to after sign-in; anything else is refused.
 pub fn validate_return_to(value: Option<&str>) -> ApiResult<String> {
@@ -61,9 +61,9 @@ pub(crate) async fn take_request(
     state: &str,
     cookie_state: Option<&str>,
     what: &str,
-) -> Result<sso_request::Model, Refusal> {
+) -> Result<sso_request::Model, SignInRefusal> {
     let unauthorized =
-        |reason: String| Refusal::unauthenticated(reason, Some(&connection.organization_id));
+        |reason: String| SignInRefusal::unauthenticated(reason, Some(&connection.organization_id));
     if cookie_state != Some(state) {
         return Err(unauthorized(format!(
             "this sign-in was not started in this browser ({what} mismatch): start again"

@@ -24,8 +24,8 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::service::identity::sessions::SessionPolicy;
 use crate::service::identity::sso::idp::{Check, IdpClient, chain};
-use crate::service::identity::sso::provisioning::{Finished, sign_in};
-use crate::service::identity::sso::refusal::Refusal;
+use crate::service::identity::sso::provisioning::{FinishedSignIn, sign_in};
+use crate::service::identity::sso::refusal::SignInRefusal;
 use crate::service::identity::sso::requests::{Redirect, connection_for, take_request};
 use crate::service::identity::sso::settings::{
     REQUEST_MINUTES, SamlInput, SamlSettings, saml_settings,
@@ -328,13 +328,13 @@ pub async fn finish(
     relay_state: Option<&str>,
     cookie_state: Option<&str>,
     origin: &Origin,
-) -> Result<Finished, Refusal> {
+) -> Result<FinishedSignIn, SignInRefusal> {
     let connection = connection_for(db, "saml", id).await?;
     let org = Some(connection.organization_id.as_str());
-    let unauthorized = |reason: String| Refusal::unauthenticated(reason, org);
+    let unauthorized = |reason: String| SignInRefusal::unauthenticated(reason, org);
     let settings = saml_settings(&connection)?;
     let encoded = saml_response.filter(|r| !r.is_empty()).ok_or_else(|| {
-        Refusal::new(
+        SignInRefusal::new(
             ApiError::BadRequest("no SAMLResponse was posted".to_owned()),
             org,
         )
@@ -389,7 +389,7 @@ pub async fn finish(
     }
     let claims = claims_of(&assertion);
     let signed_in = sign_in(db, policy, &connection, &claims, origin).await?;
-    Ok(Finished {
+    Ok(FinishedSignIn {
         signed_in,
         return_to,
     })

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde::Serialize;
 
 use crate::auth::Origin;
@@ -16,7 +17,7 @@ use crate::auth::proxies::origin_of;
 use crate::error::ApiError;
 use crate::rest::extract::ApiJson;
 use crate::service::identity::sessions::{self as svc};
-use crate::service::identity::signin::{self, AcceptInvitation, Credentials};
+use crate::service::identity::signin::{self};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -72,10 +73,17 @@ pub struct SessionJson {
 async fn login(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
-    ApiJson(input): ApiJson<Credentials>,
+    ApiJson(input): ApiJson<CredentialsBody>,
 ) -> Result<Response, ApiError> {
     let policy = svc::SessionPolicy::from_settings(&state.settings);
-    let signed_in = signin::login(&state.db, &state.login_throttle, policy, input, &origin).await?;
+    let signed_in = signin::login(
+        &state.db,
+        &state.login_throttle,
+        policy,
+        input.into(),
+        &origin,
+    )
+    .await?;
     let cookie = session_cookie(
         &signed_in.token,
         signed_in.session.expires_at - signed_in.session.created_at,
@@ -151,11 +159,49 @@ async fn logout(
 async fn accept_invitation(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
-    ApiJson(input): ApiJson<AcceptInvitation>,
+    ApiJson(input): ApiJson<AcceptInvitationBody>,
 ) -> Result<Json<MemberJson>, ApiError> {
     Ok(Json(
-        signin::accept_invitation(&state.db, input, &origin)
+        signin::accept_invitation(&state.db, input.into(), &origin)
             .await?
             .into(),
     ))
+}
+
+/// Input of `POST /auth/login`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsBody {
+    pub email: String,
+    pub password: String,
+    /// Needed only when the email belongs to members of several organizations.
+    #[serde(default)]
+    pub organization_id: Option<String>,
+}
+
+impl From<CredentialsBody> for crate::service::identity::signin::Credentials {
+    fn from(body: CredentialsBody) -> Self {
+        Self {
+            email: body.email,
+            password: body.password,
+            organization_id: body.organization_id,
+        }
+    }
+}
+
+/// Input of `POST /auth/accept-invitation`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitationBody {
+    pub token: String,
+    pub password: String,
+}
+
+impl From<AcceptInvitationBody> for crate::service::identity::signin::AcceptInvitation {
+    fn from(body: AcceptInvitationBody) -> Self {
+        Self {
+            token: body.token,
+            password: body.password,
+        }
+    }
 }

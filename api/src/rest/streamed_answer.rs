@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::error::{ApiError, ApiResult};
-use crate::service::conversations::messages::Posted;
+use crate::service::conversations::messages::PostedMessage;
 
 /// Whether the caller asked for server-sent events.
 fn wants_event_stream(headers: &HeaderMap) -> bool {
@@ -30,13 +30,13 @@ fn wants_event_stream(headers: &HeaderMap) -> bool {
 /// pieces only when they are streamed.
 pub async fn respond<T, F, Fut>(
     headers: &HeaderMap,
-    shape: fn(Posted) -> T,
+    shape: fn(PostedMessage) -> T,
     post: F,
 ) -> ApiResult<Response>
 where
     T: Serialize + 'static,
     F: FnOnce(Option<mpsc::Sender<String>>) -> Fut,
-    Fut: Future<Output = ApiResult<Posted>> + Send + 'static,
+    Fut: Future<Output = ApiResult<PostedMessage>> + Send + 'static,
 {
     if !wants_event_stream(headers) {
         let posted = post(None).await?;
@@ -49,11 +49,11 @@ where
 /// the answer is written (an AI provider's answer piece by piece, a knowledge-base answer in one piece), then
 /// `message` (the posted message with its replies, shaped by `shape` as the JSON response would be), or `error`
 /// (the JSON error body) if it failed after the first piece. A refusal before any piece keeps its status.
-async fn stream_answer<T, F, Fut>(shape: fn(Posted) -> T, post: F) -> ApiResult<Response>
+async fn stream_answer<T, F, Fut>(shape: fn(PostedMessage) -> T, post: F) -> ApiResult<Response>
 where
     T: Serialize + 'static,
     F: FnOnce(mpsc::Sender<String>) -> Fut,
-    Fut: Future<Output = ApiResult<Posted>> + Send + 'static,
+    Fut: Future<Output = ApiResult<PostedMessage>> + Send + 'static,
 {
     let (deltas, mut pieces) = mpsc::channel::<String>(64);
     let (done_tx, done) = tokio::sync::oneshot::channel();
@@ -62,7 +62,8 @@ where
         // The task owns the sender: when it ends, the channel closes.
         let _ = done_tx.send(task.await);
     });
-    let message = move |posted: Posted| Event::default().event("message").json_data(shape(posted));
+    let message =
+        move |posted: PostedMessage| Event::default().event("message").json_data(shape(posted));
     let Some(first) = pieces.recv().await else {
         let posted = done
             .await
