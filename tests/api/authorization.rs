@@ -7,7 +7,7 @@ use api::service::identity::members;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{TestApp, concierge_command, spawn_app, spawn_instance};
+use crate::helpers::{Server, TestApp, concierge_command, spawn_app};
 
 async fn policies(app: &TestApp, condition: &str) -> i64 {
     app.count_rows(&format!("authz_policies WHERE {condition}"))
@@ -31,7 +31,7 @@ async fn graphql_on(app: &TestApp, address: &str, key: &str) -> (StatusCode, Str
 async fn a_plan_change_on_one_instance_applies_on_another_at_the_next_request() {
     let app = spawn_app().await;
     let org = &app.org.organization.id;
-    let instance = spawn_instance(app.settings.clone()).await;
+    let instance = Server::start(app.settings.clone()).await;
     let other = instance.address.clone();
     // The second instance has judged this key once, so its enforcer holds the premium plan.
     let (status, body) = graphql_on(&app, &other, &app.key).await;

@@ -409,11 +409,6 @@ pub fn redis_url() -> String {
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-/// Starts another server instance with the given settings (often another's, to share its database).
-pub async fn spawn_instance(settings: Settings) -> Server {
-    Server::start(settings).await
-}
-
 /// Starts a conversation through REST on the server at `base` with `key` and returns its id.
 pub async fn new_conversation(base: &str, key: &str, initial_message: Option<&str>) -> String {
     let created = reqwest::Client::new()

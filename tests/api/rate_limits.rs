@@ -91,7 +91,7 @@ async fn two_instances_on_redis_share_one_budget() {
         settings.redis_url = Some(secrecy::SecretString::from(crate::helpers::redis_url()));
     })
     .await;
-    let instance = crate::helpers::spawn_instance(app.settings.clone()).await;
+    let instance = crate::helpers::Server::start(app.settings.clone()).await;
     let second = instance.address.clone();
     let small = bootstrap(&app.db, "Small", Plan::Basic, "owner@small.test")
         .await

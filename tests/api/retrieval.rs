@@ -222,7 +222,7 @@ async fn bad_searches_get_clear_errors() {
 async fn an_entry_changed_on_one_instance_is_answerable_on_another_within_a_second() {
     let redis = crate::helpers::redis_url();
     let app = spawn_app_with(|s| s.redis_url = Some(redis.clone().into())).await;
-    let instance = crate::helpers::spawn_instance(app.settings.clone()).await;
+    let instance = crate::helpers::Server::start(app.settings.clone()).await;
     let other = instance.address.clone();
     seed(&app).await;
     // Instance B builds its index now, before the change.

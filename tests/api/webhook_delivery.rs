@@ -588,7 +588,7 @@ async fn two_instances_on_one_database_deliver_each_attempt_once() {
     let app = app().await;
     let mut settings = app.settings.clone();
     settings.egress_allow = Some("127.0.0.1/32".into());
-    let _other = crate::helpers::spawn_instance(settings).await;
+    let _other = crate::helpers::Server::start(settings).await;
     let (receiver, url) = Receiver::start_slow(vec![], Duration::from_millis(20)).await;
     endpoint(&app, &url, &["message.created"]).await;
     let conversation = app.create_conversation("first").await;

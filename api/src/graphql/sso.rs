@@ -6,10 +6,10 @@ use entities::sso_connection;
 use crate::graphql::enums::{Role, SsoProtocol};
 use crate::graphql::types::{Organization, Timestamp};
 use crate::graphql::{caller, sealer};
+use crate::service::identity::sso;
 use crate::service::identity::sso::settings::{
     Attributes, ConnectionInput, OAuth2Input, OidcInput, Protocol, RoleRule, SamlInput,
 };
-use crate::service::identity::sso::{self};
 
 /// An identity provider the organization's members sign in through.
 pub struct SsoConnection(pub sso_connection::Model);

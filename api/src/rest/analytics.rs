@@ -1,7 +1,6 @@
 //! `/analytics/conversations` and `/analytics/knowledge-base`: figures of a range (`from`, `to`, `granularity`,
 //! `assistant_id` in the query string).
 
-use crate::service::analytics::Granularity;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
@@ -15,7 +14,8 @@ use std::collections::BTreeMap;
 
 use crate::error::ApiError;
 use crate::rest::extract::{ApiQuery, Caller};
-use crate::service::analytics::{self};
+use crate::service::analytics;
+use crate::service::analytics::Granularity;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -1,7 +1,5 @@
 //! `/api-keys`: create, list and revoke API keys; the secret shows only in the create response.
 
-use crate::auth::Role;
-use crate::auth::scopes::Scope;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
@@ -10,12 +8,14 @@ use chrono::{DateTime, Utc};
 use entities::api_key;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::Role;
+use crate::auth::scopes::Scope;
 use crate::error::ApiError;
 use crate::ids::Kind;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
-use crate::service::identity::api_keys::{self as svc};
+use crate::service::identity::api_keys as svc;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {

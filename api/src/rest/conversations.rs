@@ -1,7 +1,5 @@
 //! `/conversations` and `/conversations/{id}/messages`.
 
-use crate::service::Patch;
-use crate::service::conversations::messages::Author;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -17,9 +15,11 @@ use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::streamed_answer;
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
+use crate::service::Patch;
 use crate::service::conversations::feedback;
+use crate::service::conversations::messages::Author;
 use crate::service::conversations::messages::{self, Direction};
-use crate::service::conversations::posting::{self};
+use crate::service::conversations::posting;
 use crate::service::conversations::{self as svc, ConversationFilter, Status};
 use crate::state::AppState;
 

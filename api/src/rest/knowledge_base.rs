@@ -1,6 +1,5 @@
 //! `/knowledge-base` and `/knowledge-base/{id}`.
 
-use crate::service::Patch;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
@@ -15,6 +14,7 @@ use crate::ids::Kind;
 use crate::rest::ListResponse;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::service::PageRequest;
+use crate::service::Patch;
 use crate::service::knowledge_base::{self as svc, EntryFilter};
 use crate::state::AppState;
 

@@ -16,8 +16,8 @@ use crate::auth::credentials::{Source, check_cross_site, credential};
 use crate::auth::proxies::origin_of;
 use crate::error::ApiError;
 use crate::rest::extract::ApiJson;
-use crate::service::identity::sessions::{self as svc};
-use crate::service::identity::signin::{self};
+use crate::service::identity::sessions as svc;
+use crate::service::identity::signin;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {

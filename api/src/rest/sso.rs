@@ -12,9 +12,9 @@ use crate::error::ApiError;
 use crate::rest::extract::{ApiPath, ApiQuery};
 use crate::rest::sign_in::{ClientOrigin, http_only_cookie, session_cookie};
 use crate::service::identity::sessions::SessionPolicy;
+use crate::service::identity::sso as svc;
 use crate::service::identity::sso::refusal::SignInRefusal;
 use crate::service::identity::sso::settings::STATE_COOKIE;
-use crate::service::identity::sso::{self as svc};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -262,7 +262,7 @@ async fn saml_acs(
 }
 
 fn refusal_page(refusal: &SignInRefusal) -> Response {
-    error_page(refusal.error.status(), &refusal.reason())
+    error_page(refusal.error.status(), &refusal.reason)
 }
 
 /// A plain page that says why sign-in failed (browsers land here, not an API client).

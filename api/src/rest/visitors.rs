@@ -1,20 +1,19 @@
 //! `/visitors`: the people who talk to an assistant, and their contact details.
 
-use crate::service::Patch;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use entities::visitor;
-use serde::Deserialize;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::ids::Kind;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
-use crate::service::conversations::visitors::{self as svc};
+use crate::service::Patch;
+use crate::service::conversations::visitors as svc;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {

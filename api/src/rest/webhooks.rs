@@ -1,6 +1,5 @@
 //! `/webhooks`: endpoint CRUD and secret rotation; the secret shows only when it is created.
 
-use crate::service::Patch;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -15,6 +14,7 @@ use crate::ids::Kind;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
+use crate::service::Patch;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, interval_at};
 
+use crate::db::background;
 use crate::state::AppState;
 
 /// How long [`Workers::stop`] waits for loops to finish their round before aborting them.
@@ -74,20 +75,20 @@ impl Workers {
         let (stop, watching) = watch::channel(false);
         let shutdown = Shutdown(watching);
         let mut tasks = JoinSet::new();
-        let mut spawn = |work: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>| {
-            tasks.spawn(crate::db::background(work));
-        };
-        spawn(Box::pin(deliverer.run(shutdown.clone())));
+        tasks.spawn(background(deliverer.run(shutdown.clone())));
         // Knowledge-base edits (from any instance) reach this instance's search indexes.
         let (retriever, mut until) = (state.engine.retriever().clone(), shutdown.clone());
-        spawn(Box::pin(async move {
+        tasks.spawn(background(async move {
             tokio::select! {
                 () = until.requested() => {}
                 () = retriever.follow() => {}
             }
         }));
-        spawn(Box::pin(housekeeping::run(state.clone(), shutdown.clone())));
-        spawn(Box::pin(key_usage::run(state.clone(), shutdown)));
+        tasks.spawn(background(housekeeping::run(
+            state.clone(),
+            shutdown.clone(),
+        )));
+        tasks.spawn(background(key_usage::run(state.clone(), shutdown)));
         Self {
             stop,
             tasks,

@@ -18,7 +18,7 @@ use crate::db::{Db, WriteTxn};
 use crate::error::{ApiError, ApiResult};
 use crate::events::{names, outbox};
 use crate::ids::{Kind, new_id};
-use crate::service::conversations::{self};
+use crate::service::conversations;
 use crate::service::{Page, PageRequest, by_ids, now, required_text};
 
 text_enum! {

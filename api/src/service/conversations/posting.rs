@@ -17,7 +17,7 @@ use crate::service::conversations::messages::{
     self, Author, NewMessage, PostedMessage, validate_body,
 };
 use crate::service::conversations::visitors::{self, NewVisitor};
-use crate::service::conversations::{CONTEXT_MAX, SUBJECT_MAX, Status, find};
+use crate::service::conversations::{CONTEXT_MAX, SUBJECT_MAX, Status, find, status};
 use crate::service::{assistants, now, optional_field};
 
 /// Input of `createConversation` / `POST /conversations`.
@@ -239,7 +239,7 @@ pub async fn post_message(
     }
     let txn = db.begin_write().await?;
     let conversation = find(&*txn, grant.organization_id(), conversation_id).await?;
-    if crate::service::conversations::status(&conversation)? == Status::Closed {
+    if status(&conversation)? == Status::Closed {
         return Err(ApiError::Conflict(format!(
             "conversation {conversation_id} is closed; reopen it before adding messages"
         )));

@@ -17,7 +17,7 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
 use crate::service::audit::{self, AuditActor, Change};
-use crate::service::identity::organizations::{self};
+use crate::service::identity::organizations;
 use crate::service::now;
 
 /// Session tokens start with this.

@@ -18,7 +18,7 @@ use crate::authz::{Action, authorize_member_change};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind};
-use crate::service::audit::{self};
+use crate::service::audit;
 use crate::service::identity::organizations::{self, validate_email};
 use crate::service::now;
 

@@ -14,7 +14,7 @@ use crate::egress;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
 use crate::secrets::Sealer;
-use crate::service::audit::{self};
+use crate::service::audit;
 use crate::service::{now, required_text};
 
 use crate::service::identity::sso::idp::IdpClient;

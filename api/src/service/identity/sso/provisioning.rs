@@ -199,7 +199,7 @@ pub async fn record_refusal(
                 target_type: "sso_connection",
                 target_id: Some(connection_id),
                 before: None,
-                after: Some(json!({"reason": refusal.reason()})),
+                after: Some(json!({"reason": refusal.reason})),
             },
         )
         .await?;

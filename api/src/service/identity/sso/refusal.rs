@@ -2,17 +2,20 @@
 
 use crate::error::ApiError;
 
-/// Why an SSO sign-in was refused: the error (whose kind the routes answer as a status), and the organization
-/// to audit it in, when known.
+/// Why an SSO sign-in was refused: the error (whose kind the routes answer as a status), its reason in words
+/// (taken once, so an internal cause is logged once), and the organization to audit it in, when known.
 #[derive(Debug)]
 pub struct SignInRefusal {
     pub error: ApiError,
+    /// What the error page and the audit log say.
+    pub reason: String,
     pub organization_id: Option<String>,
 }
 
 impl SignInRefusal {
     pub(crate) fn new(error: ApiError, org: Option<&str>) -> Self {
         Self {
+            reason: error.public_message(),
             error,
             organization_id: org.map(str::to_owned),
         }
@@ -26,11 +29,6 @@ impl SignInRefusal {
     /// Refused because the member may not sign in this way (403).
     pub(crate) fn forbidden(reason: impl Into<String>, org: Option<&str>) -> Self {
         Self::new(ApiError::Forbidden(reason.into()), org)
-    }
-
-    /// Why, in words, as the error page and the audit log say it.
-    pub fn reason(&self) -> String {
-        self.error.public_message()
     }
 }
 

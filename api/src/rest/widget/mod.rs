@@ -1,8 +1,8 @@
 //! `/widget/v1`: the endpoints the embed widget calls from visitors' browsers (CORS, widget tokens, per-address
 //! limits).
 
-use crate::rest::conversations::{RateAnswerBody, RateConversationBody};
-use crate::rest::visitors::UpdateVisitorBody;
+pub mod wire;
+
 use std::time::Duration;
 
 use axum::extract::{FromRequestParts, Request, State};
@@ -12,9 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
-use entities::{assistant, conversation, message};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::Principal;
@@ -24,16 +22,20 @@ use crate::error::ApiError;
 use crate::ids::Kind;
 use crate::ratelimit::WidgetBucket;
 use crate::rest::conversations::FeedbackJson;
+use crate::rest::conversations::{RateAnswerBody, RateConversationBody};
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::rest::streamed_answer;
+use crate::rest::visitors::UpdateVisitorBody;
 use crate::rest::visitors::VisitorJson;
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
-use crate::service::assistants::{self, WidgetSettings};
-use crate::service::conversations::messages::{self, PostedMessage};
-use crate::service::conversations::posting::Created;
+use crate::service::conversations::messages;
 use crate::service::widget::{self as svc, Site};
 use crate::state::AppState;
+use wire::{
+    CurrentJson, SendMessageBody, StartConversationBody, StartSessionBody, StartedJson,
+    WidgetConversationJson, WidgetCreatedJson, WidgetMessageJson, WidgetPostedJson,
+};
 
 /// Every widget route, with CORS for any page (the assistant's allowed origins are checked per request) and the
 /// per-address limits.
@@ -149,141 +151,6 @@ impl FromRequestParts<AppState> for Visitor {
         )
         .await?;
         Ok(Self(principal))
-    }
-}
-
-/// The assistant as its widget needs it.
-#[derive(Debug, Serialize)]
-pub struct WidgetAssistantJson {
-    pub id: String,
-    pub name: String,
-    pub widget: WidgetSettings,
-}
-
-impl From<assistant::Model> for WidgetAssistantJson {
-    fn from(m: assistant::Model) -> Self {
-        Self {
-            widget: assistants::widget(&m),
-            id: m.id,
-            name: m.name,
-        }
-    }
-}
-
-/// A started session: keep `token` (shown once) and send it as `Authorization: Bearer <token>`.
-#[derive(Debug, Serialize)]
-pub struct StartedJson {
-    pub token: String,
-    pub session_id: String,
-    pub expires_at: DateTime<Utc>,
-    pub visitor: VisitorJson,
-    pub assistant: WidgetAssistantJson,
-}
-
-/// The caller's session, with the conversation to resume on this page.
-#[derive(Debug, Serialize)]
-pub struct CurrentJson {
-    pub session_id: String,
-    pub expires_at: DateTime<Utc>,
-    pub visitor: VisitorJson,
-    pub assistant: WidgetAssistantJson,
-    pub conversation: Option<WidgetConversationJson>,
-}
-
-/// A conversation as its visitor sees it (no sentiment, handoff reasons or counters).
-#[derive(Debug, Serialize)]
-pub struct WidgetConversationJson {
-    pub id: String,
-    pub assistant_id: String,
-    pub status: String,
-    pub subject: Option<String>,
-    pub source_url: Option<String>,
-    pub page_title: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<conversation::Model> for WidgetConversationJson {
-    fn from(m: conversation::Model) -> Self {
-        Self {
-            id: m.id,
-            assistant_id: m.assistant_id,
-            status: m.status,
-            subject: m.subject,
-            source_url: m.source_url,
-            page_title: m.page_title,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
-    }
-}
-
-/// A message as its visitor sees it (no sentiment, intent or confidence).
-#[derive(Debug, Serialize)]
-pub struct WidgetMessageJson {
-    pub id: String,
-    pub conversation_id: String,
-    pub author: String,
-    pub body: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reply_to_id: Option<String>,
-    /// The knowledge-base entry an assistant answer quotes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source_entry_id: Option<String>,
-    /// The entries an AI answer cites.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub citations: Vec<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<message::Model> for WidgetMessageJson {
-    fn from(m: message::Model) -> Self {
-        Self {
-            citations: messages::citations(&m),
-            id: m.id,
-            conversation_id: m.conversation_id,
-            author: m.author,
-            body: m.body,
-            reply_to_id: m.reply_to_id,
-            source_entry_id: m.source_entry_id,
-            created_at: m.created_at,
-        }
-    }
-}
-
-/// A new conversation with its first message and the assistant's answer.
-#[derive(Debug, Serialize)]
-pub struct WidgetCreatedJson {
-    #[serde(flatten)]
-    pub conversation: WidgetConversationJson,
-    pub initial_message: Option<WidgetMessageJson>,
-    pub replies: Vec<WidgetMessageJson>,
-}
-
-impl From<Created> for WidgetCreatedJson {
-    fn from(created: Created) -> Self {
-        Self {
-            conversation: created.conversation.into(),
-            initial_message: created.initial_message.map(Into::into),
-            replies: created.replies.into_iter().map(Into::into).collect(),
-        }
-    }
-}
-
-/// A posted visitor message with the assistant's answer.
-#[derive(Debug, Serialize)]
-pub struct WidgetPostedJson {
-    #[serde(flatten)]
-    pub message: WidgetMessageJson,
-    pub replies: Vec<WidgetMessageJson>,
-}
-
-impl From<PostedMessage> for WidgetPostedJson {
-    fn from(posted: PostedMessage) -> Self {
-        Self {
-            message: posted.message.into(),
-            replies: posted.replies.into_iter().map(Into::into).collect(),
-        }
     }
 }
 
@@ -530,76 +397,4 @@ async fn rate_answer(
             .await?
             .into(),
     ))
-}
-
-/// Input of `POST /widget/v1/sessions`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StartSessionBody {
-    pub assistant_id: String,
-    /// What a pre-chat form asked, if anything.
-    #[serde(default)]
-    pub visitor: Option<crate::rest::conversations::NewVisitorBody>,
-}
-
-impl From<StartSessionBody> for crate::service::widget::StartSession {
-    fn from(body: StartSessionBody) -> Self {
-        Self {
-            assistant_id: body.assistant_id,
-            visitor: body.visitor.map(Into::into),
-        }
-    }
-}
-
-/// Input of `POST /widget/v1/conversations`: the assistant and the visitor come from the session.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StartConversationBody {
-    pub initial_message: Option<String>,
-    pub subject: Option<String>,
-    pub source_url: Option<String>,
-    pub page_context: Option<String>,
-    pub page_title: Option<String>,
-    pub browser: Option<String>,
-    pub device: Option<String>,
-}
-
-impl From<StartConversationBody> for crate::service::widget::StartConversation {
-    fn from(body: StartConversationBody) -> Self {
-        Self {
-            initial_message: body.initial_message,
-            subject: body.subject,
-            source_url: body.source_url,
-            page_context: body.page_context,
-            page_title: body.page_title,
-            browser: body.browser,
-            device: body.device,
-        }
-    }
-}
-
-/// Input of `POST /widget/v1/conversations/{id}/messages`: always a visitor message.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SendMessageBody {
-    pub body: String,
-    /// The page the visitor asks from, when it moved on from where the conversation started: the answer is
-    /// ranked for this page.
-    #[serde(default)]
-    pub page_url: Option<String>,
-    #[serde(default)]
-    pub page_title: Option<String>,
-    #[serde(default)]
-    pub page_context: Option<String>,
-}
-
-impl From<SendMessageBody> for crate::service::widget::SendMessage {
-    fn from(body: SendMessageBody) -> Self {
-        Self {
-            body: body.body,
-            page_url: body.page_url,
-            page_title: body.page_title,
-            page_context: body.page_context,
-        }
-    }
 }
