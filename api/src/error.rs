@@ -22,8 +22,9 @@ pub enum ApiError {
     NotFound(String),
     /// 400: the request itself is malformed (syntax, parameters).
     BadRequest(String),
-    /// 422: well-formed, but a field fails validation; the message names the field.
-    Validation(String),
+    /// 422: well-formed, but a field fails validation. `field` is its path in the input (`saml.sso_url`,
+    /// `domains[1]`), empty when no one field is at fault; the public message names it.
+    Validation { field: String, message: String },
     /// 409: unique constraint or a state that forbids the change.
     Conflict(String),
     /// 413: the body is over the configured limit.
@@ -51,13 +52,16 @@ impl ApiError {
     /// A validation failure of query-string parameters answers 400, like any malformed query string.
     pub fn in_query(self) -> Self {
         match self {
-            Self::Validation(message) => Self::BadRequest(message),
+            Self::Validation { .. } => Self::BadRequest(self.public_message()),
             other => other,
         }
     }
 
     pub fn validation(field: &str, message: impl std::fmt::Display) -> Self {
-        Self::Validation(format!("{field}: {message}"))
+        Self::Validation {
+            field: field.to_owned(),
+            message: message.to_string(),
+        }
     }
 
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
@@ -75,7 +79,7 @@ impl ApiError {
             Self::Forbidden(_) | Self::PlanUpgradeRequired(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -94,7 +98,7 @@ impl ApiError {
             Self::PlanUpgradeRequired(_) => "PLAN_UPGRADE_REQUIRED",
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadRequest(_)
-            | Self::Validation(_)
+            | Self::Validation { .. }
             | Self::PayloadTooLarge(_)
             | Self::UnsupportedMediaType(_)
             | Self::MethodNotAllowed(_) => "BAD_USER_INPUT",
@@ -120,12 +124,13 @@ impl ApiError {
             Self::RateLimited { retry_after_secs } => {
                 format!("rate limit exceeded; retry after {retry_after_secs} s")
             }
+            Self::Validation { field, message } if field.is_empty() => message.clone(),
+            Self::Validation { field, message } => format!("{field}: {message}"),
             Self::Unauthenticated(m)
             | Self::Forbidden(m)
             | Self::PlanUpgradeRequired(m)
             | Self::NotFound(m)
             | Self::BadRequest(m)
-            | Self::Validation(m)
             | Self::Conflict(m)
             | Self::PayloadTooLarge(m)
             | Self::UnsupportedMediaType(m)
@@ -142,7 +147,7 @@ impl From<DbErr> for ApiError {
                 Self::Conflict("a record with these values already exists".to_owned())
             }
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
-                Self::Validation("a referenced record does not exist".to_owned())
+                Self::validation("", "a referenced record does not exist")
             }
             _ if is_transient(&err) => {
                 Self::Conflict("the change collided with a concurrent one; retry it".to_owned())

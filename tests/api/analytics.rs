@@ -185,15 +185,13 @@ impl Fixture<'_> {
 async fn build(app: &TestApp) -> String {
     let a = app.org.assistant.id.clone();
     let created = app
-        .graphql_ok(
-            "mutation { createAssistant(input: {name: \"Second\"}) { id } }",
+        .mutate(
+            "mutation { createAssistant(input: {name: \"Second\"}) { assistant { id } userErrors { field message code } } }",
             json!({}),
+            "createAssistant",
         )
         .await;
-    let b = created["createAssistant"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let b = created["assistant"]["id"].as_str().unwrap().to_owned();
     let mut f = Fixture { app, n: 0 };
     let shipping = f.entry("Shipping", true, at(-10, 0, 0, 0)).await;
     let returns = f.entry("Returns", true, at(-10, 0, 0, 1)).await;

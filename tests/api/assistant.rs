@@ -56,11 +56,12 @@ async fn configure(app: &TestApp, engine: Value, key: Option<&str>) -> Value {
     if let Some(key) = key {
         input["providerApiKey"] = json!(key);
     }
-    app.graphql_ok(
-        "mutation($id: ID!, $input: UpdateAssistantInput!) { updateAssistant(id: $id, input: $input) { id providerKeySet engine { autoReply confidenceThreshold fallbackMessage maxFailedResponses negativeSentimentThreshold intents { name keywords patterns } provider { baseUrl standardModel complexModel timeoutSecs monthlyTokenLimit } } } }",
+    app.mutate(
+        "mutation($id: ID!, $input: UpdateAssistantInput!) { updateAssistant(id: $id, input: $input) { assistant { id providerKeySet engine { autoReply confidenceThreshold fallbackMessage maxFailedResponses negativeSentimentThreshold intents { name keywords patterns } provider { baseUrl standardModel complexModel timeoutSecs monthlyTokenLimit } } } userErrors { field message code } } }",
         json!({"id": app.org.assistant.id, "input": input}),
+        "updateAssistant",
     )
-    .await["updateAssistant"]
+    .await["assistant"]
         .clone()
 }
 
@@ -106,17 +107,24 @@ async fn a_visitor_question_is_answered_from_the_knowledge_base_with_its_source_
         returns.as_str()
     );
     assert_eq!(posted.body["replies"][0]["body"], RETURNS);
-    let data = app
-        .graphql_ok(
-            "mutation($id: ID!) { sendMessage(input: {conversationId: $id, author: VISITOR, body: \"how many days does shipping take\"}) { id sentiment replies { author body sourceEntryId confidence replySource replyToId } } }",
+    let payload = app
+        .mutate(
+            "mutation($id: ID!) { sendMessage(input: {conversationId: $id, author: VISITOR, body: \"how many days does shipping take\"}) { message { id sentiment replies { author body sourceEntryId confidence replySource replyToId } } replies { id } userErrors { field message code } } }",
             json!({"id": id}),
+            "sendMessage",
         )
         .await;
-    let sent = &data["sendMessage"];
+    let sent = &payload["message"];
     assert_eq!(sent["replies"][0]["author"], "ASSISTANT");
     assert_eq!(sent["replies"][0]["sourceEntryId"], shipping.as_str());
+    assert_eq!(sent["replies"][0]["replySource"], "KNOWLEDGE_BASE");
     assert_eq!(sent["replies"][0]["replyToId"], sent["id"]);
     assert!(sent["replies"][0]["confidence"].as_f64().unwrap() >= 0.35);
+    assert_eq!(
+        payload["replies"].as_array().unwrap().len(),
+        sent["replies"].as_array().unwrap().len(),
+        "the payload's replies are the message's"
+    );
 
     // Agents' messages get no answer.
     let agent = app
@@ -144,15 +152,16 @@ async fn send_message_answers_with_its_replies_in_the_same_round_trip() {
         let app = &app;
         async move {
             let before = app.db.statement_count();
-            let data = app
-                .graphql_ok(
-                    &format!("mutation($id: ID!) {{ sendMessage(input: {{conversationId: $id, author: VISITOR, body: \"how long does shipping take\"}}) {selection} }}"),
+            let payload = app
+                .mutate(
+                    &format!("mutation($id: ID!) {{ sendMessage(input: {{conversationId: $id, author: VISITOR, body: \"how long does shipping take\"}}) {{ message {selection} userErrors {{ field message code }} }} }}"),
                     json!({"id": id}),
+                    "sendMessage",
                 )
                 .await;
             (
                 app.db.statement_count() - before,
-                data["sendMessage"].clone(),
+                payload["message"].clone(),
             )
         }
     };
@@ -433,12 +442,14 @@ async fn bad_assistant_and_message_input_gets_clear_errors_and_writes_nothing() 
         unknown_assistant.text
     );
     let unknown = app
-        .graphql(
-            "mutation { updateAssistant(id: \"asst_01JD0000000000000000000000\", input: {engine: {autoReply: false}}) { id } }",
+        .user_error(
+            "mutation { updateAssistant(id: \"asst_01JD0000000000000000000000\", input: {engine: {autoReply: false}}) { assistant { id } userErrors { field message code } } }",
             json!({}),
+            "updateAssistant",
         )
         .await;
-    assert_eq!(unknown.body["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    assert_eq!(unknown["code"], "NOT_FOUND");
+    assert_eq!(unknown["field"], Value::Null);
     assert_eq!(app.count_rows("messages").await, messages);
     assert_eq!(app.count_rows("events").await, events);
     assert_eq!(app.count_rows("conversations").await, conversations);
@@ -447,46 +458,50 @@ async fn bad_assistant_and_message_input_gets_clear_errors_and_writes_nothing() 
     for (engine, field) in [
         (
             json!({"provider": {"baseUrl": "ftp://models.example.com/v1", "standardModel": "m"}}),
-            "engine.provider.base_url",
+            json!(["input", "engine", "provider", "baseUrl"]),
         ),
         (
             json!({"provider": {"baseUrl": "not a url", "standardModel": "m"}}),
-            "engine.provider.base_url",
+            json!(["input", "engine", "provider", "baseUrl"]),
         ),
         (
             json!({"confidenceThreshold": 1.5}),
-            "engine.confidence_threshold",
+            json!(["input", "engine", "confidenceThreshold"]),
         ),
         (
             json!({"negativeSentimentThreshold": -2}),
-            "engine.negative_sentiment_threshold",
+            json!(["input", "engine", "negativeSentimentThreshold"]),
         ),
         (
             json!({"intents": [{"name": "refund", "patterns": ["(unclosed"]}]}),
-            "engine.intents[0].patterns[0]",
+            json!(["input", "engine", "intents", "0", "patterns", "0"]),
         ),
         (
             json!({"intents": [{"name": "Refund!", "keywords": ["x"]}]}),
-            "engine.intents[0].name",
+            json!(["input", "engine", "intents", "0", "name"]),
         ),
         (
             json!({"intents": [{"name": "refund"}]}),
-            "engine.intents[0]",
+            json!(["input", "engine", "intents", "0"]),
         ),
-        (json!({"fallbackMessage": ""}), "engine.fallback_message"),
+        (
+            json!({"fallbackMessage": ""}),
+            json!(["input", "engine", "fallbackMessage"]),
+        ),
     ] {
-        let reply = app
-            .graphql(
-                "mutation($id: ID!, $input: UpdateAssistantInput!) { updateAssistant(id: $id, input: $input) { id } }",
+        let error = app
+            .user_error(
+                "mutation($id: ID!, $input: UpdateAssistantInput!) { updateAssistant(id: $id, input: $input) { assistant { id } userErrors { field message code } } }",
                 json!({"id": app.org.assistant.id, "input": {"engine": engine}}),
+                "updateAssistant",
             )
             .await;
-        assert_eq!(
-            reply.body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
-            "{engine}: {}",
-            reply.text
+        assert_eq!(error["code"], "BAD_USER_INPUT", "{engine}: {error}");
+        assert_eq!(error["field"], field, "{engine}: {error}");
+        assert!(
+            !error["message"].as_str().unwrap().is_empty(),
+            "{engine}: {error}"
         );
-        assert!(reply.text.contains(field), "{field}: {}", reply.text);
     }
     let kept = app
         .graphql_ok(
@@ -732,20 +747,22 @@ async fn visitors_rate_answers_and_conversations_and_each_rating_emits_feedback_
     assert_eq!(changed.body["id"], rated.body["id"]);
     assert_eq!(changed.body["helpful"], false);
     let csat = app
-        .graphql_ok(
-            "mutation($id: ID!) { rateConversation(conversationId: $id, rating: 4, comment: \"Quick answer\") { id rating comment conversationId messageId } }",
+        .mutate(
+            "mutation($id: ID!) { rateConversation(input: {conversationId: $id, rating: 4, comment: \"Quick answer\"}) { feedback { id rating comment conversationId messageId } userErrors { field message code } } }",
             json!({"id": id}),
+            "rateConversation",
         )
         .await;
-    assert_eq!(csat["rateConversation"]["rating"], 4);
-    assert_eq!(csat["rateConversation"]["messageId"], Value::Null);
+    assert_eq!(csat["feedback"]["rating"], 4);
+    assert_eq!(csat["feedback"]["messageId"], Value::Null);
     let graphql_answer = app
-        .graphql_ok(
-            "mutation($id: ID!) { rateAnswer(messageId: $id, helpful: true) { helpful entryId } }",
+        .mutate(
+            "mutation($id: ID!) { rateAnswer(input: {messageId: $id, helpful: true}) { feedback { helpful entryId } userErrors { field message code } } }",
             json!({"id": answer}),
+            "rateAnswer",
         )
         .await;
-    assert_eq!(graphql_answer["rateAnswer"]["entryId"], shipping.as_str());
+    assert_eq!(graphql_answer["feedback"]["entryId"], shipping.as_str());
     assert_eq!(app.count_rows("feedback").await, 2);
 
     let events = conversation_events(&app, id).await;
@@ -778,14 +795,17 @@ async fn visitors_rate_answers_and_conversations_and_each_rating_emits_feedback_
         assert!(bad.text.contains("rating"), "{}", bad.text);
     }
     let graphql_bad = app
-        .graphql(
-            "mutation($id: ID!) { rateConversation(conversationId: $id, rating: 9) { id } }",
+        .user_error(
+            "mutation($id: ID!) { rateConversation(input: {conversationId: $id, rating: 9}) { feedback { id } userErrors { field message code } } }",
             json!({"id": id}),
+            "rateConversation",
         )
         .await;
+    assert_eq!(graphql_bad["code"], "BAD_USER_INPUT", "{graphql_bad}");
     assert_eq!(
-        graphql_bad.body["errors"][0]["extensions"]["code"],
-        "BAD_USER_INPUT"
+        graphql_bad["field"],
+        json!(["input", "rating"]),
+        "{graphql_bad}"
     );
     let visitor_message = created["initial_message"]["id"].as_str().unwrap();
     let not_an_answer = app

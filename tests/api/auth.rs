@@ -75,29 +75,34 @@ async fn a_created_key_shows_its_secret_once_and_works() {
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 2);
 
     let me = app
-        .graphql_as(&secret, "{ me { role plan actorType } }", json!({}))
+        .graphql_as(
+            &secret,
+            "{ me { role plan actorType signInMethod } }",
+            json!({}),
+        )
         .await;
     assert_eq!(me.body["data"]["me"]["role"], "ANALYST", "{}", me.text);
-    assert_eq!(me.body["data"]["me"]["actorType"], "api_key");
+    assert_eq!(me.body["data"]["me"]["actorType"], "API_KEY", "{}", me.text);
+    assert_eq!(
+        me.body["data"]["me"]["signInMethod"], "API_KEY",
+        "{}",
+        me.text
+    );
 }
 
 #[tokio::test]
 async fn a_revoked_key_is_refused_at_once() {
     let app = spawn_app().await;
     let created = app
-        .graphql_ok(
-            "mutation { createApiKey(input: {name: \"temp\", role: AGENT}) { secret apiKey { id role } } }",
+        .mutate(
+            "mutation { createApiKey(input: {name: \"temp\", role: AGENT}) { secret apiKey { id role } userErrors { field message code } } }",
             json!({}),
+            "createApiKey",
         )
         .await;
-    let secret = created["createApiKey"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let id = created["createApiKey"]["apiKey"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    assert_eq!(created["apiKey"]["role"], "AGENT");
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let id = created["apiKey"]["id"].as_str().unwrap().to_owned();
     assert_eq!(
         app.send(Method::GET, "/api/v1/conversations", Some(&secret), None)
             .await

@@ -45,17 +45,14 @@ async fn a_plan_change_on_one_instance_applies_on_another_at_the_next_request() 
         1
     );
 
-    let reply = app
-        .graphql(
-            "mutation { setOrganizationPlan(plan: BASIC) { plan } }",
+    let changed = app
+        .mutate(
+            "mutation { setOrganizationPlan(plan: BASIC) { organization { plan } userErrors { field message code } } }",
             json!({}),
+            "setOrganizationPlan",
         )
         .await;
-    assert_eq!(
-        reply.body["data"]["setOrganizationPlan"]["plan"], "BASIC",
-        "{}",
-        reply.text
-    );
+    assert_eq!(changed["organization"]["plan"], "BASIC");
     assert_eq!(
         policies(
             &app,
@@ -130,19 +127,21 @@ async fn keys_and_members_hold_their_roles_in_the_policy_table_until_revoked_or_
     assert_eq!(policies(&app, &format!("v0 = '{key_id}'")).await, 0);
 
     let invited = app
-        .graphql_ok(
-            "mutation { inviteMember(input: {email: \"ann@acme.test\", role: AGENT}) { id } }",
+        .mutate(
+            "mutation { inviteMember(input: {email: \"ann@acme.test\", role: AGENT}) { member { id } userErrors { field message code } } }",
             json!({}),
+            "inviteMember",
         )
         .await;
-    let member = invited["inviteMember"]["id"].as_str().unwrap().to_owned();
+    let member = invited["member"]["id"].as_str().unwrap().to_owned();
     assert_eq!(
         policies(&app, &format!("v0 = '{member}' AND v1 = 'role:agent'")).await,
         1
     );
-    app.graphql_ok(
-        "mutation($id: ID!) { changeMemberRole(id: $id, role: VIEWER) { id } }",
+    app.mutate(
+        "mutation($id: ID!) { changeMemberRole(id: $id, role: VIEWER) { member { id } userErrors { field message code } } }",
         json!({"id": member}),
+        "changeMemberRole",
     )
     .await;
     assert_eq!(policies(&app, &format!("v0 = '{member}'")).await, 1);
@@ -150,9 +149,10 @@ async fn keys_and_members_hold_their_roles_in_the_policy_table_until_revoked_or_
         policies(&app, &format!("v0 = '{member}' AND v1 = 'role:viewer'")).await,
         1
     );
-    app.graphql_ok(
-        "mutation($id: ID!) { deactivateMember(id: $id) { id } }",
+    app.mutate(
+        "mutation($id: ID!) { deactivateMember(id: $id) { member { id } userErrors { field message code } } }",
         json!({"id": member}),
+        "deactivateMember",
     )
     .await;
     assert_eq!(policies(&app, &format!("v0 = '{member}'")).await, 0);
@@ -178,12 +178,13 @@ async fn nobody_raises_their_own_role() {
 
     // A member signed in as an admin cannot promote themself, nor touch their own membership at all.
     let invited = app
-        .graphql_ok(
-            "mutation { inviteMember(input: {email: \"adm@acme.test\", role: ADMIN}) { id } }",
+        .mutate(
+            "mutation { inviteMember(input: {email: \"adm@acme.test\", role: ADMIN}) { member { id } userErrors { field message code } } }",
             json!({}),
+            "inviteMember",
         )
         .await;
-    let id = invited["inviteMember"]["id"].as_str().unwrap().to_owned();
+    let id = invited["member"]["id"].as_str().unwrap().to_owned();
     let session = Principal {
         organization: Tenant::new(app.org.organization.id.clone()),
         plan: Plan::Premium,

@@ -162,6 +162,21 @@ impl Org {
             .id
     }
 
+    /// A fresh conversation to close: a closed conversation refuses messages, which later probes post to the
+    /// fixture one.
+    async fn new_conversation(&self, app: &TestApp) -> String {
+        conversations::posting::start_conversation(
+            &app.db,
+            &app.state.engine,
+            &self.session,
+            conversations::posting::CreateConversation::default(),
+        )
+        .await
+        .unwrap()
+        .conversation
+        .id
+    }
+
     async fn new_entry(&self, app: &TestApp) -> String {
         let input = knowledge_base::CreateEntry {
             title: "Shipping".to_owned(),
@@ -446,23 +461,23 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             json!({"id": org.new_sso_connection(app).await}),
         ),
         "Mutation.createSsoConnection" => gql(
-            "mutation($input: SsoConnectionInput!) { createSsoConnection(input: $input) { id } }",
+            "mutation($input: CreateSsoConnectionInput!) { createSsoConnection(input: $input) { ssoConnection { id } userErrors { code } } }",
             json!({"input": sso_input()}),
         ),
         "Mutation.updateSsoConnection" => gql(
-            "mutation($id: ID!, $input: SsoConnectionInput!) { updateSsoConnection(id: $id, input: $input) { id } }",
+            "mutation($id: ID!, $input: UpdateSsoConnectionInput!) { updateSsoConnection(id: $id, input: $input) { ssoConnection { id } userErrors { code } } }",
             json!({"id": org.new_sso_connection(app).await, "input": sso_input()}),
         ),
         "Mutation.deleteSsoConnection" => gql(
-            "mutation($id: ID!) { deleteSsoConnection(id: $id) { id } }",
+            "mutation($id: ID!) { deleteSsoConnection(id: $id) { deletedSsoConnectionId userErrors { code } } }",
             json!({"id": org.new_sso_connection(app).await}),
         ),
         "Mutation.testSsoConnection" => gql(
-            "mutation($id: ID!) { testSsoConnection(id: $id) { ok } }",
+            "mutation($id: ID!) { testSsoConnection(id: $id) { test { ok } userErrors { code } } }",
             json!({"id": org.new_sso_connection(app).await}),
         ),
         "Mutation.setSsoEnforced" => gql(
-            "mutation { setSsoEnforced(enforced: false) { id } }",
+            "mutation { setSsoEnforced(enforced: false) { organization { id } userErrors { code } } }",
             json!({}),
         ),
         "Query.sessions" => gql(
@@ -470,7 +485,7 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             json!({"m": org.boot.owner.id}),
         ),
         "Mutation.revokeSession" => gql(
-            "mutation($id: ID!) { revokeSession(id: $id) { id } }",
+            "mutation($id: ID!) { revokeSession(id: $id) { session { id } userErrors { code } } }",
             json!({"id": org.new_session(app).await}),
         ),
         "GET /sessions" => rest(
@@ -489,7 +504,7 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             json!({"r": [{"__typename": "Conversation", "id": org.conversation}]}),
         ),
         "Mutation.createConversation" => gql(
-            "mutation($a: ID!) { createConversation(input: {assistantId: $a, initialMessage: \"hi\"}) { conversation { id } } }",
+            "mutation($a: ID!) { createConversation(input: {assistantId: $a, initialMessage: \"hi\"}) { conversation { id } userErrors { code } } }",
             json!({"a": assistant}),
         ),
         "Query.knowledgeBaseSearch" => gql(
@@ -497,76 +512,92 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             json!({}),
         ),
         "Mutation.updateVisitor" => gql(
-            "mutation($id: ID!, $name: String) { updateVisitor(id: $id, input: {name: $name}) { id } }",
+            "mutation($id: ID!, $name: String) { updateVisitor(id: $id, input: {name: $name}) { visitor { id } userErrors { code } } }",
             json!({"id": org.visitor, "name": format!("Changed {}", ulid::Ulid::new())}),
         ),
         "Mutation.updateConversation" => gql(
-            "mutation($id: ID!) { updateConversation(id: $id, input: {subject: \"Order\"}) { id } }",
+            "mutation($id: ID!) { updateConversation(id: $id, input: {subject: \"Order\"}) { conversation { id } userErrors { code } } }",
             conv,
         ),
+        "Mutation.handOffConversation" => gql(
+            "mutation($id: ID!) { handOffConversation(id: $id) { conversation { id } userErrors { code } } }",
+            conv,
+        ),
+        "Mutation.resolveConversation" => gql(
+            "mutation($id: ID!) { resolveConversation(id: $id) { conversation { id } userErrors { code } } }",
+            conv,
+        ),
+        "Mutation.reopenConversation" => gql(
+            "mutation($id: ID!) { reopenConversation(id: $id) { conversation { id } userErrors { code } } }",
+            conv,
+        ),
+        "Mutation.closeConversation" => gql(
+            "mutation($id: ID!) { closeConversation(id: $id) { conversation { id } userErrors { code } } }",
+            json!({"id": org.new_conversation(app).await}),
+        ),
         "Mutation.sendMessage" => gql(
-            "mutation($id: ID!) { sendMessage(input: {conversationId: $id, author: AGENT, body: \"On its way\"}) { id } }",
+            "mutation($id: ID!) { sendMessage(input: {conversationId: $id, author: AGENT, body: \"On its way\"}) { message { id } userErrors { code } } }",
             conv,
         ),
         "Mutation.rateAnswer" => gql(
-            "mutation($id: ID!) { rateAnswer(messageId: $id, helpful: true) { id } }",
+            "mutation($id: ID!) { rateAnswer(input: {messageId: $id, helpful: true}) { feedback { id } userErrors { code } } }",
             json!({"id": org.answer}),
         ),
         "Mutation.rateConversation" => gql(
-            "mutation($id: ID!) { rateConversation(conversationId: $id, rating: 5) { id } }",
+            "mutation($id: ID!) { rateConversation(input: {conversationId: $id, rating: 5}) { feedback { id } userErrors { code } } }",
             conv,
         ),
         "Mutation.createKnowledgeBaseEntry" => gql(
-            "mutation { createKnowledgeBaseEntry(input: {title: \"Returns\", body: \"30 days.\"}) { id } }",
+            "mutation { createKnowledgeBaseEntry(input: {title: \"Returns\", body: \"30 days.\"}) { knowledgeBaseEntry { id } userErrors { code } } }",
             json!({}),
         ),
         "Mutation.updateKnowledgeBaseEntry" => gql(
-            "mutation($id: ID!) { updateKnowledgeBaseEntry(id: $id, input: {title: \"Shipping times\"}) { id } }",
+            "mutation($id: ID!) { updateKnowledgeBaseEntry(id: $id, input: {title: \"Shipping times\"}) { knowledgeBaseEntry { id } userErrors { code } } }",
             entry,
         ),
         "Mutation.deleteKnowledgeBaseEntry" => gql(
-            "mutation($id: ID!) { deleteKnowledgeBaseEntry(id: $id) }",
+            "mutation($id: ID!) { deleteKnowledgeBaseEntry(id: $id) { deletedKnowledgeBaseEntryId userErrors { code } } }",
             json!({"id": org.new_entry(app).await}),
         ),
         "Mutation.createAssistant" => gql(
-            "mutation { createAssistant(input: {name: \"Second\"}) { id } }",
+            "mutation { createAssistant(input: {name: \"Second\"}) { assistant { id } userErrors { code } } }",
             json!({}),
         ),
         "Mutation.updateAssistant" => gql(
-            "mutation($id: ID!) { updateAssistant(id: $id, input: {name: \"Helper\"}) { id } }",
+            "mutation($id: ID!) { updateAssistant(id: $id, input: {name: \"Helper\"}) { assistant { id } userErrors { code } } }",
             json!({"id": assistant}),
         ),
         "Mutation.createApiKey" => gql(
-            "mutation { createApiKey(input: {name: \"made\", role: VIEWER}) { apiKey { id } } }",
+            "mutation { createApiKey(input: {name: \"made\", role: VIEWER}) { apiKey { id } userErrors { code } } }",
             json!({}),
         ),
         "Mutation.rotateApiKey" => gql(
-            "mutation($id: ID!) { rotateApiKey(id: $id, gracePeriodSeconds: 0) { apiKey { id } } }",
+            "mutation($id: ID!) { rotateApiKey(id: $id, gracePeriodSeconds: 0) { apiKey { id } userErrors { code } } }",
             json!({"id": org.new_key(app).await}),
         ),
         "Mutation.revokeApiKey" => gql(
-            "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
+            "mutation($id: ID!) { revokeApiKey(id: $id) { apiKey { id } userErrors { code } } }",
             json!({"id": org.new_key(app).await}),
         ),
         "Mutation.inviteMember" => gql(
-            "mutation($e: String!) { inviteMember(input: {email: $e, role: VIEWER}) { id } }",
+            "mutation($e: String!) { inviteMember(input: {email: $e, role: VIEWER}) { member { id } userErrors { code } } }",
             json!({"e": email}),
         ),
         "Mutation.changeMemberRole" => gql(
-            "mutation($id: ID!) { changeMemberRole(id: $id, role: ANALYST) { id } }",
+            "mutation($id: ID!) { changeMemberRole(id: $id, role: ANALYST) { member { id } userErrors { code } } }",
             json!({"id": org.new_member(app).await}),
         ),
         "Mutation.issueInvitation" => gql(
-            "mutation($id: ID!) { issueInvitation(memberId: $id) { expiresAt } }",
+            "mutation($id: ID!) { issueInvitation(id: $id) { expiresAt userErrors { code } } }",
             json!({"id": org.new_member(app).await}),
         ),
         "Mutation.deactivateMember" => gql(
-            "mutation($id: ID!) { deactivateMember(id: $id) { id } }",
+            "mutation($id: ID!) { deactivateMember(id: $id) { member { id } userErrors { code } } }",
             json!({"id": org.new_member(app).await}),
         ),
         "Mutation.setOrganizationPlan" => gql(
             &format!(
-                "mutation {{ setOrganizationPlan(plan: {}) {{ id }} }}",
+                "mutation {{ setOrganizationPlan(plan: {}) {{ organization {{ id }} userErrors {{ code }} }} }}",
                 org.plan.as_str().to_uppercase()
             ),
             json!({}),
@@ -671,19 +702,19 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             json!({"id": org.webhook}),
         ),
         "Mutation.createWebhook" => gql(
-            "mutation($url: String!) { createWebhook(input: {url: $url, events: [\"conversation.created\"]}) { secret } }",
+            "mutation($url: String!) { createWebhook(input: {url: $url, events: [CONVERSATION_CREATED]}) { secret userErrors { code } } }",
             json!({"url": format!("https://hooks.example.com/{}", ulid::Ulid::new())}),
         ),
         "Mutation.updateWebhook" => gql(
-            "mutation($id: ID!) { updateWebhook(id: $id, input: {description: \"CRM\"}) { id } }",
+            "mutation($id: ID!) { updateWebhook(id: $id, input: {description: \"CRM\"}) { webhook { id } userErrors { code } } }",
             json!({"id": org.webhook}),
         ),
         "Mutation.deleteWebhook" => gql(
-            "mutation($id: ID!) { deleteWebhook(id: $id) }",
+            "mutation($id: ID!) { deleteWebhook(id: $id) { deletedWebhookId userErrors { code } } }",
             json!({"id": org.new_webhook(app).await}),
         ),
         "Mutation.rotateWebhookSecret" => gql(
-            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret userErrors { code } } }",
             json!({"id": org.webhook}),
         ),
         "Query.webhookDeliveries" => gql(
@@ -696,15 +727,15 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             None,
         ),
         "Mutation.redeliverWebhook" => gql(
-            "mutation($w: ID!, $d: ID!) { redeliverWebhook(webhookId: $w, deliveryId: $d) { status } }",
+            "mutation($w: ID!, $d: ID!) { redeliverWebhook(id: $w, deliveryId: $d) { delivery { status } userErrors { code } } }",
             json!({"w": org.webhook, "d": org.new_delivery(app).await}),
         ),
         "Mutation.replayWebhook" => gql(
-            "mutation($w: ID!) { replayWebhook(webhookId: $w, since: \"2026-01-01T00:00:00Z\", until: \"2026-01-02T00:00:00Z\") }",
+            "mutation($w: ID!) { replayWebhook(id: $w, input: {since: \"2026-01-01T00:00:00Z\", until: \"2026-01-02T00:00:00Z\"}) { queued userErrors { code } } }",
             json!({"w": org.webhook}),
         ),
         "Mutation.testWebhook" => gql(
-            "mutation($w: ID!) { testWebhook(webhookId: $w) { status } }",
+            "mutation($w: ID!) { testWebhook(id: $w) { delivery { status } userErrors { code } } }",
             json!({"w": org.webhook}),
         ),
         "POST /webhooks/{id}/deliveries/{delivery_id}/redeliver" => rest(
@@ -769,8 +800,24 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
     }
 }
 
-/// allow, deny (403 FORBIDDEN), plan (403 PLAN_UPGRADE_REQUIRED), or what else came back.
+/// The code of the first user error of any mutation in a GraphQL response's `data`, if one has any.
+fn user_error_code(body: &Value) -> Option<String> {
+    body["data"].as_object()?.values().find_map(|payload| {
+        let first = payload.get("userErrors")?.as_array()?.first()?;
+        Some(first["code"].as_str().unwrap_or("?").to_owned())
+    })
+}
+
+/// allow, deny (403 FORBIDDEN), plan (403 PLAN_UPGRADE_REQUIRED), or what else came back. A mutation whose
+/// payload holds user errors did not run: an error too, so that a broken probe shows instead of counting as allow.
 fn outcome(reply: &Reply, graphql: bool) -> String {
+    if graphql
+        && reply.status.is_success()
+        && reply.body.get("errors").is_none()
+        && let Some(code) = user_error_code(&reply.body)
+    {
+        return format!("error {} {code}: {}", reply.status, reply.text);
+    }
     let code = if graphql {
         reply.body["errors"][0]["extensions"]["code"]
             .as_str()
@@ -1099,13 +1146,18 @@ async fn every_operation_answers_every_role_on_every_plan_as_the_checked_in_matr
     );
 }
 
-/// Operations that name an object by id; pointed at another organization's object, each answers NOT_FOUND.
+/// Operations that name an object by id; pointed at another organization's object, each answers NOT_FOUND (a
+/// top-level error, a 404, or a mutation's NOT_FOUND user error), or null for a [`LOOKUPS`] one.
 const BY_ID: &[&str] = &[
     "Query.assistant",
     "Query.visitor",
     "Query.conversation",
     "Query.knowledgeBaseEntry",
     "Mutation.updateConversation",
+    "Mutation.handOffConversation",
+    "Mutation.resolveConversation",
+    "Mutation.reopenConversation",
+    "Mutation.closeConversation",
     "Mutation.updateVisitor",
     "Mutation.sendMessage",
     "Mutation.rateAnswer",
@@ -1154,6 +1206,16 @@ const BY_ID: &[&str] = &[
     "POST /webhooks/{id}/test",
 ];
 
+/// The single-object lookups of [`BY_ID`]: an object the caller cannot see reads as null, without an error.
+const LOOKUPS: &[&str] = &[
+    "Query.assistant",
+    "Query.visitor",
+    "Query.conversation",
+    "Query.knowledgeBaseEntry",
+    "Query.ssoConnection",
+    "Query.webhook",
+];
+
 /// Counts that any of the [`BY_ID`] changes would move.
 const CHANGES: &[&str] = &[
     "messages",
@@ -1161,6 +1223,7 @@ const CHANGES: &[&str] = &[
     "knowledge_base_entries",
     "knowledge_base_entries WHERE title = 'Shipping times'",
     "conversations WHERE subject IS NOT NULL",
+    "conversations WHERE status <> 'open'",
     "visitors WHERE name LIKE 'Changed%'",
     "assistants WHERE name = 'Helper'",
     "api_keys WHERE revoked_at IS NOT NULL OR previous_secret_hash IS NOT NULL",
@@ -1199,14 +1262,33 @@ async fn another_organizations_objects_answer_not_found_on_both_surfaces_and_sta
     let before = snapshot(&app).await;
     let mut wrong = Vec::new();
     for (operation, probe) in probes {
-        let got = call(&app, &ours.keys[&Role::Owner], probe).await;
+        let key = &ours.keys[&Role::Owner];
+        if LOOKUPS.contains(operation) {
+            let Probe::Graphql(query, variables) = probe else {
+                unreachable!("{operation} is a GraphQL query")
+            };
+            let reply = app.graphql_as(key, &query, variables).await;
+            let field = operation.trim_start_matches("Query.");
+            let null = reply.status.is_success()
+                && reply.body.get("errors").is_none()
+                && reply.body["data"].get(field).is_some_and(Value::is_null);
+            if !null {
+                wrong.push(format!("{operation}: not null: {}", reply.text));
+            }
+            continue;
+        }
+        let got = call(&app, key, probe).await;
         let not_found = got.starts_with("error 404 Not Found NOT_FOUND")
             || got.starts_with("error 200 OK NOT_FOUND");
         if !not_found {
             wrong.push(format!("{operation}: {got}"));
         }
     }
-    assert!(wrong.is_empty(), "not NOT_FOUND:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "neither NOT_FOUND nor null:\n{}",
+        wrong.join("\n")
+    );
     assert_eq!(
         snapshot(&app).await,
         before,

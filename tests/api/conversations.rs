@@ -23,7 +23,8 @@ fn graphql_to_rest(node: &Value) -> Value {
         "sentiment": node["sentiment"],
         "failed_responses": node["failedResponses"],
         "failed_responses_total": node["failedResponsesTotal"],
-        "handoff_reason": node["handoffReason"],
+        // An enum on GraphQL (`FAILED_RESPONSES`), its lower-case wire name on REST.
+        "handoff_reason": node["handoffReason"].as_str().map(str::to_lowercase),
         "handed_off_at": node["handedOffAt"],
         "resolved_at": node["resolvedAt"],
         "first_response_at": node["firstResponseAt"],
@@ -88,15 +89,16 @@ async fn a_conversation_created_over_rest_reads_back_identically_over_graphql() 
 #[tokio::test]
 async fn a_conversation_created_over_graphql_reads_back_identically_over_rest() {
     let app = spawn_app().await;
-    let data = app
-        .graphql_ok(
+    let created = app
+        .mutate(
             &format!(
-                "mutation($input: CreateConversationInput!) {{ createConversation(input: $input) {{ conversation {{ {CONVERSATION_FIELDS} }} initialMessage {{ id author body }} }} }}"
+                "mutation($input: CreateConversationInput!) {{ createConversation(input: $input) {{ conversation {{ {CONVERSATION_FIELDS} }} initialMessage {{ id author body }} replies {{ id replyToId }} userErrors {{ field message code }} }} }}"
             ),
             json!({"input": {"visitor": {"name": "Bo"}, "initialMessage": "Hi", "browser": "Safari", "device": "mobile"}}),
+            "createConversation",
         )
         .await;
-    let node = &data["createConversation"]["conversation"];
+    let node = &created["conversation"];
     let rest = app
         .get(&format!(
             "/api/v1/conversations/{}",
@@ -112,9 +114,15 @@ async fn a_conversation_created_over_graphql_reads_back_identically_over_rest() 
         .await;
     assert_eq!(
         messages.body["data"][0]["id"],
-        data["createConversation"]["initialMessage"]["id"]
+        created["initialMessage"]["id"]
     );
     assert_eq!(messages.body["data"][0]["body"], "Hi");
+    // The assistant's answer to the opening message comes back in the payload.
+    assert_eq!(
+        created["replies"][0]["replyToId"],
+        created["initialMessage"]["id"]
+    );
+    assert_eq!(messages.body["data"][1]["id"], created["replies"][0]["id"]);
 }
 
 #[tokio::test]
@@ -131,13 +139,17 @@ async fn messages_are_added_and_listed_oldest_first_and_closed_conversations_ref
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     assert_eq!(reply.body["confidence"], 0.9);
+    let send = "mutation($id: ID!, $body: String!) { sendMessage(input: {conversationId: $id, author: AGENT, body: $body}) { message { author body } replies { id } userErrors { field message code } } }";
     let reply = app
-        .graphql_ok(
-            "mutation($id: ID!) { sendMessage(input: {conversationId: $id, author: AGENT, body: \"third\"}) { author body } }",
-            json!({"id": id}),
-        )
+        .mutate(send, json!({"id": id, "body": "third"}), "sendMessage")
         .await;
-    assert_eq!(reply["sendMessage"]["author"], "AGENT");
+    assert_eq!(reply["message"]["author"], "AGENT");
+    assert_eq!(reply["message"]["body"], "third");
+    assert_eq!(
+        reply["replies"],
+        json!([]),
+        "agents' messages get no answer"
+    );
 
     let listed = app.get(&path).await;
     let bodies: Vec<&str> = listed.body["data"]
@@ -162,6 +174,11 @@ async fn messages_are_added_and_listed_oldest_first_and_closed_conversations_ref
         .await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert_eq!(refused.error_code(), "CONFLICT");
+    let refused = app
+        .user_error(send, json!({"id": id, "body": "fourth"}), "sendMessage")
+        .await;
+    assert_eq!(refused["code"], "CONFLICT", "{refused}");
+    assert_eq!(refused["field"], Value::Null, "{refused}");
     assert_eq!(
         app.get(&path).await.body["data"].as_array().unwrap().len(),
         4
@@ -189,13 +206,67 @@ async fn updates_change_status_subject_and_sentiment_and_null_clears() {
     let reply = app.put(&path, json!({"subject": null})).await;
     assert_eq!(reply.body["subject"], Value::Null);
     assert_eq!(reply.body["status"], "handed_off");
-    let data = app
+    // On GraphQL each status change is its own mutation; `updateConversation` keeps subject and sentiment.
+    let read = app
         .graphql_ok(
-            "mutation($id: ID!) { updateConversation(id: $id, input: {status: RESOLVED}) { status } }",
+            "query($id: ID!) { conversation(id: $id) { status handoffReason } }",
             json!({"id": conversation["id"]}),
         )
         .await;
-    assert_eq!(data["updateConversation"]["status"], "RESOLVED");
+    assert_eq!(read["conversation"]["status"], "HANDED_OFF");
+    assert_eq!(read["conversation"]["handoffReason"], "REQUESTED");
+    for (mutation, status) in [
+        ("resolveConversation", "RESOLVED"),
+        ("reopenConversation", "OPEN"),
+        ("handOffConversation", "HANDED_OFF"),
+        ("closeConversation", "CLOSED"),
+    ] {
+        let payload = app
+            .mutate(
+                &format!(
+                    "mutation($id: ID!) {{ {mutation}(id: $id) {{ conversation {{ id status handoffReason subject }} userErrors {{ field message code }} }} }}"
+                ),
+                json!({"id": conversation["id"]}),
+                mutation,
+            )
+            .await;
+        assert_eq!(payload["conversation"]["id"], conversation["id"]);
+        assert_eq!(payload["conversation"]["status"], status, "{mutation}");
+        assert_eq!(
+            payload["conversation"]["subject"],
+            Value::Null,
+            "{mutation}"
+        );
+        if mutation == "handOffConversation" {
+            assert_eq!(payload["conversation"]["handoffReason"], "REQUESTED");
+        }
+        assert_eq!(
+            app.get(&path).await.body["status"],
+            status.to_lowercase(),
+            "{mutation}"
+        );
+    }
+    let update = "mutation($id: ID!, $input: UpdateConversationInput!) { updateConversation(id: $id, input: $input) { conversation { status subject sentiment } userErrors { field message code } } }";
+    let updated = app
+        .mutate(
+            update,
+            json!({"id": conversation["id"], "input": {"subject": "Refund", "sentiment": null}}),
+            "updateConversation",
+        )
+        .await;
+    assert_eq!(updated["conversation"]["subject"], "Refund");
+    assert_eq!(updated["conversation"]["sentiment"], Value::Null);
+    assert_eq!(updated["conversation"]["status"], "CLOSED");
+    // Nothing to change is a mistake of the input as a whole.
+    let nothing = app
+        .user_error(
+            update,
+            json!({"id": conversation["id"], "input": {}}),
+            "updateConversation",
+        )
+        .await;
+    assert_eq!(nothing["code"], "BAD_USER_INPUT", "{nothing}");
+    assert_eq!(nothing["field"], json!(["input"]), "{nothing}");
 }
 
 #[tokio::test]
@@ -308,6 +379,7 @@ async fn another_organizations_conversation_is_not_found_on_both_surfaces() {
         .await;
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 0);
 
+    // On GraphQL the lookup answers null, without an error, and a mutation a NOT_FOUND user error.
     let reply = app
         .graphql_as(
             key,
@@ -315,19 +387,41 @@ async fn another_organizations_conversation_is_not_found_on_both_surfaces() {
             json!({"id": id}),
         )
         .await;
+    assert!(reply.body.get("errors").is_none(), "{}", reply.text);
     assert_eq!(
-        reply.body["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        reply.body["data"]["conversation"],
+        Value::Null,
         "{}",
         reply.text
     );
-    let reply = app
-        .graphql_as(
+    let error = app
+        .user_error_as(
             key,
-            "mutation($id: ID!) { sendMessage(input: {conversationId: $id, author: AGENT, body: \"x\"}) { id } }",
+            "mutation($id: ID!) { sendMessage(input: {conversationId: $id, author: AGENT, body: \"x\"}) { message { id } userErrors { field message code } } }",
             json!({"id": id}),
+            "sendMessage",
         )
         .await;
-    assert_eq!(reply.body["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    assert_eq!(error["code"], "NOT_FOUND", "{error}");
+    assert_eq!(error["field"], Value::Null, "{error}");
+    for mutation in [
+        "handOffConversation",
+        "resolveConversation",
+        "reopenConversation",
+        "closeConversation",
+    ] {
+        let error = app
+            .user_error_as(
+                key,
+                &format!(
+                    "mutation($id: ID!) {{ {mutation}(id: $id) {{ conversation {{ id }} userErrors {{ field message code }} }} }}"
+                ),
+                json!({"id": id}),
+                mutation,
+            )
+            .await;
+        assert_eq!(error["code"], "NOT_FOUND", "{mutation}: {error}");
+    }
     // The other organization's reply changed nothing: the visitor's message and the assistant's answer remain.
     assert_eq!(
         app.get(&format!("/api/v1/conversations/{id}")).await.body["status"],

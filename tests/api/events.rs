@@ -83,7 +83,7 @@ async fn events_read_back_in_stream_order_from_an_id_or_a_time_by_type_and_page(
     // GraphQL reads the same stream.
     let data = app
         .graphql_ok(
-            "query($since: String) { events(since: $since, types: [\"message.created\"], first: 10) { edges { node { id event sequence data } } } eventRetentionDays }",
+            "query($since: String) { events(since: $since, types: [MESSAGE_CREATED], first: 10) { edges { node { id type sequence data } } } eventRetentionDays }",
             json!({"since": all[0]["id"]}),
         )
         .await;
@@ -94,7 +94,30 @@ async fn events_read_back_in_stream_order_from_an_id_or_a_time_by_type_and_page(
         .map(|e| &e["node"]["id"])
         .collect();
     assert_eq!(ids, messages.iter().map(|e| &e["id"]).collect::<Vec<_>>());
+    for edge in data["events"]["edges"].as_array().unwrap() {
+        assert_eq!(edge["node"]["type"], "MESSAGE_CREATED", "{edge}");
+    }
     assert_eq!(data["eventRetentionDays"], 30);
+    // Event types are variables too, by their enum names.
+    let data = app
+        .graphql_ok(
+            "query($types: [EventType!]) { events(types: $types, first: 10) { edges { node { id type } } } }",
+            json!({"types": ["CONVERSATION_CREATED", "KNOWLEDGE_BASE_ENTRY_CREATED"]}),
+        )
+        .await;
+    let types: Vec<&Value> = data["events"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"]["type"])
+        .collect();
+    assert_eq!(
+        types,
+        [
+            &json!("CONVERSATION_CREATED"),
+            &json!("KNOWLEDGE_BASE_ENTRY_CREATED")
+        ]
+    );
 }
 
 #[tokio::test]
@@ -156,6 +179,15 @@ async fn bad_event_queries_get_clear_errors() {
         reply.body["errors"][0]["extensions"]["code"],
         "BAD_USER_INPUT"
     );
+    // An unknown event type is not an `EventType`: GraphQL refuses the document.
+    let reply = app
+        .graphql(
+            "{ events(types: [CONVERSATION_EXPLODED]) { edges { cursor } } }",
+            json!({}),
+        )
+        .await;
+    assert!(reply.body["errors"].is_array(), "{}", reply.text);
+    assert!(reply.body["data"]["events"].is_null(), "{}", reply.text);
 }
 
 #[tokio::test]
@@ -280,12 +312,24 @@ async fn resolving_a_conversation_and_editing_a_visitor_emit_their_events() {
     assert_eq!(shown.body["name"], "Ann");
 
     let through_graphql = app
-        .graphql_ok(
-            "mutation($id: ID!) { updateVisitor(id: $id, input: {name: \"Ann B.\"}) { name email } }",
+        .mutate(
+            "mutation($id: ID!) { updateVisitor(id: $id, input: {name: \"Ann B.\"}) { visitor { name email } userErrors { field message code } } }",
             json!({"id": visitor}),
+            "updateVisitor",
         )
         .await;
-    assert_eq!(through_graphql["updateVisitor"]["name"], "Ann B.");
+    assert_eq!(through_graphql["visitor"]["name"], "Ann B.");
+    assert_eq!(through_graphql["visitor"]["email"], "ann@new.example");
+    // Bad details over GraphQL are user errors naming the field, and change nothing either.
+    let refused = app
+        .user_error(
+            "mutation($id: ID!) { updateVisitor(id: $id, input: {email: \"not an email\"}) { visitor { name } userErrors { field message code } } }",
+            json!({"id": visitor}),
+            "updateVisitor",
+        )
+        .await;
+    assert_eq!(refused["code"], "BAD_USER_INPUT", "{refused}");
+    assert_eq!(refused["field"], json!(["input", "email"]), "{refused}");
     assert_eq!(events(&app, "?types=visitor.updated").await.len(), 2);
 }
 
@@ -295,12 +339,14 @@ async fn handing_a_conversation_off_emits_handoff_requested() {
     let conversation = app.create_conversation("I want a person").await;
     let id = conversation["id"].as_str().unwrap();
     let handed = app
-        .graphql_ok(
-            "mutation($id: ID!) { updateConversation(id: $id, input: {status: HANDED_OFF}) { status } }",
+        .mutate(
+            "mutation($id: ID!) { handOffConversation(id: $id) { conversation { status handoffReason } userErrors { field message code } } }",
             json!({"id": id}),
+            "handOffConversation",
         )
         .await;
-    assert_eq!(handed["updateConversation"]["status"], "HANDED_OFF");
+    assert_eq!(handed["conversation"]["status"], "HANDED_OFF");
+    assert_eq!(handed["conversation"]["handoffReason"], "REQUESTED");
     let requested = events(&app, "?types=handoff.requested").await;
     assert_eq!(requested.len(), 1);
     let data = &requested[0]["data"];

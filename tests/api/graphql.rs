@@ -17,37 +17,44 @@ async fn bad_input_is_answered_with_design_error_codes_and_changes_nothing() {
     let app = spawn_app().await;
     let conversation = app.create_conversation("hi").await;
     let id = conversation["id"].as_str().unwrap();
-    let send = "mutation($input: SendMessageInput!) { sendMessage(input: $input) { id } }";
+    let send = "mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id } replies { id } userErrors { field message code } } }";
 
+    // Mistakes in the input are user errors of the payload, naming the field; nothing else comes back.
     let empty = app
-        .graphql(
+        .user_error(
             send,
             json!({"input": {"conversationId": id, "author": "AGENT", "body": "   "}}),
+            "sendMessage",
         )
         .await;
-    assert_eq!(code(&empty), "BAD_USER_INPUT", "{}", empty.text);
+    assert_eq!(empty["code"], "BAD_USER_INPUT", "{empty}");
+    assert_eq!(empty["field"], json!(["input", "body"]), "{empty}");
     assert!(
-        empty.text.contains("body"),
-        "the message names the field: {}",
-        empty.text
+        !empty["message"].as_str().unwrap().is_empty(),
+        "the message says what is wrong: {empty}"
     );
 
     let long = app
-        .graphql(
+        .user_error(
             send,
             json!({"input": {"conversationId": id, "author": "AGENT", "body": "x".repeat(10_001)}}),
+            "sendMessage",
         )
         .await;
-    assert_eq!(code(&long), "BAD_USER_INPUT");
+    assert_eq!(long["code"], "BAD_USER_INPUT", "{long}");
+    assert_eq!(long["field"], json!(["input", "body"]), "{long}");
 
     let unknown = app
-        .graphql(
+        .user_error(
             send,
             json!({"input": {"conversationId": "conv_01JD0000000000000000000000", "author": "AGENT", "body": "x"}}),
+            "sendMessage",
         )
         .await;
-    assert_eq!(code(&unknown), "NOT_FOUND");
+    assert_eq!(unknown["code"], "NOT_FOUND", "{unknown}");
+    assert_eq!(unknown["field"], serde_json::Value::Null, "{unknown}");
 
+    // What GraphQL itself refuses (a bad enum value) stays a top-level error.
     let bad_enum = app
         .graphql(
             send,
@@ -55,38 +62,63 @@ async fn bad_input_is_answered_with_design_error_codes_and_changes_nothing() {
         )
         .await;
     assert_eq!(code(&bad_enum), "BAD_USER_INPUT", "{}", bad_enum.text);
+    assert!(bad_enum.body["data"].is_null(), "{}", bad_enum.text);
 
     let literal_enum = app
         .graphql(
-            "mutation { updateConversation(id: \"x\", input: {status: DONE}) { id } }",
+            "mutation { sendMessage(input: {conversationId: \"x\", author: ROBOT, body: \"x\"}) { message { id } userErrors { code } } }",
             json!({}),
         )
         .await;
-    assert_eq!(code(&literal_enum), "BAD_USER_INPUT");
+    assert_eq!(
+        code(&literal_enum),
+        "BAD_USER_INPUT",
+        "{}",
+        literal_enum.text
+    );
 
+    // An id of another kind names no conversation: a lookup answers null, without an error.
     let wrong_prefix = app
         .graphql(
             "query($id: ID!) { conversation(id: $id) { id } }",
             json!({"id": app.org.assistant.id}),
         )
         .await;
-    assert_eq!(code(&wrong_prefix), "NOT_FOUND");
+    assert!(
+        wrong_prefix.body.get("errors").is_none(),
+        "{}",
+        wrong_prefix.text
+    );
+    assert_eq!(
+        wrong_prefix.body["data"]["conversation"],
+        serde_json::Value::Null,
+        "{}",
+        wrong_prefix.text
+    );
 
     let sentiment = app
-        .graphql(
-            "mutation($id: ID!) { updateConversation(id: $id, input: {sentiment: 3}) { id } }",
+        .user_error(
+            "mutation($id: ID!) { updateConversation(id: $id, input: {sentiment: 3}) { conversation { id } userErrors { field message code } } }",
             json!({"id": id}),
+            "updateConversation",
         )
         .await;
-    assert_eq!(code(&sentiment), "BAD_USER_INPUT");
+    assert_eq!(sentiment["code"], "BAD_USER_INPUT", "{sentiment}");
+    assert_eq!(
+        sentiment["field"],
+        json!(["input", "sentiment"]),
+        "{sentiment}"
+    );
 
     let kb = app
-        .graphql(
-            "mutation { createKnowledgeBaseEntry(input: {title: \"\", body: \"b\"}) { id } }",
+        .user_error(
+            "mutation { createKnowledgeBaseEntry(input: {title: \"\", body: \"b\"}) { knowledgeBaseEntry { id } userErrors { field message code } } }",
             json!({}),
+            "createKnowledgeBaseEntry",
         )
         .await;
-    assert_eq!(code(&kb), "BAD_USER_INPUT");
+    assert_eq!(kb["code"], "BAD_USER_INPUT", "{kb}");
+    assert_eq!(kb["field"], json!(["input", "title"]), "{kb}");
 
     // The opening message and the assistant's answer.
     assert_eq!(app.count_rows("messages").await, 2);
@@ -177,7 +209,7 @@ async fn get_runs_queries_refuses_mutations_and_serves_graphiql_to_browsers() {
     let r = app
         .client
         .get(
-            app.url("/graphql?query=mutation%20%7B%20deleteKnowledgeBaseEntry(id%3A%22x%22)%20%7D"),
+            app.url("/graphql?query=mutation%20%7B%20deleteKnowledgeBaseEntry(id%3A%22x%22)%20%7B%20deletedKnowledgeBaseEntryId%20%7D%20%7D"),
         )
         .bearer_auth(&app.key)
         .send()
@@ -319,12 +351,13 @@ async fn assistants_expose_and_update_their_widget_settings() {
     assert_eq!(assistant["widget"]["primaryColor"], "#0071e3");
 
     let updated = app
-        .graphql_ok(
-            "mutation($id: ID!) { updateAssistant(id: $id, input: {widget: {position: BOTTOM_LEFT, theme: DARK, autoOpen: true, autoOpenDelayMs: 3000, showOnPaths: [\"/products/*\"]}}) { widget { position theme autoOpen autoOpenDelayMs primaryColor showOnPaths } } }",
+        .mutate(
+            "mutation($id: ID!) { updateAssistant(id: $id, input: {widget: {position: BOTTOM_LEFT, theme: DARK, autoOpen: true, autoOpenDelayMs: 3000, showOnPaths: [\"/products/*\"]}}) { assistant { widget { position theme autoOpen autoOpenDelayMs primaryColor showOnPaths } } userErrors { field message code } } }",
             json!({"id": assistant["id"]}),
+            "updateAssistant",
         )
         .await;
-    let widget = &updated["updateAssistant"]["widget"];
+    let widget = &updated["assistant"]["widget"];
     assert_eq!(widget["position"], "BOTTOM_LEFT");
     assert_eq!(widget["theme"], "DARK");
     assert_eq!(widget["autoOpenDelayMs"], 3000);
@@ -335,13 +368,18 @@ async fn assistants_expose_and_update_their_widget_settings() {
     assert_eq!(widget["showOnPaths"], json!(["/products/*"]));
 
     let bad = app
-        .graphql(
-            "mutation($id: ID!) { updateAssistant(id: $id, input: {widget: {primaryColor: \"blue\"}}) { id } }",
+        .user_error(
+            "mutation($id: ID!) { updateAssistant(id: $id, input: {widget: {primaryColor: \"blue\"}}) { assistant { id } userErrors { field message code } } }",
             json!({"id": assistant["id"]}),
+            "updateAssistant",
         )
         .await;
-    assert_eq!(code(&bad), "BAD_USER_INPUT");
-    assert!(bad.text.contains("primary_color"), "{}", bad.text);
+    assert_eq!(bad["code"], "BAD_USER_INPUT", "{bad}");
+    assert_eq!(
+        bad["field"],
+        json!(["input", "widget", "primaryColor"]),
+        "{bad}"
+    );
     let again = app
         .graphql_ok(
             "query($id: ID!) { assistant(id: $id) { widget { primaryColor } } }",
@@ -374,7 +412,14 @@ async fn visitors_are_listed_and_read_by_id() {
             json!({"id": conversation["visitor_id"]}),
         )
         .await;
-    assert_eq!(code(&reply), "NOT_FOUND");
+    // Another organization's visitor is not there: null, not an error, and never its data.
+    assert!(reply.body.get("errors").is_none(), "{}", reply.text);
+    assert_eq!(
+        reply.body["data"]["visitor"],
+        serde_json::Value::Null,
+        "{}",
+        reply.text
+    );
 }
 
 #[tokio::test]
@@ -382,9 +427,10 @@ async fn every_connection_counts_all_its_nodes_not_only_the_page() {
     let app = spawn_app().await;
     app.key_with_role("agent").await;
     app.key_with_role("viewer").await;
-    app.graphql_ok(
-        "mutation { inviteMember(input: {email: \"ann@acme.test\", role: AGENT}) { id } }",
+    app.mutate(
+        "mutation { inviteMember(input: {email: \"ann@acme.test\", role: AGENT}) { member { id } userErrors { field message code } } }",
         serde_json::json!({}),
+        "inviteMember",
     )
     .await;
     for n in 0..2 {

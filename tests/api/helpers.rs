@@ -265,6 +265,70 @@ impl Reply {
     pub fn error_code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
     }
+
+    /// The `extensions.code` of a GraphQL response's first top-level error.
+    pub fn graphql_code(&self) -> &str {
+        self.body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or("")
+    }
+
+    /// The payload `data[field]` of a GraphQL mutation that ran: no top-level errors, and `userErrors` selected
+    /// and empty.
+    pub fn payload(&self, field: &str) -> Value {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.text);
+        assert!(
+            self.body.get("errors").is_none(),
+            "unexpected errors: {}",
+            self.text
+        );
+        let payload = &self.body["data"][field];
+        assert!(payload.is_object(), "no {field} payload: {}", self.text);
+        assert_eq!(
+            payload["userErrors"],
+            json!([]),
+            "unexpected userErrors (or none selected): {}",
+            self.text
+        );
+        payload.clone()
+    }
+
+    /// The `userErrors` of a GraphQL mutation that did not run: no top-level errors, at least one user error,
+    /// and every other field of the payload `data[field]` null (or an empty list).
+    pub fn user_errors(&self, field: &str) -> Vec<Value> {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.text);
+        assert!(
+            self.body.get("errors").is_none(),
+            "expected userErrors, not top-level errors: {}",
+            self.text
+        );
+        let payload = self.body["data"][field]
+            .as_object()
+            .unwrap_or_else(|| panic!("no {field} payload: {}", self.text));
+        for (name, value) in payload {
+            if name != "userErrors" {
+                assert!(
+                    value.is_null() || *value == json!([]),
+                    "{field}.{name} is set although the mutation did not run: {}",
+                    self.text
+                );
+            }
+        }
+        let errors = payload
+            .get("userErrors")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        assert!(!errors.is_empty(), "expected userErrors: {}", self.text);
+        errors
+    }
+
+    /// The one user error of a GraphQL mutation that did not run (see [`Reply::user_errors`]).
+    pub fn user_error(&self, field: &str) -> Value {
+        let mut errors = self.user_errors(field);
+        assert_eq!(errors.len(), 1, "one user error: {}", self.text);
+        errors.remove(0)
+    }
 }
 
 impl TestApp {
@@ -353,6 +417,36 @@ impl TestApp {
             reply.text
         );
         reply.body["data"].clone()
+    }
+
+    /// Runs a mutation that must succeed, as the owner: no top-level errors and an empty `userErrors` (which the
+    /// selection must include). Returns the payload, `data[field]`.
+    pub async fn mutate(&self, query: &str, variables: Value, field: &str) -> Value {
+        self.mutate_as(&self.key, query, variables, field).await
+    }
+
+    /// [`TestApp::mutate`] with the given key.
+    pub async fn mutate_as(&self, key: &str, query: &str, variables: Value, field: &str) -> Value {
+        self.graphql_as(key, query, variables).await.payload(field)
+    }
+
+    /// Runs a mutation that must be refused for a mistake in its input, as the owner, and returns its one user
+    /// error (no top-level errors; the payload's other fields null; see [`Reply::user_errors`]).
+    pub async fn user_error(&self, query: &str, variables: Value, field: &str) -> Value {
+        self.graphql(query, variables).await.user_error(field)
+    }
+
+    /// [`TestApp::user_error`] with the given key.
+    pub async fn user_error_as(
+        &self,
+        key: &str,
+        query: &str,
+        variables: Value,
+        field: &str,
+    ) -> Value {
+        self.graphql_as(key, query, variables)
+            .await
+            .user_error(field)
     }
 
     /// Creates a conversation through REST and returns its JSON.

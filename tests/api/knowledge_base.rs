@@ -75,32 +75,56 @@ async fn entries_are_created_updated_searched_and_deleted() {
 #[tokio::test]
 async fn graphql_mutations_manage_entries() {
     let app = spawn_app().await;
-    let data = app
-        .graphql_ok(
-            "mutation { createKnowledgeBaseEntry(input: {title: \"Hours\", body: \"9 to 5\", tags: [\"support\"]}) { id active tags } }",
+    let created = app
+        .mutate(
+            "mutation { createKnowledgeBaseEntry(input: {title: \"Hours\", body: \"9 to 5\", tags: [\"support\"]}) { knowledgeBaseEntry { id active tags } userErrors { field message code } } }",
             json!({}),
+            "createKnowledgeBaseEntry",
         )
         .await;
-    let id = data["createKnowledgeBaseEntry"]["id"]
+    let id = created["knowledgeBaseEntry"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let data = app
-        .graphql_ok(
-            "mutation($id: ID!) { updateKnowledgeBaseEntry(id: $id, input: {body: \"9 to 6\", category: \"hours\"}) { body category } }",
+    assert_eq!(created["knowledgeBaseEntry"]["active"], true);
+    assert_eq!(created["knowledgeBaseEntry"]["tags"], json!(["support"]));
+    let updated = app
+        .mutate(
+            "mutation($id: ID!) { updateKnowledgeBaseEntry(id: $id, input: {body: \"9 to 6\", category: \"hours\"}) { knowledgeBaseEntry { body category } userErrors { field message code } } }",
             json!({"id": id}),
+            "updateKnowledgeBaseEntry",
         )
         .await;
-    assert_eq!(data["updateKnowledgeBaseEntry"]["category"], "hours");
+    assert_eq!(updated["knowledgeBaseEntry"]["category"], "hours");
     let rest = app.get(&format!("/api/v1/knowledge-base/{id}")).await;
     assert_eq!(rest.body["body"], "9 to 6");
-    let data = app
+    let too_long = app
+        .user_error(
+            "mutation($id: ID!, $title: String!) { updateKnowledgeBaseEntry(id: $id, input: {title: $title}) { knowledgeBaseEntry { id } userErrors { field message code } } }",
+            json!({"id": id, "title": "t".repeat(301)}),
+            "updateKnowledgeBaseEntry",
+        )
+        .await;
+    assert_eq!(too_long["code"], "BAD_USER_INPUT", "{too_long}");
+    assert_eq!(too_long["field"], json!(["input", "title"]), "{too_long}");
+    let delete = "mutation($id: ID!) { deleteKnowledgeBaseEntry(id: $id) { deletedKnowledgeBaseEntryId userErrors { field message code } } }";
+    let deleted = app
+        .mutate(delete, json!({"id": id}), "deleteKnowledgeBaseEntry")
+        .await;
+    assert_eq!(deleted["deletedKnowledgeBaseEntryId"], id.as_str());
+    // Gone: the lookup answers null, and a second delete is a NOT_FOUND user error.
+    let looked_up = app
         .graphql_ok(
-            "mutation($id: ID!) { deleteKnowledgeBaseEntry(id: $id) }",
+            "query($id: ID!) { knowledgeBaseEntry(id: $id) { id } }",
             json!({"id": id}),
         )
         .await;
-    assert_eq!(data["deleteKnowledgeBaseEntry"], id.as_str());
+    assert_eq!(looked_up["knowledgeBaseEntry"], serde_json::Value::Null);
+    let again = app
+        .user_error(delete, json!({"id": id}), "deleteKnowledgeBaseEntry")
+        .await;
+    assert_eq!(again["code"], "NOT_FOUND", "{again}");
+    assert_eq!(again["field"], serde_json::Value::Null, "{again}");
     let list = app
         .graphql_ok(
             "{ knowledgeBaseEntries { totalCount edges { node { id } } } }",

@@ -13,6 +13,7 @@ mod authorization;
 mod authz_matrix;
 mod bad_input;
 mod cli;
+mod conventions;
 mod conversations;
 mod events;
 mod graphql;

@@ -6,16 +6,24 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Reply, TestApp, spawn_app};
 
-fn code(reply: &Reply) -> &str {
-    reply.body["errors"][0]["extensions"]["code"]
+/// The code of a top-level error (authorization, or GraphQL's own validation): the mutation's field is null.
+fn code<'a>(reply: &'a Reply, field: &str) -> &'a str {
+    assert!(reply.body["data"][field].is_null(), "{}", reply.text);
+    reply.graphql_code()
+}
+
+/// The code of the one user error of a mutation that did not run.
+fn user_code(reply: &Reply, field: &str) -> String {
+    reply.user_error(field)["code"]
         .as_str()
         .unwrap_or("")
+        .to_owned()
 }
 
 async fn invite(app: &TestApp, key: &str, email: &str, role: &str) -> Reply {
     app.graphql_as(
         key,
-        "mutation($email: String!, $role: Role!) { inviteMember(input: {email: $email, role: $role}) { id email role active } }",
+        "mutation($email: String!, $role: MemberRole!) { inviteMember(input: {email: $email, role: $role}) { member { id email role active } userErrors { field message code } } }",
         json!({"email": email, "role": role}),
     )
     .await
@@ -24,7 +32,7 @@ async fn invite(app: &TestApp, key: &str, email: &str, role: &str) -> Reply {
 async fn change_role(app: &TestApp, key: &str, id: &Value, role: &str) -> Reply {
     app.graphql_as(
         key,
-        "mutation($id: ID!, $role: Role!) { changeMemberRole(id: $id, role: $role) { id role } }",
+        "mutation($id: ID!, $role: MemberRole!) { changeMemberRole(id: $id, role: $role) { member { id role } userErrors { field message code } } }",
         json!({"id": id, "role": role}),
     )
     .await
@@ -34,11 +42,9 @@ async fn change_role(app: &TestApp, key: &str, id: &Value, role: &str) -> Reply 
 async fn members_are_invited_listed_and_validated() {
     let app = spawn_app().await;
     let reply = invite(&app, &app.key, "Agent@Acme.test", "AGENT").await;
-    assert!(reply.body.get("errors").is_none(), "{}", reply.text);
-    assert_eq!(
-        reply.body["data"]["inviteMember"]["email"],
-        "agent@acme.test"
-    );
+    let invited = reply.payload("inviteMember");
+    assert_eq!(invited["member"]["email"], "agent@acme.test");
+    assert_eq!(invited["member"]["role"], "AGENT");
 
     let list = app
         .graphql_ok(
@@ -48,17 +54,23 @@ async fn members_are_invited_listed_and_validated() {
         .await;
     assert_eq!(list["members"]["edges"].as_array().unwrap().len(), 2);
 
+    let taken = invite(&app, &app.key, "agent@acme.test", "VIEWER")
+        .await
+        .user_error("inviteMember");
+    assert_eq!(taken["code"], "CONFLICT", "{taken}");
+    assert_eq!(taken["field"], Value::Null, "{taken}");
+    let bad_email = invite(&app, &app.key, "not an email", "VIEWER")
+        .await
+        .user_error("inviteMember");
+    assert_eq!(bad_email["code"], "BAD_USER_INPUT", "{bad_email}");
+    assert_eq!(bad_email["field"], json!(["input", "email"]), "{bad_email}");
+    // A role that does not exist is refused by GraphQL itself.
+    let reply = invite(&app, &app.key, "x@acme.test", "EMPEROR").await;
     assert_eq!(
-        code(&invite(&app, &app.key, "agent@acme.test", "VIEWER").await),
-        "CONFLICT"
-    );
-    assert_eq!(
-        code(&invite(&app, &app.key, "not an email", "VIEWER").await),
-        "BAD_USER_INPUT"
-    );
-    assert_eq!(
-        code(&invite(&app, &app.key, "x@acme.test", "EMPEROR").await),
-        "BAD_USER_INPUT"
+        code(&reply, "inviteMember"),
+        "BAD_USER_INPUT",
+        "{}",
+        reply.text
     );
     assert_eq!(app.count_rows("users").await, 2);
 }
@@ -68,30 +80,41 @@ async fn admins_manage_the_team_below_them_but_never_owners() {
     let app = spawn_app().await;
     let admin = app.key_with_role("admin").await;
     assert_eq!(
-        code(&invite(&app, &admin, "boss@acme.test", "OWNER").await),
+        code(
+            &invite(&app, &admin, "boss@acme.test", "OWNER").await,
+            "inviteMember"
+        ),
         "FORBIDDEN"
     );
     let agent = invite(&app, &admin, "agent@acme.test", "AGENT").await;
-    let agent_id = agent.body["data"]["inviteMember"]["id"].clone();
+    let agent_id = agent.payload("inviteMember")["member"]["id"].clone();
     let reply = change_role(&app, &admin, &agent_id, "VIEWER").await;
     assert_eq!(
-        reply.body["data"]["changeMemberRole"]["role"], "VIEWER",
-        "{}",
-        reply.text
+        reply.payload("changeMemberRole")["member"]["role"],
+        "VIEWER"
     );
     let owner_id = json!(app.org.owner.id);
     assert_eq!(
-        code(&change_role(&app, &admin, &owner_id, "VIEWER").await),
+        code(
+            &change_role(&app, &admin, &owner_id, "VIEWER").await,
+            "changeMemberRole"
+        ),
         "FORBIDDEN"
     );
     assert_eq!(
-        code(&change_role(&app, &admin, &agent_id, "OWNER").await),
+        code(
+            &change_role(&app, &admin, &agent_id, "OWNER").await,
+            "changeMemberRole"
+        ),
         "FORBIDDEN"
     );
 
     let agent_key = app.key_with_role("agent").await;
     assert_eq!(
-        code(&invite(&app, &agent_key, "x@acme.test", "VIEWER").await),
+        code(
+            &invite(&app, &agent_key, "x@acme.test", "VIEWER").await,
+            "inviteMember"
+        ),
         "FORBIDDEN"
     );
 }
@@ -101,21 +124,22 @@ async fn the_last_owner_can_be_neither_demoted_nor_deactivated() {
     let app = spawn_app().await;
     let owner_id = json!(app.org.owner.id);
     assert_eq!(
-        code(&change_role(&app, &app.key, &owner_id, "ADMIN").await),
+        user_code(
+            &change_role(&app, &app.key, &owner_id, "ADMIN").await,
+            "changeMemberRole"
+        ),
         "CONFLICT"
     );
-    let deactivate = "mutation($id: ID!) { deactivateMember(id: $id) { id active } }";
+    let deactivate = "mutation($id: ID!) { deactivateMember(id: $id) { member { id active } userErrors { field message code } } }";
     let reply = app.graphql(deactivate, json!({"id": owner_id})).await;
-    assert_eq!(code(&reply), "CONFLICT", "{}", reply.text);
+    assert_eq!(user_code(&reply, "deactivateMember"), "CONFLICT");
 
     // With a second owner, the first may step down.
-    invite(&app, &app.key, "second@acme.test", "OWNER").await;
+    invite(&app, &app.key, "second@acme.test", "OWNER")
+        .await
+        .payload("inviteMember");
     let reply = change_role(&app, &app.key, &owner_id, "ADMIN").await;
-    assert_eq!(
-        reply.body["data"]["changeMemberRole"]["role"], "ADMIN",
-        "{}",
-        reply.text
-    );
+    assert_eq!(reply.payload("changeMemberRole")["member"]["role"], "ADMIN");
 
     let log = app
         .get("/api/v1/audit-log?action=member.role_changed")
@@ -128,18 +152,26 @@ async fn the_last_owner_can_be_neither_demoted_nor_deactivated() {
 async fn only_owners_change_the_plan_and_the_new_tier_applies_at_once() {
     let app = spawn_app().await;
     let admin = app.key_with_role("admin").await;
-    let set = "mutation($plan: Plan!) { setOrganizationPlan(plan: $plan) { plan } }";
+    let set = "mutation($plan: OrganizationPlan!) { setOrganizationPlan(plan: $plan) { organization { plan } userErrors { field message code } } }";
     assert_eq!(
-        code(&app.graphql_as(&admin, set, json!({"plan": "BASIC"})).await),
+        code(
+            &app.graphql_as(&admin, set, json!({"plan": "BASIC"})).await,
+            "setOrganizationPlan"
+        ),
         "FORBIDDEN"
     );
     assert_eq!(
-        code(&app.graphql(set, json!({"plan": "GOLD"})).await),
+        code(
+            &app.graphql(set, json!({"plan": "GOLD"})).await,
+            "setOrganizationPlan"
+        ),
         "BAD_USER_INPUT"
     );
 
-    let data = app.graphql_ok(set, json!({"plan": "BASIC"})).await;
-    assert_eq!(data["setOrganizationPlan"]["plan"], "BASIC");
+    let data = app
+        .mutate(set, json!({"plan": "BASIC"}), "setOrganizationPlan")
+        .await;
+    assert_eq!(data["organization"]["plan"], "BASIC");
     let reply = app.get("/api/v1/knowledge-base").await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(

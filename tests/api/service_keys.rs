@@ -168,13 +168,12 @@ async fn rotation_keeps_the_old_secret_for_the_grace_period_only() {
         );
     }
 
+    let rotate = "mutation($id: ID!, $grace: Int!) { rotateApiKey(id: $id, gracePeriodSeconds: $grace) { secret apiKey { id prefix } userErrors { field message code } } }";
     let data = app
-        .graphql_ok(
-            "mutation($id: ID!) { rotateApiKey(id: $id, gracePeriodSeconds: 0) { secret apiKey { prefix } } }",
-            json!({"id": id}),
-        )
+        .mutate(rotate, json!({"id": id, "grace": 0}), "rotateApiKey")
         .await;
-    let newest = data["rotateApiKey"]["secret"].as_str().unwrap();
+    assert_eq!(data["apiKey"]["id"], id.as_str());
+    let newest = data["secret"].as_str().unwrap();
     let reply = app
         .send(Method::GET, "/api/v1/conversations", Some(&new), None)
         .await;
@@ -200,11 +199,33 @@ async fn rotation_keeps_the_old_secret_for_the_grace_period_only() {
         )
         .await;
     assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let too_long = app
+        .user_error(rotate, json!({"id": id, "grace": 700000}), "rotateApiKey")
+        .await;
+    assert_eq!(too_long["code"], "BAD_USER_INPUT", "{too_long}");
+    assert_eq!(
+        too_long["field"],
+        json!(["gracePeriodSeconds"]),
+        "{too_long}"
+    );
+    let reply = app
+        .send(Method::GET, "/api/v1/conversations", Some(newest), None)
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "a refused rotation changes nothing"
+    );
     app.delete(&format!("/api/v1/api-keys/{id}")).await;
     let revoked = app
         .post(&format!("/api/v1/api-keys/{id}/rotate"), json!({}))
         .await;
     assert_eq!(revoked.status, StatusCode::CONFLICT);
+    let revoked = app
+        .user_error(rotate, json!({"id": id, "grace": 0}), "rotateApiKey")
+        .await;
+    assert_eq!(revoked["code"], "CONFLICT", "{revoked}");
+    assert_eq!(revoked["field"], serde_json::Value::Null, "{revoked}");
     let log = app.get("/api/v1/audit-log?action=api_key.rotated").await;
     assert_eq!(log.body["data"].as_array().unwrap().len(), 2);
 }

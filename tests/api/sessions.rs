@@ -22,23 +22,24 @@ async fn public(app: &TestApp, path: &str, body: Value) -> Reply {
 /// Invites a member with `role` through the owner key and returns (member id, invitation token).
 async fn invited(app: &TestApp, email: &str, role: &str) -> (String, String) {
     let data = app
-        .graphql_ok(
-            "mutation($e: String!, $r: Role!) { inviteMember(input: {email: $e, role: $r}) { id passwordSet } }",
+        .mutate(
+            "mutation($e: String!, $r: MemberRole!) { inviteMember(input: {email: $e, role: $r}) { member { id passwordSet } userErrors { field message code } } }",
             json!({"e": email, "r": role}),
+            "inviteMember",
         )
         .await;
-    assert_eq!(data["inviteMember"]["passwordSet"], false);
-    let id = data["inviteMember"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(data["member"]["passwordSet"], false);
+    let id = data["member"]["id"].as_str().unwrap().to_owned();
     let data = app
-        .graphql_ok(
-            "mutation($id: ID!) { issueInvitation(memberId: $id) { token expiresAt } }",
+        .mutate(
+            "mutation($id: ID!) { issueInvitation(id: $id) { member { id } token expiresAt userErrors { field message code } } }",
             json!({"id": id}),
+            "issueInvitation",
         )
         .await;
-    let token = data["issueInvitation"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    assert_eq!(data["member"]["id"], id.as_str());
+    assert!(data["expiresAt"].is_string(), "{data}");
+    let token = data["token"].as_str().unwrap().to_owned();
     assert!(token.starts_with("ci_"));
     (id, token)
 }
@@ -264,11 +265,14 @@ async fn deactivating_a_member_ends_their_sessions() {
     let (id, session) = signed_in(&app, "di@acme.test", "ANALYST").await;
     let ok = app.graphql_as(&session, "{ me { role } }", json!({})).await;
     assert_eq!(ok.status, StatusCode::OK);
-    app.graphql_ok(
-        "mutation($id: ID!) { deactivateMember(id: $id) { active } }",
-        json!({"id": id}),
-    )
-    .await;
+    let deactivated = app
+        .mutate(
+            "mutation($id: ID!) { deactivateMember(id: $id) { member { active } userErrors { field message code } } }",
+            json!({"id": id}),
+            "deactivateMember",
+        )
+        .await;
+    assert_eq!(deactivated["member"]["active"], false);
     let after = app.graphql_as(&session, "{ me { role } }", json!({})).await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
     let login = public(
@@ -336,17 +340,14 @@ async fn a_basic_plan_owner_signs_in_with_the_bootstrap_invitation_and_is_limite
     );
     // The owner upgrades through their session.
     let upgraded = app
-        .graphql_as(
+        .mutate_as(
             &session,
-            "mutation { setOrganizationPlan(plan: STANDARD) { plan } }",
+            "mutation { setOrganizationPlan(plan: STANDARD) { organization { plan } userErrors { field message code } } }",
             json!({}),
+            "setOrganizationPlan",
         )
         .await;
-    assert_eq!(
-        upgraded.body["data"]["setOrganizationPlan"]["plan"], "STANDARD",
-        "{}",
-        upgraded.text
-    );
+    assert_eq!(upgraded["organization"]["plan"], "STANDARD");
 }
 
 #[tokio::test]
@@ -515,7 +516,8 @@ async fn a_browser_session_is_an_http_only_cookie_and_its_writes_need_the_same_o
     .await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
     let me = &me.body["data"]["me"];
-    assert_eq!(me["signInMethod"], "password");
+    assert_eq!(me["signInMethod"], "PASSWORD");
+    assert_eq!(me["actorType"], "USER");
     assert_eq!(me["sessionId"], login.body["session_id"]);
     assert_eq!(me["role"], "AGENT");
     assert_eq!(me["member"]["email"], "cookie@acme.test");
@@ -523,7 +525,7 @@ async fn a_browser_session_is_an_http_only_cookie_and_its_writes_need_the_same_o
     let key_me = app
         .graphql_ok("{ me { signInMethod sessionId member { id } } }", json!({}))
         .await;
-    assert_eq!(key_me["me"]["signInMethod"], "api_key");
+    assert_eq!(key_me["me"]["signInMethod"], "API_KEY");
     assert_eq!(key_me["me"]["sessionId"], Value::Null);
     assert_eq!(key_me["me"]["member"], Value::Null);
 
@@ -554,8 +556,7 @@ async fn a_browser_session_is_an_http_only_cookie_and_its_writes_need_the_same_o
         assert_eq!(refused.error_code(), "FORBIDDEN");
         assert!(refused.text.contains("cross-site"), "{}", refused.text);
     }
-    let mutation =
-        json!({"query": "mutation { createConversation(input: {initialMessage: \"hi\"}) { id } }"});
+    let mutation = json!({"query": "mutation { createConversation(input: {initialMessage: \"hi\"}) { conversation { id } userErrors { code } } }"});
     let graphql = with_cookie(
         &app,
         Method::POST,
@@ -713,9 +714,10 @@ async fn sessions_end_after_their_idle_time_and_are_listed_and_revoked_by_their_
             json!({"m": agent}),
         )
         .await;
-    assert_eq!(
-        by_admin.body["data"]["sessions"].as_array().unwrap().len(),
-        2,
+    let listed = by_admin.body["data"]["sessions"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{}", by_admin.text);
+    assert!(
+        listed.iter().all(|s| s["method"] == "PASSWORD"),
         "{}",
         by_admin.text
     );
@@ -764,15 +766,13 @@ async fn sessions_end_after_their_idle_time_and_are_listed_and_revoked_by_their_
         .as_str()
         .unwrap()
         .to_owned();
+    let revoke = "mutation($id: ID!) { revokeSession(id: $id) { session { id revokedAt current } userErrors { field message code } } }";
     let refused = app
-        .graphql_as(
-            &admin_token,
-            "mutation($id: ID!) { revokeSession(id: $id) { id } }",
-            json!({"id": owner_session}),
-        )
+        .graphql_as(&admin_token, revoke, json!({"id": owner_session}))
         .await;
-    assert_eq!(
-        refused.body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+    assert_eq!(refused.graphql_code(), "FORBIDDEN", "{}", refused.text);
+    assert!(
+        refused.body["data"]["revokeSession"].is_null(),
         "{}",
         refused.text
     );
@@ -798,17 +798,15 @@ async fn sessions_end_after_their_idle_time_and_are_listed_and_revoked_by_their_
         .unwrap()
         .to_owned();
     let ended = app
-        .graphql_as(
+        .mutate_as(
             &admin_token,
-            "mutation($id: ID!) { revokeSession(id: $id) { id revokedAt current } }",
+            revoke,
             json!({"id": remaining}),
+            "revokeSession",
         )
         .await;
-    assert!(
-        ended.body["data"]["revokeSession"]["revokedAt"].is_string(),
-        "{}",
-        ended.text
-    );
+    assert_eq!(ended["session"]["id"], remaining.as_str());
+    assert!(ended["session"]["revokedAt"].is_string(), "{ended}");
     let gone = app
         .send(
             Method::GET,
@@ -838,6 +836,15 @@ async fn sessions_end_after_their_idle_time_and_are_listed_and_revoked_by_their_
         )
         .await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.text);
+    let foreign = app
+        .user_error_as(
+            &other.secret,
+            revoke,
+            json!({"id": owner_session}),
+            "revokeSession",
+        )
+        .await;
+    assert_eq!(foreign["code"], "NOT_FOUND", "{foreign}");
 
     // Idle expiry: 30 minutes without a request end a session even before its absolute expiry.
     let admin_alive = app

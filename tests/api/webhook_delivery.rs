@@ -441,12 +441,14 @@ async fn a_delivery_is_sent_again_byte_for_byte_a_range_is_replayed_and_a_test_e
 
     // A signed test event, from GraphQL.
     let test = app
-        .graphql_ok(
-            "mutation($id: ID!) { testWebhook(webhookId: $id) { eventType status } }",
+        .mutate(
+            "mutation($id: ID!) { testWebhook(id: $id) { delivery { eventType status } userErrors { field message code } } }",
             json!({"id": id}),
+            "testWebhook",
         )
         .await;
-    assert_eq!(test["testWebhook"]["eventType"], "webhook.test");
+    assert_eq!(test["delivery"]["eventType"], "WEBHOOK_TEST");
+    assert_eq!(test["delivery"]["status"], "PENDING");
     let got = receiver.wait_for(6).await;
     let body: Value = serde_json::from_str(&got[5].body).unwrap();
     assert_eq!(body["event"], "webhook.test");
@@ -478,6 +480,25 @@ async fn a_delivery_is_sent_again_byte_for_byte_a_range_is_replayed_and_a_test_e
         )
         .await;
     assert_eq!(unknown.status, reqwest::StatusCode::NOT_FOUND);
+    // The same refusals on GraphQL are user errors.
+    let replay = "mutation($id: ID!, $input: ReplayWebhookInput!) { replayWebhook(id: $id, input: $input) { queued userErrors { field message code } } }";
+    let backwards = app
+        .user_error(
+            replay,
+            json!({"id": id, "input": {"since": until.to_rfc3339(), "until": since.to_rfc3339()}}),
+            "replayWebhook",
+        )
+        .await;
+    assert_eq!(backwards["code"], "BAD_USER_INPUT", "{backwards}");
+    assert_eq!(backwards["field"], json!(["input", "until"]), "{backwards}");
+    let unknown = app
+        .user_error(
+            "mutation($id: ID!, $d: ID!) { redeliverWebhook(id: $id, deliveryId: $d) { delivery { id status } userErrors { field message code } } }",
+            json!({"id": id, "d": "dlv_01JD0000000000000000000000"}),
+            "redeliverWebhook",
+        )
+        .await;
+    assert_eq!(unknown["code"], "NOT_FOUND", "{unknown}");
     // A paused endpoint is not sent to: say so instead of queueing.
     app.put(&format!("/api/v1/webhooks/{id}"), json!({"active": false}))
         .await;
@@ -490,6 +511,14 @@ async fn a_delivery_is_sent_again_byte_for_byte_a_range_is_replayed_and_a_test_e
         "{}",
         paused.text
     );
+    let paused = app
+        .user_error(
+            "mutation($id: ID!) { testWebhook(id: $id) { delivery { id } userErrors { field message code } } }",
+            json!({"id": id}),
+            "testWebhook",
+        )
+        .await;
+    assert_eq!(paused["code"], "CONFLICT", "{paused}");
     assert_eq!(app.count_rows("webhook_deliveries").await, before);
 }
 

@@ -73,7 +73,7 @@ async fn an_endpoint_is_created_read_changed_rotated_and_deleted_with_its_secret
     );
     assert_eq!(
         data["webhook"]["events"],
-        json!(["conversation.created", "message.created"])
+        json!(["CONVERSATION_CREATED", "MESSAGE_CREATED"])
     );
     assert_eq!(data["webhook"]["status"], "ACTIVE");
     assert_eq!(data["webhooks"]["totalCount"], 1);
@@ -90,18 +90,17 @@ async fn an_endpoint_is_created_read_changed_rotated_and_deleted_with_its_secret
 
     // Rotation: a new secret, and the old one keeps signing for a day.
     let rotated = app
-        .graphql_ok(
-            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret webhook { previousSecretExpiresAt } } }",
+        .mutate(
+            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret webhook { id previousSecretExpiresAt } userErrors { field message code } } }",
             json!({"id": id}),
+            "rotateWebhookSecret",
         )
         .await;
-    let newer = rotated["rotateWebhookSecret"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    assert_eq!(rotated["webhook"]["id"], id.as_str());
+    let newer = rotated["secret"].as_str().unwrap().to_owned();
     assert_ne!(newer, secret);
     assert_eq!(opened(&app, &id).await, vec![newer, secret.clone()]);
-    let until = rotated["rotateWebhookSecret"]["webhook"]["previousSecretExpiresAt"]
+    let until = rotated["webhook"]["previousSecretExpiresAt"]
         .as_str()
         .unwrap();
     let until = chrono::DateTime::parse_from_rfc3339(until).unwrap();
@@ -115,6 +114,23 @@ async fn an_endpoint_is_created_read_changed_rotated_and_deleted_with_its_secret
         app.get(&format!("/api/v1/webhooks/{id}")).await.status,
         StatusCode::NOT_FOUND
     );
+    // On GraphQL the deleted endpoint reads as null, and deleting it again is a NOT_FOUND user error.
+    let gone = app
+        .graphql_ok(
+            "query($id: ID!) { webhook(id: $id) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(gone["webhook"], serde_json::Value::Null);
+    let again = app
+        .user_error(
+            "mutation($id: ID!) { deleteWebhook(id: $id) { deletedWebhookId userErrors { field message code } } }",
+            json!({"id": id}),
+            "deleteWebhook",
+        )
+        .await;
+    assert_eq!(again["code"], "NOT_FOUND", "{again}");
+    assert_eq!(again["field"], serde_json::Value::Null, "{again}");
 
     let log = app.get(&format!("/api/v1/audit-log?target_id={id}")).await;
     let actions: Vec<&str> = log.body["data"]
@@ -167,15 +183,43 @@ async fn bad_endpoints_are_refused_and_change_nothing() {
         );
         assert_eq!(reply.error_code(), "BAD_USER_INPUT", "{body}");
     }
+    let create = "mutation($input: CreateWebhookInput!) { createWebhook(input: $input) { webhook { id } secret userErrors { field message code } } }";
+    for (input, field) in [
+        (
+            json!({"url": "gopher://x", "events": ["MESSAGE_CREATED"]}),
+            json!(["input", "url"]),
+        ),
+        (
+            json!({"url": "http://10.0.0.7/hook", "events": ["MESSAGE_CREATED"]}),
+            json!(["input", "url"]),
+        ),
+        (
+            json!({"url": "https://hooks.example.com/x", "events": []}),
+            json!(["input", "events"]),
+        ),
+        (
+            json!({"url": "https://hooks.example.com/x", "events": ["MESSAGE_CREATED"], "description": "d".repeat(501)}),
+            json!(["input", "description"]),
+        ),
+    ] {
+        let error = app
+            .user_error(create, json!({"input": input}), "createWebhook")
+            .await;
+        assert_eq!(error["code"], "BAD_USER_INPUT", "{input}: {error}");
+        assert_eq!(error["field"], field, "{input}: {error}");
+    }
+    // An event that is not an `EventType` is refused by GraphQL itself, before the server looks at it.
     let reply = app
         .graphql(
-            "mutation { createWebhook(input: {url: \"gopher://x\", events: [\"message.created\"]}) { secret } }",
+            "mutation { createWebhook(input: {url: \"https://hooks.example.com/x\", events: [CONVERSATION_EXPLODED]}) { secret userErrors { code } } }",
             json!({}),
         )
         .await;
-    assert_eq!(
-        reply.body["errors"][0]["extensions"]["code"],
-        "BAD_USER_INPUT"
+    assert!(reply.body["errors"].is_array(), "{}", reply.text);
+    assert!(
+        reply.body["data"]["createWebhook"].is_null(),
+        "{}",
+        reply.text
     );
     assert_eq!(app.count_rows("webhooks").await, 0);
     assert_eq!(app.count_rows("audit_log").await, audit);
@@ -186,6 +230,16 @@ async fn bad_endpoints_are_refused_and_change_nothing() {
     let twice = app.post("/api/v1/webhooks", hook()).await;
     assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.text);
     assert!(twice.text.contains(id), "{}", twice.text);
+    let twice = app
+        .user_error(
+            create,
+            json!({"input": {"url": "https://hooks.example.com/concierge", "events": ["MESSAGE_CREATED"]}}),
+            "createWebhook",
+        )
+        .await;
+    assert_eq!(twice["code"], "CONFLICT", "{twice}");
+    assert_eq!(twice["field"], serde_json::Value::Null, "{twice}");
+    assert!(twice["message"].as_str().unwrap().contains(id), "{twice}");
     let other = app
         .post(
             "/api/v1/webhooks",
@@ -200,6 +254,15 @@ async fn bad_endpoints_are_refused_and_change_nothing() {
         )
         .await;
     assert_eq!(moved.status, StatusCode::CONFLICT, "{}", moved.text);
+    let update = "mutation($id: ID!, $input: UpdateWebhookInput!) { updateWebhook(id: $id, input: $input) { webhook { id url } userErrors { field message code } } }";
+    let moved = app
+        .user_error(
+            update,
+            json!({"id": other_id, "input": {"url": "https://hooks.example.com/concierge"}}),
+            "updateWebhook",
+        )
+        .await;
+    assert_eq!(moved["code"], "CONFLICT", "{moved}");
     assert_eq!(app.count_rows("webhooks").await, 2);
     // An update with a bad field changes nothing either.
     let before = stored(&app, id).await.unwrap();
@@ -217,6 +280,20 @@ async fn bad_endpoints_are_refused_and_change_nothing() {
             "{body}: {}",
             reply.text
         );
+    }
+    for (input, field) in [
+        (json!({}), json!(["input"])),
+        (
+            json!({"url": "http://192.168.1.1/"}),
+            json!(["input", "url"]),
+        ),
+        (json!({"events": []}), json!(["input", "events"])),
+    ] {
+        let error = app
+            .user_error(update, json!({"id": id, "input": input}), "updateWebhook")
+            .await;
+        assert_eq!(error["code"], "BAD_USER_INPUT", "{input}: {error}");
+        assert_eq!(error["field"], field, "{input}: {error}");
     }
     assert_eq!(stored(&app, id).await.unwrap(), before);
 }

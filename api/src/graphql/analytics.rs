@@ -8,11 +8,13 @@ use crate::graphql::enums::Granularity;
 use crate::graphql::types::{LabelledCount, Timestamp, labelled};
 use crate::service::analytics;
 
-/// One bucket of a series.
+/// Conversations started in one bucket of a series.
 #[derive(SimpleObject)]
+#[graphql(name = "ConversationBucket")]
 pub struct Bucket {
-    /// Start of the bucket, UTC, RFC 3339.
+    /// When the bucket starts (UTC, RFC 3339).
     pub start: String,
+    /// How many conversations started in it.
     pub count: u64,
 }
 
@@ -25,11 +27,15 @@ impl From<analytics::conversations::Bucket> for Bucket {
     }
 }
 
-/// Knowledge-base queries in one bucket.
+/// Knowledge-base queries in one bucket of a series.
 #[derive(SimpleObject)]
+#[graphql(name = "KnowledgeBaseQueryBucket")]
 pub struct QueryBucket {
+    /// When the bucket starts (UTC, RFC 3339).
     pub start: String,
+    /// How many visitor questions the assistant searched the knowledge base for.
     pub queries: u64,
+    /// How many of them found no answer.
     pub failed: u64,
 }
 
@@ -43,11 +49,15 @@ impl From<analytics::knowledge_base::QueryBucket> for QueryBucket {
     }
 }
 
-/// Seconds, as a median and a 90th percentile (nearest rank); `None` without data.
+/// Durations in seconds, as a median and a 90th percentile (nearest rank); null without data.
 #[derive(SimpleObject)]
+#[graphql(name = "DurationPercentiles")]
 pub struct Percentiles {
+    /// How many durations were measured.
     pub count: u64,
+    /// Half of the durations are at most this long.
     pub median_seconds: Option<f64>,
+    /// Nine in ten of the durations are at most this long.
     pub p90_seconds: Option<f64>,
 }
 
@@ -64,8 +74,11 @@ impl From<analytics::conversations::Percentiles> for Percentiles {
 /// Conversations by the sign of their running sentiment (VADER's ±0.05 convention).
 #[derive(SimpleObject)]
 pub struct SentimentDistribution {
+    /// Conversations whose sentiment is below -0.05.
     pub negative: u64,
+    /// Conversations whose sentiment is from -0.05 to 0.05.
     pub neutral: u64,
+    /// Conversations whose sentiment is above 0.05.
     pub positive: u64,
     /// No visitor message scored yet.
     pub unknown: u64,
@@ -85,7 +98,9 @@ impl From<analytics::conversations::SentimentDistribution> for SentimentDistribu
 /// CSAT: conversation ratings 1-5.
 #[derive(SimpleObject)]
 pub struct Csat {
+    /// How many conversation ratings were given.
     pub count: u64,
+    /// The mean rating, 1 to 5; null without ratings.
     pub average: Option<f64>,
 }
 
@@ -101,7 +116,9 @@ impl From<analytics::conversations::Csat> for Csat {
 /// Visitor messages in one hour of the day (UTC).
 #[derive(SimpleObject)]
 pub struct HourCount {
+    /// The hour of the day, 0 to 23 (UTC).
     pub hour: u32,
+    /// How many visitor messages were posted in that hour.
     pub messages: u64,
 }
 
@@ -122,13 +139,18 @@ pub struct ConversationStats {
     pub from: DateTime<Utc>,
     #[graphql(skip)]
     pub to: DateTime<Utc>,
+    /// The width of the series' buckets.
     pub granularity: Granularity,
+    /// How many conversations started in the range.
     pub total: u64,
     /// Every status, zero included.
     #[graphql(skip)]
     pub by_status: BTreeMap<String, u64>,
+    /// Conversations started per bucket, oldest first; buckets without conversations are left out.
     pub new_conversations: Vec<Bucket>,
+    /// How many messages the range's conversations hold, from every author.
     pub messages: u64,
+    /// Messages per conversation; 0 without conversations.
     pub average_messages_per_conversation: f64,
     /// Share of the conversations handed off to a person.
     pub handoff_rate: f64,
@@ -136,6 +158,7 @@ pub struct ConversationStats {
     pub resolution_rate_without_human: f64,
     /// From the conversation's start to the first assistant or agent message.
     pub first_response: Percentiles,
+    /// The range's conversations by the sign of their sentiment.
     pub sentiment: SentimentDistribution,
     /// Conversation ratings given in the range.
     pub csat: Csat,
@@ -170,9 +193,11 @@ impl From<analytics::conversations::ConversationStats> for ConversationStats {
 
 #[ComplexObject]
 impl ConversationStats {
+    /// The start of the range (inclusive).
     async fn from(&self) -> Timestamp {
         Timestamp(self.from)
     }
+    /// The end of the range (exclusive).
     async fn to(&self) -> Timestamp {
         Timestamp(self.to)
     }
@@ -189,6 +214,7 @@ pub struct FailedQuery {
     pub normalized: String,
     /// One of the texts as asked.
     pub example: String,
+    /// How many times it was asked in the range.
     pub count: u64,
 }
 
@@ -205,8 +231,11 @@ impl From<analytics::knowledge_base::FailedQuery> for FailedQuery {
 /// An entry and how often it answered.
 #[derive(SimpleObject)]
 pub struct EntryHits {
+    /// The entry's id.
     pub entry_id: String,
+    /// The entry's title.
     pub title: String,
+    /// How many questions in the range it answered best.
     pub hits: u64,
 }
 
@@ -223,7 +252,9 @@ impl From<analytics::knowledge_base::EntryHits> for EntryHits {
 /// An entry that answered nothing in the range.
 #[derive(SimpleObject)]
 pub struct UnusedEntry {
+    /// The entry's id.
     pub entry_id: String,
+    /// The entry's title.
     pub title: String,
 }
 
@@ -239,9 +270,13 @@ impl From<analytics::knowledge_base::UnusedEntry> for UnusedEntry {
 /// Answer ratings of one entry.
 #[derive(SimpleObject)]
 pub struct EntryFeedback {
+    /// The entry's id.
     pub entry_id: String,
+    /// The entry's title.
     pub title: String,
+    /// Answers from it rated helpful in the range.
     pub helpful: u64,
+    /// Answers from it rated not helpful in the range.
     pub not_helpful: u64,
 }
 
@@ -260,8 +295,11 @@ impl From<analytics::knowledge_base::EntryFeedback> for EntryFeedback {
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct KnowledgeBaseStats {
+    /// Entries in the knowledge base now, whatever the range.
     pub total: u64,
+    /// Entries the assistant answers from now.
     pub active: u64,
+    /// Entries switched off now.
     pub inactive: u64,
     /// Entries per category; uncategorized entries count under `""`.
     #[graphql(skip)]
@@ -270,16 +308,25 @@ pub struct KnowledgeBaseStats {
     pub from: DateTime<Utc>,
     #[graphql(skip)]
     pub to: DateTime<Utc>,
+    /// The width of the series' buckets.
     pub granularity: Granularity,
+    /// Visitor questions the assistant searched the knowledge base for in the range.
     pub queries: u64,
+    /// How many of those questions found no answer good enough.
     pub failed_queries: u64,
+    /// The share of questions that failed, 0 to 1; 0 without questions.
     pub failed_rate: f64,
+    /// Questions and failures per bucket, oldest first; buckets without questions are left out.
     pub queries_per_bucket: Vec<QueryBucket>,
+    /// The questions that failed most often, up to 10, most frequent first.
     pub top_failed_queries: Vec<FailedQuery>,
+    /// The entries that answered most questions, up to 10, most used first.
     pub top_entries: Vec<EntryHits>,
     /// Active entries that answered no question in the range (at most 100, oldest first).
     pub unused_entries: Vec<UnusedEntry>,
+    /// How many active entries answered no question in the range.
     pub unused_entry_count: u64,
+    /// Answer ratings per entry, given in the range, the most rated not helpful first.
     pub feedback_by_entry: Vec<EntryFeedback>,
 }
 
@@ -320,9 +367,11 @@ impl From<analytics::knowledge_base::KnowledgeBaseStats> for KnowledgeBaseStats 
 
 #[ComplexObject]
 impl KnowledgeBaseStats {
+    /// The start of the range (inclusive).
     async fn from(&self) -> Timestamp {
         Timestamp(self.from)
     }
+    /// The end of the range (exclusive).
     async fn to(&self) -> Timestamp {
         Timestamp(self.to)
     }

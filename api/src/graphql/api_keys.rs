@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use crate::graphql::caller;
 use crate::graphql::enums::{Role, Scope};
+use crate::graphql::payloads::{Args, payload, payload_type};
 use crate::graphql::types::{ApiKey, Conn, Timestamp, connection, wants_total};
 use crate::ids::Kind;
 use crate::service::PageRequest;
@@ -18,7 +19,10 @@ impl ApiKeyQuery {
     async fn api_keys(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many keys to return: 1 to 100, 20 when omitted.")] first: Option<i32>,
+        #[graphql(
+            desc = "Returns the keys after this cursor: the `endCursor` of the previous page."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<Conn<ApiKey>> {
         let (db, principal) = caller(ctx)?;
@@ -42,8 +46,12 @@ impl ApiKeyQuery {
     async fn api_key_usage(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 30)] days: u32,
-        api_key_id: Option<ID>,
+        #[graphql(
+            default = 30,
+            desc = "How many days back to go, today included: 1 to 90."
+        )]
+        days: u32,
+        #[graphql(desc = "Only this key; every key of the organization when omitted.")] api_key_id: Option<ID>,
     ) -> async_graphql::Result<Vec<ApiKeyUsageDay>> {
         let (db, principal) = caller(ctx)?;
         let rows = api_keys::usage(
@@ -64,13 +72,16 @@ impl ApiKeyQuery {
     }
 }
 
+/// A new API key.
 #[derive(InputObject)]
 pub struct CreateApiKeyInput {
+    /// A name to recognise the key by, 1 to 100 characters.
     pub name: String,
     /// Defaults to the caller's role; may not exceed it.
     pub role: Option<Role>,
     /// Narrows the key below its role.
     pub scopes: Option<Vec<Scope>>,
+    /// When the key stops working, in the future; it never expires when omitted.
     pub expires_at: Option<Timestamp>,
     /// Networks the key may be used from, e.g. `203.0.113.0/24`.
     pub allowed_cidrs: Option<Vec<String>>,
@@ -79,17 +90,30 @@ pub struct CreateApiKeyInput {
 /// Requests made with one key on one UTC day.
 #[derive(SimpleObject)]
 pub struct ApiKeyUsageDay {
+    /// The key's id.
     pub api_key_id: ID,
     /// `YYYY-MM-DD`.
     pub day: String,
+    /// How many requests were made with the key that day.
     pub requests: i64,
 }
 
-/// A new key and its secret, shown this once.
-#[derive(SimpleObject)]
-pub struct CreateApiKeyPayload {
-    pub api_key: ApiKey,
-    pub secret: String,
+payload_type! {
+    /// The result of `createApiKey` and `rotateApiKey`: the key and its secret, shown this once.
+    ApiKeySecretPayload {
+        /// The key.
+        api_key: Option<ApiKey>,
+        /// The secret to send as `Authorization: Bearer …`; it cannot be read again.
+        secret: Option<String>,
+    }
+}
+
+payload_type! {
+    /// The result of `revokeApiKey`.
+    RevokeApiKeyPayload {
+        /// The key, revoked.
+        api_key: Option<ApiKey>,
+    }
 }
 
 #[derive(Default)]
@@ -97,13 +121,14 @@ pub struct ApiKeyMutation;
 
 #[Object]
 impl ApiKeyMutation {
+    /// Creates an API key for servers and scripts.
     async fn create_api_key(
         &self,
         ctx: &Context<'_>,
-        input: CreateApiKeyInput,
-    ) -> async_graphql::Result<CreateApiKeyPayload> {
+        #[graphql(desc = "The new key's name, role and limits.")] input: CreateApiKeyInput,
+    ) -> async_graphql::Result<Option<ApiKeySecretPayload>> {
         let (db, principal) = caller(ctx)?;
-        let (key, secret) = api_keys::create(
+        let result = api_keys::create(
             db,
             principal,
             CreateApiKey {
@@ -116,31 +141,49 @@ impl ApiKeyMutation {
                 allowed_cidrs: input.allowed_cidrs,
             },
         )
-        .await?;
-        Ok(CreateApiKeyPayload {
-            api_key: ApiKey(key),
-            secret,
+        .await;
+        payload(ctx, result, Args::Input, |(key, secret)| {
+            ApiKeySecretPayload {
+                api_key: Some(ApiKey(key)),
+                secret: Some(secret),
+                ..Default::default()
+            }
         })
     }
 
-    /// Issues a new secret; the old one keeps working for the grace period (seconds, at most 7 days).
+    /// Issues a new secret; the old one keeps working for the grace period.
     async fn rotate_api_key(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        #[graphql(default = 86400)] grace_period_seconds: u32,
-    ) -> async_graphql::Result<CreateApiKeyPayload> {
+        #[graphql(desc = "The key to rotate.")] id: ID,
+        #[graphql(
+            default = 86400,
+            desc = "How long the old secret keeps working, in seconds: 0 to 604800 (7 days)."
+        )]
+        grace_period_seconds: u32,
+    ) -> async_graphql::Result<Option<ApiKeySecretPayload>> {
         let (db, principal) = caller(ctx)?;
-        let (key, secret) = api_keys::rotate(db, principal, &id, grace_period_seconds).await?;
-        Ok(CreateApiKeyPayload {
-            api_key: ApiKey(key),
-            secret,
+        let result = api_keys::rotate(db, principal, &id, grace_period_seconds).await;
+        payload(ctx, result, Args::Top, |(key, secret)| {
+            ApiKeySecretPayload {
+                api_key: Some(ApiKey(key)),
+                secret: Some(secret),
+                ..Default::default()
+            }
         })
     }
 
-    /// Revokes a key at once.
-    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ApiKey> {
+    /// Revokes a key at once: requests made with it fail from now on.
+    async fn revoke_api_key(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The key to revoke.")] id: ID,
+    ) -> async_graphql::Result<Option<RevokeApiKeyPayload>> {
         let (db, principal) = caller(ctx)?;
-        Ok(ApiKey(api_keys::revoke(db, principal, &id).await?))
+        let result = api_keys::revoke(db, principal, &id).await;
+        payload(ctx, result, Args::Top, |key| RevokeApiKeyPayload {
+            api_key: Some(ApiKey(key)),
+            ..Default::default()
+        })
     }
 }

@@ -4,8 +4,9 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObje
 
 use crate::graphql::enums::{Author, Status};
 use crate::graphql::loaders::prefetch_for_conversations;
+use crate::graphql::payloads::{Args, payload, payload_type};
 use crate::graphql::types::{Conn, Conversation, Message, Timestamp, connection, wants_total};
-use crate::graphql::{caller, engine};
+use crate::graphql::{caller, engine, found};
 use crate::ids::Kind;
 use crate::service::PageRequest;
 use crate::service::conversations::feedback;
@@ -22,11 +23,15 @@ impl ConversationQuery {
     async fn conversations(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "How many conversations to return: 1 to 100, 20 when omitted.")]
         first: Option<i32>,
+        #[graphql(
+            desc = "Returns the conversations after this cursor: the `endCursor` of the previous page."
+        )]
         after: Option<String>,
-        status: Option<Status>,
-        assistant_id: Option<ID>,
-        visitor_id: Option<ID>,
+        #[graphql(desc = "Only conversations with this status.")] status: Option<Status>,
+        #[graphql(desc = "Only the conversations of this assistant.")] assistant_id: Option<ID>,
+        #[graphql(desc = "Only the conversations of this visitor.")] visitor_id: Option<ID>,
     ) -> async_graphql::Result<Conn<Conversation>> {
         let (db, principal) = caller(ctx)?;
         let page = PageRequest::new(first.map(i64::from), after.as_deref(), Kind::Conversation)?;
@@ -51,21 +56,30 @@ impl ConversationQuery {
         ))
     }
 
-    /// One conversation by id.
-    async fn conversation(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Conversation> {
+    /// One conversation by id; null when the organization has none with this id.
+    async fn conversation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The conversation's id.")] id: ID,
+    ) -> async_graphql::Result<Option<Conversation>> {
         let (db, principal) = caller(ctx)?;
-        Ok(Conversation(conversations::get(db, principal, &id).await?))
+        Ok(found(ctx, conversations::get(db, principal, &id).await)?.map(Conversation))
     }
 }
 
 /// A new visitor's contact details.
 #[derive(InputObject, Default)]
 pub struct VisitorInput {
+    /// The visitor's name, up to 200 characters.
     pub name: Option<String>,
+    /// The visitor's email address, up to 254 characters.
     pub email: Option<String>,
+    /// The visitor's phone number: up to 40 digits, spaces and `+ - ( ) .`.
     pub phone: Option<String>,
 }
 
+/// A new conversation: its assistant, its visitor (existing or new) and, optionally, its first message and the page it
+/// starts on.
 #[derive(InputObject, Default)]
 pub struct CreateConversationInput {
     /// Optional where the organization has exactly one assistant.
@@ -74,56 +88,141 @@ pub struct CreateConversationInput {
     pub visitor_id: Option<ID>,
     /// …a new one.
     pub visitor: Option<VisitorInput>,
+    /// The visitor's first message, answered by the assistant; within the server's message size limit (8 KiB unless
+    /// configured).
     pub initial_message: Option<String>,
+    /// What the conversation is about, up to 300 characters.
     pub subject: Option<String>,
+    /// The address of the page it starts on: an absolute http or https URL of up to 2,048 characters.
     pub source_url: Option<String>,
+    /// Text of the page it starts on, which helps the assistant answer; up to 10,000 characters.
     pub page_context: Option<String>,
+    /// The title of the page it starts on, up to 500 characters.
     pub page_title: Option<String>,
+    /// The visitor's browser, up to 200 characters.
     pub browser: Option<String>,
+    /// The visitor's device, up to 200 characters.
     pub device: Option<String>,
 }
 
+/// Changes to a conversation: absent fields keep their value, `null` clears.
 #[derive(InputObject, Default)]
 pub struct UpdateConversationInput {
-    pub status: Option<Status>,
-    /// `null` clears it.
+    /// What the conversation is about, up to 300 characters; `null` clears it.
     pub subject: MaybeUndefined<String>,
-    /// -1 to 1; `null` clears it.
+    /// How the visitor feels, from -1 (negative) to 1 (positive); `null` clears it.
     pub sentiment: MaybeUndefined<f64>,
 }
 
+/// A message to add to a conversation.
 #[derive(InputObject)]
 pub struct SendMessageInput {
+    /// The conversation to add it to.
     pub conversation_id: ID,
+    /// Who writes it: a visitor's message is answered by the assistant.
     pub author: Author,
+    /// The text: not blank, and within the server's message size limit (8 KiB unless configured).
     pub body: String,
+    /// The knowledge-base entry an answer comes from.
     pub source_entry_id: Option<ID>,
-    /// 0 to 1.
+    /// How sure the answer is, from 0 to 1.
     pub confidence: Option<f64>,
 }
 
-/// A new conversation and the message that opened it.
-#[derive(SimpleObject)]
-pub struct CreateConversationPayload {
-    pub conversation: Conversation,
-    pub initial_message: Option<Message>,
-    /// The assistant's answer to the initial message.
-    pub replies: Vec<Message>,
+/// A rating of one assistant answer.
+#[derive(InputObject)]
+pub struct RateAnswerInput {
+    /// The assistant's answer being rated.
+    pub message_id: ID,
+    /// Whether the answer helped.
+    pub helpful: bool,
+    /// What the visitor said about it, up to 2,000 characters.
+    pub comment: Option<String>,
+}
+
+/// A rating of a whole conversation (CSAT).
+#[derive(InputObject)]
+pub struct RateConversationInput {
+    /// The conversation being rated.
+    pub conversation_id: ID,
+    /// 1 (very unsatisfied) to 5 (very satisfied).
+    pub rating: i32,
+    /// What the visitor said about it, up to 2,000 characters.
+    pub comment: Option<String>,
+}
+
+payload_type! {
+    /// The result of `createConversation`.
+    CreateConversationPayload {
+        /// The new conversation.
+        conversation: Option<Conversation>,
+        /// The message that opened it, when one was given.
+        initial_message: Option<Message>,
+        /// The assistant's answer to the initial message.
+        replies: Vec<Message>,
+    }
+}
+
+payload_type! {
+    /// The result of a mutation that changes one conversation.
+    ConversationPayload {
+        /// The conversation as changed.
+        conversation: Option<Conversation>,
+    }
+}
+
+payload_type! {
+    /// The result of `sendMessage`.
+    SendMessagePayload {
+        /// The message added.
+        message: Option<Message>,
+        /// The assistant's answer to a visitor's message (a hand-off notice when it handed off).
+        replies: Vec<Message>,
+    }
+}
+
+payload_type! {
+    /// The result of `rateAnswer` and `rateConversation`.
+    FeedbackPayload {
+        /// The rating as stored.
+        feedback: Option<Feedback>,
+    }
 }
 
 #[derive(Default)]
 pub struct ConversationMutation;
 
+impl ConversationMutation {
+    /// Moves a conversation to `status`, one intent each.
+    async fn set_status(
+        ctx: &Context<'_>,
+        id: &ID,
+        status: conversations::Status,
+    ) -> async_graphql::Result<Option<ConversationPayload>> {
+        let (db, principal) = caller(ctx)?;
+        let update = UpdateConversation {
+            status: Some(status),
+            ..UpdateConversation::default()
+        };
+        let result = conversations::update(db, principal, id, update).await;
+        payload(ctx, result, Args::Top, |c| ConversationPayload {
+            conversation: Some(Conversation(c)),
+            ..Default::default()
+        })
+    }
+}
+
 #[Object]
 impl ConversationMutation {
-    /// Starts a conversation.
+    /// Starts a conversation (emits `conversation.created`); an initial visitor message is answered by the
+    /// assistant before this returns.
     async fn create_conversation(
         &self,
         ctx: &Context<'_>,
-        input: CreateConversationInput,
-    ) -> async_graphql::Result<CreateConversationPayload> {
+        #[graphql(desc = "The conversation to start.")] input: CreateConversationInput,
+    ) -> async_graphql::Result<Option<CreateConversationPayload>> {
         let (db, principal) = caller(ctx)?;
-        let created = posting::start_conversation(
+        let result = posting::start_conversation(
             db,
             engine(ctx)?,
             principal,
@@ -144,47 +243,86 @@ impl ConversationMutation {
                 device: input.device,
             },
         )
-        .await?;
-        Ok(CreateConversationPayload {
-            conversation: Conversation(created.conversation),
-            initial_message: created
-                .initial_message
-                .map(|message| Message::answered(message, created.replies.clone())),
-            replies: created.replies.into_iter().map(Message::from).collect(),
+        .await;
+        payload(ctx, result, Args::Input, |created| {
+            CreateConversationPayload {
+                conversation: Some(Conversation(created.conversation)),
+                initial_message: created
+                    .initial_message
+                    .map(|message| Message::answered(message, created.replies.clone())),
+                replies: created.replies.into_iter().map(Message::from).collect(),
+                ..Default::default()
+            }
         })
     }
 
-    /// Changes a conversation's status, subject or sentiment.
+    /// Changes a conversation's subject or sentiment (emits `conversation.updated`).
     async fn update_conversation(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: UpdateConversationInput,
-    ) -> async_graphql::Result<Conversation> {
+        #[graphql(desc = "The conversation to change.")] id: ID,
+        #[graphql(desc = "What to change.")] input: UpdateConversationInput,
+    ) -> async_graphql::Result<Option<ConversationPayload>> {
         let (db, principal) = caller(ctx)?;
-        let updated = conversations::update(
-            db,
-            principal,
-            &id,
-            UpdateConversation {
-                status: input.status.map(Into::into),
-                subject: input.subject.into(),
-                sentiment: input.sentiment.into(),
-            },
-        )
-        .await?;
-        Ok(Conversation(updated))
+        let update = UpdateConversation {
+            status: None,
+            subject: input.subject.into(),
+            sentiment: input.sentiment.into(),
+        };
+        let result = conversations::update(db, principal, &id, update).await;
+        payload(ctx, result, Args::Input, |c| ConversationPayload {
+            conversation: Some(Conversation(c)),
+            ..Default::default()
+        })
     }
 
-    /// Adds a message to a conversation. A visitor message is answered by the assistant before this returns:
-    /// select `replies` on the result.
+    /// Hands a conversation to a person: the assistant stops answering it (emits `conversation.updated`).
+    async fn hand_off_conversation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The conversation to hand off.")] id: ID,
+    ) -> async_graphql::Result<Option<ConversationPayload>> {
+        Self::set_status(ctx, &id, conversations::Status::HandedOff).await
+    }
+
+    /// Marks a conversation resolved: the visitor's question was answered (emits `conversation.updated`).
+    async fn resolve_conversation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The conversation to resolve.")] id: ID,
+    ) -> async_graphql::Result<Option<ConversationPayload>> {
+        Self::set_status(ctx, &id, conversations::Status::Resolved).await
+    }
+
+    /// Opens a handed-off, resolved or closed conversation again: the assistant answers it again (emits
+    /// `conversation.updated`).
+    async fn reopen_conversation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The conversation to reopen.")] id: ID,
+    ) -> async_graphql::Result<Option<ConversationPayload>> {
+        Self::set_status(ctx, &id, conversations::Status::Open).await
+    }
+
+    /// Closes a conversation without a resolution, such as spam or a visitor who left (emits
+    /// `conversation.updated`).
+    async fn close_conversation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The conversation to close.")] id: ID,
+    ) -> async_graphql::Result<Option<ConversationPayload>> {
+        Self::set_status(ctx, &id, conversations::Status::Closed).await
+    }
+
+    /// Adds a message to a conversation (emits `message.created`). A visitor's message is answered by the
+    /// assistant before this returns.
     async fn send_message(
         &self,
         ctx: &Context<'_>,
-        input: SendMessageInput,
-    ) -> async_graphql::Result<Message> {
+        #[graphql(desc = "The message to add.")] input: SendMessageInput,
+    ) -> async_graphql::Result<Option<SendMessagePayload>> {
         let (db, principal) = caller(ctx)?;
-        let posted = posting::post_message(
+        let result = posting::post_message(
             db,
             engine(ctx)?,
             principal,
@@ -197,58 +335,72 @@ impl ConversationMutation {
             },
             None,
         )
-        .await?;
-        Ok(Message::answered(posted.message, posted.replies))
+        .await;
+        payload(ctx, result, Args::Input, |posted| SendMessagePayload {
+            replies: posted.replies.iter().cloned().map(Message::from).collect(),
+            message: Some(Message::answered(posted.message, posted.replies)),
+            ..Default::default()
+        })
     }
 
     /// Rates an assistant answer helpful or not (emits `feedback.received`); a new rating replaces the last.
     async fn rate_answer(
         &self,
         ctx: &Context<'_>,
-        message_id: ID,
-        helpful: bool,
-        comment: Option<String>,
-    ) -> async_graphql::Result<Feedback> {
+        #[graphql(desc = "The answer and its rating.")] input: RateAnswerInput,
+    ) -> async_graphql::Result<Option<FeedbackPayload>> {
         let (db, principal) = caller(ctx)?;
-        let input = feedback::RateAnswer { helpful, comment };
-        Ok(feedback::rate_answer(db, principal, &message_id, input)
-            .await?
-            .into())
+        let rating = feedback::RateAnswer {
+            helpful: input.helpful,
+            comment: input.comment,
+        };
+        let result = feedback::rate_answer(db, principal, &input.message_id, rating).await;
+        payload(ctx, result, Args::Input, |f| FeedbackPayload {
+            feedback: Some(f.into()),
+            ..Default::default()
+        })
     }
 
     /// Rates a conversation from 1 to 5 (CSAT, emits `feedback.received`); a new rating replaces the last.
     async fn rate_conversation(
         &self,
         ctx: &Context<'_>,
-        conversation_id: ID,
-        rating: i32,
-        comment: Option<String>,
-    ) -> async_graphql::Result<Feedback> {
+        #[graphql(desc = "The conversation and its rating.")] input: RateConversationInput,
+    ) -> async_graphql::Result<Option<FeedbackPayload>> {
         let (db, principal) = caller(ctx)?;
-        let input = feedback::RateConversation {
-            rating: i64::from(rating),
-            comment,
+        let rating = feedback::RateConversation {
+            rating: i64::from(input.rating),
+            comment: input.comment,
         };
-        Ok(
-            feedback::rate_conversation(db, principal, &conversation_id, input)
-                .await?
-                .into(),
-        )
+        let result =
+            feedback::rate_conversation(db, principal, &input.conversation_id, rating).await;
+        payload(ctx, result, Args::Input, |f| FeedbackPayload {
+            feedback: Some(f.into()),
+            ..Default::default()
+        })
     }
 }
 
 /// A visitor's rating of an answer (`helpful`) or of a whole conversation (`rating`, 1-5).
 #[derive(SimpleObject)]
 pub struct Feedback {
+    /// The rating's id.
     pub id: ID,
+    /// The id of the conversation rated, or of the rated answer's conversation.
     pub conversation_id: ID,
+    /// The id of the assistant answer rated; null for a rating of the whole conversation.
     pub message_id: Option<ID>,
     /// The knowledge-base entry the rated answer came from.
     pub entry_id: Option<ID>,
+    /// Whether the answer helped; null for a rating of the whole conversation.
     pub helpful: Option<bool>,
+    /// The conversation's rating, from 1 (very unsatisfied) to 5 (very satisfied); null for a rating of one answer.
     pub rating: Option<i32>,
+    /// What the visitor said about it, up to 2,000 characters.
     pub comment: Option<String>,
+    /// When the rating was first given.
     pub created_at: Timestamp,
+    /// When the rating was last replaced.
     pub updated_at: Timestamp,
 }
 

@@ -7,14 +7,14 @@ use crate::assistant::settings::{EngineSettings, Intent as IntentSettings, Provi
 
 /// One intent: a name stored on the visitor messages that match one of its keywords or patterns.
 #[derive(SimpleObject, InputObject)]
-#[graphql(input_name = "IntentInput")]
+#[graphql(name = "AssistantIntent", input_name = "AssistantIntentInput")]
 pub struct Intent {
     /// `refund`, `shipping`, `cancel`…: lower-case letters, digits, `_` and `-`.
     pub name: String,
     /// Whole words or phrases, case-insensitive; plural and verb endings match too.
     #[graphql(default)]
     pub keywords: Vec<String>,
-    /// Regular expressions (Rust `regex` syntax), case-insensitive.
+    /// Regular expressions, case-insensitive, each up to 500 characters.
     #[graphql(default)]
     pub patterns: Vec<String>,
 }
@@ -53,7 +53,7 @@ pub struct AiProvider {
     /// Most completion tokens per answer.
     pub max_tokens: u32,
     /// Tokens the organization may use per calendar month (UTC) before answers fall back to the knowledge base;
-    /// unset means no limit.
+    /// null means no limit.
     pub monthly_token_limit: Option<u64>,
 }
 
@@ -77,6 +77,7 @@ pub struct AssistantEngine {
     pub auto_reply: bool,
     /// Below this confidence the fallback message is sent and the query counts as failed.
     pub confidence_threshold: f64,
+    /// Sent when nothing answers the visitor's question well enough.
     pub fallback_message: String,
     /// Sent when the conversation is handed off to a person.
     pub handoff_message: String,
@@ -84,9 +85,12 @@ pub struct AssistantEngine {
     pub handoff_phrases: Vec<String>,
     /// Failed responses in a row that hand the conversation off; 0 turns this trigger off.
     pub max_failed_responses: u32,
-    /// A visitor message scoring below this (VADER compound, -1..1) hands off; unset turns this trigger off.
+    /// A visitor message scoring below this (VADER compound, -1..1) hands off; null turns this trigger off.
     pub negative_sentiment_threshold: Option<f64>,
+    /// The intents recognised in visitor messages.
     pub intents: Vec<Intent>,
+    /// The AI provider that writes answers from the knowledge base; null when answers come from the knowledge base
+    /// alone.
     pub provider: Option<AiProvider>,
 }
 

@@ -4,51 +4,73 @@ use async_graphql::Enum;
 
 /// A team role, from most to least privileged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-#[graphql(remote = "crate::auth::Role", name = "Role")]
+#[graphql(remote = "crate::auth::Role", name = "MemberRole")]
 pub enum Role {
+    /// Everything an admin may do, plus the plan, single sign-on and making other owners.
     Owner,
+    /// Settings, assistants, the knowledge base, API keys, webhooks, the team and the audit log.
     Admin,
+    /// Reads and replies to conversations, updates visitors and reads the knowledge base.
     Agent,
+    /// Reads conversations and analytics, without changing anything.
     Analyst,
+    /// Reads conversations and the knowledge base, without changing anything.
     Viewer,
 }
 
-/// A plan tier of DESIGN.md's plan table.
+/// The organization's plan tier, which decides the features it has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-#[graphql(remote = "crate::auth::Plan", name = "Plan")]
+#[graphql(remote = "crate::auth::Plan", name = "OrganizationPlan")]
 pub enum Plan {
+    /// The core product: the website widget, conversations, the knowledge base and analytics; API keys get read-only
+    /// REST access.
     Basic,
+    /// Everything in Basic, plus webhooks, write and GraphQL access for API keys, and more integrations.
     Standard,
+    /// Everything in Standard, plus live subscriptions, analytics export and single sign-on.
     Premium,
 }
 
 /// One permission a service key may be limited to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-#[graphql(remote = "crate::auth::scopes::Scope", name = "Scope")]
+#[graphql(remote = "crate::auth::scopes::Scope", name = "ApiKeyScope")]
 pub enum Scope {
     /// The organization, its assistants and plan.
     OrganizationRead,
+    /// Read conversations, their messages and visitors.
     ConversationsRead,
     /// Create and update conversations and messages (includes reading them).
     ConversationsWrite,
+    /// Read knowledge-base entries and search them.
     KnowledgeBaseRead,
     /// Create, update and delete entries (includes reading them).
     KnowledgeBaseWrite,
+    /// Read analytics (and export them where the plan includes it).
     AnalyticsRead,
+    /// List, create, rotate and revoke API keys.
     ApiKeysManage,
+    /// List, invite, change and deactivate team members (granting roles up to admin).
     MembersManage,
+    /// Read the audit log.
     AuditLogRead,
-    /// Webhook endpoints (with the live-events release).
+    /// Webhook endpoints and their deliveries.
     WebhooksManage,
 }
 
 /// Where a conversation stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-#[graphql(remote = "crate::service::conversations::Status", name = "Status")]
+#[graphql(
+    remote = "crate::service::conversations::Status",
+    name = "ConversationStatus"
+)]
 pub enum Status {
+    /// The assistant answers the visitor's messages.
     Open,
+    /// Handed to a person: the assistant no longer answers, and a team member takes over.
     HandedOff,
+    /// The visitor's question was answered.
     Resolved,
+    /// Ended without a resolution; no message can be added until it is reopened.
     Closed,
 }
 
@@ -56,12 +78,16 @@ pub enum Status {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 #[graphql(
     remote = "crate::service::conversations::messages::Author",
-    name = "Author"
+    name = "MessageAuthor"
 )]
 pub enum Author {
+    /// The website visitor.
     Visitor,
+    /// The assistant: an answer, the fallback message or the hand-off message.
     Assistant,
+    /// A person of the team.
     Agent,
+    /// An automated notice rather than a reply.
     System,
 }
 
@@ -69,10 +95,12 @@ pub enum Author {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 #[graphql(
     remote = "crate::service::analytics::Granularity",
-    name = "Granularity"
+    name = "AnalyticsGranularity"
 )]
 pub enum Granularity {
+    /// One bucket per hour (UTC).
     Hour,
+    /// One bucket per day (UTC); the default.
     Day,
     /// ISO weeks, starting on Monday.
     Week,
@@ -89,7 +117,7 @@ pub enum WebhookStatus {
     Active,
     /// Switched off by the organization (`active: false`).
     Paused,
-    /// Switched off by delivery (410 Gone or too many failures); `disabled_reason` says which.
+    /// Switched off by delivery (410 Gone or too many failures); `disabledReason` says which.
     Disabled,
     /// The organization's plan does not include webhooks: kept, read-only, and resumed on upgrade.
     PlanInactive,
@@ -102,9 +130,13 @@ pub enum WebhookStatus {
     name = "WidgetPosition"
 )]
 pub enum WidgetPosition {
+    /// The bottom right corner of the page; the default.
     BottomRight,
+    /// The bottom left corner of the page.
     BottomLeft,
+    /// The top right corner of the page.
     TopRight,
+    /// The top left corner of the page.
     TopLeft,
 }
 
@@ -115,8 +147,11 @@ pub enum WidgetPosition {
     name = "WidgetTheme"
 )]
 pub enum WidgetTheme {
+    /// Light colours; the default.
     Light,
+    /// Dark colours.
     Dark,
+    /// Light or dark, chosen automatically for the visitor.
     Auto,
 }
 
@@ -133,7 +168,153 @@ pub enum SsoProtocol {
     /// JSON paths.
     #[graphql(name = "OAUTH2")]
     OAuth2,
-    /// SAML 2.0: AuthnRequest by the HTTP-Redirect binding, Response by HTTP-POST to the ACS, signatures checked
-    /// by samael against the configured certificates.
+    /// SAML 2.0: AuthnRequest by the HTTP-Redirect binding, Response by HTTP-POST to the assertion consumer
+    /// service, signatures checked against the configured certificates.
     Saml,
+}
+
+/// The `resource.verb` names of event types.
+pub fn names(types: Vec<EventType>) -> Vec<String> {
+    types.into_iter().map(|t| t.name().to_owned()).collect()
+}
+
+/// Declares a GraphQL enum over a closed set of stored names, with `stored` (name → value) and `name` (value →
+/// name); a stored name outside the set is an internal error.
+macro_rules! named_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$value_doc:meta])* $value:ident = $stored:expr),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+        pub enum $name {
+            $($(#[$value_doc])* $value,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$value),+];
+
+            /// The name it is stored and sent under elsewhere (REST, webhooks).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$value => $stored,)+
+                }
+            }
+
+            /// The value of a stored name.
+            pub fn stored(name: &str) -> Result<Self, crate::error::ApiError> {
+                Self::ALL.iter().copied().find(|v| v.name() == name).ok_or_else(|| {
+                    crate::error::ApiError::internal_msg(format!(
+                        concat!("stored ", stringify!($name), " {:?}"),
+                        name
+                    ))
+                })
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// What happened: the type of an event, delivered to webhooks under its `resource.verb` name
+    /// (`CONVERSATION_CREATED` is `conversation.created`).
+    EventType {
+        /// A visitor or an API client started a conversation.
+        ConversationCreated = crate::events::names::CONVERSATION_CREATED,
+        /// A conversation's status, subject or sentiment changed.
+        ConversationUpdated = crate::events::names::CONVERSATION_UPDATED,
+        /// A conversation was marked resolved.
+        ConversationResolved = crate::events::names::CONVERSATION_RESOLVED,
+        /// A message was added to a conversation.
+        MessageCreated = crate::events::names::MESSAGE_CREATED,
+        /// A conversation was handed to a person.
+        HandoffRequested = crate::events::names::HANDOFF_REQUESTED,
+        /// A visitor rated an answer or a conversation.
+        FeedbackReceived = crate::events::names::FEEDBACK_RECEIVED,
+        /// The assistant found no answer in the knowledge base.
+        KnowledgeBaseQueryFailed = crate::events::names::KNOWLEDGE_BASE_QUERY_FAILED,
+        /// A visitor's contact details changed.
+        VisitorUpdated = crate::events::names::VISITOR_UPDATED,
+        /// A knowledge-base entry was added.
+        KnowledgeBaseEntryCreated = crate::events::names::KNOWLEDGE_BASE_ENTRY_CREATED,
+        /// A knowledge-base entry was changed.
+        KnowledgeBaseEntryUpdated = crate::events::names::KNOWLEDGE_BASE_ENTRY_UPDATED,
+        /// A knowledge-base entry was deleted.
+        KnowledgeBaseEntryDeleted = crate::events::names::KNOWLEDGE_BASE_ENTRY_DELETED,
+        /// Deliveries to a webhook endpoint were switched off after failing.
+        WebhookDisabled = crate::events::names::WEBHOOK_DISABLED,
+        /// A test delivery sent by `testWebhook`; never in the event stream.
+        WebhookTest = crate::events::names::WEBHOOK_TEST,
+    }
+}
+
+named_enum! {
+    /// Why a conversation was handed to a person.
+    HandoffReason {
+        /// A team member or an API client handed it off.
+        Requested = "requested",
+        /// The visitor asked for a person.
+        VisitorRequest = "visitor_request",
+        /// The assistant failed to answer several times in a row.
+        FailedResponses = "failed_responses",
+        /// The visitor's message read as too negative.
+        NegativeSentiment = "negative_sentiment",
+    }
+}
+
+named_enum! {
+    /// Where an assistant reply came from.
+    ReplySource {
+        /// A knowledge-base entry, quoted.
+        KnowledgeBase = "knowledge_base",
+        /// The AI provider, grounded in knowledge-base entries.
+        Ai = "ai",
+        /// The fallback message: nothing answered the question well enough.
+        Fallback = "fallback",
+        /// The hand-off message: the conversation went to a person.
+        Handoff = "handoff",
+    }
+}
+
+named_enum! {
+    /// How a caller signed in.
+    SignInMethod {
+        /// Email and password.
+        Password = "password",
+        /// SAML 2.0 single sign-on.
+        Saml = "saml",
+        /// OpenID Connect single sign-on.
+        Oidc = "oidc",
+        /// OAuth 2.0 single sign-on.
+        #[graphql(name = "OAUTH2")]
+        OAuth2 = "oauth2",
+        /// An API key (not a sign-in: keys are sent with every request).
+        ApiKey = "api_key",
+        /// A website visitor's widget session.
+        Visitor = "visitor",
+    }
+}
+
+named_enum! {
+    /// Who is acting.
+    ActorType {
+        /// A team member, signed in.
+        User = "user",
+        /// An API key.
+        ApiKey = "api_key",
+        /// A website visitor, through the widget.
+        Visitor = "visitor",
+    }
+}
+
+named_enum! {
+    /// Where one webhook delivery stands.
+    WebhookDeliveryStatus {
+        /// Waiting for its first attempt or for a retry.
+        Pending = "pending",
+        /// The endpoint answered 2xx.
+        Succeeded = "succeeded",
+        /// Every attempt failed; it will not be retried on its own (`redeliverWebhook` sends it again).
+        Failed = "failed",
+        /// Dropped without sending: the endpoint was deleted, paused or disabled, or the plan no longer includes
+        /// webhooks.
+        Cancelled = "cancelled",
+    }
 }

@@ -8,6 +8,7 @@ use entities::event;
 use crate::config::Settings;
 use crate::events::feed::{self, Since};
 use crate::graphql::caller;
+use crate::graphql::enums::{EventType, names};
 use crate::graphql::types::{Conn, Timestamp, connection};
 use crate::ids::Kind;
 use crate::service::PageRequest;
@@ -15,21 +16,27 @@ use crate::service::PageRequest;
 /// One event of the stream, in the envelope webhooks carry.
 pub struct Event(pub event::Model);
 
-#[Object]
+/// One event of the organization's stream, in the same envelope webhooks deliver.
+#[Object(name = "OrganizationEvent")]
 impl Event {
+    /// The event's id; ids increase in stream order, so one can be used to resume from.
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
-    /// `resource.verb`, e.g. `conversation.created`.
-    async fn event(&self) -> &str {
-        &self.0.event
+    /// What happened.
+    #[graphql(name = "type")]
+    async fn event_type(&self) -> async_graphql::Result<EventType> {
+        Ok(EventType::stored(&self.0.event)?)
     }
+    /// When it happened.
     async fn timestamp(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
+    /// The id of the organization it belongs to.
     async fn organization_id(&self) -> ID {
         ID(self.0.organization_id.clone())
     }
+    /// The id of the conversation it is about; null for events outside a conversation.
     async fn conversation_id(&self) -> Option<ID> {
         self.0.conversation_id.clone().map(ID)
     }
@@ -37,6 +44,7 @@ impl Event {
     async fn sequence(&self) -> i64 {
         self.0.sequence
     }
+    /// What happened, as JSON whose shape depends on the event type.
     async fn data(&self) -> Json<serde_json::Value> {
         Json(self.0.data.clone())
     }
@@ -52,9 +60,20 @@ impl EventQuery {
     async fn events(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Where to start: after an event id (`evt_…`), or at an RFC 3339 time; the start of the retention window when omitted."
+        )]
         since: Option<String>,
-        types: Option<Vec<String>>,
-        first: Option<i32>,
+        #[graphql(
+            desc = "Only events of these types; every type the caller's role may read when omitted."
+        )]
+        types: Option<Vec<EventType>>,
+        #[graphql(desc = "How many events to return: 1 to 100, 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(
+            desc = "Returns the events after this cursor: the `endCursor` of the previous page."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<Conn<Event>> {
         let (db, principal) = caller(ctx)?;
@@ -68,7 +87,7 @@ impl EventQuery {
             db,
             principal,
             since.as_ref(),
-            types.as_deref().unwrap_or_default(),
+            &names(types.unwrap_or_default()),
             retention,
             &page,
         )

@@ -5,8 +5,9 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObje
 use crate::assistant::retrieval::{Question, Retriever};
 use crate::error::ApiError;
 
+use crate::graphql::payloads::{Args, payload, payload_type};
 use crate::graphql::types::{Conn, KnowledgeBaseEntry, connection, wants_total};
-use crate::graphql::{caller, engine};
+use crate::graphql::{caller, engine, found};
 use crate::ids::Kind;
 use crate::service::PageRequest;
 use crate::service::knowledge_base::{self, CreateEntry, EntryFilter, UpdateEntry};
@@ -25,12 +26,14 @@ pub struct KnowledgeBaseSearch {
     /// 0 to 1: how well the best match answers the question (the assistant answers from it at or above its
     /// threshold, 0.35 by default).
     pub confidence: f64,
+    /// The best entries, best first.
     pub matches: Vec<KnowledgeBaseMatch>,
 }
 
 /// One ranked entry.
 #[derive(SimpleObject)]
 pub struct KnowledgeBaseMatch {
+    /// The entry.
     pub entry: KnowledgeBaseEntry,
     /// The BM25 relevance score (comparable within one search only).
     pub score: f64,
@@ -43,11 +46,20 @@ impl KnowledgeBaseQuery {
     async fn knowledge_base_search(
         &self,
         ctx: &Context<'_>,
-        query: String,
+        #[graphql(desc = "The question, as a visitor would ask it: 1 to 2,000 characters.")] query: String,
+        #[graphql(
+            desc = "The address of the page the question is asked on, up to 2,000 characters."
+        )]
         page_url: Option<String>,
+        #[graphql(
+            desc = "The title of the page the question is asked on, up to 2,000 characters."
+        )]
         page_title: Option<String>,
+        #[graphql(desc = "Text of the page the question is asked on, up to 2,000 characters.")]
         page_context: Option<String>,
-        #[graphql(desc = "1 to 50; 5 when omitted")] first: Option<i32>,
+        #[graphql(desc = "How many entries to return: 1 to 50, 5 when omitted.")] first: Option<
+            i32,
+        >,
     ) -> async_graphql::Result<KnowledgeBaseSearch> {
         let (db, principal) = caller(ctx)?;
         let retriever = retriever(ctx)?;
@@ -77,10 +89,21 @@ impl KnowledgeBaseQuery {
     async fn knowledge_base_entries(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many entries to return: 1 to 100, 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(
+            desc = "Returns the entries after this cursor: the `endCursor` of the previous page."
+        )]
         after: Option<String>,
-        #[graphql(desc = "Case-insensitive text in the title or body")] search: Option<String>,
-        category: Option<String>,
+        #[graphql(
+            desc = "Only entries whose title or body contains this text (case-insensitive, up to 200 characters)."
+        )]
+        search: Option<String>,
+        #[graphql(desc = "Only entries of this category (exact match).")] category: Option<String>,
+        #[graphql(
+            desc = "Only active entries (true) or only inactive ones (false); both when omitted."
+        )]
         active: Option<bool>,
     ) -> async_graphql::Result<Conn<KnowledgeBaseEntry>> {
         let (db, principal) = caller(ctx)?;
@@ -109,37 +132,61 @@ impl KnowledgeBaseQuery {
         ))
     }
 
-    /// One entry by id.
+    /// One entry by id; null when the organization has none with this id.
     async fn knowledge_base_entry(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-    ) -> async_graphql::Result<KnowledgeBaseEntry> {
+        #[graphql(desc = "The entry's id.")] id: ID,
+    ) -> async_graphql::Result<Option<KnowledgeBaseEntry>> {
         let (db, principal) = caller(ctx)?;
-        Ok(KnowledgeBaseEntry(
-            knowledge_base::get(db, principal, &id).await?,
-        ))
+        Ok(found(ctx, knowledge_base::get(db, principal, &id).await)?.map(KnowledgeBaseEntry))
     }
 }
 
+/// A new knowledge-base entry.
 #[derive(InputObject)]
 pub struct CreateKnowledgeBaseEntryInput {
+    /// The question or topic it answers, up to 300 characters.
     pub title: String,
+    /// The answer, up to 100,000 characters.
     pub body: String,
+    /// A grouping of your choice, such as `Billing` (up to 100 characters).
     pub category: Option<String>,
+    /// Free labels, up to 30, each up to 50 characters.
     pub tags: Option<Vec<String>>,
-    /// Defaults to true.
+    /// Whether the assistant answers from it; true when omitted.
     pub active: Option<bool>,
 }
 
+/// Changes to a knowledge-base entry: absent fields keep their value, `null` clears.
 #[derive(InputObject, Default)]
 pub struct UpdateKnowledgeBaseEntryInput {
+    /// The question or topic it answers, up to 300 characters.
     pub title: Option<String>,
+    /// The answer, up to 100,000 characters.
     pub body: Option<String>,
-    /// `null` clears it.
+    /// A grouping of your choice; `null` clears it.
     pub category: MaybeUndefined<String>,
+    /// Free labels (up to 30, each up to 50 characters); they replace the current ones.
     pub tags: Option<Vec<String>>,
+    /// Whether the assistant answers from it.
     pub active: Option<bool>,
+}
+
+payload_type! {
+    /// The result of `createKnowledgeBaseEntry` and `updateKnowledgeBaseEntry`.
+    KnowledgeBaseEntryPayload {
+        /// The entry as stored.
+        knowledge_base_entry: Option<KnowledgeBaseEntry>,
+    }
+}
+
+payload_type! {
+    /// The result of `deleteKnowledgeBaseEntry`.
+    DeleteKnowledgeBaseEntryPayload {
+        /// The id of the entry deleted.
+        deleted_knowledge_base_entry_id: Option<ID>,
+    }
 }
 
 #[derive(Default)]
@@ -147,13 +194,14 @@ pub struct KnowledgeBaseMutation;
 
 #[Object]
 impl KnowledgeBaseMutation {
+    /// Adds an entry the assistant can answer from (emits `knowledge_base.entry_created`).
     async fn create_knowledge_base_entry(
         &self,
         ctx: &Context<'_>,
-        input: CreateKnowledgeBaseEntryInput,
-    ) -> async_graphql::Result<KnowledgeBaseEntry> {
+        #[graphql(desc = "The new entry.")] input: CreateKnowledgeBaseEntryInput,
+    ) -> async_graphql::Result<Option<KnowledgeBaseEntryPayload>> {
         let (db, principal) = caller(ctx)?;
-        let entry = knowledge_base::create(
+        let result = knowledge_base::create(
             db,
             retriever(ctx)?,
             principal,
@@ -165,18 +213,24 @@ impl KnowledgeBaseMutation {
                 active: input.active,
             },
         )
-        .await?;
-        Ok(KnowledgeBaseEntry(entry))
+        .await;
+        payload(ctx, result, Args::Input, |entry| {
+            KnowledgeBaseEntryPayload {
+                knowledge_base_entry: Some(KnowledgeBaseEntry(entry)),
+                ..Default::default()
+            }
+        })
     }
 
+    /// Changes an entry; the assistant answers from the new text at once.
     async fn update_knowledge_base_entry(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: UpdateKnowledgeBaseEntryInput,
-    ) -> async_graphql::Result<KnowledgeBaseEntry> {
+        #[graphql(desc = "The entry to change.")] id: ID,
+        #[graphql(desc = "What to change.")] input: UpdateKnowledgeBaseEntryInput,
+    ) -> async_graphql::Result<Option<KnowledgeBaseEntryPayload>> {
         let (db, principal) = caller(ctx)?;
-        let entry = knowledge_base::update(
+        let result = knowledge_base::update(
             db,
             retriever(ctx)?,
             principal,
@@ -189,18 +243,28 @@ impl KnowledgeBaseMutation {
                 active: input.active,
             },
         )
-        .await?;
-        Ok(KnowledgeBaseEntry(entry))
+        .await;
+        payload(ctx, result, Args::Input, |entry| {
+            KnowledgeBaseEntryPayload {
+                knowledge_base_entry: Some(KnowledgeBaseEntry(entry)),
+                ..Default::default()
+            }
+        })
     }
 
-    /// Deletes an entry; answers its id.
+    /// Deletes an entry; answers already given keep their text.
     async fn delete_knowledge_base_entry(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-    ) -> async_graphql::Result<ID> {
+        #[graphql(desc = "The entry to delete.")] id: ID,
+    ) -> async_graphql::Result<Option<DeleteKnowledgeBaseEntryPayload>> {
         let (db, principal) = caller(ctx)?;
-        let entry = knowledge_base::delete(db, retriever(ctx)?, principal, &id).await?;
-        Ok(ID(entry.id))
+        let result = knowledge_base::delete(db, retriever(ctx)?, principal, &id).await;
+        payload(ctx, result, Args::Top, |entry| {
+            DeleteKnowledgeBaseEntryPayload {
+                deleted_knowledge_base_entry_id: Some(ID(entry.id)),
+                ..Default::default()
+            }
+        })
     }
 }

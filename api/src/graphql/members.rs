@@ -1,12 +1,13 @@
 //! Team members and the organization's plan.
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object};
 use entities::user;
 
 use crate::auth::{Actor, Principal};
-use crate::error::ApiError;
+use crate::error::ApiResult;
 use crate::graphql::caller;
-use crate::graphql::enums::{Plan, Role};
+use crate::graphql::enums::{ActorType, Plan, Role, SignInMethod};
+use crate::graphql::payloads::{Args, payload, payload_type};
 use crate::graphql::types::{Conn, Organization, Timestamp, connection, wants_total};
 use crate::ids::Kind;
 use crate::service::PageRequest;
@@ -16,31 +17,35 @@ use crate::service::identity::{organizations, sessions, signin};
 /// Who is calling.
 pub struct Me(pub Principal);
 
+/// The caller: a signed-in team member or an API key, with its organization, role and plan.
 #[Object]
 impl Me {
+    /// The id of the caller's organization.
     async fn organization_id(&self) -> ID {
         ID(self.0.organization_of_record().to_owned())
     }
+    /// The caller's role, which decides what it may read and change.
     async fn role(&self) -> Role {
         self.0.role.into()
     }
+    /// The organization's plan, which decides the features it has.
     async fn plan(&self) -> Plan {
         self.0.plan.into()
     }
-    /// `api_key` or `user`.
-    async fn actor_type(&self) -> &str {
-        self.0.actor.kind()
+    /// Who is calling: a member or an API key.
+    async fn actor_type(&self) -> async_graphql::Result<ActorType> {
+        Ok(ActorType::stored(self.0.actor.kind())?)
     }
+    /// The id of the member or API key calling.
     async fn actor_id(&self) -> ID {
         ID(self.0.actor_id().to_owned())
     }
-    /// How the caller signed in: `password`, `saml`, `oidc` or `oauth2` for a member's session, `api_key` for a
-    /// key.
-    async fn sign_in_method(&self) -> &str {
-        match &self.0.actor {
+    /// How the caller signed in (`API_KEY` for a key).
+    async fn sign_in_method(&self) -> async_graphql::Result<SignInMethod> {
+        Ok(SignInMethod::stored(match &self.0.actor {
             Actor::User { method, .. } => method,
             other => other.kind(),
-        }
+        })?)
     }
     /// The member's current session.
     async fn session_id(&self) -> Option<ID> {
@@ -49,7 +54,7 @@ impl Me {
             _ => None,
         }
     }
-    /// The signed-in member (none for an API key).
+    /// The signed-in member (null for an API key).
     async fn member(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Member>> {
         let (db, principal) = crate::graphql::caller(ctx)?;
         Ok(crate::service::identity::members::own(db, principal)
@@ -68,20 +73,26 @@ impl Me {
 /// A member of the team.
 pub struct Member(pub user::Model);
 
+/// A person of the team, who signs in to the dashboard.
 #[Object]
 impl Member {
+    /// The member's id.
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
+    /// The member's email address, unique in the organization.
     async fn email(&self) -> &str {
         &self.0.email
     }
+    /// The member's name as the team sees it.
     async fn name(&self) -> Option<&str> {
         self.0.name.as_deref()
     }
+    /// The member's role, which decides what they may read and change.
     async fn role(&self) -> async_graphql::Result<Role> {
         Ok(crate::auth::Role::stored(&self.0.role)?.into())
     }
+    /// Whether the member may sign in; false once deactivated.
     async fn active(&self) -> bool {
         self.0.active
     }
@@ -93,12 +104,15 @@ impl Member {
     async fn locked_until(&self) -> Option<Timestamp> {
         self.0.locked_until.map(Timestamp)
     }
+    /// When the member last signed in; null if never.
     async fn last_login_at(&self) -> Option<Timestamp> {
         self.0.last_login_at.map(Timestamp)
     }
+    /// When the member was invited or created.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
+    /// When the member last changed.
     async fn updated_at(&self) -> Timestamp {
         Timestamp(self.0.updated_at)
     }
@@ -118,27 +132,34 @@ impl Session {
     }
 }
 
-#[Object]
+/// A member's signed-in session.
+#[Object(name = "MemberSession")]
 impl Session {
+    /// The session's id.
     async fn id(&self) -> ID {
         ID(self.model.id.clone())
     }
+    /// The id of the member signed in.
     async fn member_id(&self) -> ID {
         ID(self.model.user_id.clone())
     }
-    /// `password`, `saml`, `oidc` or `oauth2`.
-    async fn method(&self) -> &str {
-        &self.model.method
+    /// How the member signed in.
+    async fn method(&self) -> async_graphql::Result<SignInMethod> {
+        Ok(SignInMethod::stored(&self.model.method)?)
     }
+    /// The id of the SSO connection signed in through; null for other sign-ins.
     async fn sso_connection_id(&self) -> Option<ID> {
         self.model.sso_connection_id.clone().map(ID)
     }
+    /// The address the session was opened from, when known.
     async fn ip(&self) -> Option<&str> {
         self.model.ip.as_deref()
     }
+    /// The user agent the session was opened with, when known.
     async fn user_agent(&self) -> Option<&str> {
         self.model.user_agent.as_deref()
     }
+    /// When the member signed in.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.model.created_at)
     }
@@ -150,6 +171,7 @@ impl Session {
     async fn expires_at(&self) -> Timestamp {
         Timestamp(self.model.expires_at)
     }
+    /// When the session was ended; null while it lasts.
     async fn revoked_at(&self) -> Option<Timestamp> {
         self.model.revoked_at.map(Timestamp)
     }
@@ -168,6 +190,9 @@ impl MemberQuery {
     async fn sessions(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The member whose sessions to list; the caller's own when omitted (an API key must name one)."
+        )]
         member_id: Option<ID>,
     ) -> async_graphql::Result<Vec<Session>> {
         let (db, principal) = caller(ctx)?;
@@ -182,7 +207,12 @@ impl MemberQuery {
     async fn members(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many members to return: 1 to 100, 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(
+            desc = "Returns the members after this cursor: the `endCursor` of the previous page."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<Conn<Member>> {
         let (db, principal) = caller(ctx)?;
@@ -203,19 +233,62 @@ impl MemberQuery {
     }
 }
 
+/// A person to invite to the team.
 #[derive(InputObject)]
 pub struct InviteMemberInput {
+    /// Their email address, unique in the organization.
     pub email: String,
+    /// Their role, no higher than the inviter's.
     pub role: Role,
+    /// Their name as the team sees it.
     pub name: Option<String>,
 }
 
-/// An invitation token, shown once.
-#[derive(SimpleObject)]
-pub struct InvitationPayload {
-    pub member: Member,
-    pub token: String,
-    pub expires_at: Timestamp,
+payload_type! {
+    /// The result of a mutation that changes one member.
+    MemberPayload {
+        /// The member as changed.
+        member: Option<Member>,
+    }
+}
+
+payload_type! {
+    /// The result of `issueInvitation`: the link token, shown this once.
+    IssueInvitationPayload {
+        /// The member invited.
+        member: Option<Member>,
+        /// The token the member sets a password with; it cannot be read again.
+        token: Option<String>,
+        /// When the token stops working.
+        expires_at: Option<Timestamp>,
+    }
+}
+
+payload_type! {
+    /// The result of `revokeSession`.
+    RevokeSessionPayload {
+        /// The session, ended.
+        session: Option<Session>,
+    }
+}
+
+payload_type! {
+    /// The result of a mutation that changes the organization.
+    OrganizationPayload {
+        /// The organization as changed.
+        organization: Option<Organization>,
+    }
+}
+
+/// The payload of a mutation that changes one member.
+fn member_payload(
+    ctx: &Context<'_>,
+    result: ApiResult<user::Model>,
+) -> async_graphql::Result<Option<MemberPayload>> {
+    payload(ctx, result, Args::Top, |m| MemberPayload {
+        member: Some(Member(m)),
+        ..Default::default()
+    })
 }
 
 #[derive(Default)]
@@ -224,43 +297,51 @@ pub struct MemberMutation;
 #[Object]
 impl MemberMutation {
     /// Ends a session: one's own, or a member's for those who may change that member.
-    async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Session> {
+    async fn revoke_session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The session to end.")] id: ID,
+    ) -> async_graphql::Result<Option<RevokeSessionPayload>> {
         let (db, principal) = caller(ctx)?;
-        let revoked = sessions::revoke(db, principal, &id).await?;
-        Ok(Session::of(principal, revoked))
+        let result = sessions::revoke(db, principal, &id).await;
+        payload(ctx, result, Args::Top, |revoked| RevokeSessionPayload {
+            session: Some(Session::of(principal, revoked)),
+            ..Default::default()
+        })
     }
 
-    /// Invites a member by email with a role (no higher than the caller's).
+    /// Invites a member by email with a role (no higher than the caller's); `issueInvitation` then gives the
+    /// link with which they set a password, unless they sign in through SSO.
     async fn invite_member(
         &self,
         ctx: &Context<'_>,
-        input: InviteMemberInput,
-    ) -> async_graphql::Result<Member> {
+        #[graphql(desc = "The person to invite and their role.")] input: InviteMemberInput,
+    ) -> async_graphql::Result<Option<MemberPayload>> {
         let (db, principal) = caller(ctx)?;
-        let member = members::invite(
-            db,
-            principal,
-            InviteMember {
-                email: input.email,
-                role: input.role.into(),
-                name: input.name,
-            },
-        )
-        .await?;
-        Ok(Member(member))
+        let invite = InviteMember {
+            email: input.email,
+            role: input.role.into(),
+            name: input.name,
+        };
+        let result = members::invite(db, principal, invite).await;
+        payload(ctx, result, Args::Input, |m| MemberPayload {
+            member: Some(Member(m)),
+            ..Default::default()
+        })
     }
 
     /// Changes a member's role; the last owner keeps theirs.
     async fn change_member_role(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        role: Role,
-    ) -> async_graphql::Result<Member> {
+        #[graphql(desc = "The member whose role changes.")] id: ID,
+        #[graphql(desc = "The new role, no higher than the caller's.")] role: Role,
+    ) -> async_graphql::Result<Option<MemberPayload>> {
         let (db, principal) = caller(ctx)?;
-        Ok(Member(
-            members::change_role(db, principal, &id, role.into()).await?,
-        ))
+        member_payload(
+            ctx,
+            members::change_role(db, principal, &id, role.into()).await,
+        )
     }
 
     /// Issues the link token with which a member sets a password (`POST /api/v1/auth/accept-invitation`);
@@ -268,37 +349,41 @@ impl MemberMutation {
     async fn issue_invitation(
         &self,
         ctx: &Context<'_>,
-        member_id: ID,
-    ) -> async_graphql::Result<InvitationPayload> {
+        #[graphql(desc = "The member to invite.")] id: ID,
+    ) -> async_graphql::Result<Option<IssueInvitationPayload>> {
         let (db, principal) = caller(ctx)?;
-        let invitation = signin::issue_invitation(db, principal, &member_id).await?;
-        let expires_at = invitation
-            .member
-            .invitation_expires_at
-            .map(Timestamp)
-            .ok_or_else(|| ApiError::internal_msg("an invitation without an expiry"))?;
-        Ok(InvitationPayload {
-            member: Member(invitation.member),
-            token: invitation.token,
-            expires_at,
+        let result = signin::issue_invitation(db, principal, &id).await;
+        payload(ctx, result, Args::Top, |invitation| {
+            IssueInvitationPayload {
+                expires_at: invitation.member.invitation_expires_at.map(Timestamp),
+                member: Some(Member(invitation.member)),
+                token: Some(invitation.token),
+                ..Default::default()
+            }
         })
     }
 
     /// Deactivates a member and ends their sessions; nothing they did is deleted.
-    async fn deactivate_member(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Member> {
+    async fn deactivate_member(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The member to deactivate.")] id: ID,
+    ) -> async_graphql::Result<Option<MemberPayload>> {
         let (db, principal) = caller(ctx)?;
-        Ok(Member(members::deactivate(db, principal, &id).await?))
+        member_payload(ctx, members::deactivate(db, principal, &id).await)
     }
 
     /// Changes the organization's plan (owners only).
     async fn set_organization_plan(
         &self,
         ctx: &Context<'_>,
-        plan: Plan,
-    ) -> async_graphql::Result<Organization> {
+        #[graphql(desc = "The new plan.")] plan: Plan,
+    ) -> async_graphql::Result<Option<OrganizationPayload>> {
         let (db, principal) = caller(ctx)?;
-        Ok(Organization(
-            organizations::set_plan(db, principal, plan.into()).await?,
-        ))
+        let result = organizations::set_plan(db, principal, plan.into()).await;
+        payload(ctx, result, Args::Top, |org| OrganizationPayload {
+            organization: Some(Organization(org)),
+            ..Default::default()
+        })
     }
 }

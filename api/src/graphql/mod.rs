@@ -14,6 +14,7 @@ mod knowledge_base;
 pub mod loaders;
 mod members;
 mod organization;
+pub(crate) mod payloads;
 mod sso;
 mod subscriptions;
 pub mod types;
@@ -26,6 +27,7 @@ use crate::auth::Principal;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::graphql::types::Conn;
 
 /// Every root query field, one object per domain.
 #[derive(MergedObject, Default)]
@@ -65,6 +67,22 @@ pub fn build_schema(settings: &Settings) -> AppSchema {
         QueryRoot::default(),
         MutationRoot::default(),
         subscriptions::SubscriptionRoot,
+    )
+    .override_output_type_description::<Conn<types::ApiKey>>("A page of API keys.")
+    .override_output_type_description::<Conn<audit::AuditEntry>>("A page of the audit log.")
+    .override_output_type_description::<Conn<types::Conversation>>("A page of conversations.")
+    .override_output_type_description::<Conn<events::Event>>("A page of the organization's events.")
+    .override_output_type_description::<Conn<types::KnowledgeBaseEntry>>(
+        "A page of knowledge-base entries.",
+    )
+    .override_output_type_description::<Conn<members::Member>>("A page of team members.")
+    .override_output_type_description::<Conn<types::Message>>(
+        "A page of a conversation's messages.",
+    )
+    .override_output_type_description::<Conn<types::Visitor>>("A page of visitors.")
+    .override_output_type_description::<Conn<webhooks::Webhook>>("A page of webhook endpoints.")
+    .override_output_type_description::<Conn<webhooks::WebhookDelivery>>(
+        "A page of an endpoint's deliveries.",
     )
     .enable_federation()
     .enable_subscription_in_federation()
@@ -123,6 +141,24 @@ pub(crate) fn caller<'a>(ctx: &Context<'a>) -> async_graphql::Result<(&'a Db, &'
     Ok((db, principal))
 }
 
+/// A single-object lookup: a missing object answers `null`, so one stale id does not fail a whole response;
+/// any other error is reported with the field `null` too.
+pub(crate) fn found<T>(
+    ctx: &Context<'_>,
+    result: crate::error::ApiResult<T>,
+) -> async_graphql::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(ApiError::NotFound(_)) => Ok(None),
+        Err(err) => {
+            // Returned as an error, the field would be left out of `data` instead of being `null`.
+            let error = async_graphql::Error::from(err).into_server_error(ctx.item.pos);
+            ctx.add_error(ctx.set_error_path(error));
+            Ok(None)
+        }
+    }
+}
+
 /// An optional GraphQL input field as a patch: absent keeps the value, `null` clears it, a value sets it.
 impl<T> From<async_graphql::MaybeUndefined<T>> for crate::service::Patch<T> {
     fn from(value: async_graphql::MaybeUndefined<T>) -> Self {
@@ -131,5 +167,111 @@ impl<T> From<async_graphql::MaybeUndefined<T>> for crate::service::Patch<T> {
             async_graphql::MaybeUndefined::Null => crate::service::Patch::Clear,
             async_graphql::MaybeUndefined::Value(v) => crate::service::Patch::Set(v),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+
+    /// Every type, field, argument and enum value of the served schema that has no description, and every
+    /// description that speaks of the code instead of the product.
+    fn undescribed(sdl: &str) -> Vec<String> {
+        let document = async_graphql::parser::parse_schema(sdl).expect("the SDL parses");
+        let mut missing = Vec::new();
+        let mut check = |what: String, description: Option<&str>| match description {
+            None => missing.push(format!("{what}: no description")),
+            Some(text) => {
+                for leak in [
+                    "DESIGN.md",
+                    "`None`",
+                    "samael",
+                    "sea-orm",
+                    "async-graphql",
+                    "Rust ",
+                ] {
+                    if text.contains(leak) {
+                        missing.push(format!("{what}: mentions {leak:?}"));
+                    }
+                }
+            }
+        };
+        for definition in &document.definitions {
+            let TypeSystemDefinition::Type(ty) = definition else {
+                continue;
+            };
+            let ty = &ty.node;
+            let name = ty.name.node.as_str();
+            if name.starts_with('_') || name.starts_with("link__") || name == "FieldSet" {
+                continue;
+            }
+            check(
+                name.to_owned(),
+                ty.description.as_ref().map(|d| d.node.as_str()),
+            );
+            match &ty.kind {
+                TypeKind::Object(object) => {
+                    for field in &object.fields {
+                        let field = &field.node;
+                        let path = format!("{name}.{}", field.name.node);
+                        if field.name.node.starts_with('_') {
+                            continue;
+                        }
+                        check(
+                            path.clone(),
+                            field.description.as_ref().map(|d| d.node.as_str()),
+                        );
+                        for arg in &field.arguments {
+                            let arg = &arg.node;
+                            check(
+                                format!("{path}({})", arg.name.node),
+                                arg.description.as_ref().map(|d| d.node.as_str()),
+                            );
+                        }
+                    }
+                }
+                TypeKind::Interface(interface) => {
+                    for field in &interface.fields {
+                        let field = &field.node;
+                        check(
+                            format!("{name}.{}", field.name.node),
+                            field.description.as_ref().map(|d| d.node.as_str()),
+                        );
+                    }
+                }
+                TypeKind::InputObject(input) => {
+                    for field in &input.fields {
+                        let field = &field.node;
+                        check(
+                            format!("{name}.{}", field.name.node),
+                            field.description.as_ref().map(|d| d.node.as_str()),
+                        );
+                    }
+                }
+                TypeKind::Enum(values) => {
+                    for value in &values.values {
+                        let value = &value.node;
+                        check(
+                            format!("{name}.{}", value.value.node),
+                            value.description.as_ref().map(|d| d.node.as_str()),
+                        );
+                    }
+                }
+                TypeKind::Scalar | TypeKind::Union(_) => {}
+            }
+        }
+        missing
+    }
+
+    #[test]
+    fn every_type_field_argument_and_enum_value_is_described_for_the_product() {
+        let schema = super::build_schema(&crate::config::Settings::default());
+        let missing = undescribed(&schema.sdl());
+        assert!(
+            missing.is_empty(),
+            "{} undescribed:\n{}",
+            missing.len(),
+            missing.join("\n")
+        );
     }
 }

@@ -5,10 +5,11 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use crate::assistant::settings::{EngineSettings, ProviderSettings};
 use crate::graphql::enums::{Granularity, WidgetPosition, WidgetTheme};
 use crate::graphql::members::Me;
+use crate::graphql::payloads::{Args, payload, payload_type};
 use crate::graphql::types::{
     Assistant, Conn, Organization, Timestamp, Visitor, connection, wants_total,
 };
-use crate::graphql::{caller, sealer};
+use crate::graphql::{caller, found, sealer};
 use crate::ids::Kind;
 use crate::service::assistants::{self, CreateAssistant, UpdateAssistant, WidgetSettings};
 use crate::service::conversations::visitors;
@@ -42,17 +43,26 @@ impl OrganizationQuery {
             .collect())
     }
 
-    /// One assistant by id.
-    async fn assistant(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Assistant> {
+    /// One assistant by id; null when the organization has none with this id.
+    async fn assistant(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The assistant's id.")] id: ID,
+    ) -> async_graphql::Result<Option<Assistant>> {
         let (db, principal) = caller(ctx)?;
-        Ok(Assistant(assistants::get(db, principal, &id).await?))
+        Ok(found(ctx, assistants::get(db, principal, &id).await)?.map(Assistant))
     }
 
     /// The organization's visitors, newest first.
     async fn visitors(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many visitors to return: 1 to 100, 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(
+            desc = "Returns the visitors after this cursor: the `endCursor` of the previous page."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<Conn<Visitor>> {
         let (db, principal) = caller(ctx)?;
@@ -72,10 +82,14 @@ impl OrganizationQuery {
         ))
     }
 
-    /// One visitor by id.
-    async fn visitor(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Visitor> {
+    /// One visitor by id; null when the organization has none with this id.
+    async fn visitor(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The visitor's id.")] id: ID,
+    ) -> async_graphql::Result<Option<Visitor>> {
         let (db, principal) = caller(ctx)?;
-        Ok(Visitor(visitors::get(db, principal, &id).await?))
+        Ok(found(ctx, visitors::get(db, principal, &id).await)?.map(Visitor))
     }
 
     /// Conversation and knowledge-base counts.
@@ -87,15 +101,25 @@ impl OrganizationQuery {
 /// Analytics of the caller's organization.
 pub struct Analytics;
 
+/// The organization's analytics: conversation and knowledge-base figures over a time range.
 #[Object]
 impl Analytics {
     /// Conversation figures of the conversations created in `[from, to)` (default: the last 30 days).
     async fn conversations(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The start of the range (inclusive); 30 days before `to` when omitted.")]
         from: Option<Timestamp>,
-        to: Option<Timestamp>,
+        #[graphql(desc = "The end of the range (exclusive); now when omitted.")] to: Option<
+            Timestamp,
+        >,
+        #[graphql(
+            desc = "The width of the series' buckets: day when omitted; the range may hold at most 2,000 buckets."
+        )]
         granularity: Option<Granularity>,
+        #[graphql(
+            desc = "Counts only the conversations of this assistant; all assistants when omitted."
+        )]
         assistant_id: Option<ID>,
     ) -> async_graphql::Result<crate::graphql::analytics::ConversationStats> {
         let (db, principal) = caller(ctx)?;
@@ -109,9 +133,18 @@ impl Analytics {
     async fn knowledge_base(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The start of the range (inclusive); 30 days before `to` when omitted.")]
         from: Option<Timestamp>,
-        to: Option<Timestamp>,
+        #[graphql(desc = "The end of the range (exclusive); now when omitted.")] to: Option<
+            Timestamp,
+        >,
+        #[graphql(
+            desc = "The width of the series' buckets: day when omitted; the range may hold at most 2,000 buckets."
+        )]
         granularity: Option<Granularity>,
+        #[graphql(
+            desc = "Limits the figures to this assistant's questions and ratings; all assistants when omitted."
+        )]
         assistant_id: Option<ID>,
     ) -> async_graphql::Result<crate::graphql::analytics::KnowledgeBaseStats> {
         let (db, principal) = caller(ctx)?;
@@ -139,19 +172,34 @@ fn range(
 /// Widget settings to set; absent fields take their defaults.
 #[derive(InputObject, Default)]
 pub struct WidgetInput {
+    /// The corner of the page where the launcher sits; bottom right by default.
     pub position: Option<WidgetPosition>,
+    /// The main colour, as `#rrggbb`; `#0071e3` by default.
     pub primary_color: Option<String>,
+    /// The colour scheme; light by default.
     pub theme: Option<WidgetTheme>,
+    /// The greeting shown when the widget opens, up to 1,000 characters.
     pub welcome_message: Option<String>,
+    /// Whether the widget opens by itself when the page loads; false by default.
     pub auto_open: Option<bool>,
+    /// How long to wait before opening by itself, in milliseconds: 0 to 600,000 (0 by default).
     pub auto_open_delay_ms: Option<u32>,
+    /// Whether the assistant's avatar is shown; true by default.
     pub show_avatar: Option<bool>,
+    /// The address of the avatar image: an absolute http or https URL of up to 2,048 characters.
     pub avatar_url: Option<String>,
+    /// Whether the widget stays hidden on mobile devices; false by default.
     pub hide_on_mobile: Option<bool>,
+    /// The CSS stacking order of the widget on the page; 2147483000 by default.
     pub z_index: Option<i32>,
+    /// The open widget's width in pixels, 200 to 1,200; 380 by default.
     pub width: Option<u32>,
+    /// The open widget's height in pixels, 300 to 1,600; 600 by default.
     pub height: Option<u32>,
+    /// Page paths where the widget stays hidden: up to 100, each starting with `/` and up to 500 characters.
     pub hide_on_paths: Option<Vec<String>>,
+    /// Page paths where the widget shows (empty: everywhere): up to 100, each starting with `/` and up to 500
+    /// characters.
     pub show_on_paths: Option<Vec<String>>,
     /// Website origins whose pages may run the widget (`https://shop.example.com`, `https://*.example.com`);
     /// empty allows every origin.
@@ -186,11 +234,14 @@ impl WidgetInput {
 pub struct AiProviderInput {
     /// Base URL of the API (http or https), e.g. `https://api.openai.com/v1`.
     pub base_url: String,
+    /// The model for ordinary questions, as the provider names it (up to 200 characters).
     pub standard_model: String,
     /// Defaults to the standard model.
     pub complex_model: Option<String>,
+    /// Seconds to wait for the provider before the knowledge-base answer is sent: 1 to 120, 10 by default.
     #[graphql(default = 10)]
     pub timeout_secs: u32,
+    /// Most completion tokens per answer: 16 to 8,192, 400 by default.
     #[graphql(default = 400)]
     pub max_tokens: u32,
     /// Tokens per calendar month for the whole organization; unset means no limit.
@@ -200,10 +251,13 @@ pub struct AiProviderInput {
 /// Assistant engine settings to change; absent fields keep their value.
 #[derive(InputObject, Default)]
 pub struct EngineInput {
+    /// Whether the assistant answers visitor messages at all (true by default).
     pub auto_reply: Option<bool>,
     /// 0 to 1; below it the fallback message is sent (default 0.35).
     pub confidence_threshold: Option<f64>,
+    /// Sent when nothing answers the question well enough; 1 to 2,000 characters.
     pub fallback_message: Option<String>,
+    /// Sent when the conversation is handed to a person; 1 to 2,000 characters.
     pub handoff_message: Option<String>,
     /// Phrases that ask for a person, on top of the built-in ones.
     pub handoff_phrases: Option<Vec<String>>,
@@ -211,6 +265,7 @@ pub struct EngineInput {
     pub max_failed_responses: Option<u32>,
     /// VADER compound score below which a visitor message hands off (default -0.5); `null` turns it off.
     pub negative_sentiment_threshold: MaybeUndefined<f64>,
+    /// The intents to recognise in visitor messages, up to 50 with distinct names; they replace the current ones.
     pub intents: Option<Vec<crate::graphql::engine::Intent>>,
     /// `null` removes the provider: answers come from the knowledge base alone.
     pub provider: MaybeUndefined<AiProviderInput>,
@@ -254,17 +309,23 @@ impl EngineInput {
     }
 }
 
+/// A new assistant; settings left out take their defaults.
 #[derive(InputObject)]
 pub struct CreateAssistantInput {
+    /// The assistant's name, 1 to 200 characters.
     pub name: String,
+    /// How the chat widget looks and behaves; defaults when omitted.
     pub widget: Option<WidgetInput>,
+    /// How the assistant answers and hands off; defaults when omitted.
     pub engine: Option<EngineInput>,
     /// The AI provider's API key: write-only, stored encrypted.
     pub provider_api_key: Option<String>,
 }
 
+/// Changes to an assistant: absent fields keep their value.
 #[derive(InputObject)]
 pub struct UpdateAssistantInput {
+    /// The assistant's new name, 1 to 200 characters.
     pub name: Option<String>,
     /// Fields given here change; the others keep their value.
     pub widget: Option<WidgetInput>,
@@ -277,9 +338,28 @@ pub struct UpdateAssistantInput {
 /// Input of `updateVisitor`: absent fields keep their value, `null` clears.
 #[derive(InputObject, Default)]
 pub struct UpdateVisitorInput {
+    /// The visitor's name, up to 200 characters; `null` clears it.
     pub name: MaybeUndefined<String>,
+    /// The visitor's email address, up to 254 characters; `null` clears it.
     pub email: MaybeUndefined<String>,
+    /// The visitor's phone number: up to 40 digits, spaces and `+ - ( ) .`; `null` clears it.
     pub phone: MaybeUndefined<String>,
+}
+
+payload_type! {
+    /// The result of `updateVisitor`.
+    VisitorPayload {
+        /// The visitor as changed.
+        visitor: Option<Visitor>,
+    }
+}
+
+payload_type! {
+    /// The result of `createAssistant` and `updateAssistant`.
+    AssistantPayload {
+        /// The assistant as stored.
+        assistant: Option<Assistant>,
+    }
 }
 
 #[derive(Default)]
@@ -291,77 +371,78 @@ impl OrganizationMutation {
     async fn update_visitor(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: UpdateVisitorInput,
-    ) -> async_graphql::Result<Visitor> {
+        #[graphql(desc = "The visitor to change.")] id: ID,
+        #[graphql(desc = "The contact details to change.")] input: UpdateVisitorInput,
+    ) -> async_graphql::Result<Option<VisitorPayload>> {
         let (db, principal) = caller(ctx)?;
         let input = visitors::UpdateVisitor {
             name: input.name.into(),
             email: input.email.into(),
             phone: input.phone.into(),
         };
-        Ok(Visitor(visitors::update(db, principal, &id, input).await?))
+        let result = visitors::update(db, principal, &id, input).await;
+        payload(ctx, result, Args::Input, |v| VisitorPayload {
+            visitor: Some(Visitor(v)),
+            ..Default::default()
+        })
     }
 
-    /// Creates an assistant with its widget settings.
+    /// Creates an assistant with its widget and engine settings.
     async fn create_assistant(
         &self,
         ctx: &Context<'_>,
-        input: CreateAssistantInput,
-    ) -> async_graphql::Result<Assistant> {
+        #[graphql(desc = "The new assistant's name and settings.")] input: CreateAssistantInput,
+    ) -> async_graphql::Result<Option<AssistantPayload>> {
         let (db, principal) = caller(ctx)?;
         let widget = input.widget.map(|w| w.apply(WidgetSettings::default()));
         let engine = input.engine.map(|e| e.apply(EngineSettings::default()));
-        Ok(Assistant(
-            assistants::create(
-                db,
-                sealer(ctx)?,
-                principal,
-                CreateAssistant {
-                    name: input.name,
-                    widget,
-                    engine,
-                    provider_api_key: input.provider_api_key,
-                },
-            )
-            .await?,
-        ))
+        let create = CreateAssistant {
+            name: input.name,
+            widget,
+            engine,
+            provider_api_key: input.provider_api_key,
+        };
+        let result = assistants::create(db, sealer(ctx)?, principal, create).await;
+        payload(ctx, result, Args::Input, |a| AssistantPayload {
+            assistant: Some(Assistant(a)),
+            ..Default::default()
+        })
     }
 
-    /// Renames an assistant or changes its widget settings.
+    /// Renames an assistant or changes its widget or engine settings.
     async fn update_assistant(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: UpdateAssistantInput,
-    ) -> async_graphql::Result<Assistant> {
+        #[graphql(desc = "The assistant to change.")] id: ID,
+        #[graphql(desc = "What to change.")] input: UpdateAssistantInput,
+    ) -> async_graphql::Result<Option<AssistantPayload>> {
         let (db, principal) = caller(ctx)?;
-        let current = match (&input.widget, &input.engine) {
-            (None, None) => None,
-            _ => Some(assistants::get(db, principal, &id).await?),
-        };
-        let widget = input
-            .widget
-            .zip(current.as_ref())
-            .map(|(w, current)| w.apply(assistants::widget(current)));
-        let engine = input
-            .engine
-            .zip(current.as_ref())
-            .map(|(e, current)| e.apply(assistants::engine(current)));
-        Ok(Assistant(
-            assistants::update(
-                db,
-                sealer(ctx)?,
-                principal,
-                &id,
-                UpdateAssistant {
-                    name: input.name,
-                    widget,
-                    engine,
-                    provider_api_key: input.provider_api_key.into(),
-                },
-            )
-            .await?,
-        ))
+        let sealer = sealer(ctx)?;
+        let result = async {
+            let current = match (&input.widget, &input.engine) {
+                (None, None) => None,
+                _ => Some(assistants::get(db, principal, &id).await?),
+            };
+            let widget = input
+                .widget
+                .zip(current.as_ref())
+                .map(|(w, current)| w.apply(assistants::widget(current)));
+            let engine = input
+                .engine
+                .zip(current.as_ref())
+                .map(|(e, current)| e.apply(assistants::engine(current)));
+            let update = UpdateAssistant {
+                name: input.name,
+                widget,
+                engine,
+                provider_api_key: input.provider_api_key.into(),
+            };
+            assistants::update(db, sealer, principal, &id, update).await
+        }
+        .await;
+        payload(ctx, result, Args::Input, |a| AssistantPayload {
+            assistant: Some(Assistant(a)),
+            ..Default::default()
+        })
     }
 }

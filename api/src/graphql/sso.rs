@@ -4,8 +4,10 @@ use async_graphql::{Context, ID, InputObject, Object};
 use entities::sso_connection;
 
 use crate::graphql::enums::{Role, SsoProtocol};
+use crate::graphql::members::OrganizationPayload;
+use crate::graphql::payloads::{Args, payload, payload_type};
 use crate::graphql::types::{Organization, Timestamp};
-use crate::graphql::{caller, sealer};
+use crate::graphql::{caller, found, sealer};
 use crate::service::identity::sso;
 use crate::service::identity::sso::settings::{
     Attributes, ConnectionInput, OAuth2Input, OidcInput, Protocol, RoleRule, SamlInput,
@@ -17,14 +19,18 @@ pub struct SsoConnection(pub sso_connection::Model);
 /// The OpenID Connect settings of a connection (the client secret is write-only).
 pub struct OidcSettings(pub sso::settings::OidcSettings);
 
+/// The OpenID Connect settings of a connection; the client secret is never shown.
 #[Object]
 impl OidcSettings {
+    /// The provider's issuer, exactly as its discovery document names it.
     async fn issuer(&self) -> &str {
         &self.0.issuer
     }
+    /// The client id registered at the provider.
     async fn client_id(&self) -> &str {
         &self.0.client_id
     }
+    /// The scopes requested besides `openid`; empty means `email profile groups`.
     async fn scopes(&self) -> &[String] {
         &self.0.scopes
     }
@@ -33,20 +39,26 @@ impl OidcSettings {
 /// The OAuth 2.0 settings of a connection (the client secret is write-only).
 pub struct OAuth2Settings(pub sso::settings::OAuth2Settings);
 
+/// The OAuth 2.0 settings of a connection; the client secret is never shown.
 #[Object]
 impl OAuth2Settings {
+    /// The provider's authorization endpoint, where members are sent to sign in.
     async fn authorization_url(&self) -> &str {
         &self.0.authorization_url
     }
+    /// The provider's token endpoint, where the authorization code is exchanged for an access token.
     async fn token_url(&self) -> &str {
         &self.0.token_url
     }
+    /// The endpoint that answers JSON about the signed-in user for the access token.
     async fn userinfo_url(&self) -> &str {
         &self.0.userinfo_url
     }
+    /// The client id registered at the provider.
     async fn client_id(&self) -> &str {
         &self.0.client_id
     }
+    /// The scopes requested at sign-in.
     async fn scopes(&self) -> &[String] {
         &self.0.scopes
     }
@@ -55,11 +67,14 @@ impl OAuth2Settings {
 /// The SAML settings of a connection, as read from the IdP's metadata.
 pub struct SamlSettings(pub sso::settings::SamlSettings);
 
+/// The SAML settings of a connection, as read from the identity provider's metadata.
 #[Object]
 impl SamlSettings {
+    /// The identity provider's entity id.
     async fn idp_entity_id(&self) -> &str {
         &self.0.idp_entity_id
     }
+    /// The identity provider's single sign-on URL (HTTP-Redirect binding), where members are sent to sign in.
     async fn sso_url(&self) -> &str {
         &self.0.sso_url
     }
@@ -67,15 +82,19 @@ impl SamlSettings {
     async fn certificates(&self) -> &[String] {
         &self.0.certificates
     }
+    /// Where the metadata is fetched from and refreshed; null when it was given as XML or in parts.
     async fn metadata_url(&self) -> Option<&str> {
         self.0.metadata_url.as_deref()
     }
+    /// When the metadata was last fetched from `metadataUrl`; null when it was not given by URL.
     async fn metadata_fetched_at(&self) -> Option<Timestamp> {
         self.0.metadata_fetched_at.map(Timestamp)
     }
+    /// Whether sign-ins started at the identity provider, which Concierge did not ask for, are accepted.
     async fn allow_idp_initiated(&self) -> bool {
         self.0.allow_idp_initiated
     }
+    /// The clock difference with the identity provider tolerated, in seconds (0 to 600; 60 by default).
     async fn clock_skew_seconds(&self) -> u32 {
         self.0.clock_skew_secs
     }
@@ -85,33 +104,44 @@ impl SamlSettings {
 /// into the userinfo answer, such as `data.user.email`).
 pub struct SsoAttributes(pub Attributes);
 
+/// Which claim or attribute holds the subject, the email, the name and the groups (for OAuth 2.0, JSON paths into the
+/// userinfo answer, such as `data.user.email`).
 #[Object]
 impl SsoAttributes {
+    /// The claim holding the provider's id of the user; `sub` by default.
     async fn subject(&self) -> &str {
         &self.0.subject
     }
+    /// The claim holding the user's email address; `email` by default.
     async fn email(&self) -> &str {
         &self.0.email
     }
+    /// The claim holding the user's name; `name` by default.
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// The claim holding the user's groups, which role rules match by default; `groups` by default.
     async fn groups(&self) -> &str {
         &self.0.groups
     }
 }
 
+/// An identity provider the organization's members sign in through, by OpenID Connect, OAuth 2.0 or SAML.
 #[Object]
 impl SsoConnection {
+    /// The connection's id.
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
+    /// The name members see on the sign-in page.
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// How members sign in through it.
     async fn protocol(&self) -> async_graphql::Result<SsoProtocol> {
         Ok(sso::settings::protocol(&self.0)?.into())
     }
+    /// Whether members can sign in through it.
     async fn enabled(&self) -> bool {
         self.0.enabled
     }
@@ -120,18 +150,21 @@ impl SsoConnection {
         let (db, _) = caller(ctx)?;
         Ok(sso::connections::domains_of(db.conn(), &self.0).await?)
     }
+    /// The OpenID Connect settings; null for other protocols.
     async fn oidc(&self) -> async_graphql::Result<Option<OidcSettings>> {
         Ok(match sso::settings::protocol(&self.0)? {
             Protocol::Oidc => Some(OidcSettings(sso::settings::oidc_settings(&self.0)?)),
             Protocol::OAuth2 | Protocol::Saml => None,
         })
     }
+    /// The OAuth 2.0 settings; null for other protocols.
     async fn oauth2(&self) -> async_graphql::Result<Option<OAuth2Settings>> {
         Ok(match sso::settings::protocol(&self.0)? {
             Protocol::OAuth2 => Some(OAuth2Settings(sso::settings::oauth2_settings(&self.0)?)),
             Protocol::Oidc | Protocol::Saml => None,
         })
     }
+    /// The SAML settings; null for other protocols.
     async fn saml(&self) -> async_graphql::Result<Option<SamlSettings>> {
         Ok(match sso::settings::protocol(&self.0)? {
             Protocol::Saml => Some(SamlSettings(sso::settings::saml_settings(&self.0)?)),
@@ -146,6 +179,7 @@ impl SsoConnection {
     async fn client_secret_set(&self) -> bool {
         self.0.secret_sealed.is_some()
     }
+    /// Which claims or attributes hold the user's details.
     async fn attributes(&self) -> SsoAttributes {
         SsoAttributes(sso::settings::attributes(&self.0))
     }
@@ -156,6 +190,7 @@ impl SsoConnection {
             .map(SsoRoleRule::from)
             .collect()
     }
+    /// The role of members no role rule matches (unless `denyUnmatched`).
     async fn default_role(&self) -> async_graphql::Result<Role> {
         Ok(crate::auth::Role::stored(&self.0.default_role)?.into())
     }
@@ -175,9 +210,11 @@ impl SsoConnection {
     async fn callback_path(&self) -> String {
         format!("/sso/{}/{}/callback", self.0.protocol, self.0.id)
     }
+    /// When the connection was added.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
+    /// When the connection last changed.
     async fn updated_at(&self) -> Timestamp {
         Timestamp(self.0.updated_at)
     }
@@ -188,7 +225,9 @@ impl SsoConnection {
 pub struct OidcSettingsInput {
     /// The issuer exactly as its discovery document names it (scheme, host, port, path, trailing slash).
     pub issuer: String,
+    /// The client id registered at the provider, up to 500 characters.
     pub client_id: String,
+    /// The client secret, up to 2,000 characters; write-only, stored encrypted.
     pub client_secret: Option<String>,
     /// Requested besides `openid`; default `email profile groups`.
     #[graphql(default)]
@@ -199,9 +238,13 @@ pub struct OidcSettingsInput {
 /// and `groups`.
 #[derive(InputObject)]
 pub struct SsoAttributesInput {
+    /// The claim holding the provider's id of the user; `sub` by default.
     pub subject: Option<String>,
+    /// The claim holding the user's email address; `email` by default.
     pub email: Option<String>,
+    /// The claim holding the user's name; `name` by default.
     pub name: Option<String>,
+    /// The claim holding the user's groups; `groups` by default.
     pub groups: Option<String>,
 }
 
@@ -210,12 +253,19 @@ pub struct SsoAttributesInput {
 #[derive(InputObject)]
 #[graphql(name = "OAuth2SettingsInput")]
 pub struct OAuth2SettingsInput {
+    /// The provider's authorization endpoint: an http or https URL on the public internet (or allowed by the server's
+    /// egress allow-list).
     pub authorization_url: String,
+    /// The provider's token endpoint: an http or https URL on the public internet (or allowed by the server's egress
+    /// allow-list).
     pub token_url: String,
     /// Answers JSON about the user for the access token.
     pub userinfo_url: String,
+    /// The client id registered at the provider, up to 500 characters.
     pub client_id: String,
+    /// The client secret, up to 2,000 characters; write-only, stored encrypted.
     pub client_secret: Option<String>,
+    /// The scopes to request: up to 20 words without spaces; none by default.
     #[graphql(default)]
     pub scopes: Vec<String>,
 }
@@ -224,9 +274,14 @@ pub struct OAuth2SettingsInput {
 /// sign-on URL and signing certificates. A connection without a signing certificate is refused.
 #[derive(InputObject)]
 pub struct SamlSettingsInput {
+    /// The identity provider's metadata as XML, up to 1 MB; give it, `metadataUrl`, or `entityId` with `ssoUrl` and
+    /// `certificates`.
     pub metadata_xml: Option<String>,
+    /// Where to fetch the identity provider's metadata (now, then hourly); not together with `metadataXml`.
     pub metadata_url: Option<String>,
+    /// The identity provider's entity id, when the metadata is given in parts.
     pub entity_id: Option<String>,
+    /// The identity provider's single sign-on URL (HTTP-Redirect binding), required with `entityId`.
     pub sso_url: Option<String>,
     /// PEM or base64 DER; several allow a key rollover.
     #[graphql(default)]
@@ -242,36 +297,51 @@ pub struct SamlSettingsInput {
 /// `role`.
 #[derive(InputObject)]
 pub struct SsoRoleRuleInput {
+    /// The claim or attribute to look at, up to 200 characters; the groups claim when omitted.
     pub attribute: Option<String>,
+    /// The value it must equal or contain, up to 500 characters.
     pub value: String,
+    /// The role given to members it matches.
     pub role: Role,
 }
 
-/// A connection's whole configuration.
+/// A new connection's configuration.
 #[derive(InputObject)]
-pub struct SsoConnectionInput {
+pub struct CreateSsoConnectionInput {
+    /// The name members see on the sign-in page, 1 to 200 characters.
     pub name: String,
+    /// How members sign in through it; the matching settings (`oidc`, `oauth2` or `saml`) are required.
     pub protocol: SsoProtocol,
+    /// The email domains whose members sign in through it, such as `example.com` (1 to 50).
     pub domains: Vec<String>,
+    /// Whether members can sign in through it; true by default.
     #[graphql(default = true)]
     pub enabled: bool,
+    /// The OpenID Connect settings, for an `OIDC` connection.
     pub oidc: Option<OidcSettingsInput>,
+    /// The OAuth 2.0 settings, for an `OAUTH2` connection.
     #[graphql(name = "oauth2")]
     pub oauth2: Option<OAuth2SettingsInput>,
+    /// The SAML settings, for a `SAML` connection.
     pub saml: Option<SamlSettingsInput>,
+    /// Which claims hold the user's details; the defaults are `sub`, `email`, `name` and `groups`.
     pub attributes: Option<SsoAttributesInput>,
+    /// Rules that give roles from the user's claims, applied in order (up to 100); the first that matches wins.
     #[graphql(default)]
     pub role_rules: Vec<SsoRoleRuleInput>,
+    /// The role of members no rule matches; viewer by default.
     #[graphql(default_with = "Role::Viewer")]
     pub default_role: Role,
+    /// Whether members no rule matches are refused instead of getting the default role; false by default.
     #[graphql(default = false)]
     pub deny_unmatched: bool,
+    /// Whether a first sign-in creates the member; true by default.
     #[graphql(default = true)]
     pub jit_provisioning: bool,
 }
 
-impl From<SsoConnectionInput> for ConnectionInput {
-    fn from(input: SsoConnectionInput) -> Self {
+impl From<CreateSsoConnectionInput> for ConnectionInput {
+    fn from(input: CreateSsoConnectionInput) -> Self {
         let defaults = Attributes::default();
         let attributes = match input.attributes {
             Some(a) => Attributes {
@@ -287,40 +357,121 @@ impl From<SsoConnectionInput> for ConnectionInput {
             protocol: input.protocol.into(),
             domains: input.domains,
             enabled: input.enabled,
-            oidc: input.oidc.map(|o| OidcInput {
-                issuer: o.issuer,
-                client_id: o.client_id,
-                client_secret: o.client_secret,
-                scopes: o.scopes,
-            }),
-            oauth2: input.oauth2.map(|o| OAuth2Input {
-                authorization_url: o.authorization_url,
-                token_url: o.token_url,
-                userinfo_url: o.userinfo_url,
-                client_id: o.client_id,
-                client_secret: o.client_secret,
-                scopes: o.scopes,
-            }),
-            saml: input.saml.map(|s| SamlInput {
-                metadata_xml: s.metadata_xml,
-                metadata_url: s.metadata_url,
-                entity_id: s.entity_id,
-                sso_url: s.sso_url,
-                certificates: s.certificates,
-                allow_idp_initiated: s.allow_idp_initiated,
-                clock_skew_secs: s.clock_skew_seconds,
-            }),
+            oidc: input.oidc.map(Into::into),
+            oauth2: input.oauth2.map(Into::into),
+            saml: input.saml.map(Into::into),
+            attributes,
+            role_rules: input.role_rules.into_iter().map(Into::into).collect(),
+            default_role: input.default_role.into(),
+            deny_unmatched: input.deny_unmatched,
+            jit_provisioning: input.jit_provisioning,
+        }
+    }
+}
+
+impl From<OidcSettingsInput> for OidcInput {
+    fn from(o: OidcSettingsInput) -> Self {
+        OidcInput {
+            issuer: o.issuer,
+            client_id: o.client_id,
+            client_secret: o.client_secret,
+            scopes: o.scopes,
+        }
+    }
+}
+
+impl From<OAuth2SettingsInput> for OAuth2Input {
+    fn from(o: OAuth2SettingsInput) -> Self {
+        OAuth2Input {
+            authorization_url: o.authorization_url,
+            token_url: o.token_url,
+            userinfo_url: o.userinfo_url,
+            client_id: o.client_id,
+            client_secret: o.client_secret,
+            scopes: o.scopes,
+        }
+    }
+}
+
+impl From<SamlSettingsInput> for SamlInput {
+    fn from(s: SamlSettingsInput) -> Self {
+        SamlInput {
+            metadata_xml: s.metadata_xml,
+            metadata_url: s.metadata_url,
+            entity_id: s.entity_id,
+            sso_url: s.sso_url,
+            certificates: s.certificates,
+            allow_idp_initiated: s.allow_idp_initiated,
+            clock_skew_secs: s.clock_skew_seconds,
+        }
+    }
+}
+
+impl From<SsoRoleRuleInput> for RoleRule {
+    fn from(r: SsoRoleRuleInput) -> Self {
+        RoleRule {
+            attribute: r.attribute,
+            value: r.value,
+            role: r.role.into(),
+        }
+    }
+}
+
+/// Changes to a connection: absent fields keep their value (the client secret included); a list or a protocol's
+/// settings given replace the current ones.
+#[derive(InputObject, Default)]
+pub struct UpdateSsoConnectionInput {
+    /// The name members see on the sign-in page, up to 200 characters.
+    pub name: Option<String>,
+    /// A new protocol needs that protocol's settings in the same update.
+    pub protocol: Option<SsoProtocol>,
+    /// The email domains whose members sign in through it (1 to 50); they replace the current ones.
+    pub domains: Option<Vec<String>>,
+    /// Whether members can sign in through it.
+    pub enabled: Option<bool>,
+    /// OpenID Connect settings, replacing the current ones; without `clientSecret` the stored secret stays.
+    pub oidc: Option<OidcSettingsInput>,
+    /// OAuth 2.0 settings, replacing the current ones; without `clientSecret` the stored secret stays.
+    #[graphql(name = "oauth2")]
+    pub oauth2: Option<OAuth2SettingsInput>,
+    /// SAML settings, replacing the current ones (the metadata is read again); absent keeps the stored metadata.
+    pub saml: Option<SamlSettingsInput>,
+    /// Claim names to change; those not given keep their value.
+    pub attributes: Option<SsoAttributesInput>,
+    /// The role-mapping rules, in order; they replace the current ones (an empty list removes them).
+    pub role_rules: Option<Vec<SsoRoleRuleInput>>,
+    /// The role of members no rule matches.
+    pub default_role: Option<Role>,
+    /// Whether members no rule matches are refused instead of getting the default role.
+    pub deny_unmatched: Option<bool>,
+    /// Whether a first sign-in creates the member.
+    pub jit_provisioning: Option<bool>,
+}
+
+impl From<UpdateSsoConnectionInput> for sso::connections::ConnectionPatch {
+    fn from(input: UpdateSsoConnectionInput) -> Self {
+        let attributes =
+            input
+                .attributes
+                .map_or_else(Default::default, |a| sso::connections::AttributesPatch {
+                    subject: a.subject,
+                    email: a.email,
+                    name: a.name,
+                    groups: a.groups,
+                });
+        Self {
+            name: input.name,
+            protocol: input.protocol.map(Into::into),
+            domains: input.domains,
+            enabled: input.enabled,
+            oidc: input.oidc.map(Into::into),
+            oauth2: input.oauth2.map(Into::into),
+            saml: input.saml.map(Into::into),
             attributes,
             role_rules: input
                 .role_rules
-                .into_iter()
-                .map(|r| RoleRule {
-                    attribute: r.attribute,
-                    value: r.value,
-                    role: r.role.into(),
-                })
-                .collect(),
-            default_role: input.default_role.into(),
+                .map(|rules| rules.into_iter().map(Into::into).collect()),
+            default_role: input.default_role.map(Into::into),
             deny_unmatched: input.deny_unmatched,
             jit_provisioning: input.jit_provisioning,
         }
@@ -331,8 +482,11 @@ impl From<SsoConnectionInput> for ConnectionInput {
 /// get `role`. Rules apply in order; the first that matches wins.
 #[derive(async_graphql::SimpleObject)]
 pub struct SsoRoleRule {
+    /// The claim or attribute looked at; null for the groups claim.
     pub attribute: Option<String>,
+    /// The value it must equal or contain.
     pub value: String,
+    /// The role given to members it matches.
     pub role: Role,
 }
 
@@ -352,6 +506,7 @@ pub struct SsoCheck {
     /// `discovery`, `signing_keys`, `endpoints`, `authorization_url`, `token_url`, `userinfo_url` or
     /// `client_secret`.
     pub name: String,
+    /// Whether the check passed.
     pub ok: bool,
     /// What was found, or what is wrong, in words.
     pub detail: String,
@@ -372,6 +527,7 @@ impl From<sso::idp::Check> for SsoCheck {
 pub struct SsoConnectionTest {
     /// Every check passed.
     pub ok: bool,
+    /// Every check made, with what it found.
     pub checks: Vec<SsoCheck>,
 }
 
@@ -397,15 +553,38 @@ impl SsoQuery {
             .collect())
     }
 
+    /// One connection by id; null when the organization has none with this id.
     async fn sso_connection(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-    ) -> async_graphql::Result<SsoConnection> {
+        #[graphql(desc = "The connection's id.")] id: ID,
+    ) -> async_graphql::Result<Option<SsoConnection>> {
         let (db, principal) = caller(ctx)?;
-        Ok(SsoConnection(
-            sso::connections::get(db, principal, &id).await?,
-        ))
+        Ok(found(ctx, sso::connections::get(db, principal, &id).await)?.map(SsoConnection))
+    }
+}
+
+payload_type! {
+    /// The result of `createSsoConnection` and `updateSsoConnection`.
+    SsoConnectionPayload {
+        /// The connection as stored.
+        sso_connection: Option<SsoConnection>,
+    }
+}
+
+payload_type! {
+    /// The result of `testSsoConnection`.
+    TestSsoConnectionPayload {
+        /// What the checks found.
+        test: Option<SsoConnectionTest>,
+    }
+}
+
+payload_type! {
+    /// The result of `deleteSsoConnection`.
+    DeleteSsoConnectionPayload {
+        /// The id of the connection deleted.
+        deleted_sso_connection_id: Option<ID>,
     }
 }
 
@@ -418,26 +597,31 @@ impl SsoMutation {
     async fn create_sso_connection(
         &self,
         ctx: &Context<'_>,
-        input: SsoConnectionInput,
-    ) -> async_graphql::Result<SsoConnection> {
+        #[graphql(desc = "The new connection's configuration.")] input: CreateSsoConnectionInput,
+    ) -> async_graphql::Result<Option<SsoConnectionPayload>> {
         let (db, principal) = caller(ctx)?;
-        Ok(SsoConnection(
-            sso::connections::create(db, sealer(ctx)?, idp(ctx)?, principal, input.into()).await?,
-        ))
+        let result =
+            sso::connections::create(db, sealer(ctx)?, idp(ctx)?, principal, input.into()).await;
+        payload(ctx, result, Args::Input, |c| SsoConnectionPayload {
+            sso_connection: Some(SsoConnection(c)),
+            ..Default::default()
+        })
     }
 
-    /// Replaces a connection's configuration.
+    /// Changes a connection: what the input leaves out keeps its value.
     async fn update_sso_connection(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: SsoConnectionInput,
-    ) -> async_graphql::Result<SsoConnection> {
+        #[graphql(desc = "The connection to change.")] id: ID,
+        #[graphql(desc = "What to change.")] input: UpdateSsoConnectionInput,
+    ) -> async_graphql::Result<Option<SsoConnectionPayload>> {
         let (db, principal) = caller(ctx)?;
-        Ok(SsoConnection(
-            sso::connections::update(db, sealer(ctx)?, idp(ctx)?, principal, &id, input.into())
-                .await?,
-        ))
+        let (sealer, idp) = (sealer(ctx)?, idp(ctx)?);
+        let result = sso::connections::update(db, sealer, idp, principal, &id, input.into()).await;
+        payload(ctx, result, Args::Input, |c| SsoConnectionPayload {
+            sso_connection: Some(SsoConnection(c)),
+            ..Default::default()
+        })
     }
 
     /// Checks a connection against its provider (discovery, signing keys, reachable URLs, the stored secret);
@@ -445,36 +629,45 @@ impl SsoMutation {
     async fn test_sso_connection(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-    ) -> async_graphql::Result<SsoConnectionTest> {
+        #[graphql(desc = "The connection to check.")] id: ID,
+    ) -> async_graphql::Result<Option<TestSsoConnectionPayload>> {
         let (db, principal) = caller(ctx)?;
-        let checks = sso::diagnostics::test(db, sealer(ctx)?, idp(ctx)?, principal, &id).await?;
-        Ok(SsoConnectionTest {
-            ok: checks.iter().all(|c| c.ok),
-            checks: checks.into_iter().map(SsoCheck::from).collect(),
+        let result = sso::diagnostics::test(db, sealer(ctx)?, idp(ctx)?, principal, &id).await;
+        payload(ctx, result, Args::Top, |checks| TestSsoConnectionPayload {
+            test: Some(SsoConnectionTest {
+                ok: checks.iter().all(|c| c.ok),
+                checks: checks.into_iter().map(SsoCheck::from).collect(),
+            }),
+            ..Default::default()
         })
     }
 
+    /// Deletes a connection; its members keep their accounts. The last enabled connection cannot go while SSO
+    /// is enforced.
     async fn delete_sso_connection(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-    ) -> async_graphql::Result<SsoConnection> {
+        #[graphql(desc = "The connection to delete.")] id: ID,
+    ) -> async_graphql::Result<Option<DeleteSsoConnectionPayload>> {
         let (db, principal) = caller(ctx)?;
-        Ok(SsoConnection(
-            sso::connections::delete(db, principal, &id).await?,
-        ))
+        let result = sso::connections::delete(db, principal, &id).await;
+        payload(ctx, result, Args::Top, |c| DeleteSsoConnectionPayload {
+            deleted_sso_connection_id: Some(ID(c.id)),
+            ..Default::default()
+        })
     }
 
     /// When enforced, members sign in only through SSO; password sessions end and API keys keep working.
     async fn set_sso_enforced(
         &self,
         ctx: &Context<'_>,
-        enforced: bool,
-    ) -> async_graphql::Result<Organization> {
+        #[graphql(desc = "Whether members must sign in through SSO.")] enforced: bool,
+    ) -> async_graphql::Result<Option<OrganizationPayload>> {
         let (db, principal) = caller(ctx)?;
-        Ok(Organization(
-            sso::connections::set_enforced(db, principal, enforced).await?,
-        ))
+        let result = sso::connections::set_enforced(db, principal, enforced).await;
+        payload(ctx, result, Args::Top, |org| OrganizationPayload {
+            organization: Some(Organization(org)),
+            ..Default::default()
+        })
     }
 }

@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::error::ApiError;
 use crate::events::follow::{self, Recheck, Scope};
 use crate::graphql::caller;
+use crate::graphql::enums::{EventType, names};
 use crate::graphql::events::Event;
 use crate::graphql::types::Message;
 use crate::service::conversations::messages;
@@ -48,13 +49,17 @@ async fn open(
     Ok(stream.map(|item| item.map(Event).map_err(async_graphql::Error::from)))
 }
 
+/// Live updates, served over WebSocket at `/graphql/ws`.
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Every event of one conversation, in order. With `after` (an event id), first replays what came since.
     async fn conversation_events(
         &self,
         ctx: &Context<'_>,
-        conversation_id: ID,
+        #[graphql(desc = "The conversation to follow.")] conversation_id: ID,
+        #[graphql(
+            desc = "An event id: the events since it are replayed first; only new events when omitted."
+        )]
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Event>> + use<>> {
         open(ctx, Scope::conversation(&conversation_id), after).await
@@ -65,17 +70,31 @@ impl SubscriptionRoot {
     async fn organization_events(
         &self,
         ctx: &Context<'_>,
-        types: Option<Vec<String>>,
+        #[graphql(
+            desc = "Only events of these types; every type the caller's role may read when omitted."
+        )]
+        types: Option<Vec<EventType>>,
+        #[graphql(
+            desc = "An event id: the events since it are replayed first; only new events when omitted."
+        )]
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Event>> + use<>> {
-        open(ctx, Scope::organization(types.unwrap_or_default()), after).await
+        open(
+            ctx,
+            Scope::organization(names(types.unwrap_or_default())),
+            after,
+        )
+        .await
     }
 
     /// Each new message of one conversation. With `after` (an event id), first replays what came since.
     async fn message_added(
         &self,
         ctx: &Context<'_>,
-        conversation_id: ID,
+        #[graphql(desc = "The conversation to follow.")] conversation_id: ID,
+        #[graphql(
+            desc = "An event id: the messages posted since it are replayed first; only new messages when omitted."
+        )]
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Message>> + use<>> {
         let events = open(ctx, Scope::messages(&conversation_id), after).await?;

@@ -10,7 +10,9 @@ use entities::{
 };
 
 use crate::graphql::caller;
-use crate::graphql::enums::{Author, Plan, Role, Scope, Status, WidgetPosition, WidgetTheme};
+use crate::graphql::enums::{
+    Author, HandoffReason, Plan, ReplySource, Role, Scope, Status, WidgetPosition, WidgetTheme,
+};
 use crate::graphql::loaders::{AssistantKey, LatestMessagesKey, RequestLoader, VisitorKey};
 use crate::ids::Kind;
 use crate::service::assistants::WidgetSettings;
@@ -22,6 +24,8 @@ use crate::service::{Page, PageRequest, encode_cursor, knowledge_base};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timestamp(pub DateTime<Utc>);
 
+/// An instant in UTC, written in RFC 3339 with a `Z`, such as `2026-11-25T13:55:09.470772Z`; any RFC 3339 offset is
+/// accepted as input.
 #[Scalar(name = "DateTime")]
 impl ScalarType for Timestamp {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -80,7 +84,9 @@ pub fn wants_total(ctx: &Context<'_>) -> bool {
 /// A count under a label.
 #[derive(async_graphql::SimpleObject)]
 pub struct LabelledCount {
+    /// What is counted, such as a status or a category.
     pub label: String,
+    /// How many there are.
     pub count: u64,
 }
 
@@ -97,14 +103,18 @@ pub fn labelled(map: &std::collections::BTreeMap<String, u64>) -> Vec<LabelledCo
 /// The caller's organization.
 pub struct Organization(pub organization::Model);
 
+/// The caller's organization: the company that runs Concierge for its website.
 #[Object]
 impl Organization {
+    /// The organization's id.
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
+    /// The organization's name.
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// The plan tier, which decides the features the organization has.
     async fn plan(&self) -> async_graphql::Result<Plan> {
         Ok(crate::auth::Plan::stored(&self.0.plan)?.into())
     }
@@ -112,9 +122,11 @@ impl Organization {
     async fn sso_enforced(&self) -> bool {
         self.0.sso_enforced
     }
+    /// When the organization was created.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
+    /// When the organization last changed.
     async fn updated_at(&self) -> Timestamp {
         Timestamp(self.0.updated_at)
     }
@@ -123,47 +135,62 @@ impl Organization {
 /// The embed widget's settings.
 pub struct Widget(pub WidgetSettings);
 
+/// How the chat widget looks and behaves on the website that embeds an assistant.
 #[Object]
 impl Widget {
+    /// The corner of the page where the widget's launcher sits; bottom right by default.
     async fn position(&self) -> WidgetPosition {
         self.0.position.into()
     }
+    /// The main colour, as `#rrggbb`; `#0071e3` by default.
     async fn primary_color(&self) -> &str {
         &self.0.primary_color
     }
+    /// The colour scheme; light by default.
     async fn theme(&self) -> WidgetTheme {
         self.0.theme.into()
     }
+    /// The greeting shown when the widget opens, up to 1,000 characters.
     async fn welcome_message(&self) -> &str {
         &self.0.welcome_message
     }
+    /// Whether the widget opens by itself when the page loads; false by default.
     async fn auto_open(&self) -> bool {
         self.0.auto_open
     }
+    /// How long to wait before opening by itself, in milliseconds (0 to 600,000; 0 by default).
     async fn auto_open_delay_ms(&self) -> u32 {
         self.0.auto_open_delay_ms
     }
+    /// Whether the assistant's avatar is shown; true by default.
     async fn show_avatar(&self) -> bool {
         self.0.show_avatar
     }
+    /// The address of the avatar image; null when none is set.
     async fn avatar_url(&self) -> Option<&str> {
         self.0.avatar_url.as_deref()
     }
+    /// Whether the widget stays hidden on mobile devices; false by default.
     async fn hide_on_mobile(&self) -> bool {
         self.0.hide_on_mobile
     }
+    /// The CSS stacking order of the widget on the page; 2147483000 by default.
     async fn z_index(&self) -> i32 {
         self.0.z_index
     }
+    /// The open widget's width in pixels, 200 to 1,200; 380 by default.
     async fn width(&self) -> u32 {
         self.0.width
     }
+    /// The open widget's height in pixels, 300 to 1,600; 600 by default.
     async fn height(&self) -> u32 {
         self.0.height
     }
+    /// Page paths (each starting with `/`) where the widget stays hidden; up to 100.
     async fn hide_on_paths(&self) -> &[String] {
         &self.0.hide_on_paths
     }
+    /// Page paths (each starting with `/`) where the widget shows; empty shows it everywhere. Up to 100.
     async fn show_on_paths(&self) -> &[String] {
         &self.0.show_on_paths
     }
@@ -176,14 +203,18 @@ impl Widget {
 /// An assistant: the public id a website embeds, with its widget settings.
 pub struct Assistant(pub assistant::Model);
 
+/// An assistant: what a website embeds to answer its visitors, with its widget and engine settings.
 #[Object]
 impl Assistant {
+    /// The assistant's public id, which the website's embed code names.
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
+    /// The assistant's name, up to 200 characters.
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// How the chat widget looks and behaves.
     async fn widget(&self) -> Widget {
         Widget(crate::service::assistants::widget(&self.0))
     }
@@ -195,9 +226,11 @@ impl Assistant {
     async fn provider_key_set(&self) -> bool {
         self.0.provider_key.is_some()
     }
+    /// When the assistant was created.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
+    /// When the assistant's name or settings last changed.
     async fn updated_at(&self) -> Timestamp {
         Timestamp(self.0.updated_at)
     }
@@ -206,23 +239,30 @@ impl Assistant {
 /// A website visitor.
 pub struct Visitor(pub visitor::Model);
 
+/// A person who talked to an assistant on the website.
 #[Object]
 impl Visitor {
+    /// The visitor's id.
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
+    /// The visitor's name, when given.
     async fn name(&self) -> Option<&str> {
         self.0.name.as_deref()
     }
+    /// The visitor's email address, when given.
     async fn email(&self) -> Option<&str> {
         self.0.email.as_deref()
     }
+    /// The visitor's phone number, when given.
     async fn phone(&self) -> Option<&str> {
         self.0.phone.as_deref()
     }
+    /// When the visitor first appeared.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
+    /// When the visitor's contact details last changed.
     async fn updated_at(&self) -> Timestamp {
         Timestamp(self.0.updated_at)
     }
@@ -231,17 +271,22 @@ impl Visitor {
 /// A conversation between a visitor and an assistant.
 pub struct Conversation(pub conversation::Model);
 
+/// A conversation between a website visitor and an assistant, which a person of the team may take over.
 #[Object]
 impl Conversation {
+    /// The conversation's id.
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
+    /// The id of the assistant the visitor talks to.
     async fn assistant_id(&self) -> ID {
         ID(self.0.assistant_id.clone())
     }
+    /// The id of the visitor.
     async fn visitor_id(&self) -> ID {
         ID(self.0.visitor_id.clone())
     }
+    /// The assistant the visitor talks to.
     async fn assistant(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Assistant>> {
         let loader = ctx.data::<RequestLoader>()?;
         Ok(loader
@@ -249,6 +294,7 @@ impl Conversation {
             .await?
             .map(Assistant))
     }
+    /// The visitor who started the conversation.
     async fn visitor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Visitor>> {
         let loader = ctx.data::<RequestLoader>()?;
         Ok(loader
@@ -256,24 +302,31 @@ impl Conversation {
             .await?
             .map(Visitor))
     }
+    /// Where the conversation stands: open, handed off, resolved or closed.
     async fn status(&self) -> async_graphql::Result<Status> {
         Ok(conversations::status(&self.0)?.into())
     }
+    /// What the conversation is about, up to 300 characters.
     async fn subject(&self) -> Option<&str> {
         self.0.subject.as_deref()
     }
+    /// The address of the page the conversation started on.
     async fn source_url(&self) -> Option<&str> {
         self.0.source_url.as_deref()
     }
+    /// Text of the page the conversation started on, which helps the assistant answer (up to 10,000 characters).
     async fn page_context(&self) -> Option<&str> {
         self.0.page_context.as_deref()
     }
+    /// The title of the page the conversation started on.
     async fn page_title(&self) -> Option<&str> {
         self.0.page_title.as_deref()
     }
+    /// The visitor's browser, as reported when the conversation started.
     async fn browser(&self) -> Option<&str> {
         self.0.browser.as_deref()
     }
+    /// The visitor's device, as reported when the conversation started.
     async fn device(&self) -> Option<&str> {
         self.0.device.as_deref()
     }
@@ -289,14 +342,20 @@ impl Conversation {
     async fn failed_responses_total(&self) -> i32 {
         self.0.failed_total
     }
-    /// Why the conversation was last handed off: `visitor_request`, `failed_responses`, `negative_sentiment` or
-    /// `requested` (an agent or API call).
-    async fn handoff_reason(&self) -> Option<&str> {
-        self.0.handoff_reason.as_deref()
+    /// Why the conversation was last handed to a person.
+    async fn handoff_reason(&self) -> async_graphql::Result<Option<HandoffReason>> {
+        Ok(self
+            .0
+            .handoff_reason
+            .as_deref()
+            .map(HandoffReason::stored)
+            .transpose()?)
     }
+    /// When the conversation was last handed to a person; null if never.
     async fn handed_off_at(&self) -> Option<Timestamp> {
         self.0.handed_off_at.map(Timestamp)
     }
+    /// When the conversation was last marked resolved; null if never.
     async fn resolved_at(&self) -> Option<Timestamp> {
         self.0.resolved_at.map(Timestamp)
     }
@@ -308,9 +367,11 @@ impl Conversation {
     async fn human_involved(&self) -> bool {
         self.0.human_involved
     }
+    /// When the conversation started.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
+    /// When the conversation last changed.
     async fn updated_at(&self) -> Timestamp {
         Timestamp(self.0.updated_at)
     }
@@ -318,9 +379,21 @@ impl Conversation {
     async fn messages(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many messages to return from the oldest on: 1 to 100, 20 when omitted."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Returns the messages after this cursor: the `endCursor` of the previous page."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "How many of the newest messages to return, 1 to 100; do not combine with `first` or `after`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "With `last`, returns the messages before this cursor: the `startCursor` of the page after."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Message>> {
         let (db, principal) = caller(ctx)?;
@@ -403,17 +476,22 @@ impl Message {
     }
 }
 
+/// One message of a conversation, from the visitor, the assistant, a team member or the system.
 #[Object]
 impl Message {
+    /// The message's id.
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
+    /// The id of the conversation it belongs to.
     async fn conversation_id(&self) -> ID {
         ID(self.0.conversation_id.clone())
     }
+    /// Who wrote the message.
     async fn author(&self) -> async_graphql::Result<Author> {
         Ok(messages::author(&self.0)?.into())
     }
+    /// The text of the message.
     async fn body(&self) -> &str {
         &self.0.body
     }
@@ -437,9 +515,14 @@ impl Message {
     async fn reply_to_id(&self) -> Option<ID> {
         self.0.reply_to_id.clone().map(ID)
     }
-    /// Assistant replies: `knowledge_base`, `ai`, `fallback` or `handoff`.
-    async fn reply_source(&self) -> Option<&str> {
-        self.0.reply_source.as_deref()
+    /// Assistant replies: where the reply came from.
+    async fn reply_source(&self) -> async_graphql::Result<Option<ReplySource>> {
+        Ok(self
+            .0
+            .reply_source
+            .as_deref()
+            .map(ReplySource::stored)
+            .transpose()?)
     }
     /// Assistant replies: why the AI provider's answer was not used (`low_confidence`, `token_limit`,
     /// `provider_timeout`, `provider_error`…).
@@ -465,6 +548,7 @@ impl Message {
             .map(Message::from)
             .collect())
     }
+    /// When the message was posted.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
@@ -473,29 +557,38 @@ impl Message {
 /// A knowledge-base entry.
 pub struct KnowledgeBaseEntry(pub knowledge_base_entry::Model);
 
+/// An article of the knowledge base, from which the assistant answers visitors.
 #[Object]
 impl KnowledgeBaseEntry {
+    /// The entry's id.
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
+    /// The question or topic it answers, up to 300 characters.
     async fn title(&self) -> &str {
         &self.0.title
     }
+    /// The answer, up to 100,000 characters.
     async fn body(&self) -> &str {
         &self.0.body
     }
+    /// A grouping of the organization's choice, such as `Billing`; null when uncategorized.
     async fn category(&self) -> Option<&str> {
         self.0.category.as_deref()
     }
+    /// Free labels, up to 30.
     async fn tags(&self) -> Vec<String> {
         knowledge_base::tags(&self.0)
     }
+    /// Whether the assistant answers from it.
     async fn active(&self) -> bool {
         self.0.active
     }
+    /// When the entry was added.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
+    /// When the entry last changed.
     async fn updated_at(&self) -> Timestamp {
         Timestamp(self.0.updated_at)
     }
@@ -504,11 +597,14 @@ impl KnowledgeBaseEntry {
 /// An API key (never its secret).
 pub struct ApiKey(pub api_key::Model);
 
+/// An API key with which servers and scripts call the API; its secret is never shown here.
 #[Object]
 impl ApiKey {
+    /// The key's id.
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
+    /// A name to recognise the key by, up to 100 characters.
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -516,18 +612,23 @@ impl ApiKey {
     async fn prefix(&self) -> &str {
         &self.0.prefix
     }
+    /// The role whose permissions the key has, unless `scopes` narrows them.
     async fn role(&self) -> async_graphql::Result<Role> {
         Ok(crate::auth::Role::stored(&self.0.role)?.into())
     }
+    /// The id of the member or API key that created it; null when unknown.
     async fn created_by(&self) -> Option<ID> {
         self.0.created_by.clone().map(ID)
     }
+    /// When the key stops working; null if it never expires.
     async fn expires_at(&self) -> Option<Timestamp> {
         self.0.expires_at.map(Timestamp)
     }
+    /// When the key was revoked; null while it works.
     async fn revoked_at(&self) -> Option<Timestamp> {
         self.0.revoked_at.map(Timestamp)
     }
+    /// When the key was last used (updated every few seconds); null if never used.
     async fn last_used_at(&self) -> Option<Timestamp> {
         self.0.last_used_at.map(Timestamp)
     }
@@ -551,6 +652,7 @@ impl ApiKey {
     async fn previous_secret_expires_at(&self) -> Option<Timestamp> {
         self.0.previous_expires_at.map(Timestamp)
     }
+    /// When the key was created.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }

@@ -42,7 +42,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     let text = rejection.body_text();
     match rejection {
-        JsonRejection::JsonDataError(_) => ApiError::Validation(text),
+        JsonRejection::JsonDataError(_) => ApiError::validation("", text),
         JsonRejection::JsonSyntaxError(_) => ApiError::BadRequest(text),
         JsonRejection::MissingJsonContentType(_) => {
             ApiError::UnsupportedMediaType("expected Content-Type: application/json".to_owned())

@@ -19,18 +19,20 @@ async fn when_sso_is_enforced_passwords_stop_working_and_api_keys_keep_working()
     let _idp = Idp::start(port, &callback, accounts(json!(["admins"]))).await;
     // A member with a password and a live password session.
     let invited = app
-        .graphql_ok(
-            "mutation { inviteMember(input: {email: \"pat@acme.test\", role: AGENT}) { id } }",
+        .mutate(
+            "mutation { inviteMember(input: {email: \"pat@acme.test\", role: AGENT}) { member { id } userErrors { field message code } } }",
             json!({}),
+            "inviteMember",
         )
         .await;
-    let id = invited["inviteMember"]["id"].as_str().unwrap();
+    let id = invited["member"]["id"].as_str().unwrap();
     let token = app
-        .graphql_ok(
-            "mutation($id: ID!) { issueInvitation(memberId: $id) { token } }",
+        .mutate(
+            "mutation($id: ID!) { issueInvitation(id: $id) { token userErrors { field message code } } }",
             json!({"id": id}),
+            "issueInvitation",
         )
-        .await["issueInvitation"]["token"]
+        .await["token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -50,12 +52,13 @@ async fn when_sso_is_enforced_passwords_stop_working_and_api_keys_keep_working()
         .to_owned();
 
     let enforced = app
-        .graphql_ok(
-            "mutation { setSsoEnforced(enforced: true) { ssoEnforced } }",
+        .mutate(
+            "mutation { setSsoEnforced(enforced: true) { organization { ssoEnforced } userErrors { field message code } } }",
             json!({}),
+            "setSsoEnforced",
         )
         .await;
-    assert_eq!(enforced["setSsoEnforced"]["ssoEnforced"], true);
+    assert_eq!(enforced["organization"]["ssoEnforced"], true);
     let refused = login(&app, password).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
     assert!(refused.text.contains("SSO only"), "{}", refused.text);
@@ -73,25 +76,27 @@ async fn when_sso_is_enforced_passwords_stop_working_and_api_keys_keep_working()
         sign_in(&app, &alice, &connection, "alice").await.status(),
         StatusCode::SEE_OTHER
     );
-    assert_eq!(me(&app, &alice).await["signInMethod"], "oidc");
+    assert_eq!(me(&app, &alice).await["signInMethod"], "OIDC");
     // The last enabled connection stays while enforced.
     let kept = app
-        .graphql(
-            "mutation($id: ID!) { deleteSsoConnection(id: $id) { id } }",
+        .user_error(
+            "mutation($id: ID!) { deleteSsoConnection(id: $id) { deletedSsoConnectionId userErrors { field message code } } }",
             json!({"id": connection}),
+            "deleteSsoConnection",
         )
         .await;
-    assert_eq!(
-        kept.body["errors"][0]["extensions"]["code"], "CONFLICT",
-        "{}",
-        kept.text
-    );
+    assert_eq!(kept["code"], "CONFLICT", "{kept}");
+    assert_eq!(kept["field"], Value::Null, "{kept}");
+    assert_eq!(app.count_rows("sso_connections").await, 1);
     // Off again: passwords work again.
-    app.graphql_ok(
-        "mutation { setSsoEnforced(enforced: false) { ssoEnforced } }",
-        json!({}),
-    )
-    .await;
+    let relaxed = app
+        .mutate(
+            "mutation { setSsoEnforced(enforced: false) { organization { ssoEnforced } userErrors { field message code } } }",
+            json!({}),
+            "setSsoEnforced",
+        )
+        .await;
+    assert_eq!(relaxed["organization"]["ssoEnforced"], false);
     assert_eq!(login(&app, password).await.status, StatusCode::OK);
 }
 
@@ -104,7 +109,7 @@ async fn sso_connections_are_validated_owner_only_premium_only_audited_and_keep_
         async move {
             app.graphql_as(
                 &key,
-                "mutation($input: SsoConnectionInput!) { createSsoConnection(input: $input) { id domains oidc { issuer scopes } clientSecretSet attributes { email groups } defaultRole jitProvisioning } }",
+                "mutation($input: CreateSsoConnectionInput!) { createSsoConnection(input: $input) { ssoConnection { id domains oidc { issuer scopes } clientSecretSet attributes { email groups } defaultRole jitProvisioning } userErrors { field message code } } }",
                 json!({"input": input}),
             )
             .await
@@ -116,49 +121,63 @@ async fn sso_connections_are_validated_owner_only_premium_only_audited_and_keep_
         "domains": ["Acme.TEST"],
         "oidc": {"issuer": "https://acme.okta.example/oauth2/default", "clientId": "0oa1", "clientSecret": "s3cret-value"},
     });
-    for (bad, field) in [
-        (json!({"domains": []}), "domains"),
-        (json!({"domains": ["not a domain"]}), "domains"),
+    // Each mistake is a user error at the path of the field at fault.
+    for (bad, field, said) in [
+        (json!({"domains": []}), json!(["input", "domains"]), ""),
+        (
+            json!({"domains": ["not a domain"]}),
+            json!(["input", "domains"]),
+            "not a domain",
+        ),
         (
             json!({"oidc": {"issuer": "ftp://x.example", "clientId": "a", "clientSecret": "b"}}),
-            "oidc.issuer",
+            json!(["input", "oidc", "issuer"]),
+            "",
         ),
         (
             json!({"oidc": {"issuer": "http://127.0.0.1:9", "clientId": "a", "clientSecret": "b"}}),
+            json!(["input", "oidc", "issuer"]),
             "SSRF",
         ),
         (
             json!({"oidc": {"issuer": "https://x.example", "clientId": "a"}}),
-            "oidc.client_secret",
+            json!(["input", "oidc", "clientSecret"]),
+            "",
         ),
         (
             json!({"oidc": {"issuer": "https://x.example", "clientId": "", "clientSecret": "b"}}),
-            "oidc.client_id",
+            json!(["input", "oidc", "clientId"]),
+            "",
         ),
-        (json!({"oidc": null}), "oidc"),
-        (json!({"name": " "}), "name"),
+        (json!({"oidc": null}), json!(["input", "oidc"]), ""),
+        (json!({"name": " "}), json!(["input", "name"]), ""),
         (
             json!({"roleRules": [{"value": "", "role": "ADMIN"}]}),
-            "role_rules[0].value",
+            json!(["input", "roleRules", "0", "value"]),
+            "",
         ),
     ] {
         let mut input = good.clone();
         for (k, v) in bad.as_object().unwrap() {
             input[k] = v.clone();
         }
-        let refused = create(input, app.key.clone()).await;
-        assert_eq!(
-            refused.body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
-            "{bad}: {}",
-            refused.text
+        let refused = create(input, app.key.clone())
+            .await
+            .user_error("createSsoConnection");
+        assert_eq!(refused["code"], "BAD_USER_INPUT", "{bad}: {refused}");
+        assert_eq!(refused["field"], field, "{bad}: {refused}");
+        let message = refused["message"].as_str().unwrap();
+        assert!(
+            !message.is_empty() && message.contains(said),
+            "{said}: {refused}"
         );
-        assert!(refused.text.contains(field), "{field}: {}", refused.text);
     }
     assert_eq!(app.count_rows("sso_connections").await, 0);
 
-    let created = create(good.clone(), app.key.clone()).await;
-    assert!(created.body.get("errors").is_none(), "{}", created.text);
-    let connection = &created.body["data"]["createSsoConnection"];
+    let created = create(good.clone(), app.key.clone())
+        .await
+        .payload("createSsoConnection");
+    let connection = &created["ssoConnection"];
     assert_eq!(connection["domains"], json!(["acme.test"]));
     assert_eq!(connection["oidc"]["scopes"], json!([]));
     assert_eq!(
@@ -188,13 +207,14 @@ async fn sso_connections_are_validated_owner_only_premium_only_audited_and_keep_
 
     // Testing it reports, readably, that the provider cannot be reached (no network here).
     let tested = app
-        .graphql_ok(
-            "mutation($id: ID!) { testSsoConnection(id: $id) { ok checks { name ok detail } } }",
+        .mutate(
+            "mutation($id: ID!) { testSsoConnection(id: $id) { test { ok checks { name ok detail } } userErrors { field message code } } }",
             json!({"id": id}),
+            "testSsoConnection",
         )
         .await;
-    let checks = &tested["testSsoConnection"]["checks"];
-    assert_eq!(tested["testSsoConnection"]["ok"], false);
+    let checks = &tested["test"]["checks"];
+    assert_eq!(tested["test"]["ok"], false);
     assert_eq!(checks[0]["name"], "discovery");
     assert_eq!(checks[0]["ok"], false);
     assert!(
@@ -208,21 +228,25 @@ async fn sso_connections_are_validated_owner_only_premium_only_audited_and_keep_
     assert_eq!(checks[1]["ok"], true);
 
     // One domain, one connection: in this organization or another.
-    let taken = create(good.clone(), app.key.clone()).await;
-    assert_eq!(
-        taken.body["errors"][0]["extensions"]["code"], "CONFLICT",
-        "{}",
-        taken.text
-    );
+    let taken = create(good.clone(), app.key.clone())
+        .await
+        .user_error("createSsoConnection");
+    assert_eq!(taken["code"], "CONFLICT", "{taken}");
+    assert_eq!(taken["field"], Value::Null, "{taken}");
     let other = app.other_organization("Globex").await;
-    let theirs = create(good.clone(), other.secret.clone()).await;
-    assert_eq!(theirs.body["errors"][0]["extensions"]["code"], "CONFLICT");
+    let theirs = create(good.clone(), other.secret.clone())
+        .await
+        .user_error("createSsoConnection");
+    assert_eq!(theirs["code"], "CONFLICT", "{theirs}");
     assert!(
-        theirs.text.contains("another organization"),
-        "{}",
-        theirs.text
+        theirs["message"]
+            .as_str()
+            .unwrap()
+            .contains("another organization"),
+        "{theirs}"
     );
-    // Another organization's connection is not found.
+    assert_eq!(app.count_rows("sso_connections").await, 1);
+    // Another organization's connection is not there: null, without an error.
     let foreign = app
         .graphql_as(
             &other.secret,
@@ -230,34 +254,76 @@ async fn sso_connections_are_validated_owner_only_premium_only_audited_and_keep_
             json!({"id": id}),
         )
         .await;
-    assert_eq!(foreign.body["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    assert!(foreign.body.get("errors").is_none(), "{}", foreign.text);
+    assert_eq!(
+        foreign.body["data"]["ssoConnection"],
+        Value::Null,
+        "{}",
+        foreign.text
+    );
 
     // An update without a secret keeps it; the audit log records before and after.
     let mut changed = good.clone();
     changed["oidc"] =
         json!({"issuer": "https://acme.okta.example/oauth2/default", "clientId": "0oa2"});
     changed["domains"] = json!(["acme.test", "acme-corp.test"]);
+    let update = "mutation($id: ID!, $input: UpdateSsoConnectionInput!) { updateSsoConnection(id: $id, input: $input) { ssoConnection { name clientSecretSet domains oidc { issuer clientId } defaultRole } userErrors { field message code } } }";
     let updated = app
-        .graphql_ok(
-            "mutation($id: ID!, $input: SsoConnectionInput!) { updateSsoConnection(id: $id, input: $input) { clientSecretSet domains oidc { clientId } } }",
+        .mutate(
+            update,
             json!({"id": id, "input": changed}),
+            "updateSsoConnection",
         )
         .await;
-    assert_eq!(updated["updateSsoConnection"]["clientSecretSet"], true);
-    assert_eq!(updated["updateSsoConnection"]["oidc"]["clientId"], "0oa2");
+    let connection = &updated["ssoConnection"];
+    assert_eq!(connection["clientSecretSet"], true);
+    assert_eq!(connection["oidc"]["clientId"], "0oa2");
     assert_eq!(
-        updated["updateSsoConnection"]["domains"],
+        connection["domains"],
         json!(["acme-corp.test", "acme.test"])
     );
+    // An update is partial: what it leaves out keeps its value.
+    let renamed = app
+        .mutate(
+            update,
+            json!({"id": id, "input": {"name": "Okta EU"}}),
+            "updateSsoConnection",
+        )
+        .await;
+    let connection = &renamed["ssoConnection"];
+    assert_eq!(connection["name"], "Okta EU");
+    assert_eq!(connection["clientSecretSet"], true);
+    assert_eq!(connection["oidc"]["clientId"], "0oa2");
+    assert_eq!(
+        connection["oidc"]["issuer"],
+        "https://acme.okta.example/oauth2/default"
+    );
+    assert_eq!(
+        connection["domains"],
+        json!(["acme-corp.test", "acme.test"])
+    );
+    assert_eq!(connection["defaultRole"], "VIEWER");
+    let refused = app
+        .user_error(
+            update,
+            json!({"id": id, "input": {"domains": ["acme.test", "not a domain"]}}),
+            "updateSsoConnection",
+        )
+        .await;
+    assert_eq!(refused["code"], "BAD_USER_INPUT", "{refused}");
+    assert_eq!(refused["field"][0], "input", "{refused}");
+    assert_eq!(refused["field"][1], "domains", "{refused}");
 
     // Owners only; the premium plan only.
     let admin = app.key_with_role("admin").await;
     let mut another = good.clone();
     another["domains"] = json!(["admin-made.test"]);
     let by_admin = create(another.clone(), admin.clone()).await;
-    assert_eq!(
-        by_admin.body["errors"][0]["extensions"]["code"],
-        "FORBIDDEN"
+    assert_eq!(by_admin.graphql_code(), "FORBIDDEN", "{}", by_admin.text);
+    assert!(
+        by_admin.body["data"]["createSsoConnection"].is_null(),
+        "{}",
+        by_admin.text
     );
     let listed = app
         .graphql_as(&admin, "{ ssoConnections { id } }", json!({}))
@@ -279,28 +345,45 @@ async fn sso_connections_are_validated_owner_only_premium_only_audited_and_keep_
     .unwrap();
     let on_standard = create(another, standard.secret.clone()).await;
     assert_eq!(
-        on_standard.body["errors"][0]["extensions"]["code"], "PLAN_UPGRADE_REQUIRED",
+        on_standard.graphql_code(),
+        "PLAN_UPGRADE_REQUIRED",
+        "{}",
+        on_standard.text
+    );
+    assert!(
+        on_standard.body["data"]["createSsoConnection"].is_null(),
         "{}",
         on_standard.text
     );
     let without_connection = app
-        .graphql_as(
+        .user_error_as(
             &other.secret,
-            "mutation { setSsoEnforced(enforced: true) { id } }",
+            "mutation { setSsoEnforced(enforced: true) { organization { id ssoEnforced } userErrors { field message code } } }",
             json!({}),
+            "setSsoEnforced",
         )
         .await;
     assert_eq!(
-        without_connection.body["errors"][0]["extensions"]["code"],
-        "CONFLICT"
+        without_connection["code"], "CONFLICT",
+        "{without_connection}"
     );
 
+    let delete = "mutation($id: ID!) { deleteSsoConnection(id: $id) { deletedSsoConnectionId userErrors { field message code } } }";
     let deleted = app
+        .mutate(delete, json!({"id": id}), "deleteSsoConnection")
+        .await;
+    assert_eq!(deleted["deletedSsoConnectionId"], id.as_str());
+    assert_eq!(app.count_rows("sso_domains").await, 0);
+    // Gone: a lookup answers null, and a second delete is a NOT_FOUND user error.
+    let gone = app
         .graphql_ok(
-            "mutation($id: ID!) { deleteSsoConnection(id: $id) { id } }",
+            "query($id: ID!) { ssoConnection(id: $id) { id } }",
             json!({"id": id}),
         )
         .await;
-    assert_eq!(deleted["deleteSsoConnection"]["id"], id.as_str());
-    assert_eq!(app.count_rows("sso_domains").await, 0);
+    assert_eq!(gone["ssoConnection"], Value::Null);
+    let again = app
+        .user_error(delete, json!({"id": id}), "deleteSsoConnection")
+        .await;
+    assert_eq!(again["code"], "NOT_FOUND", "{again}");
 }

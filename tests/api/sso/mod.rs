@@ -296,16 +296,14 @@ async fn app_with_connection(extra: Value) -> (TestApp, String, u16) {
         }
     }
     let created = app
-        .graphql_ok(
-            "mutation($input: SsoConnectionInput!) { createSsoConnection(input: $input) { id callbackPath loginPath clientSecretSet domains } }",
+        .mutate(
+            "mutation($input: CreateSsoConnectionInput!) { createSsoConnection(input: $input) { ssoConnection { id callbackPath loginPath clientSecretSet domains } userErrors { field message code } } }",
             json!({"input": input}),
+            "createSsoConnection",
         )
         .await;
-    let connection = created["createSsoConnection"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(created["createSsoConnection"]["clientSecretSet"], true);
+    let connection = created["ssoConnection"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["ssoConnection"]["clientSecretSet"], true);
     (app, connection, port)
 }
 

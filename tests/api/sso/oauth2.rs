@@ -8,8 +8,8 @@ async fn an_oauth2_provider_without_oidc_signs_members_in_through_its_userinfo_e
     let port = free_port();
     let issuer = Idp::issuer(port);
     let created = app
-        .graphql_ok(
-            "mutation($input: SsoConnectionInput!) { createSsoConnection(input: $input) { id protocol loginPath oauth2 { userinfoUrl } attributes { subject } } }",
+        .mutate(
+            "mutation($input: CreateSsoConnectionInput!) { createSsoConnection(input: $input) { ssoConnection { id protocol loginPath oauth2 { userinfoUrl } attributes { subject } } userErrors { field message code } } }",
             json!({"input": {
                 "name": "Plain OAuth",
                 "protocol": "OAUTH2",
@@ -24,27 +24,26 @@ async fn an_oauth2_provider_without_oidc_signs_members_in_through_its_userinfo_e
                 },
                 "roleRules": [{"attribute": "groups", "value": "support", "role": "AGENT"}],
             }}),
+            "createSsoConnection",
         )
         .await;
-    let connection = created["createSsoConnection"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(created["createSsoConnection"]["protocol"], "OAUTH2");
+    let connection = created["ssoConnection"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["ssoConnection"]["protocol"], "OAUTH2");
     assert_eq!(
-        created["createSsoConnection"]["loginPath"],
+        created["ssoConnection"]["loginPath"],
         format!("/sso/oauth2/{connection}/login")
     );
     let callback = app.url(&format!("/sso/oauth2/{connection}/callback"));
     let _idp = Idp::start(port, &callback, accounts(json!(["support"]))).await;
     let tested = app
-        .graphql_ok(
-            "mutation($id: ID!) { testSsoConnection(id: $id) { ok checks { name ok } } }",
+        .mutate(
+            "mutation($id: ID!) { testSsoConnection(id: $id) { test { ok checks { name ok } } userErrors { field message code } } }",
             json!({"id": connection}),
+            "testSsoConnection",
         )
         .await;
     assert_eq!(
-        tested["testSsoConnection"],
+        tested["test"],
         json!({"ok": true, "checks": [
             {"name": "authorization_url", "ok": true},
             {"name": "token_url", "ok": true},
@@ -80,7 +79,7 @@ async fn an_oauth2_provider_without_oidc_signs_members_in_through_its_userinfo_e
         finished.text().await.unwrap()
     );
     let who = me(&app, &alice).await;
-    assert_eq!(who["signInMethod"], "oauth2");
+    assert_eq!(who["signInMethod"], "OAUTH2");
     assert_eq!(who["role"], "AGENT");
     assert_eq!(who["member"]["email"], "alice@corp.test");
     // The OIDC path does not take an OAuth 2.0 connection.
@@ -92,19 +91,21 @@ async fn an_oauth2_provider_without_oidc_signs_members_in_through_its_userinfo_e
     assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
     // Bad OAuth 2.0 settings are refused by name.
     let refused = app
-        .graphql(
-            "mutation($input: SsoConnectionInput!) { createSsoConnection(input: $input) { id } }",
+        .user_error(
+            "mutation($input: CreateSsoConnectionInput!) { createSsoConnection(input: $input) { ssoConnection { id } userErrors { field message code } } }",
             json!({"input": {
                 "name": "Broken",
                 "protocol": "OAUTH2",
                 "domains": ["broken.test"],
                 "oauth2": {"authorizationUrl": "not a url", "tokenUrl": "https://x.example/t", "userinfoUrl": "https://x.example/u", "clientId": "c", "clientSecret": "s"},
             }}),
+            "createSsoConnection",
         )
         .await;
-    assert!(
-        refused.text.contains("oauth2.authorization_url"),
-        "{}",
-        refused.text
+    assert_eq!(refused["code"], "BAD_USER_INPUT", "{refused}");
+    assert_eq!(
+        refused["field"],
+        json!(["input", "oauth2", "authorizationUrl"]),
+        "{refused}"
     );
 }

@@ -10,13 +10,14 @@ async fn oidc_sign_in_provisions_the_member_maps_the_role_and_reapplies_it_at_ev
 
     // The configuration checks out against the provider.
     let tested = app
-        .graphql_ok(
-            "mutation($id: ID!) { testSsoConnection(id: $id) { ok checks { name ok detail } } }",
+        .mutate(
+            "mutation($id: ID!) { testSsoConnection(id: $id) { test { ok checks { name ok detail } } userErrors { field message code } } }",
             json!({"id": connection}),
+            "testSsoConnection",
         )
         .await;
-    assert_eq!(tested["testSsoConnection"]["ok"], true, "{tested}");
-    let names: Vec<&str> = tested["testSsoConnection"]["checks"]
+    assert_eq!(tested["test"]["ok"], true, "{tested}");
+    let names: Vec<&str> = tested["test"]["checks"]
         .as_array()
         .unwrap()
         .iter()
@@ -83,7 +84,7 @@ async fn oidc_sign_in_provisions_the_member_maps_the_role_and_reapplies_it_at_ev
     );
     let who = me(&app, &alice).await;
     assert_eq!(who["role"], "ADMIN", "{who}");
-    assert_eq!(who["signInMethod"], "oidc");
+    assert_eq!(who["signInMethod"], "OIDC");
     assert_eq!(who["member"]["email"], "alice@corp.test");
     assert_eq!(who["member"]["name"], "Alice Liddell");
 
@@ -148,7 +149,7 @@ async fn oidc_sign_in_provisions_the_member_maps_the_role_and_reapplies_it_at_ev
             .status(),
         StatusCode::SEE_OTHER
     );
-    assert_eq!(me(&app, &after_rotation).await["signInMethod"], "oidc");
+    assert_eq!(me(&app, &after_rotation).await["signInMethod"], "OIDC");
 }
 
 #[tokio::test]
@@ -250,9 +251,10 @@ async fn without_just_in_time_provisioning_only_existing_members_sign_in() {
             .contains("ask an admin to invite you")
     );
     // Invited first, the member signs in, with the role the provider maps.
-    app.graphql_ok(
-        "mutation { inviteMember(input: {email: \"alice@corp.test\", role: VIEWER}) { id } }",
+    app.mutate(
+        "mutation { inviteMember(input: {email: \"alice@corp.test\", role: VIEWER}) { member { id } userErrors { field message code } } }",
         json!({}),
+        "inviteMember",
     )
     .await;
     let alice = browser();

@@ -10,8 +10,8 @@ async fn saml_sign_in_through_simplesamlphp_maps_the_role_and_refuses_tampered_u
     let app = spawn_app_with(|settings| settings.egress_allow = Some("127.0.0.1/32".into())).await;
     let mut idp = SimpleSaml::prepare(saml_users(json!(["admins", "everyone"])));
     let created = app
-        .graphql_ok(
-            "mutation($input: SsoConnectionInput!) { createSsoConnection(input: $input) { id metadataPath saml { idpEntityId ssoUrl certificates clockSkewSeconds allowIdpInitiated } } }",
+        .mutate(
+            "mutation($input: CreateSsoConnectionInput!) { createSsoConnection(input: $input) { ssoConnection { id metadataPath saml { idpEntityId ssoUrl certificates clockSkewSeconds allowIdpInitiated } } userErrors { field message code } } }",
             json!({"input": {
                 "name": "SimpleSAMLphp",
                 "protocol": "SAML",
@@ -19,13 +19,11 @@ async fn saml_sign_in_through_simplesamlphp_maps_the_role_and_refuses_tampered_u
                 "saml": {"entityId": idp.entity_id(), "ssoUrl": idp.sso_url(), "certificates": [idp.certificate]},
                 "roleRules": [{"value": "admins", "role": "ADMIN"}, {"value": "support", "role": "AGENT"}],
             }}),
+            "createSsoConnection",
         )
         .await;
-    let connection = created["createSsoConnection"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let saml = &created["createSsoConnection"]["saml"];
+    let connection = created["ssoConnection"]["id"].as_str().unwrap().to_owned();
+    let saml = &created["ssoConnection"]["saml"];
     assert_eq!(saml["idpEntityId"], idp.entity_id());
     assert_eq!(saml["clockSkewSeconds"], 60);
     assert_eq!(saml["allowIdpInitiated"], false);
@@ -59,7 +57,7 @@ async fn saml_sign_in_through_simplesamlphp_maps_the_role_and_refuses_tampered_u
     );
     assert_eq!(location(&finished), "/inbox");
     let who = me(&app, &alice).await;
-    assert_eq!(who["signInMethod"], "saml", "{who}");
+    assert_eq!(who["signInMethod"], "SAML", "{who}");
     assert_eq!(who["role"], "ADMIN");
     assert_eq!(who["member"]["email"], "alice@corp.test");
     assert_eq!(who["member"]["name"], "Alice Liddell");
@@ -143,29 +141,35 @@ async fn saml_sign_in_through_simplesamlphp_maps_the_role_and_refuses_tampered_u
 
     // Configured by metadata URL instead: fetched now, with the same certificate.
     let updated = app
-        .graphql_ok(
-            "mutation($id: ID!, $input: SsoConnectionInput!) { updateSsoConnection(id: $id, input: $input) { saml { metadataUrl metadataFetchedAt idpEntityId } } }",
+        .mutate(
+            "mutation($id: ID!, $input: UpdateSsoConnectionInput!) { updateSsoConnection(id: $id, input: $input) { ssoConnection { saml { metadataUrl metadataFetchedAt idpEntityId } } userErrors { field message code } } }",
             json!({"id": connection, "input": {
                 "name": "SimpleSAMLphp",
                 "protocol": "SAML",
                 "domains": ["corp.test"],
                 "saml": {"metadataUrl": idp.entity_id()},
             }}),
+            "updateSsoConnection",
         )
         .await;
     assert_eq!(
-        updated["updateSsoConnection"]["saml"]["idpEntityId"],
+        updated["ssoConnection"]["saml"]["idpEntityId"],
         idp.entity_id()
     );
-    assert!(updated["updateSsoConnection"]["saml"]["metadataFetchedAt"].is_string());
+    assert_eq!(
+        updated["ssoConnection"]["saml"]["metadataUrl"],
+        idp.entity_id()
+    );
+    assert!(updated["ssoConnection"]["saml"]["metadataFetchedAt"].is_string());
     let tested = app
-        .graphql_ok(
-            "mutation($id: ID!) { testSsoConnection(id: $id) { ok checks { name ok detail } } }",
+        .mutate(
+            "mutation($id: ID!) { testSsoConnection(id: $id) { test { ok checks { name ok detail } } userErrors { field message code } } }",
             json!({"id": connection}),
+            "testSsoConnection",
         )
         .await;
-    assert_eq!(tested["testSsoConnection"]["ok"], true, "{tested}");
-    let checks = tested["testSsoConnection"]["checks"].to_string();
+    assert_eq!(tested["test"]["ok"], true, "{tested}");
+    let checks = tested["test"]["checks"].to_string();
     assert!(
         checks.contains("concierge-test-idp: valid from"),
         "{checks}"
@@ -226,44 +230,54 @@ async fn a_saml_connection_without_a_signing_certificate_is_refused() {
     let create = |saml: Value| {
         let app = &app;
         async move {
-            app.graphql(
-                "mutation($input: SsoConnectionInput!) { createSsoConnection(input: $input) { id } }",
+            app.user_error(
+                "mutation($input: CreateSsoConnectionInput!) { createSsoConnection(input: $input) { ssoConnection { id } userErrors { field message code } } }",
                 json!({"input": {"name": "IdP", "protocol": "SAML", "domains": ["corp.test"], "saml": saml}}),
+                "createSsoConnection",
             )
             .await
         }
     };
     let without_keys = "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"https://idp.example/\"><md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\"><md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"https://idp.example/sso\"/></md:IDPSSODescriptor></md:EntityDescriptor>";
-    for (saml, field) in [
+    for (saml, field, said) in [
         (
             json!({"metadataXml": without_keys}),
+            json!(["input", "saml", "certificates"]),
             "no signing certificate",
         ),
         (
             json!({"metadataXml": "<not-metadata/>"}),
-            "saml.metadata_xml",
+            json!(["input", "saml", "metadataXml"]),
+            "names no entityID",
         ),
         (
             json!({"entityId": "https://idp.example/", "ssoUrl": "https://idp.example/sso"}),
-            "saml.certificates",
+            json!(["input", "saml", "certificates"]),
+            "certificate",
         ),
         (
             json!({"entityId": "https://idp.example/", "ssoUrl": "https://idp.example/sso", "certificates": ["not a certificate"]}),
-            "saml.certificates[0]",
+            json!(["input", "saml", "certificates", "0"]),
+            "certificate",
         ),
-        (json!({}), "metadataXml, metadataUrl, or entityId"),
+        (
+            json!({}),
+            json!(["input", "saml"]),
+            "metadataXml, metadataUrl, or entityId",
+        ),
         (
             json!({"metadataUrl": "http://127.0.0.1:1/metadata"}),
+            json!(["input", "saml", "metadataUrl"]),
             "SSRF",
         ),
     ] {
         let refused = create(saml.clone()).await;
-        assert_eq!(
-            refused.body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
-            "{saml}: {}",
-            refused.text
+        assert_eq!(refused["code"], "BAD_USER_INPUT", "{saml}: {refused}");
+        assert_eq!(refused["field"], field, "{saml}: {refused}");
+        assert!(
+            refused["message"].as_str().unwrap().contains(said),
+            "{said}: {refused}"
         );
-        assert!(refused.text.contains(field), "{field}: {}", refused.text);
     }
     assert_eq!(app.count_rows("sso_connections").await, 0);
 }

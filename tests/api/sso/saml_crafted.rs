@@ -8,8 +8,8 @@ async fn crafted_saml_app() -> (TestApp, SimpleSaml, String) {
     let app = spawn_app_with(|_| {}).await;
     let idp = SimpleSaml::prepare(saml_users(json!([])));
     let created = app
-        .graphql_ok(
-            "mutation($input: SsoConnectionInput!) { createSsoConnection(input: $input) { id } }",
+        .mutate(
+            "mutation($input: CreateSsoConnectionInput!) { createSsoConnection(input: $input) { ssoConnection { id } userErrors { field message code } } }",
             json!({"input": {
                 "name": "Crafted",
                 "protocol": "SAML",
@@ -17,12 +17,10 @@ async fn crafted_saml_app() -> (TestApp, SimpleSaml, String) {
                 "saml": {"entityId": idp.entity_id(), "ssoUrl": idp.sso_url(), "certificates": [idp.certificate]},
                 "roleRules": [{"value": "admins", "role": "ADMIN"}],
             }}),
+            "createSsoConnection",
         )
         .await;
-    let connection = created["createSsoConnection"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let connection = created["ssoConnection"]["id"].as_str().unwrap().to_owned();
     (app, idp, connection)
 }
 
@@ -267,8 +265,8 @@ async fn idp_initiated_sign_in_works_only_when_the_connection_allows_it() {
     let (refused, _, _) = post_unsolicited(&app, &idp, &connection).await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     assert!(refused.text().await.unwrap().contains("IdP-initiated"));
-    app.graphql_ok(
-        "mutation($id: ID!, $input: SsoConnectionInput!) { updateSsoConnection(id: $id, input: $input) { id } }",
+    app.mutate(
+        "mutation($id: ID!, $input: UpdateSsoConnectionInput!) { updateSsoConnection(id: $id, input: $input) { ssoConnection { id } userErrors { field message code } } }",
         json!({"id": connection, "input": {
             "name": "Crafted",
             "protocol": "SAML",
@@ -276,6 +274,7 @@ async fn idp_initiated_sign_in_works_only_when_the_connection_allows_it() {
             "saml": {"entityId": idp.entity_id(), "ssoUrl": idp.sso_url(), "certificates": [idp.certificate], "allowIdpInitiated": true},
             "roleRules": [{"value": "admins", "role": "ADMIN"}],
         }}),
+        "updateSsoConnection",
     )
     .await;
     let (accepted, alice, encoded) = post_unsolicited(&app, &idp, &connection).await;
@@ -286,7 +285,7 @@ async fn idp_initiated_sign_in_works_only_when_the_connection_allows_it() {
         accepted.text().await.unwrap()
     );
     assert_eq!(location(&accepted), "/");
-    assert_eq!(me(&app, &alice).await["signInMethod"], "saml");
+    assert_eq!(me(&app, &alice).await["signInMethod"], "SAML");
     // The same response again: its assertion id is remembered, so the replay is refused.
     let sessions = app.count_rows("sessions").await;
     let (replayed, _) = post_saml(&app.url(&format!("/sso/saml/{connection}/acs")), &encoded).await;

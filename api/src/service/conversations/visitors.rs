@@ -26,25 +26,31 @@ pub struct NewVisitor {
 }
 
 impl NewVisitor {
-    /// Checks the fields and normalizes blanks to `None`.
+    /// Checks the fields and normalizes blanks to `None`; errors name the fields under `visitor.`.
     pub fn validated(&self) -> ApiResult<NewVisitor> {
-        let email = match optional_field("visitor.email", self.email.as_deref(), 254)? {
-            Some(email) => Some(validate_email("visitor.email", &email)?),
+        self.validated_at("visitor.")
+    }
+
+    /// Checks the fields, naming them in errors after `prefix`.
+    fn validated_at(&self, prefix: &str) -> ApiResult<NewVisitor> {
+        let field = |name: &str| format!("{prefix}{name}");
+        let email = match optional_field(&field("email"), self.email.as_deref(), 254)? {
+            Some(email) => Some(validate_email(&field("email"), &email)?),
             None => None,
         };
-        let phone = optional_field("visitor.phone", self.phone.as_deref(), 40)?;
+        let phone = optional_field(&field("phone"), self.phone.as_deref(), 40)?;
         if let Some(phone) = &phone
             && !phone
                 .chars()
                 .all(|c| c.is_ascii_digit() || " +-().".contains(c))
         {
             return Err(ApiError::validation(
-                "visitor.phone",
+                &field("phone"),
                 "may hold only digits, spaces and + - ( ) .",
             ));
         }
         Ok(NewVisitor {
-            name: optional_field("visitor.name", self.name.as_deref(), 200)?,
+            name: optional_field(&field("name"), self.name.as_deref(), 200)?,
             email,
             phone,
         })
@@ -95,7 +101,7 @@ pub(crate) async fn update_in(
         email: set(&input.email),
         phone: set(&input.phone),
     }
-    .validated()?;
+    .validated_at("")?;
     let merge = |patch: &Patch<String>, valid: Option<String>, current: &Option<String>| match patch
     {
         Patch::Keep => current.clone(),

@@ -7,7 +7,7 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
-use crate::auth::Principal;
+use crate::auth::{Principal, Role};
 use crate::authz::{Action, Resource, authorize};
 use crate::db::Db;
 use crate::egress;
@@ -20,7 +20,9 @@ use crate::service::{now, required_text};
 use crate::service::identity::sso::idp::IdpClient;
 use crate::service::identity::sso::saml;
 use crate::service::identity::sso::settings::{
-    ConnectionInput, OAuth2Settings, OidcSettings, Protocol, SamlSettings, secret_context,
+    Attributes, ConnectionInput, OAuth2Input, OAuth2Settings, OidcInput, OidcSettings, Protocol,
+    RoleRule, SamlInput, SamlSettings, attributes, oauth2_settings, oidc_settings, protocol,
+    role_rules, saml_settings, secret_context,
 };
 
 /// The email domains a connection serves, sorted.
@@ -348,20 +350,122 @@ pub(crate) fn protocol_parts(
     }
 }
 
-/// Replaces a connection's settings (owners); without a new client secret the stored one stays.
+/// Changes to a connection: `None` keeps the stored value; a list given replaces the stored one.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionPatch {
+    pub name: Option<String>,
+    pub protocol: Option<Protocol>,
+    pub domains: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+    /// Required when the protocol changes to OIDC; otherwise absent keeps the stored settings.
+    pub oidc: Option<OidcInput>,
+    pub oauth2: Option<OAuth2Input>,
+    /// Given, the metadata is read again (fetched when by URL); absent keeps the stored metadata.
+    pub saml: Option<SamlInput>,
+    pub attributes: AttributesPatch,
+    pub role_rules: Option<Vec<RoleRule>>,
+    pub default_role: Option<Role>,
+    pub deny_unmatched: Option<bool>,
+    pub jit_provisioning: Option<bool>,
+}
+
+/// Claim names to change; `None` keeps the stored one.
+#[derive(Clone, Debug, Default)]
+pub struct AttributesPatch {
+    pub subject: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: Option<String>,
+}
+
+/// The stored connection with the patch applied, as a whole input; the stored SAML settings when they stay.
+fn patched(
+    stored: &sso_connection::Model,
+    stored_domains: Vec<String>,
+    patch: ConnectionPatch,
+) -> ApiResult<(ConnectionInput, Option<SamlSettings>)> {
+    let stored_protocol = protocol(stored)?;
+    let protocol = patch.protocol.unwrap_or(stored_protocol);
+    let kept = |p: Protocol| protocol == p && stored_protocol == p;
+    let oidc = match patch.oidc {
+        Some(given) => Some(given),
+        None if kept(Protocol::Oidc) => {
+            let s = oidc_settings(stored)?;
+            Some(OidcInput {
+                issuer: s.issuer,
+                client_id: s.client_id,
+                client_secret: None,
+                scopes: s.scopes,
+            })
+        }
+        None => None,
+    };
+    let oauth2 = match patch.oauth2 {
+        Some(given) => Some(given),
+        None if kept(Protocol::OAuth2) => {
+            let s = oauth2_settings(stored)?;
+            Some(OAuth2Input {
+                authorization_url: s.authorization_url,
+                token_url: s.token_url,
+                userinfo_url: s.userinfo_url,
+                client_id: s.client_id,
+                client_secret: None,
+                scopes: s.scopes,
+            })
+        }
+        None => None,
+    };
+    let kept_saml = match patch.saml {
+        None if kept(Protocol::Saml) => Some(saml_settings(stored)?),
+        _ => None,
+    };
+    let current = attributes(stored);
+    let a = patch.attributes;
+    let input = ConnectionInput {
+        name: patch.name.unwrap_or_else(|| stored.name.clone()),
+        protocol,
+        domains: patch.domains.unwrap_or(stored_domains),
+        enabled: patch.enabled.unwrap_or(stored.enabled),
+        oidc,
+        oauth2,
+        saml: patch.saml,
+        attributes: Attributes {
+            subject: a.subject.unwrap_or(current.subject),
+            email: a.email.unwrap_or(current.email),
+            name: a.name.unwrap_or(current.name),
+            groups: a.groups.unwrap_or(current.groups),
+        },
+        role_rules: patch.role_rules.unwrap_or_else(|| role_rules(stored)),
+        default_role: match patch.default_role {
+            Some(role) => role,
+            None => Role::stored(&stored.default_role)?,
+        },
+        deny_unmatched: patch.deny_unmatched.unwrap_or(stored.deny_unmatched),
+        jit_provisioning: patch.jit_provisioning.unwrap_or(stored.jit_provisioning),
+    };
+    Ok((input, kept_saml))
+}
+
+/// Changes a connection (owners): what the patch leaves out keeps its stored value, the client secret included.
 pub async fn update(
     db: &Db,
     sealer: &Sealer,
     idp: &IdpClient,
     principal: &Principal,
     id: &str,
-    input: ConnectionInput,
+    patch: ConnectionPatch,
 ) -> ApiResult<sso_connection::Model> {
     let egress_allow = idp.egress_allow.as_deref();
     let grant = authorize(principal, Resource::Sso, Action::Write).await?;
+    let stored = find(db.conn(), grant.organization_id(), id).await?;
+    let stored_domains = domains_of(db.conn(), &stored).await?;
+    let (input, kept_saml) = patched(&stored, stored_domains, patch)?;
     let domains = validate(&input, egress_allow)?;
     // Fetched before the write transaction, which a slow IdP would otherwise hold open.
-    let saml = resolve_saml(idp, &input).await?;
+    let saml = match kept_saml {
+        Some(settings) => Some(settings),
+        None => resolve_saml(idp, &input).await?,
+    };
     let txn = db.begin_write().await?;
     let before = find(&*txn, grant.organization_id(), id).await?;
     let before_domains = domains_of(&*txn, &before).await?;
