@@ -26,6 +26,36 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 18] = [
+        Kind::Organization,
+        Kind::User,
+        Kind::ApiKey,
+        Kind::Assistant,
+        Kind::Visitor,
+        Kind::Conversation,
+        Kind::Message,
+        Kind::KnowledgeBaseEntry,
+        Kind::Event,
+        Kind::AuditEntry,
+        Kind::Webhook,
+        Kind::Session,
+        Kind::Delivery,
+        Kind::Attempt,
+        Kind::Feedback,
+        Kind::KnowledgeBaseQuery,
+        Kind::WidgetSession,
+        Kind::SsoConnection,
+    ];
+
+    /// The kind an id's prefix names (the longest matching prefix, so `wses_` is not `ses_`).
+    pub fn of(id: &str) -> Option<Kind> {
+        Kind::ALL
+            .into_iter()
+            .filter(|kind| id.starts_with(kind.prefix()))
+            .max_by_key(|kind| kind.prefix().len())
+    }
+
     pub fn prefix(self) -> &'static str {
         match self {
             Kind::Organization => "org_",
@@ -134,6 +164,14 @@ pub fn lookup(kind: Kind, id: &str) -> Result<&str, ApiError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_kind_is_known_by_its_prefix() {
+        for kind in super::Kind::ALL {
+            assert_eq!(super::Kind::of(&super::new_id(kind)), Some(kind));
+        }
+        assert_eq!(super::Kind::of("nope_01JDZ8Q4V2M3N4P5Q6R7S8T9VW"), None);
+    }
+
     #[test]
     fn ids_made_in_a_row_sort_in_that_order() {
         let ids: Vec<String> = (0..1000)

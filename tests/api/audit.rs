@@ -67,14 +67,14 @@ async fn key_changes_are_recorded_with_actor_origin_and_before_after() {
     assert_eq!(
         actions,
         [
-            "api_key.revoked",
-            "api_key.created",
-            "api_key.created",
-            "organization.created"
+            "API_KEY_REVOKED",
+            "API_KEY_CREATED",
+            "API_KEY_CREATED",
+            "ORGANIZATION_CREATED"
         ]
     );
     assert_eq!(data["auditLog"]["edges"][3]["node"]["seq"], 1);
-    assert_eq!(data["auditLog"]["edges"][3]["node"]["actorType"], "system");
+    assert_eq!(data["auditLog"]["edges"][3]["node"]["actorType"], "SYSTEM");
 }
 
 #[tokio::test]

@@ -301,3 +301,233 @@ async fn an_sso_update_changes_only_what_it_names() {
         json!({"name": "Okta EU", "protocol": "OIDC"})
     );
 }
+
+#[tokio::test]
+async fn node_fetches_any_object_by_id_and_nothing_of_another_organization() {
+    let app = spawn_app().await;
+    let conversation = app.create_conversation("Where is my order?").await;
+    let entry = app
+        .mutate(
+            "mutation { createKnowledgeBaseEntry(input: {title: \"Returns\", body: \"Within 30 days.\"}) { knowledgeBaseEntry { id } userErrors { code } } }",
+            json!({}),
+            "createKnowledgeBaseEntry",
+        )
+        .await;
+    let entry_id = entry["knowledgeBaseEntry"]["id"].clone();
+    let ids = json!([
+        app.org.organization.id,
+        app.org.owner.id,
+        app.org.assistant.id,
+        conversation["id"],
+        conversation["visitor_id"],
+        entry_id,
+        "conv_01JDZ8Q4V2M3N4P5Q6R7S8T9VW",
+        "nonsense",
+    ]);
+
+    let data = app
+        .graphql_ok(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } node(id: \"nonsense\") { id } }",
+            json!({"ids": ids}),
+        )
+        .await;
+    let typenames: Vec<Value> = data["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["__typename"].clone())
+        .collect();
+    assert_eq!(
+        typenames,
+        [
+            json!("Organization"),
+            json!("Member"),
+            json!("Assistant"),
+            json!("Conversation"),
+            json!("Visitor"),
+            json!("KnowledgeBaseEntry"),
+            Value::Null,
+            Value::Null
+        ]
+    );
+    assert_eq!(data["nodes"][3]["id"], conversation["id"]);
+    assert!(data["node"].is_null());
+
+    // Another organization's ids are nobody's: every one of them is null there.
+    let other = app.other_organization("Globex").await;
+    let theirs = app
+        .graphql_as(
+            &other.secret,
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({"ids": ids}),
+        )
+        .await;
+    assert!(theirs.body.get("errors").is_none(), "{}", theirs.text);
+    assert_eq!(
+        theirs.body["data"]["nodes"],
+        json!([null, null, null, null, null, null, null, null])
+    );
+
+    // At most 100 ids at once.
+    let many: Vec<String> = (0..101)
+        .map(|_| "conv_01JDZ8Q4V2M3N4P5Q6R7S8T9VW".to_owned())
+        .collect();
+    let refused = app
+        .graphql(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({"ids": many}),
+        )
+        .await;
+    assert_eq!(
+        refused.body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{}",
+        refused.text
+    );
+}
+
+#[tokio::test]
+async fn references_are_objects_beside_their_ids_and_lists_nest() {
+    let app = spawn_app().await;
+    app.mutate(
+        "mutation { createKnowledgeBaseEntry(input: {title: \"How long does shipping take?\", body: \"Orders ship within 2 business days and arrive within a week.\", tags: [\"shipping\", \"delivery\"]}) { knowledgeBaseEntry { id } userErrors { code } } }",
+        json!({}),
+        "createKnowledgeBaseEntry",
+    )
+    .await;
+    let conversation = app
+        .create_conversation("How long does shipping take?")
+        .await;
+    let conversation_id = conversation["id"].clone();
+
+    let data = app
+        .graphql_ok(
+            "query($id: ID!) { conversation(id: $id) {
+                visitor { id conversations(first: 5) { totalCount nodes { id } } }
+                messages(last: 5) { nodes { author conversation { id } replyTo { id author } sourceEntry { title } sourceEntryId } }
+            } }",
+            json!({"id": conversation_id}),
+        )
+        .await;
+    let visitor = &data["conversation"]["visitor"];
+    assert_eq!(visitor["conversations"]["totalCount"], 1);
+    assert_eq!(visitor["conversations"]["nodes"][0]["id"], conversation_id);
+    let messages = data["conversation"]["messages"]["nodes"]
+        .as_array()
+        .unwrap();
+    let reply = messages
+        .iter()
+        .find(|m| m["author"] == "ASSISTANT")
+        .expect("the assistant answered");
+    assert_eq!(reply["conversation"]["id"], conversation_id);
+    assert_eq!(reply["replyTo"]["author"], "VISITOR");
+    assert_eq!(
+        reply["sourceEntry"]["title"], "How long does shipping take?",
+        "{reply}"
+    );
+    assert!(reply["sourceEntryId"].is_string());
+
+    // The key's creator and the audit log's actors and targets are objects too.
+    let created = app
+        .mutate(
+            "mutation { createApiKey(input: {name: \"reports\", role: VIEWER}) { apiKey { id createdById createdBy { __typename id } } userErrors { code } } }",
+            json!({}),
+            "createApiKey",
+        )
+        .await;
+    let key = &created["apiKey"];
+    assert_eq!(key["createdBy"]["__typename"], "ApiKey");
+    assert_eq!(key["createdBy"]["id"], key["createdById"]);
+    let log = app
+        .graphql_ok(
+            "{ auditLog(first: 1, action: API_KEY_CREATED) { nodes { action actorType actor { __typename } target { __typename id } } } }",
+            json!({}),
+        )
+        .await;
+    let entry = &log["auditLog"]["nodes"][0];
+    assert_eq!(entry["action"], "API_KEY_CREATED");
+    assert_eq!(entry["actorType"], "API_KEY");
+    assert_eq!(entry["actor"]["__typename"], "ApiKey");
+    assert_eq!(
+        entry["target"],
+        json!({"__typename": "ApiKey", "id": key["id"]})
+    );
+}
+
+#[tokio::test]
+async fn lists_take_an_order_and_a_window_of_creation_times() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for question in ["First?", "Second?", "Third?"] {
+        ids.push(app.create_conversation(question).await["id"].clone());
+    }
+    let query = "query($order: CreatedAtOrder, $after: DateTime, $before: DateTime) {
+        conversations(orderBy: $order, createdAfter: $after, createdBefore: $before) { totalCount nodes { id createdAt } }
+    }";
+
+    let newest = app.graphql_ok(query, json!({})).await;
+    let oldest = app
+        .graphql_ok(
+            query,
+            json!({"order": {"field": "CREATED_AT", "direction": "ASC"}}),
+        )
+        .await;
+    let order = |data: &Value| -> Vec<Value> {
+        data["conversations"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["id"].clone())
+            .collect()
+    };
+    assert_eq!(order(&oldest), ids);
+    let mut reversed = ids.clone();
+    reversed.reverse();
+    assert_eq!(order(&newest), reversed);
+
+    // [after, before): the second conversation's own time is in, the third's is out.
+    let times: Vec<Value> = oldest["conversations"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["createdAt"].clone())
+        .collect();
+    let window = app
+        .graphql_ok(query, json!({"after": times[1], "before": times[2]}))
+        .await;
+    assert_eq!(order(&window), [ids[1].clone()]);
+    assert_eq!(window["conversations"]["totalCount"], 1);
+}
+
+#[tokio::test]
+async fn scalars_say_what_they_are_and_organizations_and_members_are_entities() {
+    let app = spawn_app().await;
+    let data = app
+        .graphql_ok(
+            "{ dateTime: __type(name: \"DateTime\") { specifiedByURL } bigInt: __type(name: \"BigInt\") { kind description } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data["dateTime"]["specifiedByURL"],
+        "https://datatracker.ietf.org/doc/html/rfc3339"
+    );
+    assert_eq!(data["bigInt"]["kind"], "SCALAR");
+
+    let entities = app
+        .graphql_ok(
+            "query($r: [_Any!]!) { _entities(representations: $r) { ... on Organization { id name } ... on Member { id email } } }",
+            json!({"r": [
+                {"__typename": "Organization", "id": app.org.organization.id},
+                {"__typename": "Member", "id": app.org.owner.id},
+            ]}),
+        )
+        .await;
+    assert_eq!(
+        entities["_entities"][0]["name"],
+        app.org.organization.name.as_str()
+    );
+    assert_eq!(
+        entities["_entities"][1]["email"],
+        app.org.owner.email.as_str()
+    );
+}

@@ -17,6 +17,8 @@ async fn the_committed_schema_graphql_matches_the_served_sdl() {
     );
     assert!(served.contains("@link(") && served.contains("https://specs.apollo.dev/federation/v2"));
     for entity in [
+        "Organization",
+        "Member",
         "Conversation",
         "Message",
         "KnowledgeBaseEntry",
@@ -24,8 +26,10 @@ async fn the_committed_schema_graphql_matches_the_served_sdl() {
         "Assistant",
     ] {
         assert!(
-            served.contains(&format!("type {entity} @key(fields: \"id\")")),
-            "{entity} is an entity"
+            served.contains(&format!(
+                "type {entity} implements Node @key(fields: \"id\")"
+            )),
+            "{entity} is an entity and a Node"
         );
     }
 }

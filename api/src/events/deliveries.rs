@@ -244,6 +244,23 @@ pub struct Logged {
     pub attempts: Vec<webhook_attempt::Model>,
 }
 
+/// One delivery of one of the organization's endpoints, with its attempts.
+pub async fn get(db: &Db, principal: &Principal, id: &str) -> ApiResult<Logged> {
+    let grant = authorize(principal, Resource::Webhook, Action::Read).await?;
+    let id = ids::lookup(Kind::Delivery, id)?;
+    let delivery = webhook_delivery::Entity::find_by_id(id.to_owned())
+        .filter(webhook_delivery::Column::OrganizationId.eq(grant.organization_id()))
+        .one(db.conn())
+        .await?
+        .ok_or_else(|| ApiError::not_found("delivery", id))?;
+    let attempts = webhook_attempt::Entity::find()
+        .filter(webhook_attempt::Column::DeliveryId.eq(id))
+        .order_by_asc(webhook_attempt::Column::Id)
+        .all(db.conn())
+        .await?;
+    Ok(Logged { delivery, attempts })
+}
+
 /// An endpoint's deliveries, newest first, each with its attempts (one query for all of them).
 pub async fn list(
     db: &Db,

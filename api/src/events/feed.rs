@@ -135,6 +135,22 @@ pub async fn list(
     Ok(page.page(rows))
 }
 
+/// One event of the organization, if the caller's role may read its type.
+pub async fn get(db: &Db, principal: &Principal, id: &str) -> ApiResult<event::Model> {
+    let grant = match authorize(principal, Resource::Conversation, Action::Read).await {
+        Ok(grant) => grant,
+        Err(_) => authorize(principal, Resource::KnowledgeBase, Action::Read).await?,
+    };
+    let id = crate::ids::lookup(Kind::Event, id)?;
+    let readable = readable_types(principal, &[]).await?;
+    event::Entity::find_by_id(id.to_owned())
+        .filter(event::Column::OrganizationId.eq(grant.organization_id()))
+        .filter(event::Column::Event.is_in(readable))
+        .one(db.conn())
+        .await?
+        .ok_or_else(|| ApiError::not_found("event", id))
+}
+
 /// Deletes events older than the retention window; returns how many.
 pub async fn prune(db: &Db, retention_days: u32) -> ApiResult<u64> {
     let oldest = now() - chrono::Duration::days(i64::from(retention_days));

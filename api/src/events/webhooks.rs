@@ -18,6 +18,7 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
 use crate::secrets::Sealer;
+use crate::service::audit::AuditAction;
 use crate::service::{Page, PageRequest, Patch, audit, newest_first, now, text_patch};
 
 /// The events an endpoint may subscribe to.
@@ -298,7 +299,7 @@ pub async fn create(
     audit::record(
         &*txn,
         principal,
-        "webhook.created",
+        AuditAction::WebhookCreated,
         target,
         None,
         Some(summary(&model)),
@@ -362,7 +363,7 @@ pub async fn update(
     audit::record(
         &*txn,
         principal,
-        "webhook.updated",
+        AuditAction::WebhookUpdated,
         target,
         Some(before),
         Some(summary(&model)),
@@ -383,7 +384,7 @@ pub async fn delete(db: &Db, principal: &Principal, id: &str) -> ApiResult<Webho
     audit::record(
         &*txn,
         principal,
-        "webhook.deleted",
+        AuditAction::WebhookDeleted,
         target,
         Some(summary(&model)),
         None,
@@ -416,7 +417,7 @@ pub async fn rotate_secret(
     audit::record(
         &*txn,
         principal,
-        "webhook.secret_rotated",
+        AuditAction::WebhookSecretRotated,
         target,
         None,
         Some(json!({"previous_secret_valid_until": model.previous_expires_at})),

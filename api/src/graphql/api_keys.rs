@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use crate::graphql::caller;
 use crate::graphql::enums::{Role, Scope};
 use crate::graphql::payloads::{Args, payload, payload_type};
-use crate::graphql::types::{ApiKey, Conn, Timestamp, connection, wants_total};
+use crate::graphql::types::{ApiKey, BigInt, Conn, Timestamp, connection, wants_total};
 use crate::ids::Kind;
 use crate::service::PageRequest;
 use crate::service::identity::api_keys::{self, CreateApiKey};
@@ -66,7 +66,7 @@ impl ApiKeyQuery {
             .map(|row| ApiKeyUsageDay {
                 api_key_id: ID(row.api_key_id),
                 day: row.day,
-                requests: row.requests,
+                requests: BigInt(u64::try_from(row.requests).unwrap_or_default()),
             })
             .collect())
     }
@@ -95,7 +95,7 @@ pub struct ApiKeyUsageDay {
     /// `YYYY-MM-DD`.
     pub day: String,
     /// How many requests were made with the key that day.
-    pub requests: i64,
+    pub requests: BigInt,
 }
 
 payload_type! {

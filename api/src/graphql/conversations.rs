@@ -1,25 +1,31 @@
 //! Conversation and message queries and mutations.
 
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
-use crate::graphql::enums::{Author, Status};
-use crate::graphql::loaders::prefetch_for_conversations;
+use crate::graphql::enums::{Author, CreatedAtOrder, Status};
+use crate::graphql::loaders::{
+    ConversationKey, EntryKey, MessageKey, load, prefetch_for_conversations,
+};
 use crate::graphql::payloads::{Args, payload, payload_type};
-use crate::graphql::types::{Conn, Conversation, Message, Timestamp, connection, wants_total};
+use crate::graphql::types::{
+    Conn, Conversation, KnowledgeBaseEntry, Message, Timestamp, connection, wants_total,
+};
 use crate::graphql::{caller, engine, found};
 use crate::ids::Kind;
-use crate::service::PageRequest;
 use crate::service::conversations::feedback;
 use crate::service::conversations::posting::{self, CreateConversation, CreateMessage};
 use crate::service::conversations::visitors::NewVisitor;
 use crate::service::conversations::{self, ConversationFilter, UpdateConversation};
+use crate::service::{Created, PageRequest};
 
 #[derive(Default)]
 pub struct ConversationQuery;
 
 #[Object]
 impl ConversationQuery {
-    /// The organization's conversations, newest first.
+    /// The organization's conversations, newest first unless `orderBy` says otherwise.
+    // Each GraphQL argument is a parameter of its resolver.
+    #[allow(clippy::too_many_arguments)]
     async fn conversations(
         &self,
         ctx: &Context<'_>,
@@ -32,6 +38,14 @@ impl ConversationQuery {
         #[graphql(desc = "Only conversations with this status.")] status: Option<Status>,
         #[graphql(desc = "Only the conversations of this assistant.")] assistant_id: Option<ID>,
         #[graphql(desc = "Only the conversations of this visitor.")] visitor_id: Option<ID>,
+        #[graphql(desc = "Only conversations started at or after this time.")]
+        created_after: Option<Timestamp>,
+        #[graphql(desc = "Only conversations started before this time.")] created_before: Option<
+            Timestamp,
+        >,
+        #[graphql(desc = "The order of the list: newest first when omitted.")] order_by: Option<
+            CreatedAtOrder,
+        >,
     ) -> async_graphql::Result<Conn<Conversation>> {
         let (db, principal) = caller(ctx)?;
         let page = PageRequest::new(first.map(i64::from), after.as_deref(), Kind::Conversation)?;
@@ -39,6 +53,11 @@ impl ConversationQuery {
             status: status.map(Into::into),
             assistant_id: assistant_id.map(|id| id.0),
             visitor_id: visitor_id.map(|id| id.0),
+            created: Created {
+                from: created_after.map(|t| t.0),
+                until: created_before.map(|t| t.0),
+            },
+            order: order_by.map(Into::into).unwrap_or_default(),
         };
         let total = if wants_total(ctx) {
             conversations::count(db, principal, &filter).await?
@@ -382,40 +401,74 @@ impl ConversationMutation {
 }
 
 /// A visitor's rating of an answer (`helpful`) or of a whole conversation (`rating`, 1-5).
-#[derive(SimpleObject)]
-pub struct Feedback {
-    /// The rating's id.
-    pub id: ID,
-    /// The id of the conversation rated, or of the rated answer's conversation.
-    pub conversation_id: ID,
-    /// The id of the assistant answer rated; null for a rating of the whole conversation.
-    pub message_id: Option<ID>,
-    /// The knowledge-base entry the rated answer came from.
-    pub entry_id: Option<ID>,
-    /// Whether the answer helped; null for a rating of the whole conversation.
-    pub helpful: Option<bool>,
-    /// The conversation's rating, from 1 (very unsatisfied) to 5 (very satisfied); null for a rating of one answer.
-    pub rating: Option<i32>,
-    /// What the visitor said about it, up to 2,000 characters.
-    pub comment: Option<String>,
-    /// When the rating was first given.
-    pub created_at: Timestamp,
-    /// When the rating was last replaced.
-    pub updated_at: Timestamp,
-}
+pub struct Feedback(pub entities::feedback::Model);
 
 impl From<entities::feedback::Model> for Feedback {
-    fn from(m: entities::feedback::Model) -> Self {
-        Self {
-            id: ID(m.id),
-            conversation_id: ID(m.conversation_id),
-            message_id: m.message_id.map(ID),
-            entry_id: m.entry_id.map(ID),
-            helpful: m.helpful,
-            rating: m.rating,
-            comment: m.comment,
-            created_at: Timestamp(m.created_at),
-            updated_at: Timestamp(m.updated_at),
+    fn from(model: entities::feedback::Model) -> Self {
+        Self(model)
+    }
+}
+
+/// A visitor's rating of an answer (`helpful`) or of a whole conversation (`rating`, 1-5).
+#[Object]
+impl Feedback {
+    /// The rating's id.
+    pub(crate) async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// The id of the conversation rated, or of the rated answer's conversation.
+    async fn conversation_id(&self) -> ID {
+        ID(self.0.conversation_id.clone())
+    }
+    /// The conversation rated, or the rated answer's conversation.
+    async fn conversation(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Conversation>> {
+        load(
+            ctx,
+            ConversationKey(self.0.conversation_id.clone()),
+            Conversation,
+        )
+        .await
+    }
+    /// The id of the assistant answer rated; null for a rating of the whole conversation.
+    async fn message_id(&self) -> Option<ID> {
+        self.0.message_id.clone().map(ID)
+    }
+    /// The assistant answer rated; null for a rating of the whole conversation.
+    async fn message(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Message>> {
+        match &self.0.message_id {
+            Some(id) => load(ctx, MessageKey(id.clone()), Message::from).await,
+            None => Ok(None),
         }
+    }
+    /// The id of the knowledge-base entry the rated answer came from.
+    async fn entry_id(&self) -> Option<ID> {
+        self.0.entry_id.clone().map(ID)
+    }
+    /// The knowledge-base entry the rated answer came from; null when there was none or it was deleted.
+    async fn entry(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<KnowledgeBaseEntry>> {
+        match &self.0.entry_id {
+            Some(id) => load(ctx, EntryKey(id.clone()), KnowledgeBaseEntry).await,
+            None => Ok(None),
+        }
+    }
+    /// Whether the answer helped; null for a rating of the whole conversation.
+    async fn helpful(&self) -> Option<bool> {
+        self.0.helpful
+    }
+    /// The conversation's rating, from 1 (very unsatisfied) to 5 (very satisfied); null for a rating of one answer.
+    async fn rating(&self) -> Option<i32> {
+        self.0.rating
+    }
+    /// What the visitor said about it, up to 2,000 characters.
+    async fn comment(&self) -> Option<&str> {
+        self.0.comment.as_deref()
+    }
+    /// When the rating was first given.
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
+    }
+    /// When the rating was last replaced.
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
 }

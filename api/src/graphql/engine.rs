@@ -4,6 +4,7 @@
 use async_graphql::{InputObject, SimpleObject};
 
 use crate::assistant::settings::{EngineSettings, Intent as IntentSettings, ProviderSettings};
+use crate::graphql::types::BigInt;
 
 /// One intent: a name stored on the visitor messages that match one of its keywords or patterns.
 #[derive(SimpleObject, InputObject)]
@@ -54,7 +55,7 @@ pub struct AiProvider {
     pub max_tokens: u32,
     /// Tokens the organization may use per calendar month (UTC) before answers fall back to the knowledge base;
     /// null means no limit.
-    pub monthly_token_limit: Option<u64>,
+    pub monthly_token_limit: Option<BigInt>,
 }
 
 impl From<ProviderSettings> for AiProvider {
@@ -65,7 +66,7 @@ impl From<ProviderSettings> for AiProvider {
             complex_model: provider.complex_model,
             timeout_secs: provider.timeout_secs,
             max_tokens: provider.max_tokens,
-            monthly_token_limit: provider.monthly_token_limit,
+            monthly_token_limit: provider.monthly_token_limit.map(BigInt),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! GraphQL enums: each mirrors a domain enum (`remote`), with the conversions both ways generated.
 
-use async_graphql::Enum;
+use async_graphql::{Enum, InputObject};
 
 /// A team role, from most to least privileged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -173,6 +173,41 @@ pub enum SsoProtocol {
     Saml,
 }
 
+/// Which way a list runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum OrderDirection {
+    /// Oldest or smallest first.
+    Asc,
+    /// Newest or largest first.
+    Desc,
+}
+
+/// The field a list is ordered by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum CreatedAtOrderField {
+    /// When the object was created.
+    CreatedAt,
+}
+
+/// How a list is ordered.
+#[derive(Clone, Copy, Debug, InputObject)]
+#[graphql(name = "CreatedAtOrder")]
+pub struct CreatedAtOrder {
+    /// The field to order by.
+    pub field: CreatedAtOrderField,
+    /// Which way.
+    pub direction: OrderDirection,
+}
+
+impl From<CreatedAtOrder> for crate::service::Order {
+    fn from(order: CreatedAtOrder) -> Self {
+        match order.direction {
+            OrderDirection::Asc => crate::service::Order::OldestFirst,
+            OrderDirection::Desc => crate::service::Order::NewestFirst,
+        }
+    }
+}
+
 /// The `resource.verb` names of event types.
 pub fn names(types: Vec<EventType>) -> Vec<String> {
     types.into_iter().map(|t| t.name().to_owned()).collect()
@@ -316,5 +351,75 @@ named_enum! {
         /// Dropped without sending: the endpoint was deleted, paused or disabled, or the plan no longer includes
         /// webhooks.
         Cancelled = "cancelled",
+    }
+}
+
+/// What an audit entry records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::audit::AuditAction")]
+pub enum AuditAction {
+    /// An API key was created.
+    ApiKeyCreated,
+    /// An API key was revoked.
+    ApiKeyRevoked,
+    /// An API key's secret was replaced.
+    ApiKeyRotated,
+    /// A member was deactivated.
+    MemberDeactivated,
+    /// An invitation link was issued to a member.
+    MemberInvitationIssued,
+    /// A member was invited.
+    MemberInvited,
+    /// A member signed in.
+    MemberLogin,
+    /// A sign-in failed (wrong password, locked or deactivated account).
+    MemberLoginFailed,
+    /// A member signed out.
+    MemberLogout,
+    /// A member set a password through an invitation.
+    MemberPasswordSet,
+    /// A member was created by their first single sign-on.
+    MemberProvisioned,
+    /// A member's role changed, by a person or by single sign-on role mapping.
+    MemberRoleChanged,
+    /// A single sign-on was refused.
+    MemberSsoFailed,
+    /// The organization was created.
+    OrganizationCreated,
+    /// The organization's plan changed.
+    OrganizationPlanChanged,
+    /// Single sign-on was required or made optional.
+    OrganizationSsoEnforced,
+    /// A member's session was ended.
+    SessionRevoked,
+    /// A single sign-on connection was added.
+    SsoConnectionCreated,
+    /// A single sign-on connection was deleted.
+    SsoConnectionDeleted,
+    /// A single sign-on connection was changed.
+    SsoConnectionUpdated,
+    /// A webhook endpoint was added.
+    WebhookCreated,
+    /// A webhook endpoint was deleted.
+    WebhookDeleted,
+    /// A webhook endpoint's signing secret was replaced.
+    WebhookSecretRotated,
+    /// A webhook endpoint was changed.
+    WebhookUpdated,
+}
+
+named_enum! {
+    /// Who acted, as the audit log records it.
+    AuditActorType {
+        /// A team member, signed in.
+        User = "user",
+        /// An API key.
+        ApiKey = "api_key",
+        /// A website visitor, through the widget.
+        Visitor = "visitor",
+        /// Someone not signed in, such as a refused single sign-on.
+        Anonymous = "anonymous",
+        /// The server itself.
+        System = "system",
     }
 }

@@ -20,7 +20,7 @@ pub struct Event(pub event::Model);
 #[Object(name = "OrganizationEvent")]
 impl Event {
     /// The event's id; ids increase in stream order, so one can be used to resume from.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
     /// What happened.

@@ -1,10 +1,15 @@
-//! Federation entity resolvers: `Conversation`, `Message`, `KnowledgeBaseEntry`, `Visitor` and `Assistant` by `id`.
+//! Federation entity resolvers: `Organization`, `Member`, `Conversation`, `Message`, `KnowledgeBaseEntry`, `Visitor` and `Assistant` by `id`.
 
 use async_graphql::{Context, ID, Object};
 
+use crate::error::ApiError;
 use crate::graphql::caller;
-use crate::graphql::types::{Assistant, Conversation, KnowledgeBaseEntry, Message, Visitor};
+use crate::graphql::members::Member;
+use crate::graphql::types::{
+    Assistant, Conversation, KnowledgeBaseEntry, Message, Organization, Visitor,
+};
 use crate::service::conversations::{self, messages, visitors};
+use crate::service::identity::{members, organizations};
 use crate::service::{assistants, knowledge_base};
 
 #[derive(Default)]
@@ -13,6 +18,31 @@ pub struct FederationQuery;
 /// Entities of other organizations resolve to null, as if they did not exist.
 #[Object]
 impl FederationQuery {
+    #[graphql(entity)]
+    async fn find_organization_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<Organization>> {
+        let (db, principal) = caller(ctx)?;
+        let own = organizations::get_own(db, principal).await?;
+        Ok((own.id == id.0).then_some(Organization(own)))
+    }
+
+    #[graphql(entity)]
+    async fn find_member_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<Member>> {
+        let (db, principal) = caller(ctx)?;
+        match members::get(db, principal, &id).await {
+            Ok(member) => Ok(Some(Member(member))),
+            Err(ApiError::NotFound(_)) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     #[graphql(entity)]
     async fn find_conversation_by_id(
         &self,

@@ -4,14 +4,15 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Context, Name, Value};
-use entities::{assistant, conversation, message, visitor};
+use entities::{assistant, conversation, knowledge_base_entry, message, user, visitor};
 
 use crate::auth::Principal;
 use crate::db::Db;
 use crate::graphql::caller;
 use crate::ids::Kind;
-use crate::service::conversations::{messages, visitors};
-use crate::service::{PageRequest, assistants};
+use crate::service::conversations::{self, messages, visitors};
+use crate::service::identity::members;
+use crate::service::{PageRequest, assistants, knowledge_base};
 
 /// Loads related rows for the caller of one request.
 pub struct Loaders {
@@ -19,53 +20,56 @@ pub struct Loaders {
     pub principal: Principal,
 }
 
-/// Key of a visitor.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct VisitorKey(pub String);
+/// Declares the key of one kind of row and its loader, which reads a batch of keys through `get_many`.
+macro_rules! by_id {
+    ($(#[$doc:meta])* $key:ident => $model:ty, $get_many:path) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        pub struct $key(pub String);
 
-/// Key of an assistant.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct AssistantKey(pub String);
+        impl Loader<$key> for Loaders {
+            type Value = $model;
+            type Error = async_graphql::Error;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                let ids: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+                let found = $get_many(&self.db, &self.principal, &ids).await?;
+                Ok(found.into_iter().map(|(id, row)| ($key(id), row)).collect())
+            }
+        }
+    };
+}
+
+by_id!(
+    /// Key of a visitor.
+    VisitorKey => visitor::Model, visitors::get_many
+);
+by_id!(
+    /// Key of an assistant.
+    AssistantKey => assistant::Model, assistants::get_many
+);
+by_id!(
+    /// Key of a conversation.
+    ConversationKey => conversation::Model, conversations::get_many
+);
+by_id!(
+    /// Key of a message.
+    MessageKey => message::Model, messages::get_many
+);
+by_id!(
+    /// Key of a knowledge-base entry.
+    EntryKey => knowledge_base_entry::Model, knowledge_base::get_many
+);
+by_id!(
+    /// Key of a team member.
+    MemberKey => user::Model, members::get_many
+);
 
 /// Key of a conversation's `n` latest messages.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LatestMessagesKey {
     pub conversation_id: String,
     pub n: u64,
-}
-
-impl Loader<VisitorKey> for Loaders {
-    type Value = visitor::Model;
-    type Error = async_graphql::Error;
-
-    async fn load(
-        &self,
-        keys: &[VisitorKey],
-    ) -> Result<HashMap<VisitorKey, Self::Value>, Self::Error> {
-        let ids: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
-        let found = visitors::get_many(&self.db, &self.principal, &ids).await?;
-        Ok(found
-            .into_iter()
-            .map(|(id, v)| (VisitorKey(id), v))
-            .collect())
-    }
-}
-
-impl Loader<AssistantKey> for Loaders {
-    type Value = assistant::Model;
-    type Error = async_graphql::Error;
-
-    async fn load(
-        &self,
-        keys: &[AssistantKey],
-    ) -> Result<HashMap<AssistantKey, Self::Value>, Self::Error> {
-        let ids: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
-        let found = assistants::get_many(&self.db, &self.principal, &ids).await?;
-        Ok(found
-            .into_iter()
-            .map(|(id, a)| (AssistantKey(id), a))
-            .collect())
-    }
 }
 
 impl Loader<LatestMessagesKey> for Loaders {
@@ -99,6 +103,22 @@ impl Loader<LatestMessagesKey> for Loaders {
         }
         Ok(out)
     }
+}
+
+/// The row behind a reference, through the request's loader, as `wrap` makes it an object; null when it is
+/// gone or belongs to another organization.
+pub async fn load<K, V, T>(
+    ctx: &Context<'_>,
+    key: K,
+    wrap: impl FnOnce(V) -> T,
+) -> async_graphql::Result<Option<T>>
+where
+    K: Send + Sync + Clone + Eq + std::hash::Hash + 'static,
+    V: Send + Sync + Clone + 'static,
+    Loaders: Loader<K, Value = V, Error = async_graphql::Error>,
+{
+    let loader = ctx.data::<RequestLoader>()?;
+    Ok(loader.load_one(key).await?.map(wrap))
 }
 
 /// The per-request loader, with a cache so that [`prefetch_for_conversations`] can feed it.

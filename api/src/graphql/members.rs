@@ -7,6 +7,7 @@ use crate::auth::{Actor, Principal};
 use crate::error::ApiResult;
 use crate::graphql::caller;
 use crate::graphql::enums::{ActorType, Plan, Role, SignInMethod};
+use crate::graphql::loaders::{MemberKey, load};
 use crate::graphql::payloads::{Args, payload, payload_type};
 use crate::graphql::types::{Conn, Organization, Timestamp, connection, wants_total};
 use crate::ids::Kind;
@@ -77,7 +78,7 @@ pub struct Member(pub user::Model);
 #[Object]
 impl Member {
     /// The member's id.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
     /// The member's email address, unique in the organization.
@@ -91,6 +92,15 @@ impl Member {
     /// The member's role, which decides what they may read and change.
     async fn role(&self) -> async_graphql::Result<Role> {
         Ok(crate::auth::Role::stored(&self.0.role)?.into())
+    }
+    /// The member's live sessions, newest first: one's own, or any member's for those who manage members.
+    async fn sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Session>> {
+        let (db, principal) = caller(ctx)?;
+        let rows = sessions::list(db, principal, Some(&self.0.id)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|m| Session::of(principal, m))
+            .collect())
     }
     /// Whether the member may sign in; false once deactivated.
     async fn active(&self) -> bool {
@@ -126,7 +136,7 @@ pub struct Session {
 }
 
 impl Session {
-    fn of(principal: &crate::auth::Principal, model: entities::session::Model) -> Self {
+    pub(crate) fn of(principal: &crate::auth::Principal, model: entities::session::Model) -> Self {
         let current = matches!(&principal.actor, crate::auth::Actor::User { session_id, .. } if *session_id == model.id);
         Self { model, current }
     }
@@ -136,12 +146,16 @@ impl Session {
 #[Object(name = "MemberSession")]
 impl Session {
     /// The session's id.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.model.id.clone())
     }
     /// The id of the member signed in.
     async fn member_id(&self) -> ID {
         ID(self.model.user_id.clone())
+    }
+    /// The member the session belongs to.
+    async fn member(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Member>> {
+        load(ctx, MemberKey(self.model.user_id.clone()), Member).await
     }
     /// How the member signed in.
     async fn method(&self) -> async_graphql::Result<SignInMethod> {

@@ -13,6 +13,7 @@ pub mod http;
 mod knowledge_base;
 pub mod loaders;
 mod members;
+pub(crate) mod node;
 mod organization;
 pub(crate) mod payloads;
 mod sso;
@@ -43,6 +44,7 @@ pub struct QueryRoot(
     webhooks::WebhookQuery,
     events::EventQuery,
     federation::FederationQuery,
+    node::NodeQuery,
 );
 
 /// Every root mutation field, one object per domain.

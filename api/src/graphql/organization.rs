@@ -7,7 +7,7 @@ use crate::graphql::enums::{Granularity, WidgetPosition, WidgetTheme};
 use crate::graphql::members::Me;
 use crate::graphql::payloads::{Args, payload, payload_type};
 use crate::graphql::types::{
-    Assistant, Conn, Organization, Timestamp, Visitor, connection, wants_total,
+    Assistant, BigInt, Conn, Organization, Timestamp, Visitor, connection, wants_total,
 };
 use crate::graphql::{caller, found, sealer};
 use crate::ids::Kind;
@@ -245,7 +245,7 @@ pub struct AiProviderInput {
     #[graphql(default = 400)]
     pub max_tokens: u32,
     /// Tokens per calendar month for the whole organization; unset means no limit.
-    pub monthly_token_limit: Option<u64>,
+    pub monthly_token_limit: Option<BigInt>,
 }
 
 /// Assistant engine settings to change; absent fields keep their value.
@@ -302,7 +302,7 @@ impl EngineInput {
                     standard_model: p.standard_model,
                     timeout_secs: p.timeout_secs,
                     max_tokens: p.max_tokens,
-                    monthly_token_limit: p.monthly_token_limit,
+                    monthly_token_limit: p.monthly_token_limit.map(|limit| limit.0),
                 }),
             },
         }

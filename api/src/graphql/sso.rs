@@ -130,7 +130,7 @@ impl SsoAttributes {
 #[Object]
 impl SsoConnection {
     /// The connection's id.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
     /// The name members see on the sign-in page.

@@ -13,7 +13,11 @@ use crate::graphql::caller;
 use crate::graphql::enums::{
     Author, HandoffReason, Plan, ReplySource, Role, Scope, Status, WidgetPosition, WidgetTheme,
 };
-use crate::graphql::loaders::{AssistantKey, LatestMessagesKey, RequestLoader, VisitorKey};
+use crate::graphql::loaders::{
+    AssistantKey, ConversationKey, EntryKey, LatestMessagesKey, MessageKey, RequestLoader,
+    VisitorKey, load,
+};
+use crate::graphql::node::Node;
 use crate::ids::Kind;
 use crate::service::assistants::WidgetSettings;
 use crate::service::conversations;
@@ -26,7 +30,10 @@ pub struct Timestamp(pub DateTime<Utc>);
 
 /// An instant in UTC, written in RFC 3339 with a `Z`, such as `2026-11-25T13:55:09.470772Z`; any RFC 3339 offset is
 /// accepted as input.
-#[Scalar(name = "DateTime")]
+#[Scalar(
+    name = "DateTime",
+    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339"
+)]
 impl ScalarType for Timestamp {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
@@ -39,6 +46,30 @@ impl ScalarType for Timestamp {
 
     fn to_value(&self) -> Value {
         Value::String(self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    }
+}
+
+/// A whole number that may exceed 32 bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BigInt(pub u64);
+
+/// A non-negative whole number that may exceed the 32 bits of `Int`, written as a decimal string (`"4294967296"`);
+/// a string or a number is accepted as input.
+#[Scalar(name = "BigInt")]
+impl ScalarType for BigInt {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        let parsed = match &value {
+            Value::String(s) => s.parse::<u64>().ok(),
+            Value::Number(n) => n.as_u64(),
+            _ => return Err(InputValueError::expected_type(value)),
+        };
+        parsed
+            .map(BigInt)
+            .ok_or_else(|| InputValueError::custom("expected a whole number from 0 to 2^64 - 1"))
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_string())
     }
 }
 
@@ -107,7 +138,7 @@ pub struct Organization(pub organization::Model);
 #[Object]
 impl Organization {
     /// The organization's id.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
     /// The organization's name.
@@ -207,7 +238,7 @@ pub struct Assistant(pub assistant::Model);
 #[Object]
 impl Assistant {
     /// The assistant's public id, which the website's embed code names.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
     /// The assistant's name, up to 200 characters.
@@ -243,8 +274,39 @@ pub struct Visitor(pub visitor::Model);
 #[Object]
 impl Visitor {
     /// The visitor's id.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.clone())
+    }
+    /// The visitor's conversations, newest first.
+    async fn conversations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many conversations to return: 1 to 100, 20 when omitted.")]
+        first: Option<i32>,
+        #[graphql(
+            desc = "Returns the conversations after this cursor: the `endCursor` of the previous page."
+        )]
+        after: Option<String>,
+    ) -> async_graphql::Result<Conn<Conversation>> {
+        let (db, principal) = caller(ctx)?;
+        let page = PageRequest::new(first.map(i64::from), after.as_deref(), Kind::Conversation)?;
+        let filter = conversations::ConversationFilter {
+            visitor_id: Some(self.0.id.clone()),
+            ..Default::default()
+        };
+        let total = if wants_total(ctx) {
+            conversations::count(db, principal, &filter).await?
+        } else {
+            0
+        };
+        let rows = conversations::list(db, principal, &filter, &page).await?;
+        Ok(connection(
+            rows,
+            page.after.is_some(),
+            total,
+            |c| &c.id,
+            Conversation,
+        ))
     }
     /// The visitor's name, when given.
     async fn name(&self) -> Option<&str> {
@@ -275,7 +337,7 @@ pub struct Conversation(pub conversation::Model);
 #[Object]
 impl Conversation {
     /// The conversation's id.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
     /// The id of the assistant the visitor talks to.
@@ -480,12 +542,21 @@ impl Message {
 #[Object]
 impl Message {
     /// The message's id.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
     /// The id of the conversation it belongs to.
     async fn conversation_id(&self) -> ID {
         ID(self.0.conversation_id.clone())
+    }
+    /// The conversation it belongs to.
+    async fn conversation(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Conversation>> {
+        load(
+            ctx,
+            ConversationKey(self.0.conversation_id.clone()),
+            Conversation,
+        )
+        .await
     }
     /// Who wrote the message.
     async fn author(&self) -> async_graphql::Result<Author> {
@@ -495,15 +566,25 @@ impl Message {
     async fn body(&self) -> &str {
         &self.0.body
     }
-    /// The knowledge-base entry an assistant reply came from.
+    /// The id of the knowledge-base entry an assistant reply came from.
     async fn source_entry_id(&self) -> Option<ID> {
         self.0.source_entry_id.clone().map(ID)
+    }
+    /// The knowledge-base entry an assistant reply came from; null when there was none or it was deleted.
+    async fn source_entry(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<KnowledgeBaseEntry>> {
+        match &self.0.source_entry_id {
+            Some(id) => load(ctx, EntryKey(id.clone()), KnowledgeBaseEntry).await,
+            None => Ok(None),
+        }
     }
     /// The assistant's confidence in its reply, 0 to 1.
     async fn confidence(&self) -> Option<f64> {
         self.0.confidence
     }
-    /// Visitor messages: the VADER compound score, -1 to 1.
+    /// Visitor messages: how positive the message reads, from -1 (negative) to 1 (positive).
     async fn sentiment(&self) -> Option<f64> {
         self.0.sentiment
     }
@@ -511,9 +592,16 @@ impl Message {
     async fn intent(&self) -> Option<&str> {
         self.0.intent.as_deref()
     }
-    /// Assistant replies: the visitor message answered.
+    /// Assistant replies: the id of the visitor message answered.
     async fn reply_to_id(&self) -> Option<ID> {
         self.0.reply_to_id.clone().map(ID)
+    }
+    /// Assistant replies: the visitor message answered.
+    async fn reply_to(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Message>> {
+        match &self.0.reply_to_id {
+            Some(id) => load(ctx, MessageKey(id.clone()), Message::from).await,
+            None => Ok(None),
+        }
     }
     /// Assistant replies: where the reply came from.
     async fn reply_source(&self) -> async_graphql::Result<Option<ReplySource>> {
@@ -529,9 +617,27 @@ impl Message {
     async fn fallback_reason(&self) -> Option<&str> {
         self.0.fallback_reason.as_deref()
     }
-    /// Assistant replies from the AI provider: the knowledge-base entries cited.
+    /// Assistant replies from the AI provider: the ids of the knowledge-base entries cited.
     async fn citations(&self) -> Vec<ID> {
         messages::citations(&self.0).into_iter().map(ID).collect()
+    }
+    /// Assistant replies from the AI provider: the knowledge-base entries cited, in order (deleted ones left
+    /// out).
+    async fn cited_entries(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<KnowledgeBaseEntry>> {
+        let ids = messages::citations(&self.0);
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let loader = ctx.data::<RequestLoader>()?;
+        let mut found = loader.load_many(ids.iter().cloned().map(EntryKey)).await?;
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| found.remove(&EntryKey(id)))
+            .map(KnowledgeBaseEntry)
+            .collect())
     }
     /// The assistant's replies to this visitor message, oldest first.
     async fn replies(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Message>> {
@@ -561,7 +667,7 @@ pub struct KnowledgeBaseEntry(pub knowledge_base_entry::Model);
 #[Object]
 impl KnowledgeBaseEntry {
     /// The entry's id.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
     /// The question or topic it answers, up to 300 characters.
@@ -601,7 +707,7 @@ pub struct ApiKey(pub api_key::Model);
 #[Object]
 impl ApiKey {
     /// The key's id.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
     /// A name to recognise the key by, up to 100 characters.
@@ -617,8 +723,15 @@ impl ApiKey {
         Ok(crate::auth::Role::stored(&self.0.role)?.into())
     }
     /// The id of the member or API key that created it; null when unknown.
-    async fn created_by(&self) -> Option<ID> {
+    async fn created_by_id(&self) -> Option<ID> {
         self.0.created_by.clone().map(ID)
+    }
+    /// The member or API key that created it; null when unknown or gone.
+    async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Node>> {
+        match &self.0.created_by {
+            Some(id) => crate::graphql::node::reference(ctx, id).await,
+            None => Ok(None),
+        }
     }
     /// When the key stops working; null if it never expires.
     async fn expires_at(&self) -> Option<Timestamp> {
@@ -645,8 +758,8 @@ impl ApiKey {
             .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
     /// Requests made with the key (updated every few seconds).
-    async fn request_count(&self) -> i64 {
-        self.0.request_count
+    async fn request_count(&self) -> BigInt {
+        BigInt(u64::try_from(self.0.request_count).unwrap_or_default())
     }
     /// Until when the secret before the last rotation still works.
     async fn previous_secret_expires_at(&self) -> Option<Timestamp> {

@@ -18,7 +18,7 @@ pub struct Webhook(pub webhooks::Webhook);
 #[Object]
 impl Webhook {
     /// The endpoint's id.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.model.id.clone())
     }
     /// Where deliveries are posted.
@@ -41,6 +41,28 @@ impl Webhook {
     /// Whether the organization wants deliveries.
     async fn active(&self) -> bool {
         self.0.model.active
+    }
+    /// The endpoint's deliveries, newest first, each with its attempts.
+    async fn deliveries(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many deliveries to return: 1 to 100, 20 when omitted.")]
+        first: Option<i32>,
+        #[graphql(
+            desc = "Returns the deliveries after this cursor: the `endCursor` of the previous page."
+        )]
+        after: Option<String>,
+    ) -> async_graphql::Result<Conn<WebhookDelivery>> {
+        let (db, principal) = caller(ctx)?;
+        let page = PageRequest::new(first.map(i64::from), after.as_deref(), Kind::Delivery)?;
+        let rows = deliveries::list(db, principal, &self.0.model.id, &page).await?;
+        Ok(connection(
+            rows,
+            page.after.is_some(),
+            0,
+            |d| &d.delivery.id,
+            WebhookDelivery,
+        ))
     }
     /// Whether deliveries go out now, and if not, why.
     async fn status(&self) -> WebhookStatus {
@@ -71,7 +93,7 @@ pub struct WebhookDelivery(pub deliveries::Logged);
 #[Object]
 impl WebhookDelivery {
     /// The delivery's id.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.delivery.id.clone())
     }
     /// Also the `webhook-id` header, for receivers that deduplicate.

@@ -79,6 +79,7 @@ async fn list(
         action: params.action,
         actor_id: params.actor_id,
         target_id: params.target_id,
+        ..Default::default()
     };
     let rows = audit::list(&state.db, &principal, &filter, &page).await?;
     Ok(Json(ListResponse::from_page(

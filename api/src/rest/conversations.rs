@@ -228,6 +228,7 @@ async fn list(
         status,
         assistant_id: params.assistant_id,
         visitor_id: params.visitor_id,
+        ..Default::default()
     };
     let rows = svc::list(&state.db, &principal, &filter, &page)
         .await

@@ -15,7 +15,8 @@ use crate::authz::{Action, Grant, Resource, authorize};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{Kind, new_id};
-use crate::service::{Page, PageRequest, newest_first, now};
+use crate::service::{Created, Order, Page, PageRequest, in_order, now};
+use crate::text_enum::text_enum;
 
 /// The `prev_hash` of an organization's first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -36,11 +37,41 @@ pub enum AuditActor<'a> {
     System,
 }
 
+text_enum! {
+    /// What an audit entry records: `resource.verb`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum AuditAction: "audit action" {
+        ApiKeyCreated = "api_key.created",
+        ApiKeyRevoked = "api_key.revoked",
+        ApiKeyRotated = "api_key.rotated",
+        MemberDeactivated = "member.deactivated",
+        MemberInvitationIssued = "member.invitation_issued",
+        MemberInvited = "member.invited",
+        MemberLogin = "member.login",
+        MemberLoginFailed = "member.login_failed",
+        MemberLogout = "member.logout",
+        MemberPasswordSet = "member.password_set",
+        MemberProvisioned = "member.provisioned",
+        MemberRoleChanged = "member.role_changed",
+        MemberSsoFailed = "member.sso_failed",
+        OrganizationCreated = "organization.created",
+        OrganizationPlanChanged = "organization.plan_changed",
+        OrganizationSsoEnforced = "organization.sso_enforced",
+        SessionRevoked = "session.revoked",
+        SsoConnectionCreated = "sso_connection.created",
+        SsoConnectionDeleted = "sso_connection.deleted",
+        SsoConnectionUpdated = "sso_connection.updated",
+        WebhookCreated = "webhook.created",
+        WebhookDeleted = "webhook.deleted",
+        WebhookSecretRotated = "webhook.secret_rotated",
+        WebhookUpdated = "webhook.updated",
+    }
+}
+
 /// What changed.
 #[derive(Clone, Debug)]
 pub struct Change<'a> {
-    /// `resource.verb`, e.g. `api_key.created`.
-    pub action: &'a str,
+    pub action: AuditAction,
     pub target_type: &'a str,
     pub target_id: Option<&'a str>,
     pub before: Option<Value>,
@@ -53,6 +84,8 @@ pub struct AuditFilter {
     pub action: Option<String>,
     pub actor_id: Option<String>,
     pub target_id: Option<String>,
+    pub created: Created,
+    pub order: Order,
 }
 
 /// Appends one entry inside the caller's transaction, chained to the organization's last entry.
@@ -93,7 +126,7 @@ pub(crate) async fn append(
         seq: last.as_ref().map_or(1, |l| l.seq + 1),
         actor_type: actor_type.to_owned(),
         actor_id,
-        action: change.action.to_owned(),
+        action: change.action.as_str().to_owned(),
         target_type: change.target_type.to_owned(),
         target_id: change.target_id.map(str::to_owned),
         ip: origin.ip,
@@ -130,7 +163,7 @@ pub(crate) async fn append(
 pub(crate) async fn record(
     conn: &impl ConnectionTrait,
     principal: &Principal,
-    action: &str,
+    action: AuditAction,
     (target_type, target_id): (&str, &str),
     before: Option<Value>,
     after: Option<Value>,
@@ -211,13 +244,24 @@ fn filtered(grant: &Grant<'_>, filter: &AuditFilter) -> Select<audit_entry::Enti
     if let Some(target) = &filter.target_id {
         query = query.filter(audit_entry::Column::TargetId.eq(target));
     }
-    query
+    filter.created.apply(query, audit_entry::Column::CreatedAt)
 }
 
 /// How many entries match the filter.
 pub async fn count(db: &Db, principal: &Principal, filter: &AuditFilter) -> ApiResult<u64> {
     let grant = authorize(principal, Resource::AuditLog, Action::Read).await?;
     Ok(filtered(&grant, filter).count(db.conn()).await?)
+}
+
+/// One entry of the organization's audit log.
+pub async fn get(db: &Db, principal: &Principal, id: &str) -> ApiResult<audit_entry::Model> {
+    let grant = authorize(principal, Resource::AuditLog, Action::Read).await?;
+    let id = crate::ids::lookup(Kind::AuditEntry, id)?;
+    audit_entry::Entity::find_by_id(id.to_owned())
+        .filter(audit_entry::Column::OrganizationId.eq(grant.organization_id()))
+        .one(db.conn())
+        .await?
+        .ok_or_else(|| ApiError::not_found("audit entry", id))
 }
 
 /// The organization's audit log, newest first.
@@ -228,11 +272,12 @@ pub async fn list(
     page: &PageRequest,
 ) -> ApiResult<Page<audit_entry::Model>> {
     let grant = authorize(principal, Resource::AuditLog, Action::Read).await?;
-    newest_first(
+    in_order(
         db.conn(),
         filtered(&grant, filter),
         audit_entry::Column::Id,
         page,
+        filter.order,
     )
     .await
 }

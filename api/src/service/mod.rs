@@ -97,16 +97,65 @@ pub(crate) async fn newest_first<E: EntityTrait>(
     id: E::Column,
     page: &PageRequest,
 ) -> ApiResult<Page<E::Model>> {
+    in_order(conn, query, id, page, Order::NewestFirst).await
+}
+
+/// The order of a list by creation time, which ids follow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Order {
+    #[default]
+    NewestFirst,
+    OldestFirst,
+}
+
+/// A page of rows in `order` of their ids (creation order); `page.after` is the last id of the previous page.
+pub(crate) async fn in_order<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    query: Select<E>,
+    id: E::Column,
+    page: &PageRequest,
+    order: Order,
+) -> ApiResult<Page<E::Model>> {
     let mut query = query;
-    if let Some(after) = &page.after {
-        query = query.filter(id.lt(after.as_str()));
+    let rows = match order {
+        Order::NewestFirst => {
+            if let Some(after) = &page.after {
+                query = query.filter(id.lt(after.as_str()));
+            }
+            query.order_by_desc(id)
+        }
+        Order::OldestFirst => {
+            if let Some(after) = &page.after {
+                query = query.filter(id.gt(after.as_str()));
+            }
+            query.order_by_asc(id)
+        }
     }
-    let rows = query
-        .order_by_desc(id)
-        .limit(page.fetch())
-        .all(conn)
-        .await?;
+    .limit(page.fetch())
+    .all(conn)
+    .await?;
     Ok(page.page(rows))
+}
+
+/// A half-open window of creation times, `[from, until)`; either end may be open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Created {
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Created {
+    /// Keeps the rows whose `column` falls in the window.
+    pub(crate) fn apply<E: EntityTrait>(self, query: Select<E>, column: E::Column) -> Select<E> {
+        let mut query = query;
+        if let Some(from) = self.from {
+            query = query.filter(column.gte(from));
+        }
+        if let Some(until) = self.until {
+            query = query.filter(column.lt(until));
+        }
+        query
+    }
 }
 
 /// The rows of `organization_id` among `ids`, by id (ids of other organizations are simply absent).

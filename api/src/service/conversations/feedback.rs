@@ -17,6 +17,17 @@ use crate::service::{now, optional_field};
 /// Longest feedback comment, in characters.
 const COMMENT_MAX: usize = 2_000;
 
+/// One rating given in the organization.
+pub async fn get(db: &Db, principal: &Principal, id: &str) -> ApiResult<feedback::Model> {
+    let grant = authorize(principal, Resource::Conversation, Action::Read).await?;
+    let id = ids::lookup(Kind::Feedback, id)?;
+    feedback::Entity::find_by_id(id.to_owned())
+        .filter(feedback::Column::OrganizationId.eq(grant.organization_id()))
+        .one(db.conn())
+        .await?
+        .ok_or_else(|| ApiError::not_found("feedback", id))
+}
+
 /// Input of `rateAnswer` / `POST /messages/{id}/feedback`.
 #[derive(Clone, Debug)]
 pub struct RateAnswer {

@@ -24,7 +24,7 @@ use crate::db::WriteTxn;
 use crate::error::{ApiError, ApiResult};
 use crate::events::{names, outbox};
 use crate::ids::{self, Kind};
-use crate::service::{Page, PageRequest, Patch, by_ids, newest_first, now, text_patch};
+use crate::service::{Created, Order, Page, PageRequest, Patch, by_ids, in_order, now, text_patch};
 
 /// Longest subject.
 pub(crate) const SUBJECT_MAX: usize = 300;
@@ -77,6 +77,8 @@ pub struct ConversationFilter {
     pub status: Option<Status>,
     pub assistant_id: Option<String>,
     pub visitor_id: Option<String>,
+    pub created: Created,
+    pub order: Order,
 }
 
 /// Changes a conversation's status, subject or sentiment.
@@ -326,10 +328,10 @@ fn filtered(
         ids::parse(Kind::Visitor, "visitor_id", id)?;
         query = query.filter(conversation::Column::VisitorId.eq(id));
     }
-    Ok(query)
+    Ok(filter.created.apply(query, conversation::Column::CreatedAt))
 }
 
-/// The organization's conversations, newest first.
+/// The organization's conversations, newest first unless the filter says otherwise.
 pub async fn list(
     db: &Db,
     principal: &Principal,
@@ -338,7 +340,14 @@ pub async fn list(
 ) -> ApiResult<Page<conversation::Model>> {
     let grant = authorize(principal, Resource::Conversation, Action::Read).await?;
     let query = filtered(&grant, filter)?;
-    newest_first(db.conn(), query, conversation::Column::Id, page).await
+    in_order(
+        db.conn(),
+        query,
+        conversation::Column::Id,
+        page,
+        filter.order,
+    )
+    .await
 }
 
 /// How many conversations match the filter.

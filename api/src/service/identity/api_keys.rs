@@ -20,6 +20,7 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
 use crate::service::audit;
+use crate::service::audit::AuditAction;
 use crate::service::identity::organizations;
 use crate::service::{Page, PageRequest, newest_first, now, required_text};
 
@@ -231,7 +232,7 @@ pub async fn create(
     audit::record(
         &*txn,
         principal,
-        "api_key.created",
+        AuditAction::ApiKeyCreated,
         ("api_key", &created.0.id),
         None,
         Some(summary(&created.0)),
@@ -248,6 +249,17 @@ pub async fn count(db: &Db, principal: &Principal) -> ApiResult<u64> {
         .filter(api_key::Column::OrganizationId.eq(grant.organization_id()))
         .count(db.conn())
         .await?)
+}
+
+/// One key of the organization.
+pub async fn get(db: &Db, principal: &Principal, id: &str) -> ApiResult<api_key::Model> {
+    let grant = authorize(principal, Resource::ApiKey, Action::Read).await?;
+    let id = ids::lookup(Kind::ApiKey, id)?;
+    api_key::Entity::find_by_id(id.to_owned())
+        .filter(api_key::Column::OrganizationId.eq(grant.organization_id()))
+        .one(db.conn())
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key", id))
 }
 
 /// The organization's keys, newest first.
@@ -284,7 +296,7 @@ pub async fn revoke(db: &Db, principal: &Principal, id: &str) -> ApiResult<api_k
     audit::record(
         &*txn,
         principal,
-        "api_key.revoked",
+        AuditAction::ApiKeyRevoked,
         ("api_key", &key.id),
         Some(before),
         Some(summary(&key)),
@@ -350,7 +362,7 @@ pub async fn rotate(
     audit::record(
         &*txn,
         principal,
-        "api_key.rotated",
+        AuditAction::ApiKeyRotated,
         ("api_key", &key.id),
         Some(before),
         Some(serde_json::json!({"prefix": key.prefix, "grace_period_seconds": grace_seconds})),

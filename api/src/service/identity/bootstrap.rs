@@ -10,6 +10,7 @@ use crate::authz::{plan_name, role_name};
 use crate::db::Db;
 use crate::error::ApiResult;
 use crate::ids::{Kind, new_id};
+use crate::service::audit::AuditAction;
 use crate::service::audit::{self, AuditActor, Change};
 use crate::service::identity::organizations::validate_email;
 use crate::service::identity::{api_keys, signin};
@@ -82,7 +83,7 @@ pub async fn bootstrap(db: &Db, name: &str, plan: Plan, email: &str) -> ApiResul
         &organization.id,
         AuditActor::System,
         Change {
-            action: "organization.created",
+            action: AuditAction::OrganizationCreated,
             target_type: "organization",
             target_id: Some(&organization.id),
             before: None,
@@ -97,7 +98,7 @@ pub async fn bootstrap(db: &Db, name: &str, plan: Plan, email: &str) -> ApiResul
         &organization.id,
         AuditActor::System,
         Change {
-            action: "api_key.created",
+            action: AuditAction::ApiKeyCreated,
             target_type: "api_key",
             target_id: Some(&api_key.id),
             before: None,

@@ -14,6 +14,7 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
 use crate::service::audit;
+use crate::service::audit::AuditAction;
 use crate::service::identity::organizations::validate_email;
 use crate::service::{Page, PageRequest, newest_first, now, optional_field};
 
@@ -49,6 +50,35 @@ pub async fn own(db: &Db, principal: &Principal) -> ApiResult<Option<user::Model
         .filter(user::Column::OrganizationId.eq(grant.organization_id()))
         .one(db.conn())
         .await?)
+}
+
+/// One member of the organization.
+pub async fn get(db: &Db, principal: &Principal, id: &str) -> ApiResult<user::Model> {
+    let grant = authorize(principal, Resource::Member, Action::Read).await?;
+    let id = ids::lookup(Kind::User, id)?;
+    user::Entity::find_by_id(id.to_owned())
+        .filter(user::Column::OrganizationId.eq(grant.organization_id()))
+        .one(db.conn())
+        .await?
+        .ok_or_else(|| ApiError::not_found("member", id))
+}
+
+/// Members of the organization by id; ids of other organizations are left out.
+pub async fn get_many(
+    db: &Db,
+    principal: &Principal,
+    ids: &[String],
+) -> ApiResult<std::collections::HashMap<String, user::Model>> {
+    let grant = authorize(principal, Resource::Member, Action::Read).await?;
+    crate::service::by_ids::<user::Entity>(
+        db.conn(),
+        user::Column::OrganizationId,
+        user::Column::Id,
+        grant.organization_id(),
+        ids,
+        |row| &row.id,
+    )
+    .await
 }
 
 /// The team, newest first.
@@ -100,7 +130,7 @@ pub async fn invite(db: &Db, principal: &Principal, input: InviteMember) -> ApiR
         &[role_name(input.role)],
     )
     .await?;
-    record(&*txn, principal, "member.invited", None, &member).await?;
+    record(&*txn, principal, AuditAction::MemberInvited, None, &member).await?;
     txn.commit().await?;
     Ok(member)
 }
@@ -108,7 +138,7 @@ pub async fn invite(db: &Db, principal: &Principal, input: InviteMember) -> ApiR
 async fn record(
     conn: &impl ConnectionTrait,
     principal: &Principal,
-    action: &str,
+    action: AuditAction,
     before: Option<serde_json::Value>,
     member: &user::Model,
 ) -> ApiResult<()> {
@@ -242,7 +272,7 @@ pub async fn change_role(
     record(
         &*txn,
         principal,
-        "member.role_changed",
+        AuditAction::MemberRoleChanged,
         Some(before),
         &member,
     )
@@ -278,7 +308,7 @@ pub async fn deactivate(db: &Db, principal: &Principal, id: &str) -> ApiResult<u
     record(
         &*txn,
         principal,
-        "member.deactivated",
+        AuditAction::MemberDeactivated,
         Some(before),
         &member,
     )

@@ -9,6 +9,7 @@ use crate::authz::{Action, Resource, authorize, plan_name};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::Kind;
+use crate::service::audit::AuditAction;
 use crate::service::audit::{self, AuditActor, Change};
 use crate::service::{now, required_text};
 use serde_json::json;
@@ -92,7 +93,7 @@ async fn change_plan(
         organization_id,
         actor,
         Change {
-            action: "organization.plan_changed",
+            action: AuditAction::OrganizationPlanChanged,
             target_type: "organization",
             target_id: Some(organization_id),
             before: Some(before),

@@ -16,6 +16,7 @@ use crate::authz::{Action, Authz, Resource, Tenant, authorize_member_change};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
+use crate::service::audit::AuditAction;
 use crate::service::audit::{self, AuditActor, Change};
 use crate::service::identity::organizations;
 use crate::service::now;
@@ -72,7 +73,7 @@ pub(crate) async fn record_sign_in(
     conn: &impl ConnectionTrait,
     member: &user::Model,
     origin: &Origin,
-    action: &str,
+    action: AuditAction,
     after: serde_json::Value,
 ) -> ApiResult<()> {
     audit::append(
@@ -226,7 +227,7 @@ pub async fn logout(db: &Db, token: &str, origin: &Origin) -> ApiResult<()> {
         &*txn,
         &member,
         origin,
-        "member.logout",
+        AuditAction::MemberLogout,
         json!({"session_id": id}),
     )
     .await?;
@@ -308,6 +309,22 @@ pub async fn list(
     Ok(rows.into_iter().filter(|s| is_live(s, at)).collect())
 }
 
+/// One session: one's own, or (for those who may read members) a member's.
+pub async fn get(db: &Db, principal: &Principal, session_id: &str) -> ApiResult<session::Model> {
+    let id = ids::lookup(Kind::Session, session_id)?;
+    let grant = crate::authz::authorize(principal, Resource::Organization, Action::Read).await?;
+    let session = session::Entity::find_by_id(id.to_owned())
+        .filter(session::Column::OrganizationId.eq(grant.organization_id()))
+        .one(db.conn())
+        .await?
+        .ok_or_else(|| ApiError::not_found("session", id))?;
+    let own = matches!(&principal.actor, Actor::User { id, .. } if *id == session.user_id);
+    if !own {
+        crate::authz::authorize(principal, Resource::Member, Action::Read).await?;
+    }
+    Ok(session)
+}
+
 /// Ends one session: one's own, or (for those who may change that member) another member's. Audit-logged;
 /// open subscriptions of the session end at their next check, which the revocation triggers at once.
 pub async fn revoke(db: &Db, principal: &Principal, session_id: &str) -> ApiResult<session::Model> {
@@ -346,7 +363,7 @@ pub async fn revoke(db: &Db, principal: &Principal, session_id: &str) -> ApiResu
     audit::record(
         &*txn,
         principal,
-        "session.revoked",
+        AuditAction::SessionRevoked,
         ("member", &session.user_id),
         None,
         Some(json!({"session_id": session.id, "own": own})),

@@ -19,6 +19,7 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind};
 use crate::service::audit;
+use crate::service::audit::AuditAction;
 use crate::service::identity::organizations::{self, validate_email};
 use crate::service::now;
 
@@ -139,7 +140,7 @@ pub async fn issue_invitation(
     audit::record(
         &*txn,
         principal,
-        "member.invitation_issued",
+        AuditAction::MemberInvitationIssued,
         ("member", &member.id),
         None,
         Some(json!({"expires_at": member.invitation_expires_at})),
@@ -198,7 +199,7 @@ pub async fn accept_invitation(
         &*txn,
         &member,
         origin,
-        "member.password_set",
+        AuditAction::MemberPasswordSet,
         json!({"via": "invitation"}),
     )
     .await?;
@@ -261,7 +262,7 @@ pub async fn login(
             &*txn,
             &member,
             origin,
-            "member.login_failed",
+            AuditAction::MemberLoginFailed,
             json!({"reason": "sso_enforced"}),
         )
         .await?;
@@ -277,7 +278,7 @@ pub async fn login(
             &*txn,
             &member,
             origin,
-            "member.login_failed",
+            AuditAction::MemberLoginFailed,
             json!({"reason": "locked"}),
         )
         .await?;
@@ -312,7 +313,7 @@ pub async fn login(
             &*txn,
             &member,
             origin,
-            "member.login_failed",
+            AuditAction::MemberLoginFailed,
             json!({"reason": reason, "consecutive_failures": failures, "locked": locked}),
         )
         .await?;
@@ -330,7 +331,7 @@ pub async fn login(
         &*txn,
         &member,
         origin,
-        "member.login",
+        AuditAction::MemberLogin,
         json!({"outcome": "success", "method": "password", "session_id": session.id}),
     )
     .await?;

@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, Kind, new_id};
 use crate::secrets::Sealer;
 use crate::service::audit;
+use crate::service::audit::AuditAction;
 use crate::service::{now, required_text};
 
 use crate::service::identity::sso::idp::IdpClient;
@@ -284,7 +285,7 @@ pub async fn create(
     audit::record(
         &*txn,
         principal,
-        "sso_connection.created",
+        AuditAction::SsoConnectionCreated,
         ("sso_connection", &model.id),
         None,
         Some(summary(&model, &domains)),
@@ -493,7 +494,7 @@ pub async fn update(
     audit::record(
         &*txn,
         principal,
-        "sso_connection.updated",
+        AuditAction::SsoConnectionUpdated,
         ("sso_connection", &model.id),
         Some(summary(&before, &before_domains)),
         Some(summary(&model, &domains)),
@@ -525,7 +526,7 @@ pub async fn delete(db: &Db, principal: &Principal, id: &str) -> ApiResult<sso_c
     audit::record(
         &*txn,
         principal,
-        "sso_connection.deleted",
+        AuditAction::SsoConnectionDeleted,
         ("sso_connection", &model.id),
         Some(summary(&model, &[])),
         None,
@@ -573,7 +574,7 @@ pub async fn set_enforced(
     audit::record(
         &*txn,
         principal,
-        "organization.sso_enforced",
+        AuditAction::OrganizationSsoEnforced,
         ("organization", org),
         Some(json!({"sso_enforced": !enforced})),
         Some(json!({"sso_enforced": enforced})),

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use crate::auth::{Origin, Role};
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::service::audit::AuditAction;
 use crate::service::audit::{self, AuditActor, Change};
 use crate::service::identity::members;
 use crate::service::identity::sessions::{self, SessionPolicy, SignedIn};
@@ -111,7 +112,7 @@ pub(crate) async fn sign_in(
             org,
             actor,
             Change {
-                action: "member.provisioned",
+                action: AuditAction::MemberProvisioned,
                 target_type: "member",
                 target_id: Some(&member.id),
                 before: None,
@@ -129,7 +130,7 @@ pub(crate) async fn sign_in(
                 origin,
             },
             Change {
-                action: "member.role_changed",
+                action: AuditAction::MemberRoleChanged,
                 target_type: "member",
                 target_id: Some(&member.id),
                 before: Some(json!({"role": before})),
@@ -160,7 +161,7 @@ pub(crate) async fn sign_in(
             origin,
         },
         Change {
-            action: "member.login",
+            action: AuditAction::MemberLogin,
             target_type: "member",
             target_id: Some(&member.id),
             before: None,
@@ -195,7 +196,7 @@ pub async fn record_refusal(
             org,
             AuditActor::Anonymous { origin },
             Change {
-                action: "member.sso_failed",
+                action: AuditAction::MemberSsoFailed,
                 target_type: "sso_connection",
                 target_id: Some(connection_id),
                 before: None,
