@@ -36,8 +36,11 @@ pub struct Settings {
     pub log_format: String,
     /// Deepest GraphQL query accepted.
     pub graphql_max_depth: usize,
-    /// Most complex GraphQL query accepted.
+    /// The most points one GraphQL request may cost: each field counts one, and a list counts its selection once
+    /// per item it may return.
     pub graphql_max_complexity: usize,
+    /// GraphQL points each API key or member may spend per minute (with `rate_limits` on).
+    pub graphql_points_per_minute: u32,
     /// Per-key rate limits by plan tier; an operator behind its own gateway may turn them off.
     pub rate_limits: bool,
     /// Seconds between webhook delivery attempts after the first, comma-separated; its length is the retry count.
@@ -85,7 +88,8 @@ impl Default for Settings {
             db_max_connections: 16,
             log_format: "pretty".to_owned(),
             graphql_max_depth: 15,
-            graphql_max_complexity: 5_000,
+            graphql_max_complexity: 25_000,
+            graphql_points_per_minute: crate::ratelimit::DEFAULT_POINTS_PER_MINUTE,
             rate_limits: true,
             // About three and a half days: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 14 h, 20 h, 24 h.
             webhook_retry_schedule: "5,300,1800,7200,18000,36000,36000,50400,72000,86400"

@@ -93,6 +93,8 @@ pub struct RateLimits {
     backend: Backend,
     enabled: bool,
     widget: WidgetQuotas,
+    /// GraphQL points per caller and minute.
+    points: NonZeroU32,
 }
 
 enum Backend {
@@ -107,6 +109,7 @@ struct Memory {
     premium: KeyedLimiter,
     widget_sessions: KeyedLimiter,
     widget_requests: KeyedLimiter,
+    points: KeyedLimiter,
     checks: AtomicU64,
 }
 
@@ -114,6 +117,7 @@ struct Memory {
 struct RedisWindow {
     connection: redis::aio::ConnectionManager,
     script: redis::Script,
+    points_script: redis::Script,
 }
 
 /// INCR the window's counter, start its minute on the first request, and answer (count, milliseconds left).
@@ -127,6 +131,22 @@ end
 return {count, ttl}
 ";
 
+/// INCRBY the window's points unless that would pass the limit; answer (points used, milliseconds left,
+/// 1 when charged or 0 when refused).
+const POINTS_SCRIPT: &str = r"
+local used = redis.call('INCRBY', KEYS[1], ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+if used > tonumber(ARGV[3]) then
+  used = redis.call('DECRBY', KEYS[1], ARGV[2])
+  return {used, ttl, 0}
+end
+return {used, ttl, 1}
+";
+
 impl std::fmt::Debug for RateLimits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RateLimits").finish_non_exhaustive()
@@ -135,14 +155,15 @@ impl std::fmt::Debug for RateLimits {
 
 impl Default for RateLimits {
     fn default() -> Self {
-        Self::new(true, WidgetQuotas::default())
+        Self::new(true, WidgetQuotas::default(), DEFAULT_POINTS_PER_MINUTE)
     }
 }
 
 impl RateLimits {
     /// In-memory limits per plan tier and widget address; `enabled: false` lets every request through without
     /// headers.
-    pub fn new(enabled: bool, widget: WidgetQuotas) -> Self {
+    pub fn new(enabled: bool, widget: WidgetQuotas, points_per_minute: u32) -> Self {
+        let points = NonZeroU32::new(points_per_minute).unwrap_or(NonZeroU32::MIN);
         let limiter = |n| {
             RateLimiter::keyed(Quota::per_minute(n)).with_middleware::<StateInformationMiddleware>()
         };
@@ -153,10 +174,12 @@ impl RateLimits {
                 premium: limiter(per_minute(Plan::Premium)),
                 widget_sessions: limiter(widget.sessions),
                 widget_requests: limiter(widget.requests),
+                points: limiter(points),
                 checks: AtomicU64::new(0),
             })),
             enabled,
             widget,
+            points,
         }
     }
 
@@ -165,6 +188,7 @@ impl RateLimits {
         url: &str,
         enabled: bool,
         widget: WidgetQuotas,
+        points_per_minute: u32,
     ) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)?;
         let connection = redis::aio::ConnectionManager::new(client).await?;
@@ -172,12 +196,17 @@ impl RateLimits {
             backend: Backend::Redis(RedisWindow {
                 connection,
                 script: redis::Script::new(WINDOW_SCRIPT),
+                points_script: redis::Script::new(POINTS_SCRIPT),
             }),
             enabled,
             widget,
+            points: NonZeroU32::new(points_per_minute).unwrap_or(NonZeroU32::MIN),
         })
     }
 }
+
+/// GraphQL points per caller and minute unless configured (`CONCIERGE_GRAPHQL_POINTS_PER_MINUTE`).
+pub const DEFAULT_POINTS_PER_MINUTE: u32 = 250_000;
 
 /// Requests per minute per API key on each plan.
 pub fn per_minute(plan: Plan) -> NonZeroU32 {
@@ -212,6 +241,26 @@ impl RateLimits {
             Backend::Redis(window) => {
                 let key = format!("concierge:ratelimit:{}:{id}", plan.as_str());
                 fail_open(window.check(per_minute(plan).get(), key).await)
+            }
+        }
+    }
+
+    /// Charges `points` of GraphQL cost to the caller (an API key or a member) and says whether the request may
+    /// go ahead; a refused request is not charged. `None` when limits are off or the caller is a visitor.
+    pub async fn charge_points(&self, principal: &Principal, points: u32) -> Option<Decision> {
+        if !self.enabled {
+            return None;
+        }
+        let caller = match &principal.actor {
+            Actor::ApiKey { id } | Actor::User { id, .. } => id,
+            Actor::Visitor { .. } => return None,
+        };
+        let limit = self.points.get();
+        match &self.backend {
+            Backend::Memory(memory) => Some(memory.charge(limit, caller, points)),
+            Backend::Redis(window) => {
+                let key = format!("concierge:graphql-points:{caller}");
+                fail_open(window.charge(limit, key, points).await)
             }
         }
     }
@@ -251,6 +300,42 @@ fn fail_open(outcome: redis::RedisResult<Decision>) -> Option<Decision> {
 }
 
 impl Memory {
+    /// Takes `points` from the caller's bucket (GCRA: it refills evenly over the minute).
+    fn charge(&self, limit: u32, caller: &str, points: u32) -> Decision {
+        let per_point = Duration::from_secs(60) / limit;
+        let refused = |wait: Duration, remaining: u32| Decision {
+            limit,
+            remaining,
+            reset_secs: ceil_secs(per_point * (limit - remaining)),
+            retry_after_secs: Some(ceil_secs(wait).max(1)),
+        };
+        let Some(n) = NonZeroU32::new(points) else {
+            return Decision {
+                limit,
+                remaining: limit,
+                reset_secs: 0,
+                retry_after_secs: None,
+            };
+        };
+        match self.points.check_key_n(&caller.to_owned(), n) {
+            Ok(Ok(snapshot)) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                Decision {
+                    limit,
+                    remaining,
+                    reset_secs: ceil_secs(per_point * (limit - remaining)),
+                    retry_after_secs: None,
+                }
+            }
+            Ok(Err(not_until)) => {
+                // The limiter does not say how much is left short of the cost: less than it.
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                refused(wait, 0)
+            }
+            Err(_) => refused(Duration::from_secs(60), 0),
+        }
+    }
+
     fn check(&self, limiter: &KeyedLimiter, limit: u32, id: &str) -> Decision {
         if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
             limiter.retain_recent();
@@ -280,6 +365,25 @@ impl Memory {
 }
 
 impl RedisWindow {
+    async fn charge(&self, limit: u32, key: String, points: u32) -> redis::RedisResult<Decision> {
+        let mut connection = self.connection.clone();
+        let (used, ttl_ms, charged): (u64, u64, u8) = self
+            .points_script
+            .key(key)
+            .arg(60_000)
+            .arg(points)
+            .arg(limit)
+            .invoke_async(&mut connection)
+            .await?;
+        let reset_secs = ttl_ms.div_ceil(1000).max(1);
+        Ok(Decision {
+            limit,
+            remaining: u32::try_from(u64::from(limit).saturating_sub(used)).unwrap_or(0),
+            reset_secs,
+            retry_after_secs: (charged == 0).then_some(reset_secs),
+        })
+    }
+
     async fn check(&self, limit: u32, key: String) -> redis::RedisResult<Decision> {
         let mut connection = self.connection.clone();
         let (count, ttl_ms): (u64, u64) = self

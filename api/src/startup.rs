@@ -57,10 +57,19 @@ impl Application {
             Some(url) if !url.expose_secret().is_empty() => {
                 // Live events fan out to every instance's subscribers through Redis pub/sub.
                 db.share_events(crate::events::bus::Bus::with_redis(url.expose_secret()).await?);
-                RateLimits::with_redis(url.expose_secret(), settings.rate_limits, widget_quotas)
-                    .await?
+                RateLimits::with_redis(
+                    url.expose_secret(),
+                    settings.rate_limits,
+                    widget_quotas,
+                    settings.graphql_points_per_minute,
+                )
+                .await?
             }
-            _ => RateLimits::new(settings.rate_limits, widget_quotas),
+            _ => RateLimits::new(
+                settings.rate_limits,
+                widget_quotas,
+                settings.graphql_points_per_minute,
+            ),
         };
         let authz = crate::authz::Authz::load(&db).await?;
         let retriever =

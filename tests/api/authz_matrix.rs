@@ -443,6 +443,7 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
         ),
         "Query.conversations" => gql("{ conversations(first: 1) { totalCount } }", json!({})),
         "Query.conversation" => gql("query($id: ID!) { conversation(id: $id) { id } }", conv),
+        "Query.rateLimit" => gql("{ rateLimit { cost remaining } }", json!({})),
         "Query.node" => gql("query($id: ID!) { node(id: $id) { id } }", conv),
         "Query.nodes" => gql("query($id: ID!) { nodes(ids: [$id]) { id } }", conv),
         "Query.knowledgeBaseEntries" => gql(

@@ -22,6 +22,7 @@ mod knowledge_base;
 mod members;
 mod peers;
 mod plans;
+mod query_cost;
 mod rate_limits;
 mod retrieval;
 mod schema;

@@ -16,6 +16,7 @@ pub struct ApiKeyQuery;
 #[Object]
 impl ApiKeyQuery {
     /// The organization's API keys, newest first.
+    #[graphql(complexity = "crate::graphql::cost::list(first, None, child_complexity)")]
     async fn api_keys(
         &self,
         ctx: &Context<'_>,

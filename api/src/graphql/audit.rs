@@ -104,6 +104,7 @@ impl AuditQuery {
     /// The organization's audit log, newest first.
     // Each GraphQL argument is a parameter of its resolver.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::cost::list(first, None, child_complexity)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

@@ -15,5 +15,7 @@ pub(crate) fn data(state: &AppState, principal: Principal) -> async_graphql::Dat
     data.insert(state.engine.clone());
     data.insert(state.settings.clone());
     data.insert(state.idp.clone());
+    data.insert(state.rate_limits.clone());
+    data.insert(crate::graphql::cost::Meter::default());
     data
 }

@@ -26,6 +26,7 @@ impl ConversationQuery {
     /// The organization's conversations, newest first unless `orderBy` says otherwise.
     // Each GraphQL argument is a parameter of its resolver.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::cost::list(first, None, child_complexity)")]
     async fn conversations(
         &self,
         ctx: &Context<'_>,

@@ -57,6 +57,7 @@ pub struct EventQuery;
 impl EventQuery {
     /// Events from `since` (an event id or an RFC 3339 time), oldest first, of the given types or all the
     /// caller's role may read, within the retention window.
+    #[graphql(complexity = "crate::graphql::cost::list(first, None, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,

@@ -288,8 +288,14 @@ async fn execute(
         }
     }
     request.data = super::context::data(state, principal);
+    let meter = super::cost::Meter::default();
+    request.data.insert(meter.clone());
     let response = state.schema.execute(request).await;
-    render(media, response)
+    let mut rendered = render(media, response);
+    if let Some(charge) = meter.get() {
+        charge.write_headers(rendered.headers_mut());
+    }
+    rendered
 }
 
 /// Renders an execution result; a result without data is a request error (parse, validation, coercion).
@@ -320,12 +326,31 @@ fn render(media: Media, response: async_graphql::Response) -> Response {
     {
         body.insert("extensions".to_owned(), extensions);
     }
-    let status = if request_failed && media == Media::GraphqlResponse {
+    // Over the cost budget, the request was refused before it ran: 429 with Retry-After, as REST answers.
+    let retry_after = response
+        .errors
+        .first()
+        .filter(|_| request_failed)
+        .and_then(|error| error.extensions.as_ref())
+        .and_then(|extensions| extensions.get("retryAfter"))
+        .and_then(|value| match value {
+            async_graphql::Value::Number(n) => n.as_u64(),
+            _ => None,
+        });
+    let status = if retry_after.is_some() {
+        StatusCode::TOO_MANY_REQUESTS
+    } else if request_failed && media == Media::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    respond(media, status, Value::Object(body))
+    let mut response = respond(media, status, Value::Object(body));
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, secs.max(1).into());
+    }
+    response
 }
 
 /// Errors raised by the GraphQL engine itself (syntax, validation, coercion, limits) carry no code: they are bad input.

@@ -43,6 +43,7 @@ pub struct KnowledgeBaseMatch {
 impl KnowledgeBaseQuery {
     /// Ranks the active entries for a visitor's question (stemming, stop words, typo tolerance), optionally
     /// nudged by the page it was asked on.
+    #[graphql(complexity = "crate::graphql::cost::search(first, child_complexity)")]
     async fn knowledge_base_search(
         &self,
         ctx: &Context<'_>,
@@ -86,6 +87,7 @@ impl KnowledgeBaseQuery {
     }
 
     /// The organization's entries, newest first.
+    #[graphql(complexity = "crate::graphql::cost::list(first, None, child_complexity)")]
     async fn knowledge_base_entries(
         &self,
         ctx: &Context<'_>,

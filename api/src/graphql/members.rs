@@ -218,6 +218,7 @@ impl MemberQuery {
     }
 
     /// The team, newest first.
+    #[graphql(complexity = "crate::graphql::cost::list(first, None, child_complexity)")]
     async fn members(
         &self,
         ctx: &Context<'_>,

@@ -5,6 +5,7 @@ mod api_keys;
 mod audit;
 mod context;
 mod conversations;
+pub mod cost;
 pub mod engine;
 pub mod enums;
 pub(crate) mod events;
@@ -45,6 +46,7 @@ pub struct QueryRoot(
     events::EventQuery,
     federation::FederationQuery,
     node::NodeQuery,
+    cost::CostQuery,
 );
 
 /// Every root mutation field, one object per domain.
@@ -89,7 +91,9 @@ pub fn build_schema(settings: &Settings) -> AppSchema {
     .enable_federation()
     .enable_subscription_in_federation()
     .limit_depth(settings.graphql_max_depth)
-    .limit_complexity(settings.graphql_max_complexity)
+    .extension(cost::Cost {
+        max_per_request: settings.graphql_max_complexity,
+    })
     .finish()
 }
 

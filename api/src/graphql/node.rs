@@ -120,6 +120,7 @@ impl NodeQuery {
     }
 
     /// Objects of the organization by their ids, in the order asked, each null when there is none with its id.
+    #[graphql(complexity = "crate::graphql::cost::by_ids(ids.len(), child_complexity)")]
     async fn nodes(
         &self,
         ctx: &Context<'_>,

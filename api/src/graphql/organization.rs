@@ -54,6 +54,7 @@ impl OrganizationQuery {
     }
 
     /// The organization's visitors, newest first.
+    #[graphql(complexity = "crate::graphql::cost::list(first, None, child_complexity)")]
     async fn visitors(
         &self,
         ctx: &Context<'_>,

@@ -77,6 +77,7 @@ impl ScalarType for BigInt {
 #[derive(SimpleObject, Debug, Default)]
 pub struct ConnectionFields {
     /// How many nodes match, across all pages (computed only when asked for).
+    #[graphql(complexity = "crate::graphql::cost::TOTAL_COUNT")]
     pub total_count: u64,
 }
 
@@ -278,6 +279,7 @@ impl Visitor {
         ID(self.0.id.clone())
     }
     /// The visitor's conversations, newest first.
+    #[graphql(complexity = "crate::graphql::cost::list(first, None, child_complexity)")]
     async fn conversations(
         &self,
         ctx: &Context<'_>,
@@ -438,6 +440,7 @@ impl Conversation {
         Timestamp(self.0.updated_at)
     }
     /// The conversation's messages, oldest first. `last: n` alone is batched across conversations.
+    #[graphql(complexity = "crate::graphql::cost::list(first, last, child_complexity)")]
     async fn messages(
         &self,
         ctx: &Context<'_>,

@@ -43,6 +43,7 @@ impl Webhook {
         self.0.model.active
     }
     /// The endpoint's deliveries, newest first, each with its attempts.
+    #[graphql(complexity = "crate::graphql::cost::list(first, None, child_complexity)")]
     async fn deliveries(
         &self,
         ctx: &Context<'_>,
@@ -250,6 +251,7 @@ pub struct WebhookQuery;
 #[Object]
 impl WebhookQuery {
     /// The organization's webhook endpoints, newest first.
+    #[graphql(complexity = "crate::graphql::cost::list(first, None, child_complexity)")]
     async fn webhooks(
         &self,
         ctx: &Context<'_>,
@@ -289,6 +291,7 @@ impl WebhookQuery {
     }
 
     /// The delivery log of one endpoint, newest first.
+    #[graphql(complexity = "crate::graphql::cost::list(first, None, child_complexity)")]
     async fn webhook_deliveries(
         &self,
         ctx: &Context<'_>,
