@@ -7,14 +7,14 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # Which databases `make test` runs the suite against.
 TEST_DATABASES ?= sqlite postgres
 
-.PHONY: run run-release test lint fmt schema bench relevance analytics-bench tools system-deps node peers saml-idp services-check clean
+.PHONY: run run-release test lint fmt schema bench relevance analytics-bench tools system-deps node peers saml-idp python-peers services-check clean
 
 # apt as root, or through sudo.
 APT = if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get $(1); else sudo DEBIAN_FRONTEND=noninteractive apt-get $(1); fi
 # What samael's xmlsec feature builds against (bindgen needs libclang).
 BUILD_PACKAGES := libxmlsec1-dev libxml2-dev libssl-dev pkg-config libclang-dev
 # What the SAML identity provider of the tests runs on (SimpleSAMLphp under `php -S`), and the key maker.
-TEST_PACKAGES := php-cli php-xml php-mbstring openssl
+TEST_PACKAGES := php-cli php-xml php-mbstring openssl python3-venv
 SIMPLESAMLPHP := $(PEERS)/.cache/simplesamlphp/usr/share/simplesamlphp/www
 
 ## Start the server on 127.0.0.1:8080 with the embedded SQLite database in ./data.
@@ -25,7 +25,7 @@ run-release: tools system-deps
 	$(CARGO) run --release --bin concierge -- serve
 
 ## Run every test (unit and end-to-end) against SQLite and PostgreSQL.
-test: tools system-deps peers saml-idp services-check
+test: tools system-deps peers saml-idp python-peers services-check
 	$(CARGO) build --tests --workspace
 	@set -e; first=1; for db in $(TEST_DATABASES); do \
 	  echo "==> end-to-end suite on $$db"; \
@@ -102,6 +102,15 @@ $(PEERS)/node_modules/.package-lock.json: $(PEERS)/package.json $(PEERS)/package
 	npm ci --prefix $(PEERS) --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
+## The Python peers of the tests (schemathesis), in a virtualenv from the pinned requirements.
+python-peers: saml-idp $(PEERS)/.venv/.installed
+
+$(PEERS)/.venv/.installed: $(PEERS)/requirements.txt
+	@echo "==> installing the Python peers into $(PEERS)/.venv"
+	@python3 -m venv $(PEERS)/.venv
+	@$(PEERS)/.venv/bin/pip install --quiet --disable-pip-version-check -r $(PEERS)/requirements.txt
+	@touch $@
+
 services-check:
 	@if echo "$(TEST_DATABASES)" | grep -qw postgres; then \
 	  if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
@@ -117,4 +126,4 @@ services-check:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(PEERS)/node_modules $(PEERS)/.cache data
+	rm -rf $(PEERS)/node_modules $(PEERS)/.cache $(PEERS)/.venv data

@@ -183,12 +183,13 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit_bytes;
     let trusted_proxies = state.trusted_proxies.clone();
     // Everything behind the API key: authenticated and rate-limited once, before the handlers.
+    let rest = rest::api();
     let authenticated = Router::new()
         .route(
             "/graphql",
             get(graphql::http::get).post(graphql::http::post),
         )
-        .nest("/api/v1", rest::router())
+        .nest("/api/v1", rest.authenticated)
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::layer::authenticate,
@@ -197,7 +198,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/graphql/ws", get(graphql::ws::handler))
-        .nest("/api/v1", rest::sign_in::router())
+        .nest("/api/v1", rest.public)
         .nest("/widget/v1", rest::widget::router(state.clone()))
         .merge(rest::sso::router())
         .merge(authenticated)

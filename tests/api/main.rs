@@ -20,6 +20,7 @@ mod graphql;
 mod health;
 mod knowledge_base;
 mod members;
+mod openapi;
 mod peers;
 mod plans;
 mod query_cost;

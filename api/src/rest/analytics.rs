@@ -1,16 +1,18 @@
 //! `/analytics/conversations` and `/analytics/knowledge-base`: figures of a range (`from`, `to`, `granularity`,
 //! `assistant_id` in the query string).
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::rest::extract::{ApiQuery, Caller};
@@ -18,13 +20,16 @@ use crate::service::analytics;
 use crate::service::analytics::Granularity;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/analytics/conversations", get(conversations))
-        .route("/analytics/knowledge-base", get(knowledge_base))
-        .route("/analytics/conversations/export", get(export))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(conversations))
+        .routes(routes!(knowledge_base))
+        .routes(routes!(export))
 }
 
+/// Conversation figures of a time range: volume, statuses, handoffs, response times, sentiment and CSAT.
+#[utoipa::path(get, operation_id = "getConversationAnalytics", path = "/analytics/conversations", tag = "analytics", params(RangeBody),
+    responses((status = 200, description = "The figures of the conversations created in the range.", body = ConversationStatsJson)))]
 async fn conversations(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -38,6 +43,9 @@ async fn conversations(
     ))
 }
 
+/// Knowledge-base figures of a time range: questions looked up and failed, entries used and unused, ratings.
+#[utoipa::path(get, operation_id = "getKnowledgeBaseAnalytics", path = "/analytics/knowledge-base", tag = "analytics", params(RangeBody),
+    responses((status = 200, description = "The knowledge base's figures for the range.", body = KnowledgeBaseStatsJson)))]
 async fn knowledge_base(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -51,8 +59,21 @@ async fn knowledge_base(
     ))
 }
 
-/// The range's conversations as CSV (RFC 4180, a header row, one row per conversation, oldest first), streamed
-/// page by page; the full API plan only.
+/// Downloads the range's conversations as a CSV file (premium plan).
+///
+/// RFC 4180 CSV, streamed page by page: a header row, then one row per conversation created in the range, oldest
+/// first. The columns are `id`, `assistant_id`, `visitor_id`, `status`, `subject`, `source_url`, `created_at`,
+/// `first_response_seconds`, `messages`, `sentiment`, `failed_responses`, `handoff_reason`, `handed_off_at`,
+/// `resolved_at`, `human_involved` and `csat`; an empty cell is a missing value. A subject or source URL that
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so that a spreadsheet does not
+/// read it as a formula. If reading fails midway, the download stops short.
+#[utoipa::path(get, operation_id = "exportConversations", path = "/analytics/conversations/export", tag = "analytics", params(RangeBody),
+    responses(
+        (status = 200, description = "The conversations as CSV.", content_type = "text/csv", body = String,
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"conversations-<UTC time of the export>.csv\"`"))),
+        (status = 403, description = "The organization's plan is below premium (`PLAN_UPGRADE_REQUIRED`), or the role or key may not export (`FORBIDDEN`).",
+            body = crate::rest::openapi::ErrorBody),
+    ))]
 async fn export(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -98,15 +119,21 @@ async fn export(
 }
 
 /// What to aggregate: `[from, to)`, the bucket width, and optionally one assistant.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RangeBody {
-    /// Default: 30 days before `to`.
+    /// Start of the range, included: an RFC 3339 date-time; 30 days before `to` when omitted. Must be before
+    /// `to`.
     pub from: Option<DateTime<Utc>>,
-    /// Default: now.
+    /// End of the range, excluded: an RFC 3339 date-time; now when omitted.
     pub to: Option<DateTime<Utc>>,
+    /// Width of the series' buckets: `hour`, `day` (the default) or `week` (ISO weeks, starting on Monday). The
+    /// range may hold at most 2,000 buckets.
     #[serde(default)]
+    #[param(value_type = String)]
     pub granularity: Granularity,
+    /// Only the figures of this assistant of the organization; all assistants when omitted.
     pub assistant_id: Option<String>,
 }
 
@@ -122,10 +149,11 @@ impl From<RangeBody> for crate::service::analytics::Range {
 }
 
 /// One bucket of a series.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BucketJson {
-    /// Start of the bucket, UTC, RFC 3339.
+    /// Start of the bucket, UTC, RFC 3339 (e.g. `2025-01-31T00:00:00Z`).
     pub start: String,
+    /// Conversations created in the bucket.
     pub count: u64,
 }
 
@@ -138,11 +166,14 @@ impl From<analytics::conversations::Bucket> for BucketJson {
     }
 }
 
-/// Seconds, as a median and a 90th percentile (nearest rank); `None` without data.
-#[derive(Debug, Serialize)]
+/// A duration in seconds, as a median and a 90th percentile (nearest rank); null without data.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PercentilesJson {
+    /// How many conversations it is measured on: those of the range that got a response.
     pub count: u64,
+    /// The median, in seconds to the millisecond; null when `count` is 0.
     pub median_seconds: Option<f64>,
+    /// The 90th percentile, in seconds to the millisecond; null when `count` is 0.
     pub p90_seconds: Option<f64>,
 }
 
@@ -157,12 +188,15 @@ impl From<analytics::conversations::Percentiles> for PercentilesJson {
 }
 
 /// Conversations by the sign of their running sentiment (VADER's ±0.05 convention).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SentimentDistributionJson {
+    /// Conversations with a sentiment below -0.05.
     pub negative: u64,
+    /// Conversations with a sentiment from -0.05 to 0.05.
     pub neutral: u64,
+    /// Conversations with a sentiment above 0.05.
     pub positive: u64,
-    /// No visitor message scored yet.
+    /// Conversations without a sentiment: no visitor message scored yet.
     pub unknown: u64,
 }
 
@@ -178,9 +212,11 @@ impl From<analytics::conversations::SentimentDistribution> for SentimentDistribu
 }
 
 /// CSAT: conversation ratings 1-5.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CsatJson {
+    /// How many conversation ratings were given.
     pub count: u64,
+    /// Their average, 1 to 5, to four decimals; null without ratings.
     pub average: Option<f64>,
 }
 
@@ -194,9 +230,11 @@ impl From<analytics::conversations::Csat> for CsatJson {
 }
 
 /// Visitor messages in one hour of the day (UTC).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct HourCountJson {
+    /// The hour of the day, UTC: 0 to 23.
     pub hour: u32,
+    /// Visitor messages of the range's conversations written in that hour.
     pub messages: u64,
 }
 
@@ -210,23 +248,35 @@ impl From<analytics::conversations::HourCount> for HourCountJson {
 }
 
 /// Conversation figures of a range (conversations created in it).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ConversationStatsJson {
+    /// Start of the range, included (the default applied when none was asked for).
     pub from: DateTime<Utc>,
+    /// End of the range, excluded (the default applied when none was asked for).
     pub to: DateTime<Utc>,
+    /// Width of the buckets of `new_conversations`: `hour`, `day` or `week`.
+    #[schema(value_type = String)]
     pub granularity: Granularity,
+    /// Conversations created in the range.
     pub total: u64,
-    /// Every status, zero included.
+    /// Those conversations per current status: `open`, `handed_off`, `resolved` and `closed`, every status
+    /// present, zero included.
+    #[schema(value_type = Object)]
     pub by_status: BTreeMap<String, u64>,
+    /// Conversations created per bucket, oldest first; buckets without any are left out.
     pub new_conversations: Vec<BucketJson>,
+    /// Messages of those conversations, from every author.
     pub messages: u64,
+    /// `messages` divided by `total`; 0 without conversations.
     pub average_messages_per_conversation: f64,
-    /// Share of the conversations handed off to a person.
+    /// Share of the conversations handed off to a person, 0 to 1; 0 without conversations.
     pub handoff_rate: f64,
-    /// Share of the conversations resolved (or closed) without a person taking part.
+    /// Share of the conversations resolved (or closed) without a person taking part, 0 to 1; 0 without
+    /// conversations.
     pub resolution_rate_without_human: f64,
     /// From the conversation's start to the first assistant or agent message.
     pub first_response: PercentilesJson,
+    /// The conversations by the sign of their sentiment.
     pub sentiment: SentimentDistributionJson,
     /// Conversation ratings given in the range.
     pub csat: CsatJson,
@@ -260,10 +310,13 @@ impl From<analytics::conversations::ConversationStats> for ConversationStatsJson
 }
 
 /// Knowledge-base queries in one bucket.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct QueryBucketJson {
+    /// Start of the bucket, UTC, RFC 3339 (e.g. `2025-01-31T00:00:00Z`).
     pub start: String,
+    /// Visitor questions looked up in the knowledge base in the bucket.
     pub queries: u64,
+    /// Those of them no entry answered confidently enough.
     pub failed: u64,
 }
 
@@ -278,12 +331,13 @@ impl From<analytics::knowledge_base::QueryBucket> for QueryBucketJson {
 }
 
 /// A failed query text and how often it was asked.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FailedQueryJson {
-    /// Lower-cased, punctuation-free text that clusters the variants.
+    /// Lower-cased, punctuation-free text that clusters the variants, at most 200 characters.
     pub normalized: String,
-    /// One of the texts as asked.
+    /// The first of the texts as asked.
     pub example: String,
+    /// How many times it was asked and failed in the range.
     pub count: u64,
 }
 
@@ -298,10 +352,13 @@ impl From<analytics::knowledge_base::FailedQuery> for FailedQueryJson {
 }
 
 /// An entry and how often it answered.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EntryHitsJson {
+    /// The entry's id.
     pub entry_id: String,
+    /// The entry's title.
     pub title: String,
+    /// Questions of the range it answered as the confident best match.
     pub hits: u64,
 }
 
@@ -316,9 +373,11 @@ impl From<analytics::knowledge_base::EntryHits> for EntryHitsJson {
 }
 
 /// An entry that answered nothing in the range.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UnusedEntryJson {
+    /// The entry's id.
     pub entry_id: String,
+    /// The entry's title.
     pub title: String,
 }
 
@@ -332,11 +391,15 @@ impl From<analytics::knowledge_base::UnusedEntry> for UnusedEntryJson {
 }
 
 /// Answer ratings of one entry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EntryFeedbackJson {
+    /// The entry's id.
     pub entry_id: String,
+    /// The entry's title.
     pub title: String,
+    /// Answers from the entry rated helpful in the range.
     pub helpful: u64,
+    /// Answers from the entry rated not helpful in the range.
     pub not_helpful: u64,
 }
 
@@ -352,25 +415,41 @@ impl From<analytics::knowledge_base::EntryFeedback> for EntryFeedbackJson {
 }
 
 /// Knowledge-base figures of a range.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct KnowledgeBaseStatsJson {
+    /// Entries in the knowledge base now, whatever the range or assistant.
     pub total: u64,
+    /// Of them, the active ones.
     pub active: u64,
+    /// Of them, the inactive ones.
     pub inactive: u64,
-    /// Entries per category; uncategorized entries count under `""`.
+    /// Entries per category, now, whatever the range or assistant; uncategorized entries count under `""`.
+    #[schema(value_type = Object)]
     pub by_category: BTreeMap<String, u64>,
+    /// Start of the range, included (the default applied when none was asked for).
     pub from: DateTime<Utc>,
+    /// End of the range, excluded (the default applied when none was asked for).
     pub to: DateTime<Utc>,
+    /// Width of the buckets of `queries_per_bucket`: `hour`, `day` or `week`.
+    #[schema(value_type = String)]
     pub granularity: Granularity,
+    /// Visitor questions looked up in the knowledge base in the range.
     pub queries: u64,
+    /// Those of them that failed: no entry matched with the assistant's minimum confidence.
     pub failed_queries: u64,
+    /// `failed_queries` divided by `queries`, 0 to 1; 0 without queries.
     pub failed_rate: f64,
+    /// Queries per bucket, oldest first; buckets without any are left out.
     pub queries_per_bucket: Vec<QueryBucketJson>,
+    /// The failed questions asked most often, at most 10, most asked first.
     pub top_failed_queries: Vec<FailedQueryJson>,
+    /// The entries that answered most questions, at most 10, most used first.
     pub top_entries: Vec<EntryHitsJson>,
     /// Active entries that answered no question in the range (at most 100, oldest first).
     pub unused_entries: Vec<UnusedEntryJson>,
+    /// How many active entries answered no question in the range, all of them counted.
     pub unused_entry_count: u64,
+    /// Answer ratings given in the range, per entry: most rated not helpful first.
     pub feedback_by_entry: Vec<EntryFeedbackJson>,
 }
 

@@ -1,13 +1,15 @@
 //! `/conversations` and `/conversations/{id}/messages`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use entities::{conversation, message};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::ids::Kind;
@@ -23,40 +25,57 @@ use crate::service::conversations::posting;
 use crate::service::conversations::{self as svc, ConversationFilter, Status};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/conversations", get(list).post(create))
-        .route("/conversations/{id}", get(show).put(update))
-        .route(
-            "/conversations/{id}/messages",
-            get(list_messages).post(create_message),
-        )
-        .route("/conversations/{id}/feedback", post(rate_conversation))
-        .route("/messages/{id}/feedback", post(rate_answer))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update))
+        .routes(routes!(list_messages, create_message))
+        .routes(routes!(rate_conversation))
+        .routes(routes!(rate_answer))
 }
 
 /// A conversation as REST v1 shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ConversationJson {
+    /// The conversation's id (`conv_…`).
     pub id: String,
+    /// The assistant it is held with.
     pub assistant_id: String,
+    /// The visitor it is held with.
     pub visitor_id: String,
+    /// `open` (the assistant answers), `handed_off` (waiting for or with a person), `resolved` or `closed`.
     pub status: String,
+    /// What it is about, up to 300 characters.
     pub subject: Option<String>,
+    /// The page it was started on.
     pub source_url: Option<String>,
+    /// Text of the page it was started on, up to 10,000 characters.
     pub page_context: Option<String>,
+    /// The title of that page.
     pub page_title: Option<String>,
+    /// The visitor's browser, as the widget reported it.
     pub browser: Option<String>,
+    /// The visitor's device, as the widget reported it.
     pub device: Option<String>,
+    /// How the visitor feels, from -1 (negative) to 1 (positive).
     pub sentiment: Option<f64>,
+    /// Assistant answers in a row that found nothing.
     pub failed_responses: i32,
+    /// Assistant answers that found nothing, in all.
     pub failed_responses_total: i32,
+    /// Why it was last handed off: `requested`, `visitor_request`, `failed_responses` or `negative_sentiment`.
     pub handoff_reason: Option<String>,
+    /// When it was last handed off.
     pub handed_off_at: Option<DateTime<Utc>>,
+    /// When it was last resolved.
     pub resolved_at: Option<DateTime<Utc>>,
+    /// When the first reply was posted.
     pub first_response_at: Option<DateTime<Utc>>,
+    /// Whether a person has taken part.
     pub human_involved: bool,
+    /// When it started.
     pub created_at: DateTime<Utc>,
+    /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -88,28 +107,41 @@ impl From<conversation::Model> for ConversationJson {
 }
 
 /// A message as REST v1 shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MessageJson {
+    /// The message's id (`msg_…`).
     pub id: String,
+    /// The conversation it belongs to.
     pub conversation_id: String,
+    /// `visitor`, `assistant`, `agent` or `system`.
     pub author: String,
+    /// The text.
     pub body: String,
+    /// Assistant replies: the knowledge-base entry the reply came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_entry_id: Option<String>,
+    /// Assistant replies: how sure the reply is, from 0 to 1.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
+    /// Visitor messages: how positive the message reads, from -1 to 1.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sentiment: Option<f64>,
+    /// Visitor messages: the assistant's intent that matched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intent: Option<String>,
+    /// Assistant replies: the visitor message answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_to_id: Option<String>,
+    /// Assistant replies: `knowledge_base`, `ai`, `fallback` or `handoff`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_source: Option<String>,
+    /// Assistant replies: why the AI provider's answer was not used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback_reason: Option<String>,
+    /// Assistant replies from the AI provider: the knowledge-base entries cited.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub citations: Vec<String>,
+    /// When it was posted.
     pub created_at: DateTime<Utc>,
 }
 
@@ -135,22 +167,31 @@ impl From<message::Model> for MessageJson {
 }
 
 /// A visitor's rating of an answer or a conversation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FeedbackJson {
+    /// The rating's id (`fb_…`).
     pub id: String,
+    /// The conversation rated, or the rated answer's conversation.
     pub conversation_id: String,
     /// `answer` or `conversation`.
     pub kind: &'static str,
+    /// The assistant answer rated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// The knowledge-base entry the rated answer came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entry_id: Option<String>,
+    /// Whether the answer helped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub helpful: Option<bool>,
+    /// The conversation's rating, from 1 to 5.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rating: Option<i32>,
+    /// What the visitor said, up to 2,000 characters.
     pub comment: Option<String>,
+    /// When it was first given.
     pub created_at: DateTime<Utc>,
+    /// When it was last replaced.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -176,20 +217,22 @@ impl From<entities::feedback::Model> for FeedbackJson {
 }
 
 /// A new conversation, with the message that opened it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedJson {
     #[serde(flatten)]
     pub conversation: ConversationJson,
+    /// The message that opened it, when one was given.
     pub initial_message: Option<MessageJson>,
     /// The assistant's answer to the initial message.
     pub replies: Vec<MessageJson>,
 }
 
 /// A posted message, with the assistant's replies to it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PostedJson {
     #[serde(flatten)]
     pub message: MessageJson,
+    /// The assistant's answer to a visitor message (a hand-off notice when it handed off).
     pub replies: Vec<MessageJson>,
 }
 
@@ -202,16 +245,26 @@ impl From<messages::PostedMessage> for PostedJson {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Filters and paging of `GET /conversations`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// How many conversations to return: 1 to 100, 20 when omitted.
     limit: Option<i64>,
+    /// Where the page starts: the `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Only conversations with this status: `open`, `handed_off`, `resolved` or `closed`.
     status: Option<String>,
+    /// Only the conversations of this assistant.
     assistant_id: Option<String>,
+    /// Only the conversations of this visitor.
     visitor_id: Option<String>,
 }
 
+/// Lists the organization's conversations, newest first.
+#[utoipa::path(get, operation_id = "listConversations", path = "/conversations", tag = "conversations", params(ListParams),
+    responses((status = 200, description = "A page of conversations.", body = ListResponse<ConversationJson>)))]
 async fn list(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -240,6 +293,9 @@ async fn list(
     )))
 }
 
+/// Starts a conversation; an initial visitor message is answered by the assistant before this returns.
+#[utoipa::path(post, operation_id = "createConversation", path = "/conversations", tag = "conversations", request_body = CreateConversationBody,
+    responses((status = 201, description = "The conversation, its first message and the assistant's answer.", body = CreatedJson)))]
 async fn create(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -257,6 +313,9 @@ async fn create(
     ))
 }
 
+/// One conversation.
+#[utoipa::path(get, operation_id = "getConversation", path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path, description = "The conversation's id.")),
+    responses((status = 200, description = "The conversation.", body = ConversationJson)))]
 async fn show(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -265,6 +324,10 @@ async fn show(
     Ok(Json(svc::get(&state.db, &principal, &id).await?.into()))
 }
 
+/// Changes a conversation's status, subject or sentiment: absent fields keep their value, `null` clears.
+#[utoipa::path(put, operation_id = "updateConversation", path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path, description = "The conversation's id.")),
+    request_body = UpdateConversationBody,
+    responses((status = 200, description = "The conversation as changed.", body = ConversationJson)))]
 async fn update(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -278,6 +341,10 @@ async fn update(
     ))
 }
 
+/// A conversation's messages, oldest first.
+#[utoipa::path(get, operation_id = "listMessages", path = "/conversations/{id}/messages", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id."), crate::rest::PageParams),
+    responses((status = 200, description = "A page of messages.", body = ListResponse<MessageJson>)))]
 async fn list_messages(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -299,6 +366,13 @@ async fn list_messages(
 /// (`{"text": …}`) while it is written (an AI provider's answer piece by piece, a knowledge-base answer in one
 /// piece), then `message` (the posted message with its `replies`, as the JSON response would be), or `error`
 /// (the JSON error body) if the message was refused.
+#[utoipa::path(post, operation_id = "createMessage", path = "/conversations/{id}/messages", tag = "conversations", params(("id" = String, Path, description = "The conversation's id.")),
+    request_body = CreateMessageBody,
+    responses(
+        (status = 201, description = "The message and the assistant's replies.", body = PostedJson),
+        (status = 200, description = "With `Accept: text/event-stream`: the answer as server-sent events.", content_type = "text/event-stream", body = String),
+        (status = 409, description = "The conversation is closed.", body = crate::rest::openapi::ErrorBody),
+    ))]
 async fn create_message(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -321,6 +395,9 @@ async fn create_message(
 }
 
 /// Rates a whole conversation, 1 to 5 (CSAT); a second rating replaces the first.
+#[utoipa::path(post, operation_id = "rateConversation", path = "/conversations/{id}/feedback", tag = "conversations", params(("id" = String, Path, description = "The conversation's id.")),
+    request_body = RateConversationBody,
+    responses((status = 200, description = "The rating as stored.", body = FeedbackJson)))]
 async fn rate_conversation(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -335,6 +412,10 @@ async fn rate_conversation(
 }
 
 /// Rates an assistant answer helpful or not; a second rating replaces the first.
+#[utoipa::path(post, operation_id = "rateAnswer", path = "/messages/{id}/feedback", tag = "conversations",
+    params(("id" = String, Path, description = "The assistant answer's message id.")),
+    request_body = RateAnswerBody,
+    responses((status = 200, description = "The rating as stored.", body = FeedbackJson)))]
 async fn rate_answer(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -349,11 +430,14 @@ async fn rate_answer(
 }
 
 /// A visitor's contact details, as given when a conversation starts.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewVisitorBody {
+    /// The visitor's name, up to 200 characters.
     pub name: Option<String>,
+    /// The visitor's email address.
     pub email: Option<String>,
+    /// The visitor's phone number: digits, spaces and + - ( ) ., up to 40 characters.
     pub phone: Option<String>,
 }
 
@@ -368,7 +452,7 @@ impl From<NewVisitorBody> for crate::service::conversations::visitors::NewVisito
 }
 
 /// Input of `createConversation` / `POST /conversations`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConversationBody {
     /// Optional where the organization has exactly one assistant.
@@ -377,12 +461,19 @@ pub struct CreateConversationBody {
     pub visitor_id: Option<String>,
     /// …or a new one.
     pub visitor: Option<NewVisitorBody>,
+    /// The visitor's first message; the assistant answers it before the response.
     pub initial_message: Option<String>,
+    /// What it is about, up to 300 characters.
     pub subject: Option<String>,
+    /// The page it is started on.
     pub source_url: Option<String>,
+    /// Text of that page, up to 10,000 characters, to help the assistant.
     pub page_context: Option<String>,
+    /// The title of that page.
     pub page_title: Option<String>,
+    /// The visitor's browser.
     pub browser: Option<String>,
+    /// The visitor's device.
     pub device: Option<String>,
 }
 
@@ -404,13 +495,18 @@ impl From<CreateConversationBody> for crate::service::conversations::posting::Cr
 }
 
 /// Input of `sendMessage` / `POST /conversations/{id}/messages`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMessageBody {
+    /// Who writes it: `visitor`, `assistant`, `agent` or `system`.
+    #[schema(value_type = String)]
     pub author: Author,
+    /// The text: not blank, and within the server's message size limit (8 KiB unless configured).
     pub body: String,
+    /// The knowledge-base entry an answer comes from.
     #[serde(default)]
     pub source_entry_id: Option<String>,
+    /// How sure the answer is, from 0 to 1.
     #[serde(default)]
     pub confidence: Option<f64>,
 }
@@ -427,14 +523,20 @@ impl From<CreateMessageBody> for crate::service::conversations::posting::CreateM
 }
 
 /// Input of `updateConversation` / `PUT /conversations/{id}`: absent fields keep their value, `null` clears.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConversationBody {
+    /// `open`, `handed_off`, `resolved` or `closed`.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub status: Option<Status>,
+    /// What the conversation is about; `null` clears it.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub subject: Patch<String>,
+    /// How the visitor feels, from -1 to 1; `null` clears it.
     #[serde(default)]
+    #[schema(value_type = Option<f64>)]
     pub sentiment: Patch<f64>,
 }
 
@@ -449,10 +551,12 @@ impl From<UpdateConversationBody> for crate::service::conversations::UpdateConve
 }
 
 /// Input of `rateAnswer` / `POST /messages/{id}/feedback`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateAnswerBody {
+    /// Whether the answer helped.
     pub helpful: bool,
+    /// What the visitor said, up to 2,000 characters.
     #[serde(default)]
     pub comment: Option<String>,
 }
@@ -467,11 +571,12 @@ impl From<RateAnswerBody> for crate::service::conversations::feedback::RateAnswe
 }
 
 /// Input of `rateConversation` / `POST /conversations/{id}/feedback`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateConversationBody {
     /// 1 (very unsatisfied) to 5 (very satisfied).
     pub rating: i64,
+    /// What the visitor said, up to 2,000 characters.
     #[serde(default)]
     pub comment: Option<String>,
 }

@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod events;
 pub mod extract;
 pub mod knowledge_base;
+pub mod openapi;
 pub mod sessions;
 pub mod sign_in;
 pub mod sso;
@@ -17,13 +18,22 @@ pub mod widget;
 
 use axum::Router;
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::service::Page;
 use crate::state::AppState;
 
-/// Every REST v1 route.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// REST v1: the routes behind credentials, and the public ones (`GET /openapi.json`, the document the routes
+/// declare).
+pub struct Api {
+    pub authenticated: Router<AppState>,
+    pub public: Router<AppState>,
+}
+
+/// Every REST v1 route. Each is declared with `routes!` from its handler's `#[utoipa::path]`, so that no route
+/// can be served without being in the OpenAPI document.
+pub fn api() -> Api {
+    let (authenticated, paths) = OpenApiRouter::new()
         .merge(conversations::router())
         .merge(knowledge_base::router())
         .merge(analytics::router())
@@ -33,12 +43,30 @@ pub fn router() -> Router<AppState> {
         .merge(events::router())
         .merge(visitors::router())
         .merge(sessions::router())
+        .split_for_parts();
+    let (sign_in, public_paths) = sign_in::router().split_for_parts();
+    let mut paths = paths;
+    paths.merge(public_paths);
+    let document = std::sync::Arc::new(openapi::document(paths));
+    let public = sign_in.route(
+        "/openapi.json",
+        axum::routing::get(move || {
+            let document = document.clone();
+            async move { axum::Json(document.as_ref().clone()) }
+        }),
+    );
+    Api {
+        authenticated,
+        public,
+    }
 }
 
 /// A list response: `{"data": [...], "next_cursor": "…" | null}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ListResponse<T> {
+    /// The page's items.
     pub data: Vec<T>,
+    /// The cursor of the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -54,9 +82,12 @@ impl<T> ListResponse<T> {
 }
 
 /// `limit` and `cursor` of a plain list.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// How many items to return: 1 to 100, 20 when omitted.
     pub limit: Option<i64>,
+    /// Where the page starts: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }

@@ -1,11 +1,13 @@
 //! `/sessions`: members' live sessions, listed and ended by their owner or by those who manage members.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use entities::session;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::{Actor, Principal};
 use crate::error::ApiError;
@@ -14,27 +16,36 @@ use crate::rest::extract::{ApiPath, ApiQuery, Caller};
 use crate::service::identity::sessions as svc;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/sessions", get(list))
-        .route("/sessions/{id}", delete(revoke))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(revoke))
 }
 
-/// A session as REST v1 shows it (never its token).
-#[derive(Debug, Serialize)]
+/// A member's session as REST v1 shows it (never its token).
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SessionJson {
+    /// The session's id (`ses_…`).
     pub id: String,
+    /// The member signed in (`usr_…`).
     pub member_id: String,
-    /// `password`, `saml`, `oidc` or `oauth2`.
+    /// How the member signed in: `password`, `saml`, `oidc` or `oauth2`.
     pub method: String,
+    /// The SSO connection signed in through (`sso_…`); null for a password sign-in.
     pub sso_connection_id: Option<String>,
+    /// The address the member signed in from, when known.
     pub ip: Option<String>,
+    /// The `User-Agent` the member signed in with, when known.
     pub user_agent: Option<String>,
+    /// When the member signed in.
     pub created_at: DateTime<Utc>,
+    /// When the session was last used, to within a minute.
     pub last_seen_at: Option<DateTime<Utc>>,
+    /// When the session ends at the latest; it ends earlier if unused for the server's idle timeout.
     pub expires_at: DateTime<Utc>,
+    /// When the session was revoked or signed out; null while it is live.
     pub revoked_at: Option<DateTime<Utc>>,
-    /// Whether it is the caller's own session.
+    /// Whether it is the session making this request.
     pub current: bool,
 }
 
@@ -58,13 +69,19 @@ impl SessionJson {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Whose sessions `GET /sessions` lists.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// The member (`usr_…`) whose sessions to list; the caller's own when omitted. Another member's sessions
+    /// need the right to read members; an API key must name a member.
     member_id: Option<String>,
 }
 
-/// The caller's live sessions, or a member's (`member_id`); one page (at most 200), newest first.
+/// Lists the caller's live sessions, or a member's (`member_id`), newest first.
+#[utoipa::path(get, operation_id = "listSessions", path = "/sessions", tag = "sessions", params(ListParams),
+    responses((status = 200, description = "The live sessions, newest first: at most 200, in one page (`next_cursor` is always null).", body = ListResponse<SessionJson>)))]
 async fn list(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -80,6 +97,10 @@ async fn list(
     }))
 }
 
+/// Ends a session at once: one's own, or another member's for those who may change that member.
+#[utoipa::path(delete, operation_id = "revokeSession", path = "/sessions/{id}", tag = "sessions",
+    params(("id" = String, Path, description = "The session's id.")),
+    responses((status = 200, description = "The session as revoked (revoking a revoked session changes nothing).", body = SessionJson)))]
 async fn revoke(
     State(state): State<AppState>,
     Caller(principal): Caller,

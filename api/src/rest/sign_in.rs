@@ -1,15 +1,17 @@
 //! `/auth`: sign-in, sign-out and invitation acceptance, reached without credentials (the authorization matrix
 //! covers the authenticated surface; these are tested in tests/api/sessions.rs).
 
+use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::Origin;
 use crate::auth::credentials::{Source, check_cross_site, credential};
@@ -20,11 +22,11 @@ use crate::service::identity::sessions as svc;
 use crate::service::identity::signin;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/auth/accept-invitation", post(accept_invitation))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(accept_invitation))
 }
 
 /// The caller's address and user agent, recorded by the audit log.
@@ -39,11 +41,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientOrigin {
 }
 
 /// A member as the sign-in endpoints show it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MemberJson {
+    /// The member's id (`usr_…`).
     pub id: String,
+    /// The member's organization (`org_…`).
     pub organization_id: String,
+    /// The member's email address.
     pub email: String,
+    /// The member's team role: `owner`, `admin`, `agent`, `analyst` or `viewer`.
     pub role: String,
 }
 
@@ -61,15 +67,34 @@ impl From<entities::user::Model> for MemberJson {
 /// A new session: browsers keep it in the `concierge_session` cookie (HttpOnly, SameSite=Lax) and send
 /// `csrf_token` as `X-CSRF-Token` with writes from other origins; scripts send `token` as
 /// `Authorization: Bearer <token>`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SignedInJson)]
 pub struct SessionJson {
+    /// The session token (`cs_…`), shown in this response only (and set in the cookie): send it as
+    /// `Authorization: Bearer <token>`.
     pub token: String,
+    /// The session's anti-CSRF token: send it as `X-CSRF-Token` with writes authenticated by the session cookie
+    /// that do not come from the server's own origin.
     pub csrf_token: String,
+    /// The session's id (`ses_…`), as `GET /sessions` lists it.
     pub session_id: String,
+    /// When the session ends at the latest; it ends earlier if unused for the server's idle timeout.
     pub expires_at: DateTime<Utc>,
+    /// The member signed in.
     pub member: MemberJson,
 }
 
+/// Signs a member in with email and password, opening a session.
+#[utoipa::path(post, operation_id = "login", path = "/auth/login", tag = "sign-in", security(()),
+    request_body = CredentialsBody,
+    responses(
+        (status = 200, description = "The new session. `Set-Cookie` also stores its token in the `concierge_session` cookie (HttpOnly, SameSite=Lax, Path=/, Secure when the server's public URL is https, until the session's `expires_at`).", body = SessionJson,
+            headers(("Set-Cookie" = String, description = "The `concierge_session` cookie, holding the session token."))),
+        (status = 401, description = "Wrong email or password.", body = crate::rest::openapi::ErrorBody),
+        (status = 403, description = "The member's organization signs in through SSO only.", body = crate::rest::openapi::ErrorBody),
+        (status = 422, description = "A field fails validation, or the email belongs to members of several organizations and `organization_id` is missing.", body = crate::rest::openapi::ErrorBody),
+        (status = 429, description = "Too many failed sign-ins: 20 from this address within 15 minutes, or 5 in a row on this account, which then stays locked for 15 minutes; `Retry-After` says when to retry.", body = crate::rest::openapi::ErrorBody),
+    ))]
 async fn login(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
@@ -132,6 +157,17 @@ pub fn http_only_cookie(
 }
 
 /// Ends the session of the bearer token or the session cookie, and removes the cookie.
+///
+/// The session token goes as `Authorization: Bearer <token>` or in the `concierge_session` cookie; an API key
+/// is refused.
+#[utoipa::path(post, operation_id = "logout", path = "/auth/logout", tag = "sign-in", security(("apiKey" = []), ()),
+    params(("X-CSRF-Token" = Option<String>, Header, description = "The session's `csrf_token`: needed with the session cookie when the request does not come from the server's own origin.")),
+    responses(
+        (status = 204, description = "Signed out (signing out twice changes nothing). `Set-Cookie` removes the `concierge_session` cookie.",
+            headers(("Set-Cookie" = String, description = "An expired `concierge_session` cookie, which removes it."))),
+        (status = 401, description = "No session token, or a malformed or unknown one.", body = crate::rest::openapi::ErrorBody),
+        (status = 403, description = "Authenticated by the session cookie from another origin without the matching `X-CSRF-Token`.", body = crate::rest::openapi::ErrorBody),
+    ))]
 async fn logout(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
@@ -156,6 +192,14 @@ async fn logout(
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, removal)]).into_response())
 }
 
+/// Sets a member's password from an invitation token; no session is opened: sign in next.
+#[utoipa::path(post, operation_id = "acceptInvitation", path = "/auth/accept-invitation", tag = "sign-in", security(()),
+    request_body = AcceptInvitationBody,
+    responses(
+        (status = 200, description = "The member whose password was set.", body = MemberJson),
+        (status = 422, description = "The token is malformed, unknown, used or expired, or the password breaks the rules.",
+            body = crate::rest::openapi::ErrorBody),
+    ))]
 async fn accept_invitation(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
@@ -168,13 +212,15 @@ async fn accept_invitation(
     ))
 }
 
-/// Input of `POST /auth/login`.
-#[derive(Debug, Deserialize)]
+/// Input of `login` / `POST /auth/login`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialsBody {
+    /// The member's email address (at most 254 characters).
     pub email: String,
+    /// The member's password: 1 to 256 characters.
     pub password: String,
-    /// Needed only when the email belongs to members of several organizations.
+    /// The member's organization (`org_…`); needed only when the email belongs to members of several organizations.
     #[serde(default)]
     pub organization_id: Option<String>,
 }
@@ -189,11 +235,14 @@ impl From<CredentialsBody> for crate::service::identity::signin::Credentials {
     }
 }
 
-/// Input of `POST /auth/accept-invitation`.
-#[derive(Debug, Deserialize)]
+/// Input of `acceptInvitation` / `POST /auth/accept-invitation`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInvitationBody {
+    /// The invitation token (`ci_…`) of the invitation link; it works once, within 7 days of being issued, and a
+    /// new invitation replaces it.
     pub token: String,
+    /// The member's new password: 12 to 256 characters, and not the email address.
     pub password: String,
 }
 

@@ -1,11 +1,13 @@
 //! `/visitors`: the people who talk to an assistant, and their contact details.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use entities::visitor;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::ids::Kind;
@@ -16,20 +18,27 @@ use crate::service::Patch;
 use crate::service::conversations::visitors as svc;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/visitors", get(list))
-        .route("/visitors/{id}", get(show).put(update))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show, update))
 }
 
-/// A visitor as REST v1 shows it.
-#[derive(Debug, Serialize)]
+/// A visitor as REST v1 shows it: a person who talks to an assistant, with the contact details they gave.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct VisitorJson {
+    /// The visitor's id.
     pub id: String,
+    /// The visitor's name, at most 200 characters; null when not given.
     pub name: Option<String>,
+    /// The visitor's email address, lower-cased, at most 254 characters; null when not given.
     pub email: Option<String>,
+    /// The visitor's phone number, at most 40 characters of digits, spaces and `+ - ( ) .`; null when not
+    /// given.
     pub phone: Option<String>,
+    /// When the visitor was created.
     pub created_at: DateTime<Utc>,
+    /// When the visitor last changed.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -46,6 +55,9 @@ impl From<visitor::Model> for VisitorJson {
     }
 }
 
+/// Lists the organization's visitors, newest first.
+#[utoipa::path(get, operation_id = "listVisitors", path = "/visitors", tag = "visitors", params(crate::rest::PageParams),
+    responses((status = 200, description = "A page of visitors.", body = ListResponse<VisitorJson>)))]
 async fn list(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -60,6 +72,10 @@ async fn list(
     )))
 }
 
+/// One visitor.
+#[utoipa::path(get, operation_id = "getVisitor", path = "/visitors/{id}", tag = "visitors",
+    params(("id" = String, Path, description = "The visitor's id.")),
+    responses((status = 200, description = "The visitor.", body = VisitorJson)))]
 async fn show(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -68,6 +84,11 @@ async fn show(
     Ok(Json(svc::get(&state.db, &principal, &id).await?.into()))
 }
 
+/// Changes a visitor's name, email or phone: absent fields keep their value, `null` clears.
+#[utoipa::path(put, operation_id = "updateVisitor", path = "/visitors/{id}", tag = "visitors",
+    params(("id" = String, Path, description = "The visitor's id.")),
+    request_body = UpdateVisitorBody,
+    responses((status = 200, description = "The visitor as changed.", body = VisitorJson)))]
 async fn update(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -81,15 +102,23 @@ async fn update(
     ))
 }
 
-/// Input of `updateVisitor` / `PUT /visitors/{id}`: absent fields keep their value, `null` clears.
-#[derive(Debug, Default, Deserialize)]
+/// Input of `updateVisitor` / `PUT /visitors/{id}`: absent fields keep their value, `null` clears; at least one
+/// field must be given.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateVisitorBody {
+    /// The visitor's name, at most 200 characters; `null` or blank clears it.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub name: Patch<String>,
+    /// The visitor's email address, at most 254 characters, stored lower-cased; `null` or blank clears it.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub email: Patch<String>,
+    /// The visitor's phone number, at most 40 characters of digits, spaces and `+ - ( ) .`; `null` or blank
+    /// clears it.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub phone: Patch<String>,
 }
 

@@ -1,0 +1,133 @@
+//! The OpenAPI 3.1 document of REST v1: served without credentials, generated from the handlers, and true to the routes.
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::{TestApp, spawn_app};
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+async fn document(app: &TestApp) -> Value {
+    let reply = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
+    reply.json().await.unwrap()
+}
+
+/// `METHOD /path` of every operation of the document.
+fn operations(document: &Value) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in METHODS {
+            if item.get(method).is_some() {
+                found.insert(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    found
+}
+
+/// The REST v1 router files: every one but the widget's API and the browser's SSO flow, which are not REST v1.
+fn router_sources() -> Vec<(String, String)> {
+    let mut files: Vec<_> = std::fs::read_dir("api/src/rest")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .filter(|p| !p.ends_with("sso.rs") && !p.ends_with("mod.rs"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let source = std::fs::read_to_string(&p).unwrap();
+            (p.display().to_string(), source)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_document_is_served_without_credentials_and_every_route_is_in_it() {
+    let app = spawn_app().await;
+    let document = document(&app).await;
+    assert_eq!(document["openapi"], "3.1.0");
+    assert_eq!(document["servers"][0]["url"], "/api/v1");
+    assert_eq!(
+        document["components"]["securitySchemes"]["apiKey"]["scheme"],
+        "bearer"
+    );
+
+    // A route added with a bare `.route(…)` would be served and missing from the document.
+    let mut declared = BTreeSet::new();
+    for (file, source) in router_sources() {
+        assert!(
+            !source.contains(".route("),
+            "{file} adds a route outside `routes!`, so the OpenAPI document would not show it"
+        );
+        for chunk in source.split("#[utoipa::path(").skip(1) {
+            let method = chunk.split(',').next().unwrap().trim().to_uppercase();
+            let path = chunk
+                .split_once("path = \"")
+                .and_then(|(_, rest)| rest.split('"').next())
+                .unwrap();
+            declared.insert(format!("{method} {path}"));
+        }
+    }
+    assert_eq!(operations(&document), declared);
+    assert!(declared.len() >= 30, "{declared:?}");
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_a_route_with_a_summary_and_described_fields() {
+    let app = spawn_app().await;
+    let document = document(&app).await;
+    let mut ids = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in METHODS {
+            let Some(operation) = item.get(method) else {
+                continue;
+            };
+            let id = operation["operationId"].as_str().unwrap().to_owned();
+            assert!(ids.insert(id.clone()), "operationId {id} is used twice");
+            assert!(
+                operation["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{method} {path} has no summary"
+            );
+            // The route exists: with a made-up id, it may answer 404, but not the fallback's "no such route"
+            // or 405.
+            let concrete = path.replace('{', "x").replace('}', "");
+            let reply = app
+                .send(
+                    Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                    &format!("/api/v1{concrete}"),
+                    Some(&app.key),
+                    None,
+                )
+                .await;
+            assert_ne!(
+                reply.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+            assert!(
+                !reply.text.contains("no such route"),
+                "{method} {path} is documented but not routed: {}",
+                reply.text
+            );
+        }
+    }
+    for (name, schema) in document["components"]["schemas"].as_object().unwrap() {
+        for (field, property) in schema["properties"].as_object().into_iter().flatten() {
+            let described = property.get("description").is_some()
+                || property.get("$ref").is_some()
+                || property["allOf"].is_array()
+                || property["oneOf"].is_array();
+            assert!(described, "{name}.{field} has no description");
+        }
+    }
+}
