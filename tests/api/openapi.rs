@@ -218,3 +218,59 @@ async fn schemathesis_finds_every_operation_true_to_the_document() {
     assert!(passed, "schemathesis found failures:\n{report}");
     assert!(report.contains("Tested: 2"), "{report}");
 }
+
+#[tokio::test]
+async fn the_reference_page_shows_every_operation_and_schema_with_nothing_from_elsewhere() {
+    let app = spawn_app().await;
+    let document = document(&app).await;
+    let reply = app
+        .client
+        .get(app.url("/api/v1/docs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
+    assert!(
+        reply.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = reply.text().await.unwrap();
+    std::fs::write("/tmp/reference.html", &page).ok();
+    assert!(page.starts_with("<!doctype html>\n<html lang=\"en\">"));
+    for (_, item) in document["paths"].as_object().unwrap() {
+        for method in METHODS {
+            if let Some(operation) = item.get(method) {
+                let id = operation["operationId"].as_str().unwrap();
+                assert!(
+                    page.contains(&format!("id=\"{id}\"")),
+                    "{id} is on the page"
+                );
+            }
+        }
+    }
+    for name in document["components"]["schemas"]
+        .as_object()
+        .unwrap()
+        .keys()
+    {
+        assert!(
+            page.contains(&format!("id=\"schema-{name}\"")),
+            "{name} is on the page"
+        );
+    }
+    // Everything the page needs comes with it: no script, no stylesheet or image from elsewhere.
+    assert!(!page.contains("<script"));
+    for attribute in [
+        "src=\"http",
+        "href=\"http",
+        "src=\"//",
+        "href=\"//",
+        "@import",
+    ] {
+        assert!(!page.contains(attribute), "{attribute} on the page");
+    }
+    // Text from the handlers is escaped, never markup.
+    assert!(page.contains("`{&quot;data&quot;: [...]") || page.contains("&quot;data&quot;"));
+}

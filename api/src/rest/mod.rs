@@ -24,7 +24,7 @@ use crate::service::Page;
 use crate::state::AppState;
 
 /// REST v1: the routes behind credentials, and the public ones (`GET /openapi.json`, the document the routes
-/// declare).
+/// declare, and `GET /docs`, its reference page).
 pub struct Api {
     pub authenticated: Router<AppState>,
     pub public: Router<AppState>,
@@ -47,14 +47,31 @@ pub fn api() -> Api {
     let (sign_in, public_paths) = sign_in::router().split_for_parts();
     let mut paths = paths;
     paths.merge(public_paths);
-    let document = std::sync::Arc::new(openapi::document(paths));
-    let public = sign_in.route(
-        "/openapi.json",
-        axum::routing::get(move || {
-            let document = document.clone();
-            async move { axum::Json(document.as_ref().clone()) }
-        }),
-    );
+    let document = openapi::document(paths);
+    let page = std::sync::Arc::new(openapi::reference_page(&document));
+    let document = std::sync::Arc::new(document);
+    let public = sign_in
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let document = document.clone();
+                async move { axum::Json(document.as_ref().clone()) }
+            }),
+        )
+        .route(
+            "/docs",
+            axum::routing::get(move || {
+                let page = page.clone();
+                async move {
+                    match page.as_ref() {
+                        Ok(html) => Ok(axum::response::Html(html.clone())),
+                        Err(reason) => Err(crate::error::ApiError::internal_msg(format!(
+                            "the REST reference page did not render: {reason}"
+                        ))),
+                    }
+                }
+            }),
+        );
     Api {
         authenticated,
         public,

@@ -125,3 +125,205 @@ pub fn document(paths: OpenApi) -> OpenApi {
     Conventions.modify(&mut doc);
     doc
 }
+
+/// The reference page of the document: one HTML page (no script, no external asset) that a person reads.
+pub fn reference_page(document: &OpenApi) -> Result<String, String> {
+    let json = serde_json::to_value(document).map_err(|e| e.to_string())?;
+    let mut env = minijinja::Environment::new();
+    env.add_filter("text", |text: String| {
+        minijinja::Value::from_safe_string(inline_html(&text))
+    });
+    env.add_template("reference.html", include_str!("reference.html"))
+        .map_err(|e| e.to_string())?;
+    let template = env
+        .get_template("reference.html")
+        .map_err(|e| e.to_string())?;
+    template
+        .render(minijinja::value::Serde(page_context(&json)))
+        .map_err(|e| e.to_string())
+}
+
+/// Prose from the annotations as HTML: escaped, with `code` spans set as code.
+fn inline_html(text: &str) -> String {
+    let escaped = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
+    let parts: Vec<&str> = escaped.split('`').collect();
+    if parts.len() % 2 == 0 {
+        // An unmatched backtick: leave the text as it is.
+        return escaped;
+    }
+    let mut html = String::with_capacity(escaped.len() + 16);
+    for (i, part) in parts.iter().enumerate() {
+        if i % 2 == 1 {
+            html.push_str("<code>");
+            html.push_str(part);
+            html.push_str("</code>");
+        } else {
+            html.push_str(part);
+        }
+    }
+    html
+}
+
+/// The name a `$ref` points to (`#/components/schemas/ConversationJson` → `ConversationJson`).
+fn ref_name(schema: &serde_json::Value) -> Option<&str> {
+    schema
+        .get("$ref")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|r| r.rsplit('/').next())
+}
+
+/// A schema's type in words, and the schema it refers to, if any.
+fn type_of(schema: &serde_json::Value) -> (String, Option<String>) {
+    if let Some(name) = ref_name(schema) {
+        return (name.to_owned(), Some(name.to_owned()));
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        if let Some(parts) = schema.get(key).and_then(serde_json::Value::as_array) {
+            let named: Vec<(String, Option<String>)> = parts.iter().map(type_of).collect();
+            let reference = named.iter().find_map(|(_, r)| r.clone());
+            let words: Vec<String> = named.into_iter().map(|(w, _)| w).collect();
+            return (words.join(" or "), reference);
+        }
+    }
+    let kinds: Vec<String> = match schema.get("type") {
+        Some(serde_json::Value::String(kind)) => vec![kind.clone()],
+        Some(serde_json::Value::Array(kinds)) => kinds
+            .iter()
+            .filter_map(|k| k.as_str().map(str::to_owned))
+            .collect(),
+        _ => vec!["any".to_owned()],
+    };
+    let mut reference = None;
+    let words: Vec<String> = kinds
+        .into_iter()
+        .map(|kind| match kind.as_str() {
+            "array" => {
+                let (item, item_ref) = schema.get("items").map(type_of).unwrap_or_default();
+                reference = item_ref;
+                format!("array of {item}")
+            }
+            _ => match schema.get("format").and_then(serde_json::Value::as_str) {
+                Some(format) => format!("{kind} ({format})"),
+                None => kind,
+            },
+        })
+        .collect();
+    (words.join(" or "), reference)
+}
+
+/// What the reference template reads: the operations grouped by tag, and the schemas.
+fn page_context(doc: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
+    let mut tags: Vec<(String, Vec<Value>)> = Vec::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let Some(op) = item.get(method) else { continue };
+            let parameters: Vec<Value> = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    json!({
+                        "name": text(p, "name"),
+                        "location": text(p, "in"),
+                        "required": p["required"].as_bool().unwrap_or(false),
+                        "type": type_of(&p["schema"]).0,
+                        "description": text(p, "description"),
+                    })
+                })
+                .collect();
+            let body = op["requestBody"]["content"]
+                .as_object()
+                .and_then(|c| c.values().next())
+                .map(|media| type_of(&media["schema"]));
+            let mut responses: Vec<(String, Value)> = op["responses"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(status, r)| {
+                    let body = r["content"]
+                        .as_object()
+                        .and_then(|c| c.values().next())
+                        .and_then(|media| type_of(&media["schema"]).1);
+                    (
+                        status.clone(),
+                        json!({"status": status, "description": text(r, "description"), "body": body}),
+                    )
+                })
+                .collect();
+            responses.sort_by(|a, b| a.0.cmp(&b.0));
+            let operation = json!({
+                "id": text(op, "operationId"),
+                "method": method.to_uppercase(),
+                "path": path,
+                "summary": text(op, "summary"),
+                "description": text(op, "description"),
+                "public": op["security"].as_array().is_some_and(|s| s.iter().any(|r| r.as_object().is_some_and(|o| o.is_empty()))),
+                "parameters": parameters,
+                "body": body.as_ref().map(|(words, _)| words.clone()),
+                "body_ref": body.as_ref().is_some_and(|(_, r)| r.is_some()),
+                "responses": responses.into_iter().map(|(_, r)| r).collect::<Vec<_>>(),
+            });
+            let tag = op["tags"][0].as_str().unwrap_or("other").to_owned();
+            match tags.iter_mut().find(|(name, _)| *name == tag) {
+                Some((_, ops)) => ops.push(operation),
+                None => tags.push((tag, vec![operation])),
+            }
+        }
+    }
+    tags.sort_by(|a, b| a.0.cmp(&b.0));
+    let schemas: Vec<Value> = doc["components"]["schemas"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, schema)| {
+            let required: Vec<&str> = schema["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let properties: Vec<Value> = schema["properties"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(field, property)| {
+                    let (words, reference) = type_of(property);
+                    json!({
+                        "name": field,
+                        "type": words,
+                        "ref": reference,
+                        "required": required.contains(&field.as_str()),
+                        "description": text(property, "description"),
+                    })
+                })
+                .collect();
+            json!({"name": name, "description": text(schema, "description"), "properties": properties})
+        })
+        .collect();
+    json!({
+        "title": text(&doc["info"], "title"),
+        "version": text(&doc["info"], "version"),
+        "description": text(&doc["info"], "description"),
+        "tags": tags.into_iter().map(|(name, operations)| json!({"name": name, "operations": operations})).collect::<Vec<_>>(),
+        "schemas": schemas,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prose_is_escaped_and_code_spans_become_code() {
+        assert_eq!(
+            super::inline_html("use `<b>` & `x`"),
+            "use <code>&lt;b&gt;</code> &amp; <code>x</code>"
+        );
+        assert_eq!(super::inline_html("a `b"), "a `b");
+    }
+}
