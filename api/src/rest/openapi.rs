@@ -152,7 +152,7 @@ fn inline_html(text: &str) -> String {
         .replace('"', "&quot;")
         .replace('\'', "&#39;");
     let parts: Vec<&str> = escaped.split('`').collect();
-    if parts.len() % 2 == 0 {
+    if parts.len().is_multiple_of(2) {
         // An unmatched backtick: leave the text as it is.
         return escaped;
     }
