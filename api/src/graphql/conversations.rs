@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
 use crate::graphql::enums::{Author, CreatedAtOrder, Status};
 use crate::graphql::loaders::{
-    ConversationKey, EntryKey, MessageKey, load, prefetch_for_conversations,
+    ConversationKey, EntryKey, MessageKey, load, load_opt, prefetch_for_conversations,
 };
 use crate::graphql::payloads::{Args, payload, payload_type};
 use crate::graphql::types::{
@@ -48,8 +48,6 @@ impl ConversationQuery {
             CreatedAtOrder,
         >,
     ) -> async_graphql::Result<Conn<Conversation>> {
-        let (db, principal) = caller(ctx)?;
-        let page = PageRequest::new(first.map(i64::from), after.as_deref(), Kind::Conversation)?;
         let filter = ConversationFilter {
             status: status.map(Into::into),
             assistant_id: assistant_id.map(|id| id.0),
@@ -60,20 +58,7 @@ impl ConversationQuery {
             },
             order: order_by.map(Into::into).unwrap_or_default(),
         };
-        let total = if wants_total(ctx) {
-            conversations::count(db, principal, &filter).await?
-        } else {
-            0
-        };
-        let rows = conversations::list(db, principal, &filter, &page).await?;
-        prefetch_for_conversations(ctx, &rows.items).await?;
-        Ok(connection(
-            rows,
-            page.after.is_some(),
-            total,
-            |c| &c.id,
-            Conversation,
-        ))
+        page(ctx, &filter, first, after.as_deref()).await
     }
 
     /// One conversation by id; null when the organization has none with this id.
@@ -85,6 +70,31 @@ impl ConversationQuery {
         let (db, principal) = caller(ctx)?;
         Ok(found(ctx, conversations::get(db, principal, &id).await)?.map(Conversation))
     }
+}
+
+/// A page of the conversations `filter` selects, with what the selection asks of each prefetched.
+pub(crate) async fn page(
+    ctx: &Context<'_>,
+    filter: &ConversationFilter,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> async_graphql::Result<Conn<Conversation>> {
+    let (db, principal) = caller(ctx)?;
+    let page = PageRequest::new(first.map(i64::from), after, Kind::Conversation)?;
+    let total = if wants_total(ctx) {
+        conversations::count(db, principal, filter).await?
+    } else {
+        0
+    };
+    let rows = conversations::list(db, principal, filter, &page).await?;
+    prefetch_for_conversations(ctx, &rows.items).await?;
+    Ok(connection(
+        rows,
+        page.after.is_some(),
+        total,
+        |c| &c.id,
+        Conversation,
+    ))
 }
 
 /// A new visitor's contact details.
@@ -436,10 +446,7 @@ impl Feedback {
     }
     /// The assistant answer rated; null for a rating of the whole conversation.
     async fn message(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Message>> {
-        match &self.0.message_id {
-            Some(id) => load(ctx, MessageKey(id.clone()), Message::from).await,
-            None => Ok(None),
-        }
+        load_opt(ctx, self.0.message_id.as_ref(), MessageKey, Message::from).await
     }
     /// The id of the knowledge-base entry the rated answer came from.
     async fn entry_id(&self) -> Option<ID> {
@@ -447,10 +454,7 @@ impl Feedback {
     }
     /// The knowledge-base entry the rated answer came from; null when there was none or it was deleted.
     async fn entry(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<KnowledgeBaseEntry>> {
-        match &self.0.entry_id {
-            Some(id) => load(ctx, EntryKey(id.clone()), KnowledgeBaseEntry).await,
-            None => Ok(None),
-        }
+        load_opt(ctx, self.0.entry_id.as_ref(), EntryKey, KnowledgeBaseEntry).await
     }
     /// Whether the answer helped; null for a rating of the whole conversation.
     async fn helpful(&self) -> Option<bool> {

@@ -121,6 +121,24 @@ where
     Ok(loader.load_one(key).await?.map(wrap))
 }
 
+/// [`load`] for a reference that may be absent: null without an id.
+pub async fn load_opt<K, V, T>(
+    ctx: &Context<'_>,
+    id: Option<&String>,
+    key: impl FnOnce(String) -> K,
+    wrap: impl FnOnce(V) -> T,
+) -> async_graphql::Result<Option<T>>
+where
+    K: Send + Sync + Clone + Eq + std::hash::Hash + 'static,
+    V: Send + Sync + Clone + 'static,
+    Loaders: Loader<K, Value = V, Error = async_graphql::Error>,
+{
+    match id {
+        Some(id) => load(ctx, key(id.clone()), wrap).await,
+        None => Ok(None),
+    }
+}
+
 /// The per-request loader, with a cache so that [`prefetch_for_conversations`] can feed it.
 pub type RequestLoader = DataLoader<Loaders, HashMapCache>;
 

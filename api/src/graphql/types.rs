@@ -15,7 +15,7 @@ use crate::graphql::enums::{
 };
 use crate::graphql::loaders::{
     AssistantKey, ConversationKey, EntryKey, LatestMessagesKey, MessageKey, RequestLoader,
-    VisitorKey, load,
+    VisitorKey, load, load_opt,
 };
 use crate::graphql::node::Node;
 use crate::ids::Kind;
@@ -290,25 +290,11 @@ impl Visitor {
         )]
         after: Option<String>,
     ) -> async_graphql::Result<Conn<Conversation>> {
-        let (db, principal) = caller(ctx)?;
-        let page = PageRequest::new(first.map(i64::from), after.as_deref(), Kind::Conversation)?;
         let filter = conversations::ConversationFilter {
             visitor_id: Some(self.0.id.clone()),
             ..Default::default()
         };
-        let total = if wants_total(ctx) {
-            conversations::count(db, principal, &filter).await?
-        } else {
-            0
-        };
-        let rows = conversations::list(db, principal, &filter, &page).await?;
-        Ok(connection(
-            rows,
-            page.after.is_some(),
-            total,
-            |c| &c.id,
-            Conversation,
-        ))
+        crate::graphql::conversations::page(ctx, &filter, first, after.as_deref()).await
     }
     /// The visitor's name, when given.
     async fn name(&self) -> Option<&str> {
@@ -578,10 +564,13 @@ impl Message {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<KnowledgeBaseEntry>> {
-        match &self.0.source_entry_id {
-            Some(id) => load(ctx, EntryKey(id.clone()), KnowledgeBaseEntry).await,
-            None => Ok(None),
-        }
+        load_opt(
+            ctx,
+            self.0.source_entry_id.as_ref(),
+            EntryKey,
+            KnowledgeBaseEntry,
+        )
+        .await
     }
     /// The assistant's confidence in its reply, 0 to 1.
     async fn confidence(&self) -> Option<f64> {
@@ -601,10 +590,7 @@ impl Message {
     }
     /// Assistant replies: the visitor message answered.
     async fn reply_to(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Message>> {
-        match &self.0.reply_to_id {
-            Some(id) => load(ctx, MessageKey(id.clone()), Message::from).await,
-            None => Ok(None),
-        }
+        load_opt(ctx, self.0.reply_to_id.as_ref(), MessageKey, Message::from).await
     }
     /// Assistant replies: where the reply came from.
     async fn reply_source(&self) -> async_graphql::Result<Option<ReplySource>> {

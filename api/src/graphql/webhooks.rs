@@ -11,6 +11,25 @@ use crate::graphql::{caller, egress_allow, found, sealer};
 use crate::ids::Kind;
 use crate::service::PageRequest;
 
+/// A page of one endpoint's deliveries, newest first.
+async fn delivery_page(
+    ctx: &Context<'_>,
+    webhook_id: &str,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> async_graphql::Result<Conn<WebhookDelivery>> {
+    let (db, principal) = caller(ctx)?;
+    let page = PageRequest::new(first.map(i64::from), after, Kind::Delivery)?;
+    let rows = deliveries::list(db, principal, webhook_id, &page).await?;
+    Ok(connection(
+        rows,
+        page.after.is_some(),
+        0,
+        |d| &d.delivery.id,
+        WebhookDelivery,
+    ))
+}
+
 /// Where and which events are delivered, signed the Standard Webhooks way.
 pub struct Webhook(pub webhooks::Webhook);
 
@@ -54,16 +73,7 @@ impl Webhook {
         )]
         after: Option<String>,
     ) -> async_graphql::Result<Conn<WebhookDelivery>> {
-        let (db, principal) = caller(ctx)?;
-        let page = PageRequest::new(first.map(i64::from), after.as_deref(), Kind::Delivery)?;
-        let rows = deliveries::list(db, principal, &self.0.model.id, &page).await?;
-        Ok(connection(
-            rows,
-            page.after.is_some(),
-            0,
-            |d| &d.delivery.id,
-            WebhookDelivery,
-        ))
+        delivery_page(ctx, &self.0.model.id, first, after.as_deref()).await
     }
     /// Whether deliveries go out now, and if not, why.
     async fn status(&self) -> WebhookStatus {
@@ -303,16 +313,7 @@ impl WebhookQuery {
         )]
         after: Option<String>,
     ) -> async_graphql::Result<Conn<WebhookDelivery>> {
-        let (db, principal) = caller(ctx)?;
-        let page = PageRequest::new(first.map(i64::from), after.as_deref(), Kind::Delivery)?;
-        let rows = deliveries::list(db, principal, &webhook_id, &page).await?;
-        Ok(connection(
-            rows,
-            page.after.is_some(),
-            0,
-            |d| &d.delivery.id,
-            WebhookDelivery,
-        ))
+        delivery_page(ctx, &webhook_id, first, after.as_deref()).await
     }
 }
 
