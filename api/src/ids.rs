@@ -48,12 +48,11 @@ impl Kind {
         Kind::SsoConnection,
     ];
 
-    /// The kind an id's prefix names (the longest matching prefix, so `wses_` is not `ses_`).
+    /// The kind an id's prefix names (no prefix begins another, which the tests check).
     pub fn of(id: &str) -> Option<Kind> {
         Kind::ALL
             .into_iter()
-            .filter(|kind| id.starts_with(kind.prefix()))
-            .max_by_key(|kind| kind.prefix().len())
+            .find(|kind| id.starts_with(kind.prefix()))
     }
 
     pub fn prefix(self) -> &'static str {
@@ -168,6 +167,14 @@ mod tests {
     fn every_kind_is_known_by_its_prefix() {
         for kind in super::Kind::ALL {
             assert_eq!(super::Kind::of(&super::new_id(kind)), Some(kind));
+            for other in super::Kind::ALL.into_iter().filter(|o| *o != kind) {
+                assert!(
+                    !other.prefix().starts_with(kind.prefix()),
+                    "{} begins {}",
+                    kind.prefix(),
+                    other.prefix()
+                );
+            }
         }
         assert_eq!(super::Kind::of("nope_01JDZ8Q4V2M3N4P5Q6R7S8T9VW"), None);
     }

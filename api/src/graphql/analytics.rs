@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 use crate::graphql::enums::Granularity;
-use crate::graphql::types::{LabelledCount, Timestamp, labelled};
+use crate::graphql::scalars::Timestamp;
+use crate::graphql::types::{LabelledCount, labelled};
 use crate::service::analytics;
 
 /// Conversations started in one bucket of a series.

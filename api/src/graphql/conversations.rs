@@ -6,10 +6,10 @@ use crate::graphql::enums::{Author, CreatedAtOrder, Status};
 use crate::graphql::loaders::{
     ConversationKey, EntryKey, MessageKey, load, load_opt, prefetch_for_conversations,
 };
+use crate::graphql::messages::Message;
 use crate::graphql::payloads::{Args, payload, payload_type};
-use crate::graphql::types::{
-    Conn, Conversation, KnowledgeBaseEntry, Message, Timestamp, connection, wants_total,
-};
+use crate::graphql::scalars::Timestamp;
+use crate::graphql::types::{Conn, Conversation, KnowledgeBaseEntry, connection, wants_total};
 use crate::graphql::{caller, engine, found};
 use crate::ids::Kind;
 use crate::service::conversations::feedback;

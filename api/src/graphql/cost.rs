@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::graphql::types::Timestamp;
+use crate::graphql::scalars::Timestamp;
 use crate::ratelimit::{Decision, RateLimits};
 use crate::service::{DEFAULT_LIMIT, MAX_LIMIT};
 

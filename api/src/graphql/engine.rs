@@ -4,7 +4,7 @@
 use async_graphql::{InputObject, SimpleObject};
 
 use crate::assistant::settings::{EngineSettings, Intent as IntentSettings, ProviderSettings};
-use crate::graphql::types::BigInt;
+use crate::graphql::scalars::BigInt;
 
 /// One intent: a name stored on the visitor messages that match one of its keywords or patterns.
 #[derive(SimpleObject, InputObject)]

@@ -9,7 +9,8 @@ use crate::config::Settings;
 use crate::events::feed::{self, Since};
 use crate::graphql::caller;
 use crate::graphql::enums::{EventType, names};
-use crate::graphql::types::{Conn, Timestamp, connection};
+use crate::graphql::scalars::Timestamp;
+use crate::graphql::types::{Conn, connection};
 use crate::ids::Kind;
 use crate::service::PageRequest;
 

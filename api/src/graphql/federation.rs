@@ -5,9 +5,8 @@ use async_graphql::{Context, ID, Object};
 use crate::error::ApiError;
 use crate::graphql::caller;
 use crate::graphql::members::Member;
-use crate::graphql::types::{
-    Assistant, Conversation, KnowledgeBaseEntry, Message, Organization, Visitor,
-};
+use crate::graphql::messages::Message;
+use crate::graphql::types::{Assistant, Conversation, KnowledgeBaseEntry, Organization, Visitor};
 use crate::service::conversations::{self, messages, visitors};
 use crate::service::identity::{members, organizations};
 use crate::service::{assistants, knowledge_base};

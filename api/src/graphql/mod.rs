@@ -14,9 +14,11 @@ pub mod http;
 mod knowledge_base;
 pub mod loaders;
 mod members;
+pub mod messages;
 pub(crate) mod node;
 mod organization;
 pub(crate) mod payloads;
+pub mod scalars;
 mod sso;
 mod subscriptions;
 pub mod types;
@@ -80,7 +82,7 @@ pub fn build_schema(settings: &Settings) -> AppSchema {
         "A page of knowledge-base entries.",
     )
     .override_output_type_description::<Conn<members::Member>>("A page of team members.")
-    .override_output_type_description::<Conn<types::Message>>(
+    .override_output_type_description::<Conn<messages::Message>>(
         "A page of a conversation's messages.",
     )
     .override_output_type_description::<Conn<types::Visitor>>("A page of visitors.")
@@ -156,13 +158,16 @@ pub(crate) fn found<T>(
     match result {
         Ok(value) => Ok(Some(value)),
         Err(ApiError::NotFound(_)) => Ok(None),
-        Err(err) => {
-            // Returned as an error, the field would be left out of `data` instead of being `null`.
-            let error = async_graphql::Error::from(err).into_server_error(ctx.item.pos);
-            ctx.add_error(ctx.set_error_path(error));
-            Ok(None)
-        }
+        Err(err) => Ok(null_with_error(ctx, err)),
     }
+}
+
+/// Records `err` against the current field, with its code and path, and answers `None` so that the field is
+/// `null`: returned as an error instead, async-graphql would leave the field out of `data` altogether.
+pub(crate) fn null_with_error<T>(ctx: &Context<'_>, err: ApiError) -> Option<T> {
+    let error = async_graphql::Error::from(err).into_server_error(ctx.item.pos);
+    ctx.add_error(ctx.set_error_path(error));
+    None
 }
 
 /// An optional GraphQL input field as a patch: absent keeps the value, `null` clears it, a value sets it.

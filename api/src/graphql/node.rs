@@ -10,9 +10,10 @@ use crate::graphql::audit::AuditEntry;
 use crate::graphql::conversations::Feedback;
 use crate::graphql::events::Event;
 use crate::graphql::members::{Member, Session};
+use crate::graphql::messages::Message;
 use crate::graphql::sso::SsoConnection;
 use crate::graphql::types::{
-    ApiKey, Assistant, Conversation, KnowledgeBaseEntry, Message, Organization, Visitor,
+    ApiKey, Assistant, Conversation, KnowledgeBaseEntry, Organization, Visitor,
 };
 use crate::graphql::webhooks::{Webhook, WebhookDelivery};
 use crate::graphql::{caller, found};
@@ -115,8 +116,7 @@ impl NodeQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "The object's id.")] id: ID,
     ) -> async_graphql::Result<Option<Node>> {
-        let (db, principal) = caller(ctx)?;
-        found(ctx, load(db, principal, &id).await)
+        reference(ctx, &id).await
     }
 
     /// Objects of the organization by their ids, in the order asked, each null when there is none with its id.

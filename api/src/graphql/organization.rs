@@ -6,9 +6,8 @@ use crate::assistant::settings::{EngineSettings, ProviderSettings};
 use crate::graphql::enums::{Granularity, WidgetPosition, WidgetTheme};
 use crate::graphql::members::Me;
 use crate::graphql::payloads::{Args, payload, payload_type};
-use crate::graphql::types::{
-    Assistant, BigInt, Conn, Organization, Timestamp, Visitor, connection, wants_total,
-};
+use crate::graphql::scalars::{BigInt, Timestamp};
+use crate::graphql::types::{Assistant, Conn, Organization, Visitor, connection, wants_total};
 use crate::graphql::{caller, found, sealer};
 use crate::ids::Kind;
 use crate::service::assistants::{self, CreateAssistant, UpdateAssistant, WidgetSettings};

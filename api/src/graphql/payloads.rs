@@ -59,12 +59,7 @@ pub(crate) fn payload<T, P: Payload>(
                 payload.set_user_errors(vec![error]);
                 Ok(Some(payload))
             }
-            Err(err) => {
-                // Returned as an error, the field would be left out of `data` instead of being `null`.
-                let error = async_graphql::Error::from(err).into_server_error(ctx.item.pos);
-                ctx.add_error(ctx.set_error_path(error));
-                Ok(None)
-            }
+            Err(err) => Ok(crate::graphql::null_with_error(ctx, err)),
         },
     }
 }

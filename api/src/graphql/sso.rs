@@ -6,7 +6,8 @@ use entities::sso_connection;
 use crate::graphql::enums::{Role, SsoProtocol};
 use crate::graphql::members::OrganizationPayload;
 use crate::graphql::payloads::{Args, payload, payload_type};
-use crate::graphql::types::{Organization, Timestamp};
+use crate::graphql::scalars::Timestamp;
+use crate::graphql::types::Organization;
 use crate::graphql::{caller, found, sealer};
 use crate::service::identity::sso;
 use crate::service::identity::sso::settings::{

@@ -12,7 +12,7 @@ use crate::events::follow::{self, Recheck, Scope};
 use crate::graphql::caller;
 use crate::graphql::enums::{EventType, names};
 use crate::graphql::events::Event;
-use crate::graphql::types::Message;
+use crate::graphql::messages::Message;
 use crate::service::conversations::messages;
 
 #[derive(Default)]

@@ -1,77 +1,22 @@
 //! GraphQL object types, built from service results (entities are never exposed directly).
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{
-    Context, ID, InputValueError, InputValueResult, Object, Scalar, ScalarType, SimpleObject, Value,
-};
-use chrono::{DateTime, SecondsFormat, Utc};
-use entities::{
-    api_key, assistant, conversation, knowledge_base_entry, message, organization, visitor,
-};
+use async_graphql::{Context, ID, Object, SimpleObject};
+use entities::{api_key, assistant, conversation, knowledge_base_entry, organization, visitor};
 
 use crate::graphql::caller;
 use crate::graphql::enums::{
-    Author, HandoffReason, Plan, ReplySource, Role, Scope, Status, WidgetPosition, WidgetTheme,
+    HandoffReason, Plan, Role, Scope, Status, WidgetPosition, WidgetTheme,
 };
-use crate::graphql::loaders::{
-    AssistantKey, ConversationKey, EntryKey, LatestMessagesKey, MessageKey, RequestLoader,
-    VisitorKey, load, load_opt,
-};
+use crate::graphql::loaders::{AssistantKey, LatestMessagesKey, RequestLoader, VisitorKey};
+use crate::graphql::messages::Message;
 use crate::graphql::node::Node;
+use crate::graphql::scalars::{BigInt, Timestamp};
 use crate::ids::Kind;
 use crate::service::assistants::WidgetSettings;
 use crate::service::conversations;
 use crate::service::conversations::messages::{self, Direction};
 use crate::service::{Page, PageRequest, encode_cursor, knowledge_base};
-
-/// An instant in UTC as RFC 3339 with a `Z`, exactly as REST v1 writes it: `2026-11-25T13:55:09.470772Z`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timestamp(pub DateTime<Utc>);
-
-/// An instant in UTC, written in RFC 3339 with a `Z`, such as `2026-11-25T13:55:09.470772Z`; any RFC 3339 offset is
-/// accepted as input.
-#[Scalar(
-    name = "DateTime",
-    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339"
-)]
-impl ScalarType for Timestamp {
-    fn parse(value: Value) -> InputValueResult<Self> {
-        match &value {
-            Value::String(s) => DateTime::parse_from_rfc3339(s)
-                .map(|at| Timestamp(at.with_timezone(&Utc)))
-                .map_err(|_| InputValueError::custom("expected an RFC 3339 date-time")),
-            _ => Err(InputValueError::expected_type(value)),
-        }
-    }
-
-    fn to_value(&self) -> Value {
-        Value::String(self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-    }
-}
-
-/// A whole number that may exceed 32 bits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BigInt(pub u64);
-
-/// A non-negative whole number that may exceed the 32 bits of `Int`, written as a decimal string (`"4294967296"`);
-/// a string or a number is accepted as input.
-#[Scalar(name = "BigInt")]
-impl ScalarType for BigInt {
-    fn parse(value: Value) -> InputValueResult<Self> {
-        let parsed = match &value {
-            Value::String(s) => s.parse::<u64>().ok(),
-            Value::Number(n) => n.as_u64(),
-            _ => return Err(InputValueError::expected_type(value)),
-        };
-        parsed
-            .map(BigInt)
-            .ok_or_else(|| InputValueError::custom("expected a whole number from 0 to 2^64 - 1"))
-    }
-
-    fn to_value(&self) -> Value {
-        Value::String(self.0.to_string())
-    }
-}
 
 /// Fields every connection carries beside its edges.
 #[derive(SimpleObject, Debug, Default)]
@@ -508,144 +453,6 @@ impl Conversation {
             )
             .into()),
         }
-    }
-}
-
-/// One message of a conversation, with the assistant's replies when the mutation that posted it already has them.
-pub struct Message(pub message::Model, Option<Vec<message::Model>>);
-
-impl From<message::Model> for Message {
-    fn from(row: message::Model) -> Self {
-        Self(row, None)
-    }
-}
-
-impl Message {
-    /// A message just posted, with the replies the assistant gave in the same step (so `replies` costs no query).
-    pub fn answered(row: message::Model, replies: Vec<message::Model>) -> Self {
-        Self(row, Some(replies))
-    }
-}
-
-/// One message of a conversation, from the visitor, the assistant, a team member or the system.
-#[Object]
-impl Message {
-    /// The message's id.
-    pub(crate) async fn id(&self) -> ID {
-        ID(self.0.id.clone())
-    }
-    /// The id of the conversation it belongs to.
-    async fn conversation_id(&self) -> ID {
-        ID(self.0.conversation_id.clone())
-    }
-    /// The conversation it belongs to.
-    async fn conversation(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Conversation>> {
-        load(
-            ctx,
-            ConversationKey(self.0.conversation_id.clone()),
-            Conversation,
-        )
-        .await
-    }
-    /// Who wrote the message.
-    async fn author(&self) -> async_graphql::Result<Author> {
-        Ok(messages::author(&self.0)?.into())
-    }
-    /// The text of the message.
-    async fn body(&self) -> &str {
-        &self.0.body
-    }
-    /// The id of the knowledge-base entry an assistant reply came from.
-    async fn source_entry_id(&self) -> Option<ID> {
-        self.0.source_entry_id.clone().map(ID)
-    }
-    /// The knowledge-base entry an assistant reply came from; null when there was none or it was deleted.
-    async fn source_entry(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<Option<KnowledgeBaseEntry>> {
-        load_opt(
-            ctx,
-            self.0.source_entry_id.as_ref(),
-            EntryKey,
-            KnowledgeBaseEntry,
-        )
-        .await
-    }
-    /// The assistant's confidence in its reply, 0 to 1.
-    async fn confidence(&self) -> Option<f64> {
-        self.0.confidence
-    }
-    /// Visitor messages: how positive the message reads, from -1 (negative) to 1 (positive).
-    async fn sentiment(&self) -> Option<f64> {
-        self.0.sentiment
-    }
-    /// Visitor messages: the assistant's intent that matched.
-    async fn intent(&self) -> Option<&str> {
-        self.0.intent.as_deref()
-    }
-    /// Assistant replies: the id of the visitor message answered.
-    async fn reply_to_id(&self) -> Option<ID> {
-        self.0.reply_to_id.clone().map(ID)
-    }
-    /// Assistant replies: the visitor message answered.
-    async fn reply_to(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Message>> {
-        load_opt(ctx, self.0.reply_to_id.as_ref(), MessageKey, Message::from).await
-    }
-    /// Assistant replies: where the reply came from.
-    async fn reply_source(&self) -> async_graphql::Result<Option<ReplySource>> {
-        Ok(self
-            .0
-            .reply_source
-            .as_deref()
-            .map(ReplySource::stored)
-            .transpose()?)
-    }
-    /// Assistant replies: why the AI provider's answer was not used (`low_confidence`, `token_limit`,
-    /// `provider_timeout`, `provider_error`…).
-    async fn fallback_reason(&self) -> Option<&str> {
-        self.0.fallback_reason.as_deref()
-    }
-    /// Assistant replies from the AI provider: the ids of the knowledge-base entries cited.
-    async fn citations(&self) -> Vec<ID> {
-        messages::citations(&self.0).into_iter().map(ID).collect()
-    }
-    /// Assistant replies from the AI provider: the knowledge-base entries cited, in order (deleted ones left
-    /// out).
-    async fn cited_entries(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<Vec<KnowledgeBaseEntry>> {
-        let ids = messages::citations(&self.0);
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let loader = ctx.data::<RequestLoader>()?;
-        let mut found = loader.load_many(ids.iter().cloned().map(EntryKey)).await?;
-        Ok(ids
-            .into_iter()
-            .filter_map(|id| found.remove(&EntryKey(id)))
-            .map(KnowledgeBaseEntry)
-            .collect())
-    }
-    /// The assistant's replies to this visitor message, oldest first.
-    async fn replies(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Message>> {
-        if let Some(replies) = &self.1 {
-            return Ok(replies.iter().cloned().map(Message::from).collect());
-        }
-        if self.0.author != "visitor" {
-            return Ok(Vec::new());
-        }
-        let (db, principal) = caller(ctx)?;
-        Ok(messages::replies_to(db, principal, &self.0)
-            .await?
-            .into_iter()
-            .map(Message::from)
-            .collect())
-    }
-    /// When the message was posted.
-    async fn created_at(&self) -> Timestamp {
-        Timestamp(self.0.created_at)
     }
 }
 

@@ -17,6 +17,9 @@ mod webhooks;
 pub mod widget;
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::http::header;
+use axum::routing::MethodRouter;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -47,35 +50,35 @@ pub fn api() -> Api {
     let (sign_in, public_paths) = sign_in::router().split_for_parts();
     let mut paths = paths;
     paths.merge(public_paths);
-    let document = openapi::document(paths);
-    let page = std::sync::Arc::new(openapi::reference_page(&document));
-    let document = std::sync::Arc::new(document);
+    // Written once here, served as they are.
+    let document = serde_json::to_value(openapi::document(paths)).map_err(|e| e.to_string());
+    let json = document
+        .as_ref()
+        .map(|d| Bytes::from(d.to_string()))
+        .map_err(Clone::clone);
+    let page = document.and_then(|d| openapi::reference_page(&d).map(Bytes::from));
     let public = sign_in
-        .route(
-            "/openapi.json",
-            axum::routing::get(move || {
-                let document = document.clone();
-                async move { axum::Json(document.as_ref().clone()) }
-            }),
-        )
-        .route(
-            "/docs",
-            axum::routing::get(move || {
-                let page = page.clone();
-                async move {
-                    match page.as_ref() {
-                        Ok(html) => Ok(axum::response::Html(html.clone())),
-                        Err(reason) => Err(crate::error::ApiError::internal_msg(format!(
-                            "the REST reference page did not render: {reason}"
-                        ))),
-                    }
-                }
-            }),
-        );
+        .route("/openapi.json", prepared("application/json", json))
+        .route("/docs", prepared("text/html; charset=utf-8", page));
     Api {
         authenticated,
         public,
     }
+}
+
+/// A route that serves `body`, made at start-up, as `content_type` (an internal error if it could not be made).
+fn prepared(content_type: &'static str, body: Result<Bytes, String>) -> MethodRouter<AppState> {
+    axum::routing::get(move || {
+        let body = body.clone();
+        async move {
+            body.map(|bytes| ([(header::CONTENT_TYPE, content_type)], bytes))
+                .map_err(|reason| {
+                    crate::error::ApiError::internal_msg(format!(
+                        "the REST reference did not render: {reason}"
+                    ))
+                })
+        }
+    })
 }
 
 /// A list response: `{"data": [...], "next_cursor": "…" | null}`.

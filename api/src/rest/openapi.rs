@@ -113,12 +113,11 @@ impl Modify for Conventions {
     ),
     servers((url = "/api/v1", description = "This server")),
     security(("apiKey" = [])),
-    components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&Conventions)
+    components(schemas(ErrorBody, ErrorDetail))
 )]
 struct Base;
 
-/// The document: the base above, with the paths the routers declare.
+/// The document: the base above with the paths the routers declare, then the conventions applied to all.
 pub fn document(paths: OpenApi) -> OpenApi {
     let mut doc = <Base as utoipa::OpenApi>::openapi();
     doc.merge(paths);
@@ -127,8 +126,7 @@ pub fn document(paths: OpenApi) -> OpenApi {
 }
 
 /// The reference page of the document: one HTML page (no script, no external asset) that a person reads.
-pub fn reference_page(document: &OpenApi) -> Result<String, String> {
-    let json = serde_json::to_value(document).map_err(|e| e.to_string())?;
+pub fn reference_page(json: &serde_json::Value) -> Result<String, String> {
     let mut env = minijinja::Environment::new();
     env.add_filter("text", |text: String| {
         minijinja::Value::from_safe_string(inline_html(&text))
@@ -139,7 +137,7 @@ pub fn reference_page(document: &OpenApi) -> Result<String, String> {
         .get_template("reference.html")
         .map_err(|e| e.to_string())?;
     template
-        .render(minijinja::value::Serde(page_context(&json)))
+        .render(minijinja::value::Serde(page_context(json)))
         .map_err(|e| e.to_string())
 }
 
