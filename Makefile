@@ -7,14 +7,15 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # Which databases `make test` runs the suite against.
 TEST_DATABASES ?= sqlite postgres
 
-.PHONY: run run-release test lint fmt schema bench relevance analytics-bench tools system-deps node peers saml-idp python-peers services-check clean
+.PHONY: run run-release test lint fmt schema docs bench relevance analytics-bench tools system-deps node peers saml-idp python-peers services-check clean
 
 # apt as root, or through sudo.
 APT = if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get $(1); else sudo DEBIAN_FRONTEND=noninteractive apt-get $(1); fi
 # What samael's xmlsec feature builds against (bindgen needs libclang).
 BUILD_PACKAGES := libxmlsec1-dev libxml2-dev libssl-dev pkg-config libclang-dev
-# What the SAML identity provider of the tests runs on (SimpleSAMLphp under `php -S`), and the key maker.
-TEST_PACKAGES := php-cli php-xml php-mbstring openssl python3-venv
+# What the SAML identity provider of the tests runs on (SimpleSAMLphp under `php -S`), the key maker, and jq for
+# the tutorial that a test runs.
+TEST_PACKAGES := php-cli php-xml php-mbstring openssl python3-venv jq
 SIMPLESAMLPHP := $(PEERS)/.cache/simplesamlphp/usr/share/simplesamlphp/www
 
 ## Start the server on 127.0.0.1:8080 with the embedded SQLite database in ./data.
@@ -45,6 +46,11 @@ fmt:
 ## Regenerate schema.graphql from the server's schema.
 schema:
 	$(CARGO) run --quiet --bin concierge -- schema --output schema.graphql
+
+## Rewrite the generated parts of docs/ (the references, the tested figures) from what the server says; review
+## the diff. `make test` fails while they are stale.
+docs: tools system-deps
+	CONCIERGE_WRITE_DOCS=1 $(CARGO) test --test api -- docs:: authz_matrix::every --test-threads=1
 
 ## Load benchmark against a running server on loopback (see README).
 bench: tools

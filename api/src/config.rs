@@ -5,66 +5,99 @@ use std::path::PathBuf;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use schemars::JsonSchema;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// Everything the server reads from its environment.
-#[derive(Debug, Clone, Deserialize)]
+/// Variables read without the `CONCIERGE_` prefix, as other tools spell them.
+pub const UNPREFIXED: [&str; 2] = ["DATABASE_URL", "REDIS_URL"];
+
+/// Everything the server reads from its environment. The doc comment of each field is its entry in the
+/// configuration reference (docs/reference/configuration.md, generated from this type's JSON Schema), so it
+/// speaks to the operator.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
+#[schemars(title = "Concierge configuration")]
 pub struct Settings {
-    /// Listen address; port 0 picks a free port.
+    /// The address and port the server listens on; port 0 picks a free port.
     pub bind: SocketAddr,
-    /// SQLite file, generated master key and search index live here.
+    /// Where the SQLite database (`concierge.db`) and the generated master key (`master.key`, mode 0600) live.
     pub data_dir: PathBuf,
-    /// `postgres://…` switches to PostgreSQL; unset means SQLite in `data_dir`.
+    /// The database: `postgres://user:password@host:5432/name` for PostgreSQL; unset, SQLite in the data
+    /// directory (WAL mode).
+    #[serde(skip_serializing)]
+    #[schemars(with = "Option<String>")]
     pub database_url: Option<SecretString>,
-    /// Shared fan-out and rate limits across instances.
+    /// Redis (`redis://host:6379`), needed when several instances share a database: rate limits and live
+    /// events (subscriptions, the widget's stream, knowledge-base index updates) go through it. Unset, each
+    /// instance works alone in its own memory.
+    #[serde(skip_serializing)]
+    #[schemars(with = "Option<String>")]
     pub redis_url: Option<SecretString>,
-    /// Base64 of 32 bytes; encrypts secrets at rest.
+    /// Base64 of 32 random bytes that seals stored secrets (SSO client secrets, webhook signing secrets, AI
+    /// provider keys) with AES-256-GCM. Unset, one is generated into the data directory on first start. Every
+    /// instance that shares a database needs the same value. Back it up, but apart from the database backups
+    /// it protects: without it the secrets in a backup cannot be opened.
+    #[serde(skip_serializing)]
+    #[schemars(with = "Option<String>")]
     pub master_key: Option<SecretString>,
-    /// Base URL used in SSO metadata, redirects and the embed snippet.
+    /// The address browsers reach this server at (`https://support.example.com`): SSO redirect and metadata
+    /// URLs are built from it, session cookies are `Secure` when it is https, and its origin counts as this
+    /// server's for cookie-authenticated writes.
     pub public_url: Option<String>,
-    /// Outbound allow-list that overrides the SSRF guard.
+    /// Comma-separated networks (CIDRs) or host names that outbound calls (webhooks, identity providers, AI
+    /// providers) may reach although the SSRF guard refuses them otherwise: private, loopback, link-local and
+    /// CGNAT addresses and `localhost`. `127.0.0.1/32` lets a receiver on this machine get webhooks.
     pub egress_allow: Option<String>,
-    /// Load balancers whose `X-Forwarded-For` gives the client address (comma-separated networks).
+    /// Comma-separated networks of the load balancers in front of the server. From them, the client address
+    /// is the nearest untrusted address in `X-Forwarded-For` (what clients write further left is ignored); it
+    /// is what per-address limits, the sign-in throttle, API keys' allowed networks and the audit log see.
+    /// Unset, the connection's peer is the client.
     pub trusted_proxies: Option<String>,
-    /// Largest request body accepted, in bytes.
+    /// The largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
-    /// Largest pool of database connections.
+    /// The size of the database connection pool of each instance.
     pub db_max_connections: u32,
-    /// `pretty` or `json`.
+    /// The log format: `pretty` for people, `json` for log collectors (`RUST_LOG` filters either).
     pub log_format: String,
-    /// Deepest GraphQL query accepted.
+    /// The deepest GraphQL query accepted.
     pub graphql_max_depth: usize,
-    /// The most points one GraphQL request may cost: each field counts one, and a list counts its selection once
-    /// per item it may return.
+    /// The most points one GraphQL request may cost: each field counts one, a list counts its selection once
+    /// per item it may return (`first`), and each alias counts. A request over it is refused before it runs.
     pub graphql_max_complexity: usize,
-    /// GraphQL points each API key or member may spend per minute (with `rate_limits` on).
+    /// GraphQL points each API key or member may spend per minute (`rateLimit` and the `X-RateLimit-*`
+    /// headers show what is left; over it, 429 with `Retry-After`).
     pub graphql_points_per_minute: u32,
-    /// Per-key rate limits by plan tier; an operator behind its own gateway may turn them off.
+    /// Per-key request limits by plan (basic 60, standard 600, premium 6,000 a minute) and the GraphQL points
+    /// budget; an operator whose own gateway limits requests may turn them off.
     pub rate_limits: bool,
-    /// Seconds between webhook delivery attempts after the first, comma-separated; its length is the retry count.
+    /// Seconds to wait before each retry of a failed webhook delivery, comma-separated; the list's length is
+    /// the number of retries (the default spans about three and a half days). Each wait varies by ±10 %.
     pub webhook_retry_schedule: String,
-    /// Failed attempts in a row after which an endpoint is disabled.
+    /// Failed delivery attempts in a row after which a webhook endpoint is disabled.
     pub webhook_disable_after: u32,
-    /// Seconds one delivery attempt may take.
+    /// Seconds one webhook delivery attempt may take.
     pub webhook_timeout_secs: u64,
-    /// Seconds a claimed delivery stays with one instance; if it dies, another sends it after this.
+    /// Seconds a claimed webhook delivery stays with one instance; if that instance dies, another sends it
+    /// after this (at least the attempt timeout plus one second).
     pub webhook_lease_secs: u64,
-    /// Days events stay readable (and replayable) before they are pruned.
+    /// Days events stay readable and replayable (`events`, subscriptions' `after`, webhook replays) before
+    /// they are pruned.
     pub event_retention_days: u32,
-    /// Seconds after which an open subscription authenticates its credential again (changes to keys, roles and
-    /// plans made through the API reach open subscriptions at once; this bounds expiry and out-of-band changes).
+    /// Seconds after which an open subscription authenticates its credential again. Changes made through the
+    /// API (a revoked key, an ended session, a new role or plan) reach open subscriptions at once; this bounds
+    /// expiry and changes made elsewhere.
     pub subscription_recheck_secs: u64,
-    /// Largest message body, in bytes of UTF-8.
+    /// The largest message body, in bytes of UTF-8.
     pub message_max_bytes: usize,
-    /// Organizations whose knowledge-base index one instance keeps in memory (least recently used dropped).
+    /// Organizations whose knowledge-base search index one instance keeps in memory; the least recently used
+    /// is dropped and rebuilt from the database when it is asked again.
     pub retrieval_max_indexes: usize,
-    /// Widget sessions one client address may start per minute (the embed widget's public endpoint).
+    /// Widget sessions one client address may start per minute.
     pub widget_sessions_per_minute: u32,
-    /// Widget requests one client address may make per minute, sessions aside.
+    /// Other widget requests one client address may make per minute.
     pub widget_requests_per_minute: u32,
-    /// Days a widget session lasts without being used.
+    /// Days a visitor's widget session lasts without being used.
     pub widget_session_idle_days: u32,
     /// Minutes without a request after which a member's session ends.
     pub session_idle_minutes: u32,
@@ -72,7 +105,7 @@ pub struct Settings {
     pub session_absolute_hours: u32,
 }
 
-/// The defaults of DESIGN.md's configuration table; what the file and the environment leave out keeps these.
+/// The defaults: what the file and the environment leave out keeps these.
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -119,9 +152,25 @@ impl Settings {
         }
         figment
             .merge(Env::prefixed("CONCIERGE_").ignore(&["CONFIG"]))
-            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]))
+            .merge(Env::raw().only(&UNPREFIXED))
             .extract()
             .map_err(Box::new)
+    }
+
+    /// The environment variable of a setting (`bind` is `CONCIERGE_BIND`, `database_url` is `DATABASE_URL`).
+    pub fn env_var(key: &str) -> String {
+        let upper = key.to_ascii_uppercase();
+        if UNPREFIXED.contains(&upper.as_str()) {
+            upper
+        } else {
+            format!("CONCIERGE_{upper}")
+        }
+    }
+
+    /// The JSON Schema of the configuration file and the environment: every setting with its type, default
+    /// and description.
+    pub fn json_schema() -> serde_json::Value {
+        schemars::schema_for!(Settings).to_value()
     }
 
     /// Settings for tests and tools: the defaults with the given data dir and an unset database URL.

@@ -90,7 +90,7 @@ impl ApiError {
         }
     }
 
-    /// The machine-readable code of DESIGN.md's error table.
+    /// The machine-readable code of an error, the same on REST and GraphQL.
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthenticated(_) => "UNAUTHENTICATED",

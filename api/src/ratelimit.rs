@@ -1,4 +1,4 @@
-//! Per-key rate limits by plan tier (DESIGN.md: limited 60/min, standard 600/min, full 6,000/min) and per-address
+//! Per-key rate limits by plan tier (basic 60/min, standard 600/min, premium 6,000/min) and per-address
 //! limits of the public widget endpoints: in memory by default, in Redis when `REDIS_URL` is set so that several
 //! instances share one budget.
 

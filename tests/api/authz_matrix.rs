@@ -1147,14 +1147,40 @@ async fn every_operation_answers_every_role_on_every_plan_as_the_checked_in_matr
             }
         }
     }
+    let cells = operations.len() * PLANS.len() * Kind::ALL.len() * Role::ALL.len();
     println!(
-        "authorization matrix: {} operations x {} plans x {} callers (key, session) x {} roles = {} cells: {allow} allow, {} deny ({deny} by role, {plan} by plan)",
+        "authorization matrix: {} operations x {} plans x {} callers (key, session) x {} roles = {cells} cells: {allow} allow, {} deny ({deny} by role, {plan} by plan)",
         operations.len(),
         PLANS.len(),
         Kind::ALL.len(),
         Role::ALL.len(),
-        operations.len() * PLANS.len() * Kind::ALL.len() * Role::ALL.len(),
         deny + plan
+    );
+    let thousands = |n: usize| {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    crate::docs::generated_block(
+        "docs/reference/authorization.md",
+        "figures",
+        &format!(
+            "{} operations (every GraphQL root field and REST route) × {} plans × 2 callers (an API key and a \
+             signed-in member) × {} roles = {} cells: {} allowed, {} denied by the role, {} denied by the plan.",
+            operations.len(),
+            PLANS.len(),
+            Role::ALL.len(),
+            thousands(cells),
+            thousands(allow),
+            thousands(deny),
+            thousands(plan)
+        ),
     );
     assert!(
         mismatches.is_empty(),

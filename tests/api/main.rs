@@ -15,6 +15,7 @@ mod bad_input;
 mod cli;
 mod conventions;
 mod conversations;
+mod docs;
 mod events;
 mod graphql;
 mod health;

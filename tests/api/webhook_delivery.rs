@@ -58,7 +58,7 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Byt
 
 impl Receiver {
     /// Starts on 127.0.0.1:0 and returns the receiver and its URL.
-    async fn start(script: Vec<Answer>) -> (Self, String) {
+    pub(crate) async fn start(script: Vec<Answer>) -> (Self, String) {
         Self::start_slow(script, Duration::ZERO).await
     }
 

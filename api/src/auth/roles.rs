@@ -26,7 +26,7 @@ impl Role {
 }
 
 text_enum! {
-    /// A plan tier of DESIGN.md's plan table.
+    /// A plan tier: basic, standard or premium.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
     #[serde(rename_all = "snake_case")]
     pub enum Plan: "plan" {

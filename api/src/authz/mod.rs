@@ -390,7 +390,7 @@ pub async fn authorize<'p>(
     let subject = principal.casbin_subject();
     let organization = principal.organization_of_record();
     let what = format!("{} {}", action.verb(), resource.noun());
-    // DESIGN.md's API-access tier: a basic organization's keys are read-only.
+    // The API-access tier: a basic organization's keys are read-only.
     if matches!(principal.actor, Actor::ApiKey { .. })
         && action != Action::Read
         && !authz.enforce(subject, organization, "api", "write").await?

@@ -75,7 +75,7 @@ impl Resource {
     }
 }
 
-/// A plan feature (DESIGN.md's plan table) that decides whether objects are active, not only who may act.
+/// A plan feature (docs/reference/authorization.md lists each plan's) that decides whether objects are active, not only who may act.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Feature {
     Webhooks,

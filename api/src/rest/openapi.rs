@@ -127,17 +127,48 @@ pub fn document(paths: OpenApi) -> OpenApi {
 
 /// The reference page of the document: one HTML page (no script, no external asset) that a person reads.
 pub fn reference_page(json: &serde_json::Value) -> Result<String, String> {
+    render(
+        include_str!("reference.html"),
+        |text| minijinja::Value::from_safe_string(inline_html(&text)),
+        json,
+    )
+}
+
+/// The same reference as Markdown, for docs/reference/rest.md: the operations' own responses, with the errors
+/// every operation may answer listed once.
+pub fn reference_markdown(json: &serde_json::Value) -> Result<String, String> {
+    render(
+        include_str!("reference.md"),
+        |text| {
+            minijinja::Value::from_safe_string(
+                text.split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .replace('|', "\\|"),
+            )
+        },
+        json,
+    )
+}
+
+/// Renders a reference template over the document, with `text` as the filter for prose.
+fn render(
+    source: &str,
+    text: fn(String) -> minijinja::Value,
+    json: &serde_json::Value,
+) -> Result<String, String> {
     let mut env = minijinja::Environment::new();
-    env.add_filter("text", |text: String| {
-        minijinja::Value::from_safe_string(inline_html(&text))
-    });
-    env.add_template("reference.html", include_str!("reference.html"))
+    env.add_filter("text", text);
+    env.add_template("reference", source)
         .map_err(|e| e.to_string())?;
-    let template = env
-        .get_template("reference.html")
-        .map_err(|e| e.to_string())?;
+    let template = env.get_template("reference").map_err(|e| e.to_string())?;
+    let mut context = page_context(json);
+    context["errors"] = ERRORS
+        .iter()
+        .map(|(status, description)| serde_json::json!({"status": status, "description": description}))
+        .collect();
     template
-        .render(minijinja::value::Serde(page_context(json)))
+        .render(minijinja::value::Serde(context))
         .map_err(|e| e.to_string())
 }
 
@@ -251,7 +282,12 @@ fn page_context(doc: &serde_json::Value) -> serde_json::Value {
                         .and_then(|media| type_of(&media["schema"]).1);
                     (
                         status.clone(),
-                        json!({"status": status, "description": text(r, "description"), "body": body}),
+                        json!({
+                            "status": status,
+                            "description": text(r, "description"),
+                            "body": body,
+                            "common": ERRORS.iter().any(|(s, d)| s == status && *d == text(r, "description")),
+                        }),
                     )
                 })
                 .collect();
