@@ -531,3 +531,44 @@ async fn scalars_say_what_they_are_and_organizations_and_members_are_entities() 
         app.org.owner.email.as_str()
     );
 }
+
+#[tokio::test]
+async fn a_widget_update_keeps_what_it_leaves_out_and_null_clears_the_avatar() {
+    let app = spawn_app().await;
+    let update = "mutation($id: ID!, $input: UpdateAssistantInput!) { updateAssistant(id: $id, input: $input) { assistant { widget { avatarUrl welcomeMessage primaryColor } } userErrors { field message code } } }";
+    let id = app.org.assistant.id.as_str();
+    let set = app
+        .graphql(
+            update,
+            json!({"id": id, "input": {"widget": {"avatarUrl": "https://cdn.example.com/ann.png", "welcomeMessage": "Hello!", "primaryColor": "#112233"}}}),
+        )
+        .await
+        .payload("updateAssistant");
+    assert_eq!(
+        set["assistant"]["widget"]["avatarUrl"],
+        "https://cdn.example.com/ann.png"
+    );
+
+    // Another field alone: the avatar, the greeting and the colour stay.
+    let kept = app
+        .graphql(
+            update,
+            json!({"id": id, "input": {"widget": {"autoOpen": true}}}),
+        )
+        .await
+        .payload("updateAssistant");
+    assert_eq!(kept["assistant"]["widget"], set["assistant"]["widget"]);
+
+    // `null` removes the avatar and nothing else.
+    let cleared = app
+        .graphql(
+            update,
+            json!({"id": id, "input": {"widget": {"avatarUrl": null}}}),
+        )
+        .await
+        .payload("updateAssistant");
+    let widget = &cleared["assistant"]["widget"];
+    assert_eq!(widget["avatarUrl"], Value::Null);
+    assert_eq!(widget["welcomeMessage"], "Hello!");
+    assert_eq!(widget["primaryColor"], "#112233");
+}

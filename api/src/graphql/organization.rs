@@ -169,7 +169,8 @@ fn range(
     }
 }
 
-/// Widget settings to set; absent fields take their defaults.
+/// Widget settings to set: a field left out keeps its current value (on a new assistant, its default), and
+/// `null` clears the avatar.
 #[derive(InputObject, Default)]
 pub struct WidgetInput {
     /// The corner of the page where the launcher sits; bottom right by default.
@@ -186,8 +187,9 @@ pub struct WidgetInput {
     pub auto_open_delay_ms: Option<u32>,
     /// Whether the assistant's avatar is shown; true by default.
     pub show_avatar: Option<bool>,
-    /// The address of the avatar image: an absolute http or https URL of up to 2,048 characters.
-    pub avatar_url: Option<String>,
+    /// The address of the avatar image: an absolute http or https URL of up to 2,048 characters; `null`
+    /// removes it.
+    pub avatar_url: MaybeUndefined<String>,
     /// Whether the widget stays hidden on mobile devices; false by default.
     pub hide_on_mobile: Option<bool>,
     /// The CSS stacking order of the widget on the page; 2147483000 by default.
@@ -217,7 +219,11 @@ impl WidgetInput {
             auto_open: self.auto_open.unwrap_or(base.auto_open),
             auto_open_delay_ms: self.auto_open_delay_ms.unwrap_or(base.auto_open_delay_ms),
             show_avatar: self.show_avatar.unwrap_or(base.show_avatar),
-            avatar_url: self.avatar_url.or(base.avatar_url),
+            avatar_url: match self.avatar_url {
+                MaybeUndefined::Undefined => base.avatar_url,
+                MaybeUndefined::Null => None,
+                MaybeUndefined::Value(url) => Some(url),
+            },
             hide_on_mobile: self.hide_on_mobile.unwrap_or(base.hide_on_mobile),
             z_index: self.z_index.unwrap_or(base.z_index),
             width: self.width.unwrap_or(base.width),

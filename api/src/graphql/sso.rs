@@ -109,7 +109,8 @@ pub struct SsoAttributes(pub Attributes);
 /// userinfo answer, such as `data.user.email`).
 #[Object]
 impl SsoAttributes {
-    /// The claim holding the provider's id of the user; `sub` by default.
+    /// The claim holding the provider's id of the user; `sub` by default. Members are matched by their email
+    /// address; this claim is not used to match them yet.
     async fn subject(&self) -> &str {
         &self.0.subject
     }
@@ -207,9 +208,13 @@ impl SsoConnection {
     async fn login_path(&self) -> String {
         format!("/sso/{}/{}/login", self.0.protocol, self.0.id)
     }
-    /// The redirect URI to register at the identity provider, relative to the public URL.
+    /// Where the identity provider sends members back, relative to the public URL: the redirect URI to register
+    /// for OpenID Connect and OAuth 2.0, the assertion consumer service (ACS) for SAML.
     async fn callback_path(&self) -> String {
-        format!("/sso/{}/{}/callback", self.0.protocol, self.0.id)
+        match self.0.protocol.as_str() {
+            "saml" => format!("/sso/saml/{}/acs", self.0.id),
+            protocol => format!("/sso/{protocol}/{}/callback", self.0.id),
+        }
     }
     /// When the connection was added.
     async fn created_at(&self) -> Timestamp {
@@ -239,7 +244,8 @@ pub struct OidcSettingsInput {
 /// and `groups`.
 #[derive(InputObject)]
 pub struct SsoAttributesInput {
-    /// The claim holding the provider's id of the user; `sub` by default.
+    /// The claim holding the provider's id of the user; `sub` by default. Members are matched by their email
+    /// address; this claim is not used to match them yet.
     pub subject: Option<String>,
     /// The claim holding the user's email address; `email` by default.
     pub email: Option<String>,
@@ -504,8 +510,9 @@ impl From<RoleRule> for SsoRoleRule {
 /// One finding of `testSsoConnection`.
 #[derive(async_graphql::SimpleObject)]
 pub struct SsoCheck {
-    /// `discovery`, `signing_keys`, `endpoints`, `authorization_url`, `token_url`, `userinfo_url` or
-    /// `client_secret`.
+    /// What was checked: for OpenID Connect `discovery`, `signing_keys` and `endpoints`; for OAuth 2.0
+    /// `authorization_url`, `token_url` and `userinfo_url`; for SAML `metadata`, `sso_url` and each signing
+    /// certificate (`certificate[0]`, `certificate[1]`, …); and `client_secret` for both OAuth protocols.
     pub name: String,
     /// Whether the check passed.
     pub ok: bool,
@@ -658,7 +665,9 @@ impl SsoMutation {
         })
     }
 
-    /// When enforced, members sign in only through SSO; password sessions end and API keys keep working.
+    /// When enforced, members sign in only through SSO: password sign-in is refused, password sessions stop
+    /// working while it lasts, and API keys keep working. While it is enforced, the last enabled connection
+    /// cannot be switched off or deleted.
     async fn set_sso_enforced(
         &self,
         ctx: &Context<'_>,

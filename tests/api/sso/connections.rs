@@ -88,6 +88,22 @@ async fn when_sso_is_enforced_passwords_stop_working_and_api_keys_keep_working()
     assert_eq!(kept["code"], "CONFLICT", "{kept}");
     assert_eq!(kept["field"], Value::Null, "{kept}");
     assert_eq!(app.count_rows("sso_connections").await, 1);
+    // Nor can it be switched off, which would leave nobody but API keys able to sign in.
+    let still_on = app
+        .user_error(
+            "mutation($id: ID!) { updateSsoConnection(id: $id, input: {enabled: false}) { ssoConnection { id } userErrors { field message code } } }",
+            json!({"id": connection}),
+            "updateSsoConnection",
+        )
+        .await;
+    assert_eq!(still_on["code"], "CONFLICT", "{still_on}");
+    assert_eq!(
+        sign_in(&app, &browser(), &connection, "alice")
+            .await
+            .status(),
+        StatusCode::SEE_OTHER,
+        "the connection still signs members in"
+    );
     // Off again: passwords work again.
     let relaxed = app
         .mutate(

@@ -11,7 +11,7 @@ async fn saml_sign_in_through_simplesamlphp_maps_the_role_and_refuses_tampered_u
     let mut idp = SimpleSaml::prepare(saml_users(json!(["admins", "everyone"])));
     let created = app
         .mutate(
-            "mutation($input: CreateSsoConnectionInput!) { createSsoConnection(input: $input) { ssoConnection { id metadataPath saml { idpEntityId ssoUrl certificates clockSkewSeconds allowIdpInitiated } } userErrors { field message code } } }",
+            "mutation($input: CreateSsoConnectionInput!) { createSsoConnection(input: $input) { ssoConnection { id metadataPath callbackPath saml { idpEntityId ssoUrl certificates clockSkewSeconds allowIdpInitiated } } userErrors { field message code } } }",
             json!({"input": {
                 "name": "SimpleSAMLphp",
                 "protocol": "SAML",
@@ -23,6 +23,11 @@ async fn saml_sign_in_through_simplesamlphp_maps_the_role_and_refuses_tampered_u
         )
         .await;
     let connection = created["ssoConnection"]["id"].as_str().unwrap().to_owned();
+    // Where the IdP posts its answer is the ACS, which the metadata names too.
+    assert_eq!(
+        created["ssoConnection"]["callbackPath"],
+        format!("/sso/saml/{connection}/acs")
+    );
     let saml = &created["ssoConnection"]["saml"];
     assert_eq!(saml["idpEntityId"], idp.entity_id());
     assert_eq!(saml["clockSkewSeconds"], 60);

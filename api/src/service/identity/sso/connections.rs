@@ -448,6 +448,7 @@ fn patched(
 }
 
 /// Changes a connection (owners): what the patch leaves out keeps its stored value, the client secret included.
+/// While SSO is enforced, the last enabled connection cannot be switched off.
 pub async fn update(
     db: &Db,
     sealer: &Sealer,
@@ -469,6 +470,9 @@ pub async fn update(
     };
     let txn = db.begin_write().await?;
     let before = find(&*txn, grant.organization_id(), id).await?;
+    if !input.enabled {
+        keep_one_enabled_while_enforced(&*txn, grant.organization_id(), &before).await?;
+    }
     let before_domains = domains_of(&*txn, &before).await?;
     let (settings, secret) = protocol_parts(
         &input,
@@ -510,16 +514,7 @@ pub async fn delete(db: &Db, principal: &Principal, id: &str) -> ApiResult<sso_c
     let org = grant.organization_id();
     let txn = db.begin_write().await?;
     let model = find(&*txn, org, id).await?;
-    let organization = organization::Entity::find_by_id(org.to_owned())
-        .one(&*txn)
-        .await?
-        .ok_or_else(|| ApiError::not_found("organization", org))?;
-    if organization.sso_enforced && enabled_count(&*txn, org).await? <= u64::from(model.enabled) {
-        return Err(ApiError::Conflict(
-            "SSO is enforced and this is the last enabled connection: stop enforcing SSO first"
-                .to_owned(),
-        ));
-    }
+    keep_one_enabled_while_enforced(&*txn, org, &model).await?;
     sso_connection::Entity::delete_by_id(model.id.clone())
         .exec(&*txn)
         .await?;
@@ -534,6 +529,29 @@ pub async fn delete(db: &Db, principal: &Principal, id: &str) -> ApiResult<sso_c
     .await?;
     txn.commit().await?;
     Ok(model)
+}
+
+/// Refuses to delete or switch off `connection` when SSO is enforced and it is the last enabled connection:
+/// nobody but API keys could sign in any more.
+async fn keep_one_enabled_while_enforced(
+    conn: &impl ConnectionTrait,
+    org: &str,
+    connection: &sso_connection::Model,
+) -> ApiResult<()> {
+    let organization = organization::Entity::find_by_id(org.to_owned())
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization", org))?;
+    if organization.sso_enforced
+        && connection.enabled
+        && enabled_count(conn, org).await? <= 1
+    {
+        return Err(ApiError::Conflict(
+            "SSO is enforced and this is the last enabled connection: stop enforcing SSO first"
+                .to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) async fn enabled_count(conn: &impl ConnectionTrait, org: &str) -> ApiResult<u64> {

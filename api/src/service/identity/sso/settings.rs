@@ -126,7 +126,7 @@ pub struct OidcSettings {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Attributes {
-    /// The subject (the provider's id of the user), recorded with the sign-in.
+    /// The subject (the provider's id of the user). Stored but not read yet: members are matched by email.
     pub subject: String,
     pub email: String,
     pub name: String,
