@@ -1113,6 +1113,11 @@ async fn behind_a_trusted_proxy_each_client_address_has_its_own_budget_and_spoof
         start(&app, "192.0.2.55, 203.0.113.7").await,
         StatusCode::TOO_MANY_REQUESTS
     );
+    // Nor can garbage written there make the proxy the client (and so spend everyone's budget).
+    assert_eq!(
+        start(&app, "not-an-address, 203.0.113.7").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     // The audit log records the client's address too (here, a failed sign-in).
     let failed = app
         .client

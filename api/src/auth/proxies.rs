@@ -39,24 +39,56 @@ impl TrustedProxies {
     }
 
     /// The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
-    /// `X-Forwarded-For` that is not one of ours (what clients write further left cannot be trusted).
+    /// `X-Forwarded-For` that is not one of ours. The header is read from the right, where our proxies append,
+    /// and reading stops at that address: what clients write further left, garbage included, is never looked
+    /// at. An entry there that is not an address (our proxies did not write it) leaves the peer as the client.
     fn client(&self, peer: std::net::IpAddr, headers: &HeaderMap) -> std::net::IpAddr {
         if !self.trusts(peer) {
             return peer;
         }
-        let forwarded: Vec<std::net::IpAddr> = headers
+        let values: Vec<&str> = headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|part| part.trim().parse::<std::net::IpAddr>())
-            .collect::<Result<_, _>>()
-            .unwrap_or_default();
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !self.trusts(*ip))
-            .unwrap_or(peer)
+            .collect();
+        for entry in values.iter().rev().flat_map(|v| v.rsplit(',')) {
+            match entry.trim().parse::<std::net::IpAddr>() {
+                Ok(ip) if self.trusts(ip) => continue,
+                Ok(ip) => return ip,
+                Err(_) => return peer,
+            }
+        }
+        peer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(forwarded: &[&str]) -> String {
+        let proxies = TrustedProxies::parse(Some("10.0.0.0/8")).unwrap();
+        let mut headers = HeaderMap::new();
+        for value in forwarded {
+            headers.append("x-forwarded-for", value.parse().unwrap());
+        }
+        proxies
+            .client("10.0.0.5".parse().unwrap(), &headers)
+            .to_string()
+    }
+
+    #[test]
+    fn the_client_is_the_nearest_address_that_is_not_a_trusted_proxy() {
+        assert_eq!(client(&["203.0.113.7"]), "203.0.113.7");
+        assert_eq!(client(&["203.0.113.7, 10.0.0.9"]), "203.0.113.7");
+        assert_eq!(client(&["192.0.2.1, 203.0.113.7"]), "203.0.113.7");
+        // Two header lines read as one list, the last line nearest.
+        assert_eq!(client(&["192.0.2.1", "203.0.113.7"]), "203.0.113.7");
+        // What a client writes on the left is never parsed: garbage there cannot hide its address.
+        assert_eq!(client(&["not-an-ip, 203.0.113.7"]), "203.0.113.7");
+        // Garbage where our proxy would have written the client leaves the proxy as the client.
+        assert_eq!(client(&["203.0.113.7, junk"]), "10.0.0.5");
+        assert_eq!(client(&[]), "10.0.0.5");
     }
 }
 

@@ -258,3 +258,33 @@ async fn the_graphql_reference_is_generated_from_the_served_schema() {
     assert!(!page.contains("_entities") && !page.contains("### _Service"));
     generated_block("docs/reference/graphql.md", "schema", &page);
 }
+
+#[tokio::test]
+async fn the_audit_log_reference_lists_every_action_the_server_records() {
+    let app = spawn_app().await;
+    let data = app
+        .graphql_ok(
+            r#"{ __type(name: "AuditAction") { enumValues { name description } } }"#,
+            json!({}),
+        )
+        .await;
+    let values = data["__type"]["enumValues"].as_array().unwrap();
+    // The GraphQL enum and the stored names are the same set.
+    assert_eq!(values.len(), api::service::audit::AuditAction::NAMES.len());
+    let mut page = format!(
+        "The server records {} kinds of change:\n\n| action | recorded as | what happened |\n|---|---|---|\n",
+        values.len()
+    );
+    for value in values {
+        let name = value["name"].as_str().unwrap();
+        let stored = api::service::audit::AuditAction::NAMES
+            .iter()
+            .find(|n| n.replace('.', "_").to_ascii_uppercase() == name)
+            .unwrap_or_else(|| panic!("AuditAction {name} has no stored name"));
+        page.push_str(&format!(
+            "| `{name}` | `{stored}` | {} |\n",
+            cell(value["description"].as_str().unwrap_or(""))
+        ));
+    }
+    generated_block("docs/reference/audit-log.md", "actions", &page);
+}

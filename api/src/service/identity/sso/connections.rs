@@ -542,10 +542,7 @@ async fn keep_one_enabled_while_enforced(
         .one(conn)
         .await?
         .ok_or_else(|| ApiError::not_found("organization", org))?;
-    if organization.sso_enforced
-        && connection.enabled
-        && enabled_count(conn, org).await? <= 1
-    {
+    if organization.sso_enforced && connection.enabled && enabled_count(conn, org).await? <= 1 {
         return Err(ApiError::Conflict(
             "SSO is enforced and this is the last enabled connection: stop enforcing SSO first"
                 .to_owned(),
