@@ -166,10 +166,14 @@ async fn schemathesis(app: &TestApp, filter: &[&str]) -> (bool, String) {
     .map(|a| (*a).to_owned())
     .collect();
     args.extend(filter.iter().map(|a| (*a).to_owned()));
+    // Schemathesis keeps a cache in its working directory: the test's own, not the checkout.
+    let work = app.settings.data_dir.clone();
+    std::fs::create_dir_all(&work).unwrap();
     // The server runs on this test's runtime: schemathesis waits on another thread.
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(binary)
             .args(args)
+            .current_dir(work)
             .env("SCHEMATHESIS_TELEMETRY", "false")
             .output()
     })
