@@ -62,6 +62,24 @@ impl TrustedProxies {
     }
 }
 
+/// The client address (see [`TrustedProxies`]) and user agent of a request.
+pub fn origin_of(extensions: &axum::http::Extensions, headers: &HeaderMap) -> Origin {
+    let ip = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| {
+            let peer = addr.ip();
+            extensions
+                .get::<TrustedProxies>()
+                .map_or(peer, |proxies| proxies.client(peer, headers))
+                .to_string()
+        });
+    let user_agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(500).collect());
+    Origin { ip, user_agent }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,22 +108,4 @@ mod tests {
         assert_eq!(client(&["203.0.113.7, junk"]), "10.0.0.5");
         assert_eq!(client(&[]), "10.0.0.5");
     }
-}
-
-/// The client address (see [`TrustedProxies`]) and user agent of a request.
-pub fn origin_of(extensions: &axum::http::Extensions, headers: &HeaderMap) -> Origin {
-    let ip = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| {
-            let peer = addr.ip();
-            extensions
-                .get::<TrustedProxies>()
-                .map_or(peer, |proxies| proxies.client(peer, headers))
-                .to_string()
-        });
-    let user_agent = headers
-        .get(axum::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(500).collect());
-    Origin { ip, user_agent }
 }
