@@ -3,11 +3,12 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 PEERS := tests/peers
+WEB := web
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # Which databases `make test` runs the suite against.
 TEST_DATABASES ?= sqlite postgres
 
-.PHONY: run run-release test lint fmt schema docs bench relevance analytics-bench tools system-deps node peers saml-idp python-peers services-check clean
+.PHONY: run run-release test lint fmt schema docs web browser bench relevance analytics-bench tools system-deps node peers saml-idp python-peers services-check clean
 
 # apt as root, or through sudo.
 APT = if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get $(1); else sudo DEBIAN_FRONTEND=noninteractive apt-get $(1); fi
@@ -19,14 +20,15 @@ TEST_PACKAGES := php-cli php-xml php-mbstring openssl python3-venv jq
 SIMPLESAMLPHP := $(PEERS)/.cache/simplesamlphp/usr/share/simplesamlphp/www
 
 ## Start the server on 127.0.0.1:8080 with the embedded SQLite database in ./data.
-run: tools system-deps
+run: tools system-deps web
 	$(CARGO) run --bin concierge -- serve
 
-run-release: tools system-deps
+run-release: tools system-deps web
 	$(CARGO) run --release --bin concierge -- serve
 
 ## Run every test (unit and end-to-end) against SQLite and PostgreSQL.
-test: tools system-deps peers saml-idp python-peers services-check
+test: tools system-deps web peers saml-idp python-peers browser services-check
+	npm test --prefix $(WEB) --silent
 	$(CARGO) build --tests --workspace
 	@set -e; first=1; for db in $(TEST_DATABASES); do \
 	  echo "==> end-to-end suite on $$db"; \
@@ -36,7 +38,8 @@ test: tools system-deps peers saml-idp python-peers services-check
 	done
 
 ## Formatting and clippy with warnings denied.
-lint: tools system-deps
+lint: tools system-deps web
+	npm run --prefix $(WEB) --silent lint
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --workspace -- -D warnings
 
@@ -44,24 +47,24 @@ fmt:
 	$(CARGO) fmt --all
 
 ## Regenerate schema.graphql from the server's schema.
-schema:
+schema: web
 	$(CARGO) run --quiet --bin concierge -- schema --output schema.graphql
 
 ## Rewrite the generated parts of docs/ (the references, the tested figures) from what the server says; review
 ## the diff. `make test` fails while they are stale.
-docs: tools system-deps
+docs: tools system-deps web
 	CONCIERGE_WRITE_DOCS=1 $(CARGO) test --test api -- docs:: authz_matrix::every --test-threads=1
 
 ## Load benchmark against a running server on loopback (see README).
-bench: tools
+bench: tools web
 	$(CARGO) bench --bench load -- $(BENCH_ARGS)
 
 ## Retrieval relevance on the FAQ set and retrieval latency at 5,000 and 100,000 entries (see README).
-relevance: tools
+relevance: tools web
 	$(CARGO) bench --bench relevance -- $(RELEVANCE_ARGS)
 
 ## Analytics latency on 100,000 messages, SQLite and PostgreSQL, one core (see README).
-analytics-bench: tools services-check
+analytics-bench: tools web services-check
 	$(CARGO) bench --bench analytics -- $(ANALYTICS_ARGS)
 
 # nextest when installed, cargo test otherwise (same tests, same assertions).
@@ -104,6 +107,21 @@ node:
 
 peers: node $(PEERS)/node_modules/.package-lock.json
 
+## The front ends (web/: the website widget), installed from their lockfile and built into web/dist, which the
+## binary embeds: every target that compiles the server needs them.
+web: node $(WEB)/dist/manifest.json
+
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package.json $(WEB)/package-lock.json
+	npm ci --prefix $(WEB) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(WEB)/dist/manifest.json: $(WEB)/node_modules/.package-lock.json $(WEB)/build.mjs $(shell find $(WEB)/widget/src -type f 2>/dev/null)
+	npm run --prefix $(WEB) --silent build
+
+## Debian's Chromium for the browser tests (driven by playwright-core from the test peers).
+browser:
+	@command -v chromium >/dev/null || { echo "==> installing chromium with apt"; $(call APT,update -qq) && $(call APT,install -y -qq chromium); }
+
 $(PEERS)/node_modules/.package-lock.json: $(PEERS)/package.json $(PEERS)/package-lock.json
 	npm ci --prefix $(PEERS) --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -132,4 +150,4 @@ services-check:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(PEERS)/node_modules $(PEERS)/.cache $(PEERS)/.venv data
+	rm -rf $(PEERS)/node_modules $(PEERS)/.cache $(PEERS)/.venv $(WEB)/node_modules $(WEB)/dist data

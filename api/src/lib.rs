@@ -19,4 +19,5 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 mod text_enum;
+pub mod web;
 pub mod workers;

@@ -201,6 +201,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", rest.public)
         .nest("/widget/v1", rest::widget::router(state.clone()))
         .merge(rest::sso::router())
+        .merge(crate::web::router())
         .merge(authenticated)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -432,6 +432,15 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             "query($id: ID!) { assistant(id: $id) { id } }",
             json!({"id": assistant}),
         ),
+        "Query.embedSnippet" => gql(
+            "query($id: ID!) { embedSnippet(assistantId: $id, platform: WIX) { snippet } }",
+            json!({"id": assistant}),
+        ),
+        "GET /assistants/{id}/embed" => rest(
+            Method::GET,
+            format!("/assistants/{assistant}/embed?platform=wix"),
+            None,
+        ),
         "Query.visitors" => gql("{ visitors(first: 1) { totalCount } }", json!({})),
         "Query.visitor" => gql(
             "query($id: ID!) { visitor(id: $id) { id } }",
@@ -1194,6 +1203,8 @@ async fn every_operation_answers_every_role_on_every_plan_as_the_checked_in_matr
 /// top-level error, a 404, or a mutation's NOT_FOUND user error), or null for a [`LOOKUPS`] one.
 const BY_ID: &[&str] = &[
     "Query.assistant",
+    "Query.embedSnippet",
+    "GET /assistants/{id}/embed",
     "Query.visitor",
     "Query.conversation",
     "Query.node",
@@ -1254,6 +1265,7 @@ const BY_ID: &[&str] = &[
 
 /// The single-object lookups of [`BY_ID`]: an object the caller cannot see reads as null, without an error.
 const LOOKUPS: &[&str] = &[
+    "Query.embedSnippet",
     "Query.node",
     "Query.nodes",
     "Query.assistant",

@@ -22,6 +22,8 @@ pub enum Resource {
     Webhook,
     /// SSO connections and enforcement.
     Sso,
+    /// The embed snippets of site builders (Wix, Squarespace): a plan feature.
+    Cms,
     /// The embed widget's visitor endpoints: a visitor's own session, conversations and messages.
     Widget,
     /// Giving a member or a key this role (or touching someone who holds it).
@@ -46,6 +48,7 @@ impl Resource {
             Resource::Webhook => "webhooks",
             Resource::Widget => "widget",
             Resource::Sso => "sso",
+            Resource::Cms => "cms",
             Resource::Role(Role::Owner) => "roles.owner",
             Resource::Role(Role::Admin) => "roles.admin",
             Resource::Role(Role::Agent) => "roles.agent",
@@ -70,6 +73,7 @@ impl Resource {
             Resource::Webhook => "webhooks".to_owned(),
             Resource::Widget => "the website widget".to_owned(),
             Resource::Sso => "single sign-on".to_owned(),
+            Resource::Cms => "site-builder integrations".to_owned(),
             Resource::Role(role) => format!("the {role} role"),
         }
     }

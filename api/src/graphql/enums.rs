@@ -155,6 +155,22 @@ pub enum WidgetTheme {
     Auto,
 }
 
+/// Where the widget goes: a plain website or a site builder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::embed::Platform", name = "EmbedPlatform")]
+pub enum EmbedPlatform {
+    /// Any website: the script tag before `</body>`.
+    Html,
+    /// WordPress: the plugin and its shortcode.
+    Wordpress,
+    /// Shopify: the theme app embed, or the tag in `theme.liquid` with the page's product.
+    Shopify,
+    /// Wix: Custom Code in the site's settings (standard plan and above).
+    Wix,
+    /// Squarespace: Code Injection, or a Code block on one page (standard plan and above).
+    Squarespace,
+}
+
 /// A connection's protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 #[graphql(

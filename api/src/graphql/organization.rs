@@ -1,9 +1,9 @@
 //! Queries and mutations of the caller, their organization, assistants, visitors and analytics.
 
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 
 use crate::assistant::settings::{EngineSettings, ProviderSettings};
-use crate::graphql::enums::{Granularity, WidgetPosition, WidgetTheme};
+use crate::graphql::enums::{EmbedPlatform, Granularity, WidgetPosition, WidgetTheme};
 use crate::graphql::members::Me;
 use crate::graphql::payloads::{Args, payload, payload_type};
 use crate::graphql::scalars::{BigInt, Timestamp};
@@ -12,6 +12,7 @@ use crate::graphql::{caller, found, sealer};
 use crate::ids::Kind;
 use crate::service::assistants::{self, CreateAssistant, UpdateAssistant, WidgetSettings};
 use crate::service::conversations::visitors;
+use crate::service::embed;
 use crate::service::identity::organizations;
 use crate::service::{PageRequest, analytics};
 
@@ -50,6 +51,25 @@ impl OrganizationQuery {
     ) -> async_graphql::Result<Option<Assistant>> {
         let (db, principal) = caller(ctx)?;
         Ok(found(ctx, assistants::get(db, principal, &id).await)?.map(Assistant))
+    }
+
+    /// The code that puts an assistant on a website, for a platform, with this server's address and the
+    /// assistant's widget settings filled in; null when the organization has no such assistant. Wix and
+    /// Squarespace need the standard plan or above.
+    async fn embed_snippet(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The assistant to embed.")] assistant_id: ID,
+        #[graphql(
+            desc = "The website or site builder the code is for.",
+            default_with = "EmbedPlatform::Html"
+        )]
+        platform: EmbedPlatform,
+    ) -> async_graphql::Result<Option<EmbedSnippet>> {
+        let (db, principal) = caller(ctx)?;
+        let base = crate::graphql::shared::<crate::graphql::context::PublicUrl>(ctx)?;
+        let result = embed::snippet(db, principal, &assistant_id, platform.into(), &base.0).await;
+        Ok(found(ctx, result)?.map(EmbedSnippet::from))
     }
 
     /// The organization's visitors, newest first.
@@ -450,5 +470,27 @@ impl OrganizationMutation {
             assistant: Some(Assistant(a)),
             ..Default::default()
         })
+    }
+}
+
+/// The embed code of an assistant and how to install it.
+#[derive(SimpleObject)]
+pub struct EmbedSnippet {
+    /// The platform the code is for.
+    pub platform: EmbedPlatform,
+    /// What to paste: the script tag with this server's address and the assistant's settings as attributes
+    /// (for WordPress, the shortcode).
+    pub snippet: String,
+    /// The steps that put it on the site, in order.
+    pub instructions: Vec<String>,
+}
+
+impl From<embed::Snippet> for EmbedSnippet {
+    fn from(s: embed::Snippet) -> Self {
+        Self {
+            platform: s.platform.into(),
+            snippet: s.snippet,
+            instructions: s.instructions,
+        }
     }
 }

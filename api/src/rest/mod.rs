@@ -2,6 +2,7 @@
 
 pub mod analytics;
 pub mod api_keys;
+pub mod assistants;
 pub mod audit;
 pub mod conversations;
 pub mod events;
@@ -46,6 +47,7 @@ pub fn api() -> Api {
         .merge(events::router())
         .merge(visitors::router())
         .merge(sessions::router())
+        .merge(assistants::router())
         .split_for_parts();
     let (sign_in, public_paths) = sign_in::router().split_for_parts();
     let mut paths = paths;

@@ -4,6 +4,7 @@ pub mod analytics;
 pub mod assistants;
 pub mod audit;
 pub mod conversations;
+pub mod embed;
 pub mod identity;
 pub mod knowledge_base;
 pub mod widget;

@@ -1,0 +1,424 @@
+//! The website widget in Debian's Chromium: a test site on a second loopback origin carries `/embed.js`, and
+//! `tests/peers/widget-browser.mjs` (playwright-core) drives it while these tests check what the visitor saw
+//! and what the server recorded.
+
+use std::path::PathBuf;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Where the screenshots go, for a person to look at: `target/widget-screenshots/`.
+fn screenshots() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/widget-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[derive(Clone)]
+struct Site {
+    server: String,
+    assistant: String,
+    /// An assistant that allows only another website.
+    fenced: String,
+}
+
+/// One page of the test site: the embed script with `attributes`, and `head` before it.
+fn page(site: &Site, title: &str, assistant: &str, attributes: &str, head: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>{head}</head>\
+         <body><main><h1>{title}</h1><p>Welcome to the shop.</p>\
+         <nav><a href=\"/\">Home</a> <a href=\"/products/boots\">Boots</a> <a href=\"/contact\">Contact</a></nav>\
+         </main><script src=\"{server}/embed.js\" data-assistant-id=\"{assistant}\" {attributes} defer></script>\
+         </body></html>",
+        server = site.server
+    )
+}
+
+async fn shop(State(site): State<Site>, uri: axum::http::Uri) -> Response {
+    let (title, attributes) = match uri.path() {
+        "/products/boots" => (
+            "Boots",
+            "data-page-context=\"Waterproof leather boots, sizes 36 to 46, free shipping\"",
+        ),
+        "/contact" => ("Contact", ""),
+        _ => ("Home", ""),
+    };
+    Html(page(&site, title, &site.assistant, attributes, "")).into_response()
+}
+
+async fn styled(State(site): State<Site>, Path(variant): Path<String>) -> Response {
+    let attributes = match variant.as_str() {
+        "corner" => {
+            "data-position=\"top-left\" data-primary-color=\"#aa3300\" data-z-index=\"777\""
+        }
+        "mobile" => "data-hide-on-mobile=\"true\"",
+        "invalid" => "data-position=\"middle\" data-primary-color=\"red\" data-width=\"5\"",
+        "auto-open" => "data-auto-open=\"true\" data-auto-open-delay=\"600\"",
+        "dark" => "data-theme=\"dark\"",
+        _ => "",
+    };
+    Html(page(&site, "Styled", &site.assistant, attributes, "")).into_response()
+}
+
+/// A page whose policy allows scripts and connections to the server only: no inline script or style.
+async fn strict(State(site): State<Site>) -> Response {
+    let policy = format!(
+        "default-src 'none'; script-src {s}; connect-src {s}; img-src {s} data:; style-src 'self'; \
+         base-uri 'none'; form-action 'none'",
+        s = site.server
+    );
+    (
+        [(header::CONTENT_SECURITY_POLICY, policy)],
+        Html(page(&site, "Strict", &site.assistant, "", "")),
+    )
+        .into_response()
+}
+
+/// A single-page site that hides the widget on its checkout, set before the script.
+async fn spa(State(site): State<Site>) -> Response {
+    let head = "<script>window.AIAssistantConfig = { hideOnPaths: [\"/checkout/*\"] };</script>";
+    Html(page(&site, "Single page", &site.assistant, "", head)).into_response()
+}
+
+async fn fenced(State(site): State<Site>) -> Response {
+    Html(page(&site, "Elsewhere", &site.fenced, "", "")).into_response()
+}
+
+/// The test site on 127.0.0.1:0, reached as `http://localhost:<port>`: another origin than the server's.
+async fn start_site(app: &TestApp) -> String {
+    let created = app
+        .graphql(
+            "mutation { createAssistant(input: {name: \"Fenced\", widget: {allowedOrigins: [\"https://shop.example.com\"]}}) { assistant { id } userErrors { message } } }",
+            json!({}),
+        )
+        .await
+        .payload("createAssistant");
+    let site = Site {
+        server: app.address.clone(),
+        assistant: app.org.assistant.id.clone(),
+        fenced: created["assistant"]["id"].as_str().unwrap().to_owned(),
+    };
+    let router = Router::new()
+        .route("/", get(shop))
+        .route("/products/boots", get(shop))
+        .route("/contact", get(shop))
+        .route("/styled/{variant}", get(styled))
+        .route("/strict", get(strict))
+        .route("/spa", get(spa))
+        .route("/spa/{*rest}", get(spa))
+        .route("/fenced", get(fenced))
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
+        .with_state(site);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://localhost:{port}")
+}
+
+/// Runs one scenario of the browser driver and answers its observations.
+async fn drive(app: &TestApp, site: &str, mut job: Value) -> Value {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "Chromium is missing: `make test` installs it (make browser)"
+    );
+    job["chromium"] = json!(CHROMIUM);
+    job["site"] = json!(site);
+    job["server"] = json!(app.address);
+    job["out"] = json!(screenshots());
+    job["apiKey"] = json!(app.key);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/widget-browser.mjs");
+    // The server and the site answer on this test's runtime while the browser runs on another thread.
+    let output = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new("node")
+            .arg(script)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(job.to_string().as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the browser driver failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap()
+}
+
+/// Warnings and errors in the console, but for the browser's own line about each failed response (the
+/// driver lists those under `failed`, with their addresses).
+fn warnings(observed: &Value) -> Vec<String> {
+    observed["console"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["type"] == "warning" || m["type"] == "error")
+        .map(|m| m["text"].as_str().unwrap_or("").to_owned())
+        .filter(|text| !text.starts_with("Failed to load resource"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_visitor_asks_across_pages_and_a_reload_gets_answers_streamed_rates_and_hears_a_person_live()
+ {
+    let app = spawn_app().await;
+    app.post(
+        "/api/v1/knowledge-base",
+        json!({"title": "How much does shipping cost?", "body": "Shipping within Germany costs 4.90 EUR. Orders over 50 EUR ship free."}),
+    )
+    .await;
+    app.post(
+        "/api/v1/knowledge-base",
+        json!({"title": "Which sizes do the boots come in?", "body": "Our boots come in sizes 36 to 46.", "tags": ["boots", "sizes"]}),
+    )
+    .await;
+    let site = start_site(&app).await;
+    let seen = drive(
+        &app,
+        &site,
+        json!({"scenario": "conversation", "question": "what does shipping cost", "secondQuestion": "which sizes are there?"}),
+    )
+    .await;
+
+    // Nothing but the loader was fetched before the visitor clicked.
+    let before: Vec<&str> = seen["beforeClick"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(before, ["GET /embed.js"], "{seen}");
+    assert_eq!(seen["focusedInput"], true, "focus moves to the message box");
+    assert_eq!(
+        seen["first"]["text"],
+        "Shipping within Germany costs 4.90 EUR. Orders over 50 EUR ship free."
+    );
+    assert_eq!(seen["second"]["text"], "Our boots come in sizes 36 to 46.");
+    assert_eq!(seen["rated"], "true");
+
+    // One conversation throughout: the history came back on the next page and after the reload.
+    let conversations = app.get("/api/v1/conversations").await;
+    assert_eq!(
+        conversations.body["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        conversations.text
+    );
+    let conversation = &conversations.body["data"][0];
+    assert_eq!(conversation["id"], seen["conversationId"]);
+    assert_eq!(conversation["source_url"], format!("{site}/"));
+    for key in ["onSecondPage", "afterReload"] {
+        let shown: Vec<&str> = seen[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["author"].as_str().unwrap())
+            .collect();
+        assert!(
+            shown.starts_with(&["visitor", "assistant"]),
+            "{key}: {shown:?}"
+        );
+    }
+    assert!(seen["afterReload"].as_array().unwrap().len() >= 4);
+    // The rating reached the server, on the answer it was given to.
+    let feedback = app.count_rows("feedback").await;
+    assert_eq!(feedback, 1);
+    // A person's reply arrived live.
+    let live = seen["live"].as_array().unwrap();
+    assert!(
+        live.iter().any(|m| m["author"] == "agent"
+            && m["text"]
+                .as_str()
+                .unwrap()
+                .contains("I have checked your order")),
+        "{live:?}"
+    );
+    assert_eq!(seen["focusBack"], true, "Escape gives the focus back");
+    assert!(seen["errors"].as_array().unwrap().is_empty(), "{seen}");
+    assert_eq!(seen["failed"], json!([]), "no request failed");
+    assert!(warnings(&seen).is_empty(), "{:?}", warnings(&seen));
+}
+
+#[tokio::test]
+async fn the_widget_is_accessible_in_light_and_dark_and_works_under_a_strict_content_security_policy()
+ {
+    let app = spawn_app().await;
+    app.post(
+        "/api/v1/knowledge-base",
+        json!({"title": "How do I return an item?", "body": "You can return anything within 30 days."}),
+    )
+    .await;
+    let site = start_site(&app).await;
+    let axe = drive(
+        &app,
+        &site,
+        json!({"scenario": "axe", "path": "/", "darkPath": "/styled/dark", "question": "how do I return an item"}),
+    )
+    .await;
+    for scheme in ["light", "dark"] {
+        let serious: Vec<&Value> = axe[scheme]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["impact"] == "serious" || v["impact"] == "critical")
+            .collect();
+        assert!(serious.is_empty(), "{scheme}: {serious:?}");
+    }
+    assert!(screenshots().join("widget-dark-axe.png").exists());
+
+    let strict = drive(
+        &app,
+        &site,
+        json!({"scenario": "csp", "path": "/strict", "question": "how do I return an item"}),
+    )
+    .await;
+    assert_eq!(
+        strict["answer"]["text"],
+        "You can return anything within 30 days."
+    );
+    assert_eq!(strict["csp"], json!([]), "nothing was blocked: {strict}");
+    assert_eq!(strict["errors"], json!([]));
+}
+
+#[tokio::test]
+async fn attributes_place_and_colour_the_launcher_and_bad_values_fall_back_with_one_warning() {
+    let app = spawn_app().await;
+    let site = start_site(&app).await;
+    let phone = json!({"width": 390, "height": 844});
+    let seen = drive(
+        &app,
+        &site,
+        json!({"scenario": "appearance", "pages": [
+            {"path": "/"},
+            {"path": "/styled/corner"},
+            {"path": "/styled/invalid"},
+            {"path": "/styled/mobile"},
+            {"path": "/styled/mobile", "viewport": phone, "isMobile": true},
+            {"path": "/styled/auto-open", "wait": 1500},
+        ]}),
+    )
+    .await;
+    let pages = seen["pages"].as_array().unwrap();
+    let corner = |p: &Value| {
+        let b = &p["box"];
+        let (x, y) = (b["x"].as_f64().unwrap(), b["y"].as_f64().unwrap());
+        let (w, h) = (
+            p["viewport"]["width"].as_f64().unwrap(),
+            p["viewport"]["height"].as_f64().unwrap(),
+        );
+        (x < w / 2.0, y < h / 2.0)
+    };
+    // The default: bottom right, the default blue, above everything.
+    assert_eq!(pages[0]["visible"], true, "{seen}");
+    assert_eq!(corner(&pages[0]), (false, false));
+    assert_eq!(pages[0]["background"], "rgb(0, 113, 227)");
+    assert_eq!(pages[0]["label"], "Open chat");
+    assert_eq!(pages[0]["requests"], json!(["GET /embed.js"]));
+    // Attributes move it, colour it and set its stacking order.
+    assert_eq!(corner(&pages[1]), (true, true));
+    assert_eq!(pages[1]["background"], "rgb(170, 51, 0)");
+    assert_eq!(pages[1]["zIndex"], "777");
+    // Bad values: the defaults, and one warning for each attribute at fault.
+    assert_eq!(corner(&pages[2]), (false, false));
+    assert_eq!(pages[2]["background"], "rgb(0, 113, 227)");
+    let warned = warnings(&pages[2]);
+    for attribute in ["data-position", "data-primary-color", "data-width"] {
+        assert_eq!(
+            warned.iter().filter(|w| w.contains(attribute)).count(),
+            1,
+            "{attribute}: {warned:?}"
+        );
+    }
+    assert!(pages[2]["errors"].as_array().unwrap().is_empty());
+    // Hidden on a phone only.
+    assert_eq!(pages[3]["visible"], true);
+    assert_eq!(pages[4]["visible"], false);
+    // Auto-open opens the panel after its delay, and only then talks to the server.
+    assert_eq!(pages[5]["panelOpen"], true, "{}", pages[5]);
+    assert!(
+        pages[5]["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "POST /widget/v1/sessions")
+    );
+}
+
+#[tokio::test]
+async fn paths_hide_the_widget_as_a_single_page_site_navigates_and_an_unlisted_site_is_refused() {
+    let app = spawn_app().await;
+    let site = start_site(&app).await;
+    let seen = drive(
+        &app,
+        &site,
+        json!({"scenario": "spa", "path": "/spa", "navigate": ["/spa/products", "/checkout/payment", "back", "/spa/cart"]}),
+    )
+    .await;
+    let steps: Vec<(String, bool)> = seen["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["path"].as_str().unwrap().to_owned(),
+                s["visible"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("/spa/products".to_owned(), true),
+            ("/checkout/payment".to_owned(), false),
+            ("/spa/products".to_owned(), true),
+            ("/spa/cart".to_owned(), true),
+        ]
+    );
+
+    // The fenced assistant allows only https://shop.example.com: the widget hides and says why, once.
+    let refused = drive(
+        &app,
+        &site,
+        json!({"scenario": "refused", "path": "/fenced"}),
+    )
+    .await;
+    assert_eq!(refused["visible"], false, "{refused}");
+    let failed: Vec<&str> = refused["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        failed.len(),
+        1,
+        "one refused attempt, no retry loop: {failed:?}"
+    );
+    assert!(failed[0].starts_with("403 POST") && failed[0].ends_with("/widget/v1/sessions"));
+    assert_eq!(refused["errors"], json!([]));
+    let warned = warnings(&refused);
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].contains("[concierge]"), "{warned:?}");
+}

@@ -1,0 +1,243 @@
+// Drives Debian's Chromium (playwright-core) through the website widget for the Rust end-to-end tests.
+//
+// Reads a job from stdin: {chromium, scenario, site, server, out, apiKey?, ...}, runs the scenario against
+// the test site (a second loopback origin whose pages carry the embed script), and prints one JSON object of
+// observations on stdout; the Rust test asserts on them and on what the server recorded. Playwright's CSS
+// selectors pierce the widget's open shadow root.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const job = JSON.parse(readFileSync(0, "utf8"));
+
+const browser = await chromium.launch({
+  executablePath: job.chromium,
+  args: ["--no-sandbox", "--disable-dev-shm-usage"],
+});
+
+/** A page that records the console, CSP violations and every request to the server. */
+async function open(options = {}) {
+  const context = await browser.newContext({
+    viewport: options.viewport ?? { width: 1280, height: 800 },
+    isMobile: options.isMobile ?? false,
+    hasTouch: options.isMobile ?? false,
+    colorScheme: options.colorScheme ?? "light",
+  });
+  const page = await context.newPage();
+  const log = { console: [], errors: [], requests: [], csp: [], failed: [] };
+  page.on("console", (m) => log.console.push({ type: m.type(), text: m.text() }));
+  page.on("pageerror", (e) => log.errors.push(String(e)));
+  page.on("response", (r) => {
+    if (r.status() >= 400) log.failed.push(`${r.status()} ${r.request().method()} ${r.url()}`);
+  });
+  page.on("request", (r) => {
+    if (r.url().startsWith(job.server)) log.requests.push(`${r.method()} ${new URL(r.url()).pathname}`);
+  });
+  await page.exposeFunction("__cspViolation", (v) => log.csp.push(v));
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) =>
+      window.__cspViolation(`${e.violatedDirective} ${e.blockedURI}`),
+    );
+  });
+  return { context, page, log };
+}
+
+const launcher = (page) => page.locator("[data-testid=launcher]");
+
+/** Where and how the launcher shows: its box, colour and the host's stacking order. */
+async function launcherState(page) {
+  const button = launcher(page);
+  const visible = await button.isVisible().catch(() => false);
+  if (!visible) return { visible: false };
+  const box = await button.boundingBox();
+  const style = await button.evaluate((el) => {
+    const s = getComputedStyle(el);
+    const host = el.getRootNode().host;
+    let z = "";
+    for (let node = el; node; node = node.parentElement ?? node.getRootNode().host) {
+      const value = getComputedStyle(node).zIndex;
+      if (value !== "auto") {
+        z = value;
+        break;
+      }
+      if (node === host) break;
+    }
+    return { background: s.backgroundColor, zIndex: z, label: el.getAttribute("aria-label") };
+  });
+  return { visible: true, box, ...style, viewport: page.viewportSize() };
+}
+
+/** Opens the widget, asks `question`, and waits for the assistant's answer. */
+async function ask(page, question) {
+  const input = page.locator("[data-testid=input]");
+  await input.fill(question);
+  const before = await page.locator("[data-testid=message][data-author=assistant]").count();
+  const sent = Date.now();
+  await input.press("Enter");
+  const answer = page.locator("[data-testid=message][data-author=assistant]").nth(before);
+  await answer.waitFor({ state: "visible", timeout: 15000 });
+  const firstPiece = Date.now() - sent;
+  // The pending bubble becomes the stored message, with its id, when the stream ends.
+  await page.waitForFunction(
+    (n) => {
+      const host = document.querySelector("[data-concierge-widget]");
+      const bubbles = host?.shadowRoot?.querySelectorAll("[data-testid=message][data-author=assistant]");
+      return bubbles && bubbles.length > n && bubbles[n].getAttribute("data-message-id");
+    },
+    before,
+    { timeout: 15000 },
+  );
+  return { text: (await answer.innerText()).trim(), id: await answer.getAttribute("data-message-id"), firstPieceMs: firstPiece };
+}
+
+async function messages(page) {
+  return page.locator("[data-testid=message]").evaluateAll((nodes) =>
+    nodes.map((n) => ({ author: n.getAttribute("data-author"), id: n.getAttribute("data-message-id"), text: n.innerText.trim() })),
+  );
+}
+
+const scenarios = {
+  /** Each page's launcher (position, colour, stacking, visibility), and the requests made before any click. */
+  async appearance() {
+    const pages = [];
+    for (const spec of job.pages) {
+      const { context, page, log } = await open({ viewport: spec.viewport, isMobile: spec.isMobile });
+      await page.goto(job.site + spec.path, { waitUntil: "load" });
+      await page.waitForTimeout(spec.wait ?? 400);
+      const state = await launcherState(page);
+      const panel = await page.locator("[data-testid=panel]").isVisible().catch(() => false);
+      pages.push({ path: spec.path, ...state, panelOpen: panel, requests: log.requests, console: log.console, errors: log.errors });
+      await context.close();
+    }
+    return { pages };
+  },
+
+  /** A conversation across pages and a reload, answered, rated, and an agent's reply arriving live. */
+  async conversation() {
+    const { context, page, log } = await open();
+    await page.goto(`${job.site}/`, { waitUntil: "load" });
+    const beforeClick = [...log.requests];
+    await launcher(page).click();
+    const dialog = page.locator("[role=dialog]");
+    await dialog.waitFor({ state: "visible" });
+    const focusedInput = await page.locator("[data-testid=input]").evaluate((el) => el.getRootNode().activeElement === el);
+    const first = await ask(page, job.question);
+    await page.locator("[data-testid=rate-up]").first().click();
+    await page.waitForTimeout(300);
+    const rated = await page.locator("[data-testid=rate-up]").first().getAttribute("aria-pressed");
+    await page.screenshot({ path: `${job.out}/widget-light.png` });
+
+    // The next page of the site: the history is there, and the question is asked with this page's context.
+    await page.goto(`${job.site}/products/boots`, { waitUntil: "load" });
+    await launcher(page).click();
+    await page.locator("[data-testid=message]").first().waitFor({ state: "visible" });
+    const onSecondPage = await messages(page);
+    const second = await ask(page, job.secondQuestion);
+    await page.goto(`${job.site}/contact`, { waitUntil: "load" });
+    await page.reload({ waitUntil: "load" });
+    await launcher(page).click();
+    await page.locator("[data-testid=message]").first().waitFor({ state: "visible" });
+    const afterReload = await messages(page);
+
+    // A person of the team answers: the reply arrives without a reload.
+    const agentText = "A person here: I have checked your order.";
+    const list = await fetch(`${job.server}/api/v1/conversations?limit=1`, { headers: { Authorization: `Bearer ${job.apiKey}` } });
+    const conversation = (await list.json()).data[0];
+    await fetch(`${job.server}/api/v1/conversations/${conversation.id}/messages`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${job.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ author: "agent", body: agentText }),
+    });
+    await page.locator("[data-testid=message][data-author=agent]").first().waitFor({ state: "visible", timeout: 15000 });
+    const live = await messages(page);
+
+    // Escape closes and gives the focus back to the launcher.
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
+    const focusBack = await launcher(page).evaluate((el) => el.getRootNode().activeElement === el);
+    await context.close();
+    return {
+      beforeClick,
+      focusedInput,
+      first,
+      second,
+      rated,
+      onSecondPage,
+      afterReload,
+      live,
+      conversationId: conversation.id,
+      focusBack,
+      failed: log.failed,
+      console: log.console,
+      errors: log.errors,
+    };
+  },
+
+  /** axe-core over the page with the widget open, in light and dark. */
+  async axe() {
+    const source = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+    const results = {};
+    // Dark: the page asks for the dark theme, and the browser prefers it too.
+    for (const scheme of ["light", "dark"]) {
+      const { context, page } = await open({ colorScheme: scheme });
+      await page.goto(`${job.site}${scheme === "dark" ? job.darkPath : job.path}`, { waitUntil: "load" });
+      await launcher(page).click();
+      await page.locator("[role=dialog]").waitFor({ state: "visible" });
+      await ask(page, job.question);
+      await page.screenshot({ path: `${job.out}/widget-${scheme}-axe.png` });
+      await page.evaluate(source);
+      const found = await page.evaluate(async () => {
+        const r = await window.axe.run(document, { resultTypes: ["violations"] });
+        return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
+      });
+      results[scheme] = found;
+      await context.close();
+    }
+    return results;
+  },
+
+  /** A page under a strict Content-Security-Policy: the widget works, nothing is blocked. */
+  async csp() {
+    const { context, page, log } = await open();
+    await page.goto(`${job.site}${job.path}`, { waitUntil: "load" });
+    await launcher(page).click();
+    const answer = await ask(page, job.question);
+    await context.close();
+    return { answer, csp: log.csp, errors: log.errors, console: log.console };
+  },
+
+  /** The launcher on a single-page site as it navigates with the History API. */
+  async spa() {
+    const { context, page, log } = await open();
+    await page.goto(`${job.site}${job.path}`, { waitUntil: "load" });
+    await page.waitForTimeout(300);
+    const steps = [];
+    for (const path of job.navigate) {
+      if (path === "back") await page.evaluate(() => history.back());
+      else await page.evaluate((p) => history.pushState({}, "", p), path);
+      await page.waitForTimeout(300);
+      steps.push({ path: await page.evaluate(() => location.pathname), visible: await launcher(page).isVisible().catch(() => false) });
+    }
+    await context.close();
+    return { steps, errors: log.errors };
+  },
+
+  /** A site that may not use the assistant: what the visitor and the console see after a click. */
+  async refused() {
+    const { context, page, log } = await open();
+    await page.goto(`${job.site}${job.path}`, { waitUntil: "load" });
+    await launcher(page).click().catch(() => {});
+    await page.waitForTimeout(1500);
+    const visible = await launcher(page).isVisible().catch(() => false);
+    await context.close();
+    return { visible, console: log.console, errors: log.errors, requests: log.requests, failed: log.failed };
+  },
+};
+
+try {
+  const result = await scenarios[job.scenario]();
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} finally {
+  await browser.close();
+}

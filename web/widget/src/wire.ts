@@ -1,0 +1,139 @@
+// wire.ts — the visitor API's JSON shapes, and tolerant readers for them (nested or flattened answers).
+
+import type { ServerAssistant } from "./handshake";
+
+export type Author = "visitor" | "assistant" | "agent";
+
+export interface Message {
+  id: string;
+  conversation_id: string;
+  author: Author | string;
+  body: string;
+  reply_to_id?: string | null;
+  source_entry_id?: string | null;
+  citations?: string[];
+  created_at: string;
+}
+
+export interface Conversation {
+  id: string;
+  assistant_id?: string;
+  /** open | handed_off | resolved | closed */
+  status: string;
+  subject?: string | null;
+  source_url?: string | null;
+  page_title?: string | null;
+  created_at?: string;
+  updated_at?: string;
+}
+
+export interface SessionAnswer {
+  /** Only in the answer to POST /sessions. */
+  token: string | null;
+  sessionId: string;
+  assistant: ServerAssistant;
+  assistantName: string | null;
+  conversation: Conversation | null;
+}
+
+function record(value: unknown): Record<string, unknown> | null {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : null;
+}
+
+function text(value: unknown): string | null {
+  return typeof value === "string" ? value : null;
+}
+
+export function readMessage(raw: unknown): Message | null {
+  const r = record(raw);
+  if (!r) return null;
+  const id = text(r.id);
+  const author = text(r.author);
+  const body = text(r.body);
+  if (!id || !author || body === null) return null;
+  return {
+    id,
+    conversation_id: text(r.conversation_id) ?? "",
+    author,
+    body,
+    reply_to_id: text(r.reply_to_id),
+    source_entry_id: text(r.source_entry_id),
+    citations: Array.isArray(r.citations)
+      ? r.citations.filter((c): c is string => typeof c === "string")
+      : [],
+    created_at: text(r.created_at) ?? "",
+  };
+}
+
+export function readMessages(raw: unknown): Message[] {
+  return Array.isArray(raw) ? raw.map(readMessage).filter((m): m is Message => m !== null) : [];
+}
+
+export function readConversation(raw: unknown): Conversation | null {
+  const r = record(raw);
+  if (!r) return null;
+  const id = text(r.id);
+  const status = text(r.status);
+  if (!id || !status) return null;
+  return {
+    id,
+    status,
+    assistant_id: text(r.assistant_id) ?? undefined,
+    subject: text(r.subject),
+    source_url: text(r.source_url),
+    page_title: text(r.page_title),
+    created_at: text(r.created_at) ?? undefined,
+    updated_at: text(r.updated_at) ?? undefined,
+  };
+}
+
+/** `POST /sessions` or `GET /session`. */
+export function readSession(raw: unknown): SessionAnswer | null {
+  const r = record(raw);
+  if (!r) return null;
+  const sessionId = text(r.session_id);
+  if (!sessionId) return null;
+  const assistant = record(r.assistant) ?? {};
+  return {
+    token: text(r.token),
+    sessionId,
+    assistant: { name: assistant.name, widget: assistant.widget },
+    assistantName: text(assistant.name),
+    conversation: readConversation(r.conversation),
+  };
+}
+
+/** `POST /conversations`: `{conversation, initial_message, replies}`, or the conversation's fields flattened. */
+export function readCreated(raw: unknown): {
+  conversation: Conversation | null;
+  initialMessage: Message | null;
+  replies: Message[];
+} {
+  const r = record(raw) ?? {};
+  return {
+    conversation: readConversation(record(r.conversation) ?? r),
+    initialMessage: readMessage(r.initial_message),
+    replies: readMessages(r.replies),
+  };
+}
+
+/** A posted message (the stream's `message` event or the 201): `{message, replies}`, or the message flattened. */
+export function readPosted(raw: unknown): { message: Message | null; replies: Message[] } {
+  const r = record(raw) ?? {};
+  return { message: readMessage(record(r.message) ?? r), replies: readMessages(r.replies) };
+}
+
+/** `{data: [message], next_cursor}`. */
+export function readMessagePage(raw: unknown): { data: Message[]; nextCursor: string | null } {
+  const r = record(raw) ?? {};
+  return { data: readMessages(r.data), nextCursor: text(r.next_cursor) };
+}
+
+/** `{"error": {"code", "message"}}`, or null. */
+export function readError(raw: unknown): { code: string; message: string } | null {
+  const error = record(record(raw)?.error);
+  if (!error) return null;
+  return { code: text(error.code) ?? "", message: text(error.message) ?? "" };
+}

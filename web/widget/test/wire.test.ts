@@ -1,0 +1,79 @@
+// wire.test.ts — reading the visitor API's answers, nested or flattened.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { readCreated, readError, readMessagePage, readPosted, readSession } from "../src/wire";
+
+const message = (id: string, author = "assistant") => ({
+  id,
+  conversation_id: "conv_1",
+  author,
+  body: `body of ${id}`,
+  created_at: "2025-01-01T00:00:00Z",
+});
+
+describe("wire readers", () => {
+  it("reads a posted message nested or flattened", () => {
+    const nested = readPosted({ message: message("msg_1", "visitor"), replies: [message("msg_2")] });
+    const flat = readPosted({ ...message("msg_1", "visitor"), replies: [message("msg_2")] });
+    assert.deepEqual(nested, flat);
+    assert.equal(nested.message?.id, "msg_1");
+    assert.deepEqual(
+      nested.replies.map((m) => m.id),
+      ["msg_2"],
+    );
+  });
+
+  it("reads a created conversation nested or flattened", () => {
+    const conversation = { id: "conv_1", status: "open", assistant_id: "asst_1" };
+    for (const raw of [
+      { conversation, initial_message: null, replies: [] },
+      { ...conversation, initial_message: null, replies: [] },
+    ]) {
+      const created = readCreated(raw);
+      assert.equal(created.conversation?.id, "conv_1");
+      assert.equal(created.initialMessage, null);
+      assert.deepEqual(created.replies, []);
+    }
+  });
+
+  it("reads a session answer with or without a token and a conversation", () => {
+    const started = readSession({
+      token: "cw_abc",
+      session_id: "ses_1",
+      expires_at: "2025-02-01T00:00:00Z",
+      visitor: { id: "vis_1" },
+      assistant: { id: "asst_1", name: "Shop help", widget: { position: "top_left" } },
+    });
+    assert.equal(started?.token, "cw_abc");
+    assert.equal(started?.assistantName, "Shop help");
+    assert.equal(started?.conversation, null);
+    const current = readSession({
+      session_id: "ses_1",
+      assistant: { name: "Shop help" },
+      conversation: { id: "conv_1", status: "handed_off", source_url: "https://a.example/" },
+    });
+    assert.equal(current?.token, null);
+    assert.equal(current?.conversation?.status, "handed_off");
+    assert.equal(readSession({}), null);
+  });
+
+  it("skips malformed messages in a page", () => {
+    const page = readMessagePage({
+      data: [message("msg_1"), { id: 3 }, null, message("msg_2")],
+      next_cursor: null,
+    });
+    assert.deepEqual(
+      page.data.map((m) => m.id),
+      ["msg_1", "msg_2"],
+    );
+    assert.equal(page.nextCursor, null);
+  });
+
+  it("reads error bodies", () => {
+    assert.deepEqual(readError({ error: { code: "CONFLICT", message: "closed" } }), {
+      code: "CONFLICT",
+      message: "closed",
+    });
+    assert.equal(readError({ nope: 1 }), null);
+  });
+});
