@@ -8,7 +8,7 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # Which databases `make test` runs the suite against.
 TEST_DATABASES ?= sqlite postgres
 
-.PHONY: run run-release test lint fmt schema docs web browser bench relevance analytics-bench tools system-deps node peers saml-idp python-peers services-check clean
+.PHONY: run run-release test lint fmt schema docs web browser widget-bench bench relevance analytics-bench tools system-deps node peers saml-idp python-peers services-check clean
 
 # apt as root, or through sudo.
 APT = if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get $(1); else sudo DEBIAN_FRONTEND=noninteractive apt-get $(1); fi
@@ -58,6 +58,25 @@ docs: tools system-deps web
 ## Load benchmark against a running server on loopback (see README).
 bench: tools web
 	$(CARGO) bench --bench load -- $(BENCH_ARGS)
+
+## The website widget in Chromium: loader and bundle sizes, time to the launcher, to a ready chat and to the first
+## piece of an answer, as ratios to a blank page's load (see docs/explanation/performance.md).
+WIDGET_RUNS ?= 20
+widget-bench: tools web peers browser
+	$(CARGO) build --release --bin concierge
+	@set -e; dir=$$(mktemp -d); \
+	  out=$$(CONCIERGE_DATA_DIR=$$dir target/release/concierge bootstrap --org Bench --plan premium --email bench@bench.test); \
+	  key=$$(echo "$$out" | grep -x 'ck_[A-Za-z0-9_-]*'); \
+	  assistant=$$(echo "$$out" | awk '/^assistant-id/ {print $$2}'); \
+	  CONCIERGE_DATA_DIR=$$dir CONCIERGE_BIND=127.0.0.1:0 CONCIERGE_LOG_FORMAT=json CONCIERGE_RATE_LIMITS=false \
+	    CONCIERGE_WIDGET_SESSIONS_PER_MINUTE=100000 CONCIERGE_WIDGET_REQUESTS_PER_MINUTE=100000 \
+	    target/release/concierge serve > $$dir/server.log 2>&1 & pid=$$!; \
+	  trap "kill $$pid; rm -rf $$dir" EXIT; \
+	  for i in $$(seq 100); do grep -q listening $$dir/server.log && break; sleep 0.1; done; \
+	  server=http://$$(grep -o '"address":"[^"]*"' $$dir/server.log | head -1 | cut -d'"' -f4); \
+	  curl -sf -X POST $$server/api/v1/knowledge-base -H "Authorization: Bearer $$key" -H 'content-type: application/json' \
+	    -d '{"title": "How much does shipping cost?", "body": "Shipping within Germany costs 4.90 EUR."}' >/dev/null; \
+	  node benches/widget.mjs --server $$server --assistant $$assistant --runs $(WIDGET_RUNS)
 
 ## Retrieval relevance on the FAQ set and retrieval latency at 5,000 and 100,000 entries (see README).
 relevance: tools web

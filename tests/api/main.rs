@@ -31,6 +31,7 @@ mod retrieval;
 mod schema;
 mod service_keys;
 mod sessions;
+mod shopify;
 mod sso;
 mod subscriptions;
 mod webhook_delivery;

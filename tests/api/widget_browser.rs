@@ -88,6 +88,18 @@ async fn spa(State(site): State<Site>) -> Response {
     Html(page(&site, "Single page", &site.assistant, "", head)).into_response()
 }
 
+/// A page whose widget comes through the outage proxy (its address in the query).
+async fn through(
+    State(site): State<Site>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let proxied = Site {
+        server: q.get("server").cloned().unwrap_or_default(),
+        ..site
+    };
+    Html(page(&proxied, "Through", &proxied.assistant, "", "")).into_response()
+}
+
 async fn fenced(State(site): State<Site>) -> Response {
     Html(page(&site, "Elsewhere", &site.fenced, "", "")).into_response()
 }
@@ -115,6 +127,7 @@ async fn start_site(app: &TestApp) -> String {
         .route("/spa", get(spa))
         .route("/spa/{*rest}", get(spa))
         .route("/fenced", get(fenced))
+        .route("/through", get(through))
         .route(
             "/favicon.ico",
             get(|| async { axum::http::StatusCode::NO_CONTENT }),
@@ -134,7 +147,9 @@ async fn drive(app: &TestApp, site: &str, mut job: Value) -> Value {
     );
     job["chromium"] = json!(CHROMIUM);
     job["site"] = json!(site);
-    job["server"] = json!(app.address);
+    if job.get("server").is_none() {
+        job["server"] = json!(app.address);
+    }
     job["out"] = json!(screenshots());
     job["apiKey"] = json!(app.key);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/widget-browser.mjs");
@@ -421,4 +436,100 @@ async fn paths_hide_the_widget_as_a_single_page_site_navigates_and_an_unlisted_s
     let warned = warnings(&refused);
     assert_eq!(warned.len(), 1, "{warned:?}");
     assert!(warned[0].contains("[concierge]"), "{warned:?}");
+}
+
+/// A proxy in front of the server that answers 503 to the visitor API while `down` holds, as a load balancer does
+/// when the servers behind it are gone, and passes everything through (streams included) otherwise.
+async fn start_outage_proxy(
+    app: &TestApp,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> String {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    let upstream = app.address.clone();
+    let client = reqwest::Client::new();
+    let handler = move |request: Request<Body>| {
+        let (upstream, client, down) = (upstream.clone(), client.clone(), down.clone());
+        async move {
+            let path = request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default();
+            if down.load(std::sync::atomic::Ordering::SeqCst) && path.starts_with("/widget/v1") {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
+                    "no server is available",
+                )
+                    .into_response();
+            }
+            let (parts, body) = request.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            let mut forwarded = client.request(parts.method.clone(), format!("{upstream}{path}"));
+            for (name, value) in &parts.headers {
+                if name != header::HOST && name != header::CONTENT_LENGTH {
+                    forwarded = forwarded.header(name, value);
+                }
+            }
+            let answer = forwarded.body(bytes.to_vec()).send().await.unwrap();
+            let mut response = Response::builder().status(answer.status());
+            for (name, value) in answer.headers() {
+                if name != header::CONTENT_LENGTH && name != header::TRANSFER_ENCODING {
+                    response = response.header(name, value);
+                }
+            }
+            let chunks = futures_util::stream::unfold(answer, |mut answer| async move {
+                match answer.chunk().await {
+                    Ok(Some(chunk)) => Some((Ok::<_, std::io::Error>(chunk), answer)),
+                    _ => None,
+                }
+            });
+            response.body(Body::from_stream(chunks)).unwrap()
+        }
+    };
+    let router = Router::new().fallback(handler);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://127.0.0.1:{port}")
+}
+
+#[tokio::test]
+async fn when_the_server_is_unreachable_the_visitor_is_told_the_widget_retries_and_then_answers() {
+    let app = spawn_app().await;
+    app.post(
+        "/api/v1/knowledge-base",
+        json!({"title": "How much does shipping cost?", "body": "Shipping within Germany costs 4.90 EUR."}),
+    )
+    .await;
+    let site = start_site(&app).await;
+    let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let proxy = start_outage_proxy(&app, down.clone()).await;
+    // Back after four seconds.
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+        down.store(false, std::sync::atomic::Ordering::SeqCst);
+    });
+    let seen = drive(
+        &app,
+        &site,
+        json!({"scenario": "outage", "path": format!("/through?server={proxy}"), "server": proxy, "question": "how much is shipping"}),
+    )
+    .await;
+    let told = seen["whileDown"].as_str().unwrap().to_lowercase();
+    assert!(told.contains("reach") || told.contains("retry"), "{seen}");
+    assert!(
+        seen["sessionAttempts"].as_u64().unwrap() >= 2,
+        "the widget tried again: {seen}"
+    );
+    assert_eq!(
+        seen["answer"]["text"],
+        "Shipping within Germany costs 4.90 EUR."
+    );
+    assert_eq!(
+        seen["errors"],
+        json!([]),
+        "nothing was thrown into the page"
+    );
 }

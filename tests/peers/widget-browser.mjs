@@ -223,6 +223,27 @@ const scenarios = {
     return { steps, errors: log.errors };
   },
 
+  /** The server is unreachable when the visitor opens the chat, and comes back: a clear message, retries, then
+   * the conversation works. */
+  async outage() {
+    const { context, page, log } = await open();
+    await page.goto(`${job.site}${job.path}`, { waitUntil: "load" });
+    await page.evaluate(() => {
+      window.__ready = new Promise((resolve) => window.AIAssistant.on("ready", resolve));
+    });
+    await launcher(page).click();
+    const status = page.locator("[data-testid=status]");
+    await status.waitFor({ state: "visible", timeout: 10000 });
+    const whileDown = (await status.innerText()).trim();
+    // The server comes back on its own (the test's proxy lets requests through after a few seconds): the
+    // widget's retries get a session, and the visitor can ask.
+    await page.evaluate(() => window.__ready);
+    const answer = await ask(page, job.question);
+    const sessionAttempts = log.requests.filter((r) => r === "POST /widget/v1/sessions").length;
+    await context.close();
+    return { whileDown, answer, sessionAttempts, errors: log.errors, console: log.console };
+  },
+
   /** A site that may not use the assistant: what the visitor and the console see after a click. */
   async refused() {
     const { context, page, log } = await open();
