@@ -8,7 +8,7 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # Which databases `make test` runs the suite against.
 TEST_DATABASES ?= sqlite postgres
 
-.PHONY: run run-release test lint fmt schema docs web browser widget-bench bench relevance analytics-bench tools system-deps node peers saml-idp python-peers services-check clean
+.PHONY: run run-release test lint fmt schema docs web browser wordpress widget-bench bench relevance analytics-bench tools system-deps node peers saml-idp python-peers services-check clean
 
 # apt as root, or through sudo.
 APT = if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get $(1); else sudo DEBIAN_FRONTEND=noninteractive apt-get $(1); fi
@@ -27,7 +27,7 @@ run-release: tools system-deps web
 	$(CARGO) run --release --bin concierge -- serve
 
 ## Run every test (unit and end-to-end) against SQLite and PostgreSQL.
-test: tools system-deps web peers saml-idp python-peers browser services-check
+test: tools system-deps web peers saml-idp wordpress python-peers browser services-check
 	npm test --prefix $(WEB) --silent
 	$(CARGO) build --tests --workspace
 	@set -e; first=1; for db in $(TEST_DATABASES); do \
@@ -134,8 +134,31 @@ $(WEB)/node_modules/.package-lock.json: $(WEB)/package.json $(WEB)/package-lock.
 	npm ci --prefix $(WEB) --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(WEB)/dist/manifest.json: $(WEB)/node_modules/.package-lock.json $(WEB)/build.mjs $(shell find $(WEB)/widget/src -type f 2>/dev/null)
+$(WEB)/dist/manifest.json: $(WEB)/node_modules/.package-lock.json $(WEB)/build.mjs $(shell find $(WEB)/widget/src plugins/wordpress -type f 2>/dev/null)
 	npm run --prefix $(WEB) --silent build
+
+# WordPress for the plugin's end-to-end test: Debian 12's package unpacked into tests/peers/.cache (with its theme,
+# and the libraries its symlinks point to), run under `php -S` with tests/peers/wordpress/router.php on MariaDB.
+WORDPRESS := $(PEERS)/.cache/wordpress/usr/share/wordpress
+WORDPRESS_DEBS := wordpress wordpress-theme-twentytwentythree libjs-underscore libjs-cropper php-getid3
+WORDPRESS_PACKAGES := php-cli php-mysql php-curl php-xml php-mbstring php-gd
+
+wordpress: $(WORDPRESS)
+	@missing=$$(for p in $(WORDPRESS_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "==> installing $$missing with apt"; \
+	  $(call APT,update -qq) && $(call APT,install -y -qq $$missing); \
+	fi
+
+$(WORDPRESS):
+	@echo "==> unpacking Debian's wordpress into $(PEERS)/.cache"
+	@mkdir -p $(PEERS)/.cache
+	@cd $(PEERS)/.cache && rm -f $(addsuffix _*.deb,$(WORDPRESS_DEBS)) && \
+	  { apt-get download $(WORDPRESS_DEBS) 2>/dev/null || { $(call APT,update -qq) && apt-get download $(WORDPRESS_DEBS); }; } && \
+	  rm -rf wordpress && \
+	  for deb in $(addsuffix _*.deb,$(WORDPRESS_DEBS)); do dpkg -x $$deb wordpress || exit 1; done && \
+	  rm -f $(addsuffix _*.deb,$(WORDPRESS_DEBS)) wordpress/usr/share/wordpress/.htaccess
+	@test -f $@/wp-settings.php
 
 ## Debian's Chromium for the browser tests (driven by playwright-core from the test peers).
 browser:
@@ -164,6 +187,10 @@ services-check:
 	fi
 	@if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \
 	  echo "error: Redis is not reachable on 127.0.0.1:6379 (the multi-instance rate-limit test needs it)."; \
+	  exit 1; \
+	fi
+	@if ! (exec 3<>/dev/tcp/127.0.0.1/3306) 2>/dev/null; then \
+	  echo "error: MariaDB is not reachable on 127.0.0.1:3306 (user root, no password): the WordPress plugin's test runs WordPress on it."; \
 	  exit 1; \
 	fi
 

@@ -1,10 +1,12 @@
-// build.mjs — builds dist/: the hashed widget app bundle, then embed.js (which names it), then manifest.json.
+// build.mjs — builds dist/: the hashed widget app bundle, then embed.js (which names it), the WordPress plugin's zip,
+// then manifest.json.
 import { createHash } from "node:crypto";
-import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { build } from "esbuild";
+import { zipSync } from "fflate";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, "dist");
@@ -75,6 +77,32 @@ for (const [name, bytes] of [
   await writeFile(join(dist, `${name}.gz`), gzipSync(bytes, { level: 9 }));
   await writeFile(join(dist, `${name}.br`), brotli(bytes));
 }
-const manifest = { loader: "embed.js", widget: widgetFile, loaderGzipBytes, widgetGzipBytes };
+// 4. The WordPress plugin, as WordPress installs it: one folder, ai-assistant/, in a zip. Entries in path order
+// with a fixed time, so that the same sources give the same bytes.
+const pluginRoot = join(here, "..", "plugins", "wordpress", "ai-assistant");
+async function tree(dir, prefix) {
+  const entries = {};
+  for (const name of (await readdir(dir)).sort()) {
+    const path = join(dir, name);
+    if ((await stat(path)).isDirectory()) Object.assign(entries, await tree(path, `${prefix}${name}/`));
+    else
+      entries[`${prefix}${name}`] = [
+        new Uint8Array(await readFile(path)),
+        { mtime: new Date("2026-01-01T00:00:00Z") },
+      ];
+  }
+  return entries;
+}
+const pluginZip = zipSync(await tree(pluginRoot, "ai-assistant/"), { level: 9 });
+await writeFile(join(dist, "ai-assistant-wordpress.zip"), pluginZip);
+console.log(`ai-assistant-wordpress.zip  ${kib(pluginZip.length)}`);
+
+const manifest = {
+  loader: "embed.js",
+  widget: widgetFile,
+  wordpressPlugin: "ai-assistant-wordpress.zip",
+  loaderGzipBytes,
+  widgetGzipBytes,
+};
 await writeFile(join(dist, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
 console.log(`dist/manifest.json: ${JSON.stringify(manifest)}`);

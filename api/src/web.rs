@@ -72,6 +72,7 @@ fn content_type(name: &str) -> &'static str {
         Some("json") => "application/json",
         Some("svg") => "image/svg+xml",
         Some("html") => "text/html; charset=utf-8",
+        Some("zip") => "application/zip",
         _ => "application/octet-stream",
     }
 }

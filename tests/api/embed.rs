@@ -207,3 +207,34 @@ async fn site_builder_snippets_need_the_standard_plan_and_the_website_embed_is_o
         );
     }
 }
+
+#[tokio::test]
+async fn the_wordpress_plugin_downloads_as_the_zip_wordpress_installs() {
+    let app = spawn_app().await;
+    // No credentials: the plugin holds no secret, and a site owner downloads it from the instructions.
+    let reply = fetch(&app, "/api/v1/integrations/wordpress/plugin.zip", &[]).await;
+    assert_eq!(reply.status(), StatusCode::OK);
+    assert_eq!(reply.headers()["content-type"], "application/zip");
+    assert_eq!(
+        reply.headers()["content-disposition"],
+        "attachment; filename=\"ai-assistant.zip\""
+    );
+    let zip = reply.bytes().await.unwrap();
+    assert!(zip.starts_with(b"PK\x03\x04"), "a zip file");
+    // Entry names are stored as they are: everything sits in the plugin's folder.
+    let text = String::from_utf8_lossy(&zip);
+    for entry in [
+        "ai-assistant/ai-assistant.php",
+        "ai-assistant/readme.txt",
+        "ai-assistant/uninstall.php",
+    ] {
+        assert!(text.contains(entry), "the zip has {entry}");
+    }
+    // It is the plugin of this repository.
+    let header = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/plugins/wordpress/ai-assistant/ai-assistant.php"
+    ))
+    .unwrap();
+    assert!(header.contains("Plugin Name:"));
+}

@@ -38,3 +38,4 @@ mod webhook_delivery;
 mod webhooks;
 mod widget;
 mod widget_browser;
+mod wordpress;

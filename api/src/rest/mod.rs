@@ -7,6 +7,7 @@ pub mod audit;
 pub mod conversations;
 pub mod events;
 pub mod extract;
+pub mod integrations;
 pub mod knowledge_base;
 pub mod openapi;
 pub mod sessions;
@@ -49,7 +50,9 @@ pub fn api() -> Api {
         .merge(sessions::router())
         .merge(assistants::router())
         .split_for_parts();
-    let (sign_in, public_paths) = sign_in::router().split_for_parts();
+    let (sign_in, public_paths) = sign_in::router()
+        .merge(integrations::public_router())
+        .split_for_parts();
     let mut paths = paths;
     paths.merge(public_paths);
     // Written once here, served as they are.
