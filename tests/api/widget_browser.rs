@@ -25,6 +25,8 @@ fn screenshots() -> PathBuf {
 #[derive(Clone)]
 struct Site {
     server: String,
+    /// The site's own address (`http://localhost:<port>`).
+    origin: String,
     assistant: String,
     /// An assistant that allows only another website.
     fenced: String,
@@ -63,9 +65,44 @@ async fn styled(State(site): State<Site>, Path(variant): Path<String>) -> Respon
         "invalid" => "data-position=\"middle\" data-primary-color=\"red\" data-width=\"5\"",
         "auto-open" => "data-auto-open=\"true\" data-auto-open-delay=\"600\"",
         "dark" => "data-theme=\"dark\"",
+        "auto" => "data-theme=\"auto\"",
+        "sized" => {
+            "data-width=\"420\" data-height=\"520\" data-welcome-message=\"Moin! How can we help?\" \
+                    data-show-avatar=\"true\" data-avatar-url=\"AVATAR\""
+        }
         _ => "",
     };
-    Html(page(&site, "Styled", &site.assistant, attributes, "")).into_response()
+    let attributes = attributes.replace("AVATAR", &format!("{}/avatar.png", site.origin));
+    Html(page(&site, "Styled", &site.assistant, &attributes, "")).into_response()
+}
+
+/// A 1×1 PNG, the avatar of the sized page.
+async fn avatar() -> Response {
+    const PNG: &[u8] = &[
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f,
+        0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8,
+        0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00,
+        0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+    ];
+    ([(header::CONTENT_TYPE, "image/png")], PNG).into_response()
+}
+
+/// A page whose script names no assistant, or one that does not exist.
+async fn nameless(State(site): State<Site>) -> Response {
+    let html = page(&site, "Nameless", "", "", "").replace(" data-assistant-id=\"\"", "");
+    Html(html).into_response()
+}
+
+async fn unknown(State(site): State<Site>) -> Response {
+    Html(page(
+        &site,
+        "Unknown",
+        "asst_01JD0000000000000000000000",
+        "",
+        "",
+    ))
+    .into_response()
 }
 
 /// A page whose policy allows scripts and connections to the server only: no inline script or style.
@@ -113,8 +150,12 @@ async fn start_site(app: &TestApp) -> String {
         )
         .await
         .payload("createAssistant");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let origin = format!("http://localhost:{port}");
     let site = Site {
         server: app.address.clone(),
+        origin: origin.clone(),
         assistant: app.org.assistant.id.clone(),
         fenced: created["assistant"]["id"].as_str().unwrap().to_owned(),
     };
@@ -128,15 +169,16 @@ async fn start_site(app: &TestApp) -> String {
         .route("/spa/{*rest}", get(spa))
         .route("/fenced", get(fenced))
         .route("/through", get(through))
+        .route("/avatar.png", get(avatar))
+        .route("/nameless", get(nameless))
+        .route("/unknown", get(unknown))
         .route(
             "/favicon.ico",
             get(|| async { axum::http::StatusCode::NO_CONTENT }),
         )
         .with_state(site);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, router).await });
-    format!("http://localhost:{port}")
+    origin
 }
 
 /// Runs one scenario of the browser driver and answers its observations.
@@ -532,4 +574,179 @@ async fn when_the_server_is_unreachable_the_visitor_is_told_the_widget_retries_a
         json!([]),
         "nothing was thrown into the page"
     );
+}
+
+#[tokio::test]
+async fn size_welcome_avatar_and_theme_show_in_the_open_panel() {
+    let app = spawn_app().await;
+    let site = start_site(&app).await;
+    let seen = drive(
+        &app,
+        &site,
+        json!({"scenario": "panels", "pages": [
+            {"path": "/styled/sized"},
+            {"path": "/styled/dark"},
+            {"path": "/styled/auto", "colorScheme": "dark"},
+            {"path": "/styled/auto", "colorScheme": "light"},
+        ]}),
+    )
+    .await;
+    let pages = seen["pages"].as_array().unwrap();
+    let sized = &pages[0];
+    assert_eq!(
+        sized["box"]["width"].as_f64().unwrap().round(),
+        420.0,
+        "{sized}"
+    );
+    assert_eq!(
+        sized["box"]["height"].as_f64().unwrap().round(),
+        520.0,
+        "{sized}"
+    );
+    assert_eq!(sized["welcome"], "Moin! How can we help?");
+    assert_eq!(sized["avatar"]["src"], format!("{site}/avatar.png"));
+    assert_eq!(sized["avatar"]["visible"], true, "{sized}");
+    assert_eq!(sized["avatar"]["loaded"], true, "{sized}");
+    assert_eq!(sized["theme"], "light");
+    assert_eq!(pages[1]["theme"], "dark");
+    // `auto` follows the visitor's preference.
+    assert_eq!(pages[2]["theme"], "dark");
+    assert_eq!(pages[3]["theme"], "light");
+    for page in pages {
+        assert_eq!(page["errors"], json!([]), "{page}");
+    }
+}
+
+#[tokio::test]
+async fn the_sites_javascript_api_identifies_gives_context_opens_closes_and_forgets_and_refusals_are_shown()
+ {
+    let app = spawn_app().await;
+    app.post(
+        "/api/v1/knowledge-base",
+        json!({"title": "How much does shipping cost?", "body": "Shipping within Germany costs 4.90 EUR."}),
+    )
+    .await;
+    let site = start_site(&app).await;
+    let seen = drive(
+        &app,
+        &site,
+        json!({
+            "scenario": "api",
+            "question": "how much is shipping",
+            "oversized": app.settings.message_max_bytes + 1,
+            "tokenKey": format!("concierge:{}:token", app.org.assistant.id),
+        }),
+    )
+    .await;
+    assert_eq!(
+        seen["answer"]["text"],
+        "Shipping within Germany costs 4.90 EUR."
+    );
+    // identify() and setPageContext() made before the chat loaded reached the server.
+    let visitors = app.get("/api/v1/visitors").await;
+    let visitor = visitors.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["email"] == "ann@example.com")
+        .unwrap_or_else(|| panic!("identify reached the server: {}", visitors.text))
+        .clone();
+    assert_eq!(visitor["name"], "Ann Example");
+    let conversations = app.get("/api/v1/conversations").await;
+    let conversation = &conversations.body["data"][0];
+    assert_eq!(
+        conversation["page_title"], "Checkout help",
+        "{}",
+        conversations.text
+    );
+    assert_eq!(
+        conversation["page_context"],
+        "A cart with two pairs of boots"
+    );
+    assert_eq!(conversation["visitor_id"], visitor["id"]);
+    // close() closed it; the events fired in order.
+    assert_eq!(seen["closed"], false);
+    let names: Vec<&str> = seen["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| **n == "ready").count(),
+        1,
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"open") && names.contains(&"close"),
+        "{names:?}"
+    );
+    let authors: Vec<&str> = seen["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["name"] == "message")
+        .map(|e| e["author"].as_str().unwrap_or(""))
+        .collect();
+    assert!(
+        authors.starts_with(&["visitor", "assistant"]),
+        "{authors:?}"
+    );
+    // The oversized message: the server's reason, shown to the visitor; nothing stored.
+    let refusal = seen["refusal"].as_str().unwrap();
+    assert!(
+        refusal.contains("8192") || refusal.to_lowercase().contains("long"),
+        "{seen}"
+    );
+    let stored = app
+        .get(&format!(
+            "/api/v1/conversations/{}/messages",
+            conversation["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        stored.body["data"].as_array().unwrap().len(),
+        2,
+        "{}",
+        stored.text
+    );
+    // shutdown() forgot the visitor: the token is gone from the page and the server no longer takes it.
+    assert!(seen["token"].as_str().unwrap().starts_with("cw_"));
+    assert_eq!(seen["tokenAfter"], Value::Null);
+    let ended = app
+        .client
+        .get(app.url("/widget/v1/session"))
+        .bearer_auth(seen["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), reqwest::StatusCode::UNAUTHORIZED);
+    assert_eq!(seen["errors"], json!([]));
+}
+
+#[tokio::test]
+async fn a_missing_or_unknown_assistant_id_hides_the_widget_with_one_warning() {
+    let app = spawn_app().await;
+    let site = start_site(&app).await;
+    let nameless = drive(
+        &app,
+        &site,
+        json!({"scenario": "refused", "path": "/nameless"}),
+    )
+    .await;
+    assert_eq!(nameless["visible"], false);
+    let warned = warnings(&nameless);
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].contains("data-assistant-id"), "{warned:?}");
+    assert_eq!(nameless["requests"], json!(["GET /embed.js"]));
+    let unknown = drive(
+        &app,
+        &site,
+        json!({"scenario": "refused", "path": "/unknown"}),
+    )
+    .await;
+    assert_eq!(unknown["visible"], false, "{unknown}");
+    let warned = warnings(&unknown);
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert_eq!(unknown["errors"], json!([]));
 }

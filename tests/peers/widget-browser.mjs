@@ -244,6 +244,69 @@ const scenarios = {
     return { whileDown, answer, sessionAttempts, errors: log.errors, console: log.console };
   },
 
+  /** Size, welcome message, avatar and theme of the open panel, per page. */
+  async panels() {
+    const pages = [];
+    for (const spec of job.pages) {
+      const { context, page, log } = await open({ colorScheme: spec.colorScheme });
+      await page.goto(`${job.site}${spec.path}`, { waitUntil: "load" });
+      await launcher(page).click();
+      const panel = page.locator("[data-testid=panel]");
+      await panel.waitFor({ state: "visible" });
+      await page.locator("[data-testid=input]").waitFor({ state: "visible" });
+      await page.waitForTimeout(300);
+      const box = await panel.boundingBox();
+      const welcome = (await page.locator("[data-testid=welcome]").innerText().catch(() => "")).trim();
+      const avatar = await page
+        .locator(".cw-avatar")
+        .first()
+        .evaluate((img) => ({ src: img.getAttribute("src"), visible: !img.hidden && img.getBoundingClientRect().width > 0, loaded: img.naturalWidth > 0 }))
+        .catch(() => null);
+      const theme = await page.locator(".cw-root").evaluate((root) => root.getAttribute("data-theme"));
+      pages.push({ path: spec.path, box, welcome, avatar, theme, errors: log.errors });
+      await context.close();
+    }
+    return { pages };
+  },
+
+  /** The site owner's JavaScript API: identify, setPageContext, on, close/toggle, shutdown; and messages the
+   * server refuses. */
+  async api() {
+    const { context, page, log } = await open();
+    await page.goto(`${job.site}/`, { waitUntil: "load" });
+    await page.evaluate(() => {
+      window.__events = [];
+      for (const name of ["ready", "open", "close", "message"]) {
+        window.AIAssistant.on(name, (data) => window.__events.push({ name, author: data?.author ?? null }));
+      }
+      window.__ready = new Promise((resolve) => window.AIAssistant.on("ready", resolve));
+      // Called before the chat has loaded: queued, then sent.
+      window.AIAssistant.identify({ name: "Ann Example", email: "ann@example.com" });
+      window.AIAssistant.setPageContext({ title: "Checkout help", context: "A cart with two pairs of boots" });
+      window.AIAssistant.open();
+    });
+    await page.evaluate(() => window.__ready);
+    const answer = await ask(page, job.question);
+    await page.evaluate(() => window.AIAssistant.close());
+    const closed = await page.locator("[data-testid=panel]").isVisible();
+    await page.evaluate(() => window.AIAssistant.toggle());
+    await page.locator("[data-testid=panel]").waitFor({ state: "visible" });
+    // A message over the server's limit: the visitor reads why.
+    const input = page.locator("[data-testid=input]");
+    await input.fill("x".repeat(job.oversized));
+    await input.press("Enter");
+    await page.waitForTimeout(800);
+    const refusal = (await page.locator("[data-testid=status]").innerText().catch(() => "")).trim();
+    const shown = await messages(page);
+    const token = await page.evaluate((key) => localStorage.getItem(key), job.tokenKey);
+    await page.evaluate(() => window.AIAssistant.shutdown());
+    await page.waitForTimeout(500);
+    const tokenAfter = await page.evaluate((key) => localStorage.getItem(key), job.tokenKey);
+    const events = await page.evaluate(() => window.__events);
+    await context.close();
+    return { answer, closed, refusal, shown, token, tokenAfter, events, errors: log.errors, failed: log.failed };
+  },
+
   /** A site that may not use the assistant: what the visitor and the console see after a click. */
   async refused() {
     const { context, page, log } = await open();
