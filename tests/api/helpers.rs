@@ -638,3 +638,32 @@ pub fn parse_sse(text: &str) -> Vec<(String, Value)> {
         })
         .collect()
 }
+
+/// Runs `tests/peers/<script>` with node, from that folder (where its `node_modules` is), with `job` as JSON on
+/// stdin, and answers how it ended. It runs on a blocking thread, so that servers on the test's runtime keep
+/// answering it.
+pub async fn node_peer(script: &str, job: &Value) -> std::process::Output {
+    let peers = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers");
+    let script = peers.join(script);
+    let input = job.to_string();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new("node")
+            .arg(script)
+            .current_dir(peers)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("node runs");
+        child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(input.as_bytes())
+            .expect("the peer reads its job");
+        child.wait_with_output().expect("the peer ends")
+    })
+    .await
+    .expect("the peer's thread ends")
+}

@@ -1142,3 +1142,46 @@ async fn behind_a_trusted_proxy_each_client_address_has_its_own_budget_and_spoof
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+#[tokio::test]
+async fn a_widget_turned_off_refuses_new_and_open_sessions_until_it_is_on_again() {
+    let app = spawn_app().await;
+    let visitor = Browser::start(&app, json!({})).await;
+    let turn = |enabled: bool| {
+        let app = &app;
+        async move {
+            let payload = app
+                .graphql(
+                    "mutation($id: ID!, $on: Boolean!) { updateAssistant(id: $id, input: {widget: {enabled: $on}}) { assistant { widget { enabled position } } userErrors { message } } }",
+                    json!({"id": app.org.assistant.id, "on": enabled}),
+                )
+                .await
+                .payload("updateAssistant");
+            assert_eq!(payload["assistant"]["widget"]["enabled"], enabled);
+            // The rest of the widget's settings stay as they were.
+            assert_eq!(payload["assistant"]["widget"]["position"], "BOTTOM_RIGHT");
+        }
+    };
+    turn(false).await;
+    let started = call(
+        &app,
+        Method::POST,
+        "/widget/v1/sessions",
+        None,
+        Some(SHOP),
+        Some(json!({"assistant_id": app.org.assistant.id})),
+    )
+    .await;
+    assert_eq!(started.status, StatusCode::FORBIDDEN, "{}", started.text);
+    assert!(started.text.contains("turned off"), "{}", started.text);
+    let open = visitor.get("/widget/v1/session").await;
+    assert_eq!(open.status, StatusCode::FORBIDDEN, "{}", open.text);
+    let visitors_before = app.count_rows("visitors").await;
+    turn(true).await;
+    assert_eq!(
+        visitor.get("/widget/v1/session").await.status,
+        StatusCode::OK
+    );
+    Browser::start(&app, json!({})).await;
+    assert_eq!(app.count_rows("visitors").await, visitors_before + 1);
+}

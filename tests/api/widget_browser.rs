@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, node_peer, spawn_app};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -30,6 +30,8 @@ struct Site {
     assistant: String,
     /// An assistant that allows only another website.
     fenced: String,
+    /// An assistant whose widget is turned off.
+    off: String,
 }
 
 /// One page of the test site: the embed script with `attributes`, and `head` before it.
@@ -94,6 +96,10 @@ async fn nameless(State(site): State<Site>) -> Response {
     Html(html).into_response()
 }
 
+async fn turned_off(State(site): State<Site>) -> Response {
+    Html(page(&site, "Off", &site.off, "", "")).into_response()
+}
+
 async fn unknown(State(site): State<Site>) -> Response {
     Html(page(
         &site,
@@ -150,6 +156,13 @@ async fn start_site(app: &TestApp) -> String {
         )
         .await
         .payload("createAssistant");
+    let off = app
+        .graphql(
+            "mutation { createAssistant(input: {name: \"Off\", widget: {enabled: false}}) { assistant { id } userErrors { message } } }",
+            json!({}),
+        )
+        .await
+        .payload("createAssistant");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let origin = format!("http://localhost:{port}");
@@ -158,6 +171,7 @@ async fn start_site(app: &TestApp) -> String {
         origin: origin.clone(),
         assistant: app.org.assistant.id.clone(),
         fenced: created["assistant"]["id"].as_str().unwrap().to_owned(),
+        off: off["assistant"]["id"].as_str().unwrap().to_owned(),
     };
     let router = Router::new()
         .route("/", get(shop))
@@ -172,6 +186,7 @@ async fn start_site(app: &TestApp) -> String {
         .route("/avatar.png", get(avatar))
         .route("/nameless", get(nameless))
         .route("/unknown", get(unknown))
+        .route("/off", get(turned_off))
         .route(
             "/favicon.ico",
             get(|| async { axum::http::StatusCode::NO_CONTENT }),
@@ -194,27 +209,7 @@ async fn drive(app: &TestApp, site: &str, mut job: Value) -> Value {
     }
     job["out"] = json!(screenshots());
     job["apiKey"] = json!(app.key);
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/widget-browser.mjs");
-    // The server and the site answer on this test's runtime while the browser runs on another thread.
-    let output = tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut child = std::process::Command::new("node")
-            .arg(script)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(job.to_string().as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
+    let output = node_peer("widget-browser.mjs", &job).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -725,7 +720,7 @@ async fn the_sites_javascript_api_identifies_gives_context_opens_closes_and_forg
 }
 
 #[tokio::test]
-async fn a_missing_or_unknown_assistant_id_hides_the_widget_with_one_warning() {
+async fn a_missing_unknown_or_turned_off_assistant_hides_the_widget_with_one_warning() {
     let app = spawn_app().await;
     let site = start_site(&app).await;
     let nameless = drive(

@@ -7,7 +7,7 @@ use std::process::{Child, Command};
 
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{node_peer, spawn_app};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -144,28 +144,7 @@ async fn the_plugin_installs_from_the_server_is_set_up_in_wordpress_and_its_shor
         "assistantId": app.org.assistant.id,
         "out": shots,
     });
-    let driver = root().join("tests/peers/wordpress.mjs");
-    let peers = root().join("tests/peers");
-    let output = tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut child = Command::new("node")
-            .arg(driver)
-            .current_dir(peers)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(job.to_string().as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
+    let output = node_peer("wordpress.mjs", &job).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let drop_database = || {
         run(Command::new("php")

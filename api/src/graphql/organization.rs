@@ -193,6 +193,9 @@ fn range(
 /// `null` clears the avatar.
 #[derive(InputObject, Default)]
 pub struct WidgetInput {
+    /// Whether websites show the widget; on by default. Off, visitors' sessions are refused and the widget hides
+    /// itself on every site.
+    pub enabled: Option<bool>,
     /// The corner of the page where the launcher sits; bottom right by default.
     pub position: Option<WidgetPosition>,
     /// The main colour, as `#rrggbb`; `#0071e3` by default.
@@ -232,6 +235,7 @@ impl WidgetInput {
     /// Applies the given fields on top of `base`.
     fn apply(self, base: WidgetSettings) -> WidgetSettings {
         WidgetSettings {
+            enabled: self.enabled.unwrap_or(base.enabled),
             position: self.position.map_or(base.position, Into::into),
             primary_color: self.primary_color.unwrap_or(base.primary_color),
             theme: self.theme.map_or(base.theme, Into::into),

@@ -115,6 +115,10 @@ pub struct Widget(pub WidgetSettings);
 /// How the chat widget looks and behaves on the website that embeds an assistant.
 #[Object]
 impl Widget {
+    /// Whether websites show the widget; when off, visitors' sessions are refused and the widget hides itself.
+    async fn enabled(&self) -> bool {
+        self.0.enabled
+    }
     /// The corner of the page where the widget's launcher sits; bottom right by default.
     async fn position(&self) -> WidgetPosition {
         self.0.position.into()

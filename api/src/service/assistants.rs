@@ -41,6 +41,8 @@ pub enum WidgetTheme {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WidgetSettings {
+    /// Whether websites show the widget at all: off, new and existing visitor sessions are refused.
+    pub enabled: bool,
     pub position: WidgetPosition,
     /// `#rrggbb`.
     pub primary_color: String,
@@ -69,6 +71,7 @@ pub struct WidgetSettings {
 impl Default for WidgetSettings {
     fn default() -> Self {
         Self {
+            enabled: true,
             position: WidgetPosition::BottomRight,
             primary_color: "#0071e3".to_owned(),
             theme: WidgetTheme::Light,

@@ -64,97 +64,41 @@ fn attribute(value: &str) -> String {
 /// The `data-*` attributes of the settings that differ from the widget's built-in defaults, so that the
 /// launcher looks right before the widget has talked to the server.
 fn attributes(settings: &WidgetSettings) -> Vec<(&'static str, String)> {
-    let defaults = WidgetSettings::default();
-    let mut out = Vec::new();
-    let mut differs = |name: &'static str, value: String, default: String| {
-        if value != default {
-            out.push((name, value));
-        }
-    };
-    let position = |p: WidgetPosition| {
-        match p {
+    let values = |s: &WidgetSettings| {
+        let position = match s.position {
             WidgetPosition::BottomRight => "bottom-right",
             WidgetPosition::BottomLeft => "bottom-left",
             WidgetPosition::TopRight => "top-right",
             WidgetPosition::TopLeft => "top-left",
-        }
-        .to_owned()
-    };
-    let theme = |t: WidgetTheme| {
-        match t {
+        };
+        let theme = match s.theme {
             WidgetTheme::Light => "light",
             WidgetTheme::Dark => "dark",
             WidgetTheme::Auto => "auto",
-        }
-        .to_owned()
+        };
+        [
+            ("data-position", position.to_owned()),
+            ("data-primary-color", s.primary_color.clone()),
+            ("data-theme", theme.to_owned()),
+            ("data-welcome-message", s.welcome_message.clone()),
+            ("data-auto-open", s.auto_open.to_string()),
+            ("data-auto-open-delay", s.auto_open_delay_ms.to_string()),
+            ("data-show-avatar", s.show_avatar.to_string()),
+            ("data-avatar-url", s.avatar_url.clone().unwrap_or_default()),
+            ("data-hide-on-mobile", s.hide_on_mobile.to_string()),
+            ("data-z-index", s.z_index.to_string()),
+            ("data-width", s.width.to_string()),
+            ("data-height", s.height.to_string()),
+            ("data-hide-on-paths", s.hide_on_paths.join(",")),
+            ("data-show-on-paths", s.show_on_paths.join(",")),
+        ]
     };
-    differs(
-        "data-position",
-        position(settings.position),
-        position(defaults.position),
-    );
-    differs(
-        "data-primary-color",
-        settings.primary_color.clone(),
-        defaults.primary_color.clone(),
-    );
-    differs("data-theme", theme(settings.theme), theme(defaults.theme));
-    differs(
-        "data-welcome-message",
-        settings.welcome_message.clone(),
-        defaults.welcome_message.clone(),
-    );
-    differs(
-        "data-auto-open",
-        settings.auto_open.to_string(),
-        defaults.auto_open.to_string(),
-    );
-    differs(
-        "data-auto-open-delay",
-        settings.auto_open_delay_ms.to_string(),
-        defaults.auto_open_delay_ms.to_string(),
-    );
-    differs(
-        "data-show-avatar",
-        settings.show_avatar.to_string(),
-        defaults.show_avatar.to_string(),
-    );
-    differs(
-        "data-avatar-url",
-        settings.avatar_url.clone().unwrap_or_default(),
-        String::new(),
-    );
-    differs(
-        "data-hide-on-mobile",
-        settings.hide_on_mobile.to_string(),
-        defaults.hide_on_mobile.to_string(),
-    );
-    differs(
-        "data-z-index",
-        settings.z_index.to_string(),
-        defaults.z_index.to_string(),
-    );
-    differs(
-        "data-width",
-        settings.width.to_string(),
-        defaults.width.to_string(),
-    );
-    differs(
-        "data-height",
-        settings.height.to_string(),
-        defaults.height.to_string(),
-    );
-    differs(
-        "data-hide-on-paths",
-        settings.hide_on_paths.join(","),
-        String::new(),
-    );
-    differs(
-        "data-show-on-paths",
-        settings.show_on_paths.join(","),
-        String::new(),
-    );
-    out
+    values(settings)
+        .into_iter()
+        .zip(values(&WidgetSettings::default()))
+        .filter(|(value, default)| value.1 != default.1)
+        .map(|(value, _)| value)
+        .collect()
 }
 
 /// The script tag, with `extra` attributes (already HTML, such as Liquid page fields) before `defer`.

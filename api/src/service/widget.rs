@@ -256,8 +256,15 @@ fn principal(
     })
 }
 
-/// Refuses pages of an origin that the assistant's widget settings do not list.
+/// Refuses every page while the assistant's widget is turned off, and pages of an origin that its settings do not
+/// list.
 fn check_origin(widget: &WidgetSettings, site: &Site) -> ApiResult<()> {
+    if !widget.enabled {
+        return Err(ApiError::Forbidden(
+            "this assistant's widget is turned off: turn it on in the assistant's widget settings"
+                .to_owned(),
+        ));
+    }
     if widget.allows_origin(site.origin.as_deref()) {
         return Ok(());
     }
