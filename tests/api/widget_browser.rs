@@ -294,9 +294,32 @@ async fn a_visitor_asks_across_pages_and_a_reload_gets_answers_streamed_rates_an
         );
     }
     assert!(seen["afterReload"].as_array().unwrap().len() >= 4);
-    // The rating reached the server, on the answer it was given to.
-    let feedback = app.count_rows("feedback").await;
-    assert_eq!(feedback, 1);
+    // Both ratings reached the server: the answer's thumbs up and the conversation's four stars.
+    assert_eq!(app.count_rows("feedback").await, 2);
+    let analytics = app.get("/api/v1/analytics/conversations").await;
+    assert_eq!(analytics.body["csat"]["count"], 1, "{}", analytics.text);
+    assert_eq!(analytics.body["csat"]["average"], 4.0, "{}", analytics.text);
+    // Each page's context went with the question asked on it.
+    let bodies = seen["bodies"].as_array().unwrap();
+    let started = bodies
+        .iter()
+        .find(|b| b["path"] == "/widget/v1/conversations")
+        .unwrap_or_else(|| panic!("{bodies:?}"));
+    assert_eq!(started["body"]["source_url"], format!("{site}/"));
+    assert_eq!(started["body"]["page_title"], "Home");
+    let on_boots = bodies
+        .iter()
+        .find(|b| b["body"]["body"] == "which sizes are there?")
+        .unwrap_or_else(|| panic!("{bodies:?}"));
+    assert_eq!(
+        on_boots["body"]["page_url"],
+        format!("{site}/products/boots")
+    );
+    assert_eq!(on_boots["body"]["page_title"], "Boots");
+    assert_eq!(
+        on_boots["body"]["page_context"],
+        "Waterproof leather boots, sizes 36 to 46, free shipping"
+    );
     // A person's reply arrived live.
     let live = seen["live"].as_array().unwrap();
     assert!(
@@ -368,7 +391,7 @@ async fn attributes_place_and_colour_the_launcher_and_bad_values_fall_back_with_
             {"path": "/styled/invalid"},
             {"path": "/styled/mobile"},
             {"path": "/styled/mobile", "viewport": phone, "isMobile": true},
-            {"path": "/styled/auto-open", "wait": 1500},
+            {"path": "/styled/auto-open", "early": 100, "wait": 1500},
         ]}),
     )
     .await;
@@ -407,7 +430,8 @@ async fn attributes_place_and_colour_the_launcher_and_bad_values_fall_back_with_
     // Hidden on a phone only.
     assert_eq!(pages[3]["visible"], true);
     assert_eq!(pages[4]["visible"], false);
-    // Auto-open opens the panel after its delay, and only then talks to the server.
+    // Auto-open opens the panel after its delay (600 ms), not before, and only then talks to the server.
+    assert_eq!(pages[5]["panelEarly"], false, "{}", pages[5]);
     assert_eq!(pages[5]["panelOpen"], true, "{}", pages[5]);
     assert!(
         pages[5]["requests"]

@@ -25,14 +25,25 @@ async function open(options = {}) {
     colorScheme: options.colorScheme ?? "light",
   });
   const page = await context.newPage();
-  const log = { console: [], errors: [], requests: [], csp: [], failed: [] };
+  const log = { console: [], errors: [], requests: [], csp: [], failed: [], bodies: [] };
   page.on("console", (m) => log.console.push({ type: m.type(), text: m.text() }));
   page.on("pageerror", (e) => log.errors.push(String(e)));
   page.on("response", (r) => {
     if (r.status() >= 400) log.failed.push(`${r.status()} ${r.request().method()} ${r.url()}`);
   });
   page.on("request", (r) => {
-    if (r.url().startsWith(job.server)) log.requests.push(`${r.method()} ${new URL(r.url()).pathname}`);
+    if (!r.url().startsWith(job.server)) return;
+    const path = new URL(r.url()).pathname;
+    log.requests.push(`${r.method()} ${path}`);
+    if (r.method() === "POST" || r.method() === "PATCH") {
+      let body = null;
+      try {
+        body = JSON.parse(r.postData() ?? "null");
+      } catch {
+        body = r.postData();
+      }
+      log.bodies.push({ method: r.method(), path, body });
+    }
   });
   await page.exposeFunction("__cspViolation", (v) => log.csp.push(v));
   await page.addInitScript(() => {
@@ -104,10 +115,14 @@ const scenarios = {
     for (const spec of job.pages) {
       const { context, page, log } = await open({ viewport: spec.viewport, isMobile: spec.isMobile });
       await page.goto(job.site + spec.path, { waitUntil: "load" });
+      // Before an auto-open delay runs out, the panel is still closed.
+      const panelEarly = spec.early
+        ? await page.waitForTimeout(spec.early).then(() => page.locator("[data-testid=panel]").isVisible().catch(() => false))
+        : null;
       await page.waitForTimeout(spec.wait ?? 400);
       const state = await launcherState(page);
       const panel = await page.locator("[data-testid=panel]").isVisible().catch(() => false);
-      pages.push({ path: spec.path, ...state, panelOpen: panel, requests: log.requests, console: log.console, errors: log.errors });
+      pages.push({ path: spec.path, ...state, panelEarly, panelOpen: panel, requests: log.requests, console: log.console, errors: log.errors });
       await context.close();
     }
     return { pages };
@@ -152,6 +167,13 @@ const scenarios = {
     await page.locator("[data-testid=message][data-author=agent]").first().waitFor({ state: "visible", timeout: 15000 });
     const live = await messages(page);
 
+    // The visitor ends the chat and rates it four stars of five.
+    await page.locator(".cw-end").click();
+    await page.locator("[data-testid=rating]").waitFor({ state: "visible" });
+    await page.locator("[data-testid=rating] label").nth(3).click();
+    await page.locator(".cw-rating-send").click();
+    await page.waitForTimeout(500);
+
     // Escape closes and gives the focus back to the launcher.
     await page.keyboard.press("Escape");
     await dialog.waitFor({ state: "hidden" });
@@ -168,6 +190,7 @@ const scenarios = {
       live,
       conversationId: conversation.id,
       focusBack,
+      bodies: log.bodies,
       failed: log.failed,
       console: log.console,
       errors: log.errors,
