@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 /// How the fake answers.
@@ -19,6 +20,8 @@ pub enum Mode {
     Slow(Duration),
     /// HTTP 500 with an OpenAI error body.
     Fail,
+    /// Streams each piece of the answer this long after the one before, as a model writes.
+    Paced(Duration),
 }
 
 /// One request the fake received.
@@ -100,7 +103,7 @@ async fn complete(State(fake): State<FakeOpenAi>, headers: HeaderMap, body: Stri
                 .into_response();
         }
         Mode::Slow(delay) => tokio::time::sleep(delay).await,
-        Mode::Answer => {}
+        Mode::Answer | Mode::Paced(_) => {}
     }
     let model = body["model"].as_str().unwrap_or("").to_owned();
     let (text, _) = answer_for(&body);
@@ -129,6 +132,18 @@ async fn complete(State(fake): State<FakeOpenAi>, headers: HeaderMap, body: Stri
                              "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS}})
         ));
         events.push_str("data: [DONE]\n\n");
+        if let Mode::Paced(gap) = mode {
+            let frames: Vec<String> = events.split_inclusive("\n\n").map(str::to_owned).collect();
+            let paced = futures_util::stream::iter(frames).then(move |frame| async move {
+                tokio::time::sleep(gap).await;
+                Ok::<_, std::io::Error>(frame)
+            });
+            return (
+                [("content-type", "text/event-stream")],
+                axum::body::Body::from_stream(paced),
+            )
+                .into_response();
+        }
         return ([("content-type", "text/event-stream")], events).into_response();
     }
     axum::Json(json!({

@@ -769,3 +769,55 @@ async fn a_missing_unknown_or_turned_off_assistant_hides_the_widget_with_one_war
     assert_eq!(warned.len(), 1, "{warned:?}");
     assert_eq!(unknown["errors"], json!([]));
 }
+
+#[tokio::test]
+async fn an_ai_providers_answer_streams_into_the_widget_as_it_is_written() {
+    let fake = crate::fake_openai::FakeOpenAi::start().await;
+    fake.set_mode(crate::fake_openai::Mode::Paced(
+        std::time::Duration::from_millis(120),
+    ));
+    let app =
+        crate::helpers::spawn_app_with(|s| s.egress_allow = Some("127.0.0.1/32".into())).await;
+    app.post(
+        "/api/v1/knowledge-base",
+        json!({"title": "How much does shipping cost?", "body": "Shipping within Germany costs 4.90 EUR."}),
+    )
+    .await;
+    app.graphql(
+        "mutation($id: ID!, $input: UpdateAssistantInput!) { updateAssistant(id: $id, input: $input) { assistant { providerKeySet } userErrors { message } } }",
+        json!({"id": app.org.assistant.id, "input": {
+            "engine": {"provider": {"baseUrl": fake.base_url, "standardModel": "small-model", "complexModel": "big-model"}},
+            "providerApiKey": "sk-test-stream",
+        }}),
+    )
+    .await
+    .payload("updateAssistant");
+    let site = start_site(&app).await;
+    let seen = drive(
+        &app,
+        &site,
+        json!({"scenario": "stream", "question": "how much is shipping"}),
+    )
+    .await;
+    let full = seen["answer"]["text"].as_str().unwrap();
+    assert!(full.starts_with("According to our help centre"), "{seen}");
+    // The visitor saw it grow: several texts, each the beginning of the next, ending with the whole answer.
+    let texts: Vec<&str> = seen["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let partial: Vec<&&str> = texts.iter().filter(|t| t.len() < full.len()).collect();
+    assert!(
+        partial.len() >= 3,
+        "the answer arrived in pieces: {texts:?}"
+    );
+    for pair in texts.windows(2) {
+        assert!(
+            pair[1].starts_with(pair[0]) || pair[0].len() >= full.len(),
+            "each text continues the one before: {texts:?}"
+        );
+    }
+    assert_eq!(seen["errors"], json!([]));
+}

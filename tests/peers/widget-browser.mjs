@@ -267,6 +267,29 @@ const scenarios = {
     return { whileDown, answer, sessionAttempts, errors: log.errors, console: log.console };
   },
 
+  /** An answer written piece by piece: what the visitor's answer bubble showed as it grew. */
+  async stream() {
+    const { context, page, log } = await open();
+    await page.goto(`${job.site}/`, { waitUntil: "load" });
+    await launcher(page).click();
+    await page.locator("[data-testid=input]").waitFor({ state: "visible" });
+    await page.evaluate(() => {
+      // Every text the first assistant answer bubble shows, in order.
+      window.__texts = [];
+      const root = document.querySelector("[data-concierge-widget]").shadowRoot;
+      const record = () => {
+        const bubble = root.querySelector("[data-testid=message][data-author=assistant]");
+        const text = bubble ? bubble.textContent.trim() : "";
+        if (text && window.__texts[window.__texts.length - 1] !== text) window.__texts.push(text);
+      };
+      new MutationObserver(record).observe(root, { subtree: true, childList: true, characterData: true });
+    });
+    const answer = await ask(page, job.question);
+    const texts = await page.evaluate(() => window.__texts);
+    await context.close();
+    return { answer, texts, errors: log.errors };
+  },
+
   /** Size, welcome message, avatar and theme of the open panel, per page. */
   async panels() {
     const pages = [];
