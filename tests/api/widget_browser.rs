@@ -449,7 +449,7 @@ async fn paths_hide_the_widget_as_a_single_page_site_navigates_and_an_unlisted_s
     let seen = drive(
         &app,
         &site,
-        json!({"scenario": "spa", "path": "/spa", "navigate": ["/spa/products", "/checkout/payment", "back", "/spa/cart"]}),
+        json!({"scenario": "spa", "path": "/spa", "navigate": ["/spa/products", "/checkout/payment", "back", "/spa/cart"], "then": "/spa/help"}),
     )
     .await;
     let steps: Vec<(String, bool)> = seen["steps"]
@@ -472,6 +472,19 @@ async fn paths_hide_the_widget_as_a_single_page_site_navigates_and_an_unlisted_s
             ("/spa/cart".to_owned(), true),
         ]
     );
+
+    // The page a question is asked on is the site's current one, History API navigations included.
+    let bodies = seen["bodies"].as_array().unwrap();
+    let started = bodies
+        .iter()
+        .find(|b| b["path"] == "/widget/v1/conversations")
+        .unwrap_or_else(|| panic!("{bodies:?}"));
+    assert_eq!(started["body"]["source_url"], format!("{site}/spa/cart"));
+    let moved = bodies
+        .iter()
+        .find(|b| b["body"]["body"] == "and now?")
+        .unwrap_or_else(|| panic!("{bodies:?}"));
+    assert_eq!(moved["body"]["page_url"], format!("{site}/spa/help"));
 
     // The fenced assistant allows only https://shop.example.com: the widget hides and says why, once.
     let refused = drive(

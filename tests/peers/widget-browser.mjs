@@ -242,8 +242,13 @@ const scenarios = {
       await page.waitForTimeout(300);
       steps.push({ path: await page.evaluate(() => location.pathname), visible: await launcher(page).isVisible().catch(() => false) });
     }
+    // A question here, then another after the site moved on without a page load: each carries its page.
+    await launcher(page).click();
+    await ask(page, "hello");
+    await page.evaluate((p) => history.pushState({}, "", p), job.then);
+    await ask(page, "and now?");
     await context.close();
-    return { steps, errors: log.errors };
+    return { steps, bodies: log.bodies, errors: log.errors };
   },
 
   /** The server is unreachable when the visitor opens the chat, and comes back: a clear message, retries, then
