@@ -513,10 +513,12 @@ async fn paths_hide_the_widget_as_a_single_page_site_navigates_and_an_unlisted_s
 }
 
 /// A proxy in front of the server that answers 503 to the visitor API while `down` holds, as a load balancer does
-/// when the servers behind it are gone, and passes everything through (streams included) otherwise.
+/// when the servers behind it are gone (or, `slow`, answers only after longer than the widget waits), and passes
+/// everything through (streams included) otherwise.
 async fn start_outage_proxy(
     app: &TestApp,
     down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    slow: bool,
 ) -> String {
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
@@ -530,7 +532,12 @@ async fn start_outage_proxy(
                 .path_and_query()
                 .map(|p| p.as_str().to_owned())
                 .unwrap_or_default();
-            if down.load(std::sync::atomic::Ordering::SeqCst) && path.starts_with("/widget/v1") {
+            let unwell =
+                down.load(std::sync::atomic::Ordering::SeqCst) && path.starts_with("/widget/v1");
+            if unwell && slow {
+                // A server that takes longer than the widget waits (15 s).
+                tokio::time::sleep(std::time::Duration::from_secs(17)).await;
+            } else if unwell {
                 return (
                     StatusCode::SERVICE_UNAVAILABLE,
                     [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
@@ -569,8 +576,8 @@ async fn start_outage_proxy(
     format!("http://127.0.0.1:{port}")
 }
 
-#[tokio::test]
-async fn when_the_server_is_unreachable_the_visitor_is_told_the_widget_retries_and_then_answers() {
+/// The outage scenario through a proxy that is unwell for the first four seconds.
+async fn outage(slow: bool) {
     let app = spawn_app().await;
     app.post(
         "/api/v1/knowledge-base",
@@ -579,7 +586,7 @@ async fn when_the_server_is_unreachable_the_visitor_is_told_the_widget_retries_a
     .await;
     let site = start_site(&app).await;
     let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let proxy = start_outage_proxy(&app, down.clone()).await;
+    let proxy = start_outage_proxy(&app, down.clone(), slow).await;
     // Back after four seconds.
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_secs(4)).await;
@@ -588,7 +595,7 @@ async fn when_the_server_is_unreachable_the_visitor_is_told_the_widget_retries_a
     let seen = drive(
         &app,
         &site,
-        json!({"scenario": "outage", "path": format!("/through?server={proxy}"), "server": proxy, "question": "how much is shipping"}),
+        json!({"scenario": "outage", "path": format!("/through?server={proxy}"), "server": proxy, "question": "how much is shipping", "statusTimeout": 25000}),
     )
     .await;
     let told = seen["whileDown"].as_str().unwrap().to_lowercase();
@@ -606,6 +613,16 @@ async fn when_the_server_is_unreachable_the_visitor_is_told_the_widget_retries_a
         json!([]),
         "nothing was thrown into the page"
     );
+}
+
+#[tokio::test]
+async fn when_the_server_is_unreachable_the_visitor_is_told_the_widget_retries_and_then_answers() {
+    outage(false).await;
+}
+
+#[tokio::test]
+async fn when_the_server_is_too_slow_the_widget_gives_up_waiting_says_so_and_retries() {
+    outage(true).await;
 }
 
 #[tokio::test]

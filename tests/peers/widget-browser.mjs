@@ -261,7 +261,7 @@ const scenarios = {
     });
     await launcher(page).click();
     const status = page.locator("[data-testid=status]");
-    await status.waitFor({ state: "visible", timeout: 10000 });
+    await status.waitFor({ state: "visible", timeout: job.statusTimeout ?? 10000 });
     const whileDown = (await status.innerText()).trim();
     // The server comes back on its own (the test's proxy lets requests through after a few seconds): the
     // widget's retries get a session, and the visitor can ask.
@@ -348,6 +348,11 @@ const scenarios = {
     await input.press("Enter");
     await page.waitForTimeout(800);
     const refusal = (await page.locator("[data-testid=status]").innerText().catch(() => "")).trim();
+    // Only blanks: refused by the server too, and the reason shown.
+    await input.fill("   ");
+    await input.press("Enter");
+    await page.waitForTimeout(800);
+    const blank = (await page.locator("[data-testid=status]").innerText().catch(() => "")).trim();
     const shown = await messages(page);
     const token = await page.evaluate((key) => localStorage.getItem(key), job.tokenKey);
     await page.evaluate(() => window.AIAssistant.shutdown());
@@ -355,14 +360,15 @@ const scenarios = {
     const tokenAfter = await page.evaluate((key) => localStorage.getItem(key), job.tokenKey);
     const events = await page.evaluate(() => window.__events);
     await context.close();
-    return { answer, closed, refusal, shown, token, tokenAfter, events, errors: log.errors, failed: log.failed };
+    return { answer, closed, refusal, blank, shown, token, tokenAfter, events, errors: log.errors, failed: log.failed };
   },
 
   /** A site that may not use the assistant: what the visitor and the console see after a click. */
   async refused() {
     const { context, page, log } = await open();
     await page.goto(`${job.site}${job.path}`, { waitUntil: "load" });
-    await launcher(page).click().catch(() => {});
+    // A page whose script names no assistant never draws the launcher: there is nothing to click.
+    await launcher(page).click({ timeout: 3000 }).catch(() => {});
     await page.waitForTimeout(1500);
     const visible = await launcher(page).isVisible().catch(() => false);
     await context.close();

@@ -385,11 +385,13 @@ export class Panel {
   }
 
   private submit(): void {
-    const text = this.input.value.trim();
-    if (!text) return;
+    const raw = this.input.value;
+    // Nothing typed: nothing to send. Only blanks: sent as they are, so that the visitor reads the server's
+    // reason (an empty message is refused), as for a message that is too long.
+    if (!raw) return;
     this.input.value = "";
     this.fitInput();
-    this.handlers.send(text);
+    this.handlers.send(raw.trim() || raw);
   }
 
   private fitInput(): void {
