@@ -9,6 +9,10 @@ use schemars::JsonSchema;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+/// The base URL browsers reach this server at (`CONCIERGE_PUBLIC_URL`, else the bound address), as the server
+/// writes it into links and embed snippets.
+pub struct PublicUrl(pub std::sync::Arc<str>);
+
 /// Variables read without the `CONCIERGE_` prefix, as other tools spell them.
 pub const UNPREFIXED: [&str; 2] = ["DATABASE_URL", "REDIS_URL"];
 

@@ -14,12 +14,9 @@ pub(crate) fn data(state: &AppState, principal: Principal) -> async_graphql::Dat
     data.insert(state.sealer.clone());
     data.insert(state.engine.clone());
     data.insert(state.settings.clone());
-    data.insert(PublicUrl(state.public_url.clone()));
+    data.insert(crate::config::PublicUrl(state.public_url.clone()));
     data.insert(state.idp.clone());
     data.insert(state.rate_limits.clone());
     data.insert(crate::graphql::cost::Meter::default());
     data
 }
-
-/// The base URL browsers reach this server at, for what resolvers write into links and snippets.
-pub struct PublicUrl(pub std::sync::Arc<str>);

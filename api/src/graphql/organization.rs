@@ -67,7 +67,7 @@ impl OrganizationQuery {
         platform: EmbedPlatform,
     ) -> async_graphql::Result<Option<EmbedSnippet>> {
         let (db, principal) = caller(ctx)?;
-        let base = crate::graphql::shared::<crate::graphql::context::PublicUrl>(ctx)?;
+        let base = crate::graphql::shared::<crate::config::PublicUrl>(ctx)?;
         let result = embed::snippet(db, principal, &assistant_id, platform.into(), &base.0).await;
         Ok(found(ctx, result)?.map(EmbedSnippet::from))
     }
