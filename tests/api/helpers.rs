@@ -450,6 +450,18 @@ impl TestApp {
     }
 
     /// Creates a conversation through REST and returns its JSON.
+    /// Adds a knowledge-base entry through REST and answers it.
+    pub async fn create_entry(&self, title: &str, body: &str) -> Value {
+        let reply = self
+            .post(
+                "/api/v1/knowledge-base",
+                json!({"title": title, "body": body}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        reply.body
+    }
+
     pub async fn create_conversation(&self, message: &str) -> Value {
         let reply = self
             .post(
@@ -612,6 +624,23 @@ impl Drop for ServeProcess {
     }
 }
 
+/// The repository's root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where browser tests leave their screenshots for a person to look at: `target/widget-screenshots/`.
+pub fn screenshots() -> PathBuf {
+    let dir = root().join("target/widget-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The seconds of a response's `Retry-After`.
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> u64 {
+    headers["retry-after"].to_str().unwrap().parse().unwrap()
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -643,7 +672,7 @@ pub fn parse_sse(text: &str) -> Vec<(String, Value)> {
 /// stdin, and answers how it ended. It runs on a blocking thread, so that servers on the test's runtime keep
 /// answering it.
 pub async fn node_peer(script: &str, job: &Value) -> std::process::Output {
-    let peers = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers");
+    let peers = root().join("tests/peers");
     let script = peers.join(script);
     let input = job.to_string();
     tokio::task::spawn_blocking(move || {

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{retry_after, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn a_list_counts_its_selection_once_per_item_it_may_return() {
@@ -147,11 +147,6 @@ async fn two_instances_on_redis_share_one_graphql_points_budget() {
             StatusCode::TOO_MANY_REQUESTS,
             "one budget across both instances"
         );
-        let retry: u64 = reply.headers()["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!((1..=60).contains(&retry));
+        assert!((1..=60).contains(&retry_after(reply.headers())));
     }
 }

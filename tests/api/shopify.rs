@@ -2,8 +2,6 @@
 //! Liquid engine (liquidjs, `tests/peers/shopify-render.mjs`) with a product, served from a second origin and
 //! loaded in Chromium (`tests/peers/shopify-browser.mjs`).
 
-use std::path::PathBuf;
-
 use axum::Router;
 use axum::extract::Path;
 use axum::http::header;
@@ -11,11 +9,7 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, node_peer, spawn_app};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::helpers::{TestApp, node_peer, root, spawn_app};
 
 /// Runs a node peer with `job` on stdin and answers its stdout.
 async fn node(script: &str, job: Value) -> String {
@@ -111,9 +105,9 @@ async fn browse(url: &str, extra: Value) -> Value {
 #[tokio::test]
 async fn the_app_embed_renders_escaped_and_puts_the_widget_on_a_product_page_with_its_context() {
     let app = spawn_app().await;
-    app.post(
-        "/api/v1/knowledge-base",
-        json!({"title": "Which sizes do the boots come in?", "body": "Our boots come in sizes 36 to 46."}),
+    app.create_entry(
+        "Which sizes do the boots come in?",
+        "Our boots come in sizes 36 to 46.",
     )
     .await;
     // The shop's canonical address is Shopify's, not the test site's: the page context names the shop.

@@ -2,8 +2,6 @@
 //! `tests/peers/widget-browser.mjs` (playwright-core) drives it while these tests check what the visitor saw
 //! and what the server recorded.
 
-use std::path::PathBuf;
-
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -11,16 +9,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, node_peer, spawn_app};
+use crate::helpers::{TestApp, node_peer, screenshots, spawn_app};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// Where the screenshots go, for a person to look at: `target/widget-screenshots/`.
-fn screenshots() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/widget-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 #[derive(Clone)]
 struct Site {
@@ -236,9 +227,9 @@ fn warnings(observed: &Value) -> Vec<String> {
 async fn a_visitor_asks_across_pages_and_a_reload_gets_answers_streamed_rates_and_hears_a_person_live()
  {
     let app = spawn_app().await;
-    app.post(
-        "/api/v1/knowledge-base",
-        json!({"title": "How much does shipping cost?", "body": "Shipping within Germany costs 4.90 EUR. Orders over 50 EUR ship free."}),
+    app.create_entry(
+        "How much does shipping cost?",
+        "Shipping within Germany costs 4.90 EUR. Orders over 50 EUR ship free.",
     )
     .await;
     app.post(
@@ -340,9 +331,9 @@ async fn a_visitor_asks_across_pages_and_a_reload_gets_answers_streamed_rates_an
 async fn the_widget_is_accessible_in_light_and_dark_and_works_under_a_strict_content_security_policy()
  {
     let app = spawn_app().await;
-    app.post(
-        "/api/v1/knowledge-base",
-        json!({"title": "How do I return an item?", "body": "You can return anything within 30 days."}),
+    app.create_entry(
+        "How do I return an item?",
+        "You can return anything within 30 days.",
     )
     .await;
     let site = start_site(&app).await;
@@ -579,9 +570,9 @@ async fn start_outage_proxy(
 /// The outage scenario through a proxy that is unwell for the first four seconds.
 async fn outage(slow: bool) {
     let app = spawn_app().await;
-    app.post(
-        "/api/v1/knowledge-base",
-        json!({"title": "How much does shipping cost?", "body": "Shipping within Germany costs 4.90 EUR."}),
+    app.create_entry(
+        "How much does shipping cost?",
+        "Shipping within Germany costs 4.90 EUR.",
     )
     .await;
     let site = start_site(&app).await;
@@ -670,9 +661,9 @@ async fn size_welcome_avatar_and_theme_show_in_the_open_panel() {
 async fn the_sites_javascript_api_identifies_gives_context_opens_closes_and_forgets_and_refusals_are_shown()
  {
     let app = spawn_app().await;
-    app.post(
-        "/api/v1/knowledge-base",
-        json!({"title": "How much does shipping cost?", "body": "Shipping within Germany costs 4.90 EUR."}),
+    app.create_entry(
+        "How much does shipping cost?",
+        "Shipping within Germany costs 4.90 EUR.",
     )
     .await;
     let site = start_site(&app).await;
@@ -808,9 +799,9 @@ async fn an_ai_providers_answer_streams_into_the_widget_as_it_is_written() {
     ));
     let app =
         crate::helpers::spawn_app_with(|s| s.egress_allow = Some("127.0.0.1/32".into())).await;
-    app.post(
-        "/api/v1/knowledge-base",
-        json!({"title": "How much does shipping cost?", "body": "Shipping within Germany costs 4.90 EUR."}),
+    app.create_entry(
+        "How much does shipping cost?",
+        "Shipping within Germany costs 4.90 EUR.",
     )
     .await;
     app.graphql(

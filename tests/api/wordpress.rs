@@ -2,16 +2,12 @@
 //! from the server's own `plugin.zip`, set up through its settings page and a shortcode in Chromium
 //! (`tests/peers/wordpress.mjs`), and the widget checked on the published page.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{node_peer, spawn_app};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::helpers::{free_port, node_peer, root, screenshots, spawn_app};
 
 /// `php -S`, stopped when the test ends.
 struct PhpServer(Child);
@@ -32,14 +28,6 @@ fn run(command: &mut Command) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]
@@ -132,8 +120,7 @@ async fn the_plugin_installs_from_the_server_is_set_up_in_wordpress_and_its_shor
     assert!(up, "WordPress answers under php -S");
 
     // The screenshots stay for a person to look at, beside the widget's.
-    let shots = root().join("target/widget-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = screenshots();
     let job = json!({
         "chromium": "/usr/bin/chromium",
         "wordpress": url,

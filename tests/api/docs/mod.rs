@@ -16,10 +16,7 @@ mod tutorial;
 
 use std::path::{Path, PathBuf};
 
-/// The repository's root.
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+pub use crate::helpers::root;
 
 /// Whether this run rewrites the generated parts instead of checking them.
 fn writing() -> bool {
