@@ -24,3 +24,4 @@ pub mod refusal;
 pub mod requests;
 pub mod saml;
 pub mod settings;
+pub mod validation;
