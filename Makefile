@@ -40,6 +40,7 @@ test: tools system-deps web peers saml-idp wordpress python-peers browser servic
 ## Formatting and clippy with warnings denied.
 lint: tools system-deps web
 	npm run --prefix $(WEB) --silent lint
+	npm run --prefix $(CONSOLE) --silent lint
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --workspace -- -D warnings
 
@@ -126,13 +127,23 @@ node:
 
 peers: node $(PEERS)/node_modules/.package-lock.json
 
-## The front ends (web/: the website widget), installed from their lockfile and built into web/dist, which the
-## binary embeds: every target that compiles the server needs them.
-web: node $(WEB)/dist/manifest.json
+## The front ends (web/widget: the website widget; web/console: the team console), installed from their
+## lockfiles and built into web/dist, which the binary embeds: every target that compiles the server needs them.
+web: node $(WEB)/dist/manifest.json $(WEB)/dist/console/index.html
 
 $(WEB)/node_modules/.package-lock.json: $(WEB)/package.json $(WEB)/package-lock.json
 	npm ci --prefix $(WEB) --no-audit --no-fund --loglevel=error
 	@touch $@
+
+CONSOLE := $(WEB)/console
+
+$(CONSOLE)/node_modules/.package-lock.json: $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
+	npm ci --prefix $(CONSOLE) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The console's types come from schema.graphql: a schema change that breaks it fails here.
+$(WEB)/dist/console/index.html: $(CONSOLE)/node_modules/.package-lock.json schema.graphql $(shell find $(CONSOLE)/src $(CONSOLE)/index.html $(CONSOLE)/*.ts $(CONSOLE)/*.js $(CONSOLE)/*.mjs -type f -not -path '*/src/gql/*' 2>/dev/null)
+	npm run --prefix $(CONSOLE) --silent build
 
 $(WEB)/dist/manifest.json: $(WEB)/node_modules/.package-lock.json $(WEB)/build.mjs $(shell find $(WEB)/widget/src plugins/wordpress -type f 2>/dev/null)
 	npm run --prefix $(WEB) --silent build
@@ -196,4 +207,4 @@ services-check:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(PEERS)/node_modules $(PEERS)/.cache $(PEERS)/.venv $(WEB)/node_modules $(WEB)/dist data
+	rm -rf $(PEERS)/node_modules $(PEERS)/.cache $(PEERS)/.venv $(WEB)/node_modules $(CONSOLE)/node_modules $(CONSOLE)/src/gql $(WEB)/dist data

@@ -1,4 +1,4 @@
-//! Embeds the front ends that `make web` builds into web/dist: a table of each file's name and bytes.
+//! Embeds the front ends that `make web` builds into web/dist (the widget, and the console under console/): a table of each file's path and bytes.
 // A build script fails by panicking, with the reason.
 #![allow(clippy::expect_used, clippy::panic)]
 
@@ -17,21 +17,26 @@ fn main() {
          web/package-lock.json and builds them",
         manifest.display()
     );
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dist)
-        .expect("web/dist is readable")
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.is_file())
-        .collect();
+    let console = dist.join("console/index.html");
+    assert!(
+        console.exists(),
+        "the console is not built ({} is missing): run `make web`",
+        console.display()
+    );
+    let mut files = Vec::new();
+    walk(&dist, &mut files);
     files.sort();
     let mut table = String::from(
-        "/// Every file of web/dist: its name and its bytes.\npub static FILES: &[(&str, &[u8])] = &[\n",
+        "/// Every file of web/dist: its path under web/dist (`console/assets/…` for the console) and its bytes.\npub static FILES: &[(&str, &[u8])] = &[\n",
     );
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
         let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .expect("file names in web/dist are UTF-8");
+            .strip_prefix(&dist)
+            .expect("under web/dist")
+            .to_str()
+            .expect("file names in web/dist are UTF-8")
+            .replace('\\', "/");
         let absolute = path.canonicalize().expect("the file exists");
         writeln!(
             table,
@@ -43,4 +48,20 @@ fn main() {
     table.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("web_assets.rs");
     std::fs::write(out, table).expect("OUT_DIR is writable");
+}
+
+/// Every file under `dir`, at any depth (the console's build has `console/assets/`).
+fn walk(dir: &std::path::Path, files: &mut Vec<PathBuf>) {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    for entry in std::fs::read_dir(dir)
+        .expect("web/dist is readable")
+        .flatten()
+    {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, files);
+        } else if path.is_file() {
+            files.push(path);
+        }
+    }
 }

@@ -153,10 +153,19 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("{}", created.secret);
             println!();
             println!(
-                "Owner invitation (valid {} days): POST /api/v1/auth/accept-invitation {{\"token\": …, \"password\": …}}",
+                "Owner invitation (valid {} days): open the link to set a password, or POST /api/v1/auth/accept-invitation {{\"token\": …, \"password\": …}}",
                 service::identity::signin::INVITATION_DAYS
             );
             println!("{}", created.owner_invitation);
+            let public_url = settings
+                .public_url
+                .clone()
+                .filter(|url| !url.is_empty())
+                .unwrap_or_else(|| format!("http://{}", settings.bind));
+            println!(
+                "invitation-url {}",
+                service::identity::signin::invitation_url(&public_url, &created.owner_invitation)
+            );
         }
         Command::Org {
             command: OrgCommand::SetPlan { org, plan },

@@ -1,5 +1,5 @@
-//! The front ends built from web/ and embedded in the binary: the widget's loader at `/embed.js` and its
-//! bundle at a versioned, immutable URL under `/widget/assets/`.
+//! The front ends built from web/ and embedded in the binary: the widget (`/embed.js`, `/widget/assets/`) and
+//! the team console (`/console`, where `/` leads).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -8,7 +8,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
 
@@ -73,6 +73,9 @@ fn content_type(name: &str) -> &'static str {
         Some("svg") => "image/svg+xml",
         Some("html") => "text/html; charset=utf-8",
         Some("zip") => "application/zip",
+        Some("woff2") => "font/woff2",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
         _ => "application/octet-stream",
     }
 }
@@ -85,12 +88,15 @@ pub fn bundle_name() -> Option<&'static str> {
         .find(|name| name.starts_with("widget-") && name.ends_with(".js"))
 }
 
-/// `/embed.js` and `/widget/assets/{file}`, without credentials.
+/// `/embed.js`, `/widget/assets/{file}`, the console's pages and files, and `/` (to the console); without
+/// credentials: the console signs in through the API.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/embed.js",
-            get(|headers: HeaderMap| async move { serve("embed.js", LOADER_CACHE, &headers) }),
+            get(|headers: HeaderMap| async move {
+                cross_origin(serve("embed.js", LOADER_CACHE, &headers))
+            }),
         )
         .route(
             "/widget/assets/{file}",
@@ -99,9 +105,67 @@ pub fn router() -> Router<AppState> {
                 if bundle_name() != Some(file.as_str()) {
                     return ApiError::NotFound(format!("no widget asset {file:?}")).into_response();
                 }
-                serve(&file, BUNDLE_CACHE, &headers)
+                cross_origin(serve(&file, BUNDLE_CACHE, &headers))
             }),
         )
+        .route("/", get(|| async { Redirect::temporary(CONSOLE) }))
+        .route("/console", get(console_page))
+        .route("/console/", get(console_page))
+        .route("/console/assets/{file}", get(console_asset))
+        .route("/console/{*page}", get(console_page))
+}
+
+/// Where the console lives, and where `/` sends a browser.
+pub const CONSOLE: &str = "/console/";
+
+/// The console's policy: its own scripts and styles only, no framing by any site, the API on this origin
+/// (WebSocket included); images may come from elsewhere (an assistant's avatar URL).
+const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; \
+     connect-src 'self'; font-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
+
+/// Any page of the single-page console is its `index.html` (the app routes in the browser), never cached so
+/// that a new build is picked up at once; it names its hashed files.
+async fn console_page(headers: HeaderMap) -> Response {
+    let mut response = serve("console/index.html", "no-cache", &headers);
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONSOLE_CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+/// A file of the console's build: its name names its content, so it is cached for good.
+async fn console_asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let name = format!("console/assets/{file}");
+    if file.contains('/') || !ASSETS.contains_key(name.as_str()) {
+        return ApiError::NotFound(format!("no console asset {file:?}")).into_response();
+    }
+    serve(&name, BUNDLE_CACHE, &headers)
+}
+
+/// The widget's files load on any site, including one that isolates itself with Cross-Origin-Embedder-Policy.
+fn cross_origin(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("cross-origin"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
 }
 
 /// Answers a file: 304 when the browser's copy is current, else the best encoding the browser accepts.
@@ -139,15 +203,6 @@ fn serve(name: &str, cache: &'static str, headers: &HeaderMap) -> Response {
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
-    );
-    // Any site may load it, including one that isolates itself with Cross-Origin-Embedder-Policy.
-    h.insert(
-        "cross-origin-resource-policy",
-        HeaderValue::from_static("cross-origin"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
     );
     response
 }

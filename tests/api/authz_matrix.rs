@@ -505,6 +505,7 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             format!("/sessions?member_id={}", org.boot.owner.id),
             None,
         ),
+        "GET /auth/session" => rest(Method::GET, "/auth/session".to_owned(), None),
         "DELETE /sessions/{id}" => rest(
             Method::DELETE,
             format!("/sessions/{}", org.new_session(app).await),

@@ -13,6 +13,8 @@ mod authorization;
 mod authz_matrix;
 mod bad_input;
 mod cli;
+mod console;
+mod console_browser;
 mod conventions;
 mod conversations;
 mod docs;

@@ -308,6 +308,43 @@ impl Authz {
             .map_err(casbin_error)
     }
 
+    /// The plan feature that one of `principal`'s roles would need for `action` on `object`, if its role
+    /// allows it at all.
+    async fn feature_needed(
+        &self,
+        principal: &Principal,
+        object: &str,
+        action: &str,
+    ) -> Option<String> {
+        let inner = self.inner.read().await;
+        principal.casbin_roles().iter().find_map(|role| {
+            inner
+                .enforcer
+                .get_filtered_policy(0, vec![role.clone(), object.to_owned(), action.to_owned()])
+                .into_iter()
+                .find_map(|rule| rule.get(3).cloned())
+        })
+    }
+
+    /// The lowest plan that includes `feature`.
+    fn plan_with(&self, feature: &str) -> Option<Plan> {
+        self.feature_plans.get(feature).and_then(|p| Plan::named(p))
+    }
+
+    /// The (object, action) pairs that some policy rule names.
+    async fn policy_pairs(&self) -> std::collections::HashSet<(String, String)> {
+        let inner = self.inner.read().await;
+        inner
+            .enforcer
+            .get_policy()
+            .into_iter()
+            .filter_map(|rule| match rule.as_slice() {
+                [_, object, action, ..] => Some((object.clone(), action.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Why `principal` may not do `action` on `object`: its roles lack it (FORBIDDEN), or the plan does (PLAN_UPGRADE_REQUIRED).
     async fn denial(
         &self,
@@ -316,14 +353,7 @@ impl Authz {
         action: &str,
         what: String,
     ) -> ApiError {
-        let inner = self.inner.read().await;
-        let feature = principal.casbin_roles().iter().find_map(|role| {
-            inner
-                .enforcer
-                .get_filtered_policy(0, vec![role.clone(), object.to_owned(), action.to_owned()])
-                .into_iter()
-                .find_map(|rule| rule.get(3).cloned())
-        });
+        let feature = self.feature_needed(principal, object, action).await;
         match feature {
             Some(feature) => ApiError::PlanUpgradeRequired(format!(
                 "{what} needs the {} plan (feature {feature}); this organization is on the {} plan",
@@ -421,6 +451,58 @@ pub async fn includes_feature(principal: &Principal, feature: Feature) -> ApiRes
     Ok(authz
         .plan_includes(principal.organization_of_record(), feature.name())
         .await)
+}
+
+/// Whether the caller may do one thing, and if not, whether a plan would allow it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allowed,
+    /// The role allows it, the plan does not: this is the lowest plan that does.
+    NeedsPlan(Plan),
+    /// The role (or the key's scopes) does not allow it, on any plan.
+    Refused,
+}
+
+/// What the caller may do: each resource and action that the policy names (role grants aside), decided as
+/// [`authorize`] would decide it.
+pub async fn permissions(principal: &Principal) -> ApiResult<Vec<(Resource, Action, Decision)>> {
+    let authz = &principal.authz;
+    let named = authz.policy_pairs().await;
+    let mut decisions = Vec::new();
+    for resource in Resource::LISTED {
+        for action in Action::LISTED {
+            if !named.contains(&(resource.object().to_owned(), action.as_str().to_owned())) {
+                continue;
+            }
+            let decision = match authorize(principal, resource, action).await {
+                Ok(_) => Decision::Allowed,
+                Err(ApiError::PlanUpgradeRequired(_)) => {
+                    let feature = authz
+                        .feature_needed(principal, resource.object(), action.as_str())
+                        .await;
+                    // Allowed by the role but not the plan: the feature's plan, or for a key the plan whose
+                    // API access writes.
+                    let needed = match feature {
+                        Some(feature)
+                            if !authz
+                                .plan_includes(principal.organization_of_record(), &feature)
+                                .await =>
+                        {
+                            feature
+                        }
+                        _ => "api.write".to_owned(),
+                    };
+                    authz
+                        .plan_with(&needed)
+                        .map_or(Decision::Refused, Decision::NeedsPlan)
+                }
+                Err(ApiError::Forbidden(_)) => Decision::Refused,
+                Err(other) => return Err(other),
+            };
+            decisions.push((resource, action, decision));
+        }
+    }
+    Ok(decisions)
 }
 
 /// Whether the caller may use an API surface (`api` object, action `surface`): every member session does, keys

@@ -31,6 +31,25 @@ pub enum Resource {
 }
 
 impl Resource {
+    /// What a member or key may be told it can do (`Me.permissions`): every resource but the visitors' widget
+    /// and the role grants.
+    pub const LISTED: [Resource; 14] = [
+        Resource::Organization,
+        Resource::Assistant,
+        Resource::Visitor,
+        Resource::Conversation,
+        Resource::Message,
+        Resource::KnowledgeBase,
+        Resource::Analytics,
+        Resource::ApiKey,
+        Resource::AuditLog,
+        Resource::Member,
+        Resource::Plan,
+        Resource::Webhook,
+        Resource::Sso,
+        Resource::Cms,
+    ];
+
     /// The object name in `policy.csv`.
     pub fn object(self) -> &'static str {
         match self {
@@ -106,6 +125,9 @@ pub enum Action {
 }
 
 impl Action {
+    /// The actions `Me.permissions` lists (granting a role is told by the role itself).
+    pub const LISTED: [Action; 4] = [Action::Read, Action::Write, Action::Delete, Action::Export];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Read => "read",

@@ -439,3 +439,87 @@ named_enum! {
         System = "system",
     }
 }
+
+/// What a permission is about (`Me.permissions`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum PermissionResource {
+    /// The organization's name and settings.
+    Organization,
+    /// Assistants and their widget settings.
+    Assistants,
+    /// Website visitors and their contact details.
+    Visitors,
+    /// Conversations.
+    Conversations,
+    /// Messages of conversations.
+    Messages,
+    /// The knowledge base.
+    KnowledgeBase,
+    /// Analytics (and its CSV export).
+    Analytics,
+    /// API keys.
+    ApiKeys,
+    /// The audit log.
+    AuditLog,
+    /// Team members.
+    Members,
+    /// The organization's plan.
+    Plan,
+    /// Webhook endpoints and their deliveries.
+    Webhooks,
+    /// Single sign-on connections and enforcement.
+    Sso,
+    /// The embed code of site builders (Wix, Squarespace).
+    Cms,
+}
+
+impl PermissionResource {
+    /// The GraphQL name of a listed resource (`None` for the widget and role grants, which are not listed).
+    pub fn of(resource: crate::authz::Resource) -> Option<Self> {
+        use crate::authz::Resource as R;
+        Some(match resource {
+            R::Organization => Self::Organization,
+            R::Assistant => Self::Assistants,
+            R::Visitor => Self::Visitors,
+            R::Conversation => Self::Conversations,
+            R::Message => Self::Messages,
+            R::KnowledgeBase => Self::KnowledgeBase,
+            R::Analytics => Self::Analytics,
+            R::ApiKey => Self::ApiKeys,
+            R::AuditLog => Self::AuditLog,
+            R::Member => Self::Members,
+            R::Plan => Self::Plan,
+            R::Webhook => Self::Webhooks,
+            R::Sso => Self::Sso,
+            R::Cms => Self::Cms,
+            R::Widget | R::Role(_) => return None,
+        })
+    }
+}
+
+/// What a permission allows (`Me.permissions`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum PermissionAction {
+    /// Read it.
+    Read,
+    /// Create or change it.
+    Write,
+    /// Delete it.
+    Delete,
+    /// Download it in bulk (the analytics CSV export).
+    Export,
+}
+
+impl PermissionAction {
+    /// The GraphQL name of a listed action (`None` for granting a role).
+    pub fn of(action: crate::authz::Action) -> Option<Self> {
+        use crate::authz::Action as A;
+        Some(match action {
+            A::Read => Self::Read,
+            A::Write => Self::Write,
+            A::Delete => Self::Delete,
+            A::Export => Self::Export,
+            A::Grant => return None,
+        })
+    }
+}

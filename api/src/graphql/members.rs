@@ -1,12 +1,15 @@
 //! Team members and the organization's plan.
 
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use entities::user;
 
 use crate::auth::{Actor, Principal};
+use crate::authz::Decision;
 use crate::error::ApiResult;
 use crate::graphql::caller;
-use crate::graphql::enums::{ActorType, Plan, Role, SignInMethod};
+use crate::graphql::enums::{
+    ActorType, PermissionAction, PermissionResource, Plan, Role, SignInMethod,
+};
 use crate::graphql::loaders::{MemberKey, load};
 use crate::graphql::payloads::{Args, payload, payload_type};
 use crate::graphql::scalars::Timestamp;
@@ -70,6 +73,40 @@ impl Me {
             crate::service::identity::organizations::get_own(db, principal).await?,
         ))
     }
+    /// What the caller may do, as the server decides it from the role (or the key's scopes) and the plan: one
+    /// entry for each resource and action of the policy. Clients show what is allowed, and for what the plan
+    /// lacks, which plan has it.
+    async fn permissions(&self) -> async_graphql::Result<Vec<Permission>> {
+        Ok(crate::authz::permissions(&self.0)
+            .await?
+            .into_iter()
+            .filter_map(|(resource, action, decision)| {
+                Some(Permission {
+                    resource: PermissionResource::of(resource)?,
+                    action: PermissionAction::of(action)?,
+                    allowed: decision == Decision::Allowed,
+                    required_plan: match decision {
+                        Decision::NeedsPlan(plan) => Some(plan.into()),
+                        _ => None,
+                    },
+                })
+            })
+            .collect())
+    }
+}
+
+/// Whether the caller may do one thing.
+#[derive(SimpleObject)]
+pub struct Permission {
+    /// What it is about.
+    resource: PermissionResource,
+    /// What would be done.
+    action: PermissionAction,
+    /// Whether the caller may do it.
+    allowed: bool,
+    /// When the caller's role allows it but the organization's plan does not: the lowest plan that does. Null
+    /// when it is allowed, or when no plan would allow it to this role.
+    required_plan: Option<Plan>,
 }
 
 /// A member of the team.
@@ -275,6 +312,9 @@ payload_type! {
         member: Option<Member>,
         /// The token the member sets a password with; it cannot be read again.
         token: Option<String>,
+        /// The console's page where the member sets a password with the token (in the URL's fragment, which
+        /// browsers do not send to servers): the link to give the member.
+        url: Option<String>,
         /// When the token stops working.
         expires_at: Option<Timestamp>,
     }
@@ -369,8 +409,10 @@ impl MemberMutation {
     ) -> async_graphql::Result<Option<IssueInvitationPayload>> {
         let (db, principal) = caller(ctx)?;
         let result = signin::issue_invitation(db, principal, &id).await;
+        let base = crate::graphql::shared::<crate::config::PublicUrl>(ctx)?;
         payload(ctx, result, Args::Top, |invitation| {
             IssueInvitationPayload {
+                url: Some(signin::invitation_url(&base.0, &invitation.token)),
                 expires_at: invitation.member.invitation_expires_at.map(Timestamp),
                 member: Some(Member(invitation.member)),
                 token: Some(invitation.token),

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use entities::session;
 use serde::{Deserialize, Serialize};
@@ -9,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::credentials::credential;
 use crate::auth::{Actor, Principal};
 use crate::error::ApiError;
 use crate::rest::ListResponse;
@@ -20,6 +22,41 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(revoke))
+        .routes(routes!(current))
+}
+
+/// The session making the request, with its anti-CSRF token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CurrentSessionJson {
+    /// The session.
+    pub session: SessionJson,
+    /// The session's anti-CSRF token: send it as `X-CSRF-Token` with writes authenticated by the session cookie.
+    pub csrf_token: String,
+}
+
+/// The session making the request and its anti-CSRF token: how a page that holds only the HttpOnly session
+/// cookie (after an SSO sign-in, or a reload) learns the `X-CSRF-Token` to send with its writes.
+#[utoipa::path(get, operation_id = "currentSession", path = "/auth/session", tag = "sign-in",
+    responses(
+        (status = 200, description = "The caller's session.", body = CurrentSessionJson),
+        (status = 403, description = "The caller is an API key, which has no session.", body = crate::rest::openapi::ErrorBody),
+    ))]
+async fn current(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    headers: HeaderMap,
+) -> Result<Json<CurrentSessionJson>, ApiError> {
+    let Actor::User { session_id, .. } = &principal.actor else {
+        return Err(ApiError::Forbidden(
+            "an API key has no session: this tells a signed-in member their own".to_owned(),
+        ));
+    };
+    let (token, _) = credential(&headers)?;
+    let session = svc::get(&state.db, &principal, session_id).await?;
+    Ok(Json(CurrentSessionJson {
+        csrf_token: svc::csrf_token(&token),
+        session: SessionJson::of(&principal, session),
+    }))
 }
 
 /// A member's session as REST v1 shows it (never its token).

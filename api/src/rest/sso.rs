@@ -38,6 +38,8 @@ struct LookupJson {
     connection_id: String,
     protocol: String,
     login_url: String,
+    /// The organization signs in through SSO only: a password sign-in would be refused.
+    enforced: bool,
 }
 
 /// The login URL of the connection that serves the email's domain; 404 when none does (sign in locally).
@@ -45,7 +47,10 @@ async fn lookup(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<LookupParams>,
 ) -> Result<Json<LookupJson>, ApiError> {
-    let connection = svc::connections::lookup(&state.db, &params.email)
+    let svc::connections::Lookup {
+        connection,
+        enforced,
+    } = svc::connections::lookup(&state.db, &params.email)
         .await?
         .ok_or_else(|| {
             ApiError::NotFound(
@@ -59,6 +64,7 @@ async fn lookup(
         ),
         protocol: connection.protocol,
         connection_id: connection.id,
+        enforced,
     }))
 }
 

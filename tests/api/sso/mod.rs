@@ -560,6 +560,7 @@ async fn saml_login(
 }
 
 mod connections;
+mod console;
 mod oauth2;
 mod oidc;
 mod saml;

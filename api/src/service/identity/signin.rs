@@ -90,6 +90,16 @@ pub struct Credentials {
     pub organization_id: Option<String>,
 }
 
+/// The console's page where an invitation's token sets a password: the token rides in the fragment, which
+/// browsers keep out of requests, logs and `Referer`.
+pub fn invitation_url(public_url: &str, token: &str) -> String {
+    format!(
+        "{}{}invitation#token={token}",
+        public_url.trim_end_matches('/'),
+        crate::web::CONSOLE
+    )
+}
+
 /// Input of `POST /auth/accept-invitation`.
 #[derive(Clone, Debug)]
 pub struct AcceptInvitation {

@@ -483,7 +483,7 @@ pub async fn set_enforced(
 }
 
 /// The enabled connection that serves an email's domain (the discovery helper), if any.
-pub async fn lookup(db: &Db, email: &str) -> ApiResult<Option<sso_connection::Model>> {
+pub async fn lookup(db: &Db, email: &str) -> ApiResult<Option<Lookup>> {
     let email = crate::service::identity::organizations::validate_email("email", email)?;
     let Some((_, domain)) = email.rsplit_once('@') else {
         return Ok(None);
@@ -494,8 +494,27 @@ pub async fn lookup(db: &Db, email: &str) -> ApiResult<Option<sso_connection::Mo
     else {
         return Ok(None);
     };
-    Ok(sso_connection::Entity::find_by_id(row.connection_id)
+    let Some(connection) = sso_connection::Entity::find_by_id(row.connection_id)
         .filter(sso_connection::Column::Enabled.eq(true))
         .one(db.conn())
-        .await?)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let enforced = organization::Entity::find_by_id(&connection.organization_id)
+        .one(db.conn())
+        .await?
+        .is_some_and(|o| o.sso_enforced);
+    Ok(Some(Lookup {
+        connection,
+        enforced,
+    }))
+}
+
+/// Where an email's domain signs in.
+#[derive(Debug)]
+pub struct Lookup {
+    pub connection: sso_connection::Model,
+    /// The organization signs in through SSO only: no password form to offer.
+    pub enforced: bool,
 }

@@ -1,0 +1,271 @@
+// Drives Debian's Chromium (playwright-core) through the team console for the Rust end-to-end tests.
+//
+// Reads a job from stdin: {chromium, scenario, server, out, ...}, runs the scenario against the console at
+// `${server}/console`, and prints one JSON object of observations on stdout: what a member saw, axe-core's
+// findings on every page visited, console errors and Content-Security-Policy violations. Screenshots go to
+// `${out}/console-<name>.png` for a person to look at.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const job = JSON.parse(readFileSync(0, "utf8"));
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+const browser = await chromium.launch({
+  executablePath: job.chromium,
+  args: ["--no-sandbox", "--disable-dev-shm-usage"],
+});
+
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true };
+
+/** A page that records console messages, page errors, failed responses and CSP violations. */
+async function open(options = {}) {
+  const context = await browser.newContext({
+    viewport: options.viewport ?? { width: 1366, height: 860 },
+    isMobile: options.isMobile ?? false,
+    hasTouch: options.isMobile ?? false,
+  });
+  const page = await context.newPage();
+  const log = { console: [], errors: [], csp: [], failed: [] };
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") log.console.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => log.errors.push(String(e)));
+  page.on("response", (r) => {
+    if (r.status() >= 400) log.failed.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
+  });
+  await page.exposeFunction("__cspViolation", (v) => log.csp.push(v));
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) =>
+      window.__cspViolation(`${e.violatedDirective} ${e.blockedURI}`),
+    );
+  });
+  return { context, page, log };
+}
+
+/** axe-core's violations on the page as it is now, and a screenshot of it. */
+async function check(page, name, found) {
+  await page.screenshot({ path: `${job.out}/console-${name}.png`, fullPage: true });
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+  found[name] = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+    }));
+  });
+}
+
+const heading = (page) => page.locator("h1").first().innerText();
+
+/** Signs in through the form: the email first, then the password. */
+async function signIn(page, email, password) {
+  await page.getByLabel("Work email").fill(email);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+const path = (page) => new URL(page.url()).pathname + new URL(page.url()).search;
+
+const scenarios = {
+  /** The invitation link, a password set, a wrong then a right sign-in, the account page, sign-out. */
+  async invitation() {
+    const found = {};
+    const seen = {};
+    const { context, page, log } = await open();
+    await page.goto(job.invitationUrl);
+    await page.getByRole("heading", { name: "Set your password" }).waitFor();
+    await check(page, "invitation", found);
+    await page.getByLabel("New password").fill("short");
+    await page.getByLabel("Repeat the password").fill("short");
+    await page.getByRole("button", { name: "Set password" }).click();
+    seen.shortPassword = await page.locator("#password-error").innerText();
+    await page.getByLabel("New password").fill(job.password);
+    await page.getByLabel("Repeat the password").fill(job.password);
+    await page.getByRole("button", { name: "Set password" }).click();
+    seen.accepted = await page.getByRole("status").innerText();
+    seen.urlAfterAccepting = page.url();
+    await page.getByRole("link", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Sign in to Concierge" }).waitFor();
+    await check(page, "sign-in", found);
+
+    await signIn(page, job.email, "not the password at all");
+    seen.wrongPassword = await page.getByRole("alert").innerText();
+    await page.getByLabel("Password", { exact: true }).fill(job.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Inbox" }).waitFor();
+    seen.landed = path(page);
+    seen.nav = await page.getByRole("navigation", { name: "Console" }).getByRole("link").allInnerTexts();
+    seen.plan = await page.getByTestId("plan").innerText();
+    await check(page, "inbox-empty", found);
+    seen.cookies = (await context.cookies()).map((c) => ({ name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite }));
+    seen.storage = await page.evaluate(() => ({ local: Object.keys(localStorage), session: Object.keys(sessionStorage) }));
+
+    await page.getByRole("link", { name: "Your account" }).click();
+    await page.getByRole("heading", { name: "Where you are signed in" }).waitFor();
+    await page.getByTestId("session").first().waitFor();
+    seen.sessions = await page.getByTestId("session").count();
+    await check(page, "account", found);
+
+    // A reload keeps the session (the cookie), and the app reads its anti-CSRF token again.
+    await page.reload();
+    await page.getByRole("heading", { name: "Where you are signed in" }).waitFor();
+    await page.getByTestId("sign-out").click();
+    await page.getByRole("heading", { name: "Sign in to Concierge" }).waitFor();
+    await page.goto(`${job.server}/console/inbox`);
+    await page.getByRole("heading", { name: "Sign in to Concierge" }).waitFor();
+    seen.afterSignOut = path(page);
+
+    // A phone: the navigation folds into a menu.
+    const phone = await open(PHONE);
+    await phone.page.goto(`${job.server}/console/`);
+    await phone.page.getByRole("heading", { name: "Sign in to Concierge" }).waitFor();
+    await signIn(phone.page, job.email, job.password);
+    await phone.page.getByRole("heading", { name: "Inbox" }).waitFor();
+    seen.phoneNavHidden = !(await phone.page.getByRole("link", { name: "Your account" }).isVisible());
+    await phone.page.getByRole("button", { name: "Menu" }).click();
+    seen.phoneNavShown = await phone.page.getByRole("link", { name: "Your account" }).isVisible();
+    await check(phone.page, "inbox-phone-menu", found);
+    await phone.context.close();
+    await context.close();
+    return { ...seen, axe: found, errors: log.errors, csp: log.csp, console: log.console, failed: log.failed };
+  },
+
+  /** Single sign-on from the sign-in page through the identity provider's pages back into the console. */
+  async sso() {
+    const found = {};
+    const seen = {};
+    const { context, page, log } = await open();
+    await page.goto(`${job.server}/console${job.target}`);
+    await page.getByRole("heading", { name: "Sign in to Concierge" }).waitFor();
+    seen.signInPath = path(page);
+    await page.getByLabel("Work email").fill(job.email);
+    await page.getByRole("button", { name: "Continue" }).click();
+    await page.getByTestId("continue-sso").waitFor();
+    seen.passwordOffered = await page.getByRole("button", { name: "Use a password instead" }).isVisible();
+    seen.ssoText = await page.locator("form").innerText();
+    await check(page, "sign-in-sso", found);
+    if (job.lookOnly) {
+      await context.close();
+      return { ...seen, axe: found, errors: log.errors, csp: log.csp, console: log.console };
+    }
+    await page.getByTestId("continue-sso").click();
+    // oidc-provider's development pages: its login form (any password), then its consent form.
+    await page.locator("input[name=login]").waitFor();
+    await page.locator("input[name=login]").fill(job.login);
+    await page.locator("input[name=password]").fill("any password");
+    await page.locator("button[type=submit]").click();
+    await page.locator("button[type=submit]").waitFor();
+    if (!page.url().startsWith(job.server)) await page.locator("button[type=submit]").click();
+    await page.waitForURL(`${job.server}/console/**`);
+    await page.locator("main h1").first().waitFor();
+    seen.landed = path(page);
+    seen.heading = await heading(page);
+    seen.nav = await page.getByRole("navigation", { name: "Console" }).getByRole("link").allInnerTexts();
+    await page.getByTestId("session").first().waitFor();
+    seen.sessionMethod = await page.getByTestId("session").first().innerText();
+    await check(page, "account-after-sso", found);
+    await context.close();
+    return { ...seen, axe: found, errors: log.errors, csp: log.csp, console: log.console };
+  },
+
+  /** A visitor on a website and an agent in the inbox: each sees the other live. */
+  async live() {
+    const found = {};
+    const seen = {};
+    const agent = await open();
+    await agent.page.goto(`${job.server}/console/inbox`);
+    await signIn(agent.page, job.email, job.password);
+    await agent.page.getByRole("heading", { name: "Inbox" }).waitFor();
+    await agent.page.getByText("Live", { exact: true }).waitFor();
+
+    const visitor = await open();
+    await visitor.page.goto(job.site);
+    await visitor.page.locator("[data-testid=launcher]").click();
+    const input = visitor.page.locator("[data-testid=input]");
+    await input.fill(job.question);
+    let sent = Date.now();
+    await input.press("Enter");
+    // The only conversation: its preview is the newest message, the question or already its answer.
+    const row = agent.page.getByTestId("conversation-row").first();
+    await row.waitFor({ timeout: 15000 });
+    seen.rowAfterMs = Date.now() - sent;
+    await visitor.page.locator("[data-testid=message][data-author=assistant]").first().waitFor({ timeout: 15000 });
+
+    await row.click();
+    const conversation = agent.page.getByTestId("conversation");
+    await conversation.waitFor();
+    seen.conversationPath = path(agent.page);
+    await conversation.locator("[data-testid=message][data-author=VISITOR]").filter({ hasText: job.question }).waitFor();
+    await conversation.locator("[data-testid=message][data-author=ASSISTANT]").first().waitFor();
+    seen.sources = await conversation.getByTestId("sources").allInnerTexts();
+    seen.facts = await conversation.locator("dl").innerText();
+    await check(agent.page, "inbox-conversation", found);
+
+    // A second visitor message while the agent reads: it shows in the open conversation.
+    await input.fill(job.followUp);
+    sent = Date.now();
+    await input.press("Enter");
+    await conversation.locator("[data-testid=message][data-author=VISITOR]").filter({ hasText: job.followUp }).waitFor();
+    seen.messageAfterMs = Date.now() - sent;
+
+    // The agent takes over and answers; the visitor sees it live.
+    await agent.page.getByRole("button", { name: "Take over" }).click();
+    await agent.page.locator("[data-testid=conversation][data-status=HANDED_OFF]").waitFor();
+    seen.statusAfterTakeover = await conversation.getByTestId("status").innerText();
+    await agent.page.getByLabel(/^Reply to/).fill(job.reply);
+    sent = Date.now();
+    await agent.page.getByRole("button", { name: "Send" }).click();
+    const answered = visitor.page.locator("[data-testid=message][data-author=agent]").filter({ hasText: job.reply });
+    await answered.waitFor({ timeout: 15000 });
+    seen.replyReachedVisitorMs = Date.now() - sent;
+    await check(agent.page, "inbox-handed-off", found);
+
+    // An empty reply is refused with words, in place.
+    await agent.page.getByRole("button", { name: "Send" }).click();
+    seen.emptyReply = await agent.page.locator("#reply-error").innerText();
+
+    await agent.page.getByRole("button", { name: "Resolve" }).click();
+    await agent.page.locator("[data-testid=conversation][data-status=RESOLVED]").waitFor();
+    // The list follows, through the live events.
+    await row.locator(".badge", { hasText: "Resolved" }).waitFor({ timeout: 5000 }).catch(() => {});
+    seen.rowStatus = await row.locator(".badge").innerText();
+
+    // Filtered to handed-off conversations, the resolved one is gone.
+    await agent.page.getByLabel("Status").selectOption("HANDED_OFF");
+    await agent.page.getByText(/No conversations with the status handed off/).waitFor();
+    seen.filteredPath = path(agent.page);
+
+    // A phone shows the conversation alone, with a way back.
+    const phone = await open(PHONE);
+    await phone.page.goto(`${job.server}/console${seen.conversationPath.replace(/^\/console/, "")}`);
+    await signIn(phone.page, job.email, job.password);
+    await phone.page.getByTestId("conversation").waitFor();
+    seen.phoneBack = await phone.page.getByRole("link", { name: "← All conversations" }).isVisible();
+    await check(phone.page, "inbox-conversation-phone", found);
+    await phone.context.close();
+
+    const result = {
+      ...seen,
+      axe: found,
+      errors: [...agent.log.errors, ...visitor.log.errors],
+      csp: agent.log.csp,
+      console: agent.log.console,
+      failed: agent.log.failed,
+    };
+    await agent.context.close();
+    await visitor.context.close();
+    return result;
+  },
+};
+
+try {
+  const result = await scenarios[job.scenario]();
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,199 @@
+// conversations.ts — the inbox's GraphQL documents: the list's rows, one conversation with its messages, the
+// live events, and the agent's actions.
+import { graphql } from "../gql";
+
+export const ConversationRow = graphql(`
+  fragment ConversationRow on Conversation {
+    id
+    status
+    subject
+    sourceUrl
+    pageTitle
+    sentiment
+    createdAt
+    updatedAt
+    handedOffAt
+    assistantId
+    visitor {
+      id
+      name
+      email
+    }
+    assistant {
+      id
+      name
+    }
+    lastMessage: messages(last: 1) {
+      nodes {
+        id
+        author
+        body
+        createdAt
+      }
+    }
+  }
+`);
+
+export const InboxDocument = graphql(`
+  query Inbox($status: ConversationStatus, $assistantId: ID, $after: String) {
+    conversations(first: 50, status: $status, assistantId: $assistantId, after: $after) {
+      nodes {
+        ...ConversationRow
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      totalCount
+    }
+    assistants {
+      id
+      name
+    }
+  }
+`);
+
+export const RowDocument = graphql(`
+  query InboxRow($id: ID!) {
+    conversation(id: $id) {
+      ...ConversationRow
+    }
+  }
+`);
+
+export const MessageView = graphql(`
+  fragment MessageView on Message {
+    id
+    author
+    body
+    createdAt
+    confidence
+    sentiment
+    replySource
+    fallbackReason
+    sourceEntry {
+      id
+      title
+    }
+    citedEntries {
+      id
+      title
+    }
+  }
+`);
+
+export const ConversationDocument = graphql(`
+  query Conversation($id: ID!) {
+    conversation(id: $id) {
+      ...ConversationRow
+      browser
+      device
+      handoffReason
+      resolvedAt
+      firstResponseAt
+      messages(last: 100) {
+        nodes {
+          ...MessageView
+        }
+      }
+    }
+  }
+`);
+
+export const InboxEventsDocument = graphql(`
+  subscription InboxEvents($after: ID) {
+    organizationEvents(
+      types: [CONVERSATION_CREATED, CONVERSATION_UPDATED, CONVERSATION_RESOLVED, MESSAGE_CREATED, HANDOFF_REQUESTED]
+      after: $after
+    ) {
+      id
+      type
+      conversationId
+    }
+  }
+`);
+
+export const MessageAddedDocument = graphql(`
+  subscription MessageAdded($conversationId: ID!) {
+    messageAdded(conversationId: $conversationId) {
+      ...MessageView
+    }
+  }
+`);
+
+export const HandOffDocument = graphql(`
+  mutation HandOff($id: ID!) {
+    handOffConversation(id: $id) {
+      conversation {
+        id
+        status
+      }
+      userErrors {
+        field
+        message
+        code
+      }
+    }
+  }
+`);
+
+export const ReopenDocument = graphql(`
+  mutation Reopen($id: ID!) {
+    reopenConversation(id: $id) {
+      conversation {
+        id
+        status
+      }
+      userErrors {
+        field
+        message
+        code
+      }
+    }
+  }
+`);
+
+export const ResolveDocument = graphql(`
+  mutation Resolve($id: ID!) {
+    resolveConversation(id: $id) {
+      conversation {
+        id
+        status
+      }
+      userErrors {
+        field
+        message
+        code
+      }
+    }
+  }
+`);
+
+export const ReplyDocument = graphql(`
+  mutation Reply($input: SendMessageInput!) {
+    sendMessage(input: $input) {
+      message {
+        ...MessageView
+      }
+      userErrors {
+        field
+        message
+        code
+      }
+    }
+  }
+`);
+
+export const STATUS_NAMES = {
+  OPEN: "Open",
+  HANDED_OFF: "Handed off",
+  RESOLVED: "Resolved",
+  CLOSED: "Closed",
+} as const;
+
+export const HANDOFF_REASONS = {
+  REQUESTED: "a team member took over",
+  VISITOR_REQUEST: "the visitor asked for a person",
+  FAILED_RESPONSES: "the assistant could not answer several times",
+  NEGATIVE_SENTIMENT: "the visitor seemed unhappy",
+} as const;
