@@ -8,7 +8,7 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # Which databases `make test` runs the suite against.
 TEST_DATABASES ?= sqlite postgres
 
-.PHONY: run run-release test lint fmt schema docs web browser wordpress widget-bench bench relevance analytics-bench tools system-deps node peers saml-idp python-peers services-check clean
+.PHONY: run run-release test lint fmt schema docs web browser wordpress widget-bench console-bench bench relevance analytics-bench tools system-deps node peers saml-idp python-peers services-check clean
 
 # apt as root, or through sudo.
 APT = if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get $(1); else sudo DEBIAN_FRONTEND=noninteractive apt-get $(1); fi
@@ -79,6 +79,24 @@ widget-bench: tools web peers browser
 	    -d '{"title": "How much does shipping cost?", "body": "Shipping within Germany costs 4.90 EUR."}' >/dev/null; \
 	  node benches/widget.mjs --server $$server --assistant $$assistant --runs $(WIDGET_RUNS)
 
+## The team console in Chromium: the first page's size, the time to an interactive inbox (ratio to a blank page's
+## load) and the inbox's update latency (ratio to a plain graphql-ws client), see docs/explanation/performance.md.
+CONSOLE_RUNS ?= 20
+console-bench: tools web peers browser
+	$(CARGO) build --release --bin concierge
+	@set -e; dir=$$(mktemp -d); \
+	  out=$$(CONCIERGE_DATA_DIR=$$dir target/release/concierge bootstrap --org Bench --plan premium --email bench@bench.test); \
+	  key=$$(echo "$$out" | grep -x 'ck_[A-Za-z0-9_-]*'); \
+	  invitation=$$(echo "$$out" | grep -x 'ci_[A-Za-z0-9_-]*'); \
+	  CONCIERGE_DATA_DIR=$$dir CONCIERGE_BIND=127.0.0.1:0 CONCIERGE_LOG_FORMAT=json CONCIERGE_RATE_LIMITS=false \
+	    target/release/concierge serve > $$dir/server.log 2>&1 & pid=$$!; \
+	  trap "kill $$pid; rm -rf $$dir" EXIT; \
+	  for i in $$(seq 100); do grep -q listening $$dir/server.log && break; sleep 0.1; done; \
+	  server=http://$$(grep -o '"address":"[^"]*"' $$dir/server.log | head -1 | cut -d'"' -f4); \
+	  curl -sf -X POST $$server/api/v1/auth/accept-invitation -H 'content-type: application/json' \
+	    -d "{\"token\": \"$$invitation\", \"password\": \"bench password 0123456789\"}" >/dev/null; \
+	  node benches/console.mjs --server $$server --key $$key --email bench@bench.test --password 'bench password 0123456789' --runs $(CONSOLE_RUNS)
+
 ## Retrieval relevance on the FAQ set and retrieval latency at 5,000 and 100,000 entries (see README).
 relevance: tools web
 	$(CARGO) bench --bench relevance -- $(RELEVANCE_ARGS)
@@ -142,7 +160,7 @@ $(CONSOLE)/node_modules/.package-lock.json: $(CONSOLE)/package.json $(CONSOLE)/p
 	@touch $@
 
 # The console's types come from schema.graphql: a schema change that breaks it fails here.
-$(WEB)/dist/console/index.html: $(CONSOLE)/node_modules/.package-lock.json schema.graphql $(shell find $(CONSOLE)/src $(CONSOLE)/index.html $(CONSOLE)/*.ts $(CONSOLE)/*.js $(CONSOLE)/*.mjs -type f -not -path '*/src/gql/*' 2>/dev/null)
+$(WEB)/dist/console/index.html: $(CONSOLE)/node_modules/.package-lock.json schema.graphql $(shell find $(CONSOLE)/src $(CONSOLE)/*.html $(CONSOLE)/*.ts $(CONSOLE)/*.js $(CONSOLE)/*.mjs -type f -not -path '*/src/gql/*' 2>/dev/null)
 	npm run --prefix $(CONSOLE) --silent build
 
 $(WEB)/dist/manifest.json: $(WEB)/node_modules/.package-lock.json $(WEB)/build.mjs $(shell find $(WEB)/widget/src plugins/wordpress -type f 2>/dev/null)

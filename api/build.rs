@@ -17,12 +17,14 @@ fn main() {
          web/package-lock.json and builds them",
         manifest.display()
     );
-    let console = dist.join("console/index.html");
-    assert!(
-        console.exists(),
-        "the console is not built ({} is missing): run `make web`",
-        console.display()
-    );
+    for page in ["console/index.html", "console/graphiql.html"] {
+        let page = dist.join(page);
+        assert!(
+            page.exists(),
+            "the console is not built ({} is missing): run `make web`",
+            page.display()
+        );
+    }
     let mut files = Vec::new();
     walk(&dist, &mut files);
     files.sort();

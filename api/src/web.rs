@@ -74,6 +74,7 @@ fn content_type(name: &str) -> &'static str {
         Some("html") => "text/html; charset=utf-8",
         Some("zip") => "application/zip",
         Some("woff2") => "font/woff2",
+        Some("ttf") => "font/ttf",
         Some("png") => "image/png",
         Some("ico") => "image/x-icon",
         _ => "application/octet-stream",
@@ -118,11 +119,12 @@ pub fn router() -> Router<AppState> {
 /// Where the console lives, and where `/` sends a browser.
 pub const CONSOLE: &str = "/console/";
 
-/// The console's policy: its own scripts and styles only, no framing by any site, the API on this origin
-/// (WebSocket included); images may come from elsewhere (an assistant's avatar URL).
+/// The console's policy: its own scripts and styles only, framed by no other site (its own pages frame the
+/// widget's preview), the API on this origin (WebSocket included); images may come from elsewhere (an
+/// assistant's avatar URL).
 const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; \
      connect-src 'self'; font-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; \
-     form-action 'self'; frame-ancestors 'none'";
+     form-action 'self'; frame-ancestors 'self'";
 
 /// Any page of the single-page console is its `index.html` (the app routes in the browser), never cached so
 /// that a new build is picked up at once; it names its hashed files.
@@ -133,13 +135,38 @@ async fn console_page(headers: HeaderMap) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CONSOLE_CSP),
     );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
     h.insert(
         "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+/// The GraphQL explorer's policy: as the console's, but Monaco (GraphiQL's editor) writes style elements and
+/// attributes at run time, and GraphiQL's stylesheet carries its fonts as `data:` URLs.
+const GRAPHIQL_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self'; object-src 'none'; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// GraphiQL, built with the console (`web/console/graphiql.html`) and served from here: nothing from a CDN.
+pub fn graphiql_page(headers: &HeaderMap) -> Response {
+    let mut response = serve("console/graphiql.html", "no-cache", headers);
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(GRAPHIQL_CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
     response

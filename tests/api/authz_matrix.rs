@@ -427,6 +427,7 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
     match operation {
         "Query.me" => gql("{ me { role } }", json!({})),
         "Query.organization" => gql("{ organization { id } }", json!({})),
+        "Query.plans" => gql("{ plans { plan } }", json!({})),
         "Query.assistants" => gql("{ assistants { id } }", json!({})),
         "Query.assistant" => gql(
             "query($id: ID!) { assistant(id: $id) { id } }",

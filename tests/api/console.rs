@@ -35,7 +35,8 @@ async fn the_root_leads_to_the_console_whose_pages_are_its_index_under_a_strict_
         let h = page.headers().clone();
         assert_eq!(h["content-type"], "text/html; charset=utf-8", "{path}");
         assert_eq!(h["cache-control"], "no-cache", "{path}");
-        assert_eq!(h["x-frame-options"], "DENY");
+        // Framed by no other site (its own pages frame the widget's preview).
+        assert_eq!(h["x-frame-options"], "SAMEORIGIN");
         assert_eq!(h["x-content-type-options"], "nosniff");
         let csp = h["content-security-policy"].to_str().unwrap();
         for directive in [
@@ -43,7 +44,7 @@ async fn the_root_leads_to_the_console_whose_pages_are_its_index_under_a_strict_
             "script-src 'self'",
             "style-src 'self'",
             "connect-src 'self'",
-            "frame-ancestors 'none'",
+            "frame-ancestors 'self'",
             "object-src 'none'",
             "base-uri 'none'",
         ] {
@@ -259,6 +260,42 @@ async fn permissions_say_what_the_role_and_plan_allow_and_which_plan_has_the_res
         "only pairs the policy names: {p:?}"
     );
 
+    // What each plan includes, from the policy: each adds to the one below it.
+    let plans = app
+        .graphql_as(
+            &agent,
+            "{ plans { plan current features adds } }",
+            json!({}),
+        )
+        .await;
+    let plans = plans.body["data"]["plans"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", plans.text))
+        .clone();
+    let names: Vec<&str> = plans.iter().map(|p| p["plan"].as_str().unwrap()).collect();
+    assert_eq!(names, ["BASIC", "STANDARD", "PREMIUM"]);
+    assert_eq!(plans[2]["current"], true);
+    assert_eq!(plans[0]["current"], false);
+    assert_eq!(
+        plans[0]["adds"],
+        json!(["CORE", "INTEGRATIONS_BASIC", "EMBED"])
+    );
+    assert_eq!(
+        plans[2]["adds"],
+        json!([
+            "INTEGRATIONS_CRM_ADVANCED",
+            "API_SUBSCRIPTIONS",
+            "API_ANALYTICS_EXPORT",
+            "SSO"
+        ])
+    );
+    let all = |i: usize| plans[i]["features"].as_array().unwrap().len();
+    assert_eq!(
+        (all(0), all(1), all(2)),
+        (3, 9, 13),
+        "every feature of the policy is named: {plans:?}"
+    );
+
     // On the basic plan, what the plan lacks names the plan that has it.
     app.mutate(
         "mutation { setOrganizationPlan(plan: BASIC) { organization { plan } userErrors { message } } }",
@@ -329,4 +366,46 @@ async fn the_sign_in_lookup_says_whether_the_organization_enforces_sso() {
         .send(Method::GET, "/sso/lookup?email=ann@corp.test", None, None)
         .await;
     assert_eq!(lookup.body["enforced"], true, "{}", lookup.text);
+}
+
+#[tokio::test]
+async fn the_consoles_own_origin_may_preview_any_assistants_widget_and_other_sites_only_as_allowed()
+{
+    let app = spawn_app().await;
+    app.mutate(
+        "mutation($id: ID!) { updateAssistant(id: $id, input: {widget: {allowedOrigins: [\"https://shop.example.com\"]}}) { assistant { id } userErrors { field message } } }",
+        json!({"id": app.org.assistant.id}),
+        "updateAssistant",
+    )
+    .await;
+    let start = |origin: String| {
+        let app = &app;
+        async move {
+            client()
+                .post(app.url("/widget/v1/sessions"))
+                .header("origin", origin)
+                .json(&json!({"assistant_id": app.org.assistant.id}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // The console's preview runs on the server's own origin.
+    assert_eq!(start(app.address.clone()).await, StatusCode::CREATED);
+    assert_eq!(
+        start("https://shop.example.com".into()).await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        start("https://elsewhere.example".into()).await,
+        StatusCode::FORBIDDEN
+    );
+    // A look-alike of the server's origin on another port is another site.
+    let other_port = app
+        .address
+        .rsplit_once(':')
+        .map(|(host, _)| format!("{host}:1"))
+        .unwrap();
+    assert_eq!(start(other_port).await, StatusCode::FORBIDDEN);
 }

@@ -138,7 +138,23 @@ async fn an_invited_member_sets_a_password_signs_in_lands_in_the_inbox_and_signs
     );
     // Signed in: the inbox, the admin's sections, the plan.
     assert_eq!(seen["landed"], "/console/inbox");
-    assert_eq!(seen["nav"], json!(["Inbox", "Your account"]), "{seen}");
+    assert_eq!(
+        seen["nav"],
+        json!([
+            "Inbox",
+            "Knowledge base",
+            "Assistant and website",
+            "Analytics",
+            "Webhooks",
+            "API keys",
+            "Members",
+            "Single sign-on",
+            "Plan",
+            "Audit log",
+            "Your account"
+        ]),
+        "{seen}"
+    );
     assert_eq!(seen["plan"], "Premium plan");
     // The session lives in an HttpOnly cookie; nothing is kept in the page's storage.
     let cookies = seen["cookies"].as_array().unwrap();
@@ -272,4 +288,362 @@ async fn a_visitor_message_shows_live_in_the_inbox_and_the_agents_reply_reaches_
         .collect();
     assert_eq!(agent.len(), 1, "one reply, the empty one refused: {data}");
     assert_eq!(agent[0]["body"], reply);
+}
+
+/// The console's pages by the name of their screenshot.
+fn pages(names: &[&str]) -> Value {
+    let all = [
+        ("knowledge-base", "/knowledge-base"),
+        ("assistant", "/assistant"),
+        ("analytics", "/analytics"),
+        ("webhooks", "/settings/webhooks"),
+        ("api-keys", "/settings/api-keys"),
+        ("members", "/settings/members"),
+        ("sso", "/settings/sso"),
+        ("plan", "/settings/plan"),
+        ("audit-log", "/settings/audit-log"),
+        ("account", "/account"),
+    ];
+    Value::Object(
+        all.iter()
+            .filter(|(name, _)| names.contains(name))
+            .map(|(name, path)| ((*name).to_owned(), json!(path)))
+            .collect(),
+    )
+}
+
+const EVERY_PAGE: &[&str] = &[
+    "knowledge-base",
+    "assistant",
+    "analytics",
+    "webhooks",
+    "api-keys",
+    "members",
+    "sso",
+    "plan",
+    "audit-log",
+    "account",
+];
+
+#[tokio::test]
+async fn every_page_of_an_owner_passes_axe_on_a_laptop_and_a_phone() {
+    let app = spawn_app().await;
+    app.create_entry("How much does shipping cost?", "Shipping costs 4.90 EUR.")
+        .await;
+    app.create_conversation("Where is my parcel?").await;
+    member_with_password(&app, "olga@acme.test", "OWNER").await;
+    let seen = drive(
+        &app,
+        json!({
+            "scenario": "pages",
+            "email": "olga@acme.test",
+            "pages": pages(EVERY_PAGE),
+            "phonePages": pages(&["knowledge-base", "assistant", "analytics", "webhooks", "members", "sso"]),
+        }),
+    )
+    .await;
+    let mut checked: Vec<String> = EVERY_PAGE.iter().map(|p| (*p).to_owned()).collect();
+    checked.extend(
+        [
+            "knowledge-base",
+            "assistant",
+            "analytics",
+            "webhooks",
+            "members",
+            "sso",
+        ]
+        .iter()
+        .map(|p| format!("{p}-phone")),
+    );
+    let checked: Vec<&str> = checked.iter().map(String::as_str).collect();
+    assert_clean(&seen, &checked);
+    assert_eq!(
+        seen["nav"],
+        json!([
+            "Inbox",
+            "Knowledge base",
+            "Assistant and website",
+            "Analytics",
+            "Webhooks",
+            "API keys",
+            "Members",
+            "Single sign-on",
+            "Plan",
+            "Audit log",
+            "Your account"
+        ]),
+        "{seen}"
+    );
+    for (name, heading) in [
+        ("knowledge-base", "Knowledge base"),
+        ("webhooks", "Webhooks"),
+        ("api-keys", "API keys"),
+        ("members", "Members"),
+        ("sso", "Single sign-on"),
+        ("plan", "Plan"),
+        ("audit-log", "Audit log"),
+        ("account", "Your account"),
+    ] {
+        assert_eq!(seen["headings"][name], heading, "{seen}");
+    }
+    // A premium owner is offered every feature: no page asks for an upgrade.
+    assert!(seen.get("upgrades").is_none(), "{seen}");
+    for page in [
+        "knowledge-base",
+        "assistant",
+        "analytics",
+        "webhooks",
+        "members",
+        "sso",
+    ] {
+        assert_eq!(
+            seen[format!("{page}-phone-overflow")],
+            false,
+            "{page} is wider than a phone"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_agent_is_not_offered_the_admin_pages_and_a_standard_plan_sees_sso_as_premium() {
+    let app = spawn_app().await;
+    member_with_password(&app, "agnes@acme.test", "AGENT").await;
+    member_with_password(&app, "olga@acme.test", "OWNER").await;
+    let agent = drive(
+        &app,
+        json!({"scenario": "pages", "email": "agnes@acme.test", "pages": pages(&["knowledge-base", "plan", "account"])}),
+    )
+    .await;
+    assert_clean(&agent, &["knowledge-base", "plan", "account"]);
+    let nav: Vec<&str> = agent["nav"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    for admin_page in [
+        "Assistant and website",
+        "Webhooks",
+        "API keys",
+        "Members",
+        "Single sign-on",
+        "Audit log",
+    ] {
+        assert!(
+            !nav.contains(&admin_page),
+            "an agent is offered {admin_page}: {nav:?}"
+        );
+    }
+    assert!(
+        nav.contains(&"Inbox") && nav.contains(&"Knowledge base"),
+        "{nav:?}"
+    );
+
+    // On the standard plan, the owner sees single sign-on as a Premium feature, and webhooks as included.
+    let owner = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": "olga@acme.test", "password": PASSWORD})),
+        )
+        .await;
+    app.mutate_as(
+        owner.body["token"].as_str().unwrap(),
+        "mutation { setOrganizationPlan(plan: STANDARD) { organization { plan } userErrors { message } } }",
+        json!({}),
+        "setOrganizationPlan",
+    )
+    .await;
+    let standard = drive(
+        &app,
+        json!({"scenario": "pages", "email": "olga@acme.test", "pages": pages(&["sso", "webhooks", "plan"])}),
+    )
+    .await;
+    assert_clean(&standard, &["sso", "webhooks", "plan"]);
+    assert!(
+        standard["nav"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Single sign-onPremium")),
+        "{standard}"
+    );
+    assert!(
+        standard["nav"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Webhooks")),
+        "{standard}"
+    );
+    assert_eq!(
+        standard["upgrades"],
+        json!({"sso": "PREMIUM"}),
+        "{standard}"
+    );
+}
+
+#[tokio::test]
+async fn an_entry_written_in_the_console_is_tried_and_then_answers_a_visitor() {
+    let app = spawn_app().await;
+    member_with_password(&app, "adam@acme.test", "ADMIN").await;
+    let site = start_site(&app).await;
+    let body = "Gift cards never expire and can be used online and in our shops.";
+    let seen = drive(
+        &app,
+        json!({
+            "scenario": "knowledge",
+            "email": "adam@acme.test",
+            "site": site,
+            "title": "Do gift cards expire?",
+            "body": body,
+            "question": "Do gift cards expire?",
+        }),
+    )
+    .await;
+    assert_clean(&seen, &["knowledge-base-entry"]);
+    assert!(
+        !seen["emptyErrors"].as_array().unwrap().is_empty(),
+        "an empty entry is refused in words: {seen}"
+    );
+    assert_eq!(seen["listed"], 1, "{seen}");
+    assert_eq!(seen["answered"], "true", "{seen}");
+    assert!(
+        seen["verdict"]
+            .as_str()
+            .unwrap()
+            .contains("Do gift cards expire?"),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["answer"], body,
+        "the visitor gets the entry written in the console: {seen}"
+    );
+    let stored = app.get("/api/v1/knowledge-base?search=gift").await;
+    assert_eq!(stored.body["data"][0]["body"], body, "{}", stored.text);
+}
+
+/// An endpoint on loopback that takes webhook deliveries and counts them.
+async fn start_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/hook",
+        listener.local_addr().unwrap().port()
+    );
+    let router = Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let seen = seen.clone();
+            async move {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                "ok"
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, count)
+}
+
+#[tokio::test]
+async fn a_webhook_added_in_the_console_shows_its_secret_once_and_its_test_delivery() {
+    let app =
+        crate::helpers::spawn_app_with(|s| s.egress_allow = Some("127.0.0.1/32".into())).await;
+    member_with_password(&app, "adam@acme.test", "ADMIN").await;
+    let (receiver, received) = start_receiver().await;
+    let seen = drive(
+        &app,
+        json!({"scenario": "webhook", "email": "adam@acme.test", "receiver": receiver}),
+    )
+    .await;
+    assert_clean(&seen, &["webhook-created", "webhook-log"]);
+    assert!(
+        seen["refusedUrl"].as_str().unwrap().contains("local"),
+        "{seen}"
+    );
+    assert!(
+        seen["secret"].as_str().unwrap().starts_with("whsec_"),
+        "{seen}"
+    );
+    assert_eq!(seen["deliveryStatus"], "SUCCEEDED", "{seen}");
+    assert_eq!(
+        seen["secretAfterReload"], 0,
+        "the secret is shown once: {seen}"
+    );
+    assert!(received.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    let hooks = app.get("/api/v1/webhooks").await;
+    assert_eq!(
+        hooks.body["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        hooks.text
+    );
+    assert_eq!(hooks.body["data"][0]["url"], receiver);
+}
+
+#[tokio::test]
+async fn an_api_key_created_in_the_console_is_shown_once_and_works() {
+    let app = spawn_app().await;
+    member_with_password(&app, "adam@acme.test", "ADMIN").await;
+    let seen = drive(
+        &app,
+        json!({"scenario": "apiKey", "email": "adam@acme.test"}),
+    )
+    .await;
+    assert_clean(&seen, &["api-key-created"]);
+    assert!(
+        seen["networkError"]
+            .as_str()
+            .unwrap()
+            .contains("not-a-network"),
+        "{seen}"
+    );
+    let secret = seen["secret"].as_str().unwrap();
+    assert!(secret.starts_with("ck_"), "{seen}");
+    assert_eq!(
+        seen["secretAfterReload"], 0,
+        "the secret is shown once: {seen}"
+    );
+    // Scoped to reading the organization: it reads an assistant's embed code and may not read conversations.
+    let embed = app
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/assistants/{}/embed", app.org.assistant.id),
+            Some(secret),
+            None,
+        )
+        .await;
+    assert_eq!(embed.status, 200, "{}", embed.text);
+    let conversations = app
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/conversations",
+            Some(secret),
+            None,
+        )
+        .await;
+    assert_eq!(conversations.status, 403, "{}", conversations.text);
+}
+
+#[tokio::test]
+async fn graphiql_runs_a_query_with_the_session_and_loads_nothing_from_elsewhere() {
+    let app = spawn_app().await;
+    member_with_password(&app, "olga@acme.test", "OWNER").await;
+    let seen = drive(
+        &app,
+        json!({"scenario": "graphiql", "email": "olga@acme.test"}),
+    )
+    .await;
+    assert_eq!(seen["csp"], json!([]), "{seen}");
+    assert_eq!(seen["errors"], json!([]), "{seen}");
+    assert!(
+        seen["result"].as_str().unwrap().contains("PREMIUM"),
+        "{seen}"
+    );
+    let server = app.address.trim_start_matches("http://");
+    assert_eq!(
+        seen["hosts"],
+        json!([server]),
+        "every request to this server: {seen}"
+    );
 }

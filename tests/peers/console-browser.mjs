@@ -261,6 +261,183 @@ const scenarios = {
     await visitor.context.close();
     return result;
   },
+
+  /** Every page a member's role offers, on a laptop and on a phone: axe-core and a screenshot of each. */
+  async pages() {
+    const found = {};
+    const seen = { headings: {}, nav: [] };
+    const { context, page, log } = await open();
+    await page.goto(`${job.server}/console/`);
+    await signIn(page, job.email, job.password);
+    await page.getByRole("heading", { name: "Inbox" }).waitFor();
+    seen.nav = await page.getByRole("navigation", { name: "Console" }).getByRole("link").allInnerTexts();
+    for (const [name, path] of Object.entries(job.pages)) {
+      await page.goto(`${job.server}/console${path}`);
+      await page.locator("main h1").first().waitFor();
+      // Lazily loaded pages and their first query: wait until nothing is loading.
+      await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 10000 });
+      await page.waitForTimeout(300);
+      seen.headings[name] = await heading(page);
+      const upgrade = page.getByTestId("upgrade");
+      if ((await upgrade.count()) > 0) seen.upgrades = { ...seen.upgrades, [name]: await upgrade.first().getAttribute("data-plan") };
+      await check(page, name, found);
+    }
+    const phone = await open(PHONE);
+    await phone.page.goto(`${job.server}/console/`);
+    await signIn(phone.page, job.email, job.password);
+    await phone.page.getByRole("heading", { name: "Inbox" }).waitFor();
+    for (const [name, path] of Object.entries(job.phonePages ?? {})) {
+      await phone.page.goto(`${job.server}/console${path}`);
+      await phone.page.locator("main h1").first().waitFor();
+      await phone.page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 10000 });
+      seen.headings[`${name}-phone`] = await heading(phone.page);
+      seen[`${name}-phone-overflow`] = await phone.page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+      await check(phone.page, `${name}-phone`, found);
+    }
+    await phone.context.close();
+    await context.close();
+    return { ...seen, axe: found, errors: [...log.errors, ...phone.log.errors], csp: log.csp, console: log.console, failed: log.failed };
+  },
+
+  /** A knowledge-base entry written in the console, found by "try a question", then answering a visitor. */
+  async knowledge() {
+    const found = {};
+    const seen = {};
+    const { context, page, log } = await open();
+    await page.goto(`${job.server}/console/knowledge-base`);
+    await signIn(page, job.email, job.password);
+    await page.getByRole("heading", { name: "Knowledge base", exact: true }).waitFor();
+    await page.getByTestId("kb-new").click();
+    const form = page.getByTestId("kb-entry-form");
+    await form.getByTestId("kb-save").click();
+    seen.emptyErrors = await form.locator(".error").allInnerTexts();
+    await form.getByLabel("Title", { exact: true }).fill(job.title);
+    await form.getByLabel("Answer", { exact: false }).first().fill(job.body);
+    await form.getByTestId("kb-save").click();
+    await page.getByTestId("kb-status").filter({ hasText: job.title }).waitFor();
+    seen.status = await page.getByTestId("kb-status").innerText();
+    await page.getByTestId("kb-entry").filter({ hasText: job.title }).first().waitFor({ timeout: 5000 }).catch(() => {});
+    seen.listed = await page.getByTestId("kb-entry").filter({ hasText: job.title }).count();
+    await page.getByTestId("kb-try-question").fill(job.question);
+    await page.getByTestId("kb-try-question").press("Enter");
+    await page.getByTestId("kb-try-result").waitFor();
+    seen.verdict = await page.getByTestId("kb-try-verdict").innerText();
+    seen.answered = await page.getByTestId("kb-try-verdict").getAttribute("data-answered");
+    seen.matches = await page.getByTestId("kb-match").allInnerTexts();
+    await check(page, "knowledge-base-entry", found);
+
+    const visitor = await open();
+    await visitor.page.goto(job.site);
+    await visitor.page.locator("[data-testid=launcher]").click();
+    const input = visitor.page.locator("[data-testid=input]");
+    await input.fill(job.question);
+    await input.press("Enter");
+    const answer = visitor.page.locator("[data-testid=message][data-author=assistant]").first();
+    await answer.waitFor({ timeout: 15000 });
+    await visitor.page.waitForFunction(
+      () => {
+        const host = document.querySelector("[data-concierge-widget]");
+        const bubble = host?.shadowRoot?.querySelector("[data-testid=message][data-author=assistant]");
+        return bubble?.getAttribute("data-message-id");
+      },
+      null,
+      { timeout: 15000 },
+    );
+    seen.answer = (await answer.innerText()).trim();
+    await visitor.context.close();
+    await context.close();
+    return { ...seen, axe: found, errors: log.errors, csp: log.csp, console: log.console };
+  },
+
+  /** A webhook added in the console: its secret shown once, a test event delivered and shown in its log. */
+  async webhook() {
+    const found = {};
+    const seen = {};
+    const { context, page, log } = await open();
+    await page.goto(`${job.server}/console/settings/webhooks`);
+    await signIn(page, job.email, job.password);
+    await page.getByTestId("webhook-add").click();
+    const form = page.getByTestId("webhook-form");
+    await form.getByTestId("webhook-url").fill("http://localhost/hook");
+    await form.getByTestId("webhook-events-all").check();
+    await form.getByTestId("webhook-save").click();
+    await form.locator(".error").first().waitFor();
+    seen.refusedUrl = await form.locator(".error").first().innerText();
+    await form.getByTestId("webhook-url").fill(job.receiver);
+    await form.getByTestId("webhook-save").click();
+    await page.getByTestId("webhook-secret").waitFor();
+    seen.secret = await page.getByTestId("webhook-secret").getByTestId("secret-value").innerText();
+    seen.path = path(page);
+    await check(page, "webhook-created", found);
+    await page.getByTestId("webhook-test").click();
+    const delivery = page.locator("[data-testid=webhook-delivery][data-event='webhook.test']").first();
+    await delivery.waitFor({ timeout: 15000 });
+    await page
+      .locator("[data-testid=webhook-delivery][data-event='webhook.test'][data-status=SUCCEEDED]")
+      .first()
+      .waitFor({ timeout: 20000 });
+    seen.deliveryStatus = await delivery.getAttribute("data-status");
+    seen.logStatus = await page.getByTestId("webhook-log-status").innerText();
+    await check(page, "webhook-log", found);
+    // Shown once: after a reload the page has no secret to show.
+    await page.reload();
+    await page.getByTestId("webhook-deliveries").waitFor();
+    seen.secretAfterReload = await page.getByTestId("webhook-secret").count();
+    await context.close();
+    return { ...seen, axe: found, errors: log.errors, csp: log.csp, console: log.console };
+  },
+
+  /** An API key created in the console: its secret shown once. */
+  async apiKey() {
+    const found = {};
+    const seen = {};
+    const { context, page, log } = await open();
+    await page.goto(`${job.server}/console/settings/api-keys`);
+    await signIn(page, job.email, job.password);
+    await page.getByTestId("api-key-create").click();
+    const form = page.getByTestId("api-key-form");
+    await form.getByTestId("api-key-name").fill("Zapier export");
+    await form.getByTestId("api-key-mode-scopes").check();
+    await form.getByTestId("api-key-scope").first().check();
+    await form.getByTestId("api-key-networks").fill("not-a-network");
+    await form.getByTestId("api-key-save").click();
+    await form.locator(".error").first().waitFor();
+    seen.networkError = await form.locator(".error").first().innerText();
+    await form.getByTestId("api-key-networks").fill("");
+    await form.getByTestId("api-key-save").click();
+    await page.getByTestId("api-key-created").waitFor();
+    seen.secret = await page.getByTestId("api-key-created").getByTestId("secret-value").innerText();
+    seen.rows = await page.getByTestId("api-key-row").count();
+    await check(page, "api-key-created", found);
+    await page.reload();
+    await page.getByTestId("api-key-row").first().waitFor();
+    seen.secretAfterReload = await page.getByTestId("api-key-created").count();
+    await context.close();
+    return { ...seen, axe: found, errors: log.errors, csp: log.csp, console: log.console };
+  },
+
+  /** GraphiQL at /graphql, served by the server with everything it loads: a query run with the session. */
+  async graphiql() {
+    const seen = {};
+    const { context, page, log } = await open();
+    const hosts = new Set();
+    page.on("request", (r) => hosts.add(new URL(r.url()).host));
+    await page.goto(`${job.server}/console/`);
+    await signIn(page, job.email, job.password);
+    await page.getByRole("heading", { name: "Inbox" }).waitFor();
+    await page.goto(`${job.server}/graphql`);
+    await page.locator(".graphiql-container").waitFor({ timeout: 20000 });
+    await page.locator(".graphiql-query-editor .monaco-editor").first().waitFor({ timeout: 20000 });
+    // Its starting query asks `{ me { role plan } }`: run it.
+    await page.locator(".graphiql-execute-button").click();
+    const result = page.locator(".result-window");
+    await result.filter({ hasText: "OWNER" }).waitFor({ timeout: 15000 }).catch(() => {});
+    seen.result = await result.innerText().catch(() => "");
+    await page.screenshot({ path: `${job.out}/console-graphiql.png` });
+    seen.hosts = [...hosts];
+    await context.close();
+    return { ...seen, errors: log.errors, csp: log.csp, console: log.console, failed: log.failed };
+  },
 };
 
 try {

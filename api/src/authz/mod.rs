@@ -159,6 +159,8 @@ pub struct Authz {
     inner: RwLock<Inner>,
     /// The smallest plan that includes each feature, for the upgrade message.
     feature_plans: HashMap<String, String>,
+    /// Every plan feature with the lowest plan that includes it, cheapest plan first, in the policy's order.
+    features: Vec<(String, Plan)>,
 }
 
 impl fmt::Debug for Authz {
@@ -213,20 +215,23 @@ impl Authz {
         }
         links.values_mut().for_each(|targets| targets.sort());
         let mut feature_plans = HashMap::new();
-        for plan in ["basic", "standard", "premium"] {
+        let mut features = Vec::new();
+        for plan in Plan::ALL {
             for rule in rules.iter().filter(|r| r.ptype == "g2") {
                 if let [from, feature] = rule.values.as_slice()
                     && *from == format!("plan:{plan}")
+                    && !feature.starts_with("plan:")
+                    && !feature_plans.contains_key(feature)
                 {
-                    feature_plans
-                        .entry(feature.clone())
-                        .or_insert_with(|| plan.to_owned());
+                    feature_plans.insert(feature.clone(), plan.as_str().to_owned());
+                    features.push((feature.clone(), plan));
                 }
             }
         }
         Self {
             inner: RwLock::new(Inner { enforcer, links }),
             feature_plans,
+            features,
         }
     }
 
@@ -270,6 +275,11 @@ impl Authz {
     /// Whether `plan` includes `feature` (for background work, which has no principal to relink).
     pub async fn plan_has(&self, plan: Plan, feature: Feature) -> bool {
         self.plan_includes(&plan_name(plan), feature.name()).await
+    }
+
+    /// Every plan feature of the policy with the lowest plan that includes it, cheapest plan first.
+    pub fn features(&self) -> &[(String, Plan)] {
+        &self.features
     }
 
     /// Drops what the enforcer holds for a revoked key or a deactivated member.

@@ -523,3 +523,56 @@ impl PermissionAction {
         })
     }
 }
+
+/// A feature that a plan includes (`plans`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum PlanFeature {
+    /// Conversations, the knowledge base, assistants, analytics, API keys, members and the audit log.
+    Core,
+    /// The website widget and its embed code for plain HTML, WordPress and Shopify.
+    Embed,
+    /// The basic integrations.
+    IntegrationsBasic,
+    /// The embed code for site builders (Wix, Squarespace).
+    IntegrationsCms,
+    /// CRM integrations.
+    IntegrationsCrm,
+    /// Help-desk integrations.
+    IntegrationsHelpdesk,
+    /// Webhooks: signed events posted to your endpoints.
+    Webhooks,
+    /// API keys that change data (below, keys only read through REST).
+    ApiWrite,
+    /// The GraphQL API for API keys.
+    ApiGraphql,
+    /// The advanced CRM integrations.
+    IntegrationsCrmAdvanced,
+    /// Live GraphQL subscriptions for API keys.
+    ApiSubscriptions,
+    /// The analytics CSV export.
+    ApiAnalyticsExport,
+    /// Single sign-on (SAML 2.0, OpenID Connect, OAuth 2.0) and its enforcement.
+    Sso,
+}
+
+impl PlanFeature {
+    /// The feature of a name in the policy (`api.graphql`), if the API names it.
+    pub fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "core" => Self::Core,
+            "embed" => Self::Embed,
+            "integrations.basic" => Self::IntegrationsBasic,
+            "integrations.cms" => Self::IntegrationsCms,
+            "integrations.crm" => Self::IntegrationsCrm,
+            "integrations.helpdesk" => Self::IntegrationsHelpdesk,
+            "webhooks" => Self::Webhooks,
+            "api.write" => Self::ApiWrite,
+            "api.graphql" => Self::ApiGraphql,
+            "integrations.crm_advanced" => Self::IntegrationsCrmAdvanced,
+            "api.subscriptions" => Self::ApiSubscriptions,
+            "api.analytics_export" => Self::ApiAnalyticsExport,
+            "sso" => Self::Sso,
+            _ => return None,
+        })
+    }
+}

@@ -3,12 +3,11 @@
 //! async-graphql-axum always answers `application/graphql-response+json` with status 200, which fails clients
 //! that accept only `application/json` and the spec's status-code rules; so the transport lives here.
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::auth::Principal;
@@ -117,7 +116,7 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     if wants_html && !pairs.iter().any(|(k, _)| k == "query") {
-        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+        return crate::web::graphiql_page(&headers);
     }
     let media = Media::negotiate(&headers);
     let params = match get_params(pairs) {

@@ -8,7 +8,7 @@ use crate::authz::Decision;
 use crate::error::ApiResult;
 use crate::graphql::caller;
 use crate::graphql::enums::{
-    ActorType, PermissionAction, PermissionResource, Plan, Role, SignInMethod,
+    ActorType, PermissionAction, PermissionResource, Plan, PlanFeature, Role, SignInMethod,
 };
 use crate::graphql::loaders::{MemberKey, load};
 use crate::graphql::payloads::{Args, payload, payload_type};
@@ -93,6 +93,42 @@ impl Me {
             })
             .collect())
     }
+}
+
+/// A plan tier and what it includes.
+#[derive(SimpleObject)]
+pub struct PlanDescription {
+    /// The plan.
+    plan: Plan,
+    /// Every feature it includes, those of the plans below it too.
+    features: Vec<PlanFeature>,
+    /// The features it adds to the plan below it.
+    adds: Vec<PlanFeature>,
+    /// Whether it is the caller's organization's plan.
+    current: bool,
+}
+
+/// Each plan, cheapest first, with its features as the policy gives them.
+pub fn plan_descriptions(principal: &Principal) -> Vec<PlanDescription> {
+    let features = principal.authz.features();
+    crate::auth::Plan::ALL
+        .into_iter()
+        .map(|plan| {
+            let named = |keep: &dyn Fn(crate::auth::Plan) -> bool| {
+                features
+                    .iter()
+                    .filter(|(_, lowest)| keep(*lowest))
+                    .filter_map(|(name, _)| PlanFeature::named(name))
+                    .collect()
+            };
+            PlanDescription {
+                plan: plan.into(),
+                features: named(&|lowest| lowest <= plan),
+                adds: named(&|lowest| lowest == plan),
+                current: plan == principal.plan,
+            }
+        })
+        .collect()
 }
 
 /// Whether the caller may do one thing.

@@ -33,6 +33,21 @@ impl OrganizationQuery {
         Ok(Organization(organizations::get_own(db, principal).await?))
     }
 
+    /// Each plan tier, cheapest first, with the features it includes: what an upgrade would add.
+    async fn plans(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::graphql::members::PlanDescription>> {
+        let (_, principal) = caller(ctx)?;
+        crate::authz::authorize(
+            principal,
+            crate::authz::Resource::Plan,
+            crate::authz::Action::Read,
+        )
+        .await?;
+        Ok(crate::graphql::members::plan_descriptions(principal))
+    }
+
     /// The organization's assistants.
     async fn assistants(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Assistant>> {
         let (db, principal) = caller(ctx)?;

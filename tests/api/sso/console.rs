@@ -29,7 +29,11 @@ async fn oidc_sign_in_from_the_console_lands_on_the_page_asked_for_and_enforceme
         "{seen}"
     );
     // Provisioned just in time with the role its groups map to.
-    assert_eq!(seen["nav"], json!(["Inbox", "Your account"]), "{seen}");
+    assert_eq!(
+        seen["nav"],
+        json!(["Inbox", "Knowledge base", "Plan", "Your account"]),
+        "{seen}"
+    );
 
     app.mutate(
         "mutation { setSsoEnforced(enforced: true) { organization { ssoEnforced } userErrors { message } } }",

@@ -111,13 +111,15 @@ async fn limit(State(state): State<AppState>, request: Request, next: Next) -> R
 }
 
 /// The page and client a widget request comes from.
-fn site(parts: &Parts) -> Site {
+fn site(parts: &Parts, state: &AppState) -> Site {
     Site {
         origin: parts
             .headers
             .get(header::ORIGIN)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        own_page: parts.headers.contains_key(header::ORIGIN)
+            && crate::auth::credentials::is_same_origin(&parts.headers, Some(&state.public_url)),
         client: origin_of(&parts.extensions, &parts.headers),
     }
 }
@@ -125,11 +127,11 @@ fn site(parts: &Parts) -> Site {
 /// The page and client of a request.
 struct FromSite(Site);
 
-impl<S: Send + Sync> FromRequestParts<S> for FromSite {
+impl FromRequestParts<AppState> for FromSite {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        Ok(Self(site(parts)))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Self(site(parts, state)))
     }
 }
 
@@ -152,7 +154,7 @@ impl FromRequestParts<AppState> for Visitor {
             &state.authz,
             state.settings.widget_session_idle_days,
             token,
-            &site(parts),
+            &site(parts, state),
         )
         .await?;
         Ok(Self(principal))

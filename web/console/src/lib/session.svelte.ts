@@ -1,7 +1,13 @@
 // session.svelte.ts — who is signed in: the session (its anti-CSRF token kept in memory only, never in storage),
 // the member, the organization, and what the role and plan allow.
 import { graphql } from "../gql";
-import type { OrganizationPlan, PermissionAction, PermissionResource, ViewerQuery } from "../gql/graphql";
+import type {
+  OrganizationPlan,
+  PermissionAction,
+  PermissionResource,
+  PlanFeature,
+  ViewerQuery,
+} from "../gql/graphql";
 import { csrf, query, useSession } from "./graphql";
 import * as rest from "./rest";
 
@@ -30,10 +36,14 @@ const ViewerDocument = graphql(`
         requiredPlan
       }
     }
+    plans {
+      plan
+      features
+    }
   }
 `);
 
-export type Viewer = ViewerQuery["me"];
+export type Viewer = ViewerQuery["me"] & { plans: ViewerQuery["plans"] };
 
 type State =
   | { status: "loading" }
@@ -55,14 +65,14 @@ export async function load(): Promise<void> {
     return;
   }
   useSession(current.csrf_token, () => signedOut("Your session ended. Sign in again."));
-  const { me } = await query(ViewerDocument, {});
-  session.current = { status: "signed-in", viewer: me };
+  const { me, plans } = await query(ViewerDocument, {});
+  session.current = { status: "signed-in", viewer: { ...me, plans } };
 }
 
 /** Reads the member's role, plan and permissions again (after a change of plan, for example). */
 export async function refresh(): Promise<void> {
-  const { me } = await query(ViewerDocument, {});
-  session.current = { status: "signed-in", viewer: me };
+  const { me, plans } = await query(ViewerDocument, {});
+  session.current = { status: "signed-in", viewer: { ...me, plans } };
 }
 
 /** Signs in with a password, then loads the session. */
@@ -99,6 +109,14 @@ export function planFor(
   action: PermissionAction = "READ",
 ): OrganizationPlan | null {
   return permission(resource, action)?.requiredPlan ?? null;
+}
+
+/** The lowest plan that includes a feature, when the organization's plan does not (whatever the role). */
+export function featurePlan(feature: PlanFeature): OrganizationPlan | null {
+  if (session.current.status !== "signed-in") return null;
+  const { plan, plans } = session.current.viewer;
+  if (plans.find((p) => p.plan === plan)?.features.includes(feature)) return null;
+  return plans.find((p) => p.features.includes(feature))?.plan ?? null;
 }
 
 /** Whether the role allows it on some plan: shown (as an upgrade) rather than hidden. */
