@@ -29,6 +29,7 @@ run-release: tools system-deps web
 ## Run every test (unit and end-to-end) against SQLite and PostgreSQL.
 test: tools system-deps web peers saml-idp wordpress python-peers browser services-check
 	npm test --prefix $(WEB) --silent
+	npm test --prefix $(CONSOLE) --silent
 	$(CARGO) build --tests --workspace
 	@set -e; first=1; for db in $(TEST_DATABASES); do \
 	  echo "==> end-to-end suite on $$db"; \
