@@ -57,16 +57,22 @@ function signedOut(reason?: string): void {
   session.current = reason ? { status: "signed-out", reason } : { status: "signed-out" };
 }
 
-/** Reads the session of the cookie (after a password or SSO sign-in, or a reload) and who holds it. */
+/** Reads the session of the cookie (after a password or SSO sign-in, or a reload) and who holds it, both at
+ * once: each needs only the cookie. */
 export async function load(): Promise<void> {
-  const current = await rest.currentSession();
+  const [current, viewer] = await Promise.all([
+    rest.currentSession(),
+    query(ViewerDocument, {}).catch((error: unknown) =>
+      error instanceof Error ? error : new Error(String(error)),
+    ),
+  ]);
   if (!current) {
     signedOut();
     return;
   }
   useSession(current.csrf_token, () => signedOut("Your session ended. Sign in again."));
-  const { me, plans } = await query(ViewerDocument, {});
-  session.current = { status: "signed-in", viewer: { ...me, plans } };
+  if (viewer instanceof Error) throw viewer;
+  session.current = { status: "signed-in", viewer: { ...viewer.me, plans: viewer.plans } };
 }
 
 /** Reads the member's role, plan and permissions again (after a change of plan, for example). */
