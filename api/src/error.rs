@@ -27,6 +27,9 @@ pub enum ApiError {
     Validation { field: String, message: String },
     /// 409: unique constraint or a state that forbids the change.
     Conflict(String),
+    /// 409 on one input field: its value collides with existing data (a URL another endpoint delivers to, a
+    /// domain another connection serves). `field` as in `Validation`; the public message names it.
+    ConflictOn { field: String, message: String },
     /// 413: the body is over the configured limit.
     PayloadTooLarge(String),
     /// 415: the body is not of a media type the endpoint takes.
@@ -80,7 +83,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::ConflictOn { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -102,7 +105,7 @@ impl ApiError {
             | Self::PayloadTooLarge(_)
             | Self::UnsupportedMediaType(_)
             | Self::MethodNotAllowed(_) => "BAD_USER_INPUT",
-            Self::Conflict(_) => "CONFLICT",
+            Self::Conflict(_) | Self::ConflictOn { .. } => "CONFLICT",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::BadGateway(_) => "BAD_GATEWAY",
             Self::Internal(_) => "INTERNAL",
@@ -125,7 +128,9 @@ impl ApiError {
                 format!("rate limit exceeded; retry after {retry_after_secs} s")
             }
             Self::Validation { field, message } if field.is_empty() => message.clone(),
-            Self::Validation { field, message } => format!("{field}: {message}"),
+            Self::Validation { field, message } | Self::ConflictOn { field, message } => {
+                format!("{field}: {message}")
+            }
             Self::Unauthenticated(m)
             | Self::Forbidden(m)
             | Self::PlanUpgradeRequired(m)

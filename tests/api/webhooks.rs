@@ -238,7 +238,8 @@ async fn bad_endpoints_are_refused_and_change_nothing() {
         )
         .await;
     assert_eq!(twice["code"], "CONFLICT", "{twice}");
-    assert_eq!(twice["field"], serde_json::Value::Null, "{twice}");
+    // The URL is the field at fault.
+    assert_eq!(twice["field"], json!(["input", "url"]), "{twice}");
     assert!(twice["message"].as_str().unwrap().contains(id), "{twice}");
     let other = app
         .post(
@@ -263,6 +264,7 @@ async fn bad_endpoints_are_refused_and_change_nothing() {
         )
         .await;
     assert_eq!(moved["code"], "CONFLICT", "{moved}");
+    assert_eq!(moved["field"], json!(["input", "url"]), "{moved}");
     assert_eq!(app.count_rows("webhooks").await, 2);
     // An update with a bad field changes nothing either.
     let before = stored(&app, id).await.unwrap();

@@ -443,6 +443,16 @@ const scenarios = {
 try {
   const result = await scenarios[job.scenario]();
   process.stdout.write(`${JSON.stringify(result)}\n`);
+} catch (error) {
+  // What each open page showed when the scenario failed, for a person to look at.
+  let n = 0;
+  for (const context of browser.contexts()) {
+    for (const page of context.pages()) {
+      n += 1;
+      await page.screenshot({ path: `${job.out}/console-failed-${job.scenario}-${n}.png`, fullPage: true }).catch(() => {});
+    }
+  }
+  throw error;
 } finally {
   await browser.close();
 }

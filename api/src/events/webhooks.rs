@@ -191,10 +191,13 @@ async fn refuse_duplicate(
         query = query.filter(webhook::Column::Id.ne(id));
     }
     match query.one(conn).await? {
-        Some(existing) => Err(ApiError::Conflict(format!(
-            "url: webhook {} already delivers to {url}; change its events instead",
-            existing.id
-        ))),
+        Some(existing) => Err(ApiError::ConflictOn {
+            field: "url".to_owned(),
+            message: format!(
+                "webhook {} already delivers to {url}; change its events instead",
+                existing.id
+            ),
+        }),
         None => Ok(()),
     }
 }

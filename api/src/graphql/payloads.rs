@@ -75,10 +75,11 @@ fn user_error(err: ApiError, args: Args) -> Result<UserError, ApiError> {
         }
         ApiError::NotFound(_) => (None, UserErrorCode::NotFound),
         ApiError::Conflict(_) => (None, UserErrorCode::Conflict),
+        ApiError::ConflictOn { field, .. } => (field_path(field, args), UserErrorCode::Conflict),
         _ => return Err(err),
     };
     let message = match err {
-        ApiError::Validation { message, .. } => message,
+        ApiError::Validation { message, .. } | ApiError::ConflictOn { message, .. } => message,
         other => other.public_message(),
     };
     Ok(UserError {

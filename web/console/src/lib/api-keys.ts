@@ -64,9 +64,7 @@ export const CreateApiKeyDocument = graphql(`
       }
       secret
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -80,9 +78,7 @@ export const RotateApiKeyDocument = graphql(`
       }
       secret
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -95,9 +91,7 @@ export const RevokeApiKeyDocument = graphql(`
         ...ApiKeyView
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }

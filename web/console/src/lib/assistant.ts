@@ -73,9 +73,7 @@ export const UpdateAssistantDocument = graphql(`
         ...AssistantDetail
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }

@@ -129,9 +129,7 @@ export const HandOffDocument = graphql(`
         status
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -145,9 +143,7 @@ export const ReopenDocument = graphql(`
         status
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -161,9 +157,7 @@ export const ResolveDocument = graphql(`
         status
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -176,9 +170,7 @@ export const ReplyDocument = graphql(`
         ...MessageView
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }

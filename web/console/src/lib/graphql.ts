@@ -84,9 +84,25 @@ function check<R>(result: { data?: R | undefined; error?: CombinedError | undefi
   return result.data;
 }
 
+// urql shares the answer of an identical query (same document and variables) while one is in flight: a read
+// asked after a change would get the answer of a read begun before it. Each read waits for such an earlier one
+// to end, then asks the server itself.
+const reading = new Map<string, Promise<unknown>>();
+
 /** Runs a query; a failure throws an ApiFailure with the problems in words. */
 export async function query<R, V extends AnyVariables>(document: Document<R, V>, variables: V): Promise<R> {
-  return check(await client.query<R, V>(document.toString(), variables).toPromise());
+  const text = document.toString();
+  const key = `${text}\n${JSON.stringify(variables)}`;
+  for (let earlier = reading.get(key); earlier; earlier = reading.get(key)) {
+    await earlier.catch(() => undefined);
+  }
+  const running = client.query<R, V>(text, variables).toPromise();
+  reading.set(key, running);
+  try {
+    return check(await running);
+  } finally {
+    if (reading.get(key) === running) reading.delete(key);
+  }
 }
 
 /** Runs a mutation; a failure of the whole request throws (its payload's userErrors are the caller's). */

@@ -89,9 +89,7 @@ export const KbCreateDocument = graphql(`
         ...KbEntryRow
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -104,9 +102,7 @@ export const KbUpdateDocument = graphql(`
         ...KbEntryRow
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -117,9 +113,7 @@ export const KbDeleteDocument = graphql(`
     deleteKnowledgeBaseEntry(id: $id) {
       deletedKnowledgeBaseEntryId
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }

@@ -59,9 +59,7 @@ export const InviteMemberDocument = graphql(`
         ...MemberRow
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -77,9 +75,7 @@ export const IssueInvitationDocument = graphql(`
       token
       expiresAt
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -92,9 +88,7 @@ export const ChangeMemberRoleDocument = graphql(`
         ...MemberRow
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -107,9 +101,7 @@ export const DeactivateMemberDocument = graphql(`
         ...MemberRow
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -123,9 +115,7 @@ export const MemberRevokeSessionDocument = graphql(`
         revokedAt
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }

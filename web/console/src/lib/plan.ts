@@ -21,9 +21,7 @@ export const SetPlanDocument = graphql(`
         plan
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }

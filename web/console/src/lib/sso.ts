@@ -83,9 +83,7 @@ export const CreateSsoConnectionDocument = graphql(`
         ...SsoConnectionView
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -98,9 +96,7 @@ export const UpdateSsoConnectionDocument = graphql(`
         ...SsoConnectionView
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -118,9 +114,7 @@ export const TestSsoConnectionDocument = graphql(`
         }
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -131,9 +125,7 @@ export const DeleteSsoConnectionDocument = graphql(`
     deleteSsoConnection(id: $id) {
       deletedSsoConnectionId
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -147,9 +139,7 @@ export const SetSsoEnforcedDocument = graphql(`
         ssoEnforced
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }

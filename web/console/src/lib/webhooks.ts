@@ -86,9 +86,7 @@ export const CreateWebhookDocument = graphql(`
       }
       secret
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -101,9 +99,7 @@ export const UpdateWebhookDocument = graphql(`
         ...WebhookView
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -114,9 +110,7 @@ export const DeleteWebhookDocument = graphql(`
     deleteWebhook(id: $id) {
       deletedWebhookId
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -130,9 +124,7 @@ export const RotateWebhookSecretDocument = graphql(`
       }
       secret
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -145,9 +137,7 @@ export const TestWebhookDocument = graphql(`
         ...DeliveryView
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -160,9 +150,7 @@ export const RedeliverWebhookDocument = graphql(`
         ...DeliveryView
       }
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }
@@ -173,9 +161,7 @@ export const ReplayWebhookDocument = graphql(`
     replayWebhook(id: $id, input: $input) {
       queued
       userErrors {
-        field
-        message
-        code
+        ...UserErrorFields
       }
     }
   }

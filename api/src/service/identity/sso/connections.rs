@@ -103,14 +103,17 @@ pub(crate) async fn store_domains(
             .one(conn)
             .await?
         {
-            return Err(ApiError::Conflict(format!(
-                "the domain {domain} is already served by {}",
-                if taken.organization_id == model.organization_id {
-                    format!("the connection {}", taken.connection_id)
-                } else {
-                    "another organization's connection".to_owned()
-                }
-            )));
+            return Err(ApiError::ConflictOn {
+                field: "domains".to_owned(),
+                message: format!(
+                    "the domain {domain} is already served by {}",
+                    if taken.organization_id == model.organization_id {
+                        format!("the connection {}", taken.connection_id)
+                    } else {
+                        "another organization's connection".to_owned()
+                    }
+                ),
+            });
         }
         sso_domain::ActiveModel {
             domain: Set(domain.clone()),
