@@ -386,6 +386,8 @@ async fn every_page_of_an_owner_passes_axe_on_a_laptop_and_a_phone() {
     ] {
         assert_eq!(seen["headings"][name], heading, "{seen}");
     }
+    // The widget preview ran the real widget, and left no visitor token in the console's storage.
+    assert_eq!(seen["previewStorage"], json!([]), "{seen}");
     // A premium owner is offered every feature: no page asks for an upgrade.
     assert!(seen.get("upgrades").is_none(), "{seen}");
     for page in [

@@ -278,6 +278,11 @@ const scenarios = {
       await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 10000 });
       await page.waitForTimeout(300);
       seen.headings[name] = await heading(page);
+      if (name === "assistant") {
+        // The preview's real widget is there, and it keeps nothing in the console's storage.
+        await page.frameLocator("iframe[title='Widget preview']").locator("[data-testid=panel]").waitFor({ timeout: 10000 });
+        seen.previewStorage = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("concierge:")));
+      }
       const upgrade = page.getByTestId("upgrade");
       if ((await upgrade.count()) > 0) seen.upgrades = { ...seen.upgrades, [name]: await upgrade.first().getAttribute("data-plan") };
       await check(page, name, found);
