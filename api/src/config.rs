@@ -107,6 +107,57 @@ pub struct Settings {
     pub session_idle_minutes: u32,
     /// Hours after sign-in at which a member's session ends, used or not.
     pub session_absolute_hours: u32,
+    /// `vendor=origin,…` (`hubspot=http://127.0.0.1:9101`): every URL of that vendor (authorization, token and
+    /// API calls) is sent to the given origin instead, path kept. For tests, staging and egress proxies;
+    /// outbound calls still pass the SSRF guard.
+    pub provider_base_urls: Option<String>,
+    /// Seconds to wait before each retry of a failed integration job, comma-separated (about three days by
+    /// default); a vendor's `Retry-After` is honoured when longer. Each wait varies by ±10 %.
+    pub integration_retry_schedule: String,
+    /// Seconds one call to a vendor may take.
+    pub integration_timeout_secs: u64,
+    /// The client id of the operator's HubSpot OAuth app; without it HubSpot is listed as not configured. Register
+    /// the redirect URI that `integrations` shows for it.
+    pub oauth_hubspot_client_id: Option<String>,
+    /// The client secret of the operator's HubSpot OAuth app.
+    #[serde(skip_serializing)]
+    #[schemars(with = "Option<String>")]
+    pub oauth_hubspot_client_secret: Option<SecretString>,
+    /// The client id of the operator's Salesforce OAuth app; without it Salesforce is listed as not configured. Register
+    /// the redirect URI that `integrations` shows for it.
+    pub oauth_salesforce_client_id: Option<String>,
+    /// The client secret of the operator's Salesforce OAuth app.
+    #[serde(skip_serializing)]
+    #[schemars(with = "Option<String>")]
+    pub oauth_salesforce_client_secret: Option<SecretString>,
+    /// The client id of the operator's Zoho CRM OAuth app; without it Zoho CRM is listed as not configured. Register
+    /// the redirect URI that `integrations` shows for it.
+    pub oauth_zoho_client_id: Option<String>,
+    /// The client secret of the operator's Zoho CRM OAuth app.
+    #[serde(skip_serializing)]
+    #[schemars(with = "Option<String>")]
+    pub oauth_zoho_client_secret: Option<SecretString>,
+    /// The client id of the operator's Zendesk OAuth app; without it Zendesk is listed as not configured. Register
+    /// the redirect URI that `integrations` shows for it.
+    pub oauth_zendesk_client_id: Option<String>,
+    /// The client secret of the operator's Zendesk OAuth app.
+    #[serde(skip_serializing)]
+    #[schemars(with = "Option<String>")]
+    pub oauth_zendesk_client_secret: Option<SecretString>,
+    /// The client id of the operator's Intercom OAuth app; without it Intercom is listed as not configured. Register
+    /// the redirect URI that `integrations` shows for it.
+    pub oauth_intercom_client_id: Option<String>,
+    /// The client secret of the operator's Intercom OAuth app.
+    #[serde(skip_serializing)]
+    #[schemars(with = "Option<String>")]
+    pub oauth_intercom_client_secret: Option<SecretString>,
+    /// The client id of the operator's Mailchimp OAuth app; without it Mailchimp is listed as not configured. Register
+    /// the redirect URI that `integrations` shows for it.
+    pub oauth_mailchimp_client_id: Option<String>,
+    /// The client secret of the operator's Mailchimp OAuth app.
+    #[serde(skip_serializing)]
+    #[schemars(with = "Option<String>")]
+    pub oauth_mailchimp_client_secret: Option<SecretString>,
 }
 
 /// The defaults: what the file and the environment leave out keeps these.
@@ -143,6 +194,22 @@ impl Default for Settings {
             widget_session_idle_days: 30,
             session_idle_minutes: 12 * 60,
             session_absolute_hours: 7 * 24,
+            provider_base_urls: None,
+            // About three days: 10 s, 1 min, 5 min, 30 min, 2 h, 6 h, 12 h, 24 h, 24 h.
+            integration_retry_schedule: "10,60,300,1800,7200,21600,43200,86400,86400".to_owned(),
+            integration_timeout_secs: 15,
+            oauth_hubspot_client_id: None,
+            oauth_hubspot_client_secret: None,
+            oauth_salesforce_client_id: None,
+            oauth_salesforce_client_secret: None,
+            oauth_zoho_client_id: None,
+            oauth_zoho_client_secret: None,
+            oauth_zendesk_client_id: None,
+            oauth_zendesk_client_secret: None,
+            oauth_intercom_client_id: None,
+            oauth_intercom_client_secret: None,
+            oauth_mailchimp_client_id: None,
+            oauth_mailchimp_client_secret: None,
         }
     }
 }
@@ -183,6 +250,40 @@ impl Settings {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir,
             ..Self::default()
+        }
+    }
+
+    /// The operator's OAuth app for `provider` (`hubspot`…): its client id and secret, when both are set.
+    pub fn oauth_app(&self, provider: &str) -> Option<(&str, &SecretString)> {
+        let (id, secret) = match provider {
+            "hubspot" => (
+                &self.oauth_hubspot_client_id,
+                &self.oauth_hubspot_client_secret,
+            ),
+            "salesforce" => (
+                &self.oauth_salesforce_client_id,
+                &self.oauth_salesforce_client_secret,
+            ),
+            "zoho" => (&self.oauth_zoho_client_id, &self.oauth_zoho_client_secret),
+            "zendesk" => (
+                &self.oauth_zendesk_client_id,
+                &self.oauth_zendesk_client_secret,
+            ),
+            "intercom" => (
+                &self.oauth_intercom_client_id,
+                &self.oauth_intercom_client_secret,
+            ),
+            "mailchimp" => (
+                &self.oauth_mailchimp_client_id,
+                &self.oauth_mailchimp_client_secret,
+            ),
+            _ => return None,
+        };
+        match (id.as_deref(), secret) {
+            (Some(id), Some(secret)) if !id.is_empty() && !secret.expose_secret().is_empty() => {
+                Some((id, secret))
+            }
+            _ => None,
         }
     }
 

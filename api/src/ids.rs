@@ -23,11 +23,14 @@ pub enum Kind {
     KnowledgeBaseQuery,
     WidgetSession,
     SsoConnection,
+    Integration,
+    IntegrationRun,
+    IntegrationCall,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 21] = [
         Kind::Organization,
         Kind::User,
         Kind::ApiKey,
@@ -46,6 +49,9 @@ impl Kind {
         Kind::KnowledgeBaseQuery,
         Kind::WidgetSession,
         Kind::SsoConnection,
+        Kind::Integration,
+        Kind::IntegrationRun,
+        Kind::IntegrationCall,
     ];
 
     /// The kind an id's prefix names (no prefix begins another, which the tests check).
@@ -75,6 +81,9 @@ impl Kind {
             Kind::KnowledgeBaseQuery => "kbq_",
             Kind::WidgetSession => "wses_",
             Kind::SsoConnection => "sso_",
+            Kind::Integration => "int_",
+            Kind::IntegrationRun => "run_",
+            Kind::IntegrationCall => "call_",
         }
     }
 
@@ -99,6 +108,9 @@ impl Kind {
             Kind::KnowledgeBaseQuery => "knowledge-base query",
             Kind::WidgetSession => "widget session",
             Kind::SsoConnection => "SSO connection",
+            Kind::Integration => "integration",
+            Kind::IntegrationRun => "integration run",
+            Kind::IntegrationCall => "integration call",
         }
     }
 }

@@ -87,10 +87,19 @@ impl Application {
         };
         let trusted_proxies =
             crate::auth::proxies::TrustedProxies::parse(settings.trusted_proxies.as_deref())?;
+        let public_url: Arc<str> = public_url.into();
+        let settings = Arc::new(settings);
+        let vendors = Arc::new(crate::service::integrations::executor::Vendors::new(
+            db.clone(),
+            sealer.clone(),
+            settings.clone(),
+            public_url.clone(),
+        )?);
         let state = AppState {
             trusted_proxies,
             idp,
-            public_url: public_url.into(),
+            vendors,
+            public_url,
             schema: build_schema(&settings),
             db,
             authz,
@@ -99,7 +108,7 @@ impl Application {
             login_throttle: Arc::default(),
             rate_limits: Arc::new(rate_limits),
             usage: Arc::new(Usage::default()),
-            settings: Arc::new(settings),
+            settings,
         };
         let deliverer = crate::workers::deliveries::Deliverer::new(
             state.db.clone(),
@@ -201,6 +210,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", rest.public)
         .nest("/widget/v1", rest::widget::router(state.clone()))
         .merge(rest::sso::router())
+        .merge(rest::integration_callback::router())
         .merge(crate::web::router())
         .merge(authenticated)
         .fallback(not_found)

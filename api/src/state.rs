@@ -27,6 +27,8 @@ pub struct AppState {
     pub engine: crate::assistant::Engine,
     /// The HTTP client for identity providers (SSRF-guarded, no redirects).
     pub idp: Arc<crate::service::identity::sso::idp::IdpClient>,
+    /// Integrations' vendor calls: the guarded HTTP client, the OAuth apps, the configured origins.
+    pub vendors: Arc<crate::service::integrations::executor::Vendors>,
     /// Load balancers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: crate::auth::proxies::TrustedProxies,
     /// The base URL browsers reach this server at (`CONCIERGE_PUBLIC_URL`, else the bound address).

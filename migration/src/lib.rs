@@ -14,6 +14,7 @@ mod m20261125_000009_widget_sessions;
 mod m20261125_000010_session_details;
 mod m20261125_000011_sso_connections;
 mod m20261125_000012_sso_assertions;
+mod m20261206_000013_integrations;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000010_session_details::Migration),
             Box::new(m20261125_000011_sso_connections::Migration),
             Box::new(m20261125_000012_sso_assertions::Migration),
+            Box::new(m20261206_000013_integrations::Migration),
         ]
     }
 }

@@ -202,6 +202,47 @@ impl Org {
             .id
     }
 
+    /// The organization's HubSpot integration, connected (without tokens; HubSpot is a closed port): probes
+    /// read, configure, test and disconnect it. A disconnected one is connected again.
+    async fn integration(&self, app: &TestApp) -> String {
+        use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+        let existing = entities::integration::Entity::find()
+            .filter(entities::integration::Column::OrganizationId.eq(&self.boot.organization.id))
+            .one(app.db.conn())
+            .await
+            .unwrap();
+        if let Some(row) = existing {
+            let id = row.id.clone();
+            let mut row: entities::integration::ActiveModel = row.into();
+            row.status = Set("connected".to_owned());
+            row.update(app.db.conn()).await.unwrap();
+            return id;
+        }
+        let at = chrono::Utc::now();
+        entities::integration::ActiveModel {
+            id: Set(format!("int_{}", ulid::Ulid::new())),
+            organization_id: Set(self.boot.organization.id.clone()),
+            provider: Set("hubspot".to_owned()),
+            status: Set("connected".to_owned()),
+            credentials: Set(None),
+            account: Set(json!({})),
+            settings: Set(json!({})),
+            token_expires_at: Set(None),
+            refresh_lease_until: Set(None),
+            last_refreshed_at: Set(None),
+            refresh_failures: Set(0),
+            last_error: Set(None),
+            connected_by: Set(None),
+            connected_at: Set(None),
+            created_at: Set(at),
+            updated_at: Set(at),
+        }
+        .insert(app.db.conn())
+        .await
+        .unwrap()
+        .id
+    }
+
     /// An SSO connection to read, change or delete. Only the premium plan makes them: on the others it was made
     /// before a downgrade, which keeps it readable.
     async fn new_sso_connection(&self, app: &TestApp) -> String {
@@ -798,6 +839,62 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             format!("/webhooks/{}/rotate-secret", org.webhook),
             None,
         ),
+        "Query.integrations" => gql("{ integrations { key includedInPlan } }", json!({})),
+        "Query.integration" => gql(
+            "query($id: ID!) { integration(id: $id) { status } }",
+            json!({"id": org.integration(app).await}),
+        ),
+        "Query.integrationRuns" => gql(
+            "query($id: ID!) { integrationRuns(integrationId: $id, first: 5) { edges { node { status } } } }",
+            json!({"id": org.integration(app).await}),
+        ),
+        "Mutation.connectIntegration" => gql(
+            "mutation { connectIntegration(input: {provider: HUBSPOT}) { authorizeUrl userErrors { code } } }",
+            json!({}),
+        ),
+        "Mutation.updateIntegration" => gql(
+            "mutation($id: ID!) { updateIntegration(id: $id, input: {crm: {fieldUpdates: ALWAYS}}) { integration { id } userErrors { code } } }",
+            json!({"id": org.integration(app).await}),
+        ),
+        "Mutation.testIntegration" => gql(
+            "mutation($id: ID!) { testIntegration(id: $id) { success userErrors { code } } }",
+            json!({"id": org.integration(app).await}),
+        ),
+        "Mutation.disconnectIntegration" => gql(
+            "mutation($id: ID!) { disconnectIntegration(id: $id) { revocation userErrors { code } } }",
+            json!({"id": org.integration(app).await}),
+        ),
+        "GET /integrations" => rest(Method::GET, "/integrations".into(), None),
+        "POST /integrations" => rest(
+            Method::POST,
+            "/integrations".into(),
+            Some(json!({"provider": "hubspot"})),
+        ),
+        "GET /integrations/{id}" => rest(
+            Method::GET,
+            format!("/integrations/{}", org.integration(app).await),
+            None,
+        ),
+        "PUT /integrations/{id}" => rest(
+            Method::PUT,
+            format!("/integrations/{}", org.integration(app).await),
+            Some(json!({"crm": {"field_updates": "always"}})),
+        ),
+        "DELETE /integrations/{id}" => rest(
+            Method::DELETE,
+            format!("/integrations/{}", org.integration(app).await),
+            None,
+        ),
+        "POST /integrations/{id}/test" => rest(
+            Method::POST,
+            format!("/integrations/{}/test", org.integration(app).await),
+            None,
+        ),
+        "GET /integrations/{id}/runs" => rest(
+            Method::GET,
+            format!("/integrations/{}/runs", org.integration(app).await),
+            None,
+        ),
         "Subscription.conversationEvents" => sub(
             "subscription($id: ID!, $after: ID) { conversationEvents(conversationId: $id, after: $after) { id } }",
             json!({"id": org.conversation, "after": org.first_event}),
@@ -974,9 +1071,12 @@ fn rest_operations() -> Vec<String> {
         // tokens, never a member's or a key's: tests/api/widget.rs covers it (and that team credentials fail).
         // `/sso/*` is the browser's sign-in flow, reached without credentials: tests/api/sso/ covers it.
         // `mod.rs` serves the OpenAPI document, without credentials: tests/api/openapi.rs covers it.
+        // `integration_callback.rs` is where a vendor's authorization page sends the browser back (the state
+        // cookie and the member's session decide): tests/api/integrations.rs covers it.
         if file.ends_with("sign_in.rs")
             || file.ends_with("widget")
             || file.ends_with("sso.rs")
+            || file.ends_with("integration_callback.rs")
             || file.ends_with("mod.rs")
         {
             continue;
@@ -1085,6 +1185,11 @@ async fn every_operation_answers_every_role_on_every_plan_as_the_checked_in_matr
         settings.rate_limits = false;
         // The fixture endpoints point nowhere; their failures must not disable them mid-matrix.
         settings.webhook_disable_after = 1_000_000;
+        // A HubSpot app is configured, and HubSpot is a closed port here: a connection test fails at once.
+        settings.oauth_hubspot_client_id = Some("matrix-client".to_owned());
+        settings.oauth_hubspot_client_secret = Some("matrix-secret".to_owned().into());
+        settings.provider_base_urls = Some(format!("hubspot=http://127.0.0.1:{}", closed_port()));
+        settings.egress_allow = Some("127.0.0.1/32".to_owned());
     })
     .await;
     let mut operations = graphql_operations(&app).await;
@@ -1400,4 +1505,10 @@ async fn another_organizations_objects_answer_not_found_on_both_surfaces_and_sta
     );
     assert!(reply.text.contains("assistant_id"), "{}", reply.text);
     assert_eq!(snapshot(&app).await, before);
+}
+
+/// A loopback port nothing listens on.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }

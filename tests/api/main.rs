@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod fake_hubspot;
 mod fake_openai;
 
 mod analytics;
@@ -22,6 +23,7 @@ mod embed;
 mod events;
 mod graphql;
 mod health;
+mod integrations;
 mod knowledge_base;
 mod members;
 mod openapi;

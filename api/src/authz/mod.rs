@@ -339,6 +339,11 @@ impl Authz {
     }
 
     /// The lowest plan that includes `feature`.
+    pub fn lowest_plan(&self, feature: Feature) -> Option<Plan> {
+        self.plan_with(feature.name())
+    }
+
+    /// The lowest plan that includes `feature`.
     fn plan_with(&self, feature: &str) -> Option<Plan> {
         self.feature_plans.get(feature).and_then(|p| Plan::named(p))
     }

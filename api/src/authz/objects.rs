@@ -24,6 +24,14 @@ pub enum Resource {
     Sso,
     /// The embed snippets of site builders (Wix, Squarespace): a plan feature.
     Cms,
+    /// Connections to vendors (CRMs, help desks, email): listed by every plan, connected by what it includes.
+    Integration,
+    /// Connecting a CRM with the default mapping: a plan feature.
+    Crm,
+    /// A CRM's custom field mappings, case-creation rules and workflow triggers: a plan feature.
+    CrmAdvanced,
+    /// Connecting a help desk: a plan feature.
+    Helpdesk,
     /// The embed widget's visitor endpoints: a visitor's own session, conversations and messages.
     Widget,
     /// Giving a member or a key this role (or touching someone who holds it).
@@ -33,7 +41,7 @@ pub enum Resource {
 impl Resource {
     /// What a member or key may be told it can do (`Me.permissions`): every resource but the visitors' widget
     /// and the role grants.
-    pub const LISTED: [Resource; 14] = [
+    pub const LISTED: [Resource; 18] = [
         Resource::Organization,
         Resource::Assistant,
         Resource::Visitor,
@@ -48,6 +56,10 @@ impl Resource {
         Resource::Webhook,
         Resource::Sso,
         Resource::Cms,
+        Resource::Integration,
+        Resource::Crm,
+        Resource::CrmAdvanced,
+        Resource::Helpdesk,
     ];
 
     /// The object name in `policy.csv`.
@@ -68,6 +80,10 @@ impl Resource {
             Resource::Widget => "widget",
             Resource::Sso => "sso",
             Resource::Cms => "cms",
+            Resource::Integration => "integrations",
+            Resource::Crm => "crm",
+            Resource::CrmAdvanced => "crm_advanced",
+            Resource::Helpdesk => "helpdesk",
             Resource::Role(Role::Owner) => "roles.owner",
             Resource::Role(Role::Admin) => "roles.admin",
             Resource::Role(Role::Agent) => "roles.agent",
@@ -93,6 +109,10 @@ impl Resource {
             Resource::Widget => "the website widget".to_owned(),
             Resource::Sso => "single sign-on".to_owned(),
             Resource::Cms => "site-builder integrations".to_owned(),
+            Resource::Integration => "integrations".to_owned(),
+            Resource::Crm => "CRM integrations".to_owned(),
+            Resource::CrmAdvanced => "custom CRM mappings and rules".to_owned(),
+            Resource::Helpdesk => "help-desk integrations".to_owned(),
             Resource::Role(role) => format!("the {role} role"),
         }
     }
@@ -102,12 +122,21 @@ impl Resource {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Feature {
     Webhooks,
+    /// Email and the other integrations of every plan.
+    IntegrationsBasic,
+    Crm,
+    CrmAdvanced,
+    Helpdesk,
 }
 
 impl Feature {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Feature::Webhooks => "webhooks",
+            Feature::IntegrationsBasic => "integrations.basic",
+            Feature::Crm => "integrations.crm",
+            Feature::CrmAdvanced => "integrations.crm_advanced",
+            Feature::Helpdesk => "integrations.helpdesk",
         }
     }
 }

@@ -27,6 +27,9 @@ pub const TYPES: &[&str] = &[
     names::KNOWLEDGE_BASE_ENTRY_UPDATED,
     names::KNOWLEDGE_BASE_ENTRY_DELETED,
     names::WEBHOOK_DISABLED,
+    names::INTEGRATION_CONNECTED,
+    names::INTEGRATION_DISCONNECTED,
+    names::INTEGRATION_AUTH_FAILED,
 ];
 
 /// What a caller must be able to read to see an event of this type.
@@ -35,6 +38,7 @@ pub fn resource_of(name: &str) -> Resource {
         "visitor" => Resource::Visitor,
         "knowledge_base" => Resource::KnowledgeBase,
         "webhook" => Resource::Webhook,
+        "integration" => Resource::Integration,
         _ => Resource::Conversation,
     }
 }

@@ -12,5 +12,8 @@ pub const KNOWLEDGE_BASE_ENTRY_CREATED: &str = "knowledge_base.entry_created";
 pub const KNOWLEDGE_BASE_ENTRY_UPDATED: &str = "knowledge_base.entry_updated";
 pub const KNOWLEDGE_BASE_ENTRY_DELETED: &str = "knowledge_base.entry_deleted";
 pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
+pub const INTEGRATION_CONNECTED: &str = "integration.connected";
+pub const INTEGRATION_DISCONNECTED: &str = "integration.disconnected";
+pub const INTEGRATION_AUTH_FAILED: &str = "integration.auth_failed";
 /// Sent by the test endpoint only; never in the stream.
 pub const WEBHOOK_TEST: &str = "webhook.test";

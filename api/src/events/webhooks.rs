@@ -32,6 +32,9 @@ pub const EVENTS: &[&str] = &[
     "knowledge_base.query_failed",
     "visitor.updated",
     "webhook.disabled",
+    "integration.connected",
+    "integration.disconnected",
+    "integration.auth_failed",
 ];
 
 const URL_MAX: usize = 2048;

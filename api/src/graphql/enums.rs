@@ -291,6 +291,12 @@ named_enum! {
         KnowledgeBaseEntryDeleted = crate::events::names::KNOWLEDGE_BASE_ENTRY_DELETED,
         /// Deliveries to a webhook endpoint were switched off after failing.
         WebhookDisabled = crate::events::names::WEBHOOK_DISABLED,
+        /// An integration was connected (or reconnected) to its vendor.
+        IntegrationConnected = crate::events::names::INTEGRATION_CONNECTED,
+        /// An integration was disconnected.
+        IntegrationDisconnected = crate::events::names::INTEGRATION_DISCONNECTED,
+        /// An integration's authorization was refused for good: it waits for the organization to reconnect it.
+        IntegrationAuthFailed = crate::events::names::INTEGRATION_AUTH_FAILED,
         /// A test delivery sent by `testWebhook`; never in the event stream.
         WebhookTest = crate::events::names::WEBHOOK_TEST,
     }
@@ -380,6 +386,12 @@ pub enum AuditAction {
     ApiKeyRevoked,
     /// An API key's secret was replaced.
     ApiKeyRotated,
+    /// An integration was connected.
+    IntegrationConnected,
+    /// An integration was disconnected.
+    IntegrationDisconnected,
+    /// An integration's settings changed.
+    IntegrationUpdated,
     /// A member was deactivated.
     MemberDeactivated,
     /// An invitation link was issued to a member.
@@ -471,6 +483,14 @@ pub enum PermissionResource {
     Sso,
     /// The embed code of site builders (Wix, Squarespace).
     Cms,
+    /// Integrations: connections to CRMs, help desks and email services.
+    Integrations,
+    /// Connecting a CRM with the default field mapping.
+    Crm,
+    /// A CRM's custom field mappings, case-creation rules and workflow triggers.
+    CrmAdvanced,
+    /// Connecting a help desk.
+    Helpdesk,
 }
 
 impl PermissionResource {
@@ -492,6 +512,10 @@ impl PermissionResource {
             R::Webhook => Self::Webhooks,
             R::Sso => Self::Sso,
             R::Cms => Self::Cms,
+            R::Integration => Self::Integrations,
+            R::Crm => Self::Crm,
+            R::CrmAdvanced => Self::CrmAdvanced,
+            R::Helpdesk => Self::Helpdesk,
             R::Widget | R::Role(_) => return None,
         })
     }
@@ -531,7 +555,7 @@ pub enum PlanFeature {
     Core,
     /// The website widget and its embed code for plain HTML, WordPress and Shopify.
     Embed,
-    /// The basic integrations.
+    /// Email integrations and the other integrations of every plan.
     IntegrationsBasic,
     /// The embed code for site builders (Wix, Squarespace).
     IntegrationsCms,
@@ -545,7 +569,7 @@ pub enum PlanFeature {
     ApiWrite,
     /// The GraphQL API for API keys.
     ApiGraphql,
-    /// The advanced CRM integrations.
+    /// A CRM's custom field mappings, case-creation rules and workflow triggers.
     IntegrationsCrmAdvanced,
     /// Live GraphQL subscriptions for API keys.
     ApiSubscriptions,
@@ -574,5 +598,174 @@ impl PlanFeature {
             "sso" => Self::Sso,
             _ => return None,
         })
+    }
+}
+
+named_enum! {
+    /// A vendor that an organization can connect.
+    IntegrationProviderKey {
+        /// Salesforce (Sales Cloud or Service Cloud; production, sandbox or a My Domain).
+        Salesforce = "salesforce",
+        /// HubSpot CRM.
+        Hubspot = "hubspot",
+        /// Zoho CRM, in any of its data centres.
+        Zoho = "zoho",
+    }
+}
+
+/// What kind of system an integration connects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::providers::Category")]
+pub enum IntegrationCategory {
+    /// A CRM: contacts and cases.
+    Crm,
+    /// A help desk: tickets.
+    Helpdesk,
+    /// Email: lists and messages.
+    Email,
+}
+
+/// Where an integration's connection stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::IntegrationStatus")]
+pub enum IntegrationStatus {
+    /// Started: waiting for the vendor's authorization page to send the browser back.
+    Pending,
+    /// Working.
+    Connected,
+    /// The vendor refused the authorization for good (revoked, expired): the work owed is kept and sent once
+    /// the organization connects it again.
+    ReauthorizationRequired,
+    /// Something other than the authorization is wrong; `lastError` says what.
+    Error,
+    /// Disconnected; its runs are kept.
+    Disconnected,
+}
+
+/// How a visitor is matched to a contact already in the CRM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::crm::settings::ContactMatching")]
+pub enum CrmContactMatching {
+    /// By email address.
+    Email,
+    /// By phone number.
+    Phone,
+    /// By email, then by phone when the email matches no contact.
+    EmailThenPhone,
+}
+
+/// When a matched contact's fields are overwritten with the visitor's details.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::crm::settings::FieldUpdates")]
+pub enum CrmFieldUpdates {
+    /// Every time.
+    Always,
+    /// Only when the visitor's details changed after the CRM's record last did.
+    IfNewer,
+    /// Never: existing contacts are left as they are.
+    Never,
+}
+
+/// What creates a case in the CRM (a ticket in HubSpot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::crm::settings::CaseTrigger")]
+pub enum CrmCaseTrigger {
+    /// The conversation is handed to a person.
+    Handoff,
+    /// The visitor submits the widget's contact form.
+    FormSubmission,
+    /// Every conversation.
+    EveryConversation,
+}
+
+/// The CRM object a mapped value is written to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::crm::settings::CrmObject")]
+pub enum CrmObject {
+    /// The contact (a person).
+    Contact,
+    /// The case (a ticket in HubSpot).
+    Case,
+}
+
+/// A value of a conversation that a field mapping writes into the CRM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::crm::settings::MappingSource")]
+pub enum CrmMappingSource {
+    /// The visitor's full name.
+    VisitorName,
+    /// The visitor's first name (the name's first word).
+    VisitorFirstName,
+    /// The visitor's last name (the rest of the name).
+    VisitorLastName,
+    /// The visitor's email address.
+    VisitorEmail,
+    /// The visitor's phone number.
+    VisitorPhone,
+    /// The whole conversation, one line per message.
+    Transcript,
+    /// The visitor's first message.
+    FirstQuestion,
+    /// The page the conversation started on.
+    PageUrl,
+    /// The title of that page.
+    PageTitle,
+    /// The conversation's sentiment.
+    Sentiment,
+    /// The assistant's name.
+    AssistantName,
+    /// The conversation's id.
+    ConversationId,
+    /// The conversation's page in the console.
+    ConversationUrl,
+}
+
+/// What an integration run does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::runs::JobKind")]
+pub enum IntegrationRunKind {
+    /// Finds or creates the visitor's contact and updates it.
+    ContactSync,
+    /// Creates a case for the conversation, associated with its contact.
+    CaseCreate,
+    /// Updates the conversation's case with its transcript when it is resolved.
+    CaseUpdate,
+    /// A connection test (`testIntegration`).
+    Test,
+}
+
+/// Where an integration run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::runs::JobStatus")]
+pub enum IntegrationRunStatus {
+    /// Waiting for its first try, a retry, or the connection's reauthorization.
+    Pending,
+    /// Done.
+    Succeeded,
+    /// Given up: the retries ran out, or the vendor refused what was sent.
+    Failed,
+    /// Dropped: the integration was disconnected.
+    Cancelled,
+}
+
+named_enum! {
+    /// Why a vendor call or a run failed, in classes a person can act on.
+    IntegrationErrorClass {
+        /// The vendor limited the requests; it is tried again after the wait the vendor asked for.
+        RateLimited = "rate_limited",
+        /// The vendor refused the authorization: connect the integration again.
+        Authorization = "authorization",
+        /// The vendor refused what was sent, such as a missing required field or a bad value.
+        Validation = "validation",
+        /// Several records match where one was expected (such as two contacts with one email).
+        MultipleMatches = "multiple_matches",
+        /// The vendor failed or answered something unexpected.
+        VendorError = "vendor_error",
+        /// The vendor could not be reached or did not answer in time.
+        Network = "network",
+        /// The connection or the server is not set up for the call.
+        Configuration = "configuration",
+        /// A required value was missing on our side (such as a visitor without email or phone).
+        MissingField = "missing_field",
     }
 }

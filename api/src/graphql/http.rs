@@ -298,7 +298,9 @@ async fn execute(
 }
 
 /// Renders an execution result; a result without data is a request error (parse, validation, coercion).
-fn render(media: Media, response: async_graphql::Response) -> Response {
+fn render(media: Media, mut response: async_graphql::Response) -> Response {
+    // Headers a resolver set (the cookie that binds an integration's authorization to the browser).
+    let resolver_headers = std::mem::take(&mut response.http_headers);
     let request_failed = response.data == async_graphql::Value::Null && !response.errors.is_empty();
     let mut body = Map::new();
     if !request_failed {
@@ -344,6 +346,9 @@ fn render(media: Media, response: async_graphql::Response) -> Response {
         StatusCode::OK
     };
     let mut response = respond(media, status, Value::Object(body));
+    for (name, value) in &resolver_headers {
+        response.headers_mut().append(name.clone(), value.clone());
+    }
     if let Some(secs) = retry_after {
         response
             .headers_mut()

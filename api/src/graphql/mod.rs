@@ -11,6 +11,7 @@ pub mod enums;
 pub(crate) mod events;
 mod federation;
 pub mod http;
+pub(crate) mod integrations;
 mod knowledge_base;
 pub mod loaders;
 mod members;
@@ -45,6 +46,7 @@ pub struct QueryRoot(
     members::MemberQuery,
     sso::SsoQuery,
     webhooks::WebhookQuery,
+    integrations::IntegrationQuery,
     events::EventQuery,
     federation::FederationQuery,
     node::NodeQuery,
@@ -62,6 +64,7 @@ pub struct MutationRoot(
     members::MemberMutation,
     sso::SsoMutation,
     webhooks::WebhookMutation,
+    integrations::IntegrationMutation,
 );
 
 /// The schema type served at `/graphql`.
@@ -89,6 +92,9 @@ pub fn build_schema(settings: &Settings) -> AppSchema {
     .override_output_type_description::<Conn<webhooks::Webhook>>("A page of webhook endpoints.")
     .override_output_type_description::<Conn<webhooks::WebhookDelivery>>(
         "A page of an endpoint's deliveries.",
+    )
+    .override_output_type_description::<Conn<integrations::IntegrationRun>>(
+        "A page of an integration's runs.",
     )
     .enable_federation()
     .enable_subscription_in_federation()

@@ -9,6 +9,7 @@ use crate::events::{deliveries, feed, webhooks};
 use crate::graphql::audit::AuditEntry;
 use crate::graphql::conversations::Feedback;
 use crate::graphql::events::Event;
+use crate::graphql::integrations::Integration;
 use crate::graphql::members::{Member, Session};
 use crate::graphql::messages::Message;
 use crate::graphql::sso::SsoConnection;
@@ -20,7 +21,7 @@ use crate::graphql::{caller, found};
 use crate::ids::Kind;
 use crate::service::conversations::{self, feedback, messages, visitors};
 use crate::service::identity::{api_keys, members, organizations, sessions, sso};
-use crate::service::{assistants, audit, knowledge_base};
+use crate::service::{assistants, audit, integrations, knowledge_base};
 
 /// The most ids `nodes` takes at once.
 pub const NODES_MAX: usize = 100;
@@ -49,6 +50,7 @@ pub enum Node {
     Webhook(Webhook),
     WebhookDelivery(WebhookDelivery),
     OrganizationEvent(Event),
+    Integration(Integration),
 }
 
 /// The object an id refers to, for a reference field: null when it is gone.
@@ -101,7 +103,14 @@ async fn load(db: &Db, principal: &Principal, id: &str) -> ApiResult<Node> {
             Node::WebhookDelivery(WebhookDelivery(deliveries::get(db, principal, id).await?))
         }
         Kind::Event => Node::OrganizationEvent(Event(feed::get(db, principal, id).await?)),
-        Kind::Attempt | Kind::KnowledgeBaseQuery | Kind::WidgetSession => return Err(missing()),
+        Kind::Integration => {
+            Node::Integration(Integration(integrations::get(db, principal, id).await?))
+        }
+        Kind::Attempt
+        | Kind::KnowledgeBaseQuery
+        | Kind::WidgetSession
+        | Kind::IntegrationRun
+        | Kind::IntegrationCall => return Err(missing()),
     })
 }
 

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod conversations;
 pub mod events;
 pub mod extract;
+pub mod integration_callback;
 pub mod integrations;
 pub mod knowledge_base;
 pub mod openapi;
@@ -49,6 +50,7 @@ pub fn api() -> Api {
         .merge(visitors::router())
         .merge(sessions::router())
         .merge(assistants::router())
+        .merge(integrations::router())
         .split_for_parts();
     let (sign_in, public_paths) = sign_in::router()
         .merge(integrations::public_router())

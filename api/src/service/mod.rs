@@ -6,6 +6,7 @@ pub mod audit;
 pub mod conversations;
 pub mod embed;
 pub mod identity;
+pub mod integrations;
 pub mod knowledge_base;
 pub mod widget;
 

@@ -4,7 +4,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::{cell, generated_block};
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::fake_hubspot::FakeHubSpot;
+use crate::helpers::TestApp;
+use crate::integrations::{Browser, app_adjusted, connected};
 use crate::webhook_delivery::Receiver;
 
 /// Ids and times differ on every run; the reference shows their shape (`conv_…`, one fixed time).
@@ -146,6 +148,18 @@ async fn one_of_each(app: &TestApp) -> Vec<Value> {
     panic!("no webhook.disabled after a 410");
 }
 
+/// An integration connected, its grant revoked at the vendor (found by a test), and disconnected.
+async fn integration_events(app: &TestApp, hubspot: &FakeHubSpot) {
+    let browser = Browser::signed_in(app, "ada@acme.test", "ADMIN").await;
+    let id = connected(app, &browser).await;
+    hubspot.revoke_all();
+    ok(app
+        .post(&format!("/api/v1/integrations/{id}/test"), json!({}))
+        .await)
+    .await;
+    ok(app.delete(&format!("/api/v1/integrations/{id}")).await).await;
+}
+
 async fn stream(app: &TestApp) -> Vec<Value> {
     let reply = app.get("/api/v1/events?limit=100").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
@@ -219,7 +233,9 @@ async fn descriptions(app: &TestApp) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn the_events_reference_shows_a_real_payload_of_every_event_type() {
-    let app = spawn_app_with(|s| s.egress_allow = Some("127.0.0.1/32".into())).await;
+    let hubspot = FakeHubSpot::start().await;
+    let app = app_adjusted(&hubspot, |s| s.egress_allow = Some("127.0.0.1/32".into())).await;
+    integration_events(&app, &hubspot).await;
     let stream = one_of_each(&app).await;
     let (headers, body) = envelope(&app).await;
     let types = descriptions(&app).await;

@@ -117,6 +117,21 @@ export const ACTIONS: Record<AuditAction, ActionWords> = {
     label: "API key rotated",
     description: "An API key's secret was replaced.",
   },
+  INTEGRATION_CONNECTED: {
+    group: "Integrations",
+    label: "Integration connected",
+    description: "An integration was connected.",
+  },
+  INTEGRATION_UPDATED: {
+    group: "Integrations",
+    label: "Integration changed",
+    description: "An integration's settings changed.",
+  },
+  INTEGRATION_DISCONNECTED: {
+    group: "Integrations",
+    label: "Integration disconnected",
+    description: "An integration was disconnected.",
+  },
   MEMBER_INVITED: { group: "Members", label: "Member invited", description: "A member was invited." },
   MEMBER_INVITATION_ISSUED: {
     group: "Members",

@@ -203,6 +203,16 @@ export const SUBSCRIBABLE: readonly { type: EventType; description: string }[] =
     type: "WEBHOOK_DISABLED",
     description: "Deliveries to a webhook endpoint were switched off after failing.",
   },
+  {
+    type: "INTEGRATION_CONNECTED",
+    description: "An integration was connected (or reconnected) to its vendor.",
+  },
+  { type: "INTEGRATION_DISCONNECTED", description: "An integration was disconnected." },
+  {
+    type: "INTEGRATION_AUTH_FAILED",
+    description:
+      "An integration's authorization was refused for good: it waits for the organization to reconnect it.",
+  },
 ];
 
 /** An event type as receivers see it (`CONVERSATION_CREATED` is `conversation.created`). */
@@ -219,6 +229,9 @@ const WIRE_NAMES: Record<EventType, string> = {
   KNOWLEDGE_BASE_ENTRY_UPDATED: "knowledge_base.entry_updated",
   KNOWLEDGE_BASE_ENTRY_DELETED: "knowledge_base.entry_deleted",
   WEBHOOK_DISABLED: "webhook.disabled",
+  INTEGRATION_CONNECTED: "integration.connected",
+  INTEGRATION_DISCONNECTED: "integration.disconnected",
+  INTEGRATION_AUTH_FAILED: "integration.auth_failed",
   WEBHOOK_TEST: "webhook.test",
 };
 

@@ -1,0 +1,604 @@
+//! Integrations: the providers an organization can connect, its connections, their settings, tests and runs.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+
+use crate::graphql::enums::{
+    CrmCaseTrigger, CrmContactMatching, CrmFieldUpdates, CrmMappingSource, CrmObject,
+    IntegrationCategory, IntegrationErrorClass, IntegrationProviderKey, IntegrationRunKind,
+    IntegrationRunStatus, IntegrationStatus, Plan,
+};
+use crate::graphql::loaders::{ConversationKey, MemberKey, load_opt};
+use crate::graphql::members::Member;
+use crate::graphql::payloads::{Args, payload, payload_type};
+use crate::graphql::scalars::Timestamp;
+use crate::graphql::types::{Conn, Conversation, connection};
+use crate::graphql::{caller, found, shared};
+use crate::ids::Kind;
+use crate::service::PageRequest;
+use crate::service::integrations::connect::{self, AccountChoice, ConnectIntegration};
+use crate::service::integrations::crm::settings::{self as crm, CrmSettingsPatch};
+use crate::service::integrations::executor::Vendors;
+use crate::service::integrations::{self as svc, UpdateIntegration, runs};
+
+fn vendors<'a>(ctx: &Context<'a>) -> Result<&'a Vendors, crate::error::ApiError> {
+    shared::<std::sync::Arc<Vendors>>(ctx).map(|v| &**v)
+}
+
+/// A page of a connection's runs, newest first.
+async fn run_page(
+    ctx: &Context<'_>,
+    integration_id: &str,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> async_graphql::Result<Conn<IntegrationRun>> {
+    let (db, principal) = caller(ctx)?;
+    let page = PageRequest::new(first.map(i64::from), after, Kind::IntegrationRun)?;
+    let rows = runs::list(db, principal, integration_id, &page).await?;
+    Ok(connection(
+        rows,
+        page.after.is_some(),
+        0,
+        |r| &r.job.id,
+        IntegrationRun,
+    ))
+}
+
+/// A vendor the organization can connect, with its connection if there is one.
+pub struct IntegrationProvider(pub svc::Offered);
+
+/// A vendor the organization can connect, with its connection if there is one.
+#[Object]
+impl IntegrationProvider {
+    /// The provider.
+    async fn key(&self) -> async_graphql::Result<IntegrationProviderKey> {
+        Ok(IntegrationProviderKey::stored(self.0.provider.key)?)
+    }
+    /// The vendor's name.
+    async fn name(&self) -> &str {
+        self.0.provider.name
+    }
+    /// What kind of system it is.
+    async fn category(&self) -> IntegrationCategory {
+        self.0.provider.category.into()
+    }
+    /// Whether the organization's plan includes it.
+    async fn included_in_plan(&self) -> bool {
+        self.0.included
+    }
+    /// The lowest plan that includes it.
+    async fn required_plan(&self) -> Option<Plan> {
+        self.0.required_plan.map(Into::into)
+    }
+    /// Whether this server can connect it: the operator configured the vendor's OAuth app.
+    async fn configured(&self) -> bool {
+        self.0.configured
+    }
+    /// The redirect URI to register with the vendor's OAuth app.
+    async fn redirect_uri(&self) -> Option<&str> {
+        self.0.redirect_uri.as_deref()
+    }
+    /// The organization's connection to it; null when it never connected it.
+    async fn integration(&self) -> Option<Integration> {
+        self.0.integration.clone().map(Integration)
+    }
+}
+
+/// One field that identifies the vendor account a connection reaches.
+#[derive(SimpleObject)]
+pub struct IntegrationAccountField {
+    /// What it is (`portal_id`, `instance_url`, `api_domain`, `login_host`, `data_centre`, `organization`).
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}
+
+/// The organization's connection to a vendor. Its credentials are sealed and never returned.
+pub struct Integration(pub svc::Integration);
+
+/// The organization's connection to a vendor. Its credentials are sealed and never returned.
+#[Object]
+impl Integration {
+    /// The integration's id.
+    pub(crate) async fn id(&self) -> ID {
+        ID(self.0.model.id.clone())
+    }
+    /// The vendor.
+    async fn provider(&self) -> async_graphql::Result<IntegrationProviderKey> {
+        Ok(IntegrationProviderKey::stored(self.0.provider.key)?)
+    }
+    /// The vendor's name.
+    async fn provider_name(&self) -> &str {
+        self.0.provider.name
+    }
+    /// What kind of system it connects.
+    async fn category(&self) -> IntegrationCategory {
+        self.0.provider.category.into()
+    }
+    /// Where the connection stands.
+    async fn status(&self) -> async_graphql::Result<IntegrationStatus> {
+        Ok(self.0.status()?.into())
+    }
+    /// What identifies the vendor account it reaches.
+    async fn account(&self) -> Vec<IntegrationAccountField> {
+        self.0
+            .account()
+            .into_iter()
+            .map(|(name, value)| IntegrationAccountField { name, value })
+            .collect()
+    }
+    /// What last went wrong with the connection itself (its runs say what went wrong with each job); null when
+    /// nothing did.
+    async fn last_error(&self) -> Option<&str> {
+        self.0.model.last_error.as_deref()
+    }
+    /// The member who connected it.
+    async fn connected_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Member>> {
+        load_opt(ctx, self.0.model.connected_by.as_ref(), MemberKey, Member).await
+    }
+    /// When it was last connected.
+    async fn connected_at(&self) -> Option<Timestamp> {
+        self.0.model.connected_at.map(Timestamp)
+    }
+    /// When the current access token expires (it is refreshed ahead of that).
+    async fn token_expires_at(&self) -> Option<Timestamp> {
+        self.0.model.token_expires_at.map(Timestamp)
+    }
+    /// The CRM settings; null unless it is a CRM.
+    async fn crm(&self) -> Option<CrmSettings> {
+        self.0.crm().map(CrmSettings)
+    }
+    /// The connection's runs, newest first, each with the vendor calls it made.
+    #[graphql(complexity = "crate::graphql::cost::list(first, None, child_complexity)")]
+    async fn runs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many runs to return: 1 to 100, 20 when omitted.")] first: Option<i32>,
+        #[graphql(
+            desc = "Returns the runs after this cursor: the `endCursor` of the previous page."
+        )]
+        after: Option<String>,
+    ) -> async_graphql::Result<Conn<IntegrationRun>> {
+        run_page(ctx, &self.0.model.id, first, after.as_deref()).await
+    }
+    /// When it was first connected.
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.model.created_at)
+    }
+    /// When it last changed.
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.model.updated_at)
+    }
+}
+
+/// How a CRM connection syncs contacts and creates cases.
+pub struct CrmSettings(pub crm::CrmSettings);
+
+/// How a CRM connection syncs contacts and creates cases.
+#[Object]
+impl CrmSettings {
+    /// How a visitor is matched to an existing contact.
+    async fn contact_matching(&self) -> CrmContactMatching {
+        self.0.contact_matching.into()
+    }
+    /// Whether a contact is created when none matches.
+    async fn create_contact_if_missing(&self) -> bool {
+        self.0.create_contact_if_missing
+    }
+    /// When a matched contact's fields are overwritten.
+    async fn field_updates(&self) -> CrmFieldUpdates {
+        self.0.field_updates.into()
+    }
+    /// What creates a case; empty when cases are never created.
+    async fn case_creation(&self) -> Vec<CrmCaseTrigger> {
+        self.0.case_creation.iter().map(|t| (*t).into()).collect()
+    }
+    /// Custom field mappings (premium); empty when the default mapping applies: the visitor's name, email and
+    /// phone to the contact, the first question to the case's subject, the transcript to its description, and
+    /// the page URL to the case.
+    async fn field_mappings(&self) -> Vec<CrmFieldMapping> {
+        self.0
+            .field_mappings
+            .iter()
+            .map(|m| CrmFieldMapping {
+                source: m.source.into(),
+                object: m.object.into(),
+                field: m.field.clone(),
+            })
+            .collect()
+    }
+    /// Whether the contact property "AI Assistant Interaction" is set at each interaction for HubSpot
+    /// workflows to trigger on (premium).
+    async fn workflow_trigger(&self) -> bool {
+        self.0.workflow_trigger
+    }
+}
+
+/// One value written to one CRM field.
+#[derive(SimpleObject, InputObject)]
+#[graphql(input_name = "CrmFieldMappingInput")]
+pub struct CrmFieldMapping {
+    /// What is written.
+    pub source: CrmMappingSource,
+    /// The object it is written to.
+    pub object: CrmObject,
+    /// The field's API name in the CRM (`Description`, `lifecyclestage`, `Custom_Field__c`).
+    pub field: String,
+}
+
+/// One vendor call a run made.
+#[derive(SimpleObject)]
+pub struct IntegrationCall {
+    /// The HTTP method.
+    pub method: String,
+    /// The path and query called (without credentials).
+    pub path: String,
+    /// The HTTP status the vendor answered; null when no answer came.
+    pub status_code: Option<i32>,
+    /// How long the call took, in milliseconds.
+    pub duration_ms: i64,
+    /// The class of failure; null when the call succeeded.
+    pub error_class: Option<IntegrationErrorClass>,
+    /// The start of the vendor's answer, or what went wrong.
+    pub excerpt: Option<String>,
+    /// When it was made.
+    pub created_at: Timestamp,
+}
+
+/// One job of an integration: what it did, what came of it, and the vendor calls it made.
+pub struct IntegrationRun(pub runs::Run);
+
+/// One job of an integration: what it did, what came of it, and the vendor calls it made.
+#[Object]
+impl IntegrationRun {
+    /// The run's id.
+    async fn id(&self) -> ID {
+        ID(self.0.job.id.clone())
+    }
+    /// What it does.
+    async fn kind(&self) -> async_graphql::Result<IntegrationRunKind> {
+        Ok(runs::JobKind::named(&self.0.job.kind)
+            .ok_or_else(|| crate::error::ApiError::internal_msg("stored job kind"))?
+            .into())
+    }
+    /// The type of event that caused it (`handoff.requested`), or `manual`.
+    async fn trigger(&self) -> &str {
+        &self.0.job.trigger
+    }
+    /// Where it stands.
+    async fn status(&self) -> async_graphql::Result<IntegrationRunStatus> {
+        Ok(runs::JobStatus::named(&self.0.job.status)
+            .ok_or_else(|| crate::error::ApiError::internal_msg("stored job status"))?
+            .into())
+    }
+    /// How many times it was tried.
+    async fn attempt_count(&self) -> i32 {
+        self.0.job.attempts
+    }
+    /// When the next try is due; null unless it is pending.
+    async fn next_attempt_at(&self) -> Option<Timestamp> {
+        (self.0.job.status == runs::JobStatus::Pending.as_str())
+            .then_some(Timestamp(self.0.job.next_attempt_at))
+    }
+    /// Records created at the vendor.
+    async fn records_created(&self) -> i32 {
+        self.0.job.created
+    }
+    /// Records updated at the vendor.
+    async fn records_updated(&self) -> i32 {
+        self.0.job.updated
+    }
+    /// Records left alone (already up to date, or the settings say not to touch them).
+    async fn records_skipped(&self) -> i32 {
+        self.0.job.skipped
+    }
+    /// Records the vendor refused.
+    async fn records_failed(&self) -> i32 {
+        self.0.job.failed
+    }
+    /// What happened, in words: what was done, or why not.
+    async fn outcome(&self) -> Option<&str> {
+        self.0.job.outcome.as_deref()
+    }
+    /// The class of failure; null unless it failed or is waiting to retry.
+    async fn error_class(&self) -> async_graphql::Result<Option<IntegrationErrorClass>> {
+        Ok(match &self.0.job.error_class {
+            Some(class) => Some(IntegrationErrorClass::stored(class)?),
+            None => None,
+        })
+    }
+    /// The conversation it is about.
+    async fn conversation(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Conversation>> {
+        load_opt(
+            ctx,
+            self.0.job.conversation_id.as_ref(),
+            ConversationKey,
+            Conversation,
+        )
+        .await
+    }
+    /// The vendor calls it made, oldest first.
+    async fn calls(&self) -> async_graphql::Result<Vec<IntegrationCall>> {
+        self.0
+            .calls
+            .iter()
+            .map(|c| {
+                Ok(IntegrationCall {
+                    method: c.method.clone(),
+                    path: c.path.clone(),
+                    status_code: c.status_code,
+                    duration_ms: c.duration_ms,
+                    error_class: match &c.error_class {
+                        Some(class) => Some(IntegrationErrorClass::stored(class)?),
+                        None => None,
+                    },
+                    excerpt: c.excerpt.clone(),
+                    created_at: Timestamp(c.created_at),
+                })
+            })
+            .collect()
+    }
+    /// When it was owed.
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.job.created_at)
+    }
+    /// When it finished; null while it is pending.
+    async fn finished_at(&self) -> Option<Timestamp> {
+        self.0.job.finished_at.map(Timestamp)
+    }
+}
+
+#[derive(Default)]
+pub struct IntegrationQuery;
+
+#[Object]
+impl IntegrationQuery {
+    /// Every vendor the organization can connect: its category, whether the plan includes it, whether this
+    /// server can connect it, and the organization's connection.
+    async fn integrations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<IntegrationProvider>> {
+        let (_, principal) = caller(ctx)?;
+        let offered = svc::list(vendors(ctx)?, principal).await?;
+        Ok(offered.into_iter().map(IntegrationProvider).collect())
+    }
+
+    /// One of the organization's integrations; null when it has none with this id.
+    async fn integration(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The integration's id.")] id: ID,
+    ) -> async_graphql::Result<Option<Integration>> {
+        let (db, principal) = caller(ctx)?;
+        Ok(found(ctx, svc::get(db, principal, &id).await)?.map(Integration))
+    }
+
+    /// The runs of one integration, newest first, each with the vendor calls it made.
+    #[graphql(complexity = "crate::graphql::cost::list(first, None, child_complexity)")]
+    async fn integration_runs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The integration whose runs to list.")] integration_id: ID,
+        #[graphql(desc = "How many runs to return: 1 to 100, 20 when omitted.")] first: Option<i32>,
+        #[graphql(
+            desc = "Returns the runs after this cursor: the `endCursor` of the previous page."
+        )]
+        after: Option<String>,
+    ) -> async_graphql::Result<Conn<IntegrationRun>> {
+        run_page(ctx, &integration_id, first, after.as_deref()).await
+    }
+}
+
+/// Where the vendor account is, for the providers that ask.
+#[derive(InputObject, Default)]
+pub struct IntegrationAccountInput {
+    /// Salesforce: `production` (login.salesforce.com, the default) or `sandbox` (test.salesforce.com).
+    pub environment: Option<String>,
+    /// Salesforce: the org's My Domain host (`acme.my.salesforce.com`), used instead of the environment.
+    pub my_domain: Option<String>,
+    /// Zoho CRM: the data centre (`com`, `eu`, `in`, `com.au`, `jp`, `com.cn`, `zohocloud.ca`); `com` when
+    /// omitted.
+    pub data_centre: Option<String>,
+}
+
+/// Credentials typed in, for the providers connected with them (the CRMs connect through OAuth instead).
+#[derive(InputObject, Default)]
+pub struct IntegrationCredentialsInput {
+    /// An API key.
+    pub api_key: Option<String>,
+}
+
+/// Connecting a vendor.
+#[derive(InputObject)]
+pub struct ConnectIntegrationInput {
+    /// The vendor to connect.
+    pub provider: IntegrationProviderKey,
+    /// The path on this server the browser comes back to after the vendor's authorization page, with
+    /// `integration`, `outcome` (`connected` or `error`) and `message` added to its query; `/` when omitted.
+    pub return_to: Option<String>,
+    /// Credentials, for the providers connected with them.
+    pub credentials: Option<IntegrationCredentialsInput>,
+    /// Where the vendor account is, for the providers that ask.
+    pub account: Option<IntegrationAccountInput>,
+}
+
+/// Changes to CRM settings: absent fields keep their value.
+#[derive(InputObject, Default)]
+pub struct CrmSettingsInput {
+    /// How a visitor is matched to an existing contact.
+    pub contact_matching: Option<CrmContactMatching>,
+    /// Whether a contact is created when none matches.
+    pub create_contact_if_missing: Option<bool>,
+    /// When a matched contact's fields are overwritten.
+    pub field_updates: Option<CrmFieldUpdates>,
+    /// What creates a case; anything but `[HANDOFF]` needs the premium plan.
+    pub case_creation: Option<Vec<CrmCaseTrigger>>,
+    /// Custom field mappings, replacing the current ones (premium); an empty list restores the default mapping.
+    pub field_mappings: Option<Vec<CrmFieldMapping>>,
+    /// Whether to set the "AI Assistant Interaction" contact property for HubSpot workflows (premium).
+    pub workflow_trigger: Option<bool>,
+}
+
+/// Changes to an integration.
+#[derive(InputObject, Default)]
+pub struct UpdateIntegrationInput {
+    /// The CRM settings (for a CRM).
+    pub crm: Option<CrmSettingsInput>,
+}
+
+payload_type! {
+    /// The result of `connectIntegration`.
+    ConnectIntegrationPayload {
+        /// The integration, pending until the vendor's authorization page sends the browser back.
+        integration: Option<Integration>,
+        /// Where to send the browser to authorize the connection at the vendor; this response also sets a
+        /// short-lived cookie that binds the authorization to the browser.
+        authorize_url: Option<String>,
+    }
+}
+
+payload_type! {
+    /// The result of `updateIntegration`.
+    IntegrationPayload {
+        /// The integration as changed.
+        integration: Option<Integration>,
+    }
+}
+
+payload_type! {
+    /// The result of `disconnectIntegration`.
+    DisconnectIntegrationPayload {
+        /// The integration, disconnected.
+        integration: Option<Integration>,
+        /// What the vendor said to the revocation of the authorization, in words.
+        revocation: Option<String>,
+    }
+}
+
+payload_type! {
+    /// The result of `testIntegration`.
+    TestIntegrationPayload {
+        /// The integration.
+        integration: Option<Integration>,
+        /// Whether the vendor answered as expected.
+        success: Option<bool>,
+        /// What the vendor answered, in words.
+        message: Option<String>,
+        /// The run that records the calls made.
+        run: Option<IntegrationRun>,
+    }
+}
+
+#[derive(Default)]
+pub struct IntegrationMutation;
+
+#[Object]
+impl IntegrationMutation {
+    /// Starts connecting a vendor: for an OAuth vendor, answers the URL of its authorization page, to which the
+    /// same browser goes; the vendor then sends it back to `returnTo` with the outcome.
+    async fn connect_integration(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The vendor to connect.")] input: ConnectIntegrationInput,
+    ) -> async_graphql::Result<Option<ConnectIntegrationPayload>> {
+        let (_, principal) = caller(ctx)?;
+        let vendors = vendors(ctx)?;
+        let account = input.account.unwrap_or_default();
+        let input = ConnectIntegration {
+            provider: input.provider.name().to_owned(),
+            return_to: input.return_to,
+            api_key: input.credentials.and_then(|c| c.api_key),
+            account: AccountChoice {
+                environment: account.environment,
+                my_domain: account.my_domain,
+                data_centre: account.data_centre,
+            },
+        };
+        let result = connect::connect(vendors, principal, input).await;
+        if let Ok(started) = &result
+            && let Some(state) = &started.state
+        {
+            ctx.append_http_header(
+                "set-cookie",
+                crate::rest::integration_callback::state_cookie(&vendors.settings, state),
+            );
+        }
+        payload(ctx, result, Args::Input, |started| {
+            ConnectIntegrationPayload {
+                integration: Some(Integration(started.integration)),
+                authorize_url: started.authorize_url,
+                ..Default::default()
+            }
+        })
+    }
+
+    /// Changes an integration's settings.
+    async fn update_integration(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The integration to change.")] id: ID,
+        #[graphql(desc = "What to change.")] input: UpdateIntegrationInput,
+    ) -> async_graphql::Result<Option<IntegrationPayload>> {
+        let (db, principal) = caller(ctx)?;
+        let input = UpdateIntegration {
+            crm: input.crm.map(|crm| CrmSettingsPatch {
+                contact_matching: crm.contact_matching.map(Into::into),
+                create_contact_if_missing: crm.create_contact_if_missing,
+                field_updates: crm.field_updates.map(Into::into),
+                case_creation: crm
+                    .case_creation
+                    .map(|t| t.into_iter().map(Into::into).collect()),
+                field_mappings: crm.field_mappings.map(|m| {
+                    m.into_iter()
+                        .map(|m| crm::FieldMapping {
+                            source: m.source.into(),
+                            object: m.object.into(),
+                            field: m.field,
+                        })
+                        .collect()
+                }),
+                workflow_trigger: crm.workflow_trigger,
+            }),
+        };
+        let result = svc::update(db, principal, &id, input).await;
+        payload(ctx, result, Args::Input, |integration| IntegrationPayload {
+            integration: Some(Integration(integration)),
+            ..Default::default()
+        })
+    }
+
+    /// Makes a real call to the vendor and says what it answered.
+    async fn test_integration(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The integration to test.")] id: ID,
+    ) -> async_graphql::Result<Option<TestIntegrationPayload>> {
+        let (_, principal) = caller(ctx)?;
+        let result = svc::test(vendors(ctx)?, principal, &id).await;
+        payload(ctx, result, Args::Top, |tested| TestIntegrationPayload {
+            integration: Some(Integration(tested.integration)),
+            success: Some(tested.success),
+            message: Some(tested.message),
+            run: Some(IntegrationRun(tested.run)),
+            ..Default::default()
+        })
+    }
+
+    /// Disconnects an integration: revokes its authorization at the vendor where the vendor allows it, forgets
+    /// its credentials and cancels its pending runs.
+    async fn disconnect_integration(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The integration to disconnect.")] id: ID,
+    ) -> async_graphql::Result<Option<DisconnectIntegrationPayload>> {
+        let (_, principal) = caller(ctx)?;
+        let result = svc::disconnect(vendors(ctx)?, principal, &id).await;
+        payload(ctx, result, Args::Top, |done| {
+            DisconnectIntegrationPayload {
+                integration: Some(Integration(done.integration)),
+                revocation: Some(done.revocation),
+                ..Default::default()
+            }
+        })
+    }
+}

@@ -1,0 +1,114 @@
+//! `GET /integrations/{provider}/callback`: where a vendor's authorization page sends the browser back (not REST
+//! v1: the browser's side of connecting, decided by the state cookie and the member's session).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::auth::credentials::{authenticate_token, cookie_value, session_cookie};
+use crate::config::Settings;
+use crate::rest::extract::ApiPath;
+use crate::rest::sign_in::{ClientOrigin, http_only_cookie};
+use crate::service::integrations::connect::{self, Callback, STATE_COOKIE};
+use crate::state::AppState;
+
+/// The browser side of connecting: the vendors' authorization pages send the browser back here.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/integrations/{provider}/callback", get(callback))
+}
+
+/// The `Set-Cookie` value that binds an authorization under way to the browser (HttpOnly, for the callback
+/// path only, gone after 15 minutes).
+pub fn state_cookie(settings: &Settings, state: &str) -> String {
+    http_only_cookie(
+        STATE_COOKIE,
+        state,
+        "/integrations",
+        cookie::SameSite::Lax,
+        settings.public_url_is_https(),
+        chrono::Duration::minutes(connect::AUTHORIZATION_MINUTES),
+    )
+}
+
+/// The query a vendor's authorization page sends the browser back with.
+#[derive(Debug, Default, Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+    /// Zoho: the accounts server of the data centre that authorized.
+    #[serde(rename = "accounts-server")]
+    accounts_server: Option<String>,
+}
+
+/// Finishes connecting: back to the return path with the outcome, the state cookie removed; a plain error page
+/// when the state is unknown.
+async fn callback(
+    State(state): State<AppState>,
+    ApiPath(provider): ApiPath<String>,
+    ClientOrigin(origin): ClientOrigin,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<CallbackQuery>,
+) -> Response {
+    let principal = match session_cookie(&headers) {
+        Some(token) => authenticate_token(&state.db, &state.authz, &token, origin)
+            .await
+            .ok(),
+        None => None,
+    };
+    let cookie_state = cookie_value(&headers, STATE_COOKIE);
+    let finished = connect::finish(
+        &state.vendors,
+        principal.as_ref(),
+        &provider,
+        Callback {
+            code: query.code,
+            state: query.state,
+            error: query.error,
+            error_description: query.error_description,
+            accounts_server: query.accounts_server,
+        },
+        cookie_state.as_deref(),
+    )
+    .await;
+    let clear = http_only_cookie(
+        STATE_COOKIE,
+        "",
+        "/integrations",
+        cookie::SameSite::Lax,
+        state.settings.public_url_is_https(),
+        chrono::Duration::zero(),
+    );
+    let mut response = match finished {
+        Ok(location) => (
+            axum::http::StatusCode::SEE_OTHER,
+            [(header::LOCATION, location)],
+        )
+            .into_response(),
+        Err(err) => {
+            let reason = err
+                .public_message()
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
+            let body = format!(
+                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Connecting failed</title></head>\
+                 <body><h1>Connecting failed</h1><p id=\"reason\">{reason}</p><p><a href=\"/console/\">Back to the console</a></p></body></html>"
+            );
+            (
+                err.status(),
+                [(header::CACHE_CONTROL, "no-store")],
+                Html(body),
+            )
+                .into_response()
+        }
+    };
+    if let Ok(value) = clear.parse() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}

@@ -1,0 +1,251 @@
+//! The providers as data: each vendor's category, plan feature, OAuth endpoints, token fields, domains and limits.
+//!
+//! Code is written only for what differs between vendors (the calls of each connector); everything a connection
+//! needs to know before that is here, in Nango's shape.
+
+use crate::authz::Feature;
+use crate::text_enum::text_enum;
+
+text_enum! {
+    /// What kind of system a provider is.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum Category: "integration category" {
+        Crm = "crm",
+        Helpdesk = "helpdesk",
+        Email = "email",
+    }
+}
+
+/// How a connection proves itself to the vendor (the help desks and email services add keys and passwords).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthKind {
+    /// The OAuth 2.0 authorization-code grant, with PKCE when `pkce`.
+    OAuth2 { pkce: bool },
+}
+
+/// How the access token is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenHeader {
+    /// `Authorization: Bearer …`
+    Bearer,
+    /// `Authorization: Zoho-oauthtoken …`
+    ZohoOauthtoken,
+}
+
+/// How a vendor lets an application give up its grant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    /// `POST url` with the form `token=<refresh token>` (Salesforce, Zoho).
+    PostToken(&'static str),
+    /// `DELETE url/<refresh token>` (HubSpot).
+    DeleteRefreshToken(&'static str),
+    /// The vendor has no revocation call: the customer removes the app on their side.
+    None,
+}
+
+/// Where in the vendor's answers its rate-limit state is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimitHeaders {
+    /// Requests left in the current window.
+    pub remaining: Option<&'static str>,
+    /// Milliseconds in the vendor's window, when it says so (HubSpot).
+    pub interval_ms: Option<&'static str>,
+}
+
+/// One vendor, as data.
+#[derive(Debug)]
+pub struct Provider {
+    /// The key used in URLs, settings and the API (`hubspot`).
+    pub key: &'static str,
+    /// The vendor's name as people write it.
+    pub name: &'static str,
+    pub category: Category,
+    /// The plan feature that connecting it needs.
+    pub feature: Feature,
+    pub auth: AuthKind,
+    /// The authorization page; `{login_host}` and `{accounts_host}` are filled from the account choices.
+    pub authorize_url: &'static str,
+    /// Where codes and refresh tokens are exchanged.
+    pub token_url: &'static str,
+    pub revocation: Revocation,
+    /// The API's origin; `{instance_url}` or `{api_domain}` when the token response names it.
+    pub api_base: &'static str,
+    pub scopes: &'static [&'static str],
+    /// Extra parameters of the authorization request.
+    pub authorization_params: &'static [(&'static str, &'static str)],
+    /// Fields of the token response kept in the connection's account (`instance_url`, `api_domain`).
+    pub token_metadata: &'static [&'static str],
+    /// Hosts (and their subdomains) that a URL the vendor hands back may name.
+    pub domains: &'static [&'static str],
+    pub token_header: TokenHeader,
+    pub rate_limit: RateLimitHeaders,
+    /// Requests per second one connection sends at most (below the vendor's documented limit).
+    pub requests_per_second: u32,
+}
+
+impl Provider {
+    /// Whether connecting goes through the vendor's authorization page.
+    pub fn is_oauth(&self) -> bool {
+        matches!(self.auth, AuthKind::OAuth2 { .. })
+    }
+
+    /// Whether the authorization request carries a PKCE challenge.
+    pub fn uses_pkce(&self) -> bool {
+        matches!(self.auth, AuthKind::OAuth2 { pkce: true })
+    }
+
+    /// Whether `host` is one of the vendor's own (a listed domain or a subdomain of one).
+    pub fn owns_host(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.domains
+            .iter()
+            .any(|domain| host == *domain || host.ends_with(&format!(".{domain}")))
+    }
+}
+
+/// Zoho's data centres: the suffix of `accounts.zoho.<suffix>` (Canada has its own accounts host).
+pub const ZOHO_DATA_CENTRES: [(&str, &str); 7] = [
+    ("com", "accounts.zoho.com"),
+    ("eu", "accounts.zoho.eu"),
+    ("in", "accounts.zoho.in"),
+    ("com.au", "accounts.zoho.com.au"),
+    ("jp", "accounts.zoho.jp"),
+    ("com.cn", "accounts.zoho.com.cn"),
+    ("zohocloud.ca", "accounts.zohocloud.ca"),
+];
+
+/// Salesforce's login hosts for production and sandbox orgs (a My Domain host may be given instead).
+pub const SALESFORCE_LOGIN_HOSTS: [(&str, &str); 2] = [
+    ("production", "login.salesforce.com"),
+    ("sandbox", "test.salesforce.com"),
+];
+
+const HUBSPOT: Provider = Provider {
+    key: "hubspot",
+    name: "HubSpot",
+    category: Category::Crm,
+    feature: Feature::Crm,
+    auth: AuthKind::OAuth2 { pkce: false },
+    authorize_url: "https://app.hubspot.com/oauth/authorize",
+    token_url: "https://api.hubapi.com/oauth/v1/token",
+    revocation: Revocation::DeleteRefreshToken("https://api.hubapi.com/oauth/v1/refresh-tokens"),
+    api_base: "https://api.hubapi.com",
+    scopes: &[
+        "oauth",
+        "crm.objects.contacts.read",
+        "crm.objects.contacts.write",
+        "crm.schemas.contacts.read",
+        "crm.schemas.contacts.write",
+        "tickets",
+    ],
+    authorization_params: &[],
+    token_metadata: &[],
+    domains: &["hubapi.com", "hubspot.com"],
+    token_header: TokenHeader::Bearer,
+    rate_limit: RateLimitHeaders {
+        remaining: Some("x-hubspot-ratelimit-remaining"),
+        interval_ms: Some("x-hubspot-ratelimit-interval-milliseconds"),
+    },
+    // 100 requests per 10 s per account for OAuth apps.
+    requests_per_second: 9,
+};
+
+const SALESFORCE: Provider = Provider {
+    key: "salesforce",
+    name: "Salesforce",
+    category: Category::Crm,
+    feature: Feature::Crm,
+    auth: AuthKind::OAuth2 { pkce: true },
+    authorize_url: "https://{login_host}/services/oauth2/authorize",
+    token_url: "https://{login_host}/services/oauth2/token",
+    revocation: Revocation::PostToken("https://{login_host}/services/oauth2/revoke"),
+    api_base: "{instance_url}",
+    scopes: &["api", "refresh_token"],
+    authorization_params: &[("prompt", "consent")],
+    token_metadata: &["instance_url"],
+    domains: &["salesforce.com", "force.com", "cloudforce.com"],
+    token_header: TokenHeader::Bearer,
+    rate_limit: RateLimitHeaders {
+        remaining: None,
+        interval_ms: None,
+    },
+    requests_per_second: 20,
+};
+
+const ZOHO: Provider = Provider {
+    key: "zoho",
+    name: "Zoho CRM",
+    category: Category::Crm,
+    feature: Feature::Crm,
+    auth: AuthKind::OAuth2 { pkce: false },
+    authorize_url: "https://{accounts_host}/oauth/v2/auth",
+    token_url: "https://{accounts_host}/oauth/v2/token",
+    revocation: Revocation::PostToken("https://{accounts_host}/oauth/v2/token/revoke"),
+    api_base: "{api_domain}",
+    scopes: &[
+        "ZohoCRM.modules.ALL",
+        "ZohoCRM.settings.fields.READ",
+        "ZohoCRM.org.READ",
+    ],
+    authorization_params: &[("access_type", "offline"), ("prompt", "consent")],
+    token_metadata: &["api_domain"],
+    domains: &[
+        "zoho.com",
+        "zoho.eu",
+        "zoho.in",
+        "zoho.com.au",
+        "zoho.jp",
+        "zoho.com.cn",
+        "zohocloud.ca",
+        "zohoapis.com",
+        "zohoapis.eu",
+        "zohoapis.in",
+        "zohoapis.com.au",
+        "zohoapis.jp",
+        "zohoapis.com.cn",
+        "zohoapis.ca",
+    ],
+    token_header: TokenHeader::ZohoOauthtoken,
+    rate_limit: RateLimitHeaders {
+        remaining: Some("x-ratelimit-remaining"),
+        interval_ms: None,
+    },
+    requests_per_second: 10,
+};
+
+/// Every provider, in the order they are listed.
+pub static PROVIDERS: [&Provider; 3] = [&SALESFORCE, &HUBSPOT, &ZOHO];
+
+/// The provider with this key.
+pub fn provider(key: &str) -> Option<&'static Provider> {
+    PROVIDERS.iter().copied().find(|p| p.key == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_lower_case() {
+        let mut keys: Vec<&str> = PROVIDERS.iter().map(|p| p.key).collect();
+        assert!(
+            keys.iter()
+                .all(|k| k.chars().all(|c| c.is_ascii_lowercase()))
+        );
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), PROVIDERS.len());
+    }
+
+    #[test]
+    fn vendor_hosts_are_recognised_by_domain_not_by_substring() {
+        let zoho = provider("zoho").unwrap();
+        assert!(zoho.owns_host("www.zohoapis.eu"));
+        assert!(zoho.owns_host("zohoapis.com."));
+        assert!(!zoho.owns_host("zohoapis.eu.evil.test"));
+        assert!(!zoho.owns_host("evilzohoapis.eu"));
+        let salesforce = provider("salesforce").unwrap();
+        assert!(salesforce.owns_host("acme.my.salesforce.com"));
+        assert!(!salesforce.owns_host("salesforce.com.evil.test"));
+    }
+}

@@ -1,0 +1,352 @@
+//! A loopback stand-in for HubSpot, following its documented wire format: the OAuth authorize page and token
+//! endpoint (`/oauth/v1/token`, 30-minute access tokens, `BAD_REFRESH_TOKEN`), refresh-token revocation, the
+//! account-info call, and its error bodies (`{"status":"error","message","category"}`), 401 for an expired token
+//! and 429 with `X-HubSpot-RateLimit-*` headers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{delete, get, post};
+use serde_json::json;
+
+pub const CLIENT_ID: &str = "hubspot-client-id";
+pub const CLIENT_SECRET: &str = "hubspot-client-secret";
+pub const PORTAL_ID: i64 = 62_515;
+
+/// What the fake's authorization page does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consent {
+    /// Sends the browser back with a code, as a person who clicks "Connect app" would.
+    Grant,
+    /// Sends it back with `error=access_denied`.
+    Deny,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    consent: Option<Consent>,
+    /// code → redirect_uri it was issued for
+    codes: HashMap<String, String>,
+    /// access token → still valid
+    access: HashMap<String, bool>,
+    /// refresh tokens that work
+    refresh: Vec<String>,
+    revoked: Vec<String>,
+    /// Answer 429 to this many API calls first.
+    throttle: u32,
+    counter: u64,
+    /// Every request: method and path.
+    seen: Vec<(String, String)>,
+    /// The query of the last authorization request.
+    last_authorize: HashMap<String, String>,
+}
+
+#[derive(Clone)]
+pub struct FakeHubSpot {
+    inner: Arc<Mutex<Inner>>,
+    /// `http://127.0.0.1:port`
+    pub base_url: String,
+}
+
+impl FakeHubSpot {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let fake = FakeHubSpot {
+            inner: Arc::new(Mutex::new(Inner {
+                consent: Some(Consent::Grant),
+                ..Inner::default()
+            })),
+            base_url: format!("http://{}", listener.local_addr().unwrap()),
+        };
+        let router = Router::new()
+            .route("/oauth/authorize", get(authorize))
+            .route("/oauth/v1/token", post(token))
+            .route("/oauth/v1/refresh-tokens/{token}", delete(revoke))
+            .route("/account-info/v3/details", get(account_details))
+            .with_state(fake.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        fake
+    }
+
+    /// `hubspot=<origin>` for `CONCIERGE_PROVIDER_BASE_URLS`.
+    pub fn base_urls(&self) -> String {
+        format!("hubspot={}", self.base_url)
+    }
+
+    pub fn set_consent(&self, consent: Consent) {
+        self.inner.lock().unwrap().consent = Some(consent);
+    }
+
+    /// Every access token issued so far stops working, as 30 minutes passing would do.
+    pub fn expire_access_tokens(&self) {
+        for valid in self.inner.lock().unwrap().access.values_mut() {
+            *valid = false;
+        }
+    }
+
+    /// The customer removed the app in HubSpot: refresh tokens stop working.
+    pub fn revoke_all(&self) {
+        let mut inner = self.inner.lock().unwrap();
+        let tokens = std::mem::take(&mut inner.refresh);
+        inner.revoked.extend(tokens);
+        for valid in inner.access.values_mut() {
+            *valid = false;
+        }
+    }
+
+    /// The next `n` API calls answer 429.
+    pub fn throttle(&self, n: u32) {
+        self.inner.lock().unwrap().throttle = n;
+    }
+
+    /// The requests received, as `METHOD /path`.
+    pub fn seen(&self) -> Vec<String> {
+        self.inner
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .map(|(m, p)| format!("{m} {p}"))
+            .collect()
+    }
+
+    pub fn revoked(&self) -> Vec<String> {
+        self.inner.lock().unwrap().revoked.clone()
+    }
+
+    pub fn last_authorize(&self) -> HashMap<String, String> {
+        self.inner.lock().unwrap().last_authorize.clone()
+    }
+
+    fn note(&self, method: &str, path: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .seen
+            .push((method.to_owned(), path.to_owned()));
+    }
+}
+
+fn hubspot_error(status: StatusCode, category: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({
+            "status": "error",
+            "message": message,
+            "correlationId": "c0ffee00-0000-4000-8000-000000000000",
+            "category": category,
+        })),
+    )
+        .into_response()
+}
+
+/// The consent page: it redirects straight back, as the person's click would.
+async fn authorize(
+    State(fake): State<FakeHubSpot>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    fake.note("GET", "/oauth/authorize");
+    let redirect_uri = query.get("redirect_uri").cloned().unwrap_or_default();
+    let state = query.get("state").cloned().unwrap_or_default();
+    let consent = {
+        let mut inner = fake.inner.lock().unwrap();
+        inner.last_authorize = query.clone();
+        inner.consent.unwrap_or(Consent::Grant)
+    };
+    if query.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
+        return (StatusCode::BAD_REQUEST, "unknown client_id").into_response();
+    }
+    let mut back = url::Url::parse(&redirect_uri).unwrap();
+    match consent {
+        Consent::Grant => {
+            let code = format!("code-{}", uuid_like(&fake));
+            fake.inner
+                .lock()
+                .unwrap()
+                .codes
+                .insert(code.clone(), redirect_uri.clone());
+            back.query_pairs_mut()
+                .append_pair("code", &code)
+                .append_pair("state", &state);
+        }
+        Consent::Deny => {
+            back.query_pairs_mut()
+                .append_pair("error", "access_denied")
+                .append_pair("error_description", "The user declined to connect the app")
+                .append_pair("state", &state);
+        }
+    }
+    Redirect::to(back.as_str()).into_response()
+}
+
+fn uuid_like(fake: &FakeHubSpot) -> String {
+    let mut inner = fake.inner.lock().unwrap();
+    inner.counter += 1;
+    format!("{:08x}{:08x}", inner.counter, rand_part())
+}
+
+fn rand_part() -> u32 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+}
+
+/// `POST /oauth/v1/token`, form-encoded, as HubSpot takes it.
+async fn token(
+    State(fake): State<FakeHubSpot>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    fake.note("POST", "/oauth/v1/token");
+    if form.get("client_id").map(String::as_str) != Some(CLIENT_ID)
+        || form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET)
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(
+                json!({"status": "BAD_CLIENT_ID", "message": "missing or unknown client id"}),
+            ),
+        )
+            .into_response();
+    }
+    let mut inner = fake.inner.lock().unwrap();
+    match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let code = form.get("code").cloned().unwrap_or_default();
+            match inner.codes.remove(&code) {
+                Some(redirect) if Some(&redirect) == form.get("redirect_uri") => {}
+                Some(_) => {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        axum::Json(json!({"status": "BAD_REDIRECT_URI", "message": "redirect_uri does not match"})),
+                    )
+                        .into_response();
+                }
+                None => {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        axum::Json(json!({"status": "BAD_AUTH_CODE", "message": "missing or unknown auth code"})),
+                    )
+                        .into_response();
+                }
+            }
+        }
+        Some("refresh_token") => {
+            let refresh = form.get("refresh_token").cloned().unwrap_or_default();
+            if !inner.refresh.contains(&refresh) {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(json!({"status": "BAD_REFRESH_TOKEN", "message": "missing or invalid refresh token"})),
+                )
+                    .into_response();
+            }
+        }
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"status": "BAD_GRANT_TYPE", "message": "unknown grant_type"})),
+            )
+                .into_response();
+        }
+    }
+    inner.counter += 1;
+    let access = format!("hs-access-{}-{}", inner.counter, rand_part());
+    inner.access.insert(access.clone(), true);
+    // HubSpot keeps the refresh token across refreshes.
+    let refresh = match form.get("refresh_token") {
+        Some(existing) => existing.clone(),
+        None => {
+            let token = format!("hs-refresh-{}-{}", inner.counter, rand_part());
+            inner.refresh.push(token.clone());
+            token
+        }
+    };
+    axum::Json(json!({
+        "token_type": "bearer",
+        "access_token": access,
+        "refresh_token": refresh,
+        "expires_in": 1800,
+    }))
+    .into_response()
+}
+
+/// `DELETE /oauth/v1/refresh-tokens/{token}`: 204, and the token is gone.
+async fn revoke(State(fake): State<FakeHubSpot>, Path(token): Path<String>) -> Response {
+    fake.note("DELETE", "/oauth/v1/refresh-tokens/{token}");
+    let mut inner = fake.inner.lock().unwrap();
+    if let Some(index) = inner.refresh.iter().position(|t| *t == token) {
+        let token = inner.refresh.remove(index);
+        inner.revoked.push(token);
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        hubspot_error(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            "refresh token not found",
+        )
+    }
+}
+
+/// Checks the bearer token of an API call; the error response when it does not pass (or the call is throttled).
+fn authenticate(fake: &FakeHubSpot, headers: &HeaderMap) -> Option<Response> {
+    let mut inner = fake.inner.lock().unwrap();
+    if inner.throttle > 0 {
+        inner.throttle -= 1;
+        let mut response = hubspot_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITS",
+            "You have reached your secondly limit.",
+        );
+        let headers = response.headers_mut();
+        headers.insert("x-hubspot-ratelimit-max", "100".parse().unwrap());
+        headers.insert("x-hubspot-ratelimit-remaining", "0".parse().unwrap());
+        headers.insert(
+            "x-hubspot-ratelimit-interval-milliseconds",
+            "10000".parse().unwrap(),
+        );
+        return Some(response);
+    }
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    match inner.access.get(token) {
+        Some(true) => None,
+        Some(false) => Some(hubspot_error(
+            StatusCode::UNAUTHORIZED,
+            "EXPIRED_AUTHENTICATION",
+            "The OAuth token used to make this call expired 0 second(s) ago.",
+        )),
+        None => Some(hubspot_error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_AUTHENTICATION",
+            "Authentication credentials not found.",
+        )),
+    }
+}
+
+/// `GET /account-info/v3/details`.
+async fn account_details(State(fake): State<FakeHubSpot>, headers: HeaderMap) -> Response {
+    fake.note("GET", "/account-info/v3/details");
+    if let Some(refusal) = authenticate(&fake, &headers) {
+        return refusal;
+    }
+    axum::Json(json!({
+        "portalId": PORTAL_ID,
+        "accountType": "STANDARD",
+        "timeZone": "US/Eastern",
+        "companyCurrency": "USD",
+        "additionalCurrencies": [],
+        "utcOffset": "-05:00",
+        "utcOffsetMilliseconds": -18_000_000,
+        "uiDomain": "app.hubspot.com",
+        "dataHostingLocation": "na1",
+    }))
+    .into_response()
+}
