@@ -37,6 +37,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     deliverer: crate::workers::deliveries::Deliverer,
+    jobs: crate::workers::integrations::JobRunner,
 }
 
 impl Application {
@@ -116,12 +117,17 @@ impl Application {
             state.authz.clone(),
             &state.settings,
         )?;
+        let jobs = crate::workers::integrations::JobRunner::new(
+            state.vendors.clone(),
+            state.authz.clone(),
+        )?;
         let router = router(state.clone());
         Ok(Self {
             listener,
             router,
             state,
             deliverer,
+            jobs,
         })
     }
 
@@ -149,7 +155,7 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let workers = Workers::start(&self.state, self.deliverer);
+        let workers = Workers::start(&self.state, self.deliverer, self.jobs);
         let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(signal)
             .await;

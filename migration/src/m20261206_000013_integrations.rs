@@ -224,6 +224,19 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // An event owes each integration each kind of job once, however often it is enqueued.
+        manager
+            .create_index(
+                Index::create()
+                    .name("ux_integration_jobs_event")
+                    .table(IntegrationJobs::Table)
+                    .col(IntegrationJobs::IntegrationId)
+                    .col(IntegrationJobs::EventId)
+                    .col(IntegrationJobs::Kind)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_index(
                 Index::create()

@@ -146,6 +146,7 @@ async fn an_invited_member_sets_a_password_signs_in_lands_in_the_inbox_and_signs
             "Assistant and website",
             "Analytics",
             "Webhooks",
+            "Integrations",
             "API keys",
             "Members",
             "Single sign-on",
@@ -297,6 +298,7 @@ fn pages(names: &[&str]) -> Value {
         ("assistant", "/assistant"),
         ("analytics", "/analytics"),
         ("webhooks", "/settings/webhooks"),
+        ("integrations", "/settings/integrations"),
         ("api-keys", "/settings/api-keys"),
         ("members", "/settings/members"),
         ("sso", "/settings/sso"),
@@ -317,6 +319,7 @@ const EVERY_PAGE: &[&str] = &[
     "assistant",
     "analytics",
     "webhooks",
+    "integrations",
     "api-keys",
     "members",
     "sso",
@@ -365,6 +368,7 @@ async fn every_page_of_an_owner_passes_axe_on_a_laptop_and_a_phone() {
             "Assistant and website",
             "Analytics",
             "Webhooks",
+            "Integrations",
             "API keys",
             "Members",
             "Single sign-on",
@@ -377,6 +381,7 @@ async fn every_page_of_an_owner_passes_axe_on_a_laptop_and_a_phone() {
     for (name, heading) in [
         ("knowledge-base", "Knowledge base"),
         ("webhooks", "Webhooks"),
+        ("integrations", "Integrations"),
         ("api-keys", "API keys"),
         ("members", "Members"),
         ("sso", "Single sign-on"),
@@ -648,4 +653,43 @@ async fn graphiql_runs_a_query_with_the_session_and_loads_nothing_from_elsewhere
         json!([server]),
         "every request to this server: {seen}"
     );
+}
+
+#[tokio::test]
+async fn a_crm_is_connected_through_its_authorization_page_tested_and_configured_in_the_console() {
+    let hubspot = crate::fake_hubspot::FakeHubSpot::start().await;
+    let app = crate::integrations::app_with(&hubspot).await;
+    member_with_password(&app, "adam@acme.test", "ADMIN").await;
+    let seen = drive(
+        &app,
+        json!({"scenario": "integrations", "email": "adam@acme.test"}),
+    )
+    .await;
+    assert_clean(&seen, &["integrations-saved"]);
+    assert_eq!(
+        seen["providers"],
+        json!(["Salesforce", "HubSpot", "Zoho CRM"]),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["notConfigured"],
+        json!(["SALESFORCE", "ZOHO"]),
+        "{seen}"
+    );
+    assert_eq!(seen["failure"], "", "{seen}");
+    assert!(
+        seen["notice"]
+            .as_str()
+            .unwrap()
+            .contains("Connected to HubSpot account 62515"),
+        "{seen}"
+    );
+    assert_eq!(seen["path"], "/console/settings/integrations", "{seen}");
+    assert_eq!(seen["status"], "Connected", "{seen}");
+    assert_eq!(seen["testSucceeded"], true, "{seen}");
+    assert_eq!(seen["saved"], true, "{seen}");
+    let list = app.get("/api/v1/integrations").await;
+    let connected = &list.body["data"][1]["integration"];
+    assert_eq!(connected["status"], "connected");
+    assert_eq!(connected["crm"]["field_updates"], "never");
 }

@@ -1,7 +1,8 @@
 //! A loopback stand-in for HubSpot, following its documented wire format: the OAuth authorize page and token
 //! endpoint (`/oauth/v1/token`, 30-minute access tokens, `BAD_REFRESH_TOKEN`), refresh-token revocation, the
-//! account-info call, and its error bodies (`{"status":"error","message","category"}`), 401 for an expired token
-//! and 429 with `X-HubSpot-RateLimit-*` headers.
+//! account-info call, CRM v3 contacts (search, create with 409 on a taken email, read, update), tickets with
+//! their associations, contact properties, and its error bodies (`{"status":"error","message","category"}`):
+//! 401 for an expired token, 429 with `X-HubSpot-RateLimit-*` headers, 400 `VALIDATION_ERROR`, 503 outages.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +12,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, post};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 pub const CLIENT_ID: &str = "hubspot-client-id";
 pub const CLIENT_SECRET: &str = "hubspot-client-secret";
@@ -43,6 +44,23 @@ struct Inner {
     seen: Vec<(String, String)>,
     /// The query of the last authorization request.
     last_authorize: HashMap<String, String>,
+    contacts: Vec<Record>,
+    tickets: Vec<Record>,
+    /// Contact properties defined beyond HubSpot's own.
+    properties: Vec<String>,
+    /// Answer 503 to this many API calls first.
+    outage: u32,
+    next_id: u64,
+}
+
+/// A contact or a ticket.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub id: String,
+    pub properties: Map<String, Value>,
+    /// Contact ids a ticket is associated with.
+    pub associations: Vec<String>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Clone)]
@@ -67,6 +85,19 @@ impl FakeHubSpot {
             .route("/oauth/v1/token", post(token))
             .route("/oauth/v1/refresh-tokens/{token}", delete(revoke))
             .route("/account-info/v3/details", get(account_details))
+            .route("/crm/v3/objects/contacts/search", post(search_contacts))
+            .route("/crm/v3/objects/contacts", post(create_contact))
+            .route(
+                "/crm/v3/objects/contacts/{id}",
+                get(read_contact).patch(update_contact),
+            )
+            .route("/crm/v3/objects/tickets", post(create_ticket))
+            .route(
+                "/crm/v3/objects/tickets/{id}",
+                axum::routing::patch(update_ticket),
+            )
+            .route("/crm/v3/properties/contacts", post(create_property))
+            .route("/crm/v3/properties/contacts/{name}", get(read_property))
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
         fake
@@ -101,6 +132,41 @@ impl FakeHubSpot {
     /// The next `n` API calls answer 429.
     pub fn throttle(&self, n: u32) {
         self.inner.lock().unwrap().throttle = n;
+    }
+
+    /// The next `n` API calls answer 503, as an outage would.
+    pub fn outage(&self, n: u32) {
+        self.inner.lock().unwrap().outage = n;
+    }
+
+    /// A contact already in the CRM, last changed at `updated_at`.
+    pub fn add_contact(
+        &self,
+        properties: Value,
+        updated_at: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        let mut inner = self.inner.lock().unwrap();
+        inner.next_id += 1;
+        let id = format!("{}", 1000 + inner.next_id);
+        inner.contacts.push(Record {
+            id: id.clone(),
+            properties: properties.as_object().cloned().unwrap_or_default(),
+            associations: Vec::new(),
+            updated_at,
+        });
+        id
+    }
+
+    pub fn contacts(&self) -> Vec<Record> {
+        self.inner.lock().unwrap().contacts.clone()
+    }
+
+    pub fn tickets(&self) -> Vec<Record> {
+        self.inner.lock().unwrap().tickets.clone()
+    }
+
+    pub fn properties(&self) -> Vec<String> {
+        self.inner.lock().unwrap().properties.clone()
     }
 
     /// The requests received, as `METHOD /path`.
@@ -295,6 +361,14 @@ async fn revoke(State(fake): State<FakeHubSpot>, Path(token): Path<String>) -> R
 /// Checks the bearer token of an API call; the error response when it does not pass (or the call is throttled).
 fn authenticate(fake: &FakeHubSpot, headers: &HeaderMap) -> Option<Response> {
     let mut inner = fake.inner.lock().unwrap();
+    if inner.outage > 0 {
+        inner.outage -= 1;
+        return Some(hubspot_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "HubSpot is temporarily unavailable.",
+        ));
+    }
     if inner.throttle > 0 {
         inner.throttle -= 1;
         let mut response = hubspot_error(
@@ -349,4 +423,295 @@ async fn account_details(State(fake): State<FakeHubSpot>, headers: HeaderMap) ->
         "dataHostingLocation": "na1",
     }))
     .into_response()
+}
+
+fn record_json(record: &Record) -> Value {
+    json!({
+        "id": record.id,
+        "properties": record.properties,
+        "createdAt": "2026-01-01T00:00:00.000Z",
+        "updatedAt": record.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "archived": false,
+    })
+}
+
+/// HubSpot refuses properties it does not know (`VALIDATION_ERROR`).
+fn unknown_property(
+    inner: &Inner,
+    properties: &Map<String, Value>,
+    known: &[&str],
+) -> Option<Response> {
+    let unknown: Vec<&String> = properties
+        .keys()
+        .filter(|k| !known.contains(&k.as_str()) && !inner.properties.contains(k))
+        .collect();
+    unknown.first().map(|name| {
+        hubspot_error(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            &format!("Property values were not valid: [{{\"isValid\":false,\"message\":\"Property \\\"{name}\\\" does not exist\",\"error\":\"PROPERTY_DOESNT_EXIST\",\"name\":\"{name}\"}}]"),
+        )
+    })
+}
+
+const CONTACT_PROPERTIES: [&str; 6] = [
+    "firstname",
+    "lastname",
+    "email",
+    "phone",
+    "website",
+    "lifecyclestage",
+];
+const TICKET_PROPERTIES: [&str; 6] = [
+    "subject",
+    "content",
+    "hs_pipeline",
+    "hs_pipeline_stage",
+    "hs_ticket_priority",
+    "source_type",
+];
+
+async fn search_contacts(
+    State(fake): State<FakeHubSpot>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    fake.note("POST", "/crm/v3/objects/contacts/search");
+    if let Some(refusal) = authenticate(&fake, &headers) {
+        return refusal;
+    }
+    let filter = &body["filterGroups"][0]["filters"][0];
+    let (name, value) = (
+        filter["propertyName"].as_str().unwrap_or_default(),
+        filter["value"].as_str().unwrap_or_default(),
+    );
+    let inner = fake.inner.lock().unwrap();
+    let results: Vec<Value> = inner
+        .contacts
+        .iter()
+        .filter(|c| {
+            c.properties
+                .get(name)
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.eq_ignore_ascii_case(value))
+        })
+        .map(record_json)
+        .collect();
+    axum::Json(json!({"total": results.len(), "results": results})).into_response()
+}
+
+async fn create_contact(
+    State(fake): State<FakeHubSpot>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    fake.note("POST", "/crm/v3/objects/contacts");
+    if let Some(refusal) = authenticate(&fake, &headers) {
+        return refusal;
+    }
+    let properties = body["properties"].as_object().cloned().unwrap_or_default();
+    let mut inner = fake.inner.lock().unwrap();
+    if let Some(refusal) = unknown_property(&inner, &properties, &CONTACT_PROPERTIES) {
+        return refusal;
+    }
+    if let Some(email) = properties.get("email").and_then(Value::as_str)
+        && let Some(existing) = inner
+            .contacts
+            .iter()
+            .find(|c| c.properties.get("email").and_then(Value::as_str) == Some(email))
+    {
+        return hubspot_error(
+            StatusCode::CONFLICT,
+            "CONFLICT",
+            &format!("Contact already exists. Existing ID: {}", existing.id),
+        );
+    }
+    inner.next_id += 1;
+    let record = Record {
+        id: format!("{}", 1000 + inner.next_id),
+        properties,
+        associations: Vec::new(),
+        updated_at: chrono::Utc::now(),
+    };
+    inner.contacts.push(record.clone());
+    (StatusCode::CREATED, axum::Json(record_json(&record))).into_response()
+}
+
+async fn read_contact(
+    State(fake): State<FakeHubSpot>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    fake.note("GET", "/crm/v3/objects/contacts/{id}");
+    if let Some(refusal) = authenticate(&fake, &headers) {
+        return refusal;
+    }
+    let inner = fake.inner.lock().unwrap();
+    match inner.contacts.iter().find(|c| c.id == id) {
+        Some(record) => axum::Json(record_json(record)).into_response(),
+        None => hubspot_error(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            "resource not found",
+        ),
+    }
+}
+
+async fn update_contact(
+    State(fake): State<FakeHubSpot>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    fake.note("PATCH", "/crm/v3/objects/contacts/{id}");
+    if let Some(refusal) = authenticate(&fake, &headers) {
+        return refusal;
+    }
+    let properties = body["properties"].as_object().cloned().unwrap_or_default();
+    let mut inner = fake.inner.lock().unwrap();
+    if let Some(refusal) = unknown_property(&inner, &properties, &CONTACT_PROPERTIES) {
+        return refusal;
+    }
+    match inner.contacts.iter_mut().find(|c| c.id == id) {
+        Some(record) => {
+            record.properties.extend(properties);
+            record.updated_at = chrono::Utc::now();
+            axum::Json(record_json(record)).into_response()
+        }
+        None => hubspot_error(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            "resource not found",
+        ),
+    }
+}
+
+async fn create_ticket(
+    State(fake): State<FakeHubSpot>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    fake.note("POST", "/crm/v3/objects/tickets");
+    if let Some(refusal) = authenticate(&fake, &headers) {
+        return refusal;
+    }
+    let properties = body["properties"].as_object().cloned().unwrap_or_default();
+    let mut inner = fake.inner.lock().unwrap();
+    if let Some(refusal) = unknown_property(&inner, &properties, &TICKET_PROPERTIES) {
+        return refusal;
+    }
+    for required in ["subject", "hs_pipeline_stage"] {
+        if !properties.contains_key(required) {
+            return hubspot_error(
+                StatusCode::BAD_REQUEST,
+                "VALIDATION_ERROR",
+                &format!("Property values were not valid: {required} is required"),
+            );
+        }
+    }
+    let mut associations = Vec::new();
+    for association in body["associations"].as_array().cloned().unwrap_or_default() {
+        let to = association["to"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if association["types"][0]["associationTypeId"] != 16
+            || !inner.contacts.iter().any(|c| c.id == to)
+        {
+            return hubspot_error(
+                StatusCode::BAD_REQUEST,
+                "VALIDATION_ERROR",
+                "invalid association",
+            );
+        }
+        associations.push(to);
+    }
+    inner.next_id += 1;
+    let record = Record {
+        id: format!("{}", 5000 + inner.next_id),
+        properties,
+        associations,
+        updated_at: chrono::Utc::now(),
+    };
+    inner.tickets.push(record.clone());
+    (StatusCode::CREATED, axum::Json(record_json(&record))).into_response()
+}
+
+async fn update_ticket(
+    State(fake): State<FakeHubSpot>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    fake.note("PATCH", "/crm/v3/objects/tickets/{id}");
+    if let Some(refusal) = authenticate(&fake, &headers) {
+        return refusal;
+    }
+    let properties = body["properties"].as_object().cloned().unwrap_or_default();
+    let mut inner = fake.inner.lock().unwrap();
+    match inner.tickets.iter_mut().find(|t| t.id == id) {
+        Some(record) => {
+            record.properties.extend(properties);
+            record.updated_at = chrono::Utc::now();
+            axum::Json(record_json(record)).into_response()
+        }
+        None => hubspot_error(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            "resource not found",
+        ),
+    }
+}
+
+async fn read_property(
+    State(fake): State<FakeHubSpot>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    fake.note("GET", "/crm/v3/properties/contacts/{name}");
+    if let Some(refusal) = authenticate(&fake, &headers) {
+        return refusal;
+    }
+    let inner = fake.inner.lock().unwrap();
+    if inner.properties.contains(&name) || CONTACT_PROPERTIES.contains(&name.as_str()) {
+        axum::Json(json!({"name": name, "type": "datetime"})).into_response()
+    } else {
+        hubspot_error(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            &format!("Unable to find property {name}"),
+        )
+    }
+}
+
+async fn create_property(
+    State(fake): State<FakeHubSpot>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    fake.note("POST", "/crm/v3/properties/contacts");
+    if let Some(refusal) = authenticate(&fake, &headers) {
+        return refusal;
+    }
+    let name = body["name"].as_str().unwrap_or_default().to_owned();
+    let mut inner = fake.inner.lock().unwrap();
+    if inner.properties.contains(&name) {
+        return hubspot_error(
+            StatusCode::CONFLICT,
+            "OBJECT_ALREADY_EXISTS",
+            "A property with that name already exists",
+        );
+    }
+    if body["type"] != "datetime"
+        || body["groupName"].as_str().is_none()
+        || body["label"].as_str().is_none()
+    {
+        return hubspot_error(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            "label, type and groupName are required",
+        );
+    }
+    inner.properties.push(name);
+    (StatusCode::CREATED, axum::Json(body)).into_response()
 }

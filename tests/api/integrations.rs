@@ -60,7 +60,7 @@ impl Browser {
     }
 
     /// A GraphQL request from the console's own origin, with the session cookie.
-    async fn graphql(&self, query: &str, variables: Value) -> reqwest::Response {
+    pub async fn graphql(&self, query: &str, variables: Value) -> reqwest::Response {
         self.client
             .post(format!("{}/graphql", self.base))
             .header("origin", &self.base)
@@ -92,7 +92,7 @@ impl Browser {
 
     /// Follows redirects from `url` until one leaves the fake and this server: answers the last `Location`
     /// (a path on this server) or the page it stopped at.
-    async fn follow(&self, url: &str) -> (StatusCode, String) {
+    pub async fn follow(&self, url: &str) -> (StatusCode, String) {
         let mut next = url.to_owned();
         for _ in 0..5 {
             let response = self.client.get(&next).send().await.unwrap();

@@ -5,6 +5,8 @@ mod helpers;
 
 mod fake_hubspot;
 mod fake_openai;
+mod fake_salesforce;
+mod fake_zoho;
 
 mod analytics;
 mod assistant;
@@ -18,6 +20,8 @@ mod console;
 mod console_browser;
 mod conventions;
 mod conversations;
+mod crm_sync;
+mod crm_vendors;
 mod docs;
 mod embed;
 mod events;

@@ -421,6 +421,71 @@ const scenarios = {
     return { ...seen, axe: found, errors: log.errors, csp: log.csp, console: log.console };
   },
 
+  /**
+   * The CRM integrations: the three providers (only HubSpot configured on the test server), HubSpot connected
+   * through its loopback authorization page and back, tested, a setting saved; axe-core on the page at the end.
+   */
+  async integrations() {
+    const found = {};
+    const seen = {};
+    const { context, page, log } = await open();
+    await page.goto(`${job.server}/console/settings/integrations`);
+    await signIn(page, job.email, job.password);
+    await page.getByRole("heading", { name: "Integrations", level: 1 }).waitFor();
+    const cards = page.getByTestId("integration-card");
+    await cards.first().waitFor();
+    seen.providers = await cards.locator("h2").allInnerTexts();
+    const card = (key) => page.locator(`[data-testid=integration-card][data-provider=${key}]`);
+    seen.notConfigured = [];
+    for (const key of ["SALESFORCE", "HUBSPOT", "ZOHO"]) {
+      if ((await card(key).count()) && /not configured/i.test(await card(key).innerText())) seen.notConfigured.push(key);
+    }
+
+    // Connect: the browser goes to the HubSpot fake, which sends it straight back through the server's callback to
+    // this page, with the outcome in the address (which the page then removes).
+    const hubspot = card("HUBSPOT");
+    await hubspot.getByTestId("integration-connect").click();
+    await page.locator("[data-testid=integration-card][data-provider=HUBSPOT][data-status=CONNECTED]").waitFor({ timeout: 20000 });
+    const notice = page.getByTestId("integrations-status").filter({ hasText: /\S/ });
+    const failure = page.getByTestId("integrations-failure");
+    await notice.or(failure).first().waitFor({ timeout: 10000 });
+    seen.notice = (await notice.count()) ? await notice.innerText() : "";
+    seen.failure = (await failure.count()) ? await failure.innerText() : "";
+    seen.status = await hubspot.getByTestId("integration-status").innerText();
+    seen.path = path(page);
+    await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 10000 });
+    await page.screenshot({ path: `${job.out}/console-integrations.png`, fullPage: true });
+
+    // A real call to the (fake) vendor, recorded as a run.
+    await hubspot.getByTestId("integration-test").click();
+    const result = hubspot.locator("[data-testid=integration-test-result][data-success]");
+    await result.waitFor({ timeout: 20000 });
+    seen.tested = await result.innerText();
+    seen.testSucceeded = (await result.getAttribute("data-success")) === "true";
+
+    // A basic setting (no advanced plan needed): existing contacts are never overwritten.
+    const settings = hubspot.getByTestId("crm-settings");
+    await settings.getByTestId("crm-field-updates-NEVER").check();
+    await settings.getByTestId("crm-save").click();
+    const saved = settings.getByTestId("crm-settings-status").filter({ hasText: "saved" });
+    const refused = settings.getByRole("alert");
+    await saved.or(refused).first().waitFor({ timeout: 15000 });
+    seen.saved = (await saved.count()) > 0;
+    seen.saveProblems = (await refused.count()) ? await refused.allInnerTexts() : [];
+
+    await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 10000 });
+    await check(page, "integrations-saved", found);
+    await context.close();
+    return {
+      ...seen,
+      axe: found,
+      errors: log.errors,
+      csp: log.csp,
+      console: log.console,
+      failed: log.failed,
+    };
+  },
+
   /** GraphiQL at /graphql, served by the server with everything it loads: a query run with the session. */
   async graphiql() {
     const seen = {};

@@ -127,7 +127,11 @@ impl RetryPolicy {
     }
 
     /// When to try again after `attempts` attempts, with ±10 % jitter, never sooner than `retry_after`.
-    fn next(&self, attempts: i32, retry_after: Option<StdDuration>) -> Option<DateTime<Utc>> {
+    pub(crate) fn next(
+        &self,
+        attempts: i32,
+        retry_after: Option<StdDuration>,
+    ) -> Option<DateTime<Utc>> {
         let index = usize::try_from(attempts).ok()?.checked_sub(1)?;
         let base = *self.schedule.get(index)?;
         let jitter = 0.9 + rand::random::<f64>() * 0.2;

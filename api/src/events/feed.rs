@@ -30,6 +30,7 @@ pub const TYPES: &[&str] = &[
     names::INTEGRATION_CONNECTED,
     names::INTEGRATION_DISCONNECTED,
     names::INTEGRATION_AUTH_FAILED,
+    names::INTEGRATION_SYNC_FAILED,
 ];
 
 /// What a caller must be able to read to see an event of this type.

@@ -15,5 +15,6 @@ pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
 pub const INTEGRATION_CONNECTED: &str = "integration.connected";
 pub const INTEGRATION_DISCONNECTED: &str = "integration.disconnected";
 pub const INTEGRATION_AUTH_FAILED: &str = "integration.auth_failed";
+pub const INTEGRATION_SYNC_FAILED: &str = "integration.sync_failed";
 /// Sent by the test endpoint only; never in the stream.
 pub const WEBHOOK_TEST: &str = "webhook.test";

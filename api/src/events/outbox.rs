@@ -1,5 +1,5 @@
 //! The event outbox: each event is written in the same transaction as the change that causes it, owed to the
-//! webhook endpoints that subscribe to it, and announced to live subscribers once the transaction commits.
+//! webhook endpoints and integrations that want it, and announced to live subscribers once the transaction commits.
 
 use entities::{conversation, event};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::db::WriteTxn;
 use crate::error::{ApiError, ApiResult};
 use crate::events::bus::Notice;
-use crate::events::queue;
+use crate::events::{jobs, queue};
 use crate::ids::{Kind, new_id, new_id_after};
 use crate::service::now;
 
@@ -112,6 +112,7 @@ pub(crate) async fn record(
     .await
     .map_err(ApiError::from)?;
     queue::enqueue(&**txn, &event).await?;
+    jobs::enqueue(&**txn, &event, conversation).await?;
     txn.announce(Notice {
         event: event.clone(),
         prev_id,

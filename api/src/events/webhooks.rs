@@ -35,6 +35,7 @@ pub const EVENTS: &[&str] = &[
     "integration.connected",
     "integration.disconnected",
     "integration.auth_failed",
+    "integration.sync_failed",
 ];
 
 const URL_MAX: usize = 2048;

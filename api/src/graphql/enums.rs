@@ -297,6 +297,8 @@ named_enum! {
         IntegrationDisconnected = crate::events::names::INTEGRATION_DISCONNECTED,
         /// An integration's authorization was refused for good: it waits for the organization to reconnect it.
         IntegrationAuthFailed = crate::events::names::INTEGRATION_AUTH_FAILED,
+        /// An integration job failed for good: the vendor refused what was sent, or its retries ran out.
+        IntegrationSyncFailed = crate::events::names::INTEGRATION_SYNC_FAILED,
         /// A test delivery sent by `testWebhook`; never in the event stream.
         WebhookTest = crate::events::names::WEBHOOK_TEST,
     }

@@ -32,7 +32,7 @@ pub struct EventParams {
     /// `conversation.resolved`, `message.created`, `handoff.requested`, `feedback.received`,
     /// `knowledge_base.query_failed`, `visitor.updated`, `knowledge_base.entry_created`,
     /// `knowledge_base.entry_updated`, `knowledge_base.entry_deleted`, `webhook.disabled`, `integration.connected`,
-    /// `integration.disconnected` or `integration.auth_failed`. Every type the
+    /// `integration.disconnected`, `integration.auth_failed` or `integration.sync_failed`. Every type the
     /// caller's role may read when omitted.
     types: Option<String>,
     /// How many events to return: 1 to 100, 20 when omitted.

@@ -6,6 +6,7 @@
 
 pub mod deliveries;
 pub mod housekeeping;
+pub mod integrations;
 pub mod key_usage;
 
 use std::future::Future;
@@ -69,13 +70,18 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts every loop: webhook delivery, the search indexes' follower, hourly housekeeping (events past the
-    /// retention window, expired widget sessions, SAML metadata) and the API key usage flusher.
-    pub fn start(state: &AppState, deliverer: deliveries::Deliverer) -> Self {
+    /// Starts every loop: webhook delivery, integration jobs, the search indexes' follower, hourly housekeeping
+    /// (events past the retention window, expired widget sessions, SAML metadata) and the API key usage flusher.
+    pub fn start(
+        state: &AppState,
+        deliverer: deliveries::Deliverer,
+        jobs: integrations::JobRunner,
+    ) -> Self {
         let (stop, watching) = watch::channel(false);
         let shutdown = Shutdown(watching);
         let mut tasks = JoinSet::new();
         tasks.spawn(background(deliverer.run(shutdown.clone())));
+        tasks.spawn(background(jobs.run(shutdown.clone())));
         // Knowledge-base edits (from any instance) reach this instance's search indexes.
         let (retriever, mut until) = (state.engine.retriever().clone(), shutdown.clone());
         tasks.spawn(background(async move {

@@ -148,10 +148,34 @@ async fn one_of_each(app: &TestApp) -> Vec<Value> {
     panic!("no webhook.disabled after a 410");
 }
 
-/// An integration connected, its grant revoked at the vendor (found by a test), and disconnected.
+/// An integration connected, a sync that fails for good, its grant revoked at the vendor (found by a test), and
+/// disconnected.
 async fn integration_events(app: &TestApp, hubspot: &FakeHubSpot) {
     let browser = Browser::signed_in(app, "ada@acme.test", "ADMIN").await;
     let id = connected(app, &browser).await;
+    // Two contacts share the visitor's email: the contact sync fails for good.
+    let at = chrono::Utc::now();
+    hubspot.add_contact(json!({"email": "twin@example.test"}), at);
+    hubspot.add_contact(json!({"email": "twin@example.test"}), at);
+    ok(app
+        .post(
+            "/api/v1/conversations",
+            json!({"visitor": {"email": "twin@example.test"}, "initial_message": "Hello"}),
+        )
+        .await)
+    .await;
+    let mut failed = false;
+    for _ in 0..100 {
+        let events = app
+            .get("/api/v1/events?types=integration.sync_failed")
+            .await;
+        if !events.body["data"].as_array().unwrap().is_empty() {
+            failed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(failed, "no integration.sync_failed");
     hubspot.revoke_all();
     ok(app
         .post(&format!("/api/v1/integrations/{id}/test"), json!({}))
@@ -235,8 +259,9 @@ async fn descriptions(app: &TestApp) -> Vec<(String, String)> {
 async fn the_events_reference_shows_a_real_payload_of_every_event_type() {
     let hubspot = FakeHubSpot::start().await;
     let app = app_adjusted(&hubspot, |s| s.egress_allow = Some("127.0.0.1/32".into())).await;
+    one_of_each(&app).await;
     integration_events(&app, &hubspot).await;
-    let stream = one_of_each(&app).await;
+    let stream = stream(&app).await;
     let (headers, body) = envelope(&app).await;
     let types = descriptions(&app).await;
 

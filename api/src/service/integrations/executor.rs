@@ -519,7 +519,7 @@ impl Vendors {
         let (status_code, class, text) = match &outcome {
             Ok(answer) => (
                 Some(i32::from(answer.status)),
-                classify_status(answer.status),
+                classify(answer),
                 excerpt(&answer.text),
             ),
             Err(failure) => (None, Some(failure.class()), failure.message().to_owned()),
@@ -906,13 +906,15 @@ fn shown_path(url: &url::Url) -> String {
     }
 }
 
-/// The class of an answer's status, for the call log.
-fn classify_status(status: u16) -> Option<&'static str> {
-    match status {
-        200..=299 => None,
+/// The class of an answer, for the call log.
+fn classify(answer: &Answer) -> Option<&'static str> {
+    match answer.status {
+        // A record that is not there is an answer the caller reads (a contact deleted meanwhile).
+        200..=299 | 404 => None,
         300 => Some("multiple_matches"),
         401 => Some("authorization"),
         429 => Some("rate_limited"),
+        403 if answer.text.contains("REQUEST_LIMIT_EXCEEDED") => Some("rate_limited"),
         400..=499 => Some("validation"),
         _ => Some("vendor_error"),
     }

@@ -8,6 +8,8 @@ pub mod connect;
 pub mod crm;
 pub mod endpoints;
 pub mod executor;
+pub mod jobs;
+pub mod links;
 pub mod providers;
 pub mod runs;
 

@@ -213,6 +213,11 @@ export const SUBSCRIBABLE: readonly { type: EventType; description: string }[] =
     description:
       "An integration's authorization was refused for good: it waits for the organization to reconnect it.",
   },
+  {
+    type: "INTEGRATION_SYNC_FAILED",
+    description:
+      "An integration job failed for good: the vendor refused what was sent, or its retries ran out.",
+  },
 ];
 
 /** An event type as receivers see it (`CONVERSATION_CREATED` is `conversation.created`). */
@@ -232,6 +237,7 @@ const WIRE_NAMES: Record<EventType, string> = {
   INTEGRATION_CONNECTED: "integration.connected",
   INTEGRATION_DISCONNECTED: "integration.disconnected",
   INTEGRATION_AUTH_FAILED: "integration.auth_failed",
+  INTEGRATION_SYNC_FAILED: "integration.sync_failed",
   WEBHOOK_TEST: "webhook.test",
 };
 

@@ -1,8 +1,11 @@
-//! Salesforce's REST API calls: the org behind a connection's `instance_url` and its API allowance.
+//! Salesforce's REST API calls: the org behind a connection's `instance_url` and its API allowance, contacts
+//! (a SOQL query, sObject create and update) and cases.
 
-use serde_json::{Map, Value};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
 
-use crate::service::integrations::crm::AccountInfo;
+use crate::service::integrations::crm::settings::{CrmObject, MappingSource};
+use crate::service::integrations::crm::{AccountInfo, Created, MatchField, Remote};
 use crate::service::integrations::executor::{Call, Connection, Failure, Vendors};
 
 /// The REST API version every call names.
@@ -44,4 +47,239 @@ pub async fn describe(
         description,
         account: Map::new(),
     })
+}
+
+/// The brief's default mapping on Salesforce's Contact and Case fields.
+pub const DEFAULTS: &[(MappingSource, CrmObject, &str)] = &[
+    (
+        MappingSource::VisitorFirstName,
+        CrmObject::Contact,
+        "FirstName",
+    ),
+    (
+        MappingSource::VisitorLastName,
+        CrmObject::Contact,
+        "LastName",
+    ),
+    (MappingSource::VisitorEmail, CrmObject::Contact, "Email"),
+    (MappingSource::VisitorPhone, CrmObject::Contact, "Phone"),
+    (MappingSource::FirstQuestion, CrmObject::Case, "Subject"),
+    (MappingSource::Transcript, CrmObject::Case, "Description"),
+    (MappingSource::VisitorName, CrmObject::Case, "SuppliedName"),
+    (
+        MappingSource::VisitorEmail,
+        CrmObject::Case,
+        "SuppliedEmail",
+    ),
+    (
+        MappingSource::VisitorPhone,
+        CrmObject::Case,
+        "SuppliedPhone",
+    ),
+];
+
+/// A string literal of SOQL: quotes and backslashes escaped.
+fn soql_literal(value: &str) -> String {
+    let escaped = value.replace('\\', "\\\\").replace('\'', "\\'");
+    format!("'{escaped}'")
+}
+
+fn sobject(name: &str) -> String {
+    format!("{{api_base}}/services/data/{API_VERSION}/sobjects/{name}")
+}
+
+fn remote(record: &Value) -> Option<Remote> {
+    let id = record
+        .get("Id")
+        .or_else(|| record.get("id"))
+        .and_then(Value::as_str)?
+        .to_owned();
+    let modified_at = record
+        .get("LastModifiedDate")
+        .and_then(Value::as_str)
+        .and_then(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .or_else(|_| DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z"))
+                .ok()
+        })
+        .map(|t| t.with_timezone(&Utc));
+    Some(Remote { id, modified_at })
+}
+
+/// `GET /query?q=SELECT Id, LastModifiedDate FROM Contact WHERE Email = '…' LIMIT 2`.
+pub async fn find_contacts(
+    vendors: &Vendors,
+    connection: &mut Connection,
+    job_id: Option<&str>,
+    field: MatchField,
+    value: &str,
+) -> Result<Vec<Remote>, Failure> {
+    let column = match field {
+        MatchField::Email => "Email",
+        MatchField::Phone => "Phone",
+    };
+    let soql = format!(
+        "SELECT Id, LastModifiedDate FROM Contact WHERE {column} = {} LIMIT 2",
+        soql_literal(value)
+    );
+    let answer = vendors
+        .call(
+            connection,
+            job_id,
+            &Call::get(format!("{{api_base}}/services/data/{API_VERSION}/query")).query("q", soql),
+        )
+        .await?
+        .success(connection.provider)?;
+    Ok(answer
+        .body
+        .get("records")
+        .and_then(Value::as_array)
+        .map(|records| records.iter().filter_map(remote).collect())
+        .unwrap_or_default())
+}
+
+/// `GET /sobjects/Contact/{id}`: the contact, or `None` when the org has it no more.
+pub async fn get_contact(
+    vendors: &Vendors,
+    connection: &mut Connection,
+    job_id: Option<&str>,
+    id: &str,
+) -> Result<Option<Remote>, Failure> {
+    let answer = vendors
+        .call(
+            connection,
+            job_id,
+            &Call::get(format!("{}/{id}", sobject("Contact")))
+                .query("fields", "Id,LastModifiedDate"),
+        )
+        .await?;
+    if answer.status == 404 {
+        return Ok(None);
+    }
+    Ok(remote(&answer.success(connection.provider)?.body))
+}
+
+/// The id of a created sObject (`{"id", "success", "errors"}`).
+fn created_id(answer: &Value, what: &str) -> Result<String, Failure> {
+    answer
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| Failure::Vendor(format!("Salesforce created a {what} without an id")))
+}
+
+/// `POST /sobjects/Contact`. `LastName` is required: the email's name, or "Website visitor", stands in for a
+/// visitor who gave none.
+pub async fn create_contact(
+    vendors: &Vendors,
+    connection: &mut Connection,
+    job_id: Option<&str>,
+    fields: &Map<String, Value>,
+) -> Result<Created, Failure> {
+    let mut fields = fields.clone();
+    if !fields.contains_key("LastName") {
+        let stand_in = fields
+            .get("Email")
+            .and_then(Value::as_str)
+            .and_then(|e| e.split('@').next())
+            .unwrap_or("Website visitor")
+            .to_owned();
+        fields.insert("LastName".to_owned(), Value::String(stand_in));
+    }
+    let answer = vendors
+        .call(
+            connection,
+            job_id,
+            &Call::post(sobject("Contact"), Value::Object(fields)),
+        )
+        .await?
+        .success(connection.provider)?;
+    Ok(Created::New(created_id(&answer.body, "contact")?))
+}
+
+async fn patch(
+    vendors: &Vendors,
+    connection: &mut Connection,
+    job_id: Option<&str>,
+    object: &str,
+    id: &str,
+    fields: &Map<String, Value>,
+) -> Result<bool, Failure> {
+    let answer = vendors
+        .call(
+            connection,
+            job_id,
+            &Call::new(reqwest::Method::PATCH, format!("{}/{id}", sobject(object)))
+                .json(Value::Object(fields.clone())),
+        )
+        .await?;
+    if answer.status == 404 {
+        return Ok(false);
+    }
+    answer.success(connection.provider)?;
+    Ok(true)
+}
+
+/// `PATCH /sobjects/Contact/{id}`; false when the org has the contact no more.
+pub async fn update_contact(
+    vendors: &Vendors,
+    connection: &mut Connection,
+    job_id: Option<&str>,
+    id: &str,
+    fields: &Map<String, Value>,
+) -> Result<bool, Failure> {
+    patch(vendors, connection, job_id, "Contact", id, fields).await
+}
+
+/// `POST /sobjects/Case` with `Origin: Web`, for the contact.
+pub async fn create_case(
+    vendors: &Vendors,
+    connection: &mut Connection,
+    job_id: Option<&str>,
+    contact_id: Option<&str>,
+    fields: &Map<String, Value>,
+) -> Result<String, Failure> {
+    let mut body = json!({"Origin": "Web"});
+    if let Some(contact) = contact_id {
+        body["ContactId"] = json!(contact);
+    }
+    if let Some(object) = body.as_object_mut() {
+        object.extend(fields.clone());
+    }
+    let answer = vendors
+        .call(connection, job_id, &Call::post(sobject("Case"), body))
+        .await?
+        .success(connection.provider)?;
+    created_id(&answer.body, "case")
+}
+
+/// `PATCH /sobjects/Case/{id}` (the `Supplied*` fields are set once, at creation); false when the case is gone.
+pub async fn update_case(
+    vendors: &Vendors,
+    connection: &mut Connection,
+    job_id: Option<&str>,
+    id: &str,
+    fields: &Map<String, Value>,
+) -> Result<bool, Failure> {
+    let fields: Map<String, Value> = fields
+        .iter()
+        .filter(|(k, _)| !k.starts_with("Supplied") && *k != "Subject")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    patch(vendors, connection, job_id, "Case", id, &fields).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn soql_literals_cannot_break_out_of_their_quotes() {
+        assert_eq!(soql_literal("ann@example.test"), "'ann@example.test'");
+        assert_eq!(soql_literal("o'brien@x.test"), "'o\\'brien@x.test'");
+        assert_eq!(
+            soql_literal("a\\' OR Id != ''"),
+            "'a\\\\\\' OR Id != \\'\\''"
+        );
+    }
 }

@@ -1,0 +1,188 @@
+//! The integration job queue: the work each event owes the organization's integrations, written in the event's
+//! own transaction (as webhook deliveries are), so that nothing committed is missed and nothing is owed twice.
+
+use entities::{conversation, event, integration, integration_job};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde_json::Value;
+
+use crate::error::ApiResult;
+use crate::events::names;
+use crate::ids::{Kind, new_id};
+use crate::service::now;
+
+/// Statuses of a connection that is still owed work: a connection waiting for reauthorization keeps it, and
+/// sends it once it is connected again.
+const OWED: [&str; 3] = ["connected", "reauthorization_required", "error"];
+
+/// What a CRM does for an event: the job kinds, given the case triggers its settings hold.
+fn crm_jobs(event: &str, case_triggers: &[&str], via_form: bool) -> Vec<&'static str> {
+    let case_on = |trigger: &str| case_triggers.contains(&trigger);
+    match event {
+        names::CONVERSATION_CREATED if case_on("every_conversation") => {
+            vec!["contact_sync", "case_create"]
+        }
+        names::CONVERSATION_CREATED => vec!["contact_sync"],
+        names::HANDOFF_REQUESTED if case_on("handoff") => vec!["contact_sync", "case_create"],
+        names::HANDOFF_REQUESTED => vec!["contact_sync"],
+        names::VISITOR_UPDATED if via_form && case_on("form_submission") => {
+            vec!["contact_sync", "case_create"]
+        }
+        names::VISITOR_UPDATED => vec!["contact_sync"],
+        names::CONVERSATION_RESOLVED => vec!["case_update"],
+        _ => Vec::new(),
+    }
+}
+
+/// The case triggers of a CRM connection's stored settings (`case_creation`; on handoff when not set).
+fn case_triggers(settings: &Value) -> Vec<&str> {
+    match settings.get("case_creation").and_then(Value::as_array) {
+        Some(triggers) => triggers.iter().filter_map(Value::as_str).collect(),
+        None => vec!["handoff"],
+    }
+}
+
+/// Owes `event` to the organization's integrations that care about it, in the caller's transaction.
+pub(crate) async fn enqueue(
+    conn: &impl ConnectionTrait,
+    event: &event::Model,
+    conversation: Option<&conversation::Model>,
+) -> ApiResult<()> {
+    if crm_jobs(
+        &event.event,
+        &["handoff", "form_submission", "every_conversation"],
+        true,
+    )
+    .is_empty()
+    {
+        return Ok(());
+    }
+    let integrations = integration::Entity::find()
+        .filter(integration::Column::OrganizationId.eq(&event.organization_id))
+        .filter(integration::Column::Status.is_in(OWED))
+        .all(conn)
+        .await?;
+    if integrations.is_empty() {
+        return Ok(());
+    }
+    let visitor_id = conversation.map(|c| c.visitor_id.clone()).or_else(|| {
+        event
+            .data
+            .get("visitor_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    let Some(visitor_id) = visitor_id else {
+        return Ok(());
+    };
+    let conversation_id = conversation.map(|c| c.id.clone()).or_else(|| {
+        event
+            .data
+            .get("conversation_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    let via_form = event.data.get("via").and_then(Value::as_str) == Some("form");
+    let at = now();
+    let mut rows = Vec::new();
+    for connection in &integrations {
+        // Only CRMs take jobs so far.
+        if !matches!(
+            connection.provider.as_str(),
+            "salesforce" | "hubspot" | "zoho"
+        ) {
+            continue;
+        }
+        for kind in crm_jobs(&event.event, &case_triggers(&connection.settings), via_form) {
+            rows.push(integration_job::ActiveModel {
+                id: Set(new_id(Kind::IntegrationRun)),
+                organization_id: Set(event.organization_id.clone()),
+                integration_id: Set(connection.id.clone()),
+                kind: Set(kind.to_owned()),
+                trigger: Set(event.event.clone()),
+                event_id: Set(Some(event.id.clone())),
+                subject: Set(visitor_id.clone()),
+                conversation_id: Set(conversation_id.clone()),
+                visitor_id: Set(Some(visitor_id.clone())),
+                status: Set("pending".to_owned()),
+                attempts: Set(0),
+                next_attempt_at: Set(at),
+                lease_until: Set(None),
+                created: Set(0),
+                updated: Set(0),
+                skipped: Set(0),
+                failed: Set(0),
+                outcome: Set(None),
+                error_class: Set(None),
+                created_at: Set(at),
+                updated_at: Set(at),
+                finished_at: Set(None),
+            });
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    integration_job::Entity::insert_many(rows)
+        .on_conflict_do_nothing_on([
+            integration_job::Column::IntegrationId,
+            integration_job::Column::EventId,
+            integration_job::Column::Kind,
+        ])
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn each_trigger_owes_a_case_only_when_the_settings_ask() {
+        let (none, every, form, never) = (
+            json!({}),
+            json!({"case_creation": ["every_conversation"]}),
+            json!({"case_creation": ["form_submission"]}),
+            json!({"case_creation": []}),
+        );
+        let on_handoff = case_triggers(&none);
+        assert_eq!(on_handoff, ["handoff"]);
+        assert_eq!(
+            crm_jobs(names::HANDOFF_REQUESTED, &on_handoff, false),
+            ["contact_sync", "case_create"]
+        );
+        assert_eq!(
+            crm_jobs(names::CONVERSATION_CREATED, &on_handoff, false),
+            ["contact_sync"]
+        );
+        let every = case_triggers(&every);
+        assert_eq!(
+            crm_jobs(names::CONVERSATION_CREATED, &every, false),
+            ["contact_sync", "case_create"]
+        );
+        assert_eq!(
+            crm_jobs(names::HANDOFF_REQUESTED, &every, false),
+            ["contact_sync"]
+        );
+        let form = case_triggers(&form);
+        assert_eq!(
+            crm_jobs(names::VISITOR_UPDATED, &form, true),
+            ["contact_sync", "case_create"]
+        );
+        assert_eq!(
+            crm_jobs(names::VISITOR_UPDATED, &form, false),
+            ["contact_sync"]
+        );
+        assert_eq!(
+            crm_jobs(names::CONVERSATION_RESOLVED, &[], false),
+            ["case_update"]
+        );
+        assert!(crm_jobs(names::MESSAGE_CREATED, &every, true).is_empty());
+        let never = case_triggers(&never);
+        assert_eq!(
+            crm_jobs(names::HANDOFF_REQUESTED, &never, false),
+            ["contact_sync"]
+        );
+    }
+}

@@ -1,0 +1,531 @@
+// integrations.ts — the Integrations settings page's GraphQL documents: the providers an organization can connect
+// (Salesforce, HubSpot, Zoho CRM) with its connection to each, the CRM settings, the runs with their vendor calls,
+// and what an admin does (connect, change, test, disconnect); plus their enums in words, and the pure helpers the
+// page needs: the outcome the vendor's callback adds to the address, the account a reconnection reuses, the changes
+// a settings form makes, and the rows that the server's field paths name.
+import { graphql } from "../gql";
+import type {
+  CrmCaseTrigger,
+  CrmContactMatching,
+  CrmFieldMappingInput,
+  CrmFieldUpdates,
+  CrmMappingSource,
+  CrmObject,
+  CrmSettingsInput,
+  IntegrationAccountInput,
+  IntegrationCategory,
+  IntegrationErrorClass,
+  IntegrationProviderKey,
+  IntegrationRunKind,
+  IntegrationRunStatus,
+  IntegrationStatus,
+} from "../gql/graphql";
+import type { Problem } from "./problems";
+
+export const IntegrationRunView = graphql(`
+  fragment IntegrationRunView on IntegrationRun {
+    id
+    kind
+    trigger
+    status
+    attemptCount
+    nextAttemptAt
+    recordsCreated
+    recordsUpdated
+    recordsSkipped
+    recordsFailed
+    outcome
+    errorClass
+    conversation {
+      id
+      subject
+    }
+    calls {
+      method
+      path
+      statusCode
+      durationMs
+      errorClass
+      excerpt
+      createdAt
+    }
+    createdAt
+    finishedAt
+  }
+`);
+
+export const IntegrationView = graphql(`
+  fragment IntegrationView on Integration {
+    id
+    provider
+    providerName
+    category
+    status
+    account {
+      name
+      value
+    }
+    lastError
+    connectedBy {
+      id
+      name
+      email
+    }
+    connectedAt
+    crm {
+      contactMatching
+      createContactIfMissing
+      fieldUpdates
+      caseCreation
+      fieldMappings {
+        source
+        object
+        field
+      }
+      workflowTrigger
+    }
+    createdAt
+    updatedAt
+  }
+`);
+
+export const IntegrationsDocument = graphql(`
+  query Integrations {
+    integrations {
+      key
+      name
+      category
+      includedInPlan
+      requiredPlan
+      configured
+      redirectUri
+      integration {
+        ...IntegrationView
+      }
+    }
+  }
+`);
+
+export const IntegrationRunsDocument = graphql(`
+  query IntegrationRuns($integrationId: ID!, $first: Int, $after: String) {
+    integrationRuns(integrationId: $integrationId, first: $first, after: $after) {
+      nodes {
+        ...IntegrationRunView
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`);
+
+export const ConnectIntegrationDocument = graphql(`
+  mutation ConnectIntegration($input: ConnectIntegrationInput!) {
+    connectIntegration(input: $input) {
+      integration {
+        ...IntegrationView
+      }
+      authorizeUrl
+      userErrors {
+        ...UserErrorFields
+      }
+    }
+  }
+`);
+
+export const UpdateIntegrationDocument = graphql(`
+  mutation UpdateIntegration($id: ID!, $input: UpdateIntegrationInput!) {
+    updateIntegration(id: $id, input: $input) {
+      integration {
+        ...IntegrationView
+      }
+      userErrors {
+        ...UserErrorFields
+      }
+    }
+  }
+`);
+
+export const TestIntegrationDocument = graphql(`
+  mutation TestIntegration($id: ID!) {
+    testIntegration(id: $id) {
+      integration {
+        ...IntegrationView
+      }
+      success
+      message
+      run {
+        ...IntegrationRunView
+      }
+      userErrors {
+        ...UserErrorFields
+      }
+    }
+  }
+`);
+
+export const DisconnectIntegrationDocument = graphql(`
+  mutation DisconnectIntegration($id: ID!) {
+    disconnectIntegration(id: $id) {
+      integration {
+        ...IntegrationView
+      }
+      revocation
+      userErrors {
+        ...UserErrorFields
+      }
+    }
+  }
+`);
+
+/** Where the vendor sends the browser back to: this page (the server adds the outcome to its query). */
+export const RETURN_TO = "/console/settings/integrations";
+
+export const STATUS_WORDS: Record<IntegrationStatus, string> = {
+  PENDING: "Waiting for authorization",
+  CONNECTED: "Connected",
+  REAUTHORIZATION_REQUIRED: "Needs reconnecting",
+  ERROR: "Error",
+  DISCONNECTED: "Disconnected",
+};
+
+/** What each status means for the organization, in a sentence. */
+export const STATUS_HINTS: Record<IntegrationStatus, string> = {
+  PENDING: "Connecting was started but the vendor's authorization page did not send the browser back yet.",
+  CONNECTED: "Contacts and cases are sent as conversations happen.",
+  REAUTHORIZATION_REQUIRED:
+    "The vendor refused the authorization for good (revoked or expired). Work owed is kept and sent after you reconnect.",
+  ERROR: "Something other than the authorization is wrong: see the last error.",
+  DISCONNECTED: "Nothing is sent. Its past runs are kept below.",
+};
+
+export const CATEGORY_WORDS: Record<IntegrationCategory, string> = {
+  CRM: "CRM",
+  HELPDESK: "Help desk",
+  EMAIL: "Email",
+};
+
+export const MATCHING_WORDS: Record<CrmContactMatching, string> = {
+  EMAIL: "By email address",
+  PHONE: "By phone number",
+  EMAIL_THEN_PHONE: "By email, then by phone when the email matches no contact",
+};
+
+export const FIELD_UPDATE_WORDS: Record<CrmFieldUpdates, string> = {
+  ALWAYS: "Always",
+  IF_NEWER: "Only when the visitor's details are newer than the contact's",
+  NEVER: "Never: existing contacts are left as they are",
+};
+
+export const CASE_TRIGGER_WORDS: Record<CrmCaseTrigger, string> = {
+  HANDOFF: "When a conversation is handed to a person",
+  FORM_SUBMISSION: "When a visitor submits the widget's contact form",
+  EVERY_CONVERSATION: "For every conversation",
+};
+
+export const OBJECT_WORDS: Record<CrmObject, string> = {
+  CONTACT: "Contact",
+  CASE: "Case",
+};
+
+export const SOURCE_WORDS: Record<CrmMappingSource, string> = {
+  VISITOR_NAME: "Visitor's full name",
+  VISITOR_FIRST_NAME: "Visitor's first name",
+  VISITOR_LAST_NAME: "Visitor's last name",
+  VISITOR_EMAIL: "Visitor's email",
+  VISITOR_PHONE: "Visitor's phone",
+  TRANSCRIPT: "Transcript",
+  FIRST_QUESTION: "First question",
+  PAGE_URL: "Page address",
+  PAGE_TITLE: "Page title",
+  SENTIMENT: "Sentiment",
+  ASSISTANT_NAME: "Assistant's name",
+  CONVERSATION_ID: "Conversation id",
+  CONVERSATION_URL: "Conversation's console link",
+};
+
+export const RUN_KIND_WORDS: Record<IntegrationRunKind, string> = {
+  CONTACT_SYNC: "Contact sync",
+  CASE_CREATE: "Case creation",
+  CASE_UPDATE: "Case update",
+  TEST: "Connection test",
+};
+
+export const RUN_STATUS_WORDS: Record<IntegrationRunStatus, string> = {
+  PENDING: "Pending",
+  SUCCEEDED: "Succeeded",
+  FAILED: "Failed",
+  CANCELLED: "Cancelled",
+};
+
+export const ERROR_CLASS_WORDS: Record<IntegrationErrorClass, string> = {
+  RATE_LIMITED: "Rate limited: tried again after the vendor's wait",
+  AUTHORIZATION: "Authorization refused: connect again",
+  VALIDATION: "Refused by the vendor: a missing or bad value",
+  MULTIPLE_MATCHES: "Several records match where one was expected",
+  VENDOR_ERROR: "The vendor failed or answered something unexpected",
+  NETWORK: "The vendor could not be reached or did not answer in time",
+  CONFIGURATION: "Not set up for this call",
+  MISSING_FIELD: "A required value is missing (such as a visitor without email or phone)",
+};
+
+/** Every value of the enums, in the order the forms offer them. */
+export const MATCHINGS = Object.keys(MATCHING_WORDS) as CrmContactMatching[];
+export const FIELD_UPDATES = Object.keys(FIELD_UPDATE_WORDS) as CrmFieldUpdates[];
+export const CASE_TRIGGERS = Object.keys(CASE_TRIGGER_WORDS) as CrmCaseTrigger[];
+export const OBJECTS = Object.keys(OBJECT_WORDS) as CrmObject[];
+export const SOURCES = Object.keys(SOURCE_WORDS) as CrmMappingSource[];
+
+/** The default mapping, in one sentence (what an empty list of mappings means). */
+export const DEFAULT_MAPPING =
+  "Without custom mappings, the visitor's name, email and phone go to the contact; the first question becomes the case's subject, the transcript (headed by the page it started on) its description.";
+
+const PROVIDER_NAMES: Record<string, string> = {
+  salesforce: "Salesforce",
+  hubspot: "HubSpot",
+  zoho: "Zoho CRM",
+};
+
+/** A provider's name from its key in any case (`hubspot`, `HUBSPOT`). */
+export function providerName(key: string): string {
+  return PROVIDER_NAMES[key.toLowerCase()] ?? key;
+}
+
+const ACCOUNT_LABELS: Record<string, string> = {
+  portal_id: "Portal ID",
+  ui_domain: "Domain",
+  instance_url: "Instance URL",
+  api_domain: "API domain",
+  login_host: "Login host",
+  accounts_host: "Accounts host",
+  data_centre: "Data centre",
+  organization: "Organization",
+  organization_id: "Organization ID",
+  org_id: "Organization ID",
+  user_id: "User ID",
+};
+
+/** An account field's name in words (`portal_id` → `Portal ID`; unknown ones with their underscores as spaces). */
+export function accountLabel(name: string): string {
+  const known = ACCOUNT_LABELS[name];
+  if (known) return known;
+  const words = name.replace(/[_-]+/g, " ").trim();
+  return words ? words.charAt(0).toUpperCase() + words.slice(1) : name;
+}
+
+/** A run's trigger in words: the event type that caused it, or a test started by hand. */
+export function triggerWords(trigger: string): string {
+  return trigger === "manual" ? "Started by hand" : trigger;
+}
+
+/** Zoho's data centres, as the server names them, with where they are. */
+export const ZOHO_DATA_CENTRES: readonly { value: string; label: string }[] = [
+  { value: "com", label: "United States (zoho.com)" },
+  { value: "eu", label: "Europe (zoho.eu)" },
+  { value: "in", label: "India (zoho.in)" },
+  { value: "com.au", label: "Australia (zoho.com.au)" },
+  { value: "jp", label: "Japan (zoho.jp)" },
+  { value: "com.cn", label: "China (zoho.com.cn)" },
+  { value: "zohocloud.ca", label: "Canada (zohocloud.ca)" },
+];
+
+/** Where a Salesforce org signs in: production, a sandbox, or its My Domain host. */
+export type SalesforceLogin = "production" | "sandbox" | "my-domain";
+
+/** What the connect form asks, for the providers that ask anything. */
+export interface AccountChoice {
+  login: SalesforceLogin;
+  myDomain: string;
+  dataCentre: string;
+}
+
+const SALESFORCE_HOSTS: Record<string, SalesforceLogin> = {
+  "login.salesforce.com": "production",
+  "test.salesforce.com": "sandbox",
+};
+
+/** The choice a connection was made with, read back from its account fields (to reconnect the same account). */
+export function accountChoiceOf(account: readonly { name: string; value: string }[]): AccountChoice {
+  const field = (name: string) => account.find((f) => f.name === name)?.value ?? "";
+  const host = field("login_host");
+  const known = SALESFORCE_HOSTS[host];
+  const centre = field("data_centre");
+  return {
+    login: known ?? (host ? "my-domain" : "production"),
+    myDomain: known ? "" : host,
+    dataCentre: ZOHO_DATA_CENTRES.some((c) => c.value === centre) ? centre : "com",
+  };
+}
+
+/** What `connectIntegration` is told of the account, for `provider`; null when it asks nothing (HubSpot). */
+export function accountInput(
+  provider: IntegrationProviderKey,
+  choice: AccountChoice,
+): IntegrationAccountInput | null {
+  if (provider === "SALESFORCE") {
+    if (choice.login === "my-domain") return { myDomain: choice.myDomain.trim() };
+    return { environment: choice.login };
+  }
+  if (provider === "ZOHO") return { dataCentre: choice.dataCentre || "com" };
+  return null;
+}
+
+/** Whether a provider's connection can be started ("connect"), started again ("reconnect"), or neither. */
+export function connectAction(status: IntegrationStatus | null | undefined): "connect" | "reconnect" | null {
+  if (!status || status === "PENDING") return "connect";
+  if (status === "CONNECTED") return null;
+  return "reconnect";
+}
+
+/** The outcome the vendor's callback added to the address, as a notice. */
+export interface OutcomeNotice {
+  /** `status` for a connection made, `alert` for one that failed. */
+  role: "status" | "alert";
+  provider: string;
+  text: string;
+}
+
+const OUTCOME_PARAMS = ["integration", "outcome", "message"];
+
+/** The notice of `?integration=hubspot&outcome=connected|error&message=…`; null when the address has none. */
+export function outcomeNotice(search: URLSearchParams): OutcomeNotice | null {
+  const outcome = search.get("outcome");
+  const key = search.get("integration");
+  if (!key || (outcome !== "connected" && outcome !== "error")) return null;
+  const name = providerName(key);
+  const message = (search.get("message") ?? "").trim();
+  if (outcome === "connected") {
+    return { role: "status", provider: name, text: message || `${name} is connected.` };
+  }
+  return {
+    role: "alert",
+    provider: name,
+    text: message ? `${name} was not connected: ${message}` : `${name} was not connected.`,
+  };
+}
+
+/** The query of the address without the outcome's parameters: `""`, or `?` and what else it had. */
+export function withoutOutcome(search: URLSearchParams): string {
+  const rest = new URLSearchParams(search);
+  for (const name of OUTCOME_PARAMS) rest.delete(name);
+  const text = rest.toString();
+  return text ? `?${text}` : "";
+}
+
+/** One row of the field-mapping table (`key` keeps its inputs in place when rows are removed). */
+export interface MappingRow {
+  key: number;
+  source: CrmMappingSource;
+  object: CrmObject;
+  field: string;
+}
+
+/** What the settings form holds. */
+export interface CrmValues {
+  contactMatching: CrmContactMatching;
+  createContactIfMissing: boolean;
+  fieldUpdates: CrmFieldUpdates;
+  caseCreation: CrmCaseTrigger[];
+  fieldMappings: { source: CrmMappingSource; object: CrmObject; field: string }[];
+  workflowTrigger: boolean;
+}
+
+function sameSet<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+function sameMappings(a: CrmValues["fieldMappings"], b: CrmValues["fieldMappings"]): boolean {
+  return (
+    a.length === b.length &&
+    a.every(
+      (m, i) =>
+        m.source === b[i]?.source && m.object === b[i]?.object && m.field.trim() === b[i]?.field.trim(),
+    )
+  );
+}
+
+/**
+ * The changes from `before` to `after`, as `updateIntegration`'s `crm` input: only what changed, so that saving a
+ * basic setting never asks the plan for the advanced ones. The case triggers keep the order of the form; the
+ * mappings are sent whole (the server replaces them), each field trimmed, in the table's order (so that an error's
+ * row index is the table's).
+ */
+export function crmChanges(before: CrmValues, after: CrmValues): CrmSettingsInput {
+  const input: CrmSettingsInput = {};
+  if (after.contactMatching !== before.contactMatching) input.contactMatching = after.contactMatching;
+  if (after.createContactIfMissing !== before.createContactIfMissing)
+    input.createContactIfMissing = after.createContactIfMissing;
+  if (after.fieldUpdates !== before.fieldUpdates) input.fieldUpdates = after.fieldUpdates;
+  if (!sameSet(after.caseCreation, before.caseCreation))
+    input.caseCreation = CASE_TRIGGERS.filter((t) => after.caseCreation.includes(t));
+  if (!sameMappings(after.fieldMappings, before.fieldMappings)) {
+    input.fieldMappings = after.fieldMappings.map(
+      (m): CrmFieldMappingInput => ({ source: m.source, object: m.object, field: m.field.trim() }),
+    );
+  }
+  if (after.workflowTrigger !== before.workflowTrigger) input.workflowTrigger = after.workflowTrigger;
+  return input;
+}
+
+/** The parts of a mapping row an error may name. */
+export type MappingPart = "source" | "object" | "field";
+
+/** The problems of a settings form, placed: beside a setting, beside a cell of a mapping row, or in the summary. */
+export interface PlacedProblems {
+  /** By setting: `contactMatching`, `fieldUpdates`, `caseCreation`, `fieldMappings` (the table), … */
+  fields: Record<string, string>;
+  /** By row index of the mapping table, then by cell (`row` for the row as a whole). */
+  rows: Record<number, Partial<Record<MappingPart | "row", string>>>;
+  general: Problem[];
+}
+
+/**
+ * Places the problems of `updateIntegration` (their `field` as `fromUserErrors` makes it, `crm.fieldMappings.1.field`
+ * for `["input", "crm", "fieldMappings", "1", "field"]`): a mapping's cell, a setting, or the summary.
+ */
+export function placeCrmProblems(problems: readonly Problem[]): PlacedProblems {
+  const placed: PlacedProblems = { fields: {}, rows: {}, general: [] };
+  for (const problem of problems) {
+    const parts = problem.field?.split(".") ?? [];
+    if (parts[0] === "crm") parts.shift();
+    const [setting, index, cell] = parts;
+    if (setting === "fieldMappings" && index !== undefined && /^\d+$/.test(index)) {
+      const row = Number(index);
+      const at: MappingPart | "row" =
+        cell === "source" || cell === "object" || cell === "field" ? cell : "row";
+      const cells = placed.rows[row] ?? {};
+      cells[at] ??= problem.message;
+      placed.rows[row] = cells;
+    } else if (setting && parts.length === 1 && problem.field) {
+      placed.fields[setting] ??= problem.message;
+    } else {
+      placed.general.push(problem);
+    }
+  }
+  return placed;
+}
+
+/**
+ * A plan refusal of the server (`custom field mappings, workflow triggers: write custom CRM mappings and rules needs
+ * the premium plan (…); this organization is on the standard plan`) in words.
+ */
+export function planRefusalWords(message: string, planName: string | null): string {
+  const named = /^(.+?): .*needs the (\w+) plan/s.exec(message);
+  const plan = planName ?? (named?.[2] ? named[2].charAt(0).toUpperCase() + named[2].slice(1) : null);
+  const what = named?.[1]?.trim();
+  if (!what || !plan || what.includes(" needs the ")) {
+    return plan
+      ? `These settings need the ${plan} plan; nothing was saved.`
+      : `Your organization's plan does not include these settings; nothing was saved.`;
+  }
+  const parts = what.split(/,\s*/).filter(Boolean);
+  const list = parts.length > 1 ? `${parts.slice(0, -1).join(", ")} and ${parts[parts.length - 1]}` : what;
+  return `${list.charAt(0).toUpperCase()}${list.slice(1)} need the ${plan} plan; nothing was saved.`;
+}
+
+/** The banner of a connection the vendor stopped authorizing. */
+export function reauthorizationWords(name: string, lastError: string | null | undefined): string {
+  const why = (lastError ?? "").trim().replace(/[.\s]+$/, "");
+  return `${name} needs to be connected again${why ? `: ${why}` : ""}. Work owed is kept and sent after you reconnect.`;
+}

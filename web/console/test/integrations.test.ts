@@ -1,0 +1,242 @@
+// The Integrations page's helpers: the outcome the vendor's callback adds to the address, the account a
+// reconnection reuses, the changes a settings form sends, where the server's errors go, and enums in words.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  accountChoiceOf,
+  accountInput,
+  accountLabel,
+  CASE_TRIGGER_WORDS,
+  type CrmValues,
+  connectAction,
+  crmChanges,
+  ERROR_CLASS_WORDS,
+  outcomeNotice,
+  placeCrmProblems,
+  planRefusalWords,
+  providerName,
+  RUN_KIND_WORDS,
+  reauthorizationWords,
+  SOURCE_WORDS,
+  SOURCES,
+  STATUS_WORDS,
+  triggerWords,
+  withoutOutcome,
+} from "../src/lib/integrations";
+import { fromUserErrors } from "../src/lib/problems";
+
+test("a connection made comes back as a status with the vendor's words", () => {
+  const search = new URLSearchParams(
+    "integration=hubspot&outcome=connected&message=Connected+to+HubSpot+account+62515+on+app.hubspot.com",
+  );
+  assert.deepEqual(outcomeNotice(search), {
+    role: "status",
+    provider: "HubSpot",
+    text: "Connected to HubSpot account 62515 on app.hubspot.com",
+  });
+  assert.equal(
+    outcomeNotice(new URLSearchParams("integration=zoho&outcome=connected"))?.text,
+    "Zoho CRM is connected.",
+  );
+});
+
+test("a connection that failed comes back as an alert naming the vendor", () => {
+  const notice = outcomeNotice(
+    new URLSearchParams(
+      "integration=salesforce&outcome=error&message=Salesforce+did+not+authorize%3A+access_denied",
+    ),
+  );
+  assert.equal(notice?.role, "alert");
+  assert.equal(notice?.text, "Salesforce was not connected: Salesforce did not authorize: access_denied");
+  assert.equal(
+    outcomeNotice(new URLSearchParams("integration=acme&outcome=error"))?.text,
+    "acme was not connected.",
+  );
+});
+
+test("an address without an outcome, or with an unknown one, has no notice", () => {
+  assert.equal(outcomeNotice(new URLSearchParams("")), null);
+  assert.equal(outcomeNotice(new URLSearchParams("integration=hubspot")), null);
+  assert.equal(outcomeNotice(new URLSearchParams("integration=hubspot&outcome=maybe&message=x")), null);
+  assert.equal(outcomeNotice(new URLSearchParams("outcome=connected")), null);
+});
+
+test("the outcome leaves the address; anything else stays", () => {
+  assert.equal(withoutOutcome(new URLSearchParams("integration=hubspot&outcome=connected&message=ok")), "");
+  assert.equal(
+    withoutOutcome(new URLSearchParams("tab=runs&integration=hubspot&outcome=error&message=no")),
+    "?tab=runs",
+  );
+});
+
+test("a reconnection reuses the account the connection was made with", () => {
+  assert.deepEqual(accountChoiceOf([{ name: "login_host", value: "test.salesforce.com" }]), {
+    login: "sandbox",
+    myDomain: "",
+    dataCentre: "com",
+  });
+  const myDomain = accountChoiceOf([
+    { name: "login_host", value: "acme.my.salesforce.com" },
+    { name: "instance_url", value: "https://acme.my.salesforce.com" },
+  ]);
+  assert.equal(myDomain.login, "my-domain");
+  assert.deepEqual(accountInput("SALESFORCE", myDomain), { myDomain: "acme.my.salesforce.com" });
+  const zoho = accountChoiceOf([{ name: "data_centre", value: "eu" }]);
+  assert.deepEqual(accountInput("ZOHO", zoho), { dataCentre: "eu" });
+  assert.deepEqual(accountInput("SALESFORCE", accountChoiceOf([])), { environment: "production" });
+  assert.deepEqual(accountInput("ZOHO", accountChoiceOf([{ name: "data_centre", value: "mars" }])), {
+    dataCentre: "com",
+  });
+  assert.equal(accountInput("HUBSPOT", accountChoiceOf([{ name: "portal_id", value: "62515" }])), null);
+});
+
+test("connect, reconnect, or neither, by status", () => {
+  assert.equal(connectAction(null), "connect");
+  assert.equal(connectAction("PENDING"), "connect");
+  assert.equal(connectAction("CONNECTED"), null);
+  assert.equal(connectAction("REAUTHORIZATION_REQUIRED"), "reconnect");
+  assert.equal(connectAction("ERROR"), "reconnect");
+  assert.equal(connectAction("DISCONNECTED"), "reconnect");
+});
+
+const defaults: CrmValues = {
+  contactMatching: "EMAIL",
+  createContactIfMissing: true,
+  fieldUpdates: "IF_NEWER",
+  caseCreation: ["HANDOFF"],
+  fieldMappings: [],
+  workflowTrigger: false,
+};
+
+test("saving sends only what changed, so a basic change never asks for the advanced plan", () => {
+  assert.deepEqual(crmChanges(defaults, { ...defaults, fieldUpdates: "NEVER" }), { fieldUpdates: "NEVER" });
+  assert.deepEqual(crmChanges(defaults, { ...defaults, caseCreation: ["HANDOFF"] }), {});
+  assert.deepEqual(
+    crmChanges(defaults, {
+      ...defaults,
+      contactMatching: "EMAIL_THEN_PHONE",
+      createContactIfMissing: false,
+      caseCreation: ["EVERY_CONVERSATION", "HANDOFF"],
+      workflowTrigger: true,
+    }),
+    {
+      contactMatching: "EMAIL_THEN_PHONE",
+      createContactIfMissing: false,
+      caseCreation: ["HANDOFF", "EVERY_CONVERSATION"],
+      workflowTrigger: true,
+    },
+  );
+  assert.deepEqual(crmChanges(defaults, { ...defaults, caseCreation: [] }), { caseCreation: [] });
+});
+
+test("mappings are sent whole, trimmed and in the table's order, when any of them changed", () => {
+  const before: CrmValues = {
+    ...defaults,
+    fieldMappings: [{ source: "PAGE_URL", object: "CONTACT", field: "Website__c" }],
+  };
+  assert.deepEqual(
+    crmChanges(before, {
+      ...before,
+      fieldMappings: [{ source: "PAGE_URL", object: "CONTACT", field: " Website__c " }],
+    }),
+    {},
+  );
+  assert.deepEqual(
+    crmChanges(before, {
+      ...before,
+      fieldMappings: [
+        { source: "PAGE_URL", object: "CONTACT", field: "Website__c" },
+        { source: "SENTIMENT", object: "CASE", field: " Mood__c" },
+      ],
+    }),
+    {
+      fieldMappings: [
+        { source: "PAGE_URL", object: "CONTACT", field: "Website__c" },
+        { source: "SENTIMENT", object: "CASE", field: "Mood__c" },
+      ],
+    },
+  );
+  assert.deepEqual(crmChanges(before, { ...before, fieldMappings: [] }), { fieldMappings: [] });
+});
+
+test("the server's field paths land on their setting, their mapping row and cell, or the summary", () => {
+  const placed = placeCrmProblems(
+    fromUserErrors([
+      {
+        field: ["input", "crm", "fieldMappings", "1", "field"],
+        message: '"1bad field" is not a field API name',
+        code: "BAD_USER_INPUT",
+      },
+      { field: ["input", "crm", "fieldMappings", "3"], message: "unknown source", code: "BAD_USER_INPUT" },
+      { field: ["input", "crm", "fieldMappings"], message: "at most 50 mappings", code: "BAD_USER_INPUT" },
+      { field: ["input", "crm", "fieldUpdates"], message: "not a field update rule", code: "BAD_USER_INPUT" },
+      { field: ["input", "crm"], message: "Zoho CRM is not a CRM", code: "BAD_USER_INPUT" },
+      { field: null, message: "the integration is gone", code: "NOT_FOUND" },
+    ]),
+  );
+  assert.deepEqual(placed.rows, {
+    1: { field: '"1bad field" is not a field API name' },
+    3: { row: "unknown source" },
+  });
+  assert.deepEqual(placed.fields, {
+    fieldMappings: "at most 50 mappings",
+    fieldUpdates: "not a field update rule",
+  });
+  assert.deepEqual(
+    placed.general.map((p) => p.message),
+    ["Zoho CRM is not a CRM", "the integration is gone"],
+  );
+});
+
+test("a plan refusal says, in words, which settings need which plan", () => {
+  assert.equal(
+    planRefusalWords(
+      "custom field mappings, workflow triggers: write custom CRM mappings and rules needs the premium plan (feature integrations.crm_advanced); this organization is on the standard plan",
+      "Premium",
+    ),
+    "Custom field mappings and workflow triggers need the Premium plan; nothing was saved.",
+  );
+  assert.equal(
+    planRefusalWords(
+      "case-creation rules other than on handoff: write custom CRM mappings and rules needs the premium plan (feature integrations.crm_advanced); this organization is on the standard plan",
+      null,
+    ),
+    "Case-creation rules other than on handoff need the Premium plan; nothing was saved.",
+  );
+  assert.equal(
+    planRefusalWords("write CRM integrations needs the standard plan (feature integrations.crm)", "Standard"),
+    "These settings need the Standard plan; nothing was saved.",
+  );
+  assert.equal(
+    planRefusalWords("no plan words here", null),
+    "Your organization's plan does not include these settings; nothing was saved.",
+  );
+});
+
+test("the reauthorization banner names the vendor and why, once punctuated", () => {
+  assert.equal(
+    reauthorizationWords("HubSpot", "HubSpot refused the refresh token (BAD_REFRESH_TOKEN)."),
+    "HubSpot needs to be connected again: HubSpot refused the refresh token (BAD_REFRESH_TOKEN). Work owed is kept and sent after you reconnect.",
+  );
+  assert.equal(
+    reauthorizationWords("Salesforce", null),
+    "Salesforce needs to be connected again. Work owed is kept and sent after you reconnect.",
+  );
+});
+
+test("enums, account fields, triggers and providers have words", () => {
+  assert.equal(STATUS_WORDS.CONNECTED, "Connected");
+  assert.equal(STATUS_WORDS.REAUTHORIZATION_REQUIRED, "Needs reconnecting");
+  assert.equal(RUN_KIND_WORDS.TEST, "Connection test");
+  assert.match(ERROR_CLASS_WORDS.AUTHORIZATION, /connect again/);
+  assert.match(CASE_TRIGGER_WORDS.HANDOFF, /handed to a person/);
+  assert.equal(SOURCES.length, 13);
+  assert.ok(SOURCES.every((s) => SOURCE_WORDS[s].length > 0));
+  assert.equal(accountLabel("portal_id"), "Portal ID");
+  assert.equal(accountLabel("instance_url"), "Instance URL");
+  assert.equal(accountLabel("sandbox_name"), "Sandbox name");
+  assert.equal(triggerWords("manual"), "Started by hand");
+  assert.equal(triggerWords("handoff.requested"), "handoff.requested");
+  assert.equal(providerName("HUBSPOT"), "HubSpot");
+  assert.equal(providerName("zoho"), "Zoho CRM");
+});
