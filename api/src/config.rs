@@ -116,6 +116,9 @@ pub struct Settings {
     pub integration_retry_schedule: String,
     /// Seconds one call to a vendor may take.
     pub integration_timeout_secs: u64,
+    /// Seconds a claimed integration job stays with one instance; if that instance dies, another runs it after
+    /// this (at least a few times the call timeout, as a job makes several calls).
+    pub integration_lease_secs: u64,
     /// The client id of the operator's HubSpot OAuth app; without it HubSpot is listed as not configured. Register
     /// the redirect URI that `integrations` shows for it.
     pub oauth_hubspot_client_id: Option<String>,
@@ -198,6 +201,7 @@ impl Default for Settings {
             // About three days: 10 s, 1 min, 5 min, 30 min, 2 h, 6 h, 12 h, 24 h, 24 h.
             integration_retry_schedule: "10,60,300,1800,7200,21600,43200,86400,86400".to_owned(),
             integration_timeout_secs: 15,
+            integration_lease_secs: 120,
             oauth_hubspot_client_id: None,
             oauth_hubspot_client_secret: None,
             oauth_salesforce_client_id: None,

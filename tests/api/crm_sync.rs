@@ -6,8 +6,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::fake_hubspot::FakeHubSpot;
-use crate::helpers::TestApp;
+use crate::fake_hubspot::{self, FakeHubSpot};
+use crate::helpers::{ServeProcess, TestApp};
 use crate::integrations::{Browser, app_adjusted, connected};
 
 /// A server with HubSpot connected, retrying after a second.
@@ -20,7 +20,7 @@ async fn hubspot_connected() -> (FakeHubSpot, TestApp, String) {
 }
 
 /// Starts a conversation with a visitor who left these details.
-async fn conversation(app: &TestApp, visitor: Value, message: &str) -> (String, String) {
+pub async fn conversation(app: &TestApp, visitor: Value, message: &str) -> (String, String) {
     let reply = app
         .post(
             "/api/v1/conversations",
@@ -34,7 +34,7 @@ async fn conversation(app: &TestApp, visitor: Value, message: &str) -> (String, 
     )
 }
 
-async fn set_status(app: &TestApp, conversation: &str, status: &str) {
+pub async fn set_status(app: &TestApp, conversation: &str, status: &str) {
     let reply = app
         .put(
             &format!("/api/v1/conversations/{conversation}"),
@@ -45,7 +45,7 @@ async fn set_status(app: &TestApp, conversation: &str, status: &str) {
 }
 
 /// The integration's runs (oldest first) once `count` of them exist and none is pending.
-async fn settled_runs(app: &TestApp, integration: &str, count: usize) -> Vec<Value> {
+pub async fn settled_runs(app: &TestApp, integration: &str, count: usize) -> Vec<Value> {
     let mut last = Value::Null;
     for _ in 0..150 {
         let reply = app
@@ -373,4 +373,134 @@ async fn custom_mappings_and_the_workflow_trigger_reach_hubspot_on_premium() {
     );
     assert_eq!(contact.properties["lastname"], "Fay");
     assert_eq!(fake.tickets().len(), 1, "every conversation opens a ticket");
+}
+
+#[tokio::test]
+async fn kill_9_during_a_sync_and_a_second_instance_lose_nothing_and_duplicate_nothing() {
+    let (fake, app, integration) = hubspot_connected().await;
+    // Each HubSpot answer takes a while, so the kill lands mid-sync.
+    fake.delay(Duration::from_millis(40));
+    let port = crate::helpers::free_port();
+    let settings = app.settings.clone();
+    let process = ServeProcess::start_with(
+        &settings,
+        port,
+        &[
+            ("CONCIERGE_PROVIDER_BASE_URLS", fake.base_urls()),
+            (
+                "CONCIERGE_OAUTH_HUBSPOT_CLIENT_ID",
+                fake_hubspot::CLIENT_ID.to_owned(),
+            ),
+            (
+                "CONCIERGE_OAUTH_HUBSPOT_CLIENT_SECRET",
+                fake_hubspot::CLIENT_SECRET.to_owned(),
+            ),
+            ("CONCIERGE_INTEGRATION_RETRY_SCHEDULE", "1,1,1".to_owned()),
+            ("CONCIERGE_INTEGRATION_TIMEOUT_SECS", "2".to_owned()),
+            ("CONCIERGE_INTEGRATION_LEASE_SECS", "3".to_owned()),
+        ],
+    )
+    .await;
+    // Two instances on one database: this test's server and the process.
+    const VISITORS: usize = 30;
+    for n in 0..VISITORS {
+        conversation(
+            &app,
+            json!({"email": format!("v{n}@example.test")}),
+            "Hello",
+        )
+        .await;
+    }
+    for _ in 0..200 {
+        if fake.contacts().len() >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let before = fake.contacts().len();
+    assert!(
+        before < VISITORS,
+        "the sync was still under way ({before} of {VISITORS})"
+    );
+    process.kill_9();
+    let runs = settled_runs(&app, &integration, VISITORS).await;
+    assert!(runs.iter().all(|r| r["status"] == "succeeded"), "{runs:#?}");
+    let contacts = fake.contacts();
+    assert_eq!(contacts.len(), VISITORS, "every visitor's contact, once");
+    let created = fake
+        .seen()
+        .iter()
+        .filter(|s| *s == "POST /crm/v3/objects/contacts")
+        .count();
+    // A job cut off by the kill after HubSpot made the contact, before the link was written, finds it again
+    // (HubSpot's 409 names it): never a second contact, at most one more creation call per job in flight.
+    assert!(
+        created <= VISITORS + 4,
+        "{created} creation calls for {VISITORS} visitors"
+    );
+    println!(
+        "kill -9 during a CRM sync: {before} of {VISITORS} contacts before the kill, {created} creation calls, {} contacts after",
+        contacts.len()
+    );
+}
+
+#[tokio::test]
+async fn the_widgets_contact_form_syncs_the_contact_and_opens_a_case_when_that_rule_is_on() {
+    let (fake, app, integration) = hubspot_connected().await;
+    app.mutate(
+        "mutation($id: ID!) { updateIntegration(id: $id, input: {crm: {caseCreation: [FORM_SUBMISSION]}}) {
+            integration { id } userErrors { message } } }",
+        json!({"id": integration}),
+        "updateIntegration",
+    )
+    .await;
+    let visitor = crate::widget::Browser::start(&app, json!({})).await;
+    let opened = visitor.open("Can someone call me back?").await;
+    let conversation = opened["id"].as_str().unwrap().to_owned();
+    // No details yet: the conversation's contact sync has nothing to match by.
+    let runs = settled_runs(&app, &integration, 1).await;
+    assert!(
+        runs[0]["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("left no email")
+    );
+    let sent = visitor
+        .post(
+            &format!("/widget/v1/conversations/{conversation}/contact"),
+            json!({"name": "Gil Moss", "email": "gil@example.test", "phone": "+1 555 0199"}),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
+    let runs = settled_runs(&app, &integration, 4).await;
+    let triggers: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["trigger"].as_str().unwrap(),
+                r["kind"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        triggers,
+        [
+            "conversation.created contact_sync",
+            "visitor.updated contact_sync",
+            "visitor.form_submitted contact_sync",
+            "visitor.form_submitted case_create",
+        ]
+    );
+    assert_eq!(fake.contacts().len(), 1);
+    let tickets = fake.tickets();
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(
+        tickets[0].associations,
+        std::slice::from_ref(&fake.contacts()[0].id)
+    );
+    assert_eq!(
+        tickets[0].properties["subject"],
+        "Can someone call me back?"
+    );
 }

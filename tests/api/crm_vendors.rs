@@ -2,11 +2,9 @@
 //! sandbox for Salesforce; the data centre, `accounts-server` and `api_domain` for Zoho), the addresses a vendor
 //! hands back checked against its own domains, and contacts and cases synced in each vendor's wire format.
 
-use std::time::Duration;
-
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::crm_sync::{conversation, set_status, settled_runs as settled};
 use crate::fake_salesforce::{self, FakeSalesforce};
 use crate::fake_zoho::{self, FakeZoho};
 use crate::helpers::{TestApp, spawn_app_with};
@@ -66,50 +64,6 @@ async fn integration(app: &TestApp, provider: &str) -> Value {
         .clone()
 }
 
-async fn settled(app: &TestApp, id: &str, count: usize) -> Vec<Value> {
-    let mut last = Value::Null;
-    for _ in 0..150 {
-        let reply = app
-            .get(&format!("/api/v1/integrations/{id}/runs?limit=100"))
-            .await;
-        let runs: Vec<Value> = reply.body["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["kind"] != "test")
-            .rev()
-            .cloned()
-            .collect();
-        if runs.len() >= count && runs.iter().all(|r| r["status"] != "pending") {
-            return runs;
-        }
-        last = reply.body;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the runs did not settle: {last}");
-}
-
-async fn conversation(app: &TestApp, visitor: Value, message: &str) -> String {
-    let reply = app
-        .post(
-            "/api/v1/conversations",
-            json!({"visitor": visitor, "initial_message": message}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-    reply.body["id"].as_str().unwrap().to_owned()
-}
-
-async fn set_status(app: &TestApp, id: &str, status: &str) {
-    let reply = app
-        .put(
-            &format!("/api/v1/conversations/{id}"),
-            json!({"status": status}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-}
-
 #[tokio::test]
 async fn salesforce_connects_with_pkce_and_syncs_contacts_and_cases_through_limits_and_expiry() {
     let (salesforce, zoho) = (FakeSalesforce::start().await, FakeZoho::start().await);
@@ -142,7 +96,7 @@ async fn salesforce_connects_with_pkce_and_syncs_contacts_and_cases_through_limi
     let id = connected["id"].as_str().unwrap().to_owned();
 
     // A quote in an email cannot break out of the SOQL string.
-    let first = conversation(
+    let (first, _) = conversation(
         &app,
         json!({"name": "Ann O'Brien", "email": "ann.o'brien@example.test"}),
         "Where is my parcel?",
@@ -290,7 +244,7 @@ async fn zoho_connects_in_its_data_centre_and_upserts_contacts_with_duplicate_ch
     assert_eq!(connected["account"]["organization"], "Acme GmbH");
     let id = connected["id"].as_str().unwrap().to_owned();
 
-    let conversation_id = conversation(
+    let (conversation_id, _) = conversation(
         &app,
         json!({"name": "Jo", "email": "jo@example.test", "phone": "+49 89 555"}),
         "Do you deliver on Sundays?",

@@ -66,6 +66,8 @@ pub struct Record {
 #[derive(Clone)]
 pub struct FakeHubSpot {
     inner: Arc<Mutex<Inner>>,
+    /// How long each answer takes.
+    delay: Arc<Mutex<std::time::Duration>>,
     /// `http://127.0.0.1:port`
     pub base_url: String,
 }
@@ -78,6 +80,7 @@ impl FakeHubSpot {
                 consent: Some(Consent::Grant),
                 ..Inner::default()
             })),
+            delay: Arc::default(),
             base_url: format!("http://{}", listener.local_addr().unwrap()),
         };
         let router = Router::new()
@@ -98,6 +101,7 @@ impl FakeHubSpot {
             )
             .route("/crm/v3/properties/contacts", post(create_property))
             .route("/crm/v3/properties/contacts/{name}", get(read_property))
+            .layer(axum::middleware::from_fn_with_state(fake.clone(), slow))
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
         fake
@@ -132,6 +136,11 @@ impl FakeHubSpot {
     /// The next `n` API calls answer 429.
     pub fn throttle(&self, n: u32) {
         self.inner.lock().unwrap().throttle = n;
+    }
+
+    /// Every answer takes `delay` from now on.
+    pub fn delay(&self, delay: std::time::Duration) {
+        *self.delay.lock().unwrap() = delay;
     }
 
     /// The next `n` API calls answer 503, as an outage would.
@@ -195,6 +204,19 @@ impl FakeHubSpot {
             .seen
             .push((method.to_owned(), path.to_owned()));
     }
+}
+
+/// Waits the configured delay before answering.
+async fn slow(
+    State(fake): State<FakeHubSpot>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let delay = *fake.delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    next.run(request).await
 }
 
 fn hubspot_error(status: StatusCode, category: &str, message: &str) -> Response {

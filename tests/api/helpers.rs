@@ -582,7 +582,20 @@ pub struct ServeProcess {
 
 impl ServeProcess {
     pub async fn start(settings: &api::config::Settings, port: u16) -> Self {
-        let child = concierge_command(settings)
+        Self::start_with(settings, port, &[]).await
+    }
+
+    /// Like [`ServeProcess::start`], with more environment.
+    pub async fn start_with(
+        settings: &api::config::Settings,
+        port: u16,
+        env: &[(&str, String)],
+    ) -> Self {
+        let mut command = concierge_command(settings);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command
             .arg("serve")
             .env("CONCIERGE_BIND", format!("127.0.0.1:{port}"))
             .env("CONCIERGE_EGRESS_ALLOW", "127.0.0.1/32")

@@ -56,15 +56,15 @@ async fn call(
 }
 
 /// A visitor's browser on the shop's pages.
-struct Browser<'a> {
+pub struct Browser<'a> {
     app: &'a TestApp,
     token: String,
-    visitor_id: String,
+    pub visitor_id: String,
 }
 
 impl<'a> Browser<'a> {
     /// Starts a widget session for the seeded assistant.
-    async fn start(app: &'a TestApp, visitor: Value) -> Browser<'a> {
+    pub async fn start(app: &'a TestApp, visitor: Value) -> Browser<'a> {
         let reply = call(
             app,
             Method::POST,
@@ -106,12 +106,12 @@ impl<'a> Browser<'a> {
         .await
     }
 
-    async fn post(&self, path: &str, body: Value) -> Reply {
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
         self.send(Method::POST, path, body).await
     }
 
     /// Starts a conversation with a first message and returns the answer.
-    async fn open(&self, message: &str) -> Value {
+    pub async fn open(&self, message: &str) -> Value {
         let reply = self
             .post(
                 "/widget/v1/conversations",
@@ -1184,4 +1184,98 @@ async fn a_widget_turned_off_refuses_new_and_open_sessions_until_it_is_on_again(
     );
     Browser::start(&app, json!({})).await;
     assert_eq!(app.count_rows("visitors").await, visitors_before + 1);
+}
+
+#[tokio::test]
+async fn the_contact_form_saves_the_visitors_details_in_their_conversation() {
+    let app = spawn_app().await;
+    let browser = Browser::start(&app, json!({"name": "Vera"})).await;
+    let opened = browser.open("Do you ship to Austria?").await;
+    let conversation = opened["id"].as_str().unwrap().to_owned();
+    let path = format!("/widget/v1/conversations/{conversation}/contact");
+
+    // A form that leaves no way to reach the visitor is refused, and records nothing.
+    let events_before = app.count_rows("events").await;
+    let empty = browser
+        .post(&path, json!({"name": "Vera Lind", "email": " "}))
+        .await;
+    assert_eq!(
+        empty.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        empty.text
+    );
+    assert!(
+        empty
+            .text
+            .contains("email: give an email address or a phone number"),
+        "{}",
+        empty.text
+    );
+    let bad = browser
+        .post(&path, json!({"email": "not an address"}))
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    assert!(
+        bad.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("email"),
+        "{}",
+        bad.text
+    );
+    let unknown = browser
+        .post(&path, json!({"email": "v@example.test", "fax": "1"}))
+        .await;
+    assert_eq!(
+        unknown.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        unknown.text
+    );
+    // Another visitor's conversation is not found.
+    let other = Browser::start(&app, json!({})).await;
+    let theirs = other
+        .post(&path, json!({"email": "intruder@example.test"}))
+        .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{}", theirs.text);
+    assert_eq!(app.count_rows("events").await, events_before);
+
+    let saved = browser
+        .post(
+            &path,
+            json!({"name": "Vera Lind", "email": "Vera@Example.test", "phone": "+43 1 234 5678"}),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    assert_eq!(saved.body["visitor"]["email"], "vera@example.test");
+    assert_eq!(saved.body["visitor"]["name"], "Vera Lind");
+    let team = app
+        .get(&format!("/api/v1/visitors/{}", browser.visitor_id))
+        .await;
+    assert_eq!(team.body["phone"], "+43 1 234 5678");
+    // The change and the submission, in the conversation's stream; sending the same again is a submission only.
+    browser
+        .post(&path, json!({"email": "vera@example.test"}))
+        .await;
+    let events = app
+        .get("/api/v1/events?types=visitor.updated,visitor.form_submitted")
+        .await;
+    let kinds: Vec<&str> = events.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "visitor.updated",
+            "visitor.form_submitted",
+            "visitor.form_submitted"
+        ]
+    );
+    let submitted = &events.body["data"][1]["data"];
+    assert_eq!(submitted["conversation_id"], conversation.as_str());
+    assert_eq!(submitted["email"], "vera@example.test");
 }

@@ -842,3 +842,54 @@ async fn an_ai_providers_answer_streams_into_the_widget_as_it_is_written() {
     }
     assert_eq!(seen["errors"], json!([]));
 }
+
+#[tokio::test]
+async fn a_visitor_leaves_their_details_in_the_widgets_contact_form_under_a_strict_policy() {
+    let app = spawn_app().await;
+    let site = start_site(&app).await;
+    let seen = drive(
+        &app,
+        &site,
+        json!({"scenario": "contactForm", "path": "/strict"}),
+    )
+    .await;
+    assert_eq!(seen["errors"], json!([]), "{seen}");
+    assert_eq!(seen["csp"], json!([]), "{seen}");
+    assert!(warnings(&seen).is_empty(), "{seen}");
+    for moment in ["axe", "axeAfter"] {
+        let serious: Vec<&Value> = seen[moment]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["impact"] == "serious" || v["impact"] == "critical")
+            .collect();
+        assert!(serious.is_empty(), "{moment}: {serious:?}");
+    }
+    // The server's refusal is shown beside the field it names, which says so to assistive technology.
+    assert!(
+        seen["fieldError"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("email address or a phone number"),
+        "{seen}"
+    );
+    assert_eq!(seen["fieldErrorFor"], "email", "{seen}");
+    assert_eq!(seen["invalid"]["ariaInvalid"], "true", "{seen}");
+    assert!(
+        seen["confirmation"]
+            .as_str()
+            .unwrap()
+            .contains("ann@example.test"),
+        "{seen}"
+    );
+    assert_eq!(seen["formClosed"], true, "{seen}");
+    assert_eq!(seen["escape"]["panelOpen"], true, "{seen}");
+    // The team sees the details, and the conversation's stream says where they came from.
+    let events = app.get("/api/v1/events?types=visitor.form_submitted").await;
+    let submitted = &events.body["data"][0]["data"];
+    assert_eq!(submitted["email"], "ann@example.test", "{}", events.text);
+    assert_eq!(submitted["name"], "Ann Lee");
+    assert_eq!(submitted["phone"], "+43 1 234 5678");
+    assert!(screenshots().join("widget-contact-form-open.png").exists());
+}

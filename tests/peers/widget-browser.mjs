@@ -363,6 +363,97 @@ const scenarios = {
     return { answer, closed, refusal, blank, shown, token, tokenAfter, events, errors: log.errors, failed: log.failed };
   },
 
+  /** The contact form: opened after a question, Escape closes it, a submit without email or phone is refused
+   * beside the field the server names, then name, email and phone are saved and confirmed. axe runs on the panel
+   * with the form open (its field error showing) and again after the confirmation. */
+  async contactForm() {
+    const { context, page, log } = await open();
+    await page.goto(`${job.site}${job.path ?? "/"}`, { waitUntil: "load" });
+    await launcher(page).click();
+    await page.locator("[role=dialog]").waitFor({ state: "visible" });
+    const answer = await ask(page, job.question ?? "Do you ship to Austria?");
+    const focused = (selector) => page.locator(selector).evaluate((el) => el.getRootNode().activeElement === el);
+    const opener = page.locator("[data-testid=contact-open]");
+    const form = page.locator("[data-testid=contact-form]");
+    await opener.click();
+    await form.waitFor({ state: "visible" });
+    const focusedName = await focused("[data-testid=contact-name]");
+    const expanded = await opener.getAttribute("aria-expanded");
+    // Escape closes the form only (the panel stays) and gives the focus back to the button that opened it.
+    await page.keyboard.press("Escape");
+    await form.waitFor({ state: "hidden" });
+    const escape = {
+      formClosed: !(await form.isVisible()),
+      panelOpen: await page.locator("[data-testid=panel]").isVisible(),
+      focusBack: await focused("[data-testid=contact-open]"),
+    };
+    await opener.click();
+    await form.waitFor({ state: "visible" });
+
+    // No way to reach the visitor: the server's refusal shows beside the field it names.
+    await page.locator("[data-testid=contact-name]").fill("Ann Lee");
+    await page.locator("[data-testid=contact-email]").fill("");
+    await page.locator("[data-testid=contact-phone]").fill("");
+    await page.locator("[data-testid=contact-send]").click();
+    const shownError = page.locator(".cw-field-error:visible").first();
+    await shownError.waitFor({ state: "visible", timeout: 10000 });
+    const fieldError = (await shownError.innerText()).trim();
+    const fieldErrorFor = ((await shownError.getAttribute("data-testid")) ?? "").replace(/^contact-|-error$/g, "");
+    const invalid = await page.locator(`[data-testid=contact-${fieldErrorFor}]`).evaluate((el) => ({
+      ariaInvalid: el.getAttribute("aria-invalid"),
+      describedBy: el.getAttribute("aria-describedby"),
+      errorId: el.getRootNode().querySelector(`#${el.id}-error`)?.id ?? null,
+      focused: el.getRootNode().activeElement === el,
+    }));
+
+    await page.locator("[data-testid=contact-name]").fill("Ann Lee");
+    await page.locator("[data-testid=contact-email]").fill("ann@example.test");
+    await page.locator("[data-testid=contact-phone]").fill("+43 1 234 5678");
+    await page.screenshot({ path: `${job.out}/widget-contact-form-open.png` });
+    const source = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+    await page.evaluate(source);
+    const runAxe = () =>
+      page.evaluate(async () => {
+        // The panel inside the widget's shadow root (fromShadowDom: nested arrays would mean iframes).
+        const r = await window.axe.run(
+          { include: [{ fromShadowDom: ["[data-concierge-widget]", "[data-testid=panel]"] }] },
+          { resultTypes: ["violations"] },
+        );
+        return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
+      });
+    const axe = await runAxe();
+
+    await page.locator("[data-testid=contact-send]").click();
+    const status = page.locator("[data-testid=status]").filter({ hasText: "Thanks" });
+    await status.waitFor({ state: "visible", timeout: 10000 });
+    const confirmation = (await status.innerText()).trim();
+    const formClosed = !(await form.isVisible());
+    const focusBack = await focused("[data-testid=contact-open]");
+    await page.screenshot({ path: `${job.out}/widget-contact-form.png` });
+    const axeAfter = await runAxe();
+    const contactBodies = log.bodies.filter((b) => b.path.endsWith("/contact"));
+    await context.close();
+    return {
+      answer,
+      focusedName,
+      expanded,
+      escape,
+      fieldError,
+      fieldErrorFor,
+      invalid,
+      confirmation,
+      formClosed,
+      focusBack,
+      contactBodies,
+      axe,
+      axeAfter,
+      failed: log.failed,
+      errors: log.errors,
+      csp: log.csp,
+      console: log.console,
+    };
+  },
+
   /** A site that may not use the assistant: what the visitor and the console see after a click. */
   async refused() {
     const { context, page, log } = await open();

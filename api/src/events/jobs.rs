@@ -15,7 +15,7 @@ use crate::service::now;
 const OWED: [&str; 3] = ["connected", "reauthorization_required", "error"];
 
 /// What a CRM does for an event: the job kinds, given the case triggers its settings hold.
-fn crm_jobs(event: &str, case_triggers: &[&str], via_form: bool) -> Vec<&'static str> {
+fn crm_jobs(event: &str, case_triggers: &[&str]) -> Vec<&'static str> {
     let case_on = |trigger: &str| case_triggers.contains(&trigger);
     match event {
         names::CONVERSATION_CREATED if case_on("every_conversation") => {
@@ -24,10 +24,10 @@ fn crm_jobs(event: &str, case_triggers: &[&str], via_form: bool) -> Vec<&'static
         names::CONVERSATION_CREATED => vec!["contact_sync"],
         names::HANDOFF_REQUESTED if case_on("handoff") => vec!["contact_sync", "case_create"],
         names::HANDOFF_REQUESTED => vec!["contact_sync"],
-        names::VISITOR_UPDATED if via_form && case_on("form_submission") => {
+        names::VISITOR_FORM_SUBMITTED if case_on("form_submission") => {
             vec!["contact_sync", "case_create"]
         }
-        names::VISITOR_UPDATED => vec!["contact_sync"],
+        names::VISITOR_FORM_SUBMITTED | names::VISITOR_UPDATED => vec!["contact_sync"],
         names::CONVERSATION_RESOLVED => vec!["case_update"],
         _ => Vec::new(),
     }
@@ -50,7 +50,6 @@ pub(crate) async fn enqueue(
     if crm_jobs(
         &event.event,
         &["handoff", "form_submission", "every_conversation"],
-        true,
     )
     .is_empty()
     {
@@ -81,7 +80,6 @@ pub(crate) async fn enqueue(
             .and_then(Value::as_str)
             .map(str::to_owned)
     });
-    let via_form = event.data.get("via").and_then(Value::as_str) == Some("form");
     let at = now();
     let mut rows = Vec::new();
     for connection in &integrations {
@@ -92,7 +90,7 @@ pub(crate) async fn enqueue(
         ) {
             continue;
         }
-        for kind in crm_jobs(&event.event, &case_triggers(&connection.settings), via_form) {
+        for kind in crm_jobs(&event.event, &case_triggers(&connection.settings)) {
             rows.push(integration_job::ActiveModel {
                 id: Set(new_id(Kind::IntegrationRun)),
                 organization_id: Set(event.organization_id.clone()),
@@ -149,40 +147,32 @@ mod tests {
         let on_handoff = case_triggers(&none);
         assert_eq!(on_handoff, ["handoff"]);
         assert_eq!(
-            crm_jobs(names::HANDOFF_REQUESTED, &on_handoff, false),
+            crm_jobs(names::HANDOFF_REQUESTED, &on_handoff),
             ["contact_sync", "case_create"]
         );
         assert_eq!(
-            crm_jobs(names::CONVERSATION_CREATED, &on_handoff, false),
+            crm_jobs(names::CONVERSATION_CREATED, &on_handoff),
             ["contact_sync"]
         );
         let every = case_triggers(&every);
         assert_eq!(
-            crm_jobs(names::CONVERSATION_CREATED, &every, false),
+            crm_jobs(names::CONVERSATION_CREATED, &every),
             ["contact_sync", "case_create"]
         );
-        assert_eq!(
-            crm_jobs(names::HANDOFF_REQUESTED, &every, false),
-            ["contact_sync"]
-        );
+        assert_eq!(crm_jobs(names::HANDOFF_REQUESTED, &every), ["contact_sync"]);
         let form = case_triggers(&form);
         assert_eq!(
-            crm_jobs(names::VISITOR_UPDATED, &form, true),
+            crm_jobs(names::VISITOR_FORM_SUBMITTED, &form),
             ["contact_sync", "case_create"]
         );
+        assert_eq!(crm_jobs(names::VISITOR_UPDATED, &form), ["contact_sync"]);
         assert_eq!(
-            crm_jobs(names::VISITOR_UPDATED, &form, false),
+            crm_jobs(names::VISITOR_FORM_SUBMITTED, &on_handoff),
             ["contact_sync"]
         );
-        assert_eq!(
-            crm_jobs(names::CONVERSATION_RESOLVED, &[], false),
-            ["case_update"]
-        );
-        assert!(crm_jobs(names::MESSAGE_CREATED, &every, true).is_empty());
+        assert_eq!(crm_jobs(names::CONVERSATION_RESOLVED, &[]), ["case_update"]);
+        assert!(crm_jobs(names::MESSAGE_CREATED, &every).is_empty());
         let never = case_triggers(&never);
-        assert_eq!(
-            crm_jobs(names::HANDOFF_REQUESTED, &never, false),
-            ["contact_sync"]
-        );
+        assert_eq!(crm_jobs(names::HANDOFF_REQUESTED, &never), ["contact_sync"]);
     }
 }

@@ -8,6 +8,7 @@ pub const HANDOFF_REQUESTED: &str = "handoff.requested";
 pub const FEEDBACK_RECEIVED: &str = "feedback.received";
 pub const KNOWLEDGE_BASE_QUERY_FAILED: &str = "knowledge_base.query_failed";
 pub const VISITOR_UPDATED: &str = "visitor.updated";
+pub const VISITOR_FORM_SUBMITTED: &str = "visitor.form_submitted";
 pub const KNOWLEDGE_BASE_ENTRY_CREATED: &str = "knowledge_base.entry_created";
 pub const KNOWLEDGE_BASE_ENTRY_UPDATED: &str = "knowledge_base.entry_updated";
 pub const KNOWLEDGE_BASE_ENTRY_DELETED: &str = "knowledge_base.entry_deleted";

@@ -31,6 +31,7 @@ pub const EVENTS: &[&str] = &[
     "feedback.received",
     "knowledge_base.query_failed",
     "visitor.updated",
+    "visitor.form_submitted",
     "webhook.disabled",
     "integration.connected",
     "integration.disconnected",

@@ -283,6 +283,8 @@ named_enum! {
         KnowledgeBaseQueryFailed = crate::events::names::KNOWLEDGE_BASE_QUERY_FAILED,
         /// A visitor's contact details changed.
         VisitorUpdated = crate::events::names::VISITOR_UPDATED,
+        /// A visitor left their contact details through the widget's contact form, in a conversation.
+        VisitorFormSubmitted = crate::events::names::VISITOR_FORM_SUBMITTED,
         /// A knowledge-base entry was added.
         KnowledgeBaseEntryCreated = crate::events::names::KNOWLEDGE_BASE_ENTRY_CREATED,
         /// A knowledge-base entry was changed.

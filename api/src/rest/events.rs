@@ -30,7 +30,7 @@ pub struct EventParams {
     since: Option<String>,
     /// Only events of these types, comma-separated: `conversation.created`, `conversation.updated`,
     /// `conversation.resolved`, `message.created`, `handoff.requested`, `feedback.received`,
-    /// `knowledge_base.query_failed`, `visitor.updated`, `knowledge_base.entry_created`,
+    /// `knowledge_base.query_failed`, `visitor.updated`, `visitor.form_submitted`, `knowledge_base.entry_created`,
     /// `knowledge_base.entry_updated`, `knowledge_base.entry_deleted`, `webhook.disabled`, `integration.connected`,
     /// `integration.disconnected`, `integration.auth_failed` or `integration.sync_failed`. Every type the
     /// caller's role may read when omitted.

@@ -15,11 +15,14 @@ use entities::{assistant, conversation, feedback, message, visitor, widget_sessi
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
+use serde_json::json;
+
 use crate::assistant::Engine;
 use crate::auth::{Actor, Origin, Plan, Principal, Role, tokens};
 use crate::authz::{Action, Authz, Resource, Tenant, authorize};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
+use crate::events::{names, outbox};
 use crate::ids::{self, Kind, new_id};
 use crate::service::assistants::{self, WidgetSettings};
 use crate::service::conversations::answer::{self, Page};
@@ -29,7 +32,7 @@ use crate::service::conversations::posting::{self, CreateConversation, Created};
 use crate::service::conversations::visitors::{self, NewVisitor, UpdateVisitor};
 use crate::service::conversations::{self, Status};
 use crate::service::identity::organizations;
-use crate::service::{PageRequest, newest_first, now, optional_field};
+use crate::service::{PageRequest, Patch, newest_first, now, optional_field};
 
 /// Widget session tokens start with this.
 pub const TOKEN_PREFIX: &str = "cw_";
@@ -367,6 +370,65 @@ pub async fn update_visitor(
 ) -> ApiResult<visitor::Model> {
     let me = me(principal, Action::Write).await?;
     visitors::update_in(db, me.org, me.visitor_id, input).await
+}
+
+/// What the widget's contact form sends: the details a team (and the organization's CRM) can follow up with.
+#[derive(Clone, Debug, Default)]
+pub struct ContactForm {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// The visitor fills in the contact form of a conversation: their details are updated (`visitor.updated` when
+/// they differ) and `visitor.form_submitted` is recorded in the conversation, in one transaction. An email or a
+/// phone number is required: a form that leaves no way to reach the visitor is refused.
+pub async fn submit_contact_form(
+    db: &Db,
+    principal: &Principal,
+    conversation_id: &str,
+    form: ContactForm,
+) -> ApiResult<visitor::Model> {
+    let me = me(principal, Action::Write).await?;
+    let given = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+    let (name, email, phone) = (given(form.name), given(form.email), given(form.phone));
+    if email.is_none() && phone.is_none() {
+        return Err(ApiError::validation(
+            "email",
+            "give an email address or a phone number",
+        ));
+    }
+    let patch = |value: Option<String>| value.map_or(Patch::Keep, Patch::Set);
+    let txn = db.begin_write().await?;
+    let conversation = own_conversation(&*txn, &me, conversation_id).await?;
+    let visitor = visitors::apply_update(
+        &txn,
+        me.org,
+        me.visitor_id,
+        UpdateVisitor {
+            name: patch(name),
+            email: patch(email),
+            phone: patch(phone),
+        },
+    )
+    .await?;
+    let bumped = outbox::bump_conversation(&txn, me.org, &conversation.id).await?;
+    outbox::record(
+        &txn,
+        me.org,
+        names::VISITOR_FORM_SUBMITTED,
+        Some(&bumped),
+        json!({
+            "visitor_id": visitor.id,
+            "conversation_id": bumped.id,
+            "name": visitor.name,
+            "email": visitor.email,
+            "phone": visitor.phone,
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(visitor)
 }
 
 /// Starts a conversation of the visitor with the session's assistant; an initial message is answered.

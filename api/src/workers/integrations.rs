@@ -23,8 +23,7 @@ pub struct JobRunner {
     vendors: Arc<Vendors>,
     authz: Arc<Authz>,
     policy: RetryPolicy,
-    /// How long a claimed job stays with this instance before another may take it over: longer than a job's
-    /// calls may take.
+    /// How long a claimed job stays with this instance before another may take it over.
     lease: Duration,
 }
 
@@ -34,7 +33,11 @@ impl JobRunner {
         let policy = RetryPolicy::parse(&settings.integration_retry_schedule, u32::MAX)
             .map_err(|e| anyhow::anyhow!("integration_retry_schedule: {e}"))?;
         Ok(Self {
-            lease: Duration::from_secs(settings.integration_timeout_secs.max(1) * 8 + 30),
+            lease: Duration::from_secs(
+                settings
+                    .integration_lease_secs
+                    .max(settings.integration_timeout_secs.max(1) + 1),
+            ),
             vendors,
             authz,
             policy,

@@ -128,6 +128,19 @@ async fn one_of_each(app: &TestApp) -> Vec<Value> {
         .delete(&format!("/api/v1/knowledge-base/{entry_id}"))
         .await)
     .await;
+    // A visitor leaves their details through the widget's contact form.
+    let widget = crate::widget::Browser::start(app, json!({"name": "Ann"})).await;
+    let asked = widget.open("Can someone call me back?").await;
+    ok(widget
+        .post(
+            &format!(
+                "/widget/v1/conversations/{}/contact",
+                asked["id"].as_str().unwrap()
+            ),
+            json!({"email": "ann@example.test", "phone": "+49 30 1234567"}),
+        )
+        .await)
+    .await;
     // An endpoint that answers 410 Gone is disabled at its first delivery.
     let (_, gone) = Receiver::start(vec![(410, None, "gone")]).await;
     let reply = app

@@ -1,4 +1,5 @@
-// app.ts — the widget app bundle (widget-<hash>.js): the panel, the visitor's session, sending and receiving messages, ratings.
+// app.ts — the widget app bundle (widget-<hash>.js): the panel, the visitor's session, sending and receiving messages, ratings,
+// the contact form.
 //
 // Handshake with embed.js (details in handshake.ts): running this bundle only sets
 // `window.__conciergeWidgetApp = boot`. The loader calls `boot(ctx)` once, on this script's `load` event, with its
@@ -7,6 +8,14 @@
 
 import { Api, HttpError, isTransient, NetworkError } from "./api";
 import { backoffDelay, sleep } from "./backoff";
+import {
+  type ContactFields,
+  contactBody,
+  contactConfirmation,
+  contactPrefill,
+  contactProblem,
+  contactText,
+} from "./contact";
 import { Follower } from "./follow";
 import { type AppHandle, HANDSHAKE_VERSION, type Identity, type LoaderContext } from "./handshake";
 import { browserFamily, deviceKind, type PageFields, samePage } from "./page";
@@ -17,12 +26,15 @@ import { type Bubble, Panel } from "./ui";
 import {
   type Conversation,
   type Message,
+  readContactAnswer,
   readCreated,
   readError,
   readMessagePage,
   readPosted,
   readSession,
+  readVisitor,
   type SessionAnswer,
+  type Visitor,
 } from "./wire";
 
 const OFFLINE = "Can't reach support right now. Retrying…";
@@ -69,6 +81,8 @@ function createApp(ctx: LoaderContext): AppHandle {
   /** identify() fields not yet sent. */
   let identity: Identity | null = null;
   let identityTries = 0;
+  /** The visitor's contact details as the server last answered them (session, identify, contact form). */
+  let visitor: Visitor | null = null;
   let readySent = false;
   let chain: Promise<void> = Promise.resolve();
   let flight: Flight | null = null;
@@ -89,6 +103,8 @@ function createApp(ctx: LoaderContext): AppHandle {
       if (unconfirmed.indexOf(bubble) < 0) unconfirmed.push(bubble);
       enqueue(() => deliver(bubble));
     },
+    contactDetails: () => contactPrefill(visitor),
+    saveContact: (fields) => void saveContact(fields),
   });
   ctx.launcher.setAttribute("aria-controls", panel.el.id);
 
@@ -230,6 +246,7 @@ function createApp(ctx: LoaderContext): AppHandle {
   /** The session answer: settings, the conversation to resume, pending identify fields, 'ready'. */
   async function adopt(answer: SessionAnswer, gen: number): Promise<void> {
     sessionId = answer.sessionId;
+    if (answer.visitor) visitor = answer.visitor;
     ctx.applyServerSettings(answer.assistant);
     const resumable = answer.conversation;
     if (
@@ -286,6 +303,7 @@ function createApp(ctx: LoaderContext): AppHandle {
     conversation = null;
     lastPage = null;
     panel.setCanEnd(false);
+    panel.setCanContact(false);
   }
 
   // ---- Identity ----
@@ -324,7 +342,7 @@ function createApp(ctx: LoaderContext): AppHandle {
     if (!fields || !sessionId) return;
     identity = null;
     try {
-      await api.json("PATCH", "/visitor", fields);
+      visitor = readVisitor(await api.json("PATCH", "/visitor", fields)) ?? visitor;
     } catch (error) {
       if (error instanceof HttpError && error.status === 401) {
         identity = { ...fields, ...(identity ?? {}) };
@@ -376,6 +394,7 @@ function createApp(ctx: LoaderContext): AppHandle {
     conversation = next;
     if (ratingFor !== next.id) panel.dropRating();
     panel.setCanEnd(next.status !== "closed");
+    panel.setCanContact(next.status !== "closed");
     const conversationId = next.id;
     follower = new Follower(api, conversationId, {
       onMessage: (message) => showIncoming(message),
@@ -700,6 +719,31 @@ function createApp(ctx: LoaderContext): AppHandle {
     panel.setTyping(false);
   }
 
+  // ---- Contact details ----
+
+  /** The contact form: the visitor's name, email and phone, for the team (and its CRM) to follow up. */
+  async function saveContact(fields: ContactFields): Promise<void> {
+    const gen = generation;
+    const target = conversation;
+    if (!target) {
+      panel.contactFailed({ field: null, text: contactText.noConversation });
+      return;
+    }
+    const body = contactBody(fields);
+    try {
+      const raw = await api.json("POST", `/conversations/${enc(target.id)}/contact`, body);
+      if (gen !== generation) return;
+      const saved = readContactAnswer(raw);
+      if (saved) visitor = saved;
+      panel.contactSaved(contactConfirmation(saved ?? body));
+    } catch (error) {
+      if (gen !== generation) return;
+      // A 401: the session ended; the form closes with the conversation and the reason shows in the status line.
+      if (error instanceof HttpError && error.status === 401) forgetSession();
+      panel.contactFailed(contactProblem(error));
+    }
+  }
+
   // ---- Feedback ----
 
   async function rateAnswer(messageId: string, helpful: boolean): Promise<void> {
@@ -742,6 +786,7 @@ function createApp(ctx: LoaderContext): AppHandle {
     chain = Promise.resolve();
     unconfirmed.length = 0;
     identity = null;
+    visitor = null;
     ratingFor = null;
     newestId = null;
     stopWaitingForReply();

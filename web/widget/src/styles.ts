@@ -121,6 +121,28 @@ color:var(--cw-on-primary);cursor:pointer}
 .cw-status{margin:0;padding:6px 16px;font-size:13px;color:var(--cw-muted);border-top:1px solid var(--cw-border);flex:none}
 .cw-status[data-tone=error]{color:var(--cw-error)}
 .cw-status:empty{display:none}
+.cw-contact-bar{display:flex;justify-content:flex-end;padding:4px 12px 0;flex:none}
+.cw-contact-bar[hidden]{display:none}
+.cw-panel .cw-contact-open{padding:2px 4px;border:0;border-radius:4px;background:none;color:var(--cw-fg);font-size:13px;
+text-decoration:underline;cursor:pointer}
+.cw-contact{flex:none;max-height:60%;overflow-y:auto;margin:6px 12px 8px;padding:10px 12px;border:1px solid var(--cw-border);
+border-radius:12px}
+.cw-contact[hidden]{display:none}
+.cw-contact-title{margin:0;font-size:14px;font-weight:600}
+.cw-contact-hint{margin:2px 0 8px;font-size:12px;color:var(--cw-muted)}
+.cw-field{display:flex;flex-direction:column;gap:2px;margin-bottom:8px}
+.cw-field label{font-size:13px;font-weight:600}
+.cw-panel .cw-field input{width:100%;min-height:36px;padding:6px 10px;border:1px solid var(--cw-border);border-radius:8px;
+background:var(--cw-field);color:var(--cw-fg);font:inherit;font-size:16px;line-height:1.3}
+.cw-panel .cw-field input[aria-invalid=true]{border:2px solid var(--cw-error)}
+.cw-field-error,.cw-contact-alert{margin:0;font-size:12px;color:var(--cw-error)}
+.cw-field-error[hidden],.cw-contact-alert:empty{display:none}
+.cw-contact-alert{margin-bottom:8px}
+.cw-contact-actions{display:flex;gap:8px}
+.cw-panel .cw-contact-send,.cw-panel .cw-contact-cancel{padding:6px 14px;border-radius:8px;cursor:pointer}
+.cw-panel .cw-contact-send{border:0;background:var(--cw-primary);color:var(--cw-on-primary)}
+.cw-panel .cw-contact-send:disabled{opacity:.6;cursor:progress}
+.cw-panel .cw-contact-cancel{border:1px solid var(--cw-border);background:transparent;color:var(--cw-fg)}
 .cw-composer{display:flex;align-items:flex-end;gap:8px;padding:10px 12px;border-top:1px solid var(--cw-border);flex:none}
 .cw-input{flex:1;min-height:40px;max-height:120px;resize:none;padding:9px 12px;border:1px solid var(--cw-border);
 border-radius:20px;background:var(--cw-field);color:var(--cw-fg);font-size:16px;line-height:1.3}

@@ -1,5 +1,13 @@
-// ui.ts — the chat panel inside the shadow root: header, message log, typing indicator, status line, composer and ratings.
+// ui.ts — the chat panel inside the shadow root: header, message log, typing indicator, status line, contact form,
+// composer and ratings.
 
+import {
+  CONTACT_FIELDS,
+  type ContactField,
+  type ContactFields,
+  type ContactProblem,
+  contactText,
+} from "./contact";
 import { CLOSE, icon, SEND, THUMB_DOWN, THUMB_UP } from "./icons";
 import { renderText } from "./text";
 import type { Message } from "./wire";
@@ -11,6 +19,19 @@ export interface PanelHandlers {
   rateAnswer(messageId: string, helpful: boolean): void;
   rateConversation(rating: number): void;
   retry(bubble: Bubble): void;
+  /** The visitor's known contact details, to prefill the contact form with. */
+  contactDetails(): ContactFields;
+  /** The contact form was submitted; answered with contactSaved() or contactFailed(). */
+  saveContact(fields: ContactFields): void;
+}
+
+/** The inline contact form and its parts. */
+interface ContactForm {
+  form: HTMLFormElement;
+  inputs: Record<ContactField, HTMLInputElement>;
+  errors: Record<ContactField, HTMLElement>;
+  alert: HTMLElement;
+  submit: HTMLButtonElement;
 }
 
 /** A message bubble in the log; `messageId` is null until the server has the message. */
@@ -42,6 +63,10 @@ export class Panel {
   private readonly byId = new Map<string, Bubble>();
   private readonly feedback = new Map<string, [HTMLButtonElement, HTMLButtonElement]>();
   private rating: HTMLFormElement | null = null;
+  private readonly contactBar: HTMLElement;
+  private readonly contactButton: HTMLButtonElement;
+  private readonly contact: ContactForm;
+  private contactSending = false;
   private readonly uid: string;
 
   constructor(
@@ -96,6 +121,27 @@ export class Panel {
 
     this.status = this.h("p", "cw-status", { role: "status", "data-testid": "status" });
 
+    this.contactBar = this.h("div", "cw-contact-bar");
+    this.contactBar.hidden = true;
+    this.contactButton = this.button("cw-contact-open", "");
+    this.contactButton.textContent = contactText.open;
+    this.contactButton.setAttribute("aria-expanded", "false");
+    this.contactButton.setAttribute("aria-controls", `${this.uid}-contact`);
+    this.contactButton.setAttribute("data-testid", "contact-open");
+    this.contactButton.addEventListener("click", () => {
+      if (this.contact.form.hidden) this.openContact();
+      else this.closeContact(true);
+    });
+    this.contactBar.appendChild(this.contactButton);
+    // Escape on the button while the form is open closes the form first, then (pressed again) the panel.
+    this.contactButton.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || this.contact.form.hidden) return;
+      event.stopPropagation();
+      event.preventDefault();
+      this.closeContact(true);
+    });
+    this.contact = this.contactForm();
+
     const form = this.h("form", "cw-composer") as HTMLFormElement;
     const label = this.h("label", "cw-sr", { for: `${this.uid}-input` });
     label.textContent = "Message";
@@ -130,7 +176,7 @@ export class Panel {
       }
     });
 
-    el.append(header, this.log, this.status, form);
+    el.append(header, this.log, this.status, this.contactBar, this.contact.form, form);
     root.appendChild(el);
   }
 
@@ -181,6 +227,76 @@ export class Panel {
     this.endButton.hidden = !on;
   }
 
+  /** "Leave your contact details" is offered while there is a conversation. */
+  setCanContact(on: boolean): void {
+    if (this.contactBar.hidden === !on) return;
+    if (!on) {
+      const active = this.activeElement();
+      const hadFocus = !!active && (this.contactBar.contains(active) || this.contact.form.contains(active));
+      this.closeContact(false);
+      this.contactBar.hidden = true;
+      if (hadFocus && this.isOpen) this.input.focus();
+    } else this.contactBar.hidden = false;
+  }
+
+  /** Opens the contact form, prefilled with what is known of the visitor, and puts the focus in it. */
+  openContact(): void {
+    const { form, inputs } = this.contact;
+    if (this.contactBar.hidden) return;
+    if (form.hidden) {
+      const known = this.handlers.contactDetails();
+      for (const field of CONTACT_FIELDS) inputs[field].value = known[field];
+      this.clearContactErrors();
+      form.hidden = false;
+      this.contactButton.setAttribute("aria-expanded", "true");
+    }
+    inputs.name.focus();
+  }
+
+  /** Closes the contact form; `returnFocus` puts the focus back on the button that opened it. */
+  closeContact(returnFocus: boolean): void {
+    const { form } = this.contact;
+    if (!form.hidden) {
+      form.hidden = true;
+      this.contactButton.setAttribute("aria-expanded", "false");
+      this.clearContactErrors();
+    }
+    if (returnFocus && !this.contactBar.hidden) this.contactButton.focus();
+  }
+
+  /** The details were saved: the form closes and the confirmation shows in the status line (a live region). */
+  contactSaved(confirmation: string): void {
+    const active = this.activeElement();
+    const hadFocus = !active || this.contact.form.contains(active);
+    this.setContactSending(false);
+    this.closeContact(hadFocus && this.isOpen);
+    this.setStatus(confirmation);
+  }
+
+  /** Sending failed: the message goes beside the field it names, else in the form's alert line. */
+  contactFailed(problem: ContactProblem): void {
+    const { form, inputs, errors, alert, submit } = this.contact;
+    this.setContactSending(false);
+    if (form.hidden) {
+      this.setStatus(problem.text, "error");
+      return;
+    }
+    this.clearContactErrors();
+    if (problem.field) {
+      const input = inputs[problem.field];
+      const error = errors[problem.field];
+      error.textContent = problem.text;
+      error.hidden = false;
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", error.id);
+      input.focus();
+      return;
+    }
+    alert.textContent = problem.text;
+    const active = this.activeElement();
+    if (!active || !form.contains(active)) submit.focus();
+  }
+
   focusInput(): void {
     this.input.focus();
   }
@@ -203,6 +319,7 @@ export class Panel {
     this.setTyping(false);
     this.setStatus(null);
     this.setCanEnd(false);
+    this.setCanContact(false);
     this.input.value = "";
     this.fitInput();
   }
@@ -382,6 +499,110 @@ export class Panel {
   dropRating(): void {
     this.rating?.remove();
     this.rating = null;
+  }
+
+  private contactForm(): ContactForm {
+    const id = `${this.uid}-contact`;
+    const form = this.h("form", "cw-contact", {
+      id,
+      "aria-labelledby": `${id}-title`,
+      "aria-describedby": `${id}-hint`,
+      "data-testid": "contact-form",
+      novalidate: "",
+    }) as HTMLFormElement;
+    form.hidden = true;
+    const title = this.h("h3", "cw-contact-title", { id: `${id}-title` });
+    title.textContent = contactText.title;
+    const hint = this.h("p", "cw-contact-hint", { id: `${id}-hint` });
+    hint.textContent = contactText.hint;
+    form.append(title, hint);
+    const attributes: Record<ContactField, Record<string, string>> = {
+      name: { type: "text", autocomplete: "name", maxlength: "200" },
+      email: {
+        type: "email",
+        autocomplete: "email",
+        maxlength: "254",
+        spellcheck: "false",
+        autocapitalize: "off",
+      },
+      phone: { type: "tel", autocomplete: "tel", maxlength: "40" },
+    };
+    const inputs = {} as Record<ContactField, HTMLInputElement>;
+    const errors = {} as Record<ContactField, HTMLElement>;
+    for (const field of CONTACT_FIELDS) {
+      const fieldId = `${id}-${field}`;
+      const row = this.h("div", "cw-field");
+      const label = this.h("label", undefined, { for: fieldId });
+      label.textContent = contactText.labels[field];
+      const input = this.h("input", undefined, {
+        ...attributes[field],
+        id: fieldId,
+        name: field,
+        "data-testid": `contact-${field}`,
+      }) as HTMLInputElement;
+      const error = this.h("p", "cw-field-error", {
+        id: `${fieldId}-error`,
+        "data-testid": `contact-${field}-error`,
+      });
+      error.hidden = true;
+      row.append(label, input, error);
+      form.appendChild(row);
+      inputs[field] = input;
+      errors[field] = error;
+    }
+    const alert = this.h("p", "cw-contact-alert", { role: "alert", "data-testid": "contact-alert" });
+    const actions = this.h("div", "cw-contact-actions");
+    const submit = this.button("cw-contact-send", "");
+    submit.type = "submit";
+    submit.textContent = contactText.send;
+    submit.setAttribute("data-testid", "contact-send");
+    const cancel = this.button("cw-contact-cancel", "");
+    cancel.textContent = contactText.cancel;
+    cancel.setAttribute("data-testid", "contact-cancel");
+    cancel.addEventListener("click", () => this.closeContact(true));
+    actions.append(submit, cancel);
+    form.append(alert, actions);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (this.contactSending) return;
+      this.clearContactErrors();
+      const fields = {} as ContactFields;
+      for (const field of CONTACT_FIELDS) fields[field] = inputs[field].value;
+      this.setContactSending(true);
+      this.handlers.saveContact(fields);
+    });
+    // Escape closes the form only (not the panel) and gives the focus back to "Leave your contact details".
+    form.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape") return;
+      event.stopPropagation();
+      event.preventDefault();
+      this.closeContact(true);
+    });
+    return { form, inputs, errors, alert, submit };
+  }
+
+  private setContactSending(on: boolean): void {
+    const { form, submit } = this.contact;
+    this.contactSending = on;
+    submit.disabled = on;
+    submit.textContent = on ? contactText.sending : contactText.send;
+    if (on) form.setAttribute("aria-busy", "true");
+    else form.removeAttribute("aria-busy");
+  }
+
+  private clearContactErrors(): void {
+    const { inputs, errors, alert } = this.contact;
+    for (const field of CONTACT_FIELDS) {
+      inputs[field].removeAttribute("aria-invalid");
+      inputs[field].removeAttribute("aria-describedby");
+      errors[field].textContent = "";
+      errors[field].hidden = true;
+    }
+    alert.textContent = "";
+  }
+
+  private activeElement(): Element | null {
+    return (this.el.getRootNode() as ShadowRoot | Document).activeElement;
   }
 
   private submit(): void {

@@ -27,6 +27,14 @@ export interface Conversation {
   updated_at?: string;
 }
 
+/** The visitor's own contact details (VisitorJson), as the session answer and the contact form's answer give them. */
+export interface Visitor {
+  id: string;
+  name: string | null;
+  email: string | null;
+  phone: string | null;
+}
+
 export interface SessionAnswer {
   /** Only in the answer to POST /sessions. */
   token: string | null;
@@ -34,6 +42,7 @@ export interface SessionAnswer {
   assistant: ServerAssistant;
   assistantName: string | null;
   conversation: Conversation | null;
+  visitor: Visitor | null;
 }
 
 function record(value: unknown): Record<string, unknown> | null {
@@ -89,6 +98,19 @@ export function readConversation(raw: unknown): Conversation | null {
   };
 }
 
+export function readVisitor(raw: unknown): Visitor | null {
+  const r = record(raw);
+  const id = text(r?.id);
+  if (!r || !id) return null;
+  return { id, name: text(r.name), email: text(r.email), phone: text(r.phone) };
+}
+
+/** `POST /conversations/{id}/contact`: `{visitor}`, or the visitor flattened. */
+export function readContactAnswer(raw: unknown): Visitor | null {
+  const r = record(raw);
+  return readVisitor(record(r?.visitor) ?? r);
+}
+
 /** `POST /sessions` or `GET /session`. */
 export function readSession(raw: unknown): SessionAnswer | null {
   const r = record(raw);
@@ -102,6 +124,7 @@ export function readSession(raw: unknown): SessionAnswer | null {
     assistant: { name: assistant.name, widget: assistant.widget },
     assistantName: text(assistant.name),
     conversation: readConversation(r.conversation),
+    visitor: readVisitor(r.visitor),
   };
 }
 

@@ -1,7 +1,15 @@
 // wire.test.ts — reading the visitor API's answers, nested or flattened.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { readCreated, readError, readMessagePage, readPosted, readSession } from "../src/wire";
+import {
+  readContactAnswer,
+  readCreated,
+  readError,
+  readMessagePage,
+  readPosted,
+  readSession,
+  readVisitor,
+} from "../src/wire";
 
 const message = (id: string, author = "assistant") => ({
   id,
@@ -47,6 +55,7 @@ describe("wire readers", () => {
     assert.equal(started?.token, "cw_abc");
     assert.equal(started?.assistantName, "Shop help");
     assert.equal(started?.conversation, null);
+    assert.deepEqual(started?.visitor, { id: "vis_1", name: null, email: null, phone: null });
     const current = readSession({
       session_id: "ses_1",
       assistant: { name: "Shop help" },
@@ -54,7 +63,30 @@ describe("wire readers", () => {
     });
     assert.equal(current?.token, null);
     assert.equal(current?.conversation?.status, "handed_off");
+    assert.equal(current?.visitor, null);
     assert.equal(readSession({}), null);
+  });
+
+  it("reads the visitor of a contact answer, nested or flattened", () => {
+    const visitor = {
+      id: "vis_1",
+      name: "Ann Lee",
+      email: "ann@example.test",
+      phone: "+43 1 234 5678",
+      created_at: "2025-01-01T00:00:00Z",
+      updated_at: "2025-01-02T00:00:00Z",
+    };
+    const expected = { id: "vis_1", name: "Ann Lee", email: "ann@example.test", phone: "+43 1 234 5678" };
+    assert.deepEqual(readContactAnswer({ visitor }), expected);
+    assert.deepEqual(readContactAnswer(visitor), expected);
+    assert.equal(readContactAnswer({ visitor: { name: "no id" } }), null);
+    assert.equal(readContactAnswer(null), null);
+    assert.deepEqual(readVisitor({ id: "vis_2", name: 3, email: null }), {
+      id: "vis_2",
+      name: null,
+      email: null,
+      phone: null,
+    });
   });
 
   it("skips malformed messages in a page", () => {

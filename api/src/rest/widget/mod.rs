@@ -33,8 +33,9 @@ use crate::service::conversations::messages;
 use crate::service::widget::{self as svc, Site};
 use crate::state::AppState;
 use wire::{
-    CurrentJson, SendMessageBody, StartConversationBody, StartSessionBody, StartedJson,
-    WidgetConversationJson, WidgetCreatedJson, WidgetMessageJson, WidgetPostedJson,
+    ContactFormBody, ContactFormJson, CurrentJson, SendMessageBody, StartConversationBody,
+    StartSessionBody, StartedJson, WidgetConversationJson, WidgetCreatedJson, WidgetMessageJson,
+    WidgetPostedJson,
 };
 
 /// Every widget route, with CORS for any page (the assistant's allowed origins are checked per request) and the
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/conversations/{id}/events", get(follow_conversation))
         .route("/conversations/{id}/feedback", post(rate_conversation))
+        .route("/conversations/{id}/contact", post(submit_contact_form))
         .route("/messages/{id}/feedback", post(rate_answer))
         // Set here, before the CORS layer wraps it: a browser's preflight (OPTIONS) reaches this fallback, and
         // the router's own would be put in place unwrapped.
@@ -378,6 +380,19 @@ async fn follow_conversation(
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response())
+}
+
+/// The contact form of a conversation: the visitor's details, for the team and the organization's CRM.
+async fn submit_contact_form(
+    State(state): State<AppState>,
+    Visitor(principal): Visitor,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<ContactFormBody>,
+) -> Result<Json<ContactFormJson>, ApiError> {
+    let visitor = svc::submit_contact_form(&state.db, &principal, &id, input.into()).await?;
+    Ok(Json(ContactFormJson {
+        visitor: visitor.into(),
+    }))
 }
 
 async fn rate_conversation(

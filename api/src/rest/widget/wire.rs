@@ -215,3 +215,31 @@ impl From<SendMessageBody> for crate::service::widget::SendMessage {
         }
     }
 }
+
+/// Input of `POST /widget/v1/conversations/{id}/contact`: the contact form; an email or a phone is required.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactFormBody {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+impl From<ContactFormBody> for crate::service::widget::ContactForm {
+    fn from(body: ContactFormBody) -> Self {
+        Self {
+            name: body.name,
+            email: body.email,
+            phone: body.phone,
+        }
+    }
+}
+
+/// The answer to the contact form: the visitor as saved.
+#[derive(Debug, Serialize)]
+pub struct ContactFormJson {
+    pub visitor: VisitorJson,
+}

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::auth::Principal;
 use crate::authz::{Action, Resource, authorize};
-use crate::db::Db;
+use crate::db::{Db, WriteTxn};
 use crate::error::{ApiError, ApiResult};
 use crate::events::{names, outbox};
 use crate::ids::{self, Kind, new_id};
@@ -91,6 +91,20 @@ pub(crate) async fn update_in(
             "nothing to update: give name, email or phone",
         ));
     }
+    let txn = db.begin_write().await?;
+    let after = apply_update(&txn, org, id, input).await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// Applies a change of a visitor's details in the caller's transaction, with `visitor.updated` when something
+/// changed (the unchanged visitor otherwise).
+pub(crate) async fn apply_update(
+    txn: &WriteTxn<'_>,
+    org: &str,
+    id: &str,
+    input: UpdateVisitor,
+) -> ApiResult<visitor::Model> {
     // The same rules as a new visitor's details, field by field.
     let set = |patch: &Patch<String>| match patch {
         Patch::Set(value) => Some(value.clone()),
@@ -108,8 +122,7 @@ pub(crate) async fn update_in(
         Patch::Clear => None,
         Patch::Set(_) => valid,
     };
-    let txn = db.begin_write().await?;
-    let before = find(&*txn, org, id).await?;
+    let before = find(&**txn, org, id).await?;
     let name = merge(&input.name, checked.name, &before.name);
     let email = merge(&input.email, checked.email, &before.email);
     let phone = merge(&input.phone, checked.phone, &before.phone);
@@ -132,9 +145,9 @@ pub(crate) async fn update_in(
     active.email = Set(email);
     active.phone = Set(phone);
     active.updated_at = Set(now());
-    let after = active.update(&*txn).await?;
+    let after = active.update(&**txn).await?;
     outbox::record(
-        &txn,
+        txn,
         org,
         names::VISITOR_UPDATED,
         None,
@@ -147,7 +160,6 @@ pub(crate) async fn update_in(
         }),
     )
     .await?;
-    txn.commit().await?;
     Ok(after)
 }
 

@@ -200,6 +200,10 @@ export const SUBSCRIBABLE: readonly { type: EventType; description: string }[] =
   },
   { type: "VISITOR_UPDATED", description: "A visitor's contact details changed." },
   {
+    type: "VISITOR_FORM_SUBMITTED",
+    description: "A visitor left their contact details through the widget's contact form, in a conversation.",
+  },
+  {
     type: "WEBHOOK_DISABLED",
     description: "Deliveries to a webhook endpoint were switched off after failing.",
   },
@@ -230,6 +234,7 @@ const WIRE_NAMES: Record<EventType, string> = {
   FEEDBACK_RECEIVED: "feedback.received",
   KNOWLEDGE_BASE_QUERY_FAILED: "knowledge_base.query_failed",
   VISITOR_UPDATED: "visitor.updated",
+  VISITOR_FORM_SUBMITTED: "visitor.form_submitted",
   KNOWLEDGE_BASE_ENTRY_CREATED: "knowledge_base.entry_created",
   KNOWLEDGE_BASE_ENTRY_UPDATED: "knowledge_base.entry_updated",
   KNOWLEDGE_BASE_ENTRY_DELETED: "knowledge_base.entry_deleted",

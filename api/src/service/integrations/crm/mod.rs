@@ -56,6 +56,22 @@ macro_rules! vendor {
 }
 pub(crate) use vendor;
 
+/// Puts a stand-in in the required last-name field `key` when the visitor gave no name: the email's local part,
+/// or "Website visitor".
+pub(crate) fn require_last_name(fields: &mut Map<String, Value>, key: &str, email_key: &str) {
+    if fields.contains_key(key) {
+        return;
+    }
+    let stand_in = fields
+        .get(email_key)
+        .and_then(Value::as_str)
+        .and_then(|e| e.split('@').next())
+        .filter(|local| !local.is_empty())
+        .unwrap_or("Website visitor")
+        .to_owned();
+    fields.insert(key.to_owned(), Value::String(stand_in));
+}
+
 /// The default mapping of a provider.
 pub fn defaults(provider: &str) -> &'static [(MappingSource, CrmObject, &'static str)] {
     match provider {

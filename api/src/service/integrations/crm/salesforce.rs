@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::service::integrations::crm::settings::{CrmObject, MappingSource};
-use crate::service::integrations::crm::{AccountInfo, Created, MatchField, Remote};
+use crate::service::integrations::crm::{
+    AccountInfo, Created, MatchField, Remote, require_last_name,
+};
 use crate::service::integrations::executor::{Call, Connection, Failure, Vendors};
 
 /// The REST API version every call names.
@@ -177,15 +179,7 @@ pub async fn create_contact(
     fields: &Map<String, Value>,
 ) -> Result<Created, Failure> {
     let mut fields = fields.clone();
-    if !fields.contains_key("LastName") {
-        let stand_in = fields
-            .get("Email")
-            .and_then(Value::as_str)
-            .and_then(|e| e.split('@').next())
-            .unwrap_or("Website visitor")
-            .to_owned();
-        fields.insert("LastName".to_owned(), Value::String(stand_in));
-    }
+    require_last_name(&mut fields, "LastName", "Email");
     let answer = vendors
         .call(
             connection,

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::service::integrations::crm::settings::{CrmObject, MappingSource};
-use crate::service::integrations::crm::{AccountInfo, Created, MatchField, Remote};
+use crate::service::integrations::crm::{
+    AccountInfo, Created, MatchField, Remote, require_last_name,
+};
 use crate::service::integrations::executor::{Call, Connection, Failure, Vendors};
 
 /// `GET /crm/v2/org`: the organization's name and id.
@@ -176,15 +178,7 @@ pub async fn create_contact(
     fields: &Map<String, Value>,
 ) -> Result<Created, Failure> {
     let mut fields = fields.clone();
-    if !fields.contains_key("Last_Name") {
-        let stand_in = fields
-            .get("Email")
-            .and_then(Value::as_str)
-            .and_then(|e| e.split('@').next())
-            .unwrap_or("Website visitor")
-            .to_owned();
-        fields.insert("Last_Name".to_owned(), Value::String(stand_in));
-    }
+    require_last_name(&mut fields, "Last_Name", "Email");
     let check = if fields.contains_key("Email") {
         "Email"
     } else {
