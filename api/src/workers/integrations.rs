@@ -1,9 +1,10 @@
 //! Integration jobs: claims the due ones and runs them through their connectors, a few at a time, until shutdown.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use tokio::task::JoinSet;
 
 use crate::authz::Authz;
 use crate::events::deliveries::RetryPolicy;
@@ -11,11 +12,10 @@ use crate::service::integrations::executor::Vendors;
 use crate::service::integrations::jobs;
 use crate::workers::Shutdown;
 
-/// Jobs claimed per round.
-const BATCH: u64 = 16;
-/// Jobs in flight at once (each connection is paced on its own by the executor).
-const CONCURRENCY: usize = 4;
-/// How often the queue is polled when it was empty.
+/// Jobs in flight at once; each connection has at most one of them (its vendor paces it), so slow or busy
+/// connections never hold the workers other organizations' jobs wait for.
+const CONCURRENCY: usize = 8;
+/// How often the queue is polled when nothing was due.
 const IDLE: Duration = Duration::from_millis(250);
 
 /// Runs integration jobs until shutdown.
@@ -44,29 +44,58 @@ impl JobRunner {
         })
     }
 
-    /// Claims and runs jobs until shutdown; errors are logged and the loop goes on. A round under way finishes
-    /// before the loop stops.
+    /// Claims and runs jobs until shutdown, as workers free up; errors are logged and the loop goes on. Jobs
+    /// under way finish before the loop stops.
     pub async fn run(self, mut shutdown: Shutdown) {
         let this = Arc::new(self);
+        let mut running: JoinSet<()> = JoinSet::new();
+        // The connection each running job works for, by task: freed when the task ends, however it ends.
+        let mut busy: HashMap<tokio::task::Id, String> = HashMap::new();
+        let free_connection =
+            |busy: &mut HashMap<tokio::task::Id, String>,
+             done: Result<(tokio::task::Id, ()), tokio::task::JoinError>| {
+                let id = match done {
+                    Ok((id, ())) => id,
+                    Err(err) => err.id(),
+                };
+                busy.remove(&id);
+            };
         while !shutdown.is_requested() {
-            match jobs::claim(&this.vendors.db, this.lease, BATCH).await {
+            while let Some(done) = running.try_join_next_with_id() {
+                free_connection(&mut busy, done);
+            }
+            let free = CONCURRENCY.saturating_sub(running.len());
+            let claimed = if free == 0 {
+                Ok(Vec::new())
+            } else {
+                let connections: Vec<String> = busy.values().cloned().collect();
+                jobs::claim(&this.vendors.db, this.lease, free as u64, &connections).await
+            };
+            match claimed {
                 Ok(batch) if !batch.is_empty() => {
-                    futures_util::stream::iter(batch)
-                        .for_each_concurrent(CONCURRENCY, |job| {
-                            let this = this.clone();
-                            async move {
-                                let id = job.id.clone();
-                                if let Err(err) =
-                                    jobs::run(&this.vendors, &this.authz, &this.policy, job).await
-                                {
-                                    tracing::warn!(error = ?err, job = %id, "an integration job failed to record");
-                                }
+                    for job in batch {
+                        let integration = job.integration_id.clone();
+                        let this = this.clone();
+                        let task = running.spawn(async move {
+                            let id = job.id.clone();
+                            if let Err(err) =
+                                jobs::run(&this.vendors, &this.authz, &this.policy, job).await
+                            {
+                                tracing::warn!(error = ?err, job = %id, "an integration job failed to record");
                             }
-                        })
-                        .await;
+                        });
+                        busy.insert(task.id(), integration);
+                    }
                 }
                 Ok(_) => {
-                    shutdown.sleep(IDLE).await;
+                    // Nothing due, or every worker busy: wait for a job to finish, or the next poll.
+                    tokio::select! {
+                        () = shutdown.requested() => {}
+                        Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                            free_connection(&mut busy, done);
+                        }
+                        () = tokio::time::sleep(IDLE) => {}
+                    }
                 }
                 Err(err) => {
                     tracing::warn!(error = ?err, "claiming integration jobs failed");
@@ -74,5 +103,6 @@ impl JobRunner {
                 }
             }
         }
+        while running.join_next().await.is_some() {}
     }
 }

@@ -115,9 +115,9 @@ color:var(--cw-muted);cursor:pointer;display:flex;align-items:center;justify-con
 .cw-stars label{font-size:24px;line-height:1;padding:2px 3px;color:var(--cw-muted);cursor:pointer;border-radius:6px}
 .cw-stars label[data-on]{color:var(--cw-star)}
 .cw-stars input:focus-visible+label{outline:2px solid var(--cw-focus);outline-offset:1px}
-.cw-rating-send{margin-top:8px;padding:6px 14px;border:0;border-radius:8px;background:var(--cw-primary);
+.cw-panel .cw-rating-send{margin-top:8px;padding:6px 14px;border:0;border-radius:8px;background:var(--cw-primary);
 color:var(--cw-on-primary);cursor:pointer}
-.cw-rating-send:disabled{opacity:.6;cursor:default}
+.cw-panel .cw-rating-send:disabled{opacity:.6;cursor:default}
 .cw-status{margin:0;padding:6px 16px;font-size:13px;color:var(--cw-muted);border-top:1px solid var(--cw-border);flex:none}
 .cw-status[data-tone=error]{color:var(--cw-error)}
 .cw-status:empty{display:none}

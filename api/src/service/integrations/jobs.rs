@@ -5,7 +5,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use entities::{integration, integration_job, organization};
-use sea_orm::{ActiveModelTrait, DbBackend, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::json;
 
 use crate::auth::Plan;
@@ -21,38 +21,44 @@ use crate::service::integrations::runs::JobStatus;
 use crate::service::integrations::{IntegrationStatus, providers};
 use crate::service::now;
 
-/// Takes up to `limit` due jobs for `lease`. A job is due when its connection is connected and no earlier job
+/// Takes up to `limit` due jobs for `lease`, at most one per connection, none of the connections in `busy`
+/// (those this instance is already working for: a connection paced by its vendor must not hold the workers that
+/// other organizations' jobs are waiting for). A job is due when its connection is connected and no earlier job
 /// of the same subject (a visitor) is still pending: two events a millisecond apart cannot both create the
-/// visitor's contact. On PostgreSQL `FOR UPDATE SKIP LOCKED` lets instances claim side by side.
+/// visitor's contact. The lease is taken by a conditional update, so two instances that pick the same job
+/// cannot both have it.
 pub async fn claim(
     db: &Db,
     lease: StdDuration,
     limit: u64,
+    busy: &[String],
 ) -> ApiResult<Vec<integration_job::Model>> {
     let at = now();
     let until = at + Duration::from_std(lease).map_err(ApiError::internal)?;
     let backend = db.backend();
     let mut sql = Sql::new(backend);
-    let (until_p, updated_p, now_p, now_p2, limit_p) = (
-        sql.bind(until),
-        sql.bind(at),
-        sql.bind(at),
-        sql.bind(at),
-        sql.bind(i64::try_from(limit).unwrap_or(i64::MAX)),
-    );
-    let lock = if backend == DbBackend::Postgres {
-        " FOR UPDATE OF j SKIP LOCKED"
+    // Placeholders in the order they appear in the text (SQLite's `?` are positional).
+    let until_p = sql.bind(until);
+    let updated_p = sql.bind(at);
+    let due_p = sql.bind(at);
+    let free_p = sql.bind(at);
+    let busy_p: Vec<String> = busy.iter().map(|id| sql.bind(id.clone())).collect();
+    let limit_p = sql.bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    let still_free_p = sql.bind(at);
+    let not_busy = if busy_p.is_empty() {
+        String::new()
     } else {
-        ""
+        format!(" AND j.integration_id NOT IN ({})", busy_p.join(", "))
     };
     let text = format!(
         "UPDATE integration_jobs SET lease_until = {until_p}, updated_at = {updated_p} WHERE id IN (\
-           SELECT j.id FROM integration_jobs j JOIN integrations i ON i.id = j.integration_id \
-           WHERE j.status = 'pending' AND i.status = 'connected' AND j.next_attempt_at <= {now_p} \
-             AND (j.lease_until IS NULL OR j.lease_until < {now_p2}) \
+           SELECT MIN(j.id) FROM integration_jobs j JOIN integrations i ON i.id = j.integration_id \
+           WHERE j.status = 'pending' AND i.status = 'connected' AND j.next_attempt_at <= {due_p} \
+             AND (j.lease_until IS NULL OR j.lease_until < {free_p}){not_busy} \
              AND NOT EXISTS (SELECT 1 FROM integration_jobs e WHERE e.integration_id = j.integration_id \
                AND e.subject = j.subject AND e.status = 'pending' AND e.id < j.id) \
-           ORDER BY j.next_attempt_at LIMIT {limit_p}{lock}) RETURNING *"
+           GROUP BY j.integration_id ORDER BY MIN(j.next_attempt_at) LIMIT {limit_p}) \
+         AND status = 'pending' AND (lease_until IS NULL OR lease_until < {still_free_p}) RETURNING *"
     );
     let statement = sql.statement(text);
     let txn = db.begin_write().await?;
