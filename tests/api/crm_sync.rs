@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::fake_hubspot::{self, FakeHubSpot};
+use crate::fake_hubspot::FakeHubSpot;
 use crate::helpers::{ServeProcess, TestApp};
 use crate::integrations::{Browser, app_adjusted, connected};
 
@@ -150,7 +150,7 @@ async fn a_handoff_syncs_the_contact_and_opens_one_ticket_which_the_resolution_c
         calls,
         [
             "/crm/v3/objects/contacts/search",
-            "/crm/v3/objects/contacts"
+            "/crm/v3/objects/contacts/batch/upsert"
         ]
     );
 
@@ -297,7 +297,7 @@ async fn an_outage_is_retried_and_a_revoked_grant_holds_the_work_until_reconnect
         .iter()
         .map(|c| c["status_code"].clone())
         .collect();
-    assert_eq!(statuses, [json!(503), json!(503), json!(200), json!(201)]);
+    assert_eq!(statuses, [json!(503), json!(503), json!(200), json!(200)]);
 
     // The customer removes the app: the work owed is kept, and sent once HubSpot is connected again.
     fake.revoke_all();
@@ -382,25 +382,13 @@ async fn kill_9_during_a_sync_and_a_second_instance_lose_nothing_and_duplicate_n
     fake.delay(Duration::from_millis(40));
     let port = crate::helpers::free_port();
     let settings = app.settings.clone();
-    let process = ServeProcess::start_with(
-        &settings,
-        port,
-        &[
-            ("CONCIERGE_PROVIDER_BASE_URLS", fake.base_urls()),
-            (
-                "CONCIERGE_OAUTH_HUBSPOT_CLIENT_ID",
-                fake_hubspot::CLIENT_ID.to_owned(),
-            ),
-            (
-                "CONCIERGE_OAUTH_HUBSPOT_CLIENT_SECRET",
-                fake_hubspot::CLIENT_SECRET.to_owned(),
-            ),
-            ("CONCIERGE_INTEGRATION_RETRY_SCHEDULE", "1,1,1".to_owned()),
-            ("CONCIERGE_INTEGRATION_TIMEOUT_SECS", "2".to_owned()),
-            ("CONCIERGE_INTEGRATION_LEASE_SECS", "3".to_owned()),
-        ],
-    )
-    .await;
+    let mut env = fake.serve_env();
+    env.extend([
+        ("CONCIERGE_INTEGRATION_RETRY_SCHEDULE", "1,1,1".to_owned()),
+        ("CONCIERGE_INTEGRATION_TIMEOUT_SECS", "2".to_owned()),
+        ("CONCIERGE_INTEGRATION_LEASE_SECS", "3".to_owned()),
+    ]);
+    let process = ServeProcess::start_with(&settings, port, &env).await;
     // Two instances on one database: this test's server and the process.
     const VISITORS: usize = 30;
     for n in 0..VISITORS {
@@ -430,10 +418,10 @@ async fn kill_9_during_a_sync_and_a_second_instance_lose_nothing_and_duplicate_n
     let created = fake
         .seen()
         .iter()
-        .filter(|s| *s == "POST /crm/v3/objects/contacts")
+        .filter(|s| *s == "POST /crm/v3/objects/contacts/batch/upsert")
         .count();
-    // A job cut off by the kill after HubSpot made the contact, before the link was written, finds it again
-    // (HubSpot's 409 names it): never a second contact, at most one more creation call per job in flight.
+    // A job cut off by the kill after HubSpot made the contact, before the link was written, upserts it again by
+    // its email: never a second contact, at most one more call per job in flight.
     assert!(
         created <= VISITORS + 4,
         "{created} creation calls for {VISITORS} visitors"

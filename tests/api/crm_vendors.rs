@@ -312,3 +312,30 @@ async fn zoho_connects_in_its_data_centre_and_upserts_contacts_with_duplicate_ch
     );
     assert_eq!(zoho.revoked().len(), 1);
 }
+
+#[tokio::test]
+async fn a_rotated_refresh_token_is_stored_at_once_and_used_for_the_next_refresh() {
+    let (salesforce, zoho) = (FakeSalesforce::start().await, FakeZoho::start().await);
+    let app = app_with(&salesforce, &zoho).await;
+    let browser = Browser::signed_in(&app, "ada@acme.test", "ADMIN").await;
+    connect(&browser, "SALESFORCE", json!({})).await;
+    let id = integration(&app, "salesforce").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The org rotates refresh tokens: each refresh answers a new one and the old one stops working.
+    salesforce.rotate_refresh_tokens();
+    for round in 0..3 {
+        salesforce.expire_sessions();
+        let tested = app
+            .post(&format!("/api/v1/integrations/{id}/test"), json!({}))
+            .await;
+        assert_eq!(
+            tested.body["success"], true,
+            "round {round}: {}",
+            tested.text
+        );
+    }
+    assert_eq!(salesforce.refreshes(), 3);
+    assert_eq!(integration(&app, "salesforce").await["status"], "connected");
+}

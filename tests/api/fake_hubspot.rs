@@ -1,6 +1,7 @@
 //! A loopback stand-in for HubSpot, following its documented wire format: the OAuth authorize page and token
 //! endpoint (`/oauth/v1/token`, 30-minute access tokens, `BAD_REFRESH_TOKEN`), refresh-token revocation, the
-//! account-info call, CRM v3 contacts (search, create with 409 on a taken email, read, update), tickets with
+//! account-info call, CRM v3 contacts (search, create with 409 on a taken email, batch upsert by email, read,
+//! update), tickets with
 //! their associations, contact properties, and its error bodies (`{"status":"error","message","category"}`):
 //! 401 for an expired token, 429 with `X-HubSpot-RateLimit-*` headers, 400 `VALIDATION_ERROR`, 503 outages.
 
@@ -91,6 +92,10 @@ impl FakeHubSpot {
             .route("/crm/v3/objects/contacts/search", post(search_contacts))
             .route("/crm/v3/objects/contacts", post(create_contact))
             .route(
+                "/crm/v3/objects/contacts/batch/upsert",
+                post(upsert_contacts),
+            )
+            .route(
                 "/crm/v3/objects/contacts/{id}",
                 get(read_contact).patch(update_contact),
             )
@@ -110,6 +115,18 @@ impl FakeHubSpot {
     /// `hubspot=<origin>` for `CONCIERGE_PROVIDER_BASE_URLS`.
     pub fn base_urls(&self) -> String {
         format!("hubspot={}", self.base_url)
+    }
+
+    /// The environment a `concierge serve` process needs to reach this fake with the test's OAuth app.
+    pub fn serve_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("CONCIERGE_PROVIDER_BASE_URLS", self.base_urls()),
+            ("CONCIERGE_OAUTH_HUBSPOT_CLIENT_ID", CLIENT_ID.to_owned()),
+            (
+                "CONCIERGE_OAUTH_HUBSPOT_CLIENT_SECRET",
+                CLIENT_SECRET.to_owned(),
+            ),
+        ]
     }
 
     pub fn set_consent(&self, consent: Consent) {
@@ -736,4 +753,70 @@ async fn create_property(
     }
     inner.properties.push(name);
     (StatusCode::CREATED, axum::Json(body)).into_response()
+}
+
+/// `POST /crm/v3/objects/contacts/batch/upsert` with `idProperty: email`: each input updates the contact with
+/// that email or creates one; `new` says which.
+async fn upsert_contacts(
+    State(fake): State<FakeHubSpot>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    fake.note("POST", "/crm/v3/objects/contacts/batch/upsert");
+    if let Some(refusal) = authenticate(&fake, &headers) {
+        return refusal;
+    }
+    let mut inner = fake.inner.lock().unwrap();
+    let mut results = Vec::new();
+    for input in body["inputs"].as_array().cloned().unwrap_or_default() {
+        if input["idProperty"] != "email" {
+            return hubspot_error(
+                StatusCode::BAD_REQUEST,
+                "VALIDATION_ERROR",
+                "idProperty must be a unique property",
+            );
+        }
+        let email = input["id"].as_str().unwrap_or_default().to_owned();
+        let properties = input["properties"].as_object().cloned().unwrap_or_default();
+        if let Some(refusal) = unknown_property(&inner, &properties, &CONTACT_PROPERTIES) {
+            return refusal;
+        }
+        let existing = inner.contacts.iter().position(|c| {
+            c.properties
+                .get("email")
+                .and_then(Value::as_str)
+                .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+        });
+        let (record, new) = match existing {
+            Some(index) => {
+                let record = &mut inner.contacts[index];
+                record.properties.extend(properties);
+                record.updated_at = chrono::Utc::now();
+                (record.clone(), false)
+            }
+            None => {
+                inner.next_id += 1;
+                let mut properties = properties;
+                properties.insert("email".to_owned(), Value::String(email));
+                let record = Record {
+                    id: format!("{}", 1000 + inner.next_id),
+                    properties,
+                    associations: Vec::new(),
+                    updated_at: chrono::Utc::now(),
+                };
+                inner.contacts.push(record.clone());
+                (record, true)
+            }
+        };
+        let mut result = record_json(&record);
+        result["new"] = json!(new);
+        results.push(result);
+    }
+    axum::Json(json!({
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": "2026-01-01T00:00:00.000Z",
+        "completedAt": "2026-01-01T00:00:00.100Z",
+    }))
+    .into_response()
 }

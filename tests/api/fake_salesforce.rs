@@ -46,6 +46,10 @@ struct Inner {
     seen: Vec<String>,
     /// Whether the last code exchange carried a verifier that matched its challenge.
     pkce_verified: Option<bool>,
+    /// Each refresh answers a new refresh token and the old one stops working (the connected app's rotation).
+    rotate: bool,
+    /// Refresh grants answered.
+    refreshes: usize,
 }
 
 #[derive(Clone)]
@@ -123,6 +127,15 @@ impl FakeSalesforce {
 
     pub fn revoked(&self) -> Vec<String> {
         self.inner.lock().unwrap().revoked.clone()
+    }
+
+    /// From now on, each refresh rotates the refresh token.
+    pub fn rotate_refresh_tokens(&self) {
+        self.inner.lock().unwrap().rotate = true;
+    }
+
+    pub fn refreshes(&self) -> usize {
+        self.inner.lock().unwrap().refreshes
     }
 
     pub fn pkce_verified(&self) -> Option<bool> {
@@ -219,7 +232,16 @@ async fn token(
             if !inner.refresh.contains(&token) {
                 return oauth_error("invalid_grant", "expired access/refresh token");
             }
-            None
+            inner.refreshes += 1;
+            if inner.rotate {
+                inner.refresh.retain(|t| *t != token);
+                inner.next += 1;
+                let rotated = format!("5Aep{}", inner.next);
+                inner.refresh.push(rotated.clone());
+                Some(rotated)
+            } else {
+                None
+            }
         }
         _ => return oauth_error("unsupported_grant_type", "grant type not supported"),
     };

@@ -733,3 +733,59 @@ async fn rest_connects_with_the_same_flow() {
     let text = bad_return.text().await.unwrap();
     assert!(text.contains("return_to"), "{text}");
 }
+
+#[tokio::test]
+async fn an_expiring_token_is_refreshed_once_across_two_instances() {
+    let fake = FakeHubSpot::start().await;
+    let app = app_with(&fake).await;
+    let browser = Browser::signed_in(&app, "ada@acme.test", "ADMIN").await;
+    let id = connected(&app, &browser).await;
+    // A second instance on the same database.
+    let port = crate::helpers::free_port();
+    let other =
+        crate::helpers::ServeProcess::start_with(&app.settings, port, &fake.serve_env()).await;
+    // The token is about to expire: both instances want to refresh it, at the same moment.
+    {
+        use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+        let row = entities::integration::Entity::find_by_id(id.clone())
+            .one(app.db.conn())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut row: entities::integration::ActiveModel = row.into();
+        row.token_expires_at = Set(Some(chrono::Utc::now() + chrono::Duration::seconds(30)));
+        row.update(app.db.conn()).await.unwrap();
+    }
+    let before = fake
+        .seen()
+        .iter()
+        .filter(|s| *s == "POST /oauth/v1/token")
+        .count();
+    let test = |base: String| {
+        let key = app.key.clone();
+        let id = id.clone();
+        async move {
+            let reply: Value = reqwest::Client::new()
+                .post(format!("{base}/api/v1/integrations/{id}/test"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            reply
+        }
+    };
+    let (here, there) = tokio::join!(test(app.address.clone()), test(other.base.clone()));
+    assert_eq!(here["success"], true, "{here}");
+    assert_eq!(there["success"], true, "{there}");
+    let refreshes = fake
+        .seen()
+        .iter()
+        .filter(|s| *s == "POST /oauth/v1/token")
+        .count()
+        - before;
+    assert_eq!(refreshes, 1, "one refresh for both instances");
+    drop(other);
+}

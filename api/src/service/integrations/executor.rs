@@ -686,7 +686,10 @@ impl Vendors {
             if renewed || (!force && !self.expires_soon(&connection.model)) {
                 return Ok(());
             }
-            if self.take_refresh_lease(&connection.model.id).await? {
+            if self
+                .take_refresh_lease(&connection.model.id, connection.model.updated_at)
+                .await?
+            {
                 return self.refresh_now(connection).await;
             }
             // Another instance is refreshing: its token shows up in the row.
@@ -710,7 +713,13 @@ impl Vendors {
         Ok(model)
     }
 
-    async fn take_refresh_lease(&self, id: &str) -> Result<bool, Failure> {
+    /// Takes the connection's refresh lease, if it is free and the row is still as read at `seen` (a refresh
+    /// that another instance finished meanwhile changed it: then the new token is read instead).
+    async fn take_refresh_lease(
+        &self,
+        id: &str,
+        seen: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, Failure> {
         let at = now();
         let txn = self.db.begin_write().await.map_err(ApiError::from)?;
         let taken = integration::Entity::update_many()
@@ -719,6 +728,7 @@ impl Vendors {
                 Expr::value(at + Duration::seconds(REFRESH_LEASE)),
             )
             .filter(integration::Column::Id.eq(id))
+            .filter(integration::Column::UpdatedAt.eq(seen))
             .filter(
                 Condition::any()
                     .add(integration::Column::RefreshLeaseUntil.is_null())

@@ -1,4 +1,4 @@
-//! HubSpot's CRM v3 calls: the account (portal), contacts (search, create, update), tickets associated with
+//! HubSpot's CRM v3 calls: the account (portal), contacts (search, upsert by email, update), tickets associated with
 //! their contact, and the contact property that workflows trigger on.
 
 use chrono::{DateTime, Utc};
@@ -144,14 +144,45 @@ pub async fn get_contact(
     Ok(remote(&answer.success(connection.provider)?.body))
 }
 
-/// `POST /crm/v3/objects/contacts`; a 409 "Contact already exists. Existing ID: …" (a contact made meanwhile,
-/// by someone else) answers that contact.
+/// Creates the visitor's contact. With an email, `POST /crm/v3/objects/contacts/batch/upsert` keyed by it: a
+/// contact made meanwhile with that email (by a retry, another job, a person) is updated, never duplicated, and
+/// `new` says which. Without one, `POST /crm/v3/objects/contacts`, where a 409 "Contact already exists.
+/// Existing ID: …" answers that contact.
 pub async fn create_contact(
     vendors: &Vendors,
     connection: &mut Connection,
     job_id: Option<&str>,
     fields: &Map<String, Value>,
 ) -> Result<Created, Failure> {
+    if let Some(email) = fields.get("email").and_then(Value::as_str) {
+        let body = json!({"inputs": [{"idProperty": "email", "id": email, "properties": fields}]});
+        let answer = vendors
+            .call(
+                connection,
+                job_id,
+                &Call::post("{api_base}/crm/v3/objects/contacts/batch/upsert", body),
+            )
+            .await?
+            .success(connection.provider)?;
+        let result = answer
+            .body
+            .get("results")
+            .and_then(Value::as_array)
+            .and_then(|r| r.first())
+            .ok_or_else(|| Failure::Vendor("HubSpot's upsert answered no result".to_owned()))?;
+        let id = result
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Failure::Vendor("HubSpot upserted a contact without an id".to_owned()))?
+            .to_owned();
+        return Ok(
+            if result.get("new").and_then(Value::as_bool) == Some(false) {
+                Created::Existing(id)
+            } else {
+                Created::New(id)
+            },
+        );
+    }
     let answer = vendors
         .call(
             connection,
