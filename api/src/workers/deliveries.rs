@@ -183,15 +183,10 @@ impl Deliverer {
             .await;
         let mut response = match response {
             Ok(response) => response,
-            Err(err) => return Ok(failed(describe(&err))),
+            Err(err) => return Ok(failed(egress::describe(&err))),
         };
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = egress::retry_after(response.headers());
         let mut body = Vec::new();
         while body.len() < EXCERPT_BYTES {
             match response.chunk().await {
@@ -210,27 +205,6 @@ impl Deliverer {
             retry_after,
         })
     }
-}
-
-/// A readable reason for a failed request, with the causes reqwest wraps.
-fn describe(err: &reqwest::Error) -> String {
-    let kind = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "could not connect"
-    } else if err.is_redirect() {
-        "redirects are not followed"
-    } else {
-        "request failed"
-    };
-    let mut message = kind.to_owned();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

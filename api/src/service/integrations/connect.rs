@@ -13,8 +13,9 @@ use crate::events::{names, outbox};
 use crate::ids::{Kind, new_id};
 use crate::service::audit::{self, AuditAction};
 use crate::service::identity::sso::requests::validate_return_to;
+use crate::service::integrations::credentials::{Connection, Credentials};
 use crate::service::integrations::crm::settings::CrmSettings;
-use crate::service::integrations::executor::{Connection, Credentials, Failure, Vendors};
+use crate::service::integrations::executor::{Failure, Vendors};
 use crate::service::integrations::providers::{
     self, Category, Provider, SALESFORCE_LOGIN_HOSTS, ZOHO_DATA_CENTRES,
 };

@@ -1,5 +1,5 @@
-//! The one HTTP executor of every vendor call: it injects credentials, refreshes tokens ahead of expiry and once on
-//! 401, paces each connection, reads the vendor's rate-limit answers, and records every call.
+//! The one HTTP executor of every vendor call: it injects credentials, has tokens refreshed (`tokens.rs`) ahead of
+//! expiry and once on 401, paces each connection, reads the vendor's rate-limit answers, and records every call.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -11,20 +11,16 @@ use entities::{integration, integration_call};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set};
-use secrecy::ExposeSecret;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use sea_orm::{ActiveModelTrait, Set};
+use serde_json::Value;
 
 use crate::config::Settings;
 use crate::db::Db;
 use crate::egress;
-use crate::error::{ApiError, ApiResult};
-use crate::events::{names, outbox};
+use crate::error::ApiError;
 use crate::ids::{Kind, new_id};
 use crate::secrets::Sealer;
-use crate::service::integrations::IntegrationStatus;
+use crate::service::integrations::credentials::Connection;
 use crate::service::integrations::endpoints::Endpoints;
 use crate::service::integrations::providers::{self, Provider, TokenHeader};
 use crate::service::now;
@@ -33,72 +29,8 @@ use crate::service::now;
 pub const EXCERPT_CHARS: usize = 1000;
 /// A token this close to its expiry is refreshed before it is used.
 const REFRESH_AHEAD: i64 = 300;
-/// How long one instance may hold a connection's refresh before another may take it over.
-const REFRESH_LEASE: i64 = 30;
 /// A `Retry-After` this short is waited out in place, once.
 const WAIT_IN_PLACE: StdDuration = StdDuration::from_secs(1);
-
-/// A connection's secrets, sealed as JSON at rest; never returned through the API.
-#[derive(Clone, Default, Deserialize, Serialize)]
-pub struct Credentials {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_token: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_key: Option<String>,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_token", &self.access_token.as_ref().map(|_| "…"))
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "…"))
-            .field("api_key", &self.api_key.as_ref().map(|_| "…"))
-            .finish()
-    }
-}
-
-fn sealing_context(id: &str) -> String {
-    format!("integration-credentials:{id}")
-}
-
-impl Credentials {
-    pub fn seal(&self, sealer: &Sealer, integration_id: &str) -> ApiResult<String> {
-        let plain = serde_json::to_string(self).map_err(ApiError::internal)?;
-        sealer.seal(&plain, &sealing_context(integration_id))
-    }
-
-    pub fn open(sealer: &Sealer, model: &integration::Model) -> ApiResult<Self> {
-        let Some(sealed) = &model.credentials else {
-            return Ok(Self::default());
-        };
-        let plain = sealer.open(sealed, &sealing_context(&model.id))?;
-        serde_json::from_str(plain.expose_secret()).map_err(ApiError::internal)
-    }
-}
-
-/// A connection ready to call its vendor: the row, its provider and its open credentials.
-#[derive(Debug)]
-pub struct Connection {
-    pub model: integration::Model,
-    pub provider: &'static Provider,
-    pub credentials: Credentials,
-}
-
-impl Connection {
-    pub fn open(sealer: &Sealer, model: integration::Model) -> ApiResult<Self> {
-        let provider = providers::provider(&model.provider).ok_or_else(|| {
-            ApiError::internal_msg(format!("stored integration provider {:?}", model.provider))
-        })?;
-        let credentials = Credentials::open(sealer, &model)?;
-        Ok(Self {
-            model,
-            provider,
-            credentials,
-        })
-    }
-}
 
 /// Why a vendor call did not give an answer to work with, classed the way the customer reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -271,16 +203,6 @@ fn excerpt(text: &str) -> String {
     cut
 }
 
-/// What a token endpoint answered.
-#[derive(Debug)]
-pub struct Tokens {
-    pub access_token: String,
-    pub refresh_token: Option<String>,
-    pub expires_in: Option<i64>,
-    /// The provider's `token_metadata` fields found in the answer.
-    pub metadata: Map<String, Value>,
-}
-
 /// Everything integrations share: the HTTP client behind the SSRF guard, the operator's OAuth apps, the
 /// configured origins, the pacing of each connection and the refreshes under way in this instance.
 pub struct Vendors {
@@ -288,9 +210,9 @@ pub struct Vendors {
     pub sealer: Arc<Sealer>,
     pub settings: Arc<Settings>,
     pub endpoints: Endpoints,
-    client: reqwest::Client,
+    pub(super) client: reqwest::Client,
     limiters: HashMap<&'static str, DefaultKeyedRateLimiter<String>>,
-    refreshing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub(super) refreshing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Where browsers reach this server: redirect URIs are built on it.
     pub public_url: Arc<str>,
 }
@@ -354,7 +276,7 @@ impl Vendors {
     }
 
     /// The URL of a template over `account` (`{api_base}` first), on the configured origin.
-    fn resolve(
+    pub(super) fn resolve(
         &self,
         provider: &Provider,
         account: &Value,
@@ -436,7 +358,7 @@ impl Vendors {
         }
     }
 
-    fn expires_soon(&self, model: &integration::Model) -> bool {
+    pub(super) fn expires_soon(&self, model: &integration::Model) -> bool {
         model
             .token_expires_at
             .is_some_and(|at| at - Duration::seconds(REFRESH_AHEAD) <= now())
@@ -457,7 +379,7 @@ impl Vendors {
         if let Some(limiter) = self.limiters.get(provider.key) {
             limiter.until_key_ready(&connection.model.id).await;
         }
-        let mut request = self.client.request(call.method.clone(), url.clone());
+        let mut request = self.client.request(call.method.clone(), url);
         request = request.header("accept", "application/json");
         let credentials = &connection.credentials;
         if let Some(token) = &credentials.access_token {
@@ -473,30 +395,34 @@ impl Vendors {
         if let Some(body) = &call.json {
             request = request.json(body);
         }
-        let shown = call.shown_as.clone().unwrap_or_else(|| shown_path(&url));
-        self.exchange(connection, job_id, &call.method, &url, shown, request)
+        self.exchange(connection, job_id, request, call.shown_as.clone())
             .await
     }
 
-    /// Sends a request and records it; a failure to connect is a `Network` failure.
-    async fn exchange(
+    /// Sends a request and records it (its path and query, or `shown` where they carry a secret); a failure to
+    /// connect is a `Network` failure.
+    pub(super) async fn exchange(
         &self,
         connection: &Connection,
         job_id: Option<&str>,
-        method: &Method,
-        url: &url::Url,
-        shown: String,
         request: reqwest::RequestBuilder,
+        shown: Option<String>,
     ) -> Result<Answer, Failure> {
+        let request = request
+            .build()
+            .map_err(|e| Failure::Configuration(format!("the request could not be built: {e}")))?;
+        let method = request.method().clone();
+        let shown = shown.unwrap_or_else(|| shown_path(request.url()));
         let started = Instant::now();
-        let guard = url
+        let guard = request
+            .url()
             .host()
             .and_then(|host| egress::refusal(&host, self.settings.egress_allow.as_deref()));
         let outcome = match guard {
             Some(reason) => Err(Failure::Configuration(format!(
                 "refused by the SSRF guard: {reason}"
             ))),
-            None => match request.send().await {
+            None => match self.client.execute(request).await {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
@@ -512,7 +438,7 @@ impl Vendors {
                 Err(err) => Err(Failure::Network(format!(
                     "{} could not be reached: {}",
                     connection.provider.name,
-                    describe(&err)
+                    egress::describe(&err)
                 ))),
             },
         };
@@ -542,370 +468,6 @@ impl Vendors {
         txn.commit().await.map_err(ApiError::from)?;
         outcome
     }
-
-    /// Exchanges an authorization code (with its PKCE verifier) at the token endpoint.
-    pub async fn exchange_code(
-        &self,
-        connection: &Connection,
-        code: &str,
-        verifier: Option<&str>,
-    ) -> Result<Tokens, Failure> {
-        let redirect_uri = self.redirect_uri(connection.provider);
-        let mut form = vec![
-            ("grant_type", "authorization_code".to_owned()),
-            ("code", code.to_owned()),
-            ("redirect_uri", redirect_uri),
-        ];
-        if let Some(verifier) = verifier {
-            form.push(("code_verifier", verifier.to_owned()));
-        }
-        self.token_request(connection, form).await
-    }
-
-    /// A form POST to the provider's token endpoint with the operator's client credentials.
-    async fn token_request(
-        &self,
-        connection: &Connection,
-        mut form: Vec<(&'static str, String)>,
-    ) -> Result<Tokens, Failure> {
-        let provider = connection.provider;
-        let (client_id, client_secret) = self.settings.oauth_app(provider.key).ok_or_else(|| {
-            Failure::Configuration(format!(
-                "the server has no {} OAuth app configured (CONCIERGE_OAUTH_{}_CLIENT_ID and _CLIENT_SECRET)",
-                provider.name,
-                provider.key.to_ascii_uppercase()
-            ))
-        })?;
-        form.push(("client_id", client_id.to_owned()));
-        form.push(("client_secret", client_secret.expose_secret().to_owned()));
-        let url = self.resolve(provider, &connection.model.account, provider.token_url)?;
-        let request = self
-            .client
-            .post(url.clone())
-            .header("accept", "application/json")
-            .form(&form);
-        let shown = shown_path(&url);
-        let answer = self
-            .exchange(connection, None, &Method::POST, &url, shown, request)
-            .await?;
-        if !answer.is_success() {
-            let message = vendor_message(&answer.body, &answer.text);
-            return Err(if answer.status >= 500 {
-                Failure::Vendor(format!(
-                    "{}'s token endpoint failed ({}): {message}",
-                    provider.name, answer.status
-                ))
-            } else if answer.status == 429 {
-                Failure::RateLimited {
-                    retry_after: retry_after(&answer.headers, provider),
-                    message: format!("{}'s token endpoint is limiting requests", provider.name),
-                }
-            } else if answer.status != 408 {
-                // invalid_grant, invalid_client, HubSpot's BAD_REFRESH_TOKEN…: the grant or the client is
-                // refused, and asking again will not change that.
-                Failure::Authorization(format!(
-                    "{} refused the authorization: {message}",
-                    provider.name
-                ))
-            } else {
-                Failure::Vendor(format!(
-                    "{}'s token endpoint answered {}: {message}",
-                    provider.name, answer.status
-                ))
-            });
-        }
-        // Zoho answers 200 with {"error": "invalid_code"} when a code is refused.
-        if let Some(error) = answer.body.get("error").and_then(Value::as_str) {
-            return Err(Failure::Authorization(format!(
-                "{} refused the authorization: {error}",
-                provider.name
-            )));
-        }
-        let access_token = answer
-            .body
-            .get("access_token")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                Failure::Vendor(format!(
-                    "{}'s token endpoint answered without an access token",
-                    provider.name
-                ))
-            })?
-            .to_owned();
-        let mut metadata = Map::new();
-        for field in provider.token_metadata {
-            if let Some(value) = answer.body.get(*field).and_then(Value::as_str) {
-                let origin = self
-                    .endpoints
-                    .vendor_origin(provider, value)
-                    .map_err(Failure::Configuration)?;
-                metadata.insert((*field).to_owned(), Value::String(origin));
-            }
-        }
-        Ok(Tokens {
-            access_token,
-            refresh_token: answer
-                .body
-                .get("refresh_token")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            expires_in: answer.body.get("expires_in").and_then(|v| {
-                v.as_i64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            }),
-            metadata,
-        })
-    }
-
-    /// Refreshes the connection's access token, once across instances: a task of this instance waits for the
-    /// one refreshing; another instance's refresh is noticed through the row (its lease, then its new token).
-    /// `force` refreshes even a token that is not about to expire (after a 401), unless someone already did.
-    pub async fn refresh(&self, connection: &mut Connection, force: bool) -> Result<(), Failure> {
-        let lock = {
-            let mut refreshing = self
-                .refreshing
-                .lock()
-                .map_err(|_| Failure::Vendor("a refresh lock was poisoned".to_owned()))?;
-            refreshing
-                .entry(connection.model.id.clone())
-                .or_default()
-                .clone()
-        };
-        let _held = lock.lock().await;
-        let used_token = connection.credentials.access_token.clone();
-        for _ in 0..40 {
-            let current = self.reload(connection).await?;
-            if current.status != IntegrationStatus::Connected.as_str() {
-                return Err(Failure::Authorization(format!(
-                    "the {} connection needs to be authorized again",
-                    connection.provider.name
-                )));
-            }
-            let renewed = connection.credentials.access_token != used_token;
-            if renewed || (!force && !self.expires_soon(&connection.model)) {
-                return Ok(());
-            }
-            if self
-                .take_refresh_lease(&connection.model.id, connection.model.updated_at)
-                .await?
-            {
-                return self.refresh_now(connection).await;
-            }
-            // Another instance is refreshing: its token shows up in the row.
-            tokio::time::sleep(StdDuration::from_millis(250)).await;
-        }
-        Err(Failure::Vendor(format!(
-            "the {} token refresh of another instance did not finish",
-            connection.provider.name
-        )))
-    }
-
-    /// Reads the connection's row and credentials again.
-    async fn reload(&self, connection: &mut Connection) -> Result<integration::Model, Failure> {
-        let model = integration::Entity::find_by_id(connection.model.id.clone())
-            .one(self.db.conn())
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(|| Failure::Configuration("the integration was deleted".to_owned()))?;
-        connection.credentials = Credentials::open(&self.sealer, &model)?;
-        connection.model = model.clone();
-        Ok(model)
-    }
-
-    /// Takes the connection's refresh lease, if it is free and the row is still as read at `seen` (a refresh
-    /// that another instance finished meanwhile changed it: then the new token is read instead).
-    async fn take_refresh_lease(
-        &self,
-        id: &str,
-        seen: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, Failure> {
-        let at = now();
-        let txn = self.db.begin_write().await.map_err(ApiError::from)?;
-        let taken = integration::Entity::update_many()
-            .col_expr(
-                integration::Column::RefreshLeaseUntil,
-                Expr::value(at + Duration::seconds(REFRESH_LEASE)),
-            )
-            .filter(integration::Column::Id.eq(id))
-            .filter(integration::Column::UpdatedAt.eq(seen))
-            .filter(
-                Condition::any()
-                    .add(integration::Column::RefreshLeaseUntil.is_null())
-                    .add(integration::Column::RefreshLeaseUntil.lt(at)),
-            )
-            .exec(&*txn)
-            .await
-            .map_err(ApiError::from)?;
-        txn.commit().await.map_err(ApiError::from)?;
-        Ok(taken.rows_affected == 1)
-    }
-
-    /// Calls the token endpoint with the refresh token (holding the lease) and stores the outcome at once: the
-    /// new tokens (a rotated refresh token included), or for a refusal the state that stops the connection's jobs.
-    async fn refresh_now(&self, connection: &mut Connection) -> Result<(), Failure> {
-        let Some(refresh_token) = connection.credentials.refresh_token.clone() else {
-            let failure = Failure::Authorization(format!(
-                "{} gave no refresh token and the access token expired",
-                connection.provider.name
-            ));
-            self.refresh_refused(connection, &failure).await?;
-            return Err(failure);
-        };
-        let outcome = self
-            .token_request(
-                connection,
-                vec![
-                    ("grant_type", "refresh_token".to_owned()),
-                    ("refresh_token", refresh_token.clone()),
-                ],
-            )
-            .await;
-        match outcome {
-            Ok(tokens) => {
-                let mut credentials = connection.credentials.clone();
-                credentials.access_token = Some(tokens.access_token);
-                if let Some(rotated) = tokens.refresh_token {
-                    credentials.refresh_token = Some(rotated);
-                }
-                let mut account = connection.model.account.clone();
-                if let Some(object) = account.as_object_mut() {
-                    object.extend(tokens.metadata);
-                }
-                let at = now();
-                let mut row = integration::ActiveModel::from(connection.model.clone());
-                row.credentials = Set(Some(credentials.seal(&self.sealer, &connection.model.id)?));
-                row.account = Set(account);
-                row.token_expires_at = Set(tokens.expires_in.map(|s| at + Duration::seconds(s)));
-                row.refresh_lease_until = Set(None);
-                row.last_refreshed_at = Set(Some(at));
-                row.refresh_failures = Set(0);
-                row.updated_at = Set(at);
-                let txn = self.db.begin_write().await.map_err(ApiError::from)?;
-                let model = row.update(&*txn).await.map_err(ApiError::from)?;
-                txn.commit().await.map_err(ApiError::from)?;
-                connection.model = model;
-                connection.credentials = credentials;
-                Ok(())
-            }
-            Err(failure @ Failure::Authorization(_)) => {
-                self.refresh_refused(connection, &failure).await?;
-                Err(failure)
-            }
-            Err(failure) => {
-                let mut row = integration::ActiveModel::from(connection.model.clone());
-                row.refresh_lease_until = Set(None);
-                row.refresh_failures = Set(connection.model.refresh_failures + 1);
-                row.last_error = Set(Some(failure.message().to_owned()));
-                row.updated_at = Set(now());
-                let txn = self.db.begin_write().await.map_err(ApiError::from)?;
-                connection.model = row.update(&*txn).await.map_err(ApiError::from)?;
-                txn.commit().await.map_err(ApiError::from)?;
-                Err(failure)
-            }
-        }
-    }
-
-    /// The vendor refused the grant for good: the connection waits for the customer to reconnect, its jobs are
-    /// held, and `integration.auth_failed` says so.
-    async fn refresh_refused(
-        &self,
-        connection: &mut Connection,
-        failure: &Failure,
-    ) -> Result<(), Failure> {
-        let mut row = integration::ActiveModel::from(connection.model.clone());
-        row.status = Set(IntegrationStatus::ReauthorizationRequired
-            .as_str()
-            .to_owned());
-        row.refresh_lease_until = Set(None);
-        row.refresh_failures = Set(connection.model.refresh_failures + 1);
-        row.last_error = Set(Some(failure.message().to_owned()));
-        row.updated_at = Set(now());
-        let txn = self.db.begin_write().await.map_err(ApiError::from)?;
-        connection.model = row.update(&*txn).await.map_err(ApiError::from)?;
-        outbox::record(
-            &txn,
-            &connection.model.organization_id,
-            names::INTEGRATION_AUTH_FAILED,
-            None,
-            json!({
-                "integration_id": connection.model.id,
-                "provider": connection.provider.key,
-                "reason": failure.message(),
-            }),
-        )
-        .await?;
-        txn.commit().await.map_err(ApiError::from)?;
-        Ok(())
-    }
-
-    /// Gives up the grant at the vendor where it has a call for it; what the vendor answered, in words.
-    pub async fn revoke(&self, connection: &Connection) -> Result<String, Failure> {
-        use crate::service::integrations::providers::Revocation;
-        let provider = connection.provider;
-        let Some(token) = connection
-            .credentials
-            .refresh_token
-            .clone()
-            .or_else(|| connection.credentials.access_token.clone())
-        else {
-            return Ok("there was no token to revoke".to_owned());
-        };
-        let account = &connection.model.account;
-        let (request, url, shown) = match provider.revocation {
-            Revocation::None => {
-                return Ok(format!(
-                    "{} has no revocation call: remove the app in {} too",
-                    provider.name, provider.name
-                ));
-            }
-            Revocation::PostToken(template) => {
-                let url = self.resolve(provider, account, template)?;
-                let shown = shown_path(&url);
-                (
-                    self.client.post(url.clone()).form(&[("token", token)]),
-                    url,
-                    shown,
-                )
-            }
-            Revocation::DeleteRefreshToken(template) => {
-                let base = self.resolve(provider, account, template)?;
-                let shown = format!("{}/…", base.path());
-                let mut url = base;
-                url.path_segments_mut()
-                    .map_err(|()| Failure::Configuration("revocation URL".to_owned()))?
-                    .push(&token);
-                (self.client.delete(url.clone()), url, shown)
-            }
-        };
-        let answer = self
-            .exchange(
-                connection,
-                None,
-                &request_method(&request),
-                &url,
-                shown,
-                request,
-            )
-            .await?;
-        if answer.is_success() {
-            Ok(format!("{} revoked the authorization", provider.name))
-        } else {
-            Err(Failure::Vendor(format!(
-                "{} did not revoke the authorization ({}): {}",
-                provider.name,
-                answer.status,
-                vendor_message(&answer.body, &answer.text)
-            )))
-        }
-    }
-}
-
-fn request_method(request: &reqwest::RequestBuilder) -> Method {
-    request
-        .try_clone()
-        .and_then(|r| r.build().ok())
-        .map_or(Method::POST, |r| r.method().clone())
 }
 
 /// The path and query of a URL, as the call log shows it.
@@ -938,13 +500,8 @@ fn is_refused_authorization(answer: &Answer) -> bool {
 }
 
 /// How long the vendor asked to wait: `Retry-After` in seconds, else HubSpot's window length.
-fn retry_after(headers: &HeaderMap, provider: &Provider) -> Option<StdDuration> {
-    let seconds = headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(StdDuration::from_secs);
-    seconds.or_else(|| {
+pub(super) fn retry_after(headers: &HeaderMap, provider: &Provider) -> Option<StdDuration> {
+    egress::retry_after(headers).or_else(|| {
         let header = provider.rate_limit.interval_ms?;
         let remaining = provider
             .rate_limit
@@ -962,25 +519,6 @@ fn retry_after(headers: &HeaderMap, provider: &Provider) -> Option<StdDuration> 
             })
             .flatten()
     })
-}
-
-/// A readable reason for a failed request, with the causes reqwest wraps.
-fn describe(err: &reqwest::Error) -> String {
-    let kind = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "could not connect"
-    } else {
-        "request failed"
-    };
-    let mut message = kind.to_owned();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]
@@ -1042,16 +580,5 @@ mod tests {
             retry_after(&headers, hubspot),
             Some(StdDuration::from_secs(3))
         );
-    }
-
-    #[test]
-    fn credentials_never_show_in_debug_output() {
-        let credentials = Credentials {
-            access_token: Some("at-secret".to_owned()),
-            refresh_token: Some("rt-secret".to_owned()),
-            api_key: None,
-        };
-        let shown = format!("{credentials:?}");
-        assert!(!shown.contains("secret"), "{shown}");
     }
 }

@@ -5,6 +5,7 @@
 //! work done is a run (`runs.rs`). Vendor-specific calls live in one folder per category (`crm/`).
 
 pub mod connect;
+pub mod credentials;
 pub mod crm;
 pub mod endpoints;
 pub mod executor;
@@ -12,6 +13,7 @@ pub mod jobs;
 pub mod links;
 pub mod providers;
 pub mod runs;
+pub mod tokens;
 
 use entities::integration;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -24,8 +26,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::events::{names, outbox};
 use crate::ids::{self, Kind};
 use crate::service::audit::{self, AuditAction};
+use crate::service::integrations::credentials::Connection;
 use crate::service::integrations::crm::settings::{CrmSettings, CrmSettingsPatch};
-use crate::service::integrations::executor::{Connection, Vendors};
+use crate::service::integrations::executor::Vendors;
 use crate::service::integrations::providers::{Category, Provider};
 use crate::service::now;
 use crate::text_enum::text_enum;

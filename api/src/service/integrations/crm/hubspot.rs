@@ -4,9 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
+use crate::service::integrations::credentials::Connection;
 use crate::service::integrations::crm::settings::{CrmObject, MappingSource};
 use crate::service::integrations::crm::{AccountInfo, Created, MatchField, Remote};
-use crate::service::integrations::executor::{Call, Connection, Failure, Vendors};
+use crate::service::integrations::executor::{Call, Failure, Vendors};
 
 /// `GET /account-info/v3/details`: the portal id, which HubSpot's links and webhooks name.
 pub async fn describe(

@@ -10,8 +10,9 @@ pub mod zoho;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use crate::service::integrations::credentials::Connection;
 use crate::service::integrations::crm::settings::{CrmObject, MappingSource};
-use crate::service::integrations::executor::{Connection, Failure, Vendors};
+use crate::service::integrations::executor::{Failure, Vendors};
 
 /// A record at the vendor: its id and when it last changed there.
 #[derive(Clone, Debug, PartialEq, Eq)]

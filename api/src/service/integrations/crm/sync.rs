@@ -4,6 +4,7 @@
 use entities::integration_job;
 use serde_json::{Map, Value};
 
+use crate::service::integrations::credentials::Connection;
 use crate::service::integrations::crm::mapping::{self, Subject};
 use crate::service::integrations::crm::settings::{
     ContactMatching, CrmObject, CrmSettings, FieldUpdates,
@@ -11,7 +12,7 @@ use crate::service::integrations::crm::settings::{
 use crate::service::integrations::crm::{
     Created, MatchField, Remote, defaults, hubspot, salesforce, vendor, zoho,
 };
-use crate::service::integrations::executor::{Connection, Failure, Vendors};
+use crate::service::integrations::executor::{Failure, Vendors};
 use crate::service::integrations::links;
 use crate::service::integrations::runs::JobKind;
 

@@ -4,11 +4,12 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
+use crate::service::integrations::credentials::Connection;
 use crate::service::integrations::crm::settings::{CrmObject, MappingSource};
 use crate::service::integrations::crm::{
     AccountInfo, Created, MatchField, Remote, require_last_name,
 };
-use crate::service::integrations::executor::{Call, Connection, Failure, Vendors};
+use crate::service::integrations::executor::{Call, Failure, Vendors};
 
 /// `GET /crm/v2/org`: the organization's name and id.
 pub async fn describe(

@@ -1,12 +1,14 @@
 //! Integrations: the providers an organization can connect, its connections, their settings, tests and runs.
 
+mod enums;
+mod inputs;
+
+pub use enums::*;
+pub use inputs::*;
+
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
-use crate::graphql::enums::{
-    CrmCaseTrigger, CrmContactMatching, CrmFieldUpdates, CrmMappingSource, CrmObject,
-    IntegrationCategory, IntegrationErrorClass, IntegrationProviderKey, IntegrationRunKind,
-    IntegrationRunStatus, IntegrationStatus, Plan,
-};
+use crate::graphql::enums::Plan;
 use crate::graphql::loaders::{ConversationKey, MemberKey, load_opt};
 use crate::graphql::members::Member;
 use crate::graphql::payloads::{Args, payload, payload_type};
@@ -387,63 +389,6 @@ impl IntegrationQuery {
     ) -> async_graphql::Result<Conn<IntegrationRun>> {
         run_page(ctx, &integration_id, first, after.as_deref()).await
     }
-}
-
-/// Where the vendor account is, for the providers that ask.
-#[derive(InputObject, Default)]
-pub struct IntegrationAccountInput {
-    /// Salesforce: `production` (login.salesforce.com, the default) or `sandbox` (test.salesforce.com).
-    pub environment: Option<String>,
-    /// Salesforce: the org's My Domain host (`acme.my.salesforce.com`), used instead of the environment.
-    pub my_domain: Option<String>,
-    /// Zoho CRM: the data centre (`com`, `eu`, `in`, `com.au`, `jp`, `com.cn`, `zohocloud.ca`); `com` when
-    /// omitted.
-    pub data_centre: Option<String>,
-}
-
-/// Credentials typed in, for the providers connected with them (the CRMs connect through OAuth instead).
-#[derive(InputObject, Default)]
-pub struct IntegrationCredentialsInput {
-    /// An API key.
-    pub api_key: Option<String>,
-}
-
-/// Connecting a vendor.
-#[derive(InputObject)]
-pub struct ConnectIntegrationInput {
-    /// The vendor to connect.
-    pub provider: IntegrationProviderKey,
-    /// The path on this server the browser comes back to after the vendor's authorization page, with
-    /// `integration`, `outcome` (`connected` or `error`) and `message` added to its query; `/` when omitted.
-    pub return_to: Option<String>,
-    /// Credentials, for the providers connected with them.
-    pub credentials: Option<IntegrationCredentialsInput>,
-    /// Where the vendor account is, for the providers that ask.
-    pub account: Option<IntegrationAccountInput>,
-}
-
-/// Changes to CRM settings: absent fields keep their value.
-#[derive(InputObject, Default)]
-pub struct CrmSettingsInput {
-    /// How a visitor is matched to an existing contact.
-    pub contact_matching: Option<CrmContactMatching>,
-    /// Whether a contact is created when none matches.
-    pub create_contact_if_missing: Option<bool>,
-    /// When a matched contact's fields are overwritten.
-    pub field_updates: Option<CrmFieldUpdates>,
-    /// What creates a case; anything but `[HANDOFF]` needs the premium plan.
-    pub case_creation: Option<Vec<CrmCaseTrigger>>,
-    /// Custom field mappings, replacing the current ones (premium); an empty list restores the default mapping.
-    pub field_mappings: Option<Vec<CrmFieldMapping>>,
-    /// Whether to set the "AI Assistant Interaction" contact property for HubSpot workflows (premium).
-    pub workflow_trigger: Option<bool>,
-}
-
-/// Changes to an integration.
-#[derive(InputObject, Default)]
-pub struct UpdateIntegrationInput {
-    /// The CRM settings (for a CRM).
-    pub crm: Option<CrmSettingsInput>,
 }
 
 payload_type! {

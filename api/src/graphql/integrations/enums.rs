@@ -1,0 +1,174 @@
+//! The GraphQL enums of integrations: each mirrors a domain enum (`remote`), or names a closed set of stored names.
+
+use async_graphql::Enum;
+
+use crate::graphql::enums::named_enum;
+
+named_enum! {
+    /// A vendor that an organization can connect.
+    IntegrationProviderKey {
+        /// Salesforce (Sales Cloud or Service Cloud; production, sandbox or a My Domain).
+        Salesforce = "salesforce",
+        /// HubSpot CRM.
+        Hubspot = "hubspot",
+        /// Zoho CRM, in any of its data centres.
+        Zoho = "zoho",
+    }
+}
+
+/// What kind of system an integration connects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::providers::Category")]
+pub enum IntegrationCategory {
+    /// A CRM: contacts and cases.
+    Crm,
+    /// A help desk: tickets.
+    Helpdesk,
+    /// Email: lists and messages.
+    Email,
+}
+
+/// Where an integration's connection stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::IntegrationStatus")]
+pub enum IntegrationStatus {
+    /// Started: waiting for the vendor's authorization page to send the browser back.
+    Pending,
+    /// Working.
+    Connected,
+    /// The vendor refused the authorization for good (revoked, expired): the work owed is kept and sent once
+    /// the organization connects it again.
+    ReauthorizationRequired,
+    /// Something other than the authorization is wrong; `lastError` says what.
+    Error,
+    /// Disconnected; its runs are kept.
+    Disconnected,
+}
+
+/// How a visitor is matched to a contact already in the CRM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::crm::settings::ContactMatching")]
+pub enum CrmContactMatching {
+    /// By email address.
+    Email,
+    /// By phone number.
+    Phone,
+    /// By email, then by phone when the email matches no contact.
+    EmailThenPhone,
+}
+
+/// When a matched contact's fields are overwritten with the visitor's details.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::crm::settings::FieldUpdates")]
+pub enum CrmFieldUpdates {
+    /// Every time.
+    Always,
+    /// Only when the visitor's details changed after the CRM's record last did.
+    IfNewer,
+    /// Never: existing contacts are left as they are.
+    Never,
+}
+
+/// What creates a case in the CRM (a ticket in HubSpot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::crm::settings::CaseTrigger")]
+pub enum CrmCaseTrigger {
+    /// The conversation is handed to a person.
+    Handoff,
+    /// The visitor submits the widget's contact form.
+    FormSubmission,
+    /// Every conversation.
+    EveryConversation,
+}
+
+/// The CRM object a mapped value is written to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::crm::settings::CrmObject")]
+pub enum CrmObject {
+    /// The contact (a person).
+    Contact,
+    /// The case (a ticket in HubSpot).
+    Case,
+}
+
+/// A value of a conversation that a field mapping writes into the CRM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::crm::settings::MappingSource")]
+pub enum CrmMappingSource {
+    /// The visitor's full name.
+    VisitorName,
+    /// The visitor's first name (the name's first word).
+    VisitorFirstName,
+    /// The visitor's last name (the rest of the name).
+    VisitorLastName,
+    /// The visitor's email address.
+    VisitorEmail,
+    /// The visitor's phone number.
+    VisitorPhone,
+    /// The whole conversation, one line per message.
+    Transcript,
+    /// The visitor's first message.
+    FirstQuestion,
+    /// The page the conversation started on.
+    PageUrl,
+    /// The title of that page.
+    PageTitle,
+    /// The conversation's sentiment.
+    Sentiment,
+    /// The assistant's name.
+    AssistantName,
+    /// The conversation's id.
+    ConversationId,
+    /// The conversation's page in the console.
+    ConversationUrl,
+}
+
+/// What an integration run does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::runs::JobKind")]
+pub enum IntegrationRunKind {
+    /// Finds or creates the visitor's contact and updates it.
+    ContactSync,
+    /// Creates a case for the conversation, associated with its contact.
+    CaseCreate,
+    /// Updates the conversation's case with its transcript when it is resolved.
+    CaseUpdate,
+    /// A connection test (`testIntegration`).
+    Test,
+}
+
+/// Where an integration run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::runs::JobStatus")]
+pub enum IntegrationRunStatus {
+    /// Waiting for its first try, a retry, or the connection's reauthorization.
+    Pending,
+    /// Done.
+    Succeeded,
+    /// Given up: the retries ran out, or the vendor refused what was sent.
+    Failed,
+    /// Dropped: the integration was disconnected.
+    Cancelled,
+}
+
+named_enum! {
+    /// Why a vendor call or a run failed, in classes a person can act on.
+    IntegrationErrorClass {
+        /// The vendor limited the requests; it is tried again after the wait the vendor asked for.
+        RateLimited = "rate_limited",
+        /// The vendor refused the authorization: connect the integration again.
+        Authorization = "authorization",
+        /// The vendor refused what was sent, such as a missing required field or a bad value.
+        Validation = "validation",
+        /// Several records match where one was expected (such as two contacts with one email).
+        MultipleMatches = "multiple_matches",
+        /// The vendor failed or answered something unexpected.
+        VendorError = "vendor_error",
+        /// The vendor could not be reached or did not answer in time.
+        Network = "network",
+        /// The connection or the server is not set up for the call.
+        Configuration = "configuration",
+        /// A required value was missing on our side (such as a visitor without email or phone).
+        MissingField = "missing_field",
+    }
+}
