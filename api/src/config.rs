@@ -32,9 +32,9 @@ pub struct Settings {
     #[serde(skip_serializing)]
     #[schemars(with = "Option<String>")]
     pub database_url: Option<SecretString>,
-    /// Redis (`redis://host:6379`), needed when several instances share a database: rate limits and live
-    /// events (subscriptions, the widget's stream, knowledge-base index updates) go through it. Unset, each
-    /// instance works alone in its own memory.
+    /// Redis (`redis://host:6379`), needed when several instances share a database: rate limits, live
+    /// events (subscriptions, the widget's stream, knowledge-base index updates) and the pace of each
+    /// integration's vendor calls go through it. Unset, each instance works alone in its own memory.
     #[serde(skip_serializing)]
     #[schemars(with = "Option<String>")]
     pub redis_url: Option<SecretString>,

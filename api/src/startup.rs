@@ -90,11 +90,19 @@ impl Application {
             crate::auth::proxies::TrustedProxies::parse(settings.trusted_proxies.as_deref())?;
         let public_url: Arc<str> = public_url.into();
         let settings = Arc::new(settings);
+        // Vendor calls are paced per connection across instances when Redis is shared.
+        let pace_redis = match &settings.redis_url {
+            Some(url) if !url.expose_secret().is_empty() => Some(
+                crate::service::integrations::pacing::connect_redis(url.expose_secret()).await?,
+            ),
+            _ => None,
+        };
         let vendors = Arc::new(crate::service::integrations::executor::Vendors::new(
             db.clone(),
             sealer.clone(),
             settings.clone(),
             public_url.clone(),
+            pace_redis,
         )?);
         let state = AppState {
             trusted_proxies,

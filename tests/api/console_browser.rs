@@ -692,4 +692,15 @@ async fn a_crm_is_connected_through_its_authorization_page_tested_and_configured
     let connected = &list.body["data"][1]["integration"];
     assert_eq!(connected["status"], "connected");
     assert_eq!(connected["crm"]["field_updates"], "never");
+    assert!(
+        seen["visitorIdError"]
+            .as_str()
+            .unwrap()
+            .contains("is not a field API name"),
+        "{seen}"
+    );
+    assert_eq!(seen["visitorIdInvalid"], "true", "{seen}");
+    assert_eq!(seen["visitorIdFocused"], true, "{seen}");
+    assert_eq!(seen["visitorIdSaved"], true, "{seen}");
+    assert_eq!(connected["crm"]["visitor_id_field"], "concierge_visitor_id");
 }

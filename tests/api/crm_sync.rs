@@ -376,6 +376,45 @@ async fn custom_mappings_and_the_workflow_trigger_reach_hubspot_on_premium() {
 }
 
 #[tokio::test]
+async fn a_unique_visitor_id_property_keys_hubspots_upsert() {
+    let (fake, app, integration) = hubspot_connected().await;
+    fake.add_unique_property("concierge_visitor_id");
+    app.mutate(
+        "mutation($id: ID!) { updateIntegration(id: $id, input: {crm: {visitorIdField: \"concierge_visitor_id\"}}) {
+            integration { id } userErrors { message } } }",
+        json!({"id": integration}),
+        "updateIntegration",
+    )
+    .await;
+    // A contact made meanwhile (here while HubSpot was down) carries the visitor's id under another email: the
+    // upsert keyed by the id finds it, so no second contact is made.
+    fake.outage(1);
+    let (_, visitor) = conversation(
+        &app,
+        json!({"name": "Gus", "email": "gus@example.test"}),
+        "Hello",
+    )
+    .await;
+    fake.add_contact(
+        json!({"email": "old@example.test", "concierge_visitor_id": visitor}),
+        chrono::Utc::now(),
+    );
+    let runs = settled_runs(&app, &integration, 1).await;
+    assert_eq!(summary(&runs), ["contact_sync succeeded 0/1/0/0"]);
+    let contacts = fake.contacts();
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(
+        contacts[0].properties["concierge_visitor_id"],
+        visitor.as_str()
+    );
+    assert_eq!(contacts[0].properties["email"], "gus@example.test");
+    assert!(
+        fake.seen()
+            .contains(&"POST /crm/v3/objects/contacts/batch/upsert".to_owned())
+    );
+}
+
+#[tokio::test]
 async fn kill_9_during_a_sync_and_a_second_instance_lose_nothing_and_duplicate_nothing() {
     let (fake, app, integration) = hubspot_connected().await;
     // Each HubSpot answer takes a while, so the kill lands mid-sync.

@@ -339,3 +339,103 @@ async fn a_rotated_refresh_token_is_stored_at_once_and_used_for_the_next_refresh
     assert_eq!(salesforce.refreshes(), 3);
     assert_eq!(integration(&app, "salesforce").await["status"], "connected");
 }
+
+#[tokio::test]
+async fn a_visitor_id_field_makes_salesforce_upsert_contacts_and_several_matches_are_named() {
+    let (salesforce, zoho) = (FakeSalesforce::start().await, FakeZoho::start().await);
+    let app = app_with(&salesforce, &zoho).await;
+    let browser = Browser::signed_in(&app, "ada@acme.test", "ADMIN").await;
+    let (_, location) = connect(&browser, "SALESFORCE", json!({})).await;
+    assert_eq!(outcome(&location)["outcome"], "connected", "{location}");
+    let id = integration(&app, "salesforce").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    const FIELD: &str = "Concierge_Visitor_Id__c";
+    let changed = app
+        .put(
+            &format!("/api/v1/integrations/{id}"),
+            json!({"crm": {"visitor_id_field": FIELD}}),
+        )
+        .await;
+    assert_eq!(
+        changed.body["crm"]["visitor_id_field"], FIELD,
+        "{}",
+        changed.text
+    );
+
+    // The org has no such External ID field yet: the run fails and says what to create.
+    conversation(
+        &app,
+        json!({"name": "Ivy Lane", "email": "ivy@example.test"}),
+        "Hi",
+    )
+    .await;
+    let runs = settled(&app, &id, 1).await;
+    assert_eq!(runs[0]["status"], "failed", "{:#}", runs[0]);
+    assert_eq!(runs[0]["error_class"], "configuration");
+    assert!(
+        runs[0]["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("Salesforce has no External ID field Concierge_Visitor_Id__c on Contact"),
+        "{:#}",
+        runs[0]
+    );
+    assert!(salesforce.contacts().is_empty());
+
+    // With the field in place, a contact nobody has is created by an upsert keyed by the visitor's id.
+    salesforce.add_external_id_field(FIELD);
+    let (_, visitor) = conversation(
+        &app,
+        json!({"name": "Max Ode", "email": "max@example.test"}),
+        "Hi",
+    )
+    .await;
+    let runs = settled(&app, &id, 2).await;
+    assert_eq!(runs[1]["status"], "succeeded", "{:#}", runs[1]);
+    assert_eq!(runs[1]["records_created"], 1);
+    let contacts = salesforce.contacts();
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(contacts[0].fields[FIELD], visitor.as_str());
+    assert_eq!(contacts[0].fields["LastName"], "Ode");
+    let seen = salesforce.seen();
+    assert!(
+        seen.contains(&format!("PATCH Contact/{FIELD}/{{value}}")),
+        "{seen:#?}"
+    );
+    assert!(!seen.iter().any(|s| s == "POST Contact"), "{seen:#?}");
+
+    // Two contacts already carry a visitor's id (and no email matches): Salesforce answers 300 Multiple
+    // Choices, nothing is written, and the run names both records. The outage holds the first attempt while
+    // the duplicates are made.
+    salesforce.outage(1);
+    let (_, twin) = conversation(
+        &app,
+        json!({"name": "Tia", "email": "tia@example.test"}),
+        "Hi",
+    )
+    .await;
+    let at = chrono::Utc::now();
+    let one = salesforce.add_contact(json!({"LastName": "One", FIELD: twin}), at);
+    let two = salesforce.add_contact(json!({"LastName": "Two", FIELD: twin}), at);
+    let runs = settled(&app, &id, 3).await;
+    let run = &runs[2];
+    assert_eq!(run["status"], "failed", "{run:#}");
+    assert_eq!(run["error_class"], "multiple_matches");
+    let reason = run["outcome"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!(
+            "several Salesforce contacts ({one}, {two}) have the visitor id {twin}"
+        )),
+        "{reason}"
+    );
+    let statuses: Vec<Value> = run["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status_code"].clone())
+        .collect();
+    assert_eq!(statuses.last(), Some(&json!(300)), "{run:#}");
+    assert_eq!(salesforce.contacts().len(), 3, "nothing created");
+}

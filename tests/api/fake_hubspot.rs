@@ -1,6 +1,6 @@
 //! A loopback stand-in for HubSpot, following its documented wire format: the OAuth authorize page and token
 //! endpoint (`/oauth/v1/token`, 30-minute access tokens, `BAD_REFRESH_TOKEN`), refresh-token revocation, the
-//! account-info call, CRM v3 contacts (search, create with 409 on a taken email, batch upsert by email, read,
+//! account-info call, CRM v3 contacts (search, create with 409 on a taken email, batch upsert by email or a unique property, read,
 //! update), tickets with
 //! their associations, contact properties, and its error bodies (`{"status":"error","message","category"}`):
 //! 401 for an expired token, 429 with `X-HubSpot-RateLimit-*` headers, 400 `VALIDATION_ERROR`, 503 outages.
@@ -49,6 +49,8 @@ struct Inner {
     tickets: Vec<Record>,
     /// Contact properties defined beyond HubSpot's own.
     properties: Vec<String>,
+    /// The custom properties among them with `hasUniqueValue` (batch upserts may be keyed by them).
+    unique_properties: Vec<String>,
     /// Answer 503 to this many API calls first.
     outage: u32,
     next_id: u64,
@@ -189,6 +191,13 @@ impl FakeHubSpot {
 
     pub fn tickets(&self) -> Vec<Record> {
         self.inner.lock().unwrap().tickets.clone()
+    }
+
+    /// Defines a custom contact property with unique values, as a customer does in HubSpot's settings.
+    pub fn add_unique_property(&self, name: &str) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.properties.push(name.to_owned());
+        inner.unique_properties.push(name.to_owned());
     }
 
     pub fn properties(&self) -> Vec<String> {
@@ -755,8 +764,8 @@ async fn create_property(
     (StatusCode::CREATED, axum::Json(body)).into_response()
 }
 
-/// `POST /crm/v3/objects/contacts/batch/upsert` with `idProperty: email`: each input updates the contact with
-/// that email or creates one; `new` says which.
+/// `POST /crm/v3/objects/contacts/batch/upsert` with `idProperty` email or a unique-value custom property: each
+/// input updates the contact with that value or creates one; `new` says which.
 async fn upsert_contacts(
     State(fake): State<FakeHubSpot>,
     headers: HeaderMap,
@@ -769,23 +778,24 @@ async fn upsert_contacts(
     let mut inner = fake.inner.lock().unwrap();
     let mut results = Vec::new();
     for input in body["inputs"].as_array().cloned().unwrap_or_default() {
-        if input["idProperty"] != "email" {
+        let key = input["idProperty"].as_str().unwrap_or_default().to_owned();
+        if key != "email" && !inner.unique_properties.contains(&key) {
             return hubspot_error(
                 StatusCode::BAD_REQUEST,
                 "VALIDATION_ERROR",
-                "idProperty must be a unique property",
+                &format!("{key} is not a unique identifier property"),
             );
         }
-        let email = input["id"].as_str().unwrap_or_default().to_owned();
+        let id = input["id"].as_str().unwrap_or_default().to_owned();
         let properties = input["properties"].as_object().cloned().unwrap_or_default();
         if let Some(refusal) = unknown_property(&inner, &properties, &CONTACT_PROPERTIES) {
             return refusal;
         }
         let existing = inner.contacts.iter().position(|c| {
             c.properties
-                .get("email")
+                .get(&key)
                 .and_then(Value::as_str)
-                .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+                .is_some_and(|e| e.eq_ignore_ascii_case(&id))
         });
         let (record, new) = match existing {
             Some(index) => {
@@ -797,7 +807,7 @@ async fn upsert_contacts(
             None => {
                 inner.next_id += 1;
                 let mut properties = properties;
-                properties.insert("email".to_owned(), Value::String(email));
+                properties.insert(key.clone(), Value::String(id.clone()));
                 let record = Record {
                     id: format!("{}", 1000 + inner.next_id),
                     properties,

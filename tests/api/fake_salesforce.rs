@@ -1,8 +1,9 @@
 //! A loopback stand-in for Salesforce, following its documented wire format: the web-server OAuth flow with PKCE
 //! (`/services/oauth2/authorize`, `/token` answering `instance_url` and no `expires_in`, `/revoke`), the REST API's
-//! limits, a SOQL query over contacts, sObject create, read and update of contacts and cases, and its error
-//! bodies (`[{"message","errorCode","fields"}]`): `INVALID_SESSION_ID` for an expired session,
-//! `REQUIRED_FIELD_MISSING`, `REQUEST_LIMIT_EXCEEDED` and 503 outages.
+//! limits, a SOQL query over contacts, sObject create, read and update of contacts and cases, the upsert of a
+//! contact by an External ID field (`300 Multiple Choices` with the matching records when several carry the
+//! value), and its error bodies (`[{"message","errorCode","fields"}]`): `INVALID_SESSION_ID` for an expired
+//! session, `REQUIRED_FIELD_MISSING`, `REQUEST_LIMIT_EXCEEDED` and 503 outages.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -50,6 +51,8 @@ struct Inner {
     rotate: bool,
     /// Refresh grants answered.
     refreshes: usize,
+    /// The Contact fields marked External ID (upserts are keyed by them).
+    external_ids: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -76,6 +79,10 @@ impl FakeSalesforce {
             .route(
                 &format!("{data}/sobjects/{{object}}/{{id}}"),
                 get(read).patch(update),
+            )
+            .route(
+                &format!("{data}/sobjects/{{object}}/{{field}}/{{value}}"),
+                axum::routing::patch(upsert),
             )
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
@@ -115,6 +122,15 @@ impl FakeSalesforce {
             modified_at,
         });
         id
+    }
+
+    /// Marks a Contact field External ID, as an admin does in Setup.
+    pub fn add_external_id_field(&self, field: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .external_ids
+            .push(field.to_owned());
     }
 
     pub fn contacts(&self) -> Vec<Record> {
@@ -534,5 +550,89 @@ async fn update(
             "The requested resource does not exist",
             &[],
         ),
+    }
+}
+
+/// `PATCH /sobjects/Contact/{externalIdField}/{value}`: updates the one contact carrying the value (200,
+/// `created: false`), creates one when none does (201, `created: true`), and changes nothing when several do
+/// (300 with the matching records' URLs). An unknown field is a 404; the field or `Id` in the body a 400.
+async fn upsert(
+    State(fake): State<FakeSalesforce>,
+    headers: HeaderMap,
+    Path((object, field, value)): Path<(String, String, String)>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    fake.note(format!("PATCH {object}/{field}/{{value}}"));
+    if let Some(refusal) = authenticate(&fake, &headers) {
+        return refusal;
+    }
+    let mut fields = body.as_object().cloned().unwrap_or_default();
+    let mut inner = fake.inner.lock().unwrap();
+    if object != "Contact" || !inner.external_ids.contains(&field) {
+        return errors(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            &format!("Provided external ID field does not exist or is not accessible: {field}"),
+            &[],
+        );
+    }
+    if fields.contains_key("Id") || fields.contains_key(&field) {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            &format!("Unable to create/update fields: {field}. The external ID belongs in the URL"),
+            &[field.as_str()],
+        );
+    }
+    let matching: Vec<usize> = inner
+        .contacts
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.fields.get(&field).and_then(Value::as_str) == Some(value.as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    match matching.as_slice() {
+        [] => {
+            if !fields.contains_key("LastName") {
+                return errors(
+                    StatusCode::BAD_REQUEST,
+                    "REQUIRED_FIELD_MISSING",
+                    "Required fields are missing: [LastName]",
+                    &["LastName"],
+                );
+            }
+            inner.next += 1;
+            let id = format!("003{:015}", inner.next);
+            fields.insert(field, Value::String(value));
+            inner.contacts.push(Record {
+                id: id.clone(),
+                fields,
+                modified_at: chrono::Utc::now(),
+            });
+            (
+                StatusCode::CREATED,
+                axum::Json(json!({"id": id, "success": true, "errors": [], "created": true})),
+            )
+                .into_response()
+        }
+        [one] => {
+            let record = &mut inner.contacts[*one];
+            record.fields.extend(fields);
+            record.modified_at = chrono::Utc::now();
+            axum::Json(json!({"id": record.id, "success": true, "errors": [], "created": false}))
+                .into_response()
+        }
+        several => {
+            let urls: Vec<String> = several
+                .iter()
+                .map(|i| {
+                    format!(
+                        "/services/data/{VERSION}/sobjects/Contact/{}",
+                        inner.contacts[*i].id
+                    )
+                })
+                .collect();
+            (StatusCode::MULTIPLE_CHOICES, axum::Json(json!(urls))).into_response()
+        }
     }
 }

@@ -566,7 +566,8 @@ async fn plans_roles_and_keys_decide_who_connects_and_what_settings_are_allowed(
 
     // Settings: validated field by field, custom mappings on premium.
     let update = "mutation($id: ID!, $crm: CrmSettingsInput!) { updateIntegration(id: $id, input: {crm: $crm}) {
-        integration { crm { contactMatching fieldUpdates caseCreation workflowTrigger fieldMappings { source object field } } }
+        integration { crm { contactMatching fieldUpdates caseCreation workflowTrigger visitorIdField
+            fieldMappings { source object field } } }
         userErrors { field message code } } }";
     let bad = app
         .user_error(
@@ -582,16 +583,26 @@ async fn plans_roles_and_keys_decide_who_connects_and_what_settings_are_allowed(
         json!(["input", "crm", "fieldMappings", "1", "field"])
     );
     assert_eq!(bad["code"], "BAD_USER_INPUT");
+    let bad_key = app
+        .user_error(
+            update,
+            json!({"id": id, "crm": {"visitorIdField": "Visitor Id"}}),
+            "updateIntegration",
+        )
+        .await;
+    assert_eq!(bad_key["field"], json!(["input", "crm", "visitorIdField"]));
     let changed = app
         .mutate(
             update,
             json!({"id": id, "crm": {"contactMatching": "EMAIL_THEN_PHONE", "fieldUpdates": "NEVER",
                 "caseCreation": ["HANDOFF", "FORM_SUBMISSION"], "workflowTrigger": true,
-                "fieldMappings": [{"source": "PAGE_URL", "object": "CONTACT", "field": "website"}]}}),
+                "fieldMappings": [{"source": "PAGE_URL", "object": "CONTACT", "field": "website"}],
+                "visitorIdField": " concierge_visitor_id "}}),
             "updateIntegration",
         )
         .await;
     let crm = &changed["integration"]["crm"];
+    assert_eq!(crm["visitorIdField"], "concierge_visitor_id");
     assert_eq!(crm["contactMatching"], "EMAIL_THEN_PHONE");
     assert_eq!(crm["fieldUpdates"], "NEVER");
     assert_eq!(crm["caseCreation"], json!(["HANDOFF", "FORM_SUBMISSION"]));
@@ -624,6 +635,23 @@ async fn plans_roles_and_keys_decide_who_connects_and_what_settings_are_allowed(
         "{}",
         reply.text
     );
+    let other_key: Reply = app
+        .graphql(
+            update,
+            json!({"id": id, "crm": {"visitorIdField": "Concierge_Id__c"}}),
+        )
+        .await;
+    assert_eq!(
+        other_key.graphql_code(),
+        "PLAN_UPGRADE_REQUIRED",
+        "{}",
+        other_key.text
+    );
+    assert!(
+        other_key.text.contains("a visitor id field"),
+        "{}",
+        other_key.text
+    );
     let rest = app
         .put(
             &format!("/api/v1/integrations/{id}"),
@@ -633,6 +661,16 @@ async fn plans_roles_and_keys_decide_who_connects_and_what_settings_are_allowed(
     assert_eq!(rest.status, StatusCode::OK, "{}", rest.text);
     assert_eq!(rest.body["crm"]["field_updates"], "always");
     assert_eq!(rest.body["crm"]["field_mappings"][0]["field"], "website");
+    assert_eq!(rest.body["crm"]["visitor_id_field"], "concierge_visitor_id");
+    // Going back to the default needs no plan: an empty string clears the field.
+    let cleared = app
+        .put(
+            &format!("/api/v1/integrations/{id}"),
+            json!({"crm": {"visitor_id_field": ""}}),
+        )
+        .await;
+    assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.text);
+    assert_eq!(cleared.body["crm"]["visitor_id_field"], Value::Null);
     let rest_bad = app
         .put(
             &format!("/api/v1/integrations/{id}"),
@@ -685,8 +723,8 @@ async fn plans_roles_and_keys_decide_who_connects_and_what_settings_are_allowed(
         .await;
     assert_eq!(
         audit.body["data"].as_array().unwrap().len(),
-        2,
-        "{}",
+        3,
+        "the premium settings, the field updates, the cleared visitor id field: {}",
         audit.text
     );
 }

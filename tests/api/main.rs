@@ -31,6 +31,7 @@ mod integrations;
 mod knowledge_base;
 mod members;
 mod openapi;
+mod pacing;
 mod peers;
 mod plans;
 mod query_cost;

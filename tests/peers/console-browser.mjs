@@ -473,6 +473,22 @@ const scenarios = {
     seen.saved = (await saved.count()) > 0;
     seen.saveProblems = (await refused.count()) ? await refused.allInnerTexts() : [];
 
+    // The visitor id field (premium): a name that is no field's API name is refused beside the field and focused;
+    // a proper one is saved.
+    const key = settings.getByTestId("crm-visitor-id-field");
+    await key.fill("visitor id");
+    await settings.getByTestId("crm-save").click();
+    const keyError = settings.locator(`[id="${await key.getAttribute("id")}-error"]`);
+    await keyError.waitFor({ timeout: 15000 });
+    seen.visitorIdError = await keyError.innerText();
+    seen.visitorIdInvalid = await key.getAttribute("aria-invalid");
+    seen.visitorIdFocused = await key.evaluate((el) => el === document.activeElement);
+    await key.fill("concierge_visitor_id");
+    await settings.getByTestId("crm-save").click();
+    await saved.or(refused).first().waitFor({ timeout: 15000 });
+    seen.visitorIdSaved = (await saved.count()) > 0;
+    await settings.screenshot({ path: `${job.out}/console-integrations-settings.png` });
+
     await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 10000 });
     await check(page, "integrations-saved", found);
     await context.close();

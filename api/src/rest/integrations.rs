@@ -166,6 +166,10 @@ pub struct CrmSettingsJson {
     pub field_mappings: Option<Vec<FieldMappingJson>>,
     /// Whether the "AI Assistant Interaction" contact property is set for HubSpot workflows (premium).
     pub workflow_trigger: Option<bool>,
+    /// A unique contact field holding the visitor's id (a Salesforce External ID field, a HubSpot unique-value
+    /// property, a Zoho unique field), so that contacts are created by an upsert on it (premium); an empty
+    /// string clears it.
+    pub visitor_id_field: Option<String>,
 }
 
 /// One value written to one CRM field.
@@ -202,6 +206,7 @@ impl From<crm::CrmSettings> for CrmSettingsJson {
                     .collect(),
             ),
             workflow_trigger: Some(s.workflow_trigger),
+            visitor_id_field: s.visitor_id_field,
         }
     }
 }
@@ -447,6 +452,7 @@ async fn update(
                     .collect()
             }),
             workflow_trigger: c.workflow_trigger,
+            visitor_id_field: c.visitor_id_field.map(Some),
         }),
     };
     Ok(Json(

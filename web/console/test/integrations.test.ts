@@ -106,6 +106,7 @@ const defaults: CrmValues = {
   caseCreation: ["HANDOFF"],
   fieldMappings: [],
   workflowTrigger: false,
+  visitorIdField: "",
 };
 
 test("saving sends only what changed, so a basic change never asks for the advanced plan", () => {
@@ -127,6 +128,15 @@ test("saving sends only what changed, so a basic change never asks for the advan
     },
   );
   assert.deepEqual(crmChanges(defaults, { ...defaults, caseCreation: [] }), { caseCreation: [] });
+});
+
+test("the visitor id field is sent trimmed when it changed, and null when emptied", () => {
+  assert.deepEqual(crmChanges(defaults, { ...defaults, visitorIdField: " Concierge_Id__c " }), {
+    visitorIdField: "Concierge_Id__c",
+  });
+  const set: CrmValues = { ...defaults, visitorIdField: "Concierge_Id__c" };
+  assert.deepEqual(crmChanges(set, { ...set, visitorIdField: "Concierge_Id__c " }), {});
+  assert.deepEqual(crmChanges(set, { ...set, visitorIdField: "  " }), { visitorIdField: null });
 });
 
 test("mappings are sent whole, trimmed and in the table's order, when any of them changed", () => {

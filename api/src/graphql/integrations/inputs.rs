@@ -1,6 +1,6 @@
 //! The inputs of the integrations' mutations.
 
-use async_graphql::InputObject;
+use async_graphql::{InputObject, MaybeUndefined};
 
 use crate::graphql::integrations::{
     CrmCaseTrigger, CrmContactMatching, CrmFieldMapping, CrmFieldUpdates, IntegrationProviderKey,
@@ -54,6 +54,10 @@ pub struct CrmSettingsInput {
     pub field_mappings: Option<Vec<CrmFieldMapping>>,
     /// Whether to set the "AI Assistant Interaction" contact property for HubSpot workflows (premium).
     pub workflow_trigger: Option<bool>,
+    /// A unique contact field that holds the visitor's id (a Salesforce External ID field, a HubSpot
+    /// unique-value property, a Zoho CRM unique field), so that contacts are created by an upsert on it and the
+    /// CRM itself refuses a second contact for one visitor (premium); null or an empty string clears it.
+    pub visitor_id_field: MaybeUndefined<String>,
 }
 
 /// Changes to an integration.

@@ -6,7 +6,7 @@ mod inputs;
 pub use enums::*;
 pub use inputs::*;
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 
 use crate::graphql::enums::Plan;
 use crate::graphql::loaders::{ConversationKey, MemberKey, load_opt};
@@ -212,6 +212,11 @@ impl CrmSettings {
     /// workflows to trigger on (premium).
     async fn workflow_trigger(&self) -> bool {
         self.0.workflow_trigger
+    }
+    /// The unique contact field that holds the visitor's id, by which contacts are upserted (premium); null
+    /// when contacts are created plainly.
+    async fn visitor_id_field(&self) -> Option<&str> {
+        self.0.visitor_id_field.as_deref()
     }
 }
 
@@ -503,6 +508,11 @@ impl IntegrationMutation {
                         .collect()
                 }),
                 workflow_trigger: crm.workflow_trigger,
+                visitor_id_field: match crm.visitor_id_field {
+                    MaybeUndefined::Undefined => None,
+                    MaybeUndefined::Null => Some(None),
+                    MaybeUndefined::Value(field) => Some(Some(field)),
+                },
             }),
         };
         let result = svc::update(db, principal, &id, input).await;

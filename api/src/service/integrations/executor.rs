@@ -2,13 +2,11 @@
 //! expiry and once on 401, paces each connection, reads the vendor's rate-limit answers, and records every call.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Duration;
 use entities::{integration, integration_call};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use sea_orm::{ActiveModelTrait, Set};
@@ -22,6 +20,7 @@ use crate::ids::{Kind, new_id};
 use crate::secrets::Sealer;
 use crate::service::integrations::credentials::Connection;
 use crate::service::integrations::endpoints::Endpoints;
+use crate::service::integrations::pacing::Pacer;
 use crate::service::integrations::providers::{self, Provider, TokenHeader};
 use crate::service::now;
 
@@ -211,7 +210,7 @@ pub struct Vendors {
     pub settings: Arc<Settings>,
     pub endpoints: Endpoints,
     pub(super) client: reqwest::Client,
-    limiters: HashMap<&'static str, DefaultKeyedRateLimiter<String>>,
+    pacer: Pacer,
     pub(super) refreshing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Where browsers reach this server: redirect URIs are built on it.
     pub public_url: Arc<str>,
@@ -231,6 +230,7 @@ impl Vendors {
         sealer: Arc<Sealer>,
         settings: Arc<Settings>,
         public_url: Arc<str>,
+        redis: Option<redis::aio::ConnectionManager>,
     ) -> anyhow::Result<Self> {
         let endpoints = Endpoints::parse(settings.provider_base_urls.as_deref())?;
         let timeout = StdDuration::from_secs(settings.integration_timeout_secs.max(1));
@@ -242,20 +242,14 @@ impl Vendors {
             .no_proxy()
             .dns_resolver(egress::guarded_resolver(settings.egress_allow.clone()))
             .build()?;
-        let limiters = providers::PROVIDERS
-            .iter()
-            .map(|p| {
-                let rate = NonZeroU32::new(p.requests_per_second).unwrap_or(NonZeroU32::MIN);
-                (p.key, RateLimiter::keyed(Quota::per_second(rate)))
-            })
-            .collect();
+        let pacer = Pacer::new(providers::PROVIDERS, redis);
         Ok(Self {
             db,
             sealer,
             settings,
             endpoints,
             client,
-            limiters,
+            pacer,
             refreshing: Mutex::default(),
             public_url,
         })
@@ -376,9 +370,7 @@ impl Vendors {
         if !call.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&call.query);
         }
-        if let Some(limiter) = self.limiters.get(provider.key) {
-            limiter.until_key_ready(&connection.model.id).await;
-        }
+        self.pacer.until_ready(provider, &connection.model.id).await;
         let mut request = self.client.request(call.method.clone(), url);
         request = request.header("accept", "application/json");
         let credentials = &connection.credentials;

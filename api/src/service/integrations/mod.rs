@@ -11,6 +11,7 @@ pub mod endpoints;
 pub mod executor;
 pub mod jobs;
 pub mod links;
+pub mod pacing;
 pub mod providers;
 pub mod runs;
 pub mod tokens;

@@ -83,6 +83,7 @@ export const IntegrationView = graphql(`
         field
       }
       workflowTrigger
+      visitorIdField
     }
     createdAt
     updatedAt
@@ -429,6 +430,8 @@ export interface CrmValues {
   caseCreation: CrmCaseTrigger[];
   fieldMappings: { source: CrmMappingSource; object: CrmObject; field: string }[];
   workflowTrigger: boolean;
+  /** The unique contact field holding the visitor's id; empty when contacts are created plainly. */
+  visitorIdField: string;
 }
 
 function sameSet<T>(a: readonly T[], b: readonly T[]): boolean {
@@ -465,6 +468,8 @@ export function crmChanges(before: CrmValues, after: CrmValues): CrmSettingsInpu
     );
   }
   if (after.workflowTrigger !== before.workflowTrigger) input.workflowTrigger = after.workflowTrigger;
+  const key = after.visitorIdField.trim();
+  if (key !== before.visitorIdField.trim()) input.visitorIdField = key === "" ? null : key;
   return input;
 }
 

@@ -145,18 +145,22 @@ pub async fn get_contact(
     Ok(remote(&answer.success(connection.provider)?.body))
 }
 
-/// Creates the visitor's contact. With an email, `POST /crm/v3/objects/contacts/batch/upsert` keyed by it: a
-/// contact made meanwhile with that email (by a retry, another job, a person) is updated, never duplicated, and
-/// `new` says which. Without one, `POST /crm/v3/objects/contacts`, where a 409 "Contact already exists.
+/// Creates the visitor's contact. With a visitor id property (`key`, a unique-value property) or an email,
+/// `POST /crm/v3/objects/contacts/batch/upsert` keyed by it: a contact made meanwhile with that value (by a
+/// retry, another job, a person) is updated, never duplicated, and `new` says which. Without one, `POST /crm/v3/objects/contacts`, where a 409 "Contact already exists.
 /// Existing ID: …" answers that contact.
 pub async fn create_contact(
     vendors: &Vendors,
     connection: &mut Connection,
     job_id: Option<&str>,
     fields: &Map<String, Value>,
+    key: Option<&str>,
 ) -> Result<Created, Failure> {
-    if let Some(email) = fields.get("email").and_then(Value::as_str) {
-        let body = json!({"inputs": [{"idProperty": "email", "id": email, "properties": fields}]});
+    let unique = key
+        .and_then(|k| Some((k, fields.get(k)?.as_str()?)))
+        .or_else(|| Some(("email", fields.get("email")?.as_str()?)));
+    if let Some((property, id)) = unique {
+        let body = json!({"inputs": [{"idProperty": property, "id": id, "properties": fields}]});
         let answer = vendors
             .call(
                 connection,

@@ -87,6 +87,19 @@ fn soql_literal(value: &str) -> String {
     format!("'{escaped}'")
 }
 
+/// `value` as one segment of a URL path: unreserved characters kept, every other byte percent-encoded.
+fn path_segment(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn sobject(name: &str) -> String {
     format!("{{api_base}}/services/data/{API_VERSION}/sobjects/{name}")
 }
@@ -171,25 +184,75 @@ fn created_id(answer: &Value, what: &str) -> Result<String, Failure> {
         .ok_or_else(|| Failure::Vendor(format!("Salesforce created a {what} without an id")))
 }
 
-/// `POST /sobjects/Contact`. `LastName` is required: the email's name, or "Website visitor", stands in for a
-/// visitor who gave none.
+/// `POST /sobjects/Contact`, or with a visitor id field (`key`, an External ID field holding the visitor's id)
+/// `PATCH /sobjects/Contact/{key}/{visitor id}`: an upsert that Salesforce itself keeps to one contact per visitor,
+/// answering `300 Multiple Choices` when several contacts already carry the id. `LastName` is required: the
+/// email's name, or "Website visitor", stands in for a visitor who gave none.
 pub async fn create_contact(
     vendors: &Vendors,
     connection: &mut Connection,
     job_id: Option<&str>,
     fields: &Map<String, Value>,
+    key: Option<&str>,
 ) -> Result<Created, Failure> {
     let mut fields = fields.clone();
     require_last_name(&mut fields, "LastName", "Email");
+    let Some((key, value)) = key.and_then(|k| Some((k, fields.remove(k)?))) else {
+        let answer = vendors
+            .call(
+                connection,
+                job_id,
+                &Call::post(sobject("Contact"), Value::Object(fields)),
+            )
+            .await?
+            .success(connection.provider)?;
+        return Ok(Created::New(created_id(&answer.body, "contact")?));
+    };
+    let value = value
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| value.to_string());
+    let path = format!("{}/{key}/{}", sobject("Contact"), path_segment(&value));
     let answer = vendors
         .call(
             connection,
             job_id,
-            &Call::post(sobject("Contact"), Value::Object(fields)),
+            &Call::new(reqwest::Method::PATCH, path).json(Value::Object(fields)),
         )
-        .await?
-        .success(connection.provider)?;
-    Ok(Created::New(created_id(&answer.body, "contact")?))
+        .await?;
+    match answer.status {
+        300 => {
+            let ids: Vec<&str> = answer
+                .body
+                .as_array()
+                .map(|urls| {
+                    urls.iter()
+                        .filter_map(Value::as_str)
+                        .filter_map(|url| url.rsplit('/').next())
+                        .collect()
+                })
+                .unwrap_or_default();
+            Err(Failure::MultipleMatches(format!(
+                "several Salesforce contacts ({}) have the visitor id {value} in {key}: merge them in Salesforce",
+                ids.join(", ")
+            )))
+        }
+        404 => Err(Failure::Configuration(format!(
+            "Salesforce has no External ID field {key} on Contact that this connection may write: create it \
+             (Setup → Object Manager → Contact → Fields), or clear the visitor id field in the settings"
+        ))),
+        _ => {
+            let answer = answer.success(connection.provider)?;
+            let id = created_id(&answer.body, "contact")?;
+            Ok(
+                if answer.status == 201 || answer.body.get("created") == Some(&Value::Bool(true)) {
+                    Created::New(id)
+                } else {
+                    Created::Existing(id)
+                },
+            )
+        }
+    }
 }
 
 async fn patch(
@@ -267,6 +330,12 @@ pub async fn update_case(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_segments_keep_ids_and_encode_the_rest() {
+        assert_eq!(path_segment("vis_01ABC-x.y~z"), "vis_01ABC-x.y~z");
+        assert_eq!(path_segment("a/b c?é"), "a%2Fb%20c%3F%C3%A9");
+    }
 
     #[test]
     fn soql_literals_cannot_break_out_of_their_quotes() {

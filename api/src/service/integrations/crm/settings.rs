@@ -101,6 +101,10 @@ pub struct CrmSettings {
     /// HubSpot: the contact property "AI Assistant Interaction" is created when missing and set at each
     /// interaction, for workflows to trigger on.
     pub workflow_trigger: bool,
+    /// A unique field of the CRM's contact that holds the visitor's id here (an External ID field in
+    /// Salesforce, a unique-value property in HubSpot, a unique field in Zoho CRM): contacts are then created
+    /// by an upsert on it, so that the CRM itself refuses a second contact for one visitor.
+    pub visitor_id_field: Option<String>,
 }
 
 impl Default for CrmSettings {
@@ -112,6 +116,7 @@ impl Default for CrmSettings {
             case_creation: vec![CaseTrigger::Handoff],
             field_mappings: Vec::new(),
             workflow_trigger: false,
+            visitor_id_field: None,
         }
     }
 }
@@ -125,6 +130,8 @@ pub struct CrmSettingsPatch {
     pub case_creation: Option<Vec<CaseTrigger>>,
     pub field_mappings: Option<Vec<FieldMapping>>,
     pub workflow_trigger: Option<bool>,
+    /// `Some(None)` clears the field.
+    pub visitor_id_field: Option<Option<String>>,
 }
 
 /// The most field mappings one connection has.
@@ -164,6 +171,12 @@ impl CrmSettings {
         if let Some(v) = patch.workflow_trigger {
             next.workflow_trigger = v;
         }
+        if let Some(field) = patch.visitor_id_field {
+            next.visitor_id_field = match field.map(|f| f.trim().to_owned()) {
+                Some(field) if !field.is_empty() => Some(api_name(field, "crm.visitor_id_field")?),
+                _ => None,
+            };
+        }
         Ok(next)
     }
 
@@ -191,6 +204,11 @@ impl CrmSettings {
         {
             parts.push("workflow triggers");
         }
+        if self.visitor_id_field != before.visitor_id_field
+            && self.visitor_id_field != default.visitor_id_field
+        {
+            parts.push("a visitor id field");
+        }
         parts
     }
 }
@@ -206,27 +224,8 @@ fn validate_mappings(mappings: Vec<FieldMapping>) -> ApiResult<Vec<FieldMapping>
     let mut out: Vec<FieldMapping> = Vec::with_capacity(mappings.len());
     for (index, mut mapping) in mappings.into_iter().enumerate() {
         let path = format!("crm.field_mappings[{index}].field");
-        mapping.field = mapping.field.trim().to_owned();
+        mapping.field = api_name(mapping.field.trim().to_owned(), &path)?;
         let field = &mapping.field;
-        if field.is_empty() || field.len() > FIELD_MAX {
-            return Err(ApiError::validation(
-                &path,
-                format!("must be the field's API name, 1 to {FIELD_MAX} characters"),
-            ));
-        }
-        if !field.starts_with(|c: char| c.is_ascii_alphabetic())
-            || !field
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-        {
-            return Err(ApiError::validation(
-                &path,
-                format!(
-                    "{field:?} is not a field API name: letters, digits, `_` and `.`, starting with a letter \
-                     (such as Description or Custom_Field__c)"
-                ),
-            ));
-        }
         if out
             .iter()
             .any(|m| m.object == mapping.object && m.field.eq_ignore_ascii_case(field))
@@ -239,6 +238,31 @@ fn validate_mappings(mappings: Vec<FieldMapping>) -> ApiResult<Vec<FieldMapping>
         out.push(mapping);
     }
     Ok(out)
+}
+
+/// `field` when it is shaped like a field's API name (`Description`, `Custom_Field__c`), else a validation error
+/// at `path`.
+fn api_name(field: String, path: &str) -> ApiResult<String> {
+    if field.is_empty() || field.len() > FIELD_MAX {
+        return Err(ApiError::validation(
+            path,
+            format!("must be the field's API name, 1 to {FIELD_MAX} characters"),
+        ));
+    }
+    if !field.starts_with(|c: char| c.is_ascii_alphabetic())
+        || !field
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    {
+        return Err(ApiError::validation(
+            path,
+            format!(
+                "{field:?} is not a field API name: letters, digits, `_` and `.`, starting with a letter \
+                 (such as Description or Custom_Field__c)"
+            ),
+        ));
+    }
+    Ok(field)
 }
 
 #[cfg(test)]
@@ -266,6 +290,39 @@ mod tests {
             })
             .unwrap();
         assert_eq!(custom.advanced_parts().len(), 2);
+    }
+
+    #[test]
+    fn a_visitor_id_field_is_an_api_name_needs_premium_and_clears_when_empty() {
+        let settings = CrmSettings::default();
+        let set = settings
+            .patched(CrmSettingsPatch {
+                visitor_id_field: Some(Some(" Concierge_Id__c ".to_owned())),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(set.visitor_id_field.as_deref(), Some("Concierge_Id__c"));
+        assert_eq!(set.advanced_changes(&settings), ["a visitor id field"]);
+        let bad = settings
+            .patched(CrmSettingsPatch {
+                visitor_id_field: Some(Some("id; drop".to_owned())),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert!(
+            matches!(&bad, ApiError::Validation { field, .. } if field == "crm.visitor_id_field"),
+            "{bad:?}"
+        );
+        for clear in [None, Some(String::new())] {
+            let cleared = set
+                .patched(CrmSettingsPatch {
+                    visitor_id_field: Some(clear),
+                    ..Default::default()
+                })
+                .unwrap();
+            assert_eq!(cleared.visitor_id_field, None);
+            assert!(cleared.advanced_changes(&set).is_empty());
+        }
     }
 
     #[test]

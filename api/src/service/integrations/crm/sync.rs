@@ -45,6 +45,7 @@ pub async fn run(
         let basic = CrmSettings::default();
         settings.field_mappings = basic.field_mappings;
         settings.workflow_trigger = basic.workflow_trigger;
+        settings.visitor_id_field = basic.visitor_id_field;
     }
     let mut done = Done::default();
     let visitor_id = job.visitor_id.as_deref().unwrap_or(&job.subject);
@@ -112,6 +113,12 @@ impl Sync<'_> {
             &self.settings.field_mappings,
             CrmObject::Contact,
         );
+        if let Some(field) = &self.settings.visitor_id_field {
+            fields.insert(
+                field.clone(),
+                Value::String(self.subject.visitor.id.clone()),
+            );
+        }
         if self.workflow_trigger(provider) {
             fields.insert(
                 hubspot::INTERACTION_PROPERTY.to_owned(),
@@ -213,7 +220,13 @@ impl Sync<'_> {
             None => {
                 match vendor!(
                     connection,
-                    create_contact(self.vendors, connection, self.job(), &fields)
+                    create_contact(
+                        self.vendors,
+                        connection,
+                        self.job(),
+                        &fields,
+                        self.settings.visitor_id_field.as_deref()
+                    )
                 )? {
                     Created::New(id) => {
                         links::put(

@@ -169,21 +169,22 @@ pub async fn get_contact(
         .and_then(remote))
 }
 
-/// `POST /crm/v2/Contacts/upsert` with `duplicate_check_fields`: a contact with the same email (or phone) made
-/// meanwhile is updated instead of duplicated. `Last_Name` is required: the email's name, or "Website visitor",
+/// `POST /crm/v2/Contacts/upsert` with `duplicate_check_fields`: a contact with the same visitor id (in the
+/// unique field `key`, when set), else email (or phone), made meanwhile is updated instead of duplicated. `Last_Name` is required: the email's name, or "Website visitor",
 /// stands in.
 pub async fn create_contact(
     vendors: &Vendors,
     connection: &mut Connection,
     job_id: Option<&str>,
     fields: &Map<String, Value>,
+    key: Option<&str>,
 ) -> Result<Created, Failure> {
     let mut fields = fields.clone();
     require_last_name(&mut fields, "Last_Name", "Email");
-    let check = if fields.contains_key("Email") {
-        "Email"
-    } else {
-        "Phone"
+    let check = match key {
+        Some(key) if fields.contains_key(key) => key,
+        _ if fields.contains_key("Email") => "Email",
+        _ => "Phone",
     };
     let body = json!({
         "data": [fields],
