@@ -668,7 +668,7 @@ async fn a_crm_is_connected_through_its_authorization_page_tested_and_configured
     assert_clean(&seen, &["integrations-saved"]);
     assert_eq!(
         seen["providers"],
-        json!(["Salesforce", "HubSpot", "Zoho CRM"]),
+        json!(["Salesforce", "HubSpot", "Zoho CRM", "Zendesk"]),
         "{seen}"
     );
     assert_eq!(
@@ -703,4 +703,62 @@ async fn a_crm_is_connected_through_its_authorization_page_tested_and_configured
     assert_eq!(seen["visitorIdFocused"], true, "{seen}");
     assert_eq!(seen["visitorIdSaved"], true, "{seen}");
     assert_eq!(connected["crm"]["visitor_id_field"], "concierge_visitor_id");
+}
+
+#[tokio::test]
+async fn a_help_desk_is_connected_with_an_api_token_and_configured_in_the_console() {
+    let zendesk = crate::fake_zendesk::FakeZendesk::start().await;
+    let base_urls = zendesk.base_urls();
+    let app = crate::helpers::spawn_app_with(move |settings| {
+        settings.provider_base_urls = Some(base_urls);
+        settings.egress_allow = Some("127.0.0.1/32".to_owned());
+    })
+    .await;
+    member_with_password(&app, "adam@acme.test", "ADMIN").await;
+    let seen = drive(
+        &app,
+        json!({"scenario": "helpdesk", "email": "adam@acme.test"}),
+    )
+    .await;
+    assert_clean(&seen, &["helpdesk-saved"]);
+    assert!(
+        seen["tokenError"]
+            .as_str()
+            .unwrap()
+            .contains("Couldn't authenticate you"),
+        "{seen}"
+    );
+    assert_eq!(seen["tokenFocused"], true, "{seen}");
+    assert_eq!(
+        seen["notice"], "Connected to Zendesk acme as Ada Agent (admin)",
+        "{seen}"
+    );
+    assert!(
+        seen["intentsError"]
+            .as_str()
+            .unwrap()
+            .contains("name at least one intent"),
+        "{seen}"
+    );
+    assert_eq!(seen["saved"], true, "{seen}");
+    assert_eq!(seen["phoneOverflow"], false, "{seen}");
+    let list = app.get("/api/v1/integrations").await;
+    let zendesk_entry = list.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["key"] == "zendesk")
+        .unwrap();
+    let helpdesk = &zendesk_entry["integration"]["helpdesk"];
+    assert_eq!(
+        helpdesk["intents"],
+        json!(["refund", "cancel"]),
+        "{helpdesk}"
+    );
+    assert_eq!(helpdesk["default_type"], "problem");
+    assert_eq!(helpdesk["tags"], json!(["web", "vip"]));
+    assert_eq!(
+        helpdesk["priority_keywords"],
+        json!([{"keyword": "outage", "priority": "urgent"}])
+    );
 }

@@ -121,7 +121,7 @@ fn query_of(path: &str) -> std::collections::HashMap<String, String> {
         .collect()
 }
 
-const LIST: &str = "{ integrations { key name category includedInPlan requiredPlan configured redirectUri
+const LIST: &str = "{ integrations { key name category includedInPlan requiredPlan configured redirectUri authMethods
     integration { id status lastError account { name value } crm { contactMatching caseCreation fieldMappings { field } } } } }";
 
 fn hubspot_entry(list: &Value) -> Value {
@@ -158,9 +158,18 @@ async fn every_provider_is_listed_with_its_plan_its_configuration_and_the_redire
         .iter()
         .map(|p| p["key"].as_str().unwrap())
         .collect();
-    assert_eq!(keys, ["SALESFORCE", "HUBSPOT", "ZOHO"]);
+    assert_eq!(keys, ["SALESFORCE", "HUBSPOT", "ZOHO", "ZENDESK"]);
     for provider in providers {
-        assert_eq!(provider["category"], "CRM");
+        let crm = provider["key"] != "ZENDESK";
+        assert_eq!(provider["category"], if crm { "CRM" } else { "HELPDESK" });
+        assert_eq!(
+            provider["authMethods"],
+            if crm {
+                json!(["OAUTH"])
+            } else {
+                json!(["OAUTH", "API_KEY"])
+            }
+        );
         assert_eq!(provider["requiredPlan"], "STANDARD");
         assert_eq!(provider["includedInPlan"], true);
         assert_eq!(provider["integration"], Value::Null);

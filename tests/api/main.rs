@@ -6,6 +6,7 @@ mod helpers;
 mod fake_hubspot;
 mod fake_openai;
 mod fake_salesforce;
+mod fake_zendesk;
 mod fake_zoho;
 
 mod analytics;
@@ -27,6 +28,7 @@ mod embed;
 mod events;
 mod graphql;
 mod health;
+mod helpdesk;
 mod integrations;
 mod knowledge_base;
 mod members;

@@ -502,6 +502,89 @@ const scenarios = {
     };
   },
 
+  /**
+   * The help desk: Zendesk connected with an API token (a wrong one refused beside its field, then the right one),
+   * its settings refused without intents for the intent trigger, then saved with intents, a priority keyword, a
+   * default type and tags; screenshots on a laptop and a phone, axe-core at the end.
+   */
+  async helpdesk() {
+    const found = {};
+    const seen = {};
+    const { context, page, log } = await open();
+    await page.goto(`${job.server}/console/settings/integrations`);
+    await signIn(page, job.email, job.password);
+    await page.getByRole("heading", { name: "Integrations", level: 1 }).waitFor();
+    const zendesk = page.locator("[data-testid=integration-card][data-provider=ZENDESK]");
+    await zendesk.waitFor();
+
+    // The subdomain, then the API token: a wrong token is refused beside its field, which takes the focus.
+    await zendesk.getByTestId("integration-connect").click();
+    await zendesk.getByTestId("integration-subdomain").fill("acme");
+    const method = zendesk.getByTestId("integration-method-token");
+    if ((await method.getAttribute("aria-expanded")) !== "true") await method.click();
+    await zendesk.getByTestId("integration-token-email").fill("agent@acme.test");
+    const token = zendesk.getByTestId("integration-token-key");
+    await token.fill("wrong-token");
+    await zendesk.getByTestId("integration-token-submit").click();
+    const tokenError = zendesk.locator(`[id="${await token.getAttribute("id")}-error"]`);
+    await tokenError.waitFor({ timeout: 20000 });
+    seen.tokenError = await tokenError.innerText();
+    seen.tokenInvalid = await token.getAttribute("aria-invalid");
+    seen.tokenFocused = await token.evaluate((el) => el === document.activeElement);
+
+    // The right token: connected at once, the vendor's words in the page's status.
+    await token.fill("zd-api-token");
+    await zendesk.getByTestId("integration-token-submit").click();
+    await page
+      .locator("[data-testid=integration-card][data-provider=ZENDESK][data-status=CONNECTED]")
+      .waitFor({ timeout: 20000 });
+    const notice = page.getByTestId("integrations-status").filter({ hasText: /\S/ });
+    await notice.waitFor({ timeout: 10000 });
+    seen.notice = await notice.innerText();
+    seen.status = await zendesk.getByTestId("integration-status").innerText();
+
+    // Tickets by intent without intents: refused beside the intents field.
+    const settings = zendesk.getByTestId("helpdesk-settings");
+    await settings.getByTestId("helpdesk-trigger-INTENT").check();
+    await settings.getByTestId("helpdesk-save").click();
+    const intents = settings.getByTestId("helpdesk-intents");
+    const intentsError = settings.locator(`[id="${await intents.getAttribute("id")}-error"]`);
+    await intentsError.waitFor({ timeout: 15000 });
+    seen.intentsError = await intentsError.innerText();
+    seen.intentsFocused = await intents.evaluate((el) => el === document.activeElement);
+
+    // Intents, a priority keyword, a default type and tags: saved.
+    await intents.fill("refund, cancel");
+    await settings.getByTestId("helpdesk-keyword-add").click();
+    await settings.getByTestId("helpdesk-keyword").last().fill("outage");
+    await settings.getByTestId("helpdesk-keyword-priority").last().selectOption("URGENT");
+    await settings.getByTestId("helpdesk-default-type").selectOption("PROBLEM");
+    await settings.getByTestId("helpdesk-tags").fill("web, vip");
+    await settings.getByTestId("helpdesk-save").click();
+    const saved = settings.getByTestId("helpdesk-settings-status").filter({ hasText: "saved" });
+    const refused = settings.getByRole("alert").or(settings.locator(".error"));
+    await saved.or(refused).first().waitFor({ timeout: 15000 });
+    seen.saved = (await saved.count()) > 0;
+    seen.saveProblems = (await refused.count()) ? await refused.allInnerTexts() : [];
+
+    await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 10000 });
+    await page.screenshot({ path: `${job.out}/console-helpdesk.png`, fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    seen.phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+    await page.screenshot({ path: `${job.out}/console-helpdesk-phone.png`, fullPage: true });
+    await check(page, "helpdesk-saved", found);
+    await context.close();
+    return {
+      ...seen,
+      axe: found,
+      errors: log.errors,
+      csp: log.csp,
+      console: log.console,
+      failed: log.failed,
+    };
+  },
+
   /** GraphiQL at /graphql, served by the server with everything it loads: a query run with the session. */
   async graphiql() {
     const seen = {};

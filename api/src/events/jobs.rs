@@ -8,6 +8,8 @@ use serde_json::Value;
 use crate::error::ApiResult;
 use crate::events::names;
 use crate::ids::{Kind, new_id};
+use crate::service::integrations::helpdesk::settings::{HelpdeskSettings, TicketTrigger};
+use crate::service::integrations::providers::{self, Category};
 use crate::service::now;
 
 /// Statuses of a connection that is still owed work: a connection waiting for reauthorization keeps it, and
@@ -41,18 +43,60 @@ fn case_triggers(settings: &Value) -> Vec<&str> {
     }
 }
 
+/// What a help desk does for an event: a ticket when one of its settings' triggers fires. `failures` is the
+/// number of unanswered questions in the conversation so far (this event's included).
+fn helpdesk_jobs(
+    event: &event::Model,
+    settings: &Value,
+    failures: Option<u64>,
+) -> Vec<&'static str> {
+    let settings = HelpdeskSettings::stored(settings);
+    let on = |trigger: TicketTrigger| settings.ticket_creation.contains(&trigger);
+    let fires = match event.event.as_str() {
+        names::HANDOFF_REQUESTED => on(TicketTrigger::Handoff),
+        names::VISITOR_FORM_SUBMITTED => on(TicketTrigger::FormSubmission),
+        names::MESSAGE_CREATED => {
+            on(TicketTrigger::Intent)
+                && event.data.get("author").and_then(Value::as_str) == Some("visitor")
+                && event
+                    .data
+                    .get("intent")
+                    .and_then(Value::as_str)
+                    .is_some_and(|intent| settings.intents.iter().any(|i| i == intent))
+        }
+        // Once, when the count reaches the setting.
+        names::KNOWLEDGE_BASE_QUERY_FAILED => {
+            on(TicketTrigger::FailedResponses)
+                && failures == Some(u64::from(settings.failed_responses))
+        }
+        _ => false,
+    };
+    if fires {
+        vec!["ticket_create"]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Whether any integration could owe work for `event` (so that most events cost no query).
+fn may_owe(event: &event::Model) -> bool {
+    match event.event.as_str() {
+        names::MESSAGE_CREATED => {
+            event.data.get("author").and_then(Value::as_str) == Some("visitor")
+                && event.data.get("intent").is_some_and(|i| !i.is_null())
+        }
+        names::KNOWLEDGE_BASE_QUERY_FAILED => event.conversation_id.is_some(),
+        other => !crm_jobs(other, &["handoff", "form_submission", "every_conversation"]).is_empty(),
+    }
+}
+
 /// Owes `event` to the organization's integrations that care about it, in the caller's transaction.
 pub(crate) async fn enqueue(
     conn: &impl ConnectionTrait,
     event: &event::Model,
     conversation: Option<&conversation::Model>,
 ) -> ApiResult<()> {
-    if crm_jobs(
-        &event.event,
-        &["handoff", "form_submission", "every_conversation"],
-    )
-    .is_empty()
-    {
+    if !may_owe(event) {
         return Ok(());
     }
     let integrations = integration::Entity::find()
@@ -81,16 +125,16 @@ pub(crate) async fn enqueue(
             .map(str::to_owned)
     });
     let at = now();
+    // The conversation as this event left it: `failed_total` counts this unanswered question too.
+    let failures = conversation.and_then(|c| u64::try_from(c.failed_total).ok());
     let mut rows = Vec::new();
     for connection in &integrations {
-        // Only CRMs take jobs so far.
-        if !matches!(
-            connection.provider.as_str(),
-            "salesforce" | "hubspot" | "zoho"
-        ) {
-            continue;
-        }
-        for kind in crm_jobs(&event.event, &case_triggers(&connection.settings)) {
+        let kinds = match providers::provider(&connection.provider).map(|p| p.category) {
+            Some(Category::Crm) => crm_jobs(&event.event, &case_triggers(&connection.settings)),
+            Some(Category::Helpdesk) => helpdesk_jobs(event, &connection.settings, failures),
+            Some(Category::Email) | None => Vec::new(),
+        };
+        for kind in kinds {
             rows.push(integration_job::ActiveModel {
                 id: Set(new_id(Kind::IntegrationRun)),
                 organization_id: Set(event.organization_id.clone()),

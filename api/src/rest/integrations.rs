@@ -18,6 +18,7 @@ use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
 use crate::service::integrations::connect::{self, AccountChoice, ConnectIntegration};
 use crate::service::integrations::crm::settings::{self as crm, CrmSettingsPatch};
+use crate::service::integrations::helpdesk::settings::{self as helpdesk, HelpdeskSettingsPatch};
 use crate::service::integrations::{self as svc, UpdateIntegration, runs};
 use crate::state::AppState;
 
@@ -60,7 +61,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// A vendor the organization can connect, as REST v1 shows it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProviderJson {
-    /// The provider's key: `salesforce`, `hubspot` or `zoho`.
+    /// The provider's key: `salesforce`, `hubspot`, `zoho` or `zendesk`.
     pub key: String,
     /// The vendor's name.
     pub name: String,
@@ -119,6 +120,8 @@ pub struct IntegrationJson {
     pub token_expires_at: Option<DateTime<Utc>>,
     /// The CRM settings; null unless it is a CRM.
     pub crm: Option<CrmSettingsJson>,
+    /// The help-desk settings; null unless it is a help desk.
+    pub helpdesk: Option<HelpdeskSettingsJson>,
     /// When it was first connected.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -128,6 +131,7 @@ pub struct IntegrationJson {
 impl From<svc::Integration> for IntegrationJson {
     fn from(integration: svc::Integration) -> Self {
         let crm = integration.crm().map(CrmSettingsJson::from);
+        let helpdesk = integration.helpdesk().map(HelpdeskSettingsJson::from);
         let m = integration.model;
         Self {
             id: m.id,
@@ -140,6 +144,7 @@ impl From<svc::Integration> for IntegrationJson {
             connected_at: m.connected_at,
             token_expires_at: m.token_expires_at,
             crm,
+            helpdesk,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -170,6 +175,53 @@ pub struct CrmSettingsJson {
     /// property, a Zoho unique field), so that contacts are created by an upsert on it (premium); an empty
     /// string clears it.
     pub visitor_id_field: Option<String>,
+}
+
+/// What opens help-desk tickets, and how they are prioritized, typed and tagged.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HelpdeskSettingsJson {
+    /// What opens a ticket: `handoff`, `form_submission`, `intent`, `failed_responses`.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub ticket_creation: Option<Vec<helpdesk::TicketTrigger>>,
+    /// With `intent`: the intents that open a ticket.
+    pub intents: Option<Vec<String>>,
+    /// With `failed_responses`: after this many unanswered questions in one conversation (1 to 20).
+    pub failed_responses: Option<i64>,
+    /// The priority when the visitor's messages were negative on the whole: `low`, `normal`, `high`, `urgent`.
+    #[schema(value_type = Option<String>)]
+    pub negative_sentiment_priority: Option<helpdesk::TicketPriority>,
+    /// Keywords that raise the priority: `[{"keyword", "priority"}]`, replacing the current ones.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub priority_keywords: Option<Vec<helpdesk::PriorityRule>>,
+    /// The priority when no rule applies.
+    #[schema(value_type = Option<String>)]
+    pub default_priority: Option<helpdesk::TicketPriority>,
+    /// Type rules: `[{"intent" or "keyword", "ticket_type"}]` (`question`, `problem`, `incident`, `task`),
+    /// first match in order, replacing the current ones.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub type_rules: Option<Vec<helpdesk::TypeRule>>,
+    /// The type when no rule applies.
+    #[schema(value_type = Option<String>)]
+    pub default_type: Option<helpdesk::TicketType>,
+    /// Tags added to every ticket, beside the automatic ones.
+    pub tags: Option<Vec<String>>,
+}
+
+impl From<helpdesk::HelpdeskSettings> for HelpdeskSettingsJson {
+    fn from(s: helpdesk::HelpdeskSettings) -> Self {
+        Self {
+            ticket_creation: Some(s.ticket_creation),
+            intents: Some(s.intents),
+            failed_responses: Some(i64::from(s.failed_responses)),
+            negative_sentiment_priority: Some(s.negative_sentiment_priority),
+            priority_keywords: Some(s.priority_keywords),
+            default_priority: Some(s.default_priority),
+            type_rules: Some(s.type_rules),
+            default_type: Some(s.default_type),
+            tags: Some(s.tags),
+        }
+    }
 }
 
 /// One value written to one CRM field.
@@ -329,21 +381,25 @@ pub struct AccountBody {
     pub my_domain: Option<String>,
     /// Zoho CRM: the data centre (`com`, `eu`, `in`, `com.au`, `jp`, `com.cn`, `zohocloud.ca`).
     pub data_centre: Option<String>,
+    /// Zendesk: the account's subdomain (`acme` for acme.zendesk.com).
+    pub subdomain: Option<String>,
 }
 
 /// Credentials typed in, for the providers connected with them.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialsBody {
-    /// An API key.
+    /// An API key (Zendesk: an API token).
     pub api_key: Option<String>,
+    /// Zendesk: the email of the agent the API token belongs to.
+    pub email: Option<String>,
 }
 
 /// Input of `POST /integrations`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectBody {
-    /// The provider's key: `salesforce`, `hubspot` or `zoho`.
+    /// The provider's key: `salesforce`, `hubspot`, `zoho` or `zendesk`.
     pub provider: String,
     /// The path on this server the browser comes back to, with `integration`, `outcome` and `message` added to
     /// its query; `/` when omitted.
@@ -357,8 +413,11 @@ pub struct ConnectBody {
 pub struct ConnectedJson {
     /// The integration, `pending` until the vendor's page sends the browser back.
     pub integration: IntegrationJson,
-    /// Where to send the browser to authorize the connection at the vendor.
+    /// Where to send the browser to authorize the connection at the vendor; none when it is connected already
+    /// (with a key).
     pub authorize_url: Option<String>,
+    /// What the vendor said of the account, when it is connected already.
+    pub message: Option<String>,
 }
 
 /// Starts connecting a vendor: answers the URL of its authorization page, to which the same browser goes (the
@@ -372,17 +431,20 @@ async fn connect(
     ApiJson(input): ApiJson<ConnectBody>,
 ) -> Result<Response, ApiError> {
     let account = input.account.unwrap_or_default();
+    let credentials = input.credentials.unwrap_or_default();
     let started = connect::connect(
         &state.vendors,
         &principal,
         ConnectIntegration {
             provider: input.provider,
             return_to: input.return_to,
-            api_key: input.credentials.and_then(|c| c.api_key),
+            api_key: credentials.api_key,
+            email: credentials.email,
             account: AccountChoice {
                 environment: account.environment,
                 my_domain: account.my_domain,
                 data_centre: account.data_centre,
+                subdomain: account.subdomain,
             },
         },
     )
@@ -392,6 +454,7 @@ async fn connect(
         Json(ConnectedJson {
             integration: started.integration.into(),
             authorize_url: started.authorize_url,
+            message: started.message,
         }),
     )
         .into_response();
@@ -422,6 +485,8 @@ async fn show(
 pub struct UpdateBody {
     /// The CRM settings (for a CRM).
     pub crm: Option<CrmSettingsJson>,
+    /// The help-desk settings (for a help desk).
+    pub helpdesk: Option<HelpdeskSettingsJson>,
 }
 
 /// Changes an integration's settings: absent fields keep their value. What goes beyond the default mapping
@@ -453,6 +518,17 @@ async fn update(
             }),
             workflow_trigger: c.workflow_trigger,
             visitor_id_field: c.visitor_id_field.map(Some),
+        }),
+        helpdesk: input.helpdesk.map(|h| HelpdeskSettingsPatch {
+            ticket_creation: h.ticket_creation,
+            intents: h.intents,
+            failed_responses: h.failed_responses,
+            negative_sentiment_priority: h.negative_sentiment_priority,
+            priority_keywords: h.priority_keywords,
+            default_priority: h.default_priority,
+            type_rules: h.type_rules,
+            default_type: h.default_type,
+            tags: h.tags,
         }),
     };
     Ok(Json(

@@ -6,13 +6,20 @@ import {
   accountChoiceOf,
   accountInput,
   accountLabel,
+  asksAccount,
+  byCategory,
   CASE_TRIGGER_WORDS,
   type CrmValues,
   connectAction,
   crmChanges,
   ERROR_CLASS_WORDS,
+  type HelpdeskValues,
+  helpdeskChanges,
+  helpdeskValuesOf,
+  listOf,
   outcomeNotice,
   placeCrmProblems,
+  placeHelpdeskProblems,
   planRefusalWords,
   providerName,
   RUN_KIND_WORDS,
@@ -20,8 +27,12 @@ import {
   SOURCE_WORDS,
   SOURCES,
   STATUS_WORDS,
+  statusHint,
+  TICKET_TRIGGER_WORDS,
   triggerWords,
+  validSubdomain,
   withoutOutcome,
+  zendeskSubdomain,
 } from "../src/lib/integrations";
 import { fromUserErrors } from "../src/lib/problems";
 
@@ -74,6 +85,7 @@ test("a reconnection reuses the account the connection was made with", () => {
     login: "sandbox",
     myDomain: "",
     dataCentre: "com",
+    subdomain: "",
   });
   const myDomain = accountChoiceOf([
     { name: "login_host", value: "acme.my.salesforce.com" },
@@ -249,4 +261,236 @@ test("enums, account fields, triggers and providers have words", () => {
   assert.equal(triggerWords("handoff.requested"), "handoff.requested");
   assert.equal(providerName("HUBSPOT"), "HubSpot");
   assert.equal(providerName("zoho"), "Zoho CRM");
+});
+
+test("a Zendesk connection asks its subdomain, typed or pasted, and reconnects to the same one", () => {
+  assert.equal(asksAccount("ZENDESK"), true);
+  assert.equal(asksAccount("HUBSPOT"), false);
+  assert.equal(zendeskSubdomain(" acme "), "acme");
+  assert.equal(zendeskSubdomain("ACME.zendesk.com"), "acme");
+  assert.equal(zendeskSubdomain("https://acme-eu.zendesk.com/agent/dashboard"), "acme-eu");
+  assert.equal(validSubdomain("acme-eu"), true);
+  assert.equal(validSubdomain(""), false);
+  assert.equal(validSubdomain("-acme"), false);
+  assert.equal(validSubdomain("acme corp"), false);
+  assert.equal(validSubdomain("a".repeat(64)), false);
+  const choice = accountChoiceOf([
+    { name: "subdomain", value: "acme" },
+    { name: "agent_email", value: "ada@acme.test" },
+  ]);
+  assert.equal(choice.subdomain, "acme");
+  assert.deepEqual(accountInput("ZENDESK", choice), { subdomain: "acme" });
+  assert.deepEqual(accountInput("ZENDESK", { ...choice, subdomain: "https://Acme.zendesk.com" }), {
+    subdomain: "acme",
+  });
+  assert.equal(accountLabel("agent_email"), "Agent's email");
+  assert.equal(providerName("zendesk"), "Zendesk");
+});
+
+test("providers are grouped by category, CRMs first, empty categories left out", () => {
+  const groups = byCategory([
+    { key: "SALESFORCE", category: "CRM" as const },
+    { key: "ZENDESK", category: "HELPDESK" as const },
+    { key: "HUBSPOT", category: "CRM" as const },
+  ]);
+  assert.deepEqual(
+    groups.map((g) => [g.category, g.providers.map((p) => p.key)]),
+    [
+      ["CRM", ["SALESFORCE", "HUBSPOT"]],
+      ["HELPDESK", ["ZENDESK"]],
+    ],
+  );
+  assert.match(statusHint("CONNECTED", "HELPDESK"), /Tickets/);
+  assert.match(statusHint("CONNECTED", "CRM"), /Contacts and cases/);
+  assert.match(statusHint("DISCONNECTED", "HELPDESK"), /Nothing is sent/);
+});
+
+test("comma-separated lists are read trimmed, without empty entries", () => {
+  assert.deepEqual(listOf(" refund, cancel ,,"), ["refund", "cancel"]);
+  assert.deepEqual(listOf("   "), []);
+  assert.deepEqual(listOf("web\nvip"), ["web", "vip"]);
+});
+
+const helpdeskDefaults: HelpdeskValues = helpdeskValuesOf({
+  ticketCreation: ["HANDOFF", "FORM_SUBMISSION"],
+  intents: [],
+  failedResponses: 3,
+  negativeSentimentPriority: "HIGH",
+  priorityKeywords: [],
+  defaultPriority: "NORMAL",
+  typeRules: [],
+  defaultType: "QUESTION",
+  tags: [],
+});
+
+test("the stored help-desk settings become the form's values, a type rule by what it names", () => {
+  const values = helpdeskValuesOf({
+    ...helpdeskDefaults,
+    typeRules: [
+      { intent: "refund", keyword: null, ticketType: "TASK" },
+      { intent: null, keyword: "outage", ticketType: "INCIDENT" },
+    ],
+  });
+  assert.deepEqual(values.typeRules, [
+    { by: "intent", value: "refund", ticketType: "TASK" },
+    { by: "keyword", value: "outage", ticketType: "INCIDENT" },
+  ]);
+});
+
+test("help-desk settings send only what changed, the triggers in the form's order", () => {
+  assert.deepEqual(helpdeskChanges(helpdeskDefaults, { ...helpdeskDefaults }), {});
+  assert.deepEqual(
+    helpdeskChanges(helpdeskDefaults, {
+      ...helpdeskDefaults,
+      ticketCreation: ["FORM_SUBMISSION", "HANDOFF"],
+    }),
+    {},
+  );
+  assert.deepEqual(
+    helpdeskChanges(helpdeskDefaults, {
+      ...helpdeskDefaults,
+      ticketCreation: ["INTENT", "HANDOFF"],
+      defaultType: "PROBLEM",
+      defaultPriority: "LOW",
+      negativeSentimentPriority: "URGENT",
+      failedResponses: 5,
+    }),
+    {
+      ticketCreation: ["HANDOFF", "INTENT"],
+      failedResponses: 5,
+      negativeSentimentPriority: "URGENT",
+      defaultPriority: "LOW",
+      defaultType: "PROBLEM",
+    },
+  );
+  assert.deepEqual(helpdeskChanges(helpdeskDefaults, { ...helpdeskDefaults, ticketCreation: [] }), {
+    ticketCreation: [],
+  });
+});
+
+test("help-desk lists are sent whole and trimmed when any entry changed, and as [] when emptied", () => {
+  const before: HelpdeskValues = {
+    ...helpdeskDefaults,
+    intents: ["refund"],
+    priorityKeywords: [{ keyword: "outage", priority: "URGENT" }],
+    typeRules: [{ by: "intent", value: "refund", ticketType: "TASK" }],
+    tags: ["web"],
+  };
+  assert.deepEqual(
+    helpdeskChanges(before, {
+      ...before,
+      intents: [" refund "],
+      priorityKeywords: [{ keyword: "outage ", priority: "URGENT" }],
+      typeRules: [{ by: "intent", value: " refund", ticketType: "TASK" }],
+      tags: ["web "],
+    }),
+    {},
+  );
+  assert.deepEqual(
+    helpdeskChanges(before, {
+      ...before,
+      intents: ["refund", " cancel"],
+      priorityKeywords: [
+        { keyword: "outage", priority: "URGENT" },
+        { keyword: " down ", priority: "HIGH" },
+      ],
+      typeRules: [
+        { by: "keyword", value: "refund", ticketType: "TASK" },
+        { by: "intent", value: " billing ", ticketType: "QUESTION" },
+      ],
+      tags: ["web", " vip"],
+    }),
+    {
+      intents: ["refund", "cancel"],
+      priorityKeywords: [
+        { keyword: "outage", priority: "URGENT" },
+        { keyword: "down", priority: "HIGH" },
+      ],
+      typeRules: [
+        { keyword: "refund", ticketType: "TASK" },
+        { intent: "billing", ticketType: "QUESTION" },
+      ],
+      tags: ["web", "vip"],
+    },
+  );
+  assert.deepEqual(
+    helpdeskChanges(before, { ...before, intents: [], priorityKeywords: [], typeRules: [], tags: [] }),
+    { intents: [], priorityKeywords: [], typeRules: [], tags: [] },
+  );
+  assert.deepEqual(
+    helpdeskChanges(before, {
+      ...before,
+      priorityKeywords: [{ keyword: "outage", priority: "HIGH" }],
+      typeRules: [{ by: "intent", value: "refund", ticketType: "PROBLEM" }],
+    }),
+    {
+      priorityKeywords: [{ keyword: "outage", priority: "HIGH" }],
+      typeRules: [{ intent: "refund", ticketType: "PROBLEM" }],
+    },
+  );
+});
+
+test("the server's help-desk field paths land on their row and cell, their setting, or the summary", () => {
+  const placed = placeHelpdeskProblems(
+    fromUserErrors([
+      {
+        field: ["input", "helpdesk", "typeRules", "0"],
+        message: "give either an intent or a keyword",
+        code: "BAD_USER_INPUT",
+      },
+      {
+        field: ["input", "helpdesk", "typeRules", "2", "keyword"],
+        message: "must be a keyword, 1 to 100 characters",
+        code: "BAD_USER_INPUT",
+      },
+      {
+        field: ["input", "helpdesk", "priorityKeywords", "1", "keyword"],
+        message: "must be a keyword, 1 to 100 characters",
+        code: "BAD_USER_INPUT",
+      },
+      {
+        field: ["input", "helpdesk", "tags", "2"],
+        message: '"a b" is not a tag',
+        code: "BAD_USER_INPUT",
+      },
+      {
+        field: ["input", "helpdesk", "intents"],
+        message: "name at least one intent, or do not open tickets by intent",
+        code: "BAD_USER_INPUT",
+      },
+      { field: ["input", "helpdesk", "failedResponses"], message: "must be 1 to 20", code: "BAD_USER_INPUT" },
+      {
+        field: ["input", "helpdesk", "priorityKeywords"],
+        message: "at most 50 entries",
+        code: "BAD_USER_INPUT",
+      },
+      { field: ["input", "helpdesk"], message: "Zendesk is not a help desk", code: "BAD_USER_INPUT" },
+      { field: null, message: "the integration is gone", code: "NOT_FOUND" },
+    ]),
+  );
+  assert.deepEqual(placed.typeRules, {
+    0: { row: "give either an intent or a keyword" },
+    2: { value: "must be a keyword, 1 to 100 characters" },
+  });
+  assert.deepEqual(placed.keywords, { 1: { keyword: "must be a keyword, 1 to 100 characters" } });
+  assert.deepEqual(placed.fields, {
+    tags: 'Tag 3: "a b" is not a tag',
+    intents: "name at least one intent, or do not open tickets by intent",
+    failedResponses: "must be 1 to 20",
+    priorityKeywords: "at most 50 entries",
+  });
+  assert.deepEqual(
+    placed.general.map((p) => p.message),
+    ["Zendesk is not a help desk", "the integration is gone"],
+  );
+  // The server's own spelling of a path is understood too.
+  assert.deepEqual(
+    placeHelpdeskProblems([{ field: "helpdesk.priority_keywords[0].priority", message: "unknown" }]).keywords,
+    { 0: { priority: "unknown" } },
+  );
+});
+
+test("help-desk enums have words", () => {
+  assert.match(TICKET_TRIGGER_WORDS.HANDOFF, /handed to a person/);
+  assert.match(TICKET_TRIGGER_WORDS.FAILED_RESPONSES, /unanswered questions/);
 });

@@ -13,6 +13,8 @@ named_enum! {
         Hubspot = "hubspot",
         /// Zoho CRM, in any of its data centres.
         Zoho = "zoho",
+        /// Zendesk Support, through OAuth or an API token.
+        Zendesk = "zendesk",
     }
 }
 
@@ -133,6 +135,8 @@ pub enum IntegrationRunKind {
     CaseCreate,
     /// Updates the conversation's case with its transcript when it is resolved.
     CaseUpdate,
+    /// Opens a help-desk ticket for the conversation (once), with its transcript.
+    TicketCreate,
     /// A connection test (`testIntegration`).
     Test,
 }
@@ -171,4 +175,55 @@ named_enum! {
         /// A required value was missing on our side (such as a visitor without email or phone).
         MissingField = "missing_field",
     }
+}
+
+/// What opens a ticket in the help desk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::helpdesk::settings::TicketTrigger")]
+pub enum HelpdeskTicketTrigger {
+    /// The conversation is handed to a person.
+    Handoff,
+    /// The visitor submits the widget's contact form.
+    FormSubmission,
+    /// A visitor message shows one of the configured intents.
+    Intent,
+    /// The assistant could not answer `failedResponses` times in one conversation.
+    FailedResponses,
+}
+
+/// A ticket's priority.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::helpdesk::settings::TicketPriority")]
+pub enum HelpdeskTicketPriority {
+    /// Low.
+    Low,
+    /// Normal: the help desk's default.
+    Normal,
+    /// High.
+    High,
+    /// Urgent.
+    Urgent,
+}
+
+/// A ticket's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::helpdesk::settings::TicketType")]
+pub enum HelpdeskTicketType {
+    /// A question to answer.
+    Question,
+    /// Something wrong for this customer.
+    Problem,
+    /// One occurrence of a wider problem.
+    Incident,
+    /// Something to do.
+    Task,
+}
+
+/// How a connection may be authorized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum IntegrationAuthMethod {
+    /// Through the vendor's authorization page (`connectIntegration` answers its URL).
+    Oauth,
+    /// With a key pasted in `credentials` (connected at once).
+    ApiKey,
 }

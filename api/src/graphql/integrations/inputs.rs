@@ -3,7 +3,9 @@
 use async_graphql::{InputObject, MaybeUndefined};
 
 use crate::graphql::integrations::{
-    CrmCaseTrigger, CrmContactMatching, CrmFieldMapping, CrmFieldUpdates, IntegrationProviderKey,
+    CrmCaseTrigger, CrmContactMatching, CrmFieldMapping, CrmFieldUpdates, HelpdeskPriorityRule,
+    HelpdeskTicketPriority, HelpdeskTicketTrigger, HelpdeskTicketType, HelpdeskTypeRule,
+    IntegrationProviderKey,
 };
 
 /// Where the vendor account is, for the providers that ask.
@@ -16,13 +18,17 @@ pub struct IntegrationAccountInput {
     /// Zoho CRM: the data centre (`com`, `eu`, `in`, `com.au`, `jp`, `com.cn`, `zohocloud.ca`); `com` when
     /// omitted.
     pub data_centre: Option<String>,
+    /// Zendesk: the account's subdomain (`acme` for acme.zendesk.com).
+    pub subdomain: Option<String>,
 }
 
 /// Credentials typed in, for the providers connected with them (the CRMs connect through OAuth instead).
 #[derive(InputObject, Default)]
 pub struct IntegrationCredentialsInput {
-    /// An API key.
+    /// An API key (Zendesk: an API token).
     pub api_key: Option<String>,
+    /// Zendesk: the email of the agent the API token belongs to.
+    pub email: Option<String>,
 }
 
 /// Connecting a vendor.
@@ -60,9 +66,34 @@ pub struct CrmSettingsInput {
     pub visitor_id_field: MaybeUndefined<String>,
 }
 
+/// Changes to help-desk settings: absent fields keep their value.
+#[derive(InputObject, Default)]
+pub struct HelpdeskSettingsInput {
+    /// What opens a ticket.
+    pub ticket_creation: Option<Vec<HelpdeskTicketTrigger>>,
+    /// The intents that open a ticket (with `INTENT`).
+    pub intents: Option<Vec<String>>,
+    /// After how many unanswered questions in one conversation a ticket opens (with `FAILED_RESPONSES`), 1 to 20.
+    pub failed_responses: Option<i32>,
+    /// The priority when the visitor's messages were negative on the whole.
+    pub negative_sentiment_priority: Option<HelpdeskTicketPriority>,
+    /// Keywords that raise the priority, replacing the current ones.
+    pub priority_keywords: Option<Vec<HelpdeskPriorityRule>>,
+    /// The priority when no rule applies.
+    pub default_priority: Option<HelpdeskTicketPriority>,
+    /// Type rules, replacing the current ones.
+    pub type_rules: Option<Vec<HelpdeskTypeRule>>,
+    /// The type when no rule applies.
+    pub default_type: Option<HelpdeskTicketType>,
+    /// Tags added to every ticket, replacing the current ones.
+    pub tags: Option<Vec<String>>,
+}
+
 /// Changes to an integration.
 #[derive(InputObject, Default)]
 pub struct UpdateIntegrationInput {
     /// The CRM settings (for a CRM).
     pub crm: Option<CrmSettingsInput>,
+    /// The help-desk settings (for a help desk).
+    pub helpdesk: Option<HelpdeskSettingsInput>,
 }

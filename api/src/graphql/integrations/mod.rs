@@ -20,6 +20,7 @@ use crate::service::PageRequest;
 use crate::service::integrations::connect::{self, AccountChoice, ConnectIntegration};
 use crate::service::integrations::crm::settings::{self as crm, CrmSettingsPatch};
 use crate::service::integrations::executor::Vendors;
+use crate::service::integrations::helpdesk::settings::{self as helpdesk, HelpdeskSettingsPatch};
 use crate::service::integrations::{self as svc, UpdateIntegration, runs};
 
 fn vendors<'a>(ctx: &Context<'a>) -> Result<&'a Vendors, crate::error::ApiError> {
@@ -78,6 +79,18 @@ impl IntegrationProvider {
     /// The redirect URI to register with the vendor's OAuth app.
     async fn redirect_uri(&self) -> Option<&str> {
         self.0.redirect_uri.as_deref()
+    }
+    /// How a connection to it may be authorized (OAuth only when `configured`).
+    async fn auth_methods(&self) -> Vec<IntegrationAuthMethod> {
+        let provider = self.0.provider;
+        let mut methods = Vec::new();
+        if provider.is_oauth() {
+            methods.push(IntegrationAuthMethod::Oauth);
+        }
+        if provider.key_scheme().is_some() {
+            methods.push(IntegrationAuthMethod::ApiKey);
+        }
+        methods
     }
     /// The organization's connection to it; null when it never connected it.
     async fn integration(&self) -> Option<Integration> {
@@ -149,6 +162,10 @@ impl Integration {
     async fn crm(&self) -> Option<CrmSettings> {
         self.0.crm().map(CrmSettings)
     }
+    /// The help-desk settings; null unless it is a help desk.
+    async fn helpdesk(&self) -> Option<HelpdeskSettings> {
+        self.0.helpdesk().map(HelpdeskSettings)
+    }
     /// The connection's runs, newest first, each with the vendor calls it made.
     #[graphql(complexity = "crate::graphql::cost::list(first, None, child_complexity)")]
     async fn runs(
@@ -218,6 +235,88 @@ impl CrmSettings {
     async fn visitor_id_field(&self) -> Option<&str> {
         self.0.visitor_id_field.as_deref()
     }
+}
+
+/// What opens help-desk tickets, and how they are prioritized, typed and tagged.
+pub struct HelpdeskSettings(pub helpdesk::HelpdeskSettings);
+
+/// What opens help-desk tickets, and how they are prioritized, typed and tagged.
+#[Object]
+impl HelpdeskSettings {
+    /// What opens a ticket; empty when tickets are never opened.
+    async fn ticket_creation(&self) -> Vec<HelpdeskTicketTrigger> {
+        self.0.ticket_creation.iter().map(|t| (*t).into()).collect()
+    }
+    /// With `INTENT`: the intents (of the assistants' intents) that open a ticket.
+    async fn intents(&self) -> &[String] {
+        &self.0.intents
+    }
+    /// With `FAILED_RESPONSES`: after this many unanswered questions in one conversation.
+    async fn failed_responses(&self) -> u32 {
+        self.0.failed_responses
+    }
+    /// The priority when the visitor's messages were negative on the whole.
+    async fn negative_sentiment_priority(&self) -> HelpdeskTicketPriority {
+        self.0.negative_sentiment_priority.into()
+    }
+    /// Keywords in the visitor's messages that raise the priority (the highest that matches wins).
+    async fn priority_keywords(&self) -> Vec<HelpdeskPriorityRule> {
+        self.0
+            .priority_keywords
+            .iter()
+            .map(|r| HelpdeskPriorityRule {
+                keyword: r.keyword.clone(),
+                priority: r.priority.into(),
+            })
+            .collect()
+    }
+    /// The priority when no rule applies.
+    async fn default_priority(&self) -> HelpdeskTicketPriority {
+        self.0.default_priority.into()
+    }
+    /// The ticket type by intent or keyword, first match in order.
+    async fn type_rules(&self) -> Vec<HelpdeskTypeRule> {
+        self.0
+            .type_rules
+            .iter()
+            .map(|r| HelpdeskTypeRule {
+                intent: r.intent.clone(),
+                keyword: r.keyword.clone(),
+                ticket_type: r.ticket_type.into(),
+            })
+            .collect()
+    }
+    /// The type when no rule applies.
+    async fn default_type(&self) -> HelpdeskTicketType {
+        self.0.default_type.into()
+    }
+    /// Tags added to every ticket, beside the automatic ones (`concierge`, the intent, the page, the sentiment
+    /// and the assistant).
+    async fn tags(&self) -> &[String] {
+        &self.0.tags
+    }
+}
+
+/// A keyword that raises a ticket's priority.
+#[derive(SimpleObject, InputObject)]
+#[graphql(input_name = "HelpdeskPriorityRuleInput")]
+pub struct HelpdeskPriorityRule {
+    /// A word or phrase in the visitor's messages (whole words, any case).
+    pub keyword: String,
+    /// The priority it gives.
+    pub priority: HelpdeskTicketPriority,
+}
+
+/// A ticket type chosen by intent or keyword.
+#[derive(SimpleObject, InputObject)]
+#[graphql(input_name = "HelpdeskTypeRuleInput")]
+pub struct HelpdeskTypeRule {
+    /// The conversation's intent that chooses the type (or give a keyword).
+    pub intent: Option<String>,
+    /// A word or phrase in the visitor's messages that chooses the type (or give an intent).
+    pub keyword: Option<String>,
+    /// The type.
+    pub ticket_type: HelpdeskTicketType,
 }
 
 /// One value written to one CRM field.
@@ -402,8 +501,11 @@ payload_type! {
         /// The integration, pending until the vendor's authorization page sends the browser back.
         integration: Option<Integration>,
         /// Where to send the browser to authorize the connection at the vendor; this response also sets a
-        /// short-lived cookie that binds the authorization to the browser.
+        /// short-lived cookie that binds the authorization to the browser. Null when the integration is
+        /// connected already (with a key).
         authorize_url: Option<String>,
+        /// What the vendor said of the account, when it is connected already (with a key).
+        message: Option<String>,
     }
 }
 
@@ -454,14 +556,17 @@ impl IntegrationMutation {
         let (_, principal) = caller(ctx)?;
         let vendors = vendors(ctx)?;
         let account = input.account.unwrap_or_default();
+        let credentials = input.credentials.unwrap_or_default();
         let input = ConnectIntegration {
             provider: input.provider.name().to_owned(),
             return_to: input.return_to,
-            api_key: input.credentials.and_then(|c| c.api_key),
+            api_key: credentials.api_key,
+            email: credentials.email,
             account: AccountChoice {
                 environment: account.environment,
                 my_domain: account.my_domain,
                 data_centre: account.data_centre,
+                subdomain: account.subdomain,
             },
         };
         let result = connect::connect(vendors, principal, input).await;
@@ -477,6 +582,7 @@ impl IntegrationMutation {
             ConnectIntegrationPayload {
                 integration: Some(Integration(started.integration)),
                 authorize_url: started.authorize_url,
+                message: started.message,
                 ..Default::default()
             }
         })
@@ -513,6 +619,36 @@ impl IntegrationMutation {
                     MaybeUndefined::Null => Some(None),
                     MaybeUndefined::Value(field) => Some(Some(field)),
                 },
+            }),
+            helpdesk: input.helpdesk.map(|h| HelpdeskSettingsPatch {
+                ticket_creation: h
+                    .ticket_creation
+                    .map(|t| t.into_iter().map(Into::into).collect()),
+                intents: h.intents,
+                failed_responses: h.failed_responses.map(i64::from),
+                negative_sentiment_priority: h.negative_sentiment_priority.map(Into::into),
+                priority_keywords: h.priority_keywords.map(|rules| {
+                    rules
+                        .into_iter()
+                        .map(|r| helpdesk::PriorityRule {
+                            keyword: r.keyword,
+                            priority: r.priority.into(),
+                        })
+                        .collect()
+                }),
+                default_priority: h.default_priority.map(Into::into),
+                type_rules: h.type_rules.map(|rules| {
+                    rules
+                        .into_iter()
+                        .map(|r| helpdesk::TypeRule {
+                            intent: r.intent,
+                            keyword: r.keyword,
+                            ticket_type: r.ticket_type.into(),
+                        })
+                        .collect()
+                }),
+                default_type: h.default_type.map(Into::into),
+                tags: h.tags,
             }),
         };
         let result = svc::update(db, principal, &id, input).await;

@@ -17,10 +17,10 @@ use crate::service::integrations::credentials::{Connection, Credentials};
 use crate::service::integrations::crm::settings::CrmSettings;
 use crate::service::integrations::executor::{Failure, Vendors};
 use crate::service::integrations::providers::{
-    self, Category, Provider, SALESFORCE_LOGIN_HOSTS, ZOHO_DATA_CENTRES,
+    self, Category, KeyScheme, Provider, SALESFORCE_LOGIN_HOSTS, ZOHO_DATA_CENTRES,
 };
 use crate::service::integrations::{
-    Integration, IntegrationStatus, authorize_provider, crm, merged_account,
+    Integration, IntegrationStatus, authorize_provider, describe, merged_account,
 };
 use crate::service::now;
 
@@ -38,6 +38,8 @@ pub struct AccountChoice {
     pub my_domain: Option<String>,
     /// Zoho: the data centre (`com`, `eu`, `in`, `com.au`, `jp`, `com.cn`, `zohocloud.ca`).
     pub data_centre: Option<String>,
+    /// Zendesk: the account's subdomain (`acme`, or `acme.zendesk.com`).
+    pub subdomain: Option<String>,
 }
 
 /// Input of `connectIntegration` / `POST /integrations`.
@@ -48,6 +50,8 @@ pub struct ConnectIntegration {
     pub return_to: Option<String>,
     /// A key, for providers connected with one.
     pub api_key: Option<String>,
+    /// Whose key it is, where the vendor's scheme names them (Zendesk: the agent's email).
+    pub email: Option<String>,
     pub account: AccountChoice,
 }
 
@@ -58,6 +62,8 @@ pub struct Started {
     pub authorize_url: Option<String>,
     /// The state to keep in the browser's [`STATE_COOKIE`].
     pub state: Option<String>,
+    /// What the vendor said of the account, when it is connected already.
+    pub message: Option<String>,
 }
 
 /// The account fields the choices make: the login host (Salesforce) or the accounts host (Zoho).
@@ -124,6 +130,27 @@ fn account_of(provider: &Provider, choice: &AccountChoice) -> ApiResult<Map<Stri
                 Value::String((*host).to_owned()),
             );
         }
+        "zendesk" => {
+            let given = choice.subdomain.as_deref().unwrap_or_default().trim();
+            let subdomain = given
+                .trim_start_matches("https://")
+                .trim_end_matches('/')
+                .trim_end_matches(".zendesk.com")
+                .to_ascii_lowercase();
+            let valid = !subdomain.is_empty()
+                && subdomain.len() <= 63
+                && !subdomain.starts_with('-')
+                && subdomain
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !valid {
+                return Err(ApiError::validation(
+                    "account.subdomain",
+                    "must be the Zendesk account's subdomain, such as acme for acme.zendesk.com",
+                ));
+            }
+            account.insert("subdomain".to_owned(), Value::String(subdomain));
+        }
         _ => {}
     }
     Ok(account)
@@ -133,7 +160,11 @@ fn account_of(provider: &Provider, choice: &AccountChoice) -> ApiResult<Map<Stri
 fn default_settings(provider: &Provider) -> Value {
     match provider.category {
         Category::Crm => serde_json::to_value(CrmSettings::default()).unwrap_or(Value::Null),
-        Category::Helpdesk | Category::Email => json!({}),
+        Category::Helpdesk => serde_json::to_value(
+            crate::service::integrations::helpdesk::settings::HelpdeskSettings::default(),
+        )
+        .unwrap_or(Value::Null),
+        Category::Email => json!({}),
     }
 }
 
@@ -161,17 +192,38 @@ pub async fn connect(
         )
     })?;
     authorize_provider(principal, provider).await?;
-    if input.api_key.is_some() {
-        return Err(ApiError::validation(
-            "credentials.api_key",
-            format!(
-                "{} is connected through its own authorization page; it takes no key",
-                provider.name
-            ),
-        ));
+    let choice_account = account_of(provider, &input.account)?;
+    match (provider.key_scheme(), &input.api_key) {
+        (None, Some(_)) => {
+            return Err(ApiError::validation(
+                "credentials.api_key",
+                format!(
+                    "{} is connected through its own authorization page; it takes no key",
+                    provider.name
+                ),
+            ));
+        }
+        (Some(scheme), Some(_)) => {
+            return connect_with_key(
+                vendors,
+                principal,
+                provider,
+                scheme,
+                choice_account,
+                &input,
+                grant.organization_id(),
+            )
+            .await;
+        }
+        (Some(_), None) if !provider.is_oauth() => {
+            return Err(ApiError::validation(
+                "credentials.api_key",
+                format!("{} is connected with an API key: give it", provider.name),
+            ));
+        }
+        _ => {}
     }
     let return_to = validate_return_to(input.return_to.as_deref())?;
-    let choice_account = account_of(provider, &input.account)?;
     if !vendors.is_configured(provider) {
         return Err(ApiError::validation(
             "provider",
@@ -295,6 +347,174 @@ pub async fn connect(
         integration: Integration::new(model)?,
         authorize_url: Some(url.to_string()),
         state: Some(state),
+        message: None,
+    })
+}
+
+/// Connects `provider` with a pasted key: checked first with a real call, and kept only when the vendor accepts
+/// it; a refused key changes nothing (the connection is as it was, or absent).
+async fn connect_with_key(
+    vendors: &Vendors,
+    principal: &Principal,
+    provider: &'static Provider,
+    scheme: KeyScheme,
+    choice_account: Map<String, Value>,
+    input: &ConnectIntegration,
+    organization_id: &str,
+) -> ApiResult<Started> {
+    let key = input.api_key.as_deref().unwrap_or_default().trim();
+    let email = input.email.as_deref();
+    if key.is_empty() || key.len() > 512 || key.chars().any(char::is_control) {
+        return Err(ApiError::validation(
+            "credentials.api_key",
+            "must be the key as the vendor shows it, 1 to 512 characters",
+        ));
+    }
+    let email = match scheme {
+        KeyScheme::EmailToken => {
+            let email = email.map(str::trim).unwrap_or_default();
+            if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
+                return Err(ApiError::validation(
+                    "credentials.email",
+                    format!(
+                        "must be the email of the {} agent the token belongs to",
+                        provider.name
+                    ),
+                ));
+            }
+            Some(email.to_owned())
+        }
+        KeyScheme::Bearer | KeyScheme::KeyAsUser => None,
+    };
+    let at = now();
+    let existing = integration::Entity::find()
+        .filter(integration::Column::OrganizationId.eq(organization_id))
+        .filter(integration::Column::Provider.eq(provider.key))
+        .one(vendors.db.conn())
+        .await?;
+    let credentials = Credentials {
+        access_token: None,
+        refresh_token: None,
+        api_key: Some(key.to_owned()),
+        email,
+    };
+    // The row first (the calls that check the key are recorded against it), sealed, still pending.
+    let id = existing
+        .as_ref()
+        .map_or_else(|| new_id(Kind::Integration), |m| m.id.clone());
+    let account = merged_account(
+        existing.as_ref().map_or(&Value::Null, |m| &m.account),
+        choice_account,
+    );
+    let sealed = credentials.seal(&vendors.sealer, &id)?;
+    let status_before = existing.as_ref().map(|m| m.status.clone());
+    let txn = vendors.db.begin_write().await?;
+    let pending = match &existing {
+        Some(model) => {
+            let mut row: integration::ActiveModel = model.clone().into();
+            row.credentials = Set(Some(sealed));
+            row.account = Set(account.clone());
+            row.token_expires_at = Set(None);
+            row.updated_at = Set(at);
+            row.update(&*txn).await?
+        }
+        None => {
+            integration::ActiveModel {
+                id: Set(id.clone()),
+                organization_id: Set(organization_id.to_owned()),
+                provider: Set(provider.key.to_owned()),
+                status: Set(IntegrationStatus::Pending.as_str().to_owned()),
+                credentials: Set(Some(sealed)),
+                account: Set(account.clone()),
+                settings: Set(default_settings(provider)),
+                token_expires_at: Set(None),
+                refresh_lease_until: Set(None),
+                last_refreshed_at: Set(None),
+                refresh_failures: Set(0),
+                last_error: Set(None),
+                connected_by: Set(None),
+                connected_at: Set(None),
+                created_at: Set(at),
+                updated_at: Set(at),
+            }
+            .insert(&*txn)
+            .await?
+        }
+    };
+    txn.commit().await?;
+    let mut connection = Connection {
+        model: pending.clone(),
+        provider,
+        credentials,
+    };
+    let info = match describe(vendors, &mut connection, None).await {
+        Ok(info) => info,
+        Err(failure) => {
+            // Put everything back as it was.
+            let txn = vendors.db.begin_write().await?;
+            match existing {
+                Some(model) => {
+                    integration::ActiveModel::from(model)
+                        .reset_all()
+                        .update(&*txn)
+                        .await?;
+                }
+                None => {
+                    integration::Entity::delete_by_id(id).exec(&*txn).await?;
+                }
+            }
+            txn.commit().await?;
+            let field = match failure {
+                Failure::Authorization(_) | Failure::Validation(_) => "credentials.api_key",
+                _ => "account",
+            };
+            return Err(ApiError::validation(
+                field,
+                format!(
+                    "{} did not accept the connection: {}",
+                    provider.name,
+                    failure.message()
+                ),
+            ));
+        }
+    };
+    let account = merged_account(&pending.account, info.account);
+    let mut row: integration::ActiveModel = pending.into();
+    row.status = Set(IntegrationStatus::Connected.as_str().to_owned());
+    row.account = Set(account.clone());
+    row.refresh_failures = Set(0);
+    row.last_error = Set(None);
+    row.connected_by = Set(match &principal.actor {
+        Actor::User { id, .. } => Some(id.clone()),
+        _ => None,
+    });
+    row.connected_at = Set(Some(at));
+    row.updated_at = Set(now());
+    let txn = vendors.db.begin_write().await?;
+    let model = row.update(&*txn).await?;
+    outbox::record(
+        &txn,
+        &model.organization_id,
+        names::INTEGRATION_CONNECTED,
+        None,
+        json!({"integration_id": model.id, "provider": model.provider, "account": account}),
+    )
+    .await?;
+    audit::record(
+        &*txn,
+        principal,
+        AuditAction::IntegrationConnected,
+        ("integration", &model.id),
+        Some(json!({"status": status_before})),
+        Some(json!({"status": model.status, "account": account, "auth": "api_key"})),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Started {
+        integration: Integration::new(model)?,
+        authorize_url: None,
+        state: None,
+        message: Some(info.description),
     })
 }
 
@@ -437,10 +657,11 @@ pub async fn finish(
         access_token: Some(tokens.access_token),
         refresh_token: tokens.refresh_token,
         api_key: None,
+        email: None,
     };
     let at = now();
     connection.model.token_expires_at = tokens.expires_in.map(|s| at + Duration::seconds(s));
-    let (message, described) = match crm::describe(vendors, &mut connection, None).await {
+    let (message, described) = match describe(vendors, &mut connection, None).await {
         Ok(info) => {
             account.extend(info.account);
             (info.description, None)

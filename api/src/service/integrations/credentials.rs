@@ -17,6 +17,9 @@ pub struct Credentials {
     pub refresh_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
+    /// Who the key belongs to, where the vendor's scheme names them (Zendesk's agent email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -25,6 +28,7 @@ impl std::fmt::Debug for Credentials {
             .field("access_token", &self.access_token.as_ref().map(|_| "…"))
             .field("refresh_token", &self.refresh_token.as_ref().map(|_| "…"))
             .field("api_key", &self.api_key.as_ref().map(|_| "…"))
+            .field("email", &self.email)
             .finish()
     }
 }
@@ -57,6 +61,12 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Whether the connection was authorized through OAuth (so that tokens are refreshed), rather than with a
+    /// pasted key.
+    pub fn uses_oauth(&self) -> bool {
+        self.provider.is_oauth() && self.credentials.api_key.is_none()
+    }
+
     pub fn open(sealer: &Sealer, model: integration::Model) -> ApiResult<Self> {
         let provider = providers::provider(&model.provider).ok_or_else(|| {
             ApiError::internal_msg(format!("stored integration provider {:?}", model.provider))
@@ -80,6 +90,7 @@ mod tests {
             access_token: Some("at-secret".to_owned()),
             refresh_token: Some("rt-secret".to_owned()),
             api_key: None,
+            email: None,
         };
         let shown = format!("{credentials:?}");
         assert!(!shown.contains("secret"), "{shown}");

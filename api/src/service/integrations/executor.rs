@@ -21,7 +21,7 @@ use crate::secrets::Sealer;
 use crate::service::integrations::credentials::Connection;
 use crate::service::integrations::endpoints::Endpoints;
 use crate::service::integrations::pacing::Pacer;
-use crate::service::integrations::providers::{self, Provider, TokenHeader};
+use crate::service::integrations::providers::{self, KeyScheme, Provider, TokenHeader};
 use crate::service::now;
 
 /// The most of a vendor's answer kept with a call.
@@ -104,6 +104,8 @@ pub struct Call {
     pub url: String,
     pub query: Vec<(String, String)>,
     pub json: Option<Value>,
+    /// A body sent as it is, with its content type (an upload).
+    pub bytes: Option<(&'static str, Vec<u8>)>,
     /// What the call log shows instead of the path, when the path carries a secret.
     pub shown_as: Option<String>,
 }
@@ -115,6 +117,7 @@ impl Call {
             url: url.into(),
             query: Vec::new(),
             json: None,
+            bytes: None,
             shown_as: None,
         }
     }
@@ -129,6 +132,12 @@ impl Call {
 
     pub fn json(mut self, body: Value) -> Self {
         self.json = Some(body);
+        self
+    }
+
+    /// Sends `body` as it is, as `content_type`.
+    pub fn bytes(mut self, content_type: &'static str, body: Vec<u8>) -> Self {
+        self.bytes = Some((content_type, body));
         self
     }
 
@@ -176,10 +185,24 @@ pub fn vendor_message(body: &Value, text: &str) -> String {
         .get("data")
         .and_then(Value::as_array)
         .and_then(|a| a.first());
+    // Zendesk: {"error": "RecordInvalid", "description", "details": {"field": [{"description"}]}}.
+    if let Some(details) = first.get("details").and_then(Value::as_object) {
+        let said: Vec<String> = details
+            .values()
+            .filter_map(Value::as_array)
+            .flatten()
+            .filter_map(|d| d.get("description").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect();
+        if !said.is_empty() {
+            return said.join("; ");
+        }
+    }
     let message = first
         .get("message")
         .or_else(|| first.get("error_description"))
         .or_else(|| data.and_then(|d| d.get("message")))
+        .or_else(|| first.get("description"))
         .or_else(|| first.get("error"))
         .and_then(Value::as_str);
     let code = first
@@ -290,7 +313,7 @@ impl Vendors {
         job_id: Option<&str>,
         call: &Call,
     ) -> Result<Answer, Failure> {
-        if connection.provider.is_oauth() && self.expires_soon(&connection.model) {
+        if connection.uses_oauth() && self.expires_soon(&connection.model) {
             self.refresh(connection, false).await?;
         }
         let mut refreshed = false;
@@ -298,7 +321,7 @@ impl Vendors {
         loop {
             let answer = self.send(connection, job_id, call).await?;
             match answer.status {
-                401 if connection.provider.is_oauth() && !refreshed => {
+                401 if connection.uses_oauth() && !refreshed => {
                     refreshed = true;
                     self.refresh(connection, true).await?;
                 }
@@ -382,10 +405,21 @@ impl Vendors {
                 }
             };
         } else if let Some(key) = &credentials.api_key {
-            request = request.bearer_auth(key);
+            request = match provider.key_scheme() {
+                Some(KeyScheme::EmailToken) => request.basic_auth(
+                    format!("{}/token", credentials.email.as_deref().unwrap_or_default()),
+                    Some(key),
+                ),
+                Some(KeyScheme::KeyAsUser) => request.basic_auth(key, Some("X")),
+                Some(KeyScheme::Bearer) | None => request.bearer_auth(key),
+            };
         }
         if let Some(body) = &call.json {
             request = request.json(body);
+        } else if let Some((content_type, body)) = &call.bytes {
+            request = request
+                .header("content-type", *content_type)
+                .body(body.clone());
         }
         self.exchange(connection, job_id, request, call.shown_as.clone())
             .await

@@ -16,10 +16,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::events::deliveries::RetryPolicy;
 use crate::events::{names, outbox};
 use crate::service::integrations::credentials::Connection;
-use crate::service::integrations::crm;
 use crate::service::integrations::executor::{Failure, Vendors};
+use crate::service::integrations::providers::Category;
 use crate::service::integrations::runs::JobStatus;
 use crate::service::integrations::{IntegrationStatus, providers};
+use crate::service::integrations::{crm, helpdesk};
 use crate::service::now;
 
 /// Takes up to `limit` due jobs for `lease`, at most one per connection, none of the connections in `busy`
@@ -112,7 +113,12 @@ pub async fn run(
     }
     let advanced = authz.plan_has(plan, Feature::CrmAdvanced).await;
     let mut connection = Connection::open(&vendors.sealer, model.clone())?;
-    let outcome = crm::sync::run(vendors, &mut connection, &job, advanced).await;
+    let outcome = match provider.category {
+        Category::Helpdesk => helpdesk::tickets::run(vendors, &mut connection, &job).await,
+        Category::Crm | Category::Email => {
+            crm::sync::run(vendors, &mut connection, &job, advanced).await
+        }
+    };
     finish(vendors, &job, &connection.model, outcome, policy).await
 }
 

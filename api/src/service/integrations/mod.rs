@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod crm;
 pub mod endpoints;
 pub mod executor;
+pub mod helpdesk;
 pub mod jobs;
 pub mod links;
 pub mod pacing;
@@ -30,6 +31,7 @@ use crate::service::audit::{self, AuditAction};
 use crate::service::integrations::credentials::Connection;
 use crate::service::integrations::crm::settings::{CrmSettings, CrmSettingsPatch};
 use crate::service::integrations::executor::Vendors;
+use crate::service::integrations::helpdesk::settings::{HelpdeskSettings, HelpdeskSettingsPatch};
 use crate::service::integrations::providers::{Category, Provider};
 use crate::service::now;
 use crate::text_enum::text_enum;
@@ -75,6 +77,12 @@ impl Integration {
     /// The CRM settings, for a CRM.
     pub fn crm(&self) -> Option<CrmSettings> {
         (self.provider.category == Category::Crm).then(|| CrmSettings::stored(&self.model.settings))
+    }
+
+    /// The help-desk settings, when it is a help desk.
+    pub fn helpdesk(&self) -> Option<HelpdeskSettings> {
+        (self.provider.category == Category::Helpdesk)
+            .then(|| HelpdeskSettings::stored(&self.model.settings))
     }
 
     /// The account fields shown to the organization (never a credential).
@@ -175,6 +183,7 @@ pub(crate) async fn authorize_provider(
 #[derive(Clone, Debug, Default)]
 pub struct UpdateIntegration {
     pub crm: Option<CrmSettingsPatch>,
+    pub helpdesk: Option<HelpdeskSettingsPatch>,
 }
 
 /// Changes a connection's settings; what goes beyond the default mapping needs the premium plan.
@@ -205,6 +214,16 @@ pub async fn update(
                     other => other,
                 })?;
         }
+        settings = serde_json::to_value(&next).map_err(ApiError::internal)?;
+    }
+    if let Some(patch) = input.helpdesk {
+        let helpdesk = current.helpdesk().ok_or_else(|| {
+            ApiError::validation(
+                "helpdesk",
+                format!("{} is not a help desk", current.provider.name),
+            )
+        })?;
+        let next = helpdesk.patched(patch)?;
         settings = serde_json::to_value(&next).map_err(ApiError::internal)?;
     }
     if settings == current.model.settings {
@@ -325,7 +344,7 @@ pub async fn test(vendors: &Vendors, principal: &Principal, id: &str) -> ApiResu
     }
     let mut connection = Connection::open(&vendors.sealer, current.model.clone())?;
     let run_id = ids::new_id(Kind::IntegrationRun);
-    let outcome = crm::describe(vendors, &mut connection, Some(&run_id)).await;
+    let outcome = describe(vendors, &mut connection, Some(&run_id)).await;
     let (success, message) = match &outcome {
         Ok(info) => (true, info.description.clone()),
         Err(failure) => (false, failure.message().to_owned()),
@@ -348,4 +367,21 @@ pub(crate) fn merged_account(account: &Value, more: serde_json::Map<String, Valu
     let mut merged = account.as_object().cloned().unwrap_or_default();
     merged.extend(more);
     Value::Object(merged)
+}
+
+/// Asks the vendor who the connection is (a real call), whatever its category: used to test a connection and
+/// right after connecting.
+pub async fn describe(
+    vendors: &Vendors,
+    connection: &mut Connection,
+    job_id: Option<&str>,
+) -> Result<crm::AccountInfo, executor::Failure> {
+    match connection.provider.category {
+        providers::Category::Crm => crm::describe(vendors, connection, job_id).await,
+        providers::Category::Helpdesk => helpdesk::describe(vendors, connection, job_id).await,
+        providers::Category::Email => Err(executor::Failure::Configuration(format!(
+            "no connector for {}",
+            connection.provider.name
+        ))),
+    }
 }

@@ -16,11 +16,26 @@ text_enum! {
     }
 }
 
-/// How a connection proves itself to the vendor (the help desks and email services add keys and passwords).
+/// How a connection proves itself to the vendor: through its authorization page, with a key, or either.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthKind {
     /// The OAuth 2.0 authorization-code grant, with PKCE when `pkce`.
     OAuth2 { pkce: bool },
+    /// A key the customer pastes, sent as `scheme` says.
+    Key(KeyScheme),
+    /// Either, as the customer chooses (Zendesk: OAuth or an API token).
+    OAuth2OrKey { pkce: bool, key: KeyScheme },
+}
+
+/// How a pasted key is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyScheme {
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+    /// Zendesk's API token: HTTP Basic with `<agent email>/token` and the token; the email is needed.
+    EmailToken,
+    /// Freshdesk's API key: HTTP Basic with the key as user name and `X` as password.
+    KeyAsUser,
 }
 
 /// How the access token is sent.
@@ -39,6 +54,8 @@ pub enum Revocation {
     PostToken(&'static str),
     /// `DELETE url/<refresh token>` (HubSpot).
     DeleteRefreshToken(&'static str),
+    /// `DELETE url` with the access token itself as the bearer (Zendesk's `oauth/tokens/current`).
+    DeleteCurrentToken(&'static str),
     /// The vendor has no revocation call: the customer removes the app on their side.
     None,
 }
@@ -73,6 +90,8 @@ pub struct Provider {
     pub scopes: &'static [&'static str],
     /// Extra parameters of the authorization request.
     pub authorization_params: &'static [(&'static str, &'static str)],
+    /// Extra parameters of every token request (code exchange and refresh).
+    pub token_params: &'static [(&'static str, &'static str)],
     /// Fields of the token response kept in the connection's account (`instance_url`, `api_domain`).
     pub token_metadata: &'static [&'static str],
     /// Hosts (and their subdomains) that a URL the vendor hands back may name.
@@ -84,14 +103,28 @@ pub struct Provider {
 }
 
 impl Provider {
-    /// Whether connecting goes through the vendor's authorization page.
+    /// Whether connecting may go through the vendor's authorization page.
     pub fn is_oauth(&self) -> bool {
-        matches!(self.auth, AuthKind::OAuth2 { .. })
+        matches!(
+            self.auth,
+            AuthKind::OAuth2 { .. } | AuthKind::OAuth2OrKey { .. }
+        )
+    }
+
+    /// How a pasted key is sent, when the provider may be connected with one.
+    pub fn key_scheme(&self) -> Option<KeyScheme> {
+        match self.auth {
+            AuthKind::Key(scheme) | AuthKind::OAuth2OrKey { key: scheme, .. } => Some(scheme),
+            AuthKind::OAuth2 { .. } => None,
+        }
     }
 
     /// Whether the authorization request carries a PKCE challenge.
     pub fn uses_pkce(&self) -> bool {
-        matches!(self.auth, AuthKind::OAuth2 { pkce: true })
+        matches!(
+            self.auth,
+            AuthKind::OAuth2 { pkce: true } | AuthKind::OAuth2OrKey { pkce: true, .. }
+        )
     }
 
     /// Whether `host` is one of the vendor's own (a listed domain or a subdomain of one).
@@ -139,6 +172,7 @@ const HUBSPOT: Provider = Provider {
         "tickets",
     ],
     authorization_params: &[],
+    token_params: &[],
     token_metadata: &[],
     domains: &["hubapi.com", "hubspot.com"],
     token_header: TokenHeader::Bearer,
@@ -162,6 +196,7 @@ const SALESFORCE: Provider = Provider {
     api_base: "{instance_url}",
     scopes: &["api", "refresh_token"],
     authorization_params: &[("prompt", "consent")],
+    token_params: &[],
     token_metadata: &["instance_url"],
     domains: &["salesforce.com", "force.com", "cloudforce.com"],
     token_header: TokenHeader::Bearer,
@@ -188,6 +223,7 @@ const ZOHO: Provider = Provider {
         "ZohoCRM.org.READ",
     ],
     authorization_params: &[("access_type", "offline"), ("prompt", "consent")],
+    token_params: &[],
     token_metadata: &["api_domain"],
     domains: &[
         "zoho.com",
@@ -213,8 +249,38 @@ const ZOHO: Provider = Provider {
     requests_per_second: 10,
 };
 
+const ZENDESK: Provider = Provider {
+    key: "zendesk",
+    name: "Zendesk",
+    category: Category::Helpdesk,
+    feature: Feature::Helpdesk,
+    auth: AuthKind::OAuth2OrKey {
+        pkce: false,
+        key: KeyScheme::EmailToken,
+    },
+    authorize_url: "https://{subdomain}.zendesk.com/oauth/authorizations/new",
+    token_url: "https://{subdomain}.zendesk.com/oauth/tokens",
+    revocation: Revocation::DeleteCurrentToken(
+        "https://{subdomain}.zendesk.com/api/v2/oauth/tokens/current.json",
+    ),
+    api_base: "https://{subdomain}.zendesk.com",
+    scopes: &["read", "write"],
+    authorization_params: &[],
+    // Clients made before 30 April 2025 get a refresh token (and a 30-minute access token) only when asking.
+    token_params: &[("expires_in", "1800")],
+    token_metadata: &[],
+    domains: &["zendesk.com"],
+    token_header: TokenHeader::Bearer,
+    rate_limit: RateLimitHeaders {
+        remaining: Some("x-rate-limit-remaining"),
+        interval_ms: None,
+    },
+    // 200 requests a minute on the Team plan, the smallest.
+    requests_per_second: 3,
+};
+
 /// Every provider, in the order they are listed.
-pub static PROVIDERS: [&Provider; 3] = [&SALESFORCE, &HUBSPOT, &ZOHO];
+pub static PROVIDERS: [&Provider; 4] = [&SALESFORCE, &HUBSPOT, &ZOHO, &ZENDESK];
 
 /// The provider with this key.
 pub fn provider(key: &str) -> Option<&'static Provider> {

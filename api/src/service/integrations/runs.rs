@@ -26,6 +26,8 @@ text_enum! {
         CaseCreate = "case_create",
         /// Updates the conversation's case with its transcript when it is resolved.
         CaseUpdate = "case_update",
+        /// Opens a help-desk ticket for the conversation (once), with its transcript.
+        TicketCreate = "ticket_create",
         /// A connection test asked for by a person.
         Test = "test",
     }

@@ -64,6 +64,12 @@ impl Vendors {
                 provider.key.to_ascii_uppercase()
             ))
         })?;
+        form.extend(
+            provider
+                .token_params
+                .iter()
+                .map(|(name, value)| (*name, (*value).to_owned())),
+        );
         form.push(("client_id", client_id.to_owned()));
         form.push(("client_secret", client_secret.expose_secret().to_owned()));
         let url = self.resolve(provider, &connection.model.account, provider.token_url)?;
@@ -328,6 +334,12 @@ impl Vendors {
     pub async fn revoke(&self, connection: &Connection) -> Result<String, Failure> {
         use crate::service::integrations::providers::Revocation;
         let provider = connection.provider;
+        if connection.credentials.api_key.is_some() {
+            return Ok(format!(
+                "the API token stays valid in {}: delete it there if nothing else uses it",
+                provider.name
+            ));
+        }
         let Some(token) = connection
             .credentials
             .refresh_token
@@ -347,6 +359,11 @@ impl Vendors {
             Revocation::PostToken(template) => {
                 let url = self.resolve(provider, account, template)?;
                 (self.client.post(url).form(&[("token", token)]), None)
+            }
+            Revocation::DeleteCurrentToken(template) => {
+                let url = self.resolve(provider, account, template)?;
+                let access = connection.credentials.access_token.clone().unwrap_or(token);
+                (self.client.delete(url).bearer_auth(access), None)
             }
             Revocation::DeleteRefreshToken(template) => {
                 let base = self.resolve(provider, account, template)?;

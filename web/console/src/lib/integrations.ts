@@ -1,8 +1,9 @@
 // integrations.ts — the Integrations settings page's GraphQL documents: the providers an organization can connect
-// (Salesforce, HubSpot, Zoho CRM) with its connection to each, the CRM settings, the runs with their vendor calls,
-// and what an admin does (connect, change, test, disconnect); plus their enums in words, and the pure helpers the
-// page needs: the outcome the vendor's callback adds to the address, the account a reconnection reuses, the changes
-// a settings form makes, and the rows that the server's field paths name.
+// (the CRMs Salesforce, HubSpot and Zoho CRM; the help desk Zendesk) with its connection to each, the CRM and
+// help-desk settings, the runs with their vendor calls, and what an admin does (connect, change, test, disconnect);
+// plus their enums in words, and the pure helpers the page needs: the outcome the vendor's callback adds to the
+// address, the account a reconnection reuses, the changes a settings form makes, and the rows that the server's
+// field paths name.
 import { graphql } from "../gql";
 import type {
   CrmCaseTrigger,
@@ -12,6 +13,12 @@ import type {
   CrmMappingSource,
   CrmObject,
   CrmSettingsInput,
+  HelpdeskPriorityRuleInput,
+  HelpdeskSettingsInput,
+  HelpdeskTicketPriority,
+  HelpdeskTicketTrigger,
+  HelpdeskTicketType,
+  HelpdeskTypeRuleInput,
   IntegrationAccountInput,
   IntegrationCategory,
   IntegrationErrorClass,
@@ -85,6 +92,24 @@ export const IntegrationView = graphql(`
       workflowTrigger
       visitorIdField
     }
+    helpdesk {
+      ticketCreation
+      intents
+      failedResponses
+      negativeSentimentPriority
+      priorityKeywords {
+        keyword
+        priority
+      }
+      defaultPriority
+      typeRules {
+        intent
+        keyword
+        ticketType
+      }
+      defaultType
+      tags
+    }
     createdAt
     updatedAt
   }
@@ -100,6 +125,7 @@ export const IntegrationsDocument = graphql(`
       requiredPlan
       configured
       redirectUri
+      authMethods
       integration {
         ...IntegrationView
       }
@@ -128,6 +154,7 @@ export const ConnectIntegrationDocument = graphql(`
         ...IntegrationView
       }
       authorizeUrl
+      message
       userErrors {
         ...UserErrorFields
       }
@@ -201,11 +228,44 @@ export const STATUS_HINTS: Record<IntegrationStatus, string> = {
   DISCONNECTED: "Nothing is sent. Its past runs are kept below.",
 };
 
+/** What a connected integration does, by category (the other statuses mean the same for every category). */
+const CONNECTED_HINTS: Record<IntegrationCategory, string> = {
+  CRM: STATUS_HINTS.CONNECTED,
+  HELPDESK: "Tickets are opened as conversations happen, by the settings below.",
+  EMAIL: "Visitors and messages are sent as conversations happen.",
+};
+
+/** What a status means for a provider of `category`, in a sentence. */
+export function statusHint(status: IntegrationStatus, category: IntegrationCategory): string {
+  return status === "CONNECTED" ? CONNECTED_HINTS[category] : STATUS_HINTS[status];
+}
+
 export const CATEGORY_WORDS: Record<IntegrationCategory, string> = {
   CRM: "CRM",
   HELPDESK: "Help desk",
   EMAIL: "Email",
 };
+
+/** What connecting a provider of each category does, in a sentence (under the category's heading). */
+export const CATEGORY_HINTS: Record<IntegrationCategory, string> = {
+  CRM: "Connect your CRM so that every conversation reaches it: the visitor becomes a contact (or is matched to one), and a hand-off opens a case with the transcript.",
+  HELPDESK:
+    "Connect your help desk so that conversations that need a person open a ticket there, with the transcript, a priority, a type and tags.",
+  EMAIL: "Connect your email service to reach its lists and messages.",
+};
+
+/** The categories, in the order the page shows them. */
+export const CATEGORIES = Object.keys(CATEGORY_WORDS) as IntegrationCategory[];
+
+/** Providers grouped by category, in the page's order of categories, each group in the server's order. */
+export function byCategory<T extends { category: IntegrationCategory }>(
+  providers: readonly T[],
+): { category: IntegrationCategory; providers: T[] }[] {
+  return CATEGORIES.map((category) => ({
+    category,
+    providers: providers.filter((p) => p.category === category),
+  })).filter((group) => group.providers.length > 0);
+}
 
 export const MATCHING_WORDS: Record<CrmContactMatching, string> = {
   EMAIL: "By email address",
@@ -250,6 +310,7 @@ export const RUN_KIND_WORDS: Record<IntegrationRunKind, string> = {
   CONTACT_SYNC: "Contact sync",
   CASE_CREATE: "Case creation",
   CASE_UPDATE: "Case update",
+  TICKET_CREATE: "Ticket",
   TEST: "Connection test",
 };
 
@@ -286,6 +347,7 @@ const PROVIDER_NAMES: Record<string, string> = {
   salesforce: "Salesforce",
   hubspot: "HubSpot",
   zoho: "Zoho CRM",
+  zendesk: "Zendesk",
 };
 
 /** A provider's name from its key in any case (`hubspot`, `HUBSPOT`). */
@@ -305,6 +367,8 @@ const ACCOUNT_LABELS: Record<string, string> = {
   organization_id: "Organization ID",
   org_id: "Organization ID",
   user_id: "User ID",
+  subdomain: "Subdomain",
+  agent_email: "Agent's email",
 };
 
 /** An account field's name in words (`portal_id` → `Portal ID`; unknown ones with their underscores as spaces). */
@@ -339,6 +403,39 @@ export interface AccountChoice {
   login: SalesforceLogin;
   myDomain: string;
   dataCentre: string;
+  /** Zendesk: the account's subdomain (`acme` for acme.zendesk.com). */
+  subdomain: string;
+}
+
+/** The choice of a first connection. */
+export const NO_CHOICE: AccountChoice = {
+  login: "production",
+  myDomain: "",
+  dataCentre: "com",
+  subdomain: "",
+};
+
+/** The providers whose connect form asks where the vendor account is. */
+export function asksAccount(provider: IntegrationProviderKey): boolean {
+  return provider === "SALESFORCE" || provider === "ZOHO" || provider === "ZENDESK";
+}
+
+/**
+ * A Zendesk subdomain as typed or pasted (`acme`, `ACME.zendesk.com`, `https://acme.zendesk.com/`): the subdomain
+ * alone, in lower case.
+ */
+export function zendeskSubdomain(text: string): string {
+  return text
+    .trim()
+    .replace(/^https?:\/\//i, "")
+    .replace(/\/.*$/, "")
+    .replace(/\.zendesk\.com$/i, "")
+    .toLowerCase();
+}
+
+/** Whether `subdomain` (as `zendeskSubdomain` answers it) can be a Zendesk account's subdomain. */
+export function validSubdomain(subdomain: string): boolean {
+  return /^[a-z0-9][a-z0-9-]{0,62}$/.test(subdomain);
 }
 
 const SALESFORCE_HOSTS: Record<string, SalesforceLogin> = {
@@ -356,6 +453,7 @@ export function accountChoiceOf(account: readonly { name: string; value: string 
     login: known ?? (host ? "my-domain" : "production"),
     myDomain: known ? "" : host,
     dataCentre: ZOHO_DATA_CENTRES.some((c) => c.value === centre) ? centre : "com",
+    subdomain: field("subdomain"),
   };
 }
 
@@ -369,6 +467,7 @@ export function accountInput(
     return { environment: choice.login };
   }
   if (provider === "ZOHO") return { dataCentre: choice.dataCentre || "com" };
+  if (provider === "ZENDESK") return { subdomain: zendeskSubdomain(choice.subdomain) };
   return null;
 }
 
@@ -533,4 +632,219 @@ export function planRefusalWords(message: string, planName: string | null): stri
 export function reauthorizationWords(name: string, lastError: string | null | undefined): string {
   const why = (lastError ?? "").trim().replace(/[.\s]+$/, "");
   return `${name} needs to be connected again${why ? `: ${why}` : ""}. Work owed is kept and sent after you reconnect.`;
+}
+
+export const TICKET_TRIGGER_WORDS: Record<HelpdeskTicketTrigger, string> = {
+  HANDOFF: "When a conversation is handed to a person",
+  FORM_SUBMISSION: "When a visitor submits the widget's contact form",
+  INTENT: "When a visitor message shows one of these intents",
+  FAILED_RESPONSES: "After this many unanswered questions in one conversation",
+};
+
+export const PRIORITY_WORDS: Record<HelpdeskTicketPriority, string> = {
+  LOW: "Low",
+  NORMAL: "Normal",
+  HIGH: "High",
+  URGENT: "Urgent",
+};
+
+export const TICKET_TYPE_WORDS: Record<HelpdeskTicketType, string> = {
+  QUESTION: "Question",
+  PROBLEM: "Problem",
+  INCIDENT: "Incident",
+  TASK: "Task",
+};
+
+export const TICKET_TRIGGERS = Object.keys(TICKET_TRIGGER_WORDS) as HelpdeskTicketTrigger[];
+export const PRIORITIES = Object.keys(PRIORITY_WORDS) as HelpdeskTicketPriority[];
+export const TICKET_TYPES = Object.keys(TICKET_TYPE_WORDS) as HelpdeskTicketType[];
+
+/** The fewest and the most unanswered questions the failed-responses trigger waits for. */
+export const FAILED_RESPONSES_MIN = 1;
+export const FAILED_RESPONSES_MAX = 20;
+
+/** The entries of a comma-separated list as typed (`refund, cancel,` → `refund`, `cancel`): trimmed, none empty. */
+export function listOf(text: string): string[] {
+  return text
+    .split(/[,\n]/)
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+}
+
+/** What a type rule is chosen by. */
+export type TypeRuleBy = "intent" | "keyword";
+
+/** What the help-desk settings form holds. */
+export interface HelpdeskValues {
+  ticketCreation: HelpdeskTicketTrigger[];
+  intents: string[];
+  failedResponses: number;
+  negativeSentimentPriority: HelpdeskTicketPriority;
+  priorityKeywords: { keyword: string; priority: HelpdeskTicketPriority }[];
+  defaultPriority: HelpdeskTicketPriority;
+  typeRules: { by: TypeRuleBy; value: string; ticketType: HelpdeskTicketType }[];
+  defaultType: HelpdeskTicketType;
+  tags: string[];
+}
+
+/** One row of the priority keyword table (`key` keeps its inputs in place when rows are removed). */
+export interface KeywordRow {
+  key: number;
+  keyword: string;
+  priority: HelpdeskTicketPriority;
+}
+
+/** One row of the type rule table. */
+export interface TypeRuleRow {
+  key: number;
+  by: TypeRuleBy;
+  value: string;
+  ticketType: HelpdeskTicketType;
+}
+
+/** The stored settings as the form holds them (a type rule by intent when it names an intent). */
+export function helpdeskValuesOf(settings: {
+  ticketCreation: readonly HelpdeskTicketTrigger[];
+  intents: readonly string[];
+  failedResponses: number;
+  negativeSentimentPriority: HelpdeskTicketPriority;
+  priorityKeywords: readonly { keyword: string; priority: HelpdeskTicketPriority }[];
+  defaultPriority: HelpdeskTicketPriority;
+  typeRules: readonly { intent: string | null; keyword: string | null; ticketType: HelpdeskTicketType }[];
+  defaultType: HelpdeskTicketType;
+  tags: readonly string[];
+}): HelpdeskValues {
+  return {
+    ticketCreation: [...settings.ticketCreation],
+    intents: [...settings.intents],
+    failedResponses: settings.failedResponses,
+    negativeSentimentPriority: settings.negativeSentimentPriority,
+    priorityKeywords: settings.priorityKeywords.map((r) => ({ keyword: r.keyword, priority: r.priority })),
+    defaultPriority: settings.defaultPriority,
+    typeRules: settings.typeRules.map((r) =>
+      r.intent
+        ? { by: "intent", value: r.intent, ticketType: r.ticketType }
+        : { by: "keyword", value: r.keyword ?? "", ticketType: r.ticketType },
+    ),
+    defaultType: settings.defaultType,
+    tags: [...settings.tags],
+  };
+}
+
+function sameWords(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x.trim() === b[i]?.trim());
+}
+
+function sameKeywords(a: HelpdeskValues["priorityKeywords"], b: HelpdeskValues["priorityKeywords"]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((r, i) => r.keyword.trim() === b[i]?.keyword.trim() && r.priority === b[i]?.priority)
+  );
+}
+
+function sameTypeRules(a: HelpdeskValues["typeRules"], b: HelpdeskValues["typeRules"]): boolean {
+  return (
+    a.length === b.length &&
+    a.every(
+      (r, i) =>
+        r.by === b[i]?.by && r.value.trim() === b[i]?.value.trim() && r.ticketType === b[i]?.ticketType,
+    )
+  );
+}
+
+/**
+ * The changes from `before` to `after`, as `updateIntegration`'s `helpdesk` input: only what changed. The triggers
+ * keep the form's order; the lists (intents, priority keywords, type rules, tags) are sent whole when any entry
+ * changed (the server replaces them), each entry trimmed, in the form's order (so that an error's index is the
+ * form's); an emptied list is sent as `[]`.
+ */
+export function helpdeskChanges(before: HelpdeskValues, after: HelpdeskValues): HelpdeskSettingsInput {
+  const input: HelpdeskSettingsInput = {};
+  if (!sameSet(after.ticketCreation, before.ticketCreation))
+    input.ticketCreation = TICKET_TRIGGERS.filter((t) => after.ticketCreation.includes(t));
+  if (!sameWords(after.intents, before.intents)) input.intents = after.intents.map((i) => i.trim());
+  if (after.failedResponses !== before.failedResponses) input.failedResponses = after.failedResponses;
+  if (after.negativeSentimentPriority !== before.negativeSentimentPriority)
+    input.negativeSentimentPriority = after.negativeSentimentPriority;
+  if (!sameKeywords(after.priorityKeywords, before.priorityKeywords)) {
+    input.priorityKeywords = after.priorityKeywords.map(
+      (r): HelpdeskPriorityRuleInput => ({ keyword: r.keyword.trim(), priority: r.priority }),
+    );
+  }
+  if (after.defaultPriority !== before.defaultPriority) input.defaultPriority = after.defaultPriority;
+  if (!sameTypeRules(after.typeRules, before.typeRules)) {
+    input.typeRules = after.typeRules.map(
+      (r): HelpdeskTypeRuleInput =>
+        r.by === "intent"
+          ? { intent: r.value.trim(), ticketType: r.ticketType }
+          : { keyword: r.value.trim(), ticketType: r.ticketType },
+    );
+  }
+  if (after.defaultType !== before.defaultType) input.defaultType = after.defaultType;
+  if (!sameWords(after.tags, before.tags)) input.tags = after.tags.map((t) => t.trim());
+  return input;
+}
+
+/** The parts of a priority keyword row an error may name. */
+export type KeywordPart = "keyword" | "priority" | "row";
+
+/** The parts of a type rule row an error may name: its intent or keyword (`value`), its type, or the row. */
+export type TypeRulePart = "value" | "ticketType" | "row";
+
+/** The problems of the help-desk settings form, placed. */
+export interface PlacedHelpdeskProblems {
+  /** By setting: `ticketCreation`, `intents`, `failedResponses`, `tags`, `priorityKeywords` (the table), … */
+  fields: Record<string, string>;
+  /** By row index of the priority keyword table, then by cell. */
+  keywords: Record<number, Partial<Record<KeywordPart, string>>>;
+  /** By row index of the type rule table, then by cell. */
+  typeRules: Record<number, Partial<Record<TypeRulePart, string>>>;
+  general: Problem[];
+}
+
+/** The entries of a list setting that an error may name by index, with the noun of one entry. */
+const LIST_ENTRIES: Record<string, string> = { intents: "Intent", tags: "Tag" };
+
+/** A field path as the server may spell it (`helpdesk.type_rules[0]`) in the console's spelling (`typeRules.0`). */
+function pathParts(field: string): string[] {
+  return field
+    .replace(/\[(\d+)\]/g, ".$1")
+    .replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
+    .split(".")
+    .filter((part) => part !== "");
+}
+
+/**
+ * Places the problems of `updateIntegration` (their `field` as `fromUserErrors` makes it:
+ * `helpdesk.priorityKeywords.1.keyword` for `["input", "helpdesk", "priorityKeywords", "1", "keyword"]`): a cell of
+ * a row of the priority keyword or type rule table, a setting (an entry of the intents or the tags beside its
+ * list, with its position), or the summary.
+ */
+export function placeHelpdeskProblems(problems: readonly Problem[]): PlacedHelpdeskProblems {
+  const placed: PlacedHelpdeskProblems = { fields: {}, keywords: {}, typeRules: {}, general: [] };
+  for (const problem of problems) {
+    const parts = problem.field ? pathParts(problem.field) : [];
+    if (parts[0] === "helpdesk") parts.shift();
+    const [setting, index, cell] = parts;
+    const row = index !== undefined && /^\d+$/.test(index) ? Number(index) : null;
+    if (setting === "priorityKeywords" && row !== null) {
+      const at: KeywordPart = cell === "keyword" || cell === "priority" ? cell : "row";
+      const cells = placed.keywords[row] ?? {};
+      cells[at] ??= problem.message;
+      placed.keywords[row] = cells;
+    } else if (setting === "typeRules" && row !== null) {
+      const at: TypeRulePart =
+        cell === "intent" || cell === "keyword" ? "value" : cell === "ticketType" ? "ticketType" : "row";
+      const cells = placed.typeRules[row] ?? {};
+      cells[at] ??= problem.message;
+      placed.typeRules[row] = cells;
+    } else if (setting && LIST_ENTRIES[setting] && row !== null && parts.length === 2) {
+      placed.fields[setting] ??= `${LIST_ENTRIES[setting]} ${row + 1}: ${problem.message}`;
+    } else if (setting && parts.length === 1) {
+      placed.fields[setting] ??= problem.message;
+    } else {
+      placed.general.push(problem);
+    }
+  }
+  return placed;
 }

@@ -23,6 +23,10 @@ pub struct Subject {
     pub first_question: Option<String>,
     /// The conversation's page in the console.
     pub conversation_url: Option<String>,
+    /// What the visitor wrote, one message per line (for keyword rules).
+    pub visitor_text: String,
+    /// The intents of the visitor's messages, first seen first.
+    pub intents: Vec<String>,
 }
 
 impl Subject {
@@ -54,6 +58,7 @@ impl Subject {
             }
         };
         let (mut assistant_name, mut transcript, mut first_question) = (None, String::new(), None);
+        let (mut visitor_text, mut intents) = (String::new(), Vec::<String>::new());
         if let Some(conversation) = &conversation {
             assistant_name = assistant::Entity::find_by_id(conversation.assistant_id.clone())
                 .one(db.conn())
@@ -68,6 +73,15 @@ impl Subject {
                 .iter()
                 .find(|m| m.author == "visitor")
                 .map(|m| m.body.clone());
+            for message in messages.iter().filter(|m| m.author == "visitor") {
+                visitor_text.push_str(&message.body);
+                visitor_text.push('\n');
+                if let Some(intent) = &message.intent
+                    && !intents.contains(intent)
+                {
+                    intents.push(intent.clone());
+                }
+            }
             transcript = render_transcript(&messages, assistant_name.as_deref());
             // The page it started on heads the transcript: the brief's "page URL → case".
             if let Some(url) = &conversation.source_url {
@@ -93,6 +107,8 @@ impl Subject {
             transcript,
             first_question,
             conversation_url,
+            visitor_text,
+            intents,
         }))
     }
 
@@ -159,7 +175,7 @@ impl Subject {
 }
 
 /// A short subject from a question: its first line, at most 120 characters.
-fn subject_line(question: &str) -> String {
+pub(crate) fn subject_line(question: &str) -> String {
     let line = question.lines().next().unwrap_or_default().trim();
     if line.chars().count() > 120 {
         format!("{}…", line.chars().take(119).collect::<String>())
@@ -168,7 +184,7 @@ fn subject_line(question: &str) -> String {
     }
 }
 
-fn sentiment_word(score: f64) -> &'static str {
+pub(crate) fn sentiment_word(score: f64) -> &'static str {
     if score >= 0.05 {
         "positive"
     } else if score <= -0.05 {
@@ -233,6 +249,8 @@ mod tests {
             transcript: String::new(),
             first_question: Some("Do you ship to Austria?\nAnd how fast?".to_owned()),
             conversation_url: None,
+            visitor_text: String::new(),
+            intents: Vec::new(),
         }
     }
 

@@ -1,0 +1,306 @@
+//! Help desks against the loopback Zendesk: connecting with an API token (a refused one changes nothing), the
+//! plan gate, and the tickets that handoffs, forms and unanswered questions open, once per conversation, with
+//! the transcript, requester, priority, type and tags the settings' rules give.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::crm_sync::{conversation, set_status, settled_runs};
+use crate::fake_zendesk::{self, FakeZendesk};
+use crate::helpers::{TestApp, spawn_app_with};
+
+const CONNECT: &str = "mutation($input: ConnectIntegrationInput!) { connectIntegration(input: $input) {
+    integration { id status provider account { name value } helpdesk { ticketCreation failedResponses } }
+    authorizeUrl message userErrors { field message code } } }";
+
+async fn app_with(zendesk: &FakeZendesk) -> TestApp {
+    let base_urls = zendesk.base_urls();
+    spawn_app_with(move |settings| {
+        settings.provider_base_urls = Some(base_urls);
+        settings.egress_allow = Some("127.0.0.1/32".to_owned());
+        settings.integration_retry_schedule = "1,1,1".to_owned();
+    })
+    .await
+}
+
+fn token_input(subdomain: &str, token: &str) -> Value {
+    json!({"input": {"provider": "ZENDESK", "account": {"subdomain": subdomain},
+        "credentials": {"email": fake_zendesk::AGENT_EMAIL, "apiKey": token}}})
+}
+
+/// Connects Zendesk with the fake's API token; the integration's id.
+async fn connected(app: &TestApp) -> String {
+    let payload = app
+        .mutate(
+            CONNECT,
+            token_input("acme", fake_zendesk::API_TOKEN),
+            "connectIntegration",
+        )
+        .await;
+    payload["integration"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn update(app: &TestApp, id: &str, helpdesk: Value) -> Value {
+    app.mutate(
+        "mutation($id: ID!, $h: HelpdeskSettingsInput!) { updateIntegration(id: $id, input: {helpdesk: $h}) {
+            integration { helpdesk { ticketCreation intents failedResponses defaultType tags
+                priorityKeywords { keyword priority } typeRules { intent keyword ticketType } } }
+            userErrors { field message code } } }",
+        json!({"id": id, "h": helpdesk}),
+        "updateIntegration",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn zendesk_connects_with_an_api_token_and_a_refused_token_changes_nothing() {
+    let zendesk = FakeZendesk::start().await;
+    let app = app_with(&zendesk).await;
+
+    let refused = app
+        .user_error(
+            CONNECT,
+            token_input("acme", "wrong-token"),
+            "connectIntegration",
+        )
+        .await;
+    assert_eq!(refused["field"], json!(["input", "credentials", "apiKey"]));
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("Couldn't authenticate you"),
+        "{refused}"
+    );
+    assert_eq!(app.count_rows("integrations").await, 0, "nothing kept");
+    assert_eq!(app.count_rows("integration_calls").await, 0);
+    let bad_subdomain = app
+        .user_error(CONNECT, token_input("acme corp", "x"), "connectIntegration")
+        .await;
+    assert_eq!(
+        bad_subdomain["field"],
+        json!(["input", "account", "subdomain"])
+    );
+    let mut no_email = token_input("acme", fake_zendesk::API_TOKEN);
+    no_email["input"]["credentials"]["email"] = json!("agent");
+    let no_email = app
+        .user_error(CONNECT, no_email, "connectIntegration")
+        .await;
+    assert_eq!(no_email["field"], json!(["input", "credentials", "email"]));
+
+    let payload = app
+        .mutate(
+            CONNECT,
+            token_input("https://ACME.zendesk.com/", fake_zendesk::API_TOKEN),
+            "connectIntegration",
+        )
+        .await;
+    assert_eq!(payload["authorizeUrl"], Value::Null);
+    assert_eq!(
+        payload["message"],
+        "Connected to Zendesk acme as Ada Agent (admin)"
+    );
+    let integration = &payload["integration"];
+    assert_eq!(integration["status"], "CONNECTED");
+    assert!(
+        integration["account"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "subdomain", "value": "acme"})),
+        "{integration}"
+    );
+    assert_eq!(
+        integration["helpdesk"]["ticketCreation"],
+        json!(["HANDOFF", "FORM_SUBMISSION"])
+    );
+    // The token is sealed: neither the API nor the stored row shows it.
+    let rest = app.get("/api/v1/integrations").await;
+    assert!(
+        !rest.text.contains(fake_zendesk::API_TOKEN),
+        "{}",
+        rest.text
+    );
+    let test = app
+        .post(
+            &format!(
+                "/api/v1/integrations/{}/test",
+                integration["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(test.status, StatusCode::OK, "{}", test.text);
+    assert_eq!(test.body["success"], true, "{}", test.text);
+    let audit = app
+        .get("/api/v1/audit-log?action=integration.connected")
+        .await;
+    assert_eq!(audit.body["data"][0]["after"]["auth"], "api_key");
+
+    // Help desks need the standard plan.
+    app.mutate(
+        "mutation { setOrganizationPlan(plan: BASIC) { organization { plan } userErrors { message } } }",
+        json!({}),
+        "setOrganizationPlan",
+    )
+    .await;
+    let basic = app
+        .graphql(CONNECT, token_input("acme", fake_zendesk::API_TOKEN))
+        .await;
+    assert_eq!(
+        basic.graphql_code(),
+        "PLAN_UPGRADE_REQUIRED",
+        "{}",
+        basic.text
+    );
+}
+
+#[tokio::test]
+async fn a_handoff_opens_one_ticket_with_the_transcript_requester_rules_and_tags() {
+    let zendesk = FakeZendesk::start().await;
+    let app = app_with(&zendesk).await;
+    let id = connected(&app).await;
+    let refused = app
+        .user_error(
+            "mutation($id: ID!) { updateIntegration(id: $id, input: {helpdesk: {typeRules: [{ticketType: TASK}]}}) {
+                integration { id } userErrors { field message code } } }",
+            json!({"id": id}),
+            "updateIntegration",
+        )
+        .await;
+    assert_eq!(
+        refused["field"],
+        json!(["input", "helpdesk", "typeRules", "0"])
+    );
+    let settings = update(
+        &app,
+        &id,
+        json!({"priorityKeywords": [{"keyword": "outage", "priority": "URGENT"}],
+            "typeRules": [{"keyword": "broken", "ticketType": "INCIDENT"}],
+            "tags": ["Web", "vip"]}),
+    )
+    .await;
+    assert_eq!(
+        settings["integration"]["helpdesk"]["tags"],
+        json!(["web", "vip"])
+    );
+
+    // Zendesk is down for the first call: the ticket is opened on the next attempt.
+    zendesk.outage(1);
+    let (conversation_id, _) = conversation(
+        &app,
+        json!({"name": "Ivy Lane", "email": "ivy@example.test"}),
+        "The checkout is broken, a total outage!",
+    )
+    .await;
+    set_status(&app, &conversation_id, "handed_off").await;
+    let runs = settled_runs(&app, &id, 1).await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    let run = &runs[0];
+    assert_eq!(run["kind"], "ticket_create");
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    assert_eq!(run["attempt_count"], 2, "{run:#}");
+    assert_eq!(run["records_created"], 1);
+
+    let tickets = zendesk.tickets();
+    assert_eq!(tickets.len(), 1);
+    let ticket = &tickets[0];
+    assert_eq!(ticket["subject"], "The checkout is broken, a total outage!");
+    assert_eq!(ticket["requester"]["email"], "ivy@example.test");
+    assert_eq!(ticket["requester"]["name"], "Ivy Lane");
+    assert_eq!(ticket["priority"], "urgent", "the keyword rule");
+    assert_eq!(ticket["type"], "incident", "the type rule");
+    assert_eq!(ticket["external_id"], conversation_id.as_str());
+    let tags: Vec<&str> = ticket["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for expected in ["concierge", "page_pricing", "web", "vip"] {
+        assert!(tags.contains(&expected), "{expected} in {tags:?}");
+    }
+    assert!(tags.iter().any(|t| t.starts_with("assistant_")), "{tags:?}");
+    let comment = &ticket["comment"];
+    assert_eq!(comment["public"], false, "the transcript is for agents");
+    let body = comment["body"].as_str().unwrap();
+    assert!(
+        body.starts_with("Page: https://shop.example/pricing"),
+        "{body}"
+    );
+    assert!(body.contains("Visitor: The checkout is broken"), "{body}");
+    assert!(body.contains("/console/inbox/"), "{body}");
+    let token = comment["uploads"][0].as_str().unwrap();
+    let file = zendesk.upload(token).unwrap();
+    assert_eq!(file.file_name, format!("transcript-{conversation_id}.txt"));
+    assert!(file.content_type.starts_with("text/plain"));
+    assert!(file.content.contains("Visitor: The checkout is broken"));
+}
+
+#[tokio::test]
+async fn unanswered_questions_open_a_ticket_once_the_count_is_reached() {
+    let zendesk = FakeZendesk::start().await;
+    let app = app_with(&zendesk).await;
+    let id = connected(&app).await;
+    update(
+        &app,
+        &id,
+        json!({"ticketCreation": ["HANDOFF", "FAILED_RESPONSES"], "failedResponses": 2}),
+    )
+    .await;
+    // A 429 first is waited out in place (Retry-After: 1 s).
+    zendesk.throttle(1);
+    let (conversation_id, _) = conversation(
+        &app,
+        json!({"email": "max@example.test"}),
+        "Do you ship to Mars?",
+    )
+    .await;
+    // The empty knowledge base answers neither question; the second one reaches the count, and the
+    // assistant's own limit (two) hands the conversation off in the same turn.
+    for question in ["And to the Moon?", "Or to Venus?"] {
+        let asked = app
+            .post(
+                &format!("/api/v1/conversations/{conversation_id}/messages"),
+                json!({"author": "visitor", "body": question}),
+            )
+            .await;
+        assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.text);
+    }
+    let runs = settled_runs(&app, &id, 2).await;
+    let triggers: Vec<&str> = runs
+        .iter()
+        .map(|r| r["trigger"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        triggers,
+        ["knowledge_base.query_failed", "handoff.requested"],
+        "{runs:#?}"
+    );
+    assert_eq!(runs[0]["status"], "succeeded", "{:#}", runs[0]);
+    assert_eq!(runs[0]["records_created"], 1);
+    // The handoff owes a ticket too, but the conversation has one: nothing new is opened.
+    assert_eq!(runs[1]["status"], "succeeded");
+    assert_eq!(runs[1]["records_skipped"], 1);
+    assert!(
+        runs[1]["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("is already open for this conversation"),
+        "{:#}",
+        runs[1]
+    );
+    let tickets = zendesk.tickets();
+    assert_eq!(tickets.len(), 1, "one ticket per conversation");
+    assert_eq!(tickets[0]["subject"], "Do you ship to Mars?");
+    assert_eq!(tickets[0]["requester"]["name"], "max@example.test");
+    assert_eq!(tickets[0]["priority"], "normal");
+    assert_eq!(tickets[0]["type"], "question");
+    assert!(
+        zendesk
+            .seen()
+            .iter()
+            .filter(|s| *s == "POST /api/v2/tickets.json")
+            .count()
+            == 1
+    );
+}
