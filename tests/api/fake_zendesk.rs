@@ -2,7 +2,10 @@
 //! (HTTP Basic with `{email}/token` and the token; 401 `{"error":"Couldn't authenticate you"}` otherwise),
 //! `users/me`, tickets (create with requester, comment, uploads, priority, type, tags and `external_id`; list
 //! by `external_id`), uploads (`POST /api/v2/uploads.json?filename=` with the raw file), its error bodies
-//! (`422 {"error":"RecordInvalid","description","details"}`), 429 with `Retry-After`, and 503 outages.
+//! (`422 {"error":"RecordInvalid","description","details"}`), 429 with `Retry-After`, and 503 outages; and the
+//! way back: webhooks with their signing secret, triggers with a `notification_webhook` action, ticket comments,
+//! and the signed requests (`X-Zendesk-Webhook-Signature`: base64 of HMAC-SHA256 over timestamp + body) that
+//! the triggers send when an agent comments or solves a ticket.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,7 +40,16 @@ struct Inner {
     /// Answer 429 to this many API calls first.
     throttle: u32,
     seen: Vec<String>,
+    webhooks: Vec<Value>,
+    triggers: Vec<Value>,
+    /// Ticket id → its comments (the description first).
+    comments: HashMap<u64, Vec<Value>>,
+    /// Requester email → user id.
+    users: HashMap<String, u64>,
 }
+
+/// The id of the agent the API token belongs to; another agent replies in tests.
+pub const AGENT_ID: u64 = 901;
 
 #[derive(Clone)]
 pub struct FakeZendesk {
@@ -59,6 +71,19 @@ impl FakeZendesk {
                 get(list_tickets).post(create_ticket),
             )
             .route("/api/v2/uploads.json", post(upload))
+            .route("/api/v2/tickets/{id}", get(show_ticket))
+            .route("/api/v2/tickets/{id}/comments.json", get(list_comments))
+            .route("/api/v2/webhooks", post(create_webhook))
+            .route(
+                "/api/v2/webhooks/{id}",
+                axum::routing::delete(delete_webhook),
+            )
+            .route("/api/v2/webhooks/{id}/signing_secret", get(signing_secret))
+            .route("/api/v2/triggers", post(create_trigger))
+            .route(
+                "/api/v2/triggers/{id}",
+                axum::routing::delete(delete_trigger),
+            )
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
         fake
@@ -82,6 +107,138 @@ impl FakeZendesk {
 
     pub fn upload(&self, token: &str) -> Option<Upload> {
         self.inner.lock().unwrap().uploads.get(token).cloned()
+    }
+
+    /// The webhooks registered (with their endpoint), and the triggers.
+    pub fn webhooks(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().webhooks.clone()
+    }
+
+    pub fn triggers(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().triggers.clone()
+    }
+
+    /// An agent (or, with `by_requester`, the requester) adds a public comment, and Zendesk runs the triggers.
+    pub async fn comment(
+        &self,
+        ticket_id: u64,
+        body: &str,
+        by_requester: bool,
+    ) -> Vec<reqwest::StatusCode> {
+        {
+            let mut inner = self.inner.lock().unwrap();
+            inner.next += 1;
+            let id = inner.next;
+            let requester = inner
+                .tickets
+                .iter()
+                .find(|t| t["id"] == json!(ticket_id))
+                .map(|t| t["requester_id"].clone())
+                .unwrap_or(Value::Null);
+            let author = if by_requester {
+                requester
+            } else {
+                json!(AGENT_ID + 1)
+            };
+            inner.comments.entry(ticket_id).or_default().push(json!({
+                "id": id, "type": "Comment", "author_id": author, "public": true,
+                "body": body, "plain_body": body, "html_body": format!("<p>{body}</p>"),
+                "created_at": chrono::Utc::now().to_rfc3339(),
+            }));
+        }
+        self.fire(ticket_id).await
+    }
+
+    /// The ticket is solved, and Zendesk runs the triggers.
+    pub async fn solve(&self, ticket_id: u64) -> Vec<reqwest::StatusCode> {
+        {
+            let mut inner = self.inner.lock().unwrap();
+            if let Some(ticket) = inner
+                .tickets
+                .iter_mut()
+                .find(|t| t["id"] == json!(ticket_id))
+            {
+                ticket["status"] = json!("solved");
+            }
+        }
+        self.fire(ticket_id).await
+    }
+
+    /// Runs the triggers on a ticket tagged as theirs: each posts its rendered body to its webhook, signed as
+    /// Zendesk signs. Answers the statuses the endpoints gave.
+    pub async fn fire(&self, ticket_id: u64) -> Vec<reqwest::StatusCode> {
+        let calls: Vec<(String, String, String)> = {
+            let inner = self.inner.lock().unwrap();
+            let Some(ticket) = inner.tickets.iter().find(|t| t["id"] == json!(ticket_id)) else {
+                return Vec::new();
+            };
+            let tagged = |tag: &str| {
+                ticket["tags"]
+                    .as_array()
+                    .is_some_and(|t| t.contains(&json!(tag)))
+            };
+            inner
+                .triggers
+                .iter()
+                .filter(|trigger| {
+                    trigger["conditions"]["all"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .all(|c| {
+                            c["field"] != "current_tags"
+                                || tagged(c["value"].as_str().unwrap_or_default())
+                        })
+                })
+                .filter_map(|trigger| {
+                    let action = trigger["actions"]
+                        .as_array()?
+                        .iter()
+                        .find(|a| a["field"] == "notification_webhook")?;
+                    let webhook_id = action["value"][0].as_str()?;
+                    let template = action["value"][1].as_str()?;
+                    let webhook = inner
+                        .webhooks
+                        .iter()
+                        .find(|w| w["id"] == json!(webhook_id))?;
+                    let body = template
+                        .replace("{{ticket.id}}", &ticket_id.to_string())
+                        .replace(
+                            "{{ticket.external_id}}",
+                            ticket["external_id"].as_str().unwrap_or_default(),
+                        )
+                        .replace(
+                            "{{ticket.status}}",
+                            ticket["status"].as_str().unwrap_or_default(),
+                        );
+                    Some((
+                        webhook["endpoint"].as_str()?.to_owned(),
+                        webhook["secret"].as_str()?.to_owned(),
+                        body,
+                    ))
+                })
+                .collect()
+        };
+        let client = reqwest::Client::new();
+        let mut statuses = Vec::new();
+        for (endpoint, secret, body) in calls {
+            let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let response = client
+                .post(&endpoint)
+                .header("content-type", "application/json")
+                .header(
+                    "x-zendesk-webhook-signature",
+                    sign(&secret, &timestamp, body.as_bytes()),
+                )
+                .header("x-zendesk-webhook-signature-timestamp", &timestamp)
+                .header("x-zendesk-webhook-id", "01HZFAKEWEBHOOK")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            statuses.push(response.status());
+        }
+        statuses
     }
 
     /// The requests received, as `METHOD /path`.
@@ -254,11 +411,185 @@ async fn create_ticket(
             return invalid("uploads", "Uploads: token is invalid");
         }
     }
+    let requester_key = ticket["requester"]["email"]
+        .as_str()
+        .or(ticket["requester"]["name"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let next_user = 5000 + inner.users.len() as u64;
+    let requester_id = *inner.users.entry(requester_key).or_insert(next_user);
     inner.next += 1;
+    let id = inner.next;
     let mut stored = ticket.clone();
-    stored["id"] = json!(inner.next);
+    stored["id"] = json!(id);
     stored["status"] = json!("new");
+    stored["requester_id"] = json!(requester_id);
     stored["description"] = ticket["comment"]["body"].clone();
     inner.tickets.push(stored.clone());
+    inner.next += 1;
+    let comment_id = inner.next;
+    inner.comments.entry(id).or_default().push(json!({
+        "id": comment_id, "type": "Comment", "author_id": AGENT_ID,
+        "public": ticket["comment"]["public"].as_bool().unwrap_or(true),
+        "body": ticket["comment"]["body"], "plain_body": ticket["comment"]["body"],
+    }));
     (StatusCode::CREATED, axum::Json(json!({"ticket": stored}))).into_response()
+}
+
+/// base64(HMAC-SHA256(secret, timestamp + body)), as Zendesk signs webhook requests.
+pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let mut context = ring::hmac::Context::with_key(&key);
+    context.update(timestamp.as_bytes());
+    context.update(body);
+    base64::engine::general_purpose::STANDARD.encode(context.sign().as_ref())
+}
+
+/// `GET /api/v2/tickets/{id}.json`.
+async fn show_ticket(
+    State(fake): State<FakeZendesk>,
+    headers: HeaderMap,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Response {
+    if let Some(refusal) = admit(&fake, &headers, "GET /api/v2/tickets/{id}.json") {
+        return refusal;
+    }
+    let id = file.trim_end_matches(".json");
+    let inner = fake.inner.lock().unwrap();
+    match inner
+        .tickets
+        .iter()
+        .find(|t| t["id"].as_u64().is_some_and(|n| n.to_string() == id))
+    {
+        Some(ticket) => axum::Json(json!({"ticket": ticket})).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            json!({"error": "RecordNotFound", "description": "Not found"}),
+        ),
+    }
+}
+
+/// `GET /api/v2/tickets/{id}/comments.json`: the description first, then every comment.
+async fn list_comments(
+    State(fake): State<FakeZendesk>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<u64>,
+) -> Response {
+    if let Some(refusal) = admit(&fake, &headers, "GET /api/v2/tickets/{id}/comments.json") {
+        return refusal;
+    }
+    let inner = fake.inner.lock().unwrap();
+    let comments = inner.comments.get(&id).cloned().unwrap_or_default();
+    axum::Json(json!({"comments": comments, "count": comments.len(), "next_page": null}))
+        .into_response()
+}
+
+async fn create_webhook(
+    State(fake): State<FakeZendesk>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if let Some(refusal) = admit(&fake, &headers, "POST /api/v2/webhooks") {
+        return refusal;
+    }
+    let webhook = &body["webhook"];
+    let endpoint = webhook["endpoint"].as_str().unwrap_or_default();
+    if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+        return invalid("endpoint", "Endpoint: must be a URL");
+    }
+    let mut inner = fake.inner.lock().unwrap();
+    inner.next += 1;
+    let mut stored = webhook.clone();
+    stored["id"] = json!(format!("01HZWEBHOOK{:06}", inner.next));
+    stored["secret"] = json!(format!("signing-secret-{}", inner.next));
+    inner.webhooks.push(stored.clone());
+    stored.as_object_mut().unwrap().remove("secret");
+    (StatusCode::CREATED, axum::Json(json!({"webhook": stored}))).into_response()
+}
+
+async fn signing_secret(
+    State(fake): State<FakeZendesk>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    if let Some(refusal) = admit(&fake, &headers, "GET /api/v2/webhooks/{id}/signing_secret") {
+        return refusal;
+    }
+    let inner = fake.inner.lock().unwrap();
+    match inner.webhooks.iter().find(|w| w["id"] == json!(id)) {
+        Some(webhook) => axum::Json(json!({"signing_secret": {
+            "algorithm": "SHA256", "secret": webhook["secret"]
+        }}))
+        .into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            json!({"errors": [{"code": "WebhookNotFound", "title": "Webhook not found"}]}),
+        ),
+    }
+}
+
+async fn delete_webhook(
+    State(fake): State<FakeZendesk>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    if let Some(refusal) = admit(&fake, &headers, "DELETE /api/v2/webhooks/{id}") {
+        return refusal;
+    }
+    let mut inner = fake.inner.lock().unwrap();
+    let before = inner.webhooks.len();
+    inner.webhooks.retain(|w| w["id"] != json!(id));
+    if inner.webhooks.len() == before {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn create_trigger(
+    State(fake): State<FakeZendesk>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if let Some(refusal) = admit(&fake, &headers, "POST /api/v2/triggers") {
+        return refusal;
+    }
+    let trigger = &body["trigger"];
+    if trigger["title"].as_str().is_none_or(str::is_empty) {
+        return invalid("title", "Title: cannot be blank");
+    }
+    if trigger["actions"].as_array().is_none_or(Vec::is_empty) {
+        return invalid("actions", "Actions: cannot be blank");
+    }
+    let mut inner = fake.inner.lock().unwrap();
+    let webhook_known = trigger["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["field"] == "notification_webhook")
+        .all(|a| inner.webhooks.iter().any(|w| w["id"] == a["value"][0]));
+    if !webhook_known {
+        return invalid("actions", "Actions: the webhook does not exist");
+    }
+    inner.next += 1;
+    let mut stored = trigger.clone();
+    stored["id"] = json!(inner.next);
+    inner.triggers.push(stored.clone());
+    (StatusCode::CREATED, axum::Json(json!({"trigger": stored}))).into_response()
+}
+
+async fn delete_trigger(
+    State(fake): State<FakeZendesk>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<u64>,
+) -> Response {
+    if let Some(refusal) = admit(&fake, &headers, "DELETE /api/v2/triggers/{id}") {
+        return refusal;
+    }
+    let mut inner = fake.inner.lock().unwrap();
+    let before = inner.triggers.len();
+    inner.triggers.retain(|t| t["id"] != json!(id));
+    if inner.triggers.len() == before {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    StatusCode::NO_CONTENT.into_response()
 }

@@ -304,3 +304,151 @@ async fn unanswered_questions_open_a_ticket_once_the_count_is_reached() {
             == 1
     );
 }
+
+#[tokio::test]
+async fn agents_replies_in_zendesk_reach_the_visitor_and_a_solved_ticket_resolves_the_conversation()
+{
+    let zendesk = FakeZendesk::start().await;
+    let app = app_with(&zendesk).await;
+    let id = connected(&app).await;
+    // Connecting registered a webhook to this server and a trigger on the tickets it opens.
+    let webhooks = zendesk.webhooks();
+    assert_eq!(webhooks.len(), 1, "{webhooks:#?}");
+    let endpoint = webhooks[0]["endpoint"].as_str().unwrap().to_owned();
+    assert_eq!(
+        endpoint,
+        app.url(&format!("/integrations/zendesk/events/{id}"))
+    );
+    let triggers = zendesk.triggers();
+    assert_eq!(triggers.len(), 1);
+    assert_eq!(triggers[0]["conditions"]["all"][0]["value"], "concierge");
+
+    let (conversation_id, _) = conversation(
+        &app,
+        json!({"name": "Ivy Lane", "email": "ivy@example.test"}),
+        "My parcel never came",
+    )
+    .await;
+    set_status(&app, &conversation_id, "handed_off").await;
+    let runs = settled_runs(&app, &id, 1).await;
+    assert_eq!(runs[0]["status"], "succeeded", "{:#}", runs[0]);
+    let ticket_id = zendesk.tickets()[0]["id"].as_u64().unwrap();
+
+    // An agent answers in Zendesk and the requester writes there too (by email): only the agent's reply
+    // reaches the widget. The same notice again (Zendesk retries) changes nothing.
+    assert_eq!(
+        zendesk
+            .comment(ticket_id, "Sorry! A new parcel left today.", false)
+            .await,
+        [StatusCode::OK]
+    );
+    assert_eq!(
+        zendesk.comment(ticket_id, "Thanks!", true).await,
+        [StatusCode::OK]
+    );
+    zendesk.fire(ticket_id).await;
+    let runs = settled_runs(&app, &id, 4).await;
+    let syncs: Vec<String> = runs[1..]
+        .iter()
+        .map(|r| format!("{} {} {}", r["kind"], r["status"], r["records_created"]))
+        .collect();
+    assert_eq!(
+        syncs,
+        [
+            "\"ticket_sync\" \"succeeded\" 1",
+            "\"ticket_sync\" \"succeeded\" 0",
+            "\"ticket_sync\" \"succeeded\" 0"
+        ],
+        "{runs:#?}"
+    );
+    let messages = app
+        .get(&format!(
+            "/api/v1/conversations/{conversation_id}/messages?limit=100"
+        ))
+        .await;
+    let from_agents: Vec<&str> = messages.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["author"] == "agent")
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(from_agents, ["Sorry! A new parcel left today."]);
+
+    // Forged, unsigned and stale notices are refused; a notice about a ticket that is not this connection's
+    // (here one naming another conversation) is taken and ignored.
+    let client = reqwest::Client::new();
+    let secret = webhooks[0]["secret"].as_str().unwrap();
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let body =
+        json!({"ticket_id": ticket_id.to_string(), "external_id": conversation_id}).to_string();
+    let send = |signature: Option<String>, timestamp: String, body: String| {
+        let mut request = client
+            .post(&endpoint)
+            .header("content-type", "application/json")
+            .header("x-zendesk-webhook-signature-timestamp", timestamp)
+            .body(body);
+        if let Some(signature) = signature {
+            request = request.header("x-zendesk-webhook-signature", signature);
+        }
+        request.send()
+    };
+    let forged = send(
+        Some(fake_zendesk::sign("not-the-secret", &now, body.as_bytes())),
+        now.clone(),
+        body.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    let unsigned = send(None, now.clone(), body.clone()).await.unwrap();
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+    let old = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let stale = send(
+        Some(fake_zendesk::sign(secret, &old, body.as_bytes())),
+        old,
+        body.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
+    let (other, _) = conversation(&app, json!({"email": "zoe@example.test"}), "Hi").await;
+    let elsewhere = json!({"ticket_id": ticket_id.to_string(), "external_id": other}).to_string();
+    let ignored = send(
+        Some(fake_zendesk::sign(secret, &now, elsewhere.as_bytes())),
+        now.clone(),
+        elsewhere,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ignored.status(), StatusCode::OK);
+    assert_eq!(
+        ignored.text().await.unwrap(),
+        "not a ticket of this connection: ignored"
+    );
+    let elsewhere_id = client
+        .post(app.url("/integrations/zendesk/events/int_01J0000000000000000000000"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere_id.status(), StatusCode::NOT_FOUND);
+
+    // Solved in Zendesk: the conversation is resolved here.
+    assert_eq!(zendesk.solve(ticket_id).await, [StatusCode::OK]);
+    let runs = settled_runs(&app, &id, 5).await;
+    assert_eq!(runs[4]["records_updated"], 1, "{:#}", runs[4]);
+    let resolved = app
+        .get(&format!("/api/v1/conversations/{conversation_id}"))
+        .await;
+    assert_eq!(resolved.body["status"], "resolved", "{}", resolved.text);
+    let events = app.get("/api/v1/events?types=conversation.resolved").await;
+    assert_eq!(events.body["data"][0]["data"]["resolved_by"], "Zendesk");
+
+    // Disconnecting removes the webhook and the trigger from Zendesk.
+    let done = app.delete(&format!("/api/v1/integrations/{id}")).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    assert!(zendesk.webhooks().is_empty());
+    assert!(zendesk.triggers().is_empty());
+}

@@ -1,11 +1,13 @@
 //! `GET /integrations/{provider}/callback`: where a vendor's authorization page sends the browser back (not REST
-//! v1: the browser's side of connecting, decided by the state cookie and the member's session).
+//! v1: the browser's side of connecting, decided by the state cookie and the member's session); and
+//! `POST /integrations/{provider}/events/{id}`, where a help desk posts its signed notices.
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::auth::credentials::{authenticate_token, cookie_value, session_cookie};
@@ -17,7 +19,47 @@ use crate::state::AppState;
 
 /// The browser side of connecting: the vendors' authorization pages send the browser back here.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/integrations/{provider}/callback", get(callback))
+    Router::new()
+        .route("/integrations/{provider}/callback", get(callback))
+        .route("/integrations/{provider}/events/{id}", post(events))
+}
+
+/// A vendor's notice that one of its tickets changed: 200 when it is taken (the work is queued), 401 when its
+/// signature does not hold, 404 for no such connection, 400 for a body the vendor would not send, 503 when it
+/// could not be kept (the vendor sends it again).
+async fn events(
+    State(state): State<AppState>,
+    axum::extract::Path((provider, id)): axum::extract::Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    use crate::service::integrations::helpdesk::inbound::{self, Refusal, Taken};
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let outcome = inbound::receive(
+        &state.db,
+        &state.sealer,
+        &provider,
+        &id,
+        header("x-zendesk-webhook-signature"),
+        header("x-zendesk-webhook-signature-timestamp"),
+        &body,
+    )
+    .await;
+    match outcome {
+        Ok(Taken::Queued) => (StatusCode::OK, "queued").into_response(),
+        Ok(Taken::Ignored) => {
+            (StatusCode::OK, "not a ticket of this connection: ignored").into_response()
+        }
+        Err(Refusal::Unknown) => (StatusCode::NOT_FOUND, "no such connection").into_response(),
+        Err(Refusal::Signature(why)) => (StatusCode::UNAUTHORIZED, why).into_response(),
+        Err(Refusal::Malformed(why)) => (StatusCode::BAD_REQUEST, why).into_response(),
+        Err(Refusal::Unavailable) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            "the notice could not be kept; send it again",
+        )
+            .into_response(),
+    }
 }
 
 /// The `Set-Cookie` value that binds an authorization under way to the browser (HttpOnly, for the callback

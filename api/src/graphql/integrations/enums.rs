@@ -137,6 +137,9 @@ pub enum IntegrationRunKind {
     CaseUpdate,
     /// Opens a help-desk ticket for the conversation (once), with its transcript.
     TicketCreate,
+    /// Brings a ticket's changes here: agents' public replies reach the visitor, a solved ticket resolves the
+    /// conversation.
+    TicketSync,
     /// A connection test (`testIntegration`).
     Test,
 }

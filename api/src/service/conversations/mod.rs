@@ -174,6 +174,41 @@ pub async fn update(
     Ok(after)
 }
 
+/// Resolves a conversation on behalf of an integration (`by`: a ticket solved in the help desk), with the same
+/// events as a member's resolution; false when it was resolved or closed already.
+pub(crate) async fn resolve_from(
+    db: &Db,
+    organization_id: &str,
+    id: &str,
+    by: &str,
+) -> ApiResult<bool> {
+    let txn = db.begin_write().await?;
+    let before = find(&*txn, organization_id, id).await?;
+    let previous = status(&before)?;
+    if matches!(previous, Status::Resolved | Status::Closed) {
+        return Ok(false);
+    }
+    let before = outbox::bump_conversation(&txn, organization_id, id).await?;
+    let mut active = before.clone().into_active_model();
+    apply_status(&mut active, Status::Resolved, "requested");
+    let after = active.update(&*txn).await?;
+    record_updated(
+        &txn,
+        &after,
+        json!({"status": {"from": previous, "to": Status::Resolved}}),
+    )
+    .await?;
+    follow_up_event(
+        &txn,
+        &after,
+        names::CONVERSATION_RESOLVED,
+        json!({"previous_status": previous, "resolved_by": by}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
 /// Records `conversation.updated` with what changed.
 async fn record_updated(
     txn: &WriteTxn<'_>,

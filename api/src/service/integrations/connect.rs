@@ -397,6 +397,7 @@ async fn connect_with_key(
         refresh_token: None,
         api_key: Some(key.to_owned()),
         email,
+        webhook_secret: None,
     };
     // The row first (the calls that check the key are recorded against it), sealed, still pending.
     let id = existing
@@ -478,12 +479,20 @@ async fn connect_with_key(
             ));
         }
     };
-    let account = merged_account(&pending.account, info.account);
+    connection.model.account = merged_account(&connection.model.account, info.account);
+    let warning =
+        crate::service::integrations::helpdesk::after_connect(vendors, &mut connection).await;
+    let account = connection.model.account.clone();
     let mut row: integration::ActiveModel = pending.into();
     row.status = Set(IntegrationStatus::Connected.as_str().to_owned());
+    row.credentials = Set(Some(
+        connection
+            .credentials
+            .seal(&vendors.sealer, &connection.model.id)?,
+    ));
     row.account = Set(account.clone());
     row.refresh_failures = Set(0);
-    row.last_error = Set(None);
+    row.last_error = Set(warning.clone());
     row.connected_by = Set(match &principal.actor {
         Actor::User { id, .. } => Some(id.clone()),
         _ => None,
@@ -510,11 +519,15 @@ async fn connect_with_key(
     )
     .await?;
     txn.commit().await?;
+    let message = match warning {
+        Some(warning) => format!("{}, but {warning}", info.description),
+        None => info.description,
+    };
     Ok(Started {
         integration: Integration::new(model)?,
         authorize_url: None,
         state: None,
-        message: Some(info.description),
+        message: Some(message),
     })
 }
 
@@ -658,6 +671,7 @@ pub async fn finish(
         refresh_token: tokens.refresh_token,
         api_key: None,
         email: None,
+        webhook_secret: None,
     };
     let at = now();
     connection.model.token_expires_at = tokens.expires_in.map(|s| at + Duration::seconds(s));
@@ -679,7 +693,17 @@ pub async fn finish(
             Some(failure.message().to_owned()),
         ),
     };
-    let account = merged_account(&model.account, account);
+    connection.model.account = merged_account(&model.account, account);
+    let warning =
+        crate::service::integrations::helpdesk::after_connect(vendors, &mut connection).await;
+    let (message, described) = match warning {
+        Some(warning) => (
+            format!("{message}, but {warning}"),
+            described.or(Some(warning)),
+        ),
+        None => (message, described),
+    };
+    let account = connection.model.account.clone();
     let status_before = model.status.clone();
     let mut row: integration::ActiveModel = model.clone().into();
     row.status = Set(IntegrationStatus::Connected.as_str().to_owned());

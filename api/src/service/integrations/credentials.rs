@@ -20,6 +20,9 @@ pub struct Credentials {
     /// Who the key belongs to, where the vendor's scheme names them (Zendesk's agent email).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The secret the vendor signs its notices to us with (Zendesk's webhook signing secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -29,6 +32,7 @@ impl std::fmt::Debug for Credentials {
             .field("refresh_token", &self.refresh_token.as_ref().map(|_| "…"))
             .field("api_key", &self.api_key.as_ref().map(|_| "…"))
             .field("email", &self.email)
+            .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "…"))
             .finish()
     }
 }
@@ -89,10 +93,13 @@ mod tests {
         let credentials = Credentials {
             access_token: Some("at-secret".to_owned()),
             refresh_token: Some("rt-secret".to_owned()),
-            api_key: None,
+            api_key: Some("key-secret".to_owned()),
             email: None,
+            webhook_secret: Some("wh-value".to_owned()),
         };
         let shown = format!("{credentials:?}");
-        assert!(!shown.contains("secret"), "{shown}");
+        for secret in ["at-secret", "rt-secret", "key-secret", "wh-value"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 }

@@ -18,7 +18,7 @@ use crate::events::{names, outbox};
 use crate::service::integrations::credentials::Connection;
 use crate::service::integrations::executor::{Failure, Vendors};
 use crate::service::integrations::providers::Category;
-use crate::service::integrations::runs::JobStatus;
+use crate::service::integrations::runs::{JobKind, JobStatus};
 use crate::service::integrations::{IntegrationStatus, providers};
 use crate::service::integrations::{crm, helpdesk};
 use crate::service::now;
@@ -114,6 +114,9 @@ pub async fn run(
     let advanced = authz.plan_has(plan, Feature::CrmAdvanced).await;
     let mut connection = Connection::open(&vendors.sealer, model.clone())?;
     let outcome = match provider.category {
+        Category::Helpdesk if job.kind == JobKind::TicketSync.as_str() => {
+            helpdesk::replies::run(vendors, &mut connection, &job).await
+        }
         Category::Helpdesk => helpdesk::tickets::run(vendors, &mut connection, &job).await,
         Category::Crm | Category::Email => {
             crm::sync::run(vendors, &mut connection, &job, advanced).await

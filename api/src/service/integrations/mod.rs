@@ -272,14 +272,18 @@ pub async fn disconnect(
             current.provider.name
         )));
     }
-    let connection = Connection::open(&vendors.sealer, current.model.clone())?;
-    let revocation = match vendors.revoke(&connection).await {
+    let mut connection = Connection::open(&vendors.sealer, current.model.clone())?;
+    let unregistered = helpdesk::before_disconnect(vendors, &mut connection).await;
+    let mut revocation = match vendors.revoke(&connection).await {
         Ok(said) => said,
         Err(failure) => format!(
             "{}; the credentials were forgotten here all the same",
             failure.message()
         ),
     };
+    if let Some(problem) = unregistered {
+        revocation = format!("{revocation}; {problem}");
+    }
     let at = now();
     let mut row: integration::ActiveModel = current.model.clone().into();
     row.status = Set(IntegrationStatus::Disconnected.as_str().to_owned());

@@ -28,6 +28,8 @@ text_enum! {
         CaseUpdate = "case_update",
         /// Opens a help-desk ticket for the conversation (once), with its transcript.
         TicketCreate = "ticket_create",
+        /// Brings a ticket's changes here: agents' public replies to the visitor, a solved ticket resolves.
+        TicketSync = "ticket_sync",
         /// A connection test asked for by a person.
         Test = "test",
     }

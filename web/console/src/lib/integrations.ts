@@ -311,6 +311,7 @@ export const RUN_KIND_WORDS: Record<IntegrationRunKind, string> = {
   CASE_CREATE: "Case creation",
   CASE_UPDATE: "Case update",
   TICKET_CREATE: "Ticket",
+  TICKET_SYNC: "Replies from the help desk",
   TEST: "Connection test",
 };
 

@@ -84,7 +84,7 @@ pub async fn run(
             }
         }
         Some(JobKind::CaseUpdate) => sync.update_case(connection, &mut done).await?,
-        Some(JobKind::Test | JobKind::TicketCreate) | None => {
+        Some(JobKind::Test | JobKind::TicketCreate | JobKind::TicketSync) | None => {
             return Err(Failure::Configuration(format!(
                 "a CRM does not run {} jobs",
                 job.kind

@@ -127,6 +127,191 @@ pub async fn open_ticket(
     Ok((id, true))
 }
 
+/// What this server registers in Zendesk so that ticket changes come back: a webhook to our endpoint, signed
+/// with its own secret, and a trigger that calls it when a ticket of ours gets a public comment or is solved.
+#[derive(Debug)]
+pub struct Inbound {
+    pub webhook_id: String,
+    pub trigger_id: String,
+    pub secret: String,
+}
+
+/// The body the trigger sends: enough to find the ticket and the conversation it belongs to.
+const NOTICE: &str = r#"{"ticket_id": "{{ticket.id}}", "external_id": "{{ticket.external_id}}", "status": "{{ticket.status}}"}"#;
+
+/// Registers the webhook (`POST /api/v2/webhooks`), reads its signing secret, and adds the trigger
+/// (`POST /api/v2/triggers`) on tickets tagged `concierge` that get a public comment or are solved.
+pub async fn register_inbound(
+    vendors: &Vendors,
+    connection: &mut Connection,
+    endpoint: &str,
+) -> Result<Inbound, Failure> {
+    let webhook = vendors
+        .call(
+            connection,
+            None,
+            &Call::post(
+                "{api_base}/api/v2/webhooks",
+                json!({"webhook": {
+                    "name": "Concierge",
+                    "endpoint": endpoint,
+                    "http_method": "POST",
+                    "request_format": "json",
+                    "status": "active",
+                    "subscriptions": ["conditional_ticket_events"],
+                }}),
+            ),
+        )
+        .await?
+        .success(connection.provider)?;
+    let webhook_id = webhook
+        .body
+        .pointer("/webhook/id")
+        .and_then(id_text)
+        .ok_or_else(|| Failure::Vendor("Zendesk made a webhook without an id".to_owned()))?;
+    let secret = vendors
+        .call(
+            connection,
+            None,
+            &Call::get(format!(
+                "{{api_base}}/api/v2/webhooks/{webhook_id}/signing_secret"
+            )),
+        )
+        .await?
+        .success(connection.provider)?
+        .body
+        .pointer("/signing_secret/secret")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Failure::Vendor("Zendesk answered no signing secret".to_owned()))?
+        .to_owned();
+    let trigger = vendors
+        .call(
+            connection,
+            None,
+            &Call::post(
+                "{api_base}/api/v2/triggers",
+                json!({"trigger": {
+                    "title": "Concierge: replies and solved tickets back to the website conversation",
+                    "conditions": {
+                        "all": [
+                            {"field": "current_tags", "operator": "includes", "value": "concierge"},
+                            {"field": "update_type", "value": "Change"},
+                        ],
+                        "any": [
+                            {"field": "comment_is_public", "operator": "is", "value": "true"},
+                            {"field": "status", "operator": "value", "value": "solved"},
+                        ],
+                    },
+                    "actions": [{"field": "notification_webhook", "value": [webhook_id, NOTICE]}],
+                }}),
+            ),
+        )
+        .await?
+        .success(connection.provider)?;
+    let trigger_id = trigger
+        .body
+        .pointer("/trigger/id")
+        .and_then(id_text)
+        .ok_or_else(|| Failure::Vendor("Zendesk made a trigger without an id".to_owned()))?;
+    Ok(Inbound {
+        webhook_id,
+        trigger_id,
+        secret,
+    })
+}
+
+/// Removes what [`register_inbound`] made (a 404 is fine: someone removed it in Zendesk already).
+pub async fn remove_inbound(vendors: &Vendors, connection: &mut Connection) -> Result<(), Failure> {
+    let account = connection.model.account.clone();
+    for (key, path) in [("trigger_id", "triggers"), ("webhook_id", "webhooks")] {
+        if let Some(id) = account.get(key).and_then(Value::as_str) {
+            let answer = vendors
+                .call(
+                    connection,
+                    None,
+                    &Call::new(
+                        reqwest::Method::DELETE,
+                        format!("{{api_base}}/api/v2/{path}/{id}"),
+                    ),
+                )
+                .await?;
+            if answer.status != 404 {
+                answer.success(connection.provider)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A public comment on a ticket.
+#[derive(Clone, Debug)]
+pub struct Comment {
+    pub id: String,
+    pub author_id: String,
+    pub body: String,
+}
+
+/// The ticket's status, its requester, and its public comments, oldest first.
+pub async fn ticket_state(
+    vendors: &Vendors,
+    connection: &mut Connection,
+    job_id: Option<&str>,
+    ticket_id: &str,
+) -> Result<(String, String, Vec<Comment>), Failure> {
+    let ticket = vendors
+        .call(
+            connection,
+            job_id,
+            &Call::get(format!("{{api_base}}/api/v2/tickets/{ticket_id}.json")),
+        )
+        .await?
+        .success(connection.provider)?;
+    let status = ticket
+        .body
+        .pointer("/ticket/status")
+        .and_then(Value::as_str)
+        .unwrap_or("open")
+        .to_owned();
+    let requester = ticket
+        .body
+        .pointer("/ticket/requester_id")
+        .and_then(id_text)
+        .unwrap_or_default();
+    let answer = vendors
+        .call(
+            connection,
+            job_id,
+            &Call::get(format!(
+                "{{api_base}}/api/v2/tickets/{ticket_id}/comments.json"
+            ))
+            .query("sort_order", "asc"),
+        )
+        .await?
+        .success(connection.provider)?;
+    let comments = answer
+        .body
+        .get("comments")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| c.get("public").and_then(Value::as_bool) == Some(true))
+        .filter_map(|c| {
+            Some(Comment {
+                id: c.get("id").and_then(id_text)?,
+                author_id: c.get("author_id").and_then(id_text).unwrap_or_default(),
+                body: c
+                    .get("plain_body")
+                    .or_else(|| c.get("body"))
+                    .and_then(Value::as_str)?
+                    .trim()
+                    .to_owned(),
+            })
+        })
+        .filter(|c| !c.body.is_empty())
+        .collect();
+    Ok((status, requester, comments))
+}
+
 /// A numeric (or string) id as text.
 fn id_text(value: &Value) -> Option<String> {
     value
