@@ -46,6 +46,14 @@ struct Inner {
     comments: HashMap<u64, Vec<Value>>,
     /// Requester email → user id.
     users: HashMap<String, u64>,
+    /// OAuth: code → redirect URI; access tokens that work; refresh tokens that work.
+    codes: HashMap<String, String>,
+    access_tokens: Vec<String>,
+    refresh_tokens: Vec<String>,
+    refreshes: usize,
+    revoked: usize,
+    /// How long ticket creation waits, after making the ticket, before answering.
+    ticket_answer_delay: std::time::Duration,
 }
 
 /// The id of the agent the API token belongs to; another agent replies in tests.
@@ -65,6 +73,12 @@ impl FakeZendesk {
             base_url: format!("http://{}", listener.local_addr().unwrap()),
         };
         let router = Router::new()
+            .route("/oauth/authorizations/new", get(authorize))
+            .route("/oauth/tokens", post(tokens))
+            .route(
+                "/api/v2/oauth/tokens/current.json",
+                axum::routing::delete(revoke_current),
+            )
             .route("/api/v2/users/me.json", get(me))
             .route(
                 "/api/v2/tickets.json",
@@ -91,6 +105,21 @@ impl FakeZendesk {
 
     pub fn base_urls(&self) -> String {
         format!("zendesk={}", self.base_url)
+    }
+
+    /// Every access token handed out so far stops working (they expire).
+    pub fn expire_access_tokens(&self) {
+        self.inner.lock().unwrap().access_tokens.clear();
+    }
+
+    /// Refresh grants answered.
+    pub fn refreshes(&self) -> usize {
+        self.inner.lock().unwrap().refreshes
+    }
+
+    /// Ticket creation makes the ticket at once and answers only after `delay`.
+    pub fn answer_tickets_after(&self, delay: std::time::Duration) {
+        self.inner.lock().unwrap().ticket_answer_delay = delay;
     }
 
     pub fn outage(&self, n: u32) {
@@ -264,7 +293,10 @@ fn admit(fake: &FakeZendesk, headers: &HeaderMap, what: &str) -> Option<Response
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if given != expected {
+    let bearer = given
+        .strip_prefix("Bearer ")
+        .is_some_and(|token| inner.access_tokens.iter().any(|t| t == token));
+    if given != expected && !bearer {
         return Some(error(
             StatusCode::UNAUTHORIZED,
             json!({"error": "Couldn't authenticate you"}),
@@ -400,6 +432,21 @@ async fn create_ticket(
     {
         return invalid("requester", "Requester: Email is invalid");
     }
+    let (stored, delay) = match open_ticket(&fake, ticket) {
+        Ok(made) => made,
+        Err(refusal) => return *refusal,
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    (StatusCode::CREATED, axum::Json(json!({"ticket": stored}))).into_response()
+}
+
+/// Stores the ticket (and its first comment); its stored form, and how long to wait before answering.
+fn open_ticket(
+    fake: &FakeZendesk,
+    ticket: &Value,
+) -> Result<(Value, std::time::Duration), Box<Response>> {
     let mut inner = fake.inner.lock().unwrap();
     for token in ticket["comment"]["uploads"]
         .as_array()
@@ -408,7 +455,7 @@ async fn create_ticket(
         .filter_map(Value::as_str)
     {
         if !inner.uploads.contains_key(token) {
-            return invalid("uploads", "Uploads: token is invalid");
+            return Err(Box::new(invalid("uploads", "Uploads: token is invalid")));
         }
     }
     let requester_key = ticket["requester"]["email"]
@@ -433,7 +480,7 @@ async fn create_ticket(
         "public": ticket["comment"]["public"].as_bool().unwrap_or(true),
         "body": ticket["comment"]["body"], "plain_body": ticket["comment"]["body"],
     }));
-    (StatusCode::CREATED, axum::Json(json!({"ticket": stored}))).into_response()
+    Ok((stored, inner.ticket_answer_delay))
 }
 
 /// base64(HMAC-SHA256(secret, timestamp + body)), as Zendesk signs webhook requests.
@@ -591,5 +638,126 @@ async fn delete_trigger(
     if inner.triggers.len() == before {
         return StatusCode::NOT_FOUND.into_response();
     }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+pub const CLIENT_ID: &str = "concierge_zendesk";
+pub const CLIENT_SECRET: &str = "zendesk-client-secret";
+
+/// `GET /oauth/authorizations/new`: the agent approves at once; back to `redirect_uri` with a code.
+async fn authorize(
+    State(fake): State<FakeZendesk>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    fake.inner
+        .lock()
+        .unwrap()
+        .seen
+        .push("GET /oauth/authorizations/new".to_owned());
+    if query.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
+        return error(StatusCode::BAD_REQUEST, json!({"error": "invalid_client"}));
+    }
+    if query.get("scope").map(String::as_str) != Some("read write") {
+        return error(StatusCode::BAD_REQUEST, json!({"error": "invalid_scope"}));
+    }
+    let redirect = query.get("redirect_uri").cloned().unwrap_or_default();
+    let mut inner = fake.inner.lock().unwrap();
+    inner.next += 1;
+    let code = format!("zd-code-{}", inner.next);
+    inner.codes.insert(code.clone(), redirect.clone());
+    let mut back = url::Url::parse(&redirect).unwrap();
+    back.query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", query.get("state").map_or("", String::as_str));
+    axum::response::Redirect::to(back.as_str()).into_response()
+}
+
+/// `POST /oauth/tokens`: codes and refresh tokens for a pair (30-minute access token, refresh token) when the
+/// client asks for expiring tokens (`expires_in`); each refresh rotates both and the old refresh token dies.
+async fn tokens(
+    State(fake): State<FakeZendesk>,
+    axum::extract::Form(form): axum::extract::Form<HashMap<String, String>>,
+) -> Response {
+    let mut inner = fake.inner.lock().unwrap();
+    inner.seen.push("POST /oauth/tokens".to_owned());
+    let oauth_error = |error: &str, description: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": error, "error_description": description})),
+        )
+            .into_response()
+    };
+    if form.get("client_id").map(String::as_str) != Some(CLIENT_ID)
+        || form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET)
+    {
+        return oauth_error("invalid_client", "Client authentication failed.");
+    }
+    match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let code = form.get("code").cloned().unwrap_or_default();
+            let Some(redirect) = inner.codes.remove(&code) else {
+                return oauth_error(
+                    "invalid_grant",
+                    "The provided authorization grant is invalid.",
+                );
+            };
+            if Some(&redirect) != form.get("redirect_uri") {
+                return oauth_error("invalid_grant", "The redirect URI does not match.");
+            }
+        }
+        Some("refresh_token") => {
+            let token = form.get("refresh_token").cloned().unwrap_or_default();
+            if !inner.refresh_tokens.contains(&token) {
+                return oauth_error(
+                    "invalid_grant",
+                    "The provided authorization grant is invalid, expired, or revoked.",
+                );
+            }
+            inner.refresh_tokens.retain(|t| *t != token);
+            inner.refreshes += 1;
+        }
+        _ => {
+            return oauth_error(
+                "unsupported_grant_type",
+                "The authorization grant type is not supported.",
+            );
+        }
+    }
+    let expiring = form.contains_key("expires_in");
+    inner.next += 1;
+    let access = format!("zd-access-{}", inner.next);
+    inner.access_tokens.push(access.clone());
+    let mut body = json!({"access_token": access, "token_type": "bearer", "scope": "read write"});
+    if expiring {
+        inner.next += 1;
+        let refresh = format!("zd-refresh-{}", inner.next);
+        inner.refresh_tokens.push(refresh.clone());
+        body["refresh_token"] = json!(refresh);
+        body["expires_in"] = json!(1800);
+        body["refresh_token_expires_in"] = json!(2_592_000);
+    }
+    axum::Json(body).into_response()
+}
+
+/// `DELETE /api/v2/oauth/tokens/current.json`: the bearer's token is revoked.
+async fn revoke_current(State(fake): State<FakeZendesk>, headers: HeaderMap) -> Response {
+    let mut inner = fake.inner.lock().unwrap();
+    inner
+        .seen
+        .push("DELETE /api/v2/oauth/tokens/current.json".to_owned());
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_owned();
+    if !inner.access_tokens.contains(&token) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "invalid_token", "error_description": "The access token provided is expired, revoked, malformed or invalid for other reasons."}),
+        );
+    }
+    inner.access_tokens.retain(|t| *t != token);
+    inner.revoked += 1;
     StatusCode::NO_CONTENT.into_response()
 }

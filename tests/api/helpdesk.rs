@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::crm_sync::{conversation, set_status, settled_runs};
 use crate::fake_zendesk::{self, FakeZendesk};
 use crate::helpers::{TestApp, spawn_app_with};
+use crate::integrations::Browser;
 
 const CONNECT: &str = "mutation($input: ConnectIntegrationInput!) { connectIntegration(input: $input) {
     integration { id status provider account { name value } helpdesk { ticketCreation failedResponses } }
@@ -451,4 +452,134 @@ async fn agents_replies_in_zendesk_reach_the_visitor_and_a_solved_ticket_resolve
     assert_eq!(done.status, StatusCode::OK, "{}", done.text);
     assert!(zendesk.webhooks().is_empty());
     assert!(zendesk.triggers().is_empty());
+}
+
+#[tokio::test]
+async fn zendesk_connects_through_oauth_and_stores_each_rotated_pair() {
+    let zendesk = FakeZendesk::start().await;
+    let base_urls = zendesk.base_urls();
+    let app = spawn_app_with(move |settings| {
+        settings.provider_base_urls = Some(base_urls);
+        settings.egress_allow = Some("127.0.0.1/32".to_owned());
+        settings.oauth_zendesk_client_id = Some(fake_zendesk::CLIENT_ID.to_owned());
+        settings.oauth_zendesk_client_secret = Some(fake_zendesk::CLIENT_SECRET.to_owned().into());
+    })
+    .await;
+    let browser = Browser::signed_in(&app, "ada@acme.test", "ADMIN").await;
+    let response = browser
+        .graphql(
+            "mutation { connectIntegration(input: {provider: ZENDESK, returnTo: \"/console/settings/integrations\",
+                account: {subdomain: \"acme\"}}) { authorizeUrl userErrors { field message } } }",
+            json!({}),
+        )
+        .await;
+    let body: Value = response.json().await.unwrap();
+    let payload = &body["data"]["connectIntegration"];
+    assert_eq!(payload["userErrors"], json!([]), "{body}");
+    let authorize = url::Url::parse(payload["authorizeUrl"].as_str().unwrap()).unwrap();
+    assert_eq!(authorize.path(), "/oauth/authorizations/new");
+    let query: std::collections::HashMap<String, String> =
+        authorize.query_pairs().into_owned().collect();
+    assert_eq!(query["scope"], "read write");
+    assert_eq!(
+        query["redirect_uri"],
+        app.url("/integrations/zendesk/callback")
+    );
+    let (_, location) = browser.follow(authorize.as_str()).await;
+    assert!(location.contains("outcome=connected"), "{location}");
+    assert!(
+        location.contains("Connected+to+Zendesk+acme+as+Ada+Agent"),
+        "{location}"
+    );
+    let list = app.get("/api/v1/integrations").await;
+    let connected = list.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["key"] == "zendesk")
+        .unwrap()["integration"]
+        .clone();
+    assert_eq!(connected["status"], "connected");
+    assert!(connected["token_expires_at"].is_string(), "{connected}");
+    assert_eq!(
+        zendesk.webhooks().len(),
+        1,
+        "replies come back through OAuth too"
+    );
+    let id = connected["id"].as_str().unwrap().to_owned();
+
+    // Each expired access token is refreshed once; Zendesk rotates the pair, so the second refresh only works
+    // with the refresh token the first one handed back.
+    for round in 1..=2 {
+        zendesk.expire_access_tokens();
+        let test = app
+            .post(&format!("/api/v1/integrations/{id}/test"), json!({}))
+            .await;
+        assert_eq!(test.body["success"], true, "round {round}: {}", test.text);
+        assert_eq!(zendesk.refreshes(), round);
+    }
+
+    // Disconnecting revokes the token and removes the webhook and the trigger.
+    let done = app.delete(&format!("/api/v1/integrations/{id}")).await;
+    assert_eq!(
+        done.body["revocation"], "Zendesk revoked the authorization",
+        "{}",
+        done.text
+    );
+    assert!(zendesk.webhooks().is_empty());
+    assert!(zendesk.triggers().is_empty());
+}
+
+#[tokio::test]
+async fn kill_9_during_ticket_creation_leaves_one_ticket_per_conversation() {
+    let zendesk = FakeZendesk::start().await;
+    let app = app_with(&zendesk).await;
+    let id = connected(&app).await;
+    // Zendesk makes each ticket at once but answers late, so the kill lands between the two.
+    zendesk.answer_tickets_after(std::time::Duration::from_millis(300));
+    let port = crate::helpers::free_port();
+    let env = vec![
+        ("CONCIERGE_PROVIDER_BASE_URLS", zendesk.base_urls()),
+        ("CONCIERGE_INTEGRATION_RETRY_SCHEDULE", "1,1,1".to_owned()),
+        ("CONCIERGE_INTEGRATION_TIMEOUT_SECS", "2".to_owned()),
+        ("CONCIERGE_INTEGRATION_LEASE_SECS", "3".to_owned()),
+    ];
+    let process = crate::helpers::ServeProcess::start_with(&app.settings, port, &env).await;
+    const CONVERSATIONS: usize = 12;
+    for n in 0..CONVERSATIONS {
+        let (conversation_id, _) = conversation(
+            &app,
+            json!({"email": format!("k{n}@example.test")}),
+            "Please call me",
+        )
+        .await;
+        set_status(&app, &conversation_id, "handed_off").await;
+    }
+    for _ in 0..200 {
+        if zendesk.tickets().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let before = zendesk.tickets().len();
+    assert!(
+        before < CONVERSATIONS,
+        "the tickets were still being opened ({before})"
+    );
+    process.kill_9();
+    let runs = settled_runs(&app, &id, CONVERSATIONS).await;
+    assert!(runs.iter().all(|r| r["status"] == "succeeded"), "{runs:#?}");
+    let tickets = zendesk.tickets();
+    let mut conversations: Vec<&str> = tickets
+        .iter()
+        .map(|t| t["external_id"].as_str().unwrap())
+        .collect();
+    conversations.sort_unstable();
+    conversations.dedup();
+    assert_eq!(tickets.len(), CONVERSATIONS, "one ticket per conversation");
+    assert_eq!(conversations.len(), CONVERSATIONS);
+    println!(
+        "kill -9 during ticket creation: {before} of {CONVERSATIONS} tickets before the kill, {} after",
+        tickets.len()
+    );
 }
