@@ -668,7 +668,7 @@ async fn a_crm_is_connected_through_its_authorization_page_tested_and_configured
     assert_clean(&seen, &["integrations-saved"]);
     assert_eq!(
         seen["providers"],
-        json!(["Salesforce", "HubSpot", "Zoho CRM", "Zendesk"]),
+        json!(["Salesforce", "HubSpot", "Zoho CRM", "Zendesk", "Freshdesk"]),
         "{seen}"
     );
     assert_eq!(
@@ -761,4 +761,57 @@ async fn a_help_desk_is_connected_with_an_api_token_and_configured_in_the_consol
         helpdesk["priority_keywords"],
         json!([{"keyword": "outage", "priority": "urgent"}])
     );
+}
+
+#[tokio::test]
+async fn freshdesk_is_connected_with_its_key_and_its_assignment_set_in_the_console() {
+    let freshdesk = crate::fake_freshdesk::FakeFreshdesk::start().await;
+    let base_urls = freshdesk.base_urls();
+    let app = crate::helpers::spawn_app_with(move |settings| {
+        settings.provider_base_urls = Some(base_urls);
+        settings.egress_allow = Some("127.0.0.1/32".to_owned());
+    })
+    .await;
+    member_with_password(&app, "adam@acme.test", "ADMIN").await;
+    let seen = drive(
+        &app,
+        json!({"scenario": "freshdesk", "email": "adam@acme.test"}),
+    )
+    .await;
+    assert_clean(&seen, &["freshdesk-saved"]);
+    assert_eq!(seen["emailAsked"], false, "{seen}");
+    assert!(
+        seen["keyError"]
+            .as_str()
+            .unwrap()
+            .contains("You have to be logged in"),
+        "{seen}"
+    );
+    assert_eq!(seen["keyFocused"], true, "{seen}");
+    assert_eq!(
+        seen["notice"], "Connected to Freshdesk acme as Ada Agent",
+        "{seen}"
+    );
+    assert!(
+        seen["agentsError"]
+            .as_str()
+            .unwrap()
+            .contains("name the agents the tickets go to"),
+        "{seen}"
+    );
+    assert_eq!(seen["saved"], true, "{seen}");
+    assert_eq!(seen["topicSaved"], true, "{seen}");
+    assert_eq!(seen["phoneOverflow"], false, "{seen}");
+    let list = app.get("/api/v1/integrations").await;
+    let entry = list.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["key"] == "freshdesk")
+        .unwrap();
+    let assignment = &entry["integration"]["helpdesk"]["assignment"];
+    assert_eq!(assignment["mode"], "by_topic", "{assignment}");
+    assert_eq!(assignment["rules"][0]["keyword"], "refund");
+    assert_eq!(assignment["rules"][0]["group_id"], "7001");
+    assert_eq!(assignment["agents"], json!(["101", "102"]));
 }

@@ -172,6 +172,18 @@ async fn a_handoff_opens_one_ticket_with_the_transcript_requester_rules_and_tags
         refused["field"],
         json!(["input", "helpdesk", "typeRules", "0"])
     );
+    let not_zendesks = app
+        .user_error(
+            "mutation($id: ID!) { updateIntegration(id: $id, input: {helpdesk: {assignment: {mode: ROUND_ROBIN,
+                agents: [\"1\"], rules: []}}}) { integration { id } userErrors { field message code } } }",
+            json!({"id": id}),
+            "updateIntegration",
+        )
+        .await;
+    assert_eq!(
+        not_zendesks["field"],
+        json!(["input", "helpdesk", "assignment"])
+    );
     let settings = update(
         &app,
         &id,

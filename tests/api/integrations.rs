@@ -158,26 +158,32 @@ async fn every_provider_is_listed_with_its_plan_its_configuration_and_the_redire
         .iter()
         .map(|p| p["key"].as_str().unwrap())
         .collect();
-    assert_eq!(keys, ["SALESFORCE", "HUBSPOT", "ZOHO", "ZENDESK"]);
+    assert_eq!(
+        keys,
+        ["SALESFORCE", "HUBSPOT", "ZOHO", "ZENDESK", "FRESHDESK"]
+    );
     for provider in providers {
-        let crm = provider["key"] != "ZENDESK";
-        assert_eq!(provider["category"], if crm { "CRM" } else { "HELPDESK" });
-        assert_eq!(
-            provider["authMethods"],
-            if crm {
-                json!(["OAUTH"])
-            } else {
-                json!(["OAUTH", "API_KEY"])
-            }
-        );
+        let key = provider["key"].as_str().unwrap();
+        let (category, methods) = match key {
+            "ZENDESK" => ("HELPDESK", json!(["OAUTH", "API_KEY"])),
+            "FRESHDESK" => ("HELPDESK", json!(["API_KEY"])),
+            _ => ("CRM", json!(["OAUTH"])),
+        };
+        assert_eq!(provider["category"], category);
+        assert_eq!(provider["authMethods"], methods);
         assert_eq!(provider["requiredPlan"], "STANDARD");
         assert_eq!(provider["includedInPlan"], true);
         assert_eq!(provider["integration"], Value::Null);
-        let key = provider["key"].as_str().unwrap().to_lowercase();
-        assert_eq!(
-            provider["redirectUri"],
-            app.url(&format!("/integrations/{key}/callback"))
-        );
+        if key == "FRESHDESK" {
+            // Connected with a key: nothing to register, nothing to configure.
+            assert_eq!(provider["redirectUri"], Value::Null);
+            assert_eq!(provider["configured"], true);
+        } else {
+            assert_eq!(
+                provider["redirectUri"],
+                app.url(&format!("/integrations/{}/callback", key.to_lowercase()))
+            );
+        }
     }
     // Only HubSpot's app is configured on this server.
     assert_eq!(hubspot_entry(&list)["configured"], true);

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod fake_freshdesk;
 mod fake_hubspot;
 mod fake_openai;
 mod fake_salesforce;
@@ -26,6 +27,7 @@ mod crm_vendors;
 mod docs;
 mod embed;
 mod events;
+mod freshdesk;
 mod graphql;
 mod health;
 mod helpdesk;

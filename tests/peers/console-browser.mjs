@@ -585,6 +585,106 @@ const scenarios = {
     };
   },
 
+  /**
+   * Freshdesk: connected with an API key alone (a wrong one refused beside its field, then the right one), then its
+   * ticket assignment: load balanced without agents refused beside the agents field, then saved with agents; by topic
+   * with a rule by keyword to a group, saved; screenshots on a laptop and a phone, axe-core at the end.
+   */
+  async freshdesk() {
+    const found = {};
+    const seen = {};
+    const { context, page, log } = await open();
+    await page.goto(`${job.server}/console/settings/integrations`);
+    await signIn(page, job.email, job.password);
+    await page.getByRole("heading", { name: "Integrations", level: 1 }).waitFor();
+    const freshdesk = page.locator("[data-testid=integration-card][data-provider=FRESHDESK]");
+    await freshdesk.waitFor();
+
+    // The subdomain and the API key at once (no other way in, no agent's email): a wrong key is refused beside its
+    // field, which takes the focus.
+    await freshdesk.getByTestId("integration-connect").click();
+    await freshdesk.getByTestId("integration-subdomain").fill("acme");
+    seen.emailAsked = (await freshdesk.getByTestId("integration-token-email").count()) > 0;
+    const key = freshdesk.getByTestId("integration-token-key");
+    await key.fill("wrong-key");
+    await freshdesk.getByTestId("integration-token-submit").click();
+    const keyError = freshdesk.locator(`[id="${await key.getAttribute("id")}-error"]`);
+    await keyError.waitFor({ timeout: 20000 });
+    seen.keyError = await keyError.innerText();
+    seen.keyInvalid = await key.getAttribute("aria-invalid");
+    seen.keyFocused = await key.evaluate((el) => el === document.activeElement);
+
+    // The right key: connected at once, the vendor's words in the page's status.
+    await key.fill("fd-api-key");
+    await freshdesk.getByTestId("integration-token-submit").click();
+    await page
+      .locator("[data-testid=integration-card][data-provider=FRESHDESK][data-status=CONNECTED]")
+      .waitFor({ timeout: 20000 });
+    const notice = page.getByTestId("integrations-status").filter({ hasText: /\S/ });
+    await notice.waitFor({ timeout: 10000 });
+    seen.notice = await notice.innerText();
+    seen.status = await freshdesk.getByTestId("integration-status").innerText();
+
+    // Each save waits for its own answer (the status still says the last one was saved until then).
+    const settings = freshdesk.getByTestId("helpdesk-settings");
+    const saved = settings.getByTestId("helpdesk-settings-status").filter({ hasText: "saved" });
+    const refused = settings.getByRole("alert").or(settings.locator(".error"));
+    const save = async () => {
+      const answered = page.waitForResponse(
+        (r) =>
+          new URL(r.url()).pathname === "/graphql" && (r.request().postData() ?? "").includes("UpdateIntegration"),
+        { timeout: 15000 },
+      );
+      await settings.getByTestId("helpdesk-save").click();
+      await answered;
+      await saved.or(refused).first().waitFor({ timeout: 15000 });
+    };
+
+    // Load balanced without agents: refused beside the agents field.
+    const assignment = settings.getByTestId("helpdesk-assignment");
+    await assignment.getByTestId("helpdesk-assignment-mode").selectOption("LOAD_BALANCED");
+    const agents = assignment.getByTestId("helpdesk-assignment-agents");
+    await save();
+    const agentsError = settings.locator(`[id="${await agents.getAttribute("id")}-error"]`);
+    await agentsError.waitFor({ timeout: 15000 });
+    seen.agentsError = await agentsError.innerText();
+    seen.agentsFocused = await agents.evaluate((el) => el === document.activeElement);
+
+    // With agents: saved.
+    await agents.fill("101, 102");
+    await save();
+    seen.saved = (await saved.count()) > 0;
+    seen.saveProblems = (await refused.count()) ? await refused.allInnerTexts() : [];
+
+    // By topic: a rule by keyword to a group, saved.
+    await assignment.getByTestId("helpdesk-assignment-mode").selectOption("BY_TOPIC");
+    await assignment.getByTestId("helpdesk-assignment-rule-add").click();
+    const row = assignment.getByTestId("helpdesk-assignment-rule-row").last();
+    await row.getByTestId("helpdesk-assignment-rule-by").selectOption("keyword");
+    await row.getByTestId("helpdesk-assignment-rule-value").fill("refund");
+    await row.getByTestId("helpdesk-assignment-rule-group").fill("7001");
+    await save();
+    seen.topicSaved = (await saved.count()) > 0;
+    seen.topicProblems = (await refused.count()) ? await refused.allInnerTexts() : [];
+
+    await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 10000 });
+    await page.screenshot({ path: `${job.out}/console-freshdesk.png`, fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    seen.phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+    await page.screenshot({ path: `${job.out}/console-freshdesk-phone.png`, fullPage: true });
+    await check(page, "freshdesk-saved", found);
+    await context.close();
+    return {
+      ...seen,
+      axe: found,
+      errors: log.errors,
+      csp: log.csp,
+      console: log.console,
+      failed: log.failed,
+    };
+  },
+
   /** GraphiQL at /graphql, served by the server with everything it loads: a query run with the session. */
   async graphiql() {
     const seen = {};

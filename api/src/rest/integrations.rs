@@ -206,6 +206,10 @@ pub struct HelpdeskSettingsJson {
     pub default_type: Option<helpdesk::TicketType>,
     /// Tags added to every ticket, beside the automatic ones.
     pub tags: Option<Vec<String>>,
+    /// Who gets a new ticket (Freshdesk): `{"mode": "none" | "by_topic" | "round_robin" | "load_balanced" |
+    /// "skills", "agents": [ids], "rules": [{"intent" or "keyword", "group_id", "agent_ids"}]}`.
+    #[schema(value_type = Option<Object>)]
+    pub assignment: Option<helpdesk::Assignment>,
 }
 
 impl From<helpdesk::HelpdeskSettings> for HelpdeskSettingsJson {
@@ -220,6 +224,7 @@ impl From<helpdesk::HelpdeskSettings> for HelpdeskSettingsJson {
             type_rules: Some(s.type_rules),
             default_type: Some(s.default_type),
             tags: Some(s.tags),
+            assignment: Some(s.assignment),
         }
     }
 }
@@ -529,6 +534,7 @@ async fn update(
             type_rules: h.type_rules,
             default_type: h.default_type,
             tags: h.tags,
+            assignment: h.assignment,
         }),
     };
     Ok(Json(

@@ -3,10 +3,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  ASSIGNMENT_MODE_WORDS,
+  ASSIGNMENT_MODES,
   accountChoiceOf,
   accountInput,
   accountLabel,
   asksAccount,
+  asksSubdomain,
+  assignmentInput,
+  assignsByRules,
+  assignsToAgents,
   byCategory,
   CASE_TRIGGER_WORDS,
   type CrmValues,
@@ -16,7 +22,10 @@ import {
   type HelpdeskValues,
   helpdeskChanges,
   helpdeskValuesOf,
+  KEY_ASKS,
+  keyAsk,
   listOf,
+  NO_CHOICE,
   outcomeNotice,
   placeCrmProblems,
   placeHelpdeskProblems,
@@ -31,8 +40,8 @@ import {
   TICKET_TRIGGER_WORDS,
   triggerWords,
   validSubdomain,
+  vendorSubdomain,
   withoutOutcome,
-  zendeskSubdomain,
 } from "../src/lib/integrations";
 import { fromUserErrors } from "../src/lib/problems";
 
@@ -266,9 +275,9 @@ test("enums, account fields, triggers and providers have words", () => {
 test("a Zendesk connection asks its subdomain, typed or pasted, and reconnects to the same one", () => {
   assert.equal(asksAccount("ZENDESK"), true);
   assert.equal(asksAccount("HUBSPOT"), false);
-  assert.equal(zendeskSubdomain(" acme "), "acme");
-  assert.equal(zendeskSubdomain("ACME.zendesk.com"), "acme");
-  assert.equal(zendeskSubdomain("https://acme-eu.zendesk.com/agent/dashboard"), "acme-eu");
+  assert.equal(vendorSubdomain("ZENDESK", " acme "), "acme");
+  assert.equal(vendorSubdomain("ZENDESK", "ACME.zendesk.com"), "acme");
+  assert.equal(vendorSubdomain("ZENDESK", "https://acme-eu.zendesk.com/agent/dashboard"), "acme-eu");
   assert.equal(validSubdomain("acme-eu"), true);
   assert.equal(validSubdomain(""), false);
   assert.equal(validSubdomain("-acme"), false);
@@ -285,6 +294,33 @@ test("a Zendesk connection asks its subdomain, typed or pasted, and reconnects t
   });
   assert.equal(accountLabel("agent_email"), "Agent's email");
   assert.equal(providerName("zendesk"), "Zendesk");
+});
+
+test("a Freshdesk connection asks its subdomain, typed or pasted, and an API key without an email", () => {
+  assert.equal(asksAccount("FRESHDESK"), true);
+  assert.equal(asksSubdomain("FRESHDESK"), true);
+  assert.equal(asksSubdomain("ZENDESK"), true);
+  assert.equal(asksSubdomain("SALESFORCE"), false);
+  assert.equal(vendorSubdomain("FRESHDESK", " Acme "), "acme");
+  assert.equal(vendorSubdomain("FRESHDESK", "ACME.freshdesk.com"), "acme");
+  assert.equal(vendorSubdomain("FRESHDESK", "https://acme-eu.freshdesk.com/a/tickets/12"), "acme-eu");
+  // Another vendor's host is not cut off: it stays, and cannot be a subdomain.
+  assert.equal(vendorSubdomain("FRESHDESK", "acme.zendesk.com"), "acme.zendesk.com");
+  assert.equal(validSubdomain(vendorSubdomain("FRESHDESK", "acme.zendesk.com")), false);
+  assert.deepEqual(accountInput("FRESHDESK", accountChoiceOf([{ name: "subdomain", value: "acme" }])), {
+    subdomain: "acme",
+  });
+  assert.deepEqual(accountInput("FRESHDESK", { ...NO_CHOICE, subdomain: "https://acme.freshdesk.com/" }), {
+    subdomain: "acme",
+  });
+  assert.equal(providerName("FRESHDESK"), "Freshdesk");
+  assert.equal(keyAsk("FRESHDESK").email, false);
+  assert.equal(keyAsk("FRESHDESK").noun, "API key");
+  assert.match(keyAsk("FRESHDESK").hint ?? "", /Profile settings → View API key/);
+  assert.equal(keyAsk("ZENDESK").email, true);
+  assert.equal(keyAsk("ZENDESK").noun, "API token");
+  assert.equal(KEY_ASKS.HUBSPOT, undefined);
+  assert.deepEqual(keyAsk("HUBSPOT"), { noun: "API key", email: false, intro: null, hint: null });
 });
 
 test("providers are grouped by category, CRMs first, empty categories left out", () => {
@@ -311,7 +347,7 @@ test("comma-separated lists are read trimmed, without empty entries", () => {
   assert.deepEqual(listOf("web\nvip"), ["web", "vip"]);
 });
 
-const helpdeskDefaults: HelpdeskValues = helpdeskValuesOf({
+const storedDefaults: Parameters<typeof helpdeskValuesOf>[0] = {
   ticketCreation: ["HANDOFF", "FORM_SUBMISSION"],
   intents: [],
   failedResponses: 3,
@@ -321,11 +357,14 @@ const helpdeskDefaults: HelpdeskValues = helpdeskValuesOf({
   typeRules: [],
   defaultType: "QUESTION",
   tags: [],
-});
+  assignment: { mode: "NONE", agents: [], rules: [] },
+};
+
+const helpdeskDefaults: HelpdeskValues = helpdeskValuesOf(storedDefaults);
 
 test("the stored help-desk settings become the form's values, a type rule by what it names", () => {
   const values = helpdeskValuesOf({
-    ...helpdeskDefaults,
+    ...storedDefaults,
     typeRules: [
       { intent: "refund", keyword: null, ticketType: "TASK" },
       { intent: null, keyword: "outage", ticketType: "INCIDENT" },
@@ -493,4 +532,218 @@ test("the server's help-desk field paths land on their row and cell, their setti
 test("help-desk enums have words", () => {
   assert.match(TICKET_TRIGGER_WORDS.HANDOFF, /handed to a person/);
   assert.match(TICKET_TRIGGER_WORDS.FAILED_RESPONSES, /unanswered questions/);
+});
+
+test("the stored assignment becomes the form's values, a rule by what it names, a missing group empty", () => {
+  const values = helpdeskValuesOf({
+    ...storedDefaults,
+    assignment: {
+      mode: "BY_TOPIC",
+      agents: ["101"],
+      rules: [
+        { intent: "billing", keyword: null, groupId: "7001", agentIds: [] },
+        { intent: null, keyword: "refund", groupId: null, agentIds: ["102"] },
+      ],
+    },
+  });
+  assert.deepEqual(values.assignment, {
+    mode: "BY_TOPIC",
+    agents: ["101"],
+    rules: [
+      { by: "intent", value: "billing", groupId: "7001", agentIds: [] },
+      { by: "keyword", value: "refund", groupId: "", agentIds: ["102"] },
+    ],
+  });
+  assert.deepEqual(helpdeskDefaults.assignment, { mode: "NONE", agents: [], rules: [] });
+});
+
+test("the assignment is sent whole when anything in it changed, trimmed, empty entries left out", () => {
+  assert.deepEqual(helpdeskChanges(helpdeskDefaults, { ...helpdeskDefaults }), {});
+  assert.deepEqual(
+    helpdeskChanges(helpdeskDefaults, {
+      ...helpdeskDefaults,
+      assignment: { mode: "LOAD_BALANCED", agents: [], rules: [] },
+    }),
+    { assignment: { mode: "LOAD_BALANCED", agents: [], rules: [] } },
+  );
+  const balanced: HelpdeskValues = {
+    ...helpdeskDefaults,
+    assignment: { mode: "LOAD_BALANCED", agents: ["101", "102"], rules: [] },
+  };
+  // Spaces and empty entries are no change.
+  assert.deepEqual(
+    helpdeskChanges(balanced, {
+      ...balanced,
+      assignment: { mode: "LOAD_BALANCED", agents: [" 101", "", "102 "], rules: [] },
+    }),
+    {},
+  );
+  // A change to the agents alone sends the whole assignment, the other settings not.
+  assert.deepEqual(
+    helpdeskChanges(balanced, {
+      ...balanced,
+      assignment: { mode: "LOAD_BALANCED", agents: ["101", " 103 "], rules: [] },
+    }),
+    { assignment: { mode: "LOAD_BALANCED", agents: ["101", "103"], rules: [] } },
+  );
+  // Rules: by intent or keyword, a group only when one is given, the agents trimmed, in the table's order.
+  assert.deepEqual(
+    helpdeskChanges(balanced, {
+      ...balanced,
+      assignment: {
+        mode: "BY_TOPIC",
+        agents: ["101", "102"],
+        rules: [
+          { by: "keyword", value: " refund ", groupId: " 7001 ", agentIds: [] },
+          { by: "intent", value: "billing", groupId: "  ", agentIds: [" 104", ""] },
+        ],
+      },
+    }),
+    {
+      assignment: {
+        mode: "BY_TOPIC",
+        agents: ["101", "102"],
+        rules: [
+          { agentIds: [], keyword: "refund", groupId: "7001" },
+          { agentIds: ["104"], intent: "billing" },
+        ],
+      },
+    },
+  );
+  const topics: HelpdeskValues = {
+    ...helpdeskDefaults,
+    assignment: {
+      mode: "BY_TOPIC",
+      agents: [],
+      rules: [{ by: "keyword", value: "refund", groupId: "7001", agentIds: [] }],
+    },
+  };
+  assert.deepEqual(
+    helpdeskChanges(topics, {
+      ...topics,
+      assignment: {
+        ...topics.assignment,
+        rules: [{ by: "keyword", value: "refund ", groupId: " 7001", agentIds: [""] }],
+      },
+    }),
+    {},
+  );
+  // The same word, now an intent: a change.
+  assert.deepEqual(
+    helpdeskChanges(topics, {
+      ...topics,
+      assignment: {
+        ...topics.assignment,
+        rules: [{ by: "intent", value: "refund", groupId: "7001", agentIds: [] }],
+      },
+    }).assignment?.rules,
+    [{ agentIds: [], intent: "refund", groupId: "7001" }],
+  );
+  // Back to Freshdesk's own rules: said as such, rules emptied sent as [].
+  assert.deepEqual(
+    helpdeskChanges(topics, { ...topics, assignment: { mode: "NONE", agents: [], rules: [] } }),
+    { assignment: { mode: "NONE", agents: [], rules: [] } },
+  );
+  // An empty value is left out, so that the server names the rule (and the row stays in place).
+  assert.deepEqual(
+    assignmentInput({
+      mode: "SKILLS",
+      agents: [],
+      rules: [{ by: "intent", value: " ", groupId: "", agentIds: ["101", "102"] }],
+    }),
+    { mode: "SKILLS", agents: [], rules: [{ agentIds: ["101", "102"] }] },
+  );
+});
+
+test("the server's assignment paths land beside the mode, the agents, the rules or a rule's cell", () => {
+  const placed = placeHelpdeskProblems(
+    fromUserErrors([
+      {
+        field: ["input", "helpdesk", "assignment", "agents"],
+        message: "name the agents the tickets go to",
+        code: "BAD_USER_INPUT",
+      },
+      {
+        field: ["input", "helpdesk", "assignment", "agents", "2"],
+        message: '"abc" is not a help-desk id: digits, as the help desk shows them',
+        code: "BAD_USER_INPUT",
+      },
+      {
+        field: ["input", "helpdesk", "assignment", "rules"],
+        message: "give at least one rule",
+        code: "BAD_USER_INPUT",
+      },
+      {
+        field: ["input", "helpdesk", "assignment", "rules", "0"],
+        message: "give either an intent or a keyword",
+        code: "BAD_USER_INPUT",
+      },
+      {
+        field: ["input", "helpdesk", "assignment", "rules", "1", "agentIds"],
+        message: "name the agents with this skill",
+        code: "BAD_USER_INPUT",
+      },
+      {
+        field: ["input", "helpdesk", "assignment", "rules", "2", "groupId"],
+        message: '"x" is not a help-desk id: digits, as the help desk shows them',
+        code: "BAD_USER_INPUT",
+      },
+      {
+        field: ["input", "helpdesk", "assignment", "rules", "3", "keyword"],
+        message: "must be a keyword, 1 to 100 characters",
+        code: "BAD_USER_INPUT",
+      },
+      {
+        field: ["input", "helpdesk", "assignment", "rules", "4", "agentIds", "1"],
+        message: '"y" is not a help-desk id: digits, as the help desk shows them',
+        code: "BAD_USER_INPUT",
+      },
+      {
+        field: ["input", "helpdesk", "assignment"],
+        message:
+          "Zendesk assigns tickets by its own rules (its triggers and routing); assignment here is Freshdesk's",
+        code: "BAD_USER_INPUT",
+      },
+      { field: ["input", "helpdesk", "assignment", "mode"], message: "unknown mode", code: "BAD_USER_INPUT" },
+      { field: ["input", "helpdesk", "assignment", "what"], message: "unknown", code: "BAD_USER_INPUT" },
+    ]),
+  );
+  assert.deepEqual(placed.fields, {
+    "assignment.agents": "name the agents the tickets go to",
+    "assignment.rules": "give at least one rule",
+    assignment:
+      "Zendesk assigns tickets by its own rules (its triggers and routing); assignment here is Freshdesk's",
+    "assignment.mode": "unknown mode",
+  });
+  assert.deepEqual(placed.assignmentRules, {
+    0: { row: "give either an intent or a keyword" },
+    1: { agentIds: "name the agents with this skill" },
+    2: { groupId: '"x" is not a help-desk id: digits, as the help desk shows them' },
+    3: { value: "must be a keyword, 1 to 100 characters" },
+    4: { agentIds: 'Agent 2: "y" is not a help-desk id: digits, as the help desk shows them' },
+  });
+  assert.deepEqual(
+    placed.general.map((p) => p.message),
+    ["unknown"],
+  );
+  // An agent of the list, with its position; and the server's own spelling of a path.
+  assert.deepEqual(
+    placeHelpdeskProblems([{ field: "helpdesk.assignment.agents[2]", message: "not digits" }]).fields,
+    { "assignment.agents": "Agent 3: not digits" },
+  );
+  assert.deepEqual(
+    placeHelpdeskProblems([
+      { field: "helpdesk.assignment.rules[0].group_id", message: "not digits" },
+      { field: "helpdesk.assignment.rules[1].agent_ids", message: "name the agents with this skill" },
+    ]).assignmentRules,
+    { 0: { groupId: "not digits" }, 1: { agentIds: "name the agents with this skill" } },
+  );
+});
+
+test("assignment modes have words, and say whether they take agents or rules", () => {
+  assert.deepEqual(ASSIGNMENT_MODES, ["NONE", "BY_TOPIC", "ROUND_ROBIN", "LOAD_BALANCED", "SKILLS"]);
+  assert.equal(ASSIGNMENT_MODE_WORDS.NONE, "Freshdesk's own rules");
+  assert.equal(ASSIGNMENT_MODE_WORDS.LOAD_BALANCED, "Load balanced (fewest open tickets)");
+  assert.deepEqual(ASSIGNMENT_MODES.filter(assignsToAgents), ["ROUND_ROBIN", "LOAD_BALANCED"]);
+  assert.deepEqual(ASSIGNMENT_MODES.filter(assignsByRules), ["BY_TOPIC", "SKILLS"]);
 });

@@ -15,6 +15,8 @@ named_enum! {
         Zoho = "zoho",
         /// Zendesk Support, through OAuth or an API token.
         Zendesk = "zendesk",
+        /// Freshdesk, with an API key.
+        Freshdesk = "freshdesk",
     }
 }
 
@@ -229,4 +231,21 @@ pub enum IntegrationAuthMethod {
     Oauth,
     /// With a key pasted in `credentials` (connected at once).
     ApiKey,
+}
+
+/// How tickets are assigned in the help desk (Freshdesk).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::integrations::helpdesk::settings::AssignmentMode")]
+pub enum HelpdeskAssignmentMode {
+    /// The help desk's own rules assign it.
+    None,
+    /// The first rule whose intent or keyword matches gives the group and the agent.
+    ByTopic,
+    /// The listed agents in turn.
+    RoundRobin,
+    /// The listed agent with the fewest open tickets, read from the help desk.
+    LoadBalanced,
+    /// The first rule whose intent or keyword matches names the skilled agents; the one of them with the fewest
+    /// open tickets gets it.
+    Skills,
 }

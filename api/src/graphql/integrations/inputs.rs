@@ -3,9 +3,9 @@
 use async_graphql::{InputObject, MaybeUndefined};
 
 use crate::graphql::integrations::{
-    CrmCaseTrigger, CrmContactMatching, CrmFieldMapping, CrmFieldUpdates, HelpdeskPriorityRule,
-    HelpdeskTicketPriority, HelpdeskTicketTrigger, HelpdeskTicketType, HelpdeskTypeRule,
-    IntegrationProviderKey,
+    CrmCaseTrigger, CrmContactMatching, CrmFieldMapping, CrmFieldUpdates, HelpdeskAssignment,
+    HelpdeskPriorityRule, HelpdeskTicketPriority, HelpdeskTicketTrigger, HelpdeskTicketType,
+    HelpdeskTypeRule, IntegrationProviderKey,
 };
 
 /// Where the vendor account is, for the providers that ask.
@@ -87,6 +87,8 @@ pub struct HelpdeskSettingsInput {
     pub default_type: Option<HelpdeskTicketType>,
     /// Tags added to every ticket, replacing the current ones.
     pub tags: Option<Vec<String>>,
+    /// Who gets a new ticket (Freshdesk), replacing the current assignment.
+    pub assignment: Option<HelpdeskAssignment>,
 }
 
 /// Changes to an integration.

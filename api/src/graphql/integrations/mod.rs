@@ -295,6 +295,51 @@ impl HelpdeskSettings {
     async fn tags(&self) -> &[String] {
         &self.0.tags
     }
+    /// Who gets a new ticket (Freshdesk).
+    async fn assignment(&self) -> HelpdeskAssignment {
+        let a = &self.0.assignment;
+        HelpdeskAssignment {
+            mode: a.mode.into(),
+            agents: a.agents.clone(),
+            rules: a
+                .rules
+                .iter()
+                .map(|r| HelpdeskAssignmentRule {
+                    intent: r.intent.clone(),
+                    keyword: r.keyword.clone(),
+                    group_id: r.group_id.clone(),
+                    agent_ids: r.agent_ids.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Who gets a new ticket in the help desk (Freshdesk).
+#[derive(SimpleObject, InputObject)]
+#[graphql(input_name = "HelpdeskAssignmentInput")]
+pub struct HelpdeskAssignment {
+    /// How.
+    pub mode: HelpdeskAssignmentMode,
+    /// The agents of `ROUND_ROBIN` and `LOAD_BALANCED` (the help desk's agent ids).
+    pub agents: Vec<String>,
+    /// The rules of `BY_TOPIC` and `SKILLS`, first match wins.
+    pub rules: Vec<HelpdeskAssignmentRule>,
+}
+
+/// A rule of topic or skills assignment.
+#[derive(SimpleObject, InputObject)]
+#[graphql(input_name = "HelpdeskAssignmentRuleInput")]
+pub struct HelpdeskAssignmentRule {
+    /// The conversation's intent that the rule matches (or give a keyword).
+    pub intent: Option<String>,
+    /// A word or phrase in the visitor's messages that the rule matches (or give an intent).
+    pub keyword: Option<String>,
+    /// The help desk's group the ticket goes to (`BY_TOPIC`).
+    pub group_id: Option<String>,
+    /// The help desk's agents: the one the ticket goes to (`BY_TOPIC`, the first), or those with the skill
+    /// (`SKILLS`).
+    pub agent_ids: Vec<String>,
 }
 
 /// A keyword that raises a ticket's priority.
@@ -649,6 +694,20 @@ impl IntegrationMutation {
                 }),
                 default_type: h.default_type.map(Into::into),
                 tags: h.tags,
+                assignment: h.assignment.map(|a| helpdesk::Assignment {
+                    mode: a.mode.into(),
+                    agents: a.agents,
+                    rules: a
+                        .rules
+                        .into_iter()
+                        .map(|r| helpdesk::AssignmentRule {
+                            intent: r.intent,
+                            keyword: r.keyword,
+                            group_id: r.group_id,
+                            agent_ids: r.agent_ids,
+                        })
+                        .collect(),
+                }),
             }),
         };
         let result = svc::update(db, principal, &id, input).await;

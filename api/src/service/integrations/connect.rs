@@ -130,13 +130,14 @@ fn account_of(provider: &Provider, choice: &AccountChoice) -> ApiResult<Map<Stri
                 Value::String((*host).to_owned()),
             );
         }
-        "zendesk" => {
+        "zendesk" | "freshdesk" => {
             let given = choice.subdomain.as_deref().unwrap_or_default().trim();
+            let suffix = format!(".{}.com", provider.key);
             let subdomain = given
                 .trim_start_matches("https://")
                 .trim_end_matches('/')
-                .trim_end_matches(".zendesk.com")
                 .to_ascii_lowercase();
+            let subdomain = subdomain.trim_end_matches(&suffix).to_owned();
             let valid = !subdomain.is_empty()
                 && subdomain.len() <= 63
                 && !subdomain.starts_with('-')
@@ -146,7 +147,10 @@ fn account_of(provider: &Provider, choice: &AccountChoice) -> ApiResult<Map<Stri
             if !valid {
                 return Err(ApiError::validation(
                     "account.subdomain",
-                    "must be the Zendesk account's subdomain, such as acme for acme.zendesk.com",
+                    format!(
+                        "must be the {} account's subdomain, such as acme for acme{suffix}",
+                        provider.name
+                    ),
                 ));
             }
             account.insert("subdomain".to_owned(), Value::String(subdomain));

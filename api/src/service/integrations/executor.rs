@@ -105,7 +105,7 @@ pub struct Call {
     pub query: Vec<(String, String)>,
     pub json: Option<Value>,
     /// A body sent as it is, with its content type (an upload).
-    pub bytes: Option<(&'static str, Vec<u8>)>,
+    pub bytes: Option<(String, Vec<u8>)>,
     /// What the call log shows instead of the path, when the path carries a secret.
     pub shown_as: Option<String>,
 }
@@ -136,8 +136,8 @@ impl Call {
     }
 
     /// Sends `body` as it is, as `content_type`.
-    pub fn bytes(mut self, content_type: &'static str, body: Vec<u8>) -> Self {
-        self.bytes = Some((content_type, body));
+    pub fn bytes(mut self, content_type: impl Into<String>, body: Vec<u8>) -> Self {
+        self.bytes = Some((content_type.into(), body));
         self
     }
 
@@ -193,6 +193,22 @@ pub fn vendor_message(body: &Value, text: &str) -> String {
             .flatten()
             .filter_map(|d| d.get("description").and_then(Value::as_str))
             .map(str::to_owned)
+            .collect();
+        if !said.is_empty() {
+            return said.join("; ");
+        }
+    }
+    // Freshdesk and SendGrid: {"description"?, "errors": [{"field", "message"}]}.
+    if let Some(errors) = first.get("errors").and_then(Value::as_array) {
+        let said: Vec<String> = errors
+            .iter()
+            .filter_map(|e| {
+                let message = e.get("message").and_then(Value::as_str)?;
+                Some(match e.get("field").and_then(Value::as_str) {
+                    Some(field) if !field.is_empty() => format!("{field}: {message}"),
+                    _ => message.to_owned(),
+                })
+            })
             .collect();
         if !said.is_empty() {
             return said.join("; ");
@@ -418,7 +434,7 @@ impl Vendors {
             request = request.json(body);
         } else if let Some((content_type, body)) = &call.bytes {
             request = request
-                .header("content-type", *content_type)
+                .header("content-type", content_type.as_str())
                 .body(body.clone());
         }
         self.exchange(connection, job_id, request, call.shown_as.clone())

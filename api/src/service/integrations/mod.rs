@@ -224,6 +224,18 @@ pub async fn update(
             )
         })?;
         let next = helpdesk.patched(patch)?;
+        if next.assignment.mode
+            != crate::service::integrations::helpdesk::settings::AssignmentMode::None
+            && current.provider.key != "freshdesk"
+        {
+            return Err(ApiError::validation(
+                "helpdesk.assignment",
+                format!(
+                    "{} assigns tickets by its own rules (its triggers and routing); assignment here is Freshdesk's",
+                    current.provider.name
+                ),
+            ));
+        }
         settings = serde_json::to_value(&next).map_err(ApiError::internal)?;
     }
     if settings == current.model.settings {

@@ -279,8 +279,32 @@ const ZENDESK: Provider = Provider {
     requests_per_second: 3,
 };
 
+const FRESHDESK: Provider = Provider {
+    key: "freshdesk",
+    name: "Freshdesk",
+    category: Category::Helpdesk,
+    feature: Feature::Helpdesk,
+    auth: AuthKind::Key(KeyScheme::KeyAsUser),
+    authorize_url: "",
+    token_url: "",
+    revocation: Revocation::None,
+    api_base: "https://{subdomain}.freshdesk.com",
+    scopes: &[],
+    authorization_params: &[],
+    token_params: &[],
+    token_metadata: &[],
+    domains: &["freshdesk.com"],
+    token_header: TokenHeader::Bearer,
+    rate_limit: RateLimitHeaders {
+        remaining: Some("x-ratelimit-remaining"),
+        interval_ms: None,
+    },
+    // 200 requests a minute on the Growth plan, the smallest paid one.
+    requests_per_second: 3,
+};
+
 /// Every provider, in the order they are listed.
-pub static PROVIDERS: [&Provider; 4] = [&SALESFORCE, &HUBSPOT, &ZOHO, &ZENDESK];
+pub static PROVIDERS: [&Provider; 5] = [&SALESFORCE, &HUBSPOT, &ZOHO, &ZENDESK, &FRESHDESK];
 
 /// The provider with this key.
 pub fn provider(key: &str) -> Option<&'static Provider> {

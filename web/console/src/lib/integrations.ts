@@ -1,9 +1,9 @@
 // integrations.ts — the Integrations settings page's GraphQL documents: the providers an organization can connect
-// (the CRMs Salesforce, HubSpot and Zoho CRM; the help desk Zendesk) with its connection to each, the CRM and
-// help-desk settings, the runs with their vendor calls, and what an admin does (connect, change, test, disconnect);
-// plus their enums in words, and the pure helpers the page needs: the outcome the vendor's callback adds to the
-// address, the account a reconnection reuses, the changes a settings form makes, and the rows that the server's
-// field paths name.
+// (the CRMs Salesforce, HubSpot and Zoho CRM; the help desks Zendesk and Freshdesk) with its connection to each, the
+// CRM and help-desk settings, the runs with their vendor calls, and what an admin does (connect, change, test,
+// disconnect); plus their enums in words, and the pure helpers the page needs: the outcome the vendor's callback adds
+// to the address, the account a reconnection reuses, the changes a settings form makes, and the rows that the
+// server's field paths name.
 import { graphql } from "../gql";
 import type {
   CrmCaseTrigger,
@@ -13,6 +13,9 @@ import type {
   CrmMappingSource,
   CrmObject,
   CrmSettingsInput,
+  HelpdeskAssignmentInput,
+  HelpdeskAssignmentMode,
+  HelpdeskAssignmentRuleInput,
   HelpdeskPriorityRuleInput,
   HelpdeskSettingsInput,
   HelpdeskTicketPriority,
@@ -109,6 +112,16 @@ export const IntegrationView = graphql(`
       }
       defaultType
       tags
+      assignment {
+        mode
+        agents
+        rules {
+          intent
+          keyword
+          groupId
+          agentIds
+        }
+      }
     }
     createdAt
     updatedAt
@@ -349,6 +362,7 @@ const PROVIDER_NAMES: Record<string, string> = {
   hubspot: "HubSpot",
   zoho: "Zoho CRM",
   zendesk: "Zendesk",
+  freshdesk: "Freshdesk",
 };
 
 /** A provider's name from its key in any case (`hubspot`, `HUBSPOT`). */
@@ -404,7 +418,7 @@ export interface AccountChoice {
   login: SalesforceLogin;
   myDomain: string;
   dataCentre: string;
-  /** Zendesk: the account's subdomain (`acme` for acme.zendesk.com). */
+  /** Zendesk, Freshdesk: the account's subdomain (`acme` for acme.zendesk.com). */
   subdomain: string;
 }
 
@@ -418,23 +432,68 @@ export const NO_CHOICE: AccountChoice = {
 
 /** The providers whose connect form asks where the vendor account is. */
 export function asksAccount(provider: IntegrationProviderKey): boolean {
-  return provider === "SALESFORCE" || provider === "ZOHO" || provider === "ZENDESK";
+  return provider === "SALESFORCE" || provider === "ZOHO" || asksSubdomain(provider);
+}
+
+/** The host under which each provider that asks a subdomain has its accounts (`acme.zendesk.com`). */
+export const SUBDOMAIN_HOSTS: Partial<Record<IntegrationProviderKey, string>> = {
+  ZENDESK: "zendesk.com",
+  FRESHDESK: "freshdesk.com",
+};
+
+/** The providers whose account is a subdomain of theirs (the help desks). */
+export function asksSubdomain(provider: IntegrationProviderKey): boolean {
+  return SUBDOMAIN_HOSTS[provider] !== undefined;
 }
 
 /**
- * A Zendesk subdomain as typed or pasted (`acme`, `ACME.zendesk.com`, `https://acme.zendesk.com/`): the subdomain
- * alone, in lower case.
+ * A subdomain of `provider` as typed or pasted (`acme`, `ACME.zendesk.com`, `https://acme.freshdesk.com/a/`): the
+ * subdomain alone, in lower case.
  */
-export function zendeskSubdomain(text: string): string {
-  return text
+export function vendorSubdomain(provider: IntegrationProviderKey, text: string): string {
+  const host = SUBDOMAIN_HOSTS[provider];
+  const bare = text
     .trim()
     .replace(/^https?:\/\//i, "")
     .replace(/\/.*$/, "")
-    .replace(/\.zendesk\.com$/i, "")
     .toLowerCase();
+  return host && bare.endsWith(`.${host}`) ? bare.slice(0, -host.length - 1) : bare;
 }
 
-/** Whether `subdomain` (as `zendeskSubdomain` answers it) can be a Zendesk account's subdomain. */
+/** How connecting with a key asks for it, for the providers that take one. */
+export interface KeyAsk {
+  /** What the vendor calls the key. */
+  noun: string;
+  /** Whether the email of the agent it belongs to goes with it (Zendesk's API tokens). */
+  email: boolean;
+  /** Where to make or find one, said before the fields; none when the key's own hint says it. */
+  intro: string | null;
+  /** Under the key's field. */
+  hint: string | null;
+}
+
+export const KEY_ASKS: Partial<Record<IntegrationProviderKey, KeyAsk>> = {
+  ZENDESK: {
+    noun: "API token",
+    email: true,
+    intro:
+      "In Zendesk's Admin Center, under Apps and integrations, then APIs: turn on token access and add an API token. Tickets are opened as the agent whose email you give.",
+    hint: null,
+  },
+  FRESHDESK: {
+    noun: "API key",
+    email: false,
+    intro: null,
+    hint: "Profile settings → View API key in Freshdesk. Tickets are opened as the agent the key belongs to.",
+  },
+};
+
+/** How a provider's key is asked for (an API key alone when it is not one of `KEY_ASKS`). */
+export function keyAsk(provider: IntegrationProviderKey): KeyAsk {
+  return KEY_ASKS[provider] ?? { noun: "API key", email: false, intro: null, hint: null };
+}
+
+/** Whether `subdomain` (as `vendorSubdomain` answers it) can be a help desk account's subdomain. */
 export function validSubdomain(subdomain: string): boolean {
   return /^[a-z0-9][a-z0-9-]{0,62}$/.test(subdomain);
 }
@@ -468,7 +527,7 @@ export function accountInput(
     return { environment: choice.login };
   }
   if (provider === "ZOHO") return { dataCentre: choice.dataCentre || "com" };
-  if (provider === "ZENDESK") return { subdomain: zendeskSubdomain(choice.subdomain) };
+  if (asksSubdomain(provider)) return { subdomain: vendorSubdomain(provider, choice.subdomain) };
   return null;
 }
 
@@ -675,6 +734,62 @@ export function listOf(text: string): string[] {
 /** What a type rule is chosen by. */
 export type TypeRuleBy = "intent" | "keyword";
 
+export const ASSIGNMENT_MODE_WORDS: Record<HelpdeskAssignmentMode, string> = {
+  NONE: "Freshdesk's own rules",
+  BY_TOPIC: "By topic",
+  ROUND_ROBIN: "Round robin",
+  LOAD_BALANCED: "Load balanced (fewest open tickets)",
+  SKILLS: "By skills",
+};
+
+/** What each assignment mode does, in a sentence (under the choice). */
+export const ASSIGNMENT_MODE_HINTS: Record<HelpdeskAssignmentMode, string> = {
+  NONE: "Concierge assigns no one: Freshdesk's own automations and assignment rules decide.",
+  BY_TOPIC:
+    "The first rule whose intent or keyword matches sends the ticket to its group, its agent, or both; when none matches, Freshdesk's own rules decide.",
+  ROUND_ROBIN: "Each new ticket goes to the next agent of the list, in turn.",
+  LOAD_BALANCED: "Each new ticket goes to the agent of the list with the fewest open tickets in Freshdesk.",
+  SKILLS:
+    "The first rule whose intent or keyword matches names the agents with that skill: the one of them with the fewest open tickets gets it; when none matches, Freshdesk's own rules decide.",
+};
+
+export const ASSIGNMENT_MODES = Object.keys(ASSIGNMENT_MODE_WORDS) as HelpdeskAssignmentMode[];
+
+/** Whether a mode assigns among a list of agents (round robin, load balanced). */
+export function assignsToAgents(mode: HelpdeskAssignmentMode): boolean {
+  return mode === "ROUND_ROBIN" || mode === "LOAD_BALANCED";
+}
+
+/** Whether a mode assigns by rules (by topic, by skills). */
+export function assignsByRules(mode: HelpdeskAssignmentMode): boolean {
+  return mode === "BY_TOPIC" || mode === "SKILLS";
+}
+
+/** A rule of topic or skills assignment as the form holds it: the help desk's ids as typed. */
+export interface AssignmentRuleValues {
+  by: TypeRuleBy;
+  value: string;
+  /** The group's id (by topic); empty for none. */
+  groupId: string;
+  agentIds: string[];
+}
+
+/** Who gets a new ticket (Freshdesk), as the form holds it. */
+export interface AssignmentValues {
+  mode: HelpdeskAssignmentMode;
+  agents: string[];
+  rules: AssignmentRuleValues[];
+}
+
+/** One row of the assignment rule table: its agent ids as typed, separated by commas. */
+export interface AssignmentRuleRow {
+  key: number;
+  by: TypeRuleBy;
+  value: string;
+  groupId: string;
+  agentIds: string;
+}
+
 /** What the help-desk settings form holds. */
 export interface HelpdeskValues {
   ticketCreation: HelpdeskTicketTrigger[];
@@ -686,6 +801,7 @@ export interface HelpdeskValues {
   typeRules: { by: TypeRuleBy; value: string; ticketType: HelpdeskTicketType }[];
   defaultType: HelpdeskTicketType;
   tags: string[];
+  assignment: AssignmentValues;
 }
 
 /** One row of the priority keyword table (`key` keeps its inputs in place when rows are removed). */
@@ -714,6 +830,16 @@ export function helpdeskValuesOf(settings: {
   typeRules: readonly { intent: string | null; keyword: string | null; ticketType: HelpdeskTicketType }[];
   defaultType: HelpdeskTicketType;
   tags: readonly string[];
+  assignment: {
+    mode: HelpdeskAssignmentMode;
+    agents: readonly string[];
+    rules: readonly {
+      intent: string | null;
+      keyword: string | null;
+      groupId: string | null;
+      agentIds: readonly string[];
+    }[];
+  };
 }): HelpdeskValues {
   return {
     ticketCreation: [...settings.ticketCreation],
@@ -729,7 +855,46 @@ export function helpdeskValuesOf(settings: {
     ),
     defaultType: settings.defaultType,
     tags: [...settings.tags],
+    assignment: {
+      mode: settings.assignment.mode,
+      agents: [...settings.assignment.agents],
+      rules: settings.assignment.rules.map((r) => ({
+        by: r.intent ? "intent" : "keyword",
+        value: (r.intent || r.keyword) ?? "",
+        groupId: r.groupId ?? "",
+        agentIds: [...r.agentIds],
+      })),
+    },
   };
+}
+
+/** The entries of a list trimmed, the empty ones left out. */
+function entriesOf(list: readonly string[]): string[] {
+  return list.map((entry) => entry.trim()).filter((entry) => entry !== "");
+}
+
+/**
+ * The assignment as `updateIntegration`'s `assignment` input: whole, each id and word trimmed, empty ones left out
+ * (a rule without a group has no `groupId`); the rules stay in the table's order, so that an error's index is the
+ * table's.
+ */
+export function assignmentInput(assignment: AssignmentValues): HelpdeskAssignmentInput {
+  return {
+    mode: assignment.mode,
+    agents: entriesOf(assignment.agents),
+    rules: assignment.rules.map((r) => {
+      const value = r.value.trim();
+      const rule: HelpdeskAssignmentRuleInput = { agentIds: entriesOf(r.agentIds) };
+      if (value) rule[r.by] = value;
+      const group = r.groupId.trim();
+      if (group) rule.groupId = group;
+      return rule;
+    }),
+  };
+}
+
+function sameAssignment(a: AssignmentValues, b: AssignmentValues): boolean {
+  return JSON.stringify(assignmentInput(a)) === JSON.stringify(assignmentInput(b));
 }
 
 function sameWords(a: readonly string[], b: readonly string[]): boolean {
@@ -757,7 +922,8 @@ function sameTypeRules(a: HelpdeskValues["typeRules"], b: HelpdeskValues["typeRu
  * The changes from `before` to `after`, as `updateIntegration`'s `helpdesk` input: only what changed. The triggers
  * keep the form's order; the lists (intents, priority keywords, type rules, tags) are sent whole when any entry
  * changed (the server replaces them), each entry trimmed, in the form's order (so that an error's index is the
- * form's); an emptied list is sent as `[]`.
+ * form's); an emptied list is sent as `[]`. The assignment is sent whole when anything in it changed, as
+ * `assignmentInput` makes it.
  */
 export function helpdeskChanges(before: HelpdeskValues, after: HelpdeskValues): HelpdeskSettingsInput {
   const input: HelpdeskSettingsInput = {};
@@ -783,6 +949,8 @@ export function helpdeskChanges(before: HelpdeskValues, after: HelpdeskValues): 
   }
   if (after.defaultType !== before.defaultType) input.defaultType = after.defaultType;
   if (!sameWords(after.tags, before.tags)) input.tags = after.tags.map((t) => t.trim());
+  if (!sameAssignment(after.assignment, before.assignment))
+    input.assignment = assignmentInput(after.assignment);
   return input;
 }
 
@@ -792,15 +960,60 @@ export type KeywordPart = "keyword" | "priority" | "row";
 /** The parts of a type rule row an error may name: its intent or keyword (`value`), its type, or the row. */
 export type TypeRulePart = "value" | "ticketType" | "row";
 
+/** The parts of an assignment rule row an error may name: its intent or keyword (`value`), its ids, or the row. */
+export type AssignmentRulePart = "value" | "groupId" | "agentIds" | "row";
+
 /** The problems of the help-desk settings form, placed. */
 export interface PlacedHelpdeskProblems {
-  /** By setting: `ticketCreation`, `intents`, `failedResponses`, `tags`, `priorityKeywords` (the table), … */
+  /**
+   * By setting: `ticketCreation`, `intents`, `failedResponses`, `tags`, `priorityKeywords` (the table), …; the
+   * assignment's as `assignment` (as a whole), `assignment.mode`, `assignment.agents`, `assignment.rules` (the table).
+   */
   fields: Record<string, string>;
   /** By row index of the priority keyword table, then by cell. */
   keywords: Record<number, Partial<Record<KeywordPart, string>>>;
   /** By row index of the type rule table, then by cell. */
   typeRules: Record<number, Partial<Record<TypeRulePart, string>>>;
+  /** By row index of the assignment rule table, then by cell. */
+  assignmentRules: Record<number, Partial<Record<AssignmentRulePart, string>>>;
   general: Problem[];
+}
+
+const DIGITS = /^\d+$/;
+
+/** Places a problem of the assignment (`parts` after `assignment`); answers whether it had a place. */
+function placeAssignmentProblem(
+  parts: readonly string[],
+  message: string,
+  placed: PlacedHelpdeskProblems,
+): boolean {
+  const [what, index, cell, entry] = parts;
+  const row = index !== undefined && DIGITS.test(index) ? Number(index) : null;
+  if (what === undefined) {
+    placed.fields.assignment ??= message;
+  } else if (what === "rules" && row !== null) {
+    const at: AssignmentRulePart =
+      cell === "intent" || cell === "keyword"
+        ? "value"
+        : cell === "groupId" || cell === "agentIds"
+          ? cell
+          : "row";
+    // One of a rule's agent ids: said with its position.
+    const said =
+      at === "agentIds" && entry !== undefined && DIGITS.test(entry)
+        ? `Agent ${Number(entry) + 1}: ${message}`
+        : message;
+    const cells = placed.assignmentRules[row] ?? {};
+    cells[at] ??= said;
+    placed.assignmentRules[row] = cells;
+  } else if (what === "agents" && row !== null && parts.length === 2) {
+    placed.fields["assignment.agents"] ??= `Agent ${row + 1}: ${message}`;
+  } else if ((what === "mode" || what === "agents" || what === "rules") && parts.length === 1) {
+    placed.fields[`assignment.${what}`] ??= message;
+  } else {
+    return false;
+  }
+  return true;
 }
 
 /** The entries of a list setting that an error may name by index, with the noun of one entry. */
@@ -818,17 +1031,25 @@ function pathParts(field: string): string[] {
 /**
  * Places the problems of `updateIntegration` (their `field` as `fromUserErrors` makes it:
  * `helpdesk.priorityKeywords.1.keyword` for `["input", "helpdesk", "priorityKeywords", "1", "keyword"]`): a cell of
- * a row of the priority keyword or type rule table, a setting (an entry of the intents or the tags beside its
- * list, with its position), or the summary.
+ * a row of the priority keyword, type rule or assignment rule table, a setting (an entry of the intents, the tags
+ * or the assignment's agents beside its list, with its position), or the summary.
  */
 export function placeHelpdeskProblems(problems: readonly Problem[]): PlacedHelpdeskProblems {
-  const placed: PlacedHelpdeskProblems = { fields: {}, keywords: {}, typeRules: {}, general: [] };
+  const placed: PlacedHelpdeskProblems = {
+    fields: {},
+    keywords: {},
+    typeRules: {},
+    assignmentRules: {},
+    general: [],
+  };
   for (const problem of problems) {
     const parts = problem.field ? pathParts(problem.field) : [];
     if (parts[0] === "helpdesk") parts.shift();
     const [setting, index, cell] = parts;
-    const row = index !== undefined && /^\d+$/.test(index) ? Number(index) : null;
-    if (setting === "priorityKeywords" && row !== null) {
+    const row = index !== undefined && DIGITS.test(index) ? Number(index) : null;
+    if (setting === "assignment") {
+      if (!placeAssignmentProblem(parts.slice(1), problem.message, placed)) placed.general.push(problem);
+    } else if (setting === "priorityKeywords" && row !== null) {
       const at: KeywordPart = cell === "keyword" || cell === "priority" ? cell : "row";
       const cells = placed.keywords[row] ?? {};
       cells[at] ??= problem.message;

@@ -1,5 +1,6 @@
 //! The help desks (Zendesk first): who a connection is, and the tickets conversations open there.
 
+pub mod freshdesk;
 pub mod inbound;
 pub mod replies;
 pub mod settings;
@@ -19,6 +20,7 @@ pub async fn describe(
 ) -> Result<AccountInfo, Failure> {
     match connection.provider.key {
         "zendesk" => zendesk::describe(vendors, connection, job_id).await,
+        "freshdesk" => freshdesk::describe(vendors, connection, job_id).await,
         other => Err(Failure::Configuration(format!(
             "no help-desk connector for {other}"
         ))),

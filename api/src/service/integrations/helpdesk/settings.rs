@@ -46,6 +46,61 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// How tickets are assigned in the help desk (Freshdesk).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum AssignmentMode: "assignment mode" {
+        /// The help desk's own rules assign it.
+        None = "none",
+        /// The first rule whose intent or keyword matches gives the group and the agent.
+        ByTopic = "by_topic",
+        /// The listed agents in turn.
+        RoundRobin = "round_robin",
+        /// The listed agent with the fewest open tickets (read from the help desk).
+        LoadBalanced = "load_balanced",
+        /// The first rule whose intent or keyword matches gives the skilled agents; the one with the fewest open
+        /// tickets gets it.
+        Skills = "skills",
+    }
+}
+
+/// A rule of topic or skills assignment: an intent or a keyword, and where the ticket goes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentRule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyword: Option<String>,
+    /// The help desk's group id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// The help desk's agent ids.
+    #[serde(default)]
+    pub agent_ids: Vec<String>,
+}
+
+/// Who gets a new ticket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Assignment {
+    pub mode: AssignmentMode,
+    /// The agents of round-robin and load-balanced assignment (the help desk's agent ids).
+    pub agents: Vec<String>,
+    /// The rules of topic and skills assignment, first match wins.
+    pub rules: Vec<AssignmentRule>,
+}
+
+impl Default for Assignment {
+    fn default() -> Self {
+        Self {
+            mode: AssignmentMode::None,
+            agents: Vec::new(),
+            rules: Vec::new(),
+        }
+    }
+}
+
 /// A word or phrase in the visitor's messages that raises the ticket's priority.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriorityRule {
@@ -85,6 +140,8 @@ pub struct HelpdeskSettings {
     pub default_type: TicketType,
     /// Tags added to every ticket, beside the automatic ones (intent, page, sentiment, assistant).
     pub tags: Vec<String>,
+    /// Who gets a new ticket (Freshdesk).
+    pub assignment: Assignment,
 }
 
 impl Default for HelpdeskSettings {
@@ -99,6 +156,7 @@ impl Default for HelpdeskSettings {
             type_rules: Vec::new(),
             default_type: TicketType::Question,
             tags: Vec::new(),
+            assignment: Assignment::default(),
         }
     }
 }
@@ -115,6 +173,7 @@ pub struct HelpdeskSettingsPatch {
     pub type_rules: Option<Vec<TypeRule>>,
     pub default_type: Option<TicketType>,
     pub tags: Option<Vec<String>>,
+    pub assignment: Option<Assignment>,
 }
 
 /// The most entries one list setting holds.
@@ -216,6 +275,9 @@ impl HelpdeskSettings {
                 .collect::<ApiResult<Vec<_>>>()?;
             next.tags.dedup();
         }
+        if let Some(assignment) = patch.assignment {
+            next.assignment = validate_assignment(assignment)?;
+        }
         if next.ticket_creation.contains(&TicketTrigger::Intent) && next.intents.is_empty() {
             return Err(ApiError::validation(
                 "helpdesk.intents",
@@ -223,6 +285,100 @@ impl HelpdeskSettings {
             ));
         }
         Ok(next)
+    }
+}
+
+/// An id of the help desk's (digits).
+fn vendor_id(value: &str, path: &str) -> ApiResult<String> {
+    let id = value.trim();
+    if id.is_empty() || id.len() > 20 || !id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(ApiError::validation(
+            path,
+            format!("{value:?} is not a help-desk id: digits, as the help desk shows them"),
+        ));
+    }
+    Ok(id.to_owned())
+}
+
+fn vendor_ids(values: &[String], path: &str) -> ApiResult<Vec<String>> {
+    limit(values, path)?;
+    let mut out: Vec<String> = Vec::with_capacity(values.len());
+    for (i, value) in values.iter().enumerate() {
+        let id = vendor_id(value, &format!("{path}[{i}]"))?;
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// The assignment with its ids checked and what its mode needs present.
+fn validate_assignment(assignment: Assignment) -> ApiResult<Assignment> {
+    let path = "helpdesk.assignment";
+    let agents = vendor_ids(&assignment.agents, &format!("{path}.agents"))?;
+    limit(&assignment.rules, &format!("{path}.rules"))?;
+    let mut rules = Vec::with_capacity(assignment.rules.len());
+    for (i, rule) in assignment.rules.into_iter().enumerate() {
+        let at = format!("{path}.rules[{i}]");
+        let intent = rule
+            .intent
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| word(&s, &format!("{at}.intent"), "an intent's name"))
+            .transpose()?;
+        let keyword = rule
+            .keyword
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| word(&s, &format!("{at}.keyword"), "a keyword"))
+            .transpose()?;
+        if intent.is_none() == keyword.is_none() {
+            return Err(ApiError::validation(
+                &at,
+                "give either an intent or a keyword",
+            ));
+        }
+        let group_id = rule
+            .group_id
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| vendor_id(&s, &format!("{at}.group_id")))
+            .transpose()?;
+        let agent_ids = vendor_ids(&rule.agent_ids, &format!("{at}.agent_ids"))?;
+        match assignment.mode {
+            AssignmentMode::Skills if agent_ids.is_empty() => {
+                return Err(ApiError::validation(
+                    &format!("{at}.agent_ids"),
+                    "name the agents with this skill",
+                ));
+            }
+            AssignmentMode::ByTopic if agent_ids.is_empty() && group_id.is_none() => {
+                return Err(ApiError::validation(
+                    &at,
+                    "name the group or the agent the topic goes to",
+                ));
+            }
+            _ => {}
+        }
+        rules.push(AssignmentRule {
+            intent,
+            keyword,
+            group_id,
+            agent_ids,
+        });
+    }
+    match assignment.mode {
+        AssignmentMode::RoundRobin | AssignmentMode::LoadBalanced if agents.is_empty() => {
+            Err(ApiError::validation(
+                &format!("{path}.agents"),
+                "name the agents the tickets go to",
+            ))
+        }
+        AssignmentMode::ByTopic | AssignmentMode::Skills if rules.is_empty() => Err(
+            ApiError::validation(&format!("{path}.rules"), "give at least one rule"),
+        ),
+        mode => Ok(Assignment {
+            mode,
+            agents,
+            rules,
+        }),
     }
 }
 

@@ -8,8 +8,9 @@ use crate::service::integrations::credentials::Connection;
 use crate::service::integrations::crm::mapping::{Subject, sentiment_word, subject_line};
 use crate::service::integrations::crm::sync::Done;
 use crate::service::integrations::executor::{Failure, Vendors};
+use crate::service::integrations::helpdesk::freshdesk::{self, Route};
 use crate::service::integrations::helpdesk::settings::{
-    HelpdeskSettings, TicketPriority, TicketType, tag_name,
+    AssignmentMode, AssignmentRule, HelpdeskSettings, TicketPriority, TicketType, tag_name,
 };
 use crate::service::integrations::helpdesk::zendesk;
 use crate::service::integrations::links;
@@ -77,8 +78,16 @@ pub async fn run(
         return Ok(done);
     }
     let ticket = ticket(&settings, &subject);
+    let mut routed = None;
     let (id, created) = match connection.provider.key {
         "zendesk" => zendesk::open_ticket(vendors, connection, Some(&job.id), &ticket).await?,
+        "freshdesk" => {
+            let (route, how) = route(vendors, connection, &job.id, &settings, &subject).await?;
+            let opened =
+                freshdesk::open_ticket(vendors, connection, Some(&job.id), &ticket, &route).await?;
+            routed = Some((route, how));
+            opened
+        }
         other => {
             return Err(Failure::Configuration(format!(
                 "no help-desk connector for {other}"
@@ -101,6 +110,23 @@ pub async fn run(
             "opened {name} ticket {id} ({} priority, {}) for {}",
             ticket.priority, ticket.ticket_type, ticket.requester_name
         ));
+        if let Some((route, how)) = routed.filter(|(_, how)| !how.is_empty()) {
+            if settings.assignment.mode == AssignmentMode::RoundRobin
+                && let Some(agent) = &route.agent_id
+            {
+                links::put(
+                    &vendors.db,
+                    &connection.model.organization_id,
+                    &integration_id,
+                    "assignment",
+                    "round_robin",
+                    agent,
+                    None,
+                )
+                .await?;
+            }
+            done.notes.push(how);
+        }
     } else {
         done.skipped += 1;
         done.notes.push(format!(
@@ -108,6 +134,138 @@ pub async fn run(
         ));
     }
     Ok(done)
+}
+
+/// Where the assignment settings send a new ticket, and how that was decided in words (empty when the help
+/// desk's own rules decide).
+async fn route(
+    vendors: &Vendors,
+    connection: &mut Connection,
+    job_id: &str,
+    settings: &HelpdeskSettings,
+    subject: &Subject,
+) -> Result<(Route, String), Failure> {
+    let assignment = &settings.assignment;
+    let text = subject.visitor_text.to_lowercase();
+    let matching = || {
+        assignment.rules.iter().find(|rule| {
+            rule.intent
+                .as_ref()
+                .is_some_and(|i| subject.intents.contains(i))
+                || rule
+                    .keyword
+                    .as_deref()
+                    .is_some_and(|k| contains_words(&text, &k.to_lowercase()))
+        })
+    };
+    let described = |rule: &AssignmentRule| {
+        rule.intent
+            .as_deref()
+            .map(|i| format!("intent {i}"))
+            .or_else(|| rule.keyword.as_deref().map(|k| format!("keyword {k:?}")))
+            .unwrap_or_default()
+    };
+    Ok(match assignment.mode {
+        AssignmentMode::None => (Route::default(), String::new()),
+        AssignmentMode::ByTopic => match matching() {
+            Some(rule) => (
+                Route {
+                    group_id: rule.group_id.clone(),
+                    agent_id: rule.agent_ids.first().cloned(),
+                },
+                format!(
+                    "assigned by topic ({}): group {}, agent {}",
+                    described(rule),
+                    rule.group_id.as_deref().unwrap_or("none"),
+                    rule.agent_ids.first().map_or("none", String::as_str)
+                ),
+            ),
+            None => (
+                Route::default(),
+                "no topic rule matched: left to Freshdesk's own rules".to_owned(),
+            ),
+        },
+        AssignmentMode::RoundRobin => {
+            let last = links::get(
+                &vendors.db,
+                &connection.model.id,
+                "assignment",
+                "round_robin",
+            )
+            .await?
+            .map(|l| l.remote_id);
+            let next = last
+                .and_then(|last| assignment.agents.iter().position(|a| *a == last))
+                .map_or(0, |at| (at + 1) % assignment.agents.len().max(1));
+            let agent = assignment.agents.get(next).cloned();
+            let how = format!(
+                "assigned round robin to agent {}",
+                agent.as_deref().unwrap_or("none")
+            );
+            (
+                Route {
+                    group_id: None,
+                    agent_id: agent,
+                },
+                how,
+            )
+        }
+        AssignmentMode::LoadBalanced => {
+            let (agent, load) =
+                least_loaded(vendors, connection, job_id, &assignment.agents).await?;
+            (
+                Route {
+                    group_id: None,
+                    agent_id: agent.clone(),
+                },
+                format!(
+                    "assigned to agent {} with the fewest open tickets ({load})",
+                    agent.as_deref().unwrap_or("none")
+                ),
+            )
+        }
+        AssignmentMode::Skills => match matching() {
+            Some(rule) => {
+                let (agent, load) =
+                    least_loaded(vendors, connection, job_id, &rule.agent_ids).await?;
+                (
+                    Route {
+                        group_id: rule.group_id.clone(),
+                        agent_id: agent.clone(),
+                    },
+                    format!(
+                        "assigned by skill ({}) to agent {} with the fewest open tickets ({load})",
+                        described(rule),
+                        agent.as_deref().unwrap_or("none")
+                    ),
+                )
+            }
+            None => (
+                Route::default(),
+                "no skill rule matched: left to Freshdesk's own rules".to_owned(),
+            ),
+        },
+    })
+}
+
+/// The agent with the fewest open tickets (the first listed among equals), and that count.
+async fn least_loaded(
+    vendors: &Vendors,
+    connection: &mut Connection,
+    job_id: &str,
+    agents: &[String],
+) -> Result<(Option<String>, u64), Failure> {
+    let mut best: Option<(String, u64)> = None;
+    for agent in agents {
+        let load = freshdesk::open_tickets(vendors, connection, Some(job_id), agent).await?;
+        if best.as_ref().is_none_or(|(_, least)| load < *least) {
+            best = Some((agent.clone(), load));
+        }
+    }
+    Ok(match best {
+        Some((agent, load)) => (Some(agent), load),
+        None => (None, 0),
+    })
 }
 
 /// The ticket the settings make of a conversation.
