@@ -7,9 +7,9 @@ use serde_json::Value;
 
 use crate::error::ApiResult;
 use crate::events::names;
-use crate::ids::{Kind, new_id};
 use crate::service::integrations::helpdesk::settings::{HelpdeskSettings, TicketTrigger};
 use crate::service::integrations::providers::{self, Category};
+use crate::service::integrations::runs;
 use crate::service::now;
 
 /// Statuses of a connection that is still owed work: a connection waiting for reauthorization keeps it, and
@@ -135,30 +135,16 @@ pub(crate) async fn enqueue(
             Some(Category::Email) | None => Vec::new(),
         };
         for kind in kinds {
-            rows.push(integration_job::ActiveModel {
-                id: Set(new_id(Kind::IntegrationRun)),
-                organization_id: Set(event.organization_id.clone()),
-                integration_id: Set(connection.id.clone()),
-                kind: Set(kind.to_owned()),
-                trigger: Set(event.event.clone()),
-                event_id: Set(Some(event.id.clone())),
-                subject: Set(visitor_id.clone()),
-                conversation_id: Set(conversation_id.clone()),
-                visitor_id: Set(Some(visitor_id.clone())),
-                status: Set("pending".to_owned()),
-                attempts: Set(0),
-                next_attempt_at: Set(at),
-                lease_until: Set(None),
-                created: Set(0),
-                updated: Set(0),
-                skipped: Set(0),
-                failed: Set(0),
-                outcome: Set(None),
-                error_class: Set(None),
-                created_at: Set(at),
-                updated_at: Set(at),
-                finished_at: Set(None),
-            });
+            let mut job = runs::pending_job(
+                connection,
+                kind,
+                &event.event,
+                &visitor_id,
+                conversation_id.as_deref(),
+                at,
+            );
+            job.event_id = Set(Some(event.id.clone()));
+            rows.push(job);
         }
     }
     if rows.is_empty() {

@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
 use entities::{integration, integration_call, integration_job};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -10,7 +12,7 @@ use crate::auth::Principal;
 use crate::authz::{Action, Resource, authorize};
 use crate::db::{Db, WriteTxn};
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{self, Kind};
+use crate::ids::{self, Kind, new_id};
 use crate::service::integrations::crm::AccountInfo;
 use crate::service::integrations::executor::Failure;
 use crate::service::{Page, PageRequest, newest_first, now};
@@ -91,6 +93,42 @@ pub async fn list(
         calls: calls.remove(&job.id).unwrap_or_default(),
         job,
     }))
+}
+
+/// A job owed to `integration`, due at `at`, about a visitor (and their conversation when there is one); the
+/// caller adds the event that owes it, if any.
+pub(crate) fn pending_job(
+    integration: &integration::Model,
+    kind: &str,
+    trigger: &str,
+    visitor_id: &str,
+    conversation_id: Option<&str>,
+    at: DateTime<Utc>,
+) -> integration_job::ActiveModel {
+    integration_job::ActiveModel {
+        id: Set(new_id(Kind::IntegrationRun)),
+        organization_id: Set(integration.organization_id.clone()),
+        integration_id: Set(integration.id.clone()),
+        kind: Set(kind.to_owned()),
+        trigger: Set(trigger.to_owned()),
+        event_id: Set(None),
+        subject: Set(visitor_id.to_owned()),
+        conversation_id: Set(conversation_id.map(str::to_owned)),
+        visitor_id: Set(Some(visitor_id.to_owned())),
+        status: Set(JobStatus::Pending.as_str().to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(at),
+        lease_until: Set(None),
+        created: Set(0),
+        updated: Set(0),
+        skipped: Set(0),
+        failed: Set(0),
+        outcome: Set(None),
+        error_class: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+        finished_at: Set(None),
+    }
 }
 
 /// Records a finished connection test as a run, with the calls it made under `id`.

@@ -6,17 +6,18 @@ use std::time::Duration as StdDuration;
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use entities::{conversation, integration, integration_job};
+use entities::{conversation, integration};
 use ring::hmac;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 
 use crate::db::Db;
 use crate::error::ApiResult;
-use crate::ids::{self, Kind, new_id};
+use crate::ids::{self, Kind};
 use crate::secrets::Sealer;
 use crate::service::integrations::credentials::Credentials;
 use crate::service::integrations::links;
+use crate::service::integrations::runs::{self, JobKind};
 use crate::service::integrations::{IntegrationStatus, providers};
 use crate::service::now;
 
@@ -146,30 +147,14 @@ async fn queue(
     };
     let at = now();
     let txn = db.begin_write().await?;
-    integration_job::ActiveModel {
-        id: Set(new_id(Kind::IntegrationRun)),
-        organization_id: Set(model.organization_id.clone()),
-        integration_id: Set(model.id.clone()),
-        kind: Set("ticket_sync".to_owned()),
-        trigger: Set(format!("{}.ticket_updated", model.provider)),
-        event_id: Set(None),
-        subject: Set(conversation.visitor_id.clone()),
-        conversation_id: Set(Some(conversation.id.clone())),
-        visitor_id: Set(Some(conversation.visitor_id.clone())),
-        status: Set("pending".to_owned()),
-        attempts: Set(0),
-        next_attempt_at: Set(at),
-        lease_until: Set(None),
-        created: Set(0),
-        updated: Set(0),
-        skipped: Set(0),
-        failed: Set(0),
-        outcome: Set(None),
-        error_class: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-        finished_at: Set(None),
-    }
+    runs::pending_job(
+        model,
+        JobKind::TicketSync.as_str(),
+        &format!("{}.ticket_updated", model.provider),
+        &conversation.visitor_id,
+        Some(&conversation.id),
+        at,
+    )
     .insert(&*txn)
     .await?;
     txn.commit().await?;

@@ -1,10 +1,11 @@
 //! Connecting: the OAuth 2.0 authorization-code grant (PKCE where the vendor has it), with a `state` bound to the
-//! browser, the organization and the member who started it, finished by one callback per provider.
+//! browser, the organization and the member who started it, finished by one callback per provider; a pasted
+//! key instead in `key.rs`; the account choices in `account.rs`.
 
 use chrono::Duration;
 use entities::{integration, integration_authorization};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::auth::{Actor, Principal, tokens};
 use crate::authz::{Action, Resource, authorize};
@@ -16,9 +17,7 @@ use crate::service::identity::sso::requests::validate_return_to;
 use crate::service::integrations::credentials::{Connection, Credentials};
 use crate::service::integrations::crm::settings::CrmSettings;
 use crate::service::integrations::executor::{Failure, Vendors};
-use crate::service::integrations::providers::{
-    self, Category, KeyScheme, Provider, SALESFORCE_LOGIN_HOSTS, ZOHO_DATA_CENTRES,
-};
+use crate::service::integrations::providers::{self, Category, Provider};
 use crate::service::integrations::{
     Integration, IntegrationStatus, authorize_provider, describe, merged_account,
 };
@@ -29,18 +28,11 @@ pub const STATE_COOKIE: &str = "concierge_integration_state";
 /// How long the browser has to come back from the vendor.
 pub const AUTHORIZATION_MINUTES: i64 = 15;
 
-/// Where the vendor account is, chosen when connecting (only what the provider needs).
-#[derive(Clone, Debug, Default)]
-pub struct AccountChoice {
-    /// Salesforce: `production` or `sandbox`.
-    pub environment: Option<String>,
-    /// Salesforce: the org's My Domain host (`acme.my.salesforce.com`), instead of the environment's login host.
-    pub my_domain: Option<String>,
-    /// Zoho: the data centre (`com`, `eu`, `in`, `com.au`, `jp`, `com.cn`, `zohocloud.ca`).
-    pub data_centre: Option<String>,
-    /// Zendesk: the account's subdomain (`acme`, or `acme.zendesk.com`).
-    pub subdomain: Option<String>,
-}
+mod account;
+mod key;
+
+pub use account::AccountChoice;
+use account::account_of;
 
 /// Input of `connectIntegration` / `POST /integrations`.
 #[derive(Clone, Debug, Default)]
@@ -66,102 +58,8 @@ pub struct Started {
     pub message: Option<String>,
 }
 
-/// The account fields the choices make: the login host (Salesforce) or the accounts host (Zoho).
-fn account_of(provider: &Provider, choice: &AccountChoice) -> ApiResult<Map<String, Value>> {
-    let mut account = Map::new();
-    match provider.key {
-        "salesforce" => {
-            let host = match (choice.my_domain.as_deref(), choice.environment.as_deref()) {
-                (Some(domain), _) if !domain.trim().is_empty() => {
-                    let domain = domain
-                        .trim()
-                        .trim_start_matches("https://")
-                        .trim_end_matches('/')
-                        .to_ascii_lowercase();
-                    let valid = domain.ends_with(".my.salesforce.com")
-                        && domain
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-                    if !valid {
-                        return Err(ApiError::validation(
-                            "account.my_domain",
-                            "must be the org's My Domain host, such as acme.my.salesforce.com",
-                        ));
-                    }
-                    domain
-                }
-                (_, environment) => {
-                    let environment = environment.unwrap_or("production");
-                    SALESFORCE_LOGIN_HOSTS
-                        .iter()
-                        .find(|(name, _)| *name == environment)
-                        .map(|(_, host)| (*host).to_owned())
-                        .ok_or_else(|| {
-                            ApiError::validation(
-                                "account.environment",
-                                "must be production or sandbox",
-                            )
-                        })?
-                }
-            };
-            account.insert("login_host".to_owned(), Value::String(host));
-        }
-        "zoho" => {
-            let centre = choice.data_centre.as_deref().unwrap_or("com");
-            let (_, host) = ZOHO_DATA_CENTRES
-                .iter()
-                .find(|(name, _)| *name == centre)
-                .ok_or_else(|| {
-                    ApiError::validation(
-                        "account.data_centre",
-                        format!(
-                            "must be one of {}",
-                            ZOHO_DATA_CENTRES
-                                .iter()
-                                .map(|(n, _)| *n)
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    )
-                })?;
-            account.insert("data_centre".to_owned(), Value::String(centre.to_owned()));
-            account.insert(
-                "accounts_host".to_owned(),
-                Value::String((*host).to_owned()),
-            );
-        }
-        "zendesk" | "freshdesk" => {
-            let given = choice.subdomain.as_deref().unwrap_or_default().trim();
-            let suffix = format!(".{}.com", provider.key);
-            let subdomain = given
-                .trim_start_matches("https://")
-                .trim_end_matches('/')
-                .to_ascii_lowercase();
-            let subdomain = subdomain.trim_end_matches(&suffix).to_owned();
-            let valid = !subdomain.is_empty()
-                && subdomain.len() <= 63
-                && !subdomain.starts_with('-')
-                && subdomain
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-');
-            if !valid {
-                return Err(ApiError::validation(
-                    "account.subdomain",
-                    format!(
-                        "must be the {} account's subdomain, such as acme for acme{suffix}",
-                        provider.name
-                    ),
-                ));
-            }
-            account.insert("subdomain".to_owned(), Value::String(subdomain));
-        }
-        _ => {}
-    }
-    Ok(account)
-}
-
 /// The default settings of a provider's category.
-fn default_settings(provider: &Provider) -> Value {
+pub(super) fn default_settings(provider: &Provider) -> Value {
     match provider.category {
         Category::Crm => serde_json::to_value(CrmSettings::default()).unwrap_or(Value::Null),
         Category::Helpdesk => serde_json::to_value(
@@ -208,7 +106,7 @@ pub async fn connect(
             ));
         }
         (Some(scheme), Some(_)) => {
-            return connect_with_key(
+            return key::connect_with_key(
                 vendors,
                 principal,
                 provider,
@@ -264,24 +162,14 @@ pub async fn connect(
         }
         Some(model) => model,
         None => {
-            integration::ActiveModel {
-                id: Set(new_id(Kind::Integration)),
-                organization_id: Set(organization_id.to_owned()),
-                provider: Set(provider.key.to_owned()),
-                status: Set(IntegrationStatus::Pending.as_str().to_owned()),
-                credentials: Set(None),
-                account: Set(Value::Object(choice_account.clone())),
-                settings: Set(default_settings(provider)),
-                token_expires_at: Set(None),
-                refresh_lease_until: Set(None),
-                last_refreshed_at: Set(None),
-                refresh_failures: Set(0),
-                last_error: Set(None),
-                connected_by: Set(None),
-                connected_at: Set(None),
-                created_at: Set(at),
-                updated_at: Set(at),
-            }
+            pending_row(
+                new_id(Kind::Integration),
+                organization_id,
+                provider,
+                Value::Object(choice_account.clone()),
+                None,
+                at,
+            )
             .insert(&*txn)
             .await?
         }
@@ -352,186 +240,6 @@ pub async fn connect(
         authorize_url: Some(url.to_string()),
         state: Some(state),
         message: None,
-    })
-}
-
-/// Connects `provider` with a pasted key: checked first with a real call, and kept only when the vendor accepts
-/// it; a refused key changes nothing (the connection is as it was, or absent).
-async fn connect_with_key(
-    vendors: &Vendors,
-    principal: &Principal,
-    provider: &'static Provider,
-    scheme: KeyScheme,
-    choice_account: Map<String, Value>,
-    input: &ConnectIntegration,
-    organization_id: &str,
-) -> ApiResult<Started> {
-    let key = input.api_key.as_deref().unwrap_or_default().trim();
-    let email = input.email.as_deref();
-    if key.is_empty() || key.len() > 512 || key.chars().any(char::is_control) {
-        return Err(ApiError::validation(
-            "credentials.api_key",
-            "must be the key as the vendor shows it, 1 to 512 characters",
-        ));
-    }
-    let email = match scheme {
-        KeyScheme::EmailToken => {
-            let email = email.map(str::trim).unwrap_or_default();
-            if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
-                return Err(ApiError::validation(
-                    "credentials.email",
-                    format!(
-                        "must be the email of the {} agent the token belongs to",
-                        provider.name
-                    ),
-                ));
-            }
-            Some(email.to_owned())
-        }
-        KeyScheme::Bearer | KeyScheme::KeyAsUser => None,
-    };
-    let at = now();
-    let existing = integration::Entity::find()
-        .filter(integration::Column::OrganizationId.eq(organization_id))
-        .filter(integration::Column::Provider.eq(provider.key))
-        .one(vendors.db.conn())
-        .await?;
-    let credentials = Credentials {
-        access_token: None,
-        refresh_token: None,
-        api_key: Some(key.to_owned()),
-        email,
-        webhook_secret: None,
-    };
-    // The row first (the calls that check the key are recorded against it), sealed, still pending.
-    let id = existing
-        .as_ref()
-        .map_or_else(|| new_id(Kind::Integration), |m| m.id.clone());
-    let account = merged_account(
-        existing.as_ref().map_or(&Value::Null, |m| &m.account),
-        choice_account,
-    );
-    let sealed = credentials.seal(&vendors.sealer, &id)?;
-    let status_before = existing.as_ref().map(|m| m.status.clone());
-    let txn = vendors.db.begin_write().await?;
-    let pending = match &existing {
-        Some(model) => {
-            let mut row: integration::ActiveModel = model.clone().into();
-            row.credentials = Set(Some(sealed));
-            row.account = Set(account.clone());
-            row.token_expires_at = Set(None);
-            row.updated_at = Set(at);
-            row.update(&*txn).await?
-        }
-        None => {
-            integration::ActiveModel {
-                id: Set(id.clone()),
-                organization_id: Set(organization_id.to_owned()),
-                provider: Set(provider.key.to_owned()),
-                status: Set(IntegrationStatus::Pending.as_str().to_owned()),
-                credentials: Set(Some(sealed)),
-                account: Set(account.clone()),
-                settings: Set(default_settings(provider)),
-                token_expires_at: Set(None),
-                refresh_lease_until: Set(None),
-                last_refreshed_at: Set(None),
-                refresh_failures: Set(0),
-                last_error: Set(None),
-                connected_by: Set(None),
-                connected_at: Set(None),
-                created_at: Set(at),
-                updated_at: Set(at),
-            }
-            .insert(&*txn)
-            .await?
-        }
-    };
-    txn.commit().await?;
-    let mut connection = Connection {
-        model: pending.clone(),
-        provider,
-        credentials,
-    };
-    let info = match describe(vendors, &mut connection, None).await {
-        Ok(info) => info,
-        Err(failure) => {
-            // Put everything back as it was.
-            let txn = vendors.db.begin_write().await?;
-            match existing {
-                Some(model) => {
-                    integration::ActiveModel::from(model)
-                        .reset_all()
-                        .update(&*txn)
-                        .await?;
-                }
-                None => {
-                    integration::Entity::delete_by_id(id).exec(&*txn).await?;
-                }
-            }
-            txn.commit().await?;
-            let field = match failure {
-                Failure::Authorization(_) | Failure::Validation(_) => "credentials.api_key",
-                _ => "account",
-            };
-            return Err(ApiError::validation(
-                field,
-                format!(
-                    "{} did not accept the connection: {}",
-                    provider.name,
-                    failure.message()
-                ),
-            ));
-        }
-    };
-    connection.model.account = merged_account(&connection.model.account, info.account);
-    let warning =
-        crate::service::integrations::helpdesk::after_connect(vendors, &mut connection).await;
-    let account = connection.model.account.clone();
-    let mut row: integration::ActiveModel = pending.into();
-    row.status = Set(IntegrationStatus::Connected.as_str().to_owned());
-    row.credentials = Set(Some(
-        connection
-            .credentials
-            .seal(&vendors.sealer, &connection.model.id)?,
-    ));
-    row.account = Set(account.clone());
-    row.refresh_failures = Set(0);
-    row.last_error = Set(warning.clone());
-    row.connected_by = Set(match &principal.actor {
-        Actor::User { id, .. } => Some(id.clone()),
-        _ => None,
-    });
-    row.connected_at = Set(Some(at));
-    row.updated_at = Set(now());
-    let txn = vendors.db.begin_write().await?;
-    let model = row.update(&*txn).await?;
-    outbox::record(
-        &txn,
-        &model.organization_id,
-        names::INTEGRATION_CONNECTED,
-        None,
-        json!({"integration_id": model.id, "provider": model.provider, "account": account}),
-    )
-    .await?;
-    audit::record(
-        &*txn,
-        principal,
-        AuditAction::IntegrationConnected,
-        ("integration", &model.id),
-        Some(json!({"status": status_before})),
-        Some(json!({"status": model.status, "account": account, "auth": "api_key"})),
-    )
-    .await?;
-    txn.commit().await?;
-    let message = match warning {
-        Some(warning) => format!("{}, but {warning}", info.description),
-        None => info.description,
-    };
-    Ok(Started {
-        integration: Integration::new(model)?,
-        authorize_url: None,
-        state: None,
-        message: Some(message),
     })
 }
 
@@ -723,8 +431,51 @@ pub async fn finish(
     row.connected_by = Set(Some(pending.user_id.clone()));
     row.connected_at = Set(Some(at));
     row.updated_at = Set(at);
+    record_connected(vendors, principal, row, json!(status_before), None).await?;
+    Ok(back_to(&pending.return_to, provider, "connected", &message))
+}
+
+/// A connection's first row, pending until the vendor accepts it.
+pub(super) fn pending_row(
+    id: String,
+    organization_id: &str,
+    provider: &Provider,
+    account: Value,
+    credentials: Option<String>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> integration::ActiveModel {
+    integration::ActiveModel {
+        id: Set(id),
+        organization_id: Set(organization_id.to_owned()),
+        provider: Set(provider.key.to_owned()),
+        status: Set(IntegrationStatus::Pending.as_str().to_owned()),
+        credentials: Set(credentials),
+        account: Set(account),
+        settings: Set(default_settings(provider)),
+        token_expires_at: Set(None),
+        refresh_lease_until: Set(None),
+        last_refreshed_at: Set(None),
+        refresh_failures: Set(0),
+        last_error: Set(None),
+        connected_by: Set(None),
+        connected_at: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+}
+
+/// Writes a connection as connected, with `integration.connected` and its audit entry (`auth` names how it was
+/// authorized when not through OAuth).
+pub(super) async fn record_connected(
+    vendors: &Vendors,
+    principal: &Principal,
+    row: integration::ActiveModel,
+    status_before: Value,
+    auth: Option<&str>,
+) -> ApiResult<integration::Model> {
     let txn = vendors.db.begin_write().await?;
     let model = row.update(&*txn).await?;
+    let account = &model.account;
     outbox::record(
         &txn,
         &model.organization_id,
@@ -733,17 +484,21 @@ pub async fn finish(
         json!({"integration_id": model.id, "provider": model.provider, "account": account}),
     )
     .await?;
+    let mut after = json!({"status": model.status, "account": account});
+    if let Some(auth) = auth {
+        after["auth"] = json!(auth);
+    }
     audit::record(
         &*txn,
         principal,
         AuditAction::IntegrationConnected,
         ("integration", &model.id),
         Some(json!({"status": status_before})),
-        Some(json!({"status": model.status, "account": account})),
+        Some(after),
     )
     .await?;
     txn.commit().await?;
-    Ok(back_to(&pending.return_to, provider, "connected", &message))
+    Ok(model)
 }
 
 /// Keeps what went wrong on the connection, for the page to show.
@@ -780,59 +535,6 @@ mod tests {
         assert_eq!(
             back_to("/", hubspot, "error", "no"),
             "/?integration=hubspot&outcome=error&message=no"
-        );
-    }
-
-    #[test]
-    fn account_choices_are_checked() {
-        let salesforce = providers::provider("salesforce").unwrap();
-        let sandbox = account_of(
-            salesforce,
-            &AccountChoice {
-                environment: Some("sandbox".to_owned()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(sandbox["login_host"], "test.salesforce.com");
-        let mine = account_of(
-            salesforce,
-            &AccountChoice {
-                my_domain: Some("https://Acme.my.salesforce.com/".to_owned()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(mine["login_host"], "acme.my.salesforce.com");
-        assert!(
-            account_of(
-                salesforce,
-                &AccountChoice {
-                    my_domain: Some("evil.test".to_owned()),
-                    ..Default::default()
-                },
-            )
-            .is_err()
-        );
-        let zoho = providers::provider("zoho").unwrap();
-        let eu = account_of(
-            zoho,
-            &AccountChoice {
-                data_centre: Some("eu".to_owned()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(eu["accounts_host"], "accounts.zoho.eu");
-        assert!(
-            account_of(
-                zoho,
-                &AccountChoice {
-                    data_centre: Some("mars".to_owned()),
-                    ..Default::default()
-                },
-            )
-            .is_err()
         );
     }
 }
