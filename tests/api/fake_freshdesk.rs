@@ -3,7 +3,8 @@
 //! search (`query="tag:'…'"` and `query="agent_id:N AND (status:2 OR status:3)"`, the quotes required), tickets
 //! created as `multipart/form-data` with `tags[]` and `attachments[]`, its validation errors
 //! (`400 {"description":"Validation failed","errors":[{"field","message","code"}]}`), 429 with `Retry-After`,
-//! and failures after a ticket was made.
+//! failures after a ticket was made, tickets read back with their conversation entries (paged), and the
+//! webhook an admin's automation rule calls when an agent replies or a ticket is resolved.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -40,6 +41,11 @@ struct Inner {
     lose_answers: u32,
     next: u64,
     seen: Vec<String>,
+    /// Each ticket's conversation entries (replies, notes, the requester's mails).
+    conversations: HashMap<u64, Vec<Value>>,
+    next_entry: u64,
+    /// The URL an admin's automation rule calls when a ticket gets an agent's reply or is resolved.
+    automation_url: Option<String>,
 }
 
 #[derive(Clone)]
@@ -59,6 +65,8 @@ impl FakeFreshdesk {
             .route("/api/v2/agents/me", get(me))
             .route("/api/v2/search/tickets", get(search))
             .route("/api/v2/tickets", post(create))
+            .route("/api/v2/tickets/{id}", get(show))
+            .route("/api/v2/tickets/{id}/conversations", get(conversations))
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
         fake
@@ -89,6 +97,124 @@ impl FakeFreshdesk {
     pub fn seen(&self) -> Vec<String> {
         self.inner.lock().unwrap().seen.clone()
     }
+
+    /// What an admin does in Freshdesk: an automation rule ("Ticket updates": an agent replies, or the status
+    /// becomes Resolved) whose action triggers a webhook to `url` with the simple JSON body.
+    pub fn set_automation(&self, url: &str) {
+        self.inner.lock().unwrap().automation_url = Some(url.to_owned());
+    }
+
+    /// A conversation entry on the ticket: an agent's reply (`incoming` false) or a requester's mail (`incoming`
+    /// true), public or a private note. The automation rule fires for an agent's public reply; its answer's
+    /// status is returned.
+    pub async fn converse(
+        &self,
+        ticket: u64,
+        body: &str,
+        private: bool,
+        incoming: bool,
+    ) -> Option<u16> {
+        let fire = {
+            let mut inner = self.inner.lock().unwrap();
+            inner.next_entry += 1;
+            let entry = json!({"id": 5000 + inner.next_entry, "body": format!("<div>{body}</div>"),
+                "body_text": body, "private": private, "incoming": incoming,
+                "user_id": if incoming { 900 } else { AGENTS[0] }, "ticket_id": ticket,
+                "created_at": "2026-12-06T10:00:00Z"});
+            inner.conversations.entry(ticket).or_default().push(entry);
+            !private && !incoming
+        };
+        if fire { self.fire(ticket).await } else { None }
+    }
+
+    /// The ticket becomes Resolved (status 4); the automation rule fires.
+    pub async fn resolve(&self, ticket: u64) -> Option<u16> {
+        {
+            let mut inner = self.inner.lock().unwrap();
+            if let Some(t) = inner.tickets.iter_mut().find(|t| t["id"] == ticket) {
+                t["status"] = json!(4);
+            }
+        }
+        self.fire(ticket).await
+    }
+
+    /// Runs the automation rule's webhook action for `ticket`, if an admin made the rule.
+    pub async fn fire(&self, ticket: u64) -> Option<u16> {
+        let url = self.inner.lock().unwrap().automation_url.clone()?;
+        let answer = reqwest::Client::new()
+            .post(url)
+            .json(&json!({"freshdesk_webhook": {"ticket_id": ticket,
+                "ticket_status": "Open", "ticket_url": format!("https://acme.freshdesk.com/a/tickets/{ticket}")}}))
+            .send()
+            .await
+            .ok()?;
+        Some(answer.status().as_u16())
+    }
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({"code": "access_denied", "message": "The requested resource could not be found"})),
+    )
+        .into_response()
+}
+
+async fn show(
+    State(fake): State<FakeFreshdesk>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<u64>,
+) -> Response {
+    if let Some(refusal) = admit(&fake, &headers, &format!("GET /api/v2/tickets/{id}")) {
+        return refusal;
+    }
+    let inner = fake.inner.lock().unwrap();
+    match inner.tickets.iter().find(|t| t["id"] == id) {
+        Some(ticket) => axum::Json(ticket.clone()).into_response(),
+        None => not_found(),
+    }
+}
+
+/// `GET /api/v2/tickets/{id}/conversations?page=&per_page=`: oldest first, 30 a page unless asked (100 at most).
+async fn conversations(
+    State(fake): State<FakeFreshdesk>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<u64>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(refusal) = admit(
+        &fake,
+        &headers,
+        &format!("GET /api/v2/tickets/{id}/conversations"),
+    ) {
+        return refusal;
+    }
+    let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let per_page: usize = query
+        .get("per_page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(30);
+    if per_page > 100 || page == 0 {
+        return invalid(
+            "per_page",
+            "Has to be less than or equal to 100",
+            "invalid_value",
+        );
+    }
+    let inner = fake.inner.lock().unwrap();
+    if !inner.tickets.iter().any(|t| t["id"] == id) {
+        return not_found();
+    }
+    let entries: Vec<Value> = inner
+        .conversations
+        .get(&id)
+        .into_iter()
+        .flatten()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .cloned()
+        .collect();
+    axum::Json(entries).into_response()
 }
 
 fn admit(fake: &FakeFreshdesk, headers: &HeaderMap, what: &str) -> Option<Response> {

@@ -1,7 +1,7 @@
 //! Freshdesk against its loopback fake: connecting with an API key (a refused key changes nothing), tickets as
 //! multipart forms with the transcript attached, found again by their conversation's tag after a lost answer,
 //! and the brief's assignment rules: round robin, load balanced (open tickets read from Freshdesk), by topic and
-//! by skills.
+//! by skills; agents' replies back through the URL an automation rule calls.
 
 use serde_json::{Value, json};
 
@@ -227,4 +227,123 @@ async fn a_lost_answer_does_not_open_a_second_ticket() {
         "{:#}",
         runs[0]
     );
+}
+
+#[tokio::test]
+async fn agents_replies_in_freshdesk_come_back_through_the_automation_url_and_resolve_the_conversation()
+ {
+    let freshdesk = FakeFreshdesk::start().await;
+    let app = app_with(&freshdesk).await;
+    let connected = app
+        .mutate(
+            CONNECT,
+            key_input(fake_freshdesk::API_KEY),
+            "connectIntegration",
+        )
+        .await;
+    let id = connected["integration"]["id"].as_str().unwrap().to_owned();
+    // Freshdesk signs nothing: the integration shows a URL with a secret for the admin's automation rule.
+    let shown = app
+        .graphql_ok(
+            "query($id: ID!) { integration(id: $id) { inboundUrl } }",
+            json!({"id": id}),
+        )
+        .await;
+    let url = shown["integration"]["inboundUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let prefix = app.url(&format!("/integrations/freshdesk/events/{id}/"));
+    assert!(url.starts_with(&prefix), "{url}");
+    let secret = &url[prefix.len()..];
+    assert!(secret.len() >= 40, "{secret}");
+    let rest = app.get(&format!("/api/v1/integrations/{id}")).await;
+    assert_eq!(rest.body["inbound_url"], url.as_str());
+    freshdesk.set_automation(&url);
+
+    let conversation_id = handed_off(&app, "ivy@example.test", "My parcel never came").await;
+    settled_runs(&app, &id, 1).await;
+    let ticket = freshdesk.tickets()[0]["id"].as_u64().unwrap();
+
+    // A hundred private notes first (the reply is on the second page), the requester's own mail, then an
+    // agent's public reply, which fires the rule: only the reply reaches the widget.
+    for n in 0..100 {
+        assert_eq!(
+            freshdesk
+                .converse(ticket, &format!("note {n}"), true, false)
+                .await,
+            None
+        );
+    }
+    freshdesk.converse(ticket, "Any news?", false, true).await;
+    assert_eq!(
+        freshdesk
+            .converse(ticket, "A new parcel left today.", false, false)
+            .await,
+        Some(200)
+    );
+    let runs = settled_runs(&app, &id, 2).await;
+    assert_eq!(runs[1]["kind"], "ticket_sync");
+    assert_eq!(runs[1]["records_created"], 1, "{:#}", runs[1]);
+    let messages = app
+        .get(&format!(
+            "/api/v1/conversations/{conversation_id}/messages?limit=100"
+        ))
+        .await;
+    let from_agents: Vec<&str> = messages.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["author"] == "agent")
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(from_agents, ["A new parcel left today."]);
+
+    // A wrong secret is refused; a ticket that is not this connection's is ignored; a body without a ticket is
+    // malformed.
+    let client = reqwest::Client::new();
+    let post = |url: String, body: Value| client.post(url).json(&body).send();
+    let forged = post(
+        format!("{prefix}not-the-secret"),
+        json!({"freshdesk_webhook": {"ticket_id": ticket}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(forged.status(), 401);
+    let unsigned = post(
+        app.url(&format!("/integrations/freshdesk/events/{id}")),
+        json!({"freshdesk_webhook": {"ticket_id": ticket}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(unsigned.status(), 401);
+    let foreign = post(url.clone(), json!({"ticket_id": 999_999}))
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 200);
+    assert_eq!(
+        foreign.text().await.unwrap(),
+        "not a ticket of this connection: ignored"
+    );
+    let malformed = post(url.clone(), json!({"hello": 1})).await.unwrap();
+    assert_eq!(malformed.status(), 400);
+
+    // Resolved in Freshdesk: the conversation is resolved here.
+    assert_eq!(freshdesk.resolve(ticket).await, Some(200));
+    let runs = settled_runs(&app, &id, 3).await;
+    assert_eq!(runs[2]["records_updated"], 1, "{:#}", runs[2]);
+    let resolved = app
+        .get(&format!("/api/v1/conversations/{conversation_id}"))
+        .await;
+    assert_eq!(resolved.body["status"], "resolved", "{}", resolved.text);
+
+    // Reconnecting changes the secret: the old URL is refused.
+    app.mutate(
+        CONNECT,
+        key_input(fake_freshdesk::API_KEY),
+        "connectIntegration",
+    )
+    .await;
+    let stale = post(url, json!({"ticket_id": ticket})).await.unwrap();
+    assert_eq!(stale.status(), 401);
 }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod fake_freshdesk;
 mod fake_hubspot;
+mod fake_intercom;
 mod fake_openai;
 mod fake_salesforce;
 mod fake_zendesk;
@@ -32,6 +33,7 @@ mod graphql;
 mod health;
 mod helpdesk;
 mod integrations;
+mod intercom;
 mod knowledge_base;
 mod members;
 mod openapi;

@@ -1,6 +1,7 @@
 //! `GET /integrations/{provider}/callback`: where a vendor's authorization page sends the browser back (not REST
 //! v1: the browser's side of connecting, decided by the state cookie and the member's session); and
-//! `POST /integrations/{provider}/events/{id}`, where a help desk posts its signed notices.
+//! `POST /integrations/{provider}/events/{id}`, where a help desk posts its signed notices (`…/{id}/{secret}` for
+//! one that signs nothing, `…/events` for a vendor app's notices about every workspace, Intercom's).
 
 use axum::Router;
 use axum::extract::State;
@@ -21,35 +22,80 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/integrations/{provider}/callback", get(callback))
+        .route("/integrations/{provider}/events", post(app_events))
         .route("/integrations/{provider}/events/{id}", post(events))
+        .route(
+            "/integrations/{provider}/events/{id}/{secret}",
+            post(events_with_secret),
+        )
+}
+
+/// A notice from a vendor's app for every workspace that installed it (Intercom's webhooks).
+async fn app_events(
+    State(state): State<AppState>,
+    axum::extract::Path(provider): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    use crate::service::integrations::helpdesk::inbound;
+    answer(inbound::receive_app(&state.db, &state.settings, &provider, &headers, &body).await)
+}
+
+/// A notice from a help desk that signs nothing: the secret is the URL's last segment.
+async fn events_with_secret(
+    state: State<AppState>,
+    axum::extract::Path((provider, id, secret)): axum::extract::Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    take_notice(state, &provider, &id, Some(&secret), &headers, &body).await
 }
 
 /// A vendor's notice that one of its tickets changed: 200 when it is taken (the work is queued), 401 when its
 /// signature does not hold, 404 for no such connection, 400 for a body the vendor would not send, 503 when it
 /// could not be kept (the vendor sends it again).
 async fn events(
-    State(state): State<AppState>,
+    state: State<AppState>,
     axum::extract::Path((provider, id)): axum::extract::Path<(String, String)>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    use crate::service::integrations::helpdesk::inbound::{self, Refusal, Taken};
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let outcome = inbound::receive(
-        &state.db,
-        &state.sealer,
-        &provider,
-        &id,
-        header("x-zendesk-webhook-signature"),
-        header("x-zendesk-webhook-signature-timestamp"),
-        &body,
-    )
-    .await;
+    take_notice(state, &provider, &id, None, &headers, &body).await
+}
+
+async fn take_notice(
+    State(state): State<AppState>,
+    provider: &str,
+    id: &str,
+    url_secret: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    use crate::service::integrations::helpdesk::inbound::{self, Notice};
+    let notice = Notice {
+        provider,
+        id,
+        url_secret,
+        headers,
+        body,
+    };
+    answer(inbound::receive(&state.db, &state.sealer, &notice).await)
+}
+
+/// What a notice's outcome answers the vendor.
+fn answer(
+    outcome: Result<
+        crate::service::integrations::helpdesk::inbound::Taken,
+        crate::service::integrations::helpdesk::inbound::Refusal,
+    >,
+) -> Response {
+    use crate::service::integrations::helpdesk::inbound::{Refusal, Taken};
     match outcome {
         Ok(Taken::Queued) => (StatusCode::OK, "queued").into_response(),
         Ok(Taken::Ignored) => {
             (StatusCode::OK, "not a ticket of this connection: ignored").into_response()
         }
+        Ok(Taken::Acknowledged) => (StatusCode::OK, "ok").into_response(),
         Err(Refusal::Unknown) => (StatusCode::NOT_FOUND, "no such connection").into_response(),
         Err(Refusal::Signature(why)) => (StatusCode::UNAUTHORIZED, why).into_response(),
         Err(Refusal::Malformed(why)) => (StatusCode::BAD_REQUEST, why).into_response(),

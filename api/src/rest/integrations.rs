@@ -61,7 +61,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// A vendor the organization can connect, as REST v1 shows it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProviderJson {
-    /// The provider's key: `salesforce`, `hubspot`, `zoho` or `zendesk`.
+    /// The provider's key: `salesforce`, `hubspot`, `zoho`, `zendesk`, `freshdesk` or `intercom`.
     pub key: String,
     /// The vendor's name.
     pub name: String,
@@ -75,6 +75,8 @@ pub struct ProviderJson {
     pub configured: bool,
     /// The redirect URI to register with the vendor's OAuth app.
     pub redirect_uri: Option<String>,
+    /// Where the vendor's app sends its webhooks for every workspace (Intercom); null for the others.
+    pub events_url: Option<String>,
     /// The organization's connection to it; null when it never connected it.
     pub integration: Option<IntegrationJson>,
 }
@@ -89,6 +91,7 @@ impl From<svc::Offered> for ProviderJson {
             required_plan: offered.required_plan.map(|p| p.as_str().to_owned()),
             configured: offered.configured,
             redirect_uri: offered.redirect_uri,
+            events_url: offered.events_url,
             integration: offered.integration.map(IntegrationJson::from),
         }
     }
@@ -122,6 +125,9 @@ pub struct IntegrationJson {
     pub crm: Option<CrmSettingsJson>,
     /// The help-desk settings; null unless it is a help desk.
     pub helpdesk: Option<HelpdeskSettingsJson>,
+    /// Where the vendor posts its changes, for a vendor where the admin sets that up (Freshdesk's automation
+    /// rule): it holds a secret, keep it private. Null for the others. Shown by `GET /integrations/{id}`.
+    pub inbound_url: Option<String>,
     /// When it was first connected.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -145,6 +151,7 @@ impl From<svc::Integration> for IntegrationJson {
             token_expires_at: m.token_expires_at,
             crm,
             helpdesk,
+            inbound_url: None,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -384,7 +391,8 @@ pub struct AccountBody {
     pub environment: Option<String>,
     /// Salesforce: the org's My Domain host (`acme.my.salesforce.com`).
     pub my_domain: Option<String>,
-    /// Zoho CRM: the data centre (`com`, `eu`, `in`, `com.au`, `jp`, `com.cn`, `zohocloud.ca`).
+    /// Zoho CRM: the data centre (`com`, `eu`, `in`, `com.au`, `jp`, `com.cn`, `zohocloud.ca`); Intercom: the
+    /// region (`us`, `eu`, `au`).
     pub data_centre: Option<String>,
     /// Zendesk: the account's subdomain (`acme` for acme.zendesk.com).
     pub subdomain: Option<String>,
@@ -404,7 +412,7 @@ pub struct CredentialsBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectBody {
-    /// The provider's key: `salesforce`, `hubspot`, `zoho` or `zendesk`.
+    /// The provider's key: `salesforce`, `hubspot`, `zoho`, `zendesk`, `freshdesk` or `intercom`.
     pub provider: String,
     /// The path on this server the browser comes back to, with `integration`, `outcome` and `message` added to
     /// its query; `/` when omitted.
@@ -481,7 +489,12 @@ async fn show(
     Caller(principal): Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<IntegrationJson>, ApiError> {
-    Ok(Json(svc::get(&state.db, &principal, &id).await?.into()))
+    let integration = svc::get(&state.db, &principal, &id).await?;
+    let inbound_url = integration.inbound_url(&state.vendors);
+    Ok(Json(IntegrationJson {
+        inbound_url,
+        ..integration.into()
+    }))
 }
 
 /// Input of `PUT /integrations/{id}`: absent fields keep their value.

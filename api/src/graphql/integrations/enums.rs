@@ -17,6 +17,8 @@ named_enum! {
         Zendesk = "zendesk",
         /// Freshdesk, with an API key.
         Freshdesk = "freshdesk",
+        /// Intercom, through OAuth: a handoff transfers the conversation to its inbox.
+        Intercom = "intercom",
     }
 }
 

@@ -16,7 +16,7 @@ pub struct IntegrationAccountInput {
     /// Salesforce: the org's My Domain host (`acme.my.salesforce.com`), used instead of the environment.
     pub my_domain: Option<String>,
     /// Zoho CRM: the data centre (`com`, `eu`, `in`, `com.au`, `jp`, `com.cn`, `zohocloud.ca`); `com` when
-    /// omitted.
+    /// omitted. Intercom: the workspace's region (`us`, `eu`, `au`); `us` when omitted.
     pub data_centre: Option<String>,
     /// Zendesk: the account's subdomain (`acme` for acme.zendesk.com).
     pub subdomain: Option<String>,

@@ -80,6 +80,12 @@ impl IntegrationProvider {
     async fn redirect_uri(&self) -> Option<&str> {
         self.0.redirect_uri.as_deref()
     }
+    /// Where the vendor's app sends its webhooks for every workspace that connects it: set it in the app's
+    /// settings at the vendor (Intercom's Developer Hub, topics `conversation.admin.replied` and
+    /// `conversation.admin.closed`). Null for vendors registered per connection.
+    async fn events_url(&self) -> Option<&str> {
+        self.0.events_url.as_deref()
+    }
     /// How a connection to it may be authorized (OAuth only when `configured`).
     async fn auth_methods(&self) -> Vec<IntegrationAuthMethod> {
         let provider = self.0.provider;
@@ -161,6 +167,12 @@ impl Integration {
     /// The CRM settings; null unless it is a CRM.
     async fn crm(&self) -> Option<CrmSettings> {
         self.0.crm().map(CrmSettings)
+    }
+    /// Where the vendor posts its changes, for a vendor where the admin sets that up (Freshdesk: an automation
+    /// rule that triggers a webhook to this URL). It holds a secret: keep it private (reconnecting changes it).
+    /// Null for the others.
+    async fn inbound_url(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self.0.inbound_url(vendors(ctx)?))
     }
     /// The help-desk settings; null unless it is a help desk.
     async fn helpdesk(&self) -> Option<HelpdeskSettings> {

@@ -108,6 +108,8 @@ pub struct Call {
     pub bytes: Option<(String, Vec<u8>)>,
     /// What the call log shows instead of the path, when the path carries a secret.
     pub shown_as: Option<String>,
+    /// Headers the vendor asks for beyond authorization (Intercom's `Intercom-Version`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Call {
@@ -119,6 +121,7 @@ impl Call {
             json: None,
             bytes: None,
             shown_as: None,
+            headers: Vec::new(),
         }
     }
 
@@ -138,6 +141,11 @@ impl Call {
     /// Sends `body` as it is, as `content_type`.
     pub fn bytes(mut self, content_type: impl Into<String>, body: Vec<u8>) -> Self {
         self.bytes = Some((content_type.into(), body));
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
         self
     }
 
@@ -412,6 +420,9 @@ impl Vendors {
         self.pacer.until_ready(provider, &connection.model.id).await;
         let mut request = self.client.request(call.method.clone(), url);
         request = request.header("accept", "application/json");
+        for (name, value) in &call.headers {
+            request = request.header(*name, value);
+        }
         let credentials = &connection.credentials;
         if let Some(token) = &credentials.access_token {
             request = match provider.token_header {
@@ -543,24 +554,39 @@ fn is_refused_authorization(answer: &Answer) -> bool {
 
 /// How long the vendor asked to wait: `Retry-After` in seconds, else HubSpot's window length.
 pub(super) fn retry_after(headers: &HeaderMap, provider: &Provider) -> Option<StdDuration> {
-    egress::retry_after(headers).or_else(|| {
-        let header = provider.rate_limit.interval_ms?;
-        let remaining = provider
-            .rate_limit
-            .remaining
-            .and_then(|name| headers.get(name))
+    let header = |name: &str| {
+        headers
+            .get(name)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        (remaining == Some(0))
-            .then(|| {
-                headers
-                    .get(header)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(StdDuration::from_millis)
-            })
-            .flatten()
-    })
+            .and_then(|v| v.trim().parse::<i64>().ok())
+    };
+    let until_reset = || {
+        let reset = header(provider.rate_limit.reset_epoch?)?;
+        let wait = reset - chrono::Utc::now().timestamp();
+        Some(StdDuration::from_secs(
+            wait.clamp(0, 3600).unsigned_abs().max(1),
+        ))
+    };
+    egress::retry_after(headers)
+        .or_else(until_reset)
+        .or_else(|| {
+            let header = provider.rate_limit.interval_ms?;
+            let remaining = provider
+                .rate_limit
+                .remaining
+                .and_then(|name| headers.get(name))
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            (remaining == Some(0))
+                .then(|| {
+                    headers
+                        .get(header)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(StdDuration::from_millis)
+                })
+                .flatten()
+        })
 }
 
 #[cfg(test)]

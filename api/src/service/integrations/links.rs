@@ -24,6 +24,22 @@ pub async fn get(
     .await?)
 }
 
+/// The local object whose remote copy at this connection is `remote_id` (a ticket's conversation).
+pub async fn local_of(
+    db: &Db,
+    integration_id: &str,
+    object: &str,
+    remote_id: &str,
+) -> ApiResult<Option<String>> {
+    Ok(integration_link::Entity::find()
+        .filter(integration_link::Column::IntegrationId.eq(integration_id))
+        .filter(integration_link::Column::Object.eq(object))
+        .filter(integration_link::Column::RemoteId.eq(remote_id))
+        .one(db.conn())
+        .await?
+        .map(|link| link.local_id))
+}
+
 /// Records (or moves) the remote copy, with a hash of what was sent; written at once, in its own transaction,
 /// so that a crash right after the vendor's answer still finds it.
 pub async fn put(

@@ -79,6 +79,12 @@ impl Integration {
         (self.provider.category == Category::Crm).then(|| CrmSettings::stored(&self.model.settings))
     }
 
+    /// Where the vendor posts its changes when the admin sets that up in the vendor (it holds a secret); null
+    /// for vendors that are registered on connect or sign what they send.
+    pub fn inbound_url(&self, vendors: &Vendors) -> Option<String> {
+        helpdesk::inbound::inbound_url(&vendors.public_url, &vendors.sealer, &self.model)
+    }
+
     /// The help-desk settings, when it is a help desk.
     pub fn helpdesk(&self) -> Option<HelpdeskSettings> {
         (self.provider.category == Category::Helpdesk)
@@ -112,6 +118,9 @@ pub struct Offered {
     pub configured: bool,
     /// The redirect URI to register with the vendor's OAuth app.
     pub redirect_uri: Option<String>,
+    /// Where the vendor's app posts its notices for every workspace (Intercom's webhook URL, set in its
+    /// Developer Hub).
+    pub events_url: Option<String>,
     pub integration: Option<Integration>,
 }
 
@@ -136,6 +145,13 @@ pub async fn list(vendors: &Vendors, principal: &Principal) -> ApiResult<Vec<Off
             required_plan: principal.authz.lowest_plan(provider.feature),
             configured: vendors.is_configured(provider),
             redirect_uri: provider.is_oauth().then(|| vendors.redirect_uri(provider)),
+            events_url: (provider.key == "intercom").then(|| {
+                format!(
+                    "{}/integrations/{}/events",
+                    vendors.public_url.trim_end_matches('/'),
+                    provider.key
+                )
+            }),
             integration,
         });
     }

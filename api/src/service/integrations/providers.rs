@@ -67,6 +67,8 @@ pub struct RateLimitHeaders {
     pub remaining: Option<&'static str>,
     /// Milliseconds in the vendor's window, when it says so (HubSpot).
     pub interval_ms: Option<&'static str>,
+    /// When the window resets, in Unix seconds (Intercom's `X-RateLimit-Reset`).
+    pub reset_epoch: Option<&'static str>,
 }
 
 /// One vendor, as data.
@@ -179,6 +181,7 @@ const HUBSPOT: Provider = Provider {
     rate_limit: RateLimitHeaders {
         remaining: Some("x-hubspot-ratelimit-remaining"),
         interval_ms: Some("x-hubspot-ratelimit-interval-milliseconds"),
+        reset_epoch: None,
     },
     // 100 requests per 10 s per account for OAuth apps.
     requests_per_second: 9,
@@ -203,6 +206,7 @@ const SALESFORCE: Provider = Provider {
     rate_limit: RateLimitHeaders {
         remaining: None,
         interval_ms: None,
+        reset_epoch: None,
     },
     requests_per_second: 20,
 };
@@ -245,6 +249,7 @@ const ZOHO: Provider = Provider {
     rate_limit: RateLimitHeaders {
         remaining: Some("x-ratelimit-remaining"),
         interval_ms: None,
+        reset_epoch: None,
     },
     requests_per_second: 10,
 };
@@ -274,6 +279,7 @@ const ZENDESK: Provider = Provider {
     rate_limit: RateLimitHeaders {
         remaining: Some("x-rate-limit-remaining"),
         interval_ms: None,
+        reset_epoch: None,
     },
     // 200 requests a minute on the Team plan, the smallest.
     requests_per_second: 3,
@@ -298,13 +304,55 @@ const FRESHDESK: Provider = Provider {
     rate_limit: RateLimitHeaders {
         remaining: Some("x-ratelimit-remaining"),
         interval_ms: None,
+        reset_epoch: None,
     },
     // 200 requests a minute on the Growth plan, the smallest paid one.
     requests_per_second: 3,
 };
 
+const INTERCOM: Provider = Provider {
+    key: "intercom",
+    name: "Intercom",
+    category: Category::Helpdesk,
+    feature: Feature::Helpdesk,
+    // Intercom's tokens never expire and come without a refresh token; permissions are the app's, set in its
+    // Developer Hub (no scope parameter).
+    auth: AuthKind::OAuth2 { pkce: false },
+    authorize_url: "https://{app_host}/oauth",
+    token_url: "https://{api_host}/auth/eagle/token",
+    revocation: Revocation::None,
+    api_base: "https://{api_host}",
+    scopes: &[],
+    authorization_params: &[],
+    token_params: &[],
+    token_metadata: &[],
+    domains: &["intercom.com", "intercom.io"],
+    token_header: TokenHeader::Bearer,
+    rate_limit: RateLimitHeaders {
+        remaining: Some("x-ratelimit-remaining"),
+        interval_ms: None,
+        reset_epoch: Some("x-ratelimit-reset"),
+    },
+    // 10,000 a minute per app, split into 10-second windows: far above what one workspace's handoffs need.
+    requests_per_second: 20,
+};
+
+/// Intercom's regions: the app host (its authorization page) and the API host.
+pub const INTERCOM_REGIONS: [(&str, &str, &str); 3] = [
+    ("us", "app.intercom.com", "api.intercom.io"),
+    ("eu", "app.eu.intercom.com", "api.eu.intercom.io"),
+    ("au", "app.au.intercom.com", "api.au.intercom.io"),
+];
+
 /// Every provider, in the order they are listed.
-pub static PROVIDERS: [&Provider; 5] = [&SALESFORCE, &HUBSPOT, &ZOHO, &ZENDESK, &FRESHDESK];
+pub static PROVIDERS: [&Provider; 6] = [
+    &SALESFORCE,
+    &HUBSPOT,
+    &ZOHO,
+    &ZENDESK,
+    &FRESHDESK,
+    &INTERCOM,
+];
 
 /// The provider with this key.
 pub fn provider(key: &str) -> Option<&'static Provider> {

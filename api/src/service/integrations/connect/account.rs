@@ -1,11 +1,11 @@
 //! Where the vendor account is: the choices made when connecting (Salesforce's environment or My Domain, Zoho's
-//! data centre, the help desks' subdomain) turned into the account fields the vendor's URLs are filled from.
+//! data centre, Intercom's region, the help desks' subdomain) turned into the account fields the vendor's URLs are filled from.
 
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::service::integrations::providers::{
-    Provider, SALESFORCE_LOGIN_HOSTS, ZOHO_DATA_CENTRES,
+    INTERCOM_REGIONS, Provider, SALESFORCE_LOGIN_HOSTS, ZOHO_DATA_CENTRES,
 };
 
 /// Where the vendor account is, chosen when connecting (only what the provider needs).
@@ -15,7 +15,8 @@ pub struct AccountChoice {
     pub environment: Option<String>,
     /// Salesforce: the org's My Domain host (`acme.my.salesforce.com`), instead of the environment's login host.
     pub my_domain: Option<String>,
-    /// Zoho: the data centre (`com`, `eu`, `in`, `com.au`, `jp`, `com.cn`, `zohocloud.ca`).
+    /// Zoho: the data centre (`com`, `eu`, `in`, `com.au`, `jp`, `com.cn`, `zohocloud.ca`); Intercom: the
+    /// region (`us`, `eu`, `au`).
     pub data_centre: Option<String>,
     /// Zendesk: the account's subdomain (`acme`, or `acme.zendesk.com`).
     pub subdomain: Option<String>,
@@ -87,6 +88,18 @@ pub(super) fn account_of(
                 "accounts_host".to_owned(),
                 Value::String((*host).to_owned()),
             );
+        }
+        "intercom" => {
+            let region = choice.data_centre.as_deref().unwrap_or("us");
+            let (_, app, api) = INTERCOM_REGIONS
+                .iter()
+                .find(|(name, _, _)| *name == region)
+                .ok_or_else(|| {
+                    ApiError::validation("account.data_centre", "must be us, eu or au")
+                })?;
+            account.insert("region".to_owned(), Value::String(region.to_owned()));
+            account.insert("app_host".to_owned(), Value::String((*app).to_owned()));
+            account.insert("api_host".to_owned(), Value::String((*api).to_owned()));
         }
         "zendesk" | "freshdesk" => {
             let given = choice.subdomain.as_deref().unwrap_or_default().trim();
@@ -174,5 +187,18 @@ mod tests {
             )
             .is_err()
         );
+        let intercom = providers::provider("intercom").unwrap();
+        let eu = account_of(
+            intercom,
+            &AccountChoice {
+                data_centre: Some("eu".to_owned()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(eu["api_host"], "api.eu.intercom.io");
+        assert_eq!(eu["app_host"], "app.eu.intercom.com");
+        let us = account_of(intercom, &AccountChoice::default()).unwrap();
+        assert_eq!(us["api_host"], "api.intercom.io");
     }
 }

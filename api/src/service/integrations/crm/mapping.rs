@@ -1,7 +1,7 @@
 //! What a CRM job sends: the visitor and the conversation read from our tables, turned into the vendor's fields by
 //! the default mapping of the brief and the organization's custom mappings.
 
-use entities::{assistant, conversation, message, visitor};
+use entities::{assistant, conversation, knowledge_base_entry, message, visitor};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -27,6 +27,10 @@ pub struct Subject {
     pub visitor_text: String,
     /// The intents of the visitor's messages, first seen first.
     pub intents: Vec<String>,
+    /// The assistant's last answers (at most three, oldest first), with their confidence.
+    pub suggestions: Vec<(String, Option<f64>)>,
+    /// The knowledge-base entries its answers used (id and title), first used first.
+    pub entries_used: Vec<(String, String)>,
 }
 
 impl Subject {
@@ -59,6 +63,7 @@ impl Subject {
         };
         let (mut assistant_name, mut transcript, mut first_question) = (None, String::new(), None);
         let (mut visitor_text, mut intents) = (String::new(), Vec::<String>::new());
+        let (mut suggestions, mut entries_used) = (Vec::new(), Vec::new());
         if let Some(conversation) = &conversation {
             assistant_name = assistant::Entity::find_by_id(conversation.assistant_id.clone())
                 .one(db.conn())
@@ -81,6 +86,42 @@ impl Subject {
                 {
                     intents.push(intent.clone());
                 }
+            }
+            let answers: Vec<&message::Model> = messages
+                .iter()
+                .filter(|m| m.author == "assistant")
+                .collect();
+            suggestions = answers
+                .iter()
+                .skip(answers.len().saturating_sub(3))
+                .map(|m| (m.body.clone(), m.confidence))
+                .collect();
+            let mut used: Vec<String> = Vec::new();
+            for answer in &answers {
+                let cited = crate::service::conversations::messages::citations(answer);
+                for id in answer.source_entry_id.iter().chain(cited.iter()) {
+                    if !used.contains(id) {
+                        used.push(id.clone());
+                    }
+                }
+            }
+            if !used.is_empty() {
+                let titles: std::collections::HashMap<String, String> =
+                    knowledge_base_entry::Entity::find()
+                        .filter(knowledge_base_entry::Column::Id.is_in(used.clone()))
+                        .filter(
+                            knowledge_base_entry::Column::OrganizationId
+                                .eq(&conversation.organization_id),
+                        )
+                        .all(db.conn())
+                        .await?
+                        .into_iter()
+                        .map(|e| (e.id, e.title))
+                        .collect();
+                entries_used = used
+                    .into_iter()
+                    .filter_map(|id| titles.get(&id).cloned().map(|title| (id, title)))
+                    .collect();
             }
             transcript = render_transcript(&messages, assistant_name.as_deref());
             // The page it started on heads the transcript: the brief's "page URL → case".
@@ -109,6 +150,8 @@ impl Subject {
             conversation_url,
             visitor_text,
             intents,
+            suggestions,
+            entries_used,
         }))
     }
 
@@ -251,6 +294,8 @@ mod tests {
             conversation_url: None,
             visitor_text: String::new(),
             intents: Vec::new(),
+            suggestions: Vec::new(),
+            entries_used: Vec::new(),
         }
     }
 

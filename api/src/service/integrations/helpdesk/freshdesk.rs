@@ -1,6 +1,6 @@
 //! Freshdesk's API (v2, HTTP Basic with the API key): the agent the key belongs to, tickets (found by the tag
-//! that names their conversation, created as a multipart form with the transcript attached), and each agent's
-//! open tickets for load-balanced assignment.
+//! that names their conversation, created as a multipart form with the transcript attached, read back with
+//! their agents' replies), and each agent's open tickets for load-balanced assignment.
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -10,6 +10,7 @@ use crate::service::integrations::crm::AccountInfo;
 use crate::service::integrations::executor::{Call, Failure, Vendors};
 use crate::service::integrations::helpdesk::settings::{TicketPriority, TicketType};
 use crate::service::integrations::helpdesk::tickets::Ticket;
+use crate::service::integrations::helpdesk::{Reply, TicketState, html_lines as html};
 
 /// `GET /api/v2/agents/me`: the agent the key belongs to.
 pub async fn describe(
@@ -197,16 +198,6 @@ fn ticket_type(kind: TicketType) -> &'static str {
     }
 }
 
-/// Text as HTML: escaped, line breaks kept.
-fn html(text: &str) -> String {
-    let escaped = text
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;");
-    escaped.split('\n').collect::<Vec<_>>().join("<br>\n")
-}
-
 /// A `multipart/form-data` body, its boundary derived from what it carries (so that no part can contain it).
 struct Form {
     boundary: String,
@@ -268,11 +259,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn html_escapes_and_keeps_lines() {
-        assert_eq!(html("a <b>\n& c"), "a &lt;b&gt;<br>\n&amp; c");
-    }
-
-    #[test]
     fn forms_carry_fields_and_files_between_boundaries() {
         let mut form = Form::new("seed");
         form.text("subject", "Hi");
@@ -288,3 +274,80 @@ mod tests {
         assert!(body.ends_with(&format!("--{boundary}--\r\n")));
     }
 }
+
+/// Freshdesk's ticket statuses that mean the agents are done with it: 4 Resolved, 5 Closed.
+const DONE_STATUSES: [i64; 2] = [4, 5];
+
+/// The ticket's status and the public replies its agents wrote (`GET /api/v2/tickets/{id}` and its
+/// `conversations`, page by page): a conversation entry that is not `private` and not `incoming` (the requester's
+/// own mails are incoming).
+pub async fn ticket_state(
+    vendors: &Vendors,
+    connection: &mut Connection,
+    job_id: Option<&str>,
+    ticket_id: &str,
+) -> Result<TicketState, Failure> {
+    let ticket = vendors
+        .call(
+            connection,
+            job_id,
+            &Call::get(format!("{{api_base}}/api/v2/tickets/{ticket_id}")),
+        )
+        .await?
+        .success(connection.provider)?;
+    let status = ticket
+        .body
+        .get("status")
+        .and_then(Value::as_i64)
+        .unwrap_or(2);
+    let mut replies = Vec::new();
+    for page in 1..=MAX_PAGES {
+        let answer = vendors
+            .call(
+                connection,
+                job_id,
+                &Call::get(format!(
+                    "{{api_base}}/api/v2/tickets/{ticket_id}/conversations"
+                ))
+                .query("page", page.to_string())
+                .query("per_page", PER_PAGE.to_string()),
+            )
+            .await?
+            .success(connection.provider)?;
+        let entries = answer.body.as_array().cloned().unwrap_or_default();
+        let full = entries.len() >= PER_PAGE;
+        replies.extend(
+            entries
+                .iter()
+                .filter(|c| c.get("private").and_then(Value::as_bool) == Some(false))
+                .filter(|c| c.get("incoming").and_then(Value::as_bool) == Some(false))
+                .filter_map(|c| {
+                    Some(Reply {
+                        id: c.get("id").and_then(|id| id.as_i64())?.to_string(),
+                        body: c
+                            .get("body_text")
+                            .and_then(Value::as_str)?
+                            .trim()
+                            .to_owned(),
+                    })
+                })
+                .filter(|r| !r.body.is_empty()),
+        );
+        if !full {
+            break;
+        }
+    }
+    Ok(TicketState {
+        status: match status {
+            4 => "resolved".to_owned(),
+            5 => "closed".to_owned(),
+            other => format!("status {other}"),
+        },
+        solved: DONE_STATUSES.contains(&status),
+        replies,
+    })
+}
+
+/// Conversation entries asked for per page (Freshdesk's most), and how many pages are read at most.
+const PER_PAGE: usize = 100;
+const MAX_PAGES: usize = 20;

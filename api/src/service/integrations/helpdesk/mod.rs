@@ -1,7 +1,9 @@
-//! The help desks (Zendesk first): who a connection is, and the tickets conversations open there.
+//! The help desks (Zendesk, Freshdesk, Intercom): who a connection is, the tickets conversations open there, and
+//! what comes back from them.
 
 pub mod freshdesk;
 pub mod inbound;
+pub mod intercom;
 pub mod replies;
 pub mod settings;
 pub mod tickets;
@@ -21,6 +23,96 @@ pub async fn describe(
     match connection.provider.key {
         "zendesk" => zendesk::describe(vendors, connection, job_id).await,
         "freshdesk" => freshdesk::describe(vendors, connection, job_id).await,
+        "intercom" => intercom::describe(vendors, connection, job_id).await,
+        other => Err(Failure::Configuration(format!(
+            "no help-desk connector for {other}"
+        ))),
+    }
+}
+
+/// A ticket as the way back reads it: whether the agents are done with it, and their public replies.
+#[derive(Debug)]
+pub struct TicketState {
+    /// The vendor's status, in words (`solved`, `resolved`, `closed`, …).
+    pub status: String,
+    /// Whether that status means the agents are done (the conversation is resolved here).
+    pub solved: bool,
+    /// The agents' public replies, oldest first (never the requester's own messages, never private notes).
+    pub replies: Vec<Reply>,
+}
+
+/// An agent's public reply on a ticket.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// The vendor's id of the reply (a reply is delivered once per id).
+    pub id: String,
+    /// Its text.
+    pub body: String,
+}
+
+/// Text as HTML: escaped, line breaks kept.
+pub fn html_lines(text: &str) -> String {
+    let escaped = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    escaped.split('\n').collect::<Vec<_>>().join("<br>\n")
+}
+
+/// A help desk's HTML as plain text: paragraphs and line breaks become lines, tags go, the common entities are
+/// decoded.
+pub fn plain_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('>') else {
+            rest = &rest[open..];
+            break;
+        };
+        let tag = rest[open + 1..open + close]
+            .trim_start_matches('/')
+            .split(|c: char| c.is_whitespace() || c == '/')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if matches!(tag.as_str(), "br" | "p" | "div" | "li")
+            && !out.ends_with('\n')
+            && !out.is_empty()
+        {
+            out.push('\n');
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    let decoded = out
+        .replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    decoded
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_owned()
+}
+
+/// Reads the ticket's state at its help desk.
+pub async fn ticket_state(
+    vendors: &Vendors,
+    connection: &mut Connection,
+    job_id: Option<&str>,
+    ticket_id: &str,
+) -> Result<TicketState, Failure> {
+    match connection.provider.key {
+        "zendesk" => zendesk::ticket_state(vendors, connection, job_id, ticket_id).await,
+        "freshdesk" => freshdesk::ticket_state(vendors, connection, job_id, ticket_id).await,
+        "intercom" => intercom::ticket_state(vendors, connection, job_id, ticket_id).await,
         other => Err(Failure::Configuration(format!(
             "no help-desk connector for {other}"
         ))),
@@ -31,6 +123,12 @@ pub async fn describe(
 /// its signing secret, and a trigger). It goes into `connection` (the secret among the credentials, the ids in
 /// the account); when it fails the connection still works one way, and the answer says so.
 pub async fn after_connect(vendors: &Vendors, connection: &mut Connection) -> Option<String> {
+    if connection.provider.key == "freshdesk" {
+        // Freshdesk signs nothing and registers no webhooks through its API: an automation rule that the
+        // admin makes calls a URL holding this secret (see `inbound_url`). Reconnecting changes it.
+        connection.credentials.webhook_secret = Some(crate::auth::tokens::random(""));
+        return None;
+    }
     if connection.provider.key != "zendesk" {
         return None;
     }
@@ -79,4 +177,26 @@ pub async fn before_disconnect(vendors: &Vendors, connection: &mut Connection) -
                 failure.message()
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escapes_and_keeps_lines() {
+        assert_eq!(html_lines("a <b>\n& c"), "a &lt;b&gt;<br>\n&amp; c");
+    }
+
+    #[test]
+    fn help_desk_html_reads_as_lines_of_text() {
+        assert_eq!(
+            plain_text(
+                "<p>Hi Ivy,</p><p>A new parcel <b>left</b> today &amp; arrives soon.<br>Bo</p>"
+            ),
+            "Hi Ivy,\nA new parcel left today & arrives soon.\nBo"
+        );
+        assert_eq!(plain_text("no tags at all"), "no tags at all");
+        assert_eq!(plain_text("a < b"), "a < b");
+    }
 }

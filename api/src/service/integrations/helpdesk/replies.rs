@@ -10,7 +10,7 @@ use crate::service::conversations::{self, Status};
 use crate::service::integrations::credentials::Connection;
 use crate::service::integrations::crm::sync::Done;
 use crate::service::integrations::executor::{Failure, Vendors};
-use crate::service::integrations::helpdesk::zendesk;
+use crate::service::integrations::helpdesk;
 use crate::service::integrations::links;
 use crate::service::now;
 
@@ -37,16 +37,9 @@ pub async fn run(
         return Ok(done);
     };
     let ticket_id = link.remote_id;
-    let (status, requester, comments) = match connection.provider.key {
-        "zendesk" => zendesk::ticket_state(vendors, connection, Some(&job.id), &ticket_id).await?,
-        other => {
-            return Err(Failure::Configuration(format!(
-                "no help-desk connector for {other}"
-            )));
-        }
-    };
+    let state = helpdesk::ticket_state(vendors, connection, Some(&job.id), &ticket_id).await?;
     let mut delivered = 0;
-    for comment in comments.iter().filter(|c| c.author_id != requester) {
+    for comment in &state.replies {
         let key = format!("{ticket_id}:{}", comment.id);
         if links::get(&vendors.db, &integration_id, "reply", &key)
             .await?
@@ -107,7 +100,8 @@ pub async fn run(
             if delivered == 1 { "y" } else { "ies" }
         ));
     }
-    if matches!(status.as_str(), "solved" | "closed")
+    let status = &state.status;
+    if state.solved
         && conversations::resolve_from(&vendors.db, &organization_id, &conversation_id, name)
             .await?
     {

@@ -12,7 +12,7 @@ use crate::service::integrations::helpdesk::freshdesk::{self, Route};
 use crate::service::integrations::helpdesk::settings::{
     AssignmentMode, AssignmentRule, HelpdeskSettings, TicketPriority, TicketType, tag_name,
 };
-use crate::service::integrations::helpdesk::zendesk;
+use crate::service::integrations::helpdesk::{intercom, zendesk};
 use crate::service::integrations::links;
 use crate::service::integrations::runs::JobKind;
 
@@ -88,6 +88,9 @@ pub async fn run(
             routed = Some((route, how));
             opened
         }
+        "intercom" => {
+            intercom::transfer(vendors, connection, Some(&job.id), &ticket, &subject).await?
+        }
         other => {
             return Err(Failure::Configuration(format!(
                 "no help-desk connector for {other}"
@@ -104,7 +107,13 @@ pub async fn run(
         None,
     )
     .await?;
-    if created {
+    if created && connection.provider.key == "intercom" {
+        done.created += 1;
+        done.notes.push(format!(
+            "transferred to {name} conversation {id} with the history and a note of context, from {}",
+            ticket.requester_name
+        ));
+    } else if created {
         done.created += 1;
         done.notes.push(format!(
             "opened {name} ticket {id} ({} priority, {}) for {}",

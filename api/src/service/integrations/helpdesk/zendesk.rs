@@ -7,6 +7,7 @@ use crate::service::integrations::credentials::Connection;
 use crate::service::integrations::crm::AccountInfo;
 use crate::service::integrations::executor::{Call, Failure, Vendors};
 use crate::service::integrations::helpdesk::tickets::Ticket;
+use crate::service::integrations::helpdesk::{Reply, TicketState};
 
 /// `GET /api/v2/users/me.json`: the agent the token acts as. Zendesk answers an anonymous user (id null) to a
 /// request it could not authenticate, rather than a 401, so that is refused here.
@@ -243,21 +244,13 @@ pub async fn remove_inbound(vendors: &Vendors, connection: &mut Connection) -> R
     Ok(())
 }
 
-/// A public comment on a ticket.
-#[derive(Clone, Debug)]
-pub struct Comment {
-    pub id: String,
-    pub author_id: String,
-    pub body: String,
-}
-
-/// The ticket's status, its requester, and its public comments, oldest first.
+/// The ticket's status and the public comments its agents wrote (not the requester's own), oldest first.
 pub async fn ticket_state(
     vendors: &Vendors,
     connection: &mut Connection,
     job_id: Option<&str>,
     ticket_id: &str,
-) -> Result<(String, String, Vec<Comment>), Failure> {
+) -> Result<TicketState, Failure> {
     let ticket = vendors
         .call(
             connection,
@@ -288,17 +281,17 @@ pub async fn ticket_state(
         )
         .await?
         .success(connection.provider)?;
-    let comments = answer
+    let replies = answer
         .body
         .get("comments")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter(|c| c.get("public").and_then(Value::as_bool) == Some(true))
+        .filter(|c| c.get("author_id").and_then(id_text).unwrap_or_default() != requester)
         .filter_map(|c| {
-            Some(Comment {
+            Some(Reply {
                 id: c.get("id").and_then(id_text)?,
-                author_id: c.get("author_id").and_then(id_text).unwrap_or_default(),
                 body: c
                     .get("plain_body")
                     .or_else(|| c.get("body"))
@@ -309,7 +302,11 @@ pub async fn ticket_state(
         })
         .filter(|c| !c.body.is_empty())
         .collect();
-    Ok((status, requester, comments))
+    Ok(TicketState {
+        solved: matches!(status.as_str(), "solved" | "closed"),
+        status,
+        replies,
+    })
 }
 
 /// A numeric (or string) id as text.
