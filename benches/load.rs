@@ -375,6 +375,7 @@ async fn webhook_throughput(
             body: format!("webhook bench {i}"),
             source_entry_id: None,
             confidence: None,
+            attachment_ids: Vec::new(),
         };
         api::service::conversations::posting::post_message(
             &state.db,

@@ -369,6 +369,7 @@ async fn answer_latency(
             body,
             source_entry_id: None,
             confidence: None,
+            attachment_ids: Vec::new(),
         };
         let started = Instant::now();
         let posted = conversations::posting::post_message(

@@ -94,6 +94,26 @@ pub struct Settings {
     pub subscription_recheck_secs: u64,
     /// The largest message body, in bytes of UTF-8.
     pub message_max_bytes: usize,
+    /// Where message attachments (screenshots) are kept: unset, the `attachments` folder of the data
+    /// directory; `s3://bucket/prefix` for S3 or S3-compatible storage (with the `s3_*` settings).
+    pub attachment_store: Option<String>,
+    /// The S3-compatible endpoint (`https://s3.eu-central-1.amazonaws.com`, a MinIO or Ceph address); unset,
+    /// AWS's for the region. `http://` is accepted only for it.
+    pub s3_endpoint: Option<String>,
+    /// The S3 region the bucket is in (any value for most S3-compatible servers).
+    pub s3_region: String,
+    /// The access key id for the S3 bucket; unset, the instance role of the machine (EC2 metadata) is used.
+    pub s3_access_key_id: Option<String>,
+    /// The secret access key that goes with `s3_access_key_id`.
+    #[serde(skip_serializing)]
+    #[schemars(with = "Option<String>")]
+    pub s3_secret_access_key: Option<SecretString>,
+    /// The largest attachment (a screenshot), in bytes; larger uploads answer 413.
+    pub attachment_max_bytes: usize,
+    /// How many attachments one message may carry at most.
+    pub attachment_max_count: usize,
+    /// Seconds a signed attachment URL works (the console and the widget get a new one with each read).
+    pub attachment_url_secs: u64,
     /// Organizations whose knowledge-base search index one instance keeps in memory; the least recently used
     /// is dropped and rebuilt from the database when it is asked again.
     pub retrieval_max_indexes: usize,
@@ -191,6 +211,14 @@ impl Default for Settings {
             event_retention_days: 30,
             subscription_recheck_secs: 60,
             message_max_bytes: 8 * 1024,
+            attachment_store: None,
+            s3_endpoint: None,
+            s3_region: "us-east-1".to_owned(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            attachment_max_bytes: 5 * 1024 * 1024,
+            attachment_max_count: 4,
+            attachment_url_secs: 300,
             retrieval_max_indexes: 1_000,
             widget_sessions_per_minute: 10,
             widget_requests_per_minute: 120,

@@ -26,11 +26,12 @@ pub enum Kind {
     Integration,
     IntegrationRun,
     IntegrationCall,
+    Attachment,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 21] = [
+    pub const ALL: [Kind; 22] = [
         Kind::Organization,
         Kind::User,
         Kind::ApiKey,
@@ -52,6 +53,7 @@ impl Kind {
         Kind::Integration,
         Kind::IntegrationRun,
         Kind::IntegrationCall,
+        Kind::Attachment,
     ];
 
     /// The kind an id's prefix names (no prefix begins another, which the tests check).
@@ -84,6 +86,7 @@ impl Kind {
             Kind::Integration => "int_",
             Kind::IntegrationRun => "run_",
             Kind::IntegrationCall => "call_",
+            Kind::Attachment => "file_",
         }
     }
 
@@ -111,6 +114,7 @@ impl Kind {
             Kind::Integration => "integration",
             Kind::IntegrationRun => "integration run",
             Kind::IntegrationCall => "integration call",
+            Kind::Attachment => "attachment",
         }
     }
 }

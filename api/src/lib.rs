@@ -6,6 +6,7 @@ pub mod authz;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod downloads;
 pub mod egress;
 pub mod error;
 pub mod events;

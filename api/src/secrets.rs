@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::{hkdf, hmac};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::Settings;
@@ -18,6 +19,9 @@ const KEY_FILE: &str = "master.key";
 /// Encrypts and decrypts secrets with the configured master key.
 pub struct Sealer {
     key: LessSafeKey,
+    /// Signs short-lived URLs (attachments), derived from the master key with HKDF so that it is never the
+    /// sealing key itself.
+    signing: hmac::Key,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -26,7 +30,16 @@ impl std::fmt::Debug for Sealer {
     }
 }
 
-fn decode_key(text: &str) -> anyhow::Result<LessSafeKey> {
+/// The URL-signing key derived from the master key's bytes.
+fn signing_key(master: &[u8]) -> anyhow::Result<hmac::Key> {
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"concierge").extract(master);
+    let okm = prk
+        .expand(&[b"url-signing"], hmac::HMAC_SHA256)
+        .map_err(|_| anyhow::anyhow!("deriving the URL-signing key failed"))?;
+    Ok(hmac::Key::from(okm))
+}
+
+fn decode_key(text: &str) -> anyhow::Result<(LessSafeKey, hmac::Key)> {
     let bytes = STANDARD
         .decode(text.trim())
         .map_err(|_| anyhow::anyhow!("the master key must be base64"))?;
@@ -37,17 +50,30 @@ fn decode_key(text: &str) -> anyhow::Result<LessSafeKey> {
     );
     let key = UnboundKey::new(&AES_256_GCM, &bytes)
         .map_err(|_| anyhow::anyhow!("the master key was refused by AES-256-GCM"))?;
-    Ok(LessSafeKey::new(key))
+    Ok((LessSafeKey::new(key), signing_key(&bytes)?))
 }
 
 impl Sealer {
     /// `CONCIERGE_MASTER_KEY`, or the key generated into the data dir on first start.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
-        let key = match &settings.master_key {
+        let (key, signing) = match &settings.master_key {
             Some(key) => decode_key(key.expose_secret())?,
             None => decode_key(&key_file(&settings.data_dir)?)?,
         };
-        Ok(Self { key })
+        Ok(Self { key, signing })
+    }
+
+    /// A signature of `message` for a URL (base64url of HMAC-SHA256 under the derived signing key).
+    pub fn sign_url(&self, message: &str) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(hmac::sign(&self.signing, message.as_bytes()))
+    }
+
+    /// Whether `signature` is [`Sealer::sign_url`]'s for `message` (compared in constant time).
+    pub fn url_signature_holds(&self, message: &str, signature: &str) -> bool {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(signature)
+            .is_ok_and(|tag| hmac::verify(&self.signing, message.as_bytes(), &tag).is_ok())
     }
 
     /// Encrypts `plaintext`; `context` (for example the row id and field) must be given again to decrypt.
@@ -131,9 +157,17 @@ mod tests {
     use super::*;
 
     fn sealer() -> Sealer {
-        Sealer {
-            key: decode_key(&STANDARD.encode([7u8; 32])).unwrap(),
-        }
+        let (key, signing) = decode_key(&STANDARD.encode([7u8; 32])).unwrap();
+        Sealer { key, signing }
+    }
+
+    #[test]
+    fn url_signatures_hold_only_for_what_was_signed() {
+        let sealer = sealer();
+        let signature = sealer.sign_url("file_1:1700000000");
+        assert!(sealer.url_signature_holds("file_1:1700000000", &signature));
+        assert!(!sealer.url_signature_holds("file_1:1700000001", &signature));
+        assert!(!sealer.url_signature_holds("file_1:1700000000", "not base64!"));
     }
 
     #[test]

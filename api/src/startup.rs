@@ -97,14 +97,21 @@ impl Application {
             ),
             _ => None,
         };
+        let attachments = Arc::new(crate::service::attachments::Attachments::from_settings(
+            &settings,
+            sealer.clone(),
+            public_url.clone(),
+        )?);
         let vendors = Arc::new(crate::service::integrations::executor::Vendors::new(
             db.clone(),
             sealer.clone(),
             settings.clone(),
             public_url.clone(),
             pace_redis,
+            attachments.clone(),
         )?);
         let state = AppState {
+            attachments,
             trusted_proxies,
             idp,
             vendors,
@@ -206,7 +213,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit_bytes;
     let trusted_proxies = state.trusted_proxies.clone();
     // Everything behind the API key: authenticated and rate-limited once, before the handlers.
-    let rest = rest::api();
+    let rest = rest::api(state.settings.attachment_max_bytes);
     let authenticated = Router::new()
         .route(
             "/graphql",
@@ -225,6 +232,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/widget/v1", rest::widget::router(state.clone()))
         .merge(rest::sso::router())
         .merge(rest::integration_callback::router())
+        .merge(crate::downloads::router())
         .merge(crate::web::router())
         .merge(authenticated)
         .fallback(not_found)

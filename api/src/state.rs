@@ -29,6 +29,8 @@ pub struct AppState {
     pub idp: Arc<crate::service::identity::sso::idp::IdpClient>,
     /// Integrations' vendor calls: the guarded HTTP client, the OAuth apps, the configured origins.
     pub vendors: Arc<crate::service::integrations::executor::Vendors>,
+    /// Message attachments: their store, limits and signed URLs.
+    pub attachments: Arc<crate::service::attachments::Attachments>,
     /// Load balancers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: crate::auth::proxies::TrustedProxies,
     /// The base URL browsers reach this server at (`CONCIERGE_PUBLIC_URL`, else the bound address).

@@ -17,6 +17,7 @@ pub mod integration_link;
 pub mod knowledge_base_entry;
 pub mod knowledge_base_query;
 pub mod message;
+pub mod message_attachment;
 pub mod organization;
 pub mod session;
 pub mod sso_assertion;
@@ -46,6 +47,7 @@ pub mod prelude {
     pub use super::knowledge_base_entry::Entity as KnowledgeBaseEntry;
     pub use super::knowledge_base_query::Entity as KnowledgeBaseQuery;
     pub use super::message::Entity as Message;
+    pub use super::message_attachment::Entity as MessageAttachment;
     pub use super::organization::Entity as Organization;
     pub use super::session::Entity as Session;
     pub use super::user::Entity as User;

@@ -16,6 +16,7 @@ mod m20261125_000011_sso_connections;
 mod m20261125_000012_sso_assertions;
 mod m20261206_000013_integrations;
 mod m20261207_000014_links_by_remote;
+mod m20261207_000015_message_attachments;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000012_sso_assertions::Migration),
             Box::new(m20261206_000013_integrations::Migration),
             Box::new(m20261207_000014_links_by_remote::Migration),
+            Box::new(m20261207_000015_message_attachments::Migration),
         ]
     }
 }

@@ -439,6 +439,8 @@ type Row = (String, String, String);
 /// A request that exercises one operation.
 enum Probe {
     Rest(Method, String, Option<Value>),
+    /// A POST with raw bytes (an image upload).
+    Upload(String, Vec<u8>),
     Graphql(String, Value),
     /// A subscription over `/graphql/ws`; `after` the organization's first event, so an allowed one answers at once.
     Subscription(String, Value),
@@ -695,6 +697,10 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             format!("/conversations/{}/messages", org.conversation),
             Some(json!({"author": "agent", "body": "On its way"})),
         ),
+        "POST /conversations/{id}/attachments" => Some(Probe::Upload(
+            format!("/conversations/{}/attachments", org.conversation),
+            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec(),
+        )),
         "POST /conversations/{id}/feedback" => rest(
             Method::POST,
             format!("/conversations/{}/feedback", org.conversation),
@@ -957,6 +963,18 @@ async fn call(app: &TestApp, key: &str, probe: Probe) -> String {
                 .send(method, &format!("/api/v1{path}"), Some(key), body)
                 .await;
             outcome(&reply, false)
+        }
+        Probe::Upload(path, bytes) => {
+            let response = app
+                .client
+                .post(app.url(&format!("/api/v1{path}")))
+                .bearer_auth(key)
+                .header("content-type", "image/png")
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            outcome(&crate::helpers::Reply::read(response).await, false)
         }
         Probe::Graphql(query, variables) => {
             outcome(&app.graphql_as(key, &query, variables).await, true)
@@ -1351,6 +1369,7 @@ const BY_ID: &[&str] = &[
     "PUT /visitors/{id}",
     "GET /conversations/{id}/messages",
     "POST /conversations/{id}/messages",
+    "POST /conversations/{id}/attachments",
     "POST /conversations/{id}/feedback",
     "POST /messages/{id}/feedback",
     "GET /knowledge-base/{id}",

@@ -668,7 +668,14 @@ async fn a_crm_is_connected_through_its_authorization_page_tested_and_configured
     assert_clean(&seen, &["integrations-saved"]);
     assert_eq!(
         seen["providers"],
-        json!(["Salesforce", "HubSpot", "Zoho CRM", "Zendesk", "Freshdesk"]),
+        json!([
+            "Salesforce",
+            "HubSpot",
+            "Zoho CRM",
+            "Zendesk",
+            "Freshdesk",
+            "Intercom"
+        ]),
         "{seen}"
     );
     assert_eq!(

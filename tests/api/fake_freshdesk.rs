@@ -27,6 +27,8 @@ pub const AGENTS: [u64; 3] = [101, 102, 103];
 pub struct Part {
     pub name: String,
     pub file_name: Option<String>,
+    /// A file's `Content-Type` (empty for a plain field).
+    pub content_type: String,
     pub value: String,
 }
 
@@ -337,9 +339,18 @@ fn parts(content_type: &str, body: &[u8]) -> Option<Vec<Part>> {
                 .and_then(|p| p.strip_suffix('"'))
                 .map(str::to_owned)
         };
+        let content_type = head
+            .lines()
+            .find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+            .unwrap_or_default();
         out.push(Part {
             name: field("name")?,
             file_name: field("filename"),
+            content_type,
             value: value.to_owned(),
         });
     }

@@ -36,6 +36,8 @@ struct Inner {
     lose_note_answer: bool,
     /// The app's webhook URL, set in its Developer Hub.
     webhook_url: Option<String>,
+    /// What fetching each `attachment_urls` entry of a reply gave: status, content type, size.
+    fetched: Vec<(u16, String, usize)>,
 }
 
 #[derive(Clone)]
@@ -102,6 +104,11 @@ impl FakeIntercom {
             .push(json!({"type": "contact", "id": id, "role": "user",
             "email": email, "name": name, "external_id": null}));
         id
+    }
+
+    /// What fetching the files of replies' `attachment_urls` gave: status, content type, size.
+    pub fn fetched(&self) -> Vec<(u16, String, usize)> {
+        self.inner.lock().unwrap().fetched.clone()
     }
 
     pub fn limit_next(&self, calls: u32) {
@@ -494,7 +501,35 @@ async fn reply(
             "message_type must be comment or note",
         );
     }
+    // Intercom fetches each attachment URL (ten at most) and keeps the file.
+    let urls: Vec<String> = body["attachment_urls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|u| u.as_str().map(str::to_owned))
+        .collect();
+    if urls.len() > 10 {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            "parameter_invalid",
+            "attachment_urls: at most 10",
+        );
+    }
+    let mut fetched = Vec::new();
+    for url in urls {
+        let got = reqwest::get(&url).await.unwrap();
+        let status = got.status().as_u16();
+        let content_type = got
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let size = got.bytes().await.unwrap().len();
+        fetched.push((status, content_type, size));
+    }
     let mut inner = fake.inner.lock().unwrap();
+    inner.fetched.extend(fetched);
     inner.next += 1;
     let part_id = format!("{}", 700_000 + inner.next);
     let lose = std::mem::take(&mut inner.lose_note_answer);

@@ -1,7 +1,7 @@
 //! A loopback stand-in for Zendesk Support, following its documented wire format: API-token authentication
 //! (HTTP Basic with `{email}/token` and the token; 401 `{"error":"Couldn't authenticate you"}` otherwise),
 //! `users/me`, tickets (create with requester, comment, uploads, priority, type, tags and `external_id`; list
-//! by `external_id`), uploads (`POST /api/v2/uploads.json?filename=` with the raw file), its error bodies
+//! by `external_id`), uploads (`POST /api/v2/uploads.json?filename=[&token=]` with the raw file), its error bodies
 //! (`422 {"error":"RecordInvalid","description","details"}`), 429 with `Retry-After`, and 503 outages; and the
 //! way back: webhooks with their signing secret, triggers with a `notification_webhook` action, ticket comments,
 //! and the signed requests (`X-Zendesk-Webhook-Signature`: base64 of HMAC-SHA256 over timestamp + body) that
@@ -28,12 +28,14 @@ pub struct Upload {
     pub file_name: String,
     pub content_type: String,
     pub content: String,
+    pub bytes: Vec<u8>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     tickets: Vec<Value>,
-    uploads: HashMap<String, Upload>,
+    /// Token → the files uploaded under it (later uploads name the first's token to join it).
+    uploads: HashMap<String, Vec<Upload>>,
     next: u64,
     /// Answer 503 to this many API calls first.
     outage: u32,
@@ -135,7 +137,18 @@ impl FakeZendesk {
     }
 
     pub fn upload(&self, token: &str) -> Option<Upload> {
-        self.inner.lock().unwrap().uploads.get(token).cloned()
+        self.uploads(token).into_iter().next()
+    }
+
+    /// Every file uploaded under `token`.
+    pub fn uploads(&self, token: &str) -> Vec<Upload> {
+        self.inner
+            .lock()
+            .unwrap()
+            .uploads
+            .get(token)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The webhooks registered (with their endpoint), and the triggers.
@@ -376,16 +389,28 @@ async fn upload(
         .unwrap_or("application/binary")
         .to_owned();
     let mut inner = fake.inner.lock().unwrap();
-    inner.next += 1;
-    let token = format!("upload-token-{}", inner.next);
-    inner.uploads.insert(
-        token.clone(),
-        Upload {
-            file_name: file_name.clone(),
-            content_type: content_type.clone(),
-            content: String::from_utf8_lossy(&body).into_owned(),
-        },
-    );
+    let file = Upload {
+        file_name: file_name.clone(),
+        content_type: content_type.clone(),
+        content: String::from_utf8_lossy(&body).into_owned(),
+        bytes: body.to_vec(),
+    };
+    // `token` adds the file to an earlier upload, so that one comment carries several.
+    let token = match query.get("token") {
+        Some(token) => {
+            let Some(files) = inner.uploads.get_mut(token) else {
+                return invalid("token", "Token is invalid");
+            };
+            files.push(file);
+            token.clone()
+        }
+        None => {
+            inner.next += 1;
+            let token = format!("upload-token-{}", inner.next);
+            inner.uploads.insert(token.clone(), vec![file]);
+            token
+        }
+    };
     (
         StatusCode::CREATED,
         axum::Json(json!({"upload": {"token": token, "attachment": {

@@ -285,6 +285,7 @@ async fn the_dashboard_query_costs_the_same_few_statements_for_5_or_50_conversat
                     body: format!("m{m}"),
                     source_entry_id: None,
                     confidence: None,
+                    attachment_ids: Vec::new(),
                 },
                 None,
             )

@@ -26,7 +26,7 @@ async fn app_with(intercom: &FakeIntercom) -> TestApp {
 }
 
 /// Connects through Intercom's OAuth pages in a signed-in browser; the integration's id.
-async fn connected(app: &TestApp) -> String {
+pub async fn connected(app: &TestApp) -> String {
     let browser = Browser::signed_in(app, "ada@acme.test", "ADMIN").await;
     let response = browser
         .graphql(

@@ -13,6 +13,7 @@ mod fake_zoho;
 
 mod analytics;
 mod assistant;
+mod attachments;
 mod audit;
 mod auth;
 mod authorization;

@@ -664,6 +664,7 @@ async fn events_whose_notice_was_lost_are_read_back_from_the_table_in_order() {
             body: format!("unannounced {n}"),
             source_entry_id: None,
             confidence: None,
+            attachment_ids: Vec::new(),
         };
         api::service::conversations::posting::post_message(
             &elsewhere,

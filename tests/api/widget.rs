@@ -82,7 +82,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    async fn get(&self, path: &str) -> Reply {
+    pub async fn get(&self, path: &str) -> Reply {
         call(
             self.app,
             Method::GET,
@@ -104,6 +104,21 @@ impl<'a> Browser<'a> {
             Some(body),
         )
         .await
+    }
+
+    /// Uploads raw bytes (a screenshot) to one of the visitor's conversations.
+    pub async fn upload(&self, conversation: &str, bytes: Vec<u8>) -> Reply {
+        let request = self
+            .app
+            .client
+            .post(self.app.url(&format!(
+                "/widget/v1/conversations/{conversation}/attachments"
+            )))
+            .bearer_auth(&self.token)
+            .header("origin", SHOP)
+            .header("content-type", "application/octet-stream")
+            .body(bytes);
+        Reply::read(request.send().await.unwrap()).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {

@@ -24,6 +24,7 @@ struct Inner {
     provider: Provider,
     sealer: Arc<Sealer>,
     message_max_bytes: usize,
+    attachment_max_count: usize,
     /// Compiled intents per assistant, valid while the assistant's `updated_at` is unchanged.
     intents: Mutex<HashMap<String, CompiledIntents>>,
 }
@@ -43,6 +44,7 @@ impl Engine {
                 sealer,
                 provider: Provider::new(settings.egress_allow.clone())?,
                 message_max_bytes: settings.message_max_bytes,
+                attachment_max_count: settings.attachment_max_count,
                 intents: Mutex::new(HashMap::new()),
             }),
         })
@@ -64,6 +66,11 @@ impl Engine {
     /// Largest message body, in bytes of UTF-8 (`CONCIERGE_MESSAGE_MAX_BYTES`).
     pub fn message_max_bytes(&self) -> usize {
         self.inner.message_max_bytes
+    }
+
+    /// Attachments one message may carry (`CONCIERGE_ATTACHMENT_MAX_COUNT`).
+    pub fn attachment_max_count(&self) -> usize {
+        self.inner.attachment_max_count
     }
 
     /// The assistant's compiled intents.

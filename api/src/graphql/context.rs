@@ -17,6 +17,7 @@ pub(crate) fn data(state: &AppState, principal: Principal) -> async_graphql::Dat
     data.insert(crate::config::PublicUrl(state.public_url.clone()));
     data.insert(state.idp.clone());
     data.insert(state.vendors.clone());
+    data.insert(state.attachments.clone());
     data.insert(state.rate_limits.clone());
     data.insert(crate::graphql::cost::Meter::default());
     data

@@ -151,12 +151,17 @@ pub struct SendMessageInput {
     pub conversation_id: ID,
     /// Who writes it: a visitor's message is answered by the assistant.
     pub author: Author,
-    /// The text: not blank, and within the server's message size limit (8 KiB unless configured).
+    /// The text: not blank (unless the message carries attachments), and within the server's message size
+    /// limit (8 KiB unless configured).
     pub body: String,
     /// The knowledge-base entry an answer comes from.
     pub source_entry_id: Option<ID>,
     /// How sure the answer is, from 0 to 1.
     pub confidence: Option<f64>,
+    /// Images uploaded to the conversation (REST `POST /api/v1/conversations/{id}/attachments`) that the
+    /// message carries.
+    #[graphql(default)]
+    pub attachment_ids: Vec<ID>,
 }
 
 /// A rating of one assistant answer.
@@ -362,6 +367,7 @@ impl ConversationMutation {
                 body: input.body,
                 source_entry_id: input.source_entry_id.map(|id| id.0),
                 confidence: input.confidence,
+                attachment_ids: input.attachment_ids.into_iter().map(|id| id.0).collect(),
             },
             None,
         )

@@ -65,6 +65,31 @@ by_id!(
     MemberKey => user::Model, members::get_many
 );
 
+/// Key of a message's attachments.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AttachmentsKey(pub String);
+
+impl Loader<AttachmentsKey> for Loaders {
+    type Value = Vec<entities::message_attachment::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[AttachmentsKey],
+    ) -> Result<HashMap<AttachmentsKey, Self::Value>, Self::Error> {
+        let ids: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+        let found =
+            crate::service::attachments::of_messages_for(&self.db, &self.principal, &ids).await?;
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let rows = found.get(&id).cloned().unwrap_or_default();
+                (AttachmentsKey(id), rows)
+            })
+            .collect())
+    }
+}
+
 /// Key of a conversation's `n` latest messages.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LatestMessagesKey {

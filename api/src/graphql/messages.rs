@@ -6,10 +6,11 @@ use entities::message;
 use crate::graphql::caller;
 use crate::graphql::enums::{Author, ReplySource};
 use crate::graphql::loaders::{
-    ConversationKey, EntryKey, MessageKey, RequestLoader, load, load_opt,
+    AttachmentsKey, ConversationKey, EntryKey, MessageKey, RequestLoader, load, load_opt,
 };
 use crate::graphql::scalars::Timestamp;
 use crate::graphql::types::{Conversation, KnowledgeBaseEntry};
+use crate::service::attachments::{Attachments, Shown};
 use crate::service::conversations::messages;
 
 /// One message of a conversation, with the assistant's replies when the mutation that posted it already has them.
@@ -107,6 +108,22 @@ impl Message {
     async fn fallback_reason(&self) -> Option<&str> {
         self.0.fallback_reason.as_deref()
     }
+    /// The images the message carries (screenshots), oldest first, each with a short-lived signed URL.
+    async fn attachments(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<MessageAttachment>> {
+        let loader = ctx.data::<RequestLoader>()?;
+        let rows = loader
+            .load_one(AttachmentsKey(self.0.id.clone()))
+            .await?
+            .unwrap_or_default();
+        let files = ctx.data::<std::sync::Arc<Attachments>>()?;
+        Ok(rows
+            .into_iter()
+            .map(|row| MessageAttachment(files.shown(row)))
+            .collect())
+    }
     /// Assistant replies from the AI provider: the ids of the knowledge-base entries cited.
     async fn citations(&self) -> Vec<ID> {
         messages::citations(&self.0).into_iter().map(ID).collect()
@@ -147,5 +164,37 @@ impl Message {
     /// When the message was posted.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
+    }
+}
+
+/// An image a message carries (a screenshot).
+pub struct MessageAttachment(pub Shown);
+
+/// An image a message carries (a screenshot): PNG, JPEG or WebP, judged by its bytes.
+#[Object]
+impl MessageAttachment {
+    /// The attachment's id (`file_…`).
+    async fn id(&self) -> ID {
+        ID(self.0.model.id.clone())
+    }
+    /// `image/png`, `image/jpeg` or `image/webp`.
+    async fn content_type(&self) -> &str {
+        &self.0.model.content_type
+    }
+    /// Its size in bytes.
+    async fn byte_size(&self) -> i64 {
+        self.0.model.byte_size
+    }
+    /// A signed URL that shows it until `urlExpiresAt` (a few minutes; each read gives a new one).
+    async fn url(&self) -> &str {
+        &self.0.url
+    }
+    /// When `url` stops working.
+    async fn url_expires_at(&self) -> Timestamp {
+        Timestamp(self.0.url_expires_at)
+    }
+    /// When it was uploaded.
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.model.created_at)
     }
 }

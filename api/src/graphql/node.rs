@@ -110,7 +110,8 @@ async fn load(db: &Db, principal: &Principal, id: &str) -> ApiResult<Node> {
         | Kind::KnowledgeBaseQuery
         | Kind::WidgetSession
         | Kind::IntegrationRun
-        | Kind::IntegrationCall => return Err(missing()),
+        | Kind::IntegrationCall
+        | Kind::Attachment => return Err(missing()),
     })
 }
 

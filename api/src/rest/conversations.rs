@@ -13,11 +13,13 @@ use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::ids::Kind;
+use crate::rest::attachments::AttachmentJson;
 use crate::rest::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::rest::streamed_answer;
 use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
 use crate::service::Patch;
+use crate::service::attachments::Attachments;
 use crate::service::conversations::feedback;
 use crate::service::conversations::messages::Author;
 use crate::service::conversations::messages::{self, Direction};
@@ -141,6 +143,9 @@ pub struct MessageJson {
     /// Assistant replies from the AI provider: the knowledge-base entries cited.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub citations: Vec<String>,
+    /// The images it carries (screenshots), each with a short-lived signed URL.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentJson>,
     /// When it was posted.
     pub created_at: DateTime<Utc>,
 }
@@ -161,6 +166,7 @@ impl From<message::Model> for MessageJson {
             reply_to_id: m.reply_to_id,
             reply_source: m.reply_source,
             fallback_reason: m.fallback_reason,
+            attachments: Vec::new(),
             created_at: m.created_at,
         }
     }
@@ -236,10 +242,14 @@ pub struct PostedJson {
     pub replies: Vec<MessageJson>,
 }
 
-impl From<messages::PostedMessage> for PostedJson {
-    fn from(posted: messages::PostedMessage) -> Self {
+impl PostedJson {
+    /// The posted message with its attachments' signed URLs.
+    fn shaped(posted: messages::PostedMessage, files: &Attachments) -> Self {
         Self {
-            message: posted.message.into(),
+            message: MessageJson {
+                attachments: crate::rest::attachments::shown(files, posted.attachments),
+                ..posted.message.into()
+            },
             replies: posted.replies.into_iter().map(MessageJson::from).collect(),
         }
     }
@@ -353,10 +363,18 @@ async fn list_messages(
 ) -> Result<Json<ListResponse<MessageJson>>, ApiError> {
     let page = PageRequest::new(params.limit, params.cursor.as_deref(), Kind::Message)?;
     let rows = messages::list(&state.db, &principal, &id, &page, Direction::Forward).await?;
+    let ids: Vec<String> = rows.items.iter().map(|m| m.id.clone()).collect();
+    let mut files = crate::rest::attachments::of_messages(&state, &ids).await?;
     Ok(Json(ListResponse::from_page(
         rows,
         |m| &m.id,
-        MessageJson::from,
+        |m| {
+            let attachments = files.remove(&m.id).unwrap_or_default();
+            MessageJson {
+                attachments,
+                ..m.into()
+            }
+        },
     )))
 }
 
@@ -380,7 +398,9 @@ async fn create_message(
     headers: HeaderMap,
     ApiJson(input): ApiJson<CreateMessageBody>,
 ) -> Result<Response, ApiError> {
-    streamed_answer::respond(&headers, PostedJson::from, move |deltas| async move {
+    let files = state.attachments.clone();
+    let shape = move |posted| PostedJson::shaped(posted, &files);
+    streamed_answer::respond(&headers, shape, move |deltas| async move {
         posting::post_message(
             &state.db,
             &state.engine,
@@ -501,7 +521,9 @@ pub struct CreateMessageBody {
     /// Who writes it: `visitor`, `assistant`, `agent` or `system`.
     #[schema(value_type = String)]
     pub author: Author,
-    /// The text: not blank, and within the server's message size limit (8 KiB unless configured).
+    /// The text: not blank (unless the message carries attachments), and within the server's message size
+    /// limit (8 KiB unless configured).
+    #[serde(default)]
     pub body: String,
     /// The knowledge-base entry an answer comes from.
     #[serde(default)]
@@ -509,6 +531,10 @@ pub struct CreateMessageBody {
     /// How sure the answer is, from 0 to 1.
     #[serde(default)]
     pub confidence: Option<f64>,
+    /// Images uploaded to the conversation (`POST /conversations/{id}/attachments`) that the message carries
+    /// (4 at most unless configured); each can be carried by one message.
+    #[serde(default)]
+    pub attachment_ids: Vec<String>,
 }
 
 impl From<CreateMessageBody> for crate::service::conversations::posting::CreateMessage {
@@ -518,6 +544,7 @@ impl From<CreateMessageBody> for crate::service::conversations::posting::CreateM
             body: body.body,
             source_entry_id: body.source_entry_id,
             confidence: body.confidence,
+            attachment_ids: body.attachment_ids,
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod analytics;
 pub mod api_keys;
 pub mod assistants;
+pub mod attachments;
 pub mod audit;
 pub mod conversations;
 pub mod events;
@@ -38,9 +39,10 @@ pub struct Api {
 
 /// Every REST v1 route. Each is declared with `routes!` from its handler's `#[utoipa::path]`, so that no route
 /// can be served without being in the OpenAPI document.
-pub fn api() -> Api {
+pub fn api(attachment_max_bytes: usize) -> Api {
     let (authenticated, paths) = OpenApiRouter::new()
         .merge(conversations::router())
+        .merge(attachments::router(attachment_max_bytes))
         .merge(knowledge_base::router())
         .merge(analytics::router())
         .merge(api_keys::router())
@@ -99,7 +101,7 @@ pub struct ListResponse<T> {
 
 impl<T> ListResponse<T> {
     /// Maps a service page into its JSON shape; `id` gives the cursor of a row.
-    pub fn from_page<M>(page: Page<M>, id: impl Fn(&M) -> &str, shape: impl Fn(M) -> T) -> Self {
+    pub fn from_page<M>(page: Page<M>, id: impl Fn(&M) -> &str, shape: impl FnMut(M) -> T) -> Self {
         let next_cursor = page.next_cursor(id);
         Self {
             data: page.items.into_iter().map(shape).collect(),

@@ -28,13 +28,10 @@ fn wants_event_stream(headers: &HeaderMap) -> bool {
 /// Answers a posted message as the caller asked: `201` with the JSON of `shape`, or with
 /// `Accept: text/event-stream` the answer streamed by [`stream_answer`]. `post` gets a channel for the answer's
 /// pieces only when they are streamed.
-pub async fn respond<T, F, Fut>(
-    headers: &HeaderMap,
-    shape: fn(PostedMessage) -> T,
-    post: F,
-) -> ApiResult<Response>
+pub async fn respond<T, S, F, Fut>(headers: &HeaderMap, shape: S, post: F) -> ApiResult<Response>
 where
     T: Serialize + 'static,
+    S: Fn(PostedMessage) -> T + Send + Sync + 'static,
     F: FnOnce(Option<mpsc::Sender<String>>) -> Fut,
     Fut: Future<Output = ApiResult<PostedMessage>> + Send + 'static,
 {
@@ -49,9 +46,10 @@ where
 /// the answer is written (an AI provider's answer piece by piece, a knowledge-base answer in one piece), then
 /// `message` (the posted message with its replies, shaped by `shape` as the JSON response would be), or `error`
 /// (the JSON error body) if it failed after the first piece. A refusal before any piece keeps its status.
-async fn stream_answer<T, F, Fut>(shape: fn(PostedMessage) -> T, post: F) -> ApiResult<Response>
+async fn stream_answer<T, S, F, Fut>(shape: S, post: F) -> ApiResult<Response>
 where
     T: Serialize + 'static,
+    S: Fn(PostedMessage) -> T + Send + Sync + 'static,
     F: FnOnce(mpsc::Sender<String>) -> Fut,
     Fut: Future<Output = ApiResult<PostedMessage>> + Send + 'static,
 {
@@ -62,6 +60,7 @@ where
         // The task owns the sender: when it ends, the channel closes.
         let _ = done_tx.send(task.await);
     });
+    let shape = std::sync::Arc::new(shape);
     let message =
         move |posted: PostedMessage| Event::default().event("message").json_data(shape(posted));
     let Some(first) = pieces.recv().await else {
@@ -76,19 +75,22 @@ where
             .json_data(json!({"text": text}))
     };
     let head = futures_util::stream::iter([delta(first)]);
-    let tail = futures_util::stream::unfold(Some((pieces, done)), move |state| async move {
-        let (mut pieces, done) = state?;
-        if let Some(text) = pieces.recv().await {
-            return Some((delta(text), Some((pieces, done))));
+    let tail = futures_util::stream::unfold(Some((pieces, done)), move |state| {
+        let message = message.clone();
+        async move {
+            let (mut pieces, done) = state?;
+            if let Some(text) = pieces.recv().await {
+                return Some((delta(text), Some((pieces, done))));
+            }
+            let last = match done.await {
+                Ok(Ok(posted)) => message(posted),
+                Ok(Err(err)) => Event::default().event("error").json_data(err.body()),
+                Err(_) => Event::default()
+                    .event("error")
+                    .json_data(ApiError::internal_msg("the answer was interrupted").body()),
+            };
+            Some((last, None))
         }
-        let last = match done.await {
-            Ok(Ok(posted)) => message(posted),
-            Ok(Err(err)) => Event::default().event("error").json_data(err.body()),
-            Err(_) => Event::default()
-                .event("error")
-                .json_data(ApiError::internal_msg("the answer was interrupted").body()),
-        };
-        Some((last, None))
     });
     Ok(Sse::new(head.chain(tail)).into_response())
 }

@@ -2,6 +2,7 @@
 
 pub mod analytics;
 pub mod assistants;
+pub mod attachments;
 pub mod audit;
 pub mod conversations;
 pub mod embed;

@@ -93,7 +93,10 @@ pub struct StartConversation {
 /// Input of `POST /widget/v1/conversations/{id}/messages`: always a visitor message.
 #[derive(Clone, Debug)]
 pub struct SendMessage {
+    /// May be blank when the message carries attachments.
     pub body: String,
+    /// Screenshots uploaded to the conversation (`POST …/attachments`) that the message carries.
+    pub attachment_ids: Vec<String>,
     /// The page the visitor asks from, when it moved on from where the conversation started: the answer is
     /// ranked for this page.
     pub page_url: Option<String>,
@@ -509,7 +512,16 @@ pub async fn send_message(
     deltas: Option<&tokio::sync::mpsc::Sender<String>>,
 ) -> ApiResult<PostedMessage> {
     let me = me(principal, Action::Write).await?;
-    let body = messages::validate_body("body", &input.body, engine.message_max_bytes())?;
+    let attachment_ids = crate::service::attachments::validate_ids(
+        &input.attachment_ids,
+        engine.attachment_max_count(),
+    )?;
+    let body = messages::validate_text(
+        "body",
+        &input.body,
+        engine.message_max_bytes(),
+        !attachment_ids.is_empty(),
+    )?;
     let page = input.page()?;
     let txn = db.begin_write().await?;
     let conversation = own_conversation(&*txn, &me, conversation_id).await?;
@@ -519,7 +531,34 @@ pub async fn send_message(
             conversation.id
         )));
     }
-    answer::visitor_message(db, engine, txn, conversation, body, page, deltas).await
+    let incoming = answer::Incoming {
+        body,
+        attachment_ids,
+        page,
+    };
+    answer::visitor_message(db, engine, txn, conversation, incoming, deltas).await
+}
+
+/// Keeps a screenshot the visitor uploads to one of their conversations that is not closed, for a message to
+/// carry.
+pub async fn upload(
+    db: &Db,
+    attachments: &crate::service::attachments::Attachments,
+    principal: &Principal,
+    conversation_id: &str,
+    bytes: axum::body::Bytes,
+) -> ApiResult<entities::message_attachment::Model> {
+    let me = me(principal, Action::Write).await?;
+    let conversation = own_conversation(db.conn(), &me, conversation_id).await?;
+    crate::service::attachments::open_for_messages(&conversation)?;
+    attachments
+        .upload(
+            db,
+            &conversation,
+            crate::service::attachments::Source::Widget,
+            bytes,
+        )
+        .await
 }
 
 /// Rates one assistant answer in the visitor's own conversations.

@@ -1,5 +1,5 @@
-//! Hourly housekeeping: events past the retention window and expired widget sessions deleted, SAML metadata
-//! fetched again from the URLs it came from.
+//! Hourly housekeeping: events past the retention window, expired widget sessions and uploads no message
+//! claimed deleted, SAML metadata fetched again from the URLs it came from.
 
 use std::time::Duration;
 
@@ -35,5 +35,13 @@ pub async fn round(state: &AppState) {
         Ok(0) => {}
         Ok(n) => tracing::info!(deleted = n, "pruned expired widget sessions"),
         Err(err) => tracing::warn!(error = ?err, "pruning widget sessions failed"),
+    }
+    match state.attachments.prune_unclaimed(db).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            deleted = n,
+            "deleted uploads no message claimed within a day"
+        ),
+        Err(err) => tracing::warn!(error = ?err, "pruning unclaimed uploads failed"),
     }
 }

@@ -9,6 +9,7 @@ import {
   accountInput,
   accountLabel,
   asksAccount,
+  asksRegion,
   asksSubdomain,
   assignmentInput,
   assignsByRules,
@@ -22,6 +23,7 @@ import {
   type HelpdeskValues,
   helpdeskChanges,
   helpdeskValuesOf,
+  INTERCOM_REGIONS,
   KEY_ASKS,
   keyAsk,
   listOf,
@@ -94,6 +96,7 @@ test("a reconnection reuses the account the connection was made with", () => {
     login: "sandbox",
     myDomain: "",
     dataCentre: "com",
+    region: "us",
     subdomain: "",
   });
   const myDomain = accountChoiceOf([
@@ -321,6 +324,37 @@ test("a Freshdesk connection asks its subdomain, typed or pasted, and an API key
   assert.equal(keyAsk("ZENDESK").noun, "API token");
   assert.equal(KEY_ASKS.HUBSPOT, undefined);
   assert.deepEqual(keyAsk("HUBSPOT"), { noun: "API key", email: false, intro: null, hint: null });
+});
+
+test("an Intercom connection asks its region, sent as the data centre, and reconnects to the same one", () => {
+  assert.equal(asksAccount("INTERCOM"), true);
+  assert.equal(asksRegion("INTERCOM"), true);
+  assert.equal(asksRegion("ZOHO"), false);
+  assert.equal(asksSubdomain("INTERCOM"), false);
+  assert.deepEqual(
+    INTERCOM_REGIONS.map((r) => r.value),
+    ["us", "eu", "au"],
+  );
+  assert.deepEqual(accountInput("INTERCOM", NO_CHOICE), { dataCentre: "us" });
+  const eu = accountChoiceOf([
+    { name: "region", value: "eu" },
+    { name: "app_host", value: "app.eu.intercom.com" },
+    { name: "api_host", value: "api.eu.intercom.io" },
+    { name: "workspace", value: "Acme" },
+  ]);
+  assert.equal(eu.region, "eu");
+  assert.deepEqual(accountInput("INTERCOM", eu), { dataCentre: "eu" });
+  // Zoho's data centre and Intercom's region do not mix.
+  assert.equal(eu.dataCentre, "com");
+  assert.equal(accountChoiceOf([{ name: "data_centre", value: "eu" }]).region, "us");
+  assert.deepEqual(accountInput("INTERCOM", accountChoiceOf([{ name: "region", value: "mars" }])), {
+    dataCentre: "us",
+  });
+  assert.equal(providerName("intercom"), "Intercom");
+  assert.equal(providerName("INTERCOM"), "Intercom");
+  assert.equal(accountLabel("api_host"), "API host");
+  assert.equal(accountLabel("app_id"), "Workspace ID");
+  assert.equal(accountLabel("admin_email"), "Admin's email");
 });
 
 test("providers are grouped by category, CRMs first, empty categories left out", () => {

@@ -71,6 +71,12 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/conversations/{id}/messages",
             get(list_messages).post(send_message),
         )
+        .route(
+            "/conversations/{id}/attachments",
+            post(upload_attachment).layer(axum::extract::DefaultBodyLimit::max(
+                state.settings.attachment_max_bytes.saturating_add(1),
+            )),
+        )
         .route("/conversations/{id}/events", get(follow_conversation))
         .route("/conversations/{id}/feedback", post(rate_conversation))
         .route("/conversations/{id}/contact", post(submit_contact_form))
@@ -282,7 +288,34 @@ async fn list_messages(
         page.after = Some(crate::ids::parse(Kind::Message, "after", after)?);
     }
     let rows = svc::list_messages(&state.db, &principal, &id, &page).await?;
-    Ok(Json(ListResponse::from_page(rows, |m| &m.id, Into::into)))
+    let ids: Vec<String> = rows.items.iter().map(|m| m.id.clone()).collect();
+    let mut files = crate::rest::attachments::of_messages(&state, &ids).await?;
+    Ok(Json(ListResponse::from_page(
+        rows,
+        |m| &m.id,
+        |m| {
+            let attachments = files.remove(&m.id).unwrap_or_default();
+            WidgetMessageJson {
+                attachments,
+                ..m.into()
+            }
+        },
+    )))
+}
+
+/// Uploads a screenshot (PNG, JPEG or WebP, judged by its bytes) to one of the visitor's conversations, for a
+/// message to carry in `attachment_ids`.
+async fn upload_attachment(
+    State(state): State<AppState>,
+    Visitor(principal): Visitor,
+    ApiPath(id): ApiPath<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<crate::rest::attachments::AttachmentJson>), ApiError> {
+    let model = svc::upload(&state.db, &state.attachments, &principal, &id, body).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(state.attachments.shown(model).into()),
+    ))
 }
 
 /// Posts a visitor message; with `Accept: text/event-stream` the answer streams as server-sent events.
@@ -293,7 +326,9 @@ async fn send_message(
     headers: HeaderMap,
     ApiJson(input): ApiJson<SendMessageBody>,
 ) -> Result<Response, ApiError> {
-    streamed_answer::respond(&headers, WidgetPostedJson::from, move |deltas| async move {
+    let files = state.attachments.clone();
+    let shape = move |posted| WidgetPostedJson::shaped(posted, &files);
+    streamed_answer::respond(&headers, shape, move |deltas| async move {
         svc::send_message(
             &state.db,
             &state.engine,

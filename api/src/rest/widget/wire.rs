@@ -90,6 +90,9 @@ pub struct WidgetMessageJson {
     /// The entries an AI answer cites.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub citations: Vec<String>,
+    /// The images it carries, each with a short-lived signed URL.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::rest::attachments::AttachmentJson>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -103,6 +106,7 @@ impl From<message::Model> for WidgetMessageJson {
             body: m.body,
             reply_to_id: m.reply_to_id,
             source_entry_id: m.source_entry_id,
+            attachments: Vec::new(),
             created_at: m.created_at,
         }
     }
@@ -135,10 +139,14 @@ pub struct WidgetPostedJson {
     pub replies: Vec<WidgetMessageJson>,
 }
 
-impl From<PostedMessage> for WidgetPostedJson {
-    fn from(posted: PostedMessage) -> Self {
+impl WidgetPostedJson {
+    /// The posted message with its attachments' signed URLs.
+    pub fn shaped(posted: PostedMessage, files: &crate::service::attachments::Attachments) -> Self {
         Self {
-            message: posted.message.into(),
+            message: WidgetMessageJson {
+                attachments: crate::rest::attachments::shown(files, posted.attachments),
+                ..posted.message.into()
+            },
             replies: posted.replies.into_iter().map(Into::into).collect(),
         }
     }
@@ -194,7 +202,12 @@ impl From<StartConversationBody> for crate::service::widget::StartConversation {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessageBody {
+    /// May be blank when the message carries attachments.
+    #[serde(default)]
     pub body: String,
+    /// Screenshots uploaded to the conversation (`POST …/attachments`) that the message carries.
+    #[serde(default)]
+    pub attachment_ids: Vec<String>,
     /// The page the visitor asks from, when it moved on from where the conversation started: the answer is
     /// ranked for this page.
     #[serde(default)]
@@ -209,6 +222,7 @@ impl From<SendMessageBody> for crate::service::widget::SendMessage {
     fn from(body: SendMessageBody) -> Self {
         Self {
             body: body.body,
+            attachment_ids: body.attachment_ids,
             page_url: body.page_url,
             page_title: body.page_title,
             page_context: body.page_context,

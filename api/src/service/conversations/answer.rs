@@ -40,6 +40,15 @@ pub struct Page {
     pub context: Option<String>,
 }
 
+/// What a visitor sends: the text (blank when attachments carry it), the uploads it carries, and the page it is
+/// asked from (without one, the conversation's page).
+#[derive(Debug, Default)]
+pub(crate) struct Incoming {
+    pub body: String,
+    pub attachment_ids: Vec<String>,
+    pub page: Option<Page>,
+}
+
 /// Stores a visitor message in `txn` (with its sentiment and intent), applies the handoff triggers, commits,
 /// then answers it unless the conversation is with a person or the assistant does not reply.
 ///
@@ -49,24 +58,30 @@ pub(crate) async fn visitor_message(
     engine: &Engine,
     txn: WriteTxn<'_>,
     conversation: conversation::Model,
-    body: String,
-    page: Option<Page>,
+    incoming: Incoming,
     deltas: Option<&mpsc::Sender<String>>,
 ) -> ApiResult<PostedMessage> {
+    let Incoming {
+        body,
+        attachment_ids,
+        page,
+    } = incoming;
     let org = conversation.organization_id.clone();
     let assistant = assistants::find(&*txn, &org, &conversation.assistant_id).await?;
     let settings = assistants::engine(&assistant);
-    let sentiment = analysis::sentiment(&body);
+    // A message with only attachments has no words to weigh.
+    let sentiment = (!body.trim().is_empty()).then(|| analysis::sentiment(&body));
     let intent = engine
         .intents(&assistant, &settings)
         .matching(&body)
         .map(str::to_owned);
-    let (message, conversation) = messages::insert(
+    let (message, conversation, attachments) = messages::insert_with_attachments(
         &txn,
         &conversation,
         NewMessage {
-            sentiment: Some(sentiment),
+            sentiment,
             intent,
+            attachment_ids,
             ..NewMessage::new(Author::Visitor, body)
         },
     )
@@ -79,8 +94,9 @@ pub(crate) async fn visitor_message(
     } else {
         settings
             .negative_sentiment_threshold
-            .filter(|threshold| sentiment < *threshold)
-            .map(|threshold| {
+            .zip(sentiment)
+            .filter(|(threshold, sentiment)| sentiment < threshold)
+            .map(|(threshold, sentiment)| {
                 (
                     "negative_sentiment",
                     json!({"message_id": message.id, "sentiment": sentiment, "threshold": threshold}),
@@ -94,13 +110,16 @@ pub(crate) async fn visitor_message(
         return Ok(PostedMessage {
             message,
             replies: vec![reply],
+            attachments,
         });
     }
     txn.commit().await?;
-    if !open || !settings.auto_reply {
+    // A message with only a screenshot asks nothing the knowledge base can answer.
+    if !open || !settings.auto_reply || message.body.trim().is_empty() {
         return Ok(PostedMessage {
             message,
             replies: Vec::new(),
+            attachments,
         });
     }
 
@@ -139,6 +158,7 @@ pub(crate) async fn visitor_message(
         return Ok(PostedMessage {
             message,
             replies: Vec::new(),
+            attachments,
         });
     }
     let (reply, conversation) = messages::insert(
@@ -212,7 +232,11 @@ pub(crate) async fn visitor_message(
         counters.update(&*txn).await?;
     }
     txn.commit().await?;
-    Ok(PostedMessage { message, replies })
+    Ok(PostedMessage {
+        message,
+        replies,
+        attachments,
+    })
 }
 
 /// Hands the conversation off and tells the visitor so.

@@ -3,7 +3,7 @@
 use crate::text_enum::text_enum;
 use std::collections::HashMap;
 
-use entities::{conversation, message};
+use entities::{conversation, message, message_attachment};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -18,8 +18,8 @@ use crate::db::{Db, WriteTxn};
 use crate::error::{ApiError, ApiResult};
 use crate::events::{names, outbox};
 use crate::ids::{Kind, new_id};
-use crate::service::conversations;
 use crate::service::{Page, PageRequest, by_ids, now, required_text};
+use crate::service::{attachments, conversations};
 
 text_enum! {
     /// Who wrote a message.
@@ -50,6 +50,20 @@ pub fn validate_body(field: &str, body: &str, max_bytes: usize) -> ApiResult<Str
     required_text(field, body, max_bytes)
 }
 
+/// Checks a message body that may be blank (`blank_ok`, when the message carries attachments): trimmed of
+/// nothing, at most `max_bytes` bytes.
+pub fn validate_text(
+    field: &str,
+    body: &str,
+    max_bytes: usize,
+    blank_ok: bool,
+) -> ApiResult<String> {
+    if blank_ok && body.trim().is_empty() {
+        return Ok(String::new());
+    }
+    validate_body(field, body, max_bytes)
+}
+
 /// A message to insert: what every author gives, and what the assistant engine adds.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct NewMessage {
@@ -63,6 +77,8 @@ pub(crate) struct NewMessage {
     pub reply_source: Option<&'static str>,
     pub fallback_reason: Option<String>,
     pub citations: Option<Vec<String>>,
+    /// Uploads of this conversation that the message carries (claimed in its transaction).
+    pub attachment_ids: Vec<String>,
 }
 
 impl NewMessage {
@@ -85,6 +101,20 @@ pub(crate) async fn insert(
     conversation: &conversation::Model,
     new: NewMessage,
 ) -> ApiResult<(message::Model, conversation::Model)> {
+    let (message, conversation, _) = insert_with_attachments(txn, conversation, new).await?;
+    Ok((message, conversation))
+}
+
+/// [`insert`], answering the attachments the message claimed too.
+pub(crate) async fn insert_with_attachments(
+    txn: &WriteTxn<'_>,
+    conversation: &conversation::Model,
+    new: NewMessage,
+) -> ApiResult<(
+    message::Model,
+    conversation::Model,
+    Vec<message_attachment::Model>,
+)> {
     let author = new.author.unwrap_or(Author::System);
     let conversation =
         outbox::bump_conversation(txn, &conversation.organization_id, &conversation.id).await?;
@@ -107,6 +137,7 @@ pub(crate) async fn insert(
     }
     .insert(&**txn)
     .await?;
+    let attached = attachments::claim(txn, &conversation, &message.id, &new.attachment_ids).await?;
     let mut counters = conversation.clone().into_active_model();
     let mut changed = false;
     if let Some(score) = message.sentiment {
@@ -137,15 +168,24 @@ pub(crate) async fn insert(
         &conversation.organization_id,
         names::MESSAGE_CREATED,
         Some(&conversation),
-        event_data(&conversation, &message),
+        event_data(&conversation, &message, &attached),
     )
     .await?;
-    Ok((message, conversation))
+    Ok((message, conversation, attached))
 }
 
-/// The data of a `message.created` event: every column of the message.
-fn event_data(conversation: &conversation::Model, message: &message::Model) -> serde_json::Value {
+/// The data of a `message.created` event: every column of the message, and what it carries.
+fn event_data(
+    conversation: &conversation::Model,
+    message: &message::Model,
+    attached: &[message_attachment::Model],
+) -> serde_json::Value {
+    let attachments: Vec<serde_json::Value> = attached
+        .iter()
+        .map(|a| json!({"id": a.id, "content_type": a.content_type, "byte_size": a.byte_size}))
+        .collect();
     json!({
+        "attachments": attachments,
         "conversation_id": conversation.id,
         "visitor_id": conversation.visitor_id,
         "message_id": message.id,
@@ -169,6 +209,8 @@ fn event_data(conversation: &conversation::Model, message: &message::Model) -> s
 pub struct PostedMessage {
     pub message: message::Model,
     pub replies: Vec<message::Model>,
+    /// The posted message's attachments.
+    pub attachments: Vec<message_attachment::Model>,
 }
 
 /// The message a `message.created` event carries (its data holds every column).

@@ -18,7 +18,7 @@ use crate::service::conversations::messages::{
 };
 use crate::service::conversations::visitors::{self, NewVisitor};
 use crate::service::conversations::{CONTEXT_MAX, SUBJECT_MAX, Status, find, status};
-use crate::service::{assistants, now, optional_field};
+use crate::service::{assistants, attachments, now, optional_field};
 
 /// Input of `createConversation` / `POST /conversations`.
 #[derive(Clone, Debug, Default)]
@@ -166,7 +166,11 @@ pub(crate) async fn start_conversation_in(
             replies: Vec::new(),
         });
     };
-    let posted = answer::visitor_message(db, engine, txn, conversation, body, None, None).await?;
+    let incoming = answer::Incoming {
+        body,
+        ..Default::default()
+    };
+    let posted = answer::visitor_message(db, engine, txn, conversation, incoming, None).await?;
     Ok(Created {
         conversation: find(db.conn(), org, &posted.message.conversation_id).await?,
         initial_message: Some(posted.message),
@@ -204,9 +208,12 @@ async fn single_assistant(
 #[derive(Clone, Debug)]
 pub struct CreateMessage {
     pub author: Author,
+    /// May be blank when the message carries attachments.
     pub body: String,
     pub source_entry_id: Option<String>,
     pub confidence: Option<f64>,
+    /// Uploads of the conversation (`POST /conversations/{id}/attachments`) the message carries.
+    pub attachment_ids: Vec<String>,
 }
 
 /// Adds a message to a conversation that is not closed; a visitor message is answered by the assistant.
@@ -223,7 +230,14 @@ pub async fn post_message(
 ) -> ApiResult<PostedMessage> {
     let grant = authorize(principal, Resource::Message, Action::Write).await?;
     let conversation_id = ids::lookup(Kind::Conversation, conversation_id)?;
-    let body = validate_body("body", &input.body, engine.message_max_bytes())?;
+    let attachment_ids =
+        attachments::validate_ids(&input.attachment_ids, engine.attachment_max_count())?;
+    let body = messages::validate_text(
+        "body",
+        &input.body,
+        engine.message_max_bytes(),
+        !attachment_ids.is_empty(),
+    )?;
     let source_entry_id = input
         .source_entry_id
         .as_deref()
@@ -245,14 +259,20 @@ pub async fn post_message(
         )));
     }
     if input.author == Author::Visitor {
-        return answer::visitor_message(db, engine, txn, conversation, body, None, deltas).await;
+        let incoming = answer::Incoming {
+            body,
+            attachment_ids,
+            page: None,
+        };
+        return answer::visitor_message(db, engine, txn, conversation, incoming, deltas).await;
     }
-    let (message, _) = messages::insert(
+    let (message, _, attachments) = messages::insert_with_attachments(
         &txn,
         &conversation,
         NewMessage {
             source_entry_id,
             confidence: input.confidence,
+            attachment_ids,
             ..NewMessage::new(input.author, body)
         },
     )
@@ -261,5 +281,6 @@ pub async fn post_message(
     Ok(PostedMessage {
         message,
         replies: Vec::new(),
+        attachments,
     })
 }

@@ -261,6 +261,8 @@ pub struct Vendors {
     pub(super) refreshing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Where browsers reach this server: redirect URIs are built on it.
     pub public_url: Arc<str>,
+    /// The conversations' screenshots, forwarded to help desks.
+    pub attachments: Arc<crate::service::attachments::Attachments>,
 }
 
 impl std::fmt::Debug for Vendors {
@@ -278,6 +280,7 @@ impl Vendors {
         settings: Arc<Settings>,
         public_url: Arc<str>,
         redis: Option<redis::aio::ConnectionManager>,
+        attachments: Arc<crate::service::attachments::Attachments>,
     ) -> anyhow::Result<Self> {
         let endpoints = Endpoints::parse(settings.provider_base_urls.as_deref())?;
         let timeout = StdDuration::from_secs(settings.integration_timeout_secs.max(1));
@@ -299,6 +302,7 @@ impl Vendors {
             pacer,
             refreshing: Mutex::default(),
             public_url,
+            attachments,
         })
     }
 

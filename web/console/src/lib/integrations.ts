@@ -1,9 +1,9 @@
 // integrations.ts — the Integrations settings page's GraphQL documents: the providers an organization can connect
-// (the CRMs Salesforce, HubSpot and Zoho CRM; the help desks Zendesk and Freshdesk) with its connection to each, the
-// CRM and help-desk settings, the runs with their vendor calls, and what an admin does (connect, change, test,
-// disconnect); plus their enums in words, and the pure helpers the page needs: the outcome the vendor's callback adds
-// to the address, the account a reconnection reuses, the changes a settings form makes, and the rows that the
-// server's field paths name.
+// (the CRMs Salesforce, HubSpot and Zoho CRM; the help desks Zendesk, Freshdesk and Intercom) with its connection to
+// each, the CRM and help-desk settings, the runs with their vendor calls, and what an admin does (connect, change,
+// test, disconnect); plus their enums in words, and the pure helpers the page needs: the outcome the vendor's
+// callback adds to the address, the account a reconnection reuses, the changes a settings form makes, and the rows
+// that the server's field paths name.
 import { graphql } from "../gql";
 import type {
   CrmCaseTrigger,
@@ -95,6 +95,7 @@ export const IntegrationView = graphql(`
       workflowTrigger
       visitorIdField
     }
+    inboundUrl
     helpdesk {
       ticketCreation
       intents
@@ -138,6 +139,7 @@ export const IntegrationsDocument = graphql(`
       requiredPlan
       configured
       redirectUri
+      eventsUrl
       authMethods
       integration {
         ...IntegrationView
@@ -363,6 +365,7 @@ const PROVIDER_NAMES: Record<string, string> = {
   zoho: "Zoho CRM",
   zendesk: "Zendesk",
   freshdesk: "Freshdesk",
+  intercom: "Intercom",
 };
 
 /** A provider's name from its key in any case (`hubspot`, `HUBSPOT`). */
@@ -384,6 +387,13 @@ const ACCOUNT_LABELS: Record<string, string> = {
   user_id: "User ID",
   subdomain: "Subdomain",
   agent_email: "Agent's email",
+  region: "Region",
+  app_host: "App host",
+  api_host: "API host",
+  workspace: "Workspace",
+  app_id: "Workspace ID",
+  admin_id: "Admin ID",
+  admin_email: "Admin's email",
 };
 
 /** An account field's name in words (`portal_id` → `Portal ID`; unknown ones with their underscores as spaces). */
@@ -410,6 +420,13 @@ export const ZOHO_DATA_CENTRES: readonly { value: string; label: string }[] = [
   { value: "zohocloud.ca", label: "Canada (zohocloud.ca)" },
 ];
 
+/** Intercom's regions (each workspace lives in one), as the server names them, with the address of their app. */
+export const INTERCOM_REGIONS: readonly { value: string; label: string }[] = [
+  { value: "us", label: "United States (app.intercom.com)" },
+  { value: "eu", label: "Europe (app.eu.intercom.com)" },
+  { value: "au", label: "Australia (app.au.intercom.com)" },
+];
+
 /** Where a Salesforce org signs in: production, a sandbox, or its My Domain host. */
 export type SalesforceLogin = "production" | "sandbox" | "my-domain";
 
@@ -418,6 +435,8 @@ export interface AccountChoice {
   login: SalesforceLogin;
   myDomain: string;
   dataCentre: string;
+  /** Intercom: the workspace's region (`us`, `eu`, `au`). */
+  region: string;
   /** Zendesk, Freshdesk: the account's subdomain (`acme` for acme.zendesk.com). */
   subdomain: string;
 }
@@ -427,12 +446,18 @@ export const NO_CHOICE: AccountChoice = {
   login: "production",
   myDomain: "",
   dataCentre: "com",
+  region: "us",
   subdomain: "",
 };
 
 /** The providers whose connect form asks where the vendor account is. */
 export function asksAccount(provider: IntegrationProviderKey): boolean {
-  return provider === "SALESFORCE" || provider === "ZOHO" || asksSubdomain(provider);
+  return provider === "SALESFORCE" || provider === "ZOHO" || asksRegion(provider) || asksSubdomain(provider);
+}
+
+/** The providers whose connect form asks the region the account lives in (Intercom). */
+export function asksRegion(provider: IntegrationProviderKey): boolean {
+  return provider === "INTERCOM";
 }
 
 /** The host under which each provider that asks a subdomain has its accounts (`acme.zendesk.com`). */
@@ -441,7 +466,7 @@ export const SUBDOMAIN_HOSTS: Partial<Record<IntegrationProviderKey, string>> = 
   FRESHDESK: "freshdesk.com",
 };
 
-/** The providers whose account is a subdomain of theirs (the help desks). */
+/** The providers whose account is a subdomain of theirs (the help desks Zendesk and Freshdesk). */
 export function asksSubdomain(provider: IntegrationProviderKey): boolean {
   return SUBDOMAIN_HOSTS[provider] !== undefined;
 }
@@ -509,10 +534,12 @@ export function accountChoiceOf(account: readonly { name: string; value: string 
   const host = field("login_host");
   const known = SALESFORCE_HOSTS[host];
   const centre = field("data_centre");
+  const region = field("region");
   return {
     login: known ?? (host ? "my-domain" : "production"),
     myDomain: known ? "" : host,
     dataCentre: ZOHO_DATA_CENTRES.some((c) => c.value === centre) ? centre : "com",
+    region: INTERCOM_REGIONS.some((r) => r.value === region) ? region : "us",
     subdomain: field("subdomain"),
   };
 }
@@ -527,6 +554,8 @@ export function accountInput(
     return { environment: choice.login };
   }
   if (provider === "ZOHO") return { dataCentre: choice.dataCentre || "com" };
+  // Intercom's region travels in the same field as Zoho's data centre.
+  if (asksRegion(provider)) return { dataCentre: choice.region || "us" };
   if (asksSubdomain(provider)) return { subdomain: vendorSubdomain(provider, choice.subdomain) };
   return null;
 }

@@ -1,5 +1,5 @@
 //! Freshdesk's API (v2, HTTP Basic with the API key): the agent the key belongs to, tickets (found by the tag
-//! that names their conversation, created as a multipart form with the transcript attached, read back with
+//! that names their conversation, created as a multipart form with the transcript and screenshots attached, read back with
 //! their agents' replies), and each agent's open tickets for load-balanced assignment.
 
 use serde_json::{Map, Value};
@@ -128,7 +128,10 @@ pub async fn open_ticket(
     {
         return Ok((id, false));
     }
-    let mut form = Form::new(&ticket.transcript);
+    let seed: String = std::iter::once(ticket.transcript.clone())
+        .chain(ticket.screenshots.iter().map(|s| s.sha256.clone()))
+        .collect();
+    let mut form = Form::new(&seed);
     form.text("subject", &ticket.subject);
     form.text("description", &html(&ticket.body));
     match &ticket.requester_email {
@@ -159,8 +162,17 @@ pub async fn open_ticket(
     form.file(
         "attachments[]",
         &format!("transcript-{}.txt", ticket.external_id),
+        "text/plain; charset=utf-8",
         ticket.transcript.as_bytes(),
     );
+    for shot in &ticket.screenshots {
+        form.file(
+            "attachments[]",
+            &shot.file_name,
+            &shot.content_type,
+            &shot.bytes,
+        );
+    }
     let (content_type, body) = form.finish();
     let created = vendors
         .call(
@@ -231,11 +243,11 @@ impl Form {
         );
     }
 
-    fn file(&mut self, name: &str, file_name: &str, content: &[u8]) {
+    fn file(&mut self, name: &str, file_name: &str, content_type: &str, content: &[u8]) {
         self.body.extend_from_slice(
             format!(
                 "--{}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\n\
-                 Content-Type: text/plain; charset=utf-8\r\n\r\n",
+                 Content-Type: {content_type}\r\n\r\n",
                 self.boundary
             )
             .as_bytes(),
@@ -262,7 +274,12 @@ mod tests {
     fn forms_carry_fields_and_files_between_boundaries() {
         let mut form = Form::new("seed");
         form.text("subject", "Hi");
-        form.file("attachments[]", "t.txt", b"line");
+        form.file(
+            "attachments[]",
+            "t.txt",
+            "text/plain; charset=utf-8",
+            b"line",
+        );
         let (content_type, body) = form.finish();
         let boundary = content_type.split("boundary=").nth(1).unwrap().to_owned();
         let body = String::from_utf8(body).unwrap();

@@ -225,15 +225,23 @@ pub async fn transfer(
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
+        let mut note = json!({"message_type": "note", "type": "admin", "admin_id": admin_id,
+            "body": context_note(ticket, subject)});
+        // Intercom fetches each file from its URL (signed for an hour), ten at most.
+        let urls: Vec<&str> = ticket
+            .screenshots
+            .iter()
+            .take(10)
+            .map(|s| s.url.as_str())
+            .collect();
+        if !urls.is_empty() {
+            note["attachment_urls"] = json!(urls);
+        }
         vendors
             .call(
                 connection,
                 job_id,
-                &post(
-                    &format!("/conversations/{id}/reply"),
-                    json!({"message_type": "note", "type": "admin", "admin_id": admin_id,
-                        "body": context_note(ticket, subject)}),
-                ),
+                &post(&format!("/conversations/{id}/reply"), note),
             )
             .await?
             .success(connection.provider)?;

@@ -4,6 +4,7 @@
 
 use entities::integration_job;
 
+use crate::service::attachments;
 use crate::service::integrations::credentials::Connection;
 use crate::service::integrations::crm::mapping::{Subject, sentiment_word, subject_line};
 use crate::service::integrations::crm::sync::Done;
@@ -31,6 +32,44 @@ pub struct Ticket {
     pub tags: Vec<String>,
     /// Our conversation's id, which the help desk keeps as the ticket's external id.
     pub external_id: String,
+    /// The visitor's screenshots, attached to the ticket.
+    pub screenshots: Vec<Screenshot>,
+}
+
+/// A screenshot a message of the conversation carries, as a help desk gets it: its bytes (uploaded with the
+/// ticket), or a signed URL that works for an hour (for a vendor that fetches files itself).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Screenshot {
+    pub file_name: String,
+    pub content_type: String,
+    pub bytes: axum::body::Bytes,
+    pub sha256: String,
+    pub url: String,
+}
+
+/// How long the URL of a screenshot sent to a help desk works: it fetches the file when the ticket is made.
+const SCREENSHOT_URL_SECS: u64 = 3600;
+
+/// The screenshots of the conversation's messages, oldest first, read from the store.
+async fn screenshots(vendors: &Vendors, conversation_id: &str) -> Result<Vec<Screenshot>, Failure> {
+    let models = attachments::of_conversation(vendors.db.conn(), conversation_id).await?;
+    let mut shots = Vec::with_capacity(models.len());
+    for (n, model) in models.into_iter().enumerate() {
+        let bytes = vendors.attachments.bytes(&model).await?;
+        let extension = model
+            .content_type
+            .trim_start_matches("image/")
+            .replace("jpeg", "jpg");
+        let shown = vendors.attachments.shown_for(model, SCREENSHOT_URL_SECS);
+        shots.push(Screenshot {
+            file_name: format!("screenshot-{}.{extension}", n + 1),
+            content_type: shown.model.content_type.clone(),
+            sha256: shown.model.sha256.clone(),
+            url: shown.url,
+            bytes,
+        });
+    }
+    Ok(shots)
 }
 
 /// One job, as its kind says.
@@ -77,7 +116,8 @@ pub async fn run(
         ));
         return Ok(done);
     }
-    let ticket = ticket(&settings, &subject);
+    let mut ticket = ticket(&settings, &subject);
+    ticket.screenshots = screenshots(vendors, &conversation_id).await?;
     let mut routed = None;
     let (id, created) = match connection.provider.key {
         "zendesk" => zendesk::open_ticket(vendors, connection, Some(&job.id), &ticket).await?,
@@ -116,8 +156,15 @@ pub async fn run(
     } else if created {
         done.created += 1;
         done.notes.push(format!(
-            "opened {name} ticket {id} ({} priority, {}) for {}",
-            ticket.priority, ticket.ticket_type, ticket.requester_name
+            "opened {name} ticket {id} ({} priority, {}) for {}{}",
+            ticket.priority,
+            ticket.ticket_type,
+            ticket.requester_name,
+            match ticket.screenshots.len() {
+                0 => String::new(),
+                1 => " with 1 screenshot".to_owned(),
+                n => format!(" with {n} screenshots"),
+            }
         ));
         if let Some((route, how)) = routed.filter(|(_, how)| !how.is_empty()) {
             if settings.assignment.mode == AssignmentMode::RoundRobin
@@ -375,6 +422,7 @@ pub fn ticket(settings: &HelpdeskSettings, subject: &Subject) -> Ticket {
         ticket_type,
         tags,
         external_id: conversation.map(|c| c.id.clone()).unwrap_or_default(),
+        screenshots: Vec::new(),
     }
 }
 

@@ -80,32 +80,49 @@ pub async fn open_ticket(
     {
         return Ok((id, false));
     }
-    let upload = vendors
-        .call(
-            connection,
-            job_id,
-            &Call::new(reqwest::Method::POST, "{api_base}/api/v2/uploads.json")
-                .query("filename", format!("transcript-{}.txt", ticket.external_id))
-                .bytes(
-                    "text/plain; charset=utf-8",
-                    ticket.transcript.clone().into_bytes(),
-                ),
+    let mut tokens: Vec<String> = Vec::new();
+    let files = std::iter::once((
+        format!("transcript-{}.txt", ticket.external_id),
+        "text/plain; charset=utf-8".to_owned(),
+        ticket.transcript.clone().into_bytes(),
+    ))
+    .chain(ticket.screenshots.iter().map(|s| {
+        (
+            s.file_name.clone(),
+            s.content_type.clone(),
+            s.bytes.to_vec(),
         )
-        .await?
-        .success(connection.provider)?;
-    let token = upload
-        .body
-        .pointer("/upload/token")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Failure::Vendor("Zendesk answered an upload without its token".to_owned()))?
-        .to_owned();
+    }));
+    for (file_name, content_type, bytes) in files {
+        // Each upload after the first joins the first's token, so that one comment carries them all.
+        let mut call = Call::new(reqwest::Method::POST, "{api_base}/api/v2/uploads.json")
+            .query("filename", file_name);
+        if let Some(first) = tokens.first() {
+            call = call.query("token", first.clone());
+        }
+        let upload = vendors
+            .call(connection, job_id, &call.bytes(content_type, bytes))
+            .await?
+            .success(connection.provider)?;
+        let token = upload
+            .body
+            .pointer("/upload/token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                Failure::Vendor("Zendesk answered an upload without its token".to_owned())
+            })?
+            .to_owned();
+        if tokens.is_empty() {
+            tokens.push(token);
+        }
+    }
     let mut requester = json!({"name": ticket.requester_name});
     if let Some(email) = &ticket.requester_email {
         requester["email"] = json!(email);
     }
     let body = json!({"ticket": {
         "subject": ticket.subject,
-        "comment": {"body": ticket.body, "public": false, "uploads": [token]},
+        "comment": {"body": ticket.body, "public": false, "uploads": tokens},
         "requester": requester,
         "priority": ticket.priority.as_str(),
         "type": ticket.ticket_type.as_str(),
