@@ -822,3 +822,78 @@ async fn freshdesk_is_connected_with_its_key_and_its_assignment_set_in_the_conso
     assert_eq!(assignment["rules"][0]["group_id"], "7001");
     assert_eq!(assignment["agents"], json!(["101", "102"]));
 }
+
+#[tokio::test]
+async fn an_agent_sees_the_visitors_screenshot_and_replies_with_one_in_the_inbox() {
+    let app = crate::helpers::spawn_app().await;
+    member_with_password(&app, "agnes@acme.test", "AGENT").await;
+    let (id, _) = crate::crm_sync::conversation(
+        &app,
+        json!({"name": "Ivy Lane", "email": "ivy@example.test"}),
+        "The cart is empty after I sign in",
+    )
+    .await;
+    // A 120×80 PNG the visitor sent with their message.
+    let png = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        "iVBORw0KGgoAAAANSUhEUgAAAHgAAABQCAIAAABd+SbeAAAAg0lEQVR42u3QQQ0AAAgEoEtiMBMbyxbOBxsJSPVwIApEi0a0aNEWRItGtGjRFkSLRrRo0YgWjWjRohEtGtGiRSNaNKJFi0a0aESLFo1o0YgWLRrRohEtWjSiRSNatGhEi0a0aNGIFo1o0aIRLRrRokUjWjSiRYtGtGhEixaNaNGI/mMBfhPis9N0aUgAAAAASUVORK5CYII=",
+    )
+    .unwrap();
+    let shot = app
+        .send_raw(
+            reqwest::Method::POST,
+            &format!("/api/v1/conversations/{id}/attachments"),
+            Some("image/png"),
+            png,
+        )
+        .await;
+    assert_eq!(shot.status, reqwest::StatusCode::CREATED, "{}", shot.text);
+    let posted = app
+        .post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            json!({"author": "visitor", "body": "This is what I see", "attachment_ids": [shot.body["id"]]}),
+        )
+        .await;
+    assert_eq!(
+        posted.status,
+        reqwest::StatusCode::CREATED,
+        "{}",
+        posted.text
+    );
+    crate::crm_sync::set_status(&app, &id, "handed_off").await;
+    let seen = drive(
+        &app,
+        json!({"scenario": "attachments", "email": "agnes@acme.test", "conversationId": id,
+            "reply": "We see it, fixing now"}),
+    )
+    .await;
+    assert_clean(&seen, &["inbox-attachments"]);
+    assert!(seen["visitorImageWidth"].as_u64().unwrap() > 0, "{seen}");
+    assert_eq!(
+        seen["visitorImageAlt"], "Screenshot 1 from the visitor",
+        "{seen}"
+    );
+    assert_eq!(
+        seen["visitorImageLink"]["rel"], "noopener noreferrer",
+        "{seen}"
+    );
+    assert_eq!(seen["replyImages"], 1, "{seen}");
+    assert_eq!(seen["replyImageWidth"], 160, "{seen}");
+    assert_eq!(seen["pendingAfterSend"], 0, "{seen}");
+    // The agent's reply is kept with its screenshot.
+    let messages = app
+        .get(&format!("/api/v1/conversations/{id}/messages?limit=100"))
+        .await;
+    let reply = messages.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["author"] == "agent")
+        .cloned()
+        .unwrap();
+    assert_eq!(reply["body"], "We see it, fixing now", "{reply}");
+    assert_eq!(
+        reply["attachments"][0]["content_type"], "image/png",
+        "{reply}"
+    );
+}

@@ -48,6 +48,7 @@ mod schema;
 mod service_keys;
 mod sessions;
 mod shopify;
+mod smtp;
 mod sso;
 mod subscriptions;
 mod webhook_delivery;

@@ -893,3 +893,63 @@ async fn a_visitor_leaves_their_details_in_the_widgets_contact_form_under_a_stri
     assert_eq!(submitted["phone"], "+43 1 234 5678");
     assert!(screenshots().join("widget-contact-form-open.png").exists());
 }
+
+#[tokio::test]
+async fn a_visitor_attaches_a_screenshot_in_chromium_and_it_comes_back_from_the_server() {
+    let app = spawn_app().await;
+    let site = start_site(&app).await;
+    let seen = drive(
+        &app,
+        &site,
+        json!({"scenario": "screenshot", "path": "/", "message": "Here is the problem"}),
+    )
+    .await;
+    assert_eq!(seen["errors"], json!([]), "{seen}");
+    assert_eq!(seen["csp"], json!([]), "{seen}");
+    assert_eq!(seen["failed"], json!([]), "{seen}");
+    for moment in ["axe", "axeAfter"] {
+        let serious: Vec<&Value> = seen[moment]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["impact"] == "serious" || v["impact"] == "critical")
+            .collect();
+        assert!(serious.is_empty(), "{moment}: {serious:?}");
+    }
+    assert_eq!(seen["attachLabel"], "Attach a screenshot", "{seen}");
+    // A text file named like a PNG is refused by its bytes, in an alert.
+    assert_eq!(seen["errorRole"], "alert", "{seen}");
+    assert!(
+        seen["errorText"]
+            .as_str()
+            .unwrap()
+            .contains("is not a PNG, JPEG or WebP image"),
+        "{seen}"
+    );
+    assert_eq!(seen["pendingAfterInvalid"], 1, "{seen}");
+    assert_eq!(seen["focusAfterRemove"], "Remove screenshot 1", "{seen}");
+    // The message carried the upload; its image loaded from the server's signed URL, and again after a reload.
+    assert_eq!(seen["loaded"], true, "{seen}");
+    assert_eq!(seen["naturalWidths"], json!([200]), "{seen}");
+    assert_eq!(seen["shown"][0]["alt"], "Screenshot 1 from you", "{seen}");
+    assert_eq!(seen["shown"][0]["fitsBubble"], true, "{seen}");
+    assert!(
+        seen["shown"][0]["src"]
+            .as_str()
+            .unwrap()
+            .contains("/attachments/file_"),
+        "{seen}"
+    );
+    assert_eq!(seen["afterReload"]["naturalWidths"], json!([200]), "{seen}");
+    assert_eq!(seen["pendingAfterSend"], 0, "{seen}");
+    // What the server keeps: one message with the text and one PNG.
+    let rows = app.count_rows("message_attachments").await;
+    assert_eq!(rows, 1, "{seen}");
+    let body = &seen["messageBodies"][0];
+    assert_eq!(body["body"], "Here is the problem", "{seen}");
+    assert_eq!(
+        body["attachment_ids"].as_array().unwrap().len(),
+        1,
+        "{seen}"
+    );
+}

@@ -262,6 +262,89 @@ const scenarios = {
     return result;
   },
 
+  /**
+   * Screenshots in the inbox: the visitor's screenshot in the conversation `conversationId` shows (its signed URL
+   * loads), then the agent attaches a PNG made in the page (160×100) to a reply, sends it, and the reply shows with
+   * its image; axe-core and a screenshot of the conversation at the end.
+   */
+  async attachments() {
+    const found = {};
+    const seen = {};
+    const text = job.reply ?? "We see it, fixing now";
+    const { context, page, log } = await open();
+    await page.goto(`${job.server}/console/inbox/${encodeURIComponent(job.conversationId)}`);
+    await signIn(page, job.email, job.password);
+    const conversation = page.getByTestId("conversation");
+    await conversation.waitFor();
+    seen.conversationPath = path(page);
+
+    /** Waits until every image `selector` finds has loaded (or 15 s pass), and answers their natural widths. */
+    const widths = async (selector) => {
+      await page
+        .waitForFunction(
+          (s) => {
+            const images = [...document.querySelectorAll(s)];
+            return images.length > 0 && images.every((img) => img.complete && img.naturalWidth > 0);
+          },
+          selector,
+          { timeout: 15000 },
+        )
+        .catch(() => {});
+      return page.$$eval(selector, (images) => images.map((img) => img.naturalWidth));
+    };
+
+    // The visitor's screenshot: a thumbnail that loaded, a link to the full image in a new tab, its size in words.
+    const visitorShots = "[data-testid=message][data-author=VISITOR] [data-testid=attachment] img";
+    await page.locator(visitorShots).first().waitFor({ timeout: 15000 });
+    await page.locator(visitorShots).first().scrollIntoViewIfNeeded();
+    seen.visitorImageWidth = (await widths(visitorShots))[0] ?? 0;
+    const shot = conversation.locator("[data-testid=message][data-author=VISITOR] [data-testid=attachment]").first();
+    seen.visitorImageAlt = await shot.locator("img").getAttribute("alt");
+    seen.visitorImageLink = {
+      target: await shot.locator("a").getAttribute("target"),
+      rel: await shot.locator("a").getAttribute("rel"),
+      title: await shot.locator("a").getAttribute("title"),
+    };
+    seen.visitorImageSize = await shot.locator(".size").innerText();
+
+    // A PNG drawn on a canvas in the page, attached to the reply: a preview with its remove button.
+    const png = await page.evaluate(() => {
+      const canvas = document.createElement("canvas");
+      canvas.width = 160;
+      canvas.height = 100;
+      const g = canvas.getContext("2d");
+      g.fillStyle = "#2454c5";
+      g.fillRect(0, 0, 160, 100);
+      g.fillStyle = "#ffffff";
+      g.fillRect(20, 20, 120, 60);
+      return canvas.toDataURL("image/png").split(",")[1];
+    });
+    await page
+      .getByLabel("Attach a screenshot")
+      .setInputFiles({ name: "fix.png", mimeType: "image/png", buffer: Buffer.from(png, "base64") });
+    await page.getByTestId("reply-shot").first().locator("img").waitFor({ timeout: 5000 });
+    seen.pendingPreviews = await page.getByTestId("reply-shot").count();
+    seen.removeButton = await page.getByRole("button", { name: "Remove screenshot 1" }).count();
+    await page.getByTestId("reply-attachments").screenshot({ path: `${job.out}/console-inbox-attachments-pending.png` });
+
+    // Sent with its text: the reply shows in the conversation with its image, and the composer is empty again.
+    await page.getByLabel(/^Reply to/).fill(text);
+    await page.getByRole("button", { name: "Send", exact: true }).click();
+    const reply = conversation.locator("[data-testid=message][data-author=AGENT]").filter({ hasText: text }).last();
+    await reply.waitFor({ timeout: 15000 });
+    await reply.locator("[data-testid=attachment] img").first().waitFor({ timeout: 15000 });
+    const replyId = await reply.getAttribute("data-message-id");
+    const replyWidths = await widths(`[data-message-id="${replyId}"] [data-testid=attachment] img`);
+    seen.replyImages = replyWidths.length;
+    seen.replyImageWidth = replyWidths[0] ?? 0;
+    seen.pendingAfterSend = await page.getByTestId("reply-shot").count();
+
+    await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 10000 });
+    await check(page, "inbox-attachments", found);
+    await context.close();
+    return { ...seen, axe: found, errors: log.errors, csp: log.csp, console: log.console, failed: log.failed };
+  },
+
   /** Every page a member's role offers, on a laptop and on a phone: axe-core and a screenshot of each. */
   async pages() {
     const found = {};

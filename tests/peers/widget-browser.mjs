@@ -454,6 +454,194 @@ const scenarios = {
     };
   },
 
+  /** Screenshots on a message: a PNG drawn in the page (200×120) attached through "Attach a screenshot" (the file
+   * chooser it opens), a text file named shot.png refused with an alert, a second PNG removed with the keyboard,
+   * then the message sent: the visitor's bubble shows the image from the server's signed URL, and again after a
+   * reload. axe runs on the panel with the preview and the alert showing, and again with the image in the log. */
+  async screenshot() {
+    const { context, page, log } = await open();
+    await page.goto(`${job.site}${job.path ?? "/"}`, { waitUntil: "load" });
+    await launcher(page).click();
+    await page.locator("[role=dialog]").waitFor({ state: "visible" });
+    await page.locator("[data-testid=input]").waitFor({ state: "visible" });
+    const png = Buffer.from(
+      await page.evaluate(() => {
+        const canvas = document.createElement("canvas");
+        canvas.width = 200;
+        canvas.height = 120;
+        const g = canvas.getContext("2d");
+        g.fillStyle = "#f5f5f7";
+        g.fillRect(0, 0, 200, 120);
+        g.fillStyle = "#b3261e";
+        g.fillRect(0, 0, 200, 30);
+        g.fillStyle = "#ffffff";
+        g.font = "bold 16px sans-serif";
+        g.fillText("Error 500", 10, 21);
+        g.fillStyle = "#1d1d1f";
+        g.font = "14px sans-serif";
+        g.fillText("Checkout failed.", 10, 62);
+        g.fillText("Please try again later.", 10, 86);
+        return canvas.toDataURL("image/png").split(",")[1];
+      }),
+      "base64",
+    );
+    const shadowImages = (selector) =>
+      page.evaluate((sel) => {
+        const root = document.querySelector("[data-concierge-widget]")?.shadowRoot;
+        return [...(root?.querySelectorAll(sel) ?? [])].map((img) => ({
+          complete: img.complete,
+          naturalWidth: img.naturalWidth,
+          src: img.currentSrc || img.src,
+        }));
+      }, selector);
+    // Every image `sel` finds has loaded (from the server's http(s) URL, when `fromServer`); false after 15 s.
+    const waitImages = (sel, fromServer) =>
+      page
+        .waitForFunction(
+          ({ sel, fromServer }) => {
+            const root = document.querySelector("[data-concierge-widget]")?.shadowRoot;
+            const imgs = [...(root?.querySelectorAll(sel) ?? [])];
+            return (
+              imgs.length > 0 &&
+              imgs.every((img) => img.complete && img.naturalWidth > 0 && (!fromServer || /^https?:/.test(img.src)))
+            );
+          },
+          { sel, fromServer },
+          { timeout: 15000 },
+        )
+        .then(
+          () => true,
+          () => false,
+        );
+
+    // Through the button: it opens the browser's file chooser.
+    const attach = page.locator("[data-testid=attach]");
+    const attachLabel = await attach.getAttribute("aria-label");
+    const [chooser] = await Promise.all([page.waitForEvent("filechooser"), attach.click()]);
+    const chooserMultiple = chooser.isMultiple();
+    await chooser.setFiles({ name: "problem.png", mimeType: "image/png", buffer: png });
+    const previews = page.locator("[data-testid=shot]");
+    await previews.first().waitFor({ state: "visible" });
+    await waitImages("[data-testid=shot] img", false);
+    const preview = await shadowImages("[data-testid=shot] img");
+
+    // A text file named like a screenshot: refused in the browser, said in an alert; the preview stays.
+    const alert = page.locator("[data-testid=attach-error]");
+    await page.locator("[data-testid=attach-input]").setInputFiles({
+      name: "shot.png",
+      mimeType: "image/png",
+      buffer: Buffer.from("This is a text file, not a screenshot.\n"),
+    });
+    await alert.filter({ hasText: /\S/ }).waitFor({ state: "visible", timeout: 5000 });
+    const errorText = (await alert.innerText()).trim();
+    const errorRole = await alert.getAttribute("role");
+    const pendingAfterInvalid = await previews.count();
+    await page.screenshot({ path: `${job.out}/widget-screenshot-pending.png` });
+    const source = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+    await page.evaluate(source);
+    const runAxe = () =>
+      page.evaluate(async () => {
+        const r = await window.axe.run(
+          { include: [{ fromShadowDom: ["[data-concierge-widget]", "[data-testid=panel]"] }] },
+          { resultTypes: ["violations"] },
+        );
+        return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
+      });
+    const axe = await runAxe();
+
+    // A second screenshot, removed again with the keyboard: the focus moves to the remaining remove button.
+    await page.locator("[data-testid=attach-input]").setInputFiles({ name: "second.png", mimeType: "image/png", buffer: png });
+    await page.waitForFunction(() => {
+      const root = document.querySelector("[data-concierge-widget]")?.shadowRoot;
+      return root?.querySelectorAll("[data-testid=shot]").length === 2;
+    });
+    const removeLabels = await page
+      .locator("[data-testid=remove-shot]")
+      .evaluateAll((buttons) => buttons.map((b) => b.getAttribute("aria-label")));
+    await page.locator("[data-testid=remove-shot]").nth(1).focus();
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => {
+      const root = document.querySelector("[data-concierge-widget]")?.shadowRoot;
+      return root?.querySelectorAll("[data-testid=shot]").length === 1;
+    });
+    const focusAfterRemove = await page.evaluate(() => {
+      const active = document.querySelector("[data-concierge-widget]")?.shadowRoot?.activeElement;
+      return active ? active.getAttribute("aria-label") || active.getAttribute("data-testid") : null;
+    });
+    const pendingBeforeSend = await previews.count();
+
+    // Sent with the text: the bubble shows the image, first from the file, then from the server's signed URL.
+    const answer = await ask(page, job.message ?? "Here is the problem");
+    const own = "[data-testid=message][data-author=visitor][data-message-id] img[data-testid=shot-image]";
+    const loaded = await waitImages(own, true);
+    const bubble = page.locator("[data-testid=message][data-author=visitor]").last();
+    const shown = await bubble.locator("img[data-testid=shot-image]").evaluateAll((imgs) =>
+      imgs.map((img) => {
+        const link = img.closest("a");
+        const box = img.getBoundingClientRect();
+        const bubbleBox = img.closest(".cw-bubble").getBoundingClientRect();
+        return {
+          alt: img.alt,
+          naturalWidth: img.naturalWidth,
+          naturalHeight: img.naturalHeight,
+          width: Math.round(box.width),
+          fitsBubble: box.width <= bubbleBox.width,
+          src: img.currentSrc || img.src,
+          href: link?.href ?? null,
+          target: link?.target ?? null,
+          rel: link?.rel ?? null,
+        };
+      }),
+    );
+    const messageId = await bubble.getAttribute("data-message-id");
+    const pendingAfterSend = await previews.count();
+    await page.screenshot({ path: `${job.out}/widget-screenshot.png` });
+    const axeAfter = await runAxe();
+
+    // After a reload the history brings the image again, with a fresh signed URL.
+    await page.reload({ waitUntil: "load" });
+    await launcher(page).click();
+    await page.locator("[data-testid=message]").first().waitFor({ state: "visible" });
+    const reloadedOk = await waitImages(own, true);
+    const reloaded = await shadowImages(own);
+
+    const messageBodies = log.bodies.filter((b) => b.path.endsWith("/messages")).map((b) => b.body);
+    const uploads = log.requests.filter((r) => r.endsWith("/attachments"));
+    await context.close();
+    return {
+      attachLabel,
+      chooserMultiple,
+      previewNaturalWidth: preview[0]?.naturalWidth ?? 0,
+      errorText,
+      errorRole,
+      pendingAfterInvalid,
+      removeLabels,
+      focusAfterRemove,
+      pendingBeforeSend,
+      answer,
+      messageId,
+      loaded,
+      images: shown.length,
+      naturalWidths: shown.map((i) => i.naturalWidth),
+      shown,
+      pendingAfterSend,
+      afterReload: {
+        loaded: reloadedOk,
+        images: reloaded.length,
+        naturalWidths: reloaded.map((i) => i.naturalWidth),
+        srcs: reloaded.map((i) => i.src),
+      },
+      uploads,
+      messageBodies,
+      axe,
+      axeAfter,
+      failed: log.failed,
+      errors: log.errors,
+      csp: log.csp,
+      console: log.console,
+    };
+  },
+
   /** A site that may not use the assistant: what the visitor and the console see after a click. */
   async refused() {
     const { context, page, log } = await open();

@@ -408,17 +408,42 @@ pub struct CredentialsBody {
     pub email: Option<String>,
 }
 
+/// A custom SMTP server (provider `smtp`): checked by connecting to it before it is kept.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpBody {
+    /// The server's host name or address.
+    pub host: Option<String>,
+    /// Its port; 587 for `starttls`, 465 for `tls`, 25 for `none` when omitted.
+    pub port: Option<u16>,
+    /// `starttls` (the default: required, never downgraded), `tls` (from the first byte) or `none` (only for
+    /// a server on this machine).
+    pub security: Option<String>,
+    /// The user to authenticate as; none: no AUTH.
+    pub username: Option<String>,
+    /// The password, sealed at rest and never returned; omitted on a reconnection, the stored one is kept.
+    pub password: Option<String>,
+    /// The address messages are sent from.
+    pub from_address: Option<String>,
+    /// The name shown beside it.
+    pub from_name: Option<String>,
+    /// A PEM certificate to trust beside the public roots.
+    pub ca_certificate: Option<String>,
+}
+
 /// Input of `POST /integrations`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectBody {
-    /// The provider's key: `salesforce`, `hubspot`, `zoho`, `zendesk`, `freshdesk` or `intercom`.
+    /// The provider's key: `salesforce`, `hubspot`, `zoho`, `zendesk`, `freshdesk`, `intercom` or `smtp`.
     pub provider: String,
     /// The path on this server the browser comes back to, with `integration`, `outcome` and `message` added to
     /// its query; `/` when omitted.
     pub return_to: Option<String>,
     pub credentials: Option<CredentialsBody>,
     pub account: Option<AccountBody>,
+    /// The SMTP server's settings (provider `smtp`).
+    pub smtp: Option<SmtpBody>,
 }
 
 /// A connection started.
@@ -459,6 +484,16 @@ async fn connect(
                 data_centre: account.data_centre,
                 subdomain: account.subdomain,
             },
+            smtp: input.smtp.map(|s| crate::service::mail::smtp::SmtpInput {
+                host: s.host,
+                port: s.port,
+                security: s.security,
+                username: s.username,
+                password: s.password,
+                from_address: s.from_address,
+                from_name: s.from_name,
+                ca_certificate: s.ca_certificate,
+            }),
         },
     )
     .await?;

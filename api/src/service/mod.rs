@@ -9,6 +9,7 @@ pub mod embed;
 pub mod identity;
 pub mod integrations;
 pub mod knowledge_base;
+pub mod mail;
 pub mod widget;
 
 use std::collections::HashMap;

@@ -4,6 +4,8 @@ import { readError } from "./wire";
 
 /** A request without response headers after this long is abandoned. */
 export const TIMEOUT_MS = 15000;
+/** An upload's answer comes after all its bytes went up: a slower connection gets longer. */
+export const UPLOAD_TIMEOUT_MS = 120000;
 
 /** The server answered with an error status; `message` is what the server said, fit to show the visitor. */
 export class HttpError extends Error {
@@ -37,6 +39,8 @@ export function isTransient(error: unknown): boolean {
 
 export interface RequestOptions {
   body?: unknown;
+  /** Raw bytes to send instead of a JSON body (an upload), with their own type as Content-Type. */
+  raw?: Blob;
   /** Ask for `text/event-stream`; the timeout then covers the response headers only. */
   stream?: boolean;
   signal?: AbortSignal;
@@ -89,6 +93,11 @@ export class Api {
     }
   }
 
+  /** Sends `file`'s bytes as the body (`POST`); resolves with the parsed JSON answer. */
+  upload(path: string, file: Blob, options: RequestOptions = {}): Promise<unknown> {
+    return this.json("POST", path, undefined, { timeoutMs: UPLOAD_TIMEOUT_MS, ...options, raw: file });
+  }
+
   /**
    * A request answered with `text/event-stream` (or, from a server that does not stream, JSON): resolves once the
    * headers arrive; from then on only `options.signal` ends it.
@@ -125,13 +134,15 @@ export class Api {
     };
     const token = this.token();
     if (token) headers.Authorization = `Bearer ${token}`;
-    if (options.body !== undefined) headers["Content-Type"] = "application/json";
+    const raw = options.raw;
+    if (raw) headers["Content-Type"] = raw.type || "application/octet-stream";
+    else if (options.body !== undefined) headers["Content-Type"] = "application/json";
     let response: Response;
     try {
       response = await fetch(`${this.origin}/widget/v1${path}`, {
         method,
         headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        body: raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
         signal: controller.signal,
         credentials: "omit",
         cache: "no-store",

@@ -7,6 +7,7 @@
 // identify/shutdown are forwarded to.
 
 import { Api, HttpError, isTransient, NetworkError } from "./api";
+import { messageRequest, type Shot, shotText, uploadedIds, uploadProblem } from "./attachments";
 import { backoffDelay, sleep } from "./backoff";
 import {
   type ContactFields,
@@ -32,6 +33,7 @@ import {
   readMessagePage,
   readPosted,
   readSession,
+  readUploadedId,
   readVisitor,
   type SessionAnswer,
   type Visitor,
@@ -94,7 +96,7 @@ function createApp(ctx: LoaderContext): AppHandle {
   let newestId: string | null = null;
 
   const panel = new Panel(ctx.root, {
-    send: (text) => send(text),
+    send: (text, shots) => send(text, shots),
     close: () => close(true),
     endChat: () => endChat(),
     rateAnswer: (id, helpful) => void rateAnswer(id, helpful),
@@ -473,7 +475,11 @@ function createApp(ctx: LoaderContext): AppHandle {
   function confirmVisitor(bubble: Bubble, message: Message): void {
     const at = unconfirmed.indexOf(bubble);
     if (at >= 0) unconfirmed.splice(at, 1);
-    if (bubble.messageId === message.id) return;
+    // Known already (the live events came first): the posted answer may still bring its screenshots' URLs.
+    if (bubble.messageId === message.id) {
+      panel.confirm(bubble, message);
+      return;
+    }
     const known = panel.has(message.id);
     panel.confirm(bubble, message);
     if (!known) emitMessage(message);
@@ -556,9 +562,9 @@ function createApp(ctx: LoaderContext): AppHandle {
     chain = chain.then(task).catch((error) => ctx.warn(`sending failed: ${describe(error)}`));
   }
 
-  function send(text: string): void {
+  function send(text: string, shots: Shot[] = []): void {
     if (blocked) return;
-    const bubble = panel.addPendingVisitor(text);
+    const bubble = panel.addPendingVisitor(text, shots);
     unconfirmed.push(bubble);
     enqueue(() => deliver(bubble));
   }
@@ -576,6 +582,7 @@ function createApp(ctx: LoaderContext): AppHandle {
       const target = conversation ?? ((await startConversation(gen)) ? conversation : null);
       if (!target || gen !== generation) return fail(bubble);
       try {
+        if (!(await upload(target, bubble, gen)) || gen !== generation) return;
         await post(target, bubble, gen);
         panel.setStatus(null);
         return;
@@ -595,7 +602,7 @@ function createApp(ctx: LoaderContext): AppHandle {
         if (bubble.messageId) {
           // The server has the message: its answer comes through the live events.
           panel.setStatus(null);
-          waitForReply();
+          if (answered(bubble)) waitForReply();
           return;
         }
         if (isTransient(error) && status !== 429 && attempt < SEND_ATTEMPTS - 1) {
@@ -614,12 +621,11 @@ function createApp(ctx: LoaderContext): AppHandle {
           return fail(bubble);
         }
         if (error instanceof HttpError && status < 500) {
-          // Refused (empty, too long…): say why and give the text back.
+          // Refused (empty, too long…): say why and give the text (and screenshots) back.
           panel.setStatus(error.message, "error");
-          const at = unconfirmed.indexOf(bubble);
-          if (at >= 0) unconfirmed.splice(at, 1);
-          panel.remove(bubble);
-          panel.restoreInput(bubble.body);
+          // Uploaded again when sent again: the refusal may have been about them.
+          for (const shot of bubble.shots ?? []) shot.id = null;
+          giveBack(bubble, null);
           return;
         }
         panel.setStatus("Your message could not be sent. Please try again.", "error");
@@ -628,19 +634,78 @@ function createApp(ctx: LoaderContext): AppHandle {
     }
   }
 
+  /** A message without text (screenshots only) gets no answer from the assistant. */
+  function answered(bubble: Bubble): boolean {
+    return bubble.body.trim() !== "";
+  }
+
+  /** The server refused the message: it leaves the log; its text and screenshots go back to the composer. */
+  function giveBack(bubble: Bubble, refused: Shot | null): void {
+    const at = unconfirmed.indexOf(bubble);
+    if (at >= 0) unconfirmed.splice(at, 1);
+    panel.remove(bubble);
+    panel.restoreInput(bubble.body);
+    panel.restoreShots(
+      (bubble.shots ?? []).filter((shot) => shot !== refused),
+      refused,
+    );
+  }
+
+  /**
+   * Uploads the message's screenshots that `target` does not have yet (all of them again after a new
+   * conversation started). False when the server refused one: the visitor reads why, and the message goes back
+   * to the composer without it. Other failures throw, for deliver() to retry.
+   */
+  async function upload(target: Conversation, bubble: Bubble, gen: number): Promise<boolean> {
+    const todo = (bubble.shots ?? []).filter((shot) => !shot.id || shot.conversationId !== target.id);
+    if (!todo.length) return true;
+    panel.setBusy(true);
+    try {
+      for (let i = 0; i < todo.length; i++) {
+        const shot = todo[i] as Shot;
+        panel.setUploading(bubble, shotText.uploading(i + 1, todo.length));
+        let raw: unknown;
+        try {
+          // Sent as the type its bytes showed, whatever the file's name said.
+          raw = await api.upload(
+            `/conversations/${enc(target.id)}/attachments`,
+            shot.file.slice(0, shot.file.size, shot.type),
+          );
+        } catch (error) {
+          if (gen !== generation) return false;
+          if (error instanceof HttpError && (error.status === 413 || error.status === 415)) {
+            panel.setStatus(null);
+            panel.attachProblem(uploadProblem(shot.name, error));
+            giveBack(bubble, shot);
+            return false;
+          }
+          throw error;
+        }
+        if (gen !== generation) return false;
+        const id = readUploadedId(raw);
+        if (!id) throw new NetworkError(false);
+        shot.id = id;
+        shot.conversationId = target.id;
+      }
+      return true;
+    } finally {
+      panel.setBusy(false);
+      panel.setUploading(bubble, null);
+    }
+  }
+
   /** Posts one message and streams its answer into the log. */
   async function post(target: Conversation, bubble: Bubble, gen: number): Promise<void> {
     const page = ctx.page();
     const changed = !samePage(lastPage, page);
-    const body: Record<string, string> = { body: bubble.body };
-    if (changed) {
-      if (page.url) body.page_url = page.url;
-      if (page.title) body.page_title = page.title;
-      if (page.context) body.page_context = page.context;
-    }
+    const ids = uploadedIds(bubble.shots ?? [], target.id);
+    // A screenshot not uploaded to this conversation: deliver() tries again, uploading it first.
+    if (!ids) throw new NetworkError(false);
+    const body = messageRequest(bubble.body, ids, changed ? page : null);
     const current: Flight = { bubble, answer: null, done: false };
+    const answers = answered(bubble);
     flight = current;
-    panel.setTyping(true);
+    panel.setTyping(answers);
     // The server answers (headers) only once it stored the message: from then on it is never sent again.
     let accepted = false;
     try {
@@ -678,12 +743,12 @@ function createApp(ctx: LoaderContext): AppHandle {
         { idleMs: ANSWER_IDLE_MS },
       );
       if (failure) panel.setStatus(failure, "error");
-      else if (!current.done) waitForReply();
+      else if (!current.done && answers) waitForReply();
     } catch (error) {
       if (accepted || bubble.messageId) {
         // It broke after the server took the message: the live events bring the answer.
         panel.setStatus(null);
-        waitForReply();
+        if (answers) waitForReply();
         return;
       }
       throw error;

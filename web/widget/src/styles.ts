@@ -143,12 +143,37 @@ background:var(--cw-field);color:var(--cw-fg);font:inherit;font-size:16px;line-h
 .cw-panel .cw-contact-send{border:0;background:var(--cw-primary);color:var(--cw-on-primary)}
 .cw-panel .cw-contact-send:disabled{opacity:.6;cursor:progress}
 .cw-panel .cw-contact-cancel{border:1px solid var(--cw-border);background:transparent;color:var(--cw-fg)}
-.cw-composer{display:flex;align-items:flex-end;gap:8px;padding:10px 12px;border-top:1px solid var(--cw-border);flex:none}
+.cw-composer{display:flex;flex-direction:column;gap:8px;padding:10px 12px;border-top:1px solid var(--cw-border);flex:none}
+.cw-row{display:flex;align-items:flex-end;gap:8px}
+.cw-attach{flex:none;width:40px;height:40px;border:0;border-radius:50%;background:transparent;color:var(--cw-fg);
+cursor:pointer;display:flex;align-items:center;justify-content:center;padding:0}
+.cw-attach:hover{background:var(--cw-bubble)}
+.cw-attach svg{width:22px;height:22px;fill:currentColor}
+.cw-thumbs{display:flex;flex-wrap:wrap;gap:10px;margin:0;padding:8px 8px 0 0;list-style:none}
+.cw-thumbs[hidden]{display:none}
+.cw-thumb{position:relative;width:64px;height:64px;border:1px solid var(--cw-border);border-radius:8px;
+background:var(--cw-bubble)}
+.cw-thumb img{display:block;width:100%;height:100%;object-fit:cover;border-radius:7px}
+.cw-panel .cw-thumb-remove{position:absolute;top:-8px;right:-8px;width:24px;height:24px;padding:0;
+border:2px solid var(--cw-bg);border-radius:50%;background:var(--cw-fg);color:var(--cw-bg);cursor:pointer;display:flex;
+align-items:center;justify-content:center}
+.cw-thumb-remove svg{width:14px;height:14px;fill:currentColor}
+.cw-attach-error{margin:0;font-size:13px;color:var(--cw-error)}
+.cw-attach-error:empty{display:none}
 .cw-input{flex:1;min-height:40px;max-height:120px;resize:none;padding:9px 12px;border:1px solid var(--cw-border);
 border-radius:20px;background:var(--cw-field);color:var(--cw-fg);font-size:16px;line-height:1.3}
 .cw-input::placeholder{color:var(--cw-muted);opacity:1}
-.cw-send{flex:none;width:40px;height:40px;border:0;border-radius:50%;background:var(--cw-primary);
+.cw-panel .cw-send{flex:none;width:40px;height:40px;border:0;border-radius:50%;background:var(--cw-primary);
 color:var(--cw-on-primary);cursor:pointer;display:flex;align-items:center;justify-content:center;padding:0}
 .cw-send svg{width:20px;height:20px;fill:currentColor}
+.cw-send[aria-disabled=true]{opacity:.6;cursor:progress}
+.cw-shots{display:flex;flex-direction:column;align-items:flex-start;gap:4px;margin-top:6px;white-space:normal}
+.cw-shots[data-alone]{margin-top:0}
+.cw-bubble[data-shots-only]{padding:4px}
+.cw-shot{display:block;max-width:100%;border-radius:12px}
+.cw-shot img{display:block;max-width:100%;height:auto;max-height:240px;border-radius:12px;background:var(--cw-field)}
+.cw-msg[data-author=visitor] .cw-shot:focus-visible{outline-color:var(--cw-on-primary)}
+.cw-msg[data-uploading] .cw-shot img{opacity:.6}
+.cw-upload{margin:2px 4px 0;font-size:12px;color:var(--cw-muted)}
 @media (prefers-reduced-motion:reduce){.cw-panel,.cw-dot{animation:none}}
 `;

@@ -1,6 +1,19 @@
 // ui.ts — the chat panel inside the shadow root: header, message log, typing indicator, status line, contact form,
-// composer and ratings.
+// composer (with screenshots to attach) and ratings.
 
+import {
+  filesOf,
+  joinProblems,
+  MAX_SHOTS,
+  previewAlt,
+  SHOT_TYPES,
+  type Shot,
+  SNIFF_BYTES,
+  shotAlt,
+  shotProblem,
+  shotText,
+  sniffImage,
+} from "./attachments";
 import {
   CONTACT_FIELDS,
   type ContactField,
@@ -8,12 +21,13 @@ import {
   type ContactProblem,
   contactText,
 } from "./contact";
-import { CLOSE, icon, SEND, THUMB_DOWN, THUMB_UP } from "./icons";
+import { ATTACH, CLOSE, icon, SEND, THUMB_DOWN, THUMB_UP } from "./icons";
 import { renderText } from "./text";
-import type { Message } from "./wire";
+import type { Attachment, Message } from "./wire";
 
 export interface PanelHandlers {
-  send(text: string): void;
+  /** The visitor sends `text` (may be empty when there are screenshots) with the screenshots chosen. */
+  send(text: string, shots: Shot[]): void;
   close(): void;
   endChat(): void;
   rateAnswer(messageId: string, helpful: boolean): void;
@@ -42,6 +56,8 @@ export interface Bubble {
   messageId: string | null;
   /** The text node a streamed answer grows in. */
   stream?: Text;
+  /** The visitor's screenshots, with their upload ids once uploaded (kept for retries). */
+  shots?: Shot[];
 }
 
 export type StatusTone = "info" | "error";
@@ -68,6 +84,16 @@ export class Panel {
   private readonly contact: ContactForm;
   private contactSending = false;
   private readonly uid: string;
+  private readonly sendButton: HTMLButtonElement;
+  private readonly fileInput: HTMLInputElement;
+  private readonly thumbs: HTMLElement;
+  private readonly attachAlert: HTMLElement;
+  /** Screenshots chosen for the next message. */
+  private shots: Shot[] = [];
+  /** An upload runs: sending waits. */
+  private busy = false;
+  /** Object URLs this panel made, revoked once nothing shows them. */
+  private readonly objectUrls = new Set<string>();
 
   constructor(
     root: HTMLElement,
@@ -143,6 +169,29 @@ export class Panel {
     this.contact = this.contactForm();
 
     const form = this.h("form", "cw-composer") as HTMLFormElement;
+    // Screenshots to send, above the text box; an error about a refused file under them.
+    this.thumbs = this.h("ul", "cw-thumbs", { "aria-label": shotText.pending, "data-testid": "shots" });
+    this.thumbs.hidden = true;
+    this.attachAlert = this.h("p", "cw-attach-error", { role: "alert", "data-testid": "attach-error" });
+    const row = this.h("div", "cw-row");
+    const attach = this.button("cw-attach", shotText.attach);
+    attach.setAttribute("data-testid", "attach");
+    attach.appendChild(icon(this.doc, ATTACH));
+    this.fileInput = this.h("input", undefined, {
+      type: "file",
+      accept: SHOT_TYPES.join(","),
+      multiple: "",
+      tabindex: "-1",
+      "data-testid": "attach-input",
+    }) as HTMLInputElement;
+    this.fileInput.hidden = true;
+    attach.addEventListener("click", () => this.fileInput.click());
+    this.fileInput.addEventListener("change", () => {
+      const files = filesOf(this.fileInput);
+      // Cleared, so that choosing the same file again is a change too.
+      this.fileInput.value = "";
+      void this.addFiles(files);
+    });
     const label = this.h("label", "cw-sr", { for: `${this.uid}-input` });
     label.textContent = "Message";
     this.input = this.h("textarea", "cw-input", {
@@ -156,7 +205,9 @@ export class Panel {
     send.type = "submit";
     send.setAttribute("data-testid", "send");
     send.appendChild(icon(this.doc, SEND));
-    form.append(label, this.input, send);
+    this.sendButton = send;
+    row.append(attach, this.fileInput, label, this.input, send);
+    form.append(this.thumbs, this.attachAlert, row);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submit();
@@ -169,6 +220,14 @@ export class Panel {
       }
     });
     this.input.addEventListener("input", () => this.fitInput());
+    // A pasted image (a screenshot from the clipboard) is attached; text pasted with it still goes in.
+    this.input.addEventListener("paste", (event) => {
+      const data = event.clipboardData;
+      const files = filesOf(data);
+      if (!files.length) return;
+      if (!data?.getData("text/plain")) event.preventDefault();
+      void this.addFiles(files);
+    });
     el.addEventListener("keydown", (event) => {
       if (event.key === "Escape") {
         event.stopPropagation();
@@ -308,6 +367,45 @@ export class Panel {
     this.fitInput();
   }
 
+  /** Puts a refused message's screenshots back in the composer (before any chosen since); `refused` goes. */
+  restoreShots(shots: Shot[], refused: Shot | null = null): void {
+    if (refused) this.revoke(refused.url);
+    if (!shots.length) return;
+    const all = [...shots, ...this.shots];
+    for (const dropped of all.slice(MAX_SHOTS)) this.revoke(dropped.url);
+    this.shots = all.slice(0, MAX_SHOTS);
+    this.renderThumbs();
+  }
+
+  /** A problem with a chosen or uploaded file, in the composer's alert line (null clears it). */
+  attachProblem(text: string | null): void {
+    const value = text ?? "";
+    if (this.attachAlert.textContent !== value) this.attachAlert.textContent = value;
+  }
+
+  /** While screenshots upload, sending waits (the button says so and stays focusable). */
+  setBusy(on: boolean): void {
+    this.busy = on;
+    if (on) this.sendButton.setAttribute("aria-disabled", "true");
+    else this.sendButton.removeAttribute("aria-disabled");
+  }
+
+  /** "Uploading screenshot 1 of 2…" under a message being sent (null: done). */
+  setUploading(bubble: Bubble, text: string | null): void {
+    let line = bubble.el.querySelector<HTMLElement>(".cw-upload");
+    if (!text) {
+      line?.remove();
+      bubble.el.removeAttribute("data-uploading");
+      return;
+    }
+    if (!line) {
+      line = this.h("p", "cw-upload", { "data-testid": "upload-status" });
+      bubble.el.appendChild(line);
+    }
+    line.textContent = text;
+    bubble.el.setAttribute("data-uploading", "");
+  }
+
   /** Back to a fresh panel: only the welcome message. */
   reset(): void {
     while (this.welcome.nextSibling && this.welcome.nextSibling !== this.typing) {
@@ -322,15 +420,27 @@ export class Panel {
     this.setCanContact(false);
     this.input.value = "";
     this.fitInput();
+    this.shots = [];
+    this.renderThumbs();
+    this.attachProblem(null);
+    this.setBusy(false);
+    for (const url of this.objectUrls) URL.revokeObjectURL(url);
+    this.objectUrls.clear();
   }
 
   has(messageId: string): boolean {
     return this.byId.has(messageId);
   }
 
-  /** The visitor's message, shown at once, before the server has it. */
-  addPendingVisitor(body: string): Bubble {
-    const bubble = this.bubble("visitor", body, null);
+  /** The visitor's message, shown at once (its screenshots from the local files), before the server has it. */
+  addPendingVisitor(body: string, shots: Shot[] = []): Bubble {
+    const bubble = this.bubble(
+      "visitor",
+      body,
+      null,
+      shots.map((shot) => ({ url: shot.url, shot })),
+    );
+    if (shots.length) bubble.shots = shots;
     bubble.el.setAttribute("data-pending", "");
     this.insert(bubble.el, true);
     return bubble;
@@ -338,6 +448,7 @@ export class Panel {
 
   /** The server has the message: the bubble takes its id (or goes, when the id is already shown). */
   confirm(bubble: Bubble, message: Message): void {
+    if (message.attachments?.length) this.serverShots(bubble, message.attachments);
     if (bubble.messageId === message.id) return;
     if (this.byId.has(message.id)) {
       this.remove(bubble);
@@ -375,7 +486,12 @@ export class Panel {
   /** A message from the server; returns its bubble, or null when it is already shown. */
   addMessage(message: Message, before?: Bubble): Bubble | null {
     if (this.byId.has(message.id)) return null;
-    const bubble = this.bubble(message.author, message.body, message.id);
+    const bubble = this.bubble(
+      message.author,
+      message.body,
+      message.id,
+      (message.attachments ?? []).map((a) => ({ url: a.url })),
+    );
     this.byId.set(message.id, bubble);
     if (before?.el.parentNode === this.log) {
       this.log.insertBefore(bubble.el, before.el);
@@ -607,12 +723,173 @@ export class Panel {
 
   private submit(): void {
     const raw = this.input.value;
-    // Nothing typed: nothing to send. Only blanks: sent as they are, so that the visitor reads the server's
-    // reason (an empty message is refused), as for a message that is too long.
-    if (!raw) return;
+    const shots = this.shots;
+    // Nothing typed and nothing attached: nothing to send. Only blanks: sent as they are, so that the visitor
+    // reads the server's reason (an empty message is refused), as for a message that is too long; with
+    // screenshots, the text may be empty.
+    if (!raw && !shots.length) return;
+    if (this.busy) {
+      this.setStatus(shotText.wait);
+      return;
+    }
     this.input.value = "";
     this.fitInput();
-    this.handlers.send(raw.trim() || raw);
+    this.shots = [];
+    this.renderThumbs();
+    this.attachProblem(null);
+    this.handlers.send(shots.length ? raw.trim() : raw.trim() || raw, shots);
+  }
+
+  /** Checks chosen or pasted files (type by their bytes, size, count); the good ones wait in the composer. */
+  private async addFiles(files: File[]): Promise<void> {
+    if (!files.length) return;
+    const problems: string[] = [];
+    for (const file of files) {
+      let head = new Uint8Array(0);
+      try {
+        head = new Uint8Array(await file.slice(0, SNIFF_BYTES).arrayBuffer());
+      } catch {
+        // Unreadable: refused below as not an image.
+      }
+      const problem = shotProblem(file, head, this.shots.length);
+      const type = sniffImage(head);
+      if (problem || !type) {
+        if (problem) problems.push(problem);
+        continue;
+      }
+      const name = file.name || "screenshot";
+      this.shots.push({ file, name, type, url: this.objectUrl(file), id: null, conversationId: null });
+    }
+    this.renderThumbs();
+    this.attachProblem(joinProblems(problems) || null);
+  }
+
+  /** The previews of the screenshots to send, each with its remove button. */
+  private renderThumbs(): void {
+    const list = this.thumbs;
+    while (list.firstChild) list.removeChild(list.firstChild);
+    this.shots.forEach((shot, i) => {
+      const item = this.h("li", "cw-thumb", { "data-testid": "shot" });
+      const img = this.h("img", undefined, { alt: previewAlt(i + 1, shot.name) }) as HTMLImageElement;
+      this.showLocal(img, null, shot);
+      const remove = this.button("cw-thumb-remove", shotText.remove(i + 1));
+      remove.setAttribute("data-testid", "remove-shot");
+      remove.appendChild(icon(this.doc, CLOSE));
+      remove.addEventListener("click", () => this.removeShot(i));
+      item.append(img, remove);
+      list.appendChild(item);
+    });
+    list.hidden = this.shots.length === 0;
+  }
+
+  private removeShot(index: number): void {
+    const [removed] = this.shots.splice(index, 1);
+    if (removed) this.revoke(removed.url);
+    this.renderThumbs();
+    this.attachProblem(null);
+    // The focus goes to the next remove button (or the one before), else back to the text box.
+    const buttons = this.thumbs.querySelectorAll<HTMLButtonElement>(".cw-thumb-remove");
+    (buttons[Math.min(index, buttons.length - 1)] ?? this.input).focus();
+  }
+
+  private objectUrl(file: Blob): string {
+    const url = URL.createObjectURL(file);
+    this.objectUrls.add(url);
+    return url;
+  }
+
+  private revoke(url: string): void {
+    if (!this.objectUrls.delete(url)) return;
+    URL.revokeObjectURL(url);
+  }
+
+  /**
+   * Shows a local screenshot: its object URL, or (where the page's Content-Security-Policy allows data: images but
+   * not blob: ones) the same bytes as a data: URL.
+   */
+  private showLocal(img: HTMLImageElement, link: HTMLAnchorElement | null, shot: Shot): void {
+    img.src = shot.url;
+    if (!shot.url.startsWith("blob:")) return;
+    img.addEventListener(
+      "error",
+      () => {
+        const reader = new FileReader();
+        reader.onload = () => {
+          if (typeof reader.result !== "string") return;
+          this.revoke(shot.url);
+          shot.url = reader.result;
+          img.src = reader.result;
+          if (link) link.href = reader.result;
+        };
+        reader.readAsDataURL(shot.file);
+      },
+      { once: true },
+    );
+  }
+
+  /** The images of a message, each a link to the full image in a new tab. */
+  private shotLinks(author: string, images: { url: string; shot?: Shot }[], alone: boolean): HTMLElement {
+    const box = this.h("div", "cw-shots");
+    if (alone) box.setAttribute("data-alone", "");
+    images.forEach(({ url, shot }, i) => {
+      const link = this.h("a", "cw-shot", {
+        target: "_blank",
+        rel: "noopener",
+        "data-testid": "shot-link",
+      }) as HTMLAnchorElement;
+      link.href = url;
+      const img = this.h("img", undefined, {
+        alt: shotAlt(i + 1, author === "visitor"),
+        "data-testid": "shot-image",
+      }) as HTMLImageElement;
+      // An image that loads after the view was at the bottom keeps it there.
+      img.addEventListener("load", () => {
+        const log = this.log;
+        if (log.scrollHeight - log.scrollTop - log.clientHeight - img.offsetHeight < 48) this.scrollToEnd();
+      });
+      if (shot) this.showLocal(img, link, shot);
+      else img.src = url;
+      const hint = this.h("span", "cw-sr");
+      hint.textContent = shotText.opensInNewTab;
+      link.append(img, hint);
+      box.appendChild(link);
+    });
+    return box;
+  }
+
+  /**
+   * The server has the visitor's screenshots: each image moves to its signed URL once that loaded (no flicker),
+   * and the local copy is let go; where it does not load, the local copy stays.
+   */
+  private serverShots(bubble: Bubble, attachments: Attachment[]): void {
+    const links = bubble.el.querySelectorAll<HTMLAnchorElement>(".cw-shot");
+    if (links.length !== attachments.length) {
+      const content = bubble.el.querySelector(".cw-bubble");
+      bubble.el.querySelector(".cw-shots")?.remove();
+      content?.appendChild(
+        this.shotLinks(
+          bubble.author,
+          attachments.map((a) => ({ url: a.url })),
+          !bubble.body.trim(),
+        ),
+      );
+      for (const shot of bubble.shots ?? []) this.revoke(shot.url);
+      bubble.shots = undefined;
+      return;
+    }
+    attachments.forEach((attachment, i) => {
+      const link = links[i];
+      const img = link?.querySelector("img");
+      if (!link || !img || img.getAttribute("src") === attachment.url) return;
+      const probe = this.doc.createElement("img");
+      probe.addEventListener("load", () => {
+        const local = img.getAttribute("src") ?? "";
+        img.src = attachment.url;
+        link.href = attachment.url;
+        this.revoke(local);
+      });
+      probe.src = attachment.url;
+    });
   }
 
   private fitInput(): void {
@@ -623,7 +900,12 @@ export class Panel {
       style.setProperty("height", `${Math.min(this.input.scrollHeight + 2, 120)}px`);
   }
 
-  private bubble(author: string, body: string, messageId: string | null): Bubble {
+  private bubble(
+    author: string,
+    body: string,
+    messageId: string | null,
+    images: { url: string; shot?: Shot }[] = [],
+  ): Bubble {
     const el = this.h("div", "cw-msg", { "data-testid": "message", "data-author": author });
     if (messageId) el.setAttribute("data-message-id", messageId);
     if (author === "agent") {
@@ -633,6 +915,11 @@ export class Panel {
     }
     const content = this.h("div", "cw-bubble");
     renderText(this.doc, content, body);
+    if (images.length) {
+      const alone = !body.trim();
+      if (alone) content.setAttribute("data-shots-only", "");
+      content.appendChild(this.shotLinks(author, images, alone));
+    }
     el.appendChild(content);
     if (author === "assistant" && messageId) el.appendChild(this.rateControls(messageId));
     return { el, author, body, messageId };

@@ -12,6 +12,18 @@ export interface Message {
   reply_to_id?: string | null;
   source_entry_id?: string | null;
   citations?: string[];
+  /** Images the message carries, each with a signed URL that works for a few minutes. */
+  attachments?: Attachment[];
+  created_at: string;
+}
+
+/** An image on a message (`file_…`); `url` is signed and short-lived (`url_expires_at`). */
+export interface Attachment {
+  id: string;
+  content_type: string;
+  byte_size: number;
+  url: string;
+  url_expires_at: string;
   created_at: string;
 }
 
@@ -72,8 +84,41 @@ export function readMessage(raw: unknown): Message | null {
     citations: Array.isArray(r.citations)
       ? r.citations.filter((c): c is string => typeof c === "string")
       : [],
+    ...withAttachments(readAttachments(r.attachments)),
     created_at: text(r.created_at) ?? "",
   };
+}
+
+/** `attachments` only when there are some, as the server sends them (and the site's `message` event shows them). */
+function withAttachments(attachments: Attachment[]): { attachments?: Attachment[] } {
+  return attachments.length ? { attachments } : {};
+}
+
+/** An attachment with its id and URL (only http(s) URLs are shown), else null. */
+export function readAttachment(raw: unknown): Attachment | null {
+  const r = record(raw);
+  const id = text(r?.id);
+  const url = text(r?.url);
+  if (!r || !id || !url || !/^https?:\/\//i.test(url)) return null;
+  return {
+    id,
+    content_type: text(r.content_type) ?? "",
+    byte_size: typeof r.byte_size === "number" ? r.byte_size : 0,
+    url,
+    url_expires_at: text(r.url_expires_at) ?? "",
+    created_at: text(r.created_at) ?? "",
+  };
+}
+
+/** A message's `attachments` (absent when there are none): the well-formed ones. */
+export function readAttachments(raw: unknown): Attachment[] {
+  return Array.isArray(raw) ? raw.map(readAttachment).filter((a): a is Attachment => a !== null) : [];
+}
+
+/** The id of an upload's answer (`201`): the attachment flattened, or nested under `attachment`. */
+export function readUploadedId(raw: unknown): string | null {
+  const r = record(raw);
+  return text((record(r?.attachment) ?? r)?.id);
 }
 
 export function readMessages(raw: unknown): Message[] {

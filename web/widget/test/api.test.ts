@@ -107,6 +107,49 @@ describe("Api", () => {
     assert.equal(isTransient(aborted), false);
   });
 
+  it("uploads raw bytes with their own type and the token, and reads the JSON answer", async () => {
+    const calls = withFetch(
+      async () => new Response(JSON.stringify({ id: "file_1", content_type: "image/png" }), { status: 201 }),
+    );
+    const file = new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47])], { type: "image/png" });
+    const answer = await new Api("https://s.example", () => "cw_t").upload(
+      "/conversations/conv_1/attachments",
+      file,
+    );
+    assert.deepEqual(answer, { id: "file_1", content_type: "image/png" });
+    const call = calls[0] as Call;
+    assert.equal(call.url, "https://s.example/widget/v1/conversations/conv_1/attachments");
+    assert.equal(call.init.method, "POST");
+    assert.equal(call.init.body, file);
+    const headers = call.init.headers as Record<string, string>;
+    assert.equal(headers.Authorization, "Bearer cw_t");
+    assert.equal(headers["Content-Type"], "image/png");
+    assert.equal(headers.Accept, "application/json");
+    withFetch(async () => new Response(null, { status: 201 }));
+    await new Api("https://s.example", () => "cw_t").upload("/x", new Blob(["x"]));
+  });
+
+  it("turns a refused upload into an HttpError with the server's message", async () => {
+    const calls = withFetch(
+      async () =>
+        new Response(
+          JSON.stringify({ error: { code: "UNSUPPORTED_MEDIA_TYPE", message: "the body is not a PNG" } }),
+          { status: 415 },
+        ),
+    );
+    const error = await new Api("https://s.example", () => "cw_t")
+      .upload("/conversations/conv_1/attachments", new Blob(["not an image"]))
+      .catch((e: unknown) => e);
+    assert.ok(error instanceof HttpError);
+    assert.equal(error.status, 415);
+    assert.equal(error.message, "the body is not a PNG");
+    assert.equal(isTransient(error), false);
+    assert.equal(
+      ((calls[0] as Call).init.headers as Record<string, string>)["Content-Type"],
+      "application/octet-stream",
+    );
+  });
+
   it("asks for an event stream and hands back the open response", async () => {
     const calls = withFetch(
       async () =>

@@ -8,6 +8,7 @@ import {
   readMessagePage,
   readPosted,
   readSession,
+  readUploadedId,
   readVisitor,
 } from "../src/wire";
 
@@ -99,6 +100,41 @@ describe("wire readers", () => {
       ["msg_1", "msg_2"],
     );
     assert.equal(page.nextCursor, null);
+  });
+
+  it("reads a message's attachments, keeping only those with an id and an http(s) URL", () => {
+    const shot = {
+      id: "file_1",
+      content_type: "image/png",
+      byte_size: 123,
+      url: "https://support.example.com/attachments/file_1?expires=1&signature=s",
+      url_expires_at: "2025-01-01T00:05:00Z",
+      created_at: "2025-01-01T00:00:00Z",
+    };
+    const posted = readPosted({
+      ...message("msg_1", "visitor"),
+      body: "",
+      attachments: [shot, { id: "file_2", url: "javascript:alert(1)" }, { url: "https://x.example/" }, null],
+      replies: [],
+    });
+    assert.equal(posted.message?.body, "");
+    assert.deepEqual(posted.message?.attachments, [shot]);
+    // Absent when there are none.
+    assert.equal(readPosted(message("msg_2")).message?.attachments, undefined);
+    assert.equal(
+      readPosted({ ...message("msg_4"), attachments: [{ id: "file_9", url: "data:," }] }).message
+        ?.attachments,
+      undefined,
+    );
+    const page = readMessagePage({ data: [{ ...message("msg_3", "visitor"), attachments: [shot] }] });
+    assert.equal(page.data[0]?.attachments?.[0]?.url, shot.url);
+  });
+
+  it("reads an upload's id, flattened or nested", () => {
+    assert.equal(readUploadedId({ id: "file_1", content_type: "image/png" }), "file_1");
+    assert.equal(readUploadedId({ attachment: { id: "file_2" } }), "file_2");
+    assert.equal(readUploadedId({ error: { code: "X", message: "no" } }), null);
+    assert.equal(readUploadedId(null), null);
   });
 
   it("reads error bodies", () => {

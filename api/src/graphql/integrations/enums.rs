@@ -19,6 +19,8 @@ named_enum! {
         Freshdesk = "freshdesk",
         /// Intercom, through OAuth: a handoff transfers the conversation to its inbox.
         Intercom = "intercom",
+        /// A custom SMTP server, for the organization's email.
+        Smtp = "smtp",
     }
 }
 

@@ -43,6 +43,64 @@ pub struct ConnectIntegrationInput {
     pub credentials: Option<IntegrationCredentialsInput>,
     /// Where the vendor account is, for the providers that ask.
     pub account: Option<IntegrationAccountInput>,
+    /// A custom SMTP server's settings (provider `SMTP`).
+    pub smtp: Option<SmtpSettingsInput>,
+}
+
+/// How the connection to an SMTP server is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+pub enum SmtpSecurity {
+    /// STARTTLS after connecting (port 587 by default); required: the connection fails rather than go on in
+    /// clear.
+    Starttls,
+    /// TLS from the first byte (port 465 by default).
+    Tls,
+    /// No encryption: only for a server on this machine (127.0.0.1, ::1 or localhost).
+    None,
+}
+
+/// A custom SMTP server: checked by connecting to it before it is kept.
+#[derive(InputObject, Default)]
+pub struct SmtpSettingsInput {
+    /// The server's host name or address.
+    pub host: Option<String>,
+    /// Its port; 587 for STARTTLS, 465 for TLS and 25 without encryption when omitted.
+    pub port: Option<u16>,
+    /// STARTTLS when omitted.
+    pub security: Option<SmtpSecurity>,
+    /// The user to authenticate as; none: no AUTH.
+    pub username: Option<String>,
+    /// The user's password, sealed at rest and never returned; omitted on a reconnection, the stored one is
+    /// kept.
+    pub password: Option<String>,
+    /// The address messages are sent from.
+    pub from_address: Option<String>,
+    /// The name shown beside it.
+    pub from_name: Option<String>,
+    /// A PEM certificate to trust beside the public roots (a relay with a private certificate authority).
+    pub ca_certificate: Option<String>,
+}
+
+impl From<SmtpSettingsInput> for crate::service::mail::smtp::SmtpInput {
+    fn from(input: SmtpSettingsInput) -> Self {
+        Self {
+            host: input.host,
+            port: input.port,
+            security: input.security.map(|s| {
+                match s {
+                    SmtpSecurity::Starttls => "starttls",
+                    SmtpSecurity::Tls => "tls",
+                    SmtpSecurity::None => "none",
+                }
+                .to_owned()
+            }),
+            username: input.username,
+            password: input.password,
+            from_address: input.from_address,
+            from_name: input.from_name,
+            ca_certificate: input.ca_certificate,
+        }
+    }
 }
 
 /// Changes to CRM settings: absent fields keep their value.

@@ -625,6 +625,7 @@ impl IntegrationMutation {
                 data_centre: account.data_centre,
                 subdomain: account.subdomain,
             },
+            smtp: input.smtp.map(Into::into),
         };
         let result = connect::connect(vendors, principal, input).await;
         if let Ok(started) = &result

@@ -7,6 +7,7 @@
 pub mod connect;
 pub mod credentials;
 pub mod crm;
+pub mod email;
 pub mod endpoints;
 pub mod executor;
 pub mod helpdesk;
@@ -376,7 +377,12 @@ pub async fn test(vendors: &Vendors, principal: &Principal, id: &str) -> ApiResu
     }
     let mut connection = Connection::open(&vendors.sealer, current.model.clone())?;
     let run_id = ids::new_id(Kind::IntegrationRun);
-    let outcome = describe(vendors, &mut connection, Some(&run_id)).await;
+    let outcome = if connection.provider.category == providers::Category::Email {
+        let to = caller_address(&vendors.db, principal).await?;
+        email::send_test(vendors, &connection, to.as_deref()).await
+    } else {
+        describe(vendors, &mut connection, Some(&run_id)).await
+    };
     let (success, message) = match &outcome {
         Ok(info) => (true, info.description.clone()),
         Err(failure) => (false, failure.message().to_owned()),
@@ -392,6 +398,17 @@ pub async fn test(vendors: &Vendors, principal: &Principal, id: &str) -> ApiResu
         message,
         run,
     })
+}
+
+/// Where a test message goes: the signed-in member's address; for an API key, none (the sender's own).
+async fn caller_address(db: &Db, principal: &Principal) -> ApiResult<Option<String>> {
+    match &principal.actor {
+        crate::auth::Actor::User { id, .. } => Ok(entities::user::Entity::find_by_id(id.clone())
+            .one(db.conn())
+            .await?
+            .map(|u| u.email)),
+        _ => Ok(None),
+    }
 }
 
 /// The account fields of a connection merged with new ones.
@@ -411,9 +428,6 @@ pub async fn describe(
     match connection.provider.category {
         providers::Category::Crm => crm::describe(vendors, connection, job_id).await,
         providers::Category::Helpdesk => helpdesk::describe(vendors, connection, job_id).await,
-        providers::Category::Email => Err(executor::Failure::Configuration(format!(
-            "no connector for {}",
-            connection.provider.name
-        ))),
+        providers::Category::Email => email::describe(vendors, connection).await,
     }
 }

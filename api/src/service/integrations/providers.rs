@@ -25,6 +25,8 @@ pub enum AuthKind {
     Key(KeyScheme),
     /// Either, as the customer chooses (Zendesk: OAuth or an API token).
     OAuth2OrKey { pkce: bool, key: KeyScheme },
+    /// A mail server's settings and password (custom SMTP), checked by connecting to it.
+    Smtp,
 }
 
 /// How a pasted key is sent.
@@ -117,7 +119,7 @@ impl Provider {
     pub fn key_scheme(&self) -> Option<KeyScheme> {
         match self.auth {
             AuthKind::Key(scheme) | AuthKind::OAuth2OrKey { key: scheme, .. } => Some(scheme),
-            AuthKind::OAuth2 { .. } => None,
+            AuthKind::OAuth2 { .. } | AuthKind::Smtp => None,
         }
     }
 
@@ -337,6 +339,30 @@ const INTERCOM: Provider = Provider {
     requests_per_second: 20,
 };
 
+const SMTP: Provider = Provider {
+    key: "smtp",
+    name: "Custom SMTP",
+    category: Category::Email,
+    feature: Feature::IntegrationsBasic,
+    auth: AuthKind::Smtp,
+    authorize_url: "",
+    token_url: "",
+    revocation: Revocation::None,
+    api_base: "",
+    scopes: &[],
+    authorization_params: &[],
+    token_params: &[],
+    token_metadata: &[],
+    domains: &[],
+    token_header: TokenHeader::Bearer,
+    rate_limit: RateLimitHeaders {
+        remaining: None,
+        interval_ms: None,
+        reset_epoch: None,
+    },
+    requests_per_second: 5,
+};
+
 /// Intercom's regions: the app host (its authorization page) and the API host.
 pub const INTERCOM_REGIONS: [(&str, &str, &str); 3] = [
     ("us", "app.intercom.com", "api.intercom.io"),
@@ -345,13 +371,14 @@ pub const INTERCOM_REGIONS: [(&str, &str, &str); 3] = [
 ];
 
 /// Every provider, in the order they are listed.
-pub static PROVIDERS: [&Provider; 6] = [
+pub static PROVIDERS: [&Provider; 7] = [
     &SALESFORCE,
     &HUBSPOT,
     &ZOHO,
     &ZENDESK,
     &FRESHDESK,
     &INTERCOM,
+    &SMTP,
 ];
 
 /// The provider with this key.

@@ -29,6 +29,9 @@ export const ConversationRow = graphql(`
         author
         body
         createdAt
+        attachments {
+          id
+        }
       }
     }
   }
@@ -78,6 +81,13 @@ export const MessageView = graphql(`
     citedEntries {
       id
       title
+    }
+    attachments {
+      id
+      contentType
+      byteSize
+      url
+      urlExpiresAt
     }
   }
 `);

@@ -1,4 +1,5 @@
-// rest.ts — the sign-in endpoints of REST v1 and /sso, which the console uses before it has a session.
+// rest.ts — the sign-in endpoints of REST v1 and /sso, which the console uses before it has a session, and the
+// one write GraphQL does not carry: a screenshot's bytes (a message then names the upload).
 import { ApiFailure, fromResponse } from "./problems";
 
 /** The session as `GET /api/v1/auth/session` shows it. */
@@ -15,12 +16,28 @@ export interface SsoLookup {
   enforced: boolean;
 }
 
+/** An upload as `POST /api/v1/conversations/{id}/attachments` answers it. */
+export interface UploadedAttachment {
+  id: string;
+  content_type: string;
+  byte_size: number;
+  url: string;
+  url_expires_at: string;
+  created_at: string;
+}
+
+/** A request with the session cookie (and its anti-CSRF token for writes): a Blob goes as raw bytes, else JSON. */
 async function call<T>(method: string, path: string, body?: unknown, csrf?: string | null): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json" };
-  if (body !== undefined) headers["content-type"] = "application/json";
   if (csrf) headers["x-csrf-token"] = csrf;
   const init: RequestInit = { method, headers, credentials: "same-origin" };
-  if (body !== undefined) init.body = JSON.stringify(body);
+  if (body instanceof Blob) {
+    headers["content-type"] = body.type || "application/octet-stream";
+    init.body = body;
+  } else if (body !== undefined) {
+    headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
   const response = await fetch(path, init);
   if (!response.ok) throw new ApiFailure(await fromResponse(response), response.status);
   if (response.status === 204) return undefined as T;
@@ -66,4 +83,16 @@ export async function lookupSso(email: string): Promise<SsoLookup | null> {
     if (error instanceof ApiFailure && error.status === 404) return null;
     throw error;
   }
+}
+
+/**
+ * Uploads an image for a message of the conversation to carry (the server judges its type by its bytes: 415 when
+ * it is no PNG, JPEG or WebP; 413 over its size limit). The answer's id goes in the message's `attachmentIds`.
+ */
+export function uploadAttachment(
+  conversationId: string,
+  file: Blob,
+  csrf: string | null,
+): Promise<UploadedAttachment> {
+  return call("POST", `/api/v1/conversations/${encodeURIComponent(conversationId)}/attachments`, file, csrf);
 }

@@ -30,6 +30,7 @@ pub const AUTHORIZATION_MINUTES: i64 = 15;
 
 mod account;
 mod key;
+mod smtp;
 
 pub use account::AccountChoice;
 use account::account_of;
@@ -45,6 +46,8 @@ pub struct ConnectIntegration {
     /// Whose key it is, where the vendor's scheme names them (Zendesk: the agent's email).
     pub email: Option<String>,
     pub account: AccountChoice,
+    /// A custom SMTP server's settings.
+    pub smtp: Option<crate::service::mail::smtp::SmtpInput>,
 }
 
 /// A connection started: the browser goes to `authorize_url` (OAuth), or it is connected already (a key).
@@ -95,6 +98,25 @@ pub async fn connect(
     })?;
     authorize_provider(principal, provider).await?;
     let choice_account = account_of(provider, &input.account)?;
+    if provider.auth == providers::AuthKind::Smtp {
+        return smtp::connect_smtp(
+            vendors,
+            principal,
+            provider,
+            &input,
+            grant.organization_id(),
+        )
+        .await;
+    }
+    if input.smtp.is_some() {
+        return Err(ApiError::validation(
+            "smtp",
+            format!(
+                "{} is not an SMTP server: it takes no smtp settings",
+                provider.name
+            ),
+        ));
+    }
     match (provider.key_scheme(), &input.api_key) {
         (None, Some(_)) => {
             return Err(ApiError::validation(
