@@ -27,11 +27,12 @@ pub enum Kind {
     IntegrationRun,
     IntegrationCall,
     Attachment,
+    NotificationRule,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 22] = [
+    pub const ALL: [Kind; 23] = [
         Kind::Organization,
         Kind::User,
         Kind::ApiKey,
@@ -54,6 +55,7 @@ impl Kind {
         Kind::IntegrationRun,
         Kind::IntegrationCall,
         Kind::Attachment,
+        Kind::NotificationRule,
     ];
 
     /// The kind an id's prefix names (no prefix begins another, which the tests check).
@@ -87,6 +89,7 @@ impl Kind {
             Kind::IntegrationRun => "run_",
             Kind::IntegrationCall => "call_",
             Kind::Attachment => "file_",
+            Kind::NotificationRule => "nrule_",
         }
     }
 
@@ -115,6 +118,7 @@ impl Kind {
             Kind::IntegrationRun => "integration run",
             Kind::IntegrationCall => "integration call",
             Kind::Attachment => "attachment",
+            Kind::NotificationRule => "notification rule",
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod knowledge_base_entry;
 pub mod knowledge_base_query;
 pub mod message;
 pub mod message_attachment;
+pub mod notification_rule;
 pub mod organization;
 pub mod session;
 pub mod sso_assertion;

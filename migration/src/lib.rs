@@ -17,6 +17,7 @@ mod m20261125_000012_sso_assertions;
 mod m20261206_000013_integrations;
 mod m20261207_000014_links_by_remote;
 mod m20261207_000015_message_attachments;
+mod m20261207_000016_notifications;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000013_integrations::Migration),
             Box::new(m20261207_000014_links_by_remote::Migration),
             Box::new(m20261207_000015_message_attachments::Migration),
+            Box::new(m20261207_000016_notifications::Migration),
         ]
     }
 }

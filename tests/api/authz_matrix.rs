@@ -162,6 +162,22 @@ impl Org {
             .id
     }
 
+    /// A fresh notification rule to change or delete.
+    async fn new_rule(&self, app: &TestApp) -> String {
+        api::service::notifications::create(
+            &app.db,
+            &self.session,
+            api::service::notifications::RuleInput {
+                name: Some(format!("Rule {}", ulid::Ulid::new())),
+                events: Some(vec!["handoff".to_owned()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id
+    }
+
     /// A fresh conversation to close: a closed conversation refuses messages, which later probes post to the
     /// fixture one.
     async fn new_conversation(&self, app: &TestApp) -> String {
@@ -845,6 +861,35 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             format!("/webhooks/{}/rotate-secret", org.webhook),
             None,
         ),
+        "Query.notificationRules" => gql("{ notificationRules { id } }", json!({})),
+        "Mutation.createNotificationRule" => gql(
+            "mutation { createNotificationRule(input: {name: \"Admins\", events: [HANDOFF]}) { notificationRule { id } userErrors { code } } }",
+            json!({}),
+        ),
+        "Mutation.updateNotificationRule" => gql(
+            "mutation($id: ID!) { updateNotificationRule(id: $id, input: {windowMinutes: 60}) { notificationRule { id } userErrors { code } } }",
+            json!({"id": org.new_rule(app).await}),
+        ),
+        "Mutation.deleteNotificationRule" => gql(
+            "mutation($id: ID!) { deleteNotificationRule(id: $id) { notificationRule { id } userErrors { code } } }",
+            json!({"id": org.new_rule(app).await}),
+        ),
+        "GET /notification-rules" => rest(Method::GET, "/notification-rules".into(), None),
+        "POST /notification-rules" => rest(
+            Method::POST,
+            "/notification-rules".into(),
+            Some(json!({"name": "Admins", "events": ["handoff"]})),
+        ),
+        "PUT /notification-rules/{id}" => rest(
+            Method::PUT,
+            format!("/notification-rules/{}", org.new_rule(app).await),
+            Some(json!({"window_minutes": 60})),
+        ),
+        "DELETE /notification-rules/{id}" => rest(
+            Method::DELETE,
+            format!("/notification-rules/{}", org.new_rule(app).await),
+            None,
+        ),
         "Query.integrations" => gql("{ integrations { key includedInPlan } }", json!({})),
         "Query.integration" => gql(
             "query($id: ID!) { integration(id: $id) { status } }",
@@ -1381,6 +1426,10 @@ const BY_ID: &[&str] = &[
     "Mutation.updateWebhook",
     "Mutation.deleteWebhook",
     "Mutation.rotateWebhookSecret",
+    "Mutation.updateNotificationRule",
+    "Mutation.deleteNotificationRule",
+    "PUT /notification-rules/{id}",
+    "DELETE /notification-rules/{id}",
     "GET /webhooks/{id}",
     "PUT /webhooks/{id}",
     "DELETE /webhooks/{id}",

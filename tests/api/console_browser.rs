@@ -674,7 +674,8 @@ async fn a_crm_is_connected_through_its_authorization_page_tested_and_configured
             "Zoho CRM",
             "Zendesk",
             "Freshdesk",
-            "Intercom"
+            "Intercom",
+            "Custom SMTP"
         ]),
         "{seen}"
     );

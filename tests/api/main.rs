@@ -37,6 +37,7 @@ mod integrations;
 mod intercom;
 mod knowledge_base;
 mod members;
+mod notifications;
 mod openapi;
 mod pacing;
 mod peers;

@@ -9,7 +9,8 @@ use crate::error::ApiResult;
 use crate::events::names;
 use crate::service::integrations::helpdesk::settings::{HelpdeskSettings, TicketTrigger};
 use crate::service::integrations::providers::{self, Category};
-use crate::service::integrations::runs;
+use crate::service::integrations::runs::{self, JobKind};
+use crate::service::notifications;
 use crate::service::now;
 
 /// Statuses of a connection that is still owed work: a connection waiting for reauthorization keeps it, and
@@ -80,6 +81,9 @@ fn helpdesk_jobs(
 
 /// Whether any integration could owe work for `event` (so that most events cost no query).
 fn may_owe(event: &event::Model) -> bool {
+    if notifications::kind_of(event).is_some() {
+        return true;
+    }
     match event.event.as_str() {
         names::MESSAGE_CREATED => {
             event.data.get("author").and_then(Value::as_str) == Some("visitor")
@@ -128,6 +132,42 @@ pub(crate) async fn enqueue(
     // The conversation as this event left it: `failed_total` counts this unanswered question too.
     let failures = conversation.and_then(|c| u64::try_from(c.failed_total).ok());
     let mut rows = Vec::new();
+    // The team is notified through one email integration (the first in the providers' order), when a rule
+    // takes the event's kind; the rules' filters and windows are applied when the job runs.
+    let notification = match (notifications::kind_of(event), &conversation_id) {
+        (Some(kind), Some(_)) => notifications::enabled_in(conn, &event.organization_id)
+            .await?
+            .iter()
+            .any(|rule| notifications::events_of(rule).contains(&kind))
+            .then_some(kind),
+        _ => None,
+    };
+    let mailer = providers::PROVIDERS
+        .iter()
+        .filter(|p| p.category == Category::Email)
+        .find_map(|p| {
+            integrations
+                .iter()
+                .find(|c| c.provider == p.key && c.status == "connected")
+        });
+    if let (Some(kind), Some(mailer)) = (notification, mailer) {
+        let mut job = runs::pending_job(
+            mailer,
+            JobKind::Notify.as_str(),
+            &event.event,
+            &visitor_id,
+            conversation_id.as_deref(),
+            at,
+        );
+        // One conversation's notifications run one at a time, so that a rule's window holds.
+        job.subject = Set(conversation_id.clone().unwrap_or_default());
+        job.event_id = Set(Some(event.id.clone()));
+        let message_id = event.data.get("message_id").cloned().unwrap_or(Value::Null);
+        job.payload = Set(Some(
+            serde_json::json!({"kind": kind.as_str(), "message_id": message_id}).to_string(),
+        ));
+        rows.push(job);
+    }
     for connection in &integrations {
         let kinds = match providers::provider(&connection.provider).map(|p| p.category) {
             Some(Category::Crm) => crm_jobs(&event.event, &case_triggers(&connection.settings)),

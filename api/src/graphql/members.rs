@@ -353,6 +353,9 @@ payload_type! {
         url: Option<String>,
         /// When the token stops working.
         expires_at: Option<Timestamp>,
+        /// Whether the link is on its way to the member by email (the organization has a connected email
+        /// integration; the run shows its delivery). Otherwise give them `url` yourself.
+        emailed: Option<bool>,
     }
 }
 
@@ -444,10 +447,23 @@ impl MemberMutation {
         #[graphql(desc = "The member to invite.")] id: ID,
     ) -> async_graphql::Result<Option<IssueInvitationPayload>> {
         let (db, principal) = caller(ctx)?;
-        let result = signin::issue_invitation(db, principal, &id).await;
         let base = crate::graphql::shared::<crate::config::PublicUrl>(ctx)?;
-        payload(ctx, result, Args::Top, |invitation| {
+        let sealer = crate::graphql::shared::<std::sync::Arc<crate::secrets::Sealer>>(ctx)?;
+        let result = match signin::issue_invitation(db, principal, &id).await {
+            Ok(invitation) => crate::service::integrations::email::queue_invitation(
+                db,
+                sealer,
+                &base.0,
+                principal,
+                &invitation,
+            )
+            .await
+            .map(|emailed| (invitation, emailed)),
+            Err(err) => Err(err),
+        };
+        payload(ctx, result, Args::Top, |(invitation, emailed)| {
             IssueInvitationPayload {
+                emailed: Some(emailed),
                 url: Some(signin::invitation_url(&base.0, &invitation.token)),
                 expires_at: invitation.member.invitation_expires_at.map(Timestamp),
                 member: Some(Member(invitation.member)),

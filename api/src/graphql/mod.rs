@@ -17,6 +17,7 @@ pub mod loaders;
 mod members;
 pub mod messages;
 pub(crate) mod node;
+mod notifications;
 mod organization;
 pub(crate) mod payloads;
 pub mod scalars;
@@ -47,6 +48,7 @@ pub struct QueryRoot(
     sso::SsoQuery,
     webhooks::WebhookQuery,
     integrations::IntegrationQuery,
+    notifications::NotificationQuery,
     events::EventQuery,
     federation::FederationQuery,
     node::NodeQuery,
@@ -65,6 +67,7 @@ pub struct MutationRoot(
     sso::SsoMutation,
     webhooks::WebhookMutation,
     integrations::IntegrationMutation,
+    notifications::NotificationMutation,
 );
 
 /// The schema type served at `/graphql`.

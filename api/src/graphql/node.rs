@@ -111,7 +111,8 @@ async fn load(db: &Db, principal: &Principal, id: &str) -> ApiResult<Node> {
         | Kind::WidgetSession
         | Kind::IntegrationRun
         | Kind::IntegrationCall
-        | Kind::Attachment => return Err(missing()),
+        | Kind::Attachment
+        | Kind::NotificationRule => return Err(missing()),
     })
 }
 

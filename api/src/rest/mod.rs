@@ -11,6 +11,7 @@ pub mod extract;
 pub mod integration_callback;
 pub mod integrations;
 pub mod knowledge_base;
+pub mod notifications;
 pub mod openapi;
 pub mod sessions;
 pub mod sign_in;
@@ -53,6 +54,7 @@ pub fn api(attachment_max_bytes: usize) -> Api {
         .merge(sessions::router())
         .merge(assistants::router())
         .merge(integrations::router())
+        .merge(notifications::router())
         .split_for_parts();
     let (sign_in, public_paths) = sign_in::router()
         .merge(integrations::public_router())

@@ -10,6 +10,7 @@ pub mod identity;
 pub mod integrations;
 pub mod knowledge_base;
 pub mod mail;
+pub mod notifications;
 pub mod widget;
 
 use std::collections::HashMap;

@@ -146,6 +146,10 @@ pub enum IntegrationRunKind {
     /// Brings a ticket's changes here: agents' public replies reach the visitor, a solved ticket resolves the
     /// conversation.
     TicketSync,
+    /// Sends one prepared message (an invitation) through the email integration.
+    EmailSend,
+    /// Emails the team about a conversation as the notification rules say.
+    Notify,
     /// A connection test (`testIntegration`).
     Test,
 }

@@ -20,7 +20,7 @@ use crate::service::integrations::executor::{Failure, Vendors};
 use crate::service::integrations::providers::Category;
 use crate::service::integrations::runs::{JobKind, JobStatus};
 use crate::service::integrations::{IntegrationStatus, providers};
-use crate::service::integrations::{crm, helpdesk};
+use crate::service::integrations::{crm, email, helpdesk};
 use crate::service::now;
 
 /// Takes up to `limit` due jobs for `lease`, at most one per connection, none of the connections in `busy`
@@ -118,9 +118,8 @@ pub async fn run(
             helpdesk::replies::run(vendors, &mut connection, &job).await
         }
         Category::Helpdesk => helpdesk::tickets::run(vendors, &mut connection, &job).await,
-        Category::Crm | Category::Email => {
-            crm::sync::run(vendors, &mut connection, &job, advanced).await
-        }
+        Category::Email => email::runs::run(vendors, &connection, &job).await,
+        Category::Crm => crm::sync::run(vendors, &mut connection, &job, advanced).await,
     };
     finish(vendors, &job, &connection.model, outcome, policy).await
 }

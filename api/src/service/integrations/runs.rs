@@ -32,6 +32,10 @@ text_enum! {
         TicketCreate = "ticket_create",
         /// Brings a ticket's changes here: agents' public replies to the visitor, a solved ticket resolves.
         TicketSync = "ticket_sync",
+        /// Sends one prepared message (an invitation) through the email integration.
+        EmailSend = "email_send",
+        /// Emails the team about a conversation as the notification rules say.
+        Notify = "notify",
         /// A connection test asked for by a person.
         Test = "test",
     }
@@ -128,6 +132,7 @@ pub(crate) fn pending_job(
         created_at: Set(at),
         updated_at: Set(at),
         finished_at: Set(None),
+        payload: Set(None),
     }
 }
 
@@ -171,6 +176,7 @@ pub(crate) async fn record_test(
         created_at: Set(at),
         updated_at: Set(at),
         finished_at: Set(Some(at)),
+        payload: Set(None),
     }
     .insert(&*txn)
     .await?;

@@ -327,6 +327,8 @@ export const RUN_KIND_WORDS: Record<IntegrationRunKind, string> = {
   CASE_UPDATE: "Case update",
   TICKET_CREATE: "Ticket",
   TICKET_SYNC: "Replies from the help desk",
+  EMAIL_SEND: "Email",
+  NOTIFY: "Team notification",
   TEST: "Connection test",
 };
 

@@ -84,7 +84,14 @@ pub async fn run(
             }
         }
         Some(JobKind::CaseUpdate) => sync.update_case(connection, &mut done).await?,
-        Some(JobKind::Test | JobKind::TicketCreate | JobKind::TicketSync) | None => {
+        Some(
+            JobKind::Test
+            | JobKind::TicketCreate
+            | JobKind::TicketSync
+            | JobKind::EmailSend
+            | JobKind::Notify,
+        )
+        | None => {
             return Err(Failure::Configuration(format!(
                 "a CRM does not run {} jobs",
                 job.kind

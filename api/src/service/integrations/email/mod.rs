@@ -1,6 +1,8 @@
 //! The email integrations (a custom SMTP server for now): who a connection is, its test message, and sending
 //! the organization's mail through it.
 
+pub mod runs;
+
 use sea_orm::EntityTrait;
 use serde_json::{Map, Value, json};
 
@@ -94,4 +96,71 @@ pub async fn send_test(
         ),
         account,
     })
+}
+
+/// Queues the invitation's email when the organization has a connected email integration: rendered now, sealed
+/// (its link is the member's password-setting token), sent by a job that retries. Answers whether it was
+/// queued.
+pub async fn queue_invitation(
+    db: &crate::db::Db,
+    sealer: &crate::secrets::Sealer,
+    public_url: &str,
+    principal: &crate::auth::Principal,
+    invitation: &crate::service::identity::signin::Invitation,
+) -> crate::error::ApiResult<bool> {
+    use entities::{integration, organization, user};
+    use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter};
+    let member = &invitation.member;
+    let connected = integration::Entity::find()
+        .filter(integration::Column::OrganizationId.eq(&member.organization_id))
+        .filter(integration::Column::Status.eq("connected"))
+        .all(db.conn())
+        .await?;
+    let Some(mailer) = crate::service::integrations::providers::PROVIDERS
+        .iter()
+        .filter(|p| p.category == crate::service::integrations::providers::Category::Email)
+        .find_map(|p| connected.iter().find(|c| c.provider == p.key))
+    else {
+        return Ok(false);
+    };
+    let organization = organization::Entity::find_by_id(member.organization_id.clone())
+        .one(db.conn())
+        .await?
+        .map_or_else(String::new, |o| o.name);
+    let inviter = match &principal.actor {
+        crate::auth::Actor::User { id, .. } => user::Entity::find_by_id(id.clone())
+            .one(db.conn())
+            .await?
+            .map(|u| u.name.unwrap_or(u.email)),
+        _ => None,
+    }
+    .unwrap_or_else(|| format!("The {organization} team"));
+    let mail = templates::render(
+        &templates::INVITATION,
+        &json!({
+            "inviter": inviter,
+            "organization": organization,
+            "role": member.role,
+            "accept_url": crate::service::identity::signin::invitation_url(public_url, &invitation.token),
+            "expires_at": member.invitation_expires_at.map(|t| t.format("%B %-d, %Y %H:%M UTC").to_string()),
+        }),
+        vec![member.email.clone()],
+    )?;
+    let at = crate::service::now();
+    let mut job = crate::service::integrations::runs::pending_job(
+        mailer,
+        crate::service::integrations::runs::JobKind::EmailSend.as_str(),
+        "member.invitation_issued",
+        &member.id,
+        None,
+        at,
+    );
+    job.visitor_id = sea_orm::Set(None);
+    let id = crate::ids::new_id(crate::ids::Kind::IntegrationRun);
+    job.id = sea_orm::Set(id.clone());
+    job.payload = sea_orm::Set(Some(runs::seal(sealer, &id, &mail)?));
+    let txn = db.begin_write().await?;
+    job.insert(&*txn).await?;
+    txn.commit().await?;
+    Ok(true)
 }
