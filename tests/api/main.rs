@@ -8,6 +8,7 @@ mod fake_hubspot;
 mod fake_intercom;
 mod fake_openai;
 mod fake_salesforce;
+mod fake_sendgrid;
 mod fake_zendesk;
 mod fake_zoho;
 
@@ -46,6 +47,7 @@ mod query_cost;
 mod rate_limits;
 mod retrieval;
 mod schema;
+mod sendgrid;
 mod service_keys;
 mod sessions;
 mod shopify;

@@ -276,7 +276,8 @@ async fn starttls_with_auth_connects_and_the_test_message_reports_the_servers_an
         "the password is never shown: {shown}"
     );
 
-    // The test message goes to the member who asks, over TLS, authenticated, with both parts.
+    // The test message (asked with an API key: to the sender's own address) goes over TLS, authenticated, with
+    // both parts.
     let tested = app
         .post(&format!("/api/v1/integrations/{id}/test"), json!({}))
         .await;

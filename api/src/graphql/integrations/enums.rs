@@ -21,6 +21,8 @@ named_enum! {
         Intercom = "intercom",
         /// A custom SMTP server, for the organization's email.
         Smtp = "smtp",
+        /// SendGrid, with an API key, for the organization's email.
+        Sendgrid = "sendgrid",
     }
 }
 

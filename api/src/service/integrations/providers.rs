@@ -363,6 +363,31 @@ const SMTP: Provider = Provider {
     requests_per_second: 5,
 };
 
+const SENDGRID: Provider = Provider {
+    key: "sendgrid",
+    name: "SendGrid",
+    category: Category::Email,
+    feature: Feature::IntegrationsBasic,
+    auth: AuthKind::Key(KeyScheme::Bearer),
+    authorize_url: "",
+    token_url: "",
+    revocation: Revocation::None,
+    api_base: "https://api.sendgrid.com",
+    scopes: &[],
+    authorization_params: &[],
+    token_params: &[],
+    token_metadata: &[],
+    domains: &["sendgrid.com"],
+    token_header: TokenHeader::Bearer,
+    rate_limit: RateLimitHeaders {
+        remaining: Some("x-ratelimit-remaining"),
+        interval_ms: None,
+        reset_epoch: Some("x-ratelimit-reset"),
+    },
+    // Mail send is limited by the account's plan, not per second; stay gentle.
+    requests_per_second: 10,
+};
+
 /// Intercom's regions: the app host (its authorization page) and the API host.
 pub const INTERCOM_REGIONS: [(&str, &str, &str); 3] = [
     ("us", "app.intercom.com", "api.intercom.io"),
@@ -371,7 +396,7 @@ pub const INTERCOM_REGIONS: [(&str, &str, &str); 3] = [
 ];
 
 /// Every provider, in the order they are listed.
-pub static PROVIDERS: [&Provider; 7] = [
+pub static PROVIDERS: [&Provider; 8] = [
     &SALESFORCE,
     &HUBSPOT,
     &ZOHO,
@@ -379,6 +404,7 @@ pub static PROVIDERS: [&Provider; 7] = [
     &FRESHDESK,
     &INTERCOM,
     &SMTP,
+    &SENDGRID,
 ];
 
 /// The provider with this key.

@@ -50,6 +50,22 @@ pub(super) async fn connect_with_key(
             }
             Some(email.to_owned())
         }
+        // SendGrid sends from a verified sender: its address is given with the key.
+        KeyScheme::Bearer
+            if provider.category == crate::service::integrations::providers::Category::Email =>
+        {
+            let email = email.map(str::trim).unwrap_or_default();
+            if !crate::service::mail::smtp::valid_address(email) {
+                return Err(ApiError::validation(
+                    "credentials.email",
+                    format!(
+                        "must be the sender address verified in {} (Settings → Sender Authentication)",
+                        provider.name
+                    ),
+                ));
+            }
+            Some(email.to_owned())
+        }
         KeyScheme::Bearer | KeyScheme::KeyAsUser => None,
     };
     let at = now();

@@ -1,7 +1,8 @@
-//! The email integrations (a custom SMTP server for now): who a connection is, its test message, and sending
+//! The email integrations (a custom SMTP server, SendGrid): who a connection is, its test message, and sending
 //! the organization's mail through it.
 
 pub mod runs;
+pub mod sendgrid;
 
 use sea_orm::EntityTrait;
 use serde_json::{Map, Value, json};
@@ -37,6 +38,7 @@ pub async fn describe(
                 account: Map::new(),
             })
         }
+        "sendgrid" => sendgrid::describe(vendors, connection).await,
         other => Err(Failure::Configuration(format!(
             "no email connector for {other}"
         ))),
@@ -60,9 +62,24 @@ pub async fn send(
             )
             .await
         }
+        "sendgrid" => sendgrid::send(vendors, connection, mail).await,
         other => Err(Failure::Configuration(format!(
             "no email connector for {other}"
         ))),
+    }
+}
+
+/// Who the connection sends as, and through what, in words.
+fn sender(connection: &Connection) -> Result<(String, String), Failure> {
+    match connection.provider.key {
+        "sendgrid" => Ok((
+            connection.credentials.email.clone().unwrap_or_default(),
+            "SendGrid's v3 mail API".to_owned(),
+        )),
+        _ => {
+            let settings = smtp_settings(connection)?;
+            Ok((settings.from_address.clone(), settings.described()))
+        }
     }
 }
 
@@ -72,8 +89,8 @@ pub async fn send_test(
     connection: &Connection,
     to: Option<&str>,
 ) -> Result<AccountInfo, Failure> {
-    let settings = smtp_settings(connection)?;
-    let to = to.unwrap_or(&settings.from_address).to_owned();
+    let (from_address, server) = sender(connection)?;
+    let to = to.unwrap_or(&from_address).to_owned();
     let organization =
         entities::organization::Entity::find_by_id(connection.model.organization_id.clone())
             .one(vendors.db.conn())
@@ -82,8 +99,7 @@ pub async fn send_test(
             .map_or_else(String::new, |o| o.name);
     let mail = templates::render(
         &templates::TEST,
-        &json!({"organization": organization, "sender": settings.from_address,
-            "server": settings.described()}),
+        &json!({"organization": organization, "sender": from_address, "server": server}),
         vec![to.clone()],
     )?;
     let answer = send(vendors, connection, &mail).await?;
@@ -91,8 +107,7 @@ pub async fn send_test(
     account.insert("last_test_to".to_owned(), Value::String(to.clone()));
     Ok(AccountInfo {
         description: format!(
-            "Sent a test message to {to} through {}; the server answered: {answer}",
-            settings.described()
+            "Sent a test message to {to} through {server}; the server answered: {answer}"
         ),
         account,
     })
