@@ -675,7 +675,8 @@ async fn a_crm_is_connected_through_its_authorization_page_tested_and_configured
             "Zendesk",
             "Freshdesk",
             "Intercom",
-            "Custom SMTP"
+            "Custom SMTP",
+            "SendGrid"
         ]),
         "{seen}"
     );
