@@ -1047,10 +1047,21 @@ async fn the_widget_follows_its_conversation_live_and_resumes_after_the_last_eve
         )
         .await;
     assert_eq!(handed.status, StatusCode::OK, "{}", handed.text);
+    // The agent's reply carries a screenshot: the live event shows it with a signed URL.
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    let shot = app
+        .send_raw(
+            Method::POST,
+            &format!("/api/v1/conversations/{conversation}/attachments"),
+            Some("image/png"),
+            png.clone(),
+        )
+        .await;
+    assert_eq!(shot.status, StatusCode::CREATED, "{}", shot.text);
     let reply = app
         .post(
             &format!("/api/v1/conversations/{conversation}/messages"),
-            json!({"author": "agent", "body": "Hi, I'm Sam from support."}),
+            json!({"author": "agent", "body": "Hi, I'm Sam from support.", "attachment_ids": [shot.body["id"]]}),
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
@@ -1068,6 +1079,11 @@ async fn the_widget_follows_its_conversation_live_and_resumes_after_the_last_eve
     assert_eq!(agent_message["body"], "Hi, I'm Sam from support.");
     assert!(agent_message.get("sentiment").is_none());
     assert!(first_id.starts_with("evt_"));
+    assert_eq!(agent_message["attachments"][0]["content_type"], "image/png");
+    let image = reqwest::get(agent_message["attachments"][0]["url"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(image.bytes().await.unwrap().to_vec(), png);
     drop(live);
 
     // Reconnecting after the last event seen brings what came meanwhile, and nothing twice.

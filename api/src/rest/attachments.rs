@@ -64,6 +64,30 @@ pub fn shown(files: &Attachments, models: Vec<message_attachment::Model>) -> Vec
         .collect()
 }
 
+/// The attachments a `message.created` event names (its data lists them), with fresh signed URLs: what a live
+/// stream shows without reading the database.
+pub fn of_event(files: &Attachments, event: &entities::event::Model) -> Vec<AttachmentJson> {
+    event
+        .data
+        .get("attachments")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|a| {
+            let id = a.get("id")?.as_str()?.to_owned();
+            let (url, url_expires_at) = files.signed_url(&id, files.url_secs());
+            Some(AttachmentJson {
+                content_type: a.get("content_type")?.as_str()?.to_owned(),
+                byte_size: a.get("byte_size")?.as_i64()?,
+                url,
+                url_expires_at,
+                created_at: event.created_at,
+                id,
+            })
+        })
+        .collect()
+}
+
 /// The attachments of each message, with fresh signed URLs, read in one statement.
 pub async fn of_messages(
     state: &AppState,

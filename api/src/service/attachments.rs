@@ -290,18 +290,31 @@ impl Attachments {
 
     /// The attachment with its URL signed for `secs` seconds from now.
     pub fn shown_for(&self, model: message_attachment::Model, secs: u64) -> Shown {
-        let expires = Utc::now() + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(300));
-        let stamp = expires.timestamp();
-        let signature = self.sealer.sign_url(&format!("{}:{stamp}", model.id));
+        let (url, url_expires_at) = self.signed_url(&model.id, secs);
         Shown {
-            url: format!(
-                "{}/attachments/{}?expires={stamp}&signature={signature}",
-                self.public_url.trim_end_matches('/'),
-                model.id
-            ),
-            url_expires_at: expires,
+            url,
+            url_expires_at,
             model,
         }
+    }
+
+    /// A URL of attachment `id` signed for `secs` seconds from now, and when it expires.
+    pub fn signed_url(&self, id: &str, secs: u64) -> (String, DateTime<Utc>) {
+        let expires = Utc::now() + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(300));
+        let stamp = expires.timestamp();
+        let signature = self.sealer.sign_url(&format!("{id}:{stamp}"));
+        (
+            format!(
+                "{}/attachments/{id}?expires={stamp}&signature={signature}",
+                self.public_url.trim_end_matches('/'),
+            ),
+            expires,
+        )
+    }
+
+    /// The configured lifetime of a signed URL, in seconds.
+    pub fn url_secs(&self) -> u64 {
+        self.url_secs
     }
 
     /// The attachment with a URL that works for the configured few minutes.

@@ -385,16 +385,22 @@ async fn follow_conversation(
     )
     .await?;
     let db = state.db.clone();
+    let files = state.attachments.clone();
     let stream = events.then(move |item| {
-        let (db, principal) = (db.clone(), principal.clone());
+        let (db, principal, files) = (db.clone(), principal.clone(), files.clone());
         async move {
             let event = match item {
                 Ok(event) => event,
                 Err(err) => return Event::default().event("error").json_data(err.body()),
             };
             let shaped = if event.event == crate::events::names::MESSAGE_CREATED {
-                messages::from_event(&event)
-                    .map(|m| ("message", serde_json::json!(WidgetMessageJson::from(m))))
+                messages::from_event(&event).map(|m| {
+                    let shown = WidgetMessageJson {
+                        attachments: crate::rest::attachments::of_event(&files, &event),
+                        ..m.into()
+                    };
+                    ("message", serde_json::json!(shown))
+                })
             } else {
                 let conversation = event.conversation_id.clone().unwrap_or_default();
                 svc::get_conversation(&db, &principal, &conversation)
