@@ -899,3 +899,91 @@ async fn an_agent_sees_the_visitors_screenshot_and_replies_with_one_in_the_inbox
         "{reply}"
     );
 }
+
+#[tokio::test]
+async fn an_admin_connects_the_smtp_server_and_sends_a_test_message_in_the_console() {
+    let peer = crate::smtp::SmtpPeer::start("starttls", true, &[]).await;
+    let app = crate::smtp::mail_app().await;
+    member_with_password(&app, "adam@acme.test", "ADMIN").await;
+    let seen = drive(
+        &app,
+        json!({"scenario": "smtp", "email": "adam@acme.test", "wrongPassword": "not-the-password",
+            "smtp": {"host": "127.0.0.1", "port": peer.port, "security": "STARTTLS",
+                "username": crate::smtp::USER, "password": crate::smtp::PASSWORD,
+                "fromAddress": "support@acme.test", "fromName": "Acme Support", "caCertificate": peer.ca}}),
+    )
+    .await;
+    assert_clean(&seen, &["smtp-connected"]);
+    assert!(
+        seen["passwordError"].as_str().unwrap().contains("535"),
+        "{seen}"
+    );
+    assert_eq!(seen["passwordFocused"], true, "{seen}");
+    assert_eq!(
+        seen["notice"],
+        format!(
+            "Connected to 127.0.0.1:{} with STARTTLS as {}",
+            peer.port,
+            crate::smtp::USER
+        ),
+        "{seen}"
+    );
+    assert_eq!(seen["sender"], "Acme Support <support@acme.test>", "{seen}");
+    assert!(
+        seen["tested"]
+            .as_str()
+            .unwrap()
+            .contains("Sent a test message to adam@acme.test"),
+        "{seen}"
+    );
+    let received = peer.wait_for(1).await;
+    assert_eq!(received[0]["rcpt_tos"], json!(["adam@acme.test"]));
+}
+
+#[tokio::test]
+async fn an_admin_sets_notification_rules_in_the_console() {
+    let app = crate::helpers::spawn_app().await;
+    member_with_password(&app, "adam@acme.test", "ADMIN").await;
+    let seen = drive(
+        &app,
+        json!({"scenario": "notifications", "email": "adam@acme.test"}),
+    )
+    .await;
+    assert_clean(&seen, &["notifications"]);
+    assert!(
+        seen["noEmailNotice"]
+            .as_str()
+            .unwrap()
+            .contains("Rules send nothing until"),
+        "{seen}"
+    );
+    assert!(
+        seen["addressesError"]
+            .as_str()
+            .unwrap()
+            .contains("at least one address"),
+        "{seen}"
+    );
+    assert_eq!(seen["addressesFocused"], true, "{seen}");
+    assert_eq!(
+        seen["rules"],
+        json!([{"name": "Admins", "enabled": false}, {"name": "Pricing", "enabled": true}]),
+        "{seen}"
+    );
+    // The server holds what the page shows.
+    let rules = app.get("/api/v1/notification-rules").await;
+    let pricing = rules.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Pricing")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        pricing["addresses"],
+        json!(["billing@acme.test"]),
+        "{pricing}"
+    );
+    assert_eq!(pricing["page_path"], "/pricing", "{pricing}");
+    assert_eq!(pricing["events"], json!(["query_failed"]), "{pricing}");
+}

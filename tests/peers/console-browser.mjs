@@ -768,6 +768,159 @@ const scenarios = {
     };
   },
 
+  /**
+   * Custom SMTP: connected with the settings of the job's mail server (`job.smtp`), a wrong password first (refused
+   * beside the password field, which takes the focus), then the right one; a test message sent to the member;
+   * a screenshot and axe-core at the end.
+   */
+  async smtp() {
+    const found = {};
+    const seen = {};
+    const { context, page, log } = await open();
+    await page.goto(`${job.server}/console/settings/integrations`);
+    await signIn(page, job.email, job.password);
+    await page.getByRole("heading", { name: "Integrations", level: 1 }).waitFor();
+    const smtp = page.locator("[data-testid=integration-card][data-provider=SMTP]");
+    await smtp.waitFor();
+
+    // The settings, typed once; the security before the port, whose placeholder follows it.
+    const settings = job.smtp;
+    await smtp.getByTestId("integration-connect").click();
+    const form = smtp.getByTestId("smtp-form");
+    await form.waitFor();
+    await form.getByTestId("smtp-host").fill(settings.host);
+    await form.getByTestId("smtp-security").selectOption(settings.security);
+    await form.getByTestId("smtp-port").fill(String(settings.port));
+    await form.getByTestId("smtp-username").fill(settings.username ?? "");
+    await form.getByTestId("smtp-from-address").fill(settings.fromAddress);
+    await form.getByTestId("smtp-from-name").fill(settings.fromName ?? "");
+    if (settings.caCertificate) {
+      const advanced = form.getByTestId("smtp-advanced");
+      if (!(await advanced.evaluate((el) => el.open))) await advanced.locator("summary").click();
+      await form.getByTestId("smtp-ca-certificate").fill(settings.caCertificate);
+    }
+
+    // A wrong password: the mail server refuses it (535), said beside the password field, which takes the focus.
+    const password = form.getByTestId("smtp-password");
+    await password.fill(job.wrongPassword);
+    await form.getByTestId("smtp-submit").click();
+    const passwordError = form.locator(`[id="${await password.getAttribute("id")}-error"]`);
+    await passwordError.waitFor({ timeout: 30000 });
+    seen.passwordError = await passwordError.innerText();
+    seen.passwordInvalid = await password.getAttribute("aria-invalid");
+    seen.passwordFocused = await password.evaluate((el) => el === document.activeElement);
+
+    // The right one: connected at once, the mail server's words in the page's status.
+    await password.fill(settings.password);
+    await form.getByTestId("smtp-submit").click();
+    await page
+      .locator("[data-testid=integration-card][data-provider=SMTP][data-status=CONNECTED]")
+      .waitFor({ timeout: 30000 });
+    const notice = page.getByTestId("integrations-status").filter({ hasText: /\S/ });
+    await notice.waitFor({ timeout: 10000 });
+    seen.notice = await notice.innerText();
+    seen.status = await smtp.getByTestId("integration-status").innerText();
+    seen.sender = await smtp.locator("[data-fact=sender] dd").innerText();
+    seen.server = await smtp.locator("[data-fact=server] dd").innerText();
+
+    // A real message to the member, and the mail server's answer in words.
+    await smtp.getByTestId("integration-test").click();
+    const result = smtp.locator("[data-testid=integration-test-result][data-success]");
+    await result.waitFor({ timeout: 30000 });
+    seen.tested = await result.innerText();
+    seen.testSucceeded = (await result.getAttribute("data-success")) === "true";
+
+    await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 10000 });
+    await page.screenshot({ path: `${job.out}/console-smtp.png`, fullPage: true });
+    await check(page, "smtp-connected", found);
+    await context.close();
+    return {
+      ...seen,
+      axe: found,
+      errors: log.errors,
+      csp: log.csp,
+      console: log.console,
+      failed: log.failed,
+    };
+  },
+
+  /**
+   * Notification rules: listed addresses without any refused beside the addresses field (which takes the focus);
+   * two rules added (the admins on hand-offs and new conversations; an address on unanswered questions from
+   * /pricing), the first turned off; the rules as listed, a screenshot and axe-core at the end.
+   */
+  async notifications() {
+    const found = {};
+    const seen = {};
+    const { context, page, log } = await open();
+    await page.goto(`${job.server}/console/settings/notifications`);
+    await signIn(page, job.email, job.password);
+    await page.getByRole("heading", { name: "Notifications", level: 1 }).waitFor();
+    await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 10000 });
+    seen.nav = await page.getByRole("navigation", { name: "Console" }).getByRole("link").allInnerTexts();
+    const noEmail = page.getByTestId("notifications-no-email");
+    seen.noEmailNotice = (await noEmail.count()) ? await noEmail.innerText() : null;
+
+    const form = page.getByTestId("notification-rule-form");
+    const rule = (name) => page.locator(`[data-testid=notification-rule][data-name="${name}"]`);
+
+    // Addresses chosen but none listed: said beside the addresses field before anything is sent.
+    await page.getByTestId("notification-rule-add").click();
+    await form.getByTestId("notification-rule-name").fill("Billing");
+    await form.getByTestId("notification-rule-event-HANDOFF").check();
+    await form.getByTestId("notification-rule-recipients-ADDRESSES").check();
+    const addresses = form.getByTestId("notification-rule-addresses");
+    await form.getByTestId("notification-rule-save").click();
+    const addressesError = form.locator(`[id="${await addresses.getAttribute("id")}-error"]`);
+    await addressesError.waitFor({ timeout: 15000 });
+    seen.addressesError = await addressesError.innerText();
+    seen.addressesFocused = await addresses.evaluate((el) => el === document.activeElement);
+    await form.getByRole("button", { name: "Cancel" }).click();
+
+    /** Adds a rule through the form; throws with what the form said when it was not added. */
+    const create = async (name, events, more = async () => {}) => {
+      await page.getByTestId("notification-rule-add").click();
+      await form.getByTestId("notification-rule-name").fill(name);
+      for (const event of events) await form.getByTestId(`notification-rule-event-${event}`).check();
+      await more();
+      await form.getByTestId("notification-rule-save").click();
+      const refused = form.locator(".error, [role=alert]");
+      await rule(name).or(refused).first().waitFor({ timeout: 15000 });
+      if (!(await rule(name).count())) {
+        throw new Error(`${name} was not added: ${(await refused.allInnerTexts()).join("; ")}`);
+      }
+    };
+    await create("Admins", ["HANDOFF", "NEW_CONVERSATION"]);
+    await create("Pricing", ["QUERY_FAILED"], async () => {
+      await form.getByTestId("notification-rule-recipients-ADDRESSES").check();
+      await form.getByTestId("notification-rule-addresses").fill("billing@acme.test");
+      await form.getByTestId("notification-rule-page-path").fill("/pricing");
+    });
+    seen.pricing = await rule("Pricing").locator("dl").innerText();
+
+    // The first rule turned off at once, from its switch.
+    await rule("Admins").getByTestId("notification-rule-toggle").click();
+    await page
+      .locator('[data-testid=notification-rule][data-name="Admins"][data-enabled=false]')
+      .waitFor({ timeout: 15000 });
+    seen.toggled = await page.getByTestId("notifications-status").innerText();
+    seen.rules = await page
+      .getByTestId("notification-rule")
+      .evaluateAll((rows) => rows.map((row) => ({ name: row.dataset.name, enabled: row.dataset.enabled === "true" })));
+
+    await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 10000 });
+    await check(page, "notifications", found);
+    await context.close();
+    return {
+      ...seen,
+      axe: found,
+      errors: log.errors,
+      csp: log.csp,
+      console: log.console,
+      failed: log.failed,
+    };
+  },
+
   /** GraphiQL at /graphql, served by the server with everything it loads: a query run with the session. */
   async graphiql() {
     const seen = {};

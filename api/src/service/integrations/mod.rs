@@ -100,7 +100,16 @@ impl Integration {
             .map(|fields| {
                 fields
                     .iter()
-                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                    .filter_map(|(k, v)| {
+                        // Strings as they are, numbers (an SMTP port) and booleans in words; nothing nested.
+                        let text = match v {
+                            serde_json::Value::String(s) => s.clone(),
+                            serde_json::Value::Number(n) => n.to_string(),
+                            serde_json::Value::Bool(b) => b.to_string(),
+                            _ => return None,
+                        };
+                        Some((k.clone(), text))
+                    })
                     .collect()
             })
             .unwrap_or_default()
