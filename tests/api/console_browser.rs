@@ -147,6 +147,7 @@ async fn an_invited_member_sets_a_password_signs_in_lands_in_the_inbox_and_signs
             "Analytics",
             "Webhooks",
             "Integrations",
+            "Notifications",
             "API keys",
             "Members",
             "Single sign-on",
@@ -299,6 +300,7 @@ fn pages(names: &[&str]) -> Value {
         ("analytics", "/analytics"),
         ("webhooks", "/settings/webhooks"),
         ("integrations", "/settings/integrations"),
+        ("notifications", "/settings/notifications"),
         ("api-keys", "/settings/api-keys"),
         ("members", "/settings/members"),
         ("sso", "/settings/sso"),
@@ -320,6 +322,7 @@ const EVERY_PAGE: &[&str] = &[
     "analytics",
     "webhooks",
     "integrations",
+    "notifications",
     "api-keys",
     "members",
     "sso",
@@ -369,6 +372,7 @@ async fn every_page_of_an_owner_passes_axe_on_a_laptop_and_a_phone() {
             "Analytics",
             "Webhooks",
             "Integrations",
+            "Notifications",
             "API keys",
             "Members",
             "Single sign-on",
@@ -382,6 +386,7 @@ async fn every_page_of_an_owner_passes_axe_on_a_laptop_and_a_phone() {
         ("knowledge-base", "Knowledge base"),
         ("webhooks", "Webhooks"),
         ("integrations", "Integrations"),
+        ("notifications", "Notifications"),
         ("api-keys", "API keys"),
         ("members", "Members"),
         ("sso", "Single sign-on"),
@@ -986,4 +991,46 @@ async fn an_admin_sets_notification_rules_in_the_console() {
     );
     assert_eq!(pricing["page_path"], "/pricing", "{pricing}");
     assert_eq!(pricing["events"], json!(["query_failed"]), "{pricing}");
+}
+
+#[tokio::test]
+async fn an_admin_connects_sendgrid_with_its_key_and_sender_in_the_console() {
+    let sendgrid = crate::fake_sendgrid::FakeSendGrid::start().await;
+    let base_urls = sendgrid.base_urls();
+    let app = crate::helpers::spawn_app_with(move |settings| {
+        settings.provider_base_urls = Some(base_urls);
+        settings.egress_allow = Some("127.0.0.1/32".to_owned());
+    })
+    .await;
+    member_with_password(&app, "adam@acme.test", "ADMIN").await;
+    let seen = drive(
+        &app,
+        json!({"scenario": "sendgrid", "email": "adam@acme.test",
+            "apiKey": crate::fake_sendgrid::API_KEY, "wrongKey": "SG.wrong",
+            "sender": crate::fake_sendgrid::SENDER}),
+    )
+    .await;
+    assert_clean(&seen, &["sendgrid-connected"]);
+    assert!(
+        seen["keyError"]
+            .as_str()
+            .unwrap()
+            .contains("authorization required"),
+        "{seen}"
+    );
+    assert_eq!(seen["keyFocused"], true, "{seen}");
+    assert_eq!(
+        seen["notice"], "Connected to SendGrid; mail goes from support@acme.test",
+        "{seen}"
+    );
+    let tested = seen["tested"].as_str().unwrap();
+    assert!(
+        tested.contains("Sent a test message to adam@acme.test"),
+        "{seen}"
+    );
+    assert!(tested.contains("202 Accepted"), "{seen}");
+    assert_eq!(
+        sendgrid.sent()[0]["personalizations"][0]["to"][0]["email"],
+        "adam@acme.test"
+    );
 }

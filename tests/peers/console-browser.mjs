@@ -845,6 +845,69 @@ const scenarios = {
   },
 
   /**
+   * SendGrid: connected in the card with an API key and the verified sender (`job.sender`), a wrong key first
+   * (`job.wrongKey`, refused beside the API key field, which takes the focus), then the right one (`job.apiKey`); a
+   * test message sent to the member; a screenshot and axe-core at the end.
+   */
+  async sendgrid() {
+    const found = {};
+    const seen = {};
+    const { context, page, log } = await open();
+    await page.goto(`${job.server}/console/settings/integrations`);
+    await signIn(page, job.email, job.password);
+    await page.getByRole("heading", { name: "Integrations", level: 1 }).waitFor();
+    const sendgrid = page.locator("[data-testid=integration-card][data-provider=SENDGRID]");
+    await sendgrid.waitFor();
+
+    // The key and the sender at once (no other way in): a wrong key is refused beside its field, which takes the
+    // focus.
+    await sendgrid.getByTestId("integration-connect").click();
+    const form = sendgrid.getByTestId("integration-connect-form");
+    await form.waitFor();
+    const key = form.getByTestId("integration-token-key");
+    await key.fill(job.wrongKey);
+    await form.getByTestId("integration-token-sender").fill(job.sender);
+    await form.getByTestId("integration-token-submit").click();
+    const keyError = form.locator(`[id="${await key.getAttribute("id")}-error"]`);
+    await keyError.waitFor({ timeout: 20000 });
+    seen.keyError = await keyError.innerText();
+    seen.keyInvalid = await key.getAttribute("aria-invalid");
+    seen.keyFocused = await key.evaluate((el) => el === document.activeElement);
+
+    // The right key: connected at once, SendGrid's words in the page's status.
+    await key.fill(job.apiKey);
+    await form.getByTestId("integration-token-submit").click();
+    await page
+      .locator("[data-testid=integration-card][data-provider=SENDGRID][data-status=CONNECTED]")
+      .waitFor({ timeout: 20000 });
+    const notice = page.getByTestId("integrations-status").filter({ hasText: /\S/ });
+    await notice.waitFor({ timeout: 10000 });
+    seen.notice = await notice.innerText();
+    seen.status = await sendgrid.getByTestId("integration-status").innerText();
+    seen.sender = await sendgrid.locator("[data-fact=sender] dd").innerText();
+
+    // A real message to the member, through SendGrid, and its answer in words.
+    await sendgrid.getByRole("button", { name: /^Send a test message/ }).click();
+    const result = sendgrid.locator("[data-testid=integration-test-result][data-success]");
+    await result.waitFor({ timeout: 30000 });
+    seen.tested = await result.innerText();
+    seen.testSucceeded = (await result.getAttribute("data-success")) === "true";
+
+    await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 10000 });
+    await page.screenshot({ path: `${job.out}/console-sendgrid.png`, fullPage: true });
+    await check(page, "sendgrid-connected", found);
+    await context.close();
+    return {
+      ...seen,
+      axe: found,
+      errors: log.errors,
+      csp: log.csp,
+      console: log.console,
+      failed: log.failed,
+    };
+  },
+
+  /**
    * Notification rules: listed addresses without any refused beside the addresses field (which takes the focus);
    * two rules added (the admins on hand-offs and new conversations; an address on unanswered questions from
    * /pricing), the first turned off; the rules as listed, a screenshot and axe-core at the end.

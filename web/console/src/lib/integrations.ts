@@ -1,9 +1,10 @@
 // integrations.ts — the Integrations settings page's GraphQL documents: the providers an organization can connect
-// (the CRMs Salesforce, HubSpot and Zoho CRM; the help desks Zendesk, Freshdesk and Intercom) with its connection to
-// each, the CRM and help-desk settings, the runs with their vendor calls, and what an admin does (connect, change,
-// test, disconnect); plus their enums in words, and the pure helpers the page needs: the outcome the vendor's
-// callback adds to the address, the account a reconnection reuses, the changes a settings form makes, and the rows
-// that the server's field paths name.
+// (the CRMs Salesforce, HubSpot and Zoho CRM; the help desks Zendesk, Freshdesk and Intercom; a custom SMTP server
+// or SendGrid for email) with its connection to each, the CRM and help-desk settings, the runs with their vendor
+// calls, and what an admin does (connect, change, test, disconnect); plus their enums in words, and the pure helpers
+// the page needs: the outcome the vendor's callback adds to the address, the account a reconnection reuses, what a
+// key is given with (an agent's email, a sender address), the SMTP settings typed in and read back, the changes a
+// settings form makes, and the rows that the server's field paths name.
 import { graphql } from "../gql";
 import type {
   CrmCaseTrigger,
@@ -23,12 +24,16 @@ import type {
   HelpdeskTicketType,
   HelpdeskTypeRuleInput,
   IntegrationAccountInput,
+  IntegrationAuthMethod,
   IntegrationCategory,
+  IntegrationCredentialsInput,
   IntegrationErrorClass,
   IntegrationProviderKey,
   IntegrationRunKind,
   IntegrationRunStatus,
   IntegrationStatus,
+  SmtpSecurity,
+  SmtpSettingsInput,
 } from "../gql/graphql";
 import type { Problem } from "./problems";
 
@@ -247,7 +252,7 @@ export const STATUS_HINTS: Record<IntegrationStatus, string> = {
 const CONNECTED_HINTS: Record<IntegrationCategory, string> = {
   CRM: STATUS_HINTS.CONNECTED,
   HELPDESK: "Tickets are opened as conversations happen, by the settings below.",
-  EMAIL: "Visitors and messages are sent as conversations happen.",
+  EMAIL: "Invitations and the team's notifications are emailed through it.",
 };
 
 /** What a status means for a provider of `category`, in a sentence. */
@@ -266,7 +271,8 @@ export const CATEGORY_HINTS: Record<IntegrationCategory, string> = {
   CRM: "Connect your CRM so that every conversation reaches it: the visitor becomes a contact (or is matched to one), and a hand-off opens a case with the transcript.",
   HELPDESK:
     "Connect your help desk so that conversations that need a person open a ticket there, with the transcript, a priority, a type and tags.",
-  EMAIL: "Connect your email service to reach its lists and messages.",
+  EMAIL:
+    "Connect your mail server or email service so that Concierge emails invitations to new members and the team's notifications, from your own address.",
 };
 
 /** The categories, in the order the page shows them. */
@@ -368,6 +374,8 @@ const PROVIDER_NAMES: Record<string, string> = {
   zendesk: "Zendesk",
   freshdesk: "Freshdesk",
   intercom: "Intercom",
+  smtp: "Custom SMTP",
+  sendgrid: "SendGrid",
 };
 
 /** A provider's name from its key in any case (`hubspot`, `HUBSPOT`). */
@@ -497,6 +505,8 @@ export interface KeyAsk {
   intro: string | null;
   /** Under the key's field. */
   hint: string | null;
+  /** An email provider's: under the sender address asked with the key (where the vendor lets it send from). */
+  sender?: string;
 }
 
 export const KEY_ASKS: Partial<Record<IntegrationProviderKey, KeyAsk>> = {
@@ -513,11 +523,107 @@ export const KEY_ASKS: Partial<Record<IntegrationProviderKey, KeyAsk>> = {
     intro: null,
     hint: "Profile settings → View API key in Freshdesk. Tickets are opened as the agent the key belongs to.",
   },
+  SENDGRID: {
+    noun: "API key",
+    email: false,
+    intro: null,
+    hint: "In SendGrid: Settings → API Keys → Create API Key, with the Mail Send permission.",
+    sender: "An address or domain you verified in SendGrid under Sender Authentication.",
+  },
 };
 
 /** How a provider's key is asked for (an API key alone when it is not one of `KEY_ASKS`). */
 export function keyAsk(provider: IntegrationProviderKey): KeyAsk {
   return KEY_ASKS[provider] ?? { noun: "API key", email: false, intro: null, hint: null };
+}
+
+/** The email a key is given with (as `credentials.email`), asked beside the key's field. */
+export interface KeyEmailAsk {
+  /**
+   * Whose address: the agent the key belongs to (Zendesk's API tokens; asked before the key), or the sender an email
+   * provider lets Concierge send from (SendGrid's verified sender; asked after the key).
+   */
+  role: "agent" | "sender";
+  label: string;
+  /** Under the field. */
+  hint: string | null;
+  placeholder: string;
+  /** What it is, after "an API key and" in a sentence. */
+  phrase: string;
+  /** What the form says when it is missing or is not an address. */
+  missing: string;
+}
+
+/**
+ * The email `provider` (of `category`, called `name`) takes with its key: its agent's, for a provider whose key
+ * belongs to one (`KEY_ASKS`); the sender address, for an email provider; none for the others (Freshdesk).
+ */
+export function keyEmailAsk(
+  provider: IntegrationProviderKey,
+  category: IntegrationCategory,
+  name: string,
+): KeyEmailAsk | null {
+  const ask = keyAsk(provider);
+  if (ask.email) {
+    return {
+      role: "agent",
+      label: "Agent's email",
+      hint: null,
+      placeholder: "agent@example.com",
+      phrase: "the email of the agent it belongs to",
+      missing: `Enter the email of the ${name} agent the ${ask.noun} belongs to.`,
+    };
+  }
+  if (category !== "EMAIL") return null;
+  return {
+    role: "sender",
+    label: "Sender address",
+    hint: ask.sender ?? `An address ${name} lets you send from.`,
+    placeholder: "support@example.com",
+    phrase: `the sender address you verified in ${name}`,
+    missing: `Enter the sender address you verified in ${name}, such as support@example.com.`,
+  };
+}
+
+/** What a key form holds: the key, and the email that goes with it (empty when none is asked). */
+export interface KeyValues {
+  apiKey: string;
+  email: string;
+}
+
+/** Whether `text` reads as one email address (something, an @, something; no spaces). */
+function anAddress(text: string): boolean {
+  return /^[^\s@]+@[^\s@]+$/.test(text);
+}
+
+/**
+ * What a key form can tell without the server, in the form's order: an agent's email without an @, a missing key,
+ * a sender that is not an address. Each problem names its field as the server's would (`credentials.apiKey`).
+ */
+export function keyProblems(
+  values: KeyValues,
+  ask: KeyAsk,
+  emailAsk: KeyEmailAsk | null,
+  name: string,
+): Problem[] {
+  const found: Problem[] = [];
+  const email = values.email.trim();
+  if (emailAsk?.role === "agent" && !email.includes("@")) {
+    found.push({ field: "credentials.email", message: emailAsk.missing });
+  }
+  if (!values.apiKey.trim()) {
+    found.push({ field: "credentials.apiKey", message: `Paste the ${ask.noun} from ${name}.` });
+  }
+  if (emailAsk?.role === "sender" && !anAddress(email)) {
+    found.push({ field: "credentials.email", message: emailAsk.missing });
+  }
+  return found;
+}
+
+/** The credentials `connectIntegration` is given: the key trimmed, with the email trimmed when one is asked. */
+export function keyCredentials(values: KeyValues, emailAsk: KeyEmailAsk | null): IntegrationCredentialsInput {
+  const apiKey = values.apiKey.trim();
+  return emailAsk ? { email: values.email.trim(), apiKey } : { apiKey };
 }
 
 /** Whether `subdomain` (as `vendorSubdomain` answers it) can be a help desk account's subdomain. */
@@ -567,6 +673,60 @@ export function connectAction(status: IntegrationStatus | null | undefined): "co
   if (!status || status === "PENDING") return "connect";
   if (status === "CONNECTED") return null;
   return "reconnect";
+}
+
+/**
+ * The providers connected with their server's settings typed in the card (a custom SMTP server): neither through
+ * the vendor's authorization page nor with a key, so the server offers them no `authMethods`.
+ */
+export function connectsWithSettings(provider: IntegrationProviderKey): boolean {
+  return provider === "SMTP";
+}
+
+/**
+ * Whether a provider is connected again from its card (with a key or its settings typed in), rather than with the
+ * reconnection banner's button (which goes to the vendor's authorization page).
+ */
+export function connectsInCard(offered: {
+  key: IntegrationProviderKey;
+  authMethods: readonly IntegrationAuthMethod[];
+}): boolean {
+  return offered.authMethods.includes("API_KEY") || connectsWithSettings(offered.key);
+}
+
+/**
+ * Whether a card's Connect opens a form in the card (where the account is, a key, or a server's settings) rather
+ * than going straight to the vendor's authorization page (HubSpot).
+ */
+export function opensConnectForm(offered: {
+  key: IntegrationProviderKey;
+  authMethods: readonly IntegrationAuthMethod[];
+}): boolean {
+  return asksAccount(offered.key) || connectsInCard(offered);
+}
+
+/** What a card's test button says: an email provider sends a real message, the others call the vendor. */
+export function testLabel(category: IntegrationCategory): string {
+  return category === "EMAIL" ? "Send a test message" : "Test connection";
+}
+
+/** The outcome of a test in words, the server's own words after it (an email provider's are a whole sentence). */
+export function testOutcomeWords(category: IntegrationCategory, success: boolean, message: string): string {
+  const said = message.trim();
+  if (category === "EMAIL") {
+    if (success) return said || "The test message was sent.";
+    return said ? `The test message was not sent: ${said}` : "The test message was not sent.";
+  }
+  const outcome = success ? "The connection works" : "The test failed";
+  return said ? `${outcome}: ${said}` : `${outcome}.`;
+}
+
+/** What disconnecting does, said in its confirmation. */
+export function disconnectWords(category: IntegrationCategory, name: string): string {
+  if (category === "EMAIL") {
+    return `Concierge forgets the credentials of ${name} and sends no more email through it: invitations are no longer emailed, and notification rules send nothing. The settings and the past runs are kept, and you can connect again later.`;
+  }
+  return `Concierge asks ${name} to revoke its authorization and forgets the credentials; work not yet sent is cancelled. The settings and the past runs are kept, and you can connect again later.`;
 }
 
 /** The outcome the vendor's callback added to the address, as a notice. */
@@ -1100,4 +1260,232 @@ export function placeHelpdeskProblems(problems: readonly Problem[]): PlacedHelpd
     }
   }
   return placed;
+}
+
+/** How the connection to an SMTP server is protected, in words (the choices of its connect form). */
+export const SMTP_SECURITY_WORDS: Record<SmtpSecurity, string> = {
+  STARTTLS: "STARTTLS",
+  TLS: "TLS",
+  NONE: "None: a server on this machine only",
+};
+
+/** What each way of protecting the connection means, in a sentence (under the choice). */
+export const SMTP_SECURITY_HINTS: Record<SmtpSecurity, string> = {
+  STARTTLS:
+    "Connects, then switches to an encrypted connection before anything is sent (usually port 587). Concierge stops rather than go on unencrypted if the server does not offer it.",
+  TLS: "Encrypted from the first byte, sometimes called SMTPS or SSL (usually port 465).",
+  NONE: "No encryption: allowed only for a mail server on the same machine as Concierge (127.0.0.1, ::1 or localhost).",
+};
+
+/** The choices of protection, in the order the form offers them. */
+export const SMTP_SECURITIES = Object.keys(SMTP_SECURITY_WORDS) as SmtpSecurity[];
+
+/** The port the server uses when none is given, by protection. */
+export const SMTP_PORTS: Record<SmtpSecurity, number> = { STARTTLS: 587, TLS: 465, NONE: 25 };
+
+/** The protection of a stored connection (`starttls`, as the server keeps it), STARTTLS when unknown. */
+export function smtpSecurityOf(stored: string): SmtpSecurity {
+  const named = stored.trim().toUpperCase();
+  return SMTP_SECURITIES.find((s) => s === named) ?? "STARTTLS";
+}
+
+/** What the SMTP connect form holds. */
+export interface SmtpValues {
+  host: string;
+  /** Null: the usual port of the protection chosen. */
+  port: number | null;
+  security: SmtpSecurity;
+  /** Empty: the server takes mail without signing in. */
+  username: string;
+  /** Empty on a reconnection: the stored password is kept. */
+  password: string;
+  fromAddress: string;
+  fromName: string;
+  /** A PEM certificate of a private certificate authority; empty for none. */
+  caCertificate: string;
+}
+
+/** The settings of a first connection. */
+export const NO_SMTP: SmtpValues = {
+  host: "",
+  port: null,
+  security: "STARTTLS",
+  username: "",
+  password: "",
+  fromAddress: "",
+  fromName: "",
+  caCertificate: "",
+};
+
+/** The fields of a connection's account, by name. */
+function accountField(account: readonly { name: string; value: string }[], name: string): string {
+  return account.find((f) => f.name === name)?.value ?? "";
+}
+
+/** The settings a connection was made with, read back from its account (the password is never returned). */
+export function smtpValuesOf(account: readonly { name: string; value: string }[]): SmtpValues {
+  const field = (name: string) => accountField(account, name);
+  const port = Number(field("port"));
+  return {
+    host: field("host"),
+    port: Number.isInteger(port) && port > 0 && port <= 65535 ? port : null,
+    security: smtpSecurityOf(field("security")),
+    username: field("username"),
+    password: "",
+    fromAddress: field("from_address"),
+    fromName: field("from_name"),
+    caCertificate: field("ca_certificate"),
+  };
+}
+
+/**
+ * The settings as `connectIntegration`'s `smtp` input: trimmed (but the password, taken as typed), without a port
+ * when none is given (the server's usual one), without a password when it is empty (a reconnection keeps the stored
+ * one), and without a certificate when none is pasted.
+ */
+export function smtpInput(values: SmtpValues): SmtpSettingsInput {
+  const input: SmtpSettingsInput = {
+    host: values.host.trim(),
+    security: values.security,
+    username: values.username.trim(),
+    fromAddress: values.fromAddress.trim(),
+    fromName: values.fromName.trim(),
+  };
+  if (values.port !== null) input.port = values.port;
+  if (values.password !== "") input.password = values.password;
+  const certificate = values.caCertificate.trim();
+  if (certificate) input.caCertificate = certificate;
+  return input;
+}
+
+/**
+ * What the form can tell without the server: a missing host or sender, a port out of range, a user without a
+ * password (unless a stored one is kept). Each problem names its field as the server's would (`smtp.host`).
+ */
+export function smtpProblems(values: SmtpValues, keepsPassword: boolean): Problem[] {
+  const found: Problem[] = [];
+  if (!values.host.trim()) {
+    found.push({
+      field: "smtp.host",
+      message: "Enter the mail server's host name, such as smtp.example.com.",
+    });
+  }
+  if (values.port !== null && !(Number.isInteger(values.port) && values.port >= 1 && values.port <= 65535)) {
+    found.push({
+      field: "smtp.port",
+      message: "Enter a port from 1 to 65535, or leave it empty for the usual one.",
+    });
+  }
+  if (values.username.trim() && values.password === "" && !keepsPassword) {
+    found.push({ field: "smtp.password", message: "Enter the password of this user." });
+  }
+  if (!anAddress(values.fromAddress.trim())) {
+    found.push({
+      field: "smtp.fromAddress",
+      message: "Enter the address messages are sent from, such as support@example.com.",
+    });
+  }
+  return found;
+}
+
+/** A field of the SMTP connect form. */
+export type SmtpField = keyof SmtpValues;
+
+const SMTP_FIELDS = Object.keys(NO_SMTP) as SmtpField[];
+
+/** The problems of the SMTP connect form, placed: beside a field, or in the summary. */
+export interface PlacedSmtpProblems {
+  fields: Partial<Record<SmtpField, string>>;
+  general: Problem[];
+}
+
+/**
+ * Places the problems of `connectIntegration` for an SMTP server (their `field` as `fromUserErrors` makes it:
+ * `smtp.password` for `["input", "smtp", "password"]`, `smtp.fromAddress`, or `smtp.from_address` as a service may
+ * spell it): beside their field, the first one of each field kept; the rest (the settings as a whole) in the summary.
+ */
+export function placeSmtpProblems(problems: readonly Problem[]): PlacedSmtpProblems {
+  const placed: PlacedSmtpProblems = { fields: {}, general: [] };
+  for (const problem of problems) {
+    const parts = problem.field ? pathParts(problem.field) : [];
+    if (parts[0] === "smtp") parts.shift();
+    const [name] = parts;
+    const field = SMTP_FIELDS.find((f) => f === name);
+    if (field && parts.length === 1) placed.fields[field] ??= problem.message;
+    else placed.general.push(problem);
+  }
+  return placed;
+}
+
+/** Where a custom SMTP server sends, in words: `smtp.example.com:587 with STARTTLS`. */
+export function smtpServerWords(account: readonly { name: string; value: string }[]): string {
+  const host = accountField(account, "host");
+  const port = accountField(account, "port");
+  const security = smtpSecurityOf(accountField(account, "security"));
+  const at = port ? `${host}:${port}` : host;
+  return security === "NONE" ? `${at} without encryption` : `${at} with ${SMTP_SECURITY_WORDS[security]}`;
+}
+
+/**
+ * Who an email integration sends as (a custom SMTP server, SendGrid): `Acme Support <support@acme.test>`, or the
+ * address alone.
+ */
+export function smtpSenderWords(account: readonly { name: string; value: string }[]): string {
+  const address = accountField(account, "from_address");
+  const name = accountField(account, "from_name");
+  return name ? `${name} <${address}>` : address;
+}
+
+/** One fact a connected card shows of its account: its name (unique in the card), label and value. */
+export interface AccountFact {
+  name: string;
+  label: string;
+  value: string;
+}
+
+/** The account fields an email integration's facts say in words of their own (its sender and last test). */
+const EMAIL_FIELDS = ["from_address", "from_name", "last_test_to"];
+
+/** One account field as a fact, by its name. */
+function namedFact(field: { name: string; value: string }): AccountFact {
+  return { name: field.name, label: accountLabel(field.name), value: field.value };
+}
+
+/**
+ * The facts a connected card shows of its account. An email integration (a custom SMTP server, or a provider of
+ * `category` EMAIL such as SendGrid): its sender first, then a custom SMTP server's server, user and certificate
+ * authority in words (never the certificate itself), or another's fields by their names, and its last test at the
+ * end. Another provider's fields by their names.
+ */
+export function accountFacts(
+  provider: IntegrationProviderKey,
+  account: readonly { name: string; value: string }[],
+  category: IntegrationCategory | null = null,
+): AccountFact[] {
+  const smtp = connectsWithSettings(provider);
+  if (!smtp && category !== "EMAIL") return account.map(namedFact);
+  const facts: AccountFact[] = [{ name: "sender", label: "Sender", value: smtpSenderWords(account) }];
+  if (smtp) {
+    const username = accountField(account, "username");
+    facts.push(
+      { name: "server", label: "Server", value: smtpServerWords(account) },
+      {
+        name: "username",
+        label: "Signs in as",
+        value: username || "No one: the server takes mail without signing in",
+      },
+    );
+    if (accountField(account, "ca_certificate")) {
+      facts.push({
+        name: "ca_certificate",
+        label: "Certificate authority",
+        value: "Your own, beside the public ones",
+      });
+    }
+  } else {
+    facts.push(...account.filter((field) => !EMAIL_FIELDS.includes(field.name)).map(namedFact));
+  }
+  const tested = accountField(account, "last_test_to");
+  if (tested) facts.push({ name: "last_test_to", label: "Last test message to", value: tested });
+  return facts;
 }

@@ -1,5 +1,5 @@
-// members.ts — the team: its members, invitations and their links, roles, deactivation, and each member's
-// sessions.
+// members.ts — the team: its members, invitations and their links (emailed when an email integration is
+// connected), roles, deactivation, and each member's sessions.
 import { graphql } from "../gql";
 import type { MemberRole, SignInMethod } from "../gql/graphql";
 
@@ -74,6 +74,7 @@ export const IssueInvitationDocument = graphql(`
       url
       token
       expiresAt
+      emailed
       userErrors {
         ...UserErrorFields
       }
@@ -163,3 +164,13 @@ export const SIGN_IN_METHODS: Record<SignInMethod, string> = {
   API_KEY: "API key",
   VISITOR: "Widget",
 };
+
+/**
+ * What issuing an invitation did, announced: emailed to the member (the organization's email integration sends it;
+ * the link is still shown, to copy), or a link to send them.
+ */
+export function invitationStatus(email: string, emailed: boolean): string {
+  return emailed
+    ? `The invitation was emailed to ${email}. Its link is below too, if you would rather send it yourself.`
+    : `Invitation link for ${email} ready: copy it now.`;
+}

@@ -28,7 +28,10 @@ export function navigate(path: string, options: { replace?: boolean } = {}): voi
   if (!options.replace) window.scrollTo(0, 0);
 }
 
-/** For `onclick` on links to console pages: a plain left click navigates in place, others behave as links do. */
+/**
+ * For `onclick` on links to console pages: a plain left click navigates in place (keeping the link's fragment, for
+ * the page to bring its target into view), others behave as links do.
+ */
 export function follow(event: MouseEvent): void {
   const anchor = event.currentTarget;
   if (!(anchor instanceof HTMLAnchorElement)) return;
@@ -36,7 +39,7 @@ export function follow(event: MouseEvent): void {
     return;
   if (anchor.target || anchor.origin !== location.origin || !anchor.pathname.startsWith(BASE)) return;
   event.preventDefault();
-  navigate(anchor.pathname.slice(BASE.length) + anchor.search);
+  navigate(anchor.pathname.slice(BASE.length) + anchor.search + anchor.hash);
 }
 
 window.addEventListener("popstate", () => Object.assign(route, here()));
