@@ -160,21 +160,39 @@ async fn every_provider_is_listed_with_its_plan_its_configuration_and_the_redire
         .collect();
     assert_eq!(
         keys,
-        ["SALESFORCE", "HUBSPOT", "ZOHO", "ZENDESK", "FRESHDESK"]
+        [
+            "SALESFORCE",
+            "HUBSPOT",
+            "ZOHO",
+            "ZENDESK",
+            "FRESHDESK",
+            "INTERCOM",
+            "SMTP",
+            "SENDGRID"
+        ]
     );
     for provider in providers {
         let key = provider["key"].as_str().unwrap();
         let (category, methods) = match key {
             "ZENDESK" => ("HELPDESK", json!(["OAUTH", "API_KEY"])),
             "FRESHDESK" => ("HELPDESK", json!(["API_KEY"])),
+            "INTERCOM" => ("HELPDESK", json!(["OAUTH"])),
+            "SMTP" => ("EMAIL", json!(["SMTP_SETTINGS"])),
+            "SENDGRID" => ("EMAIL", json!(["API_KEY"])),
             _ => ("CRM", json!(["OAUTH"])),
         };
         assert_eq!(provider["category"], category);
         assert_eq!(provider["authMethods"], methods);
-        assert_eq!(provider["requiredPlan"], "STANDARD");
+        // Email is on every plan; CRMs and help desks from the standard plan.
+        let plan = if category == "EMAIL" {
+            "BASIC"
+        } else {
+            "STANDARD"
+        };
+        assert_eq!(provider["requiredPlan"], plan, "{key}");
         assert_eq!(provider["includedInPlan"], true);
         assert_eq!(provider["integration"], Value::Null);
-        if key == "FRESHDESK" {
+        if matches!(key, "FRESHDESK" | "SMTP" | "SENDGRID") {
             // Connected with a key: nothing to register, nothing to configure.
             assert_eq!(provider["redirectUri"], Value::Null);
             assert_eq!(provider["configured"], true);

@@ -47,7 +47,9 @@ pub struct NotificationRuleJson {
     pub window_minutes: i32,
     /// Whether it sends.
     pub enabled: bool,
+    /// When it was made.
     pub created_at: DateTime<Utc>,
+    /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
 

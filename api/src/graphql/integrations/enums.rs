@@ -241,6 +241,8 @@ pub enum IntegrationAuthMethod {
     Oauth,
     /// With a key pasted in `credentials` (connected at once).
     ApiKey,
+    /// With a mail server's settings in `smtp` (checked by connecting to it, then connected at once).
+    SmtpSettings,
 }
 
 /// How tickets are assigned in the help desk (Freshdesk).

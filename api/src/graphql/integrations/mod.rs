@@ -96,6 +96,9 @@ impl IntegrationProvider {
         if provider.key_scheme().is_some() {
             methods.push(IntegrationAuthMethod::ApiKey);
         }
+        if provider.auth == crate::service::integrations::providers::AuthKind::Smtp {
+            methods.push(IntegrationAuthMethod::SmtpSettings);
+        }
         methods
     }
     /// The organization's connection to it; null when it never connected it.
