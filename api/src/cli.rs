@@ -172,9 +172,19 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         } => {
             let db = Db::connect(&settings).await?;
             db.migrate().await?;
-            let updated = service::identity::organizations::set_plan_as_operator(&db, &org, plan)
-                .await
-                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            // A running server writes to the same database: a change that collides with one of its writes (a
+            // busy SQLite file, a serialization failure) is tried again a few times before giving up.
+            let mut attempt = 1;
+            let updated = loop {
+                match service::identity::organizations::set_plan_as_operator(&db, &org, plan).await
+                {
+                    Err(err) if attempt < 5 && err.is_collision() => {
+                        attempt += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(500 * attempt)).await;
+                    }
+                    other => break other.map_err(|e| anyhow::anyhow!(e.public_message()))?,
+                }
+            };
             println!(
                 "{} ({}) is now on the {} plan",
                 updated.id, updated.name, updated.plan

@@ -145,6 +145,17 @@ impl ApiError {
     }
 }
 
+/// The words of a change that collided with a concurrent one (a deadlock, a serialization failure, a busy
+/// SQLite file): trying it again may succeed.
+const COLLIDED: &str = "the change collided with a concurrent one; retry it";
+
+impl ApiError {
+    /// Whether trying the same change again may succeed (it collided with a concurrent one).
+    pub fn is_collision(&self) -> bool {
+        matches!(self, Self::Conflict(message) if message == COLLIDED)
+    }
+}
+
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
         match err.sql_err() {
@@ -154,9 +165,7 @@ impl From<DbErr> for ApiError {
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
                 Self::validation("", "a referenced record does not exist")
             }
-            _ if is_transient(&err) => {
-                Self::Conflict("the change collided with a concurrent one; retry it".to_owned())
-            }
+            _ if is_transient(&err) => Self::Conflict(COLLIDED.to_owned()),
             _ => Self::Internal(err.into()),
         }
     }
@@ -213,5 +222,20 @@ impl From<ApiError> for async_graphql::Error {
                 ext.set("retryAfter", retry_after_secs);
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_collision_is_worth_retrying() {
+        assert!(ApiError::Conflict(COLLIDED.to_owned()).is_collision());
+        assert!(
+            !ApiError::Conflict("a record with these values already exists".to_owned())
+                .is_collision()
+        );
+        assert!(!ApiError::BadRequest(COLLIDED.to_owned()).is_collision());
     }
 }
