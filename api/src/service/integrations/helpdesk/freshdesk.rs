@@ -266,32 +266,6 @@ impl Form {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn forms_carry_fields_and_files_between_boundaries() {
-        let mut form = Form::new("seed");
-        form.text("subject", "Hi");
-        form.file(
-            "attachments[]",
-            "t.txt",
-            "text/plain; charset=utf-8",
-            b"line",
-        );
-        let (content_type, body) = form.finish();
-        let boundary = content_type.split("boundary=").nth(1).unwrap().to_owned();
-        let body = String::from_utf8(body).unwrap();
-        assert!(body.starts_with(&format!("--{boundary}\r\n")));
-        assert!(body.contains("name=\"subject\"\r\n\r\nHi\r\n"));
-        assert!(body.contains(
-            "filename=\"t.txt\"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nline\r\n"
-        ));
-        assert!(body.ends_with(&format!("--{boundary}--\r\n")));
-    }
-}
-
 /// Freshdesk's ticket statuses that mean the agents are done with it: 4 Resolved, 5 Closed.
 const DONE_STATUSES: [i64; 2] = [4, 5];
 
@@ -368,3 +342,29 @@ pub async fn ticket_state(
 /// Conversation entries asked for per page (Freshdesk's most), and how many pages are read at most.
 const PER_PAGE: usize = 100;
 const MAX_PAGES: usize = 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_carry_fields_and_files_between_boundaries() {
+        let mut form = Form::new("seed");
+        form.text("subject", "Hi");
+        form.file(
+            "attachments[]",
+            "t.txt",
+            "text/plain; charset=utf-8",
+            b"line",
+        );
+        let (content_type, body) = form.finish();
+        let boundary = content_type.split("boundary=").nth(1).unwrap().to_owned();
+        let body = String::from_utf8(body).unwrap();
+        assert!(body.starts_with(&format!("--{boundary}\r\n")));
+        assert!(body.contains("name=\"subject\"\r\n\r\nHi\r\n"));
+        assert!(body.contains(
+            "filename=\"t.txt\"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nline\r\n"
+        ));
+        assert!(body.ends_with(&format!("--{boundary}--\r\n")));
+    }
+}
