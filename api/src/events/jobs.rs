@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::error::ApiResult;
 use crate::events::names;
+use crate::service::integrations::email;
 use crate::service::integrations::helpdesk::settings::{HelpdeskSettings, TicketTrigger};
 use crate::service::integrations::providers::{self, Category};
 use crate::service::integrations::runs::{self, JobKind};
@@ -142,14 +143,7 @@ pub(crate) async fn enqueue(
             .then_some(kind),
         _ => None,
     };
-    let mailer = providers::PROVIDERS
-        .iter()
-        .filter(|p| p.category == Category::Email)
-        .find_map(|p| {
-            integrations
-                .iter()
-                .find(|c| c.provider == p.key && c.status == "connected")
-        });
+    let mailer = email::mailer(&integrations);
     if let (Some(kind), Some(mailer)) = (notification, mailer) {
         let mut job = runs::pending_job(
             mailer,

@@ -546,7 +546,7 @@ pub async fn upload(
     attachments: &crate::service::attachments::Attachments,
     principal: &Principal,
     conversation_id: &str,
-    bytes: axum::body::Bytes,
+    bytes: bytes::Bytes,
 ) -> ApiResult<entities::message_attachment::Model> {
     let me = me(principal, Action::Write).await?;
     let conversation = own_conversation(db.conn(), &me, conversation_id).await?;

@@ -118,7 +118,7 @@ pub async fn run(
             helpdesk::replies::run(vendors, &mut connection, &job).await
         }
         Category::Helpdesk => helpdesk::tickets::run(vendors, &mut connection, &job).await,
-        Category::Email => email::runs::run(vendors, &connection, &job).await,
+        Category::Email => email::runs::run(vendors, &mut connection, &job).await,
         Category::Crm => crm::sync::run(vendors, &mut connection, &job, advanced).await,
     };
     finish(vendors, &job, &connection.model, outcome, policy).await

@@ -388,7 +388,7 @@ pub async fn test(vendors: &Vendors, principal: &Principal, id: &str) -> ApiResu
     let run_id = ids::new_id(Kind::IntegrationRun);
     let outcome = if connection.provider.category == providers::Category::Email {
         let to = caller_address(&vendors.db, principal).await?;
-        email::send_test(vendors, &connection, to.as_deref()).await
+        email::send_test(vendors, &mut connection, to.as_deref()).await
     } else {
         describe(vendors, &mut connection, Some(&run_id)).await
     };

@@ -48,7 +48,7 @@ pub async fn describe(
 /// Sends `mail` through the connection; the server's answer in words.
 pub async fn send(
     vendors: &Vendors,
-    connection: &Connection,
+    connection: &mut Connection,
     mail: &Mail,
 ) -> Result<String, Failure> {
     match connection.provider.key {
@@ -86,7 +86,7 @@ fn sender(connection: &Connection) -> Result<(String, String), Failure> {
 /// Sends a test message to `to` (else the sender's own address) and reports what the server answered.
 pub async fn send_test(
     vendors: &Vendors,
-    connection: &Connection,
+    connection: &mut Connection,
     to: Option<&str>,
 ) -> Result<AccountInfo, Failure> {
     let (from_address, server) = sender(connection)?;
@@ -113,6 +113,23 @@ pub async fn send_test(
     })
 }
 
+/// The connection that sends an organization's email, among its `connections`: the first connected email
+/// provider in the providers' order.
+pub fn mailer(
+    connections: &[entities::integration::Model],
+) -> Option<&entities::integration::Model> {
+    use crate::service::integrations::IntegrationStatus;
+    use crate::service::integrations::providers::{Category, PROVIDERS};
+    PROVIDERS
+        .iter()
+        .filter(|p| p.category == Category::Email)
+        .find_map(|p| {
+            connections
+                .iter()
+                .find(|c| c.provider == p.key && c.status == IntegrationStatus::Connected.as_str())
+        })
+}
+
 /// Queues the invitation's email when the organization has a connected email integration: rendered now, sealed
 /// (its link is the member's password-setting token), sent by a job that retries. Answers whether it was
 /// queued.
@@ -126,16 +143,11 @@ pub async fn queue_invitation(
     use entities::{integration, organization, user};
     use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter};
     let member = &invitation.member;
-    let connected = integration::Entity::find()
+    let connections = integration::Entity::find()
         .filter(integration::Column::OrganizationId.eq(&member.organization_id))
-        .filter(integration::Column::Status.eq("connected"))
         .all(db.conn())
         .await?;
-    let Some(mailer) = crate::service::integrations::providers::PROVIDERS
-        .iter()
-        .filter(|p| p.category == crate::service::integrations::providers::Category::Email)
-        .find_map(|p| connected.iter().find(|c| c.provider == p.key))
-    else {
+    let Some(mailer) = mailer(&connections) else {
         return Ok(false);
     };
     let organization = organization::Entity::find_by_id(member.organization_id.clone())

@@ -48,7 +48,7 @@ pub fn seal(sealer: &Sealer, job_id: &str, mail: &Mail) -> crate::error::ApiResu
 /// One email job, as its kind says.
 pub async fn run(
     vendors: &Vendors,
-    connection: &Connection,
+    connection: &mut Connection,
     job: &integration_job::Model,
 ) -> Result<Done, Failure> {
     match JobKind::named(&job.kind) {
@@ -63,7 +63,7 @@ pub async fn run(
 
 async fn send_prepared(
     vendors: &Vendors,
-    connection: &Connection,
+    connection: &mut Connection,
     job: &integration_job::Model,
 ) -> Result<Done, Failure> {
     let sealed = job
@@ -93,7 +93,7 @@ async fn send_prepared(
 /// rule emailed about it within its window, one message to the rule's recipients (in Bcc).
 async fn notify(
     vendors: &Vendors,
-    connection: &Connection,
+    connection: &mut Connection,
     job: &integration_job::Model,
 ) -> Result<Done, Failure> {
     let mut done = Done::default();
@@ -111,7 +111,8 @@ async fn notify(
             "a notification names no event".to_owned(),
         ));
     };
-    let organization_id = &connection.model.organization_id;
+    let organization_id = connection.model.organization_id.clone();
+    let organization_id = &organization_id;
     let db = &vendors.db;
     let Some(conversation) =
         conversation::Entity::find_by_id(job.conversation_id.clone().unwrap_or_default())

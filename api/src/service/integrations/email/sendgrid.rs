@@ -42,7 +42,7 @@ pub async fn describe(
 /// `POST /v3/mail/send` with the text and HTML parts (and the unsubscribe headers).
 pub async fn send(
     vendors: &Vendors,
-    connection: &Connection,
+    connection: &mut Connection,
     mail: &Mail,
 ) -> Result<String, Failure> {
     let sender = connection.credentials.email.clone().unwrap_or_default();
@@ -60,15 +60,9 @@ pub async fn send(
         body["headers"] = json!({"List-Unsubscribe": format!("<{url}>"),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"});
     }
-    // The executor takes the connection mutably (it may refresh OAuth tokens); a key never needs it.
-    let mut connection = Connection {
-        model: connection.model.clone(),
-        provider: connection.provider,
-        credentials: connection.credentials.clone(),
-    };
     let answer = vendors
         .call(
-            &mut connection,
+            connection,
             None,
             &Call::post("{api_base}/v3/mail/send", body),
         )

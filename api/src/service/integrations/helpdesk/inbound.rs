@@ -205,11 +205,8 @@ fn freshdesk_notice(
 fn text(value: &Value, name: &str) -> Option<String> {
     value
         .get(name)
-        .and_then(|v| {
-            v.as_str()
-                .map(|s| s.trim().to_owned())
-                .or_else(|| v.as_i64().map(|n| n.to_string()))
-        })
+        .and_then(super::id_text)
+        .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
 }
 

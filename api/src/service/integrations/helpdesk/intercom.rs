@@ -9,7 +9,7 @@ use crate::service::integrations::crm::AccountInfo;
 use crate::service::integrations::crm::mapping::{Subject, sentiment_word};
 use crate::service::integrations::executor::{Call, Failure, Vendors};
 use crate::service::integrations::helpdesk::tickets::Ticket;
-use crate::service::integrations::helpdesk::{Reply, TicketState, html_lines, plain_text};
+use crate::service::integrations::helpdesk::{Reply, TicketState, html_lines, id_text, plain_text};
 
 /// The API version every call names.
 pub const VERSION: &str = "2.11";
@@ -367,12 +367,4 @@ pub async fn ticket_state(
         status: state,
         replies,
     })
-}
-
-/// A numeric (or string) id as text.
-fn id_text(value: &Value) -> Option<String> {
-    value
-        .as_str()
-        .map(str::to_owned)
-        .or_else(|| value.as_i64().map(|n| n.to_string()))
 }

@@ -9,6 +9,8 @@ pub mod settings;
 pub mod tickets;
 pub mod zendesk;
 
+use serde_json::Value;
+
 use crate::service::integrations::credentials::Connection;
 use crate::service::integrations::crm::AccountInfo;
 use crate::service::integrations::executor::{Failure, Vendors};
@@ -48,6 +50,14 @@ pub struct Reply {
     pub id: String,
     /// Its text.
     pub body: String,
+}
+
+/// An id a help desk sends as a number or a string, as text.
+pub(crate) fn id_text(value: &Value) -> Option<String> {
+    value
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| value.as_i64().map(|n| n.to_string()))
 }
 
 /// Text as HTML: escaped, line breaks kept.

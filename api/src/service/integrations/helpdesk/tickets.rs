@@ -42,7 +42,7 @@ pub struct Ticket {
 pub struct Screenshot {
     pub file_name: String,
     pub content_type: String,
-    pub bytes: axum::body::Bytes,
+    pub bytes: bytes::Bytes,
     pub sha256: String,
     pub url: String,
 }

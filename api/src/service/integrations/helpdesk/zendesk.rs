@@ -7,7 +7,7 @@ use crate::service::integrations::credentials::Connection;
 use crate::service::integrations::crm::AccountInfo;
 use crate::service::integrations::executor::{Call, Failure, Vendors};
 use crate::service::integrations::helpdesk::tickets::Ticket;
-use crate::service::integrations::helpdesk::{Reply, TicketState};
+use crate::service::integrations::helpdesk::{Reply, TicketState, id_text};
 
 /// `GET /api/v2/users/me.json`: the agent the token acts as. Zendesk answers an anonymous user (id null) to a
 /// request it could not authenticate, rather than a 401, so that is refused here.
@@ -324,12 +324,4 @@ pub async fn ticket_state(
         status,
         replies,
     })
-}
-
-/// A numeric (or string) id as text.
-fn id_text(value: &Value) -> Option<String> {
-    value
-        .as_i64()
-        .map(|n| n.to_string())
-        .or_else(|| value.as_str().map(str::to_owned))
 }
