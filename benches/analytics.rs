@@ -132,6 +132,9 @@ async fn seed(db: &Db, org: &api::service::identity::bootstrap::Bootstrapped, me
             name: Set(None),
             email: Set(None),
             phone: Set(None),
+            marketing_consent: Set(false),
+            marketing_consent_at: Set(None),
+            unsubscribed_at: Set(None),
             created_at: Set(created),
             updated_at: Set(created),
         });

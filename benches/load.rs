@@ -121,6 +121,9 @@ async fn seed(db: &Db, org: &str, assistant: &str, o: &Options) -> Vec<String> {
                 name: Set(Some(format!("Visitor {i}"))),
                 email: Set(Some(format!("v{i}@example.test"))),
                 phone: Set(None),
+                marketing_consent: Set(false),
+                marketing_consent_at: Set(None),
+                unsubscribed_at: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
             });

@@ -7,6 +7,7 @@ pub mod assistant;
 pub mod audit_entry;
 pub mod authz_policy;
 pub mod conversation;
+pub mod email_template;
 pub mod event;
 pub mod feedback;
 pub mod integration;

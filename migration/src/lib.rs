@@ -18,6 +18,7 @@ mod m20261206_000013_integrations;
 mod m20261207_000014_links_by_remote;
 mod m20261207_000015_message_attachments;
 mod m20261207_000016_notifications;
+mod m20261208_000017_visitor_email;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000014_links_by_remote::Migration),
             Box::new(m20261207_000015_message_attachments::Migration),
             Box::new(m20261207_000016_notifications::Migration),
+            Box::new(m20261208_000017_visitor_email::Migration),
         ]
     }
 }

@@ -70,6 +70,9 @@ impl Fixture<'_> {
             name: Set(None),
             email: Set(None),
             phone: Set(None),
+            marketing_consent: Set(false),
+            marketing_consent_at: Set(None),
+            unsubscribed_at: Set(None),
             created_at: Set(created),
             updated_at: Set(created),
         }
@@ -529,6 +532,9 @@ async fn the_conversations_of_a_range_export_as_streamed_csv_on_the_full_api_pla
         name: Set(None),
         email: Set(None),
         phone: Set(None),
+        marketing_consent: Set(false),
+        marketing_consent_at: Set(None),
+        unsubscribed_at: Set(None),
         created_at: Set(t0()),
         updated_at: Set(t0()),
     }

@@ -168,7 +168,8 @@ async fn every_provider_is_listed_with_its_plan_its_configuration_and_the_redire
             "FRESHDESK",
             "INTERCOM",
             "SMTP",
-            "SENDGRID"
+            "SENDGRID",
+            "MAILCHIMP"
         ]
     );
     for provider in providers {
@@ -179,6 +180,7 @@ async fn every_provider_is_listed_with_its_plan_its_configuration_and_the_redire
             "INTERCOM" => ("HELPDESK", json!(["OAUTH"])),
             "SMTP" => ("EMAIL", json!(["SMTP_SETTINGS"])),
             "SENDGRID" => ("EMAIL", json!(["API_KEY"])),
+            "MAILCHIMP" => ("EMAIL", json!(["OAUTH"])),
             _ => ("CRM", json!(["OAUTH"])),
         };
         assert_eq!(provider["category"], category);

@@ -1,7 +1,7 @@
 //! The integration job queue: the work each event owes the organization's integrations, written in the event's
 //! own transaction (as webhook deliveries are), so that nothing committed is missed and nothing is owed twice.
 
-use entities::{conversation, event, integration, integration_job};
+use entities::{conversation, event, integration, integration_job, visitor};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 
@@ -75,6 +75,26 @@ fn helpdesk_jobs(
     };
     if fires {
         vec!["ticket_create"]
+    } else {
+        Vec::new()
+    }
+}
+
+/// What a mailing list does for an event: a consenting visitor's details or conversation changed (they are
+/// added, updated and tagged), or a consent was withdrawn (they are unsubscribed). `consent` is the visitor's
+/// consent now.
+fn audience_jobs(event: &event::Model, consent: bool) -> Vec<&'static str> {
+    let withdrawn = event
+        .data
+        .pointer("/changes/marketing_consent")
+        .is_some();
+    let owes = match event.event.as_str() {
+        names::VISITOR_UPDATED => consent || withdrawn,
+        names::CONVERSATION_RESOLVED => consent,
+        _ => false,
+    };
+    if owes {
+        vec![JobKind::AudienceSync.as_str()]
     } else {
         Vec::new()
     }
@@ -162,10 +182,22 @@ pub(crate) async fn enqueue(
         ));
         rows.push(job);
     }
+    // A mailing list needs the visitor's consent: read only when one is connected.
+    let consent = if integrations.iter().any(|c| c.provider == "mailchimp") {
+        visitor::Entity::find_by_id(visitor_id.clone())
+            .one(conn)
+            .await?
+            .is_some_and(|v| v.marketing_consent)
+    } else {
+        false
+    };
     for connection in &integrations {
         let kinds = match providers::provider(&connection.provider).map(|p| p.category) {
             Some(Category::Crm) => crm_jobs(&event.event, &case_triggers(&connection.settings)),
             Some(Category::Helpdesk) => helpdesk_jobs(event, &connection.settings, failures),
+            Some(Category::Email) if connection.provider == "mailchimp" => {
+                audience_jobs(event, consent)
+            }
             Some(Category::Email) | None => Vec::new(),
         };
         for kind in kinds {

@@ -389,6 +389,9 @@ pub struct UpdateVisitorInput {
     pub email: MaybeUndefined<String>,
     /// The visitor's phone number: up to 40 digits, spaces and `+ - ( ) .`; `null` clears it.
     pub phone: MaybeUndefined<String>,
+    /// Marketing consent given (`true`) or withdrawn (`false`); omitted keeps it. Record only what the visitor
+    /// agreed to.
+    pub marketing_consent: Option<bool>,
 }
 
 payload_type! {
@@ -424,6 +427,7 @@ impl OrganizationMutation {
             name: input.name.into(),
             email: input.email.into(),
             phone: input.phone.into(),
+            marketing_consent: input.marketing_consent,
         };
         let result = visitors::update(db, principal, &id, input).await;
         payload(ctx, result, Args::Input, |v| VisitorPayload {

@@ -257,6 +257,20 @@ impl Visitor {
     async fn phone(&self) -> Option<&str> {
         self.0.phone.as_deref()
     }
+    /// Whether the visitor agreed to marketing email: only then is the visitor added to a mailing list
+    /// (Mailchimp).
+    async fn marketing_consent(&self) -> bool {
+        self.0.marketing_consent
+    }
+    /// When the marketing consent was last given or withdrawn; null when never.
+    async fn marketing_consent_at(&self) -> Option<Timestamp> {
+        self.0.marketing_consent_at.map(Timestamp)
+    }
+    /// When the visitor unsubscribed from the organization's emails (transcripts, follow-ups, surveys); null
+    /// while subscribed.
+    async fn unsubscribed_at(&self) -> Option<Timestamp> {
+        self.0.unsubscribed_at.map(Timestamp)
+    }
     /// When the visitor first appeared.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)

@@ -18,6 +18,7 @@ use crate::rest::{ListResponse, PageParams};
 use crate::service::PageRequest;
 use crate::service::integrations::connect::{self, AccountChoice, ConnectIntegration};
 use crate::service::integrations::crm::settings::{self as crm, CrmSettingsPatch};
+use crate::service::integrations::email::audience;
 use crate::service::integrations::helpdesk::settings::{self as helpdesk, HelpdeskSettingsPatch};
 use crate::service::integrations::{self as svc, UpdateIntegration, runs};
 use crate::state::AppState;
@@ -125,6 +126,9 @@ pub struct IntegrationJson {
     pub crm: Option<CrmSettingsJson>,
     /// The help-desk settings; null unless it is a help desk.
     pub helpdesk: Option<HelpdeskSettingsJson>,
+    /// The mailing-list settings; null unless it keeps a mailing list (Mailchimp, whose audiences are listed
+    /// in `account.audiences`).
+    pub audience: Option<AudienceSettingsJson>,
     /// Where the vendor posts its changes, for a vendor where the admin sets that up (Freshdesk's automation
     /// rule): it holds a secret, keep it private. Null for the others. Shown by `GET /integrations/{id}`.
     pub inbound_url: Option<String>,
@@ -138,6 +142,7 @@ impl From<svc::Integration> for IntegrationJson {
     fn from(integration: svc::Integration) -> Self {
         let crm = integration.crm().map(CrmSettingsJson::from);
         let helpdesk = integration.helpdesk().map(HelpdeskSettingsJson::from);
+        let audience = integration.audience().map(AudienceSettingsJson::from);
         let m = integration.model;
         Self {
             id: m.id,
@@ -151,6 +156,7 @@ impl From<svc::Integration> for IntegrationJson {
             token_expires_at: m.token_expires_at,
             crm,
             helpdesk,
+            audience,
             inbound_url: None,
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -232,6 +238,56 @@ impl From<helpdesk::HelpdeskSettings> for HelpdeskSettingsJson {
             default_type: Some(s.default_type),
             tags: Some(s.tags),
             assignment: Some(s.assignment),
+        }
+    }
+}
+
+/// How consenting visitors join the mailing list (Mailchimp): only visitors who gave marketing consent are ever
+/// added.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AudienceSettingsJson {
+    /// The audience visitors are added to (an id of `account.audiences`); an empty string clears it (nobody is
+    /// added).
+    pub audience_id: Option<String>,
+    /// `single` (subscribed at once) or `double` (pending until the visitor confirms Mailchimp's email).
+    #[schema(value_type = Option<String>)]
+    pub opt_in: Option<audience::OptIn>,
+    /// What of the conversation becomes tags: `intent`, `page`, `assistant`.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub tag_sources: Option<Vec<audience::AudienceTag>>,
+    /// Tags every member added gets.
+    pub tags: Option<Vec<String>>,
+    /// The merge fields: `[{"tag": "FNAME", "source": "visitor_first_name", "default": null}]`, replacing the
+    /// current ones.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub merge_fields: Option<Vec<audience::MergeField>>,
+    /// The words of the widget's consent checkbox.
+    pub consent_label: Option<String>,
+}
+
+impl From<audience::AudienceSettings> for AudienceSettingsJson {
+    fn from(s: audience::AudienceSettings) -> Self {
+        Self {
+            audience_id: Some(s.audience_id.unwrap_or_default()),
+            opt_in: Some(s.opt_in),
+            tag_sources: Some(s.tag_sources),
+            tags: Some(s.tags),
+            merge_fields: Some(s.merge_fields),
+            consent_label: Some(s.consent_label),
+        }
+    }
+}
+
+impl From<AudienceSettingsJson> for audience::AudienceSettingsPatch {
+    fn from(a: AudienceSettingsJson) -> Self {
+        Self {
+            audience_id: a.audience_id.map(Some),
+            opt_in: a.opt_in,
+            tag_sources: a.tag_sources,
+            tags: a.tags,
+            merge_fields: a.merge_fields,
+            consent_label: a.consent_label,
         }
     }
 }
@@ -540,6 +596,8 @@ pub struct UpdateBody {
     pub crm: Option<CrmSettingsJson>,
     /// The help-desk settings (for a help desk).
     pub helpdesk: Option<HelpdeskSettingsJson>,
+    /// The mailing-list settings (for Mailchimp).
+    pub audience: Option<AudienceSettingsJson>,
 }
 
 /// Changes an integration's settings: absent fields keep their value. What goes beyond the default mapping
@@ -584,6 +642,7 @@ async fn update(
             tags: h.tags,
             assignment: h.assignment,
         }),
+        audience: input.audience.map(Into::into),
     };
     Ok(Json(
         svc::update(&state.db, &principal, &id, input).await?.into(),

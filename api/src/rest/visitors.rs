@@ -36,6 +36,12 @@ pub struct VisitorJson {
     /// The visitor's phone number, at most 40 characters of digits, spaces and `+ - ( ) .`; null when not
     /// given.
     pub phone: Option<String>,
+    /// Whether the visitor agreed to marketing email: only then is the visitor added to a mailing list.
+    pub marketing_consent: bool,
+    /// When the marketing consent was last given or withdrawn; null when never.
+    pub marketing_consent_at: Option<DateTime<Utc>>,
+    /// When the visitor unsubscribed from the organization's emails; null while subscribed.
+    pub unsubscribed_at: Option<DateTime<Utc>>,
     /// When the visitor was created.
     pub created_at: DateTime<Utc>,
     /// When the visitor last changed.
@@ -49,6 +55,9 @@ impl From<visitor::Model> for VisitorJson {
             name: m.name,
             email: m.email,
             phone: m.phone,
+            marketing_consent: m.marketing_consent,
+            marketing_consent_at: m.marketing_consent_at,
+            unsubscribed_at: m.unsubscribed_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -84,7 +93,7 @@ async fn show(
     Ok(Json(svc::get(&state.db, &principal, &id).await?.into()))
 }
 
-/// Changes a visitor's name, email or phone: absent fields keep their value, `null` clears.
+/// Changes a visitor's name, email, phone or marketing consent: absent fields keep their value, `null` clears.
 #[utoipa::path(put, operation_id = "updateVisitor", path = "/visitors/{id}", tag = "visitors",
     params(("id" = String, Path, description = "The visitor's id.")),
     request_body = UpdateVisitorBody,
@@ -120,6 +129,10 @@ pub struct UpdateVisitorBody {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub phone: Patch<String>,
+    /// Marketing consent given (`true`) or withdrawn (`false`); absent keeps it. Record only what the visitor
+    /// agreed to.
+    #[serde(default)]
+    pub marketing_consent: Option<bool>,
 }
 
 impl From<UpdateVisitorBody> for crate::service::conversations::visitors::UpdateVisitor {
@@ -128,6 +141,7 @@ impl From<UpdateVisitorBody> for crate::service::conversations::visitors::Update
             name: body.name,
             email: body.email,
             phone: body.phone,
+            marketing_consent: body.marketing_consent,
         }
     }
 }

@@ -381,6 +381,25 @@ pub struct ContactForm {
     pub name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// The marketing-consent checkbox, when the form shows one: ticked gives consent, unticked withdraws it.
+    pub marketing_consent: Option<bool>,
+}
+
+/// The words of the contact form's marketing-consent checkbox, when the organization keeps a mailing list
+/// (a connected Mailchimp with an audience chosen); no checkbox otherwise.
+pub async fn marketing_consent_label(db: &Db, organization_id: &str) -> ApiResult<Option<String>> {
+    use crate::service::integrations::email::audience::AudienceSettings;
+    use entities::integration;
+    let list = integration::Entity::find()
+        .filter(integration::Column::OrganizationId.eq(organization_id))
+        .filter(integration::Column::Provider.eq("mailchimp"))
+        .filter(integration::Column::Status.eq("connected"))
+        .one(db.conn())
+        .await?;
+    Ok(list
+        .map(|row| AudienceSettings::stored(&row.settings))
+        .filter(|settings| settings.audience_id.is_some())
+        .map(|settings| settings.consent_label))
 }
 
 /// The visitor fills in the contact form of a conversation: their details are updated (`visitor.updated` when
@@ -412,6 +431,7 @@ pub async fn submit_contact_form(
             name: patch(name),
             email: patch(email),
             phone: patch(phone),
+            marketing_consent: form.marketing_consent,
         },
     )
     .await?;
@@ -427,6 +447,7 @@ pub async fn submit_contact_form(
             "name": visitor.name,
             "email": visitor.email,
             "phone": visitor.phone,
+            "marketing_consent": visitor.marketing_consent,
         }),
     )
     .await?;

@@ -23,6 +23,8 @@ named_enum! {
         Smtp = "smtp",
         /// SendGrid, with an API key, for the organization's email.
         Sendgrid = "sendgrid",
+        /// Mailchimp, through OAuth: visitors who gave marketing consent join an audience.
+        Mailchimp = "mailchimp",
     }
 }
 
@@ -152,6 +154,8 @@ pub enum IntegrationRunKind {
     EmailSend,
     /// Emails the team about a conversation as the notification rules say.
     Notify,
+    /// Adds a consenting visitor to the mailing list's audience (or unsubscribes one who withdrew).
+    AudienceSync,
     /// A connection test (`testIntegration`).
     Test,
 }

@@ -156,4 +156,6 @@ pub struct UpdateIntegrationInput {
     pub crm: Option<CrmSettingsInput>,
     /// The help-desk settings (for a help desk).
     pub helpdesk: Option<HelpdeskSettingsInput>,
+    /// The mailing-list settings (for Mailchimp).
+    pub audience: Option<crate::graphql::integrations::AudienceSettingsInput>,
 }

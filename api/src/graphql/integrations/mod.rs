@@ -1,8 +1,10 @@
 //! Integrations: the providers an organization can connect, its connections, their settings, tests and runs.
 
+mod audience;
 mod enums;
 mod inputs;
 
+pub use audience::*;
 pub use enums::*;
 pub use inputs::*;
 
@@ -180,6 +182,15 @@ impl Integration {
     /// The help-desk settings; null unless it is a help desk.
     async fn helpdesk(&self) -> Option<HelpdeskSettings> {
         self.0.helpdesk().map(HelpdeskSettings)
+    }
+    /// The mailing-list settings; null unless it keeps a mailing list (Mailchimp).
+    async fn audience(&self) -> Option<AudienceSettings> {
+        self.0.audience().map(AudienceSettings)
+    }
+    /// The account's audiences, as read when it was connected or last tested (`testIntegration` reads them
+    /// again); empty for the others.
+    async fn audiences(&self) -> Vec<IntegrationAudience> {
+        self.0.audiences().into_iter().map(Into::into).collect()
     }
     /// The connection's runs, newest first, each with the vendor calls it made.
     #[graphql(complexity = "crate::graphql::cost::list(first, None, child_complexity)")]
@@ -725,6 +736,7 @@ impl IntegrationMutation {
                         .collect(),
                 }),
             }),
+            audience: input.audience.map(Into::into),
         };
         let result = svc::update(db, principal, &id, input).await;
         payload(ctx, result, Args::Input, |integration| IntegrationPayload {

@@ -183,9 +183,12 @@ async fn start_session(
         &site,
     )
     .await?;
+    let marketing_consent_label =
+        svc::marketing_consent_label(&state.db, &started.session.organization_id).await?;
     Ok((
         StatusCode::CREATED,
         Json(StartedJson {
+            marketing_consent_label,
             token: started.token,
             session_id: started.session.id,
             expires_at: started.session.expires_at,
@@ -200,7 +203,10 @@ async fn current(
     Visitor(principal): Visitor,
 ) -> Result<Json<CurrentJson>, ApiError> {
     let current = svc::current(&state.db, &principal).await?;
+    let marketing_consent_label =
+        svc::marketing_consent_label(&state.db, &current.session.organization_id).await?;
     Ok(Json(CurrentJson {
+        marketing_consent_label,
         session_id: current.session.id,
         expires_at: current.session.expires_at,
         visitor: current.visitor.into(),

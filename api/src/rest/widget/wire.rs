@@ -35,6 +35,8 @@ pub struct StartedJson {
     pub expires_at: DateTime<Utc>,
     pub visitor: VisitorJson,
     pub assistant: WidgetAssistantJson,
+    /// The words of the contact form's marketing-consent checkbox; null when the form shows none.
+    pub marketing_consent_label: Option<String>,
 }
 
 /// The caller's session, with the conversation to resume on this page.
@@ -45,6 +47,8 @@ pub struct CurrentJson {
     pub visitor: VisitorJson,
     pub assistant: WidgetAssistantJson,
     pub conversation: Option<WidgetConversationJson>,
+    /// The words of the contact form's marketing-consent checkbox; null when the form shows none.
+    pub marketing_consent_label: Option<String>,
 }
 
 /// A conversation as its visitor sees it (no sentiment, handoff reasons or counters).
@@ -240,6 +244,9 @@ pub struct ContactFormBody {
     pub email: Option<String>,
     #[serde(default)]
     pub phone: Option<String>,
+    /// The marketing-consent checkbox, sent when the form shows one.
+    #[serde(default)]
+    pub marketing_consent: Option<bool>,
 }
 
 impl From<ContactFormBody> for crate::service::widget::ContactForm {
@@ -248,6 +255,7 @@ impl From<ContactFormBody> for crate::service::widget::ContactForm {
             name: body.name,
             email: body.email,
             phone: body.phone,
+            marketing_consent: body.marketing_consent,
         }
     }
 }

@@ -63,6 +63,18 @@ pub struct UpdateVisitor {
     pub name: Patch<String>,
     pub email: Patch<String>,
     pub phone: Patch<String>,
+    /// Marketing consent given (`true`) or withdrawn (`false`); absent keeps it.
+    pub marketing_consent: Option<bool>,
+}
+
+impl UpdateVisitor {
+    /// Whether the input changes nothing.
+    fn is_empty(&self) -> bool {
+        self.name.is_keep()
+            && self.email.is_keep()
+            && self.phone.is_keep()
+            && self.marketing_consent.is_none()
+    }
 }
 
 /// Changes a visitor's contact details and emits `visitor.updated` with what changed.
@@ -85,10 +97,10 @@ pub(crate) async fn update_in(
     input: UpdateVisitor,
 ) -> ApiResult<visitor::Model> {
     let id = ids::lookup(Kind::Visitor, id)?;
-    if input.name.is_keep() && input.email.is_keep() && input.phone.is_keep() {
+    if input.is_empty() {
         return Err(ApiError::validation(
             "input",
-            "nothing to update: give name, email or phone",
+            "nothing to update: give name, email, phone or marketing consent",
         ));
     }
     let txn = db.begin_write().await?;
@@ -136,6 +148,13 @@ pub(crate) async fn apply_update(
             changes.insert(field.to_owned(), json!({"from": from, "to": to}));
         }
     }
+    let consent = input.marketing_consent.unwrap_or(before.marketing_consent);
+    if consent != before.marketing_consent {
+        changes.insert(
+            "marketing_consent".to_owned(),
+            json!({"from": before.marketing_consent, "to": consent}),
+        );
+    }
     if changes.is_empty() {
         // Nothing changed: no write, no event.
         return Ok(before);
@@ -144,7 +163,12 @@ pub(crate) async fn apply_update(
     active.name = Set(name);
     active.email = Set(email);
     active.phone = Set(phone);
-    active.updated_at = Set(now());
+    let at = now();
+    if consent != before.marketing_consent {
+        active.marketing_consent = Set(consent);
+        active.marketing_consent_at = Set(Some(at));
+    }
+    active.updated_at = Set(at);
     let after = active.update(&**txn).await?;
     outbox::record(
         txn,
@@ -156,6 +180,7 @@ pub(crate) async fn apply_update(
             "name": after.name,
             "email": after.email,
             "phone": after.phone,
+            "marketing_consent": after.marketing_consent,
             "changes": changes,
         }),
     )
@@ -176,6 +201,9 @@ pub(crate) async fn insert(
         name: Set(input.name),
         email: Set(input.email),
         phone: Set(input.phone),
+        marketing_consent: Set(false),
+        marketing_consent_at: Set(None),
+        unsubscribed_at: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     }

@@ -193,6 +193,18 @@ pub fn vendor_message(body: &Value, text: &str) -> String {
         .get("data")
         .and_then(Value::as_array)
         .and_then(|a| a.first());
+    // Mailchimp's problem+json: {"type", "title", "status", "detail", "errors": [{"field", "message"}]}.
+    if let (Some(title), Some(detail)) = (
+        first.get("title").and_then(Value::as_str),
+        first.get("detail").and_then(Value::as_str),
+    ) {
+        let fields = field_errors(first);
+        return if fields.is_empty() {
+            format!("{title}: {detail}")
+        } else {
+            format!("{title}: {detail} ({})", fields.join("; "))
+        };
+    }
     // Zendesk: {"error": "RecordInvalid", "description", "details": {"field": [{"description"}]}}.
     if let Some(details) = first.get("details").and_then(Value::as_object) {
         let said: Vec<String> = details
@@ -207,20 +219,9 @@ pub fn vendor_message(body: &Value, text: &str) -> String {
         }
     }
     // Freshdesk and SendGrid: {"description"?, "errors": [{"field", "message"}]}.
-    if let Some(errors) = first.get("errors").and_then(Value::as_array) {
-        let said: Vec<String> = errors
-            .iter()
-            .filter_map(|e| {
-                let message = e.get("message").and_then(Value::as_str)?;
-                Some(match e.get("field").and_then(Value::as_str) {
-                    Some(field) if !field.is_empty() => format!("{field}: {message}"),
-                    _ => message.to_owned(),
-                })
-            })
-            .collect();
-        if !said.is_empty() {
-            return said.join("; ");
-        }
+    let said = field_errors(first);
+    if !said.is_empty() {
+        return said.join("; ");
     }
     let message = first
         .get("message")
@@ -239,6 +240,22 @@ pub fn vendor_message(body: &Value, text: &str) -> String {
         (Some(message), None) => message.to_owned(),
         _ => excerpt(text),
     }
+}
+
+/// The `errors: [{field, message}]` of an error body, each as `field: message`.
+fn field_errors(body: &Value) -> Vec<String> {
+    body.get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let message = e.get("message").and_then(Value::as_str)?;
+            Some(match e.get("field").and_then(Value::as_str) {
+                Some(field) if !field.is_empty() => format!("{field}: {message}"),
+                _ => message.to_owned(),
+            })
+        })
+        .collect()
 }
 
 fn excerpt(text: &str) -> String {
@@ -428,7 +445,14 @@ impl Vendors {
             request = request.header(*name, value);
         }
         let credentials = &connection.credentials;
-        if let Some(token) = &credentials.access_token {
+        // A call that carries its own authorization (Mailchimp's metadata endpoint wants `OAuth <token>`).
+        let authorized = call
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+        if authorized {
+            // Sent as the call's headers say.
+        } else if let Some(token) = &credentials.access_token {
             request = match provider.token_header {
                 TokenHeader::Bearer => request.bearer_auth(token),
                 TokenHeader::ZohoOauthtoken => {
@@ -627,6 +651,16 @@ mod tests {
                 ""
             ),
             "expired"
+        );
+        assert_eq!(
+            vendor_message(
+                &json!({"type": "https://mailchimp.com/developer/marketing/docs/errors/",
+                    "title": "Invalid Resource", "status": 400,
+                    "detail": "Your merge fields were invalid.",
+                    "errors": [{"field": "COMPANY", "message": "Please enter a value"}]}),
+                ""
+            ),
+            "Invalid Resource: Your merge fields were invalid. (COMPANY: Please enter a value)"
         );
         assert_eq!(
             vendor_message(&Value::Null, "  Bad Gateway "),

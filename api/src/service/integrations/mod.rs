@@ -31,6 +31,7 @@ use crate::ids::{self, Kind};
 use crate::service::audit::{self, AuditAction};
 use crate::service::integrations::credentials::Connection;
 use crate::service::integrations::crm::settings::{CrmSettings, CrmSettingsPatch};
+use crate::service::integrations::email::audience::{AudienceSettings, AudienceSettingsPatch};
 use crate::service::integrations::executor::Vendors;
 use crate::service::integrations::helpdesk::settings::{HelpdeskSettings, HelpdeskSettingsPatch};
 use crate::service::integrations::providers::{Category, Provider};
@@ -84,6 +85,16 @@ impl Integration {
     /// for vendors that are registered on connect or sign what they send.
     pub fn inbound_url(&self, vendors: &Vendors) -> Option<String> {
         helpdesk::inbound::inbound_url(&vendors.public_url, &vendors.sealer, &self.model)
+    }
+
+    /// The mailing-list settings, for a provider that keeps an audience (Mailchimp).
+    pub fn audience(&self) -> Option<AudienceSettings> {
+        (self.provider.key == "mailchimp").then(|| AudienceSettings::stored(&self.model.settings))
+    }
+
+    /// The audiences the account has, as read when it was connected or last tested (Mailchimp).
+    pub fn audiences(&self) -> Vec<(String, String, i64)> {
+        email::mailchimp::audiences(&self.model.account)
     }
 
     /// The help-desk settings, when it is a help desk.
@@ -210,6 +221,7 @@ pub(crate) async fn authorize_provider(
 pub struct UpdateIntegration {
     pub crm: Option<CrmSettingsPatch>,
     pub helpdesk: Option<HelpdeskSettingsPatch>,
+    pub audience: Option<AudienceSettingsPatch>,
 }
 
 /// Changes a connection's settings; what goes beyond the default mapping needs the premium plan.
@@ -261,6 +273,29 @@ pub async fn update(
                     current.provider.name
                 ),
             ));
+        }
+        settings = serde_json::to_value(&next).map_err(ApiError::internal)?;
+    }
+    if let Some(patch) = input.audience {
+        let audience = current.audience().ok_or_else(|| {
+            ApiError::validation(
+                "audience",
+                format!("{} keeps no mailing list", current.provider.name),
+            )
+        })?;
+        let next = audience.patched(patch)?;
+        if let Some(id) = &next.audience_id
+            && next.audience_id != audience.audience_id
+        {
+            let known = current.audiences();
+            if !known.is_empty() && !known.iter().any(|(a, _, _)| a == id) {
+                return Err(ApiError::validation(
+                    "audience.audience_id",
+                    format!(
+                        "the Mailchimp account has no audience {id}; test the connection to read its audiences again"
+                    ),
+                ));
+            }
         }
         settings = serde_json::to_value(&next).map_err(ApiError::internal)?;
     }
@@ -386,7 +421,7 @@ pub async fn test(vendors: &Vendors, principal: &Principal, id: &str) -> ApiResu
     }
     let mut connection = Connection::open(&vendors.sealer, current.model.clone())?;
     let run_id = ids::new_id(Kind::IntegrationRun);
-    let outcome = if connection.provider.category == providers::Category::Email {
+    let outcome = if email::sends_mail(connection.provider.key) {
         let to = caller_address(&vendors.db, principal).await?;
         email::send_test(vendors, &mut connection, to.as_deref()).await
     } else {
@@ -397,6 +432,16 @@ pub async fn test(vendors: &Vendors, principal: &Principal, id: &str) -> ApiResu
         Err(failure) => (false, failure.message().to_owned()),
     };
     let run = runs::record_test(&vendors.db, &connection.model, run_id, &outcome).await?;
+    // What the vendor said of the account now (Mailchimp's audiences) replaces what was read before.
+    if let Ok(info) = &outcome
+        && !info.account.is_empty()
+    {
+        let mut row: integration::ActiveModel = current.model.clone().into();
+        row.account = Set(merged_account(&current.model.account, info.account.clone()));
+        let txn = vendors.db.begin_write().await?;
+        row.update(&*txn).await?;
+        txn.commit().await?;
+    }
     let model = integration::Entity::find_by_id(current.model.id.clone())
         .one(vendors.db.conn())
         .await?
@@ -437,6 +482,6 @@ pub async fn describe(
     match connection.provider.category {
         providers::Category::Crm => crm::describe(vendors, connection, job_id).await,
         providers::Category::Helpdesk => helpdesk::describe(vendors, connection, job_id).await,
-        providers::Category::Email => email::describe(vendors, connection).await,
+        providers::Category::Email => email::describe(vendors, connection, job_id).await,
     }
 }

@@ -388,6 +388,33 @@ const SENDGRID: Provider = Provider {
     requests_per_second: 10,
 };
 
+const MAILCHIMP: Provider = Provider {
+    key: "mailchimp",
+    name: "Mailchimp",
+    category: Category::Email,
+    feature: Feature::IntegrationsBasic,
+    // Mailchimp's tokens never expire (`expires_in: 0`) and come without a refresh token or scopes; the
+    // account's data centre is read from the metadata endpoint once connected.
+    auth: AuthKind::OAuth2 { pkce: false },
+    authorize_url: "https://login.mailchimp.com/oauth2/authorize",
+    token_url: "https://login.mailchimp.com/oauth2/token",
+    revocation: Revocation::None,
+    api_base: "{api_endpoint}/3.0",
+    scopes: &[],
+    authorization_params: &[],
+    token_params: &[],
+    token_metadata: &[],
+    domains: &["mailchimp.com"],
+    token_header: TokenHeader::Bearer,
+    // No rate-limit headers: at most 10 simultaneous connections, then 429.
+    rate_limit: RateLimitHeaders {
+        remaining: None,
+        interval_ms: None,
+        reset_epoch: None,
+    },
+    requests_per_second: 5,
+};
+
 /// Intercom's regions: the app host (its authorization page) and the API host.
 pub const INTERCOM_REGIONS: [(&str, &str, &str); 3] = [
     ("us", "app.intercom.com", "api.intercom.io"),
@@ -396,7 +423,7 @@ pub const INTERCOM_REGIONS: [(&str, &str, &str); 3] = [
 ];
 
 /// Every provider, in the order they are listed.
-pub static PROVIDERS: [&Provider; 8] = [
+pub static PROVIDERS: [&Provider; 9] = [
     &SALESFORCE,
     &HUBSPOT,
     &ZOHO,
@@ -405,6 +432,7 @@ pub static PROVIDERS: [&Provider; 8] = [
     &INTERCOM,
     &SMTP,
     &SENDGRID,
+    &MAILCHIMP,
 ];
 
 /// The provider with this key.

@@ -36,6 +36,8 @@ text_enum! {
         EmailSend = "email_send",
         /// Emails the team about a conversation as the notification rules say.
         Notify = "notify",
+        /// Adds a consenting visitor to the mailing list's audience (or unsubscribes one who withdrew).
+        AudienceSync = "audience_sync",
         /// A connection test asked for by a person.
         Test = "test",
     }

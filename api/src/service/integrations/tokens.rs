@@ -141,10 +141,15 @@ impl Vendors {
                 .get("refresh_token")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
-            expires_in: answer.body.get("expires_in").and_then(|v| {
-                v.as_i64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            }),
+            // Mailchimp's `expires_in: 0` means a token that never expires.
+            expires_in: answer
+                .body
+                .get("expires_in")
+                .and_then(|v| {
+                    v.as_i64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                })
+                .filter(|s| *s > 0),
             metadata,
         })
     }

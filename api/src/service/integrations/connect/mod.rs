@@ -69,6 +69,10 @@ pub(super) fn default_settings(provider: &Provider) -> Value {
             crate::service::integrations::helpdesk::settings::HelpdeskSettings::default(),
         )
         .unwrap_or(Value::Null),
+        Category::Email if provider.key == "mailchimp" => serde_json::to_value(
+            crate::service::integrations::email::audience::AudienceSettings::default(),
+        )
+        .unwrap_or(Value::Null),
         Category::Email => json!({}),
     }
 }

@@ -86,6 +86,7 @@ pub async fn run(
         Some(JobKind::CaseUpdate) => sync.update_case(connection, &mut done).await?,
         Some(
             JobKind::Test
+            | JobKind::AudienceSync
             | JobKind::TicketCreate
             | JobKind::TicketSync
             | JobKind::EmailSend

@@ -1,6 +1,9 @@
-//! The email integrations (a custom SMTP server, SendGrid): who a connection is, its test message, and sending
-//! the organization's mail through it.
+//! The email integrations: the mailers (a custom SMTP server, SendGrid), who a connection is, its test message,
+//! and sending the organization's mail through it; and the mailing list (Mailchimp) that consenting visitors
+//! join.
 
+pub mod audience;
+pub mod mailchimp;
 pub mod runs;
 pub mod sendgrid;
 
@@ -19,10 +22,19 @@ fn smtp_settings(connection: &Connection) -> Result<SmtpSettings, Failure> {
     })
 }
 
+/// The providers that send the organization's mail, in the order one is chosen.
+const MAILERS: [&str; 2] = ["smtp", "sendgrid"];
+
+/// Whether `provider` sends mail (Mailchimp keeps a mailing list instead).
+pub fn sends_mail(provider: &str) -> bool {
+    MAILERS.contains(&provider)
+}
+
 /// Checks the connection (for SMTP: connects, sets up TLS and authenticates).
 pub async fn describe(
     vendors: &Vendors,
     connection: &mut Connection,
+    job_id: Option<&str>,
 ) -> Result<AccountInfo, Failure> {
     match connection.provider.key {
         "smtp" => {
@@ -39,6 +51,7 @@ pub async fn describe(
             })
         }
         "sendgrid" => sendgrid::describe(vendors, connection).await,
+        "mailchimp" => mailchimp::describe(vendors, connection, job_id).await,
         other => Err(Failure::Configuration(format!(
             "no email connector for {other}"
         ))),
@@ -64,7 +77,7 @@ pub async fn send(
         }
         "sendgrid" => sendgrid::send(vendors, connection, mail).await,
         other => Err(Failure::Configuration(format!(
-            "no email connector for {other}"
+            "{other} does not send mail: connect a mail server or SendGrid"
         ))),
     }
 }
@@ -113,21 +126,17 @@ pub async fn send_test(
     })
 }
 
-/// The connection that sends an organization's email, among its `connections`: the first connected email
-/// provider in the providers' order.
+/// The connection that sends an organization's email, among its `connections`: the first connected mailer
+/// (a custom SMTP server, then SendGrid).
 pub fn mailer(
     connections: &[entities::integration::Model],
 ) -> Option<&entities::integration::Model> {
     use crate::service::integrations::IntegrationStatus;
-    use crate::service::integrations::providers::{Category, PROVIDERS};
-    PROVIDERS
-        .iter()
-        .filter(|p| p.category == Category::Email)
-        .find_map(|p| {
-            connections
-                .iter()
-                .find(|c| c.provider == p.key && c.status == IntegrationStatus::Connected.as_str())
-        })
+    MAILERS.iter().find_map(|key| {
+        connections
+            .iter()
+            .find(|c| c.provider == *key && c.status == IntegrationStatus::Connected.as_str())
+    })
 }
 
 /// Queues the invitation's email when the organization has a connected email integration: rendered now, sealed

@@ -1,5 +1,6 @@
-//! The email jobs: a prepared message (an invitation) sent as it was sealed, and a team notification made from
-//! the rules at run time, at most once per rule, conversation and event within the rule's window.
+//! The email jobs: a prepared message (an invitation) sent as it was sealed, a team notification made from the
+//! rules at run time (at most once per rule, conversation and event within the rule's window), and a consenting
+//! visitor's place in the mailing list.
 
 use chrono::Duration;
 use entities::{assistant, conversation, integration_job, message, user, visitor};
@@ -54,6 +55,9 @@ pub async fn run(
     match JobKind::named(&job.kind) {
         Some(JobKind::EmailSend) => send_prepared(vendors, connection, job).await,
         Some(JobKind::Notify) => notify(vendors, connection, job).await,
+        Some(JobKind::AudienceSync) => {
+            crate::service::integrations::email::mailchimp::sync(vendors, connection, job).await
+        }
         _ => Err(Failure::Configuration(format!(
             "an email integration does not run {} jobs",
             job.kind
