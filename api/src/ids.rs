@@ -28,11 +28,12 @@ pub enum Kind {
     IntegrationCall,
     Attachment,
     NotificationRule,
+    EmailTemplate,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 23] = [
+    pub const ALL: [Kind; 24] = [
         Kind::Organization,
         Kind::User,
         Kind::ApiKey,
@@ -56,6 +57,7 @@ impl Kind {
         Kind::IntegrationCall,
         Kind::Attachment,
         Kind::NotificationRule,
+        Kind::EmailTemplate,
     ];
 
     /// The kind an id's prefix names (no prefix begins another, which the tests check).
@@ -90,6 +92,7 @@ impl Kind {
             Kind::IntegrationCall => "call_",
             Kind::Attachment => "file_",
             Kind::NotificationRule => "nrule_",
+            Kind::EmailTemplate => "etpl_",
         }
     }
 
@@ -119,6 +122,7 @@ impl Kind {
             Kind::IntegrationCall => "integration call",
             Kind::Attachment => "attachment",
             Kind::NotificationRule => "notification rule",
+            Kind::EmailTemplate => "email template",
         }
     }
 }

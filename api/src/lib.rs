@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod downloads;
 pub mod egress;
+pub mod email_pages;
 pub mod error;
 pub mod events;
 pub mod graphql;

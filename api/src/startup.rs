@@ -233,6 +233,7 @@ pub fn router(state: AppState) -> Router {
         .merge(rest::sso::router())
         .merge(rest::integration_callback::router())
         .merge(crate::downloads::router())
+        .merge(crate::email_pages::router())
         .merge(crate::web::router())
         .merge(authenticated)
         .fallback(not_found)

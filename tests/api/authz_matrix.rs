@@ -862,6 +862,34 @@ async fn probe(app: &TestApp, org: &Org, operation: &str) -> Option<Probe> {
             None,
         ),
         "Query.notificationRules" => gql("{ notificationRules { id } }", json!({})),
+        "Query.emailTemplates" => gql("{ emailTemplates { kind enabled } }", json!({})),
+        "Query.previewEmailTemplate" => gql(
+            "{ previewEmailTemplate(kind: WELCOME) { subject } }",
+            json!({}),
+        ),
+        "Mutation.updateEmailTemplate" => gql(
+            "mutation { updateEmailTemplate(kind: WELCOME, input: {enabled: true}) { emailTemplate { enabled } userErrors { code } } }",
+            json!({}),
+        ),
+        "Mutation.resetEmailTemplate" => gql(
+            "mutation { resetEmailTemplate(kind: WELCOME) { emailTemplate { enabled } userErrors { code } } }",
+            json!({}),
+        ),
+        "GET /email-templates" => rest(Method::GET, "/email-templates".into(), None),
+        "GET /email-templates/{kind}" => rest(Method::GET, "/email-templates/welcome".into(), None),
+        "PUT /email-templates/{kind}" => rest(
+            Method::PUT,
+            "/email-templates/welcome".into(),
+            Some(json!({"enabled": true})),
+        ),
+        "DELETE /email-templates/{kind}" => {
+            rest(Method::DELETE, "/email-templates/welcome".into(), None)
+        }
+        "POST /email-templates/{kind}/preview" => rest(
+            Method::POST,
+            "/email-templates/welcome/preview".into(),
+            Some(json!({})),
+        ),
         "Mutation.createNotificationRule" => gql(
             "mutation { createNotificationRule(input: {name: \"Admins\", events: [HANDOFF]}) { notificationRule { id } userErrors { code } } }",
             json!({}),

@@ -681,13 +681,15 @@ async fn a_crm_is_connected_through_its_authorization_page_tested_and_configured
             "Freshdesk",
             "Intercom",
             "Custom SMTP",
-            "SendGrid"
+            "SendGrid",
+            "Mailchimp"
         ]),
         "{seen}"
     );
+    // Mailchimp's OAuth app is not registered on this server either.
     assert_eq!(
         seen["notConfigured"],
-        json!(["SALESFORCE", "ZOHO"]),
+        json!(["SALESFORCE", "ZOHO", "MAILCHIMP"]),
         "{seen}"
     );
     assert_eq!(seen["failure"], "", "{seen}");
@@ -1032,5 +1034,146 @@ async fn an_admin_connects_sendgrid_with_its_key_and_sender_in_the_console() {
     assert_eq!(
         sendgrid.sent()[0]["personalizations"][0]["to"][0]["email"],
         "adam@acme.test"
+    );
+}
+
+#[tokio::test]
+async fn an_admin_connects_mailchimp_and_chooses_the_audience_in_the_console() {
+    use crate::fake_mailchimp::{FakeMailchimp, NEWSLETTER};
+    let mailchimp = FakeMailchimp::start().await;
+    let app = crate::mailchimp::app_with(&mailchimp).await;
+    member_with_password(&app, "adam@acme.test", "ADMIN").await;
+    let seen = drive(
+        &app,
+        json!({"scenario": "mailchimp", "email": "adam@acme.test",
+            "audienceName": "Acme newsletter", "consentLabel": "Send me Acme's newsletter"}),
+    )
+    .await;
+    assert_clean(&seen, &["mailchimp-error", "mailchimp-saved"]);
+    assert_eq!(seen["category"], "Email", "{seen}");
+    assert_eq!(seen["failure"], "", "{seen}");
+    assert!(
+        seen["notice"]
+            .as_str()
+            .unwrap()
+            .contains("Connected to Mailchimp account Acme Shop"),
+        "{seen}"
+    );
+    assert_eq!(seen["path"], "/console/settings/integrations", "{seen}");
+    assert_eq!(seen["status"], "Connected", "{seen}");
+    // Its account, without a sender (it sends none of the organization's mail) or its list of audiences.
+    let facts: Vec<(String, String)> = seen["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["label"].as_str().unwrap().to_owned(),
+                f["value"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        facts[..3],
+        [
+            ("Account".to_owned(), "Acme Shop".to_owned()),
+            ("Login".to_owned(), "ada@acme.test".to_owned()),
+            ("Data centre".to_owned(), "us6".to_owned()),
+        ],
+        "{seen}"
+    );
+    assert!(
+        facts
+            .iter()
+            .all(|(label, _)| label != "Sender" && label != "Audiences"),
+        "{seen}"
+    );
+    // Its test calls Mailchimp (and reads the audiences again); no test message.
+    assert!(
+        seen["testLabel"]
+            .as_str()
+            .unwrap()
+            .starts_with("Test connection"),
+        "{seen}"
+    );
+    assert_eq!(seen["testSucceeded"], true, "{seen}");
+    assert!(
+        seen["consentRule"]
+            .as_str()
+            .unwrap()
+            .contains("Only visitors who tick the consent checkbox"),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["audiences"],
+        json!([
+            "None: nobody is added",
+            "Acme newsletter (0 members)",
+            "Partners (0 members)"
+        ]),
+        "{seen}"
+    );
+    // The merge tag refused by the server, beside the field, which took the focus.
+    assert_eq!(seen["newRowFocused"], true, "{seen}");
+    assert!(
+        seen["mergeError"]
+            .as_str()
+            .unwrap()
+            .contains("is not a merge tag"),
+        "{seen}"
+    );
+    assert_eq!(seen["mergeInvalid"], "true", "{seen}");
+    assert_eq!(seen["mergeFocused"], true, "{seen}");
+    assert_eq!(seen["savedAfterError"], false, "{seen}");
+    assert_eq!(seen["saved"], "The settings were saved.", "{seen}");
+    assert_eq!(seen["saveProblems"], json!([]), "{seen}");
+    assert_eq!(seen["chosen"], "Acme newsletter (0 members)", "{seen}");
+    assert_eq!(seen["phoneOverflow"], false, "{seen}");
+    for name in [
+        "console-mailchimp.png",
+        "console-mailchimp-phone.png",
+        "console-mailchimp-settings.png",
+    ] {
+        assert!(screenshots().join(name).exists(), "{name}");
+    }
+
+    // The server holds what the page saved.
+    let list = app.get("/api/v1/integrations").await;
+    let entry = list.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["key"] == "mailchimp")
+        .cloned()
+        .unwrap();
+    let audience = &entry["integration"]["audience"];
+    assert_eq!(audience["audience_id"], NEWSLETTER, "{audience}");
+    assert_eq!(audience["opt_in"], "single", "{audience}");
+    assert_eq!(audience["tags"], json!(["website"]), "{audience}");
+    assert_eq!(
+        audience["consent_label"], "Send me Acme's newsletter",
+        "{audience}"
+    );
+    assert_eq!(
+        audience["tag_sources"],
+        json!(["intent", "page", "assistant"]),
+        "{audience}"
+    );
+    assert_eq!(
+        audience["merge_fields"],
+        json!([
+            {"tag": "FNAME", "source": "visitor_first_name"},
+            {"tag": "LNAME", "source": "visitor_last_name"},
+            {"tag": "COMPANY", "source": "page_title", "default": "Independent"}
+        ]),
+        "{audience}"
+    );
+    // The widget now offers the consent checkbox with these words.
+    let widget = crate::widget::Browser::start(&app, json!({"name": "Ivy"})).await;
+    let session = widget.get("/widget/v1/session").await;
+    assert_eq!(
+        session.body["marketing_consent_label"], "Send me Acme's newsletter",
+        "{}",
+        session.text
     );
 }

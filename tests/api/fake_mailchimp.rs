@@ -105,7 +105,11 @@ impl FakeMailchimp {
 
     /// An address someone had permanently deleted from the account.
     pub fn forget(&self, email: &str) {
-        self.inner.lock().unwrap().forgotten.push(email.to_lowercase());
+        self.inner
+            .lock()
+            .unwrap()
+            .forgotten
+            .push(email.to_lowercase());
     }
 
     /// A member who unsubscribed through Mailchimp (a link in a campaign).
@@ -251,7 +255,9 @@ async fn metadata(State(fake): State<FakeMailchimp>, headers: HeaderMap) -> Resp
     if !header.starts_with("OAuth ") {
         return (
             StatusCode::UNAUTHORIZED,
-            axum::Json(json!({"error": "invalid_token", "error_description": "Use the OAuth scheme"})),
+            axum::Json(
+                json!({"error": "invalid_token", "error_description": "Use the OAuth scheme"}),
+            ),
         )
             .into_response();
     }
@@ -322,8 +328,14 @@ fn invalid(list: &str, body: &Value, forgotten: &[String]) -> Option<Response> {
     }
     for field in ["status", "status_if_new"] {
         if let Some(status) = body.get(field).and_then(Value::as_str)
-            && !["subscribed", "unsubscribed", "cleaned", "pending", "transactional"]
-                .contains(&status)
+            && ![
+                "subscribed",
+                "unsubscribed",
+                "cleaned",
+                "pending",
+                "transactional",
+            ]
+            .contains(&status)
         {
             return Some(problem(
                 StatusCode::BAD_REQUEST,
@@ -362,7 +374,10 @@ async fn upsert_member(
         return not_found();
     }
     let mut inner = fake.inner.lock().unwrap();
-    let email = body["email_address"].as_str().unwrap_or_default().to_owned();
+    let email = body["email_address"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     if let Some(error) = invalid(&list, &body, &inner.forgotten) {
         return error;
     }
@@ -407,7 +422,10 @@ async fn create_member(
     if let Some(error) = invalid(&list, &body, &inner.forgotten) {
         return error;
     }
-    let email = body["email_address"].as_str().unwrap_or_default().to_owned();
+    let email = body["email_address"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let hash = subscriber_hash(&email);
     let members = inner.members.entry(list.clone()).or_default();
     if members.contains_key(&hash) {
@@ -466,7 +484,11 @@ async fn tag_member(
     Path((list, hash)): Path<(String, String)>,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    if let Some(refused) = admit(&fake, &headers, "POST /3.0/lists/{list}/members/{hash}/tags") {
+    if let Some(refused) = admit(
+        &fake,
+        &headers,
+        "POST /3.0/lists/{list}/members/{hash}/tags",
+    ) {
         return refused;
     }
     let mut inner = fake.inner.lock().unwrap();

@@ -11,7 +11,8 @@ use crate::fake_mailchimp::{self, FakeMailchimp, NEWSLETTER, PARTNERS};
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::integrations::Browser;
 
-async fn app_with(mailchimp: &FakeMailchimp) -> TestApp {
+/// An app that signs in to the Mailchimp fake (its OAuth app registered), with quick retries.
+pub async fn app_with(mailchimp: &FakeMailchimp) -> TestApp {
     let base_urls = mailchimp.base_urls();
     spawn_app_with(move |settings| {
         settings.provider_base_urls = Some(base_urls);
@@ -24,8 +25,9 @@ async fn app_with(mailchimp: &FakeMailchimp) -> TestApp {
     .await
 }
 
-/// Connects through Mailchimp's OAuth pages in a signed-in browser; the integration's id.
-async fn connected(app: &TestApp) -> String {
+/// Connects through Mailchimp's OAuth pages in a signed-in browser (ada@acme.test, an admin); the integration's
+/// id.
+pub async fn connected(app: &TestApp) -> String {
     let browser = Browser::signed_in(app, "ada@acme.test", "ADMIN").await;
     let response = browser
         .graphql(
@@ -64,7 +66,10 @@ async fn connected(app: &TestApp) -> String {
         integration["token_expires_at"].is_null(),
         "Mailchimp's expires_in of 0 is a token that never expires: {integration}"
     );
-    assert!(integration["audience"]["audience_id"] == "", "{integration}");
+    assert!(
+        integration["audience"]["audience_id"] == "",
+        "{integration}"
+    );
     integration["id"].as_str().unwrap().to_owned()
 }
 
@@ -128,7 +133,11 @@ async fn consenting_visitors_join_the_audience_with_merge_fields_and_tags_and_no
         "{}",
         refused.text
     );
-    assert!(refused.text.contains("no audience 0000000000"), "{}", refused.text);
+    assert!(
+        refused.text.contains("no audience 0000000000"),
+        "{}",
+        refused.text
+    );
     let chosen = app
         .put(
             &format!("/api/v1/integrations/{id}"),
@@ -204,7 +213,9 @@ async fn consenting_visitors_join_the_audience_with_merge_fields_and_tags_and_no
     assert!(runs.iter().all(|r| r["status"] == "succeeded"), "{runs:#?}");
     assert_eq!(runs[1]["records_updated"], 1, "{:#}", runs[1]);
     assert!(
-        !mailchimp.members(NEWSLETTER).contains_key("lee@example.test"),
+        !mailchimp
+            .members(NEWSLETTER)
+            .contains_key("lee@example.test"),
         "never added without consent"
     );
 
@@ -270,7 +281,11 @@ async fn required_merge_fields_single_opt_in_and_the_vendors_limits() {
         )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
-    assert!(bad.text.contains("audience.merge_fields[0].source"), "{}", bad.text);
+    assert!(
+        bad.text.contains("audience.merge_fields[0].source"),
+        "{}",
+        bad.text
+    );
 
     // The Partners audience requires COMPANY, which nothing fills: the vendor's refusal is reported, in its words,
     // and not retried.
@@ -327,7 +342,11 @@ async fn required_merge_fields_single_opt_in_and_the_vendors_limits() {
         member["merge_fields"],
         json!({"FNAME": "Max", "LNAME": "Mustermann", "COMPANY": "Independent"})
     );
-    assert_eq!(tags(member), Vec::<String>::new(), "no tag sources, no tags");
+    assert_eq!(
+        tags(member),
+        Vec::<String>::new(),
+        "no tag sources, no tags"
+    );
 
     // A member who unsubscribed through Mailchimp stays so when our side syncs again.
     mailchimp.unsubscribe(PARTNERS, "max@example.test");

@@ -56,6 +56,7 @@ mod shopify;
 mod smtp;
 mod sso;
 mod subscriptions;
+mod visitor_emails;
 mod webhook_delivery;
 mod webhooks;
 mod widget;

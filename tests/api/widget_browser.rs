@@ -953,3 +953,154 @@ async fn a_visitor_attaches_a_screenshot_in_chromium_and_it_comes_back_from_the_
         "{seen}"
     );
 }
+
+/// No serious or critical axe-core violation on the panel at `moment` of a scenario.
+fn assert_axe_clean(seen: &Value, moment: &str) {
+    let serious: Vec<&Value> = seen[moment]
+        .as_array()
+        .unwrap_or_else(|| panic!("axe did not run at {moment}: {seen}"))
+        .iter()
+        .filter(|v| v["impact"] == "serious" || v["impact"] == "critical")
+        .collect();
+    assert!(serious.is_empty(), "{moment}: {serious:?}");
+}
+
+#[tokio::test]
+async fn the_contact_form_offers_the_mailing_list_consent_unticked_and_a_visitor_who_ticks_it_joins_mailchimp()
+ {
+    use crate::fake_mailchimp::{FakeMailchimp, NEWSLETTER};
+    let mailchimp = FakeMailchimp::start().await;
+    let app = crate::mailchimp::app_with(&mailchimp).await;
+    let site = start_site(&app).await;
+    let id = crate::mailchimp::connected(&app).await;
+
+    // Connected, but no audience chosen yet: the form has no checkbox, and says nothing of consent.
+    let before = drive(
+        &app,
+        &site,
+        json!({"scenario": "consent", "name": "no-consent", "path": "/products/boots",
+            "visitorName": "Lee Park", "visitorEmail": "lee@example.test"}),
+    )
+    .await;
+    assert_eq!(before["errors"], json!([]), "{before}");
+    assert_eq!(before["shown"], false, "{before}");
+    assert_eq!(before["boxes"], 0, "{before}");
+    let body = &before["contactBodies"][0]["body"];
+    assert_eq!(body["email"], "lee@example.test", "{before}");
+    assert!(body.get("marketing_consent").is_none(), "{before}");
+
+    let label = "Send me Acme's newsletter";
+    let chosen = app
+        .put(
+            &format!("/api/v1/integrations/{id}"),
+            json!({"audience": {"audience_id": NEWSLETTER, "consent_label": label}}),
+        )
+        .await;
+    assert_eq!(chosen.status, reqwest::StatusCode::OK, "{}", chosen.text);
+
+    // Chosen: the checkbox shows with the organization's words, unticked; Tab reaches it and Space ticks it.
+    let seen = drive(
+        &app,
+        &site,
+        json!({"scenario": "consent", "name": "consent", "path": "/products/boots",
+            "visitorName": "Ivy Lane", "visitorEmail": "ivy@example.test"}),
+    )
+    .await;
+    assert_eq!(seen["errors"], json!([]), "{seen}");
+    assert_eq!(seen["csp"], json!([]), "{seen}");
+    assert!(warnings(&seen).is_empty(), "{seen}");
+    assert_axe_clean(&seen, "axe");
+    assert_axe_clean(&seen, "axeAfter");
+    assert_eq!(seen["shown"], true, "{seen}");
+    assert_eq!(seen["boxes"], 1, "{seen}");
+    assert_eq!(seen["label"], label, "{seen}");
+    assert_eq!(
+        seen["checkedAtFirst"], false,
+        "never ticked for the visitor: {seen}"
+    );
+    assert_eq!(
+        seen["named"], 1,
+        "the checkbox is named by its words: {seen}"
+    );
+    assert_eq!(seen["tabReaches"], true, "{seen}");
+    assert_eq!(seen["checkedAfterSpace"], true, "{seen}");
+    assert!(
+        seen["confirmation"]
+            .as_str()
+            .unwrap()
+            .contains("ivy@example.test"),
+        "{seen}"
+    );
+    assert_eq!(seen["formClosed"], true, "{seen}");
+    assert_eq!(seen["checkedOnReopen"], false, "{seen}");
+    let body = &seen["contactBodies"][0]["body"];
+    assert_eq!(
+        *body,
+        json!({"name": "Ivy Lane", "email": "ivy@example.test", "marketing_consent": true}),
+        "{seen}"
+    );
+    for name in [
+        "widget-consent-form.png",
+        "widget-consent.png",
+        "widget-no-consent-form.png",
+    ] {
+        assert!(screenshots().join(name).exists(), "{name}");
+    }
+
+    // The server recorded Ivy's consent (and not Lee's).
+    let events = app
+        .get("/api/v1/events?types=visitor.form_submitted&limit=10")
+        .await;
+    let submitted: Vec<&Value> = events.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["data"])
+        .collect();
+    let ivy = submitted
+        .iter()
+        .find(|d| d["email"] == "ivy@example.test")
+        .unwrap_or_else(|| panic!("{}", events.text));
+    assert_eq!(ivy["marketing_consent"], true, "{}", events.text);
+    let lee = submitted
+        .iter()
+        .find(|d| d["email"] == "lee@example.test")
+        .unwrap_or_else(|| panic!("{}", events.text));
+    assert_eq!(lee["marketing_consent"], false, "{}", events.text);
+    let visitor = app
+        .get(&format!(
+            "/api/v1/visitors/{}",
+            ivy["visitor_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(visitor.body["marketing_consent"], true, "{}", visitor.text);
+    assert!(
+        visitor.body["marketing_consent_at"].is_string(),
+        "{}",
+        visitor.text
+    );
+
+    // Ivy joins the audience, pending her confirmation (double opt-in); Lee never does.
+    let runs = crate::crm_sync::settled_runs(&app, &id, 1).await;
+    assert_eq!(runs.len(), 1, "only Ivy's: {runs:#?}");
+    assert_eq!(runs[0]["kind"], "audience_sync", "{:#}", runs[0]);
+    assert_eq!(runs[0]["status"], "succeeded", "{:#}", runs[0]);
+    let members = mailchimp.members(NEWSLETTER);
+    let member = members
+        .get("ivy@example.test")
+        .unwrap_or_else(|| panic!("{members:?}"));
+    assert_eq!(member["status"], "pending", "{member}");
+    assert_eq!(
+        member["merge_fields"],
+        json!({"FNAME": "Ivy", "LNAME": "Lane"}),
+        "{member}"
+    );
+    let tags: Vec<&str> = member["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(tags.contains(&"page:/products/boots"), "{tags:?}");
+    assert!(!members.contains_key("lee@example.test"), "{members:?}");
+}

@@ -520,7 +520,7 @@ const scenarios = {
     seen.providers = await cards.locator("h2").allInnerTexts();
     const card = (key) => page.locator(`[data-testid=integration-card][data-provider=${key}]`);
     seen.notConfigured = [];
-    for (const key of ["SALESFORCE", "HUBSPOT", "ZOHO"]) {
+    for (const key of ["SALESFORCE", "HUBSPOT", "ZOHO", "MAILCHIMP"]) {
       if ((await card(key).count()) && /not configured/i.test(await card(key).innerText())) seen.notConfigured.push(key);
     }
 
@@ -908,6 +908,126 @@ const scenarios = {
   },
 
   /**
+   * Mailchimp: connected through its loopback authorization page (which approves at once) and back, its account
+   * shown, a connection test (which reads the audiences again); then its settings: a merge field whose tag is no
+   * merge tag refused beside the tag (which takes the focus), then fixed, the audience "Acme newsletter" chosen with an
+   * extra tag, the consent checkbox's words and single opt-in, saved; screenshots on a laptop and a phone, axe-core
+   * with the error showing and at the end.
+   */
+  async mailchimp() {
+    const found = {};
+    const seen = {};
+    const { context, page, log } = await open();
+    await page.goto(`${job.server}/console/settings/integrations`);
+    await signIn(page, job.email, job.password);
+    await page.getByRole("heading", { name: "Integrations", level: 1 }).waitFor();
+    const mailchimp = page.locator("[data-testid=integration-card][data-provider=MAILCHIMP]");
+    await mailchimp.waitFor();
+    seen.category = await mailchimp.locator(".category").innerText();
+    seen.badgeBefore = await mailchimp.getByTestId("integration-status").innerText();
+
+    // Connect: the browser goes to the Mailchimp fake, which approves at once and sends it back through the server's
+    // callback to this page, with the outcome in the address (which the page then removes).
+    await mailchimp.getByTestId("integration-connect").click();
+    await page
+      .locator("[data-testid=integration-card][data-provider=MAILCHIMP][data-status=CONNECTED]")
+      .waitFor({ timeout: 20000 });
+    const notice = page.getByTestId("integrations-status").filter({ hasText: /\S/ });
+    const failure = page.getByTestId("integrations-failure");
+    await notice.or(failure).first().waitFor({ timeout: 10000 });
+    seen.notice = (await notice.count()) ? await notice.innerText() : "";
+    seen.failure = (await failure.count()) ? await failure.innerText() : "";
+    seen.path = path(page);
+    seen.status = await mailchimp.getByTestId("integration-status").innerText();
+    seen.facts = await mailchimp
+      .locator("[data-testid=integration-facts] > div[data-fact]")
+      .evaluateAll((rows) =>
+        rows.map((row) => ({
+          name: row.dataset.fact,
+          label: row.querySelector("dt")?.textContent?.trim(),
+          value: row.querySelector("dd")?.textContent?.trim(),
+        })),
+      );
+
+    // A test calls Mailchimp (no message is sent) and reads the audiences again.
+    const testButton = mailchimp.getByTestId("integration-test");
+    seen.testLabel = (await testButton.innerText()).replace(/\s+/g, " ").trim();
+    await testButton.click();
+    const result = mailchimp.locator("[data-testid=integration-test-result][data-success]");
+    await result.waitFor({ timeout: 20000 });
+    seen.tested = await result.innerText();
+    seen.testSucceeded = (await result.getAttribute("data-success")) === "true";
+
+    const settings = mailchimp.getByTestId("audience-settings");
+    await settings.waitFor();
+    seen.consentRule = (await settings.getByTestId("audience-consent-rule").innerText()).replace(/\s+/g, " ").trim();
+    const audience = settings.getByTestId("audience-id");
+    seen.audiences = await audience.locator("option").allInnerTexts();
+    seen.optInChoices = await settings.getByTestId("audience-opt-in").locator("label").allInnerTexts();
+
+    // Each save waits for its own answer (the status still says the last one was saved until then).
+    const saved = settings.getByTestId("audience-settings-status").filter({ hasText: "saved" });
+    const refused = settings.getByRole("alert").or(settings.locator(".error"));
+    const save = async () => {
+      const answered = page.waitForResponse(
+        (r) =>
+          new URL(r.url()).pathname === "/graphql" && (r.request().postData() ?? "").includes("UpdateIntegration"),
+        { timeout: 15000 },
+      );
+      await settings.getByTestId("audience-save").click();
+      await answered;
+      await saved.or(refused).first().waitFor({ timeout: 15000 });
+    };
+
+    // A merge field whose tag is no merge tag: the server's reason beside the tag, which takes the focus.
+    await settings.getByTestId("audience-merge-field-add").click();
+    const row = settings.getByTestId("audience-merge-field-row").last();
+    const tag = row.getByTestId("audience-merge-tag");
+    seen.newRowFocused = await tag.evaluate((el) => el === document.activeElement);
+    await tag.fill("NOT A TAG!");
+    await row.getByTestId("audience-merge-source").selectOption("PAGE_TITLE");
+    await row.getByTestId("audience-merge-default").fill("Independent");
+    await save();
+    await row.locator("[data-testid=audience-merge-tag][aria-invalid=true]").waitFor({ timeout: 15000 });
+    const errorId = await tag.getAttribute("aria-describedby");
+    seen.mergeError = errorId ? await settings.locator(`[id="${errorId}"]`).innerText() : "";
+    seen.mergeInvalid = await tag.getAttribute("aria-invalid");
+    seen.mergeFocused = await tag.evaluate((el) => el === document.activeElement);
+    seen.savedAfterError = (await saved.count()) > 0;
+    await check(page, "mailchimp-error", found);
+
+    // Fixed, with the audience, an extra tag, the consent checkbox's words and single opt-in: saved.
+    await tag.fill("COMPANY");
+    const newsletter = await audience.locator("option", { hasText: job.audienceName }).getAttribute("value");
+    await audience.selectOption(newsletter ?? "");
+    await settings.getByTestId("audience-tags").fill("website");
+    await settings.getByTestId("audience-consent-label").fill(job.consentLabel);
+    await settings.getByTestId("audience-opt-in-SINGLE").check();
+    await save();
+    seen.saved = (await saved.count()) ? await saved.innerText() : "";
+    seen.saveProblems = (await refused.count()) ? await refused.allInnerTexts() : [];
+    seen.chosen = await audience.evaluate((el) => el.options[el.selectedIndex]?.text ?? "");
+    await settings.screenshot({ path: `${job.out}/console-mailchimp-settings.png` });
+
+    await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 10000 });
+    await page.screenshot({ path: `${job.out}/console-mailchimp.png`, fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    seen.phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+    await page.screenshot({ path: `${job.out}/console-mailchimp-phone.png`, fullPage: true });
+    await check(page, "mailchimp-saved", found);
+    await context.close();
+    return {
+      ...seen,
+      axe: found,
+      errors: log.errors,
+      csp: log.csp,
+      console: log.console,
+      failed: log.failed,
+    };
+  },
+
+  /**
    * Notification rules: listed addresses without any refused beside the addresses field (which takes the focus);
    * two rules added (the admins on hand-offs and new conversations; an address on unanswered questions from
    * /pricing), the first turned off; the rules as listed, a screenshot and axe-core at the end.
@@ -973,6 +1093,142 @@ const scenarios = {
 
     await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 10000 });
     await check(page, "notifications", found);
+    await context.close();
+    return {
+      ...seen,
+      axe: found,
+      errors: log.errors,
+      csp: log.csp,
+      console: log.console,
+      failed: log.failed,
+    };
+  },
+
+  /**
+   * Visitor emails: the note that no email integration sends them; the transcript's editor, its subject changed and
+   * previewed with the example conversation (the subject, the HTML in its sandboxed frame, styled, and the plain
+   * text); a broken plain-text part refused beside its field (which takes the focus); fixed, previewed again, the
+   * email turned on and saved; the welcome email turned on then reset to its default (and off) after a confirmation.
+   * Screenshots and axe-core on a laptop and a phone.
+   */
+  async templates() {
+    const found = {};
+    const seen = {};
+    const { context, page, log } = await open();
+    await page.goto(`${job.server}/console/settings/visitor-emails`);
+    await signIn(page, job.email, job.password);
+    await page.getByRole("heading", { name: "Visitor emails", level: 1 }).waitFor();
+    await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 10000 });
+    seen.nav = await page.getByRole("navigation", { name: "Console" }).getByRole("link").allInnerTexts();
+    const noMailer = page.getByTestId("email-templates-no-mailer");
+    seen.noMailerNotice = (await noMailer.count()) ? (await noMailer.innerText()).replace(/\s+/g, " ").trim() : null;
+    seen.noMailerLink = (await noMailer.count()) ? await noMailer.getByRole("link").getAttribute("href") : null;
+    seen.emails = await page.getByTestId("email-template").evaluateAll((cards) =>
+      cards.map((card) => ({
+        kind: card.dataset.kind,
+        enabled: card.dataset.enabled === "true",
+        name: card.querySelector("h2")?.textContent?.trim(),
+        when: card.querySelector("[data-testid=email-template-when]")?.textContent?.trim(),
+      })),
+    );
+    await check(page, "templates", found);
+
+    const card = (kind) => page.locator(`[data-testid=email-template][data-kind=${kind}]`);
+    const transcript = card("TRANSCRIPT");
+    const status = transcript.getByTestId("email-template-status");
+    /** Clicks a button of the transcript's editor and waits for the GraphQL answer it asks for. */
+    const clickAndWait = async (testId, operation) => {
+      const answered = page.waitForResponse(
+        (r) => new URL(r.url()).pathname === "/graphql" && (r.request().postData() ?? "").includes(operation),
+        { timeout: 15000 },
+      );
+      await transcript.getByTestId(testId).click();
+      await answered;
+    };
+
+    // The subject changed, previewed with the example conversation.
+    await transcript.getByTestId("email-template-edit").click();
+    const subject = transcript.getByTestId("email-template-subject");
+    seen.editorFocused = await subject.evaluate((el) => el === document.activeElement);
+    await subject.fill(job.subject);
+    await clickAndWait("email-template-preview", "PreviewEmailTemplate");
+    const preview = transcript.getByTestId("email-preview");
+    await preview.waitFor({ timeout: 15000 });
+    seen.previewSubject = await preview.getByTestId("email-preview-subject").innerText();
+    seen.previewFocused = await preview.locator("h3").evaluate((el) => el === document.activeElement);
+    seen.previewText = await preview.getByTestId("email-preview-text").innerText();
+    const frame = preview.getByTestId("email-preview-frame");
+    seen.frameSandbox = await frame.getAttribute("sandbox");
+    seen.frameTitle = await frame.getAttribute("title");
+    const body = page.frameLocator("[data-testid=email-preview-frame]").locator("body");
+    await body.getByText("Bo from Acme").first().waitFor({ timeout: 10000 });
+    seen.previewHtml = await body.innerText();
+    // The email's inline styles, refused by the CSP as attributes, are given back through the CSSOM.
+    await page.waitForFunction(
+      () => {
+        const doc = document.querySelector("[data-testid=email-preview-frame]")?.contentDocument;
+        return doc?.body && getComputedStyle(doc.body).maxWidth === "560px";
+      },
+      null,
+      { timeout: 5000 },
+    ).catch(() => {});
+    seen.previewStyle = await body.evaluate((b) => ({
+      maxWidth: getComputedStyle(b).maxWidth,
+      scripts: b.ownerDocument.scripts.length,
+    }));
+    seen.frameHeight = await frame.evaluate((el) => el.getBoundingClientRect().height);
+    await check(page, "templates-preview", found);
+
+    // A broken plain-text part: the server's reason beside it, which takes the focus; no preview.
+    const text = transcript.getByTestId("email-template-text");
+    await text.fill(job.brokenText);
+    await clickAndWait("email-template-preview", "PreviewEmailTemplate");
+    await transcript.locator("[data-testid=email-template-text][aria-invalid=true]").waitFor({ timeout: 15000 });
+    const errorId = ((await text.getAttribute("aria-describedby")) ?? "").split(" ").find((id) => id.endsWith("-error"));
+    seen.textError = errorId ? await page.locator(`[id="${errorId}"]`).innerText() : "";
+    seen.textInvalid = await text.getAttribute("aria-invalid");
+    seen.textFocused = await text.evaluate((el) => el === document.activeElement);
+    seen.previewAfterError = await preview.count();
+    await check(page, "templates-error", found);
+
+    // Fixed and previewed again; turned on from its switch, then saved.
+    await text.fill(job.fixedText);
+    await clickAndWait("email-template-preview", "PreviewEmailTemplate");
+    await preview.waitFor({ timeout: 15000 });
+    seen.textErrorAfterFix = await transcript.locator("[data-testid=email-template-text][aria-invalid=true]").count();
+    seen.fixedPreviewText = await preview.getByTestId("email-preview-text").innerText();
+    await transcript.getByTestId("email-template-toggle").click();
+    await page.locator("[data-testid=email-template][data-kind=TRANSCRIPT][data-enabled=true]").waitFor({ timeout: 15000 });
+    seen.toggled = await status.innerText();
+    await clickAndWait("email-template-save", "UpdateEmailTemplate");
+    await status.filter({ hasText: "saved" }).or(transcript.locator(".error, [role=alert]")).first().waitFor({ timeout: 15000 });
+    seen.saved = await status.innerText();
+    seen.saveProblems = await transcript.locator(".error, [role=alert]").allInnerTexts();
+    seen.savedFacts = await transcript.locator(".facts").innerText();
+    await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 10000 });
+    await check(page, "templates-saved", found);
+
+    // The welcome email turned on, then reset to its default, which turns it off.
+    const welcome = card("WELCOME");
+    await welcome.getByTestId("email-template-toggle").click();
+    await page.locator("[data-testid=email-template][data-kind=WELCOME][data-enabled=true]").waitFor({ timeout: 15000 });
+    await welcome.getByTestId("email-template-edit").click();
+    await welcome.getByTestId("email-template-reset").click();
+    const confirm = welcome.getByTestId("email-template-reset-confirm");
+    seen.resetConfirmFocused = await confirm.locator("h3").evaluate((el) => el === document.activeElement);
+    seen.resetQuestion = await confirm.locator("h3").innerText();
+    await confirm.getByTestId("email-template-reset-confirm-button").click();
+    await page.locator("[data-testid=email-template][data-kind=WELCOME][data-enabled=false]").waitFor({ timeout: 15000 });
+    await welcome.getByTestId("email-template-status").filter({ hasText: "default" }).waitFor({ timeout: 15000 });
+    seen.reset = await welcome.getByTestId("email-template-status").innerText();
+    await welcome.getByTestId("email-template-edit").click();
+
+    // A phone: nothing wider than the screen, the preview included.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    seen.phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+    await transcript.scrollIntoViewIfNeeded();
+    await check(page, "templates-phone", found);
     await context.close();
     return {
       ...seen,

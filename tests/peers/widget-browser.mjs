@@ -454,6 +454,69 @@ const scenarios = {
     };
   },
 
+  /** The contact form's marketing-consent checkbox: after a question the visitor opens the form; when the
+   * organization keeps a mailing list the checkbox shows, unticked, with its words; it is reached with Tab and ticked
+   * with Space; the form is sent with an email. What the page showed and sent, axe on the panel with the form open and
+   * after the confirmation; screenshots `widget-consent-<name>-form.png` and `widget-consent-<name>.png`. */
+  async consent() {
+    const name = job.name ?? "consent";
+    const { context, page, log } = await open();
+    await page.goto(`${job.site}${job.path ?? "/"}`, { waitUntil: "load" });
+    await launcher(page).click();
+    await page.locator("[role=dialog]").waitFor({ state: "visible" });
+    const answer = await ask(page, job.question ?? "Do you ship boots to Austria?");
+    const focused = (selector) => page.locator(selector).evaluate((el) => el.getRootNode().activeElement === el);
+    const form = page.locator("[data-testid=contact-form]");
+    await page.locator("[data-testid=contact-open]").click();
+    await form.waitFor({ state: "visible" });
+    const box = page.locator("[data-testid=contact-consent]");
+    const shown = await box.isVisible();
+    const seen = { answer, shown, boxes: await form.locator("input[type=checkbox]:visible").count() };
+    await page.locator("[data-testid=contact-name]").fill(job.visitorName ?? "Ivy Lane");
+    await page.locator("[data-testid=contact-email]").fill(job.visitorEmail ?? "ivy@example.test");
+    if (shown) {
+      seen.label = (await page.locator("[data-testid=contact-consent-label]").innerText()).trim();
+      seen.checkedAtFirst = await box.isChecked();
+      // Its name is its label's words, for assistive technology.
+      seen.named = await page.getByRole("checkbox", { name: seen.label, exact: true }).count();
+      // The keyboard: Tab from the phone field reaches it, Space ticks it.
+      await page.locator("[data-testid=contact-phone]").focus();
+      await page.keyboard.press("Tab");
+      seen.tabReaches = await focused("[data-testid=contact-consent]");
+      await page.keyboard.press("Space");
+      seen.checkedAfterSpace = await box.isChecked();
+    }
+    await page.screenshot({ path: `${job.out}/widget-${name}-form.png` });
+    const source = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+    await page.evaluate(source);
+    const runAxe = () =>
+      page.evaluate(async () => {
+        const r = await window.axe.run(
+          { include: [{ fromShadowDom: ["[data-concierge-widget]", "[data-testid=panel]"] }] },
+          { resultTypes: ["violations"] },
+        );
+        return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
+      });
+    seen.axe = await runAxe();
+
+    await page.locator("[data-testid=contact-send]").click();
+    const status = page.locator("[data-testid=status]").filter({ hasText: "Thanks" });
+    await status.waitFor({ state: "visible", timeout: 10000 });
+    seen.confirmation = (await status.innerText()).trim();
+    seen.formClosed = !(await form.isVisible());
+    // Opened again: unticked again (consent is never assumed).
+    await page.locator("[data-testid=contact-open]").click();
+    await form.waitFor({ state: "visible" });
+    seen.checkedOnReopen = shown ? await box.isChecked() : null;
+    await page.keyboard.press("Escape");
+    await form.waitFor({ state: "hidden" });
+    await page.screenshot({ path: `${job.out}/widget-${name}.png` });
+    seen.axeAfter = await runAxe();
+    seen.contactBodies = log.bodies.filter((b) => b.path.endsWith("/contact"));
+    await context.close();
+    return { ...seen, failed: log.failed, errors: log.errors, csp: log.csp, console: log.console };
+  },
+
   /** Screenshots on a message: a PNG drawn in the page (200×120) attached through "Attach a screenshot" (the file
    * chooser it opens), a text file named shot.png refused with an alert, a second PNG removed with the keyboard,
    * then the message sent: the visitor's bubble shows the image from the server's signed URL, and again after a

@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use crate::error::ApiResult;
 use crate::events::names;
-use crate::service::integrations::email;
+use crate::service::email_templates::{self, EmailTemplate, EmailTemplateKind};
+use crate::service::integrations::email::{self, visitor_emails};
 use crate::service::integrations::helpdesk::settings::{HelpdeskSettings, TicketTrigger};
 use crate::service::integrations::providers::{self, Category};
 use crate::service::integrations::runs::{self, JobKind};
@@ -84,10 +85,7 @@ fn helpdesk_jobs(
 /// added, updated and tagged), or a consent was withdrawn (they are unsubscribed). `consent` is the visitor's
 /// consent now.
 fn audience_jobs(event: &event::Model, consent: bool) -> Vec<&'static str> {
-    let withdrawn = event
-        .data
-        .pointer("/changes/marketing_consent")
-        .is_some();
+    let withdrawn = event.data.pointer("/changes/marketing_consent").is_some();
     let owes = match event.event.as_str() {
         names::VISITOR_UPDATED => consent || withdrawn,
         names::CONVERSATION_RESOLVED => consent,
@@ -98,6 +96,73 @@ fn audience_jobs(event: &event::Model, consent: bool) -> Vec<&'static str> {
     } else {
         Vec::new()
     }
+}
+
+/// Whether `event` may owe a visitor an email: a conversation started or resolved, an email address given.
+fn may_owe_visitor_email(event: &event::Model) -> bool {
+    match event.event.as_str() {
+        names::CONVERSATION_CREATED | names::CONVERSATION_RESOLVED => true,
+        names::VISITOR_UPDATED => gives_email(event),
+        _ => false,
+    }
+}
+
+/// Whether a `visitor.updated` gives an email address where there was none.
+fn gives_email(event: &event::Model) -> bool {
+    event
+        .data
+        .pointer("/changes/email")
+        .is_some_and(|c| c["from"].is_null() && c["to"].is_string())
+}
+
+/// The visitor-email jobs `event` owes, given the templates turned on: the job kind, its payload and how long
+/// after the event it is due.
+fn visitor_email_jobs(
+    event: &event::Model,
+    enabled: &[EmailTemplate],
+) -> Vec<(JobKind, Option<String>, chrono::Duration)> {
+    let on = |kind: EmailTemplateKind| enabled.iter().find(|t| t.kind == kind);
+    let mut jobs = Vec::new();
+    let now = chrono::Duration::zero();
+    let welcome = match event.event.as_str() {
+        names::CONVERSATION_CREATED => true,
+        names::VISITOR_UPDATED => gives_email(event),
+        _ => false,
+    };
+    if welcome && on(EmailTemplateKind::Welcome).is_some() {
+        jobs.push((
+            JobKind::VisitorEmail,
+            Some(visitor_emails::payload(&[EmailTemplateKind::Welcome])),
+            now,
+        ));
+    }
+    if event.event == names::CONVERSATION_RESOLVED {
+        let at_once: Vec<EmailTemplateKind> = [
+            EmailTemplateKind::Transcript,
+            EmailTemplateKind::SatisfactionSurvey,
+        ]
+        .into_iter()
+        .filter(|k| on(*k).is_some())
+        .collect();
+        if !at_once.is_empty() {
+            jobs.push((
+                JobKind::VisitorEmail,
+                Some(visitor_emails::payload(&at_once)),
+                now,
+            ));
+        }
+        if let Some(follow_up) = on(EmailTemplateKind::FollowUp) {
+            let hours = follow_up
+                .delay_hours
+                .unwrap_or(email_templates::FOLLOW_UP_HOURS);
+            jobs.push((
+                JobKind::FollowUp,
+                None,
+                chrono::Duration::hours(i64::from(hours)),
+            ));
+        }
+    }
+    jobs
 }
 
 /// Whether any integration could owe work for `event` (so that most events cost no query).
@@ -182,15 +247,45 @@ pub(crate) async fn enqueue(
         ));
         rows.push(job);
     }
-    // A mailing list needs the visitor's consent: read only when one is connected.
-    let consent = if integrations.iter().any(|c| c.provider == "mailchimp") {
-        visitor::Entity::find_by_id(visitor_id.clone())
-            .one(conn)
-            .await?
-            .is_some_and(|v| v.marketing_consent)
-    } else {
-        false
+    // The visitor emails this event owes, through the mailer, when the organization turned them on.
+    let visitor_emails = match mailer {
+        Some(_) if may_owe_visitor_email(event) => {
+            email_templates::all_in(conn, &event.organization_id)
+                .await?
+                .into_iter()
+                .filter(|t| t.enabled)
+                .collect()
+        }
+        _ => Vec::new(),
     };
+    // The visitor is read only when a mailing list needs their consent or an email their address.
+    let visitor =
+        if integrations.iter().any(|c| c.provider == "mailchimp") || !visitor_emails.is_empty() {
+            visitor::Entity::find_by_id(visitor_id.clone())
+                .one(conn)
+                .await?
+        } else {
+            None
+        };
+    let consent = visitor.as_ref().is_some_and(|v| v.marketing_consent);
+    if let (Some(mailer), Some(visitor)) = (mailer, &visitor)
+        && visitor.email.is_some()
+        && visitor.unsubscribed_at.is_none()
+    {
+        for (kind, payload, due) in visitor_email_jobs(event, &visitor_emails) {
+            let mut job = runs::pending_job(
+                mailer,
+                kind.as_str(),
+                &event.event,
+                &visitor_id,
+                conversation_id.as_deref(),
+                at + due,
+            );
+            job.event_id = Set(Some(event.id.clone()));
+            job.payload = Set(payload);
+            rows.push(job);
+        }
+    }
     for connection in &integrations {
         let kinds = match providers::provider(&connection.provider).map(|p| p.category) {
             Some(Category::Crm) => crm_jobs(&event.event, &case_triggers(&connection.settings)),

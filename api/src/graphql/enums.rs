@@ -391,6 +391,8 @@ pub enum AuditAction {
     ApiKeyRevoked,
     /// An API key's secret was replaced.
     ApiKeyRotated,
+    /// A visitor email's template changed, was turned on or off, or was put back to the default.
+    EmailTemplateUpdated,
     /// An integration was connected.
     IntegrationConnected,
     /// An integration was disconnected.

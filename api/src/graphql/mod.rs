@@ -6,6 +6,7 @@ mod audit;
 mod context;
 mod conversations;
 pub mod cost;
+mod email_templates;
 pub mod engine;
 pub mod enums;
 pub(crate) mod events;
@@ -49,6 +50,7 @@ pub struct QueryRoot(
     webhooks::WebhookQuery,
     integrations::IntegrationQuery,
     notifications::NotificationQuery,
+    email_templates::EmailTemplateQuery,
     events::EventQuery,
     federation::FederationQuery,
     node::NodeQuery,
@@ -68,6 +70,7 @@ pub struct MutationRoot(
     webhooks::WebhookMutation,
     integrations::IntegrationMutation,
     notifications::NotificationMutation,
+    email_templates::EmailTemplateMutation,
 );
 
 /// The schema type served at `/graphql`.

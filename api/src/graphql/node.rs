@@ -112,7 +112,8 @@ async fn load(db: &Db, principal: &Principal, id: &str) -> ApiResult<Node> {
         | Kind::IntegrationRun
         | Kind::IntegrationCall
         | Kind::Attachment
-        | Kind::NotificationRule => return Err(missing()),
+        | Kind::NotificationRule
+        | Kind::EmailTemplate => return Err(missing()),
     })
 }
 

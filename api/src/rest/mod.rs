@@ -6,6 +6,7 @@ pub mod assistants;
 pub mod attachments;
 pub mod audit;
 pub mod conversations;
+pub mod email_templates;
 pub mod events;
 pub mod extract;
 pub mod integration_callback;
@@ -55,6 +56,7 @@ pub fn api(attachment_max_bytes: usize) -> Api {
         .merge(assistants::router())
         .merge(integrations::router())
         .merge(notifications::router())
+        .merge(email_templates::router())
         .split_for_parts();
     let (sign_in, public_paths) = sign_in::router()
         .merge(integrations::public_router())

@@ -44,6 +44,7 @@ text_enum! {
         ApiKeyCreated = "api_key.created",
         ApiKeyRevoked = "api_key.revoked",
         ApiKeyRotated = "api_key.rotated",
+        EmailTemplateUpdated = "email_template.updated",
         IntegrationConnected = "integration.connected",
         IntegrationDisconnected = "integration.disconnected",
         IntegrationUpdated = "integration.updated",

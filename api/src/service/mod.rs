@@ -5,6 +5,7 @@ pub mod assistants;
 pub mod attachments;
 pub mod audit;
 pub mod conversations;
+pub mod email_templates;
 pub mod embed;
 pub mod identity;
 pub mod integrations;

@@ -11,6 +11,7 @@ import { messageRequest, type Shot, shotText, uploadedIds, uploadProblem } from 
 import { backoffDelay, sleep } from "./backoff";
 import {
   type ContactFields,
+  consentToSend,
   contactBody,
   contactConfirmation,
   contactPrefill,
@@ -30,6 +31,7 @@ import {
   readContactAnswer,
   readCreated,
   readError,
+  readMarketingConsent,
   readMessagePage,
   readPosted,
   readSession,
@@ -85,6 +87,8 @@ function createApp(ctx: LoaderContext): AppHandle {
   let identityTries = 0;
   /** The visitor's contact details as the server last answered them (session, identify, contact form). */
   let visitor: Visitor | null = null;
+  /** Whether the visitor already agreed to marketing email, as the server last answered (session, contact form). */
+  let consented = false;
   let readySent = false;
   let chain: Promise<void> = Promise.resolve();
   let flight: Flight | null = null;
@@ -106,7 +110,7 @@ function createApp(ctx: LoaderContext): AppHandle {
       enqueue(() => deliver(bubble));
     },
     contactDetails: () => contactPrefill(visitor),
-    saveContact: (fields) => void saveContact(fields),
+    saveContact: (fields, consent) => void saveContact(fields, consent),
   });
   ctx.launcher.setAttribute("aria-controls", panel.el.id);
 
@@ -249,6 +253,9 @@ function createApp(ctx: LoaderContext): AppHandle {
   async function adopt(answer: SessionAnswer, gen: number): Promise<void> {
     sessionId = answer.sessionId;
     if (answer.visitor) visitor = answer.visitor;
+    consented = answer.marketingConsent;
+    // The contact form's consent checkbox, while the organization keeps a mailing list.
+    panel.setConsentLabel(answer.marketingConsentLabel);
     ctx.applyServerSettings(answer.assistant);
     const resumable = answer.conversation;
     if (
@@ -786,20 +793,24 @@ function createApp(ctx: LoaderContext): AppHandle {
 
   // ---- Contact details ----
 
-  /** The contact form: the visitor's name, email and phone, for the team (and its CRM) to follow up. */
-  async function saveContact(fields: ContactFields): Promise<void> {
+  /**
+   * The contact form: the visitor's name, email and phone, for the team (and its CRM) to follow up, and the
+   * marketing-consent checkbox when it shows one (`consent` null when not).
+   */
+  async function saveContact(fields: ContactFields, consent: boolean | null): Promise<void> {
     const gen = generation;
     const target = conversation;
     if (!target) {
       panel.contactFailed({ field: null, text: contactText.noConversation });
       return;
     }
-    const body = contactBody(fields);
+    const body = contactBody(fields, consentToSend(consent, consented));
     try {
       const raw = await api.json("POST", `/conversations/${enc(target.id)}/contact`, body);
       if (gen !== generation) return;
       const saved = readContactAnswer(raw);
       if (saved) visitor = saved;
+      consented = readMarketingConsent(raw) ?? body.marketing_consent ?? consented;
       panel.contactSaved(contactConfirmation(saved ?? body));
     } catch (error) {
       if (gen !== generation) return;

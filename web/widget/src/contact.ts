@@ -1,5 +1,6 @@
-// contact.ts — the contact form's wording and pure helpers: the request body, the confirmation, and which field an
-// error of `POST /conversations/{id}/contact` is about. The form itself is drawn by ui.ts; app.ts sends it.
+// contact.ts — the contact form's wording and pure helpers: the request body (with the marketing-consent checkbox,
+// when the organization keeps a mailing list), the confirmation, and which field an error of
+// `POST /conversations/{id}/contact` is about. The form itself is drawn by ui.ts; app.ts sends it.
 
 import { HttpError, NetworkError } from "./api";
 
@@ -10,8 +11,8 @@ export const CONTACT_FIELDS: readonly ContactField[] = ["name", "email", "phone"
 /** What the visitor typed (or what the form was prefilled with). */
 export type ContactFields = Record<ContactField, string>;
 
-/** The request body: trimmed values, empty fields left out. */
-export type ContactBody = Partial<Record<ContactField, string>>;
+/** The request body: trimmed values, empty fields left out; the consent checkbox's state when it is sent. */
+export type ContactBody = Partial<Record<ContactField, string>> & { marketing_consent?: boolean };
 
 /** A refusal to show: beside `field` when the server named one, else in the form's alert line. */
 export interface ContactProblem {
@@ -45,14 +46,29 @@ export function contactPrefill(
   return { name: known?.name ?? "", email: known?.email ?? "", phone: known?.phone ?? "" };
 }
 
-/** `{"name"?, "email"?, "phone"?}`: each value trimmed, blank ones omitted. */
-export function contactBody(fields: Partial<ContactFields>): ContactBody {
+/**
+ * `{"name"?, "email"?, "phone"?, "marketing_consent"?}`: each value trimmed, blank ones omitted; the consent as
+ * `marketingConsent` says (left out when undefined, see `consentToSend`).
+ */
+export function contactBody(fields: Partial<ContactFields>, marketingConsent?: boolean): ContactBody {
   const body: ContactBody = {};
   for (const key of CONTACT_FIELDS) {
     const value = (fields[key] ?? "").trim();
     if (value) body[key] = value;
   }
+  if (marketingConsent !== undefined) body.marketing_consent = marketingConsent;
   return body;
+}
+
+/**
+ * What the form says of marketing consent: nothing when it shows no checkbox (`ticked` null); given when ticked; not
+ * given when left unticked, except by a visitor who had already agreed (the box starts unticked for everyone, so
+ * leaving it so is no withdrawal: nothing is said).
+ */
+export function consentToSend(ticked: boolean | null, alreadyGiven: boolean): boolean | undefined {
+  if (ticked === null) return undefined;
+  if (ticked) return true;
+  return alreadyGiven ? undefined : false;
 }
 
 /** "Thanks — the team can now reach you at ann@example.test or +43 1 234 5678." */

@@ -135,6 +135,10 @@ border-radius:12px}
 .cw-panel .cw-field input{width:100%;min-height:36px;padding:6px 10px;border:1px solid var(--cw-border);border-radius:8px;
 background:var(--cw-field);color:var(--cw-fg);font:inherit;font-size:16px;line-height:1.3}
 .cw-panel .cw-field input[aria-invalid=true]{border:2px solid var(--cw-error)}
+.cw-consent{display:flex;gap:8px;align-items:flex-start;margin-bottom:8px}
+.cw-consent[hidden]{display:none}
+.cw-panel .cw-consent input{flex:none;width:18px;height:18px;margin:1px 0 0;accent-color:var(--cw-primary);cursor:pointer}
+.cw-consent label{font-size:13px;line-height:1.4;cursor:pointer;overflow-wrap:anywhere}
 .cw-field-error,.cw-contact-alert{margin:0;font-size:12px;color:var(--cw-error)}
 .cw-field-error[hidden],.cw-contact-alert:empty{display:none}
 .cw-contact-alert{margin-bottom:8px}

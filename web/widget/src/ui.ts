@@ -35,8 +35,11 @@ export interface PanelHandlers {
   retry(bubble: Bubble): void;
   /** The visitor's known contact details, to prefill the contact form with. */
   contactDetails(): ContactFields;
-  /** The contact form was submitted; answered with contactSaved() or contactFailed(). */
-  saveContact(fields: ContactFields): void;
+  /**
+   * The contact form was submitted, with its marketing-consent checkbox's state (null when it shows none); answered
+   * with contactSaved() or contactFailed().
+   */
+  saveContact(fields: ContactFields, consent: boolean | null): void;
 }
 
 /** The inline contact form and its parts. */
@@ -44,6 +47,10 @@ interface ContactForm {
   form: HTMLFormElement;
   inputs: Record<ContactField, HTMLInputElement>;
   errors: Record<ContactField, HTMLElement>;
+  /** The marketing-consent checkbox's row (hidden when the organization keeps no mailing list), box and words. */
+  consent: HTMLElement;
+  consentBox: HTMLInputElement;
+  consentLabel: HTMLElement;
   alert: HTMLElement;
   submit: HTMLButtonElement;
 }
@@ -298,13 +305,28 @@ export class Panel {
     } else this.contactBar.hidden = false;
   }
 
+  /**
+   * The marketing-consent checkbox of the contact form, with the organization's words (`label`), or none (null).
+   * It is never ticked for the visitor.
+   */
+  setConsentLabel(label: string | null): void {
+    const { consent, consentBox, consentLabel } = this.contact;
+    const words = label?.trim() ?? "";
+    if (consentLabel.textContent !== words) consentLabel.textContent = words;
+    if (consent.hidden === !words) return;
+    consent.hidden = !words;
+    consentBox.checked = false;
+  }
+
   /** Opens the contact form, prefilled with what is known of the visitor, and puts the focus in it. */
   openContact(): void {
-    const { form, inputs } = this.contact;
+    const { form, inputs, consentBox } = this.contact;
     if (this.contactBar.hidden) return;
     if (form.hidden) {
       const known = this.handlers.contactDetails();
       for (const field of CONTACT_FIELDS) inputs[field].value = known[field];
+      // Unticked each time the form opens: consent is given by the visitor's own tick, never assumed.
+      consentBox.checked = false;
       this.clearContactErrors();
       form.hidden = false;
       this.contactButton.setAttribute("aria-expanded", "true");
@@ -666,6 +688,22 @@ export class Panel {
       inputs[field] = input;
       errors[field] = error;
     }
+    // The marketing-consent checkbox: shown with the organization's words when it keeps a mailing list, unticked.
+    const consentId = `${id}-consent`;
+    const consent = this.h("div", "cw-consent", { "data-testid": "contact-consent-row" });
+    consent.hidden = true;
+    const consentBox = this.h("input", undefined, {
+      type: "checkbox",
+      id: consentId,
+      name: "marketing_consent",
+      "data-testid": "contact-consent",
+    }) as HTMLInputElement;
+    const consentLabel = this.h("label", undefined, {
+      for: consentId,
+      "data-testid": "contact-consent-label",
+    });
+    consent.append(consentBox, consentLabel);
+    form.appendChild(consent);
     const alert = this.h("p", "cw-contact-alert", { role: "alert", "data-testid": "contact-alert" });
     const actions = this.h("div", "cw-contact-actions");
     const submit = this.button("cw-contact-send", "");
@@ -685,7 +723,7 @@ export class Panel {
       const fields = {} as ContactFields;
       for (const field of CONTACT_FIELDS) fields[field] = inputs[field].value;
       this.setContactSending(true);
-      this.handlers.saveContact(fields);
+      this.handlers.saveContact(fields, consent.hidden ? null : consentBox.checked);
     });
     // Escape closes the form only (not the panel) and gives the focus back to "Leave your contact details".
     form.addEventListener("keydown", (event) => {
@@ -694,7 +732,7 @@ export class Panel {
       event.preventDefault();
       this.closeContact(true);
     });
-    return { form, inputs, errors, alert, submit };
+    return { form, inputs, errors, consent, consentBox, consentLabel, alert, submit };
   }
 
   private setContactSending(on: boolean): void {

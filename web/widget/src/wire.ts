@@ -55,6 +55,13 @@ export interface SessionAnswer {
   assistantName: string | null;
   conversation: Conversation | null;
   visitor: Visitor | null;
+  /** Whether the visitor already agreed to marketing email (recorded by the server). */
+  marketingConsent: boolean;
+  /**
+   * The words of the contact form's marketing-consent checkbox (the organization keeps a mailing list); null: the
+   * form shows no checkbox.
+   */
+  marketingConsentLabel: string | null;
 }
 
 function record(value: unknown): Record<string, unknown> | null {
@@ -156,6 +163,19 @@ export function readContactAnswer(raw: unknown): Visitor | null {
   return readVisitor(record(r?.visitor) ?? r);
 }
 
+/** Whether a visitor (or a contact answer's, nested or flattened) agreed to marketing email; null when unsaid. */
+export function readMarketingConsent(raw: unknown): boolean | null {
+  const r = record(raw);
+  const consent = (record(r?.visitor) ?? r)?.marketing_consent;
+  return typeof consent === "boolean" ? consent : null;
+}
+
+/** A consent checkbox's words: non-blank text, trimmed; null for none. */
+function label(value: unknown): string | null {
+  const words = text(value)?.trim();
+  return words ? words : null;
+}
+
 /** `POST /sessions` or `GET /session`. */
 export function readSession(raw: unknown): SessionAnswer | null {
   const r = record(raw);
@@ -170,6 +190,8 @@ export function readSession(raw: unknown): SessionAnswer | null {
     assistantName: text(assistant.name),
     conversation: readConversation(r.conversation),
     visitor: readVisitor(r.visitor),
+    marketingConsent: readMarketingConsent(r.visitor) === true,
+    marketingConsentLabel: label(r.marketing_consent_label),
   };
 }
 

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { HttpError, NetworkError } from "../src/api";
 import {
+  consentToSend,
   contactBody,
   contactConfirmation,
   contactPrefill,
@@ -23,6 +24,27 @@ describe("contact form helpers", () => {
     assert.deepEqual(contactBody({ name: "Ann Lee", email: "   ", phone: "" }), { name: "Ann Lee" });
     assert.deepEqual(contactBody({ name: "", email: "", phone: "" }), {});
     assert.deepEqual(contactBody({ phone: " 123 " }), { phone: "123" });
+  });
+
+  it("says marketing consent only when the form shows its checkbox, never withdrawing it by default", () => {
+    assert.deepEqual(contactBody({ email: "ann@example.test" }, true), {
+      email: "ann@example.test",
+      marketing_consent: true,
+    });
+    assert.deepEqual(contactBody({ email: "ann@example.test" }, false), {
+      email: "ann@example.test",
+      marketing_consent: false,
+    });
+    assert.deepEqual(contactBody({ email: "ann@example.test" }, undefined), { email: "ann@example.test" });
+    // No checkbox: nothing said.
+    assert.equal(consentToSend(null, false), undefined);
+    assert.equal(consentToSend(null, true), undefined);
+    // Ticked: given.
+    assert.equal(consentToSend(true, false), true);
+    assert.equal(consentToSend(true, true), true);
+    // Left unticked: not given, but a consent given before is not withdrawn by a box that starts unticked.
+    assert.equal(consentToSend(false, false), false);
+    assert.equal(consentToSend(false, true), undefined);
   });
 
   it("prefills from the known visitor, blanks for what is unknown", () => {

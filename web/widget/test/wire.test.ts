@@ -5,6 +5,7 @@ import {
   readContactAnswer,
   readCreated,
   readError,
+  readMarketingConsent,
   readMessagePage,
   readPosted,
   readSession,
@@ -57,6 +58,23 @@ describe("wire readers", () => {
     assert.equal(started?.assistantName, "Shop help");
     assert.equal(started?.conversation, null);
     assert.deepEqual(started?.visitor, { id: "vis_1", name: null, email: null, phone: null });
+    assert.equal(started?.marketingConsent, false);
+    assert.equal(started?.marketingConsentLabel, null);
+    const listed = readSession({
+      session_id: "ses_2",
+      visitor: { id: "vis_2", marketing_consent: true },
+      assistant: { name: "Shop help" },
+      marketing_consent_label: " Send me Acme's newsletter ",
+    });
+    assert.equal(listed?.marketingConsent, true);
+    assert.equal(listed?.marketingConsentLabel, "Send me Acme's newsletter");
+    assert.equal(
+      readSession({ session_id: "ses_3", marketing_consent_label: "  " })?.marketingConsentLabel,
+      null,
+    );
+    assert.equal(readMarketingConsent({ visitor: { id: "vis_1", marketing_consent: false } }), false);
+    assert.equal(readMarketingConsent({ id: "vis_1", marketing_consent: true }), true);
+    assert.equal(readMarketingConsent({ id: "vis_1" }), null);
     const current = readSession({
       session_id: "ses_1",
       assistant: { name: "Shop help" },

@@ -156,6 +156,10 @@ pub enum IntegrationRunKind {
     Notify,
     /// Adds a consenting visitor to the mailing list's audience (or unsubscribes one who withdrew).
     AudienceSync,
+    /// Emails the visitor what an event owes them: a welcome; a transcript and a survey at resolution.
+    VisitorEmail,
+    /// Emails the visitor a follow-up some hours after their conversation was resolved.
+    FollowUp,
     /// A connection test (`testIntegration`).
     Test,
 }

@@ -188,6 +188,56 @@ pub(crate) async fn apply_update(
     Ok(after)
 }
 
+/// Unsubscribes a visitor from the organization's emails (a signed link in one of them, so no caller): their
+/// marketing consent goes too, and `visitor.updated` says so. The visitor as it is after; unchanged when they
+/// had unsubscribed already.
+pub(crate) async fn unsubscribe(db: &Db, id: &str) -> ApiResult<visitor::Model> {
+    let id = ids::lookup(Kind::Visitor, id)?;
+    let txn = db.begin_write().await?;
+    let before = visitor::Entity::find_by_id(id.to_owned())
+        .one(&*txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("visitor", id))?;
+    if before.unsubscribed_at.is_some() {
+        return Ok(before);
+    }
+    let at = now();
+    let mut changes = serde_json::Map::new();
+    changes.insert(
+        "unsubscribed".to_owned(),
+        json!({"from": false, "to": true}),
+    );
+    let mut active = before.clone().into_active_model();
+    active.unsubscribed_at = Set(Some(at));
+    if before.marketing_consent {
+        changes.insert(
+            "marketing_consent".to_owned(),
+            json!({"from": true, "to": false}),
+        );
+        active.marketing_consent = Set(false);
+        active.marketing_consent_at = Set(Some(at));
+    }
+    active.updated_at = Set(at);
+    let after = active.update(&*txn).await?;
+    outbox::record(
+        &txn,
+        &after.organization_id,
+        names::VISITOR_UPDATED,
+        None,
+        json!({
+            "visitor_id": after.id,
+            "name": after.name,
+            "email": after.email,
+            "phone": after.phone,
+            "marketing_consent": after.marketing_consent,
+            "changes": changes,
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
 /// Inserts a visitor inside the caller's transaction.
 pub(crate) async fn insert(
     conn: &impl ConnectionTrait,

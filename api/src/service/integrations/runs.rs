@@ -38,6 +38,10 @@ text_enum! {
         Notify = "notify",
         /// Adds a consenting visitor to the mailing list's audience (or unsubscribes one who withdrew).
         AudienceSync = "audience_sync",
+        /// Emails the visitor what their event owes them (a welcome; a transcript and a survey at resolution).
+        VisitorEmail = "visitor_email",
+        /// Emails the visitor a follow-up some hours after their conversation was resolved.
+        FollowUp = "follow_up",
         /// A connection test asked for by a person.
         Test = "test",
     }

@@ -1,5 +1,5 @@
 //! Email: messages with a plain-text and an HTML part, rendered from templates, and sent through the
-//! organization's email integration (a custom SMTP server for now).
+//! organization's email integration (a custom SMTP server or SendGrid).
 
 pub mod smtp;
 pub mod templates;
@@ -18,6 +18,16 @@ pub struct Mail {
     pub html: String,
     /// Where a visitor unsubscribes: a `List-Unsubscribe` header with one-click unsubscribe (RFC 8058).
     pub unsubscribe_url: Option<String>,
+    /// A template kept by the email provider (a SendGrid dynamic template), used instead of the subject and
+    /// parts when the organization sends through that provider.
+    pub template: Option<DynamicTemplate>,
+}
+
+/// A template kept by the email provider, and the data it is filled with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DynamicTemplate {
+    pub id: String,
+    pub data: serde_json::Value,
 }
 
 impl Mail {
@@ -81,6 +91,7 @@ mod tests {
             text: "Hello Ivy".to_owned(),
             html: "<p>Hello Ivy</p>".to_owned(),
             unsubscribe_url: Some("https://support.example.com/u/abc".to_owned()),
+            template: None,
         };
         let built = mail.build("Acme Support", "support@example.com").unwrap();
         let text = String::from_utf8(built.formatted()).unwrap();

@@ -44,11 +44,79 @@ pub const NOTIFICATION: Template = Template {
     html: r#"<h1 style="font-size:18px;margin:0 0 12px">{{ headline }}</h1><table role="presentation" style="border-collapse:collapse;font-size:14px">{% if visitor %}<tr><th scope="row" style="text-align:left;padding:2px 12px 2px 0;color:#52606d">Visitor</th><td>{{ visitor }}{% if visitor_email %} &lt;{{ visitor_email }}&gt;{% endif %}</td></tr>{% endif %}{% if page %}<tr><th scope="row" style="text-align:left;padding:2px 12px 2px 0;color:#52606d">Page</th><td>{{ page }}</td></tr>{% endif %}{% if assistant %}<tr><th scope="row" style="text-align:left;padding:2px 12px 2px 0;color:#52606d">Assistant</th><td>{{ assistant }}</td></tr>{% endif %}{% if reason %}<tr><th scope="row" style="text-align:left;padding:2px 12px 2px 0;color:#52606d">Why</th><td>{{ reason }}</td></tr>{% endif %}{% if sentiment is not none %}<tr><th scope="row" style="text-align:left;padding:2px 12px 2px 0;color:#52606d">Sentiment</th><td>{{ sentiment }}</td></tr>{% endif %}</table>{% if message %}<blockquote style="margin:16px 0;padding:8px 12px;border-left:3px solid #cbd2d9;color:#323f4b">{{ message }}</blockquote>{% endif %}<p><a href="{{ conversation_url }}" style="display:inline-block;background:#2457c5;color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none">Open the conversation</a></p><p style="color:#52606d;font-size:13px">You get this because of the rule “{{ rule }}” in {{ organization }}'s notification settings.</p>"#,
 };
 
-/// Renders `template` with `context` into a message to `to`.
+/// A visitor's welcome, when they first leave their email address.
+pub const WELCOME: Template = Template {
+    name: "welcome",
+    subject: "Welcome{% if visitor.first_name %}, {{ visitor.first_name }}{% endif %} · {{ organization }}",
+    text: "Hello{% if visitor.first_name %} {{ visitor.first_name }}{% endif %},\n\nThank you for getting in touch with {{ organization }}.{% if first_question %} We have your question \"{{ first_question }}\" and will follow up on it here if needed.{% endif %}\n\nReply to this email whenever you like: a person on our team reads it.\n",
+    html: r#"<p>Hello{% if visitor.first_name %} {{ visitor.first_name }}{% endif %},</p><p>Thank you for getting in touch with <strong>{{ organization }}</strong>.{% if first_question %} We have your question “{{ first_question }}” and will follow up on it here if needed.{% endif %}</p><p>Reply to this email whenever you like: a person on our team reads it.</p>"#,
+};
+
+/// The whole conversation, when it is resolved.
+pub const TRANSCRIPT: Template = Template {
+    name: "transcript",
+    subject: "Your conversation with {{ organization }}",
+    text: "Hello{% if visitor.first_name %} {{ visitor.first_name }}{% endif %},\n\nHere is your conversation with {{ organization }}{% if conversation.page_title %} on \"{{ conversation.page_title }}\"{% endif %}, started {{ conversation.started_at }}.\n\n{% for m in conversation.messages %}{{ m.name }} ({{ m.at }}):\n{{ m.body }}\n\n{% endfor %}",
+    html: r#"<p>Hello{% if visitor.first_name %} {{ visitor.first_name }}{% endif %},</p><p>Here is your conversation with <strong>{{ organization }}</strong>{% if conversation.page_title %} on “{{ conversation.page_title }}”{% endif %}, started {{ conversation.started_at }}.</p>{% for m in conversation.messages %}<div style="margin:12px 0;padding:8px 12px;border-radius:8px;background:{% if m.author == 'visitor' %}#e8f0fe{% else %}#f5f7fa{% endif %}"><p style="margin:0;font-size:13px;color:#52606d"><strong>{{ m.name }}</strong> · {{ m.at }}</p><p style="margin:4px 0 0;white-space:pre-wrap">{{ m.body }}</p></div>{% endfor %}"#,
+};
+
+/// A follow-up some hours after the conversation was resolved.
+pub const FOLLOW_UP: Template = Template {
+    name: "follow_up",
+    subject: "Is everything sorted? · {{ organization }}",
+    text: "Hello{% if visitor.first_name %} {{ visitor.first_name }}{% endif %},\n\n{% if first_question %}You asked us \"{{ first_question }}\"{% else %}You talked with us{% endif %}{% if conversation.handed_off %}, and our team took it from there{% endif %}. We hope it is all sorted now.\n\nIf it is not, reply to this email{% if conversation.page_url %} or come back to {{ conversation.page_url }}{% endif %}.\n",
+    html: r#"<p>Hello{% if visitor.first_name %} {{ visitor.first_name }}{% endif %},</p><p>{% if first_question %}You asked us “{{ first_question }}”{% else %}You talked with us{% endif %}{% if conversation.handed_off %}, and our team took it from there{% endif %}. We hope it is all sorted now.</p><p>If it is not, reply to this email{% if conversation.page_url %} or <a href="{{ conversation.page_url }}">come back to the page</a>{% endif %}.</p>"#,
+};
+
+/// The satisfaction survey: one link per rating, which records it.
+pub const SATISFACTION_SURVEY: Template = Template {
+    name: "satisfaction_survey",
+    subject: "How did we do? · {{ organization }}",
+    text: "Hello{% if visitor.first_name %} {{ visitor.first_name }}{% endif %},\n\nHow would you rate your conversation with {{ organization }}? Choose a link:\n\n{% for r in rating_urls %}{{ r.rating }} - {{ r.label }}: {{ r.url }}\n{% endfor %}\nThank you: it helps us answer better.\n",
+    html: r#"<p>Hello{% if visitor.first_name %} {{ visitor.first_name }}{% endif %},</p><p>How would you rate your conversation with <strong>{{ organization }}</strong>?</p><table role="presentation" style="border-collapse:separate;border-spacing:6px 0"><tr>{% for r in rating_urls %}<td><a href="{{ r.url }}" style="display:inline-block;min-width:64px;text-align:center;padding:10px 8px;border:1px solid #2457c5;border-radius:6px;color:#2457c5;text-decoration:none"><strong style="font-size:18px">{{ r.rating }}</strong><br><span style="font-size:12px">{{ r.label }}</span></a></td>{% endfor %}</tr></table><p style="color:#52606d;font-size:14px">Thank you: it helps us answer better.</p>"#,
+};
+
+/// Renders `template` with `context` into a message to `to` (a built-in template: a failure is ours).
 pub fn render(template: &Template, context: &impl Serialize, to: Vec<String>) -> ApiResult<Mail> {
+    render_parts(
+        &Parts {
+            subject: template.subject,
+            text: template.text,
+            html: template.html,
+        },
+        context,
+        to,
+    )
+    .map_err(|(part, e)| {
+        ApiError::internal_msg(format!(
+            "the {} template's {part} failed: {e}",
+            template.name
+        ))
+    })
+}
+
+/// A template's three sources, built in or an organization's own.
+#[derive(Clone, Copy, Debug)]
+pub struct Parts<'a> {
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub html: &'a str,
+}
+
+/// What closes every message to a visitor, whatever the template says: who sends it and the unsubscribe link
+/// (when the context has `unsubscribe_url`).
+const TEXT_FOOT: &str = "{% if unsubscribe_url %}\n-- \nYou get this email because you talked with {{ organization }}. Unsubscribe: {{ unsubscribe_url }}\n{% endif %}";
+const HTML_UNSUBSCRIBE: &str = r#"{% if unsubscribe_url %}<hr style="border:none;border-top:1px solid #e4e7eb;margin:24px 0 12px"><p style="color:#52606d;font-size:12px">You get this email because you talked with {{ organization }}. <a href="{{ unsubscribe_url }}" style="color:#52606d">Unsubscribe</a></p>{% endif %}"#;
+
+/// Renders three sources with `context` into a message to `to`; a failure names the part (`subject`, `text`,
+/// `html`) and says what minijinja found, with its line.
+pub fn render_parts(
+    parts: &Parts<'_>,
+    context: &impl Serialize,
+    to: Vec<String>,
+) -> Result<Mail, (&'static str, minijinja::Error)> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
-    let html_source = format!("{HTML_HEAD}{}{HTML_FOOT}", template.html);
     env.set_auto_escape_callback(|name| {
         if name.ends_with(".html") {
             AutoEscape::Html
@@ -56,45 +124,60 @@ pub fn render(template: &Template, context: &impl Serialize, to: Vec<String>) ->
             AutoEscape::None
         }
     });
-    let failed = |part: &str, e: minijinja::Error| {
-        ApiError::internal_msg(format!(
-            "the {} template's {part} failed: {e}",
-            template.name
-        ))
-    };
-    env.add_template_owned("subject.txt", template.subject.to_owned())
-        .map_err(|e| failed("subject", e))?;
-    env.add_template_owned("body.txt", template.text.to_owned())
-        .map_err(|e| failed("text", e))?;
+    // The parts are checked one by one first, so that an error's line is the part's own.
+    for (part, source) in [
+        ("subject", parts.subject),
+        ("text", parts.text),
+        ("html", parts.html),
+    ] {
+        let name = if part == "html" {
+            "check.html"
+        } else {
+            "check.txt"
+        };
+        env.add_template_owned(name, source.to_owned())
+            .map_err(|e| (part, e))?;
+    }
+    let html_source = format!("{HTML_HEAD}{}{HTML_UNSUBSCRIBE}{HTML_FOOT}", parts.html);
+    let text_source = format!("{}{TEXT_FOOT}", parts.text);
+    env.add_template_owned("subject.txt", parts.subject.to_owned())
+        .map_err(|e| ("subject", e))?;
+    env.add_template_owned("body.txt", text_source)
+        .map_err(|e| ("text", e))?;
     env.add_template_owned("body.html", html_source)
-        .map_err(|e| failed("html", e))?;
+        .map_err(|e| ("html", e))?;
     let subject = env
         .get_template("subject.txt")
         .and_then(|t| t.render(Serde(context)))
-        .map_err(|e| failed("subject", e))?;
+        .map_err(|e| ("subject", e))?;
+    let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
     // The subject is rendered first, then given to the HTML part's <title>.
-    let html = {
-        let mut value = serde_json::to_value(context).map_err(ApiError::internal)?;
-        if let Some(map) = value.as_object_mut() {
-            map.insert(
-                "subject".to_owned(),
-                serde_json::Value::String(subject.clone()),
-            );
-        }
-        env.get_template("body.html")
-            .and_then(|t| t.render(Serde(&value)))
-            .map_err(|e| failed("html", e))?
-    };
+    let mut value = serde_json::to_value(context).unwrap_or(serde_json::Value::Null);
+    if let Some(map) = value.as_object_mut() {
+        map.insert(
+            "subject".to_owned(),
+            serde_json::Value::String(subject.clone()),
+        );
+    }
+    let html = env
+        .get_template("body.html")
+        .and_then(|t| t.render(Serde(&value)))
+        .map_err(|e| ("html", e))?;
     let text = env
         .get_template("body.txt")
         .and_then(|t| t.render(Serde(context)))
-        .map_err(|e| failed("text", e))?;
+        .map_err(|e| ("text", e))?;
+    let unsubscribe_url = value
+        .get("unsubscribe_url")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
     Ok(Mail {
         to,
-        subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+        subject,
         text,
         html,
-        unsubscribe_url: None,
+        unsubscribe_url,
+        template: None,
     })
 }
 

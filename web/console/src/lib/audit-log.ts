@@ -132,6 +132,11 @@ export const ACTIONS: Record<AuditAction, ActionWords> = {
     label: "Integration disconnected",
     description: "An integration was disconnected.",
   },
+  EMAIL_TEMPLATE_UPDATED: {
+    group: "Integrations",
+    label: "Visitor email changed",
+    description: "A visitor email's template changed, was turned on or off, or was put back to the default.",
+  },
   MEMBER_INVITED: { group: "Members", label: "Member invited", description: "A member was invited." },
   MEMBER_INVITATION_ISSUED: {
     group: "Members",

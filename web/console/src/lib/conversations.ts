@@ -96,6 +96,11 @@ export const ConversationDocument = graphql(`
   query Conversation($id: ID!) {
     conversation(id: $id) {
       ...ConversationRow
+      visitor {
+        id
+        marketingConsent
+        marketingConsentAt
+      }
       browser
       device
       handoffReason
@@ -199,3 +204,17 @@ export const HANDOFF_REASONS = {
   FAILED_RESPONSES: "the assistant could not answer several times",
   NEGATIVE_SENTIMENT: "the visitor seemed unhappy",
 } as const;
+
+/**
+ * The visitor's marketing consent in words: given on a date, withdrawn on one, or not given (only a visitor who gave
+ * it is added to a mailing list).
+ */
+export function consentWords(
+  visitor: { marketingConsent: boolean; marketingConsentAt: string | null },
+  when: (iso: string) => string,
+): string {
+  if (visitor.marketingConsent) {
+    return visitor.marketingConsentAt ? `Given on ${when(visitor.marketingConsentAt)}` : "Given";
+  }
+  return visitor.marketingConsentAt ? `Withdrawn on ${when(visitor.marketingConsentAt)}` : "Not given";
+}

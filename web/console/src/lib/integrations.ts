@@ -1,12 +1,17 @@
 // integrations.ts — the Integrations settings page's GraphQL documents: the providers an organization can connect
 // (the CRMs Salesforce, HubSpot and Zoho CRM; the help desks Zendesk, Freshdesk and Intercom; a custom SMTP server
-// or SendGrid for email) with its connection to each, the CRM and help-desk settings, the runs with their vendor
-// calls, and what an admin does (connect, change, test, disconnect); plus their enums in words, and the pure helpers
-// the page needs: the outcome the vendor's callback adds to the address, the account a reconnection reuses, what a
-// key is given with (an agent's email, a sender address), the SMTP settings typed in and read back, the changes a
-// settings form makes, and the rows that the server's field paths name.
+// or SendGrid for email, and Mailchimp for a mailing list) with its connection to each, the CRM, help-desk and
+// mailing-list settings, the runs with their vendor calls, and what an admin does (connect, change, test,
+// disconnect); plus their enums in words, and the pure helpers the page needs: the outcome the vendor's callback adds
+// to the address, the account a reconnection reuses, what a key is given with (an agent's email, a sender address),
+// the SMTP settings typed in and read back, the changes a settings form makes, and the rows that the server's field
+// paths name.
 import { graphql } from "../gql";
 import type {
+  AudienceMergeFieldInput,
+  AudienceOptIn,
+  AudienceSettingsInput,
+  AudienceTagSource,
   CrmCaseTrigger,
   CrmContactMatching,
   CrmFieldMappingInput,
@@ -128,6 +133,23 @@ export const IntegrationView = graphql(`
           agentIds
         }
       }
+    }
+    audience {
+      audienceId
+      optIn
+      tagSources
+      tags
+      mergeFields {
+        tag
+        source
+        default
+      }
+      consentLabel
+    }
+    audiences {
+      id
+      name
+      memberCount
     }
     createdAt
     updatedAt
@@ -255,9 +277,34 @@ const CONNECTED_HINTS: Record<IntegrationCategory, string> = {
   EMAIL: "Invitations and the team's notifications are emailed through it.",
 };
 
-/** What a status means for a provider of `category`, in a sentence. */
-export function statusHint(status: IntegrationStatus, category: IntegrationCategory): string {
-  return status === "CONNECTED" ? CONNECTED_HINTS[category] : STATUS_HINTS[status];
+/** What a connected mailing list (Mailchimp) does. */
+const MAILING_LIST_HINT =
+  "Visitors who agree to hear from you join the audience chosen below; nobody else is ever added.";
+
+/**
+ * What a status means for a provider of `category` (`provider`, when given, tells a mailing list from a mailer), in
+ * a sentence.
+ */
+export function statusHint(
+  status: IntegrationStatus,
+  category: IntegrationCategory,
+  provider: IntegrationProviderKey | null = null,
+): string {
+  if (status !== "CONNECTED") return STATUS_HINTS[status];
+  return provider && keepsMailingList(provider) ? MAILING_LIST_HINT : CONNECTED_HINTS[category];
+}
+
+/**
+ * The providers that keep a mailing list (Mailchimp): of the email category, but they send none of the
+ * organization's mail; visitors who gave marketing consent join one of their audiences.
+ */
+export function keepsMailingList(provider: IntegrationProviderKey): boolean {
+  return provider === "MAILCHIMP";
+}
+
+/** Whether a provider sends the organization's mail (a custom SMTP server, SendGrid): email, but no mailing list. */
+export function sendsMail(provider: IntegrationProviderKey, category: IntegrationCategory): boolean {
+  return category === "EMAIL" && !keepsMailingList(provider);
 }
 
 export const CATEGORY_WORDS: Record<IntegrationCategory, string> = {
@@ -272,7 +319,7 @@ export const CATEGORY_HINTS: Record<IntegrationCategory, string> = {
   HELPDESK:
     "Connect your help desk so that conversations that need a person open a ticket there, with the transcript, a priority, a type and tags.",
   EMAIL:
-    "Connect your mail server or email service so that Concierge emails invitations to new members and the team's notifications, from your own address.",
+    "Connect your mail server or email service so that Concierge emails invitations to new members and the team's notifications, from your own address; connect Mailchimp so that visitors who agree to hear from you join your mailing list.",
 };
 
 /** The categories, in the order the page shows them. */
@@ -335,6 +382,9 @@ export const RUN_KIND_WORDS: Record<IntegrationRunKind, string> = {
   TICKET_SYNC: "Replies from the help desk",
   EMAIL_SEND: "Email",
   NOTIFY: "Team notification",
+  AUDIENCE_SYNC: "Mailing list",
+  VISITOR_EMAIL: "Visitor email",
+  FOLLOW_UP: "Follow-up email",
   TEST: "Connection test",
 };
 
@@ -376,6 +426,7 @@ const PROVIDER_NAMES: Record<string, string> = {
   intercom: "Intercom",
   smtp: "Custom SMTP",
   sendgrid: "SendGrid",
+  mailchimp: "Mailchimp",
 };
 
 /** A provider's name from its key in any case (`hubspot`, `HUBSPOT`). */
@@ -404,6 +455,10 @@ const ACCOUNT_LABELS: Record<string, string> = {
   app_id: "Workspace ID",
   admin_id: "Admin ID",
   admin_email: "Admin's email",
+  dc: "Data centre",
+  account_name: "Account",
+  login_email: "Login",
+  api_endpoint: "API endpoint",
 };
 
 /** An account field's name in words (`portal_id` → `Portal ID`; unknown ones with their underscores as spaces). */
@@ -705,15 +760,31 @@ export function opensConnectForm(offered: {
   return asksAccount(offered.key) || connectsInCard(offered);
 }
 
-/** What a card's test button says: an email provider sends a real message, the others call the vendor. */
-export function testLabel(category: IntegrationCategory): string {
-  return category === "EMAIL" ? "Send a test message" : "Test connection";
+/**
+ * What a card's test button says: a provider that sends mail sends a real message, the others (a mailing list too)
+ * call the vendor.
+ */
+export function testLabel(
+  category: IntegrationCategory,
+  provider: IntegrationProviderKey | null = null,
+): string {
+  return category === "EMAIL" && !(provider && keepsMailingList(provider))
+    ? "Send a test message"
+    : "Test connection";
 }
 
-/** The outcome of a test in words, the server's own words after it (an email provider's are a whole sentence). */
-export function testOutcomeWords(category: IntegrationCategory, success: boolean, message: string): string {
+/**
+ * The outcome of a test in words, the server's own words after it (a mailer's are a whole sentence; a mailing list's
+ * test reads its audiences again).
+ */
+export function testOutcomeWords(
+  category: IntegrationCategory,
+  success: boolean,
+  message: string,
+  provider: IntegrationProviderKey | null = null,
+): string {
   const said = message.trim();
-  if (category === "EMAIL") {
+  if (category === "EMAIL" && !(provider && keepsMailingList(provider))) {
     if (success) return said || "The test message was sent.";
     return said ? `The test message was not sent: ${said}` : "The test message was not sent.";
   }
@@ -722,7 +793,14 @@ export function testOutcomeWords(category: IntegrationCategory, success: boolean
 }
 
 /** What disconnecting does, said in its confirmation. */
-export function disconnectWords(category: IntegrationCategory, name: string): string {
+export function disconnectWords(
+  category: IntegrationCategory,
+  name: string,
+  provider: IntegrationProviderKey | null = null,
+): string {
+  if (provider && keepsMailingList(provider)) {
+    return `Concierge forgets the credentials of ${name} and adds nobody to its audience any more; the widget's contact form no longer offers the consent checkbox. The members already in ${name} stay there. The settings and the past runs are kept, and you can connect again later.`;
+  }
   if (category === "EMAIL") {
     return `Concierge forgets the credentials of ${name} and sends no more email through it: invitations are no longer emailed, and notification rules send nothing. The settings and the past runs are kept, and you can connect again later.`;
   }
@@ -1463,6 +1541,7 @@ export function accountFacts(
   category: IntegrationCategory | null = null,
 ): AccountFact[] {
   const smtp = connectsWithSettings(provider);
+  if (keepsMailingList(provider)) return mailingListFacts(account);
   if (!smtp && category !== "EMAIL") return account.map(namedFact);
   const facts: AccountFact[] = [{ name: "sender", label: "Sender", value: smtpSenderWords(account) }];
   if (smtp) {
@@ -1488,4 +1567,186 @@ export function accountFacts(
   const tested = accountField(account, "last_test_to");
   if (tested) facts.push({ name: "last_test_to", label: "Last test message to", value: tested });
   return facts;
+}
+
+/** The order a mailing list's account fields are shown in (any other after them, as stored). */
+const MAILING_LIST_FIELDS = ["account_name", "login_email", "dc", "api_endpoint"];
+
+/** A mailing list's account (Mailchimp): its name, login, data centre and API endpoint; it sends nothing itself. */
+function mailingListFacts(account: readonly { name: string; value: string }[]): AccountFact[] {
+  const rank = (name: string) => {
+    const at = MAILING_LIST_FIELDS.indexOf(name);
+    return at < 0 ? MAILING_LIST_FIELDS.length : at;
+  };
+  return [...account].sort((a, b) => rank(a.name) - rank(b.name)).map(namedFact);
+}
+
+// ---- The mailing list (Mailchimp) ----
+
+export const OPT_IN_WORDS: Record<AudienceOptIn, string> = {
+  DOUBLE: "Visitors confirm by email (recommended)",
+  SINGLE: "Added at once",
+};
+
+/** What each opt-in does, in a sentence (beside the choice). */
+export const OPT_IN_HINTS: Record<AudienceOptIn, string> = {
+  DOUBLE:
+    "The list emails each new member a link to confirm; they are subscribed once they follow it (double opt-in).",
+  SINGLE: "Subscribed as soon as they tick the box in the widget: the tick is the opt-in (single opt-in).",
+};
+
+export const TAG_SOURCE_WORDS: Record<AudienceTagSource, string> = {
+  INTENT: "The intents of the visitor's messages",
+  PAGE: "The page the conversation started on",
+  ASSISTANT: "The assistant the visitor talked to",
+};
+
+/** The tag each source gives, as an example (beside its checkbox). */
+export const TAG_SOURCE_EXAMPLES: Record<AudienceTagSource, string> = {
+  INTENT: "intent:refund",
+  PAGE: "page:/pricing",
+  ASSISTANT: "assistant:Ava",
+};
+
+/** The choices, in the order the form offers them (double opt-in first: the recommended one). */
+export const OPT_INS = Object.keys(OPT_IN_WORDS) as AudienceOptIn[];
+export const TAG_SOURCES = Object.keys(TAG_SOURCE_WORDS) as AudienceTagSource[];
+
+/** What may fill a merge field: any of the mapping's sources but the email (the member itself). */
+export const MERGE_SOURCES: readonly CrmMappingSource[] = SOURCES.filter((s) => s !== "VISITOR_EMAIL");
+
+/** The longest consent wording the server takes. */
+export const CONSENT_LABEL_MAX = 200;
+
+/** The most tags, or merge fields, the settings hold. */
+export const AUDIENCE_LIST_MAX = 30;
+
+/** One merge field as the form holds it: its default as typed (empty for none). */
+export interface MergeFieldValues {
+  tag: string;
+  source: CrmMappingSource;
+  default: string;
+}
+
+/** One row of the merge field table (`key` keeps its inputs in place when rows are removed). */
+export interface MergeFieldRow extends MergeFieldValues {
+  key: number;
+}
+
+/** What the mailing-list settings form holds. */
+export interface AudienceValues {
+  /** The audience's id; empty when none is chosen. */
+  audienceId: string;
+  optIn: AudienceOptIn;
+  tagSources: AudienceTagSource[];
+  tags: string[];
+  mergeFields: MergeFieldValues[];
+  consentLabel: string;
+}
+
+/** The stored settings as the form holds them. */
+export function audienceValuesOf(audience: {
+  audienceId: string | null;
+  optIn: AudienceOptIn;
+  tagSources: readonly AudienceTagSource[];
+  tags: readonly string[];
+  mergeFields: readonly { tag: string; source: CrmMappingSource; default: string | null }[];
+  consentLabel: string;
+}): AudienceValues {
+  return {
+    audienceId: audience.audienceId ?? "",
+    optIn: audience.optIn,
+    tagSources: [...audience.tagSources],
+    tags: [...audience.tags],
+    mergeFields: audience.mergeFields.map((f) => ({
+      tag: f.tag,
+      source: f.source,
+      default: f.default ?? "",
+    })),
+    consentLabel: audience.consentLabel,
+  };
+}
+
+function sameMergeFields(a: readonly MergeFieldValues[], b: readonly MergeFieldValues[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every(
+      (f, i) =>
+        f.tag.trim() === b[i]?.tag.trim() &&
+        f.source === b[i]?.source &&
+        f.default.trim() === b[i]?.default.trim(),
+    )
+  );
+}
+
+/**
+ * The changes from `before` to `after`, as `updateIntegration`'s `audience` input: only what changed. No audience
+ * chosen is sent as null (which clears it); the tag sources in the form's order; the tags and the merge fields whole
+ * (the server replaces them), trimmed, in the table's order (so that an error's row index is the table's), a default
+ * left empty sent as none.
+ */
+export function audienceChanges(before: AudienceValues, after: AudienceValues): AudienceSettingsInput {
+  const input: AudienceSettingsInput = {};
+  const audience = after.audienceId.trim();
+  if (audience !== before.audienceId.trim()) input.audienceId = audience === "" ? null : audience;
+  if (after.optIn !== before.optIn) input.optIn = after.optIn;
+  if (!sameSet(after.tagSources, before.tagSources))
+    input.tagSources = TAG_SOURCES.filter((t) => after.tagSources.includes(t));
+  if (!sameWords(after.tags, before.tags)) input.tags = after.tags.map((t) => t.trim());
+  if (!sameMergeFields(after.mergeFields, before.mergeFields)) {
+    input.mergeFields = after.mergeFields.map((f): AudienceMergeFieldInput => {
+      const value = f.default.trim();
+      return { tag: f.tag.trim(), source: f.source, default: value === "" ? null : value };
+    });
+  }
+  const label = after.consentLabel.trim();
+  if (label !== before.consentLabel.trim()) input.consentLabel = label;
+  return input;
+}
+
+/** The parts of a merge field row an error may name. */
+export type MergeFieldPart = "tag" | "source" | "default" | "row";
+
+/** The problems of the mailing-list settings form, placed. */
+export interface PlacedAudienceProblems {
+  /** By setting: `audienceId`, `optIn`, `tagSources`, `tags`, `mergeFields` (the table), `consentLabel`. */
+  fields: Record<string, string>;
+  /** By row index of the merge field table, then by cell. */
+  mergeFields: Record<number, Partial<Record<MergeFieldPart, string>>>;
+  general: Problem[];
+}
+
+/**
+ * Places the problems of `updateIntegration` for a mailing list (their `field` as `fromUserErrors` makes it,
+ * `audience.mergeFields.0.tag` for `["input", "audience", "mergeFields", "0", "tag"]`, or as a service spells it,
+ * `audience.merge_fields[0].tag`): a cell of a merge field row, a setting (an entry of the tags beside the tags, with
+ * its position), or the summary.
+ */
+export function placeAudienceProblems(problems: readonly Problem[]): PlacedAudienceProblems {
+  const placed: PlacedAudienceProblems = { fields: {}, mergeFields: {}, general: [] };
+  for (const problem of problems) {
+    const parts = problem.field ? pathParts(problem.field) : [];
+    if (parts[0] === "audience") parts.shift();
+    const [setting, index, cell] = parts;
+    const row = index !== undefined && DIGITS.test(index) ? Number(index) : null;
+    if (setting === "mergeFields" && row !== null) {
+      const at: MergeFieldPart = cell === "tag" || cell === "source" || cell === "default" ? cell : "row";
+      const cells = placed.mergeFields[row] ?? {};
+      cells[at] ??= problem.message;
+      placed.mergeFields[row] = cells;
+    } else if (setting === "tags" && row !== null && parts.length === 2) {
+      placed.fields.tags ??= `Tag ${row + 1}: ${problem.message}`;
+    } else if (setting && parts.length === 1) {
+      placed.fields[setting] ??= problem.message;
+    } else {
+      placed.general.push(problem);
+    }
+  }
+  return placed;
+}
+
+/** An audience in words, for its option: its name and how many members it had when it was read. */
+export function audienceWords(audience: { name: string; memberCount: number }): string {
+  const count = audience.memberCount.toLocaleString("en");
+  return `${audience.name} (${count} member${audience.memberCount === 1 ? "" : "s"})`;
 }

@@ -6,11 +6,13 @@
 import { graphql } from "../gql";
 import type {
   IntegrationCategory,
+  IntegrationProviderKey,
   IntegrationStatus,
   NotificationEvent,
   NotificationRecipients,
   NotificationRuleInput,
 } from "../gql/graphql";
+import { keepsMailingList } from "./integrations";
 import type { Problem } from "./problems";
 
 export const NotificationRuleView = graphql(`
@@ -358,12 +360,19 @@ export function placeRuleProblems(
   return placed;
 }
 
-/** Whether an email integration is connected, through which the rules send. */
+/**
+ * Whether an email integration that sends mail is connected, through which the rules send (a mailing list such as
+ * Mailchimp, also of the email category, sends none).
+ */
 export function emailConnected(
   providers: readonly {
+    key?: IntegrationProviderKey;
     category: IntegrationCategory;
     integration: { status: IntegrationStatus } | null;
   }[],
 ): boolean {
-  return providers.some((p) => p.category === "EMAIL" && p.integration?.status === "CONNECTED");
+  return providers.some(
+    (p) =>
+      p.category === "EMAIL" && !(p.key && keepsMailingList(p.key)) && p.integration?.status === "CONNECTED",
+  );
 }

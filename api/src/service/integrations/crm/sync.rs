@@ -87,6 +87,8 @@ pub async fn run(
         Some(
             JobKind::Test
             | JobKind::AudienceSync
+            | JobKind::VisitorEmail
+            | JobKind::FollowUp
             | JobKind::TicketCreate
             | JobKind::TicketSync
             | JobKind::EmailSend

@@ -68,7 +68,11 @@ impl Default for AudienceSettings {
         Self {
             audience_id: None,
             opt_in: OptIn::Double,
-            tag_sources: vec![AudienceTag::Intent, AudienceTag::Page, AudienceTag::Assistant],
+            tag_sources: vec![
+                AudienceTag::Intent,
+                AudienceTag::Page,
+                AudienceTag::Assistant,
+            ],
             tags: Vec::new(),
             merge_fields: vec![
                 MergeField {
@@ -118,15 +122,15 @@ impl AudienceSettings {
         if let Some(audience) = patch.audience_id {
             next.audience_id = match audience.as_deref().map(str::trim) {
                 None | Some("") => None,
-                Some(id)
-                    if id.len() <= 20 && id.chars().all(|c| c.is_ascii_alphanumeric()) =>
-                {
+                Some(id) if id.len() <= 20 && id.chars().all(|c| c.is_ascii_alphanumeric()) => {
                     Some(id.to_owned())
                 }
                 Some(id) => {
                     return Err(ApiError::validation(
                         "audience.audience_id",
-                        format!("{id:?} is not an audience id (letters and digits, as Mailchimp shows it)"),
+                        format!(
+                            "{id:?} is not an audience id (letters and digits, as Mailchimp shows it)"
+                        ),
                     ));
                 }
             };
@@ -148,7 +152,9 @@ impl AudienceSettings {
             let mut out: Vec<String> = Vec::with_capacity(tags.len());
             for (i, tag) in tags.iter().enumerate() {
                 let tag = tag.trim();
-                if tag.is_empty() || tag.chars().count() > TAG_MAX || tag.chars().any(char::is_control)
+                if tag.is_empty()
+                    || tag.chars().count() > TAG_MAX
+                    || tag.chars().any(char::is_control)
                 {
                     return Err(ApiError::validation(
                         &format!("audience.tags[{i}]"),
@@ -181,7 +187,9 @@ impl AudienceSettings {
                 }
                 let default = match field.default.as_deref().map(str::trim) {
                     None | Some("") => None,
-                    Some(v) if v.chars().count() <= DEFAULT_MAX && !v.chars().any(char::is_control) => {
+                    Some(v)
+                        if v.chars().count() <= DEFAULT_MAX && !v.chars().any(char::is_control) =>
+                    {
                         Some(v.to_owned())
                     }
                     Some(_) => {
@@ -201,7 +209,10 @@ impl AudienceSettings {
         }
         if let Some(label) = patch.consent_label {
             let label = label.trim();
-            if label.is_empty() || label.chars().count() > 200 || label.chars().any(char::is_control) {
+            if label.is_empty()
+                || label.chars().count() > 200
+                || label.chars().any(char::is_control)
+            {
                 return Err(ApiError::validation(
                     "audience.consent_label",
                     "must be 1 to 200 characters on one line",
@@ -261,7 +272,8 @@ mod tests {
         assert_eq!(next.tags, ["Website"]);
         assert_eq!(next.merge_fields[0].tag, "COMPANY");
         assert_eq!(next.opt_in, OptIn::Double);
-        let bad = |patch: AudienceSettingsPatch| format!("{:?}", settings.patched(patch).unwrap_err());
+        let bad =
+            |patch: AudienceSettingsPatch| format!("{:?}", settings.patched(patch).unwrap_err());
         assert!(
             bad(AudienceSettingsPatch {
                 audience_id: Some(Some("../lists".to_owned())),

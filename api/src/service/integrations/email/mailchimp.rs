@@ -118,8 +118,14 @@ pub fn audiences(account: &Value) -> Vec<(String, String, i64)> {
         .flatten()
         .map(|a| {
             (
-                a.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                a.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                a.get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                a.get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
                 a.get("member_count").and_then(Value::as_i64).unwrap_or(0),
             )
         })
@@ -137,7 +143,12 @@ fn title(answer: &Answer) -> &str {
 
 /// One of our values for a merge field: a one-word name is a first name to a mailing list.
 fn merge_value(subject: &Subject, source: MappingSource) -> Option<String> {
-    let name = subject.visitor.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let name = subject
+        .visitor
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
     let single = name.filter(|n| !n.contains(' '));
     match (source, single) {
         (MappingSource::VisitorFirstName, Some(name)) => Some(name.to_owned()),

@@ -6,6 +6,7 @@ pub mod audience;
 pub mod mailchimp;
 pub mod runs;
 pub mod sendgrid;
+pub mod visitor_emails;
 
 use sea_orm::EntityTrait;
 use serde_json::{Map, Value, json};

@@ -55,6 +55,9 @@ pub async fn run(
     match JobKind::named(&job.kind) {
         Some(JobKind::EmailSend) => send_prepared(vendors, connection, job).await,
         Some(JobKind::Notify) => notify(vendors, connection, job).await,
+        Some(JobKind::VisitorEmail | JobKind::FollowUp) => {
+            crate::service::integrations::email::visitor_emails::run(vendors, connection, job).await
+        }
         Some(JobKind::AudienceSync) => {
             crate::service::integrations::email::mailchimp::sync(vendors, connection, job).await
         }

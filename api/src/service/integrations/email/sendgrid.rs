@@ -1,5 +1,6 @@
 //! SendGrid's v3 API with an API key: the key's scopes (it must send mail), and mail sent from the verified
-//! sender given when connecting, as `POST /v3/mail/send` (202 Accepted, the message id in `X-Message-Id`).
+//! sender given when connecting, as `POST /v3/mail/send` (202 Accepted, the message id in `X-Message-Id`),
+//! rendered here or by one of the account's dynamic templates.
 
 use serde_json::{Map, Value, json};
 
@@ -47,15 +48,23 @@ pub async fn send(
 ) -> Result<String, Failure> {
     let sender = connection.credentials.email.clone().unwrap_or_default();
     let to: Vec<Value> = mail.to.iter().map(|t| json!({"email": t})).collect();
-    let mut body = json!({
-        "personalizations": [{"to": to}],
-        "from": {"email": sender},
-        "subject": mail.subject,
-        "content": [
-            {"type": "text/plain", "value": mail.text},
-            {"type": "text/html", "value": mail.html},
-        ],
-    });
+    let mut body = match &mail.template {
+        // A dynamic template of the account: SendGrid renders it from the data (subject included).
+        Some(template) => json!({
+            "personalizations": [{"to": to, "dynamic_template_data": template.data}],
+            "from": {"email": sender},
+            "template_id": template.id,
+        }),
+        None => json!({
+            "personalizations": [{"to": to}],
+            "from": {"email": sender},
+            "subject": mail.subject,
+            "content": [
+                {"type": "text/plain", "value": mail.text},
+                {"type": "text/html", "value": mail.html},
+            ],
+        }),
+    };
     if let Some(url) = &mail.unsubscribe_url {
         body["headers"] = json!({"List-Unsubscribe": format!("<{url}>"),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"});
