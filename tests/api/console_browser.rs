@@ -148,6 +148,7 @@ async fn an_invited_member_sets_a_password_signs_in_lands_in_the_inbox_and_signs
             "Webhooks",
             "Integrations",
             "Notifications",
+            "Visitor emails",
             "API keys",
             "Members",
             "Single sign-on",
@@ -301,6 +302,7 @@ fn pages(names: &[&str]) -> Value {
         ("webhooks", "/settings/webhooks"),
         ("integrations", "/settings/integrations"),
         ("notifications", "/settings/notifications"),
+        ("visitor-emails", "/settings/visitor-emails"),
         ("api-keys", "/settings/api-keys"),
         ("members", "/settings/members"),
         ("sso", "/settings/sso"),
@@ -323,6 +325,7 @@ const EVERY_PAGE: &[&str] = &[
     "webhooks",
     "integrations",
     "notifications",
+    "visitor-emails",
     "api-keys",
     "members",
     "sso",
@@ -344,7 +347,7 @@ async fn every_page_of_an_owner_passes_axe_on_a_laptop_and_a_phone() {
             "scenario": "pages",
             "email": "olga@acme.test",
             "pages": pages(EVERY_PAGE),
-            "phonePages": pages(&["knowledge-base", "assistant", "analytics", "webhooks", "members", "sso"]),
+            "phonePages": pages(&["knowledge-base", "assistant", "analytics", "webhooks", "visitor-emails", "members", "sso"]),
         }),
     )
     .await;
@@ -355,6 +358,7 @@ async fn every_page_of_an_owner_passes_axe_on_a_laptop_and_a_phone() {
             "assistant",
             "analytics",
             "webhooks",
+            "visitor-emails",
             "members",
             "sso",
         ]
@@ -373,6 +377,7 @@ async fn every_page_of_an_owner_passes_axe_on_a_laptop_and_a_phone() {
             "Webhooks",
             "Integrations",
             "Notifications",
+            "Visitor emails",
             "API keys",
             "Members",
             "Single sign-on",
@@ -387,6 +392,7 @@ async fn every_page_of_an_owner_passes_axe_on_a_laptop_and_a_phone() {
         ("webhooks", "Webhooks"),
         ("integrations", "Integrations"),
         ("notifications", "Notifications"),
+        ("visitor-emails", "Visitor emails"),
         ("api-keys", "API keys"),
         ("members", "Members"),
         ("sso", "Single sign-on"),
@@ -405,6 +411,7 @@ async fn every_page_of_an_owner_passes_axe_on_a_laptop_and_a_phone() {
         "assistant",
         "analytics",
         "webhooks",
+        "visitor-emails",
         "members",
         "sso",
     ] {
@@ -993,6 +1000,165 @@ async fn an_admin_sets_notification_rules_in_the_console() {
     );
     assert_eq!(pricing["page_path"], "/pricing", "{pricing}");
     assert_eq!(pricing["events"], json!(["query_failed"]), "{pricing}");
+}
+
+#[tokio::test]
+async fn an_admin_edits_previews_and_turns_on_a_visitor_email_in_the_console() {
+    let app = spawn_app().await;
+    member_with_password(&app, "adam@acme.test", "ADMIN").await;
+    let subject = "Your chat with {{ organization }} about {{ conversation.page_title }}";
+    let fixed = "Hello {% if visitor.first_name %}{{ visitor.first_name }}{% else %}there{% endif %},\n\n\
+                 {% for m in conversation.messages %}{{ m.name }}: {{ m.body }}\n{% endfor %}";
+    let seen = drive(
+        &app,
+        json!({"scenario": "templates", "email": "adam@acme.test", "subject": subject,
+            "brokenText": "{% if visitor.name %}no end", "fixedText": fixed}),
+    )
+    .await;
+    assert_clean(
+        &seen,
+        &[
+            "templates",
+            "templates-preview",
+            "templates-error",
+            "templates-saved",
+            "templates-phone",
+        ],
+    );
+    assert!(
+        seen["nav"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Visitor emails")),
+        "{seen}"
+    );
+    // No email integration sends them yet: the page says so, with the way to connect one.
+    assert!(
+        seen["noMailerNotice"]
+            .as_str()
+            .unwrap()
+            .contains("not sent until an email integration is connected"),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["noMailerLink"], "/console/settings/integrations#integrations-EMAIL",
+        "{seen}"
+    );
+    // The four emails, in order, each with when it is sent, all off.
+    let emails: Vec<(&str, bool)> = seen["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["enabled"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        emails,
+        [
+            ("WELCOME", false),
+            ("TRANSCRIPT", false),
+            ("FOLLOW_UP", false),
+            ("SATISFACTION_SURVEY", false)
+        ],
+        "{seen}"
+    );
+    assert!(
+        seen["emails"][2]["when"]
+            .as_str()
+            .unwrap()
+            .starts_with("24 hours after a conversation is resolved"),
+        "{seen}"
+    );
+
+    // The changed subject, previewed with the example conversation: the subject, the HTML in a frame that runs
+    // nothing (its inline styles given back through the CSSOM, which the CSP allows), the plain text with the footer.
+    assert_eq!(seen["editorFocused"], true, "{seen}");
+    assert_eq!(
+        seen["previewSubject"], "Your chat with Acme about Pricing",
+        "{seen}"
+    );
+    assert_eq!(seen["previewFocused"], true, "{seen}");
+    let text = seen["previewText"].as_str().unwrap();
+    assert!(
+        text.contains("Bo from Acme (14:10):\nDone: it was prorated correctly."),
+        "{text}"
+    );
+    assert!(text.contains("Unsubscribe: https://"), "{text}");
+    let html = seen["previewHtml"].as_str().unwrap();
+    assert!(
+        html.contains("Bo from Acme") && html.contains("Unsubscribe"),
+        "{html}"
+    );
+    let sandbox = seen["frameSandbox"].as_str().unwrap();
+    assert!(!sandbox.contains("allow-scripts"), "{sandbox}");
+    assert!(
+        seen["frameTitle"]
+            .as_str()
+            .unwrap()
+            .contains("transcript email"),
+        "{seen}"
+    );
+    assert_eq!(seen["previewStyle"]["maxWidth"], "560px", "{seen}");
+    assert_eq!(seen["previewStyle"]["scripts"], 0, "{seen}");
+
+    // A broken plain-text part: the mistake with its line beside the field, which took the focus; no preview.
+    let error = seen["textError"].as_str().unwrap();
+    assert!(
+        error.to_lowercase().contains("syntax error") && error.contains("line 1"),
+        "{seen}"
+    );
+    assert_eq!(seen["textInvalid"], "true", "{seen}");
+    assert_eq!(seen["textFocused"], true, "{seen}");
+    assert_eq!(seen["previewAfterError"], 0, "{seen}");
+
+    // Fixed, previewed, turned on and saved.
+    assert_eq!(seen["textErrorAfterFix"], 0, "{seen}");
+    assert!(
+        seen["fixedPreviewText"]
+            .as_str()
+            .unwrap()
+            .starts_with("Hello Ivy,\n\nIvy Lane: Can I change my plan"),
+        "{seen}"
+    );
+    assert!(
+        seen["toggled"]
+            .as_str()
+            .unwrap()
+            .starts_with("The transcript email is on"),
+        "{seen}"
+    );
+    assert_eq!(seen["saved"], "The transcript email was saved.", "{seen}");
+    assert_eq!(seen["saveProblems"], json!([]), "{seen}");
+    // The welcome email, turned on, then reset after a confirmation: the default, and off.
+    assert_eq!(seen["resetConfirmFocused"], true, "{seen}");
+    assert_eq!(
+        seen["reset"], "The welcome email is back to the default, and off.",
+        "{seen}"
+    );
+    assert_eq!(seen["phoneOverflow"], false, "{seen}");
+    for name in [
+        "console-templates.png",
+        "console-templates-preview.png",
+        "console-templates-error.png",
+        "console-templates-saved.png",
+        "console-templates-phone.png",
+    ] {
+        assert!(screenshots().join(name).exists(), "{name}");
+    }
+
+    // The server holds what the page saved.
+    let transcript = app.get("/api/v1/email-templates/transcript").await;
+    assert_eq!(transcript.status, 200, "{}", transcript.text);
+    let saved = &transcript.body;
+    assert_eq!(saved["enabled"], true, "{saved}");
+    assert_eq!(saved["custom_subject"], true, "{saved}");
+    assert_eq!(saved["subject"], subject, "{saved}");
+    assert_eq!(saved["custom_text"], true, "{saved}");
+    assert_eq!(saved["text"], fixed, "{saved}");
+    assert_eq!(saved["custom_html"], false, "{saved}");
+    assert_eq!(saved["sendgrid_template_id"], Value::Null, "{saved}");
+    let welcome = app.get("/api/v1/email-templates/welcome").await;
+    assert_eq!(welcome.body["enabled"], false, "{}", welcome.text);
+    assert_eq!(welcome.body["custom_subject"], false, "{}", welcome.text);
 }
 
 #[tokio::test]

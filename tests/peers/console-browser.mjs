@@ -1199,7 +1199,7 @@ const scenarios = {
     seen.fixedPreviewText = await preview.getByTestId("email-preview-text").innerText();
     await transcript.getByTestId("email-template-toggle").click();
     await page.locator("[data-testid=email-template][data-kind=TRANSCRIPT][data-enabled=true]").waitFor({ timeout: 15000 });
-    seen.toggled = await status.innerText();
+    seen.toggled = await transcript.getByTestId("email-template-toggle-status").innerText();
     await clickAndWait("email-template-save", "UpdateEmailTemplate");
     await status.filter({ hasText: "saved" }).or(transcript.locator(".error, [role=alert]")).first().waitFor({ timeout: 15000 });
     seen.saved = await status.innerText();

@@ -9,6 +9,7 @@ import {
   KINDS,
   mailerName,
   mistakeWords,
+  partsWords,
   placeTemplateProblems,
   previewDraft,
   type StoredTemplate,
@@ -50,6 +51,15 @@ test("the emails are in the page's order, each said with when it is sent", () =>
     "1 hour after a conversation is resolved, to ask whether everything is sorted.",
   );
   assert.match(whenWords("FOLLOW_UP", null), /^24 hours after/);
+});
+
+test("which parts are the organization's own, in words", () => {
+  const parts = (customSubject: boolean, customText: boolean, customHtml: boolean) =>
+    partsWords({ customSubject, customText, customHtml });
+  assert.equal(parts(false, false, false), "The default template.");
+  assert.equal(parts(true, true, false), "Your own subject and plain text; the default HTML.");
+  assert.equal(parts(false, false, true), "Your own HTML; the default subject and plain text.");
+  assert.equal(parts(true, true, true), "Your own subject, plain text and HTML.");
 });
 
 test("an email's form starts from its parts as sent, and the follow-up's wait", () => {
