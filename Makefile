@@ -8,7 +8,7 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # Which databases `make test` runs the suite against.
 TEST_DATABASES ?= sqlite postgres
 
-.PHONY: run run-release test lint fmt schema docs web browser wordpress widget-bench console-bench bench relevance analytics-bench integrations-bench tools system-deps node peers saml-idp python-peers services-check clean
+.PHONY: run run-release test lint fmt schema docs web browser wordpress widget-bench console-bench bench relevance analytics-bench integrations-bench email-bench tools system-deps node peers saml-idp python-peers services-check clean
 
 # apt as root, or through sudo.
 APT = if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get $(1); else sudo DEBIAN_FRONTEND=noninteractive apt-get $(1); fi
@@ -110,6 +110,11 @@ analytics-bench: tools web services-check
 ## loopback HubSpot, SQLite and PostgreSQL (see README).
 integrations-bench: tools web services-check
 	$(CARGO) bench --bench integrations -- $(INTEGRATIONS_ARGS)
+
+## Team notification emails per second to a loopback SMTP server, and a handoff's ticket at a loopback Zendesk as a
+## ratio to the webhook delivery of the same event (same run), SQLite and PostgreSQL (see README).
+email-bench: tools web services-check python-peers
+	$(CARGO) bench --bench email -- $(EMAIL_ARGS)
 
 # nextest when installed, cargo test otherwise (same tests, same assertions).
 TEST_RUNNER = $(shell if $(CARGO) nextest --version >/dev/null 2>&1; then echo "$(CARGO) nextest run --no-fail-fast --profile ci"; else echo "$(CARGO) test --no-fail-fast"; fi)
