@@ -34,7 +34,7 @@ pub fn decoded(data: &str) -> String {
 }
 
 /// The messages the peer received, as (recipients, subject, decoded data).
-fn mails(peer: &SmtpPeer) -> Vec<(Vec<String>, String, String)> {
+pub fn mails(peer: &SmtpPeer) -> Vec<(Vec<String>, String, String)> {
     peer.received()
         .iter()
         .map(|m| {

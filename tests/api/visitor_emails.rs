@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use crate::crm_sync::{conversation, set_status};
 use crate::fake_sendgrid::{self, FakeSendGrid};
 use crate::helpers::{TestApp, spawn_app_with};
-use crate::notifications::decoded;
 use crate::smtp::{SmtpPeer, connect, mail_app};
 
 const PREVIEW: &str =
@@ -26,23 +25,9 @@ struct Received {
 }
 
 fn received(peer: &SmtpPeer) -> Vec<Received> {
-    peer.received()
-        .iter()
-        .map(|m| {
-            let data = decoded(m["data"].as_str().unwrap());
-            let subject = data
-                .lines()
-                .find_map(|l| l.strip_prefix("Subject: "))
-                .unwrap_or_default()
-                .to_owned();
-            let to = m["rcpt_tos"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r.as_str().unwrap().to_owned())
-                .collect();
-            Received { to, subject, data }
-        })
+    crate::notifications::mails(peer)
+        .into_iter()
+        .map(|(to, subject, data)| Received { to, subject, data })
         .collect()
 }
 

@@ -44,6 +44,7 @@ pub struct EmailTemplate(pub svc::EmailTemplate);
 /// message carries an unsubscribe link and `List-Unsubscribe`, whatever the template says.
 #[Object]
 impl EmailTemplate {
+    /// Which email it is.
     async fn kind(&self) -> EmailTemplateKind {
         self.0.kind.into()
     }
@@ -104,6 +105,7 @@ impl EmailTemplate {
 pub struct EmailPreview {
     /// Who it would go to.
     pub to: Vec<String>,
+    /// The subject line, rendered.
     pub subject: String,
     /// The plain-text part.
     pub text: String,
@@ -136,8 +138,11 @@ pub struct UpdateEmailTemplateInput {
 /// Parts not yet saved, to preview: absent parts are the saved ones.
 #[derive(InputObject, Default)]
 pub struct EmailTemplateDraftInput {
+    /// The subject line's template.
     pub subject: Option<String>,
+    /// The plain-text part's template.
     pub text: Option<String>,
+    /// The HTML part's template.
     pub html: Option<String>,
 }
 

@@ -108,8 +108,11 @@ pub struct EmailTemplateBody {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewBody {
+    /// The subject line's template to preview instead of the saved one.
     pub subject: Option<String>,
+    /// The plain-text part's template to preview instead of the saved one.
     pub text: Option<String>,
+    /// The HTML part's template to preview instead of the saved one.
     pub html: Option<String>,
     /// One of the organization's conversations; an example one when absent.
     pub conversation_id: Option<String>,
@@ -120,6 +123,7 @@ pub struct PreviewBody {
 pub struct PreviewJson {
     /// Who it would go to.
     pub to: Vec<String>,
+    /// The subject line, rendered.
     pub subject: String,
     /// The plain-text part.
     pub text: String,

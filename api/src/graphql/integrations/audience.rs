@@ -34,6 +34,7 @@ pub enum AudienceTagSource {
 pub struct IntegrationAudience {
     /// The audience's id in the vendor (Mailchimp's list id).
     pub id: String,
+    /// The audience's name in the vendor.
     pub name: String,
     /// Its members when it was read (at connecting or the last test).
     pub member_count: i64,
