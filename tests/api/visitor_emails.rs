@@ -220,6 +220,40 @@ async fn visitor_emails_go_once_each_with_working_unsubscribe_and_rating_links()
             .contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
     );
 
+    // Ivy comes back (once her welcome's run is recorded): her second conversation owes no second welcome, not
+    // even a run that skips it.
+    for _ in 0..100 {
+        let runs = app
+            .get(&format!("/api/v1/integrations/{smtp}/runs?limit=100"))
+            .await;
+        if runs.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "visitor_email" && r["status"] == "succeeded")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let again = app
+        .post(
+            "/api/v1/conversations",
+            json!({"visitor_id": visitor, "initial_message": "Me again: do you ship to Italy?"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    let runs = app
+        .get(&format!("/api/v1/integrations/{smtp}/runs?limit=100"))
+        .await;
+    let welcomes = runs.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "visitor_email")
+        .count();
+    assert_eq!(welcomes, 1, "{}", runs.text);
+
     let real = app
         .graphql_ok(
             PREVIEW,

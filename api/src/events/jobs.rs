@@ -1,7 +1,7 @@
 //! The integration job queue: the work each event owes the organization's integrations, written in the event's
 //! own transaction (as webhook deliveries are), so that nothing committed is missed and nothing is owed twice.
 
-use entities::{conversation, event, integration, integration_job, visitor};
+use entities::{conversation, event, integration, integration_job, integration_link, visitor};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 
@@ -272,6 +272,19 @@ pub(crate) async fn enqueue(
         && visitor.email.is_some()
         && visitor.unsubscribed_at.is_none()
     {
+        // A returning visitor was welcomed already: their next conversations owe no welcome.
+        let welcomed = integration_link::Entity::find_by_id((
+            mailer.id.clone(),
+            visitor_emails::EMAILED.to_owned(),
+            visitor_emails::sent_key(EmailTemplateKind::Welcome, &visitor.id),
+        ))
+        .one(conn)
+        .await?
+        .is_some();
+        let visitor_emails: Vec<EmailTemplate> = visitor_emails
+            .into_iter()
+            .filter(|t| !(welcomed && t.kind == EmailTemplateKind::Welcome))
+            .collect();
         for (kind, payload, due) in visitor_email_jobs(event, &visitor_emails) {
             let mut job = runs::pending_job(
                 mailer,

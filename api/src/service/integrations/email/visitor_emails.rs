@@ -17,7 +17,12 @@ use crate::service::integrations::runs::JobKind;
 use crate::service::now;
 
 /// The link object that remembers an email sent (`<template>:<conversation or visitor>`).
-const EMAILED: &str = "visitor_emailed";
+pub const EMAILED: &str = "visitor_emailed";
+
+/// The link key of an email sent about a conversation or (the welcome) a visitor.
+pub fn sent_key(kind: EmailTemplateKind, about: &str) -> String {
+    format!("{kind}:{about}")
+}
 
 /// The templates a `visitor_email` job carries.
 pub fn payload(kinds: &[EmailTemplateKind]) -> String {
@@ -118,7 +123,7 @@ pub async fn run(
                 .push("the conversation is open again: no follow-up while it goes on".to_owned());
             continue;
         }
-        let key = format!("{kind}:{about}");
+        let key = sent_key(kind, &about);
         if links::get(db, &connection.model.id, EMAILED, &key)
             .await?
             .is_some()
