@@ -406,7 +406,8 @@ function createApp(ctx: LoaderContext): AppHandle {
     panel.setCanContact(next.status !== "closed");
     const conversationId = next.id;
     follower = new Follower(api, conversationId, {
-      onMessage: (message) => showIncoming(message),
+      // While a catch-up is fetching what came before, live messages wait for it: they are newer.
+      onMessage: (message) => (heldBack ? heldBack.push(message) : showIncoming(message)),
       onConversation: (changed) => statusChanged(changed),
       onConnected: (resumed) => {
         if (!resumed) void catchUp(conversationId);
@@ -429,9 +430,17 @@ function createApp(ctx: LoaderContext): AppHandle {
     else follower.stop();
   }
 
-  /** After a fresh connection: what came between the history (or the start) and the stream. */
+  /** Live messages that arrived while a catch-up was fetching: shown after it, so that messages keep their order. */
+  let heldBack: Message[] | null = null;
+
+  /**
+   * After a fresh connection: what came between the history (or the start) and the stream, shown before the live
+   * messages that arrive meanwhile (the page holds older ones; duplicates are dropped by id).
+   */
   async function catchUp(conversationId: string): Promise<void> {
     const gen = generation;
+    const held: Message[] = [];
+    heldBack = held;
     try {
       const after = newestId;
       const query = after ? `?after=${enc(after)}&limit=100` : "?limit=100";
@@ -442,6 +451,11 @@ function createApp(ctx: LoaderContext): AppHandle {
       for (const message of answer.data) showIncoming(message);
     } catch {
       // The stream goes on; a later reconnection resumes from its last event.
+    } finally {
+      if (heldBack === held) heldBack = null;
+      if (gen === generation && conversation?.id === conversationId) {
+        for (const message of held) showIncoming(message);
+      }
     }
   }
 
