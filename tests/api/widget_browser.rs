@@ -526,8 +526,9 @@ async fn start_outage_proxy(
             let unwell =
                 down.load(std::sync::atomic::Ordering::SeqCst) && path.starts_with("/widget/v1");
             if unwell && slow {
-                // A server that takes longer than the widget waits (15 s).
-                tokio::time::sleep(std::time::Duration::from_secs(17)).await;
+                // A server that takes far longer than the widget waits (15 s), so that the widget gives up first
+                // even on a loaded machine (a 17 s wait here answered before a late timer fired).
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
             } else if unwell {
                 return (
                     StatusCode::SERVICE_UNAVAILABLE,
