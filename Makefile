@@ -20,10 +20,10 @@ TEST_PACKAGES := php-cli php-xml php-mbstring openssl python3-venv jq
 SIMPLESAMLPHP := $(PEERS)/.cache/simplesamlphp/usr/share/simplesamlphp/www
 
 ## Start the server on 127.0.0.1:8080 with the embedded SQLite database in ./data.
-run: tools system-deps web
+run: tools system-deps web model
 	$(CARGO) run --bin concierge -- serve
 
-run-release: tools system-deps web
+run-release: tools system-deps web model
 	$(CARGO) run --release --bin concierge -- serve
 
 ## Run every test (unit and end-to-end) against SQLite and PostgreSQL.
@@ -98,9 +98,11 @@ console-bench: tools web peers browser
 	    -d "{\"token\": \"$$invitation\", \"password\": \"bench password 0123456789\"}" >/dev/null; \
 	  node benches/console.mjs --server $$server --key $$key --email bench@bench.test --password 'bench password 0123456789' --runs $(CONSOLE_RUNS)
 
-## Retrieval relevance on the FAQ set and retrieval latency at 5,000 and 100,000 entries (see README).
-relevance: tools web
-	$(CARGO) bench --bench relevance -- $(RELEVANCE_ARGS)
+## Retrieval relevance on the FAQ set (lexical only and hybrid, with the coverage-against-accuracy curves) and
+## retrieval latency at 5,000 and 100,000 entries on one core (the model's arithmetic on one thread); see README.
+## RELEVANCE_ARGS="--fit yes" also fits the fusion and the confidence's calibration.
+relevance: tools web model
+	RAYON_NUM_THREADS=1 $(CARGO) bench --bench relevance -- $(RELEVANCE_ARGS)
 
 ## Analytics latency on 100,000 messages, SQLite and PostgreSQL, one core (see README).
 analytics-bench: tools web services-check

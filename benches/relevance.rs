@@ -1,10 +1,14 @@
 //! Relevance and retrieval-latency benchmark: an FAQ set through the assistant's retrieval, then latency at scale.
 //!
-//! `make relevance` (or `cargo bench --bench relevance -- [--faq benches/fixtures/faq.json] [--sizes 5000,100000]
-//! [--queries 500]`). Prints precision@1, recall@3, MRR and the failed-query rate (confidence below the
-//! assistant's default threshold, 0.35), how often the best entry is right above and below that threshold, and
-//! the p50/p99 retrieval latency and answer latency (a visitor message answered through the service, against an
-//! agent message on the same write path as the baseline) on a single core for knowledge bases of the given sizes.
+//! `make relevance` (or `cargo bench --bench relevance -- [--faq benches/fixtures/faq.json] [--model DIR]
+//! [--sizes 5000,100000] [--queries 500] [--fit yes]`). Asks every question of the FAQ set, ranked lexically only
+//! (as without the model) and hybrid, and prints precision@1, recall@3, MRR, the shares answered right and wrong
+//! at the default confidence threshold with the share of unanswerable questions that fall back, and the
+//! coverage-versus-accuracy curve of each. `--fit yes` searches the fusion's weights and fits the confidence's
+//! calibration with five-fold cross-validation, printing its curve and the coefficients. Then the p50/p99
+//! retrieval latency (the question's embedding included) and answer latency (a visitor message answered through
+//! the service, against an agent message on the same write path as the baseline) on a single core for
+//! knowledge bases of the given sizes, with the memory their vectors take.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "support/args.rs"]
@@ -13,7 +17,12 @@ mod args;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use api::assistant::retrieval::{Question, Retriever};
+use std::sync::Arc;
+
+use api::assistant::embedding::{Embedder, Model, Quantized, entry_text, text_digest};
+use api::assistant::ranking::{self, Features, Fusion, POOL};
+use api::assistant::retrieval::{Placed, Question, Retriever};
+use api::assistant::settings::EngineSettings;
 use api::auth::Plan;
 use api::config::Settings;
 use api::db::Db;
@@ -25,13 +34,13 @@ use serde::Deserialize;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The assistant's default confidence threshold.
-const THRESHOLD: f64 = 0.35;
-
 #[derive(Deserialize)]
 struct Faq {
     entries: Vec<FaqEntry>,
     questions: Vec<FaqQuestion>,
+    /// Questions about topics no entry covers: never fitted on, they measure how often the assistant falls back.
+    #[serde(default)]
+    unanswerable: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -51,22 +60,28 @@ struct FaqQuestion {
 
 struct Options {
     faq: String,
+    model: String,
     sizes: Vec<usize>,
     queries: usize,
+    fit: bool,
 }
 
 fn options() -> Options {
     let mut o = Options {
         faq: concat!(env!("CARGO_MANIFEST_DIR"), "/benches/fixtures/faq.json").to_owned(),
+        model: concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2").to_owned(),
         sizes: vec![5_000, 100_000],
         queries: 500,
+        fit: false,
     };
-    let usage = "cargo bench --bench relevance -- [--faq benches/fixtures/faq.json] [--sizes 5000,100000] [--queries 500]";
+    let usage = "cargo bench --bench relevance -- [--faq benches/fixtures/faq.json] [--model models/all-MiniLM-L6-v2] [--sizes 5000,100000] [--queries 500] [--fit yes]";
     for (flag, value) in args::pairs(usage) {
         match flag.as_str() {
             "--faq" => o.faq = value,
             "--sizes" => o.sizes = value.split(',').map(|n| n.parse().unwrap()).collect(),
             "--queries" => o.queries = value.parse().unwrap(),
+            "--model" => o.model = value,
+            "--fit" => o.fit = value == "yes",
             other => panic!("unknown argument {other}\n{usage}"),
         }
     }
@@ -129,7 +144,36 @@ async fn insert(db: &Db, rows: Vec<kb::ActiveModel>) {
     }
 }
 
-async fn relevance(faq: &Faq) {
+/// The embedding model of `make model`, loaded now (the server loads it in the background).
+fn model(dir: &str) -> Model {
+    match Embedder::load(std::path::Path::new(dir)) {
+        Ok(embedder) => Model::settled(Ok(Arc::new(embedder))),
+        Err(err) => panic!("the embedding model is needed (make model): {err}"),
+    }
+}
+
+/// What one question got: the expected entry's rank (if any), the features and confidence of the first.
+struct Outcome {
+    /// The expected entry's key (`None`: a question the knowledge base cannot answer).
+    expected: Option<String>,
+    /// The first candidate's key.
+    first: Option<String>,
+    rank: Option<usize>,
+    confidence: f64,
+    features: Features,
+    /// Every candidate's key with its lexical and semantic placement, for re-fusing.
+    candidates: Vec<(String, String, Option<Placed>, Option<Placed>)>,
+}
+
+impl Outcome {
+    fn right(&self) -> bool {
+        self.expected.is_some() && self.rank == Some(0)
+    }
+}
+
+/// Loads the FAQ's entries into a fresh organization and asks every question (answerable and not) through a
+/// retriever with `model`, after its entry vectors are computed.
+async fn ask_all(faq: &Faq, model: Model) -> (Vec<Outcome>, bool) {
     let Fresh { db, org, dir, .. } = fresh().await;
     let org = org.organization.id;
     let mut key_of = HashMap::new();
@@ -147,75 +191,398 @@ async fn relevance(faq: &Faq) {
         ));
     }
     insert(&db, rows).await;
-    let retriever = api::service::knowledge_base::retriever(&db, 16);
-    let (mut hits1, mut hits3, mut reciprocal, mut failed) = (0usize, 0usize, 0.0f64, 0usize);
-    let (mut answered, mut answered_right, mut failed_right) = (0usize, 0usize, 0usize);
-    let mut misses = Vec::new();
-    for q in &faq.questions {
-        let question = Question {
-            text: q.question.clone(),
-            ..Default::default()
-        };
-        let found = retriever.search(&org, question, 10).await.unwrap();
+    let retriever = api::service::knowledge_base::retriever(&db, 16, model);
+    let follower = tokio::spawn(retriever.clone().follow());
+    let ask = |text: &str| Question {
+        text: text.to_owned(),
+        ..Default::default()
+    };
+    // The first search builds the index and queues the vectors; answers are judged once they are in.
+    retriever.search(&org, ask("warm up"), 1).await.unwrap();
+    retriever.embedded().await;
+    let questions = faq
+        .questions
+        .iter()
+        .map(|q| (q.question.as_str(), Some(q.expected.clone())))
+        .chain(faq.unanswerable.iter().map(|q| (q.as_str(), None)));
+    let mut outcomes = Vec::new();
+    let mut semantic = false;
+    for (text, expected) in questions {
+        let found = retriever.search(&org, ask(text), POOL).await.unwrap();
+        semantic |= found.semantic;
         let keys: Vec<&str> = found
             .candidates
             .iter()
             .map(|c| key_of[&c.entry_id].as_str())
             .collect();
-        let rank = keys.iter().position(|k| *k == q.expected);
-        let right = rank == Some(0);
-        hits1 += usize::from(right);
-        hits3 += usize::from(rank.is_some_and(|r| r < 3));
-        reciprocal += rank.map_or(0.0, |r| 1.0 / (r as f64 + 1.0));
-        if found.confidence < THRESHOLD {
-            failed += 1;
-            failed_right += usize::from(right);
-        } else {
-            answered += 1;
-            answered_right += usize::from(right);
-        }
-        if !right {
-            misses.push(format!(
-                "  {:?}: expected {}, got {:?} (confidence {:.2})",
-                q.question,
-                q.expected,
-                keys.first(),
-                found.confidence
-            ));
-        }
+        let rank = expected
+            .as_deref()
+            .and_then(|e| keys.iter().position(|k| *k == e));
+        outcomes.push(Outcome {
+            first: keys.first().map(|k| (*k).to_owned()),
+            expected,
+            rank,
+            confidence: found.confidence,
+            features: found.features.unwrap_or_default(),
+            candidates: found
+                .candidates
+                .iter()
+                .map(|c| {
+                    (
+                        key_of[&c.entry_id].clone(),
+                        text.to_owned(),
+                        c.lexical,
+                        c.semantic,
+                    )
+                })
+                .collect(),
+        });
     }
-    let n = faq.questions.len() as f64;
-    let pct = |a: usize, b: usize| {
-        if b == 0 {
-            0.0
-        } else {
-            100.0 * a as f64 / b as f64
-        }
-    };
-    println!(
-        "## relevance: {} entries, {} questions (benches/fixtures/faq.json)\n",
-        faq.entries.len(),
-        faq.questions.len()
-    );
-    println!("| precision@1 | recall@3 | MRR | failed-query rate (confidence < {THRESHOLD}) |");
-    println!("|---:|---:|---:|---:|");
-    println!(
-        "| {:.3} | {:.3} | {:.3} | {:.3} |",
-        hits1 as f64 / n,
-        hits3 as f64 / n,
-        reciprocal / n,
-        failed as f64 / n
-    );
-    println!(
-        "\nbest entry right when answered (confidence ≥ {THRESHOLD}): {:.1} % of {answered}; when it fell back: {:.1} % of {failed}",
-        pct(answered_right, answered),
-        pct(failed_right, failed)
-    );
-    if std::env::var("RELEVANCE_SHOW_MISSES").is_ok() {
-        println!("\nmisses:\n{}", misses.join("\n"));
-    }
+    follower.abort();
     drop(db);
     let _ = std::fs::remove_dir_all(dir);
+    (outcomes, semantic)
+}
+
+/// Precision@1, recall@3 and MRR over the answerable questions.
+fn ranking_figures(outcomes: &[Outcome]) -> (f64, f64, f64) {
+    let answerable: Vec<&Outcome> = outcomes.iter().filter(|o| o.expected.is_some()).collect();
+    let n = answerable.len() as f64;
+    let p1 = answerable.iter().filter(|o| o.rank == Some(0)).count() as f64 / n;
+    let r3 = answerable
+        .iter()
+        .filter(|o| o.rank.is_some_and(|r| r < 3))
+        .count() as f64
+        / n;
+    let mrr = answerable
+        .iter()
+        .map(|o| o.rank.map_or(0.0, |r| 1.0 / (r as f64 + 1.0)))
+        .sum::<f64>()
+        / n;
+    (p1, r3, mrr)
+}
+
+/// At a threshold: the share of answerable questions answered with the right entry, with a wrong one, and the
+/// share of unanswerable ones that fall back.
+fn at_threshold(outcomes: &[Outcome], confidence: &[f64], threshold: f64) -> (f64, f64, f64) {
+    let (mut right, mut wrong, mut answerable, mut fell_back, mut unanswerable) = (0, 0, 0, 0, 0);
+    for (o, c) in outcomes.iter().zip(confidence) {
+        let answered = *c >= threshold;
+        if o.expected.is_some() {
+            answerable += 1;
+            if answered && o.right() {
+                right += 1;
+            } else if answered {
+                wrong += 1;
+            }
+        } else {
+            unanswerable += 1;
+            fell_back += usize::from(!answered);
+        }
+    }
+    let share = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    (
+        share(right, answerable),
+        share(wrong, answerable),
+        share(fell_back, unanswerable),
+    )
+}
+
+fn print_curve(outcomes: &[Outcome], confidence: &[f64], default: f64) {
+    println!(
+        "| threshold | answered right | answered wrong | fell back | unanswerable that fell back |"
+    );
+    println!("|---:|---:|---:|---:|---:|");
+    let mut thresholds: Vec<f64> = (1..20).map(|i| f64::from(i) * 0.05).collect();
+    thresholds.push(default);
+    thresholds.sort_by(f64::total_cmp);
+    thresholds.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+    for t in thresholds {
+        let (right, wrong, unanswerable) = at_threshold(outcomes, confidence, t);
+        let mark = if (t - default).abs() < 1e-9 {
+            " (default)"
+        } else {
+            ""
+        };
+        println!(
+            "| {t:.2}{mark} | {:.1} % | {:.1} % | {:.1} % | {:.1} % |",
+            100.0 * right,
+            100.0 * wrong,
+            100.0 * (1.0 - right - wrong),
+            100.0 * unanswerable
+        );
+    }
+}
+
+/// Fits logistic-regression coefficients to `(inputs, label)` by Newton's method with a light L2 penalty on
+/// everything but the intercept.
+#[allow(clippy::needless_range_loop)] // matrix arithmetic reads best by index
+fn fit_logistic<const N: usize>(samples: &[([f64; N], bool)]) -> [f64; N] {
+    const PENALTY: f64 = 0.1;
+    let mut w = [0.0f64; N];
+    for _ in 0..50 {
+        let mut gradient = [0.0f64; N];
+        let mut hessian = [[0.0f64; N]; N];
+        for (x, y) in samples {
+            let p = ranking::logistic(&w, x);
+            let r = p - f64::from(u8::from(*y));
+            for i in 0..N {
+                gradient[i] += r * x[i];
+                for j in 0..N {
+                    hessian[i][j] += p * (1.0 - p) * x[i] * x[j];
+                }
+            }
+        }
+        for i in 1..N {
+            gradient[i] += PENALTY * w[i];
+            hessian[i][i] += PENALTY;
+        }
+        hessian[0][0] += 1e-9;
+        let step = solve(hessian, gradient);
+        for i in 0..N {
+            w[i] -= step[i];
+        }
+        if step.iter().map(|s| s.abs()).fold(0.0, f64::max) < 1e-9 {
+            break;
+        }
+    }
+    w
+}
+
+/// Solves `a x = b` by Gaussian elimination with partial pivoting.
+#[allow(clippy::needless_range_loop)] // matrix arithmetic reads best by index
+fn solve<const N: usize>(mut a: [[f64; N]; N], mut b: [f64; N]) -> [f64; N] {
+    for col in 0..N {
+        let pivot = (col..N)
+            .max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))
+            .unwrap();
+        a.swap(col, pivot);
+        b.swap(col, pivot);
+        let d = a[col][col];
+        if d.abs() < 1e-12 {
+            continue;
+        }
+        for row in (col + 1)..N {
+            let f = a[row][col] / d;
+            for k in col..N {
+                a[row][k] -= f * a[col][k];
+            }
+            b[row] -= f * b[col];
+        }
+    }
+    let mut x = [0.0f64; N];
+    for col in (0..N).rev() {
+        let s: f64 = ((col + 1)..N).map(|k| a[col][k] * x[k]).sum();
+        x[col] = if a[col][col].abs() < 1e-12 {
+            0.0
+        } else {
+            (b[col] - s) / a[col][col]
+        };
+    }
+    x
+}
+
+/// Out-of-fold confidences: five folds by expected entry (an entry's paraphrases never train the model that
+/// judges them), fitted on the answerable questions only; the unanswerable ones are always held out.
+fn cross_validated<const N: usize>(
+    outcomes: &[Outcome],
+    inputs: impl Fn(&Features) -> [f64; N],
+) -> Vec<f64> {
+    let mut keys: Vec<&str> = outcomes
+        .iter()
+        .filter_map(|o| o.expected.as_deref())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let fold = |o: &Outcome| {
+        o.expected
+            .as_deref()
+            .map(|e| keys.binary_search(&e).unwrap() % 5)
+    };
+    let mut out = vec![0.0; outcomes.len()];
+    for k in 0..5 {
+        let training: Vec<([f64; N], bool)> = outcomes
+            .iter()
+            .filter(|o| fold(o).is_some_and(|f| f != k))
+            .map(|o| (inputs(&o.features), o.right()))
+            .collect();
+        let w = fit_logistic(&training);
+        for (i, o) in outcomes.iter().enumerate() {
+            if fold(o) == Some(k) || (o.expected.is_none() && k == 0) {
+                out[i] = ranking::logistic(&w, &inputs(&o.features));
+            }
+        }
+    }
+    out
+}
+
+/// The lowest threshold (in steps of 0.01) at which at most `wrong_max` of the answerable questions get a wrong
+/// entry.
+fn threshold_for(outcomes: &[Outcome], confidence: &[f64], wrong_max: f64) -> f64 {
+    (1..100)
+        .map(|i| f64::from(i) / 100.0)
+        .find(|t| at_threshold(outcomes, confidence, *t).1 <= wrong_max)
+        .unwrap_or(0.99)
+}
+
+/// Precision@1 of `fusion` over the answerable questions, re-fused from the candidates' placements (a
+/// candidate outside the nearest entries counts a similarity of 0).
+fn precision_with(outcomes: &[Outcome], fusion: Fusion) -> f64 {
+    let mut right = 0usize;
+    let mut n = 0usize;
+    for o in outcomes.iter().filter(|o| o.expected.is_some()) {
+        n += 1;
+        let mut lexical: Vec<(usize, &str, f32)> = o
+            .candidates
+            .iter()
+            .filter_map(|(key, _, l, _)| l.map(|p| (p.rank, key.as_str(), p.score)))
+            .collect();
+        lexical.sort_unstable_by_key(|(r, _, _)| *r);
+        let mut semantic: Vec<(usize, &str, f32)> = o
+            .candidates
+            .iter()
+            .filter_map(|(key, _, _, s)| s.map(|p| (p.rank, key.as_str(), p.score)))
+            .collect();
+        semantic.sort_unstable_by_key(|(r, _, _)| *r);
+        let lexical: Vec<(String, String, f32)> = lexical
+            .iter()
+            .map(|(_, key, score)| ((*key).to_owned(), String::new(), *score))
+            .collect();
+        let cosine = |id: &str| {
+            semantic
+                .iter()
+                .find(|(_, k, _)| *k == id)
+                .map(|(_, _, s)| *s)
+        };
+        let semantic_list: Vec<(String, f32)> = semantic
+            .iter()
+            .map(|(_, key, score)| ((*key).to_owned(), *score))
+            .collect();
+        let fused = ranking::fuse_with(fusion, &lexical, &semantic_list, cosine);
+        right += usize::from(fused.first().map(|f| f.entry_id.as_str()) == o.expected.as_deref());
+    }
+    right as f64 / n as f64
+}
+
+/// The best fusion for precision@1 over a grid of rank fusions and score fusions.
+fn best_fusion(outcomes: &[Outcome]) -> (Fusion, f64) {
+    let mut grid = Vec::new();
+    for k in [1.0f32, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 100.0] {
+        for semantic in [0.25f32, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0] {
+            grid.push(Fusion::Ranks {
+                k,
+                lexical: 1.0,
+                semantic,
+            });
+        }
+    }
+    for lexical in [
+        0.0f32, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0,
+    ] {
+        grid.push(Fusion::Scores {
+            lexical,
+            semantic: 1.0,
+        });
+    }
+    let mut best = (ranking::FUSION, 0.0);
+    for fusion in grid {
+        let p1 = precision_with(outcomes, fusion);
+        if std::env::var("RELEVANCE_SHOW_GRID").is_ok() {
+            println!("  {fusion:?}: {p1:.3}");
+        }
+        if p1 > best.1 + 1e-9 {
+            best = (fusion, p1);
+        }
+    }
+    best
+}
+
+async fn relevance(faq: &Faq, model_dir: &str, fit: bool) {
+    println!(
+        "## relevance: {} entries, {} questions and {} the knowledge base cannot answer (benches/fixtures/faq.json)\n",
+        faq.entries.len(),
+        faq.questions.len(),
+        faq.unanswerable.len()
+    );
+    let threshold = EngineSettings::default().confidence_threshold;
+    let unavailable = Model::settled(Err("lexical only".to_owned()));
+    let (lexical, _) = ask_all(faq, unavailable).await;
+    let (hybrid, semantic) = ask_all(faq, model(model_dir)).await;
+    assert!(semantic, "the semantic retriever ran");
+    println!(
+        "| ranking | precision@1 | recall@3 | MRR | answered right | answered wrong | unanswerable that fell back |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (name, outcomes) in [("lexical only (no model)", &lexical), ("hybrid", &hybrid)] {
+        let (p1, r3, mrr) = ranking_figures(outcomes);
+        let confidence: Vec<f64> = outcomes.iter().map(|o| o.confidence).collect();
+        let (right, wrong, fell_back) = at_threshold(outcomes, &confidence, threshold);
+        println!(
+            "| {name} | {p1:.3} | {r3:.3} | {mrr:.3} | {:.1} % | {:.1} % | {:.1} % |",
+            100.0 * right,
+            100.0 * wrong,
+            100.0 * fell_back
+        );
+    }
+    println!("\nat the default threshold {threshold}; coverage against accuracy, lexical only:\n");
+    let confidence: Vec<f64> = lexical.iter().map(|o| o.confidence).collect();
+    print_curve(&lexical, &confidence, threshold);
+    println!("\nhybrid:\n");
+    let confidence: Vec<f64> = hybrid.iter().map(|o| o.confidence).collect();
+    print_curve(&hybrid, &confidence, threshold);
+    if std::env::var("RELEVANCE_SHOW_MISSES").is_ok() {
+        println!("\nmisses and answered unanswerables:");
+        for o in &hybrid {
+            if !o.right() && (o.expected.is_some() || o.confidence >= threshold) {
+                println!(
+                    "  {:?}: expected {:?}, got {:?} (confidence {:.2}, {:?})",
+                    o.candidates.first().map(|c| c.1.as_str()).unwrap_or(""),
+                    o.expected,
+                    o.first,
+                    o.confidence,
+                    o.features
+                );
+            }
+        }
+    }
+    if fit {
+        let (fusion, p1) = best_fusion(&hybrid);
+        println!(
+            "\n## fit\n\nbest fusion on the grid: {fusion:?}, precision@1 {p1:.3} (the assistant's: {:?})",
+            ranking::FUSION
+        );
+        for (name, outcomes, cv) in [
+            (
+                "lexical",
+                &lexical,
+                cross_validated(&lexical, |f| f.lexical()),
+            ),
+            ("hybrid", &hybrid, cross_validated(&hybrid, |f| f.hybrid())),
+        ] {
+            let t = threshold_for(outcomes, &cv, 0.045);
+            println!(
+                "\n{name} calibration, five-fold cross-validated; lowest threshold with at most 4.5 % wrong: {t:.2}\n"
+            );
+            print_curve(outcomes, &cv, t);
+        }
+        let lexical_w = fit_logistic(
+            &lexical
+                .iter()
+                .filter(|o| o.expected.is_some())
+                .map(|o| (o.features.lexical(), o.right()))
+                .collect::<Vec<_>>(),
+        );
+        let hybrid_w = fit_logistic(
+            &hybrid
+                .iter()
+                .filter(|o| o.expected.is_some())
+                .map(|o| (o.features.hybrid(), o.right()))
+                .collect::<Vec<_>>(),
+        );
+        println!(
+            "\ncoefficients on every answerable question:\npub const HYBRID: [f64; 6] = {hybrid_w:.3?};\npub const LEXICAL: [f64; 3] = {lexical_w:.3?};"
+        );
+    }
 }
 
 /// Words to generate synthetic entries from: the FAQ's own vocabulary, so queries hit realistic postings.
@@ -240,7 +607,7 @@ fn vocabulary(faq: &Faq) -> Vec<String> {
     words
 }
 
-async fn latency(faq: &Faq, size: usize, queries: usize) {
+async fn latency(faq: &Faq, model_dir: &str, size: usize, queries: usize) {
     let fresh = fresh().await;
     let (db, dir) = (fresh.db.clone(), fresh.dir.clone());
     let org = fresh.org.organization.id.clone();
@@ -270,8 +637,36 @@ async fn latency(faq: &Faq, size: usize, queries: usize) {
             &[],
         ));
     }
+    // The generated entries get random unit vectors (an exact scan costs the same whatever they hold); the
+    // FAQ's own are computed by the retriever's worker.
+    let model = model(model_dir);
+    let embedder = model.ready().unwrap();
+    let mut embedding_rows = Vec::with_capacity(size);
+    for r in rows.iter().skip(faq.entries.len()) {
+        let mut v: Vec<f32> = (0..embedder.dimensions())
+            .map(|_| (0..4).map(|_| next(1000) as f32 / 1000.0 - 0.5).sum())
+            .collect();
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter_mut().for_each(|x| *x /= norm);
+        let text = entry_text(r.title.as_ref(), r.body.as_ref());
+        embedding_rows.push(entities::knowledge_base_embedding::ActiveModel {
+            entry_id: r.id.clone(),
+            model: Set(embedder.id().to_owned()),
+            organization_id: Set(org.clone()),
+            digest: Set(text_digest(&text)),
+            vector: Set(Quantized::new(&v).to_bytes()),
+            created_at: Set(Utc::now()),
+        });
+    }
     insert(&db, rows).await;
-    let retriever = api::service::knowledge_base::retriever(&db, 16);
+    for chunk in embedding_rows.chunks(500) {
+        entities::knowledge_base_embedding::Entity::insert_many(chunk.to_vec())
+            .exec(db.conn())
+            .await
+            .unwrap();
+    }
+    let retriever = api::service::knowledge_base::retriever(&db, 16, model);
+    let follower = tokio::spawn(retriever.clone().follow());
     let built = Instant::now();
     retriever
         .search(
@@ -284,7 +679,9 @@ async fn latency(faq: &Faq, size: usize, queries: usize) {
         )
         .await
         .unwrap();
+    retriever.embedded().await;
     let build = built.elapsed();
+    let (vector_count, vector_bytes) = retriever.vector_memory(&org).unwrap_or_default();
     let mut latencies: Vec<Duration> = Vec::with_capacity(queries);
     for i in 0..queries {
         let q = &faq.questions[i % faq.questions.len()];
@@ -314,10 +711,12 @@ async fn latency(faq: &Faq, size: usize, queries: usize) {
     );
     let (p50, p99) = (percentile(&mut plain, 0.5), percentile(&mut plain, 0.99));
     println!(
-        "| {size} | {:.1} s | {r50:.2} | {r99:.2} | {a50:.2} | {a99:.2} | {p50:.2} | {p99:.2} | {:.2} |",
+        "| {size} | {:.1} s | {vector_count} in {:.1} MiB | {r50:.2} | {r99:.2} | {a50:.2} | {a99:.2} | {p50:.2} | {p99:.2} | {:.2} |",
         build.as_secs_f64(),
+        vector_bytes as f64 / (1024.0 * 1024.0),
         a50 / p50
     );
+    follower.abort();
     drop(db);
     drop(fresh);
     let _ = std::fs::remove_dir_all(dir);
@@ -413,7 +812,7 @@ fn main() {
             "# Concierge relevance benchmark, {}\n",
             Utc::now().format("%Y-%m-%d")
         );
-        relevance(&faq).await;
+        relevance(&faq, &o.model, o.fit).await;
         println!(
             "\n## retrieval and answer latency: {} questions one at a time, one core\n",
             o.queries
@@ -423,11 +822,11 @@ fn main() {
              the stored reply with their events; plain: an agent message on the same write path (the baseline)\n"
         );
         println!(
-            "| entries | index build | retrieval p50 ms | retrieval p99 ms | answer p50 ms | answer p99 ms | plain p50 ms | plain p99 ms | answer / plain p50 |"
+            "| entries | index build | vectors in memory | retrieval p50 ms | retrieval p99 ms | answer p50 ms | answer p99 ms | plain p50 ms | plain p99 ms | answer / plain p50 |"
         );
-        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for &size in &o.sizes {
-            latency(&faq, size, o.queries).await;
+            latency(&faq, &o.model, size, o.queries).await;
         }
     });
 }

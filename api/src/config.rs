@@ -117,6 +117,10 @@ pub struct Settings {
     /// Organizations whose knowledge-base search index one instance keeps in memory; the least recently used
     /// is dropped and rebuilt from the database when it is asked again.
     pub retrieval_max_indexes: usize,
+    /// The sentence-embedding model's folder (`config.json`, `tokenizer.json`, `model.safetensors` of a BERT-class
+    /// model such as all-MiniLM-L6-v2, which `make` puts in `models/`). Without it, or when it cannot be read,
+    /// the assistant ranks lexically only and `/readyz` says why.
+    pub embedding_model: PathBuf,
     /// Widget sessions one client address may start per minute.
     pub widget_sessions_per_minute: u32,
     /// Other widget requests one client address may make per minute.
@@ -220,6 +224,7 @@ impl Default for Settings {
             attachment_max_count: 4,
             attachment_url_secs: 300,
             retrieval_max_indexes: 1_000,
+            embedding_model: PathBuf::from("models/all-MiniLM-L6-v2"),
             widget_sessions_per_minute: 10,
             widget_requests_per_minute: 120,
             widget_session_idle_days: 30,

@@ -73,8 +73,11 @@ impl Application {
             ),
         };
         let authz = crate::authz::Authz::load(&db).await?;
+        let model = crate::assistant::embedding::Model::load_in_background(
+            settings.embedding_model.clone(),
+        );
         let retriever =
-            crate::service::knowledge_base::retriever(&db, settings.retrieval_max_indexes);
+            crate::service::knowledge_base::retriever(&db, settings.retrieval_max_indexes, model);
         let sealer = Arc::new(crate::secrets::Sealer::from_settings(&settings)?);
         let engine = crate::assistant::Engine::new(retriever, sealer.clone(), &settings)?;
         let idp = Arc::new(crate::service::identity::sso::idp::IdpClient::new(
@@ -273,14 +276,24 @@ async fn healthz() -> impl IntoResponse {
     axum::Json(json!({"status": "ok"}))
 }
 
+/// Ready when the database answers; `embedding_model` says whether answers rank semantically too (`ready`,
+/// `loading`, or `unavailable: why`: the server then ranks lexically, and is still ready).
 async fn readyz(State(state): State<AppState>) -> Response {
+    let model = state.engine.retriever().model().status();
     match state.db.ping().await {
-        Ok(()) => axum::Json(json!({"status": "ready", "database": "ok"})).into_response(),
+        Ok(()) => {
+            axum::Json(json!({"status": "ready", "database": "ok", "embedding_model": model}))
+                .into_response()
+        }
         Err(err) => {
             tracing::warn!(%err, "database not reachable");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({"status": "unavailable", "database": "unreachable"})),
+                axum::Json(json!({
+                    "status": "unavailable",
+                    "database": "unreachable",
+                    "embedding_model": model,
+                })),
             )
                 .into_response()
         }

@@ -15,6 +15,7 @@ pub mod integration_authorization;
 pub mod integration_call;
 pub mod integration_job;
 pub mod integration_link;
+pub mod knowledge_base_embedding;
 pub mod knowledge_base_entry;
 pub mod knowledge_base_query;
 pub mod message;
@@ -46,6 +47,7 @@ pub mod prelude {
     pub use super::integration::Entity as Integration;
     pub use super::integration_call::Entity as IntegrationCall;
     pub use super::integration_job::Entity as IntegrationJob;
+    pub use super::knowledge_base_embedding::Entity as KnowledgeBaseEmbedding;
     pub use super::knowledge_base_entry::Entity as KnowledgeBaseEntry;
     pub use super::knowledge_base_query::Entity as KnowledgeBaseQuery;
     pub use super::message::Entity as Message;

@@ -19,6 +19,7 @@ mod m20261207_000014_links_by_remote;
 mod m20261207_000015_message_attachments;
 mod m20261207_000016_notifications;
 mod m20261208_000017_visitor_email;
+mod m20261209_000018_entry_embeddings;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000015_message_attachments::Migration),
             Box::new(m20261207_000016_notifications::Migration),
             Box::new(m20261208_000017_visitor_email::Migration),
+            Box::new(m20261209_000018_entry_embeddings::Migration),
         ]
     }
 }

@@ -86,6 +86,14 @@ async fn sweep_stale_databases(admin: &Db) {
     }
 }
 
+/// The sentence-embedding model `make model` puts in the checkout.
+pub fn model_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/all-MiniLM-L6-v2"
+    ))
+}
+
 async fn admin_db() -> Db {
     let mut settings = Settings::for_data_dir(std::env::temp_dir());
     settings.database_url = Some(SecretString::from(postgres_admin_url()));
@@ -126,6 +134,7 @@ pub async fn fresh_settings_on(backend: &str) -> (Settings, Cleanup) {
     let data_dir = std::env::temp_dir().join(format!("concierge-test-{id}"));
     let mut settings = Settings::for_data_dir(data_dir.clone());
     settings.db_max_connections = 5;
+    settings.embedding_model = model_dir();
     let mut postgres_db = None;
     if backend == "postgres" {
         let name = format!("concierge_test_{id}");
@@ -460,6 +469,18 @@ impl TestApp {
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
         reply.body
+    }
+
+    /// Waits until the embedding model has loaded (or failed to) and every queued entry vector is computed, so
+    /// that answers rank by meaning as well as by words from here on.
+    pub async fn vectors_settled(&self) {
+        let retriever = self.state.engine.retriever();
+        tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            retriever.model().settled_model().await;
+            retriever.embedded().await;
+        })
+        .await
+        .expect("entry vectors computed within 30 s");
     }
 
     pub async fn create_conversation(&self, message: &str) -> Value {

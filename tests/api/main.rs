@@ -49,6 +49,7 @@ mod query_cost;
 mod rate_limits;
 mod retrieval;
 mod schema;
+mod semantic;
 mod sendgrid;
 mod service_keys;
 mod sessions;

@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use std::sync::RwLock;
+
 use entities::knowledge_base_entry as kb;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
@@ -13,7 +15,11 @@ use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
     StopWordFilter, TextAnalyzer,
 };
-use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term, doc};
+use tantivy::{Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term, doc};
+
+use crate::assistant::embedding::Quantized;
+use crate::assistant::ranking::{self, Features, Fused};
+use crate::assistant::vectors::Vectors;
 
 /// The analyzer's name in each index.
 const ANALYZER: &str = "kb_en";
@@ -38,21 +44,37 @@ pub struct Question {
     pub page_context: Option<String>,
 }
 
-/// One ranked entry.
+/// Where a retriever placed an entry: its rank (0 is first) and its score (BM25, or cosine similarity).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Placed {
+    pub rank: usize,
+    pub score: f32,
+}
+
+/// One ranked entry and what each retriever made of it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Candidate {
     pub entry_id: String,
     pub title: String,
+    /// The fused score that orders the candidates (comparable within one search only).
     pub score: f32,
+    /// Its BM25 rank and score, when its words matched.
+    pub lexical: Option<Placed>,
+    /// Its rank and cosine similarity among the question's nearest entries, when it is one of them.
+    pub semantic: Option<Placed>,
 }
 
 /// The ranked entries and how sure the best one answers the question.
 #[derive(Clone, Debug, Default)]
 pub struct Retrieval {
     pub candidates: Vec<Candidate>,
-    /// In [0, 1]: the share of the question's weight (IDF) that the best entry matches, discounted when the
-    /// runner-up scores almost as well. 0 when nothing matched.
+    /// The calibrated estimate, in [0, 1], that the best candidate is the entry that answers the question;
+    /// 0 when nothing matched.
     pub confidence: f64,
+    /// What the confidence was computed from.
+    pub features: Option<Features>,
+    /// Whether the semantic retriever ran (the model was ready and the organization's entries have vectors).
+    pub semantic: bool,
 }
 
 struct Fields {
@@ -74,12 +96,20 @@ impl Fields {
     }
 }
 
-/// One organization's index.
+/// One organization's index: its entries' words and, once computed, their vectors.
 pub(crate) struct OrgIndex {
     index: Index,
     reader: IndexReader,
     fields: Fields,
     analyzer: TextAnalyzer,
+    pub(crate) vectors: RwLock<Vectors>,
+}
+
+/// The lexical ranking of one question: the entries (id, title, BM25 score), best first, and each of the
+/// question's terms (with its corrections) with its weight (IDF).
+struct Lexical {
+    ranked: Vec<(String, String, f32)>,
+    weighted: Vec<(Vec<(String, f32)>, f64)>,
 }
 
 /// English function words, as in the classic NLTK list: pronouns, auxiliaries, question words and
@@ -311,6 +341,7 @@ impl OrgIndex {
             reader,
             fields,
             analyzer: analyzer(),
+            vectors: RwLock::default(),
         };
         org.apply(entries, &[])?;
         Ok(org)
@@ -324,6 +355,14 @@ impl OrgIndex {
         let f = &self.fields;
         for id in removed {
             writer.delete_term(Term::from_field_text(f.id, id));
+        }
+        if let Ok(mut vectors) = self.vectors.write() {
+            for id in removed {
+                vectors.remove(id);
+            }
+            for entry in upserts.iter().filter(|e| !e.active) {
+                vectors.remove(&entry.id);
+            }
         }
         for entry in upserts {
             writer.delete_term(Term::from_field_text(f.id, &entry.id));
@@ -341,14 +380,90 @@ impl OrgIndex {
         self.reader.reload()
     }
 
-    pub(crate) fn search(&self, question: &Question, limit: usize) -> tantivy::Result<Retrieval> {
-        let mut analyzer = self.analyzer.clone();
+    /// Ranks the entries for `question`: BM25 and, with the question's vector, its nearest entries, fused; the
+    /// confidence is the calibrated estimate that the first is right.
+    pub(crate) fn search(
+        &self,
+        question: &Question,
+        limit: usize,
+        vector: Option<&Quantized>,
+    ) -> tantivy::Result<Retrieval> {
         let searcher = self.reader.searcher();
-        let f = &self.fields;
-        let documents = searcher.num_docs();
-        if documents == 0 || limit == 0 {
+        if searcher.num_docs() == 0 || limit == 0 {
             return Ok(Retrieval::default());
         }
+        let pool = limit.max(ranking::POOL);
+        let lexical = self.lexical(&searcher, question, pool)?;
+        let vectors = self
+            .vectors
+            .read()
+            .map_err(|_| tantivy::TantivyError::InternalError("vectors poisoned".into()))?;
+        // The meaning ranks only once every entry has its vector: an entry still without one could never come
+        // first, so until then (a few seconds after a write) the words alone rank.
+        let vector =
+            vector.filter(|_| !vectors.is_empty() && vectors.len() as u64 >= searcher.num_docs());
+        let semantic: Vec<(String, f32)> = vector
+            .map(|v| {
+                vectors
+                    .nearest(v, pool)
+                    .into_iter()
+                    .filter(|n| n.cosine >= ranking::SEMANTIC_FLOOR)
+                    .map(|n| (vectors.id(n).to_owned(), n.cosine))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let cosine = |id: &str| vector.and_then(|v| vectors.cosine(id, v));
+        let fused = ranking::fuse(&lexical.ranked, &semantic, cosine);
+        let Some(top) = fused.first() else {
+            return Ok(Retrieval {
+                semantic: vector.is_some(),
+                ..Retrieval::default()
+            });
+        };
+        let mut analyzer = self.analyzer.clone();
+        let top_terms = self.entry_terms(&searcher, &mut analyzer, &top.entry_id)?;
+        let coverage = coverage(&lexical.weighted, &top_terms);
+        let features = ranking::features(&fused, coverage, vector.is_some(), cosine);
+        drop(vectors);
+        let mut candidates = Vec::with_capacity(limit);
+        for f in fused.into_iter().take(limit) {
+            let Fused {
+                entry_id,
+                title,
+                score,
+                lexical,
+                semantic,
+            } = f;
+            let title = match title {
+                Some(title) => title,
+                None => self.title(&searcher, &entry_id)?,
+            };
+            candidates.push(Candidate {
+                entry_id,
+                title,
+                score,
+                lexical,
+                semantic,
+            });
+        }
+        Ok(Retrieval {
+            candidates,
+            confidence: ranking::confidence(&features),
+            features: Some(features),
+            semantic: vector.is_some(),
+        })
+    }
+
+    /// The BM25 ranking: each term of the question (or what it was probably meant to be), with page context.
+    fn lexical(
+        &self,
+        searcher: &Searcher,
+        question: &Question,
+        limit: usize,
+    ) -> tantivy::Result<Lexical> {
+        let mut analyzer = self.analyzer.clone();
+        let f = &self.fields;
+        let documents = searcher.num_docs();
         let doc_freq = |term: &str| -> tantivy::Result<u64> {
             let mut most = 0;
             for (field, _) in f.searchable() {
@@ -368,7 +483,7 @@ impl OrgIndex {
                 weighted.push((vec![(term, 1.0)], idf(known)));
                 continue;
             }
-            let corrections = self.corrections(&searcher, &term)?;
+            let corrections = self.corrections(searcher, &term)?;
             // An unknown word weighs as much as the rarest: the question asks something the entries lack.
             let weight = corrections
                 .iter()
@@ -391,7 +506,10 @@ impl OrgIndex {
             }
         }
         if clauses.is_empty() {
-            return Ok(Retrieval::default());
+            return Ok(Lexical {
+                ranked: Vec::new(),
+                weighted,
+            });
         }
         let question_terms: HashSet<String> = weighted
             .iter()
@@ -417,60 +535,55 @@ impl OrgIndex {
         }
         let query = BooleanQuery::new(clauses);
         let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
-        let mut candidates = Vec::with_capacity(top.len());
-        let mut best_terms = HashSet::new();
-        for (rank, (score, address)) in top.into_iter().enumerate() {
+        let mut ranked = Vec::with_capacity(top.len());
+        for (score, address) in top {
             let document: TantivyDocument = searcher.doc(address)?;
-            let text = |field: Field| {
-                document
-                    .get_first(field)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            if rank == 0 {
-                for field in [f.title, f.body, f.tags, f.category] {
-                    best_terms.extend(terms(&mut analyzer, &text(field)));
-                }
-            }
-            candidates.push(Candidate {
-                entry_id: text(f.id),
-                title: text(f.title),
-                score,
-            });
+            ranked.push((text_of(&document, f.id), text_of(&document, f.title), score));
         }
-        let total: f64 = weighted.iter().map(|(_, w)| w).sum();
-        let matched: f64 = weighted
-            .iter()
-            .filter(|(variants, _)| variants.iter().any(|(t, _)| best_terms.contains(t)))
-            .map(|(_, w)| w)
-            .sum();
-        let coverage = if total > 0.0 { matched / total } else { 0.0 };
-        let margin = match candidates.as_slice() {
-            [] => 0.0,
-            [_] => 1.0,
-            [first, second, ..] if first.score > 0.0 => {
-                f64::from((first.score - second.score) / first.score)
+        Ok(Lexical { ranked, weighted })
+    }
+
+    /// The stored document of an entry.
+    fn document(&self, searcher: &Searcher, id: &str) -> tantivy::Result<Option<TantivyDocument>> {
+        let query = TermQuery::new(
+            Term::from_field_text(self.fields.id, id),
+            IndexRecordOption::Basic,
+        );
+        match searcher
+            .search(&query, &TopDocs::with_limit(1).order_by_score())?
+            .first()
+        {
+            Some((_, address)) => Ok(Some(searcher.doc(*address)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn title(&self, searcher: &Searcher, id: &str) -> tantivy::Result<String> {
+        Ok(self
+            .document(searcher, id)?
+            .map(|d| text_of(&d, self.fields.title))
+            .unwrap_or_default())
+    }
+
+    /// The analyzed terms of an entry's title, body, tags and category.
+    fn entry_terms(
+        &self,
+        searcher: &Searcher,
+        analyzer: &mut TextAnalyzer,
+        id: &str,
+    ) -> tantivy::Result<HashSet<String>> {
+        let f = &self.fields;
+        let mut out = HashSet::new();
+        if let Some(document) = self.document(searcher, id)? {
+            for field in [f.title, f.body, f.tags, f.category] {
+                out.extend(terms(analyzer, &text_of(&document, field)));
             }
-            _ => 0.0,
-        };
-        let confidence = if candidates.is_empty() {
-            0.0
-        } else {
-            (coverage * (0.6 + 0.4 * margin)).clamp(0.0, 1.0)
-        };
-        Ok(Retrieval {
-            candidates,
-            confidence,
-        })
+        }
+        Ok(out)
     }
 
     /// Index terms within one edit (two for long words) of `term`, with their document frequency.
-    fn corrections(
-        &self,
-        searcher: &tantivy::Searcher,
-        term: &str,
-    ) -> tantivy::Result<Vec<(String, u64)>> {
+    fn corrections(&self, searcher: &Searcher, term: &str) -> tantivy::Result<Vec<(String, u64)>> {
         let length = term.chars().count();
         if length < 4 {
             return Ok(Vec::new());
@@ -497,4 +610,23 @@ impl OrgIndex {
         corrections.truncate(3);
         Ok(corrections)
     }
+}
+
+fn text_of(document: &TantivyDocument, field: Field) -> String {
+    document
+        .get_first(field)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The share of the question's weight (IDF) whose terms (or one of their corrections) the entry contains.
+fn coverage(weighted: &[(Vec<(String, f32)>, f64)], entry_terms: &HashSet<String>) -> f64 {
+    let total: f64 = weighted.iter().map(|(_, w)| w).sum();
+    let matched: f64 = weighted
+        .iter()
+        .filter(|(variants, _)| variants.iter().any(|(t, _)| entry_terms.contains(t)))
+        .map(|(_, w)| w)
+        .sum();
+    if total > 0.0 { matched / total } else { 0.0 }
 }

@@ -1,10 +1,14 @@
 //! The assistant engine: retrieval, message analysis, the AI provider and the rules that tie them together.
 
 pub mod analysis;
+pub mod bert;
+pub mod embedding;
 pub mod engine;
 pub mod index;
 pub mod provider;
+pub mod ranking;
 pub mod retrieval;
 pub mod settings;
+pub mod vectors;
 
 pub use engine::Engine;

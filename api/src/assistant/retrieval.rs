@@ -1,20 +1,25 @@
-//! Ranked retrieval over an organization's active knowledge-base entries: BM25 on tantivy, stemming, stop words,
-//! typo tolerance and page context.
+//! Ranked retrieval over an organization's active knowledge-base entries: BM25 on tantivy (stemming, stop words,
+//! typo tolerance, page context) fused with the nearest entries by sentence vector.
 //!
 //! Each instance keeps one in-memory index per organization, built from the database on first use and kept
 //! current by the knowledge-base events of the live-event bus (through Redis when several instances share a
-//! database), so an edit on any instance is answerable everywhere as soon as its notice arrives.
+//! database), so an edit on any instance is answerable lexically everywhere as soon as its notice arrives.
+//! Entry vectors are computed in the background (a write never waits for the model), stored beside the entry
+//! so that a restart or another instance reuses them, and join the index within a few seconds.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use entities::knowledge_base_entry as kb;
 use futures_util::future::BoxFuture;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{Notify, mpsc};
 
+use crate::assistant::embedding::{self, Model, Quantized};
 use crate::assistant::index::OrgIndex;
-pub use crate::assistant::index::{Candidate, Question, Retrieval};
+pub use crate::assistant::index::{Candidate, Placed, Question, Retrieval};
+use crate::assistant::ranking;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::events::bus::Signal;
@@ -30,12 +35,98 @@ pub trait EntrySource: Send + Sync + 'static {
         organization_id: &'a str,
         id: &'a str,
     ) -> BoxFuture<'a, ApiResult<Option<kb::Model>>>;
+    /// The organization's stored entry vectors under `model`.
+    fn vectors<'a>(
+        &'a self,
+        organization_id: &'a str,
+        model: &'a str,
+    ) -> BoxFuture<'a, ApiResult<Vec<StoredVector>>>;
+    /// One entry's stored vector under `model`.
+    fn vector<'a>(
+        &'a self,
+        organization_id: &'a str,
+        entry_id: &'a str,
+        model: &'a str,
+    ) -> BoxFuture<'a, ApiResult<Option<StoredVector>>>;
+    /// Stores (or replaces) an entry's vector under `model`.
+    fn save_vector<'a>(
+        &'a self,
+        organization_id: &'a str,
+        model: &'a str,
+        vector: &'a StoredVector,
+    ) -> BoxFuture<'a, ApiResult<()>>;
+}
+
+/// An entry's vector as stored: the digest of the text it was computed from, and the vector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredVector {
+    pub entry_id: String,
+    pub digest: String,
+    pub vector: Quantized,
 }
 
 /// A loaded index and when it last answered (a tick of the retriever's clock), for eviction.
 struct Loaded {
     index: Arc<OrgIndex>,
     used: AtomicU64,
+    /// Whether the stored vectors were read into it (they are once the model is ready).
+    vectors: Arc<AtomicBool>,
+}
+
+/// The background computation of entry vectors: what is queued (an organization and an entry) and a signal
+/// when the queue empties.
+struct Embedding {
+    model: Model,
+    queue: mpsc::UnboundedSender<(String, String)>,
+    receiver: Mutex<Option<mpsc::UnboundedReceiver<(String, String)>>>,
+    pending: Mutex<HashSet<(String, String)>>,
+    drained: Notify,
+    /// Vectors of the pages questions were asked on, by text: visitors ask from the same pages again and again.
+    pages: Arc<Mutex<HashMap<String, Arc<Vec<f32>>>>>,
+}
+
+/// Pages whose vectors are kept; past this the cache starts afresh.
+const PAGES_KEPT: usize = 2_048;
+
+/// The question's vector, nudged toward the page it was asked on ([`ranking::PAGE_WEIGHT`] of the vector of its
+/// title and context).
+fn question_vector(
+    model: &embedding::Embedder,
+    pages: &Mutex<HashMap<String, Arc<Vec<f32>>>>,
+    question: &Question,
+) -> Result<Vec<f32>, String> {
+    let mut vector = model.embed(&question.text)?;
+    let page: String = [&question.page_title, &question.page_context]
+        .into_iter()
+        .flatten()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+        .chars()
+        .take(500)
+        .collect();
+    if page.is_empty() {
+        return Ok(vector);
+    }
+    let cached = pages.lock().ok().and_then(|p| p.get(&page).cloned());
+    let page_vector = match cached {
+        Some(v) => v,
+        None => {
+            let v = Arc::new(model.embed(&page)?);
+            if let Ok(mut p) = pages.lock() {
+                if p.len() >= PAGES_KEPT {
+                    p.clear();
+                }
+                p.insert(page, v.clone());
+            }
+            v
+        }
+    };
+    for (q, p) in vector.iter_mut().zip(page_vector.iter()) {
+        *q += ranking::PAGE_WEIGHT * p;
+    }
+    Ok(vector)
 }
 
 /// The indexes of the organizations that asked most recently on this instance, at most `capacity` of them.
@@ -51,6 +142,7 @@ pub struct Retriever {
     clock: Arc<AtomicU64>,
     /// Knowledge-base changes (and lost notices) seen, so an index built while one arrived is not kept.
     changes: Arc<AtomicU64>,
+    embedding: Arc<Embedding>,
 }
 
 impl std::fmt::Debug for Retriever {
@@ -77,8 +169,10 @@ fn search_error(err: tantivy::TantivyError) -> ApiError {
 
 impl Retriever {
     /// A retriever reading `entries`, following `db`'s announcements, keeping at most `capacity` organizations' indexes in memory
-    /// (`CONCIERGE_RETRIEVAL_MAX_INDEXES`); call [`Retriever::follow`] to keep them current.
-    pub fn new(db: Db, entries: Arc<dyn EntrySource>, capacity: usize) -> Self {
+    /// (`CONCIERGE_RETRIEVAL_MAX_INDEXES`), with the sentence-embedding `model`; call [`Retriever::follow`] to keep
+    /// them current and compute entry vectors.
+    pub fn new(db: Db, entries: Arc<dyn EntrySource>, capacity: usize, model: Model) -> Self {
+        let (queue, receiver) = mpsc::unbounded_channel();
         Retriever {
             db,
             entries,
@@ -86,6 +180,55 @@ impl Retriever {
             capacity: capacity.max(1),
             clock: Arc::default(),
             changes: Arc::default(),
+            embedding: Arc::new(Embedding {
+                model,
+                queue,
+                receiver: Mutex::new(Some(receiver)),
+                pending: Mutex::default(),
+                drained: Notify::new(),
+                pages: Arc::default(),
+            }),
+        }
+    }
+
+    /// The sentence-embedding model and its state.
+    pub fn model(&self) -> &Model {
+        &self.embedding.model
+    }
+
+    /// How many entry vectors the organization's loaded index holds, and the bytes they take.
+    pub fn vector_memory(&self, organization_id: &str) -> Option<(usize, usize)> {
+        let map = self.indexes.read().ok()?;
+        let vectors = map.get(organization_id)?.index.vectors.read().ok()?;
+        Some((vectors.len(), vectors.memory_bytes()))
+    }
+
+    /// Waits until no entry vector is waiting to be computed (the model settled and the queue drained).
+    pub async fn embedded(&self) {
+        loop {
+            let drained = self.embedding.drained.notified();
+            let empty = self
+                .embedding
+                .pending
+                .lock()
+                .map_or(true, |pending| pending.is_empty());
+            if empty {
+                return;
+            }
+            drained.await;
+        }
+    }
+
+    /// Queues an entry's vector to be computed (or read from the store) and put in its organization's index.
+    fn queue_vector(&self, organization_id: &str, entry_id: &str) {
+        let key = (organization_id.to_owned(), entry_id.to_owned());
+        let fresh = self
+            .embedding
+            .pending
+            .lock()
+            .is_ok_and(|mut pending| pending.insert(key.clone()));
+        if fresh {
+            let _ = self.embedding.queue.send(key);
         }
     }
 
@@ -102,24 +245,48 @@ impl Retriever {
         limit: usize,
     ) -> ApiResult<Retrieval> {
         let index = self.index(organization_id).await?;
-        tokio::task::spawn_blocking(move || index.search(&question, limit))
-            .await
+        let model = self.embedding.model.ready();
+        let pages = self.embedding.pages.clone();
+        tokio::task::spawn_blocking(move || {
+            let vector = model.and_then(|model| match question_vector(&model, &pages, &question) {
+                Ok(vector) => Some(Quantized::new(&vector)),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not embed a question; ranking it lexically");
+                    None
+                }
+            });
+            index.search(&question, limit, vector.as_ref())
+        })
+        .await
             .map_err(ApiError::internal)?
             .map_err(search_error)
     }
 
     fn loaded(&self, organization_id: &str) -> Option<Arc<OrgIndex>> {
+        self.loaded_with_vectors(organization_id)
+            .map(|(index, _)| index)
+    }
+
+    fn loaded_with_vectors(
+        &self,
+        organization_id: &str,
+    ) -> Option<(Arc<OrgIndex>, Arc<AtomicBool>)> {
         let map = self.indexes.read().ok()?;
         let loaded = map.get(organization_id)?;
         loaded.used.store(
             self.clock.fetch_add(1, Ordering::Relaxed),
             Ordering::Relaxed,
         );
-        Some(loaded.index.clone())
+        Some((loaded.index.clone(), loaded.vectors.clone()))
     }
 
     async fn index(&self, organization_id: &str) -> ApiResult<Arc<OrgIndex>> {
-        if let Some(index) = self.loaded(organization_id) {
+        if let Some((index, vectors)) = self.loaded_with_vectors(organization_id) {
+            if !vectors.load(Ordering::SeqCst) && self.embedding.model.ready().is_some() {
+                // The model became ready after the index was built: its stored vectors join it now.
+                vectors.store(true, Ordering::SeqCst);
+                self.read_vectors(organization_id, &index).await?;
+            }
             return Ok(index);
         }
         let seen = self.changes.load(Ordering::SeqCst);
@@ -129,11 +296,12 @@ impl Retriever {
             .map_err(ApiError::internal)?
             .map_err(search_error)?;
         let index = Arc::new(index);
-        if self.changes.load(Ordering::SeqCst) != seen {
-            // A change arrived while the entries were read: answer from this copy, build afresh next time.
-            return Ok(index);
-        }
-        if let Ok(mut map) = self.indexes.write() {
+        let with_vectors = self.embedding.model.ready().is_some();
+        // The index is in the map before its vectors are read, so a vector the worker finishes meanwhile is
+        // either in the store when they are read or put in the index by the worker: none is missed.
+        if self.changes.load(Ordering::SeqCst) == seen
+            && let Ok(mut map) = self.indexes.write()
+        {
             // Another request may have built it meanwhile; either copy is current.
             if !map.contains_key(organization_id) {
                 while map.len() >= self.capacity {
@@ -151,16 +319,79 @@ impl Retriever {
                     Loaded {
                         index: index.clone(),
                         used: AtomicU64::new(self.clock.fetch_add(1, Ordering::Relaxed)),
+                        vectors: Arc::new(AtomicBool::new(with_vectors)),
                     },
                 );
             }
         }
+        // (A change that arrived while the entries were read leaves this copy out of the map: it answers this
+        // search and the next builds afresh.)
+        if with_vectors {
+            self.read_vectors(organization_id, &index).await?;
+        }
         Ok(index)
+    }
+
+    /// Reads the organization's stored vectors under the ready model into `index`; an entry without a current one
+    /// (new, edited, or never computed) is queued.
+    async fn read_vectors(&self, organization_id: &str, index: &Arc<OrgIndex>) -> ApiResult<()> {
+        let Some(model) = self.embedding.model.ready() else {
+            return Ok(());
+        };
+        let stored = self.entries.vectors(organization_id, model.id()).await?;
+        let entries = self.entries.active(organization_id).await?;
+        let index = index.clone();
+        let missing = tokio::task::spawn_blocking(move || {
+            let stored: HashMap<&str, &StoredVector> =
+                stored.iter().map(|v| (v.entry_id.as_str(), v)).collect();
+            let mut missing = Vec::new();
+            let Ok(mut vectors) = index.vectors.write() else {
+                return missing;
+            };
+            for entry in &entries {
+                let digest =
+                    embedding::text_digest(&embedding::entry_text(&entry.title, &entry.body));
+                match stored.get(entry.id.as_str()) {
+                    // One the worker put there meanwhile is at least as new.
+                    Some(_) if vectors.digest(&entry.id).is_some() => {}
+                    Some(v) if v.digest == digest => {
+                        vectors.upsert(&v.entry_id, &v.digest, &v.vector);
+                    }
+                    _ => missing.push(entry.id.clone()),
+                }
+            }
+            missing
+        })
+        .await
+        .map_err(ApiError::internal)?;
+        for id in missing {
+            self.queue_vector(organization_id, &id);
+        }
+        Ok(())
     }
 
     /// Applies knowledge-base events from the bus to the loaded indexes until the bus closes. A lost notice
     /// (a lagging receiver, a Redis reconnect) drops every index, to be rebuilt from the table on next use.
     pub async fn follow(self) {
+        let receiver = self
+            .embedding
+            .receiver
+            .lock()
+            .ok()
+            .and_then(|mut r| r.take());
+        if let Some(receiver) = receiver {
+            let worker = Worker {
+                entries: self.entries.clone(),
+                indexes: self.indexes.clone(),
+                embedding: self.embedding.clone(),
+            };
+            tokio::join!(worker.run(receiver), self.follow_bus());
+        } else {
+            self.follow_bus().await;
+        }
+    }
+
+    async fn follow_bus(&self) {
         let mut rx = self.db.bus().subscribe();
         loop {
             match rx.recv().await {
@@ -176,6 +407,7 @@ impl Retriever {
                     let Some(id) = event.data.get("entry_id").and_then(|v| v.as_str()) else {
                         continue;
                     };
+                    self.queue_vector(&event.organization_id, id);
                     if let Err(err) = self.refresh(index, &event.organization_id, id).await {
                         tracing::warn!(?err, "could not apply a knowledge-base change; rebuilding");
                         self.forget(&event.organization_id);
@@ -194,6 +426,10 @@ impl Retriever {
     /// Puts an entry this instance just changed into its index at once, so the writer reads its own write;
     /// other instances apply the change when its notice arrives. `deleted` removes it.
     pub async fn entry_changed(&self, entry: &kb::Model, deleted: bool) -> ApiResult<()> {
+        if !deleted && entry.active {
+            // Its vector is computed in the background (and stored even when no index here holds it).
+            self.queue_vector(&entry.organization_id, &entry.id);
+        }
         let Some(index) = self.loaded(&entry.organization_id) else {
             return Ok(());
         };
@@ -226,5 +462,107 @@ impl Retriever {
         if let Ok(mut map) = self.indexes.write() {
             map.clear();
         }
+    }
+}
+
+/// Computes queued entry vectors one at a time, off the async threads, until the retriever is gone.
+struct Worker {
+    entries: Arc<dyn EntrySource>,
+    indexes: Arc<RwLock<HashMap<String, Loaded>>>,
+    embedding: Arc<Embedding>,
+}
+
+impl Worker {
+    async fn run(self, mut receiver: mpsc::UnboundedReceiver<(String, String)>) {
+        while let Some(key) = receiver.recv().await {
+            let model = self.embedding.model.settled_model().await;
+            if let Some(model) = model {
+                let (organization_id, entry_id) = &key;
+                if let Err(err) =
+                    crate::db::background(self.compute(&model, organization_id, entry_id)).await
+                {
+                    // The next index build finds it missing and queues it again.
+                    tracing::warn!(?err, entry_id, "could not compute an entry's vector");
+                }
+            }
+            if let Ok(mut pending) = self.embedding.pending.lock() {
+                pending.remove(&key);
+                if pending.is_empty() {
+                    self.embedding.drained.notify_waiters();
+                }
+            }
+        }
+    }
+
+    fn loaded(&self, organization_id: &str) -> Option<Arc<OrgIndex>> {
+        let map = self.indexes.read().ok()?;
+        let loaded = map.get(organization_id)?;
+        loaded
+            .vectors
+            .load(Ordering::SeqCst)
+            .then(|| loaded.index.clone())
+    }
+
+    /// Makes the entry's stored vector current (reusing one another instance stored) and puts it in the loaded
+    /// index; an entry gone or inactive leaves it.
+    async fn compute(
+        &self,
+        model: &Arc<embedding::Embedder>,
+        organization_id: &str,
+        entry_id: &str,
+    ) -> ApiResult<()> {
+        let entry = self
+            .entries
+            .one(organization_id, entry_id)
+            .await?
+            .filter(|e| e.active);
+        let Some(entry) = entry else {
+            if let Some(index) = self.loaded(organization_id)
+                && let Ok(mut vectors) = index.vectors.write()
+            {
+                vectors.remove(entry_id);
+            }
+            return Ok(());
+        };
+        let text = embedding::entry_text(&entry.title, &entry.body);
+        let digest = embedding::text_digest(&text);
+        if self.loaded(organization_id).is_some_and(|index| {
+            index
+                .vectors
+                .read()
+                .is_ok_and(|v| v.digest(entry_id) == Some(digest.as_str()))
+        }) {
+            return Ok(());
+        }
+        let stored = match self
+            .entries
+            .vector(organization_id, entry_id, model.id())
+            .await?
+        {
+            Some(stored) if stored.digest == digest => stored,
+            _ => {
+                let embedder = model.clone();
+                let vector = tokio::task::spawn_blocking(move || embedder.embed(&text))
+                    .await
+                    .map_err(ApiError::internal)?
+                    .map_err(ApiError::internal_msg)?;
+                let stored = StoredVector {
+                    entry_id: entry_id.to_owned(),
+                    digest,
+                    vector: Quantized::new(&vector),
+                };
+                self.entries
+                    .save_vector(organization_id, model.id(), &stored)
+                    .await?;
+                stored
+            }
+        };
+        // Looked up after the store: an index built meanwhile either read it or is here to take it.
+        if let Some(index) = self.loaded(organization_id)
+            && let Ok(mut vectors) = index.vectors.write()
+        {
+            vectors.upsert(&stored.entry_id, &stored.digest, &stored.vector);
+        }
+        Ok(())
     }
 }

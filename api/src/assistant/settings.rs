@@ -52,7 +52,8 @@ fn default_max_tokens() -> u32 {
 pub struct EngineSettings {
     /// Whether the assistant answers visitor messages at all.
     pub auto_reply: bool,
-    /// Below this confidence the fallback message is sent and the query counts as failed.
+    /// Below this confidence (the calibrated probability that the best entry is the right one) the fallback
+    /// message is sent and the query counts as failed.
     pub confidence_threshold: f64,
     pub fallback_message: String,
     /// Sent when the conversation is handed off to a person.
@@ -71,7 +72,7 @@ impl Default for EngineSettings {
     fn default() -> Self {
         Self {
             auto_reply: true,
-            confidence_threshold: 0.35,
+            confidence_threshold: 0.75,
             fallback_message:
                 "I'm not sure I have the answer to that. Could you rephrase it, or ask to talk to \
                                a person?"

@@ -57,6 +57,16 @@ pub enum Scope {
     WebhooksManage,
 }
 
+/// A way of ranking knowledge-base entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::knowledge_base::RetrieverKind")]
+pub enum KnowledgeBaseRetriever {
+    /// BM25 over the entries' words, stemmed and typo-tolerant.
+    Lexical,
+    /// The entries nearest in meaning, by sentence vector.
+    Semantic,
+}
+
 /// Where a conversation stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 #[graphql(

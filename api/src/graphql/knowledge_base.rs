@@ -5,6 +5,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObje
 use crate::assistant::retrieval::{Question, Retriever};
 use crate::error::ApiError;
 
+use crate::graphql::enums::KnowledgeBaseRetriever;
 use crate::graphql::payloads::{Args, payload, payload_type};
 use crate::graphql::types::{Conn, KnowledgeBaseEntry, connection, wants_total};
 use crate::graphql::{caller, engine, found};
@@ -23,9 +24,11 @@ fn retriever<'a>(ctx: &Context<'a>) -> Result<&'a Retriever, ApiError> {
 /// A ranked search over the active entries, as the assistant ranks them.
 #[derive(SimpleObject)]
 pub struct KnowledgeBaseSearch {
-    /// 0 to 1: how well the best match answers the question (the assistant answers from it at or above its
-    /// threshold, 0.35 by default).
+    /// The calibrated probability, 0 to 1, that the best match is the entry that answers the question (the
+    /// assistant answers from it at or above its confidence threshold).
     pub confidence: f64,
+    /// The retrievers that ranked: lexical always, semantic too once the embedding model is loaded.
+    pub retrievers: Vec<KnowledgeBaseRetriever>,
     /// The best entries, best first.
     pub matches: Vec<KnowledgeBaseMatch>,
 }
@@ -35,8 +38,14 @@ pub struct KnowledgeBaseSearch {
 pub struct KnowledgeBaseMatch {
     /// The entry.
     pub entry: KnowledgeBaseEntry,
-    /// The BM25 relevance score (comparable within one search only).
+    /// The lexical and semantic rankings fused (comparable within one search only).
     pub score: f64,
+    /// The retrievers that found it.
+    pub retrievers: Vec<KnowledgeBaseRetriever>,
+    /// Its BM25 score, when its words matched the question's.
+    pub lexical_score: Option<f64>,
+    /// Its cosine similarity to the question (-1 to 1), when it is among the entries nearest in meaning.
+    pub semantic_score: Option<f64>,
 }
 
 #[Object]
@@ -75,10 +84,14 @@ impl KnowledgeBaseQuery {
                 .await?;
         Ok(KnowledgeBaseSearch {
             confidence: found.confidence,
+            retrievers: found.retrievers.iter().map(|r| (*r).into()).collect(),
             matches: found
                 .matches
                 .into_iter()
                 .map(|m| KnowledgeBaseMatch {
+                    retrievers: m.retrievers().into_iter().map(Into::into).collect(),
+                    lexical_score: m.lexical.map(|p| f64::from(p.score)),
+                    semantic_score: m.semantic.map(|p| f64::from(p.score)),
                     entry: KnowledgeBaseEntry(m.entry),
                     score: f64::from(m.score),
                 })

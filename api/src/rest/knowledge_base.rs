@@ -150,15 +150,28 @@ struct SearchParams {
 struct MatchJson {
     /// The matching entry.
     entry: EntryJson,
-    /// Its relevance to the question (BM25); higher is better, comparable only within one search.
+    /// Its relevance to the question, the lexical and semantic rankings fused; higher is better, comparable only
+    /// within one search.
     score: f32,
+    /// The retrievers that found it: `lexical` (its words match the question's) and `semantic` (it is among the
+    /// entries nearest in meaning).
+    #[schema(value_type = Vec<String>, example = json!(["lexical", "semantic"]))]
+    retrievers: Vec<&'static str>,
+    /// Its BM25 score, when its words matched.
+    lexical_score: Option<f32>,
+    /// Its cosine similarity to the question (-1 to 1), when it is among the entries nearest in meaning.
+    semantic_score: Option<f32>,
 }
 
 /// The active entries that best match a question, best first, as the assistant would rank them.
 #[derive(Debug, Serialize, ToSchema)]
 struct SearchJson {
-    /// How sure it is that the best match answers the question, from 0 to 1; 0 when nothing matched.
+    /// The calibrated probability, from 0 to 1, that the best match is the entry that answers the question; 0
+    /// when nothing matched. The assistant answers from it at or above its confidence threshold.
     confidence: f64,
+    /// The retrievers that ranked: `lexical` always, `semantic` too once the embedding model is loaded.
+    #[schema(value_type = Vec<String>, example = json!(["lexical", "semantic"]))]
+    retrievers: Vec<&'static str>,
     /// The matching entries, best first.
     matches: Vec<MatchJson>,
 }
@@ -188,10 +201,14 @@ async fn search(
     .map_err(ApiError::in_query)?;
     Ok(Json(SearchJson {
         confidence: found.confidence,
+        retrievers: found.retrievers.iter().map(|r| r.as_str()).collect(),
         matches: found
             .matches
             .into_iter()
             .map(|m| MatchJson {
+                retrievers: m.retrievers().iter().map(|r| r.as_str()).collect(),
+                lexical_score: m.lexical.map(|p| p.score),
+                semantic_score: m.semantic.map(|p| p.score),
                 entry: m.entry.into(),
                 score: m.score,
             })

@@ -2,15 +2,17 @@
 
 use std::collections::HashMap;
 
+use entities::knowledge_base_embedding as embedding_row;
 use entities::knowledge_base_entry as kb;
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, ModelTrait,
     PaginatorTrait, QueryFilter, QuerySelect, Select, Set,
 };
 use serde_json::json;
 
-use crate::assistant::retrieval::{EntrySource, Question, Retriever};
+use crate::assistant::embedding::{Model, Quantized};
+use crate::assistant::retrieval::{EntrySource, Placed, Question, Retriever, StoredVector};
 use crate::auth::Principal;
 use crate::authz::{Action, Grant, Resource, authorize};
 use crate::db::Db;
@@ -27,14 +29,24 @@ const CATEGORY_MAX: usize = 100;
 const TAGS_MAX: usize = 30;
 const TAG_MAX: usize = 50;
 
-/// The assistant's retriever over this knowledge base: it reads entries here and follows `db`'s announcements,
-/// keeping at most `capacity` organizations' indexes in memory.
-pub fn retriever(db: &Db, capacity: usize) -> Retriever {
+/// The assistant's retriever over this knowledge base: it reads entries (and their stored vectors) here and
+/// follows `db`'s announcements, keeping at most `capacity` organizations' indexes in memory, with the
+/// sentence-embedding `model`.
+pub fn retriever(db: &Db, capacity: usize, model: Model) -> Retriever {
     Retriever::new(
         db.clone(),
         std::sync::Arc::new(Stored(db.clone())),
         capacity,
+        model,
     )
+}
+
+fn stored_vector(row: embedding_row::Model) -> Option<StoredVector> {
+    Some(StoredVector {
+        vector: Quantized::from_bytes(&row.vector)?,
+        entry_id: row.entry_id,
+        digest: row.digest,
+    })
 }
 
 /// The stored entries, as the retriever reads them: the organization is the one whose index is built.
@@ -64,6 +76,74 @@ impl EntrySource for Stored {
                 .filter(kb::Column::OrganizationId.eq(organization_id))
                 .one(self.0.conn())
                 .await?)
+        })
+    }
+
+    fn vectors<'a>(
+        &'a self,
+        organization_id: &'a str,
+        model: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, ApiResult<Vec<StoredVector>>> {
+        Box::pin(async move {
+            let rows = embedding_row::Entity::find()
+                .filter(embedding_row::Column::OrganizationId.eq(organization_id))
+                .filter(embedding_row::Column::Model.eq(model))
+                .all(self.0.conn())
+                .await?;
+            Ok(rows.into_iter().filter_map(stored_vector).collect())
+        })
+    }
+
+    fn vector<'a>(
+        &'a self,
+        organization_id: &'a str,
+        entry_id: &'a str,
+        model: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, ApiResult<Option<StoredVector>>> {
+        Box::pin(async move {
+            Ok(
+                embedding_row::Entity::find_by_id((entry_id.to_owned(), model.to_owned()))
+                    .filter(embedding_row::Column::OrganizationId.eq(organization_id))
+                    .one(self.0.conn())
+                    .await?
+                    .and_then(stored_vector),
+            )
+        })
+    }
+
+    fn save_vector<'a>(
+        &'a self,
+        organization_id: &'a str,
+        model: &'a str,
+        vector: &'a StoredVector,
+    ) -> futures_util::future::BoxFuture<'a, ApiResult<()>> {
+        Box::pin(async move {
+            let row = embedding_row::ActiveModel {
+                entry_id: Set(vector.entry_id.clone()),
+                model: Set(model.to_owned()),
+                organization_id: Set(organization_id.to_owned()),
+                digest: Set(vector.digest.clone()),
+                vector: Set(vector.vector.to_bytes()),
+                created_at: Set(now()),
+            };
+            let txn = self.0.begin_write().await?;
+            embedding_row::Entity::insert(row)
+                .on_conflict(
+                    OnConflict::columns([
+                        embedding_row::Column::EntryId,
+                        embedding_row::Column::Model,
+                    ])
+                    .update_columns([
+                        embedding_row::Column::Digest,
+                        embedding_row::Column::Vector,
+                        embedding_row::Column::CreatedAt,
+                    ])
+                    .to_owned(),
+                )
+                .exec(&*txn)
+                .await?;
+            txn.commit().await?;
+            Ok(())
         })
     }
 }
@@ -366,11 +446,41 @@ const QUESTION_MAX: usize = 2_000;
 /// The most matches one search returns.
 pub const SEARCH_LIMIT_MAX: usize = 50;
 
+crate::text_enum::text_enum! {
+    /// A way of ranking entries: by the question's words, or by its meaning.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum RetrieverKind {
+        /// BM25 over the entries' words, stemmed and typo-tolerant.
+        Lexical = "lexical",
+        /// The nearest entries by sentence vector (all-MiniLM-L6-v2).
+        Semantic = "semantic",
+    }
+}
+
 /// One ranked entry of a search.
 #[derive(Clone, Debug)]
 pub struct SearchMatch {
     pub entry: kb::Model,
+    /// The fused score that ranks it.
     pub score: f32,
+    /// Its BM25 rank and score, when its words matched.
+    pub lexical: Option<Placed>,
+    /// Its rank and cosine similarity among the entries nearest the question, when it is one of them.
+    pub semantic: Option<Placed>,
+}
+
+impl SearchMatch {
+    /// The retrievers that placed it.
+    pub fn retrievers(&self) -> Vec<RetrieverKind> {
+        let mut out = Vec::with_capacity(2);
+        if self.lexical.is_some() {
+            out.push(RetrieverKind::Lexical);
+        }
+        if self.semantic.is_some() {
+            out.push(RetrieverKind::Semantic);
+        }
+        out
+    }
 }
 
 /// A ranked search and the confidence that its best match answers the question.
@@ -378,6 +488,9 @@ pub struct SearchMatch {
 pub struct SearchResult {
     pub confidence: f64,
     pub matches: Vec<SearchMatch>,
+    /// The retrievers that ranked: lexical always, semantic once the embedding model is ready and the entries
+    /// have vectors.
+    pub retrievers: Vec<RetrieverKind>,
 }
 
 /// Ranks the organization's active entries for a visitor's question, as the assistant does.
@@ -443,11 +556,18 @@ pub(crate) async fn rank(
             entries.remove(&c.entry_id).map(|entry| SearchMatch {
                 entry,
                 score: c.score,
+                lexical: c.lexical,
+                semantic: c.semantic,
             })
         })
         .collect();
+    let mut retrievers = vec![RetrieverKind::Lexical];
+    if retrieval.semantic {
+        retrievers.push(RetrieverKind::Semantic);
+    }
     Ok(SearchResult {
         confidence: retrieval.confidence,
         matches,
+        retrievers,
     })
 }

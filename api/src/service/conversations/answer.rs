@@ -201,6 +201,8 @@ pub(crate) async fn visitor_message(
                     "entry_id": c.entry_id,
                     "title": c.title,
                     "score": c.score,
+                    "lexical_score": c.lexical.map(|p| p.score),
+                    "semantic_score": c.semantic.map(|p| p.score),
                 })).collect::<Vec<_>>(),
                 "failed_responses": bumped.failed_responses,
             }),
@@ -331,6 +333,8 @@ async fn answer(
             entry_id: m.entry.id.clone(),
             title: m.entry.title.clone(),
             score: m.score,
+            lexical: m.lexical,
+            semantic: m.semantic,
         })
         .collect();
     let entries: Vec<kb::Model> = ranked.matches.into_iter().map(|m| m.entry).collect();

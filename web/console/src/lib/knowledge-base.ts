@@ -69,8 +69,11 @@ export const KbTryDocument = graphql(`
   query KbTry($query: String!) {
     knowledgeBaseSearch(query: $query, first: 5) {
       confidence
+      retrievers
       matches {
         score
+        retrievers
+        semanticScore
         entry {
           id
           title
