@@ -264,3 +264,53 @@ async fn without_a_usable_model_the_server_says_why_and_answers_lexically() {
     }
     let _ = std::fs::remove_dir_all(&corrupt);
 }
+
+#[tokio::test]
+async fn assistants_on_the_old_default_threshold_move_to_the_calibrated_one_and_chosen_ones_stay() {
+    use migration::MigratorTrait;
+    use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+
+    let (settings, _cleanup) = crate::helpers::fresh_settings().await;
+    let db = api::db::Db::connect(&settings).await.unwrap();
+    // The schema as it was before vectors and the calibrated confidence.
+    migration::Migrator::up(db.conn(), Some(17)).await.unwrap();
+    let seeded = api::service::identity::bootstrap::bootstrap(
+        &db,
+        "Shop",
+        api::auth::Plan::Premium,
+        "owner@shop.test",
+    )
+    .await
+    .unwrap();
+    let engine = |threshold: f64| json!({"auto_reply": true, "confidence_threshold": threshold});
+    let mut on_default = seeded.assistant.clone().into_active_model();
+    on_default.engine = Set(Some(engine(0.35)));
+    on_default.update(db.conn()).await.unwrap();
+    let mut chosen = seeded.assistant.clone().into_active_model();
+    chosen.id = Set("asst_chosen".to_owned());
+    chosen.engine = Set(Some(engine(0.5)));
+    chosen.insert(db.conn()).await.unwrap();
+
+    migration::Migrator::up(db.conn(), None).await.unwrap();
+    let threshold = |id: &str| {
+        let id = id.to_owned();
+        let db = db.clone();
+        async move {
+            entities::assistant::Entity::find_by_id(id)
+                .one(db.conn())
+                .await
+                .unwrap()
+                .unwrap()
+                .engine
+                .unwrap()["confidence_threshold"]
+                .as_f64()
+                .unwrap()
+        }
+    };
+    assert_eq!(threshold(&seeded.assistant.id).await, 0.75);
+    assert_eq!(threshold("asst_chosen").await, 0.5);
+    // And back down.
+    migration::Migrator::down(db.conn(), Some(1)).await.unwrap();
+    assert_eq!(threshold(&seeded.assistant.id).await, 0.35);
+    assert_eq!(threshold("asst_chosen").await, 0.5);
+}
