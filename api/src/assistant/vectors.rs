@@ -1,4 +1,4 @@
-//! One organization's entry vectors in int8, searched exactly (a scan of contiguous memory, about 4 ms per 100,000 entries on one core).
+//! One organization's entry vectors in int8, searched exactly: a scan of contiguous memory, vectorized for the CPU it runs on.
 
 use std::collections::HashMap;
 
@@ -128,14 +128,24 @@ impl Vectors {
 
     /// The `k` entries most similar to the question, most similar first: every vector is compared.
     pub fn nearest(&self, question: &Quantized, k: usize) -> Vec<Neighbour> {
-        if k == 0 || question.values.len() != self.dimensions {
+        let d = self.dimensions;
+        if k == 0 || question.values.len() != d || d == 0 {
             return Vec::new();
         }
+        // Every dot product in one pass, compiled for the best instruction set the CPU has (AVX2 widens and
+        // multiplies 16 components at a time; the portable build only 8 with SSE2).
+        let q = question.values.as_slice();
+        let mut dots = vec![0i32; self.ids.len()];
+        pulp::Arch::new().dispatch(|| {
+            for (out, v) in dots.iter_mut().zip(self.values.chunks_exact(d)) {
+                *out = dot(v, q);
+            }
+        });
         let mut best: Vec<Neighbour> = Vec::with_capacity(k + 1);
         // The k-th best so far: most entries are dismissed by this one comparison.
         let mut floor = f32::NEG_INFINITY;
-        for i in 0..self.ids.len() {
-            let cosine = self.score(i, question);
+        for (i, product) in dots.into_iter().enumerate() {
+            let cosine = product as f32 * self.scales[i] * question.scale;
             if best.len() == k && cosine <= floor {
                 continue;
             }
