@@ -57,7 +57,7 @@ async fn seed(app: &TestApp) -> Vec<String> {
     ids
 }
 
-async fn search_at(app: &TestApp, base: &str, query: &[(&str, &str)]) -> Value {
+pub(crate) async fn search_at(app: &TestApp, base: &str, query: &[(&str, &str)]) -> Value {
     let reply = app
         .client
         .get(format!("{base}/api/v1/knowledge-base/search"))
@@ -72,6 +72,15 @@ async fn search_at(app: &TestApp, base: &str, query: &[(&str, &str)]) -> Value {
 
 async fn search(app: &TestApp, query: &[(&str, &str)]) -> Value {
     search_at(app, &app.address, query).await
+}
+
+/// Whether no match was found by its words.
+fn none_by_words(found: &Value) -> bool {
+    found["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["lexical_score"].is_null())
 }
 
 /// Whether `id` is among the matches.
@@ -184,14 +193,7 @@ async fn search_sees_only_its_organizations_active_entries_as_they_are_now() {
     .await;
     assert_eq!(top(&search(&app, &[("q", "klarna")]).await), ids[2]);
     let found = search(&app, &[("q", "paypal")]).await;
-    assert!(
-        found["matches"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|m| m["lexical_score"].is_null()),
-        "the old text is forgotten: {found}"
-    );
+    assert!(none_by_words(&found), "the old text is forgotten: {found}");
     app.delete(&path).await;
     assert!(!has(&search(&app, &[("q", "klarna")]).await, &ids[2]));
 
@@ -250,14 +252,7 @@ async fn an_entry_changed_on_one_instance_is_answerable_on_another_within_a_seco
     seed(&app).await;
     // Instance B builds its index now, before the change.
     let before = search_at(&app, &other, &[("q", "gift wrapping")]).await;
-    assert!(
-        before["matches"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|m| m["lexical_score"].is_null()),
-        "{before}"
-    );
+    assert!(none_by_words(&before), "{before}");
     let created = app
         .post(
             "/api/v1/knowledge-base",

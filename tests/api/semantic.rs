@@ -43,16 +43,7 @@ async fn seed(app: &TestApp) -> String {
 }
 
 async fn search_at(app: &TestApp, base: &str, q: &str) -> Value {
-    let reply = app
-        .client
-        .get(format!("{base}/api/v1/knowledge-base/search"))
-        .query(&[("q", q)])
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), StatusCode::OK);
-    reply.json().await.unwrap()
+    crate::retrieval::search_at(app, base, &[("q", q)]).await
 }
 
 /// Searches until `done` holds (at most 10 s) and returns the last result and how long it took.
