@@ -73,6 +73,8 @@ async fn one_of_each(app: &TestApp) -> Vec<Value> {
         )
         .await)
     .await;
+    // The answer's confidence is recorded below: ranked by meaning too, whatever the machine's speed.
+    app.vectors_settled().await;
     let conversation = app
         .create_conversation("How much does shipping cost?")
         .await;
