@@ -2,7 +2,6 @@
 //! and the question, candidates and confidence it answers with.
 
 use std::collections::{HashMap, HashSet};
-
 use std::sync::RwLock;
 
 use entities::knowledge_base_entry as kb;
@@ -11,12 +10,10 @@ use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, Ter
 use tantivy::schema::{
     Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
-use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    StopWordFilter, TextAnalyzer,
-};
+use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term, doc};
 
+use crate::assistant::analyzer::{analyzer, terms};
 use crate::assistant::embedding::Quantized;
 use crate::assistant::ranking::{self, Features, Fused};
 use crate::assistant::vectors::Vectors;
@@ -112,169 +109,6 @@ struct Lexical {
     weighted: Vec<(Vec<(String, f32)>, f64)>,
 }
 
-/// English function words, as in the classic NLTK list: pronouns, auxiliaries, question words and
-/// prepositions carry no topic. Visitors phrase questions with them ("how do I…", "can you…") and FAQ titles are
-/// questions too, so left in they would match everything a little.
-const STOP_WORDS: &[&str] = &[
-    "i",
-    "me",
-    "my",
-    "myself",
-    "we",
-    "our",
-    "ours",
-    "ourselves",
-    "you",
-    "your",
-    "yours",
-    "yourself",
-    "yourselves",
-    "he",
-    "him",
-    "his",
-    "himself",
-    "she",
-    "her",
-    "hers",
-    "herself",
-    "it",
-    "its",
-    "itself",
-    "they",
-    "them",
-    "their",
-    "theirs",
-    "themselves",
-    "what",
-    "which",
-    "who",
-    "whom",
-    "this",
-    "that",
-    "these",
-    "those",
-    "am",
-    "is",
-    "are",
-    "was",
-    "were",
-    "be",
-    "been",
-    "being",
-    "have",
-    "has",
-    "had",
-    "having",
-    "do",
-    "does",
-    "did",
-    "doing",
-    "a",
-    "an",
-    "the",
-    "and",
-    "but",
-    "if",
-    "or",
-    "because",
-    "as",
-    "until",
-    "while",
-    "of",
-    "at",
-    "by",
-    "for",
-    "with",
-    "about",
-    "against",
-    "between",
-    "into",
-    "through",
-    "during",
-    "before",
-    "after",
-    "above",
-    "below",
-    "to",
-    "from",
-    "up",
-    "down",
-    "in",
-    "out",
-    "on",
-    "off",
-    "over",
-    "under",
-    "again",
-    "further",
-    "then",
-    "once",
-    "here",
-    "there",
-    "when",
-    "where",
-    "why",
-    "how",
-    "all",
-    "any",
-    "both",
-    "each",
-    "few",
-    "more",
-    "most",
-    "other",
-    "some",
-    "such",
-    "only",
-    "own",
-    "same",
-    "so",
-    "than",
-    "too",
-    "very",
-    "s",
-    "t",
-    "can",
-    "will",
-    "just",
-    "don",
-    "should",
-    "now",
-    "d",
-    "ll",
-    "m",
-    "o",
-    "re",
-    "ve",
-    "y",
-    "could",
-    "would",
-    "might",
-    "must",
-    "shall",
-    "may",
-    "im",
-    "ive",
-    "dont",
-    "u",
-    "please",
-    "hi",
-    "hello",
-    "thanks",
-];
-
-fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(40))
-        .filter(LowerCaser)
-        .filter(AsciiFoldingFilter)
-        .filter(StopWordFilter::remove(
-            STOP_WORDS.iter().map(|w| (*w).to_owned()),
-        ))
-        .filter(Stemmer::new(Language::English))
-        .build()
-}
-
 /// A BM25 match of `term` in `field` that counts `boost` times.
 fn should(field: Field, term: &str, boost: f32) -> (Occur, Box<dyn Query>) {
     let query = TermQuery::new(
@@ -285,19 +119,6 @@ fn should(field: Field, term: &str, boost: f32) -> (Occur, Box<dyn Query>) {
         Occur::Should,
         Box::new(BoostQuery::new(Box::new(query), boost)),
     )
-}
-
-/// The analyzed terms of `text`, in order, without repeats.
-fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut stream = analyzer.token_stream(text);
-    while stream.advance() {
-        let text = &stream.token().text;
-        if !out.iter().any(|t| t == text) {
-            out.push(text.clone());
-        }
-    }
-    out
 }
 
 fn tags_text(model: &kb::Model) -> String {

@@ -1,6 +1,7 @@
 //! The assistant engine: retrieval, message analysis, the AI provider and the rules that tie them together.
 
 pub mod analysis;
+pub mod analyzer;
 pub mod bert;
 pub mod embedding;
 pub mod engine;
