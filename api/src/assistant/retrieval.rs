@@ -285,16 +285,19 @@ impl Retriever {
             if !vectors.load(Ordering::SeqCst) && self.embedding.model.ready().is_some() {
                 // The model became ready after the index was built: its stored vectors join it now.
                 vectors.store(true, Ordering::SeqCst);
-                self.read_vectors(organization_id, &index).await?;
+                let entries = self.entries.active(organization_id).await?;
+                self.read_vectors(organization_id, &index, entries).await?;
             }
             return Ok(index);
         }
         let seen = self.changes.load(Ordering::SeqCst);
         let entries = self.entries.active(organization_id).await?;
-        let index = tokio::task::spawn_blocking(move || OrgIndex::build(&entries))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(search_error)?;
+        // The entries come back with the index: their vectors are matched against the same snapshot.
+        let (index, entries) =
+            tokio::task::spawn_blocking(move || OrgIndex::build(&entries).map(|i| (i, entries)))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(search_error)?;
         let index = Arc::new(index);
         let with_vectors = self.embedding.model.ready().is_some();
         // The index is in the map before its vectors are read, so a vector the worker finishes meanwhile is
@@ -327,19 +330,23 @@ impl Retriever {
         // (A change that arrived while the entries were read leaves this copy out of the map: it answers this
         // search and the next builds afresh.)
         if with_vectors {
-            self.read_vectors(organization_id, &index).await?;
+            self.read_vectors(organization_id, &index, entries).await?;
         }
         Ok(index)
     }
 
-    /// Reads the organization's stored vectors under the ready model into `index`; an entry without a current one
-    /// (new, edited, or never computed) is queued.
-    async fn read_vectors(&self, organization_id: &str, index: &Arc<OrgIndex>) -> ApiResult<()> {
+    /// Reads the organization's stored vectors under the ready model into `index`, for its active `entries`; an
+    /// entry without a current one (new, edited, or never computed) is queued.
+    async fn read_vectors(
+        &self,
+        organization_id: &str,
+        index: &Arc<OrgIndex>,
+        entries: Vec<kb::Model>,
+    ) -> ApiResult<()> {
         let Some(model) = self.embedding.model.ready() else {
             return Ok(());
         };
         let stored = self.entries.vectors(organization_id, model.id()).await?;
-        let entries = self.entries.active(organization_id).await?;
         let index = index.clone();
         let missing = tokio::task::spawn_blocking(move || {
             let stored: HashMap<&str, &StoredVector> =
