@@ -47,7 +47,7 @@ static ASSETS: LazyLock<HashMap<&'static str, Asset>> = LazyLock::new(|| {
         .iter()
         .filter(|(name, _)| !name.ends_with(".gz") && !name.ends_with(".br"))
         .map(|(name, bytes)| {
-            let digest = hex(&Sha256::digest(bytes)[..16]);
+            let digest = hex::encode(&Sha256::digest(bytes)[..16]);
             let asset = Asset {
                 content_type: content_type(name),
                 identity: Bytes::from_static(bytes),
@@ -60,10 +60,6 @@ static ASSETS: LazyLock<HashMap<&'static str, Asset>> = LazyLock::new(|| {
         })
         .collect()
 });
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn content_type(name: &str) -> &'static str {
     match name.rsplit('.').next() {

@@ -85,13 +85,7 @@ impl Embedder {
             digest.update(((value * 1e4).round() as i32).to_le_bytes());
         }
         let digest = digest.finalize();
-        embedder.id = format!(
-            "{name}:{}",
-            digest[..6]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        embedder.id = format!("{name}:{}", hex::encode(&digest[..6]));
         Ok(embedder)
     }
 
@@ -256,10 +250,7 @@ pub fn entry_text(title: &str, body: &str) -> String {
 
 /// A short digest of the text a vector was computed from, to tell a stale vector from a current one.
 pub fn text_digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes())[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(&Sha256::digest(text.as_bytes())[..12])
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ pub fn random(prefix: &str) -> String {
 /// Hex SHA-256 of a token, the only form stored.
 pub fn hash(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest)
 }
 
 /// Whether `candidate` has the shape of a `prefix` token, checked before touching the database.

@@ -209,10 +209,7 @@ impl Attachments {
             conversation.id,
             extension(content_type)
         );
-        let sha256: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha256 = hex::encode(Sha256::digest(&bytes));
         let size = i64::try_from(bytes.len()).map_err(ApiError::internal)?;
         self.store
             .put(&StorePath::from(key.as_str()), bytes.into())

@@ -229,11 +229,7 @@ pub fn hash_of(entry: &audit_entry::Model) -> String {
     hasher.update(entry.prev_hash.as_bytes());
     hasher.update(b"\n");
     hasher.update(content.to_string().as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(hasher.finalize())
 }
 
 fn filtered(grant: &Grant<'_>, filter: &AuditFilter) -> Select<audit_entry::Entity> {

@@ -268,7 +268,7 @@ fn render_transcript(messages: &[message::Model], assistant: Option<&str>) -> St
 /// A hash of what is sent, so that an unchanged record is not sent again.
 pub fn hash(fields: &Map<String, Value>) -> String {
     let digest = Sha256::digest(Value::Object(fields.clone()).to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest)
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ const AUDIENCES_MAX: u32 = 100;
 /// The member id Mailchimp gives an address: the MD5 of the lower-cased address, in hex.
 pub fn subscriber_hash(email: &str) -> String {
     let digest = Md5::digest(email.trim().to_lowercase().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest)
 }
 
 /// Reads the metadata endpoint (the data centre and API endpoint), then the account's audiences.

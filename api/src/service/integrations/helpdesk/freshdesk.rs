@@ -219,14 +219,7 @@ struct Form {
 impl Form {
     fn new(seed: &str) -> Self {
         let digest = Sha256::digest(seed.as_bytes());
-        let boundary = format!(
-            "concierge-{}",
-            digest
-                .iter()
-                .take(16)
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        let boundary = format!("concierge-{}", hex::encode(&digest[..16]));
         Self {
             boundary,
             body: Vec::new(),

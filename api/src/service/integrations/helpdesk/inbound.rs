@@ -221,11 +221,7 @@ pub fn intercom_signature_holds(client_secret: &str, body: &[u8], signature: &st
         hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
         client_secret.as_bytes(),
     );
-    let expected: String = hmac::sign(&key, body)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let expected = hex::encode(hmac::sign(&key, body));
     bool::from(
         given
             .to_ascii_lowercase()
