@@ -458,7 +458,6 @@ impl TestApp {
             .user_error(field)
     }
 
-    /// Creates a conversation through REST and returns its JSON.
     /// Adds a knowledge-base entry through REST and answers it.
     pub async fn create_entry(&self, title: &str, body: &str) -> Value {
         let reply = self
@@ -483,6 +482,7 @@ impl TestApp {
         .expect("entry vectors computed within 30 s");
     }
 
+    /// Creates a conversation through REST and returns its JSON.
     pub async fn create_conversation(&self, message: &str) -> Value {
         let reply = self
             .post(

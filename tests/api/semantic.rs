@@ -30,14 +30,8 @@ async fn seed(app: &TestApp) -> String {
             "You can return any item within 30 days for a full refund, unworn and with its labels.",
         ),
     ] {
-        let created = app
-            .post(
-                "/api/v1/knowledge-base",
-                json!({"title": title, "body": body}),
-            )
-            .await;
-        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-        ids.push(created.body["id"].as_str().unwrap().to_owned());
+        let created = app.create_entry(title, body).await;
+        ids.push(created["id"].as_str().unwrap().to_owned());
     }
     ids.swap_remove(0)
 }
