@@ -219,10 +219,7 @@ impl OrgIndex {
             .vectors
             .read()
             .map_err(|_| tantivy::TantivyError::InternalError("vectors poisoned".into()))?;
-        // The meaning ranks only once every entry has its vector: an entry still without one could never come
-        // first, so until then (a few seconds after a write) the words alone rank.
-        let vector =
-            vector.filter(|_| !vectors.is_empty() && vectors.len() as u64 >= searcher.num_docs());
+        let vector = vector.filter(|_| complete(&vectors, searcher.num_docs()));
         let semantic: Vec<(String, f32)> = vector
             .map(|v| {
                 vectors
@@ -273,6 +270,14 @@ impl OrgIndex {
             features: Some(features),
             semantic: vector.is_some(),
         })
+    }
+
+    /// Whether every entry has its vector, so that a question's vector is worth computing.
+    pub(crate) fn vectors_complete(&self) -> bool {
+        let documents = self.reader.searcher().num_docs();
+        self.vectors
+            .read()
+            .is_ok_and(|vectors| complete(&vectors, documents))
     }
 
     /// The BM25 ranking: each term of the question (or what it was probably meant to be), with page context.
@@ -431,6 +436,12 @@ impl OrgIndex {
         corrections.truncate(3);
         Ok(corrections)
     }
+}
+
+/// The meaning ranks only once every entry has its vector: an entry still without one could never come first,
+/// so until then (a few seconds after a write) the words alone rank.
+fn complete(vectors: &Vectors, documents: u64) -> bool {
+    !vectors.is_empty() && vectors.len() as u64 >= documents
 }
 
 fn text_of(document: &TantivyDocument, field: Field) -> String {

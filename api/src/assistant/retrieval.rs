@@ -245,7 +245,12 @@ impl Retriever {
         limit: usize,
     ) -> ApiResult<Retrieval> {
         let index = self.index(organization_id).await?;
-        let model = self.embedding.model.ready();
+        // No vector is computed for a question the words alone will rank (entries still without theirs).
+        let model = self
+            .embedding
+            .model
+            .ready()
+            .filter(|_| index.vectors_complete());
         let pages = self.embedding.pages.clone();
         tokio::task::spawn_blocking(move || {
             let vector = model.and_then(|model| match question_vector(&model, &pages, &question) {
