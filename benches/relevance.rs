@@ -135,9 +135,13 @@ fn row(
     }
 }
 
-async fn insert(db: &Db, rows: Vec<kb::ActiveModel>) {
+/// Inserts rows of any table, 500 to a statement.
+async fn insert<A>(db: &Db, rows: &[A])
+where
+    A: sea_orm::ActiveModelTrait + Clone + Send,
+{
     for chunk in rows.chunks(500) {
-        kb::Entity::insert_many(chunk.to_vec())
+        <A::Entity as EntityTrait>::insert_many(chunk.to_vec())
             .exec(db.conn())
             .await
             .unwrap();
@@ -190,7 +194,7 @@ async fn ask_all(faq: &Faq, model: Model) -> (Vec<Outcome>, bool) {
             &entry.tags,
         ));
     }
-    insert(&db, rows).await;
+    insert(&db, &rows).await;
     let retriever = api::service::knowledge_base::retriever(&db, 16, model);
     let follower = tokio::spawn(retriever.clone().follow());
     let ask = |text: &str| Question {
@@ -658,13 +662,8 @@ async fn latency(faq: &Faq, model_dir: &str, size: usize, queries: usize) {
             created_at: Set(Utc::now()),
         });
     }
-    insert(&db, rows).await;
-    for chunk in embedding_rows.clone().chunks(500) {
-        entities::knowledge_base_embedding::Entity::insert_many(chunk.to_vec())
-            .exec(db.conn())
-            .await
-            .unwrap();
-    }
+    insert(&db, &rows).await;
+    insert(&db, &embedding_rows).await;
     let retriever = api::service::knowledge_base::retriever(&db, 16, model);
     let follower = tokio::spawn(retriever.clone().follow());
     let built = Instant::now();
