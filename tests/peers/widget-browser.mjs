@@ -259,10 +259,22 @@ const scenarios = {
     await page.evaluate(() => {
       window.__ready = new Promise((resolve) => window.AIAssistant.on("ready", resolve));
     });
+    await launcher(page).waitFor({ state: "visible" });
+    // Every text the status line shows, recorded in the page as it changes: the line clears itself as soon as a
+    // retry gets through, which on a fast machine can be before a poll from here would read it.
+    await page.evaluate(() => {
+      window.__statuses = [];
+      const root = document.querySelector("[data-concierge-widget]").shadowRoot;
+      const record = () => {
+        const line = root.querySelector("[data-testid=status]");
+        const text = line ? line.textContent.trim() : "";
+        if (text && window.__statuses[window.__statuses.length - 1] !== text) window.__statuses.push(text);
+      };
+      new MutationObserver(record).observe(root, { subtree: true, childList: true, characterData: true });
+    });
     await launcher(page).click();
-    const status = page.locator("[data-testid=status]");
-    await status.waitFor({ state: "visible", timeout: job.statusTimeout ?? 10000 });
-    const whileDown = (await status.innerText()).trim();
+    await page.waitForFunction(() => window.__statuses.length > 0, null, { timeout: job.statusTimeout ?? 10000 });
+    const whileDown = await page.evaluate(() => window.__statuses[0]);
     // The server comes back on its own (the test's proxy lets requests through after a few seconds): the
     // widget's retries get a session, and the visitor can ask.
     await page.evaluate(() => window.__ready);
