@@ -8,7 +8,7 @@ use candle_nn::VarBuilder;
 use sha2::{Digest, Sha256};
 use tokenizers::{Tokenizer, TruncationParams};
 
-use crate::assistant::bert::{Bert, Config};
+use encoder::{Bert, Config};
 
 /// Word pieces one text is cut to: the model was trained on at most 256 (its position table allows 512).
 const MAX_TOKENS: usize = 256;

@@ -2,7 +2,6 @@
 
 pub mod analysis;
 pub mod analyzer;
-pub mod bert;
 pub mod embedding;
 pub mod engine;
 pub mod index;

@@ -5,8 +5,11 @@
 //! (`embeddings.word_embeddings.weight`, `encoder.layer.N.attention.self.query.weight`, …).
 
 use candle_core::{D, DType, Device, Module, Result, Tensor};
-use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
+use candle_nn::{Embedding, LayerNorm, VarBuilder, embedding, layer_norm};
 use serde::Deserialize;
+
+mod dense;
+pub use dense::{dense, gelu};
 
 /// The model's `config.json`: the shapes, and the activation (only `gelu`, as BERT and MiniLM use, is known).
 #[derive(Clone, Debug, Deserialize)]
@@ -37,14 +40,55 @@ fn default_act() -> String {
     "gelu".to_owned()
 }
 
+/// A dense layer, `x · Wᵀ + b`, computed by [`dense`].
+struct Dense {
+    /// `[output, input]`, row-major as stored, in half precision (see [`dense`]).
+    weight: Vec<half::f16>,
+    bias: Vec<f32>,
+    input: usize,
+    output: usize,
+}
+
+impl Dense {
+    fn load(input: usize, output: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Dense {
+            weight: vb
+                .get((output, input), "weight")?
+                .flatten_all()?
+                .to_dtype(DType::F16)?
+                .to_vec1()?,
+            bias: vb.get(output, "bias")?.to_vec1()?,
+            input,
+            output,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_then(x, |_| ())
+    }
+
+    /// The layer, then `activation` on its output in place.
+    fn forward_then(&self, x: &Tensor, activation: impl FnOnce(&mut [f32])) -> Result<Tensor> {
+        let (rows, input) = x.dims2()?;
+        if input != self.input {
+            candle_core::bail!("{input} inputs for a layer of {}", self.input);
+        }
+        let x: Vec<f32> = x.flatten_all()?.to_vec1()?;
+        let mut out = vec![0f32; rows * self.output];
+        dense(&x, &self.weight, &self.bias, self.input, &mut out);
+        activation(&mut out);
+        Tensor::from_vec(out, (rows, self.output), &Device::Cpu)
+    }
+}
+
 struct Layer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    attention_out: Linear,
+    query: Dense,
+    key: Dense,
+    value: Dense,
+    attention_out: Dense,
     attention_norm: LayerNorm,
-    intermediate: Linear,
-    output: Linear,
+    intermediate: Dense,
+    output: Dense,
     output_norm: LayerNorm,
 }
 
@@ -91,13 +135,13 @@ impl Bert {
             let l = vb.pp(format!("encoder.layer.{i}"));
             let attention = l.pp("attention");
             layers.push(Layer {
-                query: linear(h, h, attention.pp("self.query"))?,
-                key: linear(h, h, attention.pp("self.key"))?,
-                value: linear(h, h, attention.pp("self.value"))?,
-                attention_out: linear(h, h, attention.pp("output.dense"))?,
+                query: Dense::load(h, h, attention.pp("self.query"))?,
+                key: Dense::load(h, h, attention.pp("self.key"))?,
+                value: Dense::load(h, h, attention.pp("self.value"))?,
+                attention_out: Dense::load(h, h, attention.pp("output.dense"))?,
                 attention_norm: norm(attention.pp("output.LayerNorm"))?,
-                intermediate: linear(h, config.intermediate_size, l.pp("intermediate.dense"))?,
-                output: linear(config.intermediate_size, h, l.pp("output.dense"))?,
+                intermediate: Dense::load(h, config.intermediate_size, l.pp("intermediate.dense"))?,
+                output: Dense::load(config.intermediate_size, h, l.pp("output.dense"))?,
                 output_norm: norm(l.pp("output.LayerNorm"))?,
             });
         }
@@ -147,7 +191,7 @@ impl Bert {
             let attended = layer
                 .attention_norm
                 .forward(&(layer.attention_out.forward(&context)? + &x)?)?;
-            let hidden = layer.intermediate.forward(&attended)?.gelu_erf()?;
+            let hidden = layer.intermediate.forward_then(&attended, gelu)?;
             x = layer
                 .output_norm
                 .forward(&(layer.output.forward(&hidden)? + &attended)?)?;
