@@ -57,6 +57,21 @@ async function open(options = {}) {
 const launcher = (page) => page.locator("[data-testid=launcher]");
 
 /** Where and how the launcher shows: its box, colour and the host's stacking order. */
+/** Records in the page (`window.__texts`) every text the widget's first `selector` shows, in order, as it
+ *  changes: a short-lived one is kept that a poll from here could miss. */
+async function recordTexts(page, selector) {
+  await page.evaluate((selector) => {
+    window.__texts = [];
+    const root = document.querySelector("[data-concierge-widget]").shadowRoot;
+    const record = () => {
+      const element = root.querySelector(selector);
+      const text = element ? element.textContent.trim() : "";
+      if (text && window.__texts[window.__texts.length - 1] !== text) window.__texts.push(text);
+    };
+    new MutationObserver(record).observe(root, { subtree: true, childList: true, characterData: true });
+  }, selector);
+}
+
 async function launcherState(page) {
   const button = launcher(page);
   const visible = await button.isVisible().catch(() => false);
@@ -260,21 +275,12 @@ const scenarios = {
       window.__ready = new Promise((resolve) => window.AIAssistant.on("ready", resolve));
     });
     await launcher(page).waitFor({ state: "visible" });
-    // Every text the status line shows, recorded in the page as it changes: the line clears itself as soon as a
-    // retry gets through, which on a fast machine can be before a poll from here would read it.
-    await page.evaluate(() => {
-      window.__statuses = [];
-      const root = document.querySelector("[data-concierge-widget]").shadowRoot;
-      const record = () => {
-        const line = root.querySelector("[data-testid=status]");
-        const text = line ? line.textContent.trim() : "";
-        if (text && window.__statuses[window.__statuses.length - 1] !== text) window.__statuses.push(text);
-      };
-      new MutationObserver(record).observe(root, { subtree: true, childList: true, characterData: true });
-    });
+    // The status line clears itself as soon as a retry gets through, which on a fast machine can be before a
+    // poll from here would read it.
+    await recordTexts(page, "[data-testid=status]");
     await launcher(page).click();
-    await page.waitForFunction(() => window.__statuses.length > 0, null, { timeout: job.statusTimeout ?? 10000 });
-    const whileDown = await page.evaluate(() => window.__statuses[0]);
+    await page.waitForFunction(() => window.__texts.length > 0, null, { timeout: job.statusTimeout ?? 10000 });
+    const whileDown = (await page.evaluate(() => window.__texts))[0];
     // The server comes back on its own (the test's proxy lets requests through after a few seconds): the
     // widget's retries get a session, and the visitor can ask.
     await page.evaluate(() => window.__ready);
@@ -290,17 +296,7 @@ const scenarios = {
     await page.goto(`${job.site}/`, { waitUntil: "load" });
     await launcher(page).click();
     await page.locator("[data-testid=input]").waitFor({ state: "visible" });
-    await page.evaluate(() => {
-      // Every text the first assistant answer bubble shows, in order.
-      window.__texts = [];
-      const root = document.querySelector("[data-concierge-widget]").shadowRoot;
-      const record = () => {
-        const bubble = root.querySelector("[data-testid=message][data-author=assistant]");
-        const text = bubble ? bubble.textContent.trim() : "";
-        if (text && window.__texts[window.__texts.length - 1] !== text) window.__texts.push(text);
-      };
-      new MutationObserver(record).observe(root, { subtree: true, childList: true, characterData: true });
-    });
+    await recordTexts(page, "[data-testid=message][data-author=assistant]");
     const answer = await ask(page, job.question);
     const texts = await page.evaluate(() => window.__texts);
     await context.close();
