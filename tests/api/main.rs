@@ -45,6 +45,7 @@ mod openapi;
 mod pacing;
 mod peers;
 mod plans;
+mod provider_embeddings;
 mod query_cost;
 mod rate_limits;
 mod retrieval;

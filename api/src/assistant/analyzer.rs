@@ -170,6 +170,16 @@ pub(crate) fn analyzer() -> TextAnalyzer {
         .build()
 }
 
+/// The analyzer of the entries' words as written (lower case and ASCII folded, no stems): what a misspelled
+/// question word is corrected to before the model reads it.
+pub(crate) fn words() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
 /// The analyzed terms of `text`, in order, without repeats.
 pub(crate) fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();

@@ -99,6 +99,11 @@ impl Embedder {
         self.dimensions
     }
 
+    /// Whether `word` (lower case) is one whole piece of the model's vocabulary: a word it has read as such.
+    pub fn knows(&self, word: &str) -> bool {
+        self.tokenizer.token_to_id(word).is_some()
+    }
+
     /// The unit-length mean of the text's token vectors (what sentence-transformers computes for this model).
     pub fn embed(&self, text: &str) -> Result<Vec<f32>, String> {
         let run = || -> Result<Vec<f32>, String> {

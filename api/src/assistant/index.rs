@@ -1,25 +1,28 @@
 //! One organization's search index: BM25 on tantivy with stemming, stop words, typo tolerance and page context,
 //! and the question, candidates and confidence it answers with.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 
 use entities::knowledge_base_entry as kb;
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term, doc};
 
-use crate::assistant::analyzer::{analyzer, terms};
-use crate::assistant::embedding::Quantized;
+use crate::assistant::analyzer::{self, analyzer, terms};
+use crate::assistant::embedding::{self, Quantized};
 use crate::assistant::ranking::{self, Features, Fused};
-use crate::assistant::vectors::Vectors;
+use crate::assistant::spelling::{self, edits_allowed, nearby};
+use crate::assistant::vectors::{StoredVector, Vectors};
 
-/// The analyzer's name in each index.
+/// The analyzers' names in each index: search terms, and words as written.
 const ANALYZER: &str = "kb_en";
+const WORDS: &str = "kb_words";
 /// Memory an index writer may use while applying one change (tantivy's minimum is 15 MB).
 const WRITER_BYTES: usize = 15_000_000;
 /// How much each field's matches weigh.
@@ -39,6 +42,22 @@ pub struct Question {
     pub page_title: Option<String>,
     pub page_url: Option<String>,
     pub page_context: Option<String>,
+}
+
+impl Question {
+    /// The page's title and context (at most 500 characters), whose vector nudges the question's; empty without.
+    pub(crate) fn page(&self) -> String {
+        [&self.page_title, &self.page_context]
+            .into_iter()
+            .flatten()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+            .chars()
+            .take(500)
+            .collect()
+    }
 }
 
 /// Where a retriever placed an entry: its rank (0 is first) and its score (BM25, or cosine similarity).
@@ -80,6 +99,8 @@ struct Fields {
     body: Field,
     tags: Field,
     category: Field,
+    /// Every word of the entry as written (not stored, not searched): what misspellings are corrected to.
+    words: Field,
 }
 
 impl Fields {
@@ -93,13 +114,14 @@ impl Fields {
     }
 }
 
-/// One organization's index: its entries' words and, once computed, their vectors.
+/// One organization's index: its entries' words and, once computed, their vectors under each model (the built-in
+/// one, and the embeddings models of the assistants that use their provider's).
 pub(crate) struct OrgIndex {
     index: Index,
     reader: IndexReader,
     fields: Fields,
     analyzer: TextAnalyzer,
-    pub(crate) vectors: RwLock<Vectors>,
+    pub(crate) vectors: RwLock<HashMap<String, Vectors>>,
 }
 
 /// The lexical ranking of one question: the entries (id, title, BM25 score), best first, and each of the
@@ -150,9 +172,18 @@ impl OrgIndex {
             body: schema.add_text_field("body", text.clone()),
             tags: schema.add_text_field("tags", text.clone()),
             category: schema.add_text_field("category", text),
+            words: schema.add_text_field(
+                "words",
+                TextOptions::default().set_indexing_options(
+                    TextFieldIndexing::default()
+                        .set_tokenizer(WORDS)
+                        .set_index_option(IndexRecordOption::Basic),
+                ),
+            ),
         };
         let index = Index::create_in_ram(schema.build());
         index.tokenizers().register(ANALYZER, analyzer());
+        index.tokenizers().register(WORDS, analyzer::words());
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -177,23 +208,29 @@ impl OrgIndex {
         for id in removed {
             writer.delete_term(Term::from_field_text(f.id, id));
         }
-        if let Ok(mut vectors) = self.vectors.write() {
-            for id in removed {
-                vectors.remove(id);
-            }
-            for entry in upserts.iter().filter(|e| !e.active) {
-                vectors.remove(&entry.id);
+        if let Ok(mut sets) = self.vectors.write() {
+            for vectors in sets.values_mut() {
+                for id in removed {
+                    vectors.remove(id);
+                }
+                for entry in upserts.iter().filter(|e| !e.active) {
+                    vectors.remove(&entry.id);
+                }
             }
         }
         for entry in upserts {
             writer.delete_term(Term::from_field_text(f.id, &entry.id));
             if entry.active {
+                let tags = tags_text(entry);
+                let category = entry.category.clone().unwrap_or_default();
+                let words = [entry.title.as_str(), &entry.body, &tags, &category].join("\n");
                 writer.add_document(doc!(
                     f.id => entry.id.as_str(),
                     f.title => entry.title.as_str(),
                     f.body => entry.body.as_str(),
-                    f.tags => tags_text(entry),
-                    f.category => entry.category.clone().unwrap_or_default(),
+                    f.tags => tags,
+                    f.category => category,
+                    f.words => words,
                 ))?;
             }
         }
@@ -201,13 +238,13 @@ impl OrgIndex {
         self.reader.reload()
     }
 
-    /// Ranks the entries for `question`: BM25 and, with the question's vector, its nearest entries, fused; the
-    /// confidence is the calibrated estimate that the first is right.
+    /// Ranks the entries for `question`: BM25 and, with the question's vector under a model (its id), its
+    /// nearest entries, fused; the confidence is the calibrated estimate that the first is right.
     pub(crate) fn search(
         &self,
         question: &Question,
         limit: usize,
-        vector: Option<&Quantized>,
+        vector: Option<(&str, &Quantized)>,
     ) -> tantivy::Result<Retrieval> {
         let searcher = self.reader.searcher();
         if searcher.num_docs() == 0 || limit == 0 {
@@ -215,13 +252,20 @@ impl OrgIndex {
         }
         let pool = limit.max(ranking::POOL);
         let lexical = self.lexical(&searcher, question, pool)?;
-        let vectors = self
+        let sets = self
             .vectors
             .read()
             .map_err(|_| tantivy::TantivyError::InternalError("vectors poisoned".into()))?;
-        let vector = vector.filter(|_| complete(&vectors, searcher.num_docs()));
-        let semantic: Vec<(String, f32)> = vector
-            .map(|v| {
+        let (vectors, vector) = match vector.and_then(|(model, v)| {
+            let set = sets.get(model)?;
+            complete(set, searcher.num_docs()).then_some((set, v))
+        }) {
+            Some((set, v)) => (Some(set), Some(v)),
+            None => (None, None),
+        };
+        let semantic: Vec<(String, f32)> = vectors
+            .zip(vector)
+            .map(|(vectors, v)| {
                 vectors
                     .nearest(v, pool)
                     .into_iter()
@@ -230,7 +274,11 @@ impl OrgIndex {
                     .collect()
             })
             .unwrap_or_default();
-        let cosine = |id: &str| vector.and_then(|v| vectors.cosine(id, v));
+        let cosine = |id: &str| {
+            vectors
+                .zip(vector)
+                .and_then(|(vectors, v)| vectors.cosine(id, v))
+        };
         let fused = ranking::fuse(&lexical.ranked, &semantic, cosine);
         let Some(top) = fused.first() else {
             return Ok(Retrieval {
@@ -242,7 +290,7 @@ impl OrgIndex {
         let top_terms = self.entry_terms(&searcher, &mut analyzer, &top.entry_id)?;
         let coverage = coverage(&lexical.weighted, &top_terms);
         let features = ranking::features(&fused, coverage, vector.is_some(), cosine);
-        drop(vectors);
+        drop(sets);
         let mut candidates = Vec::with_capacity(limit);
         for f in fused.into_iter().take(limit) {
             let Fused {
@@ -272,12 +320,72 @@ impl OrgIndex {
         })
     }
 
-    /// Whether every entry has its vector, so that a question's vector is worth computing.
-    pub(crate) fn vectors_complete(&self) -> bool {
+    /// `text` with its misspellings corrected to the entries' words (see [`spelling::spelled`]).
+    pub(crate) fn spelled<'a>(
+        &self,
+        text: &'a str,
+        known: impl Fn(&str) -> bool,
+    ) -> tantivy::Result<Cow<'a, str>> {
+        spelling::spelled(&self.reader.searcher(), self.fields.words, text, known)
+    }
+
+    /// Whether every entry has its vector under `model`, so that a question's vector is worth computing.
+    pub(crate) fn vectors_complete(&self, model: &str) -> bool {
         let documents = self.reader.searcher().num_docs();
         self.vectors
             .read()
-            .is_ok_and(|vectors| complete(&vectors, documents))
+            .is_ok_and(|sets| sets.get(model).is_some_and(|v| complete(v, documents)))
+    }
+
+    /// Whether vectors under `model` were put in this index (all of them or not).
+    pub(crate) fn has_vectors(&self, model: &str) -> bool {
+        self.vectors
+            .read()
+            .is_ok_and(|sets| sets.contains_key(model))
+    }
+
+    /// Puts the `stored` vectors under `model` that are current for `entries` into the index; the ids of the
+    /// entries still without a current one (new, edited, or never computed) are returned.
+    pub(crate) fn merge_stored(
+        &self,
+        model: &str,
+        dimensions: usize,
+        entries: &[kb::Model],
+        stored: Vec<StoredVector>,
+    ) -> Vec<String> {
+        let stored: HashMap<&str, &StoredVector> =
+            stored.iter().map(|v| (v.entry_id.as_str(), v)).collect();
+        self.with_vectors(model, dimensions, |vectors| {
+            let mut missing = Vec::new();
+            for entry in entries {
+                let digest =
+                    embedding::text_digest(&embedding::entry_text(&entry.title, &entry.body));
+                match stored.get(entry.id.as_str()) {
+                    // One the worker put there meanwhile is at least as new.
+                    _ if vectors.digest(&entry.id) == Some(digest.as_str()) => {}
+                    Some(v) if v.digest == digest => {
+                        vectors.upsert(&v.entry_id, &v.digest, &v.vector);
+                    }
+                    _ => missing.push(entry.id.clone()),
+                }
+            }
+            missing
+        })
+        .unwrap_or_default()
+    }
+
+    /// Runs `f` on the vectors under `model` (an empty set of `dimensions` when there are none yet).
+    pub(crate) fn with_vectors<T>(
+        &self,
+        model: &str,
+        dimensions: usize,
+        f: impl FnOnce(&mut Vectors) -> T,
+    ) -> Option<T> {
+        let mut sets = self.vectors.write().ok()?;
+        let set = sets
+            .entry(model.to_owned())
+            .or_insert_with(|| Vectors::new(dimensions));
+        Some(f(set))
     }
 
     /// The BM25 ranking: each term of the question (or what it was probably meant to be), with page context.
@@ -410,25 +518,12 @@ impl OrgIndex {
 
     /// Index terms within one edit (two for long words) of `term`, with their document frequency.
     fn corrections(&self, searcher: &Searcher, term: &str) -> tantivy::Result<Vec<(String, u64)>> {
-        let length = term.chars().count();
-        if length < 4 {
+        let Some(distance) = edits_allowed(term) else {
             return Ok(Vec::new());
-        }
-        let distance = if length >= 8 { 2 } else { 1 };
+        };
         let mut found: HashMap<String, u64> = HashMap::new();
         for (field, _) in self.fields.searchable() {
-            let fuzzy = FuzzyTermQuery::new(Term::from_field_text(field, term), distance, true);
-            let automaton = fuzzy.automaton()?;
-            for segment in searcher.segment_readers() {
-                let inverted = segment.inverted_index(field)?;
-                let mut stream = inverted.terms().search(&automaton).into_stream()?;
-                while stream.advance() {
-                    if let Ok(text) = std::str::from_utf8(stream.key()) {
-                        let n = stream.value().doc_freq as u64;
-                        *found.entry(text.to_owned()).or_default() += n;
-                    }
-                }
-            }
+            nearby(searcher, field, term, distance, &mut found)?;
         }
         let mut corrections: Vec<(String, u64)> = found.into_iter().collect();
         // The most common spellings first; a few are plenty.

@@ -7,8 +7,11 @@ pub mod engine;
 pub mod index;
 pub mod provider;
 pub mod ranking;
+pub mod remote;
 pub mod retrieval;
 pub mod settings;
+pub(crate) mod spelling;
 pub mod vectors;
+pub(crate) mod worker;
 
 pub use engine::Engine;

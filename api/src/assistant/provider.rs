@@ -102,6 +102,91 @@ struct Body {
     usage: Option<Usage>,
 }
 
+/// Texts to turn into vectors at an OpenAI-compatible `/embeddings` endpoint.
+#[derive(Clone, Debug)]
+pub struct EmbeddingRequest<'a> {
+    pub base_url: &'a str,
+    pub api_key: Option<&'a SecretString>,
+    pub model: &'a str,
+    pub inputs: &'a [String],
+    pub timeout: Duration,
+}
+
+/// Why no vectors came back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EmbeddingFailure {
+    /// Rate-limited or briefly unavailable (429, 503): try again after this long (`Retry-After`, or OpenAI's
+    /// `x-ratelimit-reset-requests`, or a second).
+    Busy(Duration),
+    /// The key was refused (401, 403): nothing will work until it is changed.
+    Refused(String),
+    /// Unreachable, too slow, another error status, or an answer that is not one vector per text.
+    Failed(String),
+}
+
+impl std::fmt::Display for EmbeddingFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EmbeddingFailure::Busy(wait) => write!(f, "busy, retry in {} ms", wait.as_millis()),
+            EmbeddingFailure::Refused(why) | EmbeddingFailure::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct EmbeddingBody {
+    data: Vec<EmbeddingDatum>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingDatum {
+    index: usize,
+    embedding: Vec<f32>,
+}
+
+/// How long a 429 or 503 asks to wait: `Retry-After` (seconds), else OpenAI's `x-ratelimit-reset-requests` (a
+/// Go duration such as `1s`, `6m0s` or `20ms`), else a second; at most a minute.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let wait = header("retry-after")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+        .or_else(|| header("x-ratelimit-reset-requests").and_then(go_duration))
+        .unwrap_or(Duration::from_secs(1));
+    wait.min(Duration::from_secs(60))
+}
+
+/// A Go duration (`1h2m3.5s`, `20ms`): numbers each followed by `h`, `m`, `s` or `ms`.
+fn go_duration(text: &str) -> Option<Duration> {
+    let mut total = 0.0;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let value: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let (unit, len) = if rest.starts_with("ms") {
+            (0.001, 2)
+        } else if rest.starts_with('h') {
+            (3600.0, 1)
+        } else if rest.starts_with('m') {
+            (60.0, 1)
+        } else if rest.starts_with('s') {
+            (1.0, 1)
+        } else {
+            return None;
+        };
+        total += value * unit;
+        rest = &rest[len..];
+    }
+    Some(Duration::from_secs_f64(total))
+}
+
 /// Tokens of a text when the provider reports none: about four characters per token.
 fn estimate_tokens(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(4)
@@ -148,6 +233,85 @@ impl Provider {
         }
     }
 
+    /// One vector per input, in order, within `request.timeout`.
+    pub async fn embed(
+        &self,
+        request: EmbeddingRequest<'_>,
+    ) -> Result<Vec<Vec<f32>>, EmbeddingFailure> {
+        match tokio::time::timeout(request.timeout, self.embed_exchange(&request)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(EmbeddingFailure::Failed(
+                "the provider did not answer in time".to_owned(),
+            )),
+        }
+    }
+
+    async fn embed_exchange(
+        &self,
+        request: &EmbeddingRequest<'_>,
+    ) -> Result<Vec<Vec<f32>>, EmbeddingFailure> {
+        let url = format!("{}/embeddings", request.base_url.trim_end_matches('/'));
+        let parsed = self.guarded(&url).map_err(EmbeddingFailure::Failed)?;
+        let body = json!({
+            "model": request.model,
+            "input": request.inputs,
+            "encoding_format": "float",
+        });
+        let mut call = self.client.post(parsed).json(&body);
+        if let Some(key) = request.api_key {
+            call = call.bearer_auth(key.expose_secret());
+        }
+        let response = call
+            .send()
+            .await
+            .map_err(|e| EmbeddingFailure::Failed(format!("request failed: {e}")))?;
+        let status = response.status();
+        if !status.is_success() {
+            let wait = retry_after(response.headers());
+            let excerpt = excerpt(response).await;
+            return Err(match status.as_u16() {
+                429 | 503 => EmbeddingFailure::Busy(wait),
+                401 | 403 => EmbeddingFailure::Refused(format!("HTTP {status}: {excerpt}")),
+                _ => EmbeddingFailure::Failed(format!("HTTP {status}: {excerpt}")),
+            });
+        }
+        let body: EmbeddingBody = response
+            .json()
+            .await
+            .map_err(|e| EmbeddingFailure::Failed(format!("not an embeddings list: {e}")))?;
+        let mut vectors: Vec<Option<Vec<f32>>> = vec![None; request.inputs.len()];
+        for datum in body.data {
+            let usable =
+                !datum.embedding.is_empty() && datum.embedding.iter().all(|x| x.is_finite());
+            if let Some(slot) = vectors.get_mut(datum.index)
+                && usable
+            {
+                *slot = Some(datum.embedding);
+            }
+        }
+        let vectors: Option<Vec<Vec<f32>>> = vectors.into_iter().collect();
+        let vectors = vectors.ok_or_else(|| {
+            EmbeddingFailure::Failed("the answer lacks a usable vector for some input".to_owned())
+        })?;
+        if vectors.windows(2).any(|w| w[0].len() != w[1].len()) {
+            return Err(EmbeddingFailure::Failed(
+                "the vectors differ in length".to_owned(),
+            ));
+        }
+        Ok(vectors)
+    }
+
+    /// The URL, parsed and checked against the SSRF guard.
+    fn guarded(&self, url: &str) -> Result<url::Url, String> {
+        let parsed = url::Url::parse(url).map_err(|e| format!("bad URL: {e}"))?;
+        if let Some(host) = parsed.host()
+            && let Some(reason) = egress::refusal(&host, self.egress_allow.as_deref())
+        {
+            return Err(format!("refused by the SSRF guard: {reason}"));
+        }
+        Ok(parsed)
+    }
+
     async fn exchange(
         &self,
         request: Request<'_>,
@@ -157,14 +321,7 @@ impl Provider {
             "{}/chat/completions",
             request.base_url.trim_end_matches('/')
         );
-        let parsed = url::Url::parse(&url).map_err(|e| Failure::Error(format!("bad URL: {e}")))?;
-        if let Some(host) = parsed.host()
-            && let Some(reason) = egress::refusal(&host, self.egress_allow.as_deref())
-        {
-            return Err(Failure::Error(format!(
-                "refused by the SSRF guard: {reason}"
-            )));
-        }
+        let parsed = self.guarded(&url).map_err(Failure::Error)?;
         let stream = deltas.is_some();
         let mut body = json!({
             "model": request.model,
@@ -186,13 +343,7 @@ impl Provider {
             .map_err(|e| Failure::Error(format!("request failed: {e}")))?;
         let status = response.status();
         if !status.is_success() {
-            let excerpt: String = response
-                .text()
-                .await
-                .unwrap_or_default()
-                .chars()
-                .take(300)
-                .collect();
+            let excerpt = excerpt(response).await;
             return Err(Failure::Error(format!("HTTP {status}: {excerpt}")));
         }
         let Some(deltas) = deltas else {
@@ -269,5 +420,56 @@ impl Provider {
             prompt_tokens: usage.0,
             completion_tokens: usage.1,
         })
+    }
+}
+
+/// The first 300 characters of an error response's body, for the log.
+async fn excerpt(response: reqwest::Response) -> String {
+    response
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_are_read_from_retry_after_or_openai_reset_headers() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = reqwest::header::HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, reqwest::header::HeaderValue::from_static(value));
+            }
+            map
+        };
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "7")])),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            retry_after(&headers(&[("x-ratelimit-reset-requests", "1.5s")])),
+            Duration::from_millis(1_500)
+        );
+        assert_eq!(
+            retry_after(&headers(&[("x-ratelimit-reset-requests", "20ms")])),
+            Duration::from_millis(20)
+        );
+        // Nothing usable: a second; too long: a minute.
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "soon")])),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "3600")])),
+            Duration::from_secs(60)
+        );
+        assert_eq!(go_duration("1m30.5s"), Some(Duration::from_millis(90_500)));
+        assert_eq!(go_duration("5x"), None);
+        assert_eq!(go_duration(""), None);
     }
 }

@@ -20,6 +20,9 @@ use crate::assistant::embedding::{self, Model, Quantized};
 use crate::assistant::index::OrgIndex;
 pub use crate::assistant::index::{Candidate, Placed, Question, Retrieval};
 use crate::assistant::ranking;
+use crate::assistant::remote::{self, Passes, RemoteModel, RemoteStatus};
+pub use crate::assistant::vectors::StoredVector;
+use crate::assistant::worker::Worker;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::events::bus::Signal;
@@ -57,55 +60,44 @@ pub trait EntrySource: Send + Sync + 'static {
     ) -> BoxFuture<'a, ApiResult<()>>;
 }
 
-/// An entry's vector as stored: the digest of the text it was computed from, and the vector.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoredVector {
-    pub entry_id: String,
-    pub digest: String,
-    pub vector: Quantized,
-}
-
 /// A loaded index and when it last answered (a tick of the retriever's clock), for eviction.
-struct Loaded {
-    index: Arc<OrgIndex>,
+pub(crate) struct Loaded {
+    pub(crate) index: Arc<OrgIndex>,
     used: AtomicU64,
     /// Whether the stored vectors were read into it (they are once the model is ready).
-    vectors: Arc<AtomicBool>,
+    pub(crate) vectors: Arc<AtomicBool>,
 }
 
 /// The background computation of entry vectors: what is queued (an organization and an entry) and a signal
 /// when the queue empties.
-struct Embedding {
-    model: Model,
+pub(crate) struct Embedding {
+    pub(crate) model: Model,
     queue: mpsc::UnboundedSender<(String, String)>,
     receiver: Mutex<Option<mpsc::UnboundedReceiver<(String, String)>>>,
-    pending: Mutex<HashSet<(String, String)>>,
-    drained: Notify,
+    pub(crate) pending: Mutex<HashSet<(String, String)>>,
+    pub(crate) drained: Notify,
     /// Vectors of the pages questions were asked on, by text: visitors ask from the same pages again and again.
     pages: Arc<Mutex<HashMap<String, Arc<Vec<f32>>>>>,
+    /// The passes that embed entries with assistants' provider models.
+    remote: Arc<Passes>,
 }
 
 /// Pages whose vectors are kept; past this the cache starts afresh.
 const PAGES_KEPT: usize = 2_048;
 
-/// The question's vector, nudged toward the page it was asked on ([`ranking::PAGE_WEIGHT`] of the vector of its
-/// title and context).
+/// The question's vector (of its words spelled as the entries or the model know them), nudged toward the page it
+/// was asked on ([`ranking::PAGE_WEIGHT`] of the vector of its title and context).
 fn question_vector(
     model: &embedding::Embedder,
+    index: &OrgIndex,
     pages: &Mutex<HashMap<String, Arc<Vec<f32>>>>,
     question: &Question,
 ) -> Result<Vec<f32>, String> {
-    let mut vector = model.embed(&question.text)?;
-    let page: String = [&question.page_title, &question.page_context]
-        .into_iter()
-        .flatten()
-        .map(|t| t.trim())
-        .filter(|t| !t.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n")
-        .chars()
-        .take(500)
-        .collect();
+    let text = index
+        .spelled(&question.text, |word| model.knows(word))
+        .map_err(|err| format!("spelling: {err}"))?;
+    let mut vector = model.embed(&text)?;
+    let page = question.page();
     if page.is_empty() {
         return Ok(vector);
     }
@@ -187,6 +179,7 @@ impl Retriever {
                 pending: Mutex::default(),
                 drained: Notify::new(),
                 pages: Arc::default(),
+                remote: Arc::default(),
             }),
         }
     }
@@ -196,27 +189,40 @@ impl Retriever {
         &self.embedding.model
     }
 
-    /// How many entry vectors the organization's loaded index holds, and the bytes they take.
+    /// How many entry vectors the organization's loaded index holds (under every model), and the bytes they take.
     pub fn vector_memory(&self, organization_id: &str) -> Option<(usize, usize)> {
         let map = self.indexes.read().ok()?;
-        let vectors = map.get(organization_id)?.index.vectors.read().ok()?;
-        Some((vectors.len(), vectors.memory_bytes()))
+        let sets = map.get(organization_id)?.index.vectors.read().ok()?;
+        Some(sets.values().fold((0, 0), |(n, bytes), v| {
+            (n + v.len(), bytes + v.memory_bytes())
+        }))
     }
 
-    /// Waits until no entry vector is waiting to be computed (the model settled and the queue drained).
+    /// Waits until no entry vector is waiting to be computed (the model settled, the queue drained and no
+    /// provider pass runs).
     pub async fn embedded(&self) {
         loop {
             let drained = self.embedding.drained.notified();
+            let idle = self.embedding.remote.idle.notified();
             let empty = self
                 .embedding
                 .pending
                 .lock()
                 .map_or(true, |pending| pending.is_empty());
-            if empty {
+            if empty && self.embedding.remote.is_idle() {
                 return;
             }
-            drained.await;
+            tokio::select! {
+                () = drained => {}
+                () = idle => {}
+            }
         }
+    }
+
+    /// Where the organization's vectors under an assistant's provider model (its [`remote::model_id`]) stand on
+    /// this instance (`None`: no pass was started here).
+    pub fn remote_status(&self, organization_id: &str, model_id: &str) -> Option<RemoteStatus> {
+        self.embedding.remote.status(organization_id, model_id)
     }
 
     /// Queues an entry's vector to be computed (or read from the store) and put in its organization's index.
@@ -237,34 +243,100 @@ impl Retriever {
         self.indexes.read().map_or(0, |map| map.len())
     }
 
-    /// Ranks the organization's active entries for `question`.
+    /// Ranks the organization's active entries for `question`, with the built-in model.
     pub async fn search(
         &self,
         organization_id: &str,
         question: Question,
         limit: usize,
     ) -> ApiResult<Retrieval> {
+        self.search_with(organization_id, question, limit, None)
+            .await
+    }
+
+    /// Ranks the organization's active entries for `question`, with `remote` (an assistant's provider's
+    /// embeddings model) when it has embedded every entry and answers in time, else with the built-in model, else
+    /// by the words alone.
+    pub async fn search_with(
+        &self,
+        organization_id: &str,
+        question: Question,
+        limit: usize,
+        remote: Option<&RemoteModel>,
+    ) -> ApiResult<Retrieval> {
         let index = self.index(organization_id).await?;
+        if let Some(remote) = remote {
+            if !index.has_vectors(remote.id()) {
+                // A new index (or a new model): the vectors stored under it join at once.
+                let entries = self.entries.active(organization_id).await?;
+                let stored = self.entries.vectors(organization_id, remote.id()).await?;
+                let (index, id) = (index.clone(), remote.id().to_owned());
+                tokio::task::spawn_blocking(move || index.merge_stored(&id, 0, &entries, stored))
+                    .await
+                    .map_err(ApiError::internal)?;
+            }
+            if !index.vectors_complete(remote.id()) {
+                self.sync_remote(organization_id, remote);
+            } else {
+                self.embedding.remote.remember(organization_id, remote);
+                match remote.embed_question(&question).await {
+                    Ok(vector) => {
+                        let id = remote.id().to_owned();
+                        return tokio::task::spawn_blocking(move || {
+                            index.search(&question, limit, Some((&id, &vector)))
+                        })
+                        .await
+                        .map_err(ApiError::internal)?
+                        .map_err(search_error);
+                    }
+                    Err(err) => {
+                        tracing::warn!(model = remote.id(), error = %err, "the provider could not embed a question; ranking it without");
+                    }
+                }
+            }
+        }
         // No vector is computed for a question the words alone will rank (entries still without theirs).
         let model = self
             .embedding
             .model
             .ready()
-            .filter(|_| index.vectors_complete());
+            .filter(|model| index.vectors_complete(model.id()));
         let pages = self.embedding.pages.clone();
         tokio::task::spawn_blocking(move || {
-            let vector = model.and_then(|model| match question_vector(&model, &pages, &question) {
-                Ok(vector) => Some(Quantized::new(&vector)),
-                Err(err) => {
-                    tracing::warn!(error = %err, "could not embed a question; ranking it lexically");
-                    None
+            let vector = model.and_then(|model| {
+                match question_vector(&model, &index, &pages, &question) {
+                    Ok(vector) => Some((model, Quantized::new(&vector))),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not embed a question; ranking it lexically");
+                        None
+                    }
                 }
             });
-            index.search(&question, limit, vector.as_ref())
+            let vector = vector.as_ref().map(|(model, v)| (model.id(), v));
+            index.search(&question, limit, vector)
         })
         .await
-            .map_err(ApiError::internal)?
-            .map_err(search_error)
+        .map_err(ApiError::internal)?
+        .map_err(search_error)
+    }
+
+    /// Brings the organization's vectors under every provider model its assistants asked with up to date.
+    fn resync_remote(&self, organization_id: &str) {
+        for remote in self.embedding.remote.models(organization_id) {
+            self.sync_remote(organization_id, &remote);
+        }
+    }
+
+    /// Makes the organization's vectors under `remote` complete in the background (read from the store, or
+    /// computed by the provider); a pass already running goes round once more.
+    pub(crate) fn sync_remote(&self, organization_id: &str, remote: &RemoteModel) {
+        remote::sync(
+            &self.embedding.remote,
+            self.entries.clone(),
+            self.indexes.clone(),
+            organization_id,
+            remote,
+        );
     }
 
     fn loaded(&self, organization_id: &str) -> Option<Arc<OrgIndex>> {
@@ -354,25 +426,7 @@ impl Retriever {
         let stored = self.entries.vectors(organization_id, model.id()).await?;
         let index = index.clone();
         let missing = tokio::task::spawn_blocking(move || {
-            let stored: HashMap<&str, &StoredVector> =
-                stored.iter().map(|v| (v.entry_id.as_str(), v)).collect();
-            let mut missing = Vec::new();
-            let Ok(mut vectors) = index.vectors.write() else {
-                return missing;
-            };
-            for entry in &entries {
-                let digest =
-                    embedding::text_digest(&embedding::entry_text(&entry.title, &entry.body));
-                match stored.get(entry.id.as_str()) {
-                    // One the worker put there meanwhile is at least as new.
-                    Some(_) if vectors.digest(&entry.id).is_some() => {}
-                    Some(v) if v.digest == digest => {
-                        vectors.upsert(&v.entry_id, &v.digest, &v.vector);
-                    }
-                    _ => missing.push(entry.id.clone()),
-                }
-            }
-            missing
+            index.merge_stored(model.id(), model.dimensions(), &entries, stored)
         })
         .await
         .map_err(ApiError::internal)?;
@@ -420,6 +474,7 @@ impl Retriever {
                         continue;
                     };
                     self.queue_vector(&event.organization_id, id);
+                    self.resync_remote(&event.organization_id);
                     if let Err(err) = self.refresh(index, &event.organization_id, id).await {
                         tracing::warn!(?err, "could not apply a knowledge-base change; rebuilding");
                         self.forget(&event.organization_id);
@@ -441,6 +496,7 @@ impl Retriever {
         if !deleted && entry.active {
             // Its vector is computed in the background (and stored even when no index here holds it).
             self.queue_vector(&entry.organization_id, &entry.id);
+            self.resync_remote(&entry.organization_id);
         }
         let Some(index) = self.loaded(&entry.organization_id) else {
             return Ok(());
@@ -474,107 +530,5 @@ impl Retriever {
         if let Ok(mut map) = self.indexes.write() {
             map.clear();
         }
-    }
-}
-
-/// Computes queued entry vectors one at a time, off the async threads, until the retriever is gone.
-struct Worker {
-    entries: Arc<dyn EntrySource>,
-    indexes: Arc<RwLock<HashMap<String, Loaded>>>,
-    embedding: Arc<Embedding>,
-}
-
-impl Worker {
-    async fn run(self, mut receiver: mpsc::UnboundedReceiver<(String, String)>) {
-        while let Some(key) = receiver.recv().await {
-            let model = self.embedding.model.settled_model().await;
-            if let Some(model) = model {
-                let (organization_id, entry_id) = &key;
-                if let Err(err) =
-                    crate::db::background(self.compute(&model, organization_id, entry_id)).await
-                {
-                    // The next index build finds it missing and queues it again.
-                    tracing::warn!(?err, entry_id, "could not compute an entry's vector");
-                }
-            }
-            if let Ok(mut pending) = self.embedding.pending.lock() {
-                pending.remove(&key);
-                if pending.is_empty() {
-                    self.embedding.drained.notify_waiters();
-                }
-            }
-        }
-    }
-
-    fn loaded(&self, organization_id: &str) -> Option<Arc<OrgIndex>> {
-        let map = self.indexes.read().ok()?;
-        let loaded = map.get(organization_id)?;
-        loaded
-            .vectors
-            .load(Ordering::SeqCst)
-            .then(|| loaded.index.clone())
-    }
-
-    /// Makes the entry's stored vector current (reusing one another instance stored) and puts it in the loaded
-    /// index; an entry gone or inactive leaves it.
-    async fn compute(
-        &self,
-        model: &Arc<embedding::Embedder>,
-        organization_id: &str,
-        entry_id: &str,
-    ) -> ApiResult<()> {
-        let entry = self
-            .entries
-            .one(organization_id, entry_id)
-            .await?
-            .filter(|e| e.active);
-        let Some(entry) = entry else {
-            if let Some(index) = self.loaded(organization_id)
-                && let Ok(mut vectors) = index.vectors.write()
-            {
-                vectors.remove(entry_id);
-            }
-            return Ok(());
-        };
-        let text = embedding::entry_text(&entry.title, &entry.body);
-        let digest = embedding::text_digest(&text);
-        if self.loaded(organization_id).is_some_and(|index| {
-            index
-                .vectors
-                .read()
-                .is_ok_and(|v| v.digest(entry_id) == Some(digest.as_str()))
-        }) {
-            return Ok(());
-        }
-        let stored = match self
-            .entries
-            .vector(organization_id, entry_id, model.id())
-            .await?
-        {
-            Some(stored) if stored.digest == digest => stored,
-            _ => {
-                let embedder = model.clone();
-                let vector = tokio::task::spawn_blocking(move || embedder.embed(&text))
-                    .await
-                    .map_err(ApiError::internal)?
-                    .map_err(ApiError::internal_msg)?;
-                let stored = StoredVector {
-                    entry_id: entry_id.to_owned(),
-                    digest,
-                    vector: Quantized::new(&vector),
-                };
-                self.entries
-                    .save_vector(organization_id, model.id(), &stored)
-                    .await?;
-                stored
-            }
-        };
-        // Looked up after the store: an index built meanwhile either read it or is here to take it.
-        if let Some(index) = self.loaded(organization_id)
-            && let Ok(mut vectors) = index.vectors.write()
-        {
-            vectors.upsert(&stored.entry_id, &stored.digest, &stored.vector);
-        }
-        Ok(())
     }
 }

@@ -36,6 +36,10 @@ pub struct ProviderSettings {
     /// unset means no limit.
     #[serde(default)]
     pub monthly_token_limit: Option<u64>,
+    /// The provider's embeddings model (`text-embedding-3-small`…): when set, this assistant's questions and the
+    /// organization's entries are embedded at `/embeddings` instead of by the built-in model.
+    #[serde(default)]
+    pub embedding_model: Option<String>,
 }
 
 fn default_timeout_secs() -> u32 {

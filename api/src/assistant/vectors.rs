@@ -1,8 +1,23 @@
-//! One organization's entry vectors in int8, searched exactly: a scan of contiguous memory, vectorized for the CPU it runs on.
+//! One organization's entry vectors in int8, searched exactly (past 20,000 entries, the nearest by their signs rescored exactly), vectorized for the CPU it runs on.
 
 use std::collections::HashMap;
 
 use crate::assistant::embedding::{Quantized, dot};
+
+/// An entry's vector as stored: the digest of the text it was computed from, and the vector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredVector {
+    pub entry_id: String,
+    pub digest: String,
+    pub vector: Quantized,
+}
+
+/// Up to this many vectors a question is compared with each exactly; past it, first by the signs of their
+/// components (a bit each, an eighth of the memory to read) and then exactly with the nearest by that measure.
+pub const EXACT_UP_TO: usize = 20_000;
+/// How many of the nearest by sign are compared exactly: at least this many, and 20 per neighbour asked for.
+/// Sign agreement tracks the angle closely enough that the true nearest are among them (checked in the tests).
+const RESCORED: usize = 1_000;
 
 /// The vectors of one organization's active entries under one model.
 #[derive(Debug, Default)]
@@ -13,6 +28,8 @@ pub struct Vectors {
     scales: Vec<f32>,
     /// `ids.len() × dimensions` components, entry after entry.
     values: Vec<i8>,
+    /// `ids.len() × words` words of sign bits (1: the component is positive), entry after entry.
+    signs: Vec<u64>,
     position: HashMap<String, usize>,
 }
 
@@ -39,7 +56,13 @@ impl Vectors {
         self.ids.is_empty()
     }
 
-    /// Bytes held, for the capacity figures: the components, the scales and the ids with their lookup.
+    /// Sign words per vector.
+    fn words(&self) -> usize {
+        self.dimensions.div_ceil(64)
+    }
+
+    /// Bytes held, for the capacity figures: the components with their signs, the scales and the ids with their
+    /// lookup.
     pub fn memory_bytes(&self) -> usize {
         let strings: usize = self
             .ids
@@ -50,6 +73,7 @@ impl Vectors {
         // The lookup holds a second copy of each id.
         let ids: usize = self.ids.iter().map(String::capacity).sum();
         self.values.capacity()
+            + self.signs.capacity() * 8
             + self.scales.capacity() * 4
             + strings
             + ids
@@ -70,10 +94,13 @@ impl Vectors {
         if vector.values.len() != self.dimensions || self.dimensions == 0 {
             return false;
         }
+        let words = self.words();
+        let signs = signs(&vector.values);
         match self.position.get(id) {
             Some(&i) => {
                 let d = self.dimensions;
                 self.values[i * d..(i + 1) * d].copy_from_slice(&vector.values);
+                self.signs[i * words..(i + 1) * words].copy_from_slice(&signs);
                 self.scales[i] = vector.scale;
                 digest.clone_into(&mut self.digests[i]);
             }
@@ -83,6 +110,7 @@ impl Vectors {
                 self.digests.push(digest.to_owned());
                 self.scales.push(vector.scale);
                 self.values.extend_from_slice(&vector.values);
+                self.signs.extend_from_slice(&signs);
             }
         }
         true
@@ -94,9 +122,11 @@ impl Vectors {
             return;
         };
         let last = self.ids.len() - 1;
-        let d = self.dimensions;
+        let (d, words) = (self.dimensions, self.words());
         if i != last {
             self.values.copy_within(last * d..(last + 1) * d, i * d);
+            self.signs
+                .copy_within(last * words..(last + 1) * words, i * words);
             self.ids.swap(i, last);
             self.digests.swap(i, last);
             self.scales.swap(i, last);
@@ -106,6 +136,7 @@ impl Vectors {
         self.digests.pop();
         self.scales.pop();
         self.values.truncate(last * d);
+        self.signs.truncate(last * words);
     }
 
     /// The entry id at a neighbour's position.
@@ -126,8 +157,18 @@ impl Vectors {
             * question.scale
     }
 
-    /// The `k` entries most similar to the question, most similar first: every vector is compared.
+    /// The `k` entries most similar to the question, most similar first: every vector is compared exactly up to
+    /// [`EXACT_UP_TO`] of them, past it the nearest by their signs.
     pub fn nearest(&self, question: &Quantized, k: usize) -> Vec<Neighbour> {
+        if self.len() <= EXACT_UP_TO {
+            self.nearest_exact(question, k)
+        } else {
+            self.nearest_by_signs(question, k)
+        }
+    }
+
+    /// The `k` entries most similar to the question, every vector compared exactly.
+    pub fn nearest_exact(&self, question: &Quantized, k: usize) -> Vec<Neighbour> {
         let d = self.dimensions;
         if k == 0 || question.values.len() != d || d == 0 {
             return Vec::new();
@@ -141,29 +182,86 @@ impl Vectors {
                 *out = dot(v, q);
             }
         });
-        let mut best: Vec<Neighbour> = Vec::with_capacity(k + 1);
-        // The k-th best so far: most entries are dismissed by this one comparison.
-        let mut floor = f32::NEG_INFINITY;
-        for (i, product) in dots.into_iter().enumerate() {
-            let cosine = product as f32 * self.scales[i] * question.scale;
-            if best.len() == k && cosine <= floor {
-                continue;
+        top(
+            dots.into_iter()
+                .enumerate()
+                .map(|(i, product)| (i, product as f32 * self.scales[i] * question.scale)),
+            k,
+        )
+    }
+
+    /// The `k` entries most similar to the question among the [`RESCORED`] (or `20 × k`) whose signs agree most
+    /// with its signs, compared exactly.
+    pub fn nearest_by_signs(&self, question: &Quantized, k: usize) -> Vec<Neighbour> {
+        let (d, words) = (self.dimensions, self.words());
+        if k == 0 || question.values.len() != d || d == 0 {
+            return Vec::new();
+        }
+        let q = signs(&question.values);
+        let mut differ = vec![0u16; self.ids.len()];
+        pulp::Arch::new().dispatch(|| {
+            for (out, s) in differ.iter_mut().zip(self.signs.chunks_exact(words)) {
+                *out = s
+                    .iter()
+                    .zip(&q)
+                    .map(|(a, b)| (a ^ b).count_ones() as u16)
+                    .sum();
             }
-            let at = best.partition_point(|n| n.cosine >= cosine);
-            best.insert(
-                at,
-                Neighbour {
-                    position: i,
-                    cosine,
-                },
-            );
-            best.truncate(k);
-            if best.len() == k {
-                floor = best[k - 1].cosine;
+        });
+        // The fewest differing signs that still leaves enough candidates, by a count of each number of them.
+        let wanted = RESCORED.max(20 * k).min(differ.len());
+        let mut counts = vec![0usize; words * 64 + 1];
+        for &n in &differ {
+            counts[usize::from(n)] += 1;
+        }
+        let mut most = 0;
+        let mut taken = 0;
+        for (n, count) in counts.iter().enumerate() {
+            taken += count;
+            most = n;
+            if taken >= wanted {
+                break;
             }
         }
-        best
+        top(
+            differ
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| usize::from(**n) <= most)
+                .map(|(i, _)| (i, self.score(i, question))),
+            k,
+        )
     }
+}
+
+/// The sign bits of a vector's components, 64 to a word.
+fn signs(values: &[i8]) -> Vec<u64> {
+    let mut words = vec![0u64; values.len().div_ceil(64)];
+    for (i, v) in values.iter().enumerate() {
+        if *v > 0 {
+            words[i / 64] |= 1 << (i % 64);
+        }
+    }
+    words
+}
+
+/// The `k` best of `(position, cosine)`, best first.
+fn top(scored: impl Iterator<Item = (usize, f32)>, k: usize) -> Vec<Neighbour> {
+    let mut best: Vec<Neighbour> = Vec::with_capacity(k + 1);
+    // The k-th best so far: most entries are dismissed by this one comparison.
+    let mut floor = f32::NEG_INFINITY;
+    for (position, cosine) in scored {
+        if best.len() == k && cosine <= floor {
+            continue;
+        }
+        let at = best.partition_point(|n| n.cosine >= cosine);
+        best.insert(at, Neighbour { position, cosine });
+        best.truncate(k);
+        if best.len() == k {
+            floor = best[k - 1].cosine;
+        }
+    }
+    best
 }
 
 #[cfg(test)]
@@ -200,5 +298,69 @@ mod tests {
         store.remove("a");
         store.remove("c");
         assert!(store.is_empty() && store.nearest(&q, 3).is_empty());
+    }
+
+    /// Vectors around 400 topics, as entries' vectors gather around what they are about.
+    fn clustered(n: usize, dimensions: usize) -> (Vectors, Vec<Vec<f32>>) {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut noise = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % 2001) as f32 / 1000.0 - 1.0
+        };
+        let topics: Vec<Vec<f32>> = (0..400)
+            .map(|_| (0..dimensions).map(|_| noise()).collect())
+            .collect();
+        let mut store = Vectors::new(dimensions);
+        for i in 0..n {
+            let topic = &topics[i % topics.len()];
+            let v: Vec<f32> = topic.iter().map(|t| t + 0.8 * noise()).collect();
+            store.upsert(&i.to_string(), "", &unit(&v));
+        }
+        let questions = topics
+            .iter()
+            .take(50)
+            .map(|t| t.iter().map(|x| x + 0.8 * noise()).collect())
+            .collect();
+        (store, questions)
+    }
+
+    #[test]
+    fn past_the_exact_size_the_nearest_by_signs_are_the_nearest() {
+        let (mut store, questions) = clustered(EXACT_UP_TO + 5_000, 384);
+        let (mut found, mut wanted) = (0, 0);
+        for q in &questions {
+            let q = unit(q);
+            let exact = store.nearest_exact(&q, 30);
+            let by_signs = store.nearest(&q, 30);
+            assert_eq!(by_signs.len(), 30);
+            // Those it finds are ranked, and scored, exactly.
+            assert!(by_signs.windows(2).all(|w| w[0].cosine >= w[1].cosine));
+            for n in &by_signs {
+                assert_eq!(store.cosine(store.id(*n), &q), Some(n.cosine));
+            }
+            wanted += exact.len();
+            found += exact
+                .iter()
+                .filter(|e| by_signs.iter().any(|b| b.position == e.position))
+                .count();
+            assert_eq!(by_signs[0], exact[0]);
+        }
+        assert!(
+            found * 100 >= wanted * 99,
+            "{found} of {wanted} true neighbours found"
+        );
+        // Removals keep the signs in step with the vectors.
+        let first = store.nearest(&unit(&questions[0]), 1)[0];
+        let id = store.id(first).to_owned();
+        store.remove(&id);
+        assert!(
+            store
+                .nearest(&unit(&questions[0]), 30)
+                .iter()
+                .all(|n| store.id(*n) != id)
+        );
+        assert_eq!(store.signs.len(), store.len() * store.words());
     }
 }

@@ -1,7 +1,10 @@
 //! An assistant's engine settings as GraphQL objects and inputs: answering, hand-off triggers, intents, the AI
 //! provider.
 
-use async_graphql::{InputObject, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, SimpleObject};
+
+use crate::assistant::remote::{self, RemoteStatus};
+use crate::error::ApiError;
 
 use crate::assistant::settings::{EngineSettings, Intent as IntentSettings, ProviderSettings};
 use crate::graphql::scalars::BigInt;
@@ -42,6 +45,7 @@ impl From<Intent> for IntentSettings {
 
 /// An OpenAI-compatible chat-completions provider (the key is stored apart, sealed).
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct AiProvider {
     /// Base URL of the API, e.g. `https://api.openai.com/v1`; `/chat/completions` is appended.
     pub base_url: String,
@@ -56,6 +60,59 @@ pub struct AiProvider {
     /// Tokens the organization may use per calendar month (UTC) before answers fall back to the knowledge base;
     /// null means no limit.
     pub monthly_token_limit: Option<BigInt>,
+    /// The embeddings model: when set, this assistant's questions and the organization's entries are embedded at
+    /// the provider's `/embeddings` endpoint instead of by the built-in model.
+    pub embedding_model: Option<String>,
+    /// The organization and the name its vectors under the embeddings model are stored under.
+    #[graphql(skip)]
+    embedding: Option<(String, String)>,
+}
+
+/// How far embedding the organization's entries with the provider's model has come.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum EmbeddingState {
+    /// Nothing has started it on this instance yet (it starts when the settings are saved or at a question).
+    NotStarted,
+    /// A pass is reading stored vectors or asking the provider for the missing ones.
+    Computing,
+    /// Every entry had its vector when the last pass ended: questions rank with the provider's model.
+    Ready,
+    /// The last pass gave up (see `error`): questions rank with the built-in model until a change or a question
+    /// starts another.
+    Failed,
+}
+
+/// Where this instance stands in embedding the organization's entries with the provider's embeddings model.
+#[derive(SimpleObject)]
+pub struct EmbeddingStatus {
+    /// Not started, computing, ready or failed.
+    pub state: EmbeddingState,
+    /// What the provider answered, when the last pass failed.
+    pub error: Option<String>,
+}
+
+#[ComplexObject]
+impl AiProvider {
+    /// How far this instance has come in embedding the organization's entries with `embeddingModel`; null without
+    /// one.
+    async fn embedding_status(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<EmbeddingStatus>, ApiError> {
+        let Some((organization_id, model_id)) = &self.embedding else {
+            return Ok(None);
+        };
+        let status = crate::graphql::engine(ctx)?
+            .retriever()
+            .remote_status(organization_id, model_id);
+        let (state, error) = match status {
+            None => (EmbeddingState::NotStarted, None),
+            Some(RemoteStatus::Computing) => (EmbeddingState::Computing, None),
+            Some(RemoteStatus::Ready) => (EmbeddingState::Ready, None),
+            Some(RemoteStatus::Failed(why)) => (EmbeddingState::Failed, Some(why)),
+        };
+        Ok(Some(EmbeddingStatus { state, error }))
+    }
 }
 
 impl From<ProviderSettings> for AiProvider {
@@ -67,6 +124,8 @@ impl From<ProviderSettings> for AiProvider {
             timeout_secs: provider.timeout_secs,
             max_tokens: provider.max_tokens,
             monthly_token_limit: provider.monthly_token_limit.map(BigInt),
+            embedding: None,
+            embedding_model: provider.embedding_model,
         }
     }
 }
@@ -93,6 +152,22 @@ pub struct AssistantEngine {
     /// The AI provider that writes answers from the knowledge base; null when answers come from the knowledge base
     /// alone.
     pub provider: Option<AiProvider>,
+}
+
+impl AssistantEngine {
+    /// The settings of an assistant of the organization.
+    pub fn of(engine: EngineSettings, organization_id: &str) -> Self {
+        let mut this = Self::from(engine);
+        if let Some(provider) = &mut this.provider {
+            provider.embedding = provider.embedding_model.as_ref().map(|model| {
+                (
+                    organization_id.to_owned(),
+                    remote::model_id(&provider.base_url, model),
+                )
+            });
+        }
+        this
+    }
 }
 
 impl From<EngineSettings> for AssistantEngine {

@@ -11,7 +11,7 @@ use crate::graphql::types::{Assistant, Conn, Organization, Visitor, connection, 
 use crate::graphql::{caller, found, sealer};
 use crate::ids::Kind;
 use crate::service::assistants::{self, CreateAssistant, UpdateAssistant, WidgetSettings};
-use crate::service::conversations::visitors;
+use crate::service::conversations::{answer, visitors};
 use crate::service::embed;
 use crate::service::identity::organizations;
 use crate::service::{PageRequest, analytics};
@@ -291,6 +291,10 @@ pub struct AiProviderInput {
     pub max_tokens: u32,
     /// Tokens per calendar month for the whole organization; unset means no limit.
     pub monthly_token_limit: Option<BigInt>,
+    /// An embeddings model of the provider (`text-embedding-3-small`…, up to 200 characters): questions and
+    /// entries are then embedded at its `/embeddings` endpoint instead of by the built-in model. Unset keeps the
+    /// built-in model.
+    pub embedding_model: Option<String>,
 }
 
 /// Assistant engine settings to change; absent fields keep their value.
@@ -349,6 +353,7 @@ impl EngineInput {
                     timeout_secs: p.timeout_secs,
                     max_tokens: p.max_tokens,
                     monthly_token_limit: p.monthly_token_limit.map(|limit| limit.0),
+                    embedding_model: p.embedding_model,
                 }),
             },
         }
@@ -452,7 +457,10 @@ impl OrganizationMutation {
             engine,
             provider_api_key: input.provider_api_key,
         };
-        let result = assistants::create(db, sealer(ctx)?, principal, create).await;
+        let result = match assistants::create(db, sealer(ctx)?, principal, create).await {
+            Ok(created) => start_embedding(ctx, &created).map(|()| created),
+            Err(err) => Err(err),
+        };
         payload(ctx, result, Args::Input, |a| AssistantPayload {
             assistant: Some(Assistant(a)),
             ..Default::default()
@@ -487,7 +495,9 @@ impl OrganizationMutation {
                 engine,
                 provider_api_key: input.provider_api_key.into(),
             };
-            assistants::update(db, sealer, principal, &id, update).await
+            let updated = assistants::update(db, sealer, principal, &id, update).await?;
+            start_embedding(ctx, &updated)?;
+            Ok(updated)
         }
         .await;
         payload(ctx, result, Args::Input, |a| AssistantPayload {
@@ -495,6 +505,22 @@ impl OrganizationMutation {
             ..Default::default()
         })
     }
+}
+
+/// Starts embedding the organization's entries with the assistant's provider embeddings model, if it has one,
+/// now rather than at its first question.
+fn start_embedding(
+    ctx: &Context<'_>,
+    assistant: &entities::assistant::Model,
+) -> Result<(), crate::error::ApiError> {
+    let engine = crate::graphql::engine(ctx)?;
+    let settings = assistants::engine(assistant);
+    if let Some(remote) = answer::remote_model(engine, assistant, &settings) {
+        engine
+            .retriever()
+            .sync_remote(&assistant.organization_id, &remote);
+    }
+    Ok(())
 }
 
 /// The embed code of an assistant and how to install it.

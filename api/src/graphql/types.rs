@@ -201,7 +201,10 @@ impl Assistant {
     }
     /// How the assistant answers and hands off, its intents and its AI provider.
     async fn engine(&self) -> crate::graphql::engine::AssistantEngine {
-        crate::service::assistants::engine(&self.0).into()
+        crate::graphql::engine::AssistantEngine::of(
+            crate::service::assistants::engine(&self.0),
+            &self.0.organization_id,
+        )
     }
     /// Whether an AI provider API key is stored (the key itself is never shown).
     async fn provider_key_set(&self) -> bool {

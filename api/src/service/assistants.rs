@@ -328,6 +328,9 @@ impl EngineSettings {
                     "must be 1-120 seconds",
                 ));
             }
+            if let Some(model) = &provider.embedding_model {
+                required_text("engine.provider.embedding_model", model, 200)?;
+            }
             if !(16..=8192).contains(&provider.max_tokens) {
                 return Err(ApiError::validation(
                     "engine.provider.max_tokens",

@@ -12,6 +12,7 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::assistant::embedding::{Model, Quantized};
+use crate::assistant::remote::RemoteModel;
 use crate::assistant::retrieval::{EntrySource, Placed, Question, Retriever, StoredVector};
 use crate::auth::Principal;
 use crate::authz::{Action, Grant, Resource, authorize};
@@ -522,7 +523,15 @@ pub async fn search(
         page_url: context("page_url", question.page_url)?,
         page_context: context("page_context", question.page_context)?,
     };
-    rank(db, retriever, grant.organization_id(), question, limit).await
+    rank(
+        db,
+        retriever,
+        grant.organization_id(),
+        question,
+        limit,
+        None,
+    )
+    .await
 }
 
 /// The ranked entries of the retriever's candidates, best first, read from the table (an entry deleted since
@@ -533,8 +542,11 @@ pub(crate) async fn rank(
     organization_id: &str,
     question: Question,
     limit: usize,
+    remote: Option<&RemoteModel>,
 ) -> ApiResult<SearchResult> {
-    let retrieval = retriever.search(organization_id, question, limit).await?;
+    let retrieval = retriever
+        .search_with(organization_id, question, limit, remote)
+        .await?;
     let ids: Vec<String> = retrieval
         .candidates
         .iter()

@@ -9,12 +9,14 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
+use secrecy::SecretString;
 use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::assistant::analysis;
 use crate::assistant::engine::{self, Engine};
 use crate::assistant::provider::{Failure, Request};
+use crate::assistant::remote::RemoteModel;
 use crate::assistant::retrieval::{Candidate, Question};
 use crate::assistant::settings::{EngineSettings, ProviderSettings};
 use crate::db::{Db, WriteTxn};
@@ -324,7 +326,16 @@ async fn answer(
             page_context: conversation.page_context.clone(),
         },
     };
-    let ranked = knowledge_base::rank(db, engine.retriever(), org, question, CANDIDATES).await?;
+    let remote = remote_model(engine, assistant, settings);
+    let ranked = knowledge_base::rank(
+        db,
+        engine.retriever(),
+        org,
+        question,
+        CANDIDATES,
+        remote.as_ref(),
+    )
+    .await?;
     let confidence = ranked.confidence.clamp(0.0, 1.0);
     let candidates: Vec<Candidate> = ranked
         .matches
@@ -373,6 +384,36 @@ async fn answer(
     Ok(answer)
 }
 
+/// The embeddings model of the assistant's provider, when it has one (and its key, if any, can be read): the
+/// assistant ranks with it, the built-in model being the fallback.
+pub(crate) fn remote_model(
+    engine: &Engine,
+    assistant: &assistant::Model,
+    settings: &EngineSettings,
+) -> Option<RemoteModel> {
+    let provider = settings.provider.as_ref()?;
+    let model = provider.embedding_model.as_ref()?;
+    let key = provider_key(engine, assistant).ok()?;
+    Some(RemoteModel::new(
+        engine.provider().clone(),
+        &provider.base_url,
+        model,
+        key,
+    ))
+}
+
+/// The assistant's provider key, unsealed (`None`: it has none; `Err`: it cannot be read).
+fn provider_key(engine: &Engine, assistant: &assistant::Model) -> Result<Option<SecretString>, ()> {
+    match &assistant.provider_key {
+        Some(sealed) => engine
+            .sealer()
+            .open(sealed, &assistants::provider_key_context(&assistant.id))
+            .map(Some)
+            .map_err(|_| ()),
+        None => Ok(None),
+    }
+}
+
 /// The provider's answer with the entry ids it cited, or why there is none (`token_limit`,
 /// `provider_timeout`, `provider_error`, `provider_malformed`, `provider_key_unreadable`).
 async fn ask_provider(
@@ -396,15 +437,8 @@ async fn ask_provider(
     {
         return Ok(Err("token_limit".to_owned()));
     }
-    let key = match &assistant.provider_key {
-        Some(sealed) => match engine
-            .sealer()
-            .open(sealed, &assistants::provider_key_context(&assistant.id))
-        {
-            Ok(key) => Some(key),
-            Err(_) => return Ok(Err("provider_key_unreadable".to_owned())),
-        },
-        None => None,
+    let Ok(key) = provider_key(engine, assistant) else {
+        return Ok(Err("provider_key_unreadable".to_owned()));
     };
     let history: Vec<(String, String)> = message::Entity::find()
         .select_only()
