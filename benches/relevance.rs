@@ -641,8 +641,8 @@ async fn latency(faq: &Faq, model_dir: &str, size: usize, queries: usize) {
             &[],
         ));
     }
-    // The generated entries get random unit vectors (an exact scan costs the same whatever they hold); the
-    // FAQ's own are computed by the retriever's worker.
+    // The generated entries get random unit vectors (the search costs the same whatever they hold: every vector's
+    // signs, then the same number compared exactly); the FAQ's own are computed by the retriever's worker.
     let model = model(model_dir);
     let embedder = model.ready().unwrap();
     let mut embedding_rows = Vec::with_capacity(size);
@@ -680,7 +680,7 @@ async fn latency(faq: &Faq, model_dir: &str, size: usize, queries: usize) {
         .unwrap();
     retriever.embedded().await;
     let build = built.elapsed();
-    // The exact scan alone, over vectors like the index's.
+    // The vector search alone (past 20,000 entries by signs first), over vectors like the index's.
     let mut store = api::assistant::vectors::Vectors::new(embedder.dimensions());
     for (i, row) in embedding_rows.iter().enumerate() {
         let bytes = row.vector.clone().unwrap();
