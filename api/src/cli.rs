@@ -173,14 +173,16 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             let db = Db::connect(&settings).await?;
             db.migrate().await?;
             // A running server writes to the same database: a change that collides with one of its writes (a
-            // busy SQLite file, a serialization failure) is tried again a few times before giving up.
-            let mut attempt = 1;
+            // busy SQLite file, a serialization failure) is tried again for about half a minute before giving up
+            // (a loaded machine was seen to keep the file busy for more than the seven seconds tried before).
+            let mut attempt: u64 = 1;
             let updated = loop {
                 match service::identity::organizations::set_plan_as_operator(&db, &org, plan).await
                 {
-                    Err(err) if attempt < 5 && err.is_collision() => {
+                    Err(err) if attempt < 12 && err.is_collision() => {
                         attempt += 1;
-                        tokio::time::sleep(std::time::Duration::from_millis(500 * attempt)).await;
+                        let wait = (500 * attempt).min(3_000);
+                        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
                     }
                     other => break other.map_err(|e| anyhow::anyhow!(e.public_message()))?,
                 }
