@@ -162,15 +162,21 @@ fn answer_for(body: &Value) -> (String, String) {
     )
 }
 
-async fn complete(State(fake): State<FakeOpenAi>, headers: HeaderMap, body: String) -> Response {
-    let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    fake.seen.lock().unwrap().push(Seen {
+/// A request as the fake records it: its `Authorization` header and its JSON body (null when it is not JSON).
+fn seen(headers: &HeaderMap, body: &str) -> Seen {
+    Seen {
         authorization: headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        body: body.clone(),
-    });
+        body: serde_json::from_str(body).unwrap_or(Value::Null),
+    }
+}
+
+async fn complete(State(fake): State<FakeOpenAi>, headers: HeaderMap, body: String) -> Response {
+    let seen = seen(&headers, &body);
+    let body = seen.body.clone();
+    fake.seen.lock().unwrap().push(seen);
     let mode = *fake.mode.lock().unwrap();
     match mode {
         Mode::Fail => {
@@ -239,14 +245,8 @@ async fn complete(State(fake): State<FakeOpenAi>, headers: HeaderMap, body: Stri
 /// `POST /v1/embeddings`: `{"model", "input": string | [string]}` → `{"object": "list", "data": [{"object":
 /// "embedding", "index", "embedding"}], "model", "usage"}`, or OpenAI's error bodies.
 async fn embed(State(fake): State<FakeOpenAi>, headers: HeaderMap, body: String) -> Response {
-    let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    let seen = Seen {
-        authorization: headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        body: body.clone(),
-    };
+    let seen = seen(&headers, &body);
+    let body = seen.body.clone();
     let error = |status: StatusCode, message: &str, kind: &str, code: &str| {
         let body =
             json!({"error": {"message": message, "type": kind, "param": null, "code": code}});

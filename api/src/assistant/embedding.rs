@@ -253,6 +253,11 @@ pub fn entry_text(title: &str, body: &str) -> String {
     format!("{title}\n{body}")
 }
 
+/// The digest of an entry's text ([`entry_text`]): its stored vector is current when it was computed from this.
+pub fn entry_digest(title: &str, body: &str) -> String {
+    text_digest(&entry_text(title, body))
+}
+
 /// A short digest of the text a vector was computed from, to tell a stale vector from a current one.
 pub fn text_digest(text: &str) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..12])

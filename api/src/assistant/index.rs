@@ -256,15 +256,12 @@ impl OrgIndex {
             .vectors
             .read()
             .map_err(|_| tantivy::TantivyError::InternalError("vectors poisoned".into()))?;
-        let (vectors, vector) = match vector.and_then(|(model, v)| {
+        // The question's vector and the entries' under its model, when every entry has one.
+        let semantic_by = vector.and_then(|(model, v)| {
             let set = sets.get(model)?;
             complete(set, searcher.num_docs()).then_some((set, v))
-        }) {
-            Some((set, v)) => (Some(set), Some(v)),
-            None => (None, None),
-        };
-        let semantic: Vec<(String, f32)> = vectors
-            .zip(vector)
+        });
+        let semantic: Vec<(String, f32)> = semantic_by
             .map(|(vectors, v)| {
                 vectors
                     .nearest(v, pool)
@@ -274,22 +271,19 @@ impl OrgIndex {
                     .collect()
             })
             .unwrap_or_default();
-        let cosine = |id: &str| {
-            vectors
-                .zip(vector)
-                .and_then(|(vectors, v)| vectors.cosine(id, v))
-        };
+        let semantic_ran = semantic_by.is_some();
+        let cosine = |id: &str| semantic_by.and_then(|(vectors, v)| vectors.cosine(id, v));
         let fused = ranking::fuse(&lexical.ranked, &semantic, cosine);
         let Some(top) = fused.first() else {
             return Ok(Retrieval {
-                semantic: vector.is_some(),
+                semantic: semantic_ran,
                 ..Retrieval::default()
             });
         };
         let mut analyzer = self.analyzer.clone();
         let top_terms = self.entry_terms(&searcher, &mut analyzer, &top.entry_id)?;
         let coverage = coverage(&lexical.weighted, &top_terms);
-        let features = ranking::features(&fused, coverage, vector.is_some(), cosine);
+        let features = ranking::features(&fused, coverage, semantic_ran, cosine);
         drop(sets);
         let mut candidates = Vec::with_capacity(limit);
         for f in fused.into_iter().take(limit) {
@@ -316,7 +310,7 @@ impl OrgIndex {
             candidates,
             confidence: ranking::confidence(&features),
             features: Some(features),
-            semantic: vector.is_some(),
+            semantic: semantic_ran,
         })
     }
 
@@ -344,32 +338,33 @@ impl OrgIndex {
             .is_ok_and(|sets| sets.contains_key(model))
     }
 
-    /// Puts the `stored` vectors under `model` that are current for `entries` into the index; the ids of the
-    /// entries still without a current one (new, edited, or never computed) are returned.
+    /// Puts the `stored` vectors under `model` that are current for `entries` into the index; the entries still
+    /// without a current one (new, edited, or never computed) are returned.
     pub(crate) fn merge_stored(
         &self,
         model: &str,
         dimensions: usize,
-        entries: &[kb::Model],
+        entries: Vec<kb::Model>,
         stored: Vec<StoredVector>,
-    ) -> Vec<String> {
+    ) -> Vec<kb::Model> {
         let stored: HashMap<&str, &StoredVector> =
             stored.iter().map(|v| (v.entry_id.as_str(), v)).collect();
         self.with_vectors(model, dimensions, |vectors| {
-            let mut missing = Vec::new();
-            for entry in entries {
-                let digest =
-                    embedding::text_digest(&embedding::entry_text(&entry.title, &entry.body));
-                match stored.get(entry.id.as_str()) {
-                    // One the worker put there meanwhile is at least as new.
-                    _ if vectors.digest(&entry.id) == Some(digest.as_str()) => {}
-                    Some(v) if v.digest == digest => {
-                        vectors.upsert(&v.entry_id, &v.digest, &v.vector);
+            entries
+                .into_iter()
+                .filter(|entry| {
+                    let digest = embedding::entry_digest(&entry.title, &entry.body);
+                    match stored.get(entry.id.as_str()) {
+                        // One the worker put there meanwhile is at least as new.
+                        _ if vectors.digest(&entry.id) == Some(digest.as_str()) => false,
+                        Some(v) if v.digest == digest => {
+                            vectors.upsert(&v.entry_id, &v.digest, &v.vector);
+                            false
+                        }
+                        _ => true,
                     }
-                    _ => missing.push(entry.id.clone()),
-                }
-            }
-            missing
+                })
+                .collect()
         })
         .unwrap_or_default()
     }

@@ -18,6 +18,13 @@ pub const SEMANTIC_FLOOR: f32 = 0.2;
 /// pages): a nudge that never outweighs the question.
 pub const PAGE_WEIGHT: f32 = 0.2;
 
+/// Nudges a question's vector toward its page's: [`PAGE_WEIGHT`] of the page's vector added.
+pub fn nudge(question: &mut [f32], page: &[f32]) {
+    for (q, p) in question.iter_mut().zip(page) {
+        *q += PAGE_WEIGHT * p;
+    }
+}
+
 /// The least runner-up similarity a lead is measured from (questions and unrelated entries of one shop's FAQ
 /// score about 0.2–0.4).
 pub const RUNNER_UP_FLOOR: f64 = 0.4;

@@ -1,6 +1,6 @@
 //! An assistant's provider embeddings model: questions embedded at its `/embeddings`, and the background passes that give every entry a vector under it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use crate::assistant::embedding::{self, Quantized};
 use crate::assistant::index::{OrgIndex, Question};
 use crate::assistant::provider::{EmbeddingFailure, EmbeddingRequest, Provider};
 use crate::assistant::ranking;
-use crate::assistant::retrieval::{EntrySource, Loaded};
+use crate::assistant::retrieval::{EntrySource, Loaded, read_stored};
 use crate::assistant::vectors::StoredVector;
 use crate::error::ApiError;
 
@@ -130,9 +130,7 @@ impl RemoteModel {
         let mut vectors = vectors.into_iter();
         let mut vector = vectors.next().unwrap_or_default();
         if let Some(page) = vectors.next() {
-            for (q, p) in vector.iter_mut().zip(page) {
-                *q += ranking::PAGE_WEIGHT * p;
-            }
+            ranking::nudge(&mut vector, &page);
         }
         Ok(Quantized::new(&vector))
     }
@@ -367,23 +365,12 @@ impl Pass {
         let org = self.organization_id.as_str();
         let model = self.remote.id();
         let entries = self.entries.active(org).await?;
-        let stored = self.entries.vectors(org, model).await?;
         let missing: Vec<kb::Model> = match self.index() {
             Some(index) => {
-                let (model, listed) = (model.to_owned(), entries.clone());
-                let missing: HashSet<String> = tokio::task::spawn_blocking(move || {
-                    index.merge_stored(&model, 0, &listed, stored)
-                })
-                .await
-                .map_err(ApiError::internal)?
-                .into_iter()
-                .collect();
-                entries
-                    .into_iter()
-                    .filter(|e| missing.contains(&e.id))
-                    .collect()
+                read_stored(self.entries.as_ref(), org, &index, model, 0, entries).await?
             }
             None => {
+                let stored = self.entries.vectors(org, model).await?;
                 let current: HashMap<String, String> =
                     stored.into_iter().map(|v| (v.entry_id, v.digest)).collect();
                 entries
@@ -417,5 +404,5 @@ impl Pass {
 }
 
 fn digest(entry: &kb::Model) -> String {
-    embedding::text_digest(&embedding::entry_text(&entry.title, &entry.body))
+    embedding::entry_digest(&entry.title, &entry.body)
 }

@@ -115,9 +115,7 @@ fn question_vector(
             v
         }
     };
-    for (q, p) in vector.iter_mut().zip(page_vector.iter()) {
-        *q += ranking::PAGE_WEIGHT * p;
-    }
+    ranking::nudge(&mut vector, &page_vector);
     Ok(vector)
 }
 
@@ -141,6 +139,23 @@ impl std::fmt::Debug for Retriever {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Retriever").finish_non_exhaustive()
     }
+}
+
+/// Reads the organization's vectors stored under `model` into `index` (off the async threads) for its active
+/// `entries`, and returns the entries still without a current one (new, edited, or never computed).
+pub(crate) async fn read_stored(
+    source: &dyn EntrySource,
+    organization_id: &str,
+    index: &Arc<OrgIndex>,
+    model: &str,
+    dimensions: usize,
+    entries: Vec<kb::Model>,
+) -> ApiResult<Vec<kb::Model>> {
+    let stored = source.vectors(organization_id, model).await?;
+    let (index, model) = (index.clone(), model.to_owned());
+    tokio::task::spawn_blocking(move || index.merge_stored(&model, dimensions, entries, stored))
+        .await
+        .map_err(ApiError::internal)
 }
 
 /// Puts one entry's current state (`None`: gone) into `index`, off the async threads.
@@ -265,59 +280,74 @@ impl Retriever {
         remote: Option<&RemoteModel>,
     ) -> ApiResult<Retrieval> {
         let index = self.index(organization_id).await?;
-        if let Some(remote) = remote {
-            if !index.has_vectors(remote.id()) {
-                // A new index (or a new model): the vectors stored under it join at once.
-                let entries = self.entries.active(organization_id).await?;
-                let stored = self.entries.vectors(organization_id, remote.id()).await?;
-                let (index, id) = (index.clone(), remote.id().to_owned());
-                tokio::task::spawn_blocking(move || index.merge_stored(&id, 0, &entries, stored))
-                    .await
-                    .map_err(ApiError::internal)?;
+        let remote_vector = match remote {
+            Some(remote) => {
+                self.remote_vector(organization_id, &index, remote, &question)
+                    .await?
             }
-            if !index.vectors_complete(remote.id()) {
-                self.sync_remote(organization_id, remote);
-            } else {
-                self.embedding.remote.remember(organization_id, remote);
-                match remote.embed_question(&question).await {
-                    Ok(vector) => {
-                        let id = remote.id().to_owned();
-                        return tokio::task::spawn_blocking(move || {
-                            index.search(&question, limit, Some((&id, &vector)))
-                        })
-                        .await
-                        .map_err(ApiError::internal)?
-                        .map_err(search_error);
-                    }
-                    Err(err) => {
-                        tracing::warn!(model = remote.id(), error = %err, "the provider could not embed a question; ranking it without");
-                    }
-                }
-            }
-        }
+            None => None,
+        };
         // No vector is computed for a question the words alone will rank (entries still without theirs).
         let model = self
             .embedding
             .model
             .ready()
-            .filter(|model| index.vectors_complete(model.id()));
+            .filter(|model| remote_vector.is_none() && index.vectors_complete(model.id()));
         let pages = self.embedding.pages.clone();
         tokio::task::spawn_blocking(move || {
-            let vector = model.and_then(|model| {
+            let vector = remote_vector.or_else(|| {
+                let model = model?;
                 match question_vector(&model, &index, &pages, &question) {
-                    Ok(vector) => Some((model, Quantized::new(&vector))),
+                    Ok(vector) => Some((model.id().to_owned(), Quantized::new(&vector))),
                     Err(err) => {
                         tracing::warn!(error = %err, "could not embed a question; ranking it lexically");
                         None
                     }
                 }
             });
-            let vector = vector.as_ref().map(|(model, v)| (model.id(), v));
+            let vector = vector.as_ref().map(|(model, v)| (model.as_str(), v));
             index.search(&question, limit, vector)
         })
         .await
         .map_err(ApiError::internal)?
         .map_err(search_error)
+    }
+
+    /// The question's vector under `remote` with the model's id, when every entry has one under it and the
+    /// provider answers in time; otherwise `None`, and a pass is started if entries lack theirs.
+    async fn remote_vector(
+        &self,
+        organization_id: &str,
+        index: &Arc<OrgIndex>,
+        remote: &RemoteModel,
+        question: &Question,
+    ) -> ApiResult<Option<(String, Quantized)>> {
+        if !index.has_vectors(remote.id()) {
+            // A new index (or a new model): the vectors stored under it join at once, and the organization's
+            // entry changes reach the model from now on.
+            self.embedding.remote.remember(organization_id, remote);
+            let entries = self.entries.active(organization_id).await?;
+            read_stored(
+                self.entries.as_ref(),
+                organization_id,
+                index,
+                remote.id(),
+                0,
+                entries,
+            )
+            .await?;
+        }
+        if !index.vectors_complete(remote.id()) {
+            self.sync_remote(organization_id, remote);
+            return Ok(None);
+        }
+        match remote.embed_question(question).await {
+            Ok(vector) => Ok(Some((remote.id().to_owned(), vector))),
+            Err(err) => {
+                tracing::warn!(model = remote.id(), error = %err, "the provider could not embed a question; ranking it without");
+                Ok(None)
+            }
+        }
     }
 
     /// Brings the organization's vectors under every provider model its assistants asked with up to date.
@@ -423,15 +453,17 @@ impl Retriever {
         let Some(model) = self.embedding.model.ready() else {
             return Ok(());
         };
-        let stored = self.entries.vectors(organization_id, model.id()).await?;
-        let index = index.clone();
-        let missing = tokio::task::spawn_blocking(move || {
-            index.merge_stored(model.id(), model.dimensions(), &entries, stored)
-        })
-        .await
-        .map_err(ApiError::internal)?;
-        for id in missing {
-            self.queue_vector(organization_id, &id);
+        let missing = read_stored(
+            self.entries.as_ref(),
+            organization_id,
+            index,
+            model.id(),
+            model.dimensions(),
+            entries,
+        )
+        .await?;
+        for entry in missing {
+            self.queue_vector(organization_id, &entry.id);
         }
         Ok(())
     }
