@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use api::assistant::embedding::{Embedder, Model, Quantized, entry_text, text_digest};
+use api::assistant::embedding::{Embedder, EntryViews, Model, Quantized};
 use api::assistant::ranking::{self, Features, Fusion, POOL};
 use api::assistant::retrieval::{Placed, Question, Retriever};
 use api::assistant::settings::EngineSettings;
@@ -550,6 +550,7 @@ async fn relevance(faq: &Faq, model_dir: &str, fit: bool) {
         }
     }
     if fit {
+        print_view_grid(faq, model_dir);
         let (fusion, p1) = best_fusion(&hybrid);
         println!(
             "\n## fit\n\nbest fusion on the grid: {fusion:?}, precision@1 {p1:.3} (the assistant's: {:?})",
@@ -586,6 +587,74 @@ async fn relevance(faq: &Faq, model_dir: &str, fit: bool) {
         println!(
             "\ncoefficients on every answerable question:\npub const HYBRID: [f64; 6] = {hybrid_w:.3?};\npub const LEXICAL: [f64; 3] = {lexical_w:.3?};"
         );
+    }
+}
+
+/// Precision@1 of the nearest entry alone (no BM25, no spelling) for a grid of the entry views' weights
+/// ([`ranking::ENTRY_VIEWS`]): each view of every entry and every question embedded once, the weighted sums
+/// compared.
+fn print_view_grid(faq: &Faq, model_dir: &str) {
+    let embedder = model(model_dir).ready().unwrap();
+    let embed = |text: &str| embedder.embed(text).unwrap();
+    // Per entry: its key and its views' vectors (whole, title, tags; a missing view as zeros).
+    let zero = vec![0.0f32; embedder.dimensions()];
+    let entries: Vec<(String, [Vec<f32>; 3])> = faq
+        .entries
+        .iter()
+        .map(|e| {
+            let tags = e.tags.join(", ");
+            let views = [
+                embed(&format!("{}\n{}", e.title, e.body)),
+                embed(&e.title),
+                if tags.is_empty() {
+                    zero.clone()
+                } else {
+                    embed(&tags)
+                },
+            ];
+            (e.key.clone(), views)
+        })
+        .collect();
+    let questions: Vec<(Vec<f32>, &str)> = faq
+        .questions
+        .iter()
+        .map(|q| (embed(&q.question), q.expected.as_str()))
+        .collect();
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    let weights = [0.0f32, 0.25, 0.5, 0.75, 1.0];
+    println!(
+        "\nentry views: precision@1 of the nearest entry alone, the whole entry at weight 1, rows the title's weight, columns the tags'\n"
+    );
+    println!(
+        "| title \\ tags | {} |",
+        weights.map(|w| format!("{w:.2}")).join(" | ")
+    );
+    println!("|---:|{}", "---:|".repeat(weights.len()));
+    for title in weights {
+        let cells = weights.map(|tags| {
+            let composed: Vec<(&str, Vec<f32>)> = entries
+                .iter()
+                .map(|(key, [full, t, g])| {
+                    let mut v: Vec<f32> = (0..full.len())
+                        .map(|i| full[i] + title * t[i] + tags * g[i])
+                        .collect();
+                    let norm = dot(&v, &v).sqrt();
+                    v.iter_mut().for_each(|x| *x /= norm);
+                    (key.as_str(), v)
+                })
+                .collect();
+            let right = questions
+                .iter()
+                .filter(|(q, expected)| {
+                    composed
+                        .iter()
+                        .max_by(|a, b| dot(q, &a.1).total_cmp(&dot(q, &b.1)))
+                        .is_some_and(|(key, _)| key == expected)
+                })
+                .count();
+            format!("{:.3}", right as f64 / questions.len() as f64)
+        });
+        println!("| {title:.2} | {} |", cells.join(" | "));
     }
 }
 
@@ -652,12 +721,11 @@ async fn latency(faq: &Faq, model_dir: &str, size: usize, queries: usize) {
             .collect();
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         v.iter_mut().for_each(|x| *x /= norm);
-        let text = entry_text(r.title.as_ref(), r.body.as_ref());
         embedding_rows.push(entities::knowledge_base_embedding::ActiveModel {
             entry_id: r.id.clone(),
             model: Set(embedder.id().to_owned()),
             organization_id: Set(org.clone()),
-            digest: Set(text_digest(&text)),
+            digest: Set(EntryViews::new(r.title.as_ref(), r.body.as_ref(), &[]).digest()),
             vector: Set(Quantized::new(&v).to_bytes()),
             created_at: Set(Utc::now()),
         });

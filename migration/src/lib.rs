@@ -20,6 +20,8 @@ mod m20261207_000015_message_attachments;
 mod m20261207_000016_notifications;
 mod m20261208_000017_visitor_email;
 mod m20261209_000018_entry_embeddings;
+mod m20261210_000019_confidence_default;
+mod thresholds;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -47,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000016_notifications::Migration),
             Box::new(m20261208_000017_visitor_email::Migration),
             Box::new(m20261209_000018_entry_embeddings::Migration),
+            Box::new(m20261210_000019_confidence_default::Migration),
         ]
     }
 }

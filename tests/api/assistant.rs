@@ -76,6 +76,11 @@ async fn conversation_events(app: &TestApp, id: &str) -> Vec<entities::event::Mo
         .unwrap()
 }
 
+/// The confidence threshold an assistant starts with.
+fn default_threshold() -> f64 {
+    api::assistant::settings::EngineSettings::default().confidence_threshold
+}
+
 fn named<'a>(events: &'a [entities::event::Model], name: &str) -> Vec<&'a entities::event::Model> {
     events.iter().filter(|e| e.event == name).collect()
 }
@@ -94,7 +99,10 @@ async fn a_visitor_question_is_answered_from_the_knowledge_base_with_its_source_
     assert_eq!(reply["reply_source"], "knowledge_base");
     assert_eq!(reply["reply_to_id"], created["initial_message"]["id"]);
     let confidence = reply["confidence"].as_f64().unwrap();
-    assert!((0.75..=1.0).contains(&confidence), "{confidence}");
+    assert!(
+        (default_threshold()..=1.0).contains(&confidence),
+        "{confidence}"
+    );
     assert_eq!(created["failed_responses"], 0);
     assert!(created["first_response_at"].is_string());
 
@@ -120,7 +128,7 @@ async fn a_visitor_question_is_answered_from_the_knowledge_base_with_its_source_
     assert_eq!(sent["replies"][0]["sourceEntryId"], shipping.as_str());
     assert_eq!(sent["replies"][0]["replySource"], "KNOWLEDGE_BASE");
     assert_eq!(sent["replies"][0]["replyToId"], sent["id"]);
-    assert!(sent["replies"][0]["confidence"].as_f64().unwrap() >= 0.75);
+    assert!(sent["replies"][0]["confidence"].as_f64().unwrap() >= default_threshold());
     assert_eq!(
         payload["replies"].as_array().unwrap().len(),
         sent["replies"].as_array().unwrap().len(),
@@ -197,7 +205,7 @@ async fn below_the_threshold_the_fallback_is_sent_the_failure_recorded_and_two_i
     assert_eq!(fallback["reply_source"], "fallback");
     assert_eq!(fallback["fallback_reason"], "low_confidence");
     assert!(fallback.get("source_entry_id").is_none());
-    assert!(fallback["confidence"].as_f64().unwrap() < 0.75);
+    assert!(fallback["confidence"].as_f64().unwrap() < default_threshold());
     assert_eq!(created["failed_responses"], 1);
     assert_eq!(created["status"], "open");
 
@@ -206,7 +214,7 @@ async fn below_the_threshold_the_fallback_is_sent_the_failure_recorded_and_two_i
     assert_eq!(failed.len(), 1);
     let data = &failed[0].data;
     assert_eq!(data["query"], "Do you sell gift cards?");
-    assert_eq!(data["threshold"], 0.75);
+    assert_eq!(data["threshold"], default_threshold());
     assert_eq!(data["message_id"], created["initial_message"]["id"]);
     assert_eq!(data["reply_id"], fallback["id"]);
     assert!(data["candidates"].is_array());
@@ -510,7 +518,10 @@ async fn bad_assistant_and_message_input_gets_clear_errors_and_writes_nothing() 
             json!({"id": app.org.assistant.id}),
         )
         .await;
-    assert_eq!(kept["assistant"]["engine"]["confidenceThreshold"], 0.75);
+    assert_eq!(
+        kept["assistant"]["engine"]["confidenceThreshold"],
+        default_threshold()
+    );
     assert_eq!(kept["assistant"]["engine"]["provider"], Value::Null);
     assert_eq!(kept["assistant"]["engine"]["intents"], json!([]));
 }

@@ -119,13 +119,14 @@ async fn entries_are_embedded_by_the_provider_and_its_questions_ranked_with_it()
         settings["assistant"]["engine"]["provider"]["embeddingModel"],
         MODEL
     );
-    // Saving the settings starts the pass: every entry, in one batch, with the assistant's key.
+    // Saving the settings starts the pass: every entry (its whole text and its title: no tags here), in one
+    // batch, with the assistant's key.
     app.vectors_settled().await;
     let seen = fake.embedded();
     assert_eq!(seen.len(), 1, "{:?}", requests(&fake));
     assert_eq!(seen[0].0.authorization.as_deref(), Some("Bearer sk-embed"));
     assert_eq!(seen[0].0.body["model"], MODEL);
-    assert_eq!(seen[0].0.body["input"].as_array().unwrap().len(), 3);
+    assert_eq!(seen[0].0.body["input"].as_array().unwrap().len(), 6);
     assert_eq!(status(&app).await, json!({"state": "READY", "error": null}));
     let rows = stored(&app).await;
     assert_eq!(rows.len(), 3);
@@ -147,7 +148,10 @@ async fn entries_are_embedded_by_the_provider_and_its_questions_ranked_with_it()
     let (inputs, _) = requests(&fake).pop().unwrap();
     assert_eq!(
         inputs,
-        vec!["Gift cards\nWe sell gift cards from 10 to 200 euros."]
+        vec![
+            "Gift cards\nWe sell gift cards from 10 to 200 euros.",
+            "Gift cards"
+        ]
     );
     assert!(stored(&app).await.iter().any(|r| r.entry_id == gift["id"]));
     assert_eq!(stored(&app).await.len(), 4);

@@ -292,9 +292,16 @@ async fn assistants_on_the_old_default_threshold_move_to_the_calibrated_one_and_
                 .unwrap()
         }
     };
-    assert_eq!(threshold(&seeded.assistant.id).await, 0.75);
+    // 0.35 became 0.75 with the calibrated confidence, then 0.8 with the multi-view entry vectors.
+    assert_eq!(threshold(&seeded.assistant.id).await, 0.8);
+    assert_eq!(
+        threshold(&seeded.assistant.id).await,
+        api::assistant::settings::EngineSettings::default().confidence_threshold
+    );
     assert_eq!(threshold("asst_chosen").await, 0.5);
-    // And back down.
+    // And back down, one step at a time.
+    migration::Migrator::down(db.conn(), Some(1)).await.unwrap();
+    assert_eq!(threshold(&seeded.assistant.id).await, 0.75);
     migration::Migrator::down(db.conn(), Some(1)).await.unwrap();
     assert_eq!(threshold(&seeded.assistant.id).await, 0.35);
     assert_eq!(threshold("asst_chosen").await, 0.5);

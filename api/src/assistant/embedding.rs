@@ -9,6 +9,9 @@ use sha2::{Digest, Sha256};
 use tokenizers::{Tokenizer, TruncationParams};
 
 use encoder::{Bert, Config};
+use entities::knowledge_base_entry as kb;
+
+use crate::assistant::ranking;
 
 /// Word pieces one text is cut to: the model was trained on at most 256 (its position table allows 512).
 const MAX_TOKENS: usize = 256;
@@ -102,6 +105,18 @@ impl Embedder {
     /// Whether `word` (lower case) is one whole piece of the model's vocabulary: a word it has read as such.
     pub fn knows(&self, word: &str) -> bool {
         self.tokenizer.token_to_id(word).is_some()
+    }
+
+    /// An entry's vector: its views' vectors composed ([`EntryViews::compose`]).
+    pub fn embed_entry(&self, views: &EntryViews) -> Result<Vec<f32>, String> {
+        let vectors = views
+            .texts()
+            .iter()
+            .map(|text| self.embed(text))
+            .collect::<Result<Vec<_>, _>>()?;
+        views
+            .compose(&vectors)
+            .ok_or_else(|| "the model gave no usable vector".to_owned())
     }
 
     /// The unit-length mean of the text's token vectors (what sentence-transformers computes for this model).
@@ -248,14 +263,79 @@ pub fn dot(a: &[i8], b: &[i8]) -> i32 {
     sum
 }
 
-/// What an entry's vector is computed from: its title and body (the model reads the first 256 word pieces).
-pub fn entry_text(title: &str, body: &str) -> String {
-    format!("{title}\n{body}")
+/// What an entry's vector is made of: the vectors of a few views of it (title and body together, the title
+/// alone, the tags), weighted by [`ranking::ENTRY_VIEWS`] and summed to unit length. A question worded like the
+/// title, or naming a tag's topic, finds the entry even when the body says it at length in other words.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntryViews {
+    /// Each view's text and weight; the first is the whole entry.
+    views: Vec<(String, f32)>,
 }
 
-/// The digest of an entry's text ([`entry_text`]): its stored vector is current when it was computed from this.
-pub fn entry_digest(title: &str, body: &str) -> String {
-    text_digest(&entry_text(title, body))
+impl EntryViews {
+    pub fn new(title: &str, body: &str, tags: &[String]) -> Self {
+        let weights = ranking::ENTRY_VIEWS;
+        let mut views = vec![(format!("{title}\n{body}"), weights.full)];
+        if !title.trim().is_empty() && !body.trim().is_empty() {
+            views.push((title.to_owned(), weights.title));
+        }
+        let tags: Vec<&str> = tags
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if !tags.is_empty() {
+            views.push((tags.join(", "), weights.tags));
+        }
+        EntryViews { views }
+    }
+
+    /// The views of a stored entry (its tags are a JSON array of strings).
+    pub fn of(entry: &kb::Model) -> Self {
+        let tags: Vec<String> = entry
+            .tags
+            .as_array()
+            .map(|tags| {
+                tags.iter()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self::new(&entry.title, &entry.body, &tags)
+    }
+
+    /// The texts to embed, one per view.
+    pub fn texts(&self) -> Vec<String> {
+        self.views.iter().map(|(text, _)| text.clone()).collect()
+    }
+
+    /// The entry's vector from its views' vectors (in the order of [`EntryViews::texts`]): their weighted sum
+    /// at unit length; `None` when they are not as many or sum to nothing.
+    pub fn compose(&self, vectors: &[Vec<f32>]) -> Option<Vec<f32>> {
+        let first = vectors.first()?;
+        if vectors.len() != self.views.len() || vectors.iter().any(|v| v.len() != first.len()) {
+            return None;
+        }
+        let mut sum = vec![0.0f32; first.len()];
+        for ((_, weight), vector) in self.views.iter().zip(vectors) {
+            for (s, x) in sum.iter_mut().zip(vector) {
+                *s += weight * x;
+            }
+        }
+        let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt();
+        (norm.is_finite() && norm > 0.0).then(|| sum.into_iter().map(|x| x / norm).collect())
+    }
+
+    /// The digest of the views and their weights: a stored vector is current when it was computed from this.
+    pub fn digest(&self) -> String {
+        let mut hasher = Sha256::new();
+        for (text, weight) in &self.views {
+            hasher.update(weight.to_le_bytes());
+            hasher.update((text.len() as u64).to_le_bytes());
+            hasher.update(text.as_bytes());
+        }
+        hex::encode(&hasher.finalize()[..12])
+    }
 }
 
 /// A short digest of the text a vector was computed from, to tell a stale vector from a current one.
@@ -328,6 +408,44 @@ mod tests {
         let err = Embedder::load(&dir).unwrap_err();
         assert!(err.contains("model.safetensors"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_entry_is_its_views_weighted_and_its_digest_follows_them() {
+        let tags = ["shipping".to_owned(), " abroad ".to_owned(), String::new()];
+        let views = EntryViews::new("Shipping abroad", "We ship to 40 countries.", &tags);
+        assert_eq!(
+            views.texts(),
+            [
+                "Shipping abroad\nWe ship to 40 countries.",
+                "Shipping abroad",
+                "shipping, abroad"
+            ]
+        );
+        let weights = ranking::ENTRY_VIEWS;
+        let composed = views
+            .compose(&[vec![1.0, 0.0], vec![0.0, 1.0], vec![0.0, 1.0]])
+            .unwrap();
+        let (x, y) = (weights.full, weights.title + weights.tags);
+        let norm = (x * x + y * y).sqrt();
+        assert!((composed[0] - x / norm).abs() < 1e-6 && (composed[1] - y / norm).abs() < 1e-6);
+        // Not one vector per view, or vectors of different sizes: nothing.
+        assert_eq!(views.compose(&[vec![1.0, 0.0]]), None);
+        assert_eq!(views.compose(&[vec![1.0], vec![0.0, 1.0], vec![1.0]]), None);
+        // A title alone is the whole entry; no tags, no tags view.
+        assert_eq!(EntryViews::new("Hours", "", &[]).texts(), ["Hours\n"]);
+        let untagged = EntryViews::new("Shipping abroad", "We ship to 40 countries.", &[]);
+        assert_eq!(untagged.texts().len(), 2);
+        // The digest changes with any view.
+        assert_ne!(untagged.digest(), views.digest());
+        assert_ne!(
+            EntryViews::new("Shipping abroad", "We ship to 41 countries.", &tags).digest(),
+            views.digest()
+        );
+        assert_eq!(
+            EntryViews::new("Shipping abroad", "We ship to 40 countries.", &tags).digest(),
+            views.digest()
+        );
     }
 
     #[test]

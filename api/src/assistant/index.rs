@@ -353,7 +353,7 @@ impl OrgIndex {
             entries
                 .into_iter()
                 .filter(|entry| {
-                    let digest = embedding::entry_digest(&entry.title, &entry.body);
+                    let digest = embedding::EntryViews::of(entry).digest();
                     match stored.get(entry.id.as_str()) {
                         // One the worker put there meanwhile is at least as new.
                         _ if vectors.digest(&entry.id) == Some(digest.as_str()) => false,

@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
-use crate::assistant::embedding::{self, Quantized};
+use crate::assistant::embedding::{EntryViews, Quantized};
 use crate::assistant::index::{OrgIndex, Question};
 use crate::assistant::provider::{EmbeddingFailure, EmbeddingRequest, Provider};
 use crate::assistant::ranking;
@@ -17,7 +17,7 @@ use crate::assistant::retrieval::{EntrySource, Loaded, read_stored};
 use crate::assistant::vectors::StoredVector;
 use crate::error::ApiError;
 
-/// Entries embedded per call (OpenAI takes up to 2,048 inputs; a smaller batch loses less to a failure).
+/// Texts embedded per call (OpenAI takes up to 2,048 inputs; a smaller batch loses less to a failure).
 const BATCH: usize = 64;
 /// A question waits at most this long for its vector before it is ranked without it.
 const QUESTION_TIMEOUT: Duration = Duration::from_secs(3);
@@ -379,16 +379,21 @@ impl Pass {
                     .collect()
             }
         };
-        for batch in missing.chunks(BATCH) {
-            let texts: Vec<String> = batch
-                .iter()
-                .map(|e| embedding::entry_text(&e.title, &e.body))
-                .collect();
-            let vectors = self.remote.embed(&texts, BATCH_TIMEOUT).await?;
-            for (entry, vector) in batch.iter().zip(vectors) {
+        // Up to three views an entry: a batch of entries whose texts fit one call.
+        for batch in missing.chunks(BATCH / 3) {
+            let views: Vec<EntryViews> = batch.iter().map(EntryViews::of).collect();
+            let texts: Vec<String> = views.iter().flat_map(EntryViews::texts).collect();
+            let mut vectors = self.remote.embed(&texts, BATCH_TIMEOUT).await?.into_iter();
+            for (entry, views) in batch.iter().zip(&views) {
+                let own: Vec<Vec<f32>> = vectors.by_ref().take(views.texts().len()).collect();
+                let vector = views.compose(&own).ok_or_else(|| {
+                    EmbeddingFailure::Failed(
+                        "the provider's vectors do not fit together".to_owned(),
+                    )
+                })?;
                 let stored = StoredVector {
                     entry_id: entry.id.clone(),
-                    digest: digest(entry),
+                    digest: views.digest(),
                     vector: Quantized::new(&vector),
                 };
                 self.entries.save_vector(org, model, &stored).await?;
@@ -404,5 +409,5 @@ impl Pass {
 }
 
 fn digest(entry: &kb::Model) -> String {
-    embedding::entry_digest(&entry.title, &entry.body)
+    EntryViews::of(entry).digest()
 }

@@ -76,7 +76,7 @@ impl Default for EngineSettings {
     fn default() -> Self {
         Self {
             auto_reply: true,
-            confidence_threshold: 0.75,
+            confidence_threshold: 0.8,
             fallback_message:
                 "I'm not sure I have the answer to that. Could you rephrase it, or ask to talk to \
                                a person?"

@@ -69,8 +69,8 @@ impl Worker {
             }
             return Ok(());
         };
-        let text = embedding::entry_text(&entry.title, &entry.body);
-        let digest = embedding::text_digest(&text);
+        let views = embedding::EntryViews::of(&entry);
+        let digest = views.digest();
         if self.loaded(organization_id).is_some_and(|index| {
             index
                 .with_vectors(model.id(), model.dimensions(), |v| {
@@ -88,7 +88,7 @@ impl Worker {
             Some(stored) if stored.digest == digest => stored,
             _ => {
                 let embedder = model.clone();
-                let vector = tokio::task::spawn_blocking(move || embedder.embed(&text))
+                let vector = tokio::task::spawn_blocking(move || embedder.embed_entry(&views))
                     .await
                     .map_err(ApiError::internal)?
                     .map_err(ApiError::internal_msg)?;

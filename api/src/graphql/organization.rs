@@ -303,7 +303,7 @@ pub struct EngineInput {
     /// Whether the assistant answers visitor messages at all (true by default).
     pub auto_reply: Option<bool>,
     /// 0 to 1, the calibrated probability that the best entry is right; below it the fallback message is sent
-    /// (default 0.75).
+    /// (default 0.8).
     pub confidence_threshold: Option<f64>,
     /// Sent when nothing answers the question well enough; 1 to 2,000 characters.
     pub fallback_message: Option<String>,
