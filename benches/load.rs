@@ -64,7 +64,7 @@ fn options() -> Options {
         rate_limits: RateLimitMode::Off,
         subscribers: vec![1_000, 10_000],
     };
-    let usage = "cargo bench --bench load -- [--backend sqlite,postgres] [--conversations 10000] [--messages 100000] [--entries 5000] [--seconds 10] [--concurrency 16] [--scenarios baseline,dashboard,rest-list,create-message,webhooks,fanout] [--rate-limits off|on|both] [--subscribers 1000,10000]";
+    let usage = "cargo bench --bench load -- [--backend sqlite,postgres] [--conversations 10000] [--messages 100000] [--entries 5000] [--seconds 10] [--concurrency 16] [--scenarios baseline,dashboard,dashboard-floor,rest-list,create-message,webhooks,fanout] [--rate-limits off|on|both] [--subscribers 1000,10000]";
     for (flag, value) in args::pairs(usage) {
         match flag.as_str() {
             "--backend" => o.backends = value.split(',').map(str::to_owned).collect(),
@@ -222,6 +222,8 @@ async fn seed(db: &Db, org: &str, assistant: &str, o: &Options) -> Vec<String> {
 enum Scenario {
     Baseline,
     Dashboard,
+    /// The dashboard's page without the server: its statements and serde_json, in the benchmark's process.
+    DashboardFloor,
     RestList,
     CreateMessage,
     Webhooks,
@@ -229,9 +231,10 @@ enum Scenario {
 }
 
 impl Scenario {
-    const ALL: [Scenario; 6] = [
+    const ALL: [Scenario; 7] = [
         Scenario::Baseline,
         Scenario::Dashboard,
+        Scenario::DashboardFloor,
         Scenario::RestList,
         Scenario::CreateMessage,
         Scenario::Webhooks,
@@ -242,6 +245,7 @@ impl Scenario {
         match self {
             Scenario::Baseline => "baseline",
             Scenario::Dashboard => "dashboard",
+            Scenario::DashboardFloor => "dashboard-floor",
             Scenario::RestList => "rest-list",
             Scenario::CreateMessage => "create-message",
             Scenario::Webhooks => "webhooks",
@@ -252,12 +256,105 @@ impl Scenario {
     fn name(self) -> &'static str {
         match self {
             Scenario::Baseline => "GET /healthz (baseline)",
-            Scenario::Dashboard => "GraphQL dashboard (50 conv + visitor + last 20 msgs)",
+            Scenario::Dashboard => {
+                "GraphQL dashboard (50 conv + visitor + last 20 msgs, both totalCounts)"
+            }
+            Scenario::DashboardFloor => {
+                "the dashboard's statements + serde_json in process (the floor)"
+            }
             Scenario::RestList => "GET /api/v1/conversations?limit=50",
             Scenario::CreateMessage => "POST /api/v1/conversations/{id}/messages",
             Scenario::Webhooks => "webhook deliveries to a loopback receiver (per second)",
             Scenario::Fanout => "subscription fan-out",
         }
+    }
+}
+
+/// The dashboard's page: the first 50 conversations with their visitor and their 20 latest messages, and both
+/// connections' `totalCount`.
+const DASHBOARD_QUERY: &str = "{ conversations(first: 50) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id status subject createdAt visitor { id name email } messages(last: 20) { totalCount pageInfo { hasPreviousPage } edges { node { id author body createdAt } } } } } } }";
+
+/// The same page as [`DASHBOARD_QUERY`] without HTTP, authentication or GraphQL: the statements the server
+/// runs for it (through the service layer, which adds only the in-memory authorization), the response built
+/// with `serde_json` and serialized.
+async fn dashboard_page(db: &Db, principal: &api::auth::Principal) -> Vec<u8> {
+    use api::service::conversations::{self, ConversationFilter, messages, visitors};
+    let filter = ConversationFilter::default();
+    let request =
+        api::service::PageRequest::new(Some(50), None, api::ids::Kind::Conversation).unwrap();
+    let total = conversations::count(db, principal, &filter).await.unwrap();
+    let page = conversations::list(db, principal, &filter, &request)
+        .await
+        .unwrap();
+    let ids: Vec<String> = page.items.iter().map(|c| c.id.clone()).collect();
+    let visitor_ids: Vec<String> = page.items.iter().map(|c| c.visitor_id.clone()).collect();
+    let visitors = visitors::get_many(db, principal, &visitor_ids)
+        .await
+        .unwrap();
+    let mut latest = messages::latest_for_conversations(db, principal, &ids, 20)
+        .await
+        .unwrap();
+    let counts = messages::count_for_conversations(db, principal, &ids)
+        .await
+        .unwrap();
+    let edges: Vec<serde_json::Value> = page
+        .items
+        .iter()
+        .map(|c| {
+            let v = visitors.get(&c.visitor_id);
+            let rows = latest.remove(&c.id).unwrap_or_default();
+            let count = counts.get(&c.id).copied().unwrap_or(0);
+            json!({"cursor": c.id, "node": {
+                "id": c.id, "status": c.status, "subject": c.subject, "createdAt": c.created_at,
+                "visitor": v.map(|v| json!({"id": v.id, "name": v.name, "email": v.email})),
+                "messages": {
+                    "totalCount": count,
+                    "pageInfo": {"hasPreviousPage": count > rows.len() as u64},
+                    "edges": rows.iter().map(|m| json!({"node": {
+                        "id": m.id, "author": m.author, "body": m.body, "createdAt": m.created_at,
+                    }})).collect::<Vec<_>>(),
+                },
+            }})
+        })
+        .collect();
+    serde_json::to_vec(&json!({"data": {"conversations": {
+        "totalCount": total,
+        "pageInfo": {"hasNextPage": page.has_more, "endCursor": ids.last()},
+        "edges": edges,
+    }}}))
+    .unwrap()
+}
+
+/// [`dashboard_page`] by `o.concurrency` workers for `o.seconds`, as the request workers do.
+async fn dashboard_floor(db: &Db, principal: &api::auth::Principal, o: &Options) -> Outcome {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..o.concurrency)
+        .map(|_| {
+            let (db, principal, stop) = (db.clone(), principal.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    std::hint::black_box(dashboard_page(&db, &principal).await);
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(o.seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for w in workers {
+        latencies.extend(w.await.unwrap());
+    }
+    latencies.sort();
+    Outcome {
+        requests: latencies.len(),
+        errors: 0,
+        elapsed: started.elapsed(),
+        latencies,
     }
 }
 
@@ -300,9 +397,9 @@ async fn run(
                 let t = Instant::now();
                 let request = match scenario {
                     // Measured by `webhook_throughput`, not by request workers.
-                    Scenario::Baseline | Scenario::Webhooks | Scenario::Fanout => client.get(format!("{base}/healthz")),
+                    Scenario::Baseline | Scenario::Webhooks | Scenario::Fanout | Scenario::DashboardFloor => client.get(format!("{base}/healthz")),
                     Scenario::Dashboard => client.post(format!("{base}/graphql")).bearer_auth(&key).json(&json!({
-                        "query": "{ conversations(first: 50) { edges { node { id status subject visitor { id name email } messages(last: 20) { edges { node { id author body createdAt } } } } } } }"
+                        "query": DASHBOARD_QUERY
                     })),
                     Scenario::RestList => client.get(format!("{base}/api/v1/conversations?limit=50")).bearer_auth(&key),
                     Scenario::CreateMessage => {
@@ -544,6 +641,7 @@ async fn bench_backend(backend: &str, o: &Options) {
     println!("| scenario | requests | errors | req/s | ratio to baseline | p50 ms | p99 ms |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut baseline = 0.0;
+    let (mut dashboard, mut floor) = (0.0, 0.0);
     let mut overheads = Vec::new();
     for scenario in o.scenarios.iter().copied() {
         if scenario == Scenario::Fanout {
@@ -564,7 +662,10 @@ async fn bench_backend(backend: &str, o: &Options) {
             continue;
         }
         if let Some((limited_base, _)) = &limited
-            && !matches!(scenario, Scenario::Baseline | Scenario::Webhooks)
+            && !matches!(
+                scenario,
+                Scenario::Baseline | Scenario::Webhooks | Scenario::DashboardFloor
+            )
         {
             let [off, on] = alternate(scenario, [&base, limited_base], &keys, &ids, o).await;
             for (label, outcome) in [("limits off", &off), ("limits on", &on)] {
@@ -573,15 +674,26 @@ async fn bench_backend(backend: &str, o: &Options) {
             overheads.push((scenario.name(), rate(&on) / rate(&off)));
             continue;
         }
-        let outcome = if matches!(scenario, Scenario::Webhooks) {
-            webhook_throughput(&state, &owner, &org.assistant.id, WEBHOOK_EVENTS).await
-        } else {
-            run(scenario, &base, &keys, ids.clone(), o).await
+        let outcome = match scenario {
+            Scenario::Webhooks => {
+                webhook_throughput(&state, &owner, &org.assistant.id, WEBHOOK_EVENTS).await
+            }
+            Scenario::DashboardFloor => dashboard_floor(&db, &owner, o).await,
+            _ => run(scenario, &base, &keys, ids.clone(), o).await,
         };
-        if matches!(scenario, Scenario::Baseline) {
-            baseline = rate(&outcome);
+        match scenario {
+            Scenario::Baseline => baseline = rate(&outcome),
+            Scenario::Dashboard => dashboard = rate(&outcome),
+            Scenario::DashboardFloor => floor = rate(&outcome),
+            _ => {}
         }
         print_row(scenario.name(), &outcome, baseline);
+    }
+    if dashboard > 0.0 && floor > 0.0 {
+        println!(
+            "\ndashboard query: GraphQL throughput / the floor's = {:.3} (the target: at least 0.5)",
+            dashboard / floor
+        );
     }
     for (name, ratio) in overheads {
         println!("\nrate limiter: {name}: throughput with limits / without = {ratio:.3}");

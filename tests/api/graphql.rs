@@ -293,7 +293,10 @@ async fn the_dashboard_query_costs_the_same_few_statements_for_5_or_50_conversat
             .unwrap();
         }
     }
-    let query = "query($n: Int) { conversations(first: $n) { edges { node { id status visitor { id name } messages(last: 20) { edges { node { id author body createdAt } } } } } } }";
+    // The dashboard's page: both connections' totalCount, the visitor, the latest 20 messages.
+    let query = "query($n: Int) { conversations(first: $n) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id status subject createdAt updatedAt visitor { id name email } messages(last: 20) { totalCount pageInfo { hasPreviousPage } edges { node { id author body createdAt } } } } } } }";
+    // The console's inbox: `nodes` instead of edges, the assistant, the last message with its attachments.
+    let inbox = "query($n: Int) { conversations(first: $n) { totalCount pageInfo { hasNextPage endCursor } nodes { id status subject sourceUrl pageTitle sentiment createdAt updatedAt handedOffAt assistantId visitor { id name email } assistant { id name } lastMessage: messages(last: 1) { totalCount nodes { id author body createdAt attachments { id } } } } } }";
     // The webhook worker polls in the background; its statements are not counted.
     let idle = app.db.statement_count();
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
@@ -303,14 +306,21 @@ async fn the_dashboard_query_costs_the_same_few_statements_for_5_or_50_conversat
         "background work is not counted"
     );
     let mut costs = Vec::new();
+    let mut inbox_costs = Vec::new();
     for n in [5, 50] {
         let before = app.db.statement_count();
         let data = app.graphql_ok(query, json!({"n": n})).await;
         costs.push(app.db.statement_count() - before);
+        assert_eq!(data["conversations"]["totalCount"], 50);
+        assert_eq!(data["conversations"]["pageInfo"]["hasNextPage"], n < 50);
         let edges = data["conversations"]["edges"].as_array().unwrap();
         assert_eq!(edges.len(), n);
         for edge in edges {
-            let messages = edge["node"]["messages"]["edges"].as_array().unwrap();
+            let node = &edge["node"];
+            // m0, the assistant's fallback reply to it, m1 to m21.
+            assert_eq!(node["messages"]["totalCount"], 23);
+            assert_eq!(node["messages"]["pageInfo"]["hasPreviousPage"], true);
+            let messages = node["messages"]["edges"].as_array().unwrap();
             assert_eq!(messages.len(), 20);
             assert_eq!(
                 messages[19]["node"]["body"], "m21",
@@ -318,22 +328,42 @@ async fn the_dashboard_query_costs_the_same_few_statements_for_5_or_50_conversat
             );
             assert_eq!(messages[0]["node"]["body"], "m2");
             assert!(
-                edge["node"]["visitor"]["name"]
+                node["visitor"]["name"]
                     .as_str()
                     .unwrap()
                     .starts_with("Visitor")
             );
         }
+
+        let before = app.db.statement_count();
+        let data = app.graphql_ok(inbox, json!({"n": n})).await;
+        inbox_costs.push(app.db.statement_count() - before);
+        assert_eq!(data["conversations"]["totalCount"], 50);
+        let nodes = data["conversations"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), n);
+        for node in nodes {
+            assert_eq!(node["lastMessage"]["totalCount"], 23);
+            assert_eq!(node["lastMessage"]["nodes"][0]["body"], "m21");
+            assert_eq!(node["lastMessage"]["nodes"][0]["attachments"], json!([]));
+            assert!(node["assistant"]["name"].is_string());
+            assert!(node["visitor"]["name"].is_string());
+        }
     }
     println!(
-        "dashboard query SQL statements: first 5 -> {}, first 50 -> {}",
-        costs[0], costs[1]
+        "dashboard query SQL statements: first 5 -> {}, first 50 -> {}; the inbox's: {} and {}",
+        costs[0], costs[1], inbox_costs[0], inbox_costs[1]
     );
     assert_eq!(costs[0], costs[1], "the cost does not grow with the page");
     assert!(
-        costs[1] <= 6,
-        "auth (2) + conversations (1) + visitors (1) + messages (1): got {}",
+        costs[1] <= 7,
+        "auth (2) + conversations and their count (2) + visitors (1) + messages and their counts (2): got {}",
         costs[1]
+    );
+    assert_eq!(inbox_costs[0], inbox_costs[1], "nor the inbox's");
+    assert!(
+        inbox_costs[1] <= 9,
+        "the dashboard's + assistants (1) + attachments (1): got {}",
+        inbox_costs[1]
     );
 }
 

@@ -164,6 +164,46 @@ async fn a_paraphrase_is_answered_by_meaning_once_the_entrys_vector_is_computed_
 }
 
 #[tokio::test]
+async fn an_entry_edited_while_its_vector_is_computed_ends_with_the_vector_of_its_last_text() {
+    let app = spawn_app().await;
+    app.vectors_settled().await;
+    let body = "Parcels leave our warehouse within two business days. ".repeat(20);
+    let created = app
+        .post(
+            "/api/v1/knowledge-base",
+            json!({"title": "Dispatch times", "body": body, "tags": ["shipping"]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    // Edits that land while the worker computes the previous text (a long body takes it tens of milliseconds).
+    for i in 0..6u64 {
+        tokio::time::sleep(Duration::from_millis(3 * i)).await;
+        let edited = app
+            .put(
+                &format!("/api/v1/knowledge-base/{id}"),
+                json!({"tags": ["shipping", format!("edit {i}")]}),
+            )
+            .await;
+        assert_eq!(edited.status, StatusCode::OK, "{}", edited.text);
+    }
+    app.vectors_settled().await;
+    let entry = entities::knowledge_base_entry::Entity::find_by_id(id.clone())
+        .one(app.db.conn())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.tags, json!(["shipping", "edit 5"]));
+    let current = api::assistant::embedding::EntryViews::of(&entry).digest();
+    let rows = stored(&app, &id).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].digest, current,
+        "the stored vector is the last text's"
+    );
+}
+
+#[tokio::test]
 async fn graphql_search_says_which_retrievers_matched() {
     let app = spawn_app().await;
     let abroad = seed(&app).await;

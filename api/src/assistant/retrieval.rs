@@ -8,7 +8,7 @@
 //! so that a restart or another instance reuses them, and join the index within a few seconds.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use entities::knowledge_base_entry as kb;
@@ -75,6 +75,8 @@ pub(crate) struct Embedding {
     queue: mpsc::UnboundedSender<(String, String)>,
     receiver: Mutex<Option<mpsc::UnboundedReceiver<(String, String)>>>,
     pub(crate) pending: Mutex<HashSet<(String, String)>>,
+    /// Entries taken off the queue and being computed (changed under the `pending` lock).
+    pub(crate) computing: AtomicUsize,
     pub(crate) drained: Notify,
     /// Vectors of the pages questions were asked on, by text: visitors ask from the same pages again and again.
     pages: Arc<Mutex<HashMap<String, Arc<Vec<f32>>>>>,
@@ -192,6 +194,7 @@ impl Retriever {
                 queue,
                 receiver: Mutex::new(Some(receiver)),
                 pending: Mutex::default(),
+                computing: AtomicUsize::new(0),
                 drained: Notify::new(),
                 pages: Arc::default(),
                 remote: Arc::default(),
@@ -219,11 +222,9 @@ impl Retriever {
         loop {
             let drained = self.embedding.drained.notified();
             let idle = self.embedding.remote.idle.notified();
-            let empty = self
-                .embedding
-                .pending
-                .lock()
-                .map_or(true, |pending| pending.is_empty());
+            let empty = self.embedding.pending.lock().map_or(true, |pending| {
+                pending.is_empty() && self.embedding.computing.load(Ordering::SeqCst) == 0
+            });
             if empty && self.embedding.remote.is_idle() {
                 return;
             }

@@ -22,6 +22,12 @@ pub(crate) struct Worker {
 impl Worker {
     pub(crate) async fn run(self, mut receiver: mpsc::UnboundedReceiver<(String, String)>) {
         while let Some(key) = receiver.recv().await {
+            // Off the queue before it is computed: an edit made meanwhile queues the entry again, instead of
+            // finding it still queued and leaving the vector of the text read before the edit.
+            if let Ok(mut pending) = self.embedding.pending.lock() {
+                pending.remove(&key);
+                self.embedding.computing.fetch_add(1, Ordering::SeqCst);
+            }
             let model = self.embedding.model.settled_model().await;
             if let Some(model) = model {
                 let (organization_id, entry_id) = &key;
@@ -32,9 +38,9 @@ impl Worker {
                     tracing::warn!(?err, entry_id, "could not compute an entry's vector");
                 }
             }
-            if let Ok(mut pending) = self.embedding.pending.lock() {
-                pending.remove(&key);
-                if pending.is_empty() {
+            if let Ok(pending) = self.embedding.pending.lock() {
+                let computing = self.embedding.computing.fetch_sub(1, Ordering::SeqCst) - 1;
+                if pending.is_empty() && computing == 0 {
                     self.embedding.drained.notify_waiters();
                 }
             }

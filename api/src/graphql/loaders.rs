@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use async_graphql::{Context, Name, Value};
+use async_graphql::{Context, Name, SelectionField, Value};
 use entities::{assistant, conversation, knowledge_base_entry, message, user, visitor};
 
 use crate::auth::Principal;
@@ -85,6 +85,30 @@ impl Loader<AttachmentsKey> for Loaders {
             .map(|id| {
                 let rows = found.get(&id).cloned().unwrap_or_default();
                 (AttachmentsKey(id), rows)
+            })
+            .collect())
+    }
+}
+
+/// Key of how many messages a conversation holds.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MessageCountKey(pub String);
+
+impl Loader<MessageCountKey> for Loaders {
+    type Value = u64;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[MessageCountKey],
+    ) -> Result<HashMap<MessageCountKey, Self::Value>, Self::Error> {
+        let ids: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+        let found = messages::count_for_conversations(&self.db, &self.principal, &ids).await?;
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let n = found.get(&id).copied().unwrap_or(0);
+                (MessageCountKey(id), n)
             })
             .collect())
     }
@@ -176,8 +200,9 @@ pub fn request_loader(db: Db, principal: Principal) -> RequestLoader {
     )
 }
 
-/// Loads what a page of conversations' selection asks for (visitor, assistant, `messages(last: n)`) in one
-/// statement each, before the nodes resolve; the cost of a page then does not depend on DataLoader timing.
+/// Loads what a page of conversations' selection asks for (visitor, assistant, `messages(last: n)` with the
+/// messages' attachments, their `totalCount`), through `edges { node }` or `nodes`, in one statement each, before the nodes
+/// resolve; the cost of a page then does not depend on DataLoader timing.
 pub async fn prefetch_for_conversations(
     ctx: &Context<'_>,
     conversations: &[conversation::Model],
@@ -187,15 +212,17 @@ pub async fn prefetch_for_conversations(
     }
     let (db, principal) = caller(ctx)?;
     let loader = ctx.data::<RequestLoader>()?;
-    let node = ctx.look_ahead().field("edges").field("node");
-    if node.field("visitor").exists() {
+    let look = ctx.look_ahead();
+    let nodes = [look.field("edges").field("node"), look.field("nodes")];
+    let asks = |name: &str| nodes.iter().any(|node| node.field(name).exists());
+    if asks("visitor") {
         let ids = unique(conversations.iter().map(|c| &c.visitor_id));
         let found = visitors::get_many(db, principal, &ids).await?;
         loader
             .feed_many(found.into_iter().map(|(id, v)| (VisitorKey(id), v)))
             .await;
     }
-    if node.field("assistant").exists() {
+    if asks("assistant") {
         let ids = unique(conversations.iter().map(|c| &c.assistant_id));
         let found = assistants::get_many(db, principal, &ids).await?;
         loader
@@ -203,14 +230,35 @@ pub async fn prefetch_for_conversations(
             .await;
     }
     let mut sizes = BTreeSet::new();
-    for field in node.field("messages").selection_fields() {
+    let (mut totals, mut attachments) = (false, false);
+    for field in nodes
+        .iter()
+        .flat_map(|node| node.field("messages").selection_fields())
+    {
         if let Some(n) = latest_only(&field.arguments()?) {
             sizes.insert(PageRequest::new(Some(n), None, Kind::Message)?.limit);
         }
+        for part in field.selection_set() {
+            totals |= part.name() == "totalCount";
+            let selects = |message: SelectionField<'_>| {
+                message.selection_set().any(|f| f.name() == "attachments")
+            };
+            attachments |= match part.name() {
+                "nodes" => selects(part),
+                "edges" => part
+                    .selection_set()
+                    .any(|f| f.name() == "node" && selects(f)),
+                _ => false,
+            };
+        }
     }
     let ids: Vec<String> = conversations.iter().map(|c| c.id.clone()).collect();
+    let mut message_ids = Vec::new();
     for n in sizes {
         let mut found = messages::latest_for_conversations(db, principal, &ids, n).await?;
+        if attachments {
+            message_ids.extend(found.values().flatten().map(|m| m.id.clone()));
+        }
         loader
             .feed_many(ids.iter().map(|id| {
                 let key = LatestMessagesKey {
@@ -218,6 +266,26 @@ pub async fn prefetch_for_conversations(
                     n,
                 };
                 (key, found.remove(id).unwrap_or_default())
+            }))
+            .await;
+    }
+    if !message_ids.is_empty() {
+        let message_ids = unique(message_ids.iter());
+        let mut found =
+            crate::service::attachments::of_messages_for(db, principal, &message_ids).await?;
+        loader
+            .feed_many(message_ids.into_iter().map(|id| {
+                let rows = found.remove(&id).unwrap_or_default();
+                (AttachmentsKey(id), rows)
+            }))
+            .await;
+    }
+    if totals {
+        let found = messages::count_for_conversations(db, principal, &ids).await?;
+        loader
+            .feed_many(ids.iter().map(|id| {
+                let n = found.get(id).copied().unwrap_or(0);
+                (MessageCountKey(id.clone()), n)
             }))
             .await;
     }

@@ -8,7 +8,9 @@ use crate::graphql::caller;
 use crate::graphql::enums::{
     HandoffReason, Plan, Role, Scope, Status, WidgetPosition, WidgetTheme,
 };
-use crate::graphql::loaders::{AssistantKey, LatestMessagesKey, RequestLoader, VisitorKey};
+use crate::graphql::loaders::{
+    AssistantKey, LatestMessagesKey, MessageCountKey, RequestLoader, VisitorKey,
+};
 use crate::graphql::messages::Message;
 use crate::graphql::node::Node;
 use crate::graphql::scalars::{BigInt, Timestamp};
@@ -391,7 +393,8 @@ impl Conversation {
     async fn updated_at(&self) -> Timestamp {
         Timestamp(self.0.updated_at)
     }
-    /// The conversation's messages, oldest first. `last: n` alone is batched across conversations.
+    /// The conversation's messages, oldest first. `last: n` alone and `totalCount` are batched across
+    /// conversations.
     #[graphql(complexity = "crate::graphql::cost::list(first, last, child_complexity)")]
     async fn messages(
         &self,
@@ -415,7 +418,10 @@ impl Conversation {
     ) -> async_graphql::Result<Conn<Message>> {
         let (db, principal) = caller(ctx)?;
         let total = if wants_total(ctx) {
-            messages::count_in(db, principal, &self.0.id).await?
+            ctx.data::<RequestLoader>()?
+                .load_one(MessageCountKey(self.0.id.clone()))
+                .await?
+                .unwrap_or(0)
         } else {
             0
         };
