@@ -64,7 +64,7 @@ fn options() -> Options {
         rate_limits: RateLimitMode::Off,
         subscribers: vec![1_000, 10_000],
     };
-    let usage = "cargo bench --bench load -- [--backend sqlite,postgres] [--conversations 10000] [--messages 100000] [--entries 5000] [--seconds 10] [--concurrency 16] [--scenarios baseline,dashboard,dashboard-floor,rest-list,create-message,webhooks,fanout] [--rate-limits off|on|both] [--subscribers 1000,10000]";
+    let usage = "cargo bench --bench load -- [--backend sqlite,postgres] [--conversations 10000] [--messages 100000] [--entries 5000] [--seconds 10] [--concurrency 16] [--scenarios baseline,typename,dashboard,dashboard-floor,rest-list,create-message,webhooks,fanout] [--rate-limits off|on|both] [--subscribers 1000,10000]";
     for (flag, value) in args::pairs(usage) {
         match flag.as_str() {
             "--backend" => o.backends = value.split(',').map(str::to_owned).collect(),
@@ -224,6 +224,8 @@ enum Scenario {
     Dashboard,
     /// The dashboard's page without the server: its statements and serde_json, in the benchmark's process.
     DashboardFloor,
+    /// `{ __typename }` with an API key: authentication and GraphQL's fixed cost.
+    Typename,
     RestList,
     CreateMessage,
     Webhooks,
@@ -231,8 +233,9 @@ enum Scenario {
 }
 
 impl Scenario {
-    const ALL: [Scenario; 7] = [
+    const ALL: [Scenario; 8] = [
         Scenario::Baseline,
+        Scenario::Typename,
         Scenario::Dashboard,
         Scenario::DashboardFloor,
         Scenario::RestList,
@@ -246,6 +249,7 @@ impl Scenario {
             Scenario::Baseline => "baseline",
             Scenario::Dashboard => "dashboard",
             Scenario::DashboardFloor => "dashboard-floor",
+            Scenario::Typename => "typename",
             Scenario::RestList => "rest-list",
             Scenario::CreateMessage => "create-message",
             Scenario::Webhooks => "webhooks",
@@ -262,6 +266,7 @@ impl Scenario {
             Scenario::DashboardFloor => {
                 "the dashboard's statements + serde_json in process (the floor)"
             }
+            Scenario::Typename => "GraphQL { __typename } with an API key",
             Scenario::RestList => "GET /api/v1/conversations?limit=50",
             Scenario::CreateMessage => "POST /api/v1/conversations/{id}/messages",
             Scenario::Webhooks => "webhook deliveries to a loopback receiver (per second)",
@@ -400,6 +405,9 @@ async fn run(
                     Scenario::Baseline | Scenario::Webhooks | Scenario::Fanout | Scenario::DashboardFloor => client.get(format!("{base}/healthz")),
                     Scenario::Dashboard => client.post(format!("{base}/graphql")).bearer_auth(&key).json(&json!({
                         "query": DASHBOARD_QUERY
+                    })),
+                    Scenario::Typename => client.post(format!("{base}/graphql")).bearer_auth(&key).json(&json!({
+                        "query": "{ __typename }"
                     })),
                     Scenario::RestList => client.get(format!("{base}/api/v1/conversations?limit=50")).bearer_auth(&key),
                     Scenario::CreateMessage => {

@@ -191,6 +191,18 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
                 "{} ({}) is now on the {} plan",
                 updated.id, updated.name, updated.plan
             );
+            // Running servers read a key's plan again at once when told through Redis, else within seconds.
+            if let Some(url) = &settings.redis_url {
+                use secrecy::ExposeSecret;
+                if let Err(err) =
+                    crate::events::bus::announce_access(url.expose_secret(), &updated.id).await
+                {
+                    eprintln!(
+                        "could not tell the running servers through Redis ({err}); they apply the plan within {} s",
+                        crate::auth::key_cache::TTL.as_secs()
+                    );
+                }
+            }
         }
         Command::Audit {
             command: AuditCommand::Verify,

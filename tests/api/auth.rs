@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{Server, redis_url, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn missing_malformed_and_unknown_keys_get_401_json_on_rest_and_graphql() {
@@ -119,6 +119,139 @@ async fn a_revoked_key_is_refused_at_once() {
         .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert!(reply.text.contains("revoked"), "{}", reply.text);
+}
+
+/// `GET /api/v1/conversations` with `key` at `address`: the status.
+async fn status_at(app: &crate::helpers::TestApp, address: &str, key: &str) -> StatusCode {
+    app.client
+        .get(format!("{address}/api/v1/conversations"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_key_read_once_authenticates_again_without_sql_until_its_organizations_access_changes() {
+    let app = spawn_app().await;
+    let secret = app.key_with_role("agent").await;
+    let typename = |key: String| {
+        let client = app.client.clone();
+        let url = format!("{}/graphql", app.address);
+        async move {
+            client
+                .post(url)
+                .bearer_auth(key)
+                .json(&json!({"query": "{ __typename }"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(typename(secret.clone()).await, StatusCode::OK);
+    let before = app.db.statement_count();
+    for _ in 0..3 {
+        assert_eq!(typename(secret.clone()).await, StatusCode::OK);
+    }
+    assert_eq!(
+        app.db.statement_count(),
+        before,
+        "no statement to authenticate a key read a moment ago"
+    );
+    // A change in the organization's access (here another key revoked) makes it read the key again.
+    let other = app
+        .post(
+            "/api/v1/api-keys",
+            json!({"name": "other", "role": "viewer"}),
+        )
+        .await;
+    let other_id = other.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.delete(&format!("/api/v1/api-keys/{other_id}"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let before = app.db.statement_count();
+    assert_eq!(typename(secret.clone()).await, StatusCode::OK);
+    assert_eq!(
+        app.db.statement_count() - before,
+        2,
+        "the key and its organization's plan"
+    );
+}
+
+#[tokio::test]
+async fn a_key_revoked_on_one_instance_is_refused_at_once_on_another_through_redis() {
+    let app = spawn_app_with(|settings| {
+        settings.redis_url = Some(secrecy::SecretString::from(redis_url()));
+    })
+    .await;
+    let other = Server::start(app.settings.clone()).await;
+    let created = app
+        .post("/api/v1/api-keys", json!({"name": "temp", "role": "agent"}))
+        .await;
+    let secret = created.body["secret"].as_str().unwrap().to_owned();
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    // The other instance has read the key: it would serve it from memory for a few seconds.
+    assert_eq!(
+        status_at(&app, &other.address, &secret).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_at(&app, &other.address, &secret).await,
+        StatusCode::OK
+    );
+
+    let revoked = app.delete(&format!("/api/v1/api-keys/{id}")).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
+    assert_eq!(
+        status_at(&app, &app.address, &secret).await,
+        StatusCode::UNAUTHORIZED,
+        "on the instance that revoked it, at once"
+    );
+    // On the other, as soon as the notice has crossed Redis (milliseconds), well before the cache's 5 s.
+    let started = std::time::Instant::now();
+    while status_at(&app, &other.address, &secret).await != StatusCode::UNAUTHORIZED {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "still accepted on the other instance after a second"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    println!(
+        "revocation reached the other instance in {} ms",
+        started.elapsed().as_millis()
+    );
+}
+
+#[tokio::test]
+async fn without_redis_another_instance_refuses_a_revoked_key_within_the_caches_few_seconds() {
+    let app = spawn_app().await;
+    let other = Server::start(app.settings.clone()).await;
+    let created = app
+        .post("/api/v1/api-keys", json!({"name": "temp", "role": "agent"}))
+        .await;
+    let secret = created.body["secret"].as_str().unwrap().to_owned();
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        status_at(&app, &other.address, &secret).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.delete(&format!("/api/v1/api-keys/{id}")).await.status,
+        StatusCode::OK
+    );
+    let started = std::time::Instant::now();
+    while status_at(&app, &other.address, &secret).await != StatusCode::UNAUTHORIZED {
+        assert!(
+            started.elapsed() < api::auth::key_cache::TTL + std::time::Duration::from_secs(1),
+            "still accepted after the cache's lifetime"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

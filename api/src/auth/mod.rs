@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod credentials;
+pub mod key_cache;
 pub mod layer;
 pub mod passwords;
 pub mod proxies;

@@ -150,7 +150,13 @@ struct Inner {
     enforcer: Enforcer,
     /// `g`/`g2` targets per subject or organization, to tell in one lookup whether a caller's fresh principal matches.
     links: HashMap<String, Vec<String>>,
+    /// Decisions already made (subject, domain, object and action joined), until a link changes: Casbin
+    /// evaluates its matcher, a script, on every call, the larger part of a small request's time.
+    decisions: std::sync::Mutex<HashMap<String, bool>>,
 }
+
+/// Decisions kept at most; past this they start afresh.
+const DECISIONS_KEPT: usize = 100_000;
 
 /// The Casbin enforcer shared by the requests of one instance.
 ///
@@ -231,7 +237,11 @@ impl Authz {
             }
         }
         Self {
-            inner: RwLock::new(Inner { enforcer, links }),
+            inner: RwLock::new(Inner {
+                enforcer,
+                links,
+                decisions: std::sync::Mutex::default(),
+            }),
             feature_plans,
             features,
         }
@@ -314,10 +324,26 @@ impl Authz {
         action: &str,
     ) -> ApiResult<bool> {
         let inner = self.inner.read().await;
-        inner
+        let key = format!("{subject}\u{1f}{organization}\u{1f}{object}\u{1f}{action}");
+        if let Some(known) = inner
+            .decisions
+            .lock()
+            .ok()
+            .and_then(|decisions| decisions.get(&key).copied())
+        {
+            return Ok(known);
+        }
+        let allowed = inner
             .enforcer
             .enforce((subject, organization, object, action))
-            .map_err(casbin_error)
+            .map_err(casbin_error)?;
+        if let Ok(mut decisions) = inner.decisions.lock() {
+            if decisions.len() >= DECISIONS_KEPT {
+                decisions.clear();
+            }
+            decisions.insert(key, allowed);
+        }
+        Ok(allowed)
     }
 
     /// The plan feature that one of `principal`'s roles would need for `action` on `object`, if its role
@@ -399,6 +425,10 @@ impl Inner {
         targets: &[String],
         domain: Option<&str>,
     ) -> ApiResult<()> {
+        // Any decision may depend on this link.
+        if let Ok(decisions) = self.decisions.get_mut() {
+            decisions.clear();
+        }
         if self.links.contains_key(subject) {
             self.enforcer
                 .remove_filtered_named_grouping_policy(ptype, 0, vec![subject.to_owned()])

@@ -13,6 +13,7 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, MutexGuard};
 
+use crate::auth::key_cache::KeyCache;
 use crate::config::Settings;
 use crate::events::bus::{Bus, Notice, Signal};
 
@@ -35,6 +36,8 @@ pub struct Db {
     write_lock: Option<Arc<Mutex<()>>>,
     /// Where committed events are announced.
     bus: Bus,
+    /// API keys recently read, until their organization's access changes.
+    keys: Arc<KeyCache>,
 }
 
 /// A write transaction; it rolls back when dropped without [`WriteTxn::commit`].
@@ -135,6 +138,7 @@ impl Db {
             statements,
             write_lock: sqlite.then(|| Arc::new(Mutex::new(()))),
             bus: Bus::new(),
+            keys: Arc::default(),
         })
     }
 
@@ -146,6 +150,13 @@ impl Db {
     /// Announces committed events through Redis instead of in process only.
     pub fn share_events(&mut self, bus: Bus) {
         self.bus = bus;
+        // Read under the old bus's clock.
+        self.keys.clear();
+    }
+
+    /// API keys recently read, until their organization's access changes on any instance.
+    pub fn key_cache(&self) -> &KeyCache {
+        &self.keys
     }
 
     /// The live-event bus.

@@ -5,7 +5,9 @@
 //! channel, a Redis reconnect, two instances publishing at once) reads the gap back from the table instead of
 //! losing or reordering events.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -91,11 +93,61 @@ impl From<Wire> for Notice {
     }
 }
 
+/// When access last changed in each organization, as ticks of this process's clock, so that what was read
+/// about a credential (the API key cache) is used only while nothing changed since the read began. It ticks as
+/// a change is announced here (before the notice travels) and as another instance's arrives through Redis;
+/// a Redis reconnect, after which notices may have been lost, counts as a change everywhere.
+#[derive(Debug, Default)]
+pub struct AccessClock {
+    ticks: AtomicU64,
+    /// The tick of the last change that may have touched any organization.
+    everywhere: AtomicU64,
+    organizations: RwLock<HashMap<Arc<str>, u64>>,
+}
+
+impl AccessClock {
+    /// The current tick: a read that starts now is current unless a change comes after it.
+    pub fn now(&self) -> u64 {
+        self.ticks.load(Ordering::SeqCst)
+    }
+
+    fn tick(&self) -> u64 {
+        self.ticks.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Someone's access in the organization changed.
+    pub fn changed(&self, organization_id: &str) {
+        let tick = self.tick();
+        if let Ok(mut organizations) = self.organizations.write() {
+            organizations.insert(organization_id.into(), tick);
+        } else {
+            self.everywhere.store(tick, Ordering::SeqCst);
+        }
+    }
+
+    /// Changes may have been missed: everything read before now is stale.
+    pub fn changed_everywhere(&self) {
+        let tick = self.tick();
+        self.everywhere.store(tick, Ordering::SeqCst);
+    }
+
+    /// Whether nothing changed in the organization after tick `since`.
+    pub fn unchanged_since(&self, organization_id: &str, since: u64) -> bool {
+        self.everywhere.load(Ordering::SeqCst) <= since
+            && self.organizations.read().is_ok_and(|organizations| {
+                organizations
+                    .get(organization_id)
+                    .is_none_or(|tick| *tick <= since)
+            })
+    }
+}
+
 /// The fan-out of one process: a broadcast channel, fed directly or by the Redis listener.
 #[derive(Clone, Debug)]
 pub struct Bus {
     local: broadcast::Sender<Signal>,
     redis: Option<mpsc::UnboundedSender<Vec<Signal>>>,
+    access: Arc<AccessClock>,
 }
 
 impl Default for Bus {
@@ -110,6 +162,7 @@ impl Bus {
         Bus {
             local: broadcast::channel(LOCAL_CAPACITY).0,
             redis: None,
+            access: Arc::default(),
         }
     }
 
@@ -122,18 +175,31 @@ impl Bus {
         let pubsub = client.get_async_pubsub().await?;
         let publisher = redis::aio::ConnectionManager::new(client.clone()).await?;
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(listen(client, Some(pubsub), local.clone()));
+        let access = Arc::new(AccessClock::default());
+        tokio::spawn(listen(client, Some(pubsub), local.clone(), access.clone()));
         tokio::spawn(publish_loop(publisher, rx, local.clone()));
         Ok(Bus {
             local,
             redis: Some(tx),
+            access,
         })
+    }
+
+    /// When access last changed in each organization, as this process has heard.
+    pub fn access(&self) -> &AccessClock {
+        &self.access
     }
 
     /// Announces what a transaction committed (events in commit order).
     pub fn publish(&self, signals: Vec<Signal>) {
         if signals.is_empty() {
             return;
+        }
+        // This instance stops trusting what it read at once; the others when the notice reaches them.
+        for signal in &signals {
+            if let Signal::Access(organization) = signal {
+                self.access.changed(organization);
+            }
         }
         match &self.redis {
             Some(redis) => {
@@ -200,6 +266,7 @@ async fn listen(
     client: redis::Client,
     mut first: Option<redis::aio::PubSub>,
     local: broadcast::Sender<Signal>,
+    access: Arc<AccessClock>,
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -222,6 +289,7 @@ async fn listen(
             continue;
         }
         backoff = Duration::from_millis(100);
+        access.changed_everywhere();
         let _ = local.send(Signal::Resync);
         let mut messages = pubsub.on_message();
         while let Some(message) = messages.next().await {
@@ -231,6 +299,7 @@ async fn listen(
                     let _ = local.send(Signal::Event(Arc::new(Notice::from(wire))));
                 }
                 Ok(Message::Access { organization_id }) => {
+                    access.changed(&organization_id);
                     let _ = local.send(Signal::Access(organization_id.into()));
                 }
                 Err(err) => tracing::warn!(%err, "ignoring a malformed event notice from Redis"),
@@ -238,4 +307,20 @@ async fn listen(
         }
         tracing::warn!("the Redis event subscription ended; reconnecting");
     }
+}
+
+/// Tells every instance listening on Redis that access in an organization changed, from a process without a
+/// bus of its own (the command line changing a plan).
+pub async fn announce_access(url: &str, organization_id: &str) -> anyhow::Result<()> {
+    let client = redis::Client::open(url)?;
+    let mut connection = redis::aio::ConnectionManager::new(client).await?;
+    let message = serde_json::to_string(&Message::Access {
+        organization_id: organization_id.to_owned(),
+    })?;
+    redis::cmd("PUBLISH")
+        .arg(CHANNEL)
+        .arg(message)
+        .query_async::<()>(&mut connection)
+        .await?;
+    Ok(())
 }

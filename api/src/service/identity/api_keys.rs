@@ -1,5 +1,6 @@
 //! API keys: authenticate a bearer secret, and create, list and revoke keys.
 
+use crate::auth::key_cache::KnownKey;
 use chrono::{DateTime, Utc};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -95,15 +96,29 @@ pub async fn authenticate(
         return Err(ApiError::Unauthenticated("malformed API key".to_owned()));
     }
     let hashed = hash(secret);
-    let key = api_key::Entity::find()
-        .filter(
-            Condition::any()
-                .add(api_key::Column::SecretHash.eq(&hashed))
-                .add(api_key::Column::PreviousSecretHash.eq(&hashed)),
-        )
-        .one(db.conn())
-        .await?
-        .ok_or_else(|| ApiError::Unauthenticated("unknown API key".to_owned()))?;
+    let clock = db.bus().access();
+    let known = match db.key_cache().get(&hashed, clock) {
+        Some(known) => known,
+        None => {
+            // A change announced from now on (even during the read) makes what is read stale at once.
+            let since = clock.now();
+            let key = api_key::Entity::find()
+                .filter(
+                    Condition::any()
+                        .add(api_key::Column::SecretHash.eq(&hashed))
+                        .add(api_key::Column::PreviousSecretHash.eq(&hashed)),
+                )
+                .one(db.conn())
+                .await?
+                .ok_or_else(|| ApiError::Unauthenticated("unknown API key".to_owned()))?;
+            let plan = organizations::find(db, &key.organization_id).await?.plan;
+            let known = KnownKey { key, plan };
+            // Only a key that exists is kept, revoked or not: guessing secrets fills nothing.
+            db.key_cache().put(hashed.clone(), known.clone(), since);
+            known
+        }
+    };
+    let key = known.key;
     let now = Utc::now();
     if key.secret_hash != hashed && key.previous_expires_at.is_none_or(|at| at <= now) {
         return Err(ApiError::Unauthenticated(
@@ -128,10 +143,9 @@ pub async fn authenticate(
             )));
         }
     }
-    let organization = organizations::find(db, &key.organization_id).await?;
     Ok(Principal {
-        organization: Tenant::new(organization.id),
-        plan: Plan::stored(&organization.plan)?,
+        organization: Tenant::new(key.organization_id.clone()),
+        plan: Plan::stored(&known.plan)?,
         role: Role::stored(&key.role)?,
         scopes: scopes(&key),
         actor: Actor::ApiKey { id: key.id },
