@@ -307,7 +307,10 @@ async fn the_dashboard_query_costs_the_same_few_statements_for_5_or_50_conversat
     );
     let mut costs = Vec::new();
     let mut inbox_costs = Vec::new();
+    // Each page is asked right after a request that authenticated the key, which then costs no statement.
+    let warm = || app.graphql_ok("{ __typename }", json!({}));
     for n in [5, 50] {
+        warm().await;
         let before = app.db.statement_count();
         let data = app.graphql_ok(query, json!({"n": n})).await;
         costs.push(app.db.statement_count() - before);
@@ -335,6 +338,7 @@ async fn the_dashboard_query_costs_the_same_few_statements_for_5_or_50_conversat
             );
         }
 
+        warm().await;
         let before = app.db.statement_count();
         let data = app.graphql_ok(inbox, json!({"n": n})).await;
         inbox_costs.push(app.db.statement_count() - before);
@@ -355,13 +359,13 @@ async fn the_dashboard_query_costs_the_same_few_statements_for_5_or_50_conversat
     );
     assert_eq!(costs[0], costs[1], "the cost does not grow with the page");
     assert!(
-        costs[1] <= 7,
-        "auth (2) + conversations and their count (2) + visitors (1) + messages and their counts (2): got {}",
+        costs[1] <= 5,
+        "conversations and their count (2) + visitors (1) + messages and their counts (2): got {}",
         costs[1]
     );
     assert_eq!(inbox_costs[0], inbox_costs[1], "nor the inbox's");
     assert!(
-        inbox_costs[1] <= 9,
+        inbox_costs[1] <= 7,
         "the dashboard's + assistants (1) + attachments (1): got {}",
         inbox_costs[1]
     );
