@@ -132,6 +132,18 @@ async fn status_at(app: &crate::helpers::TestApp, address: &str, key: &str) -> S
         .status()
 }
 
+/// A new agent key over REST: its secret and id.
+async fn agent_key(app: &crate::helpers::TestApp) -> (String, String) {
+    let created = app
+        .post("/api/v1/api-keys", json!({"name": "temp", "role": "agent"}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    (
+        created.body["secret"].as_str().unwrap().to_owned(),
+        created.body["id"].as_str().unwrap().to_owned(),
+    )
+}
+
 #[tokio::test]
 async fn a_key_read_once_authenticates_again_without_sql_until_its_organizations_access_changes() {
     let app = spawn_app().await;
@@ -190,11 +202,7 @@ async fn a_key_revoked_on_one_instance_is_refused_at_once_on_another_through_red
     })
     .await;
     let other = Server::start(app.settings.clone()).await;
-    let created = app
-        .post("/api/v1/api-keys", json!({"name": "temp", "role": "agent"}))
-        .await;
-    let secret = created.body["secret"].as_str().unwrap().to_owned();
-    let id = created.body["id"].as_str().unwrap().to_owned();
+    let (secret, id) = agent_key(&app).await;
     // The other instance has read the key: it would serve it from memory for a few seconds.
     assert_eq!(
         status_at(&app, &other.address, &secret).await,
@@ -231,11 +239,7 @@ async fn a_key_revoked_on_one_instance_is_refused_at_once_on_another_through_red
 async fn without_redis_another_instance_refuses_a_revoked_key_within_the_caches_few_seconds() {
     let app = spawn_app().await;
     let other = Server::start(app.settings.clone()).await;
-    let created = app
-        .post("/api/v1/api-keys", json!({"name": "temp", "role": "agent"}))
-        .await;
-    let secret = created.body["secret"].as_str().unwrap().to_owned();
-    let id = created.body["id"].as_str().unwrap().to_owned();
+    let (secret, id) = agent_key(&app).await;
     assert_eq!(
         status_at(&app, &other.address, &secret).await,
         StatusCode::OK
