@@ -332,33 +332,63 @@ async fn dashboard_page(db: &Db, principal: &api::auth::Principal) -> Vec<u8> {
 
 /// [`dashboard_page`] by `o.concurrency` workers for `o.seconds`, as the request workers do.
 async fn dashboard_floor(db: &Db, principal: &api::auth::Principal, o: &Options) -> Outcome {
+    let shared = Arc::new((db.clone(), principal.clone()));
+    drive(o, move |_, _| {
+        let shared = shared.clone();
+        async move {
+            std::hint::black_box(dashboard_page(&shared.0, &shared.1).await);
+            true
+        }
+    })
+    .await
+}
+
+/// Runs `o.concurrency` workers for `o.seconds`; each calls `once(worker, n)` over and over (`n` a per-worker
+/// pseudo-random number) and counts a call that returns `true` with its latency, one that returns `false` as
+/// an error.
+async fn drive<F, Fut>(o: &Options, once: F) -> Outcome
+where
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let once = Arc::new(once);
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let workers: Vec<_> = (0..o.concurrency)
-        .map(|_| {
-            let (db, principal, stop) = (db.clone(), principal.clone(), stop.clone());
+        .map(|w| {
+            let (once, stop) = (once.clone(), stop.clone());
             tokio::spawn(async move {
-                let mut latencies = Vec::new();
+                let (mut latencies, mut errors, mut n) = (Vec::new(), 0, w);
                 while !stop.load(Ordering::Relaxed) {
+                    n = n
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     let t = Instant::now();
-                    std::hint::black_box(dashboard_page(&db, &principal).await);
-                    latencies.push(t.elapsed());
+                    if once(w, n).await {
+                        latencies.push(t.elapsed());
+                    } else {
+                        errors += 1;
+                    }
                 }
-                latencies
+                (latencies, errors)
             })
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(o.seconds)).await;
     stop.store(true, Ordering::Relaxed);
     let mut latencies = Vec::new();
+    let mut errors = 0;
     for w in workers {
-        latencies.extend(w.await.unwrap());
+        let (l, e) = w.await.unwrap();
+        latencies.extend(l);
+        errors += e;
     }
+    let elapsed = started.elapsed();
     latencies.sort();
     Outcome {
         requests: latencies.len(),
-        errors: 0,
-        elapsed: started.elapsed(),
+        errors,
+        elapsed,
         latencies,
     }
 }
@@ -382,70 +412,38 @@ async fn run(
         .pool_max_idle_per_host(o.concurrency)
         .build()
         .unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for w in 0..o.concurrency {
-        let (client, stop, base, key, ids) = (
-            client.clone(),
-            stop.clone(),
-            base.to_owned(),
-            keys[w % keys.len()].clone(),
-            ids.clone(),
-        );
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut errors = 0;
-            let mut n = w;
-            while !stop.load(Ordering::Relaxed) {
-                n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                let t = Instant::now();
-                let request = match scenario {
-                    // Measured by `webhook_throughput`, not by request workers.
-                    Scenario::Baseline | Scenario::Webhooks | Scenario::Fanout | Scenario::DashboardFloor => client.get(format!("{base}/healthz")),
-                    Scenario::Dashboard => client.post(format!("{base}/graphql")).bearer_auth(&key).json(&json!({
-                        "query": DASHBOARD_QUERY
-                    })),
-                    Scenario::Typename => client.post(format!("{base}/graphql")).bearer_auth(&key).json(&json!({
-                        "query": "{ __typename }"
-                    })),
-                    Scenario::RestList => client.get(format!("{base}/api/v1/conversations?limit=50")).bearer_auth(&key),
-                    Scenario::CreateMessage => {
-                        let cid = &ids[(n >> 33) % ids.len()];
-                        client
-                            .post(format!("{base}/api/v1/conversations/{cid}/messages"))
-                            .bearer_auth(&key)
-                            .json(&json!({"author": "agent", "body": "Thanks, a colleague will follow up shortly."}))
-                    }
-                };
-                match request.send().await {
-                    Ok(r) if r.status().is_success() || r.status().as_u16() == 409 => {
-                        let _ = r.bytes().await;
-                        latencies.push(t.elapsed());
-                    }
-                    _ => errors += 1,
-                }
+    let (base, keys) = (base.to_owned(), keys.to_vec());
+    drive(o, move |w, n| {
+        let key = &keys[w % keys.len()];
+        let request = match scenario {
+            // Measured by `webhook_throughput`, not by request workers.
+            Scenario::Baseline | Scenario::Webhooks | Scenario::Fanout | Scenario::DashboardFloor => client.get(format!("{base}/healthz")),
+            Scenario::Dashboard => client.post(format!("{base}/graphql")).bearer_auth(key).json(&json!({
+                "query": DASHBOARD_QUERY
+            })),
+            Scenario::Typename => client.post(format!("{base}/graphql")).bearer_auth(key).json(&json!({
+                "query": "{ __typename }"
+            })),
+            Scenario::RestList => client.get(format!("{base}/api/v1/conversations?limit=50")).bearer_auth(key),
+            Scenario::CreateMessage => {
+                let cid = &ids[(n >> 33) % ids.len()];
+                client
+                    .post(format!("{base}/api/v1/conversations/{cid}/messages"))
+                    .bearer_auth(key)
+                    .json(&json!({"author": "agent", "body": "Thanks, a colleague will follow up shortly."}))
             }
-            (latencies, errors)
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(o.seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for w in workers {
-        let (l, e) = w.await.unwrap();
-        latencies.extend(l);
-        errors += e;
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    Outcome {
-        requests: latencies.len(),
-        errors,
-        elapsed,
-        latencies,
-    }
+        };
+        async move {
+            match request.send().await {
+                Ok(r) if r.status().is_success() || r.status().as_u16() == 409 => {
+                    let _ = r.bytes().await;
+                    true
+                }
+                _ => false,
+            }
+        }
+    })
+    .await
 }
 
 /// Events the webhook scenario delivers.

@@ -273,7 +273,7 @@ pub struct EntryViews {
 }
 
 impl EntryViews {
-    pub fn new(title: &str, body: &str, tags: &[String]) -> Self {
+    pub fn new(title: &str, body: &str, tags: &[&str]) -> Self {
         let weights = ranking::ENTRY_VIEWS;
         let mut views = vec![(format!("{title}\n{body}"), weights.full)];
         if !title.trim().is_empty() && !body.trim().is_empty() {
@@ -292,16 +292,12 @@ impl EntryViews {
 
     /// The views of a stored entry (its tags are a JSON array of strings).
     pub fn of(entry: &kb::Model) -> Self {
-        let tags: Vec<String> = entry
-            .tags
-            .as_array()
-            .map(|tags| {
-                tags.iter()
-                    .filter_map(|t| t.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Self::new(&entry.title, &entry.body, &tags)
+        Self::new(&entry.title, &entry.body, &entry_tags(entry))
+    }
+
+    /// How many views the entry has.
+    pub fn count(&self) -> usize {
+        self.views.len()
     }
 
     /// The texts to embed, one per view.
@@ -338,9 +334,13 @@ impl EntryViews {
     }
 }
 
-/// A short digest of the text a vector was computed from, to tell a stale vector from a current one.
-pub fn text_digest(text: &str) -> String {
-    hex::encode(&Sha256::digest(text.as_bytes())[..12])
+/// The tags of a stored entry (a JSON array of strings; anything else is no tag).
+pub fn entry_tags(entry: &kb::Model) -> Vec<&str> {
+    entry
+        .tags
+        .as_array()
+        .map(|tags| tags.iter().filter_map(|t| t.as_str()).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -412,7 +412,7 @@ mod tests {
 
     #[test]
     fn an_entry_is_its_views_weighted_and_its_digest_follows_them() {
-        let tags = ["shipping".to_owned(), " abroad ".to_owned(), String::new()];
+        let tags = ["shipping", " abroad ", ""];
         let views = EntryViews::new("Shipping abroad", "We ship to 40 countries.", &tags);
         assert_eq!(
             views.texts(),

@@ -143,19 +143,6 @@ fn should(field: Field, term: &str, boost: f32) -> (Occur, Box<dyn Query>) {
     )
 }
 
-fn tags_text(model: &kb::Model) -> String {
-    model
-        .tags
-        .as_array()
-        .map(|tags| {
-            tags.iter()
-                .filter_map(|t| t.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default()
-}
-
 impl OrgIndex {
     pub(crate) fn build(entries: &[kb::Model]) -> tantivy::Result<Self> {
         let text = TextOptions::default()
@@ -221,7 +208,7 @@ impl OrgIndex {
         for entry in upserts {
             writer.delete_term(Term::from_field_text(f.id, &entry.id));
             if entry.active {
-                let tags = tags_text(entry);
+                let tags = embedding::entry_tags(entry).join(" ");
                 let category = entry.category.clone().unwrap_or_default();
                 let words = [entry.title.as_str(), &entry.body, &tags, &category].join("\n");
                 writer.add_document(doc!(

@@ -385,7 +385,7 @@ impl Pass {
             let texts: Vec<String> = views.iter().flat_map(EntryViews::texts).collect();
             let mut vectors = self.remote.embed(&texts, BATCH_TIMEOUT).await?.into_iter();
             for (entry, views) in batch.iter().zip(&views) {
-                let own: Vec<Vec<f32>> = vectors.by_ref().take(views.texts().len()).collect();
+                let own: Vec<Vec<f32>> = vectors.by_ref().take(views.count()).collect();
                 let vector = views.compose(&own).ok_or_else(|| {
                     EmbeddingFailure::Failed(
                         "the provider's vectors do not fit together".to_owned(),
