@@ -4,6 +4,7 @@
 // caller's organization id, which every query is scoped by, so a service that skips the check does not compile.
 
 pub mod adapter;
+mod decisions;
 pub mod objects;
 mod permissions;
 
@@ -150,13 +151,9 @@ struct Inner {
     enforcer: Enforcer,
     /// `g`/`g2` targets per subject or organization, to tell in one lookup whether a caller's fresh principal matches.
     links: HashMap<String, Vec<String>>,
-    /// Decisions already made (subject, domain, object and action joined), until a link changes: Casbin
-    /// evaluates its matcher, a script, on every call, the larger part of a small request's time.
-    decisions: std::sync::Mutex<HashMap<String, bool>>,
+    /// Decisions already made, until a link changes: Casbin's matcher was the larger part of a small request.
+    decisions: decisions::Decisions,
 }
-
-/// Decisions kept at most; past this they start afresh.
-const DECISIONS_KEPT: usize = 100_000;
 
 /// The Casbin enforcer shared by the requests of one instance.
 ///
@@ -240,7 +237,7 @@ impl Authz {
             inner: RwLock::new(Inner {
                 enforcer,
                 links,
-                decisions: std::sync::Mutex::default(),
+                decisions: decisions::Decisions::default(),
             }),
             feature_plans,
             features,
@@ -324,25 +321,15 @@ impl Authz {
         action: &str,
     ) -> ApiResult<bool> {
         let inner = self.inner.read().await;
-        let key = format!("{subject}\u{1f}{organization}\u{1f}{object}\u{1f}{action}");
-        if let Some(known) = inner
-            .decisions
-            .lock()
-            .ok()
-            .and_then(|decisions| decisions.get(&key).copied())
-        {
+        let key = decisions::key(subject, organization, object, action);
+        if let Some(known) = inner.decisions.get(&key) {
             return Ok(known);
         }
         let allowed = inner
             .enforcer
             .enforce((subject, organization, object, action))
             .map_err(casbin_error)?;
-        if let Ok(mut decisions) = inner.decisions.lock() {
-            if decisions.len() >= DECISIONS_KEPT {
-                decisions.clear();
-            }
-            decisions.insert(key, allowed);
-        }
+        inner.decisions.put(key, allowed);
         Ok(allowed)
     }
 
@@ -425,10 +412,7 @@ impl Inner {
         targets: &[String],
         domain: Option<&str>,
     ) -> ApiResult<()> {
-        // Any decision may depend on this link.
-        if let Ok(decisions) = self.decisions.get_mut() {
-            decisions.clear();
-        }
+        self.decisions.clear();
         if self.links.contains_key(subject) {
             self.enforcer
                 .remove_filtered_named_grouping_policy(ptype, 0, vec![subject.to_owned()])
