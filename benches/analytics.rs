@@ -2,7 +2,7 @@
 //! 10,000 conversations and 100,000 messages, on SQLite and PostgreSQL, one core.
 //!
 //! `make analytics-bench` (or `cargo bench --bench analytics -- [--messages 100000] [--runs 30]
-//! [--databases sqlite,postgres] [--budget-ms 500]`). Prints p50/p99 of each analytics call and, as the
+//! [--databases sqlite,postgres] [--budget-ms 50]`). Prints p50/p99 of each analytics call and, as the
 //! baseline of the same run, of a plain count of the organization's conversations; then whether each p99 is
 //! within the budget.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -35,9 +35,9 @@ fn options() -> Options {
         messages: 100_000,
         runs: 30,
         databases: vec!["sqlite".into(), "postgres".into()],
-        budget_ms: 500.0,
+        budget_ms: 50.0,
     };
-    let usage = "cargo bench --bench analytics -- [--messages 100000] [--runs 30] [--databases sqlite,postgres] [--budget-ms 500]";
+    let usage = "cargo bench --bench analytics -- [--messages 100000] [--runs 30] [--databases sqlite,postgres] [--budget-ms 50]";
     for (flag, value) in args::pairs(usage) {
         match flag.as_str() {
             "--messages" => o.messages = value.parse().unwrap(),
@@ -288,6 +288,8 @@ async fn run(kind: &str, o: &Options) -> Vec<(String, f64)> {
     let seeded = Instant::now();
     seed(&db, &org, o.messages).await;
     let seeding = seeded.elapsed();
+    // Every hour just written is stale: first the figures computed from the rows, as right after an upgrade,
+    // then the worker's catch-up and the figures from the rollups.
     let authz = api::authz::Authz::load(&db).await.unwrap();
     let owner = api::service::identity::api_keys::authenticate(
         &db,
@@ -303,6 +305,17 @@ async fn run(kind: &str, o: &Options) -> Vec<(String, f64)> {
         granularity,
         assistant_id: None,
     };
+    let month = range(Granularity::Day);
+    let from_rows = timed(3, || async {
+        analytics::conversations::stats(&db, &owner, &month)
+            .await
+            .unwrap();
+    })
+    .await;
+    let caught_up = Instant::now();
+    let hours = analytics::rollups::catch_up(&db).await.unwrap();
+    let catching_up = caught_up.elapsed();
+    db.conn().execute_unprepared("ANALYZE").await.unwrap();
     let filter = api::service::conversations::ConversationFilter::default();
     let baseline = timed(o.runs, || async {
         api::service::conversations::count(&db, &owner, &filter)
@@ -310,7 +323,13 @@ async fn run(kind: &str, o: &Options) -> Vec<(String, f64)> {
             .unwrap();
     })
     .await;
-    let mut rows = vec![("count of conversations (baseline)".to_owned(), baseline)];
+    let mut rows = vec![
+        ("count of conversations (baseline)".to_owned(), baseline),
+        (
+            "conversations analytics, by day, every hour stale (from the rows)".to_owned(),
+            from_rows,
+        ),
+    ];
     for (name, granularity) in [("day", Granularity::Day), ("hour", Granularity::Hour)] {
         let r = range(granularity);
         let figures = timed(o.runs, || async {
@@ -330,17 +349,18 @@ async fn run(kind: &str, o: &Options) -> Vec<(String, f64)> {
         rows.push((format!("knowledge-base analytics, by {name}"), figures));
     }
     println!(
-        "\n### {kind}: {} conversations, {} messages (seeded in {:.1} s)\n",
+        "\n### {kind}: {} conversations, {} messages (seeded in {:.1} s; {hours} hours rolled up in {:.1} s)\n",
         o.messages / 10,
         o.messages,
-        seeding.as_secs_f64()
+        seeding.as_secs_f64(),
+        catching_up.as_secs_f64()
     );
     println!("| call | p50 ms | p99 ms | p50 / baseline p50 |");
     println!("|---|---:|---:|---:|");
     let mut p99s = Vec::new();
     for (name, (p50, p99)) in &rows {
         println!("| {name} | {p50:.1} | {p99:.1} | {:.1} |", p50 / baseline.0);
-        if !name.contains("baseline") {
+        if !name.contains("baseline") && !name.contains("stale") {
             p99s.push((format!("{kind}: {name}"), *p99));
         }
     }

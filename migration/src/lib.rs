@@ -21,6 +21,7 @@ mod m20261207_000016_notifications;
 mod m20261208_000017_visitor_email;
 mod m20261209_000018_entry_embeddings;
 mod m20261210_000019_confidence_default;
+mod m20261211_000020_analytics_rollups;
 mod thresholds;
 
 /// Every migration, in order.
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000017_visitor_email::Migration),
             Box::new(m20261209_000018_entry_embeddings::Migration),
             Box::new(m20261210_000019_confidence_default::Migration),
+            Box::new(m20261211_000020_analytics_rollups::Migration),
         ]
     }
 }

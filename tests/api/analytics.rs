@@ -337,19 +337,39 @@ fn range(granularity: &str, assistant: Option<&str>) -> String {
     query
 }
 
-/// The figures of the fixture on one backend, through REST: (conversations by day, by week, of the second
-/// assistant; knowledge base by day, of the second assistant).
-async fn figures(backend: &str) -> Vec<Value> {
-    let app = spawn_app_on(backend, |_| {}).await;
-    let second = build(&app).await;
-    let mut out = Vec::new();
-    for (path, query) in [
+/// The analytics requests of the test: the hand-computed ones, then ranges that start and end inside hours.
+fn requests(second: &str) -> Vec<(&'static str, String)> {
+    let odd = |from: DateTime<Utc>, to: DateTime<Utc>, granularity: &str| {
+        format!(
+            "from={}&to={}&granularity={granularity}",
+            from.to_rfc3339().replace('+', "%2B"),
+            to.to_rfc3339().replace('+', "%2B")
+        )
+    };
+    vec![
         ("conversations", range("day", None)),
         ("conversations", range("week", None)),
-        ("conversations", range("hour", Some(&second))),
+        ("conversations", range("hour", Some(second))),
         ("knowledge-base", range("day", None)),
-        ("knowledge-base", range("week", Some(&second))),
-    ] {
+        ("knowledge-base", range("week", Some(second))),
+        (
+            "conversations",
+            odd(at(0, 1, 15, 0), at(1, 10, 0, 1), "hour"),
+        ),
+        (
+            "knowledge-base",
+            odd(at(0, 1, 15, 0), at(1, 10, 0, 1), "day"),
+        ),
+        (
+            "conversations",
+            odd(at(0, 1, 10, 0), at(0, 1, 40, 0), "hour"),
+        ),
+    ]
+}
+
+async fn read_all(app: &TestApp, requests: &[(&str, String)]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (path, query) in requests {
         let reply = app.get(&format!("/api/v1/analytics/{path}?{query}")).await;
         assert_eq!(
             reply.status,
@@ -358,6 +378,48 @@ async fn figures(backend: &str) -> Vec<Value> {
             reply.text
         );
         out.push(reply.body);
+    }
+    out
+}
+
+async fn scalar(app: &TestApp, sql: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = app
+        .db
+        .conn()
+        .query_one_raw(Statement::from_string(app.db.backend(), sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+/// Waits for the server's worker to roll up every stale hour.
+async fn rolled_up(app: &TestApp) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while scalar(app, "SELECT COUNT(*) FROM analytics_stale").await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stale hours were not rolled up within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(scalar(app, "SELECT COUNT(*) FROM analytics_rollups").await > 0);
+}
+
+/// The figures of the fixture on one backend, through REST: (conversations by day, by week, of the second
+/// assistant; knowledge base by day, of the second assistant; then the ranges inside hours). They are read
+/// from the rows first (every hour is stale right after the fixture is written), then from the rollups, and
+/// must be the same.
+async fn figures(backend: &str) -> Vec<Value> {
+    let app = spawn_app_on(backend, |_| {}).await;
+    let second = build(&app).await;
+    let requests = requests(&second);
+    let out = read_all(&app, &requests).await;
+    rolled_up(&app).await;
+    let from_rollups = read_all(&app, &requests).await;
+    for (request, (rows, rollups)) in requests.iter().zip(out.iter().zip(&from_rollups)) {
+        assert_eq!(rows, rollups, "{request:?}: rows and rollups differ");
     }
     // GraphQL gives the same figures.
     let data = app
@@ -409,6 +471,25 @@ async fn figures(backend: &str) -> Vec<Value> {
         .get("/api/v1/analytics/conversations?granularity=month")
         .await;
     assert_eq!(bad_granularity.status, StatusCode::BAD_REQUEST);
+
+    // A change to an hour already rolled up counts at once, and still after that hour is rolled up again.
+    let mut f = Fixture { app: &app, n: 1000 };
+    f.conversation(
+        &app.org.assistant.id,
+        at(0, 1, 45, 0),
+        "open",
+        None,
+        false,
+        false,
+        None,
+    )
+    .await;
+    for round in ["at once", "rolled up again"] {
+        let by_day = &read_all(&app, &requests[..1]).await[0];
+        assert_eq!(by_day["total"], 5, "{round}");
+        assert_eq!(by_day["by_status"]["open"], 2, "{round}");
+        rolled_up(&app).await;
+    }
     out
 }
 
@@ -638,4 +719,99 @@ async fn the_conversations_of_a_range_export_as_streamed_csv_on_the_full_api_pla
         .get("/api/v1/analytics/conversations/export?from=2026-11-05T00:00:00Z&to=2026-11-01T00:00:00Z")
         .await;
     assert_eq!(backwards.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_upgrade_marks_every_past_hour_stale_and_a_downgrade_leaves_writes_working() {
+    use migration::MigratorTrait;
+    use sea_orm::{ConnectionTrait, EntityTrait, Statement};
+
+    let (settings, _cleanup) = crate::helpers::fresh_settings().await;
+    let db = api::db::Db::connect(&settings).await.unwrap();
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            db.conn()
+                .query_one_raw(Statement::from_string(db.backend(), sql))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get_by_index::<i64>(0)
+                .unwrap()
+        }
+    };
+    // The schema before the rollups, with conversations in two hours.
+    migration::Migrator::up(db.conn(), Some(19)).await.unwrap();
+    let org = api::service::identity::bootstrap::bootstrap(
+        &db,
+        "Shop",
+        api::auth::Plan::Premium,
+        "owner@shop.test",
+    )
+    .await
+    .unwrap();
+    let conversation = |id: &str, created: DateTime<Utc>| entities::conversation::ActiveModel {
+        id: Set(id.to_owned()),
+        organization_id: Set(org.organization.id.clone()),
+        assistant_id: Set(org.assistant.id.clone()),
+        visitor_id: Set("vis_01JD0000000000000000000001".to_owned()),
+        status: Set("open".to_owned()),
+        event_seq: Set(1),
+        created_at: Set(created),
+        updated_at: Set(created),
+        ..Default::default()
+    };
+    entities::visitor::ActiveModel {
+        id: Set("vis_01JD0000000000000000000001".to_owned()),
+        organization_id: Set(org.organization.id.clone()),
+        marketing_consent: Set(false),
+        created_at: Set(t0()),
+        updated_at: Set(t0()),
+        ..Default::default()
+    }
+    .insert(db.conn())
+    .await
+    .unwrap();
+    for (n, created) in [at(0, 1, 0, 0), at(0, 1, 59, 0), at(3, 7, 30, 0)]
+        .into_iter()
+        .enumerate()
+    {
+        conversation(&format!("conv_01JD000000000000000000000{n}"), created)
+            .insert(db.conn())
+            .await
+            .unwrap();
+    }
+
+    migration::Migrator::up(db.conn(), None).await.unwrap();
+    // One mark per hour that holds rows: the two hours of conversations.
+    assert_eq!(count("SELECT COUNT(*) FROM analytics_stale").await, 2);
+    assert_eq!(
+        api::service::analytics::rollups::catch_up(&db)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM analytics_stale").await, 0);
+    assert_eq!(count("SELECT COUNT(*) FROM analytics_rollups").await, 2);
+    // A conversation written now marks its hour.
+    conversation("conv_01JD0000000000000000000009", at(0, 1, 30, 0))
+        .insert(db.conn())
+        .await
+        .unwrap();
+    assert_eq!(count("SELECT COUNT(*) FROM analytics_stale").await, 1);
+
+    // Down: the triggers go with the tables, so writes go on.
+    migration::Migrator::down(db.conn(), Some(1)).await.unwrap();
+    conversation("conv_01JD0000000000000000000010", at(0, 2, 0, 0))
+        .insert(db.conn())
+        .await
+        .unwrap();
+    assert_eq!(
+        entities::conversation::Entity::find()
+            .all(db.conn())
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
 }

@@ -442,6 +442,44 @@ pub(crate) async fn counts_by_category(
         .await?)
 }
 
+/// The ids of the organization's active entries, oldest first, for analytics.
+pub(crate) async fn active_ids(db: &Db, organization_id: &str) -> ApiResult<Vec<String>> {
+    use sea_orm::{Order, QueryOrder};
+    Ok(kb::Entity::find()
+        .select_only()
+        .column(kb::Column::Id)
+        .filter(kb::Column::OrganizationId.eq(organization_id))
+        .filter(kb::Column::Active.eq(true))
+        .order_by(kb::Column::CreatedAt, Order::Asc)
+        .order_by(kb::Column::Id, Order::Asc)
+        .into_tuple()
+        .all(db.conn())
+        .await?)
+}
+
+/// The titles of the organization's entries among `ids` (an id of no entry is left out), for analytics.
+pub(crate) async fn titles(
+    db: &Db,
+    organization_id: &str,
+    ids: &[String],
+) -> ApiResult<std::collections::HashMap<String, String>> {
+    let mut titles = std::collections::HashMap::new();
+    // A bounded number of placeholders per statement, whatever the number of ids.
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, String)> = kb::Entity::find()
+            .select_only()
+            .column(kb::Column::Id)
+            .column(kb::Column::Title)
+            .filter(kb::Column::OrganizationId.eq(organization_id))
+            .filter(kb::Column::Id.is_in(chunk.iter().map(String::as_str)))
+            .into_tuple()
+            .all(db.conn())
+            .await?;
+        titles.extend(rows);
+    }
+    Ok(titles)
+}
+
 /// The longest question searched.
 const QUESTION_MAX: usize = 2_000;
 /// The most matches one search returns.

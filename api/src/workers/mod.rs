@@ -4,6 +4,7 @@
 //! grace period, aborts what is still running, and flushes API key usage one last time. Each loop runs as
 //! [`crate::db::background`] work, so its statements do not count against a request's.
 
+pub mod analytics;
 pub mod deliveries;
 pub mod housekeeping;
 pub mod integrations;
@@ -71,7 +72,8 @@ pub struct Workers {
 
 impl Workers {
     /// Starts every loop: webhook delivery, integration jobs, the search indexes' follower, hourly housekeeping
-    /// (events past the retention window, expired widget sessions, SAML metadata) and the API key usage flusher.
+    /// (events past the retention window, expired widget sessions, SAML metadata), the analytics rollups and the API
+    /// key usage flusher.
     pub fn start(
         state: &AppState,
         deliverer: deliveries::Deliverer,
@@ -94,6 +96,7 @@ impl Workers {
             state.clone(),
             shutdown.clone(),
         )));
+        tasks.spawn(background(analytics::run(state.clone(), shutdown.clone())));
         tasks.spawn(background(key_usage::run(state.clone(), shutdown)));
         Self {
             stop,

@@ -3,19 +3,15 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::FromQueryResult;
 
 use crate::auth::Principal;
 use crate::authz::{Action, Resource, authorize};
 use crate::db::Db;
-use crate::db::sql::Sql;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::service::conversations::Status;
 
-use crate::service::analytics::{
-    Count, Granularity, Labelled, Range, Totals, all, check_assistant, conversations_in, count,
-    in_window, one, percentile, ratio,
-};
+use crate::service::analytics::rollups::{self, ConversationFigures};
+use crate::service::analytics::{Granularity, Range, check_assistant, ratio};
 
 /// One bucket of a series.
 #[derive(Clone, Debug)]
@@ -88,165 +84,77 @@ pub async fn stats(db: &Db, principal: &Principal, range: &Range) -> ApiResult<C
     let org = grant.organization_id();
     let window = range.check()?;
     check_assistant(db, org, &window).await?;
-    let backend = db.backend();
 
-    let mut sql = Sql::new(backend);
-    let clause = conversations_in(&mut sql, org, &window);
-    let totals = one::<Totals>(
-        db,
-        sql.statement(format!(
-            "SELECT COUNT(*) AS total, \
-             SUM(CASE WHEN c.handed_off_at IS NOT NULL THEN 1 ELSE 0 END) AS handed_off, \
-             SUM(CASE WHEN c.status IN ('resolved', 'closed') AND NOT c.human_involved THEN 1 ELSE 0 END) AS resolved_alone, \
-             SUM(CASE WHEN c.sentiment < -0.05 THEN 1 ELSE 0 END) AS negative, \
-             SUM(CASE WHEN c.sentiment >= -0.05 AND c.sentiment <= 0.05 THEN 1 ELSE 0 END) AS neutral, \
-             SUM(CASE WHEN c.sentiment > 0.05 THEN 1 ELSE 0 END) AS positive, \
-             SUM(CASE WHEN c.sentiment IS NULL THEN 1 ELSE 0 END) AS unknown, \
-             SUM(CASE WHEN c.first_response_at IS NOT NULL THEN 1 ELSE 0 END) AS answered \
-             FROM conversations c WHERE {clause}"
-        )),
+    let pieces = rollups::read::<ConversationFigures>(db, org, &window).await?;
+    let new_conversations = rollups::series(
+        &pieces,
+        window.granularity,
+        |f| f.total > 0,
+        |n: &mut u64, f| *n += f.total,
     )
-    .await?
-    .ok_or_else(|| ApiError::internal_msg("an aggregate returned no row"))?;
-    let total = count(Some(totals.total));
+    .into_iter()
+    .map(|(start, count)| Bucket { start, count })
+    .collect();
+    let mut all = rollups::total(pieces);
 
-    let mut sql = Sql::new(backend);
-    let clause = conversations_in(&mut sql, org, &window);
-    let statuses = all::<Labelled>(
-        db,
-        sql.statement(format!(
-            "SELECT c.status AS label, COUNT(*) AS n FROM conversations c WHERE {clause} GROUP BY c.status"
-        )),
-    )
-    .await?;
     let mut by_status: BTreeMap<String, u64> = Status::ALL
         .iter()
         .map(|s| (s.as_str().to_owned(), 0))
         .collect();
-    for row in statuses {
-        *by_status.entry(row.label).or_default() += count(Some(row.n));
+    for (status, n) in std::mem::take(&mut all.by_status) {
+        *by_status.entry(status).or_default() += n;
     }
 
-    let mut sql = Sql::new(backend);
-    let bucket = sql.bucket("c.created_at", window.granularity.into());
-    let clause = conversations_in(&mut sql, org, &window);
-    let new_conversations = all::<Labelled>(
-        db,
-        sql.statement(format!(
-            "SELECT {bucket} AS label, COUNT(*) AS n FROM conversations c WHERE {clause} GROUP BY 1 ORDER BY 1"
-        )),
-    )
-    .await?
-    .into_iter()
-    .map(|row| Bucket {
-        start: row.label,
-        count: count(Some(row.n)),
-    })
-    .collect();
-
-    let mut sql = Sql::new(backend);
-    let clause = conversations_in(&mut sql, org, &window);
-    let messages = count(
-        one::<Count>(
-            db,
-            sql.statement(format!(
-                "SELECT COUNT(*) AS n FROM messages m JOIN conversations c ON c.id = m.conversation_id \
-                 WHERE m.organization_id = c.organization_id AND {clause}"
-            )),
-        )
-        .await?
-        .map(|r| r.n),
-    );
-
-    let answered = count(totals.answered);
+    // Nearest rank, ascending, as the figures have always been defined.
+    all.first_responses.sort_by(f64::total_cmp);
+    let answered = all.first_responses.len() as u64;
+    let nearest_rank = |p: f64| {
+        let rank = ((p * answered as f64).ceil() as usize).max(1) - 1;
+        all.first_responses.get(rank).copied()
+    };
     let first_response = Percentiles {
         count: answered,
-        median_seconds: percentile(
-            db,
-            org,
-            &window,
-            |sql| sql.seconds_between("c.created_at", "c.first_response_at"),
-            0.5,
-            answered,
-        )
-        .await?,
-        p90_seconds: percentile(
-            db,
-            org,
-            &window,
-            |sql| sql.seconds_between("c.created_at", "c.first_response_at"),
-            0.9,
-            answered,
-        )
-        .await?,
+        median_seconds: nearest_rank(0.5),
+        p90_seconds: nearest_rank(0.9),
     };
 
-    let mut sql = Sql::new(backend);
-    let clause = format!(
-        "{} AND f.rating IS NOT NULL",
-        in_window(&mut sql, "f", org, &window)
-    );
-    #[derive(FromQueryResult)]
-    struct CsatRow {
-        n: i64,
-        average: Option<f64>,
-    }
-    let average = sql.as_double("AVG(f.rating)");
-    let csat = one::<CsatRow>(
-        db,
-        sql.statement(format!(
-            "SELECT COUNT(*) AS n, {average} AS average FROM feedback f WHERE {clause}"
-        )),
-    )
-    .await?
-    .map(|r| Csat {
-        count: count(Some(r.n)),
-        // Four decimals: the backends' float sums may differ in the last bits.
-        average: r.average.map(|a| (a * 10_000.0).round() / 10_000.0),
-    })
-    .unwrap_or_default();
+    let csat = Csat {
+        count: all.ratings,
+        // Four decimals, as the figures were when the database averaged them.
+        average: (all.ratings > 0).then(|| {
+            let average = all.rating_sum as f64 / all.ratings as f64;
+            (average * 10_000.0).round() / 10_000.0
+        }),
+    };
 
-    let mut sql = Sql::new(backend);
-    let hour = sql.hour_of_day("m.created_at");
-    let clause = conversations_in(&mut sql, org, &window);
-    #[derive(FromQueryResult)]
-    struct HourRow {
-        hour: i32,
-        n: i64,
-    }
-    let busiest_hours = all::<HourRow>(
-        db,
-        sql.statement(format!(
-            "SELECT {hour} AS hour, COUNT(*) AS n FROM messages m JOIN conversations c ON c.id = m.conversation_id \
-             WHERE m.organization_id = c.organization_id AND m.author = 'visitor' AND {clause} \
-             GROUP BY 1 ORDER BY 2 DESC, 1 ASC"
-        )),
-    )
-    .await?
-    .into_iter()
-    .map(|row| HourCount {
-        hour: row.hour.max(0) as u32,
-        messages: count(Some(row.n)),
-    })
-    .collect();
+    let mut busiest_hours: Vec<HourCount> = all
+        .visitor_messages
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(hour, n)| HourCount {
+            hour: *hour,
+            messages: *n,
+        })
+        .collect();
+    busiest_hours.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.hour.cmp(&b.hour)));
 
     Ok(ConversationStats {
         from: window.from,
         to: window.to,
         granularity: window.granularity,
-        total,
+        total: all.total,
         by_status,
         new_conversations,
-        messages,
-        average_messages_per_conversation: ratio(messages, total),
-        handoff_rate: ratio(count(totals.handed_off), total),
-        resolution_rate_without_human: ratio(count(totals.resolved_alone), total),
+        messages: all.messages,
+        average_messages_per_conversation: ratio(all.messages, all.total),
+        handoff_rate: ratio(all.handed_off, all.total),
+        resolution_rate_without_human: ratio(all.resolved_alone, all.total),
         first_response,
         sentiment: SentimentDistribution {
-            negative: count(totals.negative),
-            neutral: count(totals.neutral),
-            positive: count(totals.positive),
-            unknown: count(totals.unknown),
+            negative: all.negative,
+            neutral: all.neutral,
+            positive: all.positive,
+            unknown: all.unknown,
         },
         csat,
         busiest_hours,

@@ -3,18 +3,15 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::FromQueryResult;
 
 use crate::auth::Principal;
 use crate::authz::{Action, Resource, authorize};
 use crate::db::Db;
-use crate::db::sql::Sql;
 use crate::error::ApiResult;
 use crate::service::knowledge_base;
 
-use crate::service::analytics::{
-    Count, Granularity, Range, TOP, Window, all, check_assistant, count, in_window, one, ratio,
-};
+use crate::service::analytics::rollups::{self, KnowledgeBaseFigures, Ratings, Tally};
+use crate::service::analytics::{Granularity, Range, TOP, check_assistant, ratio};
 
 /// Knowledge-base queries in one bucket.
 #[derive(Clone, Debug)]
@@ -81,10 +78,8 @@ pub struct KnowledgeBaseStats {
     pub feedback_by_entry: Vec<EntryFeedback>,
 }
 
-/// The knowledge-base queries of the range, on the alias `q`.
-fn queries_in(sql: &mut Sql, org: &str, window: &Window) -> String {
-    in_window(sql, "q", org, window)
-}
+/// Most unused entries listed.
+const UNUSED_SHOWN: usize = 100;
 
 /// Knowledge-base figures of the range.
 pub async fn stats(db: &Db, principal: &Principal, range: &Range) -> ApiResult<KnowledgeBaseStats> {
@@ -92,7 +87,6 @@ pub async fn stats(db: &Db, principal: &Principal, range: &Range) -> ApiResult<K
     let org = grant.organization_id();
     let window = range.check()?;
     check_assistant(db, org, &window).await?;
-    let backend = db.backend();
 
     let mut stats = KnowledgeBaseStats {
         total: 0,
@@ -126,63 +120,40 @@ pub async fn stats(db: &Db, principal: &Principal, range: &Range) -> ApiResult<K
             .or_default() += n;
     }
 
-    #[derive(FromQueryResult)]
-    struct BucketRow {
-        label: String,
-        n: i64,
-        failed: Option<i64>,
-    }
-    let mut sql = Sql::new(backend);
-    let bucket = sql.bucket("q.created_at", window.granularity.into());
-    let clause = queries_in(&mut sql, org, &window);
-    let buckets = all::<BucketRow>(
-        db,
-        sql.statement(format!(
-            "SELECT {bucket} AS label, COUNT(*) AS n, SUM(CASE WHEN q.failed THEN 1 ELSE 0 END) AS failed \
-             FROM knowledge_base_queries q WHERE {clause} GROUP BY 1 ORDER BY 1"
-        )),
+    let pieces = rollups::read::<KnowledgeBaseFigures>(db, org, &window).await?;
+    stats.queries_per_bucket = rollups::series(
+        &pieces,
+        window.granularity,
+        |f| f.queries > 0,
+        |(queries, failed): &mut (u64, u64), f| {
+            *queries += f.queries;
+            *failed += f.failed;
+        },
     )
-    .await?;
-    for row in buckets {
-        stats.queries += count(Some(row.n));
-        stats.failed_queries += count(row.failed);
-        stats.queries_per_bucket.push(QueryBucket {
-            start: row.label,
-            queries: count(Some(row.n)),
-            failed: count(row.failed),
-        });
-    }
-    stats.failed_rate = ratio(stats.failed_queries, stats.queries);
-
-    #[derive(FromQueryResult)]
-    struct FailedRow {
-        normalized: String,
-        n: i64,
-        first_id: String,
-    }
-    let mut sql = Sql::new(backend);
-    let clause = queries_in(&mut sql, org, &window);
-    stats.top_failed_queries = all::<FailedRow>(
-        db,
-        sql.statement(format!(
-            "SELECT q.normalized AS normalized, COUNT(*) AS n, MIN(q.id) AS first_id \
-             FROM knowledge_base_queries q WHERE {clause} AND q.failed \
-             GROUP BY q.normalized ORDER BY 2 DESC, MIN(q.created_at) ASC, 3 ASC LIMIT {TOP}"
-        )),
-    )
-    .await?
     .into_iter()
-    .map(|row| FailedQuery {
-        normalized: row.normalized,
-        example: row.first_id,
-        count: count(Some(row.n)),
+    .map(|(start, (queries, failed))| QueryBucket {
+        start,
+        queries,
+        failed,
     })
     .collect();
-    // The example is the first time each cluster was asked (ids are time-ordered).
-    let firsts: Vec<String> = stats
-        .top_failed_queries
+    let figures = rollups::total(pieces);
+    stats.queries = figures.queries;
+    stats.failed_queries = figures.failed;
+    stats.failed_rate = ratio(stats.failed_queries, stats.queries);
+
+    // Most asked first, then the first asked (ids are time-ordered, so the first id breaks a tie of times).
+    let mut failed: Vec<(String, Tally)> = figures.failed_queries.into_iter().collect();
+    failed.sort_by(|(_, a), (_, b)| {
+        b.n.cmp(&a.n)
+            .then(a.first_at.cmp(&b.first_at))
+            .then(a.first_id.cmp(&b.first_id))
+    });
+    failed.truncate(TOP as usize);
+    // The example is the first time each cluster was asked.
+    let firsts: Vec<String> = failed
         .iter()
-        .map(|q| q.example.clone())
+        .filter_map(|(_, t)| t.first_id.clone())
         .collect();
     let mut examples = crate::service::by_ids::<entities::knowledge_base_query::Entity>(
         db.conn(),
@@ -193,110 +164,89 @@ pub async fn stats(db: &Db, principal: &Principal, range: &Range) -> ApiResult<K
         |row| &row.id,
     )
     .await?;
-    for failed in &mut stats.top_failed_queries {
-        failed.example = examples
-            .remove(&failed.example)
-            .map(|row| row.query)
-            .unwrap_or_default();
+    stats.top_failed_queries = failed
+        .into_iter()
+        .map(|(normalized, tally)| FailedQuery {
+            normalized,
+            example: tally
+                .first_id
+                .and_then(|id| examples.remove(&id))
+                .map(|row| row.query)
+                .unwrap_or_default(),
+            count: tally.n,
+        })
+        .collect();
+
+    // Most answered first, then the first to answer; entries deleted since are left out.
+    let mut hits: Vec<(String, Tally)> = figures.entry_hits.into_iter().collect();
+    hits.sort_by(|(a_id, a), (b_id, b)| {
+        b.n.cmp(&a.n)
+            .then(a.first_at.cmp(&b.first_at))
+            .then(a_id.cmp(b_id))
+    });
+    for chunk in hits.chunks(TOP as usize * 2) {
+        let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
+        let titles = knowledge_base::titles(db, org, &ids).await?;
+        for (entry_id, tally) in chunk {
+            if stats.top_entries.len() == TOP as usize {
+                break;
+            }
+            if let Some(title) = titles.get(entry_id) {
+                stats.top_entries.push(EntryHits {
+                    entry_id: entry_id.clone(),
+                    title: title.clone(),
+                    hits: tally.n,
+                });
+            }
+        }
+        if stats.top_entries.len() == TOP as usize {
+            break;
+        }
     }
 
-    #[derive(FromQueryResult)]
-    struct HitRow {
-        entry_id: String,
-        title: String,
-        n: i64,
-    }
-    let mut sql = Sql::new(backend);
-    let clause = queries_in(&mut sql, org, &window);
-    stats.top_entries = all::<HitRow>(
-        db,
-        sql.statement(format!(
-            "SELECT q.best_entry_id AS entry_id, e.title AS title, COUNT(*) AS n \
-             FROM knowledge_base_queries q JOIN knowledge_base_entries e ON e.id = q.best_entry_id \
-             WHERE {clause} AND NOT q.failed AND e.organization_id = q.organization_id \
-             GROUP BY q.best_entry_id, e.title ORDER BY 3 DESC, MIN(q.created_at) ASC LIMIT {TOP}"
-        )),
-    )
-    .await?
-    .into_iter()
-    .map(|row| EntryHits {
-        entry_id: row.entry_id,
-        title: row.title,
-        hits: count(Some(row.n)),
-    })
-    .collect();
-
-    #[derive(FromQueryResult)]
-    struct EntryRow {
-        entry_id: String,
-        title: String,
-    }
-    let unused = |sql: &mut Sql| {
-        let org_value = sql.bind(org.to_owned());
-        let clause = queries_in(sql, org, &window);
-        format!(
-            "FROM knowledge_base_entries e WHERE e.organization_id = {org_value} AND e.active \
-             AND NOT EXISTS (SELECT 1 FROM knowledge_base_queries q WHERE {clause} \
-             AND q.best_entry_id = e.id AND NOT q.failed)"
-        )
-    };
-    let mut sql = Sql::new(backend);
-    let from_where = unused(&mut sql);
-    stats.unused_entries = all::<EntryRow>(
-        db,
-        sql.statement(format!(
-            "SELECT e.id AS entry_id, e.title AS title {from_where} ORDER BY e.created_at, e.id LIMIT 100"
-        )),
-    )
-    .await?
-    .into_iter()
-    .map(|row| UnusedEntry {
-        entry_id: row.entry_id,
-        title: row.title,
-    })
-    .collect();
-    let mut sql = Sql::new(backend);
-    let from_where = unused(&mut sql);
-    stats.unused_entry_count = count(
-        one::<Count>(
-            db,
-            sql.statement(format!("SELECT COUNT(*) AS n {from_where}")),
-        )
+    // Active entries that answered nothing in the range, oldest first.
+    let answered: std::collections::HashSet<&str> =
+        hits.iter().map(|(id, _)| id.as_str()).collect();
+    let unused: Vec<String> = knowledge_base::active_ids(db, org)
         .await?
-        .map(|r| r.n),
-    );
+        .into_iter()
+        .filter(|id| !answered.contains(id.as_str()))
+        .collect();
+    stats.unused_entry_count = unused.len() as u64;
+    let shown = &unused[..unused.len().min(UNUSED_SHOWN)];
+    let titles = knowledge_base::titles(db, org, shown).await?;
+    stats.unused_entries = shown
+        .iter()
+        .filter_map(|id| {
+            Some(UnusedEntry {
+                entry_id: id.clone(),
+                title: titles.get(id)?.clone(),
+            })
+        })
+        .collect();
 
-    #[derive(FromQueryResult)]
-    struct FeedbackRow {
-        entry_id: String,
-        title: String,
-        helpful: Option<i64>,
-        not_helpful: Option<i64>,
-    }
-    let mut sql = Sql::new(backend);
-    let clause = format!(
-        "{} AND f.helpful IS NOT NULL",
-        in_window(&mut sql, "f", org, &window)
-    );
-    stats.feedback_by_entry = all::<FeedbackRow>(
-        db,
-        sql.statement(format!(
-            "SELECT f.entry_id AS entry_id, e.title AS title, \
-             SUM(CASE WHEN f.helpful THEN 1 ELSE 0 END) AS helpful, \
-             SUM(CASE WHEN f.helpful THEN 0 ELSE 1 END) AS not_helpful \
-             FROM feedback f JOIN knowledge_base_entries e ON e.id = f.entry_id \
-             WHERE {clause} AND e.organization_id = f.organization_id \
-             GROUP BY f.entry_id, e.title ORDER BY 4 DESC, 3 DESC, MIN(f.created_at) ASC"
-        )),
-    )
-    .await?
-    .into_iter()
-    .map(|row| EntryFeedback {
-        entry_id: row.entry_id,
-        title: row.title,
-        helpful: count(row.helpful),
-        not_helpful: count(row.not_helpful),
-    })
-    .collect();
+    // Most "not helpful" first, then most helpful, then the first rated.
+    let mut rated: Vec<(String, Ratings)> = figures.entry_ratings.into_iter().collect();
+    rated.sort_by(|(a_id, a), (b_id, b)| {
+        b.not_helpful
+            .cmp(&a.not_helpful)
+            .then(b.helpful.cmp(&a.helpful))
+            .then(a.first_at.cmp(&b.first_at))
+            .then(a_id.cmp(b_id))
+    });
+    let ids: Vec<String> = rated.iter().map(|(id, _)| id.clone()).collect();
+    let titles = knowledge_base::titles(db, org, &ids).await?;
+    stats.feedback_by_entry = rated
+        .into_iter()
+        .filter_map(|(entry_id, ratings)| {
+            let title = titles.get(&entry_id)?.clone();
+            Some(EntryFeedback {
+                entry_id,
+                title,
+                helpful: ratings.helpful,
+                not_helpful: ratings.not_helpful,
+            })
+        })
+        .collect();
     Ok(stats)
 }

@@ -1,6 +1,6 @@
 //! Analytics: conversation and knowledge-base figures over a time range, bucketed by hour, day or week, and
-//! filtered by assistant; every aggregate is one SQL statement over indexed columns, with the same results on
-//! SQLite and PostgreSQL; plus the streamed CSV export of a range's conversations.
+//! filtered by assistant, added up from hourly rollups (`rollups`) with the same results on SQLite and
+//! PostgreSQL; plus the streamed CSV export of a range's conversations.
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{FromQueryResult, Statement};
@@ -15,6 +15,7 @@ use crate::service::assistants;
 pub mod conversations;
 pub mod export;
 pub mod knowledge_base;
+pub mod rollups;
 
 /// Bucket width of the series.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,38 +119,6 @@ pub(crate) fn conversations_in(sql: &mut Sql, org: &str, window: &Window) -> Str
     in_window(sql, "c", org, window)
 }
 
-#[derive(FromQueryResult)]
-pub(crate) struct Totals {
-    pub(crate) total: i64,
-    pub(crate) handed_off: Option<i64>,
-    pub(crate) resolved_alone: Option<i64>,
-    pub(crate) negative: Option<i64>,
-    pub(crate) neutral: Option<i64>,
-    pub(crate) positive: Option<i64>,
-    pub(crate) unknown: Option<i64>,
-    pub(crate) answered: Option<i64>,
-}
-
-#[derive(FromQueryResult)]
-pub(crate) struct Labelled {
-    pub(crate) label: String,
-    pub(crate) n: i64,
-}
-
-#[derive(FromQueryResult)]
-pub(crate) struct Number {
-    pub(crate) v: Option<f64>,
-}
-
-#[derive(FromQueryResult)]
-pub(crate) struct Count {
-    pub(crate) n: i64,
-}
-
-pub(crate) fn count(n: Option<i64>) -> u64 {
-    n.unwrap_or(0).max(0) as u64
-}
-
 pub(crate) fn ratio(part: u64, whole: u64) -> f64 {
     if whole == 0 {
         0.0
@@ -160,35 +129,6 @@ pub(crate) fn ratio(part: u64, whole: u64) -> f64 {
 
 pub(crate) async fn all<T: FromQueryResult>(db: &Db, statement: Statement) -> ApiResult<Vec<T>> {
     Ok(T::find_by_statement(statement).all(db.conn()).await?)
-}
-
-pub(crate) async fn one<T: FromQueryResult>(db: &Db, statement: Statement) -> ApiResult<Option<T>> {
-    Ok(T::find_by_statement(statement).one(db.conn()).await?)
-}
-
-/// The value at nearest rank `p` (0..1) of `expression` over the rows of `from_where`, ascending.
-pub(crate) async fn percentile(
-    db: &Db,
-    org: &str,
-    window: &Window,
-    expression: impl Fn(&Sql) -> String,
-    p: f64,
-    n: u64,
-) -> ApiResult<Option<f64>> {
-    if n == 0 {
-        return Ok(None);
-    }
-    let rank = ((p * n as f64).ceil() as i64 - 1).max(0);
-    let mut sql = Sql::new(db.backend());
-    let value = sql.as_double(&expression(&sql));
-    let clause = conversations_in(&mut sql, org, window);
-    let text = format!(
-        "SELECT {value} AS v FROM conversations c \
-         WHERE {clause} AND c.first_response_at IS NOT NULL ORDER BY v LIMIT 1 OFFSET {rank}"
-    );
-    Ok(one::<Number>(db, sql.statement(text))
-        .await?
-        .and_then(|r| r.v))
 }
 
 /// Checks that the assistant filter names one of the caller's assistants.
