@@ -106,6 +106,12 @@ fn postgres_up() -> Vec<String> {
          assistant_id varchar NOT NULL, conversations text NOT NULL, knowledge_base text NOT NULL, \
          PRIMARY KEY (organization_id, hour, assistant_id))"
             .to_owned(),
+        // A queue: rows come and go all day, so autovacuum clears them after a fixed number rather than a
+        // fifth of the table.
+        "ALTER TABLE analytics_stale SET (autovacuum_vacuum_scale_factor = 0, \
+         autovacuum_vacuum_threshold = 5000, autovacuum_analyze_scale_factor = 0, \
+         autovacuum_analyze_threshold = 5000)"
+            .to_owned(),
         "CREATE FUNCTION analytics_stale_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
          IF TG_OP <> 'INSERT' THEN \
            INSERT INTO analytics_stale (organization_id, at) VALUES (OLD.organization_id, OLD.created_at); \

@@ -340,8 +340,9 @@ pub(crate) fn series<T, C: Default>(
 /// The first key of the rollup locks, so they cannot collide with other advisory locks.
 const ROLLUP_LOCK_CLASS: i32 = 0x726f_6c6c; // "roll"
 
-/// Recomputes one hour of one organization from its rows, deleting its marks first (in the same transaction).
-async fn refresh(db: &Db, org: &str, hour: DateTime<Utc>) -> ApiResult<()> {
+/// Recomputes one hour of one organization from its rows, deleting its marks first (in the same transaction);
+/// returns how many marks it deleted.
+async fn refresh(db: &Db, org: &str, hour: DateTime<Utc>) -> ApiResult<u64> {
     let txn = db.begin_write().await?;
     let backend = db.backend();
     let end = hour + Duration::hours(1);
@@ -362,7 +363,7 @@ async fn refresh(db: &Db, org: &str, hour: DateTime<Utc>) -> ApiResult<()> {
         sql.bind(hour),
         sql.bind(end)
     );
-    txn.execute_raw(sql.statement(text)).await?;
+    let cleared = txn.execute_raw(sql.statement(text)).await?.rows_affected();
     let slices = [(hour, end)];
     let source = Source {
         txn: &txn,
@@ -406,7 +407,7 @@ async fn refresh(db: &Db, org: &str, hour: DateTime<Utc>) -> ApiResult<()> {
         txn.execute_raw(sql.statement(text)).await?;
     }
     txn.commit().await?;
-    Ok(())
+    Ok(cleared)
 }
 
 fn to_json<T: Serialize>(figures: &T) -> ApiResult<String> {
@@ -415,6 +416,9 @@ fn to_json<T: Serialize>(figures: &T) -> ApiResult<String> {
 
 /// Marks read per round of [`catch_up`].
 const BATCH: u64 = 1_000;
+
+/// Marks cleared in one call after which PostgreSQL's two tables are vacuumed at once.
+const VACUUM_AFTER: u64 = 10_000;
 
 /// Rolls up every hour marked stale before the call; returns how many hours it recomputed. An hour that fails
 /// is logged and keeps its marks for the next call; the others go on.
@@ -441,7 +445,7 @@ pub async fn catch_up(db: &Db) -> ApiResult<usize> {
         return Ok(0);
     };
     let mut seen: BTreeSet<(String, DateTime<Utc>)> = BTreeSet::new();
-    let (mut cursor, mut done) = (0_i64, 0);
+    let (mut cursor, mut done, mut cleared) = (0_i64, 0, 0);
     loop {
         let mut sql = Sql::new(backend);
         let text = format!(
@@ -454,6 +458,16 @@ pub async fn catch_up(db: &Db) -> ApiResult<usize> {
             .all(db.conn())
             .await?;
         let Some(end) = marks.last().map(|mark| mark.id) else {
+            if backend == DbBackend::Postgres && cleared >= VACUUM_AFTER {
+                // A large catch-up leaves both tables full of dead rows that every read of the marks would
+                // walk until autovacuum's next round; clear them now.
+                if let Err(err) = db
+                    .execute_unprepared("VACUUM (ANALYZE) analytics_stale, analytics_rollups")
+                    .await
+                {
+                    tracing::warn!(error = ?err, "vacuuming the analytics rollups failed");
+                }
+            }
             return Ok(done);
         };
         cursor = end;
@@ -463,7 +477,10 @@ pub async fn catch_up(db: &Db) -> ApiResult<usize> {
                 continue;
             }
             match refresh(db, &hour.0, hour.1).await {
-                Ok(()) => done += 1,
+                Ok(marks) => {
+                    done += 1;
+                    cleared += marks;
+                }
                 Err(err) => tracing::warn!(
                     organization_id = %hour.0, hour = %hour.1, error = ?err,
                     "rolling up an analytics hour failed; it stays stale"
