@@ -726,8 +726,8 @@ async fn an_upgrade_marks_every_past_hour_stale_and_a_downgrade_leaves_writes_wo
     use migration::MigratorTrait;
     use sea_orm::{ConnectionTrait, EntityTrait, Statement};
 
-    let (settings, _cleanup) = crate::helpers::fresh_settings().await;
-    let db = api::db::Db::connect(&settings).await.unwrap();
+    // The schema before the rollups, with conversations in two hours.
+    let (db, org, _cleanup) = crate::helpers::bootstrapped_at_migration(19).await;
     let count = |sql: &'static str| {
         let db = db.clone();
         async move {
@@ -740,16 +740,6 @@ async fn an_upgrade_marks_every_past_hour_stale_and_a_downgrade_leaves_writes_wo
                 .unwrap()
         }
     };
-    // The schema before the rollups, with conversations in two hours.
-    migration::Migrator::up(db.conn(), Some(19)).await.unwrap();
-    let org = api::service::identity::bootstrap::bootstrap(
-        &db,
-        "Shop",
-        api::auth::Plan::Premium,
-        "owner@shop.test",
-    )
-    .await
-    .unwrap();
     let conversation = |id: &str, created: DateTime<Utc>| entities::conversation::ActiveModel {
         id: Set(id.to_owned()),
         organization_id: Set(org.organization.id.clone()),

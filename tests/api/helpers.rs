@@ -128,6 +128,19 @@ pub async fn fresh_settings() -> (Settings, Cleanup) {
     fresh_settings_on(&backend()).await
 }
 
+/// A fresh database migrated up to migration `n` only, with the organization bootstrap makes ("Shop", premium),
+/// for tests of what a later migration does to existing rows.
+pub async fn bootstrapped_at_migration(n: u32) -> (Db, Bootstrapped, Cleanup) {
+    use migration::MigratorTrait;
+    let (settings, cleanup) = fresh_settings().await;
+    let db = Db::connect(&settings).await.unwrap();
+    migration::Migrator::up(db.conn(), Some(n)).await.unwrap();
+    let org = bootstrap(&db, "Shop", api::auth::Plan::Premium, "owner@shop.test")
+        .await
+        .unwrap();
+    (db, org, cleanup)
+}
+
 /// Settings for a fresh database of `backend` (`sqlite` or `postgres`), whatever this run targets.
 pub async fn fresh_settings_on(backend: &str) -> (Settings, Cleanup) {
     let id = ulid::Ulid::new().to_string().to_lowercase();

@@ -295,18 +295,8 @@ async fn assistants_on_the_old_default_threshold_move_to_the_calibrated_one_and_
     use migration::MigratorTrait;
     use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 
-    let (settings, _cleanup) = crate::helpers::fresh_settings().await;
-    let db = api::db::Db::connect(&settings).await.unwrap();
     // The schema as it was before vectors and the calibrated confidence.
-    migration::Migrator::up(db.conn(), Some(17)).await.unwrap();
-    let seeded = api::service::identity::bootstrap::bootstrap(
-        &db,
-        "Shop",
-        api::auth::Plan::Premium,
-        "owner@shop.test",
-    )
-    .await
-    .unwrap();
+    let (db, seeded, _cleanup) = crate::helpers::bootstrapped_at_migration(17).await;
     let engine = |threshold: f64| json!({"auto_reply": true, "confidence_threshold": threshold});
     let mut on_default = seeded.assistant.clone().into_active_model();
     on_default.engine = Set(Some(engine(0.35)));

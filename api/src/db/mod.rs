@@ -11,6 +11,7 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
+use sha2::Digest;
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::auth::key_cache::KeyCache;
@@ -82,6 +83,24 @@ impl WriteTxn<'_> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(signal);
+    }
+
+    /// On PostgreSQL, takes the transaction-scoped advisory lock of `name` among the locks of `class` (the
+    /// first key, so that kinds of lock never collide); SQLite runs one writer at a time anyway.
+    pub(crate) async fn lock_name(&self, class: i32, name: &str) -> Result<(), DbErr> {
+        if self.txn.get_database_backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        let digest = sha2::Sha256::digest(name.as_bytes());
+        let key = i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+        self.txn
+            .execute_raw(sea_orm::Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1, $2)",
+                [class.into(), key.into()],
+            ))
+            .await?;
+        Ok(())
     }
 
     /// Marks the organization's stream as locked by this transaction; false if it already was.

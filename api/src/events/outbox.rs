@@ -4,11 +4,10 @@
 use entities::{conversation, event};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::db::WriteTxn;
 use crate::error::{ApiError, ApiResult};
@@ -26,18 +25,9 @@ use crate::service::now;
 /// statements and the commit. A transaction holding it locks no row another writer may hold first (after its
 /// first event it touches only rows it created or already locked), so it cannot deadlock.
 pub(crate) async fn lock_stream(txn: &WriteTxn<'_>, organization_id: &str) -> ApiResult<()> {
-    if !txn.mark_stream_locked(organization_id) || txn.get_database_backend() != DbBackend::Postgres
-    {
-        return Ok(());
+    if txn.mark_stream_locked(organization_id) {
+        txn.lock_name(STREAM_LOCK_CLASS, organization_id).await?;
     }
-    let digest = Sha256::digest(organization_id.as_bytes());
-    let key = i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock($1, $2)",
-        [STREAM_LOCK_CLASS.into(), key.into()],
-    ))
-    .await?;
     Ok(())
 }
 

@@ -109,7 +109,7 @@ impl Export {
             clause.push_str(&format!(" AND c.id > {}", sql.bind(after.to_owned())));
         }
         let rows = all::<ExportRow>(
-            &self.db,
+            self.db.conn(),
             sql.statement(format!(
                 "SELECT c.id, c.assistant_id, c.visitor_id, c.status, c.subject, c.source_url, c.created_at, \
                  c.first_response_at, c.sentiment, c.failed_total, c.handoff_reason, c.handed_off_at, \

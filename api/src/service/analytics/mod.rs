@@ -3,7 +3,7 @@
 //! PostgreSQL; plus the streamed CSV export of a range's conversations.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{FromQueryResult, Statement};
+use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
 use serde::{Deserialize, Serialize};
 
 use crate::db::Db;
@@ -127,8 +127,12 @@ pub(crate) fn ratio(part: u64, whole: u64) -> f64 {
     }
 }
 
-pub(crate) async fn all<T: FromQueryResult>(db: &Db, statement: Statement) -> ApiResult<Vec<T>> {
-    Ok(T::find_by_statement(statement).all(db.conn()).await?)
+/// Every row of a raw statement, on the pool or in a transaction.
+pub(crate) async fn all<T: FromQueryResult>(
+    conn: &impl ConnectionTrait,
+    statement: Statement,
+) -> ApiResult<Vec<T>> {
+    Ok(T::find_by_statement(statement).all(conn).await?)
 }
 
 /// Checks that the assistant filter names one of the caller's assistants.

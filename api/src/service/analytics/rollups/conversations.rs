@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiResult;
-use crate::service::analytics::rollups::{
-    Figures, Making, PerHour, Source, add, count, flatten, slot,
-};
+use crate::service::analytics::rollups::{Figures, PerHour, Source, add, count, slot};
 
 /// Conversation figures of the conversations created in an hour (and the ratings given in it).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -52,7 +50,7 @@ impl Figures for ConversationFigures {
     }
 
     async fn compute(source: &Source<'_>) -> ApiResult<PerHour<Self>> {
-        let mut making: Making<Self> = BTreeMap::new();
+        let mut making: PerHour<Self> = BTreeMap::new();
 
         #[derive(sea_orm::FromQueryResult)]
         struct StatusRow {
@@ -172,6 +170,6 @@ impl Figures for ConversationFigures {
             f.ratings += count(Some(row.n));
             f.rating_sum += row.total.unwrap_or(0);
         }
-        Ok(flatten(making))
+        Ok(making)
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiResult;
-use crate::service::analytics::rollups::{Figures, Making, PerHour, Source, count, flatten, slot};
+use crate::service::analytics::rollups::{Figures, PerHour, Source, count, slot};
 
 /// How often something was counted, and when (and by which row) first.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -95,7 +95,7 @@ impl Figures for KnowledgeBaseFigures {
     }
 
     async fn compute(source: &Source<'_>) -> ApiResult<PerHour<Self>> {
-        let mut making: Making<Self> = BTreeMap::new();
+        let mut making: PerHour<Self> = BTreeMap::new();
 
         #[derive(sea_orm::FromQueryResult)]
         struct QueryRow {
@@ -160,12 +160,8 @@ impl Figures for KnowledgeBaseFigures {
                 } else {
                     &mut f.entry_hits
                 };
-                match into.get_mut(&row.key) {
-                    Some(existing) => existing.merge(tally),
-                    None => {
-                        into.insert(row.key, tally);
-                    }
-                }
+                // One row per key of an hour and assistant.
+                into.insert(row.key, tally);
             }
         }
 
@@ -201,6 +197,6 @@ impl Figures for KnowledgeBaseFigures {
                 },
             );
         }
-        Ok(flatten(making))
+        Ok(making)
     }
 }

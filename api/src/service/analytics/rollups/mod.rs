@@ -20,12 +20,11 @@ use sea_orm::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 
 use crate::db::Db;
 use crate::db::sql::{Sql, TimeBucket};
 use crate::error::{ApiError, ApiResult};
-use crate::service::analytics::{Granularity, Window};
+use crate::service::analytics::{Granularity, Window, all};
 
 mod conversations;
 mod knowledge_base;
@@ -36,8 +35,8 @@ pub(crate) use knowledge_base::{KnowledgeBaseFigures, Ratings, Tally};
 /// A time range `[start, end)`.
 pub(crate) type Slice = (DateTime<Utc>, DateTime<Utc>);
 
-/// Figures of one assistant in one hour, keyed by the hour.
-pub(crate) type PerHour<T> = Vec<(DateTime<Utc>, String, T)>;
+/// Figures by (hour, assistant).
+pub(crate) type PerHour<T> = BTreeMap<(DateTime<Utc>, String), T>;
 
 /// What a rollup holds for one side of analytics: made from the rows of some slices, merged across hours and
 /// assistants, and stored as JSON in its column of `analytics_rollups`.
@@ -126,34 +125,17 @@ impl Source<'_> {
             "SELECT {alias}.assistant_id AS assistant_id, {hour} AS hour, {columns} \
              FROM {from} WHERE {clause} {rest}"
         );
-        rows(self.txn, sql.statement(text)).await
+        all(self.txn, sql.statement(text)).await
     }
 }
 
-async fn rows<T: FromQueryResult>(
-    txn: &DatabaseTransaction,
-    statement: Statement,
-) -> ApiResult<Vec<T>> {
-    Ok(T::find_by_statement(statement).all(txn).await?)
-}
-
-/// Figures being made, by (hour, assistant).
-pub(super) type Making<T> = BTreeMap<(DateTime<Utc>, String), T>;
-
 /// The figures of `assistant` in the hour labelled `hour`.
 pub(super) fn slot<'a, T: Default>(
-    making: &'a mut Making<T>,
+    making: &'a mut PerHour<T>,
     assistant: String,
     hour: &str,
 ) -> ApiResult<&'a mut T> {
     Ok(making.entry((hour_of(hour)?, assistant)).or_default())
-}
-
-pub(super) fn flatten<T>(keyed: BTreeMap<(DateTime<Utc>, String), T>) -> PerHour<T> {
-    keyed
-        .into_iter()
-        .map(|((hour, assistant), figures)| (hour, assistant, figures))
-        .collect()
 }
 
 /// The start of `at`'s hour.
@@ -219,7 +201,7 @@ async fn stale_hours(
         sql.bind(from),
         sql.bind(to)
     );
-    Ok(rows::<Mark>(txn, sql.statement(text))
+    Ok(all::<Mark>(txn, sql.statement(text))
         .await?
         .into_iter()
         .map(|mark| floor_hour(mark.at))
@@ -274,7 +256,7 @@ pub(crate) async fn read<T: Figures>(
         if let Some(id) = assistant {
             text.push_str(&format!(" AND assistant_id = {}", sql.bind(id.to_owned())));
         }
-        for rollup in rows::<Rollup>(&txn, sql.statement(text)).await? {
+        for rollup in all::<Rollup>(&txn, sql.statement(text)).await? {
             if runs
                 .iter()
                 .any(|(start, end)| *start <= rollup.hour && rollup.hour < *end)
@@ -301,7 +283,7 @@ pub(crate) async fn read<T: Figures>(
             slices: &slices,
             assistant,
         };
-        for (hour, _, figures) in T::compute(&source).await? {
+        for ((hour, _), figures) in T::compute(&source).await? {
             pieces.push((hour, figures));
         }
     }
@@ -346,16 +328,7 @@ async fn refresh(db: &Db, org: &str, hour: DateTime<Utc>) -> ApiResult<u64> {
     let txn = db.begin_write().await?;
     let backend = db.backend();
     let end = hour + Duration::hours(1);
-    if backend == DbBackend::Postgres {
-        let digest = Sha256::digest(org.as_bytes());
-        let key = i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
-        txn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            "SELECT pg_advisory_xact_lock($1, $2)",
-            [ROLLUP_LOCK_CLASS.into(), key.into()],
-        ))
-        .await?;
-    }
+    txn.lock_name(ROLLUP_LOCK_CLASS, org).await?;
     let mut sql = Sql::new(backend);
     let text = format!(
         "DELETE FROM analytics_stale WHERE organization_id = {} AND at >= {} AND at < {}",
@@ -373,10 +346,10 @@ async fn refresh(db: &Db, org: &str, hour: DateTime<Utc>) -> ApiResult<u64> {
     };
     let mut per_assistant: BTreeMap<String, (ConversationFigures, KnowledgeBaseFigures)> =
         BTreeMap::new();
-    for (_, assistant, figures) in ConversationFigures::compute(&source).await? {
+    for ((_, assistant), figures) in ConversationFigures::compute(&source).await? {
         per_assistant.entry(assistant).or_default().0.merge(figures);
     }
-    for (_, assistant, figures) in KnowledgeBaseFigures::compute(&source).await? {
+    for ((_, assistant), figures) in KnowledgeBaseFigures::compute(&source).await? {
         per_assistant.entry(assistant).or_default().1.merge(figures);
     }
     let mut sql = Sql::new(backend);
