@@ -269,7 +269,9 @@ impl Scenario {
             Scenario::Typename => "GraphQL { __typename } with an API key",
             Scenario::RestList => "GET /api/v1/conversations?limit=50",
             Scenario::CreateMessage => "POST /api/v1/conversations/{id}/messages",
-            Scenario::Webhooks => "webhook deliveries to a loopback receiver (per second)",
+            Scenario::Webhooks => {
+                "webhook deliveries to a loopback receiver (per second; p50/p99: one event, post to receipt)"
+            }
             Scenario::Fanout => "subscription fan-out",
         }
     }
@@ -448,9 +450,12 @@ async fn run(
 
 /// Events the webhook scenario delivers.
 const WEBHOOK_EVENTS: usize = 5_000;
+/// Events it then posts one at a time, timing each from the post to its delivery.
+const WEBHOOK_LATENCY_EVENTS: usize = 100;
 
 /// Queues `n` message events to a new endpoint at once (a replay) and times until a loopback receiver has
-/// answered all of them; latencies are those of the receiver's view, from the replay.
+/// answered all of them and every attempt is recorded (the rate); then posts events one at a time and times
+/// each from the post to its delivery (the latencies). An error is a delivery lost or sent twice.
 async fn webhook_throughput(
     state: &api::state::AppState,
     owner: &api::auth::Principal,
@@ -459,7 +464,6 @@ async fn webhook_throughput(
 ) -> Outcome {
     use api::events::{deliveries, webhooks};
     use api::service::conversations::messages;
-    use std::sync::atomic::AtomicUsize;
     // Enough message.created events to replay, in an open conversation of their own.
     let since = Utc::now() - chrono::Duration::seconds(1);
     let open = api::service::conversations::posting::start_conversation(
@@ -495,14 +499,22 @@ async fn webhook_throughput(
         .unwrap();
     }
     let until = Utc::now() + chrono::Duration::seconds(1);
-    let received = Arc::new(AtomicUsize::new(0));
-    let counter = received.clone();
+    // Each request's webhook-id, to tell a lost delivery from one sent twice.
+    let received = Arc::new(std::sync::Mutex::new(Vec::<String>::with_capacity(n)));
+    let arrived = Arc::new(tokio::sync::Notify::new());
+    let (ids, ring) = (received.clone(), arrived.clone());
     let router = axum::Router::new().route(
         "/hook",
-        axum::routing::post(move || {
-            let counter = counter.clone();
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let (ids, ring) = (ids.clone(), ring.clone());
             async move {
-                counter.fetch_add(1, Ordering::Relaxed);
+                let id = headers
+                    .get("webhook-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                ids.lock().unwrap().push(id);
+                ring.notify_one();
                 "ok"
             }
         }),
@@ -523,17 +535,72 @@ async fn webhook_throughput(
     let queued = deliveries::replay(&state.db, owner, &hook.model.id, since, until)
         .await
         .unwrap() as usize;
-    while received.load(Ordering::Relaxed) < queued && started.elapsed() < Duration::from_secs(600)
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let count = || received.lock().unwrap().len();
+    while count() < queued && started.elapsed() < Duration::from_secs(600) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    // Done when every attempt is also recorded: the bookkeeping is part of a delivery.
+    let recorded = || async {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        entities::webhook_delivery::Entity::find()
+            .filter(entities::webhook_delivery::Column::WebhookId.eq(&hook.model.id))
+            .filter(entities::webhook_delivery::Column::Status.eq("succeeded"))
+            .count(state.db.conn())
+            .await
+            .unwrap() as usize
+    };
+    while recorded().await < queued && started.elapsed() < Duration::from_secs(600) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = started.elapsed();
+    // Then one event at a time: from the post (its commit included) to the receiver's answer.
+    let mut latencies = Vec::with_capacity(WEBHOOK_LATENCY_EVENTS);
+    for i in 0..WEBHOOK_LATENCY_EVENTS {
+        let before = count();
+        let posted = Instant::now();
+        let input = api::service::conversations::posting::CreateMessage {
+            author: messages::Author::Agent,
+            body: format!("webhook latency {i}"),
+            source_entry_id: None,
+            confidence: None,
+            attachment_ids: Vec::new(),
+        };
+        api::service::conversations::posting::post_message(
+            &state.db,
+            &state.engine,
+            owner,
+            &open,
+            input,
+            None,
+        )
+        .await
+        .unwrap();
+        while count() == before && posted.elapsed() < Duration::from_secs(10) {
+            let _ = tokio::time::timeout(Duration::from_secs(1), arrived.notified()).await;
+        }
+        latencies.push(posted.elapsed());
+    }
+    latencies.sort();
+    // Time for a late duplicate to show itself.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     receiver.abort();
-    let delivered = received.load(Ordering::Relaxed);
+    let replayed = queued;
+    let queued = queued + WEBHOOK_LATENCY_EVENTS;
+    let all = received.lock().unwrap().clone();
+    let distinct: std::collections::HashSet<&String> = all.iter().collect();
+    let (lost, twice) = (
+        queued - distinct.len().min(queued),
+        all.len() - distinct.len(),
+    );
+    if lost + twice > 0 {
+        println!("webhooks: {lost} lost, {twice} sent twice");
+    }
     Outcome {
-        requests: delivered,
-        errors: queued - delivered.min(queued),
-        elapsed: started.elapsed(),
-        latencies: Vec::new(),
+        // The rate is the replay's; the errors count both parts.
+        requests: replayed,
+        errors: lost + twice,
+        elapsed,
+        latencies,
     }
 }
 

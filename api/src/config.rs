@@ -83,8 +83,12 @@ pub struct Settings {
     /// Seconds one webhook delivery attempt may take.
     pub webhook_timeout_secs: u64,
     /// Seconds a claimed webhook delivery stays with one instance; if that instance dies, another sends it
-    /// after this (at least the attempt timeout plus one second).
+    /// after this (at least twice the attempt timeout plus one second).
     pub webhook_lease_secs: u64,
+    /// Seconds between looks at the webhook queue when nothing announced work. Deliveries queued on this
+    /// instance, or on another through Redis, wake the sender at once, and so does a retry it scheduled; the
+    /// poll finds the rest (a stopped instance's leases, retries scheduled before a restart).
+    pub webhook_poll_secs: u64,
     /// Days events stay readable and replayable (`events`, subscriptions' `after`, webhook replays) before
     /// they are pruned.
     pub event_retention_days: u32,
@@ -212,6 +216,7 @@ impl Default for Settings {
             webhook_disable_after: 50,
             webhook_timeout_secs: 10,
             webhook_lease_secs: 30,
+            webhook_poll_secs: 1,
             event_retention_days: 30,
             subscription_recheck_secs: 60,
             message_max_bytes: 8 * 1024,

@@ -60,6 +60,7 @@ mod sso;
 mod subscriptions;
 mod visitor_emails;
 mod webhook_delivery;
+mod webhook_queue;
 mod webhooks;
 mod widget;
 mod widget_browser;

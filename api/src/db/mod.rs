@@ -50,6 +50,8 @@ pub struct WriteTxn<'a> {
     signals: std::sync::Mutex<Vec<Signal>>,
     /// The organizations whose event stream this transaction has locked.
     streams: std::sync::Mutex<Vec<String>>,
+    /// Whether this transaction queued webhook deliveries: the deliverer is woken once it commits.
+    queued: std::sync::atomic::AtomicBool,
 }
 
 impl std::ops::Deref for WriteTxn<'_> {
@@ -65,7 +67,15 @@ impl WriteTxn<'_> {
         self.txn.commit().await?;
         let signals = std::mem::take(&mut *self.signals.lock().unwrap_or_else(|e| e.into_inner()));
         self.bus.publish(signals);
+        if self.queued.load(Ordering::Relaxed) {
+            self.bus.wake_deliverer();
+        }
         Ok(())
+    }
+
+    /// Remembers that this transaction queued webhook deliveries, to wake the deliverer after the commit.
+    pub(crate) fn wake_deliverer(&self) {
+        self.queued.store(true, Ordering::Relaxed);
     }
 
     /// Remembers an event written in this transaction, to announce after the commit.
@@ -211,6 +221,7 @@ impl Db {
             bus: &self.bus,
             signals: std::sync::Mutex::default(),
             streams: std::sync::Mutex::default(),
+            queued: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use entities::event;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 
 /// The Redis channel every instance publishes to and listens on.
 pub const CHANNEL: &str = "concierge:events";
@@ -45,7 +45,19 @@ pub enum Signal {
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Message {
     Event(Wire),
-    Access { organization_id: String },
+    Access {
+        organization_id: String,
+    },
+    /// An instance (`origin`) committed webhook deliveries: every other instance's sender looks at the queue.
+    Deliveries {
+        origin: u64,
+    },
+}
+
+/// What a bus hands its Redis publisher.
+enum Outgoing {
+    Signals(Vec<Signal>),
+    Deliveries,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -146,8 +158,10 @@ impl AccessClock {
 #[derive(Clone, Debug)]
 pub struct Bus {
     local: broadcast::Sender<Signal>,
-    redis: Option<mpsc::UnboundedSender<Vec<Signal>>>,
+    redis: Option<mpsc::UnboundedSender<Outgoing>>,
     access: Arc<AccessClock>,
+    /// Rung when a transaction that queued webhook deliveries commits, here or (through Redis) elsewhere.
+    deliveries: Arc<Notify>,
 }
 
 impl Default for Bus {
@@ -163,6 +177,7 @@ impl Bus {
             local: broadcast::channel(LOCAL_CAPACITY).0,
             redis: None,
             access: Arc::default(),
+            deliveries: Arc::default(),
         }
     }
 
@@ -176,12 +191,22 @@ impl Bus {
         let publisher = redis::aio::ConnectionManager::new(client.clone()).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let access = Arc::new(AccessClock::default());
-        tokio::spawn(listen(client, Some(pubsub), local.clone(), access.clone()));
-        tokio::spawn(publish_loop(publisher, rx, local.clone()));
+        let deliveries = Arc::new(Notify::new());
+        // Tells this instance's own announcements apart from the others' when they come back from Redis.
+        let origin = rand::random::<u64>();
+        let heard = Heard {
+            local: local.clone(),
+            access: access.clone(),
+            deliveries: deliveries.clone(),
+            origin,
+        };
+        tokio::spawn(listen(client, Some(pubsub), heard));
+        tokio::spawn(publish_loop(publisher, rx, local.clone(), origin));
         Ok(Bus {
             local,
             redis: Some(tx),
             access,
+            deliveries,
         })
     }
 
@@ -203,12 +228,28 @@ impl Bus {
         }
         match &self.redis {
             Some(redis) => {
-                if let Err(mpsc::error::SendError(signals)) = redis.send(signals) {
+                if let Err(mpsc::error::SendError(Outgoing::Signals(signals))) =
+                    redis.send(Outgoing::Signals(signals))
+                {
                     send_local(&self.local, signals);
                 }
             }
             None => send_local(&self.local, signals),
         }
+    }
+
+    /// Wakes the webhook sender of this instance at once, and of every other one through Redis: a committed
+    /// transaction queued deliveries.
+    pub fn wake_deliverer(&self) {
+        self.deliveries.notify_one();
+        if let Some(redis) = &self.redis {
+            let _ = redis.send(Outgoing::Deliveries);
+        }
+    }
+
+    /// Completes at the next wake-up of the webhook sender (at once if one came since the last wait).
+    pub async fn deliveries_queued(&self) {
+        self.deliveries.notified().await;
     }
 
     /// A receiver of every notice from now on.
@@ -230,22 +271,29 @@ fn send_local(local: &broadcast::Sender<Signal>, signals: Vec<Signal>) {
 }
 
 /// Publishes notices to Redis in order; when Redis fails, local subscribers still get them and remote ones
-/// catch up from the table at their next notice.
+/// catch up from the table at their next notice (and other instances' webhook senders at their next poll).
 async fn publish_loop(
     mut connection: redis::aio::ConnectionManager,
-    mut rx: mpsc::UnboundedReceiver<Vec<Signal>>,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
     local: broadcast::Sender<Signal>,
+    origin: u64,
 ) {
-    while let Some(batch) = rx.recv().await {
+    while let Some(outgoing) = rx.recv().await {
         let mut pipe = redis::pipe();
-        for signal in &batch {
-            let message = match signal {
-                Signal::Event(notice) => Message::Event(Wire::from(notice.as_ref())),
-                Signal::Access(organization) => Message::Access {
-                    organization_id: organization.to_string(),
-                },
-                Signal::Resync => continue,
-            };
+        let messages = match &outgoing {
+            Outgoing::Signals(batch) => batch
+                .iter()
+                .filter_map(|signal| match signal {
+                    Signal::Event(notice) => Some(Message::Event(Wire::from(notice.as_ref()))),
+                    Signal::Access(organization) => Some(Message::Access {
+                        organization_id: organization.to_string(),
+                    }),
+                    Signal::Resync => None,
+                })
+                .collect(),
+            Outgoing::Deliveries => vec![Message::Deliveries { origin }],
+        };
+        for message in messages {
             match serde_json::to_string(&message) {
                 Ok(json) => {
                     pipe.publish(CHANNEL, json).ignore();
@@ -255,19 +303,31 @@ async fn publish_loop(
         }
         if let Err(err) = pipe.query_async::<()>(&mut connection).await {
             tracing::warn!(%err, "publishing events to Redis failed; delivering them locally");
-            send_local(&local, batch);
+            if let Outgoing::Signals(batch) = outgoing {
+                send_local(&local, batch);
+            }
         }
     }
 }
 
-/// Forwards Redis notices to local subscribers, reconnecting forever; after a reconnect every subscriber
-/// resynchronises, since notices published meanwhile are lost.
-async fn listen(
-    client: redis::Client,
-    mut first: Option<redis::aio::PubSub>,
+/// Where a listener hands what it hears.
+struct Heard {
     local: broadcast::Sender<Signal>,
     access: Arc<AccessClock>,
-) {
+    deliveries: Arc<Notify>,
+    /// This instance's own deliveries announcements, to skip.
+    origin: u64,
+}
+
+/// Forwards Redis notices to local subscribers, reconnecting forever; after a reconnect every subscriber
+/// resynchronises, since notices published meanwhile are lost.
+async fn listen(client: redis::Client, mut first: Option<redis::aio::PubSub>, heard: Heard) {
+    let Heard {
+        local,
+        access,
+        deliveries,
+        origin,
+    } = heard;
     let mut backoff = Duration::from_millis(100);
     loop {
         let pubsub = match first.take() {
@@ -291,6 +351,8 @@ async fn listen(
         backoff = Duration::from_millis(100);
         access.changed_everywhere();
         let _ = local.send(Signal::Resync);
+        // Announcements of queued deliveries may have been lost as well.
+        deliveries.notify_one();
         let mut messages = pubsub.on_message();
         while let Some(message) = messages.next().await {
             let payload: Vec<u8> = message.get_payload_bytes().to_vec();
@@ -301,6 +363,11 @@ async fn listen(
                 Ok(Message::Access { organization_id }) => {
                     access.changed(&organization_id);
                     let _ = local.send(Signal::Access(organization_id.into()));
+                }
+                Ok(Message::Deliveries { origin: from }) => {
+                    if from != origin {
+                        deliveries.notify_one();
+                    }
                 }
                 Err(err) => tracing::warn!(%err, "ignoring a malformed event notice from Redis"),
             }

@@ -1,22 +1,22 @@
 //! Webhook deliveries: owed with each event in its transaction, claimed by one instance at a time, logged per attempt.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use entities::{event, organization, webhook, webhook_attempt, webhook_delivery};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 
 use crate::auth::{Plan, Principal};
 use crate::authz::{Action, Resource, authorize};
-use crate::db::Db;
+use crate::db::{Db, WriteTxn};
 use crate::error::{ApiError, ApiResult};
-use crate::events::queue::{CANCELLED, FAILED, PENDING, SUCCEEDED, envelope, insert};
+use crate::events::queue::{CANCELLED, FAILED, PENDING, SUCCEEDED, envelope, insert, insert_all};
 use crate::events::webhooks::subscribed_events;
 use crate::events::{names, outbox};
 use crate::ids::{self, Kind, new_id};
@@ -27,6 +27,9 @@ pub const EXCERPT_BYTES: usize = 4096;
 
 /// Takes up to `limit` due deliveries for `lease`: on PostgreSQL `FOR UPDATE SKIP LOCKED` lets several
 /// instances claim side by side without taking the same one; SQLite has a single writer anyway.
+///
+/// The due rows are chosen by one statement and leased by a second, in one transaction: as a subquery of the
+/// `UPDATE`, PostgreSQL may run the `LIMIT … SKIP LOCKED` choice more than once and lease more than `limit`.
 pub async fn claim(
     db: &Db,
     lease: StdDuration,
@@ -45,36 +48,60 @@ pub async fn claim(
                 .add(webhook_delivery::Column::LeaseUntil.lt(at)),
         )
         .order_by_asc(webhook_delivery::Column::NextAttemptAt)
-        .limit(limit)
-        .into_query();
+        .limit(limit);
     if db.backend() == DbBackend::Postgres {
-        due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        due = due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
     let txn = db.begin_write().await?;
+    let ids: Vec<String> = due.into_tuple().all(&*txn).await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let claimed = webhook_delivery::Entity::update_many()
         .col_expr(webhook_delivery::Column::LeaseUntil, Expr::value(until))
         .col_expr(webhook_delivery::Column::UpdatedAt, Expr::value(at))
-        .filter(webhook_delivery::Column::Id.in_subquery(due))
+        .filter(webhook_delivery::Column::Id.is_in(ids))
         .exec_with_returning(&*txn)
         .await?;
     txn.commit().await?;
     Ok(claimed)
 }
 
-/// What a delivery is sent to, with the plan of its organization.
-pub async fn target(db: &Db, webhook_id: &str) -> ApiResult<Option<(webhook::Model, Plan)>> {
-    let Some(endpoint) = webhook::Entity::find_by_id(webhook_id.to_owned())
-        .one(db.conn())
+/// What claimed deliveries go to: each endpoint with its organization's plan, in two statements for a batch.
+pub async fn targets(
+    db: &Db,
+    batch: &[webhook_delivery::Model],
+) -> ApiResult<HashMap<String, (webhook::Model, Plan)>> {
+    let ids: BTreeSet<&str> = batch.iter().map(|d| d.webhook_id.as_str()).collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let endpoints = webhook::Entity::find()
+        .filter(webhook::Column::Id.is_in(ids))
+        .all(db.conn())
+        .await?;
+    let organizations: BTreeSet<&str> = endpoints
+        .iter()
+        .map(|e| e.organization_id.as_str())
+        .collect();
+    let plans: HashMap<String, String> = organization::Entity::find()
+        .select_only()
+        .column(organization::Column::Id)
+        .column(organization::Column::Plan)
+        .filter(organization::Column::Id.is_in(organizations))
+        .into_tuple::<(String, String)>()
+        .all(db.conn())
         .await?
-    else {
-        return Ok(None);
-    };
-    let plan = organization::Entity::find_by_id(endpoint.organization_id.clone())
-        .one(db.conn())
-        .await?
-        .ok_or_else(|| ApiError::not_found("organization", &endpoint.organization_id))?
-        .plan;
-    Ok(Some((endpoint, Plan::stored(&plan)?)))
+        .into_iter()
+        .collect();
+    let mut targets = HashMap::with_capacity(endpoints.len());
+    for endpoint in endpoints {
+        let plan = plans
+            .get(&endpoint.organization_id)
+            .ok_or_else(|| ApiError::not_found("organization", &endpoint.organization_id))?;
+        targets.insert(endpoint.id.clone(), (endpoint, Plan::stored(plan)?));
+    }
+    Ok(targets)
 }
 
 /// What one attempt came to.
@@ -86,12 +113,35 @@ pub struct Attempted {
     pub excerpt: Option<String>,
     /// The receiver's `Retry-After`, when it gave one.
     pub retry_after: Option<StdDuration>,
+    /// When the attempt ended.
+    pub at: DateTime<Utc>,
 }
 
 impl Attempted {
     fn succeeded(&self) -> bool {
         self.status_code
             .is_some_and(|code| (200..300).contains(&code))
+    }
+
+    fn gone(&self) -> bool {
+        self.status_code == Some(410)
+    }
+}
+
+/// What became of one claimed delivery.
+#[derive(Clone, Debug)]
+pub enum Settled {
+    /// Sent once (or refused by the SSRF guard at send time): logged as an attempt.
+    Attempted(webhook_delivery::Model, Attempted),
+    /// Given up without sending: the endpoint is paused, disabled or outside the organization's plan.
+    Cancelled(webhook_delivery::Model, String),
+}
+
+impl Settled {
+    fn delivery(&self) -> &webhook_delivery::Model {
+        match self {
+            Settled::Attempted(delivery, _) | Settled::Cancelled(delivery, _) => delivery,
+        }
     }
 }
 
@@ -143,101 +193,198 @@ impl RetryPolicy {
     }
 }
 
-/// Records an attempt and moves the delivery and its endpoint on: done, retry later, failed, or endpoint disabled.
-pub async fn finish(
-    db: &Db,
-    delivery: &webhook_delivery::Model,
-    endpoint: &webhook::Model,
-    outcome: &Attempted,
-    policy: &RetryPolicy,
-) -> ApiResult<()> {
-    let txn = db.begin_write().await?;
-    let attempt = delivery.attempts + 1;
-    webhook_attempt::ActiveModel {
-        id: Set(new_id(Kind::Attempt)),
-        delivery_id: Set(delivery.id.clone()),
-        webhook_id: Set(endpoint.id.clone()),
-        organization_id: Set(endpoint.organization_id.clone()),
-        attempt: Set(attempt),
-        status_code: Set(outcome.status_code.map(i32::from)),
-        latency_ms: Set(i64::try_from(outcome.latency.as_millis()).unwrap_or(i64::MAX)),
-        error: Set(outcome.error.clone()),
-        response_excerpt: Set(outcome.excerpt.clone()),
-        created_at: Set(now()),
-    }
-    .insert(&*txn)
-    .await?;
-    let gone = outcome.status_code == Some(410);
-    let next = if outcome.succeeded() || gone {
-        None
-    } else {
-        policy.next(attempt, outcome.retry_after)
-    };
-    let status = match (outcome.succeeded(), next) {
-        (true, _) => SUCCEEDED,
-        (false, Some(_)) => PENDING,
-        (false, None) => FAILED,
-    };
-    let mut row = delivery.clone().into_active_model();
-    row.attempts = Set(attempt);
-    row.status = Set(status.to_owned());
-    row.next_attempt_at = Set(next.unwrap_or_else(now));
-    row.lease_until = Set(None);
-    row.last_status_code = Set(outcome.status_code.map(i32::from));
-    row.last_error = Set(outcome.error.clone());
-    row.updated_at = Set(now());
-    row.update(&*txn).await?;
+/// How a delivery's row changes; deliveries that change alike share one statement.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Change {
+    status: &'static str,
+    /// Whether this was an attempt (the count goes up).
+    attempted: bool,
+    /// The next try, for a delivery still pending.
+    next_attempt_at: Option<DateTime<Utc>>,
+    last_status_code: Option<i32>,
+    last_error: Option<String>,
+}
 
-    // The endpoint's run of failures decides whether it stays on.
-    let current = webhook::Entity::find_by_id(endpoint.id.clone())
-        .one(&*txn)
-        .await?;
-    if let Some(current) = current {
-        let failures = if outcome.succeeded() {
-            0
-        } else {
-            current.consecutive_failures + 1
-        };
-        let reason = if gone {
-            Some("the endpoint answered 410 Gone".to_owned())
-        } else if u32::try_from(failures).unwrap_or(0) >= policy.disable_after {
-            Some(format!("{failures} delivery attempts in a row failed"))
-        } else {
-            None
-        };
-        let newly_disabled = reason.is_some() && current.disabled_reason.is_none();
-        let mut hook = current.clone().into_active_model();
+impl Change {
+    fn of(settled: &Settled, policy: &RetryPolicy) -> Self {
+        match settled {
+            Settled::Cancelled(_, reason) => Change {
+                status: CANCELLED,
+                attempted: false,
+                next_attempt_at: None,
+                last_status_code: None,
+                last_error: Some(reason.clone()),
+            },
+            Settled::Attempted(delivery, outcome) => {
+                let next = if outcome.succeeded() || outcome.gone() {
+                    None
+                } else {
+                    policy.next(delivery.attempts + 1, outcome.retry_after)
+                };
+                Change {
+                    status: match (outcome.succeeded(), next) {
+                        (true, _) => SUCCEEDED,
+                        (false, Some(_)) => PENDING,
+                        (false, None) => FAILED,
+                    },
+                    attempted: true,
+                    next_attempt_at: next,
+                    last_status_code: outcome.status_code.map(i32::from),
+                    last_error: outcome.error.clone(),
+                }
+            }
+        }
+    }
+}
+
+/// Records what became of a set of claimed deliveries in one transaction: every attempt logged (one statement),
+/// every delivery moved on (one statement per distinct change: done, cancelled, retried at its time, failed),
+/// and each endpoint's run of failures carried through its attempts in the order they ended, which disables it
+/// after `disable_after` failures in a row or at once on 410 Gone, announcing `webhook.disabled`.
+///
+/// Returns when the earliest retry it scheduled comes due.
+pub async fn settle(
+    db: &Db,
+    settled: &[Settled],
+    policy: &RetryPolicy,
+) -> ApiResult<Option<DateTime<Utc>>> {
+    if settled.is_empty() {
+        return Ok(None);
+    }
+    let at = now();
+    let txn = db.begin_write().await?;
+    let attempts: Vec<webhook_attempt::ActiveModel> = settled
+        .iter()
+        .filter_map(|s| match s {
+            Settled::Attempted(delivery, outcome) => Some(webhook_attempt::ActiveModel {
+                id: Set(new_id(Kind::Attempt)),
+                delivery_id: Set(delivery.id.clone()),
+                webhook_id: Set(delivery.webhook_id.clone()),
+                organization_id: Set(delivery.organization_id.clone()),
+                attempt: Set(delivery.attempts + 1),
+                status_code: Set(outcome.status_code.map(i32::from)),
+                latency_ms: Set(i64::try_from(outcome.latency.as_millis()).unwrap_or(i64::MAX)),
+                error: Set(outcome.error.clone()),
+                response_excerpt: Set(outcome.excerpt.clone()),
+                created_at: Set(outcome.at),
+            }),
+            Settled::Cancelled(..) => None,
+        })
+        .collect();
+    if !attempts.is_empty() {
+        webhook_attempt::Entity::insert_many(attempts)
+            .exec_without_returning(&*txn)
+            .await?;
+    }
+    let mut changes: BTreeMap<Change, Vec<&str>> = BTreeMap::new();
+    for s in settled {
+        changes
+            .entry(Change::of(s, policy))
+            .or_default()
+            .push(&s.delivery().id);
+    }
+    let retry = changes.keys().filter_map(|c| c.next_attempt_at).min();
+    for (change, ids) in changes {
+        let mut update = webhook_delivery::Entity::update_many()
+            .col_expr(webhook_delivery::Column::Status, Expr::value(change.status))
+            .col_expr(
+                webhook_delivery::Column::NextAttemptAt,
+                Expr::value(change.next_attempt_at.unwrap_or(at)),
+            )
+            .col_expr(
+                webhook_delivery::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(
+                webhook_delivery::Column::LastStatusCode,
+                Expr::value(change.last_status_code),
+            )
+            .col_expr(
+                webhook_delivery::Column::LastError,
+                Expr::value(change.last_error),
+            )
+            .col_expr(webhook_delivery::Column::UpdatedAt, Expr::value(at));
+        if change.attempted {
+            update = update.col_expr(
+                webhook_delivery::Column::Attempts,
+                Expr::col(webhook_delivery::Column::Attempts).add(1),
+            );
+        }
+        update
+            .filter(webhook_delivery::Column::Id.is_in(ids))
+            .exec(&*txn)
+            .await?;
+    }
+    fold_endpoints(&txn, settled, policy, at).await?;
+    txn.commit().await?;
+    Ok(retry)
+}
+
+/// Carries each endpoint's run of failures through its attempts, in order, writing only the endpoints whose run
+/// or state changed.
+async fn fold_endpoints(
+    txn: &WriteTxn<'_>,
+    settled: &[Settled],
+    policy: &RetryPolicy,
+    at: DateTime<Utc>,
+) -> ApiResult<()> {
+    let mut runs: BTreeMap<&str, Vec<&Attempted>> = BTreeMap::new();
+    for s in settled {
+        if let Settled::Attempted(delivery, outcome) = s {
+            runs.entry(&delivery.webhook_id).or_default().push(outcome);
+        }
+    }
+    if runs.is_empty() {
+        return Ok(());
+    }
+    // Locked in id order, so two instances settling at once wait for each other instead of deadlocking.
+    let mut current = webhook::Entity::find()
+        .filter(webhook::Column::Id.is_in(runs.keys().copied()))
+        .order_by_asc(webhook::Column::Id);
+    if txn.get_database_backend() == DbBackend::Postgres {
+        current = current.lock_exclusive();
+    }
+    let mut disabled = Vec::new();
+    for endpoint in current.all(&**txn).await? {
+        let mut failures = endpoint.consecutive_failures;
+        let mut reason = None;
+        for outcome in runs.get(endpoint.id.as_str()).into_iter().flatten() {
+            failures = if outcome.succeeded() { 0 } else { failures + 1 };
+            if reason.is_none() {
+                if outcome.gone() {
+                    reason = Some("the endpoint answered 410 Gone".to_owned());
+                } else if u32::try_from(failures).unwrap_or(0) >= policy.disable_after {
+                    reason = Some(format!("{failures} delivery attempts in a row failed"));
+                }
+            }
+        }
+        let newly_disabled = reason.is_some() && endpoint.disabled_reason.is_none();
+        if failures == endpoint.consecutive_failures && !newly_disabled {
+            continue;
+        }
+        let mut hook = endpoint.clone().into_active_model();
         hook.consecutive_failures = Set(failures);
         if newly_disabled {
             hook.disabled_reason = Set(reason.clone());
-            hook.updated_at = Set(now());
+            hook.updated_at = Set(at);
         }
-        hook.update(&*txn).await?;
-        if newly_disabled {
-            outbox::record(
-                &txn,
-                &current.organization_id,
-                names::WEBHOOK_DISABLED,
-                None,
-                json!({"webhook_id": current.id, "url": current.url, "reason": reason}),
-            )
-            .await?;
+        hook.update(&**txn).await?;
+        if let Some(reason) = reason.filter(|_| newly_disabled) {
+            disabled.push((endpoint, reason));
         }
     }
-    txn.commit().await?;
-    Ok(())
-}
-
-/// Gives up a delivery without sending it (endpoint deleted, paused, disabled or outside the plan).
-pub async fn cancel(db: &Db, delivery: &webhook_delivery::Model, reason: &str) -> ApiResult<()> {
-    let mut row = delivery.clone().into_active_model();
-    row.status = Set(CANCELLED.to_owned());
-    row.lease_until = Set(None);
-    row.last_error = Set(Some(reason.to_owned()));
-    row.updated_at = Set(now());
-    let txn = db.begin_write().await?;
-    row.update(&*txn).await?;
-    txn.commit().await?;
+    // Event streams are locked in organization order, for the same reason.
+    disabled.sort_by(|(a, _), (b, _)| a.organization_id.cmp(&b.organization_id));
+    for (endpoint, reason) in disabled {
+        outbox::record(
+            txn,
+            &endpoint.organization_id,
+            names::WEBHOOK_DISABLED,
+            None,
+            json!({"webhook_id": endpoint.id, "url": endpoint.url, "reason": reason}),
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -348,7 +495,7 @@ pub async fn redeliver(
         .await?
         .ok_or_else(|| ApiError::not_found("webhook delivery", delivery_id))?;
     let delivery = insert(
-        &*txn,
+        &txn,
         &endpoint,
         &original.event_id,
         &original.event_type,
@@ -390,9 +537,7 @@ pub async fn replay(
         ));
     }
     let events = in_range.order_by_asc(event::Column::Id).all(&*txn).await?;
-    for event in &events {
-        insert(&*txn, &endpoint, &event.id, &event.event, envelope(event)).await?;
-    }
+    insert_all(&txn, &endpoint, &events).await?;
     txn.commit().await?;
     Ok(count)
 }
@@ -411,7 +556,7 @@ pub async fn send_test(db: &Db, principal: &Principal, webhook_id: &str) -> ApiR
         data: json!({"webhook_id": endpoint.id, "message": "A test event from Concierge."}),
         created_at: now(),
     };
-    let delivery = insert(&*txn, &endpoint, &test.id, &test.event, envelope(&test)).await?;
+    let delivery = insert(&txn, &endpoint, &test.id, &test.event, envelope(&test)).await?;
     txn.commit().await?;
     Ok(Logged {
         delivery,

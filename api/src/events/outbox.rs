@@ -101,7 +101,7 @@ pub(crate) async fn record(
     .insert(&**txn)
     .await
     .map_err(ApiError::from)?;
-    queue::enqueue(&**txn, &event).await?;
+    queue::enqueue(txn, &event).await?;
     jobs::enqueue(&**txn, &event, conversation).await?;
     txn.announce(Notice {
         event: event.clone(),
