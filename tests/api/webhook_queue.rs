@@ -207,3 +207,55 @@ async fn a_round_of_failures_to_one_endpoint_disables_it_once_and_cancels_the_re
         "every failed attempt counted, none twice"
     );
 }
+
+#[tokio::test]
+async fn an_endpoint_deleted_while_its_attempt_is_in_flight_holds_up_no_other_endpoint() {
+    let app = spawn_app_with(|s| s.egress_allow = Some("127.0.0.1/32".into())).await;
+    // Two endpoints on one slow receiver: their attempts end together and are recorded together.
+    let delay = Duration::from_millis(1000);
+    let (slow, url) = Receiver::start_slow(vec![], delay).await;
+    let doomed = endpoint(&app, &format!("{url}?doomed"), &["conversation.created"]).await;
+    let kept = endpoint(&app, &format!("{url}?kept"), &["conversation.created"]).await;
+    app.create_conversation("one").await;
+    // Both have their request and have not answered yet: delete one now.
+    slow.wait_for(2).await;
+    let arrived = Instant::now();
+    let deleted = app.delete(&format!("/api/v1/webhooks/{doomed}")).await;
+    assert_eq!(deleted.status, reqwest::StatusCode::OK, "{}", deleted.text);
+    let recorded = |log: &[Value]| log.len() == 1 && log[0]["status"] == "succeeded";
+    let mut log = Vec::new();
+    while arrived.elapsed() < Duration::from_secs(10) {
+        let reply = app
+            .get(&format!("/api/v1/webhooks/{kept}/deliveries"))
+            .await;
+        log = reply.body["data"].as_array().unwrap().clone();
+        if recorded(&log) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = arrived.elapsed();
+    assert!(
+        recorded(&log),
+        "the other endpoint's delivery is recorded: {log:#?}"
+    );
+    // Recording the two together must not fail on the deleted one (retrying and then splitting the batch
+    // takes a second more).
+    assert!(
+        took < delay + Duration::from_millis(700),
+        "recorded {took:?} after the request arrived, for an answer after {delay:?}"
+    );
+    assert_eq!(
+        app.count_rows("webhook_attempts").await,
+        1,
+        "the deleted endpoint's attempt went with it"
+    );
+    app.create_conversation("two").await;
+    slow.wait_for(3).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        slow.received().len(),
+        3,
+        "nothing more went to the deleted endpoint"
+    );
+}

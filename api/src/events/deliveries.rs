@@ -138,7 +138,7 @@ pub enum Settled {
 }
 
 impl Settled {
-    fn delivery(&self) -> &webhook_delivery::Model {
+    pub fn delivery(&self) -> &webhook_delivery::Model {
         match self {
             Settled::Attempted(delivery, _) | Settled::Cancelled(delivery, _) => delivery,
         }
@@ -253,6 +253,14 @@ pub async fn settle(
     }
     let at = now();
     let txn = db.begin_write().await?;
+    // The endpoints first, locked in id order: deleting one (its deliveries and their attempts go with it) then
+    // waits for this transaction, or happened before it, and that endpoint's outcomes have nothing left to
+    // record.
+    let endpoints = lock_endpoints(&txn, settled).await?;
+    let settled: Vec<&Settled> = settled
+        .iter()
+        .filter(|s| endpoints.iter().any(|e| e.id == s.delivery().webhook_id))
+        .collect();
     let attempts: Vec<webhook_attempt::ActiveModel> = settled
         .iter()
         .filter_map(|s| match s {
@@ -277,7 +285,7 @@ pub async fn settle(
             .await?;
     }
     let mut changes: BTreeMap<Change, Vec<&str>> = BTreeMap::new();
-    for s in settled {
+    for s in &settled {
         changes
             .entry(Change::of(s, policy))
             .or_default()
@@ -315,16 +323,33 @@ pub async fn settle(
             .exec(&*txn)
             .await?;
     }
-    fold_endpoints(&txn, settled, policy, at).await?;
+    fold_endpoints(&txn, endpoints, &settled, policy, at).await?;
     txn.commit().await?;
     Ok(retry)
+}
+
+/// The endpoints of `settled` that still exist; on PostgreSQL locked, in id order, so that two instances
+/// settling at once wait for each other instead of deadlocking.
+async fn lock_endpoints(txn: &WriteTxn<'_>, settled: &[Settled]) -> ApiResult<Vec<webhook::Model>> {
+    let ids: BTreeSet<&str> = settled
+        .iter()
+        .map(|s| s.delivery().webhook_id.as_str())
+        .collect();
+    let mut query = webhook::Entity::find()
+        .filter(webhook::Column::Id.is_in(ids))
+        .order_by_asc(webhook::Column::Id);
+    if txn.get_database_backend() == DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    Ok(query.all(&**txn).await?)
 }
 
 /// Carries each endpoint's run of failures through its attempts, in order, writing only the endpoints whose run
 /// or state changed.
 async fn fold_endpoints(
     txn: &WriteTxn<'_>,
-    settled: &[Settled],
+    endpoints: Vec<webhook::Model>,
+    settled: &[&Settled],
     policy: &RetryPolicy,
     at: DateTime<Utc>,
 ) -> ApiResult<()> {
@@ -334,21 +359,14 @@ async fn fold_endpoints(
             runs.entry(&delivery.webhook_id).or_default().push(outcome);
         }
     }
-    if runs.is_empty() {
-        return Ok(());
-    }
-    // Locked in id order, so two instances settling at once wait for each other instead of deadlocking.
-    let mut current = webhook::Entity::find()
-        .filter(webhook::Column::Id.is_in(runs.keys().copied()))
-        .order_by_asc(webhook::Column::Id);
-    if txn.get_database_backend() == DbBackend::Postgres {
-        current = current.lock_exclusive();
-    }
     let mut disabled = Vec::new();
-    for endpoint in current.all(&**txn).await? {
+    for endpoint in endpoints {
+        let Some(run) = runs.get(endpoint.id.as_str()) else {
+            continue;
+        };
         let mut failures = endpoint.consecutive_failures;
         let mut reason = None;
-        for outcome in runs.get(endpoint.id.as_str()).into_iter().flatten() {
+        for outcome in run {
             failures = if outcome.succeeded() { 0 } else { failures + 1 };
             if reason.is_none() {
                 if outcome.gone() {
@@ -373,7 +391,7 @@ async fn fold_endpoints(
             disabled.push((endpoint, reason));
         }
     }
-    // Event streams are locked in organization order, for the same reason.
+    // Event streams are locked in organization order, so that two instances settling at once cannot deadlock.
     disabled.sort_by(|(a, _), (b, _)| a.organization_id.cmp(&b.organization_id));
     for (endpoint, reason) in disabled {
         outbox::record(

@@ -31,6 +31,8 @@ const HELD: usize = 2 * CONCURRENCY;
 const CLAIM_AT_LEAST: usize = CONCURRENCY / 2;
 /// The wait before recording outcomes again after the database refused them.
 const RECORD_RETRY: Duration = Duration::from_millis(500);
+/// Tries at recording a set of outcomes together before each is recorded alone.
+const RECORD_TRIES: u32 = 3;
 
 /// The Standard Webhooks signature of one message under each secret: `v1,<base64>` joined by spaces.
 pub fn sign(secrets: &[SecretString], id: &str, timestamp: i64, body: &str) -> ApiResult<String> {
@@ -106,6 +108,8 @@ struct Round {
     next_retry: Option<Instant>,
     /// When recording may be tried again after a failure.
     record_after: Option<Instant>,
+    /// Recordings of the same outcomes that failed in a row.
+    record_failures: u32,
 }
 
 impl Round {
@@ -185,18 +189,7 @@ impl Deliverer {
             }
             if !round.settled.is_empty() && round.record_after.is_none_or(|at| Instant::now() >= at)
             {
-                match deliveries::settle(&this.db, &round.settled, &this.policy).await {
-                    Ok(retry) => {
-                        round.settled.clear();
-                        round.record_after = None;
-                        round.retry_at(retry);
-                    }
-                    Err(err) => {
-                        // Kept and tried again; the deliveries stay leased meanwhile.
-                        tracing::warn!(error = ?err, held = round.settled.len(), "recording webhook attempts failed");
-                        round.record_after = Some(Instant::now() + RECORD_RETRY);
-                    }
-                }
+                this.record(&mut round).await;
             }
             if round.next_retry.is_some_and(|at| Instant::now() >= at) {
                 round.next_retry = None;
@@ -254,6 +247,41 @@ impl Deliverer {
                 () = shutdown.requested(), if !stopping => {}
             }
         }
+    }
+
+    /// Records what finished in one transaction. When that keeps failing, each outcome is recorded alone and one
+    /// that still fails is left (logged): its delivery stays leased and is sent again after the lease, so one bad
+    /// row never holds up the others.
+    async fn record(&self, round: &mut Round) {
+        match deliveries::settle(&self.db, &round.settled, &self.policy).await {
+            Ok(retry) => {
+                round.settled.clear();
+                round.record_failures = 0;
+                round.record_after = None;
+                round.retry_at(retry);
+                return;
+            }
+            Err(err) => {
+                round.record_failures += 1;
+                tracing::warn!(error = ?err, held = round.settled.len(), "recording webhook attempts failed");
+            }
+        }
+        if round.record_failures < RECORD_TRIES {
+            // Kept and tried again; the deliveries stay leased meanwhile.
+            round.record_after = Some(Instant::now() + RECORD_RETRY);
+            return;
+        }
+        for settled in std::mem::take(&mut round.settled) {
+            match deliveries::settle(&self.db, std::slice::from_ref(&settled), &self.policy).await {
+                Ok(retry) => round.retry_at(retry),
+                Err(err) => {
+                    let delivery = &settled.delivery().id;
+                    tracing::error!(error = ?err, %delivery, "a webhook attempt could not be recorded; it is sent again after its lease");
+                }
+            }
+        }
+        round.record_failures = 0;
+        round.record_after = None;
     }
 
     /// Claims up to `room` due deliveries and sorts them: sendable ones wait for a slot, those whose endpoint
