@@ -479,24 +479,31 @@ async fn webhook_throughput(
     .unwrap()
     .conversation
     .id;
+    // An agent's message in that conversation: one `message.created` event.
+    let post = |body: String| {
+        let open = open.clone();
+        async move {
+            let input = api::service::conversations::posting::CreateMessage {
+                author: messages::Author::Agent,
+                body,
+                source_entry_id: None,
+                confidence: None,
+                attachment_ids: Vec::new(),
+            };
+            api::service::conversations::posting::post_message(
+                &state.db,
+                &state.engine,
+                owner,
+                &open,
+                input,
+                None,
+            )
+            .await
+            .unwrap();
+        }
+    };
     for i in 0..n {
-        let input = api::service::conversations::posting::CreateMessage {
-            author: messages::Author::Agent,
-            body: format!("webhook bench {i}"),
-            source_entry_id: None,
-            confidence: None,
-            attachment_ids: Vec::new(),
-        };
-        api::service::conversations::posting::post_message(
-            &state.db,
-            &state.engine,
-            owner,
-            &open,
-            input,
-            None,
-        )
-        .await
-        .unwrap();
+        post(format!("webhook bench {i}")).await;
     }
     let until = Utc::now() + chrono::Duration::seconds(1);
     // Each request's webhook-id, to tell a lost delivery from one sent twice.
@@ -558,23 +565,7 @@ async fn webhook_throughput(
     for i in 0..WEBHOOK_LATENCY_EVENTS {
         let before = count();
         let posted = Instant::now();
-        let input = api::service::conversations::posting::CreateMessage {
-            author: messages::Author::Agent,
-            body: format!("webhook latency {i}"),
-            source_entry_id: None,
-            confidence: None,
-            attachment_ids: Vec::new(),
-        };
-        api::service::conversations::posting::post_message(
-            &state.db,
-            &state.engine,
-            owner,
-            &open,
-            input,
-            None,
-        )
-        .await
-        .unwrap();
+        post(format!("webhook latency {i}")).await;
         while count() == before && posted.elapsed() < Duration::from_secs(10) {
             let _ = tokio::time::timeout(Duration::from_secs(1), arrived.notified()).await;
         }
