@@ -24,6 +24,8 @@ use api::config::Settings;
 const EVENTS: usize = 20;
 /// Pause between events, so each measures one fan-out rather than a queue.
 const SPACING: Duration = Duration::from_millis(250);
+/// Events then posted back to back, to time the server's CPU per delivery.
+const BURST: usize = 20;
 
 /// A `concierge serve` child on the benchmark's database.
 struct Server {
@@ -82,6 +84,37 @@ impl Server {
     }
 }
 
+impl Server {
+    /// CPU seconds the child has used (user and system), from `/proc/<pid>/stat`.
+    fn cpu_secs(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // The fields after the command name (which may hold spaces) start with the state; utime and stime
+        // are the 14th and 15th of the line.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        (ticks(11) + ticks(12)) as f64 / clock_ticks()
+    }
+}
+
+/// Clock ticks per second of `/proc` times.
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -117,7 +150,7 @@ async fn subscriber(
             }
         }
         let subscribe = json!({"id": "1", "type": "subscribe", "payload": {
-            "query": "subscription { organizationEvents(types: [\"message.created\"]) { id event data } }"
+            "query": "subscription { organizationEvents(types: [MESSAGE_CREATED]) { id type data } }"
         }});
         socket
             .send(Message::text(subscribe.to_string()))
@@ -159,6 +192,10 @@ struct Row {
     rss_before_kib: u64,
     rss_after_kib: u64,
     connect_secs: f64,
+    /// The burst: deliveries received, the seconds until the last one, the server's CPU seconds meanwhile.
+    burst: usize,
+    burst_secs: f64,
+    burst_cpu_secs: f64,
 }
 
 async fn measure(server: &Server, key: &str, conversation: &str, n: usize) -> Row {
@@ -204,7 +241,12 @@ async fn measure(server: &Server, key: &str, conversation: &str, n: usize) -> Ro
             started.elapsed() < Duration::from_secs(300),
             "only {live} of {n} subscriptions became live"
         );
-        post("ready?".to_owned()).await.unwrap();
+        let sent = post("ready?".to_owned()).await.unwrap();
+        assert!(
+            sent.status().is_success(),
+            "posting an event: {}",
+            sent.text().await.unwrap_or_default()
+        );
         let until = tokio::time::Instant::now() + Duration::from_millis(1000);
         while let Ok(Some(())) = tokio::time::timeout_at(until, live_rx.recv()).await {
             live += 1;
@@ -231,6 +273,23 @@ async fn measure(server: &Server, key: &str, conversation: &str, n: usize) -> Ro
             _ => break,
         }
     }
+    // The burst: every event posted at once, timed until every subscriber has all of them.
+    let cpu_before = server.cpu_secs();
+    let burst_started = tokio::time::Instant::now();
+    for i in 0..BURST {
+        let sent = post(format!("burst {i}")).await.unwrap();
+        assert!(sent.status().is_success());
+    }
+    let mut burst = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while burst < n * BURST {
+        match tokio::time::timeout_at(deadline, lat_rx.recv()).await {
+            Ok(Some(_)) => burst += 1,
+            _ => break,
+        }
+    }
+    let burst_secs = burst_started.elapsed().as_secs_f64();
+    let burst_cpu_secs = server.cpu_secs() - cpu_before;
     for task in tasks {
         task.abort();
     }
@@ -252,6 +311,9 @@ async fn measure(server: &Server, key: &str, conversation: &str, n: usize) -> Ro
         rss_before_kib,
         rss_after_kib,
         connect_secs,
+        burst,
+        burst_secs,
+        burst_cpu_secs,
     }
 }
 
@@ -263,15 +325,15 @@ pub async fn run(settings: &Settings, key: &str, conversation: &str, counts: &[u
         SPACING.as_millis()
     );
     println!(
-        "| subscribers | all live after s | deliveries | p50 ms | p99 ms | p50 / 1 subscriber | server RSS MiB (idle → subscribed) | KiB per subscriber |"
+        "| subscribers | all live after s | deliveries | p50 ms | p99 ms | p50 / 1 subscriber | server RSS MiB (idle → subscribed) | KiB per subscriber | burst of {BURST}: deliveries | per s | per server CPU-second |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut baseline = None;
     for &n in std::iter::once(&1).chain(counts.iter().filter(|&&n| n > 1)) {
         let row = measure(&server, key, conversation, n).await;
         let base = *baseline.get_or_insert(row.p50);
         println!(
-            "| {} | {:.1} | {}/{} | {:.2} | {:.2} | {:.2} | {:.1} → {:.1} | {} |",
+            "| {} | {:.1} | {}/{} | {:.2} | {:.2} | {:.2} | {:.1} → {:.1} | {} | {} | {} | {} |",
             row.subscribers,
             row.connect_secs,
             row.deliveries,
@@ -291,6 +353,9 @@ pub async fn run(settings: &Settings, key: &str, conversation: &str, counts: &[u
             } else {
                 "–".to_owned()
             },
+            format!("{}/{}", row.burst, row.subscribers * BURST),
+            format!("{:.0}", row.burst as f64 / row.burst_secs),
+            format!("{:.0}", row.burst as f64 / row.burst_cpu_secs.max(0.01)),
         );
     }
 }
