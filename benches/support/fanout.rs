@@ -333,7 +333,7 @@ pub async fn run(settings: &Settings, key: &str, conversation: &str, counts: &[u
         let row = measure(&server, key, conversation, n).await;
         let base = *baseline.get_or_insert(row.p50);
         println!(
-            "| {} | {:.1} | {}/{} | {:.2} | {:.2} | {:.2} | {:.1} → {:.1} | {} | {} | {} | {} |",
+            "| {} | {:.1} | {}/{} | {:.2} | {:.2} | {:.2} | {:.1} → {:.1} | {} | {}/{} | {:.0} | {:.0} |",
             row.subscribers,
             row.connect_secs,
             row.deliveries,
@@ -353,9 +353,10 @@ pub async fn run(settings: &Settings, key: &str, conversation: &str, counts: &[u
             } else {
                 "–".to_owned()
             },
-            format!("{}/{}", row.burst, row.subscribers * BURST),
-            format!("{:.0}", row.burst as f64 / row.burst_secs),
-            format!("{:.0}", row.burst as f64 / row.burst_cpu_secs.max(0.01)),
+            row.burst,
+            row.subscribers * BURST,
+            row.burst as f64 / row.burst_secs,
+            row.burst as f64 / row.burst_cpu_secs.max(0.01),
         );
     }
 }
