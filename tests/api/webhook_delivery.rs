@@ -107,7 +107,8 @@ async fn app() -> TestApp {
     .await
 }
 
-async fn endpoint(app: &TestApp, url: &str, events: &[&str]) -> (String, String) {
+/// Creates an endpoint for `events` at `url`; its id and secret.
+pub(crate) async fn endpoint(app: &TestApp, url: &str, events: &[&str]) -> (String, String) {
     let reply = app
         .post("/api/v1/webhooks", json!({"url": url, "events": events}))
         .await;
@@ -127,7 +128,11 @@ async fn deliveries(app: &TestApp, webhook: &str) -> Vec<Value> {
 }
 
 /// Polls the delivery log until `done` holds for it (at most 20 s).
-async fn log_until(app: &TestApp, webhook: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+pub(crate) async fn log_until(
+    app: &TestApp,
+    webhook: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
     for _ in 0..200 {
         let log = deliveries(app, webhook).await;
         if done(&log) {

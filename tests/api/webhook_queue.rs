@@ -9,17 +9,14 @@ use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, redis_url, spawn_app_with};
-use crate::webhook_delivery::Receiver;
+use crate::webhook_delivery::{Receiver, log_until};
 
 /// The fallback poll of these tests: far longer than any wait below, so only a wake-up can explain a delivery.
 const POLL_SECS: u64 = 120;
 
+/// A new endpoint's id.
 async fn endpoint(app: &TestApp, url: &str, events: &[&str]) -> String {
-    let reply = app
-        .post("/api/v1/webhooks", json!({"url": url, "events": events}))
-        .await;
-    assert_eq!(reply.status, reqwest::StatusCode::CREATED, "{}", reply.text);
-    reply.body["id"].as_str().unwrap().to_owned()
+    crate::webhook_delivery::endpoint(app, url, events).await.0
 }
 
 /// Waits until the receiver holds `n` requests; None after `limit`.
@@ -171,18 +168,7 @@ async fn a_round_of_failures_to_one_endpoint_disables_it_once_and_cancels_the_re
         "the run is counted attempt by attempt, in the order they ended"
     );
     let settled = |log: &[Value]| log.len() == 20 && log.iter().all(|d| d["status"] != "pending");
-    let mut log = Vec::new();
-    for _ in 0..200 {
-        let reply = app
-            .get(&format!("/api/v1/webhooks/{hook}/deliveries?limit=100"))
-            .await;
-        log = reply.body["data"].as_array().unwrap().clone();
-        if settled(&log) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(settled(&log), "{log:#?}");
+    let log = log_until(&app, &hook, settled).await;
     let attempted = failing.received().len();
     // Those sent before the endpoint was switched off failed; every one after it was cancelled, unsent.
     let sent_once: usize = log
@@ -223,22 +209,8 @@ async fn an_endpoint_deleted_while_its_attempt_is_in_flight_holds_up_no_other_en
     let deleted = app.delete(&format!("/api/v1/webhooks/{doomed}")).await;
     assert_eq!(deleted.status, reqwest::StatusCode::OK, "{}", deleted.text);
     let recorded = |log: &[Value]| log.len() == 1 && log[0]["status"] == "succeeded";
-    let mut log = Vec::new();
-    while arrived.elapsed() < Duration::from_secs(10) {
-        let reply = app
-            .get(&format!("/api/v1/webhooks/{kept}/deliveries"))
-            .await;
-        log = reply.body["data"].as_array().unwrap().clone();
-        if recorded(&log) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    log_until(&app, &kept, recorded).await;
     let took = arrived.elapsed();
-    assert!(
-        recorded(&log),
-        "the other endpoint's delivery is recorded: {log:#?}"
-    );
     // Recording the two together must not fail on the deleted one (retrying and then splitting the batch
     // takes a second more).
     assert!(

@@ -106,6 +106,8 @@ pub(crate) async fn insert_all(
         webhook_delivery::Entity::insert_many(rows)
             .exec_without_returning(&**txn)
             .await?;
+    }
+    if !events.is_empty() {
         txn.wake_deliverer();
     }
     Ok(())

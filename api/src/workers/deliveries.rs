@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use entities::{webhook, webhook_delivery};
+use entities::webhook_delivery;
 use ring::hmac;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::task::JoinSet;
@@ -74,9 +74,9 @@ impl Signer {
     }
 }
 
-/// Where a claimed delivery goes: the endpoint as read at the claim, with its keys.
+/// Where a claimed delivery goes: the endpoint's URL as read at the claim, with its keys.
 struct Endpoint {
-    model: webhook::Model,
+    url: String,
     signer: Signer,
 }
 
@@ -317,7 +317,7 @@ impl Deliverer {
                     match signer {
                         Ok(signer) => {
                             let ready = Arc::new(Endpoint {
-                                model: endpoint.clone(),
+                                url: endpoint.url.clone(),
                                 signer,
                             });
                             endpoints.insert(endpoint.id.clone(), ready.clone());
@@ -347,7 +347,7 @@ impl Deliverer {
             retry_after: None,
             at: chrono::Utc::now(),
         };
-        let url = match url::Url::parse(&endpoint.model.url) {
+        let url = match url::Url::parse(&endpoint.url) {
             Ok(url) => url,
             Err(err) => return failed(format!("the URL no longer parses: {err}")),
         };
