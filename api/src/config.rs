@@ -96,6 +96,10 @@ pub struct Settings {
     /// API (a revoked key, an ended session, a new role or plan) reach open subscriptions at once; this bounds
     /// expiry and changes made elsewhere.
     pub subscription_recheck_secs: u64,
+    /// Events a shared subscription keeps for a subscriber that has not taken them yet (a connection whose
+    /// client reads slowly). One further behind continues on a stream of its own, read back from the table:
+    /// it misses nothing, but costs what an unshared subscription costs.
+    pub subscription_backlog: usize,
     /// The largest message body, in bytes of UTF-8.
     pub message_max_bytes: usize,
     /// Where message attachments (screenshots) are kept: unset, the `attachments` folder of the data
@@ -219,6 +223,7 @@ impl Default for Settings {
             webhook_poll_secs: 1,
             event_retention_days: 30,
             subscription_recheck_secs: 60,
+            subscription_backlog: 256,
             message_max_bytes: 8 * 1024,
             attachment_store: None,
             s3_endpoint: None,

@@ -125,6 +125,9 @@ impl Application {
             sealer,
             engine,
             login_throttle: Arc::default(),
+            fanout: Arc::new(crate::graphql::fanout::Hub::new(
+                settings.subscription_backlog,
+            )),
             rate_limits: Arc::new(rate_limits),
             usage: Arc::new(Usage::default()),
             settings,

@@ -33,6 +33,8 @@ pub struct AppState {
     pub attachments: Arc<crate::service::attachments::Attachments>,
     /// Load balancers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: crate::auth::proxies::TrustedProxies,
+    /// The shared executions of live subscriptions (`graphql::fanout`).
+    pub fanout: Arc<crate::graphql::fanout::Hub>,
     /// The base URL browsers reach this server at (`CONCIERGE_PUBLIC_URL`, else the bound address).
     pub public_url: Arc<str>,
 }

@@ -54,6 +54,7 @@ mod semantic;
 mod sendgrid;
 mod service_keys;
 mod sessions;
+mod shared_subscriptions;
 mod shopify;
 mod smtp;
 mod sso;

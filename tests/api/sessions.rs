@@ -45,7 +45,7 @@ async fn invited(app: &TestApp, email: &str, role: &str) -> (String, String) {
 }
 
 /// A member with a password who has signed in: (member id, session token).
-async fn signed_in(app: &TestApp, email: &str, role: &str) -> (String, String) {
+pub(crate) async fn signed_in(app: &TestApp, email: &str, role: &str) -> (String, String) {
     let (id, token) = invited(app, email, role).await;
     let accepted = public(
         app,

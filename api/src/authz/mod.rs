@@ -88,6 +88,18 @@ impl Principal {
         &self.organization.0
     }
 
+    /// Everything authorization judges this caller by, as one comparable value: callers with equal audiences get
+    /// the same decision for every action (organization, plan and Casbin roles; each visitor is its own).
+    pub fn audience(&self) -> String {
+        let roles = self.casbin_roles().join(",");
+        match &self.actor {
+            Actor::Visitor { id, .. } => {
+                format!("{}|{}|{roles}|{id}", self.organization.0, self.plan)
+            }
+            _ => format!("{}|{}|{roles}", self.organization.0, self.plan),
+        }
+    }
+
     /// The Casbin subject of this caller: its own id, or for a visitor the `visitor` role itself (visitors are
     /// many and short-lived, so the enforcer keeps no link per visitor).
     fn casbin_subject(&self) -> &str {

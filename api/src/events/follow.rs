@@ -7,6 +7,7 @@
 //! [`outbox::lock_stream`](crate::events::outbox::lock_stream)). So a subscriber gets each event once, in stream order, with no gap.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use entities::event;
@@ -69,12 +70,46 @@ impl Scope {
 #[derive(Clone, Copy, Debug)]
 pub struct Recheck(pub Duration);
 
+/// Where a stream starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Since {
+    /// With the events committed from now on.
+    Now,
+    /// After this event, replaying from the table what came since.
+    After(String),
+    /// With the organization's first event (for a stream resumed where a shared one began, when the
+    /// organization had no event yet).
+    Start,
+}
+
+/// What a stream that many subscribers share tells whoever serves them (see `graphql::fanout`).
+pub trait Tap: Send + Sync {
+    /// The stream began after this event (`None`: the organization had none yet).
+    fn started(&self, cursor: Option<&str>);
+    /// This event is the one being yielded.
+    fn event(&self, id: &str);
+    /// The organization's access changed and the stream still may be read: each subscriber checks its own
+    /// credential again.
+    fn access_changed(&self);
+}
+
+/// Who a GraphQL subscription's stream is followed for.
+pub enum Watcher {
+    /// One member or key, whose credential the stream authenticates again at each recheck.
+    Team(Credential),
+    /// Every subscriber of one shape (`graphql::fanout`): the stream checks the scope with the principal it was
+    /// opened with, and each subscriber's credential is checked by its own connection.
+    Shared(Arc<dyn Tap>),
+}
+
 /// Whom a stream follows for, authenticated again at each recheck.
 enum Holder {
     /// A member or a key (GraphQL subscriptions).
     Team(Credential),
     /// A website visitor's widget session, on its own conversation.
     Visitor(VisitorCredential),
+    /// The subscribers of one shape: the principal that opened it, and where to report.
+    Shared(Principal, Arc<dyn Tap>),
 }
 
 /// A widget session kept by a visitor's event stream.
@@ -111,28 +146,22 @@ struct Follower {
     done: bool,
 }
 
-/// Starts following the caller's events in `scope`, after the event `after` when given (replaying what came
-/// since from the table), else from now on.
+/// Starts following the caller's events in `scope` from `since`.
 pub async fn follow(
     db: &Db,
-    credential: Credential,
+    watcher: Watcher,
     principal: Principal,
     scope: Scope,
-    after: Option<&str>,
+    since: Since,
     recheck: Recheck,
 ) -> ApiResult<impl Stream<Item = ApiResult<event::Model>> + Send + use<>> {
     authorize_subscriptions(&principal).await?;
     let (organization_id, readable) = access(db, &principal, &scope).await?;
-    start(
-        db,
-        Holder::Team(credential),
-        organization_id,
-        readable,
-        scope,
-        after,
-        recheck,
-    )
-    .await
+    let holder = match watcher {
+        Watcher::Team(credential) => Holder::Team(credential),
+        Watcher::Shared(tap) => Holder::Shared(principal, tap),
+    };
+    start(db, holder, organization_id, readable, scope, since, recheck).await
 }
 
 /// Starts following a visitor's own conversation for the widget: its messages and status changes, after the
@@ -153,7 +182,7 @@ pub async fn follow_visitor(
         conversation.organization_id,
         VISITOR_TYPES.to_vec(),
         Scope::conversation(&conversation.id),
-        after,
+        after.map_or(Since::Now, |id| Since::After(id.to_owned())),
         recheck,
     )
     .await
@@ -165,14 +194,14 @@ async fn start(
     organization_id: String,
     readable: Vec<&'static str>,
     scope: Scope,
-    after: Option<&str>,
+    since: Since,
     recheck: Recheck,
 ) -> ApiResult<impl Stream<Item = ApiResult<event::Model>> + Send + use<>> {
     // Subscribe before reading the cursor: whatever commits after the read is on the bus.
     let rx = db.bus().subscribe();
-    let (cursor, gap) = match after {
-        Some(after) => {
-            let after = ids::parse(Kind::Event, "after", after)?;
+    let (cursor, gap) = match since {
+        Since::After(after) => {
+            let after = ids::parse(Kind::Event, "after", &after)?;
             let known = event::Entity::find_by_id(after.clone())
                 .filter(event::Column::OrganizationId.eq(&organization_id))
                 .select_only()
@@ -190,8 +219,12 @@ async fn start(
             }
             (Some(after), Some(None))
         }
-        None => (latest_id(db.conn(), &organization_id).await?, None),
+        Since::Start => (None, Some(None)),
+        Since::Now => (latest_id(db.conn(), &organization_id).await?, None),
     };
+    if let Holder::Shared(_, tap) = &holder {
+        tap.started(cursor.as_deref());
+    }
     // Spread rechecks so that many subscriptions opened together do not authenticate together.
     let jitter = rand::random_range(0.5..1.0);
     let follower = Follower {
@@ -243,6 +276,9 @@ impl Follower {
         loop {
             if let Some(event) = self.backlog.pop_front() {
                 if self.readable.contains(&event.event.as_str()) && self.in_scope(&event) {
+                    if let Holder::Shared(_, tap) = &self.holder {
+                        tap.event(&event.id);
+                    }
                     return Some(Ok(event));
                 }
                 continue;
@@ -278,10 +314,13 @@ impl Follower {
                     }
                 }
                 Ok(Signal::Access(organization)) => {
-                    if *organization == *self.organization_id
-                        && let Err(err) = self.recheck().await
-                    {
-                        return Some(Err(err));
+                    if *organization == *self.organization_id {
+                        if let Err(err) = self.recheck().await {
+                            return Some(Err(err));
+                        }
+                        if let Holder::Shared(_, tap) = &self.holder {
+                            tap.access_changed();
+                        }
                     }
                 }
                 Ok(Signal::Resync) | Err(RecvError::Lagged(_)) => self.gap = Some(None),
@@ -342,6 +381,11 @@ impl Follower {
         self.recheck_at = Instant::now() + self.recheck_every;
         let credential = match &self.holder {
             Holder::Team(credential) => credential,
+            Holder::Shared(principal, _) => {
+                // Each subscriber's credential is its connection's to check; the scope is checked here.
+                access(&self.db, principal, &self.scope).await?;
+                return Ok(());
+            }
             Holder::Visitor(visitor) => {
                 use secrecy::ExposeSecret;
                 let principal = crate::service::widget::authenticate(

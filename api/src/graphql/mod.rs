@@ -10,6 +10,7 @@ mod email_templates;
 pub mod engine;
 pub mod enums;
 pub(crate) mod events;
+pub mod fanout;
 mod federation;
 pub mod http;
 pub(crate) mod integrations;

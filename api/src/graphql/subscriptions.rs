@@ -8,7 +8,7 @@ use futures_util::{Stream, StreamExt};
 use crate::auth::credentials::Credential;
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::events::follow::{self, Recheck, Scope};
+use crate::events::follow::{self, Recheck, Scope, Since, Tap, Watcher};
 use crate::graphql::caller;
 use crate::graphql::enums::{EventType, names};
 use crate::graphql::events::Event;
@@ -18,36 +18,48 @@ use crate::service::conversations::messages;
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
-/// Opens the caller's stream for `scope`.
+/// Opens the caller's stream for `scope`: shared by a shape's subscribers when `graphql::fanout` runs it, else
+/// the caller's own, resumed where a shared one left off when the connection asks (see [`Resume`]).
 async fn open(
     ctx: &Context<'_>,
     scope: Scope,
     after: Option<ID>,
 ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Event>> + use<>> {
     let (db, principal) = caller(ctx)?;
-    let credential = ctx
-        .data::<Credential>()
-        .map_err(|_| {
-            ApiError::Unauthenticated(
-                "subscriptions are served over WebSocket at /graphql/ws".to_owned(),
-            )
-        })?
-        .clone();
     let recheck = ctx
         .data::<Arc<Settings>>()
         .map(|s| Recheck(s.subscription_recheck()))
         .map_err(|_| ApiError::internal_msg("no settings in context"))?;
-    let stream = follow::follow(
-        db,
-        credential,
-        principal.clone(),
-        scope,
-        after.as_ref().map(|id| id.as_str()),
-        recheck,
-    )
-    .await?;
+    let (watcher, since) = match ctx.data_opt::<Shared>() {
+        Some(Shared(tap)) => (Watcher::Shared(tap.clone()), Since::Now),
+        None => {
+            let credential = ctx
+                .data::<Credential>()
+                .map_err(|_| {
+                    ApiError::Unauthenticated(
+                        "subscriptions are served over WebSocket at /graphql/ws".to_owned(),
+                    )
+                })?
+                .clone();
+            let since = match (ctx.data_opt::<Resume>(), after) {
+                (Some(Resume(since)), _) => since.clone(),
+                (None, Some(after)) => Since::After(after.0),
+                (None, None) => Since::Now,
+            };
+            (Watcher::Team(credential), since)
+        }
+    };
+    let stream = follow::follow(db, watcher, principal.clone(), scope, since, recheck).await?;
     Ok(stream.map(|item| item.map(Event).map_err(async_graphql::Error::from)))
 }
+
+/// Request data that makes a subscription's stream the shared one of `graphql::fanout`'s shape.
+#[derive(Clone)]
+pub(crate) struct Shared(pub Arc<dyn Tap>);
+
+/// Request data that starts a subscription where a shared stream left its subscriber (instead of `after`).
+#[derive(Clone, Debug)]
+pub(crate) struct Resume(pub Since);
 
 /// Live updates, served over WebSocket at `/graphql/ws`.
 #[Subscription(name = "Subscription")]

@@ -1,23 +1,22 @@
 //! GraphQL over WebSocket: `graphql-transport-ws` and the legacy `graphql-ws`, authenticated in `connection_init`.
 //!
-//! async-graphql's protocol engine runs the connection; this transport adds what the protocols ask of a server
-//! and the engine leaves out: a credential that fails closes the socket with 4401 (missing or invalid) or 4403
-//! (valid but not allowed), a subscribe before the acknowledgement closes with 4401, a malformed message with
-//! 4400, and no `connection_init` within the timeout with 4408.
+//! The connection (`session`) speaks both protocols as async-graphql's engine does, and adds what the protocols
+//! ask of a server and the engine leaves out: a credential that fails closes the socket with 4401 (missing or
+//! invalid) or 4403 (valid but not allowed), a subscribe before the acknowledgement closes with 4401, a
+//! malformed message with 4400, a second subscribe with a live id with 4409, and no `connection_init` within
+//! the timeout with 4408. Live subscriptions share their shape's execution (`graphql::fanout`).
+
+mod session;
 
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::Data;
-use async_graphql::http::{
-    ALL_WEBSOCKET_PROTOCOLS, WebSocket as Engine, WebSocketProtocols, WsMessage,
-};
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt, future};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -30,8 +29,6 @@ use crate::authz;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// How long a client has to send `connection_init`.
-const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest message a client may send.
 const MAX_MESSAGE: usize = 256 * 1024;
 /// The read buffer a connection starts with.
@@ -95,120 +92,44 @@ pub async fn upgrade(state: AppState, request: Request) -> Response {
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_MESSAGE)
         // Subscribers mostly listen: small buffers keep an idle connection cheap (the defaults are 128 KiB each
-        // way); larger messages still grow them as needed.
+        // way); larger messages still grow them as needed. What is written waits for the end of a batch of
+        // ready messages unless it reaches a few KiB.
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
-        .on_upgrade(move |socket| serve(socket, state, protocol, header_token, origin))
+        .write_buffer_size(session::WRITE_BATCH)
+        .on_upgrade(move |socket| session::serve(socket, state, protocol, header_token, origin))
 }
 
-/// Why the connection is being refused, set by `connection_init` for the close frame.
-type SignInRefusal = Arc<Mutex<Option<(u16, String)>>>;
+/// A connection's caller, once `connection_init` authenticated it.
+pub(crate) struct Signed {
+    principal: Principal,
+    credential: Credential,
+    /// The context of the connection's own operations, built when the first one runs.
+    data: OnceLock<Arc<Data>>,
+}
 
-async fn serve(
-    socket: WebSocket,
-    state: AppState,
-    protocol: WebSocketProtocols,
-    header_token: Option<String>,
-    origin: Origin,
-) {
-    let (mut sink, stream) = socket.split();
-    let refusal: SignInRefusal = Arc::default();
-    let input = stream
-        .take_while(|message| future::ready(message.is_ok()))
-        .filter_map(|message| {
-            future::ready(match message {
-                Ok(Message::Text(text)) => Some(text.as_bytes().to_vec()),
-                Ok(Message::Binary(bytes)) => Some(bytes.to_vec()),
-                _ => None,
-            })
-        });
-    let init = {
-        let state = state.clone();
-        let refusal = refusal.clone();
-        move |payload: Value| async move {
-            match connect(&state, payload, header_token, origin).await {
-                Ok(data) => Ok(data),
-                Err(err) => {
-                    let code = match err {
-                        ApiError::Unauthenticated(_) => 4401,
-                        ApiError::RateLimited { .. } => 4429,
-                        _ => 4403,
-                    };
-                    let message = err.public_message();
-                    if let Ok(mut slot) = refusal.lock() {
-                        *slot = Some((code, message.clone()));
-                    }
-                    Err(async_graphql::Error::new(message))
-                }
-            }
-        }
-    };
-    let mut engine = Engine::new(state.schema.clone(), input, protocol).on_connection_init(init);
-    let deadline = tokio::time::sleep(INIT_TIMEOUT);
-    tokio::pin!(deadline);
-    let mut acknowledged = false;
-    loop {
-        let message = tokio::select! {
-            message = engine.next() => message,
-            () = &mut deadline, if !acknowledged => {
-                let _ = sink.send(close(4408, "Connection initialisation timeout")).await;
-                break;
-            }
-        };
-        let Some(message) = message else {
-            // The engine ended: the client left, or the legacy protocol refused the credential.
-            if let Some((code, reason)) = take(&refusal) {
-                let _ = sink.send(close(code, &reason)).await;
-            }
-            break;
-        };
-        let outgoing = match message {
-            WsMessage::Text(text) => {
-                if !acknowledged && text.contains("\"connection_ack\"") {
-                    acknowledged = true;
-                }
-                Message::Text(text.into())
-            }
-            WsMessage::Close(code, reason) => {
-                let (code, reason) = match (code, take(&refusal)) {
-                    (_, Some(refused)) => refused,
-                    (1011, None) => (4401, "Unauthorized".to_owned()),
-                    (1002, None) => (4400, reason),
-                    other => (other.0, reason),
-                };
-                let _ = sink.send(close(code, &reason)).await;
-                break;
-            }
-        };
-        if sink.send(outgoing).await.is_err() {
-            break;
-        }
+impl Signed {
+    /// The context of the connection's own operations.
+    fn data(&self, state: &AppState) -> Arc<Data> {
+        self.data
+            .get_or_init(|| Arc::new(self.data_for(state, self.principal.clone())))
+            .clone()
+    }
+
+    /// The context of an operation run for `principal` with this connection's credential.
+    fn data_for(&self, state: &AppState, principal: Principal) -> Data {
+        let mut data = super::context::data(state, principal);
+        data.insert(self.credential.clone());
+        data
     }
 }
 
-fn take(refusal: &SignInRefusal) -> Option<(u16, String)> {
-    refusal.lock().ok().and_then(|mut slot| slot.take())
-}
-
-fn close(code: u16, reason: &str) -> Message {
-    // A close reason may hold at most 123 bytes.
-    let mut end = reason.len().min(123);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    Message::Close(Some(CloseFrame {
-        code,
-        reason: reason[..end].into(),
-    }))
-}
-
-/// Authenticates `connection_init` and builds the connection's context.
+/// Authenticates `connection_init`.
 async fn connect(
     state: &AppState,
     payload: Value,
     header_token: Option<String>,
     origin: Origin,
-) -> Result<Data, ApiError> {
+) -> Result<Signed, ApiError> {
     let token = token_of(&payload).or(header_token).ok_or_else(|| {
         ApiError::Unauthenticated(
             "missing credentials: send {\"Authorization\": \"Bearer <API key or session token>\"} in connection_init"
@@ -229,9 +150,11 @@ async fn connect(
         origin,
         authz: state.authz.clone(),
     };
-    let mut data = super::context::data(state, principal);
-    data.insert(credential);
-    Ok(data)
+    Ok(Signed {
+        principal,
+        credential,
+        data: OnceLock::new(),
+    })
 }
 
 /// The token of a `connection_init` payload: `Authorization` (with or without `Bearer`), `token` or `apiKey`,
