@@ -87,21 +87,31 @@ impl Server {
 impl Server {
     /// CPU seconds the child has used (user and system), from `/proc/<pid>/stat`.
     fn cpu_secs(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        // The fields after the command name (which may hold spaces) start with the state; utime and stime
-        // are the 14th and 15th of the line.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        (ticks(11) + ticks(12)) as f64 / clock_ticks()
+        cpu_secs_of(&self.child.id().to_string())
     }
+}
+
+/// CPU seconds process `pid` has used (user and system), from `/proc/<pid>/stat`.
+fn cpu_secs_of(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name (which may hold spaces) start with the state; utime and stime
+    // are the 14th and 15th of the line.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) as f64 / clock_ticks()
+}
+
+/// CPU seconds this process has used: the subscribers' clients, mostly.
+fn own_cpu_secs() -> f64 {
+    cpu_secs_of("self")
 }
 
 /// Clock ticks per second of `/proc` times.
@@ -196,6 +206,9 @@ struct Row {
     burst: usize,
     burst_secs: f64,
     burst_cpu_secs: f64,
+    /// CPU seconds of the server and of this process's clients during the spaced events.
+    spaced_server_secs: f64,
+    spaced_clients_secs: f64,
 }
 
 async fn measure(server: &Server, key: &str, conversation: &str, n: usize) -> Row {
@@ -256,6 +269,7 @@ async fn measure(server: &Server, key: &str, conversation: &str, n: usize) -> Ro
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_after_kib = server.rss_kib();
     measuring.store(true, Ordering::Relaxed);
+    let (server_before, clients_before) = (server.cpu_secs(), own_cpu_secs());
     let mut samples = Vec::with_capacity(n * EVENTS);
     for i in 0..EVENTS {
         let sent = post(format!("fan-out {i}")).await.unwrap();
@@ -273,13 +287,38 @@ async fn measure(server: &Server, key: &str, conversation: &str, n: usize) -> Ro
             _ => break,
         }
     }
-    // The burst: every event posted at once, timed until every subscriber has all of them.
+    let spaced_server_secs = server.cpu_secs() - server_before;
+    let spaced_clients_secs = own_cpu_secs() - clients_before;
+    // The burst: every event posted back to back, timed until every subscriber has all of them. The posts come
+    // from a thread of their own, so that they do not wait behind the subscribers' tasks of this process.
     let cpu_before = server.cpu_secs();
     let burst_started = tokio::time::Instant::now();
-    for i in 0..BURST {
-        let sent = post(format!("burst {i}")).await.unwrap();
-        assert!(sent.status().is_success());
-    }
+    let poster = {
+        let url = format!(
+            "{}/api/v1/conversations/{conversation}/messages",
+            server.base
+        );
+        let key = key.to_owned();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let client = reqwest::Client::new();
+                for i in 0..BURST {
+                    let sent = client
+                        .post(&url)
+                        .bearer_auth(&key)
+                        .json(&json!({"author": "agent", "body": format!("burst {i}")}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(sent.status().is_success());
+                }
+            });
+        })
+    };
     let mut burst = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     while burst < n * BURST {
@@ -290,6 +329,7 @@ async fn measure(server: &Server, key: &str, conversation: &str, n: usize) -> Ro
     }
     let burst_secs = burst_started.elapsed().as_secs_f64();
     let burst_cpu_secs = server.cpu_secs() - cpu_before;
+    poster.join().unwrap();
     for task in tasks {
         task.abort();
     }
@@ -314,6 +354,8 @@ async fn measure(server: &Server, key: &str, conversation: &str, n: usize) -> Ro
         burst,
         burst_secs,
         burst_cpu_secs,
+        spaced_server_secs,
+        spaced_clients_secs,
     }
 }
 
@@ -325,15 +367,15 @@ pub async fn run(settings: &Settings, key: &str, conversation: &str, counts: &[u
         SPACING.as_millis()
     );
     println!(
-        "| subscribers | all live after s | deliveries | p50 ms | p99 ms | p50 / 1 subscriber | server RSS MiB (idle → subscribed) | KiB per subscriber | burst of {BURST}: deliveries | per s | per server CPU-second |"
+        "| subscribers | all live after s | deliveries | p50 ms | p99 ms | p50 / 1 subscriber | server RSS MiB (idle → subscribed) | KiB per subscriber | CPU µs per spaced delivery: server | clients | burst of {BURST}: deliveries | per s | per server CPU-second |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut baseline = None;
     for &n in std::iter::once(&1).chain(counts.iter().filter(|&&n| n > 1)) {
         let row = measure(&server, key, conversation, n).await;
         let base = *baseline.get_or_insert(row.p50);
         println!(
-            "| {} | {:.1} | {}/{} | {:.2} | {:.2} | {:.2} | {:.1} → {:.1} | {} | {}/{} | {:.0} | {:.0} |",
+            "| {} | {:.1} | {}/{} | {:.2} | {:.2} | {:.2} | {:.1} → {:.1} | {} | {:.1} | {:.1} | {}/{} | {:.0} | {:.0} |",
             row.subscribers,
             row.connect_secs,
             row.deliveries,
@@ -353,10 +395,70 @@ pub async fn run(settings: &Settings, key: &str, conversation: &str, counts: &[u
             } else {
                 "–".to_owned()
             },
+            row.spaced_server_secs * 1e6 / row.deliveries.max(1) as f64,
+            row.spaced_clients_secs * 1e6 / row.deliveries.max(1) as f64,
             row.burst,
             row.subscribers * BURST,
             row.burst as f64 / row.burst_secs,
             row.burst as f64 / row.burst_cpu_secs.max(0.01),
         );
     }
+    let floor = socket_floor(5_000).await;
+    println!(
+        "\nThe floor, in the same run: writing a {FLOOR_BYTES}-byte message to each of 5,000 loopback sockets read by \
+         this process ({EVENTS} rounds {} ms apart, one thread) costs the writer {:.1} µs of CPU per write.",
+        SPACING.as_millis(),
+        floor
+    );
+}
+
+/// The size of a message in the floor measurement: about a delivery's.
+const FLOOR_BYTES: usize = 400;
+
+/// The CPU µs one thread spends per `write` of [`FLOOR_BYTES`] to a loopback TCP socket that a task of this process
+/// reads: what each delivery costs the server's kernel before any of its own work.
+async fn socket_floor(n: usize) -> f64 {
+    use std::io::Write;
+    use tokio::io::AsyncReadExt;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let accepting = std::thread::spawn(move || {
+        (0..n)
+            .map(|_| {
+                let (stream, _) = listener.accept().unwrap();
+                stream.set_nodelay(true).unwrap();
+                stream
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut readers = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        readers.push(tokio::spawn(async move {
+            let mut buffer = [0u8; 4096];
+            while matches!(stream.read(&mut buffer).await, Ok(read) if read > 0) {}
+        }));
+    }
+    let mut streams = accepting.join().unwrap();
+    let writer = std::thread::spawn(move || {
+        let message = [b'x'; FLOOR_BYTES];
+        let before = cpu_secs_of("thread-self");
+        for _ in 0..EVENTS {
+            for stream in &mut streams {
+                stream.write_all(&message).unwrap();
+            }
+            std::thread::sleep(SPACING);
+        }
+        let spent = cpu_secs_of("thread-self") - before;
+        drop(streams);
+        spent
+    });
+    let spent = tokio::task::spawn_blocking(move || writer.join().unwrap())
+        .await
+        .unwrap();
+    for reader in readers {
+        let _ = reader.await;
+    }
+    // The sleeps are not CPU; a write is what is left, per write.
+    spent * 1e6 / (n * EVENTS) as f64
 }

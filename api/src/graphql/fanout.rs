@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 
 use async_graphql::parser::types::{OperationType, Selection, VariableDefinition};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
 
 use async_graphql::{Pos, Positioned, Request, Response, Value, Variables};
@@ -192,6 +193,8 @@ struct Shape {
 /// a subscriber woken late finds every event that came meanwhile, written in one go.
 struct Feed {
     state: Mutex<FeedState>,
+    /// `state.end()`, readable without the lock by subscribers already waiting there.
+    end: AtomicU64,
 }
 
 struct FeedState {
@@ -212,7 +215,7 @@ struct FeedState {
 }
 
 /// How many waiting subscribers a shape wakes before letting other tasks run.
-const WAKE_BATCH: usize = 128;
+const WAKE_BATCH: usize = 64;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -247,11 +250,17 @@ impl Tap for Feed {
     }
 
     fn access_changed(&self) {
-        lock(&self.state).push(Item::Recheck);
+        self.push(Item::Recheck);
     }
 }
 
 impl Feed {
+    fn push(&self, item: Item) {
+        let mut state = lock(&self.state);
+        state.push(item);
+        self.end.store(state.end(), Ordering::Release);
+    }
+
     fn new(capacity: usize) -> Self {
         Feed {
             state: Mutex::new(FeedState {
@@ -264,6 +273,7 @@ impl Feed {
                 last: None,
                 current: None,
             }),
+            end: AtomicU64::new(0),
         }
     }
 
@@ -282,6 +292,7 @@ impl Feed {
             state.last.clone_from(&event);
         }
         state.push(Item::Next { event, payload });
+        self.end.store(state.end(), Ordering::Release);
     }
 
     fn due(&self) -> bool {
@@ -381,7 +392,7 @@ impl Hub {
             if let Some(hub) = hub.upgrade() {
                 hub.remove(&running);
             }
-            lock(&running.feed.state).push(Item::End);
+            running.feed.push(Item::End);
             running.feed.wake_all().await;
         });
         *lock(&shape.task) = Some(task.abort_handle());
@@ -478,6 +489,12 @@ impl Membership {
 
     /// The next item of the shape.
     pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Polled> {
+        // Already waiting at the end, which has not moved: nothing to take, and the waker is registered.
+        if self.waits_at == Some(self.next)
+            && self.shape.feed.end.load(Ordering::Acquire) == self.next
+        {
+            return Poll::Pending;
+        }
         let mut state = lock(&self.shape.feed.state);
         if self.next < state.first {
             return Poll::Ready(Polled::Lagged);

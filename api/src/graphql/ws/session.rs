@@ -142,9 +142,11 @@ pub(super) async fn serve(
             InitTimeout,
             Recheck,
         }
+        // Operations first: a wake-up for an item then does not poll the socket too.
         let step = tokio::select! {
-            message = input.next() => Step::Client(message),
+            biased;
             ready = future::poll_fn(|cx| connection.poll_ready(cx)) => Step::Ready(ready),
+            message = input.next() => Step::Client(message),
             () = &mut init_timeout, if !signed => Step::InitTimeout,
             () = &mut recheck, if recheck_set.is_some() => Step::Recheck,
         };
