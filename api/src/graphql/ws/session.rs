@@ -353,20 +353,7 @@ impl Connection {
 
     async fn on_ready(&mut self, ready: Ready) -> Flow {
         match ready {
-            Ready::Private(i, Some(response)) => {
-                let id = self.subscriptions[i].id.clone();
-                let message = match self.protocol {
-                    WebSocketProtocols::SubscriptionsTransportWS => ServerMessage::Data {
-                        id: &id,
-                        payload: &response,
-                    },
-                    WebSocketProtocols::GraphQLWS => ServerMessage::Next {
-                        id: &id,
-                        payload: &response,
-                    },
-                };
-                self.send(&message).await
-            }
+            Ready::Private(i, Some(response)) => self.next(i, &response).await,
             Ready::Private(i, None) => self.complete(i).await,
             Ready::Shared(i, Polled::Item(item)) => match &*item {
                 Item::Next { payload, .. } => {
@@ -391,6 +378,22 @@ impl Connection {
                 Ok(())
             }
         }
+    }
+
+    /// Sends `response` as operation `i`'s next result (`data` in the legacy protocol).
+    async fn next(&mut self, i: usize, response: &Response) -> Flow {
+        let id = self.subscriptions[i].id.clone();
+        let message = match self.protocol {
+            WebSocketProtocols::SubscriptionsTransportWS => ServerMessage::Data {
+                id: &id,
+                payload: response,
+            },
+            WebSocketProtocols::GraphQLWS => ServerMessage::Next {
+                id: &id,
+                payload: response,
+            },
+        };
+        self.send(&message).await
     }
 
     /// Ends operation `i` with `complete`.
@@ -456,18 +459,7 @@ impl Connection {
                         continue;
                     };
                     let response = member.operation().refusal(error.clone());
-                    let id = self.subscriptions[i].id.clone();
-                    let message = match self.protocol {
-                        WebSocketProtocols::SubscriptionsTransportWS => ServerMessage::Data {
-                            id: &id,
-                            payload: &response,
-                        },
-                        WebSocketProtocols::GraphQLWS => ServerMessage::Next {
-                            id: &id,
-                            payload: &response,
-                        },
-                    };
-                    self.send(&message).await?;
+                    self.next(i, &response).await?;
                     self.complete(i).await?;
                 }
                 Ok(())
