@@ -96,3 +96,58 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn every_response_refuses_sniffing_and_html_pages_refuse_framing_unless_they_set_their_own_policy()
+ {
+    let app = spawn_app().await;
+    let get = |path: &'static str| app.client.get(app.url(path)).send();
+    // JSON, an error and a page without a policy of its own.
+    for path in ["/healthz", "/no-such-route"] {
+        let reply = get(path).await.unwrap();
+        assert_eq!(
+            reply.headers()["x-content-type-options"],
+            "nosniff",
+            "{path}"
+        );
+        assert!(reply.headers().get("x-frame-options").is_none(), "{path}");
+    }
+    let reference = get("/api/v1/docs").await.unwrap();
+    assert_eq!(reference.status(), StatusCode::OK);
+    assert!(
+        reference.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_eq!(reference.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(reference.headers()["x-frame-options"], "DENY");
+    assert_eq!(reference.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(
+        reference.headers()["content-security-policy"],
+        "frame-ancestors 'none'"
+    );
+    // A sign-in that cannot start lands a browser on a page saying why: not frameable either.
+    let refused = get("/sso/oidc/sso_nosuchconnection/login").await.unwrap();
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+    assert!(
+        refused.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_eq!(refused.headers()["x-frame-options"], "DENY");
+    assert_eq!(refused.headers()["referrer-policy"], "no-referrer");
+    // The console keeps its own policy (it frames the widget's preview).
+    let console = get("/console/").await.unwrap();
+    assert_eq!(console.status(), StatusCode::OK);
+    assert_eq!(console.headers()["x-frame-options"], "SAMEORIGIN");
+    assert!(
+        console.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'self'")
+    );
+    assert_eq!(console.headers()["referrer-policy"], "same-origin");
+    assert_eq!(console.headers()["x-content-type-options"], "nosniff");
+}
