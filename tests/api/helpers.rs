@@ -516,6 +516,11 @@ impl TestApp {
 
     /// Creates a key of the given role through the API and returns its secret.
     pub async fn key_with_role(&self, role: &str) -> String {
+        self.new_key(role).await.1
+    }
+
+    /// Creates a key of the given role through the API and returns its id and secret.
+    pub async fn new_key(&self, role: &str) -> (String, String) {
         let reply = self
             .post(
                 "/api/v1/api-keys",
@@ -523,7 +528,10 @@ impl TestApp {
             )
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-        reply.body["secret"].as_str().unwrap().to_owned()
+        (
+            reply.body["id"].as_str().unwrap().to_owned(),
+            reply.body["secret"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// The number of rows of a table, read straight from the database.

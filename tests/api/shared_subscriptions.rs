@@ -259,15 +259,7 @@ async fn subscribers_of_one_shape_share_one_execution_and_each_frames_it_with_it
 #[tokio::test]
 async fn a_revoked_key_leaves_its_shape_with_the_reason_and_the_others_keep_it() {
     let app = spawn_app().await;
-    let created = app
-        .post(
-            "/api/v1/api-keys",
-            json!({"name": "partner", "role": "agent"}),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-    let partner = created.body["secret"].as_str().unwrap().to_owned();
-    let partner_id = created.body["id"].as_str().unwrap().to_owned();
+    let (partner_id, partner) = app.new_key("agent").await;
     let other = app.key_with_role("agent").await;
     let mut revoked = Client::connect(&app, &partner, None).await;
     revoked.subscribe("1", ORGANIZATION_EVENTS, json!({})).await;

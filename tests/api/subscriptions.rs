@@ -446,15 +446,7 @@ async fn credentials_are_checked_in_connection_init_and_bad_ones_close_the_socke
 #[tokio::test]
 async fn a_revoked_key_loses_its_open_subscription() {
     let app = spawn_app().await;
-    let created = app
-        .post(
-            "/api/v1/api-keys",
-            json!({"name": "partner", "role": "agent"}),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-    let partner = created.body["secret"].as_str().unwrap().to_owned();
-    let key_id = created.body["id"].as_str().unwrap().to_owned();
+    let (key_id, partner) = app.new_key("agent").await;
     let conversation = conversation_id(&app).await;
     let peer = follow(
         ws_url(&app.address, "/graphql/ws"),

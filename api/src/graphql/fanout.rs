@@ -1,162 +1,29 @@
 //! Shared subscriptions: each subscription shape is executed and serialized once per event, its bytes sent to all.
 //!
 //! A shape is what decides every answer of a subscription: the operation (query text, operation name and
-//! variables) and the subscriber's audience ([`Principal::audience`]: organization, plan and roles). The first
-//! subscriber of a shape starts its execution in a task of its own; each response is serialized once and put on
-//! the shape's broadcast channel, and every subscriber's connection (`graphql::ws`) frames the same bytes with
-//! its own id. Subscribers are checked one by one by their connections; one whose credential or audience
-//! changes, or who falls behind the channel, leaves the shape for a stream of its own resumed after the last
-//! event it was given ([`Membership::resume_point`]), so that it misses nothing and gets nothing twice.
+//! variables, see `operation`) and the subscriber's audience ([`crate::auth::Principal::audience`]:
+//! organization, plan and roles). The first subscriber of a shape starts its execution in a task of its own;
+//! each response is serialized once and put on the shape's broadcast channel, and every subscriber's connection
+//! (`graphql::ws`) frames the same bytes with its own id. Subscribers are checked one by one by their
+//! connections; one whose credential or audience changes, or who falls behind the channel, leaves the shape for
+//! a stream of its own resumed after the last event it was given ([`Membership::resume_point`]), so that it
+//! misses nothing and gets nothing twice.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
-
-use async_graphql::parser::types::{OperationType, Selection, VariableDefinition};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::Waker;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 
-use async_graphql::{Pos, Positioned, Request, Response, Value, Variables};
+use async_graphql::{Request, Response};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use tokio::task::AbortHandle;
 
-use crate::auth::Principal;
+mod operation;
+
 use crate::events::follow::{Since, Tap};
-
-/// The subscription fields whose streams follow the event stream (and so can be resumed after an event).
-const FOLLOWING: [&str; 3] = ["conversationEvents", "organizationEvents", "messageAdded"];
-
-/// Fields whose answer depends on who asks, not only on what they may see: an operation that names one is
-/// shared only among the subscriptions of one member or key.
-const PERSONAL: [&str; 1] = ["sessions"];
-
-/// What identifies a shape.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct Key {
-    audience: String,
-    query: String,
-    operation_name: Option<String>,
-    variables: String,
-}
-
-/// A subscription operation that can be shared, with what its subscribers need to leave the shape.
-pub struct Operation {
-    key: Arc<Key>,
-    variables: Variables,
-    /// The root field's position and response key, for the errors of one subscriber.
-    pos: Pos,
-    field: String,
-}
-
-impl Operation {
-    /// The operation of `request` when it can be shared: a subscription of one following field without
-    /// `after` (a replay is the subscriber's own), no directive on it and no request extension.
-    pub fn of(request: &Request, principal: &Principal) -> Option<Operation> {
-        if !request.extensions.0.is_empty() || !request.uploads.is_empty() {
-            return None;
-        }
-        let document = async_graphql::parser::parse_query(&request.query).ok()?;
-        let mut operations = document.operations.iter();
-        let operation = match &request.operation_name {
-            Some(name) => operations
-                .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
-                .map(|(_, operation)| operation)?,
-            None => match (operations.next(), operations.next()) {
-                (Some((_, operation)), None) => operation,
-                _ => return None,
-            },
-        };
-        let operation = &operation.node;
-        if operation.ty != OperationType::Subscription || !operation.directives.is_empty() {
-            return None;
-        }
-        let [item] = operation.selection_set.node.items.as_slice() else {
-            return None;
-        };
-        let Selection::Field(field) = &item.node else {
-            return None;
-        };
-        let field_node = &field.node;
-        if !field_node.directives.is_empty() || !FOLLOWING.contains(&field_node.name.node.as_str())
-        {
-            return None;
-        }
-        let after = field_node
-            .arguments
-            .iter()
-            .find(|(name, _)| name.node == "after")
-            .map(|(_, value)| &value.node);
-        let replays = after.is_some_and(|value| {
-            let resolved = value.clone().into_const_with(|name| {
-                let given = request.variables.get(&name);
-                let default = default_of(&operation.variable_definitions, name.as_str());
-                Ok::<_, ()>(given.or(default).cloned().unwrap_or(Value::Null))
-            });
-            !matches!(resolved, Ok(Value::Null))
-        });
-        if replays {
-            return None;
-        }
-        let mut audience = principal.audience();
-        if PERSONAL.iter().any(|name| request.query.contains(name)) {
-            audience.push('|');
-            audience.push_str(principal.actor_id());
-        }
-        Some(Operation {
-            key: Arc::new(Key {
-                audience,
-                query: request.query.clone(),
-                operation_name: request.operation_name.clone(),
-                variables: serde_json::to_string(&request.variables).ok()?,
-            }),
-            variables: request.variables.clone(),
-            pos: field.pos,
-            field: field_node.response_key().node.to_string(),
-        })
-    }
-
-    /// Whether `principal` would see this operation's answers as its shape's subscribers do.
-    pub fn audience_of(&self, principal: &Principal) -> bool {
-        let audience = principal.audience();
-        self.key.audience == audience
-            || self
-                .key
-                .audience
-                .strip_prefix(audience.as_str())
-                .is_some_and(|rest| rest.strip_prefix('|') == Some(principal.actor_id()))
-    }
-
-    /// A new request for this operation.
-    pub fn request(&self) -> Request {
-        let mut request = Request::new(self.key.query.clone()).variables(self.variables.clone());
-        if let Some(name) = &self.key.operation_name {
-            request = request.operation_name(name.clone());
-        }
-        request
-    }
-
-    /// The response that ends one subscriber's stream with `error`, as the execution would have put it.
-    pub fn refusal(&self, error: async_graphql::Error) -> Response {
-        Response::from_errors(vec![
-            error
-                .into_server_error(self.pos)
-                .with_path(vec![async_graphql::PathSegment::Field(self.field.clone())]),
-        ])
-    }
-}
-
-fn default_of<'a>(
-    definitions: &'a [Positioned<VariableDefinition>],
-    name: &str,
-) -> Option<&'a Value> {
-    definitions
-        .iter()
-        .find(|d| d.node.name.node == name)
-        .and_then(|d| d.node.default_value.as_ref())
-        .map(|v| &v.node)
-}
+use operation::Key;
+pub use operation::Operation;
 
 /// What a shape sends its subscribers.
 #[derive(Debug)]
@@ -182,7 +49,8 @@ pub struct Hub {
 /// One shape's execution.
 struct Shape {
     operation: Arc<Operation>,
-    feed: Feed,
+    /// Also the tap the execution reports to.
+    feed: Arc<Feed>,
     task: Mutex<Option<AbortHandle>>,
 }
 
@@ -256,7 +124,11 @@ impl Tap for Feed {
 
 impl Feed {
     fn push(&self, item: Item) {
-        let mut state = lock(&self.state);
+        self.push_locked(&mut lock(&self.state), item);
+    }
+
+    /// Queues `item` and publishes the new end for the lock-free look of waiting subscribers.
+    fn push_locked(&self, state: &mut FeedState, item: Item) {
         state.push(item);
         self.end.store(state.end(), Ordering::Release);
     }
@@ -291,8 +163,7 @@ impl Feed {
         if event.is_some() {
             state.last.clone_from(&event);
         }
-        state.push(Item::Next { event, payload });
-        self.end.store(state.end(), Ordering::Release);
+        self.push_locked(&mut state, Item::Next { event, payload });
     }
 
     fn due(&self) -> bool {
@@ -354,12 +225,13 @@ impl Hub {
         let operation = Arc::new(operation);
         let shape = Arc::new(Shape {
             operation: operation.clone(),
-            feed: Feed::new(self.backlog),
+            feed: Arc::new(Feed::new(self.backlog)),
             task: Mutex::default(),
         });
         let mut request = operation.request();
-        let tap: Arc<dyn Tap> = Arc::new(FeedTap(shape.clone()));
-        request.data.insert(super::subscriptions::Shared(tap));
+        request
+            .data
+            .insert(super::subscriptions::Shared(shape.feed.clone()));
         let mut stream = execute(request);
         let hub = Arc::downgrade(self);
         let running = shape.clone();
@@ -402,13 +274,7 @@ impl Hub {
 
     /// Forgets `shape` if it is still the one running for its key.
     fn remove(&self, shape: &Arc<Shape>) {
-        let mut shapes = lock(&self.shapes);
-        if shapes
-            .get(shape.operation.key.as_ref())
-            .is_some_and(|s| Arc::ptr_eq(s, shape))
-        {
-            shapes.remove(shape.operation.key.as_ref());
-        }
+        forget(&mut lock(&self.shapes), shape);
     }
 
     /// How many shapes are running, and how many subscribers they have.
@@ -422,20 +288,11 @@ impl Hub {
     }
 }
 
-/// The shape's execution reports to its feed through this (the shape itself holds the task that runs it).
-struct FeedTap(Arc<Shape>);
-
-impl Tap for FeedTap {
-    fn started(&self, cursor: Option<&str>) {
-        self.0.feed.started(cursor);
-    }
-
-    fn event(&self, id: &str) {
-        self.0.feed.event(id);
-    }
-
-    fn access_changed(&self) {
-        self.0.feed.access_changed();
+/// Removes `shape` from `shapes` if it is still the one running for its key.
+fn forget(shapes: &mut HashMap<Arc<Key>, Arc<Shape>>, shape: &Arc<Shape>) {
+    let key = shape.operation.key.as_ref();
+    if shapes.get(key).is_some_and(|s| Arc::ptr_eq(s, shape)) {
+        shapes.remove(key);
     }
 }
 
@@ -515,6 +372,7 @@ impl Membership {
         }
         Poll::Pending
     }
+
     /// Where a stream of this subscriber's own resumes so as to follow on from what the shape gave it.
     pub fn resume_point(&self) -> Since {
         let last = self.last.as_deref().and_then(|item| match item {
@@ -545,84 +403,10 @@ impl Drop for Membership {
             return;
         }
         drop(state);
-        let key = self.shape.operation.key.as_ref();
-        if shapes.get(key).is_some_and(|s| Arc::ptr_eq(s, &self.shape)) {
-            shapes.remove(key);
-        }
+        forget(&mut shapes, &self.shape);
         drop(shapes);
         if let Some(task) = lock(&self.shape.task).take() {
             task.abort();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn request(query: &str, variables: serde_json::Value) -> Request {
-        Request::new(query).variables(Variables::from_json(variables))
-    }
-
-    #[tokio::test]
-    async fn only_live_following_subscriptions_are_shared() {
-        let principal = Principal {
-            organization: crate::authz::Tenant::new("org_test".to_owned()),
-            plan: crate::auth::Plan::Premium,
-            role: crate::auth::Role::Admin,
-            actor: crate::auth::Actor::ApiKey {
-                id: "key_test".to_owned(),
-            },
-            origin: crate::auth::Origin::default(),
-            scopes: None,
-            authz: crate::authz::Authz::detached().await.unwrap(),
-        };
-        let shared = |query: &str, variables| Operation::of(&request(query, variables), &principal);
-        assert!(
-            shared(
-                "subscription { organizationEvents { id } }",
-                serde_json::json!({})
-            )
-            .is_some()
-        );
-        assert!(
-            shared(
-                "subscription S($id: ID!, $after: ID) { messageAdded(conversationId: $id, after: $after) { id } }",
-                serde_json::json!({"id": "conv_1"})
-            )
-            .is_some()
-        );
-        // A replay is the subscriber's own.
-        assert!(
-            shared(
-                "subscription S($after: ID) { organizationEvents(after: $after) { id } }",
-                serde_json::json!({"after": "evt_1"})
-            )
-            .is_none()
-        );
-        assert!(
-            shared(
-                "subscription S($after: ID = \"evt_1\") { organizationEvents(after: $after) { id } }",
-                serde_json::json!({})
-            )
-            .is_none()
-        );
-        assert!(
-            shared(
-                "subscription { organizationEvents(after: \"evt_1\") { id } }",
-                serde_json::json!({})
-            )
-            .is_none()
-        );
-        // Not a subscription, or not one field.
-        assert!(shared("{ __typename }", serde_json::json!({})).is_none());
-        assert!(
-            shared(
-                "subscription { ...F } fragment F on Subscription { organizationEvents { id } }",
-                serde_json::json!({})
-            )
-            .is_none()
-        );
-        assert!(shared("subscription {", serde_json::json!({})).is_none());
     }
 }

@@ -47,6 +47,16 @@ enum ServerMessage<'a> {
     Pong,
 }
 
+impl<'a> ServerMessage<'a> {
+    /// An operation's next result: `next`, or `data` in the legacy protocol.
+    fn result(protocol: WebSocketProtocols, id: &'a str, payload: &'a Response) -> Self {
+        match protocol {
+            WebSocketProtocols::SubscriptionsTransportWS => ServerMessage::Data { id, payload },
+            WebSocketProtocols::GraphQLWS => ServerMessage::Next { id, payload },
+        }
+    }
+}
+
 /// One operation of the connection.
 struct Subscription {
     id: String,
@@ -247,12 +257,10 @@ impl Connection {
             ClientMessage::Start { id, payload } => self.start(id, payload).await,
             ClientMessage::Stop { id } => {
                 let live = self.subscriptions.iter().position(|s| s.id == id);
-                if let Some(i) = live {
-                    self.subscriptions.remove(i);
-                    self.send(&ServerMessage::Complete { id: &id }).await?;
-                    self.disarm_recheck();
+                match live {
+                    Some(i) => self.complete(i).await,
+                    None => Ok(()),
                 }
-                Ok(())
             }
             ClientMessage::ConnectionTerminate => Err(End::Quietly),
             ClientMessage::Ping { .. } => self.send(&ServerMessage::Pong).await,
@@ -325,9 +333,12 @@ impl Connection {
         let op = match Operation::of(&request, &signed.principal) {
             Some(operation) => {
                 let state = &self.state;
-                let data = Arc::new(super::super::context::data(state, signed.principal.clone()));
+                // The context is built only when this subscriber starts the shape.
                 let member = state.fanout.join(operation, |request| {
-                    state.schema.execute_stream_with_session_data(request, data)
+                    let data = super::super::context::data(state, signed.principal.clone());
+                    state
+                        .schema
+                        .execute_stream_with_session_data(request, Arc::new(data))
                 });
                 let prefix = frame_prefix(self.protocol, &id);
                 if self.recheck_at.is_none() {
@@ -383,17 +394,8 @@ impl Connection {
     /// Sends `response` as operation `i`'s next result (`data` in the legacy protocol).
     async fn next(&mut self, i: usize, response: &Response) -> Flow {
         let id = self.subscriptions[i].id.clone();
-        let message = match self.protocol {
-            WebSocketProtocols::SubscriptionsTransportWS => ServerMessage::Data {
-                id: &id,
-                payload: response,
-            },
-            WebSocketProtocols::GraphQLWS => ServerMessage::Next {
-                id: &id,
-                payload: response,
-            },
-        };
-        self.send(&message).await
+        self.send(&ServerMessage::result(self.protocol, &id, response))
+            .await
     }
 
     /// Ends operation `i` with `complete`.
@@ -510,17 +512,8 @@ mod tests {
             WebSocketProtocols::SubscriptionsTransportWS,
         ] {
             let id = "a \"quoted\" id";
-            let engine = serde_json::to_string(&match protocol {
-                WebSocketProtocols::GraphQLWS => ServerMessage::Next {
-                    id,
-                    payload: &response,
-                },
-                WebSocketProtocols::SubscriptionsTransportWS => ServerMessage::Data {
-                    id,
-                    payload: &response,
-                },
-            })
-            .unwrap();
+            let engine =
+                serde_json::to_string(&ServerMessage::result(protocol, id, &response)).unwrap();
             let shared = format!(
                 "{}{}}}",
                 frame_prefix(protocol, id),
