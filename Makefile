@@ -14,9 +14,10 @@ TEST_DATABASES ?= sqlite postgres
 APT = if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get $(1); else sudo DEBIAN_FRONTEND=noninteractive apt-get $(1); fi
 # What samael's xmlsec feature builds against (bindgen needs libclang).
 BUILD_PACKAGES := libxmlsec1-dev libxml2-dev libssl-dev pkg-config libclang-dev
-# What the SAML identity provider of the tests runs on (SimpleSAMLphp under `php -S`), the key maker, and jq for
-# the tutorial that a test runs.
-TEST_PACKAGES := php-cli php-xml php-mbstring openssl python3-venv jq
+# What the SAML identity provider of the tests runs on (SimpleSAMLphp under `php -S`), the key maker, jq for
+# the tutorial that a test runs, and the servers the fault tests start and stop themselves (a `redis-server`, a
+# PostgreSQL cluster of their own from `initdb` and `pg_ctl`).
+TEST_PACKAGES := php-cli php-xml php-mbstring openssl python3-venv jq redis-server postgresql
 SIMPLESAMLPHP := $(PEERS)/.cache/simplesamlphp/usr/share/simplesamlphp/www
 
 ## Start the server on 127.0.0.1:8080 with the embedded SQLite database in ./data.

@@ -38,6 +38,12 @@ pub struct Settings {
     #[serde(skip_serializing)]
     #[schemars(with = "Option<String>")]
     pub redis_url: Option<SecretString>,
+    /// Milliseconds any request, notice or vendor call waits for Redis. Past it, or while Redis is down, each
+    /// does without: rate limits let requests through, live events are read from the database, vendor calls
+    /// are paced per instance, and `/readyz` says `degraded` until Redis answers again.
+    pub redis_timeout_ms: u64,
+    /// Refuse to start when Redis cannot be reached, instead of starting degraded.
+    pub redis_required: bool,
     /// Base64 of 32 random bytes that seals stored secrets (SSO client secrets, webhook signing secrets, AI
     /// provider keys) with AES-256-GCM. Unset, one is generated into the data directory on first start. Every
     /// instance that shares a database needs the same value. Back it up, but apart from the database backups
@@ -203,6 +209,8 @@ impl Default for Settings {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             redis_url: None,
+            redis_timeout_ms: 100,
+            redis_required: false,
             master_key: None,
             public_url: None,
             egress_allow: None,

@@ -14,6 +14,7 @@ pub mod events;
 pub mod graphql;
 pub mod ids;
 pub mod ratelimit;
+pub mod redis_link;
 pub mod rest;
 pub mod secrets;
 pub mod service;

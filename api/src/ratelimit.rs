@@ -1,6 +1,7 @@
 //! Per-key rate limits by plan tier (basic 60/min, standard 600/min, premium 6,000/min) and per-address
 //! limits of the public widget endpoints: in memory by default, in Redis when `REDIS_URL` is set so that several
-//! instances share one budget.
+//! instances share one budget. While Redis cannot answer within its timeout, requests go through unlimited (and
+//! are counted, see [`RateLimits::let_through`]): a helper's outage must not take the API down.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -95,6 +96,8 @@ pub struct RateLimits {
     widget: WidgetQuotas,
     /// GraphQL points per caller and minute.
     points: NonZeroU32,
+    /// Requests let through unlimited because Redis could not be asked.
+    let_through: AtomicU64,
 }
 
 enum Backend {
@@ -115,7 +118,7 @@ struct Memory {
 
 /// A fixed one-minute window per key in Redis, counted atomically by a script.
 struct RedisWindow {
-    connection: redis::aio::ConnectionManager,
+    link: crate::redis_link::RedisLink,
     script: redis::Script,
     points_script: redis::Script,
 }
@@ -180,28 +183,42 @@ impl RateLimits {
             enabled,
             widget,
             points,
+            let_through: AtomicU64::new(0),
         }
     }
 
     /// Limits shared through Redis by every instance that uses the same server.
-    pub async fn with_redis(
-        url: &str,
+    pub fn with_redis(
+        link: crate::redis_link::RedisLink,
         enabled: bool,
         widget: WidgetQuotas,
         points_per_minute: u32,
-    ) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url)?;
-        let connection = redis::aio::ConnectionManager::new(client).await?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             backend: Backend::Redis(RedisWindow {
-                connection,
+                link,
                 script: redis::Script::new(WINDOW_SCRIPT),
                 points_script: redis::Script::new(POINTS_SCRIPT),
             }),
             enabled,
             widget,
             points: NonZeroU32::new(points_per_minute).unwrap_or(NonZeroU32::MIN),
-        })
+            let_through: AtomicU64::new(0),
+        }
+    }
+
+    /// How many requests went through unlimited because Redis could not be asked (the link logs each outage
+    /// once; `/readyz` shows this count).
+    pub fn let_through(&self) -> u64 {
+        self.let_through.load(Ordering::Relaxed)
+    }
+
+    /// A Redis decision, or none (the request goes through, counted) when Redis could not be asked.
+    fn fail_open(&self, decision: Option<Decision>) -> Option<Decision> {
+        if decision.is_none() {
+            self.let_through.fetch_add(1, Ordering::Relaxed);
+        }
+        decision
     }
 }
 
@@ -240,7 +257,7 @@ impl RateLimits {
             }
             Backend::Redis(window) => {
                 let key = format!("concierge:ratelimit:{}:{id}", plan.as_str());
-                fail_open(window.check(per_minute(plan).get(), key).await)
+                self.fail_open(window.check(per_minute(plan).get(), key).await)
             }
         }
     }
@@ -260,7 +277,7 @@ impl RateLimits {
             Backend::Memory(memory) => Some(memory.charge(limit, caller, points)),
             Backend::Redis(window) => {
                 let key = format!("concierge:graphql-points:{caller}");
-                fail_open(window.charge(limit, key, points).await)
+                self.fail_open(window.charge(limit, key, points).await)
             }
         }
     }
@@ -281,20 +298,8 @@ impl RateLimits {
             }
             Backend::Redis(window) => {
                 let key = format!("concierge:ratelimit:widget:{}:{ip}", bucket.name());
-                fail_open(window.check(limit, key).await)
+                self.fail_open(window.check(limit, key).await)
             }
-        }
-    }
-}
-
-/// A Redis outcome, or none when Redis could not be asked.
-fn fail_open(outcome: redis::RedisResult<Decision>) -> Option<Decision> {
-    match outcome {
-        Ok(decision) => Some(decision),
-        Err(err) => {
-            // Fail open: an unreachable Redis must not take the API down with it.
-            tracing::warn!(%err, "rate limit check in Redis failed; letting the request through");
-            None
         }
     }
 }
@@ -365,18 +370,17 @@ impl Memory {
 }
 
 impl RedisWindow {
-    async fn charge(&self, limit: u32, key: String, points: u32) -> redis::RedisResult<Decision> {
-        let mut connection = self.connection.clone();
+    async fn charge(&self, limit: u32, key: String, points: u32) -> Option<Decision> {
+        let mut invocation = self.points_script.key(key);
+        invocation.arg(60_000).arg(points).arg(limit);
         let (used, ttl_ms, charged): (u64, u64, u8) = self
-            .points_script
-            .key(key)
-            .arg(60_000)
-            .arg(points)
-            .arg(limit)
-            .invoke_async(&mut connection)
+            .link
+            .run("rate limit", |mut connection| async move {
+                invocation.invoke_async(&mut connection).await
+            })
             .await?;
         let reset_secs = ttl_ms.div_ceil(1000).max(1);
-        Ok(Decision {
+        Some(Decision {
             limit,
             remaining: u32::try_from(u64::from(limit).saturating_sub(used)).unwrap_or(0),
             reset_secs,
@@ -384,16 +388,17 @@ impl RedisWindow {
         })
     }
 
-    async fn check(&self, limit: u32, key: String) -> redis::RedisResult<Decision> {
-        let mut connection = self.connection.clone();
+    async fn check(&self, limit: u32, key: String) -> Option<Decision> {
+        let mut invocation = self.script.key(key);
+        invocation.arg(60_000);
         let (count, ttl_ms): (u64, u64) = self
-            .script
-            .key(key)
-            .arg(60_000)
-            .invoke_async(&mut connection)
+            .link
+            .run("rate limit", |mut connection| async move {
+                invocation.invoke_async(&mut connection).await
+            })
             .await?;
         let reset_secs = ttl_ms.div_ceil(1000).max(1);
-        Ok(Decision {
+        Some(Decision {
             limit,
             remaining: u32::try_from(u64::from(limit).saturating_sub(count)).unwrap_or(0),
             reset_secs,

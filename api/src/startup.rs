@@ -54,19 +54,19 @@ impl Application {
             settings.widget_sessions_per_minute,
             settings.widget_requests_per_minute,
         );
-        let rate_limits = match &settings.redis_url {
-            Some(url) if !url.expose_secret().is_empty() => {
+        let redis = redis_link(&settings).await?;
+        let rate_limits = match &redis {
+            Some(link) => {
                 // Live events fan out to every instance's subscribers through Redis pub/sub.
-                db.share_events(crate::events::bus::Bus::with_redis(url.expose_secret()).await?);
+                db.share_events(crate::events::bus::Bus::with_redis(link.clone()).await);
                 RateLimits::with_redis(
-                    url.expose_secret(),
+                    link.clone(),
                     settings.rate_limits,
                     widget_quotas,
                     settings.graphql_points_per_minute,
                 )
-                .await?
             }
-            _ => RateLimits::new(
+            None => RateLimits::new(
                 settings.rate_limits,
                 widget_quotas,
                 settings.graphql_points_per_minute,
@@ -93,13 +93,6 @@ impl Application {
             crate::auth::proxies::TrustedProxies::parse(settings.trusted_proxies.as_deref())?;
         let public_url: Arc<str> = public_url.into();
         let settings = Arc::new(settings);
-        // Vendor calls are paced per connection across instances when Redis is shared.
-        let pace_redis = match &settings.redis_url {
-            Some(url) if !url.expose_secret().is_empty() => Some(
-                crate::service::integrations::pacing::connect_redis(url.expose_secret()).await?,
-            ),
-            _ => None,
-        };
         let attachments = Arc::new(crate::service::attachments::Attachments::from_settings(
             &settings,
             sealer.clone(),
@@ -110,7 +103,8 @@ impl Application {
             sealer.clone(),
             settings.clone(),
             public_url.clone(),
-            pace_redis,
+            // Vendor calls are paced per connection across instances when Redis is shared.
+            redis.clone(),
             attachments.clone(),
         )?);
         let state = AppState {
@@ -129,6 +123,7 @@ impl Application {
                 settings.subscription_backlog,
             )),
             rate_limits: Arc::new(rate_limits),
+            redis,
             usage: Arc::new(Usage::default()),
             settings,
         };
@@ -183,6 +178,36 @@ impl Application {
         workers.stop().await;
         served
     }
+}
+
+/// The link to `REDIS_URL`, if set. Redis down at start: the server starts degraded (it says so, and connects
+/// when Redis answers), or refuses to start when `CONCIERGE_REDIS_REQUIRED` is set.
+async fn redis_link(settings: &Settings) -> anyhow::Result<Option<crate::redis_link::RedisLink>> {
+    let Some(url) = settings
+        .redis_url
+        .as_ref()
+        .filter(|url| !url.expose_secret().is_empty())
+    else {
+        return Ok(None);
+    };
+    let link = crate::redis_link::RedisLink::open(
+        url.expose_secret(),
+        Duration::from_millis(settings.redis_timeout_ms.max(1)),
+    )?;
+    if let Err(reason) = link.establish().await {
+        if settings.redis_required {
+            anyhow::bail!(
+                "cannot reach Redis at {} ({reason}); check REDIS_URL, or unset CONCIERGE_REDIS_REQUIRED to start without it",
+                link.address()
+            );
+        }
+        tracing::warn!(
+            address = link.address(),
+            reason,
+            "cannot reach Redis (REDIS_URL): starting degraded, connecting when it answers"
+        );
+    }
+    Ok(Some(link))
 }
 
 /// Completes on SIGTERM or Ctrl-C.
@@ -309,27 +334,41 @@ async fn healthz() -> impl IntoResponse {
 }
 
 /// Ready when the database answers; `embedding_model` says whether answers rank semantically too (`ready`,
-/// `loading`, or `unavailable: why`: the server then ranks lexically, and is still ready).
+/// `loading`, or `unavailable: why`: the server then ranks lexically, and is still ready). With Redis configured
+/// and unreachable the status is `degraded` (still 200: the API serves) and `redis` says why and since when.
 async fn readyz(State(state): State<AppState>) -> Response {
     let model = state.engine.retriever().model().status();
-    match state.db.ping().await {
-        Ok(()) => {
-            axum::Json(json!({"status": "ready", "database": "ok", "embedding_model": model}))
-                .into_response()
-        }
+    let redis = state.redis.as_ref().map(|link| match link.outage() {
+        None => json!({"status": "ok", "address": link.address()}),
+        Some(outage) => json!({
+            "status": "unreachable",
+            "address": link.address(),
+            "reason": outage.reason,
+            "since": outage.since,
+            "requests_not_rate_limited": state.rate_limits.let_through(),
+        }),
+    });
+    let degraded = state.redis.as_ref().is_some_and(|link| !link.is_up());
+    let mut body = match state.db.ping().await {
+        Ok(()) => json!({
+            "status": if degraded { "degraded" } else { "ready" },
+            "database": "ok",
+            "embedding_model": model,
+        }),
         Err(err) => {
             tracing::warn!(%err, "database not reachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({
-                    "status": "unavailable",
-                    "database": "unreachable",
-                    "embedding_model": model,
-                })),
-            )
-                .into_response()
+            json!({"status": "unavailable", "database": "unreachable", "embedding_model": model})
         }
+    };
+    if let Some(redis) = redis {
+        body["redis"] = redis;
     }
+    let status = if body["database"] == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
 }
 
 async fn not_found() -> ApiError {

@@ -21,6 +21,8 @@ pub struct AppState {
     pub schema: AppSchema,
     pub settings: Arc<Settings>,
     pub rate_limits: Arc<RateLimits>,
+    /// The link to Redis, when `REDIS_URL` is set (`/readyz` reports its outages).
+    pub redis: Option<crate::redis_link::RedisLink>,
     pub usage: Arc<Usage>,
     /// The assistant engine: this instance's knowledge-base indexes, message analysis and the AI provider
     /// client.

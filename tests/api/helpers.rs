@@ -551,6 +551,69 @@ impl TestApp {
     }
 }
 
+/// A Redis server of the test's own, on its own port, that the test may stop and start again.
+pub struct OwnRedis {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl OwnRedis {
+    pub fn start(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed beside the machine's Redis");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Self { port, child }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the server: it keeps its connections but answers nothing.
+    pub fn signal(&self, signal: &str) {
+        let sent = std::process::Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A link to the Redis at `url` as a server makes it (100 ms timeout), connected.
+pub async fn redis_link(url: &str) -> api::redis_link::RedisLink {
+    let link =
+        api::redis_link::RedisLink::open(url, std::time::Duration::from_millis(100)).unwrap();
+    link.establish().await.unwrap();
+    link
+}
+
 /// The Redis used by tests that run several instances.
 pub fn redis_url() -> String {
     std::env::var("CONCIERGE_TEST_REDIS_URL")
@@ -634,17 +697,19 @@ impl ServeProcess {
         env: &[(&str, String)],
     ) -> Self {
         let mut command = concierge_command(settings);
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let child = command
+        command
             .arg("serve")
             .env("CONCIERGE_BIND", format!("127.0.0.1:{port}"))
             .env("CONCIERGE_EGRESS_ALLOW", "127.0.0.1/32")
             .env("CONCIERGE_WEBHOOK_RETRY_SCHEDULE", "1,1,1,1,1")
             .env("CONCIERGE_WEBHOOK_TIMEOUT_SECS", "1")
             .env("CONCIERGE_WEBHOOK_LEASE_SECS", "2")
-            .env("CONCIERGE_RATE_LIMITS", "false")
+            .env("CONCIERGE_RATE_LIMITS", "false");
+        // After the defaults above, so that a test may change them.
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

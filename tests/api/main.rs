@@ -48,6 +48,7 @@ mod plans;
 mod provider_embeddings;
 mod query_cost;
 mod rate_limits;
+mod redis_outage;
 mod retrieval;
 mod schema;
 mod semantic;

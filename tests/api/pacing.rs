@@ -1,17 +1,18 @@
 //! The pace of vendor calls per connection: one budget for every instance through Redis, and each instance
 //! pacing its own calls (without waiting on Redis) while Redis is down, back to the shared budget when it returns.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use api::service::integrations::pacing::{self, Pacer};
+use api::service::integrations::pacing::Pacer;
 use api::service::integrations::providers::{self, PROVIDERS};
 
 async fn manager(url: &str) -> redis::aio::ConnectionManager {
     let client = redis::Client::open(url).unwrap();
     redis::aio::ConnectionManager::new(client).await.unwrap()
 }
+
+use crate::helpers::{OwnRedis, redis_link as link};
 
 fn connection_id() -> String {
     format!("int_pace_{}", api::ids::new_id(api::ids::Kind::Integration))
@@ -24,14 +25,8 @@ async fn two_instances_share_one_connections_budget_through_redis() {
     let url = crate::helpers::redis_url();
     // Two instances: each its own pacer and its own connection to Redis.
     let pacers = [
-        Arc::new(Pacer::new(
-            PROVIDERS,
-            Some(pacing::connect_redis(&url).await.unwrap()),
-        )),
-        Arc::new(Pacer::new(
-            PROVIDERS,
-            Some(pacing::connect_redis(&url).await.unwrap()),
-        )),
+        Arc::new(Pacer::new(PROVIDERS, Some(link(&url).await))),
+        Arc::new(Pacer::new(PROVIDERS, Some(link(&url).await))),
     ];
     let id = connection_id();
     let calls = rate * 3;
@@ -62,62 +57,13 @@ async fn two_instances_share_one_connections_budget_through_redis() {
     assert!(elapsed < floor * 4, "{calls} calls took {elapsed:?}");
 }
 
-/// A Redis server of the test's own, on its own port, that the test may stop and start again.
-struct OwnRedis {
-    port: u16,
-    child: Child,
-}
-
-impl OwnRedis {
-    fn start(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed beside the machine's Redis");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { port, child }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 #[tokio::test]
 async fn while_redis_is_down_each_instance_paces_alone_and_the_shared_budget_returns_with_it() {
     let hubspot = providers::provider("hubspot").unwrap();
     let rate = hubspot.requests_per_second;
     let port = crate::helpers::free_port();
     let mut redis = OwnRedis::start(port);
-    let pacer = Pacer::new(
-        PROVIDERS,
-        Some(pacing::connect_redis(&redis.url()).await.unwrap()),
-    );
+    let pacer = Pacer::new(PROVIDERS, Some(link(&redis.url()).await));
     let id = connection_id();
     pacer.until_ready(hubspot, &id).await;
     let key = format!("concierge:pace:{id}");

@@ -106,7 +106,11 @@ async fn stream_ids(app: &TestApp, conversation: &str) -> Vec<String> {
 }
 
 /// The ids of the organization's events that `keep` keeps, in stream order, read back through REST.
-async fn stream_ids_where(base: &str, key: &str, keep: impl Fn(&Value) -> bool) -> Vec<String> {
+pub(crate) async fn stream_ids_where(
+    base: &str,
+    key: &str,
+    keep: impl Fn(&Value) -> bool,
+) -> Vec<String> {
     let client = reqwest::Client::new();
     let mut ids = Vec::new();
     let mut cursor = String::new();

@@ -6,7 +6,7 @@
 //! losing or reordering events.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -15,6 +15,8 @@ use entities::event;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, broadcast, mpsc};
+
+use crate::redis_link::RedisLink;
 
 /// The Redis channel every instance publishes to and listens on.
 pub const CHANNEL: &str = "concierge:events";
@@ -154,14 +156,24 @@ impl AccessClock {
     }
 }
 
-/// The fan-out of one process: a broadcast channel, fed directly or by the Redis listener.
+/// The fan-out of one process: a broadcast channel, fed directly or by the Redis listener (and, while that
+/// cannot hear everything, by [`table_watch`](crate::events::table_watch)).
 #[derive(Clone, Debug)]
 pub struct Bus {
     local: broadcast::Sender<Signal>,
-    redis: Option<mpsc::UnboundedSender<Outgoing>>,
+    redis: Option<Shared>,
     access: Arc<AccessClock>,
     /// Rung when a transaction that queued webhook deliveries commits, here or (through Redis) elsewhere.
     deliveries: Arc<Notify>,
+}
+
+/// What a bus shared through Redis holds.
+#[derive(Clone, Debug)]
+struct Shared {
+    outgoing: mpsc::UnboundedSender<Outgoing>,
+    link: RedisLink,
+    /// Whether the listener is subscribed to [`CHANNEL`].
+    listening: Arc<AtomicBool>,
 }
 
 impl Default for Bus {
@@ -182,32 +194,67 @@ impl Bus {
     }
 
     /// A bus shared by every instance through Redis: notices are published to [`CHANNEL`] and reach local
-    /// subscribers through the listener, like everyone else's.
-    pub async fn with_redis(url: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url)?;
+    /// subscribers through the listener, like everyone else's. When Redis cannot be reached the bus still
+    /// starts: notices stay local and the listener keeps trying.
+    pub async fn with_redis(link: RedisLink) -> Self {
         let local = broadcast::channel(LOCAL_CAPACITY).0;
         // Subscribe before the first publish, so this instance hears its own first notice.
-        let pubsub = client.get_async_pubsub().await?;
-        let publisher = redis::aio::ConnectionManager::new(client.clone()).await?;
+        let pubsub =
+            match tokio::time::timeout(LISTEN_TIMEOUT, link.client().get_async_pubsub()).await {
+                Ok(Ok(pubsub)) => Some(pubsub),
+                Ok(Err(err)) => {
+                    link.down(&err.to_string());
+                    None
+                }
+                Err(_) => {
+                    link.down("no connection for events within a second");
+                    None
+                }
+            };
         let (tx, rx) = mpsc::unbounded_channel();
         let access = Arc::new(AccessClock::default());
         let deliveries = Arc::new(Notify::new());
         // Tells this instance's own announcements apart from the others' when they come back from Redis.
         let origin = rand::random::<u64>();
+        let listening = Arc::new(AtomicBool::new(false));
         let heard = Heard {
             local: local.clone(),
             access: access.clone(),
             deliveries: deliveries.clone(),
             origin,
+            link: link.clone(),
+            listening: listening.clone(),
         };
-        tokio::spawn(listen(client, Some(pubsub), heard));
-        tokio::spawn(publish_loop(publisher, rx, local.clone(), origin));
-        Ok(Bus {
+        tokio::spawn(listen(pubsub, heard));
+        tokio::spawn(publish_loop(link.clone(), rx, local.clone(), origin));
+        Bus {
             local,
-            redis: Some(tx),
+            redis: Some(Shared {
+                outgoing: tx,
+                link,
+                listening,
+            }),
             access,
             deliveries,
-        })
+        }
+    }
+
+    /// Whether this bus hears every instance's notices: it is in process only, or Redis answers and the
+    /// listener is subscribed. When not, [`table_watch`](crate::events::table_watch) reads the table.
+    pub fn hears_everything(&self) -> bool {
+        self.redis
+            .as_ref()
+            .is_none_or(|shared| shared.listening.load(Ordering::SeqCst) && shared.link.is_up())
+    }
+
+    /// Whether notices travel between instances (through Redis).
+    pub fn is_shared(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    /// Hands signals read elsewhere (the table) to this process's subscribers.
+    pub fn hear(&self, signals: Vec<Signal>) {
+        send_local(&self.local, signals);
     }
 
     /// When access last changed in each organization, as this process has heard.
@@ -227,14 +274,15 @@ impl Bus {
             }
         }
         match &self.redis {
-            Some(redis) => {
+            // While Redis is down, notices go straight to local subscribers (the others read the table).
+            Some(shared) if shared.link.is_up() => {
                 if let Err(mpsc::error::SendError(Outgoing::Signals(signals))) =
-                    redis.send(Outgoing::Signals(signals))
+                    shared.outgoing.send(Outgoing::Signals(signals))
                 {
                     send_local(&self.local, signals);
                 }
             }
-            None => send_local(&self.local, signals),
+            _ => send_local(&self.local, signals),
         }
     }
 
@@ -242,8 +290,8 @@ impl Bus {
     /// transaction queued deliveries.
     pub fn wake_deliverer(&self) {
         self.deliveries.notify_one();
-        if let Some(redis) = &self.redis {
-            let _ = redis.send(Outgoing::Deliveries);
+        if let Some(shared) = &self.redis {
+            let _ = shared.outgoing.send(Outgoing::Deliveries);
         }
     }
 
@@ -273,7 +321,7 @@ fn send_local(local: &broadcast::Sender<Signal>, signals: Vec<Signal>) {
 /// Publishes notices to Redis in order; when Redis fails, local subscribers still get them and remote ones
 /// catch up from the table at their next notice (and other instances' webhook senders at their next poll).
 async fn publish_loop(
-    mut connection: redis::aio::ConnectionManager,
+    link: RedisLink,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
     local: broadcast::Sender<Signal>,
     origin: u64,
@@ -301,11 +349,16 @@ async fn publish_loop(
                 Err(err) => tracing::error!(%err, "could not encode an event notice"),
             }
         }
-        if let Err(err) = pipe.query_async::<()>(&mut connection).await {
-            tracing::warn!(%err, "publishing events to Redis failed; delivering them locally");
-            if let Outgoing::Signals(batch) = outgoing {
-                send_local(&local, batch);
-            }
+        let published = link
+            .run("publishing events", |mut connection| async move {
+                pipe.query_async::<()>(&mut connection).await
+            })
+            .await;
+        if published.is_none()
+            && let Outgoing::Signals(batch) = outgoing
+        {
+            // Local subscribers get them now; the other instances read them from the table.
+            send_local(&local, batch);
         }
     }
 }
@@ -317,38 +370,57 @@ struct Heard {
     deliveries: Arc<Notify>,
     /// This instance's own deliveries announcements, to skip.
     origin: u64,
+    /// Told when the subscription fails, so that the outage is reported once for everything.
+    link: RedisLink,
+    listening: Arc<AtomicBool>,
 }
+
+/// How long connecting and subscribing for events may take.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Forwards Redis notices to local subscribers, reconnecting forever; after a reconnect every subscriber
 /// resynchronises, since notices published meanwhile are lost.
-async fn listen(client: redis::Client, mut first: Option<redis::aio::PubSub>, heard: Heard) {
+async fn listen(mut first: Option<redis::aio::PubSub>, heard: Heard) {
     let Heard {
         local,
         access,
         deliveries,
         origin,
+        link,
+        listening,
     } = heard;
     let mut backoff = Duration::from_millis(100);
     loop {
         let pubsub = match first.take() {
             Some(pubsub) => Ok(pubsub),
-            None => client.get_async_pubsub().await,
+            None => {
+                match tokio::time::timeout(LISTEN_TIMEOUT, link.client().get_async_pubsub()).await {
+                    Ok(connected) => connected.map_err(|err| err.to_string()),
+                    Err(_) => Err("no connection for events within a second".to_owned()),
+                }
+            }
         };
-        let mut pubsub = match pubsub {
+        let subscribed = match pubsub {
+            Ok(mut pubsub) => {
+                match tokio::time::timeout(LISTEN_TIMEOUT, pubsub.subscribe(CHANNEL)).await {
+                    Ok(Ok(())) => Ok(pubsub),
+                    Ok(Err(err)) => Err(err.to_string()),
+                    Err(_) => Err("no subscription to events within a second".to_owned()),
+                }
+            }
+            Err(reason) => Err(reason),
+        };
+        let mut pubsub = match subscribed {
             Ok(pubsub) => pubsub,
-            Err(err) => {
-                tracing::warn!(%err, "connecting to Redis for events failed; retrying");
+            Err(reason) => {
+                link.down(&reason);
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
         };
-        if let Err(err) = pubsub.subscribe(CHANNEL).await {
-            tracing::warn!(%err, "subscribing to Redis events failed; retrying");
-            tokio::time::sleep(backoff).await;
-            continue;
-        }
         backoff = Duration::from_millis(100);
+        listening.store(true, Ordering::SeqCst);
         access.changed_everywhere();
         let _ = local.send(Signal::Resync);
         // Announcements of queued deliveries may have been lost as well.
@@ -372,9 +444,14 @@ async fn listen(client: redis::Client, mut first: Option<redis::aio::PubSub>, he
                 Err(err) => tracing::warn!(%err, "ignoring a malformed event notice from Redis"),
             }
         }
-        tracing::warn!("the Redis event subscription ended; reconnecting");
+        listening.store(false, Ordering::SeqCst);
+        link.down("the event subscription was cut");
     }
 }
+
+/// The longest pause between attempts to subscribe again: events flow through Redis within a second of its
+/// return.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Tells every instance listening on Redis that access in an organization changed, from a process without a
 /// bus of its own (the command line changing a plan).

@@ -10,4 +10,5 @@ pub mod jobs;
 pub mod names;
 pub mod outbox;
 pub mod queue;
+pub mod table_watch;
 pub mod webhooks;

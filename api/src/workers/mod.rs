@@ -71,7 +71,8 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts every loop: webhook delivery, integration jobs, the search indexes' follower, hourly housekeeping
+    /// Starts every loop: webhook delivery, integration jobs, the search indexes' follower, the event table's
+    /// watch while Redis is down, hourly housekeeping
     /// (events past the retention window, expired widget sessions, SAML metadata), the analytics rollups and the API
     /// key usage flusher.
     pub fn start(
@@ -92,6 +93,11 @@ impl Workers {
                 () = retriever.follow() => {}
             }
         }));
+        // While Redis cannot carry other instances' notices, the table does.
+        tasks.spawn(background(crate::events::table_watch::run(
+            state.db.clone(),
+            shutdown.clone(),
+        )));
         tasks.spawn(background(housekeeping::run(
             state.clone(),
             shutdown.clone(),

@@ -296,7 +296,7 @@ impl Vendors {
         sealer: Arc<Sealer>,
         settings: Arc<Settings>,
         public_url: Arc<str>,
-        redis: Option<redis::aio::ConnectionManager>,
+        redis: Option<crate::redis_link::RedisLink>,
         attachments: Arc<crate::service::attachments::Attachments>,
     ) -> anyhow::Result<Self> {
         let endpoints = Endpoints::parse(settings.provider_base_urls.as_deref())?;

@@ -3,15 +3,12 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use crate::redis_link::RedisLink;
 use crate::service::integrations::providers::Provider;
-
-/// How long a call waits for Redis to hand out its slot before the instance paces it alone.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// Reserves the next slot of a connection's schedule and answers how many microseconds to wait for it. The key
 /// holds the theoretical arrival time (µs, Redis's clock, so that instances agree); a full burst of `ARGV[2]`
@@ -30,18 +27,6 @@ if wait < 0 then wait = 0 end
 return math.floor(wait)
 ";
 
-/// A connection to the Redis at `url` that gives up quickly and reconnects soon: pacing must never hold a vendor
-/// call for long, and should find Redis again within a second or two of its return.
-pub async fn connect_redis(url: &str) -> redis::RedisResult<redis::aio::ConnectionManager> {
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(REDIS_TIMEOUT * 5)
-        .set_response_timeout(REDIS_TIMEOUT)
-        .set_number_of_retries(2)
-        .set_factor(50)
-        .set_max_delay(1_000);
-    redis::aio::ConnectionManager::new_with_config(redis::Client::open(url)?, config).await
-}
-
 /// The pace of every connection, by provider.
 pub struct Pacer {
     local: HashMap<&'static str, (u32, DefaultKeyedRateLimiter<String>)>,
@@ -49,10 +34,8 @@ pub struct Pacer {
 }
 
 struct Shared {
-    connection: redis::aio::ConnectionManager,
+    link: RedisLink,
     script: redis::Script,
-    /// Whether the last attempt failed (so that an outage is logged once, and its end too).
-    failing: AtomicBool,
 }
 
 impl std::fmt::Debug for Pacer {
@@ -67,7 +50,7 @@ impl Pacer {
     /// Paces each provider's connections at its `requests_per_second`, through `redis` when given.
     pub fn new<'a>(
         providers: impl IntoIterator<Item = &'a Provider>,
-        redis: Option<redis::aio::ConnectionManager>,
+        redis: Option<RedisLink>,
     ) -> Self {
         let local = providers
             .into_iter()
@@ -81,10 +64,9 @@ impl Pacer {
             .collect();
         Self {
             local,
-            shared: redis.map(|connection| Shared {
-                connection,
+            shared: redis.map(|link| Shared {
+                link,
                 script: redis::Script::new(SLOT_SCRIPT),
-                failing: AtomicBool::new(false),
             }),
         }
     }
@@ -94,28 +76,14 @@ impl Pacer {
         let Some((rate, limiter)) = self.local.get(provider.key) else {
             return;
         };
-        if let Some(shared) = &self.shared {
-            match shared.slot(connection_id, *rate).await {
-                Ok(wait) => {
-                    if shared.failing.swap(false, Ordering::Relaxed) {
-                        tracing::info!(
-                            "Redis answers again: vendor calls are paced across instances"
-                        );
-                    }
-                    if !wait.is_zero() {
-                        tokio::time::sleep(wait).await;
-                    }
-                    return;
-                }
-                Err(reason) => {
-                    if !shared.failing.swap(true, Ordering::Relaxed) {
-                        tracing::warn!(
-                            %reason,
-                            "Redis cannot pace vendor calls; each instance paces its own until it answers"
-                        );
-                    }
-                }
+        // While Redis cannot answer (the link says so once per outage), each instance paces its own calls.
+        if let Some(shared) = &self.shared
+            && let Some(wait) = shared.slot(connection_id, *rate).await
+        {
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
             }
+            return;
         }
         limiter.until_key_ready(&connection_id.to_owned()).await;
     }
@@ -123,20 +91,16 @@ impl Pacer {
 
 impl Shared {
     /// The wait before the connection's next slot, reserved in Redis.
-    async fn slot(&self, connection_id: &str, rate: u32) -> Result<Duration, String> {
+    async fn slot(&self, connection_id: &str, rate: u32) -> Option<Duration> {
         let interval_us = 1_000_000 / u64::from(rate.max(1));
-        let mut connection = self.connection.clone();
         let mut invocation = self.script.key(format!("concierge:pace:{connection_id}"));
         invocation.arg(interval_us).arg(rate);
-        let answer = tokio::time::timeout(
-            REDIS_TIMEOUT,
-            invocation.invoke_async::<u64>(&mut connection),
-        )
-        .await;
-        match answer {
-            Ok(Ok(wait_us)) => Ok(Duration::from_micros(wait_us)),
-            Ok(Err(err)) => Err(err.to_string()),
-            Err(_) => Err(format!("no answer within {} ms", REDIS_TIMEOUT.as_millis())),
-        }
+        let wait_us: u64 = self
+            .link
+            .run("vendor pacing", |mut connection| async move {
+                invocation.invoke_async(&mut connection).await
+            })
+            .await?;
+        Some(Duration::from_micros(wait_us))
     }
 }
