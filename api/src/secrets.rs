@@ -56,9 +56,26 @@ fn decode_key(text: &str) -> anyhow::Result<(LessSafeKey, hmac::Key)> {
 impl Sealer {
     /// `CONCIERGE_MASTER_KEY`, or the key generated into the data dir on first start.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        use anyhow::Context;
         let (key, signing) = match &settings.master_key {
-            Some(key) => decode_key(key.expose_secret())?,
-            None => decode_key(&key_file(&settings.data_dir)?)?,
+            Some(key) => {
+                decode_key(key.expose_secret()).context("CONCIERGE_MASTER_KEY is unusable")?
+            }
+            None => {
+                let path = settings.data_dir.join(KEY_FILE);
+                let text = key_file(&settings.data_dir).with_context(|| {
+                    format!(
+                        "cannot read or create the master key {} (CONCIERGE_DATA_DIR, or set CONCIERGE_MASTER_KEY)",
+                        path.display()
+                    )
+                })?;
+                decode_key(&text).with_context(|| {
+                    format!(
+                        "the master key {} is unusable (restore it from a backup, or set CONCIERGE_MASTER_KEY)",
+                        path.display()
+                    )
+                })?
+            }
         };
         Ok(Self { key, signing })
     }

@@ -83,7 +83,9 @@ impl Application {
         let idp = Arc::new(crate::service::identity::sso::idp::IdpClient::new(
             settings.egress_allow.clone(),
         )?);
-        let listener = TcpListener::bind(settings.bind).await?;
+        let listener = TcpListener::bind(settings.bind).await.map_err(|err| {
+            anyhow::anyhow!("cannot listen on {} (CONCIERGE_BIND): {err}", settings.bind)
+        })?;
         // Where browsers reach us: SSO redirects and callbacks are built on it.
         let public_url = match &settings.public_url {
             Some(url) if !url.is_empty() => url.trim_end_matches('/').to_owned(),

@@ -132,3 +132,99 @@ async fn schema_prints_the_committed_sdl() {
         "run `make schema`"
     );
 }
+
+#[tokio::test]
+async fn start_up_errors_name_what_failed_and_the_setting_to_look_at_in_one_line() {
+    let (settings, _cleanup) = fresh_settings().await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
+    let refused_port = crate::helpers::free_port();
+    let file = settings.data_dir.join("a-file");
+    std::fs::create_dir_all(&settings.data_dir).unwrap();
+    std::fs::write(&file, "not a folder").unwrap();
+    // Each case: the environment that breaks the start, and what its error line says.
+    type Case<'a> = (Vec<(&'a str, String)>, Vec<String>);
+    let cases: Vec<Case> = vec![
+        (
+            vec![(
+                "DATABASE_URL",
+                format!("postgres://concierge:hunter2@127.0.0.1:{refused_port}/concierge"),
+            )],
+            vec![
+                format!(
+                    "cannot connect to the database at postgres://concierge:***@127.0.0.1:{refused_port}/concierge"
+                ),
+                "(DATABASE_URL)".into(),
+            ],
+        ),
+        (
+            vec![("DATABASE_URL", "mysql://root@127.0.0.1/concierge".into())],
+            vec!["DATABASE_URL must be a postgres:// URL".into()],
+        ),
+        (
+            vec![
+                ("DATABASE_URL", String::new()),
+                (
+                    "CONCIERGE_DATA_DIR",
+                    file.join("data").display().to_string(),
+                ),
+            ],
+            vec![
+                format!(
+                    "cannot create the data folder {}",
+                    file.join("data").display()
+                ),
+                "(CONCIERGE_DATA_DIR)".into(),
+            ],
+        ),
+        (
+            vec![("CONCIERGE_MASTER_KEY", "too-short".into())],
+            vec!["CONCIERGE_MASTER_KEY is unusable".into()],
+        ),
+        (
+            vec![("CONCIERGE_BIND", taken.clone())],
+            vec![format!("cannot listen on {taken} (CONCIERGE_BIND)")],
+        ),
+        (
+            vec![
+                ("REDIS_URL", format!("redis://127.0.0.1:{refused_port}")),
+                ("CONCIERGE_REDIS_REQUIRED", "true".into()),
+            ],
+            vec![
+                format!("cannot reach Redis at 127.0.0.1:{refused_port}"),
+                "REDIS_URL".into(),
+            ],
+        ),
+        (
+            vec![("REDIS_URL", "http://cache.internal".into())],
+            vec!["REDIS_URL is not a Redis URL".into()],
+        ),
+    ];
+    for (env, expected) in cases {
+        let mut command = concierge(&settings);
+        command.arg("serve").env("CONCIERGE_BIND", "127.0.0.1:0");
+        for (name, value) in &env {
+            command.env(name, value);
+        }
+        let output = command.output().unwrap();
+        assert!(!output.status.success(), "{env:?} started");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("error: "))
+            .collect();
+        assert_eq!(errors.len(), 1, "{env:?}: one error line in {stderr}");
+        for part in &expected {
+            assert!(
+                errors[0].contains(part.as_str()),
+                "{env:?}: {part:?} not in {}",
+                errors[0]
+            );
+        }
+        assert!(
+            !errors[0].contains("hunter2"),
+            "the password is never printed"
+        );
+        println!("{}", errors[0]);
+    }
+}

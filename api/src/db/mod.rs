@@ -126,13 +126,49 @@ impl WriteTxn<'_> {
 
 impl Db {
     /// Connects to the configured database (creating the SQLite file and data dir if needed).
+    /// Errors name what failed and the setting to look at, in one line.
     pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
+        use anyhow::Context;
         let url = settings.database_url();
         let sqlite = url.starts_with("sqlite:");
-        if sqlite {
-            std::fs::create_dir_all(&settings.data_dir)?;
+        if !sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            anyhow::bail!(
+                "DATABASE_URL must be a postgres:// URL (or unset, for SQLite in CONCIERGE_DATA_DIR), not {}",
+                redacted(&url)
+            );
         }
-        let mut options = ConnectOptions::new(url);
+        if !sqlite {
+            // One plain connection first: the pool would wait out its timeout and say only that it did.
+            use sea_orm::sqlx::Connection;
+            let reason = match tokio::time::timeout(
+                Duration::from_secs(10),
+                sea_orm::sqlx::PgConnection::connect(&url),
+            )
+            .await
+            {
+                Ok(Ok(connection)) => {
+                    let _ = connection.close().await;
+                    None
+                }
+                Ok(Err(err)) => Some(err.to_string()),
+                Err(_) => Some("no answer within 10 s".to_owned()),
+            };
+            if let Some(reason) = reason {
+                anyhow::bail!(
+                    "cannot connect to the database at {} (DATABASE_URL): {reason}",
+                    redacted(&url)
+                );
+            }
+        }
+        if sqlite {
+            std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+                format!(
+                    "cannot create the data folder {} (CONCIERGE_DATA_DIR)",
+                    settings.data_dir.display()
+                )
+            })?;
+        }
+        let mut options = ConnectOptions::new(url.clone());
         options
             .max_connections(settings.db_max_connections)
             .min_connections(1)
@@ -150,7 +186,19 @@ impl Db {
                     .pragma("temp_store", "memory")
             });
         }
-        let mut conn = Database::connect(options).await?;
+        let mut conn = Database::connect(options).await.with_context(|| {
+            if sqlite {
+                format!(
+                    "cannot open the SQLite database in {} (CONCIERGE_DATA_DIR)",
+                    settings.data_dir.display()
+                )
+            } else {
+                format!(
+                    "cannot connect to the database at {} (DATABASE_URL)",
+                    redacted(&url)
+                )
+            }
+        })?;
         let statements = Arc::new(AtomicU64::new(0));
         let counter = statements.clone();
         conn.set_metric_callback(move |info| {
@@ -172,8 +220,11 @@ impl Db {
     }
 
     /// Applies every pending migration.
-    pub async fn migrate(&self) -> Result<(), DbErr> {
-        migration::Migrator::up(&self.conn, None).await
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        use anyhow::Context;
+        migration::Migrator::up(&self.conn, None)
+            .await
+            .context("cannot bring the database's tables up to date (DATABASE_URL)")
     }
 
     /// Announces committed events through Redis instead of in process only.
@@ -239,5 +290,17 @@ impl Db {
     /// Runs one raw statement (used by tools, not by request paths).
     pub async fn execute_unprepared(&self, sql: &str) -> Result<(), DbErr> {
         self.conn.execute_unprepared(sql).await.map(|_| ())
+    }
+}
+
+/// A database URL for messages: its password replaced by `***`.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "an unreadable URL".to_owned(),
     }
 }
