@@ -59,6 +59,12 @@ pub struct Settings {
     /// providers) may reach although the SSRF guard refuses them otherwise: private, loopback, link-local and
     /// CGNAT addresses and `localhost`. `127.0.0.1/32` lets a receiver on this machine get webhooks.
     pub egress_allow: Option<String>,
+    /// Comma-separated origins (`https://partner.example`) whose browser pages may call `/api/v1` and
+    /// `/graphql` with an API key in the `Authorization` header and read the answers. Unset, no page of another
+    /// origin may. Cookies never count cross-origin: no origin, listed or not, gets
+    /// `Access-Control-Allow-Credentials`. The widget's routes are not affected (each assistant lists the sites
+    /// it may be embedded on).
+    pub cors_origins: Option<String>,
     /// Comma-separated networks of the load balancers in front of the server. From them, the client address
     /// is the nearest untrusted address in `X-Forwarded-For` (what clients write further left is ignored); it
     /// is what per-address limits, the sign-in throttle, API keys' allowed networks and the audit log see.
@@ -211,6 +217,7 @@ impl Default for Settings {
             redis_url: None,
             redis_timeout_ms: 100,
             redis_required: false,
+            cors_origins: None,
             master_key: None,
             public_url: None,
             egress_allow: None,

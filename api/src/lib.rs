@@ -5,6 +5,7 @@ pub mod auth;
 pub mod authz;
 pub mod cli;
 pub mod config;
+pub mod cors;
 pub mod db;
 pub mod downloads;
 pub mod egress;

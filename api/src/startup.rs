@@ -139,7 +139,7 @@ impl Application {
             state.vendors.clone(),
             state.authz.clone(),
         )?;
-        let router = router(state.clone());
+        let router = router(state.clone())?;
         Ok(Self {
             listener,
             router,
@@ -241,8 +241,8 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-/// The whole HTTP surface with its middleware.
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP surface with its middleware; refuses a `CONCIERGE_CORS_ORIGINS` entry that is no origin.
+pub fn router(state: AppState) -> anyhow::Result<Router> {
     let body_limit = state.settings.body_limit_bytes;
     let trusted_proxies = state.trusted_proxies.clone();
     // Everything behind the API key: authenticated and rate-limited once, before the handlers.
@@ -257,7 +257,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::layer::authenticate,
         ));
-    Router::new()
+    let cors = crate::cors::layer(state.settings.cors_origins.as_deref())?;
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/graphql/ws", get(graphql::ws::handler))
@@ -271,7 +272,14 @@ pub fn router(state: AppState) -> Router {
         .merge(authenticated)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(state);
+    // Around everything (authentication and the method routing), so that a preflight, which carries no key
+    // and whose method no route has, is answered.
+    let router = match cors {
+        Some(cors) => router.layer(middleware::from_fn_with_state(cors, crate::cors::apply)),
+        None => router,
+    };
+    Ok(router
         .layer(axum::Extension(trusted_proxies))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(
@@ -300,7 +308,7 @@ pub fn router(state: AppState) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid)))
 }
 
 /// Headers every response carries unless its handler set its own: no content sniffing, and an HTML page

@@ -26,6 +26,7 @@ mod console;
 mod console_browser;
 mod conventions;
 mod conversations;
+mod cors;
 mod crm_sync;
 mod crm_vendors;
 mod docs;
