@@ -4,8 +4,10 @@
 //
 // usage: node craft-saml.mjs '<json>'   with {key, cert, issuer, destination, recipient, audience,
 //   inResponseTo, email, groups, notBeforeSkew, notOnOrAfterSkew (seconds from now), algorithm ("sha256" |
-//   "sha1"), sign ("assertion" | "response" | "none"), wrap (null | "evil_first" | "evil_in_extensions"),
-//   evilEmail, evilGroups}
+//   "sha1"), sign ("assertion" | "response" | "none"), wrap (null | "evil_first" | "evil_in_extensions" |
+//   "unsigned_copy" (a second, unsigned assertion after the signed one) | "only_in_extensions" (the signed
+//   assertion moved into Extensions, none in its place)), signExtensions (an Extensions element with an ID,
+//   signed instead of anything else), evilEmail, evilGroups}
 // prints {"response": base64}
 import { randomUUID } from 'node:crypto';
 import { SignedXml } from 'xml-crypto';
@@ -61,6 +63,19 @@ if (o.wrap) {
     body = evil;
     extensions = `<samlp:Extensions>${signedAssertion}</samlp:Extensions>`;
   }
+  if (o.wrap === 'unsigned_copy') body = signedAssertion + assertion(`_c${randomUUID()}`, o.email, o.groups ?? []);
+  if (o.wrap === 'only_in_extensions') {
+    body = '';
+    extensions = `<samlp:Extensions>${signedAssertion}</samlp:Extensions>`;
+  }
+}
+if (o.signExtensions) {
+  const extensionsId = `_x${randomUUID()}`;
+  extensions = sign(
+    `<samlp:Extensions xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${extensionsId}"><saml:Issuer>${esc(o.issuer)}</saml:Issuer></samlp:Extensions>`,
+    extensionsId,
+    `//*[@ID='${extensionsId}']/*[local-name(.)='Issuer']`,
+  );
 }
 let response = `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${responseId}" Version="2.0" IssueInstant="${at(0)}" Destination="${esc(o.destination)}" InResponseTo="${esc(o.inResponseTo)}">`
   + `<saml:Issuer>${esc(o.issuer)}</saml:Issuer>${extensions}`

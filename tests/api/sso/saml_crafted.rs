@@ -293,3 +293,70 @@ async fn idp_initiated_sign_in_works_only_when_the_connection_allows_it() {
     assert!(replayed.text().await.unwrap().contains("replay"));
     assert_eq!(app.count_rows("sessions").await, sessions);
 }
+
+#[tokio::test]
+async fn a_response_with_more_than_one_assertion_or_one_outside_the_signed_element_is_refused_around_a_sound_one()
+ {
+    let (app, idp, connection) = crafted_saml_app().await;
+    let sessions = app.count_rows("sessions").await;
+    // Each carries alice's sound, signed assertion (which alone signs her in: see above), and something more.
+    for (case, changes, reason) in [
+        (
+            "an unsigned copy after it",
+            json!({"wrap": "unsigned_copy"}),
+            "carries 2 assertions",
+        ),
+        (
+            "an unsigned copy in a signed Response",
+            json!({"wrap": "unsigned_copy", "sign": "response"}),
+            "carries 2 assertions",
+        ),
+        (
+            "another identity before it",
+            json!({"wrap": "evil_first", "evilEmail": "mallory@corp.test", "evilGroups": ["admins"]}),
+            "carries 2 assertions",
+        ),
+        (
+            "moved into Extensions",
+            json!({"wrap": "only_in_extensions"}),
+            "its assertion is not a child of the Response",
+        ),
+        (
+            "unsigned beside a signed Extensions",
+            json!({"sign": "none", "signExtensions": true}),
+            "its assertion is outside the signed element",
+        ),
+    ] {
+        let (refused, browser) = post_crafted(&app, &idp, &connection, changes).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{case}");
+        let page = refused.text().await.unwrap();
+        assert!(page.contains(reason), "{case}: {page}");
+        assert_eq!(me(&app, &browser).await, Value::Null, "{case}");
+    }
+    assert_eq!(
+        app.count_rows("sessions").await,
+        sessions,
+        "no one signed in"
+    );
+    let refusals: Vec<String> = audit_actions(&app)
+        .await
+        .iter()
+        .filter(|e| e["action"] == "member.sso_failed")
+        .map(|e| e["after"]["reason"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(refusals.len(), 5, "{refusals:?}");
+    assert_eq!(
+        refusals
+            .iter()
+            .filter(|r| r.contains("carries 2 assertions"))
+            .count(),
+        3,
+        "{refusals:?}"
+    );
+    assert!(
+        refusals
+            .iter()
+            .any(|r| r.contains("outside the signed element")),
+        "{refusals:?}"
+    );
+}

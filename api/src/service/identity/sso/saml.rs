@@ -404,6 +404,7 @@ fn check_envelope(encoded: &str, acs_url: &str, request_ids: &[&str]) -> Result<
         .decode(encoded)
         .map_err(|_| "SAMLResponse is not base64".to_owned())?;
     let xml = std::str::from_utf8(&bytes).map_err(|_| "SAMLResponse is not UTF-8".to_owned())?;
+    check_structure(xml)?;
     // Not a Response (a bare assertion, or unreadable): samael decides.
     let Ok(response) = samael::schema::Response::from_str(xml) else {
         return Ok(());
@@ -430,6 +431,75 @@ fn check_envelope(encoded: &str, acs_url: &str, request_ids: &[&str]) -> Result<
         return Err("it answers another request (InResponseTo)".to_owned());
     }
     Ok(())
+}
+
+const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
+
+/// Refuses a Response whose shape leaves room for signature wrapping, whatever its signed part says: more than
+/// one assertion anywhere in it, an assertion that is not a child of the Response, or one that neither its own
+/// signature nor the Response's covers (each signature's reference must name its parent, as SAML requires).
+fn check_structure(xml: &str) -> Result<(), String> {
+    let Ok(document) = roxmltree::Document::parse(xml) else {
+        // Unreadable: samael refuses it with its own words.
+        return Ok(());
+    };
+    let root = document.root_element();
+    if !root.has_tag_name((PROTOCOL_NS, "Response")) {
+        return Ok(());
+    }
+    // A reference by ID must name one element.
+    let mut ids = std::collections::HashSet::new();
+    if !root
+        .descendants()
+        .filter_map(|n| n.attribute("ID"))
+        .all(|id| ids.insert(id))
+    {
+        return Err("two of its elements have the same ID".to_owned());
+    }
+    let assertions: Vec<roxmltree::Node> = root
+        .descendants()
+        .filter(|n| {
+            n.has_tag_name((ASSERTION_NS, "Assertion"))
+                || n.has_tag_name((ASSERTION_NS, "EncryptedAssertion"))
+        })
+        .collect();
+    let assertion = match assertions.as_slice() {
+        [] => return Err("it carries no assertion".to_owned()),
+        [one] => *one,
+        many => {
+            return Err(format!(
+                "it carries {} assertions, and only a Response with exactly one is accepted",
+                many.len()
+            ));
+        }
+    };
+    if assertion.parent_element() != Some(root) {
+        return Err("its assertion is not a child of the Response".to_owned());
+    }
+    if !signs_itself(assertion) && !signs_itself(root) {
+        return Err("its assertion is outside the signed element".to_owned());
+    }
+    Ok(())
+}
+
+/// Whether `element` has a signature of its own: a `ds:Signature` child whose reference names its ID.
+fn signs_itself(element: roxmltree::Node) -> bool {
+    let Some(id) = element.attribute("ID") else {
+        return false;
+    };
+    let expected = format!("#{id}");
+    element
+        .children()
+        .filter(|c| c.has_tag_name((DSIG_NS, "Signature")))
+        .any(|signature| {
+            let references: Vec<_> = signature
+                .descendants()
+                .filter(|n| n.has_tag_name((DSIG_NS, "Reference")))
+                .collect();
+            references.len() == 1 && references[0].attribute("URI") == Some(expected.as_str())
+        })
 }
 
 /// The assertion's attributes as claims: each attribute under its Name and FriendlyName, with its values; the
@@ -585,4 +655,59 @@ pub async fn refresh_metadata(db: &Db, idp: &IdpClient) -> ApiResult<u64> {
         }
     }
     Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_structure;
+
+    const HEAD: &str = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" ID="_r">"#;
+
+    fn signed(id: &str) -> String {
+        format!(
+            r##"<ds:Signature><ds:SignedInfo><ds:Reference URI="#{id}"/></ds:SignedInfo></ds:Signature>"##
+        )
+    }
+
+    #[test]
+    fn the_one_assertion_must_be_the_responses_child_and_signed_by_it_or_itself() {
+        let assertion = |id: &str, signature: &str| {
+            format!(
+                r#"<saml:Assertion ID="{id}"><saml:Issuer>i</saml:Issuer>{signature}</saml:Assertion>"#
+            )
+        };
+        let response = |inner: &str| format!("{HEAD}{inner}</samlp:Response>");
+        assert_eq!(
+            check_structure(&response(&assertion("_a", &signed("_a")))),
+            Ok(())
+        );
+        assert_eq!(
+            check_structure(&response(&format!(
+                "{}{}",
+                signed("_r"),
+                assertion("_a", "")
+            ))),
+            Ok(())
+        );
+        for (inner, reason) in [
+            (String::new(), "no assertion"),
+            (assertion("_a", &signed("_b")), "outside the signed element"),
+            (assertion("_a", ""), "outside the signed element"),
+            (
+                format!("{}{}", assertion("_a", &signed("_a")), assertion("_c", "")),
+                "carries 2 assertions",
+            ),
+            (
+                format!(
+                    "<samlp:Extensions>{}</samlp:Extensions>",
+                    assertion("_a", &signed("_a"))
+                ),
+                "not a child",
+            ),
+            (assertion("_r", &signed("_r")), "same ID"),
+        ] {
+            let refused = check_structure(&response(&inner)).unwrap_err();
+            assert!(refused.contains(reason), "{inner}: {refused}");
+        }
+    }
 }
