@@ -73,8 +73,17 @@ enum OrgCommand {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Recompute every organization's hash chain; exits non-zero if any entry was edited or removed.
-    Verify,
+    /// Recompute every organization's hash chain and compare its end with the organization's head and every
+    /// signed checkpoint; exits non-zero if any entry was edited or removed, the newest ones included.
+    Verify {
+        /// A copy of the checkpoints kept outside the database: the lines `concierge audit checkpoints`
+        /// printed, or the server's JSON log (its `audit checkpoint` lines are read, the rest skipped).
+        #[arg(long, value_name = "FILE")]
+        anchors: Option<std::path::PathBuf>,
+    },
+    /// Write today's signed checkpoint of every organization's head, then print every stored checkpoint as one
+    /// JSON line each: keep them where the database's administrators cannot edit them.
+    Checkpoints,
 }
 
 impl clap::ValueEnum for Plan {
@@ -205,11 +214,44 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
         }
         Command::Audit {
-            command: AuditCommand::Verify,
+            command: AuditCommand::Checkpoints,
         } => {
             let db = Db::connect(&settings).await?;
             db.migrate().await?;
-            let report = service::audit::verify(&db)
+            let sealer = crate::secrets::Sealer::from_settings(&settings)?;
+            service::audit::write_checkpoints(&db, &sealer)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            for anchor in service::audit::stored_checkpoints(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?
+            {
+                println!("{}", serde_json::to_string(&anchor)?);
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { anchors },
+        } => {
+            let db = Db::connect(&settings).await?;
+            db.migrate().await?;
+            let sealer = crate::secrets::Sealer::from_settings(&settings)?;
+            let (given, source) = match &anchors {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).map_err(|err| {
+                        anyhow::anyhow!("cannot read the anchors {}: {err}", path.display())
+                    })?;
+                    let given = service::audit::read_anchors(&text);
+                    if given.is_empty() {
+                        anyhow::bail!(
+                            "{} holds no audit checkpoint (one JSON object per line)",
+                            path.display()
+                        );
+                    }
+                    (given, path.display().to_string())
+                }
+                None => (Vec::new(), String::new()),
+            };
+            let report = service::audit::verify(&db, &sealer, &given, &source)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.public_message()))?;
             for problem in &report.problems {
@@ -224,8 +266,8 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
                 );
             }
             println!(
-                "audit log verified: {} entries in {} organization(s), every hash chain intact",
-                report.entries, report.organizations
+                "audit log verified: {} entries in {} organization(s), every hash chain intact and ending at its head, {} signed checkpoint(s) matched",
+                report.entries, report.organizations, report.checkpoints
             );
         }
         Command::Schema { output } => {

@@ -22,6 +22,8 @@ pub struct Sealer {
     /// Signs short-lived URLs (attachments), derived from the master key with HKDF so that it is never the
     /// sealing key itself.
     signing: hmac::Key,
+    /// Signs the audit log's daily checkpoints, derived apart from the URL-signing key.
+    checkpoints: hmac::Key,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -31,15 +33,19 @@ impl std::fmt::Debug for Sealer {
 }
 
 /// The URL-signing key derived from the master key's bytes.
-fn signing_key(master: &[u8]) -> anyhow::Result<hmac::Key> {
+fn signing_key(master: &[u8], purpose: &[u8]) -> anyhow::Result<hmac::Key> {
     let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"concierge").extract(master);
+    let info = [purpose];
     let okm = prk
-        .expand(&[b"url-signing"], hmac::HMAC_SHA256)
-        .map_err(|_| anyhow::anyhow!("deriving the URL-signing key failed"))?;
+        .expand(&info, hmac::HMAC_SHA256)
+        .map_err(|_| anyhow::anyhow!("deriving a signing key failed"))?;
     Ok(hmac::Key::from(okm))
 }
 
-fn decode_key(text: &str) -> anyhow::Result<(LessSafeKey, hmac::Key)> {
+/// The sealing key, the URL-signing key and the checkpoint-signing key of a master key.
+type Keys = (LessSafeKey, hmac::Key, hmac::Key);
+
+fn decode_key(text: &str) -> anyhow::Result<Keys> {
     let bytes = STANDARD
         .decode(text.trim())
         .map_err(|_| anyhow::anyhow!("the master key must be base64"))?;
@@ -50,14 +56,18 @@ fn decode_key(text: &str) -> anyhow::Result<(LessSafeKey, hmac::Key)> {
     );
     let key = UnboundKey::new(&AES_256_GCM, &bytes)
         .map_err(|_| anyhow::anyhow!("the master key was refused by AES-256-GCM"))?;
-    Ok((LessSafeKey::new(key), signing_key(&bytes)?))
+    Ok((
+        LessSafeKey::new(key),
+        signing_key(&bytes, b"url-signing")?,
+        signing_key(&bytes, b"audit-checkpoints")?,
+    ))
 }
 
 impl Sealer {
     /// `CONCIERGE_MASTER_KEY`, or the key generated into the data dir on first start.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         use anyhow::Context;
-        let (key, signing) = match &settings.master_key {
+        let (key, signing, checkpoints) = match &settings.master_key {
             Some(key) => {
                 decode_key(key.expose_secret()).context("CONCIERGE_MASTER_KEY is unusable")?
             }
@@ -77,13 +87,30 @@ impl Sealer {
                 })?
             }
         };
-        Ok(Self { key, signing })
+        Ok(Self {
+            key,
+            signing,
+            checkpoints,
+        })
     }
 
     /// A signature of `message` for a URL (base64url of HMAC-SHA256 under the derived signing key).
     pub fn sign_url(&self, message: &str) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(hmac::sign(&self.signing, message.as_bytes()))
+    }
+
+    /// A signature of an audit checkpoint (base64url of HMAC-SHA256 under its own derived key).
+    pub fn sign_checkpoint(&self, message: &str) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(hmac::sign(&self.checkpoints, message.as_bytes()))
+    }
+
+    /// Whether `signature` is [`Sealer::sign_checkpoint`]'s for `message` (compared in constant time).
+    pub fn checkpoint_holds(&self, message: &str, signature: &str) -> bool {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(signature)
+            .is_ok_and(|tag| hmac::verify(&self.checkpoints, message.as_bytes(), &tag).is_ok())
     }
 
     /// Whether `signature` is [`Sealer::sign_url`]'s for `message` (compared in constant time).
@@ -174,8 +201,21 @@ mod tests {
     use super::*;
 
     fn sealer() -> Sealer {
-        let (key, signing) = decode_key(&STANDARD.encode([7u8; 32])).unwrap();
-        Sealer { key, signing }
+        let (key, signing, checkpoints) = decode_key(&STANDARD.encode([7u8; 32])).unwrap();
+        Sealer {
+            key,
+            signing,
+            checkpoints,
+        }
+    }
+
+    #[test]
+    fn checkpoint_signatures_hold_only_for_what_was_signed_and_are_not_url_signatures() {
+        let sealer = sealer();
+        let signature = sealer.sign_checkpoint("org_1 2026-12-07 5 abc");
+        assert!(sealer.checkpoint_holds("org_1 2026-12-07 5 abc", &signature));
+        assert!(!sealer.checkpoint_holds("org_1 2026-12-07 4 abc", &signature));
+        assert!(!sealer.url_signature_holds("org_1 2026-12-07 5 abc", &signature));
     }
 
     #[test]

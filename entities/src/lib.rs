@@ -4,6 +4,7 @@ pub mod ai_usage;
 pub mod api_key;
 pub mod api_key_usage;
 pub mod assistant;
+pub mod audit_checkpoint;
 pub mod audit_entry;
 pub mod authz_policy;
 pub mod conversation;

@@ -22,6 +22,7 @@ mod m20261208_000017_visitor_email;
 mod m20261209_000018_entry_embeddings;
 mod m20261210_000019_confidence_default;
 mod m20261211_000020_analytics_rollups;
+mod m20261212_000021_audit_anchors;
 mod thresholds;
 
 /// Every migration, in order.
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000018_entry_embeddings::Migration),
             Box::new(m20261210_000019_confidence_default::Migration),
             Box::new(m20261211_000020_analytics_rollups::Migration),
+            Box::new(m20261212_000021_audit_anchors::Migration),
         ]
     }
 }

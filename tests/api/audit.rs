@@ -105,7 +105,148 @@ async fn only_owners_and_admins_read_the_log_and_only_their_organizations() {
 }
 
 async fn verify(app: &crate::helpers::TestApp) -> api::service::audit::VerifyReport {
-    api::service::audit::verify(&app.db).await.unwrap()
+    api::service::audit::verify(&app.db, &app.state.sealer, &[], "")
+        .await
+        .unwrap()
+}
+
+async fn sql(app: &crate::helpers::TestApp, statement: &str) {
+    app.db.execute_unprepared(statement).await.unwrap();
+}
+
+#[tokio::test]
+async fn deleting_the_newest_entries_is_detected_by_the_head_and_by_signed_checkpoints_kept_elsewhere()
+ {
+    use api::service::audit::{read_anchors, stored_checkpoints, write_checkpoints};
+    let app = spawn_app().await;
+    for role in ["agent", "viewer", "analyst", "admin"] {
+        app.key_with_role(role).await;
+    }
+    assert_eq!(
+        write_checkpoints(&app.db, &app.state.sealer).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        write_checkpoints(&app.db, &app.state.sealer).await.unwrap(),
+        0,
+        "unchanged"
+    );
+    let clean = verify(&app).await;
+    assert!(clean.problems.is_empty(), "{:?}", clean.problems);
+    assert_eq!((clean.entries, clean.checkpoints), (6, 1));
+    // The copy an operator keeps elsewhere, as `concierge audit checkpoints` prints it.
+    let kept: String = stored_checkpoints(&app.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| serde_json::to_string(a).unwrap() + "\n")
+        .collect();
+    let anchors = read_anchors(&kept);
+    assert_eq!(anchors[0].seq, 6);
+
+    // The newest two entries deleted: what is left is still an intact chain.
+    sql(&app, "DELETE FROM audit_log WHERE seq >= 5").await;
+    let report = verify(&app).await;
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("entries 5..6 are missing: the newest entries were deleted")),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("names entry 6, but the log ends at entry 4")),
+        "{:?}",
+        report.problems
+    );
+
+    // The head in the organization row moved back as well: the signed checkpoint still tells.
+    let org = &app.org.organization.id;
+    sql(
+        &app,
+        &format!(
+            "UPDATE organizations SET audit_head_seq = 4, audit_head_hash = \
+             (SELECT hash FROM audit_log WHERE organization_id = '{org}' AND seq = 4) WHERE id = '{org}'"
+        ),
+    )
+    .await;
+    let report = verify(&app).await;
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("the head was moved back")),
+        "{:?}",
+        report.problems
+    );
+    // The checkpoint rewritten to match: its signature is not this master key's.
+    sql(
+        &app,
+        &format!(
+            "UPDATE audit_checkpoints SET seq = 4, hash = \
+             (SELECT hash FROM audit_log WHERE organization_id = '{org}' AND seq = 4)"
+        ),
+    )
+    .await;
+    let report = verify(&app).await;
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("not signed by this master key")),
+        "{:?}",
+        report.problems
+    );
+    // Every stored checkpoint deleted too: the database now agrees with itself, and only the copy kept
+    // elsewhere tells.
+    sql(&app, "DELETE FROM audit_checkpoints").await;
+    assert!(verify(&app).await.problems.is_empty());
+    let report = api::service::audit::verify(&app.db, &app.state.sealer, &anchors, "kept.jsonl")
+        .await
+        .unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("the checkpoint of")
+                && p.contains("kept.jsonl")
+                && p.contains("the newest entries were deleted")),
+        "{:?}",
+        report.problems
+    );
+    // A copy whose figures were changed is not this master key's either.
+    let mut forged = anchors.clone();
+    forged[0].seq = 4;
+    let report = api::service::audit::verify(&app.db, &app.state.sealer, &forged, "kept.jsonl")
+        .await
+        .unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("not signed by this master key"))
+    );
+}
+
+#[tokio::test]
+async fn an_entry_written_after_the_newest_were_deleted_follows_the_recorded_head() {
+    let app = spawn_app().await;
+    for role in ["agent", "viewer"] {
+        app.key_with_role(role).await;
+    }
+    sql(&app, "DELETE FROM audit_log WHERE seq = 4").await;
+    app.key_with_role("analyst").await;
+    let report = verify(&app).await;
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(
+        report.problems[0].contains("entries 4..4 are missing"),
+        "{:?}",
+        report.problems
+    );
 }
 
 #[tokio::test]
@@ -179,6 +320,59 @@ async fn the_verify_command_exits_non_zero_on_tampering() {
     let bad = run(&["audit", "verify"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stdout).contains("TAMPERED"));
+}
+
+#[tokio::test]
+async fn the_verify_command_reads_checkpoints_kept_elsewhere() {
+    let (settings, _cleanup) = crate::helpers::fresh_settings().await;
+    let run = |args: &[&str]| {
+        crate::helpers::concierge_command(&settings)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        run(&["bootstrap", "--org", "Acme", "--email", "o@acme.test"])
+            .status
+            .success()
+    );
+    let printed = run(&["audit", "checkpoints"]);
+    assert!(
+        printed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&printed.stderr)
+    );
+    let kept = settings.data_dir.join("kept-checkpoints.jsonl");
+    std::fs::write(&kept, &printed.stdout).unwrap();
+    let lines = String::from_utf8_lossy(&printed.stdout).lines().count();
+    assert_eq!(lines, 1, "one organization, one checkpoint today");
+    let anchors = kept.display().to_string();
+    let ok = run(&["audit", "verify", "--anchors", &anchors]);
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{out}");
+    assert!(out.contains("2 signed checkpoint(s) matched"), "{out}");
+
+    // The newest entry, the head and the stored checkpoints all removed with database access.
+    let db = api::db::Db::connect(&settings).await.unwrap();
+    for statement in [
+        "DELETE FROM audit_log WHERE seq = 2",
+        "UPDATE organizations SET audit_head_seq = 1, audit_head_hash = (SELECT hash FROM audit_log WHERE seq = 1)",
+        "DELETE FROM audit_checkpoints",
+    ] {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+    assert!(
+        run(&["audit", "verify"]).status.success(),
+        "the database alone agrees with itself"
+    );
+    let bad = run(&["audit", "verify", "--anchors", &anchors]);
+    let out = String::from_utf8_lossy(&bad.stdout);
+    assert!(!bad.status.success());
+    assert!(
+        out.contains("TAMPERED") && out.contains("the newest entries were deleted"),
+        "{out}"
+    );
+    println!("{out}");
 }
 
 #[tokio::test]

@@ -1,11 +1,21 @@
 //! The tamper-evident audit log: administrative actions appended in the transaction of the change, each
 //! entry hash-chained to the previous one of its organization so that an edit or a deletion is detectable.
+//!
+//! The chain's head is kept outside the log too (the organization row, and each day's checkpoint signed with a
+//! key derived from the master key, also written to the server log), so that deleting the newest entries, which
+//! leaves a shorter chain still intact, is detected as well: see [`verify`].
+
+mod checkpoints;
+mod verify;
+
+pub use checkpoints::{Anchor, read_anchors, stored_checkpoints, write_checkpoints};
+pub use verify::{VerifyReport, verify};
 
 use entities::{audit_entry, organization};
 use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, Set,
+    QuerySelect, Select, Set,
 };
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -102,16 +112,13 @@ pub(crate) async fn append(
     // Serialize appends per organization: a row lock on PostgreSQL (FOR NO KEY UPDATE, which does not
     // conflict with the KEY SHARE locks that inserts referencing the organization take, so no deadlock);
     // SQLite has a single writer anyway.
-    organization::Entity::find_by_id(organization_id.to_owned())
+    // The head comes from the organization row, not from the log's last entry: after the newest entries were
+    // deleted, the next entry still follows the deleted head, and the gap shows.
+    let organization = organization::Entity::find_by_id(organization_id.to_owned())
         .lock(LockType::NoKeyUpdate)
         .one(conn)
         .await?
         .ok_or_else(|| ApiError::not_found("organization", organization_id))?;
-    let last = audit_entry::Entity::find()
-        .filter(audit_entry::Column::OrganizationId.eq(organization_id))
-        .order_by_desc(audit_entry::Column::Seq)
-        .one(conn)
-        .await?;
     let (actor_type, actor_id, origin) = match actor {
         AuditActor::Principal(p) => (
             p.actor.kind(),
@@ -127,7 +134,7 @@ pub(crate) async fn append(
     let mut entry = audit_entry::Model {
         id: new_id(Kind::AuditEntry),
         organization_id: organization_id.to_owned(),
-        seq: last.as_ref().map_or(1, |l| l.seq + 1),
+        seq: organization.audit_head_seq + 1,
         actor_type: actor_type.to_owned(),
         actor_id,
         action: change.action.as_str().to_owned(),
@@ -138,10 +145,24 @@ pub(crate) async fn append(
         before: change.before.as_ref().map(canonical),
         after: change.after.as_ref().map(canonical),
         created_at: now(),
-        prev_hash: last.map_or_else(|| GENESIS.to_owned(), |l| l.hash),
+        prev_hash: organization
+            .audit_head_hash
+            .unwrap_or_else(|| GENESIS.to_owned()),
         hash: String::new(),
     };
     entry.hash = hash_of(&entry);
+    organization::Entity::update_many()
+        .col_expr(
+            organization::Column::AuditHeadSeq,
+            sea_orm::sea_query::Expr::value(entry.seq),
+        )
+        .col_expr(
+            organization::Column::AuditHeadHash,
+            sea_orm::sea_query::Expr::value(entry.hash.clone()),
+        )
+        .filter(organization::Column::Id.eq(organization_id))
+        .exec(conn)
+        .await?;
     Ok(audit_entry::ActiveModel {
         id: Set(entry.id),
         organization_id: Set(entry.organization_id),
@@ -280,64 +301,4 @@ pub async fn list(
         filter.order,
     )
     .await
-}
-
-/// What `concierge audit verify` found.
-#[derive(Clone, Debug, Default)]
-pub struct VerifyReport {
-    pub organizations: u64,
-    pub entries: u64,
-    /// Every break in a chain: edited content, a missing entry or a broken link.
-    pub problems: Vec<String>,
-}
-
-/// Walks every organization's chain and recomputes every hash.
-pub async fn verify(db: &Db) -> ApiResult<VerifyReport> {
-    let organizations: Vec<String> = audit_entry::Entity::find()
-        .select_only()
-        .column(audit_entry::Column::OrganizationId)
-        .distinct()
-        .into_tuple()
-        .all(db.conn())
-        .await?;
-    let mut report = VerifyReport::default();
-    for organization_id in organizations {
-        report.organizations += 1;
-        let mut expected_seq = 1;
-        let mut prev_hash = GENESIS.to_owned();
-        let mut after_seq = 0;
-        loop {
-            let batch = audit_entry::Entity::find()
-                .filter(audit_entry::Column::OrganizationId.eq(&organization_id))
-                .filter(audit_entry::Column::Seq.gt(after_seq))
-                .order_by_asc(audit_entry::Column::Seq)
-                .limit(1000)
-                .all(db.conn())
-                .await?;
-            let Some(last) = batch.last() else { break };
-            after_seq = last.seq;
-            for entry in batch {
-                report.entries += 1;
-                let at = format!("{organization_id} entry {} ({})", entry.seq, entry.id);
-                if entry.seq != expected_seq {
-                    report.problems.push(format!(
-                        "{organization_id}: entries {expected_seq}..{} are missing",
-                        entry.seq - 1
-                    ));
-                } else if entry.prev_hash != prev_hash {
-                    report
-                        .problems
-                        .push(format!("{at}: does not link to the entry before it"));
-                }
-                if hash_of(&entry) != entry.hash {
-                    report
-                        .problems
-                        .push(format!("{at}: content does not match its hash"));
-                }
-                expected_seq = entry.seq + 1;
-                prev_hash = entry.hash;
-            }
-        }
-    }
-    Ok(report)
 }

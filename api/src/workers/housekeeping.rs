@@ -1,5 +1,6 @@
 //! Hourly housekeeping: events past the retention window, expired widget sessions and uploads no message
-//! claimed deleted, SAML metadata fetched again from the URLs it came from.
+//! claimed deleted, SAML metadata fetched again from the URLs it came from, and today's signed checkpoint of
+//! each audit log head (also written once at start).
 
 use std::time::Duration;
 
@@ -15,7 +16,15 @@ const PERIOD: Duration = Duration::from_secs(3600);
 
 /// Runs [`round`] every hour until shutdown.
 pub async fn run(state: AppState, shutdown: Shutdown) {
+    checkpoints(&state).await;
     every(shutdown, PERIOD, || round(&state)).await;
+}
+
+async fn checkpoints(state: &AppState) {
+    match crate::service::audit::write_checkpoints(&state.db, &state.sealer).await {
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = ?err, "writing the audit checkpoints failed"),
+    }
 }
 
 /// One round: each step logs its own outcome, and a failed step does not stop the others.
@@ -36,6 +45,7 @@ pub async fn round(state: &AppState) {
         Ok(n) => tracing::info!(deleted = n, "pruned expired widget sessions"),
         Err(err) => tracing::warn!(error = ?err, "pruning widget sessions failed"),
     }
+    checkpoints(state).await;
     match state.attachments.prune_unclaimed(db).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(
