@@ -74,6 +74,10 @@ pub struct Settings {
     pub body_limit_bytes: usize,
     /// The size of the database connection pool of each instance.
     pub db_max_connections: u32,
+    /// Milliseconds a request waits for a database connection: while the database is restarting or every
+    /// connection is busy for longer, the request answers 503 `UNAVAILABLE` with `Retry-After` instead of
+    /// waiting, and nothing of it is applied. The pool reconnects by itself.
+    pub db_acquire_timeout_ms: u64,
     /// The log format: `pretty` for people, `json` for log collectors (`RUST_LOG` filters either).
     pub log_format: String,
     /// The deepest GraphQL query accepted.
@@ -224,6 +228,7 @@ impl Default for Settings {
             trusted_proxies: None,
             body_limit_bytes: 1024 * 1024,
             db_max_connections: 16,
+            db_acquire_timeout_ms: 750,
             log_format: "pretty".to_owned(),
             graphql_max_depth: 15,
             graphql_max_complexity: 25_000,

@@ -40,6 +40,9 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     /// 502: a service we depend on (an identity provider) failed or could not be reached.
     BadGateway(String),
+    /// 503: the database cannot be reached now (restarting, failing over, every connection busy); the same
+    /// request may succeed after the given seconds. Nothing of the request was applied unless it was told so.
+    Unavailable { retry_after_secs: u64 },
     /// 500: logged with the request id, never sent.
     Internal(anyhow::Error),
 }
@@ -89,6 +92,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,6 +112,7 @@ impl ApiError {
             Self::Conflict(_) | Self::ConflictOn { .. } => "CONFLICT",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::BadGateway(_) => "BAD_GATEWAY",
+            Self::Unavailable { .. } => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -126,6 +131,9 @@ impl ApiError {
             }
             Self::RateLimited { retry_after_secs } => {
                 format!("rate limit exceeded; retry after {retry_after_secs} s")
+            }
+            Self::Unavailable { retry_after_secs } => {
+                format!("the database cannot be reached now; retry after {retry_after_secs} s")
             }
             Self::Validation { field, message } if field.is_empty() => message.clone(),
             Self::Validation { field, message } | Self::ConflictOn { field, message } => {
@@ -166,6 +174,12 @@ impl From<DbErr> for ApiError {
                 Self::validation("", "a referenced record does not exist")
             }
             _ if is_transient(&err) => Self::Conflict(COLLIDED.to_owned()),
+            _ if is_unreachable(&err) => {
+                unreachable_noted(&err);
+                Self::Unavailable {
+                    retry_after_secs: 1,
+                }
+            }
             _ => Self::Internal(err.into()),
         }
     }
@@ -189,6 +203,52 @@ fn is_transient(err: &DbErr) -> bool {
     )
 }
 
+/// Logs that the database cannot be reached at most once every 10 s (an outage answers every request 503),
+/// with how many times it happened since the last line.
+fn unreachable_noted(err: &DbErr) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
+    static SINCE: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let times = SINCE.fetch_add(1, Ordering::Relaxed) + 1;
+    let last = LAST_LOGGED.load(Ordering::Relaxed);
+    if now >= last + 10
+        && LAST_LOGGED
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        SINCE.store(0, Ordering::Relaxed);
+        tracing::warn!(error = %err, times, "the database cannot be reached: answering 503 with Retry-After");
+    }
+}
+
+/// Whether the database could not be reached: no connection within the pool's wait, a connection lost or
+/// refused, or PostgreSQL shutting down, starting up or out of connections (classes 08 and 57P, and 53300).
+fn is_unreachable(err: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    let runtime = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) | DbErr::Conn(runtime) => runtime,
+        _ => return false,
+    };
+    let sea_orm::RuntimeErr::SqlxError(sqlx_err) = runtime else {
+        return false;
+    };
+    match sqlx_err.as_ref() {
+        Sqlx::Io(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::Tls(_)
+        | Sqlx::WorkerCrashed => true,
+        Sqlx::Database(db_err) => db_err.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "53300"
+        }),
+        _ => false,
+    }
+}
+
 impl From<TransactionError<ApiError>> for ApiError {
     fn from(err: TransactionError<ApiError>) -> Self {
         match err {
@@ -202,7 +262,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let mut response = (status, Json(self.body())).into_response();
-        if let Self::RateLimited { retry_after_secs } = self {
+        if let Self::RateLimited { retry_after_secs } | Self::Unavailable { retry_after_secs } =
+            self
+        {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(retry_after_secs.max(1)),
@@ -218,7 +280,9 @@ impl From<ApiError> for async_graphql::Error {
         use async_graphql::ErrorExtensions;
         async_graphql::Error::new(err.public_message()).extend_with(|_, ext| {
             ext.set("code", code);
-            if let ApiError::RateLimited { retry_after_secs } = err {
+            if let ApiError::RateLimited { retry_after_secs }
+            | ApiError::Unavailable { retry_after_secs } = err
+            {
                 ext.set("retryAfter", retry_after_secs);
             }
         })

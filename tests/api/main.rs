@@ -46,6 +46,7 @@ mod openapi;
 mod pacing;
 mod peers;
 mod plans;
+mod postgres_restart;
 mod provider_embeddings;
 mod query_cost;
 mod rate_limits;

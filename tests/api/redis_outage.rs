@@ -17,14 +17,14 @@ use crate::helpers::{
 const MESSAGES: &str = "subscription { organizationEvents(types: [MESSAGE_CREATED]) { id } }";
 
 /// The event ids a WebSocket subscriber has received, in order, as they arrive.
-struct Subscriber {
+pub(crate) struct Subscriber {
     ids: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Subscriber {
     /// Follows the organization's new messages on the server at `base`.
-    async fn start(base: &str, key: &str) -> Self {
+    pub(crate) async fn start(base: &str, key: &str) -> Self {
         let url = format!("{}/graphql/ws", base.replacen("http://", "ws://", 1));
         let mut request = url.into_client_request().unwrap();
         request.headers_mut().insert(
@@ -64,12 +64,12 @@ impl Subscriber {
         Self { ids, task }
     }
 
-    fn ids(&self) -> Vec<String> {
+    pub(crate) fn ids(&self) -> Vec<String> {
         self.ids.lock().unwrap().clone()
     }
 
     /// Waits until the subscriber holds `count` events; returns how long that took.
-    async fn until(&self, count: usize, within: Duration) -> Duration {
+    pub(crate) async fn until(&self, count: usize, within: Duration) -> Duration {
         let started = Instant::now();
         while self.ids().len() < count {
             assert!(

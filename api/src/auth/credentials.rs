@@ -20,6 +20,8 @@ use crate::service::identity::{api_keys, sessions};
 pub(crate) enum AuthFailure {
     Unauthenticated(String),
     Forbidden(String),
+    /// The database could not be asked: 503, to be retried.
+    Unavailable(u64),
     Internal,
 }
 
@@ -200,6 +202,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
                 ApiError::Unauthenticated(message.clone())
             }
             Some(AuthFailure::Forbidden(message)) => ApiError::Forbidden(message.clone()),
+            Some(AuthFailure::Unavailable(retry_after_secs)) => ApiError::Unavailable {
+                retry_after_secs: *retry_after_secs,
+            },
             Some(AuthFailure::Internal) => ApiError::internal_msg("authentication failed"),
             None => ApiError::internal_msg("the authentication layer is not installed"),
         })))

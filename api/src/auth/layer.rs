@@ -64,6 +64,9 @@ pub async fn authenticate(
             let failure = match err {
                 ApiError::Unauthenticated(message) => AuthFailure::Unauthenticated(message),
                 ApiError::Forbidden(message) => AuthFailure::Forbidden(message),
+                ApiError::Unavailable { retry_after_secs } => {
+                    AuthFailure::Unavailable(retry_after_secs)
+                }
                 other => {
                     // Logged here with the request id; the handler answers a generic 500.
                     let _ = other.public_message();

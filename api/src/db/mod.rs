@@ -172,7 +172,7 @@ impl Db {
         options
             .max_connections(settings.db_max_connections)
             .min_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_millis(settings.db_acquire_timeout_ms.max(1)))
             .sqlx_logging(false);
         if sqlite {
             options.map_sqlx_sqlite_opts(|opts| {

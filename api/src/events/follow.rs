@@ -143,6 +143,8 @@ struct Follower {
     gap: Option<Option<String>>,
     recheck_every: Duration,
     recheck_at: Instant,
+    /// A recheck failed because the database could not be reached: it is tried again before anything else.
+    must_recheck: bool,
     done: bool,
 }
 
@@ -239,6 +241,7 @@ async fn start(
         gap,
         recheck_every: recheck.0,
         recheck_at: Instant::now() + recheck.0.mul_f64(jitter),
+        must_recheck: false,
         done: false,
     };
     Ok(futures_util::stream::unfold(follower, |mut f| async move {
@@ -274,6 +277,23 @@ async fn access(
 impl Follower {
     async fn next(&mut self) -> Option<ApiResult<event::Model>> {
         loop {
+            // A check the database could not answer: nothing more is delivered until it passes.
+            if self.must_recheck {
+                match self.recheck().await {
+                    Ok(()) => {
+                        self.must_recheck = false;
+                        // It may have been an access change: the subscribers check their own credentials too.
+                        if let Holder::Shared(_, tap) = &self.holder {
+                            tap.access_changed();
+                        }
+                    }
+                    Err(ApiError::Unavailable { retry_after_secs }) => {
+                        tokio::time::sleep(Duration::from_secs(retry_after_secs.max(1))).await;
+                    }
+                    Err(err) => return Some(Err(err)),
+                }
+                continue;
+            }
             if let Some(event) = self.backlog.pop_front() {
                 if self.readable.contains(&event.event.as_str()) && self.in_scope(&event) {
                     if let Holder::Shared(_, tap) = &self.holder {
@@ -284,16 +304,25 @@ impl Follower {
                 continue;
             }
             if let Some(until) = self.gap.take() {
-                if let Err(err) = self.read_gap(until).await {
-                    return Some(Err(err));
+                match self.read_gap(until.clone()).await {
+                    Ok(()) => {}
+                    // The database is restarting: the stream waits for it rather than ending.
+                    Err(ApiError::Unavailable { retry_after_secs }) => {
+                        self.gap = Some(until);
+                        tokio::time::sleep(Duration::from_secs(retry_after_secs.max(1))).await;
+                    }
+                    Err(err) => return Some(Err(err)),
                 }
                 continue;
             }
             let signal = tokio::select! {
                 signal = self.rx.recv() => signal,
                 () = tokio::time::sleep_until(self.recheck_at) => {
-                    if let Err(err) = self.recheck().await {
-                        return Some(Err(err));
+                    match self.recheck().await {
+                        Ok(()) => {}
+                        // Checked again once the database answers, and nothing delivered until then.
+                        Err(ApiError::Unavailable { .. }) => self.must_recheck = true,
+                        Err(err) => return Some(Err(err)),
                     }
                     continue;
                 }
@@ -315,8 +344,13 @@ impl Follower {
                 }
                 Ok(Signal::Access(organization)) => {
                     if *organization == *self.organization_id {
-                        if let Err(err) = self.recheck().await {
-                            return Some(Err(err));
+                        match self.recheck().await {
+                            Ok(()) => {}
+                            Err(ApiError::Unavailable { .. }) => {
+                                self.must_recheck = true;
+                                continue;
+                            }
+                            Err(err) => return Some(Err(err)),
                         }
                         if let Holder::Shared(_, tap) = &self.holder {
                             tap.access_changed();

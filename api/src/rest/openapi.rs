@@ -16,7 +16,8 @@ pub struct ErrorBody {
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// `UNAUTHENTICATED`, `FORBIDDEN`, `PLAN_UPGRADE_REQUIRED`, `NOT_FOUND`, `BAD_USER_INPUT`, `CONFLICT`,
-    /// `RATE_LIMITED`, `BAD_GATEWAY` or `INTERNAL`.
+    /// `RATE_LIMITED`, `BAD_GATEWAY`, `UNAVAILABLE` (the database cannot be reached; `Retry-After` says when to
+    /// try again) or `INTERNAL`.
     pub code: String,
     /// What went wrong, naming the field at fault for a validation error.
     pub message: String,

@@ -452,6 +452,12 @@ impl Connection {
         }
         .await;
         match checked {
+            // The database is restarting: checked again as soon as it may answer, the subscriptions kept.
+            Err(ApiError::Unavailable { retry_after_secs }) => {
+                self.recheck_at =
+                    Some(Instant::now() + Duration::from_secs(retry_after_secs.max(1)));
+                Ok(())
+            }
             Err(err) => {
                 let error = async_graphql::Error::from(err);
                 let mut i = 0;
