@@ -168,6 +168,15 @@ async fn redis_lost_while_serving_slows_nothing_loses_no_event_and_returns_by_it
     let a = ServeProcess::start_with(&settings, free_port(), &limits).await;
     let b = ServeProcess::start_with(&settings, free_port(), &limits).await;
     let client = reqwest::Client::new();
+    let (receiver, hook_url) = crate::webhook_delivery::Receiver::start(vec![]).await;
+    let hook = client
+        .post(format!("{}/api/v1/webhooks", a.base))
+        .bearer_auth(&key)
+        .json(&json!({"url": hook_url, "events": ["message.created"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hook.status(), StatusCode::CREATED);
     let conversation = new_conversation(&a.base, &key, None).await;
     // B answers searches from its index before the outage, so it must learn A's edit through the table.
     let kb = format!("{}/api/v1/knowledge-base", a.base);
@@ -273,13 +282,17 @@ async fn redis_lost_while_serving_slows_nothing_loses_no_event_and_returns_by_it
     let recovered_a = until_ready(&a.base, "ready", Duration::from_secs(10)).await;
     let recovered_b = until_ready(&b.base, "ready", Duration::from_secs(10)).await;
     let mut limited_again = false;
-    for _ in 0..5 {
-        let answer = request(&client, &a.base, &key, Some(&conversation)).await;
+    let mut after = Vec::new();
+    for n in 0..10 {
+        let base = if n % 2 == 0 { &a.base } else { &b.base };
+        let answer = request(&client, base, &key, Some(&conversation)).await;
         assert_eq!(answer.status, StatusCode::CREATED);
         written += 1;
         limited_again |= answer.limited;
+        after.push(answer.latency);
     }
     assert!(limited_again, "rate limits apply again");
+    let after_p99 = percentile(&mut after, 0.99);
     subscriber.until(written, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -290,8 +303,23 @@ async fn redis_lost_while_serving_slows_nothing_loses_no_event_and_returns_by_it
             .await;
     assert_eq!(got.len(), written, "none lost, none twice");
     assert_eq!(got, stream, "in stream order");
+    // Webhooks too: each message once, whichever instance sent it.
+    receiver.wait_for(written).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let delivered: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
+        .collect();
+    let unique: std::collections::HashSet<&String> = delivered.iter().collect();
+    assert_eq!(
+        (unique.len(), delivered.len()),
+        (written, written),
+        "each event delivered once"
+    );
     println!(
-        "Redis outage: 40 requests during it p50 {p50:?}, p99 {p99:?}, max {max:?}, none failed; \
+        "Redis outage: 40 requests during it p50 {p50:?}, p99 {p99:?}, max {max:?}, none failed; 10 writes after it p99 {after_p99:?}; \
+         {written} webhooks, each once; \
          {written} messages followed on the other instance, none lost or repeated (the last ones, written on A alone, on B \
          within {outage_delivery:?}); a knowledge-base entry searchable there after {kb_catch_up:?}; ready again \
          after {recovered_a:?} and {recovered_b:?}"
