@@ -6,6 +6,7 @@ pub mod api_key_usage;
 pub mod assistant;
 pub mod audit_checkpoint;
 pub mod audit_entry;
+pub mod audit_head;
 pub mod authz_policy;
 pub mod conversation;
 pub mod email_template;

@@ -12,11 +12,6 @@ pub struct Model {
     pub plan: String,
     /// Members sign in only through SSO (API keys keep working).
     pub sso_enforced: bool,
-    /// The newest audit log entry's position (0 before the first), written with each entry: deleting the
-    /// newest entries leaves the chain shorter than this.
-    pub audit_head_seq: i64,
-    /// The newest audit log entry's hash.
-    pub audit_head_hash: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

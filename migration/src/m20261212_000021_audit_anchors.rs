@@ -1,8 +1,8 @@
-//! The audit log's head kept outside the log: each organization's newest entry (seq and hash) in its row, and each day's checkpoint of it, signed with a key derived from the master key.
+//! The audit log's head kept outside the log: each organization's newest entry (seq and hash) in `audit_heads`, and each day's checkpoint of it, signed with a key derived from the master key.
 //!
-//! Deleting the newest entries of a hash chain leaves a shorter chain that is still intact; the head in the
-//! organization row (written in the transaction of each entry) and the signed checkpoints (which the database
-//! alone cannot forge) are what `concierge audit verify` compares the chain's end with.
+//! Deleting the newest entries of a hash chain leaves a shorter chain that is still intact; the head (written in
+//! the transaction of each entry) and the signed checkpoints (which the database alone cannot forge) are what
+//! `concierge audit verify` compares the chain's end with.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, string, timestamp_with_time_zone};
@@ -14,8 +14,15 @@ pub struct Migration;
 enum Organizations {
     Table,
     Id,
-    AuditHeadSeq,
-    AuditHeadHash,
+}
+
+#[derive(DeriveIden)]
+enum AuditHeads {
+    Table,
+    OrganizationId,
+    Seq,
+    Hash,
+    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
@@ -33,25 +40,20 @@ enum AuditCheckpoints {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // One column per statement: SQLite adds one at a time.
         manager
-            .alter_table(
-                Table::alter()
-                    .table(Organizations::Table)
-                    .add_column(
-                        ColumnDef::new(Organizations::AuditHeadSeq)
-                            .big_integer()
-                            .not_null()
-                            .default(0),
+            .create_table(
+                Table::create()
+                    .table(AuditHeads::Table)
+                    .col(string(AuditHeads::OrganizationId).primary_key())
+                    .col(big_integer(AuditHeads::Seq))
+                    .col(string(AuditHeads::Hash))
+                    .col(timestamp_with_time_zone(AuditHeads::UpdatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(AuditHeads::Table, AuditHeads::OrganizationId)
+                            .to(Organizations::Table, Organizations::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
                     )
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Organizations::Table)
-                    .add_column(ColumnDef::new(Organizations::AuditHeadHash).string().null())
                     .to_owned(),
             )
             .await?;
@@ -59,10 +61,9 @@ impl MigrationTrait for Migration {
         manager
             .get_connection()
             .execute_unprepared(
-                "UPDATE organizations SET \
-                 audit_head_seq = COALESCE((SELECT MAX(a.seq) FROM audit_log a WHERE a.organization_id = organizations.id), 0), \
-                 audit_head_hash = (SELECT a.hash FROM audit_log a WHERE a.organization_id = organizations.id \
-                   ORDER BY a.seq DESC LIMIT 1)",
+                "INSERT INTO audit_heads (organization_id, seq, hash, updated_at) \
+                 SELECT a.organization_id, a.seq, a.hash, a.created_at FROM audit_log a \
+                 WHERE a.seq = (SELECT MAX(b.seq) FROM audit_log b WHERE b.organization_id = a.organization_id)",
             )
             .await?;
         manager
@@ -102,16 +103,9 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(AuditCheckpoints::Table).to_owned())
             .await?;
-        for column in [Organizations::AuditHeadHash, Organizations::AuditHeadSeq] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Organizations::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
+        manager
+            .drop_table(Table::drop().table(AuditHeads::Table).to_owned())
+            .await?;
         Ok(())
     }
 }

@@ -164,13 +164,13 @@ async fn deleting_the_newest_entries_is_detected_by_the_head_and_by_signed_check
         report.problems
     );
 
-    // The head in the organization row moved back as well: the signed checkpoint still tells.
+    // The recorded head moved back as well: the signed checkpoint still tells.
     let org = &app.org.organization.id;
     sql(
         &app,
         &format!(
-            "UPDATE organizations SET audit_head_seq = 4, audit_head_hash = \
-             (SELECT hash FROM audit_log WHERE organization_id = '{org}' AND seq = 4) WHERE id = '{org}'"
+            "UPDATE audit_heads SET seq = 4, hash = \
+             (SELECT hash FROM audit_log WHERE organization_id = '{org}' AND seq = 4) WHERE organization_id = '{org}'"
         ),
     )
     .await;
@@ -356,7 +356,7 @@ async fn the_verify_command_reads_checkpoints_kept_elsewhere() {
     let db = api::db::Db::connect(&settings).await.unwrap();
     for statement in [
         "DELETE FROM audit_log WHERE seq = 2",
-        "UPDATE organizations SET audit_head_seq = 1, audit_head_hash = (SELECT hash FROM audit_log WHERE seq = 1)",
+        "UPDATE audit_heads SET seq = 1, hash = (SELECT hash FROM audit_log WHERE seq = 1)",
         "DELETE FROM audit_checkpoints",
     ] {
         db.execute_unprepared(statement).await.unwrap();

@@ -290,3 +290,78 @@ async fn postgres_restarted_under_load_answers_503_meanwhile_and_loses_no_acknow
         events.len()
     );
 }
+
+#[tokio::test]
+async fn integration_jobs_resume_after_postgres_crashes_and_make_each_contact_once() {
+    use crate::crm_sync::{conversation, settled_runs};
+    use crate::integrations::{Browser, app_adjusted, connected};
+    let postgres = OwnPostgres::start(free_port());
+    let fake = crate::fake_hubspot::FakeHubSpot::start().await;
+    // Each HubSpot answer takes a while, so that the crash lands while jobs are under way.
+    fake.delay(Duration::from_millis(40));
+    let url = postgres.url();
+    let app = app_adjusted(&fake, move |s| {
+        s.database_url = Some(url.into());
+        s.integration_retry_schedule = "1,1,1".to_owned();
+        s.integration_timeout_secs = 2;
+        s.integration_lease_secs = 3;
+    })
+    .await;
+    let browser = Browser::signed_in(&app, "ada@acme.test", "ADMIN").await;
+    let integration = connected(&app, &browser).await;
+    const BEFORE: usize = 12;
+    for n in 0..BEFORE {
+        conversation(
+            &app,
+            json!({"email": format!("b{n}@example.test")}),
+            "Hello",
+        )
+        .await;
+    }
+    postgres.down("immediate");
+    // Meanwhile a new conversation is refused, to be retried, and applies nothing.
+    let refused = app
+        .client
+        .post(app.url("/api/v1/conversations"))
+        .bearer_auth(&app.key)
+        .json(&json!({"visitor": {"email": "lost@example.test"}, "initial_message": "Hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().contains_key("retry-after"));
+    let during = fake.contacts().len();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    postgres.up();
+    const AFTER: usize = 4;
+    for n in 0..AFTER {
+        conversation(
+            &app,
+            json!({"email": format!("a{n}@example.test")}),
+            "Hello",
+        )
+        .await;
+    }
+    let runs = settled_runs(&app, &integration, BEFORE + AFTER).await;
+    assert!(runs.iter().all(|r| r["status"] == "succeeded"), "{runs:#?}");
+    let contacts = fake.contacts();
+    let emails: HashSet<String> = contacts
+        .iter()
+        .map(|c| c.properties["email"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        contacts.len(),
+        BEFORE + AFTER,
+        "every visitor's contact, once"
+    );
+    assert_eq!(emails.len(), BEFORE + AFTER);
+    assert!(
+        !emails.contains("lost@example.test"),
+        "the refused write applied nothing"
+    );
+    println!(
+        "PostgreSQL crashed during a CRM sync: {during} of {BEFORE} contacts made before it, {} runs all succeeded after, {} contacts, each once",
+        runs.len(),
+        contacts.len()
+    );
+}

@@ -1,7 +1,7 @@
 //! The tamper-evident audit log: administrative actions appended in the transaction of the change, each
 //! entry hash-chained to the previous one of its organization so that an edit or a deletion is detectable.
 //!
-//! The chain's head is kept outside the log too (the organization row, and each day's checkpoint signed with a
+//! The chain's head is kept outside the log too (`audit_heads`, and each day's checkpoint signed with a
 //! key derived from the master key, also written to the server log), so that deleting the newest entries, which
 //! leaves a shorter chain still intact, is detected as well: see [`verify`].
 
@@ -11,7 +11,7 @@ mod verify;
 pub use checkpoints::{Anchor, read_anchors, stored_checkpoints, write_checkpoints};
 pub use verify::{VerifyReport, verify};
 
-use entities::{audit_entry, organization};
+use entities::{audit_entry, audit_head, organization};
 use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -112,13 +112,16 @@ pub(crate) async fn append(
     // Serialize appends per organization: a row lock on PostgreSQL (FOR NO KEY UPDATE, which does not
     // conflict with the KEY SHARE locks that inserts referencing the organization take, so no deadlock);
     // SQLite has a single writer anyway.
-    // The head comes from the organization row, not from the log's last entry: after the newest entries were
-    // deleted, the next entry still follows the deleted head, and the gap shows.
-    let organization = organization::Entity::find_by_id(organization_id.to_owned())
+    organization::Entity::find_by_id(organization_id.to_owned())
         .lock(LockType::NoKeyUpdate)
         .one(conn)
         .await?
         .ok_or_else(|| ApiError::not_found("organization", organization_id))?;
+    // The head comes from `audit_heads`, not from the log's last entry: after the newest entries were deleted,
+    // the next entry still follows the deleted head, and the gap shows.
+    let head = audit_head::Entity::find_by_id(organization_id.to_owned())
+        .one(conn)
+        .await?;
     let (actor_type, actor_id, origin) = match actor {
         AuditActor::Principal(p) => (
             p.actor.kind(),
@@ -134,7 +137,7 @@ pub(crate) async fn append(
     let mut entry = audit_entry::Model {
         id: new_id(Kind::AuditEntry),
         organization_id: organization_id.to_owned(),
-        seq: organization.audit_head_seq + 1,
+        seq: head.as_ref().map_or(1, |h| h.seq + 1),
         actor_type: actor_type.to_owned(),
         actor_id,
         action: change.action.as_str().to_owned(),
@@ -145,24 +148,23 @@ pub(crate) async fn append(
         before: change.before.as_ref().map(canonical),
         after: change.after.as_ref().map(canonical),
         created_at: now(),
-        prev_hash: organization
-            .audit_head_hash
-            .unwrap_or_else(|| GENESIS.to_owned()),
+        prev_hash: head
+            .as_ref()
+            .map_or_else(|| GENESIS.to_owned(), |h| h.hash.clone()),
         hash: String::new(),
     };
     entry.hash = hash_of(&entry);
-    organization::Entity::update_many()
-        .col_expr(
-            organization::Column::AuditHeadSeq,
-            sea_orm::sea_query::Expr::value(entry.seq),
-        )
-        .col_expr(
-            organization::Column::AuditHeadHash,
-            sea_orm::sea_query::Expr::value(entry.hash.clone()),
-        )
-        .filter(organization::Column::Id.eq(organization_id))
-        .exec(conn)
-        .await?;
+    let moved = audit_head::ActiveModel {
+        organization_id: Set(organization_id.to_owned()),
+        seq: Set(entry.seq),
+        hash: Set(entry.hash.clone()),
+        updated_at: Set(entry.created_at),
+    };
+    if head.is_some() {
+        moved.update(conn).await?;
+    } else {
+        moved.insert(conn).await?;
+    }
     Ok(audit_entry::ActiveModel {
         id: Set(entry.id),
         organization_id: Set(entry.organization_id),

@@ -196,7 +196,12 @@ impl Deliverer {
                 round.due = true;
             }
             let free = HELD.saturating_sub(round.held());
-            let claim = !stopping && round.due && (free == HELD || free >= CLAIM_AT_LEAST);
+            // While outcomes wait to be recorded after a failure, nothing more is claimed: once their leases run
+            // out, a claim would take the same deliveries again and send them twice.
+            let claim = !stopping
+                && round.due
+                && round.record_after.is_none()
+                && (free == HELD || free >= CLAIM_AT_LEAST);
             if claim {
                 polled = Instant::now();
                 match this.claim(free, &mut round).await {
@@ -259,6 +264,17 @@ impl Deliverer {
                 round.record_failures = 0;
                 round.record_after = None;
                 round.retry_at(retry);
+                return;
+            }
+            // The database is restarting: the outcomes are kept, however long it takes, and recorded first.
+            Err(ApiError::Unavailable { .. }) => {
+                if round.record_after.is_none() {
+                    tracing::warn!(
+                        held = round.settled.len(),
+                        "the database cannot record webhook attempts now; keeping them until it can"
+                    );
+                }
+                round.record_after = Some(Instant::now() + RECORD_RETRY);
                 return;
             }
             Err(err) => {

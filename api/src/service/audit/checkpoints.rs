@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use entities::{audit_checkpoint, organization};
+use entities::{audit_checkpoint, audit_head};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
@@ -43,10 +43,7 @@ fn signed_message(organization_id: &str, day: &str, seq: i64, hash: &str) -> Str
 /// logs each; answers how many were written.
 pub async fn write_checkpoints(db: &Db, sealer: &Sealer) -> ApiResult<u64> {
     let day = Utc::now().date_naive().to_string();
-    let heads = organization::Entity::find()
-        .filter(organization::Column::AuditHeadSeq.gt(0))
-        .all(db.conn())
-        .await?;
+    let heads = audit_head::Entity::find().all(db.conn()).await?;
     let mut today: HashMap<String, audit_checkpoint::Model> = audit_checkpoint::Entity::find()
         .filter(audit_checkpoint::Column::Day.eq(&day))
         .all(db.conn())
@@ -55,19 +52,13 @@ pub async fn write_checkpoints(db: &Db, sealer: &Sealer) -> ApiResult<u64> {
         .map(|c| (c.organization_id.clone(), c))
         .collect();
     let mut written = 0;
-    for organization in heads {
-        let Some(hash) = organization.audit_head_hash.clone() else {
-            continue;
-        };
-        let today = today.remove(&organization.id);
-        if today
-            .as_ref()
-            .is_some_and(|c| c.seq == organization.audit_head_seq)
-        {
+    for head in heads {
+        let (organization_id, seq, hash) = (head.organization_id, head.seq, head.hash);
+        let today = today.remove(&organization_id);
+        if today.as_ref().is_some_and(|c| c.seq == seq) {
             continue;
         }
-        let seq = organization.audit_head_seq;
-        let signature = sealer.sign_checkpoint(&signed_message(&organization.id, &day, seq, &hash));
+        let signature = sealer.sign_checkpoint(&signed_message(&organization_id, &day, seq, &hash));
         match today {
             Some(checkpoint) => {
                 let mut checkpoint = checkpoint.into_active_model();
@@ -79,8 +70,8 @@ pub async fn write_checkpoints(db: &Db, sealer: &Sealer) -> ApiResult<u64> {
             }
             None => {
                 audit_checkpoint::ActiveModel {
-                    id: Set(format!("{}:{day}", organization.id)),
-                    organization_id: Set(organization.id.clone()),
+                    id: Set(format!("{organization_id}:{day}")),
+                    organization_id: Set(organization_id.clone()),
                     day: Set(day.clone()),
                     seq: Set(seq),
                     hash: Set(hash.clone()),
@@ -93,7 +84,7 @@ pub async fn write_checkpoints(db: &Db, sealer: &Sealer) -> ApiResult<u64> {
         }
         // The copy outside the database: keep these lines where the database's administrators cannot edit them.
         tracing::info!(
-            organization_id = %organization.id,
+            organization_id = %organization_id,
             day = %day,
             seq,
             hash = %hash,

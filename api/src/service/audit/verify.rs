@@ -1,8 +1,8 @@
-//! `concierge audit verify`: every organization's chain walked and every hash recomputed, its end compared with the head in the organization row and with every signed checkpoint, stored or kept elsewhere.
+//! `concierge audit verify`: every organization's chain walked and every hash recomputed, its end compared with its recorded head and with every signed checkpoint, stored or kept elsewhere.
 
 use std::collections::HashMap;
 
-use entities::{audit_entry, organization};
+use entities::{audit_entry, audit_head, organization};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::checkpoints::{Anchor, stored_checkpoints};
@@ -29,8 +29,8 @@ struct Expected {
     source: String,
 }
 
-/// Walks every organization's chain, recomputes every hash, and compares each chain's end with the head in its
-/// organization row, its stored checkpoints and `anchors` (a copy kept elsewhere, `source` naming it).
+/// Walks every organization's chain, recomputes every hash, and compares each chain's end with its recorded
+/// head, its stored checkpoints and `anchors` (a copy kept elsewhere, `source` naming it).
 pub async fn verify(
     db: &Db,
     sealer: &Sealer,
@@ -65,16 +65,23 @@ pub async fn verify(
             .or_default()
             .push(Expected { anchor, source });
     }
-    let organizations: Vec<(String, i64, Option<String>)> = organization::Entity::find()
+    let organizations: Vec<String> = organization::Entity::find()
         .select_only()
         .column(organization::Column::Id)
-        .column(organization::Column::AuditHeadSeq)
-        .column(organization::Column::AuditHeadHash)
         .order_by_asc(organization::Column::Id)
         .into_tuple()
         .all(db.conn())
         .await?;
-    for (organization_id, head_seq, head_hash) in organizations {
+    let mut heads: HashMap<String, (i64, String)> = audit_head::Entity::find()
+        .all(db.conn())
+        .await?
+        .into_iter()
+        .map(|h| (h.organization_id, (h.seq, h.hash)))
+        .collect();
+    for organization_id in organizations {
+        let (head_seq, head_hash) = heads
+            .remove(&organization_id)
+            .map_or((0, None), |(seq, hash)| (seq, Some(hash)));
         report.organizations += 1;
         let checkpoints = expected.remove(&organization_id).unwrap_or_default();
         // The hash of each entry a checkpoint names, as found in the chain.
@@ -86,17 +93,17 @@ pub async fn verify(
         let org = &organization_id;
         if head_seq > last_seq {
             report.problems.push(format!(
-                "{org}: entries {}..{head_seq} are missing: the newest entries were deleted (the organization's head is entry {head_seq})",
+                "{org}: entries {}..{head_seq} are missing: the newest entries were deleted (the recorded head is entry {head_seq})",
                 last_seq + 1
             ));
         } else if head_seq < last_seq {
             report.problems.push(format!(
-                "{org}: the log goes on to entry {last_seq} past the organization's head (entry {head_seq}): written outside the server, or the head was moved back"
+                "{org}: the log goes on to entry {last_seq} past the recorded head (entry {head_seq}): written outside the server, or the head was moved back"
             ));
         } else if head_seq > 0 && head_hash.as_deref() != Some(last_hash.as_str()) {
-            report.problems.push(format!(
-                "{org}: entry {last_seq} is not the head the organization recorded"
-            ));
+            report
+                .problems
+                .push(format!("{org}: entry {last_seq} is not the recorded head"));
         }
         for Expected { anchor, source } in checkpoints {
             if anchor.seq > last_seq {
@@ -111,7 +118,7 @@ pub async fn verify(
             }
             if anchor.seq > head_seq {
                 report.problems.push(format!(
-                    "{org}: {source} is ahead of the organization's head (entry {head_seq}): the head was moved back"
+                    "{org}: {source} is ahead of the recorded head (entry {head_seq}): the head was moved back"
                 ));
             }
         }

@@ -43,7 +43,6 @@ pub async fn bootstrap(db: &Db, name: &str, plan: Plan, email: &str) -> ApiResul
         sso_enforced: Set(false),
         created_at: Set(at),
         updated_at: Set(at),
-        ..Default::default()
     }
     .insert(&*txn)
     .await?;
