@@ -110,6 +110,15 @@ async fn verify(app: &crate::helpers::TestApp) -> api::service::audit::VerifyRep
         .unwrap()
 }
 
+/// Asserts that one of the report's problems says `words`.
+fn reports(report: &api::service::audit::VerifyReport, words: &str) {
+    assert!(
+        report.problems.iter().any(|p| p.contains(words)),
+        "no problem says {words:?}: {:?}",
+        report.problems
+    );
+}
+
 async fn sql(app: &crate::helpers::TestApp, statement: &str) {
     app.db.execute_unprepared(statement).await.unwrap();
 }
@@ -147,22 +156,11 @@ async fn deleting_the_newest_entries_is_detected_by_the_head_and_by_signed_check
     // The newest two entries deleted: what is left is still an intact chain.
     sql(&app, "DELETE FROM audit_log WHERE seq >= 5").await;
     let report = verify(&app).await;
-    assert!(
-        report
-            .problems
-            .iter()
-            .any(|p| p.contains("entries 5..6 are missing: the newest entries were deleted")),
-        "{:?}",
-        report.problems
+    reports(
+        &report,
+        "entries 5..6 are missing: the newest entries were deleted",
     );
-    assert!(
-        report
-            .problems
-            .iter()
-            .any(|p| p.contains("names entry 6, but the log ends at entry 4")),
-        "{:?}",
-        report.problems
-    );
+    reports(&report, "names entry 6, but the log ends at entry 4");
 
     // The recorded head moved back as well: the signed checkpoint still tells.
     let org = &app.org.organization.id;
@@ -175,14 +173,7 @@ async fn deleting_the_newest_entries_is_detected_by_the_head_and_by_signed_check
     )
     .await;
     let report = verify(&app).await;
-    assert!(
-        report
-            .problems
-            .iter()
-            .any(|p| p.contains("the head was moved back")),
-        "{:?}",
-        report.problems
-    );
+    reports(&report, "the head was moved back");
     // The checkpoint rewritten to match: its signature is not this master key's.
     sql(
         &app,
@@ -193,14 +184,7 @@ async fn deleting_the_newest_entries_is_detected_by_the_head_and_by_signed_check
     )
     .await;
     let report = verify(&app).await;
-    assert!(
-        report
-            .problems
-            .iter()
-            .any(|p| p.contains("not signed by this master key")),
-        "{:?}",
-        report.problems
-    );
+    reports(&report, "not signed by this master key");
     // Every stored checkpoint deleted too: the database now agrees with itself, and only the copy kept
     // elsewhere tells.
     sql(&app, "DELETE FROM audit_checkpoints").await;
@@ -208,15 +192,9 @@ async fn deleting_the_newest_entries_is_detected_by_the_head_and_by_signed_check
     let report = api::service::audit::verify(&app.db, &app.state.sealer, &anchors, "kept.jsonl")
         .await
         .unwrap();
-    assert!(
-        report
-            .problems
-            .iter()
-            .any(|p| p.contains("the checkpoint of")
-                && p.contains("kept.jsonl")
-                && p.contains("the newest entries were deleted")),
-        "{:?}",
-        report.problems
+    reports(
+        &report,
+        "in kept.jsonl (line 1) names entry 6, but the log ends at entry 4: the newest entries were deleted",
     );
     // A copy whose figures were changed is not this master key's either.
     let mut forged = anchors.clone();
@@ -224,12 +202,7 @@ async fn deleting_the_newest_entries_is_detected_by_the_head_and_by_signed_check
     let report = api::service::audit::verify(&app.db, &app.state.sealer, &forged, "kept.jsonl")
         .await
         .unwrap();
-    assert!(
-        report
-            .problems
-            .iter()
-            .any(|p| p.contains("not signed by this master key"))
-    );
+    reports(&report, "not signed by this master key");
 }
 
 #[tokio::test]
@@ -287,11 +260,7 @@ async fn editing_or_deleting_an_entry_is_detected() {
         .await
         .unwrap();
     let report = verify(&app).await;
-    assert!(
-        report.problems.iter().any(|p| p.contains("missing")),
-        "{:?}",
-        report.problems
-    );
+    reports(&report, "missing");
 }
 
 #[tokio::test]

@@ -623,6 +623,13 @@ pub async fn redis_link(url: &str) -> api::redis_link::RedisLink {
     link
 }
 
+/// The `p` quantile (0 to 1) of `latencies`, by rank (sorts them).
+pub fn percentile(latencies: &mut [std::time::Duration], p: f64) -> std::time::Duration {
+    latencies.sort();
+    let rank = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len().max(1));
+    latencies.get(rank - 1).copied().unwrap_or_default()
+}
+
 /// The Redis used by tests that run several instances.
 pub fn redis_url() -> String {
     std::env::var("CONCIERGE_TEST_REDIS_URL")

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     OwnPostgres, ServeProcess, bootstrap_with_cli, free_port, fresh_settings, new_conversation,
+    percentile,
 };
 use crate::redis_outage::Subscriber;
 use crate::webhook_delivery::Receiver;
@@ -121,13 +122,7 @@ async fn message_ids(
 
 fn summary(done: &[&Done]) -> String {
     let mut latencies: Vec<Duration> = done.iter().map(|d| d.latency).collect();
-    latencies.sort();
-    let at = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1))
-            .copied()
-            .unwrap_or_default()
-    };
+    let mut at = |p: f64| percentile(&mut latencies, p);
     let mut statuses: HashMap<u16, usize> = HashMap::new();
     for d in done {
         *statuses.entry(d.status).or_default() += 1;
@@ -158,15 +153,7 @@ async fn postgres_restarted_under_load_answers_503_meanwhile_and_loses_no_acknow
     .await;
     let base = server.base.clone();
     let client = reqwest::Client::new();
-    let (receiver, hook_url) = Receiver::start(vec![]).await;
-    let hook = client
-        .post(format!("{base}/api/v1/webhooks"))
-        .bearer_auth(&key)
-        .json(&json!({"url": hook_url, "events": ["message.created"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(hook.status(), StatusCode::CREATED);
+    let receiver = Receiver::hooked(&base, &key, &["message.created"]).await;
     let conversations = vec![
         new_conversation(&base, &key, None).await,
         new_conversation(&base, &key, None).await,
@@ -256,16 +243,7 @@ async fn postgres_restarted_under_load_answers_503_meanwhile_and_loses_no_acknow
     assert_eq!(events.len(), stored.len(), "one event per stored message");
 
     // Webhooks resumed: each event delivered once.
-    receiver.wait_for(events.len()).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let delivered: Vec<String> = receiver
-        .received()
-        .iter()
-        .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
-        .collect();
-    let unique: HashSet<&String> = delivered.iter().collect();
-    assert_eq!(unique.len(), events.len(), "every event delivered");
-    assert_eq!(delivered.len(), events.len(), "none twice");
+    receiver.each_once(events.len()).await;
     // The subscriber got every event once, in order.
     subscriber
         .until(events.len(), Duration::from_secs(10))

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::helpers::{
     OwnRedis, ServeProcess, bootstrap_with_cli, concierge_command, free_port, fresh_settings,
-    new_conversation,
+    new_conversation, percentile,
 };
 
 const MESSAGES: &str = "subscription { organizationEvents(types: [MESSAGE_CREATED]) { id } }";
@@ -151,12 +151,6 @@ async fn finds(client: &reqwest::Client, base: &str, key: &str, words: &str, id:
         .is_some_and(|m| m.iter().any(|m| m["entry"]["id"] == id))
 }
 
-fn percentile(latencies: &mut [Duration], p: f64) -> Duration {
-    latencies.sort();
-    let rank = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len());
-    latencies[rank - 1]
-}
-
 #[tokio::test]
 async fn redis_lost_while_serving_slows_nothing_loses_no_event_and_returns_by_itself() {
     let port = free_port();
@@ -168,15 +162,8 @@ async fn redis_lost_while_serving_slows_nothing_loses_no_event_and_returns_by_it
     let a = ServeProcess::start_with(&settings, free_port(), &limits).await;
     let b = ServeProcess::start_with(&settings, free_port(), &limits).await;
     let client = reqwest::Client::new();
-    let (receiver, hook_url) = crate::webhook_delivery::Receiver::start(vec![]).await;
-    let hook = client
-        .post(format!("{}/api/v1/webhooks", a.base))
-        .bearer_auth(&key)
-        .json(&json!({"url": hook_url, "events": ["message.created"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(hook.status(), StatusCode::CREATED);
+    let receiver =
+        crate::webhook_delivery::Receiver::hooked(&a.base, &key, &["message.created"]).await;
     let conversation = new_conversation(&a.base, &key, None).await;
     // B answers searches from its index before the outage, so it must learn A's edit through the table.
     let kb = format!("{}/api/v1/knowledge-base", a.base);
@@ -304,19 +291,7 @@ async fn redis_lost_while_serving_slows_nothing_loses_no_event_and_returns_by_it
     assert_eq!(got.len(), written, "none lost, none twice");
     assert_eq!(got, stream, "in stream order");
     // Webhooks too: each message once, whichever instance sent it.
-    receiver.wait_for(written).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let delivered: Vec<String> = receiver
-        .received()
-        .iter()
-        .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
-        .collect();
-    let unique: std::collections::HashSet<&String> = delivered.iter().collect();
-    assert_eq!(
-        (unique.len(), delivered.len()),
-        (written, written),
-        "each event delivered once"
-    );
+    receiver.each_once(written).await;
     println!(
         "Redis outage: 40 requests during it p50 {p50:?}, p99 {p99:?}, max {max:?}, none failed; 10 writes after it p99 {after_p99:?}; \
          {written} webhooks, each once; \

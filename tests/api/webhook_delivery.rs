@@ -78,8 +78,40 @@ impl Receiver {
         (receiver, url)
     }
 
+    /// A receiver answering 200, subscribed to `events` on the server at `base` with `key`.
+    pub(crate) async fn hooked(base: &str, key: &str, events: &[&str]) -> Self {
+        let (receiver, url) = Self::start(vec![]).await;
+        let hook = reqwest::Client::new()
+            .post(format!("{base}/api/v1/webhooks"))
+            .bearer_auth(key)
+            .json(&serde_json::json!({"url": url, "events": events}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(hook.status(), StatusCode::CREATED);
+        receiver
+    }
+
     pub(crate) fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// The `webhook-id` of every request, in arrival order.
+    pub(crate) fn webhook_ids(&self) -> Vec<String> {
+        self.received()
+            .iter()
+            .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Waits for `n` requests, then a while for any extra one, and asserts `n` distinct events came, each once.
+    pub(crate) async fn each_once(&self, n: usize) {
+        self.wait_for(n).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let ids = self.webhook_ids();
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), n, "every event delivered");
+        assert_eq!(ids.len(), n, "none twice");
     }
 
     /// Waits until at least `n` requests arrived (at most 20 s).
