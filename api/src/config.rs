@@ -228,7 +228,7 @@ impl Default for Settings {
             trusted_proxies: None,
             body_limit_bytes: 1024 * 1024,
             db_max_connections: 16,
-            db_acquire_timeout_ms: 750,
+            db_acquire_timeout_ms: 600,
             log_format: "pretty".to_owned(),
             graphql_max_depth: 15,
             graphql_max_complexity: 25_000,
