@@ -174,8 +174,8 @@ impl Deliverer {
     /// once when a transaction queues deliveries (on this instance, or on another through Redis), when the
     /// earliest retry it knows of comes due, and otherwise every `poll`. Errors are logged and the loop goes
     /// on; at shutdown it stops claiming and finishes what it holds.
-    pub async fn run(self, mut shutdown: Shutdown) {
-        let this = Arc::new(self);
+    pub async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
+        let this = self;
         let bus = this.db.bus().clone();
         let mut round = Round {
             due: true,

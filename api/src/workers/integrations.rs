@@ -46,8 +46,8 @@ impl JobRunner {
 
     /// Claims and runs jobs until shutdown, as workers free up; errors are logged and the loop goes on. Jobs
     /// under way finish before the loop stops.
-    pub async fn run(self, mut shutdown: Shutdown) {
-        let this = Arc::new(self);
+    pub async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
+        let this = self;
         let mut running: JoinSet<()> = JoinSet::new();
         // The connection each running job works for, by task: freed when the task ends, however it ends.
         let mut busy: HashMap<tokio::task::Id, String> = HashMap::new();

@@ -11,6 +11,7 @@ pub mod integrations;
 pub mod key_usage;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -63,6 +64,44 @@ where
     }
 }
 
+/// One run of a background loop.
+type Loop = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How long a loop that panicked waits before it runs again.
+const RESTART_AFTER: Duration = Duration::from_secs(1);
+
+/// Runs the loop `run` makes as background work until it ends (at shutdown); a panic is logged with the loop's
+/// name and the loop is started again after [`RESTART_AFTER`], so that one bug does not silently stop webhook
+/// delivery or integration jobs until the next restart.
+async fn supervised(
+    name: &'static str,
+    mut shutdown: Shutdown,
+    run: Box<dyn Fn(Shutdown) -> Loop + Send + Sync>,
+) {
+    use futures_util::FutureExt;
+    loop {
+        let ran = std::panic::AssertUnwindSafe(background(run(shutdown.clone())))
+            .catch_unwind()
+            .await;
+        let Err(panic) = ran else {
+            return;
+        };
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(
+            worker = name,
+            panic = %message,
+            "a background loop panicked; starting it again"
+        );
+        if !shutdown.sleep(RESTART_AFTER).await {
+            return;
+        }
+    }
+}
+
 /// The running background loops.
 pub struct Workers {
     stop: watch::Sender<bool>,
@@ -83,27 +122,55 @@ impl Workers {
         let (stop, watching) = watch::channel(false);
         let shutdown = Shutdown(watching);
         let mut tasks = JoinSet::new();
-        tasks.spawn(background(deliverer.run(shutdown.clone())));
-        tasks.spawn(background(jobs.run(shutdown.clone())));
+        let (deliverer, jobs) = (Arc::new(deliverer), Arc::new(jobs));
+        let mut spawn = |name: &'static str, run: Box<dyn Fn(Shutdown) -> Loop + Send + Sync>| {
+            tasks.spawn(supervised(name, shutdown.clone(), run));
+        };
+        spawn(
+            "webhook delivery",
+            Box::new(move |s| Box::pin(deliverer.clone().run(s))),
+        );
+        spawn(
+            "integration jobs",
+            Box::new(move |s| Box::pin(jobs.clone().run(s))),
+        );
         // Knowledge-base edits (from any instance) reach this instance's search indexes.
-        let (retriever, mut until) = (state.engine.retriever().clone(), shutdown.clone());
-        tasks.spawn(background(async move {
-            tokio::select! {
-                () = until.requested() => {}
-                () = retriever.follow() => {}
-            }
-        }));
+        let retriever = state.engine.retriever().clone();
+        spawn(
+            "search index follower",
+            Box::new(move |mut until| {
+                let retriever = retriever.clone();
+                Box::pin(async move {
+                    tokio::select! {
+                        () = until.requested() => {}
+                        () = retriever.follow() => {}
+                    }
+                })
+            }),
+        );
         // While Redis cannot carry other instances' notices, the table does.
-        tasks.spawn(background(crate::events::table_watch::run(
-            state.db.clone(),
-            shutdown.clone(),
-        )));
-        tasks.spawn(background(housekeeping::run(
-            state.clone(),
-            shutdown.clone(),
-        )));
-        tasks.spawn(background(analytics::run(state.clone(), shutdown.clone())));
-        tasks.spawn(background(key_usage::run(state.clone(), shutdown)));
+        let db = state.db.clone();
+        spawn(
+            "event table watch",
+            Box::new(move |s| Box::pin(crate::events::table_watch::run(db.clone(), s))),
+        );
+        let looped =
+            |run: fn(AppState, Shutdown) -> Loop| -> Box<dyn Fn(Shutdown) -> Loop + Send + Sync> {
+                let state = state.clone();
+                Box::new(move |s| run(state.clone(), s))
+            };
+        spawn(
+            "housekeeping",
+            looped(|state, s| Box::pin(housekeeping::run(state, s))),
+        );
+        spawn(
+            "analytics rollups",
+            looped(|state, s| Box::pin(analytics::run(state, s))),
+        );
+        spawn(
+            "API key usage",
+            looped(|state, s| Box::pin(key_usage::run(state, s))),
+        );
         Self {
             stop,
             tasks,
@@ -125,5 +192,52 @@ impl Workers {
             self.tasks.shutdown().await;
         }
         key_usage::flush(&self.state).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_loop_that_panics_runs_again_and_one_that_ends_does_not() {
+        let (_stop, watching) = watch::channel(false);
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = runs.clone();
+        supervised(
+            "test",
+            Shutdown(watching),
+            Box::new(move |_| {
+                let counted = counted.clone();
+                Box::pin(async move {
+                    if counted.fetch_add(1, Ordering::SeqCst) < 2 {
+                        panic!("a bug");
+                    }
+                })
+            }),
+        )
+        .await;
+        assert_eq!(runs.load(Ordering::SeqCst), 3, "twice panicked, then ended");
+    }
+
+    #[tokio::test]
+    async fn a_loop_that_panicked_is_not_started_again_once_stopping() {
+        let (stop, watching) = watch::channel(false);
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = runs.clone();
+        let supervisor = tokio::spawn(supervised(
+            "test",
+            Shutdown(watching),
+            Box::new(move |_| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Box::pin(async { panic!("always") })
+            }),
+        ));
+        tokio::time::sleep(RESTART_AFTER / 2).await;
+        stop.send(true).unwrap();
+        supervisor.await.unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
     }
 }
