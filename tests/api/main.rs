@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod own_servers;
 
 mod fake_freshdesk;
 mod fake_hubspot;

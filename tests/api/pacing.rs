@@ -12,7 +12,8 @@ async fn manager(url: &str) -> redis::aio::ConnectionManager {
     redis::aio::ConnectionManager::new(client).await.unwrap()
 }
 
-use crate::helpers::{OwnRedis, redis_link as link};
+use crate::helpers::redis_link as link;
+use crate::own_servers::OwnRedis;
 
 fn connection_id() -> String {
     format!("int_pace_{}", api::ids::new_id(api::ids::Kind::Integration))

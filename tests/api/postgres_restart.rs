@@ -9,9 +9,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    OwnPostgres, ServeProcess, bootstrap_with_cli, free_port, fresh_settings, new_conversation,
-    percentile,
+    ServeProcess, bootstrap_with_cli, free_port, fresh_settings, new_conversation, percentile,
 };
+use crate::own_servers::OwnPostgres;
 use crate::redis_outage::Subscriber;
 use crate::webhook_delivery::Receiver;
 

@@ -10,9 +10,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::helpers::{
-    OwnRedis, ServeProcess, bootstrap_with_cli, concierge_command, free_port, fresh_settings,
+    ServeProcess, bootstrap_with_cli, concierge_command, free_port, fresh_settings,
     new_conversation, percentile,
 };
+use crate::own_servers::OwnRedis;
 
 const MESSAGES: &str = "subscription { organizationEvents(types: [MESSAGE_CREATED]) { id } }";
 
