@@ -373,12 +373,8 @@ impl RedisWindow {
     async fn charge(&self, limit: u32, key: String, points: u32) -> Option<Decision> {
         let mut invocation = self.points_script.key(key);
         invocation.arg(60_000).arg(points).arg(limit);
-        let (used, ttl_ms, charged): (u64, u64, u8) = self
-            .link
-            .run("rate limit", |mut connection| async move {
-                invocation.invoke_async(&mut connection).await
-            })
-            .await?;
+        let (used, ttl_ms, charged): (u64, u64, u8) =
+            self.link.invoke("rate limit", invocation).await?;
         let reset_secs = ttl_ms.div_ceil(1000).max(1);
         Some(Decision {
             limit,
@@ -391,12 +387,7 @@ impl RedisWindow {
     async fn check(&self, limit: u32, key: String) -> Option<Decision> {
         let mut invocation = self.script.key(key);
         invocation.arg(60_000);
-        let (count, ttl_ms): (u64, u64) = self
-            .link
-            .run("rate limit", |mut connection| async move {
-                invocation.invoke_async(&mut connection).await
-            })
-            .await?;
+        let (count, ttl_ms): (u64, u64) = self.link.invoke("rate limit", invocation).await?;
         let reset_secs = ttl_ms.div_ceil(1000).max(1);
         Some(Decision {
             limit,

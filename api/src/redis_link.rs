@@ -6,7 +6,7 @@
 //! every [`PROBE_EVERY`] until it answers again.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 /// How often a link that is down looks whether Redis answers again.
-pub const PROBE_EVERY: Duration = Duration::from_millis(500);
+const PROBE_EVERY: Duration = Duration::from_millis(500);
 
 /// How long establishing a connection may take (a TCP connect and the handshake).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -30,7 +30,6 @@ struct Inner {
     timeout: Duration,
     connection: RwLock<Option<ConnectionManager>>,
     outage: Mutex<Option<Outage>>,
-    outages: AtomicU64,
     probing: AtomicBool,
 }
 
@@ -62,7 +61,6 @@ impl RedisLink {
             timeout: timeout.max(Duration::from_millis(1)),
             connection: RwLock::new(None),
             outage: Mutex::new(None),
-            outages: AtomicU64::new(0),
             probing: AtomicBool::new(false),
         })))
     }
@@ -111,11 +109,6 @@ impl RedisLink {
         &self.0.address
     }
 
-    /// How long one operation may wait for Redis.
-    pub fn timeout(&self) -> Duration {
-        self.0.timeout
-    }
-
     /// Whether Redis answered last time it was asked.
     pub fn is_up(&self) -> bool {
         self.0.outage.lock().is_ok_and(|outage| outage.is_none())
@@ -124,11 +117,6 @@ impl RedisLink {
     /// The current outage, if Redis is down.
     pub fn outage(&self) -> Option<Outage> {
         self.0.outage.lock().ok().and_then(|outage| outage.clone())
-    }
-
-    /// How many outages this instance has seen since it started.
-    pub fn outages(&self) -> u64 {
-        self.0.outages.load(Ordering::Relaxed)
     }
 
     /// Runs `operation` on the shared connection within the timeout; `None` when Redis is down or failed now
@@ -162,7 +150,19 @@ impl RedisLink {
         }
     }
 
-    /// Marks Redis down (once per outage: the log line, the count) and starts probing for its return.
+    /// Runs a Lua script invocation through [`RedisLink::run`].
+    pub async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        what: &str,
+        invocation: redis::ScriptInvocation<'_>,
+    ) -> Option<T> {
+        self.run(what, |mut connection| async move {
+            invocation.invoke_async(&mut connection).await
+        })
+        .await
+    }
+
+    /// Marks Redis down (logged once per outage) and starts probing for its return.
     pub fn down(&self, reason: &str) {
         let Ok(mut outage) = self.0.outage.lock() else {
             return;
@@ -172,7 +172,6 @@ impl RedisLink {
                 since: Utc::now(),
                 reason: reason.to_owned(),
             });
-            self.0.outages.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 address = %self.0.address,
                 reason,

@@ -32,7 +32,7 @@ impl std::fmt::Debug for Sealer {
     }
 }
 
-/// The URL-signing key derived from the master key's bytes.
+/// A signing key for `purpose` (URL signing, audit checkpoints) derived from the master key's bytes with HKDF.
 fn signing_key(master: &[u8], purpose: &[u8]) -> anyhow::Result<hmac::Key> {
     let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"concierge").extract(master);
     let info = [purpose];
@@ -40,6 +40,18 @@ fn signing_key(master: &[u8], purpose: &[u8]) -> anyhow::Result<hmac::Key> {
         .expand(&info, hmac::HMAC_SHA256)
         .map_err(|_| anyhow::anyhow!("deriving a signing key failed"))?;
     Ok(hmac::Key::from(okm))
+}
+
+/// Base64url of HMAC-SHA256 of `message` under `key`.
+fn sign(key: &hmac::Key, message: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hmac::sign(key, message.as_bytes()))
+}
+
+/// Whether `signature` is [`sign`]'s for `message` under `key` (compared in constant time).
+fn holds(key: &hmac::Key, message: &str, signature: &str) -> bool {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(signature)
+        .is_ok_and(|tag| hmac::verify(key, message.as_bytes(), &tag).is_ok())
 }
 
 /// The sealing key, the URL-signing key and the checkpoint-signing key of a master key.
@@ -96,28 +108,22 @@ impl Sealer {
 
     /// A signature of `message` for a URL (base64url of HMAC-SHA256 under the derived signing key).
     pub fn sign_url(&self, message: &str) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(hmac::sign(&self.signing, message.as_bytes()))
-    }
-
-    /// A signature of an audit checkpoint (base64url of HMAC-SHA256 under its own derived key).
-    pub fn sign_checkpoint(&self, message: &str) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(hmac::sign(&self.checkpoints, message.as_bytes()))
-    }
-
-    /// Whether `signature` is [`Sealer::sign_checkpoint`]'s for `message` (compared in constant time).
-    pub fn checkpoint_holds(&self, message: &str, signature: &str) -> bool {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(signature)
-            .is_ok_and(|tag| hmac::verify(&self.checkpoints, message.as_bytes(), &tag).is_ok())
+        sign(&self.signing, message)
     }
 
     /// Whether `signature` is [`Sealer::sign_url`]'s for `message` (compared in constant time).
     pub fn url_signature_holds(&self, message: &str, signature: &str) -> bool {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(signature)
-            .is_ok_and(|tag| hmac::verify(&self.signing, message.as_bytes(), &tag).is_ok())
+        holds(&self.signing, message, signature)
+    }
+
+    /// A signature of an audit checkpoint (base64url of HMAC-SHA256 under its own derived key).
+    pub fn sign_checkpoint(&self, message: &str) -> String {
+        sign(&self.checkpoints, message)
+    }
+
+    /// Whether `signature` is [`Sealer::sign_checkpoint`]'s for `message` (compared in constant time).
+    pub fn checkpoint_holds(&self, message: &str, signature: &str) -> bool {
+        holds(&self.checkpoints, message, signature)
     }
 
     /// Encrypts `plaintext`; `context` (for example the row id and field) must be given again to decrypt.

@@ -58,7 +58,7 @@ impl Application {
         let rate_limits = match &redis {
             Some(link) => {
                 // Live events fan out to every instance's subscribers through Redis pub/sub.
-                db.share_events(crate::events::bus::Bus::with_redis(link.clone()).await);
+                db.share_events(crate::events::bus::Bus::with_redis(link.clone()));
                 RateLimits::with_redis(
                     link.clone(),
                     settings.rate_limits,
@@ -348,36 +348,36 @@ async fn healthz() -> impl IntoResponse {
 /// and unreachable the status is `degraded` (still 200: the API serves) and `redis` says why and since when.
 async fn readyz(State(state): State<AppState>) -> Response {
     let model = state.engine.retriever().model().status();
-    let redis = state.redis.as_ref().map(|link| match link.outage() {
-        None => json!({"status": "ok", "address": link.address()}),
-        Some(outage) => json!({
-            "status": "unreachable",
-            "address": link.address(),
-            "reason": outage.reason,
-            "since": outage.since,
-            "requests_not_rate_limited": state.rate_limits.let_through(),
-        }),
-    });
-    let degraded = state.redis.as_ref().is_some_and(|link| !link.is_up());
-    let mut body = match state.db.ping().await {
-        Ok(()) => json!({
-            "status": if degraded { "degraded" } else { "ready" },
-            "database": "ok",
-            "embedding_model": model,
-        }),
+    let (status, mut body) = match state.db.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            json!({"status": "ready", "database": "ok", "embedding_model": model}),
+        ),
         Err(err) => {
             tracing::warn!(%err, "database not reachable");
-            json!({"status": "unavailable", "database": "unreachable", "embedding_model": model})
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"status": "unavailable", "database": "unreachable", "embedding_model": model}),
+            )
         }
     };
-    if let Some(redis) = redis {
-        body["redis"] = redis;
+    if let Some(link) = &state.redis {
+        body["redis"] = match link.outage() {
+            None => json!({"status": "ok", "address": link.address()}),
+            Some(outage) => {
+                if status == StatusCode::OK {
+                    body["status"] = json!("degraded");
+                }
+                json!({
+                    "status": "unreachable",
+                    "address": link.address(),
+                    "reason": outage.reason,
+                    "since": outage.since,
+                    "requests_not_rate_limited": state.rate_limits.let_through(),
+                })
+            }
+        };
     }
-    let status = if body["database"] == "ok" {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
     (status, axum::Json(body)).into_response()
 }
 

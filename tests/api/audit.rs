@@ -119,6 +119,14 @@ fn reports(report: &api::service::audit::VerifyReport, words: &str) {
     );
 }
 
+/// Runs `concierge` with `args` on the database of `settings`.
+fn concierge(settings: &api::config::Settings, args: &[&str]) -> std::process::Output {
+    crate::helpers::concierge_command(settings)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 async fn sql(app: &crate::helpers::TestApp, statement: &str) {
     app.db.execute_unprepared(statement).await.unwrap();
 }
@@ -266,12 +274,7 @@ async fn editing_or_deleting_an_entry_is_detected() {
 #[tokio::test]
 async fn the_verify_command_exits_non_zero_on_tampering() {
     let (settings, _cleanup) = crate::helpers::fresh_settings().await;
-    let run = |args: &[&str]| {
-        crate::helpers::concierge_command(&settings)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| concierge(&settings, args);
     let boot = run(&["bootstrap", "--org", "Acme", "--email", "o@acme.test"]);
     assert!(boot.status.success());
     let ok = run(&["audit", "verify"]);
@@ -294,12 +297,7 @@ async fn the_verify_command_exits_non_zero_on_tampering() {
 #[tokio::test]
 async fn the_verify_command_reads_checkpoints_kept_elsewhere() {
     let (settings, _cleanup) = crate::helpers::fresh_settings().await;
-    let run = |args: &[&str]| {
-        crate::helpers::concierge_command(&settings)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| concierge(&settings, args);
     assert!(
         run(&["bootstrap", "--org", "Acme", "--email", "o@acme.test"])
             .status

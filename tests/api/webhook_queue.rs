@@ -105,7 +105,7 @@ async fn deliveries_queued_here_or_on_another_instance_are_sent_at_once_not_at_t
     // Another instance on the same Redis: its commit wakes this server's sender.
     let (shared, principal) = other_instance(
         &app,
-        Bus::with_redis(crate::helpers::redis_link(&redis_url()).await).await,
+        Bus::with_redis(crate::helpers::redis_link(&redis_url()).await),
     )
     .await;
     api::events::deliveries::send_test(&shared, &principal, &hook)

@@ -137,7 +137,14 @@ impl Db {
                 redacted(&url)
             );
         }
-        if !sqlite {
+        if sqlite {
+            std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+                format!(
+                    "cannot create the data folder {} (CONCIERGE_DATA_DIR)",
+                    settings.data_dir.display()
+                )
+            })?;
+        } else {
             // One plain connection first: the pool would wait out its timeout and say only that it did.
             use sea_orm::sqlx::Connection;
             let reason = match tokio::time::timeout(
@@ -159,14 +166,6 @@ impl Db {
                     redacted(&url)
                 );
             }
-        }
-        if sqlite {
-            std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-                format!(
-                    "cannot create the data folder {} (CONCIERGE_DATA_DIR)",
-                    settings.data_dir.display()
-                )
-            })?;
         }
         let mut options = ConnectOptions::new(url.clone());
         options

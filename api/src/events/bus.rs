@@ -195,22 +195,11 @@ impl Bus {
 
     /// A bus shared by every instance through Redis: notices are published to [`CHANNEL`] and reach local
     /// subscribers through the listener, like everyone else's. When Redis cannot be reached the bus still
-    /// starts: notices stay local and the listener keeps trying.
-    pub async fn with_redis(link: RedisLink) -> Self {
+    /// starts: notices stay local and the listener keeps trying. Until the listener is subscribed the bus does
+    /// not hear everything, so [`table_watch`](crate::events::table_watch) hands this instance its own first
+    /// notices too.
+    pub fn with_redis(link: RedisLink) -> Self {
         let local = broadcast::channel(LOCAL_CAPACITY).0;
-        // Subscribe before the first publish, so this instance hears its own first notice.
-        let pubsub =
-            match tokio::time::timeout(LISTEN_TIMEOUT, link.client().get_async_pubsub()).await {
-                Ok(Ok(pubsub)) => Some(pubsub),
-                Ok(Err(err)) => {
-                    link.down(&err.to_string());
-                    None
-                }
-                Err(_) => {
-                    link.down("no connection for events within a second");
-                    None
-                }
-            };
         let (tx, rx) = mpsc::unbounded_channel();
         let access = Arc::new(AccessClock::default());
         let deliveries = Arc::new(Notify::new());
@@ -225,7 +214,7 @@ impl Bus {
             link: link.clone(),
             listening: listening.clone(),
         };
-        tokio::spawn(listen(pubsub, heard));
+        tokio::spawn(listen(heard));
         tokio::spawn(publish_loop(link.clone(), rx, local.clone(), origin));
         Bus {
             local,
@@ -380,7 +369,7 @@ const LISTEN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Forwards Redis notices to local subscribers, reconnecting forever; after a reconnect every subscriber
 /// resynchronises, since notices published meanwhile are lost.
-async fn listen(mut first: Option<redis::aio::PubSub>, heard: Heard) {
+async fn listen(heard: Heard) {
     let Heard {
         local,
         access,
@@ -391,15 +380,11 @@ async fn listen(mut first: Option<redis::aio::PubSub>, heard: Heard) {
     } = heard;
     let mut backoff = Duration::from_millis(100);
     loop {
-        let pubsub = match first.take() {
-            Some(pubsub) => Ok(pubsub),
-            None => {
-                match tokio::time::timeout(LISTEN_TIMEOUT, link.client().get_async_pubsub()).await {
-                    Ok(connected) => connected.map_err(|err| err.to_string()),
-                    Err(_) => Err("no connection for events within a second".to_owned()),
-                }
-            }
-        };
+        let pubsub =
+            match tokio::time::timeout(LISTEN_TIMEOUT, link.client().get_async_pubsub()).await {
+                Ok(connected) => connected.map_err(|err| err.to_string()),
+                Err(_) => Err("no connection for events within a second".to_owned()),
+            };
         let subscribed = match pubsub {
             Ok(mut pubsub) => {
                 match tokio::time::timeout(LISTEN_TIMEOUT, pubsub.subscribe(CHANNEL)).await {

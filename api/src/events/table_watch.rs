@@ -23,7 +23,7 @@ use crate::ids::Kind;
 use crate::workers::Shutdown;
 
 /// How often the table is read while the watch runs.
-pub const EVERY: Duration = Duration::from_millis(250);
+const EVERY: Duration = Duration::from_millis(250);
 
 /// How far back each read reaches: an event's id is taken before its transaction commits, so an event may
 /// appear in the table after events with later ids (of other organizations).
@@ -69,7 +69,7 @@ impl Watch {
                 return Ok(());
             }
             // What committed until now: every subscriber reads it from the table itself.
-            self.seen = window_ids(db).await?.into_iter().collect();
+            self.seen = window_ids(db, &floor_id()).await?.into_iter().collect();
             self.active = true;
             self.stop_at = None;
             tracing::info!("reading new events from the table until Redis carries them again");
@@ -87,8 +87,8 @@ impl Watch {
         } else {
             self.stop_at = None;
         }
-        let ids = window_ids(db).await?;
         let floor = floor_id();
+        let ids = window_ids(db, &floor).await?;
         self.seen = self.seen.split_off(&floor);
         let new: Vec<String> = ids
             .into_iter()
@@ -126,12 +126,12 @@ fn floor_id() -> String {
     format!("{}{}", Kind::Event.prefix(), ulid)
 }
 
-/// The ids of the events made in the last [`WINDOW`], in order.
-async fn window_ids(db: &Db) -> ApiResult<Vec<String>> {
+/// The ids of the events from `floor` (see [`floor_id`]) on, in order.
+async fn window_ids(db: &Db, floor: &str) -> ApiResult<Vec<String>> {
     Ok(event::Entity::find()
         .select_only()
         .column(event::Column::Id)
-        .filter(event::Column::Id.gte(floor_id()))
+        .filter(event::Column::Id.gte(floor))
         .order_by_asc(event::Column::Id)
         .into_tuple::<String>()
         .all(db.conn())

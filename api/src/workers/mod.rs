@@ -64,20 +64,17 @@ where
     }
 }
 
-/// One run of a background loop.
-type Loop = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
-
 /// How long a loop that panicked waits before it runs again.
 const RESTART_AFTER: Duration = Duration::from_secs(1);
 
 /// Runs the loop `run` makes as background work until it ends (at shutdown); a panic is logged with the loop's
 /// name and the loop is started again after [`RESTART_AFTER`], so that one bug does not silently stop webhook
 /// delivery or integration jobs until the next restart.
-async fn supervised(
-    name: &'static str,
-    mut shutdown: Shutdown,
-    run: Box<dyn Fn(Shutdown) -> Loop + Send + Sync>,
-) {
+async fn supervised<F, Fut>(name: &'static str, mut shutdown: Shutdown, run: F)
+where
+    F: Fn(Shutdown) -> Fut,
+    Fut: Future<Output = ()>,
+{
     use futures_util::FutureExt;
     loop {
         let ran = std::panic::AssertUnwindSafe(background(run(shutdown.clone())))
@@ -123,54 +120,48 @@ impl Workers {
         let shutdown = Shutdown(watching);
         let mut tasks = JoinSet::new();
         let (deliverer, jobs) = (Arc::new(deliverer), Arc::new(jobs));
-        let mut spawn = |name: &'static str, run: Box<dyn Fn(Shutdown) -> Loop + Send + Sync>| {
-            tasks.spawn(supervised(name, shutdown.clone(), run));
-        };
-        spawn(
-            "webhook delivery",
-            Box::new(move |s| Box::pin(deliverer.clone().run(s))),
-        );
-        spawn(
-            "integration jobs",
-            Box::new(move |s| Box::pin(jobs.clone().run(s))),
-        );
+        tasks.spawn(supervised("webhook delivery", shutdown.clone(), move |s| {
+            deliverer.clone().run(s)
+        }));
+        tasks.spawn(supervised("integration jobs", shutdown.clone(), move |s| {
+            jobs.clone().run(s)
+        }));
         // Knowledge-base edits (from any instance) reach this instance's search indexes.
         let retriever = state.engine.retriever().clone();
-        spawn(
+        tasks.spawn(supervised(
             "search index follower",
-            Box::new(move |mut until| {
+            shutdown.clone(),
+            move |mut until: Shutdown| {
                 let retriever = retriever.clone();
-                Box::pin(async move {
+                async move {
                     tokio::select! {
                         () = until.requested() => {}
                         () = retriever.follow() => {}
                     }
-                })
-            }),
-        );
+                }
+            },
+        ));
         // While Redis cannot carry other instances' notices, the table does.
         let db = state.db.clone();
-        spawn(
+        tasks.spawn(supervised(
             "event table watch",
-            Box::new(move |s| Box::pin(crate::events::table_watch::run(db.clone(), s))),
-        );
-        let looped =
-            |run: fn(AppState, Shutdown) -> Loop| -> Box<dyn Fn(Shutdown) -> Loop + Send + Sync> {
-                let state = state.clone();
-                Box::new(move |s| run(state.clone(), s))
-            };
-        spawn(
-            "housekeeping",
-            looped(|state, s| Box::pin(housekeeping::run(state, s))),
-        );
-        spawn(
+            shutdown.clone(),
+            move |s| crate::events::table_watch::run(db.clone(), s),
+        ));
+        let owned = state.clone();
+        tasks.spawn(supervised("housekeeping", shutdown.clone(), move |s| {
+            housekeeping::run(owned.clone(), s)
+        }));
+        let owned = state.clone();
+        tasks.spawn(supervised(
             "analytics rollups",
-            looped(|state, s| Box::pin(analytics::run(state, s))),
-        );
-        spawn(
-            "API key usage",
-            looped(|state, s| Box::pin(key_usage::run(state, s))),
-        );
+            shutdown.clone(),
+            move |s| analytics::run(owned.clone(), s),
+        ));
+        let owned = state.clone();
+        tasks.spawn(supervised("API key usage", shutdown, move |s| {
+            key_usage::run(owned.clone(), s)
+        }));
         Self {
             stop,
             tasks,
@@ -206,18 +197,14 @@ mod tests {
         let (_stop, watching) = watch::channel(false);
         let runs = Arc::new(AtomicU32::new(0));
         let counted = runs.clone();
-        supervised(
-            "test",
-            Shutdown(watching),
-            Box::new(move |_| {
-                let counted = counted.clone();
-                Box::pin(async move {
-                    if counted.fetch_add(1, Ordering::SeqCst) < 2 {
-                        panic!("a bug");
-                    }
-                })
-            }),
-        )
+        supervised("test", Shutdown(watching), move |_| {
+            let counted = counted.clone();
+            async move {
+                if counted.fetch_add(1, Ordering::SeqCst) < 2 {
+                    panic!("a bug");
+                }
+            }
+        })
         .await;
         assert_eq!(runs.load(Ordering::SeqCst), 3, "twice panicked, then ended");
     }
@@ -227,14 +214,10 @@ mod tests {
         let (stop, watching) = watch::channel(false);
         let runs = Arc::new(AtomicU32::new(0));
         let counted = runs.clone();
-        let supervisor = tokio::spawn(supervised(
-            "test",
-            Shutdown(watching),
-            Box::new(move |_| {
-                counted.fetch_add(1, Ordering::SeqCst);
-                Box::pin(async { panic!("always") })
-            }),
-        ));
+        let supervisor = tokio::spawn(supervised("test", Shutdown(watching), move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { panic!("always") }
+        }));
         tokio::time::sleep(RESTART_AFTER / 2).await;
         stop.send(true).unwrap();
         supervisor.await.unwrap();

@@ -8,9 +8,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use entities::{audit_checkpoint, audit_head};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -44,43 +42,35 @@ fn signed_message(organization_id: &str, day: &str, seq: i64, hash: &str) -> Str
 pub async fn write_checkpoints(db: &Db, sealer: &Sealer) -> ApiResult<u64> {
     let day = Utc::now().date_naive().to_string();
     let heads = audit_head::Entity::find().all(db.conn()).await?;
-    let mut today: HashMap<String, audit_checkpoint::Model> = audit_checkpoint::Entity::find()
+    // The head each organization's checkpoint of today names.
+    let mut today: HashMap<String, i64> = audit_checkpoint::Entity::find()
         .filter(audit_checkpoint::Column::Day.eq(&day))
         .all(db.conn())
         .await?
         .into_iter()
-        .map(|c| (c.organization_id.clone(), c))
+        .map(|c| (c.organization_id, c.seq))
         .collect();
     let mut written = 0;
     for head in heads {
         let (organization_id, seq, hash) = (head.organization_id, head.seq, head.hash);
         let today = today.remove(&organization_id);
-        if today.as_ref().is_some_and(|c| c.seq == seq) {
+        if today == Some(seq) {
             continue;
         }
         let signature = sealer.sign_checkpoint(&signed_message(&organization_id, &day, seq, &hash));
-        match today {
-            Some(checkpoint) => {
-                let mut checkpoint = checkpoint.into_active_model();
-                checkpoint.seq = Set(seq);
-                checkpoint.hash = Set(hash.clone());
-                checkpoint.signature = Set(signature.clone());
-                checkpoint.created_at = Set(Utc::now());
-                checkpoint.update(db.conn()).await?;
-            }
-            None => {
-                audit_checkpoint::ActiveModel {
-                    id: Set(format!("{organization_id}:{day}")),
-                    organization_id: Set(organization_id.clone()),
-                    day: Set(day.clone()),
-                    seq: Set(seq),
-                    hash: Set(hash.clone()),
-                    signature: Set(signature.clone()),
-                    created_at: Set(Utc::now()),
-                }
-                .insert(db.conn())
-                .await?;
-            }
+        let row = audit_checkpoint::ActiveModel {
+            id: Set(format!("{organization_id}:{day}")),
+            organization_id: Set(organization_id.clone()),
+            day: Set(day.clone()),
+            seq: Set(seq),
+            hash: Set(hash.clone()),
+            signature: Set(signature.clone()),
+            created_at: Set(Utc::now()),
+        };
+        if today.is_some() {
+            row.update(db.conn()).await?;
+        } else {
+            row.insert(db.conn()).await?;
         }
         // The copy outside the database: keep these lines where the database's administrators cannot edit them.
         tracing::info!(

@@ -79,9 +79,10 @@ pub async fn verify(
         .map(|h| (h.organization_id, (h.seq, h.hash)))
         .collect();
     for organization_id in organizations {
+        // No head yet: an empty chain, which ends where it begins.
         let (head_seq, head_hash) = heads
             .remove(&organization_id)
-            .map_or((0, None), |(seq, hash)| (seq, Some(hash)));
+            .unwrap_or_else(|| (0, GENESIS.to_owned()));
         report.organizations += 1;
         let checkpoints = expected.remove(&organization_id).unwrap_or_default();
         // The hash of each entry a checkpoint names, as found in the chain.
@@ -100,7 +101,7 @@ pub async fn verify(
             report.problems.push(format!(
                 "{org}: the log goes on to entry {last_seq} past the recorded head (entry {head_seq}): written outside the server, or the head was moved back"
             ));
-        } else if head_seq > 0 && head_hash.as_deref() != Some(last_hash.as_str()) {
+        } else if head_hash != last_hash {
             report
                 .problems
                 .push(format!("{org}: entry {last_seq} is not the recorded head"));

@@ -95,12 +95,7 @@ impl Shared {
         let interval_us = 1_000_000 / u64::from(rate.max(1));
         let mut invocation = self.script.key(format!("concierge:pace:{connection_id}"));
         invocation.arg(interval_us).arg(rate);
-        let wait_us: u64 = self
-            .link
-            .run("vendor pacing", |mut connection| async move {
-                invocation.invoke_async(&mut connection).await
-            })
-            .await?;
+        let wait_us: u64 = self.link.invoke("vendor pacing", invocation).await?;
         Some(Duration::from_micros(wait_us))
     }
 }
